@@ -1,0 +1,32 @@
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import { BullBoardModule } from '@bull-board/nestjs';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { MembersModule } from './members/members.module.js';
+import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
+import { clearingKeyMiddleware } from './platform/auth/clearing-basic.middleware.js';
+import type { AppConfig } from './platform/config/config.js';
+import { PlatformModule } from './platform/platform.module.js';
+import { QUEUE_NAMES } from './platform/queues/job-registry.js';
+
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        PlatformModule.forRoot(config),
+        BullBoardModule.forRootAsync({
+          useFactory: (keys: ApiKeyRepository) => ({
+            route: '/admin/queues',
+            adapter: ExpressAdapter,
+            middleware: clearingKeyMiddleware(keys),
+          }),
+          inject: [ApiKeyRepository],
+        }),
+        BullBoardModule.forFeature(...QUEUE_NAMES.map((name) => ({ name, adapter: BullMQAdapter }))),
+        MembersModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { BootstrapService } from './bootstrap.service.js';
+import { MembersController } from './members.controller.js';
+import { MembersRepository } from './members.repository.js';
+import { MembersService } from './members.service.js';
+
+@Module({
+  controllers: [MembersController],
+  providers: [MembersRepository, MembersService, BootstrapService],
+  exports: [MembersRepository, BootstrapService],
+})
+export class MembersModule {}

@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import type { ApiKey, Member } from '../generated/prisma/client.js';
+import type { ApiRole, MemberKind } from '../generated/prisma/enums.js';
+import { generateApiKey, hashApiKey } from '../platform/auth/api-key.js';
+import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import type { ApiKeyCreatedView, ApiKeyView, MemberView } from './dto/member.dto.js';
+import { MembersRepository } from './members.repository.js';
+
+const ROLE_FOR_KIND: Record<MemberKind, ApiRole> = {
+  OPERATOR: 'operator',
+  BUYER: 'buyer',
+  TRADER: 'trader',
+  CLEARING: 'clearing',
+};
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function toMemberView(m: Member): MemberView {
+  return { id: m.id, name: m.name, kind: m.kind, status: m.status, createdAt: m.createdAt.toISOString() };
+}
+
+function toKeyView(k: ApiKey): ApiKeyView {
+  return {
+    id: k.id,
+    memberId: k.memberId,
+    role: k.role,
+    label: k.label,
+    createdAt: k.createdAt.toISOString(),
+    lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+    revokedAt: k.revokedAt?.toISOString() ?? null,
+  };
+}
+
+@Injectable()
+export class MembersService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly members: MembersRepository,
+  ) {}
+
+  async create(name: string, kind: MemberKind): Promise<MemberView> {
+    const member = await this.prisma.$transaction((tx) => this.members.create(tx, { name: name.trim(), kind }));
+    return toMemberView(member);
+  }
+
+  async get(principal: Principal, id: string): Promise<MemberView> {
+    return toMemberView(await this.loadVisible(principal, id));
+  }
+
+  async list(principal: Principal, cursor: string | undefined, limit: number): Promise<Page<MemberView>> {
+    const scope = memberScope(principal);
+    if (scope) return { items: [await this.get(principal, scope)], nextCursor: null };
+    const rows = await this.members.list(decodeCursor(cursor, UUID), limit);
+    return toPage(rows, limit, (m) => m.id, toMemberView);
+  }
+
+  async setStatus(id: string, status: 'ACTIVE' | 'SUSPENDED'): Promise<MemberView> {
+    const member = await this.members.findById(id);
+    if (!member) throw new DomainError('NOT_FOUND', 'member not found');
+    if (member.kind === 'CLEARING' && status === 'SUSPENDED') {
+      throw new DomainError('ROLE_KIND_MISMATCH', 'The clearing house itself cannot be suspended');
+    }
+    return toMemberView(await this.members.setStatus(id, status));
+  }
+
+  async createKey(memberId: string, role: ApiRole, label?: string): Promise<ApiKeyCreatedView> {
+    const member = await this.members.findById(memberId);
+    if (!member) throw new DomainError('NOT_FOUND', 'member not found');
+    if (ROLE_FOR_KIND[member.kind] !== role) {
+      throw new DomainError('ROLE_KIND_MISMATCH', `A ${member.kind} member can only hold ${ROLE_FOR_KIND[member.kind]} keys`);
+    }
+    const key = generateApiKey();
+    const row = await this.members.createKey(this.prisma, { memberId, role, hash: hashApiKey(key), label });
+    return { id: row.id, key, role: row.role, label: row.label };
+  }
+
+  async listKeys(principal: Principal, memberId: string): Promise<ApiKeyView[]> {
+    await this.loadVisible(principal, memberId);
+    return (await this.members.listKeys(memberId)).map(toKeyView);
+  }
+
+  /** Clearing staff may revoke any key; a member only its own. */
+  async revokeKey(principal: Principal, keyId: string): Promise<ApiKeyView> {
+    if (!UUID.test(keyId)) throw new DomainError('NOT_FOUND', 'api key not found');
+    const key = await this.members.findKey(keyId);
+    if (!key) throw new DomainError('NOT_FOUND', 'api key not found');
+    assertCanSee(principal, key.memberId, 'api key');
+    return toKeyView(await this.members.revokeKey(keyId));
+  }
+
+  private async loadVisible(principal: Principal, id: string): Promise<Member> {
+    assertCanSee(principal, id, 'member');
+    const member = UUID.test(id) ? await this.members.findById(id) : null;
+    if (!member) throw new DomainError('NOT_FOUND', 'member not found');
+    return member;
+  }
+}

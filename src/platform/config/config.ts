@@ -1,0 +1,133 @@
+import { z } from 'zod';
+
+// The only reader of process.env. Everything else receives AppConfig through DI.
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const csv = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/)).min(1));
+
+const intIn = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .pipe(z.string().regex(/^\d+$/, 'must be a whole number'))
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || protocols.some((p) => v.startsWith(`${p}://`)), {
+      message: `must be a ${protocols.join(' or ')} URL`,
+    });
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PROCESS_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: intIn(0, 65535, 3000),
+  DATABASE_URL: url(['postgres', 'postgresql']),
+  REDIS_URL: url(['redis', 'rediss']),
+  DATA_DIR: z.string().min(1).default('./.data'),
+  QUEUE_PREFIX: z
+    .string()
+    .default('{tokenclear}')
+    .refine((v) => /\{[^{}]+\}/.test(v), {
+      message: 'must contain a Redis Cluster hash tag such as {tokenclear}',
+    }),
+  BOOTSTRAP_CLEARING_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{32,200}$/, 'must be 32-200 characters of [A-Za-z0-9_-]')
+    .optional(),
+  MIGRATE_ON_START: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  EOD_CUTOFF: z
+    .string()
+    .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:MM (24h, Asia/Shanghai)')
+    .default('15:00'),
+  THROTTLE_LIMIT: intIn(1, 10_000_000, 100_000),
+  THROTTLE_TTL_MS: intIn(1, 3_600_000, 60_000),
+  SHUTDOWN_GRACE_MS: intIn(100, 9_000, 8_000),
+  OUTBOX_POLL_MS: intIn(10, 60_000, 200),
+  REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
+  MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
+});
+
+export type AppConfig = Readonly<{
+  env: 'development' | 'production' | 'test';
+  role: 'all' | 'api' | 'worker';
+  host: string;
+  port: number;
+  /** Set after embedded services start when the environment did not give one. */
+  databaseUrl: string;
+  redisUrl: string;
+  embedded: { postgres: boolean; redis: boolean };
+  dataDir: string;
+  queuePrefix: string;
+  bootstrapClearingKey?: string;
+  migrateOnStart: boolean;
+  logLevel: string;
+  eodCutoff: string;
+  businessTimeZone: 'Asia/Shanghai';
+  throttle: { limit: number; ttlMs: number };
+  shutdownGraceMs: number;
+  outboxPollMs: number;
+  regions: readonly string[];
+  modelClasses: readonly string[];
+}>;
+
+/** Environment as read, before embedded services fill in missing URLs. */
+export type EnvConfig = Omit<AppConfig, 'databaseUrl' | 'redisUrl'> & {
+  databaseUrl?: string;
+  redisUrl?: string;
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
+  // An empty variable counts as unset, as in most twelve-factor tooling.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const parsed = envSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    );
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    role: e.PROCESS_ROLE,
+    host: e.HOST,
+    port: e.PORT,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    embedded: { postgres: !e.DATABASE_URL, redis: !e.REDIS_URL },
+    dataDir: e.DATA_DIR,
+    queuePrefix: e.QUEUE_PREFIX,
+    bootstrapClearingKey: e.BOOTSTRAP_CLEARING_KEY,
+    migrateOnStart: e.MIGRATE_ON_START || !e.DATABASE_URL,
+    logLevel: e.LOG_LEVEL,
+    eodCutoff: e.EOD_CUTOFF,
+    businessTimeZone: 'Asia/Shanghai',
+    throttle: { limit: e.THROTTLE_LIMIT, ttlMs: e.THROTTLE_TTL_MS },
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    outboxPollMs: e.OUTBOX_POLL_MS,
+    regions: e.REGIONS,
+    modelClasses: e.MODEL_CLASSES,
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

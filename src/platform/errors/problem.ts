@@ -1,0 +1,70 @@
+import { HttpException } from '@nestjs/common';
+import { ThrottlerException } from '@nestjs/throttler';
+import { DomainError, ERROR_CATALOG, type ErrorCode, type FieldError } from './error-codes.js';
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: ErrorCode;
+  instance?: string;
+  requestId?: string;
+  errors?: FieldError[];
+}
+
+const TYPE_BASE = 'https://tokenclear.dev/problems/';
+
+function build(code: ErrorCode, detail?: string, errors?: FieldError[]): Omit<Problem, 'instance' | 'requestId'> {
+  const { status, title } = ERROR_CATALOG[code];
+  return {
+    type: TYPE_BASE + code.toLowerCase().replace(/_/g, '-'),
+    title,
+    status,
+    detail: detail ?? title,
+    code,
+    ...(errors ? { errors } : {}),
+  };
+}
+
+const BY_STATUS: Record<number, ErrorCode> = {
+  400: 'VALIDATION_FAILED',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN_ROLE',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_ALLOWED',
+  413: 'PAYLOAD_TOO_LARGE',
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  429: 'RATE_LIMITED',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+}
+
+/** Maps anything thrown to a problem; unknown failures become INTERNAL with no internals leaked. */
+export function toProblem(exception: unknown): Omit<Problem, 'instance' | 'requestId'> {
+  if (exception instanceof DomainError) return build(exception.code, exception.detail, exception.errors);
+  if (exception instanceof ThrottlerException) return build('RATE_LIMITED');
+  const parserType = (exception as BodyParserError | undefined)?.type;
+  if (parserType === 'entity.parse.failed') return build('MALFORMED_JSON');
+  if (parserType === 'entity.too.large') return build('PAYLOAD_TOO_LARGE');
+  if (parserType === 'encoding.unsupported' || parserType === 'charset.unsupported') {
+    return build('UNSUPPORTED_MEDIA_TYPE');
+  }
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    const message =
+      typeof response === 'object' && response && 'message' in response
+        ? (response as { message: unknown }).message
+        : exception.message;
+    const detail = Array.isArray(message) ? message.join('; ') : String(message);
+    if (status === 404 && /^Cannot [A-Z]+ /.test(detail)) return build('ROUTE_NOT_FOUND', detail);
+    const code = BY_STATUS[status];
+    if (code) return build(code, detail);
+  }
+  return build('INTERNAL', 'An unexpected error occurred; it has been logged with the request id');
+}

@@ -1,0 +1,72 @@
+import { Controller, Get, Inject, type OnModuleDestroy } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { SkipThrottle } from '@nestjs/throttler';
+import { Redis, type RedisOptions as RedisClientOptions } from 'ioredis';
+import { Public } from '../auth/auth.decorators.js';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import { redisOptions } from '../queues/redis-connection.js';
+
+const PROBE_TIMEOUT_MS = 1_500;
+
+function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), PROBE_TIMEOUT_MS)),
+  ]);
+}
+
+@ApiTags('system')
+@Public()
+@SkipThrottle()
+@Controller('health')
+export class HealthController implements OnModuleDestroy {
+  // A dedicated, fail-fast connection: readiness must answer "Redis is down", not hang.
+  private readonly redis: Redis;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly prisma: PrismaService,
+  ) {
+    this.redis = new Redis(redisOptions(config.redisUrl, 'probe') as RedisClientOptions);
+    this.redis.on('error', () => undefined);
+  }
+
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      async () => {
+        const s = this.indicators.check('postgres');
+        try {
+          await withTimeout(this.prisma.$queryRaw`SELECT 1`, 'postgres');
+          return s.up();
+        } catch (err) {
+          return s.down({ message: (err as Error).message });
+        }
+      },
+      async () => {
+        const s = this.indicators.check('redis');
+        try {
+          if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect().catch(() => undefined);
+          await withTimeout(this.redis.ping(), 'redis');
+          return s.up();
+        } catch (err) {
+          return s.down({ message: (err as Error).message });
+        }
+      },
+    ]);
+  }
+
+  onModuleDestroy(): void {
+    this.redis.disconnect();
+  }
+}

@@ -1,0 +1,36 @@
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
+import express from 'express';
+import { Logger } from 'nestjs-pino';
+import { toProblem } from '../errors/problem.js';
+import { Metrics } from '../metrics/metrics.js';
+
+const BODY_LIMIT = '1mb';
+
+/** HTTP concerns shared by main.ts and the e2e harness, so tests speak to the same app. */
+export function configureApp(app: INestApplication): void {
+  app.useLogger(app.get(Logger));
+  const http = app.getHttpAdapter().getInstance() as express.Express;
+  http.disable('x-powered-by');
+  http.set('trust proxy', 'loopback');
+  app.use(app.get(Metrics).middleware());
+  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] }));
+  // Body-parser failures happen before Nest routing; answer them as problem+json too.
+  app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (!err) return next();
+    const problem = { ...toProblem(err), instance: req.originalUrl, requestId: String((req as { id?: unknown }).id ?? '') };
+    res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
+  });
+
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('TokenClear API')
+      .setDescription('Clearing, settlement and physical delivery of AI inference token futures (CNY).')
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key (tck_…)' })
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+}

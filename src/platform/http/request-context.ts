@@ -1,0 +1,18 @@
+import type { Request } from 'express';
+import type { ApiRole, MemberKind } from '../../generated/prisma/enums.js';
+
+export interface Principal {
+  memberId: string;
+  memberKind: MemberKind;
+  role: ApiRole;
+  keyId: string;
+}
+
+export interface TcRequest extends Request {
+  id: string;
+  principal?: Principal;
+  /** Set while this request owns an idempotency record. */
+  idempotency?: { recordId: string; key: string };
+}
+
+export const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -1,0 +1,82 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoggerModule } from 'nestjs-pino';
+import { AuditInterceptor } from './audit/audit.interceptor.js';
+import { AuditRecorder } from './audit/audit-recorder.js';
+import { AuditRepository } from './audit/audit.repository.js';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { ApiKeyRepository } from './auth/api-key.repository.js';
+import { APP_CONFIG, type AppConfig } from './config/config.js';
+import { ProblemFilter } from './errors/problem.filter.js';
+import { HealthController } from './health/health.controller.js';
+import { validationPipe } from './http/validation.js';
+import { IdempotencyPurgeHandler } from './idempotency/idempotency-purge.handler.js';
+import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
+import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
+import { MetricsController } from './metrics/metrics.controller.js';
+import { Metrics } from './metrics/metrics.js';
+import { PrismaService } from './prisma/prisma.service.js';
+import { JobHandlers } from './queues/job-handlers.js';
+import { QUEUE_NAMES } from './queues/job-registry.js';
+import { OutboxRelay } from './queues/outbox-relay.js';
+import { OutboxService } from './queues/outbox.service.js';
+import { Queues } from './queues/queues.js';
+import { redisOptions } from './queues/redis-connection.js';
+import { WorkerHost } from './queues/worker-host.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+const shared = [PrismaService, ApiKeyRepository, IdempotencyRepository, AuditRepository, AuditRecorder, OutboxService, Queues, Metrics];
+
+@Global()
+@Module({})
+export class PlatformModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: PlatformModule,
+      imports: [
+        DiscoveryModule,
+        TerminusModule.forRoot({ errorLogStyle: 'pretty', logger: false }),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            // A caller's request id is kept when sane, so one id follows a request across systems.
+            genReqId: (req: IncomingMessage, res: ServerResponse) => {
+              const incoming = req.headers['x-request-id'];
+              const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+              res.setHeader('X-Request-Id', id);
+              return id;
+            },
+            redact: ['req.headers.authorization', 'req.headers.cookie'],
+            autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
+          },
+        }),
+        ThrottlerModule.forRoot([{ ttl: config.throttle.ttlMs, limit: config.throttle.limit }]),
+        BullModule.forRoot({ connection: redisOptions(config.redisUrl, 'producer'), prefix: config.queuePrefix }),
+        BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
+      ],
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: APP_CONFIG, useValue: config },
+        ...shared,
+        JobHandlers,
+        OutboxRelay,
+        WorkerHost,
+        IdempotencyPurgeHandler,
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_GUARD, useClass: ThrottlerGuard },
+        // Audit wraps idempotency: a replay is not a new state change and is not audited again.
+        { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+        { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },
+        { provide: APP_FILTER, useClass: ProblemFilter },
+        { provide: APP_PIPE, useValue: validationPipe },
+      ],
+      exports: [APP_CONFIG, ...shared, OutboxRelay, JobHandlers, BullModule],
+    };
+  }
+}

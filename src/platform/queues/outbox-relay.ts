@@ -1,0 +1,107 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { PrismaService } from '../prisma/prisma.service.js';
+import { JOBS, type JobName, type QueueName } from './job-registry.js';
+import { OutboxService } from './outbox.service.js';
+import { Queues } from './queues.js';
+
+const BATCH = 500;
+const MAX_BACKOFF_MS = 5_000;
+
+interface OutboxRow {
+  seq: bigint;
+  queue: string;
+  jobName: string;
+  jobId: string;
+  payload: unknown;
+  delayMs: number;
+}
+
+/**
+ * Moves committed outbox rows to BullMQ. Rows are claimed with SKIP LOCKED so any number of
+ * workers can relay; the BullMQ jobId is the row's deterministic id, so a row relayed twice
+ * (crash between add and mark) is still one job. While Redis is away rows simply wait.
+ */
+@Injectable()
+export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(OutboxRelay.name);
+  private running = false;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private unsubscribe?: () => void;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly queues: Queues,
+    private readonly outbox: OutboxService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.role === 'api') return;
+    this.running = true;
+    this.unsubscribe = this.outbox.onPoke(() => this.wake?.());
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    this.unsubscribe?.();
+    this.wake?.();
+    await this.loop;
+  }
+
+  /** One pass: relays up to BATCH rows; returns how many were sent. Public for tests and tools. */
+  async relayOnce(): Promise<number> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        const rows = await tx.$queryRaw<OutboxRow[]>`
+          SELECT seq, queue, "jobName", "jobId", payload, "delayMs" FROM outbox_messages
+          WHERE "sentAt" IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`;
+        if (rows.length === 0) return 0;
+        const byQueue = new Map<QueueName, OutboxRow[]>();
+        for (const row of rows) {
+          const q = row.queue as QueueName;
+          byQueue.set(q, [...(byQueue.get(q) ?? []), row]);
+        }
+        for (const [queue, batch] of byQueue) {
+          await this.queues.get(queue).addBulk(
+            batch.map((row) => ({
+              name: row.jobName,
+              data: row.payload,
+              opts: { ...JOBS[row.jobName as JobName]?.options, jobId: row.jobId, delay: row.delayMs || undefined },
+            })),
+          );
+        }
+        const seqs = rows.map((r) => r.seq);
+        await tx.$executeRaw`UPDATE outbox_messages SET "sentAt" = now(), attempts = attempts + 1
+          WHERE seq = ANY(${seqs}::bigint[])`;
+        return rows.length;
+      },
+      { timeout: 30_000 },
+    );
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 0;
+    while (this.running) {
+      let sent = 0;
+      try {
+        sent = await this.relayOnce();
+        if (backoff) this.logger.log('outbox relay reconnected; catching up');
+        backoff = 0;
+      } catch (err) {
+        backoff = Math.min(Math.max(backoff * 2, 100), MAX_BACKOFF_MS);
+        this.logger.warn({ err: (err as Error).message, retryInMs: backoff }, 'outbox relay failed; rows stay in Postgres');
+      }
+      if (sent > 0 && backoff === 0) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, backoff || this.config.outboxPollMs);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+}

@@ -1,0 +1,42 @@
+import { Injectable } from '@nestjs/common';
+import type { Prisma } from '../../generated/prisma/client.js';
+import type { Db } from '../prisma/prisma.service.js';
+import { JOBS, type JobName, type JobPayloads } from './job-registry.js';
+
+type Listener = () => void;
+
+/**
+ * Transactional outbox: call enqueue() with the transaction that writes the business rows, so the
+ * job exists exactly when they do. The relay moves rows to BullMQ.
+ */
+@Injectable()
+export class OutboxService {
+  private readonly listeners = new Set<Listener>();
+
+  async enqueue<K extends JobName>(
+    db: Db,
+    job: K,
+    payload: JobPayloads[K],
+    opts: { jobId: string; delayMs?: number },
+  ): Promise<void> {
+    await db.outboxMessage.create({
+      data: {
+        queue: JOBS[job].queue,
+        jobName: job,
+        jobId: opts.jobId,
+        payload: payload as unknown as Prisma.InputJsonValue,
+        delayMs: opts.delayMs ?? 0,
+      },
+    });
+  }
+
+  /** Lets an in-process relay react at once after the caller's transaction commits. */
+  poke(): void {
+    for (const l of this.listeners) l();
+  }
+
+  onPoke(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}

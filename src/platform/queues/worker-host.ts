@@ -1,0 +1,61 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Worker, type Job } from 'bullmq';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { JobHandlers } from './job-handlers.js';
+import { QUEUE_CONCURRENCY, QUEUE_NAMES, SCHEDULES, JOBS, type JobPayloads, type JobName } from './job-registry.js';
+import { Queues } from './queues.js';
+import { redisOptions } from './redis-connection.js';
+
+/** Runs the BullMQ workers and upserts repeatable schedules, in the worker role only. */
+@Injectable()
+export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(WorkerHost.name);
+  private readonly workers: Worker[] = [];
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly handlers: JobHandlers,
+    private readonly queues: Queues,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.role === 'api') return;
+    for (const queue of QUEUE_NAMES) {
+      const worker = new Worker(queue, (job: Job) => this.process(job), {
+        connection: redisOptions(this.config.redisUrl, 'worker'),
+        prefix: this.config.queuePrefix,
+        concurrency: QUEUE_CONCURRENCY[queue],
+      });
+      worker.on('failed', (job, err) =>
+        this.logger.warn({ queue, job: job?.name, jobId: job?.id, err: err.message }, 'job failed'),
+      );
+      worker.on('error', (err) => this.logger.warn({ queue, err: err.message }, 'worker connection error'));
+      this.workers.push(worker);
+    }
+    // Schedules are upserted by id, so every worker copy can do this at boot without duplicates.
+    for (const s of SCHEDULES) {
+      await this.queues
+        .get(JOBS[s.job].queue)
+        .upsertJobScheduler(s.id, { pattern: s.pattern, tz: this.config.businessTimeZone }, {
+          name: s.job,
+          data: s.payload,
+          opts: JOBS[s.job].options,
+        })
+        .catch((err: Error) => this.logger.warn({ schedule: s.id, err: err.message }, 'could not upsert schedule yet'));
+    }
+  }
+
+  private async process(job: Job): Promise<unknown> {
+    if (!this.handlers.has(job.name)) throw new Error(`unregistered job ${job.name}`);
+    const name = job.name as JobName;
+    return this.handlers.run(name, job.data as JobPayloads[typeof name], {
+      jobId: String(job.id),
+      attempt: job.attemptsMade + 1,
+    });
+  }
+
+  /** Waits for running jobs to finish (BullMQ close is graceful). */
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.close()));
+  }
+}
