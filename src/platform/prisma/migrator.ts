@@ -43,8 +43,17 @@ class WholeScriptPg extends PrismaPg {
   constructor(private readonly cfg: PoolConfig) {
     super(cfg);
   }
+  private readonly opened: PgAdapter[] = [];
+
   override async connect(): Promise<PgAdapter> {
-    return sendScriptsWhole(await super.connect());
+    const adapter = sendScriptsWhole(await super.connect());
+    this.opened.push(adapter);
+    return adapter;
+  }
+
+  /** engine.free() does not end the adapter's pool; without this the database stays busy. */
+  async closeAll(): Promise<void> {
+    await Promise.all(this.opened.splice(0).map((a) => a.dispose()));
   }
   // The stock shadow database is dropped while its pool still holds connections; ours ends the
   // pool first and drops with FORCE, so no shadow database is left behind.
@@ -168,7 +177,8 @@ async function withEngine<T>(
 ): Promise<T> {
   await loadWasm();
   const schema = await readFile(SCHEMA_PATH, 'utf8');
-  const adapter = bindMigrationAwareSqlAdapterFactory(new WholeScriptPg(poolConfig(databaseUrl)));
+  const factory = new WholeScriptPg(poolConfig(databaseUrl));
+  const adapter = bindMigrationAwareSqlAdapterFactory(factory);
   const { SchemaEngine: Engine } = engineBg as unknown as { SchemaEngine: typeof SchemaEngine };
   const engine = await Engine.new(
     { datamodels: [[SCHEMA_PATH, schema]] },
@@ -179,6 +189,7 @@ async function withEngine<T>(
     return await fn(engine, schema);
   } finally {
     engine.free();
+    await factory.closeAll();
   }
 }
 
@@ -191,10 +202,11 @@ export async function applyMigrations(databaseUrl: string): Promise<string[]> {
   });
 }
 
-/** SQL that would bring the migrations up to schema.prisma; empty when they agree. */
-export async function diffMigrationsToSchema(databaseUrl: string): Promise<string> {
+/** SQL that would bring the migrations up to schema.prisma (or `schemaText`); empty when they agree. */
+export async function diffMigrationsToSchema(databaseUrl: string, schemaText?: string): Promise<string> {
   const migrations = await readMigrations();
-  return withEngine(databaseUrl, async (engine, schema) => {
+  return withEngine(databaseUrl, async (engine, fileSchema) => {
+    const schema = schemaText ?? fileSchema;
     const from =
       migrations.migrationDirectories.length === 0
         ? ({ tag: 'empty' } as const)

@@ -5,6 +5,10 @@ import { JOBS, type JobName, type JobPayloads } from './job-registry.js';
 
 type Listener = () => void;
 
+// BullMQ refuses ':' in custom job ids (it is its key separator); failing here, inside the
+// caller's transaction, beats a row the relay can never deliver.
+const JOB_ID = /^[A-Za-z0-9._-]{1,200}$/;
+
 /**
  * Transactional outbox: call enqueue() with the transaction that writes the business rows, so the
  * job exists exactly when they do. The relay moves rows to BullMQ.
@@ -19,6 +23,7 @@ export class OutboxService {
     payload: JobPayloads[K],
     opts: { jobId: string; delayMs?: number },
   ): Promise<void> {
+    if (!JOB_ID.test(opts.jobId)) throw new Error(`outbox jobId ${JSON.stringify(opts.jobId)} must match ${JOB_ID}`);
     await db.outboxMessage.create({
       data: {
         queue: JOBS[job].queue,

@@ -54,8 +54,24 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     });
   }
 
-  /** Waits for running jobs to finish (BullMQ close is graceful). */
+  /**
+   * Waits for running jobs to finish (BullMQ close is graceful), but not past the grace period:
+   * with Redis gone close() never resolves, and a stuck job is retried elsewhere anyway.
+   */
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close()));
+    await Promise.all(
+      this.workers.map(async (worker) => {
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          worker.close().then(() => false),
+          new Promise<boolean>((r) => (timer = setTimeout(() => r(true), this.config.shutdownGraceMs))),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) {
+          this.logger.warn({ queue: worker.name }, 'worker did not drain in time; forcing close');
+          await worker.close(true).catch(() => undefined);
+        }
+      }),
+    );
   }
 }

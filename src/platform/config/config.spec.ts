@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadEnvConfig } from './config.js';
+
+describe('loadEnvConfig', () => {
+  it('applies the documented defaults, embedded when no URLs are given', () => {
+    const c = loadEnvConfig({});
+    expect(c).toMatchObject({
+      port: 3000,
+      queuePrefix: '{tokenclear}',
+      eodCutoff: '15:00',
+      businessTimeZone: 'Asia/Shanghai',
+      logLevel: 'info',
+      role: 'all',
+      embedded: { postgres: true, redis: true },
+      migrateOnStart: true,
+    });
+    expect(c.regions).toEqual(['cn-north-1', 'cn-east-1', 'cn-east-2', 'cn-south-1', 'cn-west-1']);
+    expect(c.modelClasses).toEqual(['llm-8b-instruct', 'llm-70b-instruct', 'llm-400b-moe']);
+  });
+
+  it('uses given services and migrates on start only when asked', () => {
+    const c = loadEnvConfig({ DATABASE_URL: 'postgresql://u@h/db', REDIS_URL: 'redis://h:6379', MIGRATE_ON_START: 'true' });
+    expect(c.embedded).toMatchObject({ postgres: false, redis: false, pgPort: 54329, redisPort: 63799 });
+    expect(c.migrateOnStart).toBe(true);
+    expect(loadEnvConfig({ DATABASE_URL: 'postgresql://u@h/db' }).migrateOnStart).toBe(false);
+  });
+
+  it.each([
+    ['PORT', 'abc', /PORT: must be a whole number/],
+    ['PORT', '70000', /PORT/],
+    ['DATABASE_URL', 'mysql://x', /DATABASE_URL: must be a postgres or postgresql URL/],
+    ['REDIS_URL', 'http://x', /REDIS_URL/],
+    ['QUEUE_PREFIX', 'tokenclear', /QUEUE_PREFIX: must contain a Redis Cluster hash tag/],
+    ['EOD_CUTOFF', '25:00', /EOD_CUTOFF: must be HH:MM/],
+    ['MIGRATE_ON_START', 'maybe', /MIGRATE_ON_START/],
+    ['LOG_LEVEL', 'loud', /LOG_LEVEL/],
+    ['BOOTSTRAP_CLEARING_KEY', 'short', /BOOTSTRAP_CLEARING_KEY/],
+    ['REGIONS', 'cn east', /REGIONS/],
+  ])('refuses %s=%s with a message naming the variable', (name, value, message) => {
+    expect(() => loadEnvConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadEnvConfig({ [name]: value })).toThrow(message);
+  });
+
+  it('reports every bad variable at once', () => {
+    try {
+      loadEnvConfig({ PORT: 'x', EOD_CUTOFF: 'noon' });
+      expect.unreachable();
+    } catch (err) {
+      expect((err as ConfigError).problems).toHaveLength(2);
+    }
+  });
+});

@@ -1,0 +1,47 @@
+import { Injectable } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { Test } from '@nestjs/testing';
+import { describe, expect, it } from 'vitest';
+import { JobHandler } from './job-handler.decorator.js';
+import { JobHandlers } from './job-handlers.js';
+import type { JobPayloads } from './job-registry.js';
+
+@Injectable()
+class PurgeHandler {
+  calls: unknown[] = [];
+  @JobHandler('maintenance.purge-idempotency')
+  async purge(p: JobPayloads['maintenance.purge-idempotency']): Promise<string> {
+    this.calls.push(p);
+    return 'done';
+  }
+}
+
+@Injectable()
+class SecondPurgeHandler {
+  @JobHandler('maintenance.purge-idempotency')
+  async purge(): Promise<void> {}
+}
+
+async function boot(providers: (new (...args: never[]) => unknown)[]) {
+  const moduleRef = await Test.createTestingModule({ imports: [DiscoveryModule], providers: [JobHandlers, ...providers] }).compile();
+  await moduleRef.init();
+  return moduleRef;
+}
+
+describe('JobHandlers (the boot-time registry check)', () => {
+  it('refuses to boot when a registered job has no handler', async () => {
+    await expect(boot([])).rejects.toThrow(/job maintenance.purge-idempotency has no @JobHandler/);
+  });
+
+  it('refuses to boot when a job has two handlers', async () => {
+    await expect(boot([PurgeHandler, SecondPurgeHandler])).rejects.toThrow(/has two handlers/);
+  });
+
+  it('dispatches a job to its one handler', async () => {
+    const moduleRef = await boot([PurgeHandler]);
+    const result = await moduleRef.get(JobHandlers).run('maintenance.purge-idempotency', { retentionHours: 1 }, { jobId: 'j', attempt: 1 });
+    expect(result).toBe('done');
+    expect(moduleRef.get(PurgeHandler).calls).toEqual([{ retentionHours: 1 }]);
+    await moduleRef.close();
+  });
+});
