@@ -2,6 +2,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { LedgerModule } from './ledger/ledger.module.js';
 import { MembersModule } from './members/members.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
 import { clearingKeyMiddleware } from './platform/auth/clearing-basic.middleware.js';
@@ -25,6 +26,7 @@ export class AppModule {
           inject: [ApiKeyRepository],
         }),
         BullBoardModule.forFeature(...QUEUE_NAMES.map((name) => ({ name, adapter: BullMQAdapter }))),
+        LedgerModule,
         MembersModule,
       ],
     };

@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module.js';
 import { BootstrapService } from './bootstrap.service.js';
 import { MembersController } from './members.controller.js';
 import { MembersRepository } from './members.repository.js';
 import { MembersService } from './members.service.js';
 
 @Module({
+  imports: [LedgerModule],
   controllers: [MembersController],
   providers: [MembersRepository, MembersService, BootstrapService],
   exports: [MembersRepository, BootstrapService],

@@ -1,3 +1,4 @@
+import { isUuid, UUID_PATTERN } from '../platform/http/ids.js';
 import { Injectable } from '@nestjs/common';
 import type { ApiKey, Member } from '../generated/prisma/client.js';
 import type { ApiRole, MemberKind } from '../generated/prisma/enums.js';
@@ -9,6 +10,7 @@ import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js'
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import type { ApiKeyCreatedView, ApiKeyView, MemberView } from './dto/member.dto.js';
 import { MembersRepository } from './members.repository.js';
+import { LedgerRepository } from '../ledger/ledger.repository.js';
 
 const ROLE_FOR_KIND: Record<MemberKind, ApiRole> = {
   OPERATOR: 'operator',
@@ -17,7 +19,7 @@ const ROLE_FOR_KIND: Record<MemberKind, ApiRole> = {
   CLEARING: 'clearing',
 };
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 
 export function toMemberView(m: Member): MemberView {
   return { id: m.id, name: m.name, kind: m.kind, status: m.status, createdAt: m.createdAt.toISOString() };
@@ -40,10 +42,16 @@ export class MembersService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly members: MembersRepository,
+    private readonly ledger: LedgerRepository,
   ) {}
 
+  /** The member and its cash, margin, escrow and pending accounts exist together or not at all. */
   async create(name: string, kind: MemberKind): Promise<MemberView> {
-    const member = await this.prisma.$transaction((tx) => this.members.create(tx, { name: name.trim(), kind }));
+    const member = await this.prisma.$transaction(async (tx) => {
+      const m = await this.members.create(tx, { name: name.trim(), kind });
+      await this.ledger.createMemberAccounts(tx, m.id);
+      return m;
+    });
     return toMemberView(member);
   }
 
@@ -54,7 +62,7 @@ export class MembersService {
   async list(principal: Principal, cursor: string | undefined, limit: number): Promise<Page<MemberView>> {
     const scope = memberScope(principal);
     if (scope) return { items: [await this.get(principal, scope)], nextCursor: null };
-    const rows = await this.members.list(decodeCursor(cursor, UUID), limit);
+    const rows = await this.members.list(decodeCursor(cursor, UUID_PATTERN), limit);
     return toPage(rows, limit, (m) => m.id, toMemberView);
   }
 
@@ -85,7 +93,7 @@ export class MembersService {
 
   /** Clearing staff may revoke any key; a member only its own. */
   async revokeKey(principal: Principal, keyId: string): Promise<ApiKeyView> {
-    if (!UUID.test(keyId)) throw new DomainError('NOT_FOUND', 'api key not found');
+    if (!isUuid(keyId)) throw new DomainError('NOT_FOUND', 'api key not found');
     const key = await this.members.findKey(keyId);
     if (!key) throw new DomainError('NOT_FOUND', 'api key not found');
     assertCanSee(principal, key.memberId, 'api key');
@@ -94,7 +102,7 @@ export class MembersService {
 
   private async loadVisible(principal: Principal, id: string): Promise<Member> {
     assertCanSee(principal, id, 'member');
-    const member = UUID.test(id) ? await this.members.findById(id) : null;
+    const member = isUuid(id) ? await this.members.findById(id) : null;
     if (!member) throw new DomainError('NOT_FOUND', 'member not found');
     return member;
   }

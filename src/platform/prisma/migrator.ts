@@ -126,6 +126,15 @@ function poolConfig(databaseUrl: string): PoolConfig {
 
 let wasmReady: Promise<void> | undefined;
 
+// The engine reports Rust panics through this global; without it a panic surfaces as an
+// unrelated TypeError. We keep the message and rethrow it from the failing call.
+let lastPanic: string | undefined;
+(globalThis as { PRISMA_WASM_PANIC_REGISTRY?: unknown }).PRISMA_WASM_PANIC_REGISTRY = {
+  set_message: (message: string) => {
+    lastPanic = message;
+  },
+};
+
 function loadWasm(): Promise<void> {
   wasmReady ??= (async () => {
     const require = createRequire(import.meta.url);
@@ -187,6 +196,13 @@ async function withEngine<T>(
   );
   try {
     return await fn(engine, schema);
+  } catch (err) {
+    if (lastPanic) {
+      const message = `schema engine panicked: ${lastPanic}`;
+      lastPanic = undefined;
+      throw new Error(message, { cause: err });
+    }
+    throw err;
   } finally {
     engine.free();
     await factory.closeAll();

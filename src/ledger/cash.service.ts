@@ -1,0 +1,121 @@
+import { isUuid } from '../platform/http/ids.js';
+import { Injectable } from '@nestjs/common';
+import type { Withdrawal } from '../generated/prisma/client.js';
+import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import { Clock } from '../platform/time/clock.js';
+import { LedgerService } from './ledger.service.js';
+import { HOUSE, memberAccount, type PostedTransfer } from './ledger.types.js';
+
+/** Deposits recorded by clearing staff and member withdrawals held, then approved or rejected. */
+@Injectable()
+export class CashService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly ledger: LedgerService,
+    private readonly clock: Clock,
+  ) {}
+
+  /**
+   * A bank credit is recorded once: the bank reference is part of the transfer key, so the same
+   * reference again returns the original deposit (or 409 if the amount differs).
+   */
+  async deposit(memberId: string, amountFen: bigint, reference: string): Promise<PostedTransfer> {
+    await this.assertMember(memberId);
+    return this.prisma.$transaction(async (tx) => {
+      try {
+        const [posted] = await this.ledger.post(tx, [
+          {
+            idempotencyKey: `deposit.${memberId}.${reference}`,
+            debit: HOUSE.bankSettlement,
+            credit: memberAccount(memberId, 'CASH'),
+            amountFen,
+            kind: 'DEPOSIT',
+            businessDate: this.clock.businessDate(),
+            reference,
+          },
+        ]);
+        return posted;
+      } catch (err) {
+        if (err instanceof DomainError && err.code === 'TRANSFER_KEY_CONFLICT') {
+          throw new DomainError('DEPOSIT_REFERENCE_REUSED', `bank reference ${reference} was already recorded with another amount`);
+        }
+        throw err;
+      }
+    });
+  }
+
+  /** The amount moves cash → pending at once, so it cannot be spent while awaiting approval. */
+  async requestWithdrawal(principal: Principal, memberId: string, amountFen: bigint): Promise<Withdrawal> {
+    assertCanSee(principal, memberId, 'member');
+    return this.prisma.$transaction(async (tx) => {
+      const businessDate = this.clock.businessDate();
+      const w = await tx.withdrawal.create({
+        data: { memberId, amountFen, requestedByKeyId: principal.keyId, businessDate: new Date(`${businessDate}T00:00:00Z`) },
+      });
+      await this.ledger.post(tx, [
+        {
+          idempotencyKey: `withdrawal.${w.id}.hold`,
+          debit: memberAccount(memberId, 'CASH'),
+          credit: memberAccount(memberId, 'PENDING'),
+          amountFen,
+          kind: 'WITHDRAWAL_HOLD',
+          businessDate,
+          refs: { withdrawalId: w.id },
+        },
+      ]);
+      return w;
+    });
+  }
+
+  async decide(principal: Principal, withdrawalId: string, decision: 'APPROVED' | 'REJECTED', reason?: string): Promise<Withdrawal> {
+    return this.prisma.$transaction(async (tx) => {
+      const w = await this.claimPending(tx, withdrawalId, decision, principal.keyId, reason);
+      const businessDate = this.clock.businessDate();
+      const pending = memberAccount(w.memberId, 'PENDING');
+      await this.ledger.post(tx, [
+        decision === 'APPROVED'
+          ? { idempotencyKey: `withdrawal.${w.id}.pay`, debit: pending, credit: HOUSE.bankSettlement, amountFen: w.amountFen, kind: 'WITHDRAWAL', businessDate, refs: { withdrawalId: w.id } }
+          : { idempotencyKey: `withdrawal.${w.id}.release`, debit: pending, credit: memberAccount(w.memberId, 'CASH'), amountFen: w.amountFen, kind: 'WITHDRAWAL_RELEASE', businessDate, refs: { withdrawalId: w.id } },
+      ]);
+      return w;
+    });
+  }
+
+  async getWithdrawal(principal: Principal, id: string): Promise<Withdrawal> {
+    const w = isUuid(id) ? await this.prisma.withdrawal.findUnique({ where: { id } }) : null;
+    if (!w) throw new DomainError('NOT_FOUND', 'withdrawal not found');
+    assertCanSee(principal, w.memberId, 'withdrawal');
+    return w;
+  }
+
+  listWithdrawals(principal: Principal, status: Withdrawal['status'] | undefined, beforeCreated: Date | undefined, limit: number) {
+    return this.prisma.withdrawal.findMany({
+      where: { memberId: memberScope(principal), status, createdAt: beforeCreated ? { lt: beforeCreated } : undefined },
+      orderBy: { createdAt: 'desc' },
+      take: limit + 1,
+    });
+  }
+
+  /** Compare-and-set on the status: two clearing users deciding at once cannot both win. */
+  private async claimPending(tx: Tx, id: string, decision: 'APPROVED' | 'REJECTED', keyId: string, reason?: string): Promise<Withdrawal> {
+    if (!isUuid(id)) throw new DomainError('NOT_FOUND', 'withdrawal not found');
+    const { count } = await tx.withdrawal.updateMany({
+      where: { id, status: 'PENDING' },
+      data: { status: decision, decidedByKeyId: keyId, decidedAt: this.clock.now(), reason },
+    });
+    const w = await tx.withdrawal.findUnique({ where: { id } });
+    if (!w) throw new DomainError('NOT_FOUND', 'withdrawal not found');
+    if (count === 0) throw new DomainError('WITHDRAWAL_NOT_PENDING', `withdrawal is already ${w.status}`);
+    return w;
+  }
+
+  private async assertMember(memberId: string): Promise<void> {
+    const m = isUuid(memberId) ? await this.prisma.member.findUnique({ where: { id: memberId } }) : null;
+    if (!m || m.kind === 'CLEARING') throw new DomainError('NOT_FOUND', 'member not found');
+  }
+}
+
+

@@ -1,0 +1,13 @@
+import { Module } from '@nestjs/common';
+import { CashService } from './cash.service.js';
+import { LedgerQueries } from './ledger-queries.service.js';
+import { LedgerController } from './ledger.controller.js';
+import { LedgerRepository } from './ledger.repository.js';
+import { LedgerService } from './ledger.service.js';
+
+@Module({
+  controllers: [LedgerController],
+  providers: [LedgerRepository, LedgerService, CashService, LedgerQueries],
+  exports: [LedgerService, LedgerRepository, LedgerQueries],
+})
+export class LedgerModule {}

@@ -1,0 +1,202 @@
+import { Injectable } from '@nestjs/common';
+import type { AccountType, TransferKind } from '../generated/prisma/enums.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import type { Db } from '../platform/prisma/prisma.service.js';
+import { MEMBER_ACCOUNT_TYPES, memberAccount, type PostedTransfer, type TransferRequest } from './ledger.types.js';
+
+interface AccountRow {
+  id: string;
+  code: string;
+  type: AccountType;
+}
+
+interface PostOutcome {
+  inserted: number;
+  refused: string[] | null;
+}
+
+interface TransferRow {
+  id: string;
+  seq: bigint;
+  idempotencyKey: string;
+  debit: string;
+  credit: string;
+  amountFen: bigint;
+  kind: TransferKind;
+  businessDate: Date;
+  settlementRunId: string | null;
+  tradeId: string | null;
+  obligationId: string | null;
+  jobId: string | null;
+  withdrawalId: string | null;
+  reference: string | null;
+  createdAt: Date;
+}
+
+const MUST_NOT_GO_NEGATIVE: Record<(typeof MEMBER_ACCOUNT_TYPES)[number], boolean> = {
+  CASH: true,
+  MARGIN: true,
+  ESCROW: true,
+  PENDING: true,
+};
+
+@Injectable()
+export class LedgerRepository {
+  async createMemberAccounts(db: Db, memberId: string): Promise<void> {
+    await db.ledgerAccount.createMany({
+      data: MEMBER_ACCOUNT_TYPES.map((type) => ({
+        code: memberAccount(memberId, type),
+        memberId,
+        type,
+        mustNotGoNegative: MUST_NOT_GO_NEGATIVE[type],
+      })),
+      skipDuplicates: true,
+    });
+  }
+
+  async accountsByCode(db: Db, codes: string[]): Promise<Map<string, AccountRow>> {
+    const rows = await db.$queryRaw<AccountRow[]>`
+      SELECT id, code, type FROM ledger_accounts WHERE code = ANY(${codes}::text[])`;
+    return new Map(rows.map((r) => [r.code, r]));
+  }
+
+  /**
+   * Row locks on every touched account, in id order: concurrent postings queue up instead of
+   * deadlocking, and the guarded update below sees settled balances.
+   */
+  async lockAccounts(db: Db, accountIds: string[]): Promise<void> {
+    await db.$queryRaw`SELECT id FROM ledger_accounts WHERE id = ANY(${accountIds}::uuid[]) ORDER BY id FOR UPDATE`;
+  }
+
+  /**
+   * Inserts the transfers (skipping keys already posted) and applies their net effect to the
+   * balances in one statement. An account that must not go negative and would is reported in
+   * `refused`; the caller then aborts the transaction, so nothing of the batch remains.
+   */
+  async insertAndApply(db: Db, rows: TransferRequest[], ids: Map<string, AccountRow>): Promise<PostOutcome> {
+    const col = <T>(f: (t: TransferRequest) => T) => rows.map(f);
+    const keys = col((t) => t.idempotencyKey);
+    const debits = col((t) => ids.get(t.debit)!.id);
+    const credits = col((t) => ids.get(t.credit)!.id);
+    const amounts = col((t) => t.amountFen.toString());
+    const kinds = col((t) => t.kind as string);
+    const dates = col((t) => t.businessDate);
+    const runs = col((t) => t.refs?.settlementRunId ?? null);
+    const trades = col((t) => t.refs?.tradeId ?? null);
+    const obligations = col((t) => t.refs?.obligationId ?? null);
+    const jobs = col((t) => t.refs?.jobId ?? null);
+    const withdrawals = col((t) => t.refs?.withdrawalId ?? null);
+    const references = col((t) => t.reference ?? null);
+    const forced = col((t) => t.collectByRight === true);
+    const [outcome] = await db.$queryRaw<PostOutcome[]>`
+      WITH input AS (
+        SELECT * FROM unnest(
+          ${keys}::text[], ${debits}::uuid[], ${credits}::uuid[], ${amounts}::bigint[], ${kinds}::text[],
+          ${dates}::date[], ${runs}::uuid[], ${trades}::uuid[], ${obligations}::uuid[], ${jobs}::uuid[],
+          ${withdrawals}::uuid[], ${references}::text[], ${forced}::boolean[]
+        ) AS t(key, debit, credit, amount, kind, bdate, run, trade, obligation, job, withdrawal, reference, forced)
+      ),
+      ins AS (
+        INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate",
+                               "settlementRunId", "tradeId", "obligationId", "jobId", "withdrawalId", reference)
+        SELECT gen_random_uuid(), key, debit, credit, amount, kind::"TransferKind", bdate, run, trade, obligation, job, withdrawal, reference
+        FROM input
+        ON CONFLICT ("idempotencyKey") DO NOTHING
+        RETURNING "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen"
+      ),
+      moves AS (
+        SELECT i."debitAccountId" AS account, -i."amountFen" AS delta, inp.forced AS allow
+          FROM ins i JOIN input inp ON inp.key = i."idempotencyKey"
+        UNION ALL
+        SELECT i."creditAccountId", i."amountFen", true FROM ins i
+      ),
+      net AS (
+        SELECT account, sum(delta)::bigint AS delta, bool_and(allow) AS allow FROM moves GROUP BY account
+      ),
+      applied AS (
+        UPDATE ledger_accounts a SET "balanceFen" = a."balanceFen" + net.delta
+        FROM net
+        WHERE a.id = net.account
+          AND (net.delta >= 0 OR NOT a."mustNotGoNegative" OR a."balanceFen" + net.delta >= 0
+               OR (net.allow AND a.type = 'CASH'))
+        RETURNING a.id
+      )
+      SELECT (SELECT count(*) FROM ins)::int AS inserted,
+             (SELECT array_agg(a.code ORDER BY a.code) FROM net JOIN ledger_accounts a ON a.id = net.account
+               WHERE net.account NOT IN (SELECT id FROM applied)) AS refused`;
+    return outcome;
+  }
+
+  async findByKeys(db: Db, keys: string[]): Promise<PostedTransfer[]> {
+    const rows = await db.$queryRaw<TransferRow[]>`
+      SELECT t.id, t.seq, t."idempotencyKey", d.code AS debit, c.code AS credit, t."amountFen", t.kind, t."businessDate",
+             t."settlementRunId", t."tradeId", t."obligationId", t."jobId", t."withdrawalId", t.reference, t."createdAt"
+      FROM transfers t JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
+      WHERE t."idempotencyKey" = ANY(${keys}::text[])
+      ORDER BY t.seq`;
+    return rows.map(toPosted);
+  }
+
+  async listForAccounts(
+    db: Db,
+    accountIds: string[],
+    filter: { kinds?: TransferKind[]; from?: string; to?: string; beforeSeq?: bigint; limit: number },
+  ): Promise<PostedTransfer[]> {
+    const kinds = filter.kinds ?? null;
+    const rows = await db.$queryRaw<TransferRow[]>`
+      SELECT t.id, t.seq, t."idempotencyKey", d.code AS debit, c.code AS credit, t."amountFen", t.kind, t."businessDate",
+             t."settlementRunId", t."tradeId", t."obligationId", t."jobId", t."withdrawalId", t.reference, t."createdAt"
+      FROM transfers t JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
+      WHERE (t."debitAccountId" = ANY(${accountIds}::uuid[]) OR t."creditAccountId" = ANY(${accountIds}::uuid[]))
+        AND (${kinds}::text[] IS NULL OR t.kind::text = ANY(${kinds}::text[]))
+        AND (${filter.from ?? null}::date IS NULL OR t."businessDate" >= ${filter.from ?? null}::date)
+        AND (${filter.to ?? null}::date IS NULL OR t."businessDate" <= ${filter.to ?? null}::date)
+        AND (${filter.beforeSeq ?? null}::bigint IS NULL OR t.seq < ${filter.beforeSeq ?? null}::bigint)
+      ORDER BY t.seq DESC
+      LIMIT ${filter.limit + 1}`;
+    return rows.map(toPosted);
+  }
+
+  memberAccounts(db: Db, memberId: string) {
+    return db.ledgerAccount.findMany({ where: { memberId }, select: { id: true, code: true, type: true, balanceFen: true } });
+  }
+
+  allAccounts(db: Db) {
+    return db.ledgerAccount.findMany({ select: { code: true, balanceFen: true, type: true, memberId: true }, orderBy: { code: 'asc' } });
+  }
+
+  /** Balance of each of a member's accounts at the end of a business date, from transfers alone. */
+  async balancesAsOf(db: Db, memberId: string, businessDate: string): Promise<{ type: AccountType; balanceFen: bigint }[]> {
+    return db.$queryRaw`
+      SELECT a.type,
+             (COALESCE((SELECT sum("amountFen") FROM transfers WHERE "creditAccountId" = a.id AND "businessDate" <= ${businessDate}::date), 0)
+            - COALESCE((SELECT sum("amountFen") FROM transfers WHERE "debitAccountId" = a.id AND "businessDate" <= ${businessDate}::date), 0))::bigint AS "balanceFen"
+      FROM ledger_accounts a WHERE a."memberId" = ${memberId}::uuid ORDER BY a.type`;
+  }
+}
+
+function toPosted(r: TransferRow): PostedTransfer {
+  return {
+    id: r.id,
+    seq: r.seq,
+    idempotencyKey: r.idempotencyKey,
+    debit: r.debit,
+    credit: r.credit,
+    amountFen: r.amountFen,
+    kind: r.kind,
+    businessDate: r.businessDate.toISOString().slice(0, 10),
+    refs: {
+      ...(r.settlementRunId ? { settlementRunId: r.settlementRunId } : {}),
+      ...(r.tradeId ? { tradeId: r.tradeId } : {}),
+      ...(r.obligationId ? { obligationId: r.obligationId } : {}),
+      ...(r.jobId ? { jobId: r.jobId } : {}),
+      ...(r.withdrawalId ? { withdrawalId: r.withdrawalId } : {}),
+    },
+    reference: r.reference,
+    createdAt: r.createdAt,
+  };
+}
+
+export function unknownAccount(code: string): DomainError {
+  return new DomainError('ACCOUNT_NOT_FOUND', `no ledger account ${code}`);
+}

@@ -1,0 +1,83 @@
+import { Injectable } from '@nestjs/common';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { MAX_FEN } from '../platform/money/money.js';
+import type { Tx } from '../platform/prisma/prisma.service.js';
+import { isValidIsoDate } from '../platform/time/business-date.js';
+import { LedgerRepository, unknownAccount } from './ledger.repository.js';
+import type { BatchResult, PostedTransfer, TransferRequest } from './ledger.types.js';
+
+const CHUNK = 20_000;
+
+/**
+ * The only writer of money. Every posting runs inside the caller's transaction, so business
+ * rows (a trade, a withdrawal, an obligation) and their transfers commit or vanish together.
+ */
+@Injectable()
+export class LedgerService {
+  constructor(private readonly repo: LedgerRepository) {}
+
+  /** Posts a few transfers atomically; a replayed key returns the original transfer, moving nothing. */
+  async post(tx: Tx, requests: TransferRequest[]): Promise<PostedTransfer[]> {
+    await this.apply(tx, requests);
+    return this.repo.findByKeys(
+      tx,
+      requests.map((r) => r.idempotencyKey),
+    );
+  }
+
+  /**
+   * Posts many thousands of transfers in a few set-based statements (settlement runs). Returns
+   * counts rather than rows; `onProgress` is told after each chunk.
+   */
+  async postBatch(tx: Tx, requests: TransferRequest[], onProgress?: (done: number, total: number) => void): Promise<BatchResult> {
+    const inserted = await this.apply(tx, requests, onProgress);
+    return { requested: requests.length, inserted, replayed: requests.length - inserted };
+  }
+
+  private async apply(tx: Tx, requests: TransferRequest[], onProgress?: (done: number, total: number) => void): Promise<number> {
+    if (requests.length === 0) return 0;
+    validate(requests);
+    const codes = [...new Set(requests.flatMap((r) => [r.debit, r.credit]))];
+    const accounts = await this.repo.accountsByCode(tx, codes);
+    for (const code of codes) if (!accounts.has(code)) throw unknownAccount(code);
+    // All locks up front, in one order, even when the batch is applied in chunks.
+    await this.repo.lockAccounts(tx, [...accounts.values()].map((a) => a.id).sort());
+
+    let inserted = 0;
+    for (let i = 0; i < requests.length; i += CHUNK) {
+      const chunk = requests.slice(i, i + CHUNK);
+      const outcome = await this.repo.insertAndApply(tx, chunk, accounts);
+      if (outcome.refused?.length) {
+        throw new DomainError('INSUFFICIENT_FUNDS', `would take ${outcome.refused.join(', ')} below zero`);
+      }
+      inserted += outcome.inserted;
+      onProgress?.(Math.min(i + CHUNK, requests.length), requests.length);
+    }
+    if (inserted < requests.length) await this.assertReplaysMatch(tx, requests);
+    return inserted;
+  }
+
+  /** A key seen before must describe the same movement; otherwise it is a caller bug, not a replay. */
+  private async assertReplaysMatch(tx: Tx, requests: TransferRequest[]): Promise<void> {
+    const existing = new Map((await this.repo.findByKeys(tx, requests.map((r) => r.idempotencyKey))).map((t) => [t.idempotencyKey, t]));
+    for (const r of requests) {
+      const t = existing.get(r.idempotencyKey);
+      if (!t || t.debit !== r.debit || t.credit !== r.credit || t.amountFen !== r.amountFen || t.kind !== r.kind) {
+        throw new DomainError('TRANSFER_KEY_CONFLICT', `transfer key ${r.idempotencyKey} was used for a different transfer`);
+      }
+    }
+  }
+}
+
+function validate(requests: TransferRequest[]): void {
+  const seen = new Set<string>();
+  for (const r of requests) {
+    // Programming errors of a calling module, not user input: fail loudly.
+    if (!r.idempotencyKey || r.idempotencyKey.length > 300) throw new Error(`bad transfer key ${r.idempotencyKey}`);
+    if (seen.has(r.idempotencyKey)) throw new Error(`transfer key ${r.idempotencyKey} twice in one posting`);
+    seen.add(r.idempotencyKey);
+    if (r.amountFen <= 0n || r.amountFen > MAX_FEN) throw new Error(`transfer ${r.idempotencyKey}: amount ${r.amountFen} out of range`);
+    if (r.debit === r.credit) throw new Error(`transfer ${r.idempotencyKey}: debit and credit are both ${r.debit}`);
+    if (!isValidIsoDate(r.businessDate)) throw new Error(`transfer ${r.idempotencyKey}: bad business date ${r.businessDate}`);
+  }
+}

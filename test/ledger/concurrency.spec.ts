@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerService } from '../../src/ledger/ledger.service.js';
+import { HOUSE, memberAccount } from '../../src/ledger/ledger.types.js';
+import { createMember } from '../harness/factories.js';
+import { expectLedgerConsistent } from '../harness/ledger-checks.js';
+import { startTestApp, type TestApp } from '../harness/test-app.js';
+
+describe('ledger under concurrency', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('200 concurrent 1.00 withdrawals against 100.00: exactly 100 succeed, cash ends at 0.00, never negative, no 5xx', async () => {
+    const m = await createMember(t, 'TRADER');
+    await t.clearing.post(`/v1/members/${m.id}/deposits`, { amount: '100.00', currency: 'CNY', reference: 'RACE-1' });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => m.client.post(`/v1/members/${m.id}/withdrawals`, { amount: '1.00', currency: 'CNY' })),
+    );
+    const statuses = results.map((r) => r.status);
+    expect(statuses.filter((s) => s === 201)).toHaveLength(100);
+    expect(statuses.filter((s) => s === 422)).toHaveLength(100);
+    expect(results.filter((r) => r.status === 422).every((r) => (r.body as { code: string }).code === 'INSUFFICIENT_FUNDS')).toBe(true);
+    const b = (await m.client.get(`/v1/members/${m.id}/balances`)).body;
+    expect(b).toMatchObject({ cash: '0.00', pending: '100.00' });
+    expect(await t.prisma.withdrawal.count({ where: { memberId: m.id } })).toBe(100);
+    await expectLedgerConsistent(t.prisma);
+  }, 60_000);
+
+  it('200 concurrent transfers across a hot account in both directions never deadlock to the client', async () => {
+    const a = await createMember(t, 'OPERATOR');
+    const b = await createMember(t, 'OPERATOR');
+    const ledger = t.app.get(LedgerService);
+    const date = '2026-12-01';
+    await t.prisma.$transaction((tx) =>
+      ledger.post(tx, [
+        { idempotencyKey: 'seed-a', debit: HOUSE.bankSettlement, credit: memberAccount(a.id, 'CASH'), amountFen: 10_000n, kind: 'DEPOSIT', businessDate: date },
+        { idempotencyKey: 'seed-b', debit: HOUSE.bankSettlement, credit: memberAccount(b.id, 'CASH'), amountFen: 10_000n, kind: 'DEPOSIT', businessDate: date },
+      ]),
+    );
+    // Each posting touches both members and ccp:settlement, listed in opposite orders.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) =>
+        t.prisma.$transaction((tx) =>
+          ledger.post(tx, [
+            { idempotencyKey: `x-${i}-1`, debit: memberAccount(i % 2 ? a.id : b.id, 'CASH'), credit: HOUSE.ccpSettlement, amountFen: 100n, kind: 'ADJUSTMENT', businessDate: date },
+            { idempotencyKey: `x-${i}-2`, debit: HOUSE.ccpSettlement, credit: memberAccount(i % 2 ? b.id : a.id, 'CASH'), amountFen: 100n, kind: 'ADJUSTMENT', businessDate: date },
+          ]),
+        ),
+      ),
+    );
+    expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([]);
+    await expectLedgerConsistent(t.prisma);
+  }, 60_000);
+
+  it('the same transfer key sent 10 times in parallel is one transfer', async () => {
+    const m = await createMember(t, 'BUYER');
+    const ledger = t.app.get(LedgerService);
+    const request = { idempotencyKey: 'same-key-1', debit: HOUSE.bankSettlement, credit: memberAccount(m.id, 'CASH'), amountFen: 500n, kind: 'DEPOSIT' as const, businessDate: '2026-12-01' };
+    const posted = await Promise.all(Array.from({ length: 10 }, () => t.prisma.$transaction((tx) => ledger.post(tx, [request]))));
+    expect(new Set(posted.map(([p]) => p.id)).size).toBe(1);
+    expect(await t.prisma.transfer.count({ where: { idempotencyKey: 'same-key-1' } })).toBe(1);
+    expect((await m.client.get(`/v1/members/${m.id}/balances`)).body).toMatchObject({ cash: '5.00' });
+  });
+
+  it('the same Idempotency-Key on a deposit sent 10 times in parallel is one deposit', async () => {
+    const m = await createMember(t, 'BUYER');
+    const res = await Promise.all(
+      Array.from({ length: 10 }, () =>
+        t.clearing.post(`/v1/members/${m.id}/deposits`, { amount: '7.00', currency: 'CNY', reference: 'PAR-1' }, { 'idempotency-key': 'dep-par-1' }),
+      ),
+    );
+    expect(res.map((r) => r.status)).toEqual(Array(10).fill(201));
+    expect(new Set(res.map((r) => r.text)).size).toBe(1);
+    expect((await m.client.get(`/v1/members/${m.id}/balances`)).body).toMatchObject({ cash: '7.00' });
+    await expectLedgerConsistent(t.prisma);
+  });
+});
