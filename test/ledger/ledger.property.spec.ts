@@ -108,7 +108,7 @@ describe('ledger invariants under random operation sequences (fast-check, real P
             const moves = op.op === 'move' ? [op] : op.moves;
             const requests: TransferRequest[] = moves.map((m) => ({ idempotencyKey: key(), debit: code(m.from), credit: code(m.to), amountFen: m.fen, kind: 'ADJUSTMENT', businessDate }));
             const ok = tryModel(requests.map((r) => ({ debit: r.debit, credit: r.credit, fen: r.amountFen })));
-            const posting = t.prisma.$transaction((tx) => (op.op === 'batch' ? ledger.postBatch(tx, requests) : ledger.post(tx, requests)));
+            const posting = t.prisma.$transaction(async (tx): Promise<unknown> => (op.op === 'batch' ? ledger.postBatch(tx, requests) : ledger.post(tx, requests)));
             if (ok) await posting;
             else {
               refused = true;
