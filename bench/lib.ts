@@ -1,0 +1,105 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { applyMigrations } from '../src/platform/prisma/migrator.js';
+
+const run = promisify(execFile);
+
+export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+export function progress(message: string): void {
+  process.stderr.write(`[bench] ${message}\n`);
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export function withDb(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+/** A scratch database for one benchmark, dropped afterwards. */
+export async function scratchDatabase(migrated: boolean): Promise<{ url: string; drop: () => Promise<void> }> {
+  const name = `tc_bench_${randomBytes(5).toString('hex')}`;
+  await admin(`CREATE DATABASE ${name}`);
+  const url = withDb(ADMIN_URL, name);
+  if (migrated) await applyMigrations(url);
+  return { url, drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** pgbench's TPC-B-like transaction rate on a scratch database of the same server. */
+export async function pgbenchTps(url: string, seconds: number, clients: number): Promise<number> {
+  const { stdout } = await run('pgbench', ['-n', '-c', String(clients), '-j', '2', '-T', String(seconds), url], { maxBuffer: 10_000_000 });
+  const m = /tps = ([0-9.]+) \(without initial connection time\)/.exec(stdout);
+  if (!m) throw new Error(`could not read pgbench output:\n${stdout}`);
+  return Number(m[1]);
+}
+
+export async function pgbenchInit(url: string, scale: number): Promise<void> {
+  await run('pgbench', ['-i', '-q', '-s', String(scale), url]);
+}
+
+export async function machine(url: string): Promise<Record<string, string>> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    const setting = async (name: string) => String((await c.query('SELECT current_setting($1) AS v', [name])).rows[0]?.v ?? '');
+    return {
+      cpus: `${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}`,
+      memory: `${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+      node: process.version,
+      postgres: await setting('server_version'),
+      synchronous_commit: await setting('synchronous_commit'),
+      shared_buffers: await setting('shared_buffers'),
+      fsync: await setting('fsync'),
+    };
+  } finally {
+    await c.end();
+  }
+}
+
+export interface Figure {
+  scenario: string;
+  figure: string;
+  value: number;
+  reference: string;
+  referenceValue: number;
+  ratio: number;
+  goal: string;
+  met: boolean;
+}
+
+export async function writeResults(name: string, data: { machine: Record<string, string>; figures: Figure[]; notes?: string[] }): Promise<void> {
+  const path = new URL(`./results/${name}.json`, import.meta.url);
+  await mkdir(dirname(path.pathname), { recursive: true });
+  await writeFile(path, `${JSON.stringify({ measuredAt: new Date().toISOString(), ...data }, null, 2)}\n`);
+}
+
+export function printTable(figures: Figure[]): void {
+  const rows = figures.map((f) => [f.scenario, `${f.value.toFixed(0)} ${f.figure}`, `${f.referenceValue.toFixed(0)} (${f.reference})`, `${f.ratio.toFixed(2)}×`, f.goal, f.met ? 'yes' : 'NO']);
+  const head = ['scenario', 'figure', 'reference', 'ratio', 'goal', 'met'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+}
