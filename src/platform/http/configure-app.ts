@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
+import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import { toProblem } from '../errors/problem.js';
 import { Metrics } from '../metrics/metrics.js';
@@ -19,7 +20,10 @@ export function configureApp(app: INestApplication): void {
   // Body-parser failures happen before Nest routing; answer them as problem+json too.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
-    const problem = { ...toProblem(err), instance: req.originalUrl, requestId: String((req as { id?: unknown }).id ?? '') };
+    // Body parsing fails before the request logger has assigned an id; give this answer one too.
+    const requestId = String((req as { id?: unknown }).id ?? randomUUID());
+    res.setHeader('X-Request-Id', requestId);
+    const problem = { ...toProblem(err), instance: req.originalUrl, requestId };
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   });
 
