@@ -2,6 +2,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
+import { CapacityModule } from './capacity/capacity.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { MembersModule } from './members/members.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
@@ -27,6 +28,7 @@ export class AppModule {
         }),
         BullBoardModule.forFeature(...QUEUE_NAMES.map((name) => ({ name, adapter: BullMQAdapter }))),
         LedgerModule,
+        CapacityModule,
         MembersModule,
       ],
     };

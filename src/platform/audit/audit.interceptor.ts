@@ -2,7 +2,7 @@ import { Injectable, type CallHandler, type ExecutionContext, type NestIntercept
 import { Reflector } from '@nestjs/core';
 import { from, mergeMap, type Observable } from 'rxjs';
 import { MUTATING_METHODS, type TcRequest } from '../http/request-context.js';
-import { AUDIT_META, type AuditMeta } from './audited.decorator.js';
+import { AUDIT_META, AUDIT_SKIP, type AuditMeta } from './audited.decorator.js';
 import { AuditRecorder } from './audit-recorder.js';
 
 /** Records the success of every state-changing request; the exception filter records failures. */
@@ -15,7 +15,7 @@ export class AuditInterceptor implements NestInterceptor {
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
     const req = ctx.switchToHttp().getRequest<TcRequest & { auditMeta?: AuditMeta }>();
-    if (!MUTATING_METHODS.has(req.method)) return next.handle();
+    if (!MUTATING_METHODS.has(req.method) || this.reflector.get<boolean>(AUDIT_SKIP, ctx.getHandler())) return next.handle();
     const meta = this.reflector.get<AuditMeta | undefined>(AUDIT_META, ctx.getHandler());
     if (meta) req.auditMeta = meta;
     return next.handle().pipe(

@@ -1,10 +1,13 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 
-// 32 random bytes, base64url; the prefix makes leaked keys easy to grep for in logs and repos.
-const PREFIX = 'tck_';
+// 32 random bytes, base64url; the prefix (tck_ for API keys, tcn_ for node tokens) makes
+// leaked secrets easy to grep for in logs and repositories.
+export function generateSecret(prefix: 'tck_' | 'tcn_'): string {
+  return prefix + randomBytes(32).toString('base64url');
+}
 
 export function generateApiKey(): string {
-  return PREFIX + randomBytes(32).toString('base64url');
+  return generateSecret('tck_');
 }
 
 /** Keys are high-entropy, so a plain SHA-256 is a sufficient one-way hash (no KDF needed). */

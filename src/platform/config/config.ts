@@ -59,6 +59,14 @@ const envSchema = z.object({
   THROTTLE_TTL_MS: intIn(1, 3_600_000, 60_000),
   SHUTDOWN_GRACE_MS: intIn(100, 9_000, 8_000),
   OUTBOX_POLL_MS: intIn(10, 60_000, 200),
+  HEARTBEAT_INTERVAL_MS: intIn(100, 3_600_000, 10_000),
+  NODE_OFFLINE_AFTER_MS: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(100).max(86_400_000))
+    .optional(),
+  CAPACITY_UTILISATION_BP: intIn(1, 10_000, 8_000),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
 });
@@ -84,6 +92,7 @@ export type AppConfig = Readonly<{
   outboxPollMs: number;
   regions: readonly string[];
   modelClasses: readonly string[];
+  capacity: { heartbeatIntervalMs: number; offlineAfterMs: number; utilisationBp: number };
 }>;
 
 /** Environment as read, before embedded services fill in missing URLs. */
@@ -129,6 +138,12 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     outboxPollMs: e.OUTBOX_POLL_MS,
     regions: e.REGIONS,
     modelClasses: e.MODEL_CLASSES,
+    capacity: {
+      heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+      // Default: silent for three heartbeat intervals.
+      offlineAfterMs: e.NODE_OFFLINE_AFTER_MS || 3 * e.HEARTBEAT_INTERVAL_MS,
+      utilisationBp: e.CAPACITY_UTILISATION_BP,
+    },
   };
 }
 

@@ -30,6 +30,12 @@ export const ERROR_CATALOG = {
   DEPOSIT_REFERENCE_REUSED: { status: 409, title: 'Bank reference already recorded with a different amount' },
   WITHDRAWAL_NOT_PENDING: { status: 409, title: 'Withdrawal is no longer pending' },
   ACCOUNT_NOT_FOUND: { status: 404, title: 'Ledger account not found' },
+  UNKNOWN_REGION: { status: 400, title: 'Region is not one of the configured regions' },
+  UNKNOWN_MODEL_CLASS: { status: 400, title: 'Model class is not one of the configured model classes' },
+  DUPLICATE_MODEL_CLASS: { status: 400, title: 'A model class is listed twice' },
+  DATA_CENTER_NAME_TAKEN: { status: 409, title: 'The operator already has a data center with this name' },
+  NODE_OFFLINE: { status: 409, title: 'Node is offline; its agent heartbeat brings it online' },
+  NODE_TOKEN_INVALID: { status: 401, title: 'Missing or invalid node token' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

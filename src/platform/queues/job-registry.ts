@@ -1,14 +1,17 @@
 import type { JobsOptions } from 'bullmq';
+import type { AppConfig } from '../config/config.js';
 
 // The one list of every queue and job, with one payload type per job. Payloads carry ids and
 // small parameters only; handlers reload state from Postgres and must be idempotent.
 
-export const QUEUE_NAMES = ['maintenance'] as const;
+export const QUEUE_NAMES = ['maintenance', 'capacity'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
   /** Deletes completed idempotency records older than the retention window. */
   'maintenance.purge-idempotency': { retentionHours: number };
+  /** Marks nodes OFFLINE whose last heartbeat is older than the configured silence. */
+  'capacity.sweep-offline': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -23,22 +26,29 @@ const KEEP = { removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 }, removeO
 
 export const JOB_OPTIONS = {
   maintenance: { ...KEEP, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
+  // A sweep runs again on the next tick anyway: keep little history.
+  sweep: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 1 },
 } as const satisfies Record<string, JobsOptions>;
 
 export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'maintenance.purge-idempotency': { queue: 'maintenance', options: JOB_OPTIONS.maintenance },
+  'capacity.sweep-offline': { queue: 'capacity', options: JOB_OPTIONS.sweep },
 };
 
 export interface Schedule<K extends JobName = JobName> {
   id: string;
   job: K;
-  /** Cron pattern, evaluated in the business time zone. */
-  pattern: string;
+  /** A cron pattern (evaluated in the business time zone) or a fixed period. */
+  repeat: { pattern: string } | { every: number };
   payload: JobPayloads[K];
 }
 
-export const SCHEDULES: readonly Schedule[] = [
-  { id: 'purge-idempotency', job: 'maintenance.purge-idempotency', pattern: '17 * * * *', payload: { retentionHours: 48 } },
-];
+/** Repeatable jobs, upserted by id at worker start (so every worker copy may do it). */
+export function schedules(config: AppConfig): Schedule[] {
+  return [
+    { id: 'purge-idempotency', job: 'maintenance.purge-idempotency', repeat: { pattern: '17 * * * *' }, payload: { retentionHours: 48 } },
+    { id: 'capacity-sweep', job: 'capacity.sweep-offline', repeat: { every: config.capacity.heartbeatIntervalMs }, payload: {} },
+  ];
+}
 
-export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1 };
+export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1 };

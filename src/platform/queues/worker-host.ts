@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { Worker, type Job } from 'bullmq';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { JobHandlers } from './job-handlers.js';
-import { QUEUE_CONCURRENCY, QUEUE_NAMES, SCHEDULES, JOBS, type JobPayloads, type JobName } from './job-registry.js';
+import { JOBS, QUEUE_CONCURRENCY, QUEUE_NAMES, schedules, type JobName, type JobPayloads } from './job-registry.js';
 import { Queues } from './queues.js';
 import { redisOptions } from './redis-connection.js';
 
@@ -33,10 +33,11 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
       this.workers.push(worker);
     }
     // Schedules are upserted by id, so every worker copy can do this at boot without duplicates.
-    for (const s of SCHEDULES) {
+    for (const s of schedules(this.config)) {
+      const repeat = 'pattern' in s.repeat ? { pattern: s.repeat.pattern, tz: this.config.businessTimeZone } : { every: s.repeat.every };
       await this.queues
         .get(JOBS[s.job].queue)
-        .upsertJobScheduler(s.id, { pattern: s.pattern, tz: this.config.businessTimeZone }, {
+        .upsertJobScheduler(s.id, repeat, {
           name: s.job,
           data: s.payload,
           opts: JOBS[s.job].options,

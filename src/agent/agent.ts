@@ -1,0 +1,79 @@
+import type { AgentConfig } from './agent-config.js';
+import type { InferenceEngine } from './inference/inference.js';
+
+export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * The node agent: a process on an operator's machine that talks HTTP only. It keeps its node
+ * ONLINE with heartbeats (jittered, so a fleet does not beat in lockstep) and keeps trying, with
+ * backoff, while the API is unreachable.
+ */
+export class NodeAgent {
+  private running = false;
+  private wake?: () => void;
+  private failures = 0;
+
+  constructor(
+    private readonly config: AgentConfig,
+    readonly engine: InferenceEngine,
+    private readonly log: Log,
+  ) {}
+
+  async run(): Promise<void> {
+    this.running = true;
+    this.log('info', 'agent started', { node: this.config.nodeId, api: this.config.api, inference: this.engine.description });
+    while (this.running) {
+      const next = await this.beat();
+      await this.sleep(next);
+    }
+    this.log('info', 'agent stopped');
+  }
+
+  stop(): void {
+    this.running = false;
+    this.wake?.();
+  }
+
+  /** Sends one heartbeat; returns how long to wait before the next. */
+  private async beat(): Promise<number> {
+    try {
+      const res = await fetch(new URL(`/v1/nodes/${this.config.nodeId}/heartbeat`, this.config.api), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${this.config.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({}),
+        signal: AbortSignal.timeout(5_000),
+      });
+      if (!res.ok) {
+        const problem = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
+        throw new Error(`heartbeat answered ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim());
+      }
+      const body = (await res.json()) as { status: string; nextHeartbeatInMs?: number };
+      if (this.failures > 0) this.log('info', 'API reachable again', { afterFailures: this.failures });
+      this.failures = 0;
+      this.log('info', 'heartbeat', { status: body.status });
+      return jitter(this.config.heartbeatMs);
+    } catch (err) {
+      this.failures++;
+      const wait = Math.min(this.config.heartbeatMs * 2 ** Math.min(this.failures - 1, 10), MAX_BACKOFF_MS);
+      this.log('warn', 'heartbeat failed; retrying', { error: (err as Error).message, retryInMs: wait, failures: this.failures });
+      return jitter(wait);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}
+
+/** ±10 % so that agents started together drift apart. */
+function jitter(ms: number): number {
+  return Math.round(ms * (0.9 + Math.random() * 0.2));
+}

@@ -1,0 +1,41 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { CapacityRepository } from './capacity.repository.js';
+import { COMMITTED_CAPACITY, committedKey, type CommittedCapacitySource } from './committed-capacity.js';
+import type { CapacityRowView } from './dto/capacity.dto.js';
+
+/** Market-wide capacity and the capacity-backed selling limit ("warehouse receipt"). */
+@Injectable()
+export class CapacityViewService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(COMMITTED_CAPACITY) private readonly committed: CommittedCapacitySource,
+    private readonly repo: CapacityRepository,
+  ) {}
+
+  async aggregate(filter: { modelClass?: string; region?: string }): Promise<CapacityRowView[]> {
+    const [rows, committed] = await Promise.all([this.repo.aggregate(filter), this.committed.committedTokensPerSecond(filter)]);
+    return rows.map((r) => {
+      const committedTps = committed.get(committedKey(r.modelClass, r.region)) ?? 0n;
+      const available = r.tokensPerSecond > committedTps ? r.tokensPerSecond - committedTps : 0n;
+      return {
+        modelClass: r.modelClass,
+        region: r.region,
+        onlineNodes: r.onlineNodes,
+        tokensPerSecond: Number(r.tokensPerSecond),
+        committedTokensPerSecond: Number(committedTps),
+        availableTokensPerSecond: Number(available),
+      };
+    });
+  }
+
+  /**
+   * Tokens an operator's registered, non-OFFLINE nodes can deliver over a window:
+   * tokens/s × window seconds × utilisation (basis points, rounded down: never over-promise).
+   */
+  async deliverableTokens(operatorId: string, modelClass: string, window: { start: Date; end: Date }, regions?: readonly string[]): Promise<bigint> {
+    const seconds = BigInt(Math.max(0, Math.floor((window.end.getTime() - window.start.getTime()) / 1000)));
+    const tps = await this.repo.operatorTokensPerSecond(operatorId, modelClass, regions);
+    return (tps * seconds * BigInt(this.config.capacity.utilisationBp)) / 10_000n;
+  }
+}

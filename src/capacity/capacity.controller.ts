@@ -1,0 +1,87 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
+import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
+import type { Principal, TcRequest } from '../platform/http/request-context.js';
+import { CapacityViewService } from './capacity-view.service.js';
+import { CapacityService, toNodeView } from './capacity.service.js';
+import {
+  CapacityQueryDto,
+  CapacityRowView,
+  CreateDataCenterDto,
+  CreateNodeDto,
+  DataCenterView,
+  HeartbeatDto,
+  NodeCreatedView,
+  NodeView,
+  UpdateNodeDto,
+} from './dto/capacity.dto.js';
+import { NodeAuth, type NodePrincipal } from './node-token.guard.js';
+
+@ApiTags('capacity')
+@ApiBearerAuth()
+@Controller('v1')
+export class CapacityController {
+  constructor(
+    private readonly capacity: CapacityService,
+    private readonly view: CapacityViewService,
+  ) {}
+
+  @Post('datacenters')
+  @Roles('operator')
+  @Audited('capacity.datacenter.create', 'datacenter')
+  @ApiCreatedResponse({ type: DataCenterView })
+  createDataCenter(@CurrentPrincipal() p: Principal, @Body() body: CreateDataCenterDto): Promise<DataCenterView> {
+    return this.capacity.createDataCenter(p, body.name, body.region);
+  }
+
+  @Get('datacenters')
+  @Roles('operator', 'clearing')
+  async listDataCenters(@CurrentPrincipal() p: Principal): Promise<{ items: DataCenterView[]; nextCursor: null }> {
+    return { items: await this.capacity.listDataCenters(p), nextCursor: null };
+  }
+
+  @Post('nodes')
+  @Roles('operator')
+  @Audited('capacity.node.register', 'node')
+  @ApiCreatedResponse({ type: NodeCreatedView })
+  createNode(@CurrentPrincipal() p: Principal, @Body() body: CreateNodeDto): Promise<NodeCreatedView> {
+    return this.capacity.createNode(p, body);
+  }
+
+  @Get('nodes')
+  @Roles('operator', 'clearing')
+  async listNodes(@CurrentPrincipal() p: Principal): Promise<{ items: NodeView[]; nextCursor: null }> {
+    return { items: await this.capacity.listNodes(p), nextCursor: null };
+  }
+
+  @Get('nodes/:id')
+  @Roles('operator', 'clearing')
+  @ApiOkResponse({ type: NodeView })
+  async getNode(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<NodeView> {
+    return toNodeView(await this.capacity.getNode(p, id));
+  }
+
+  @Patch('nodes/:id')
+  @Roles('operator')
+  @Audited('capacity.node.update', 'node')
+  @ApiOkResponse({ type: NodeView })
+  updateNode(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: UpdateNodeDto): Promise<NodeView> {
+    return this.capacity.updateNode(p, id, body);
+  }
+
+  @Post('nodes/:id/heartbeat')
+  @NodeAuth()
+  @NotAudited()
+  @HttpCode(200)
+  heartbeat(@Req() req: TcRequest & { node: NodePrincipal }, @Body() body: HeartbeatDto): Promise<{ status: string; nextHeartbeatInMs: number }> {
+    return this.capacity.heartbeat(req.node.nodeId, body.load, body.models);
+  }
+
+  @Get('capacity')
+  async aggregate(@Query() q: CapacityQueryDto): Promise<{ items: CapacityRowView[]; nextCursor: null }> {
+    if (q.region) this.capacity.assertRegion(q.region);
+    if (q.modelClass) this.capacity.assertModelClass(q.modelClass);
+    return { items: await this.view.aggregate(q), nextCursor: null };
+  }
+}

@@ -1,0 +1,24 @@
+import { Module } from '@nestjs/common';
+import { CapacityViewService } from './capacity-view.service.js';
+import { CapacityController } from './capacity.controller.js';
+import { CapacityEvents } from './capacity.events.js';
+import { CapacityRepository } from './capacity.repository.js';
+import { CapacityService } from './capacity.service.js';
+import { COMMITTED_CAPACITY, NoOpenObligations } from './committed-capacity.js';
+import { NodeSweepHandler } from './node-sweep.handler.js';
+import { NodeTokenGuard } from './node-token.guard.js';
+
+@Module({
+  controllers: [CapacityController],
+  providers: [
+    CapacityRepository,
+    CapacityService,
+    CapacityViewService,
+    CapacityEvents,
+    NodeSweepHandler,
+    NodeTokenGuard,
+    { provide: COMMITTED_CAPACITY, useClass: NoOpenObligations },
+  ],
+  exports: [CapacityViewService, CapacityEvents, CapacityRepository, NodeTokenGuard],
+})
+export class CapacityModule {}

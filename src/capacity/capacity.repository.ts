@@ -1,0 +1,104 @@
+import { Injectable } from '@nestjs/common';
+import type { DataCenter, Node, NodeModel } from '../generated/prisma/client.js';
+import type { NodeStatus } from '../generated/prisma/enums.js';
+import { PrismaService, type Db } from '../platform/prisma/prisma.service.js';
+
+export type NodeWithModels = Node & { models: NodeModel[] };
+export interface ModelCapacity {
+  modelClass: string;
+  tokensPerSecond: number;
+}
+
+export interface CapacityRow {
+  modelClass: string;
+  region: string;
+  onlineNodes: number;
+  tokensPerSecond: bigint;
+}
+
+@Injectable()
+export class CapacityRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  createDataCenter(data: { operatorId: string; name: string; region: string }): Promise<DataCenter> {
+    return this.prisma.dataCenter.create({ data });
+  }
+
+  findDataCenter(id: string): Promise<DataCenter | null> {
+    return this.prisma.dataCenter.findUnique({ where: { id } });
+  }
+
+  listDataCenters(operatorId: string | undefined): Promise<DataCenter[]> {
+    return this.prisma.dataCenter.findMany({ where: { operatorId }, orderBy: { createdAt: 'asc' } });
+  }
+
+  createNode(data: { dataCenterId: string; operatorId: string; region: string; gpuModel: string; gpuCount: number; tokenHash: string; models: ModelCapacity[] }): Promise<NodeWithModels> {
+    const { models, ...node } = data;
+    return this.prisma.node.create({ data: { ...node, models: { create: models } }, include: { models: true } });
+  }
+
+  findNode(id: string): Promise<NodeWithModels | null> {
+    return this.prisma.node.findUnique({ where: { id }, include: { models: true } });
+  }
+
+  findNodeByTokenHash(tokenHash: string): Promise<Pick<Node, 'id' | 'operatorId' | 'tokenHash'> | null> {
+    return this.prisma.node.findUnique({ where: { tokenHash }, select: { id: true, operatorId: true, tokenHash: true } });
+  }
+
+  listNodes(operatorId: string | undefined, status?: NodeStatus): Promise<NodeWithModels[]> {
+    return this.prisma.node.findMany({ where: { operatorId, status }, include: { models: true }, orderBy: { createdAt: 'asc' } });
+  }
+
+  async replaceModels(db: Db, nodeId: string, models: ModelCapacity[]): Promise<void> {
+    await db.nodeModel.deleteMany({ where: { nodeId } });
+    await db.nodeModel.createMany({ data: models.map((m) => ({ nodeId, ...m })) });
+  }
+
+  setStatus(db: Db, nodeId: string, status: NodeStatus): Promise<Node> {
+    return db.node.update({ where: { id: nodeId }, data: { status } });
+  }
+
+  /**
+   * One indexed UPDATE per heartbeat: OFFLINE comes back ONLINE; DRAINING stays DRAINING (an
+   * operator's decision, not the agent's).
+   */
+  async heartbeat(nodeId: string, loadPercent: number | null): Promise<NodeStatus | undefined> {
+    const rows = await this.prisma.$queryRaw<{ status: NodeStatus }[]>`
+      UPDATE nodes SET "lastHeartbeatAt" = now(), "updatedAt" = now(),
+        "loadPercent" = COALESCE(${loadPercent}::int, "loadPercent"),
+        status = CASE WHEN status = 'OFFLINE' THEN 'ONLINE'::"NodeStatus" ELSE status END
+      WHERE id = ${nodeId}::uuid
+      RETURNING status`;
+    return rows[0]?.status;
+  }
+
+  /** Marks silent nodes OFFLINE; returns the ids that changed now (each exactly once). */
+  async sweepSilent(silenceMs: number): Promise<{ id: string; operatorId: string }[]> {
+    return this.prisma.$queryRaw`
+      UPDATE nodes SET status = 'OFFLINE', "updatedAt" = now()
+      WHERE status <> 'OFFLINE' AND ("lastHeartbeatAt" IS NULL OR "lastHeartbeatAt" < now() - ${silenceMs} * interval '1 millisecond')
+      RETURNING id, "operatorId"`;
+  }
+
+  /** Online capacity per model class × region, as one consistent snapshot. */
+  aggregate(filter: { modelClass?: string; region?: string }): Promise<CapacityRow[]> {
+    return this.prisma.$queryRaw<CapacityRow[]>`
+      SELECT m."modelClass", n.region, count(*)::int AS "onlineNodes", sum(m."tokensPerSecond")::bigint AS "tokensPerSecond"
+      FROM nodes n JOIN node_models m ON m."nodeId" = n.id
+      WHERE n.status = 'ONLINE'
+        AND (${filter.modelClass ?? null}::text IS NULL OR m."modelClass" = ${filter.modelClass ?? null}::text)
+        AND (${filter.region ?? null}::text IS NULL OR n.region = ${filter.region ?? null}::text)
+      GROUP BY m."modelClass", n.region
+      ORDER BY m."modelClass", n.region`;
+  }
+
+  /** Σ tokens/s of an operator's non-OFFLINE nodes serving a model class, optionally in some regions. */
+  async operatorTokensPerSecond(operatorId: string, modelClass: string, regions?: readonly string[]): Promise<bigint> {
+    const [row] = await this.prisma.$queryRaw<{ tps: bigint }[]>`
+      SELECT COALESCE(sum(m."tokensPerSecond"), 0)::bigint AS tps
+      FROM nodes n JOIN node_models m ON m."nodeId" = n.id
+      WHERE n."operatorId" = ${operatorId}::uuid AND n.status <> 'OFFLINE' AND m."modelClass" = ${modelClass}
+        AND (${regions ? [...regions] : null}::text[] IS NULL OR n.region = ANY(${regions ? [...regions] : null}::text[]))`;
+    return row.tps;
+  }
+}

@@ -1,0 +1,127 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { DataCenter } from '../generated/prisma/client.js';
+import { generateSecret, hashApiKey } from '../platform/auth/api-key.js';
+import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { isUuid } from '../platform/http/ids.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { CapacityRepository, type ModelCapacity, type NodeWithModels } from './capacity.repository.js';
+import type { DataCenterView, NodeCreatedView, NodeView } from './dto/capacity.dto.js';
+
+export function toNodeView(n: NodeWithModels): NodeView {
+  return {
+    id: n.id,
+    dataCenterId: n.dataCenterId,
+    operatorId: n.operatorId,
+    region: n.region,
+    gpuModel: n.gpuModel,
+    gpuCount: n.gpuCount,
+    status: n.status,
+    models: n.models.map((m) => ({ modelClass: m.modelClass, tokensPerSecond: m.tokensPerSecond })).sort((a, b) => a.modelClass.localeCompare(b.modelClass)),
+    lastHeartbeatAt: n.lastHeartbeatAt?.toISOString() ?? null,
+    load: n.loadPercent,
+    createdAt: n.createdAt.toISOString(),
+  };
+}
+
+function toDataCenterView(d: DataCenter): DataCenterView {
+  return { id: d.id, operatorId: d.operatorId, name: d.name, region: d.region, createdAt: d.createdAt.toISOString() };
+}
+
+/** Data centers and nodes of operators: registration, operator updates, agent heartbeats. */
+@Injectable()
+export class CapacityService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly repo: CapacityRepository,
+  ) {}
+
+  async createDataCenter(p: Principal, name: string, region: string): Promise<DataCenterView> {
+    this.assertRegion(region);
+    try {
+      return toDataCenterView(await this.repo.createDataCenter({ operatorId: p.memberId, name, region }));
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') throw new DomainError('DATA_CENTER_NAME_TAKEN');
+      throw err;
+    }
+  }
+
+  async listDataCenters(p: Principal): Promise<DataCenterView[]> {
+    return (await this.repo.listDataCenters(memberScope(p))).map(toDataCenterView);
+  }
+
+  async createNode(p: Principal, dto: { dataCenterId: string; gpuModel: string; gpuCount: number; models: ModelCapacity[] }): Promise<NodeCreatedView> {
+    const dc = await this.repo.findDataCenter(dto.dataCenterId);
+    if (!dc || dc.operatorId !== p.memberId) throw new DomainError('NOT_FOUND', 'data center not found');
+    this.assertModels(dto.models);
+    const nodeToken = generateSecret('tcn_');
+    const node = await this.repo.createNode({
+      dataCenterId: dc.id,
+      operatorId: p.memberId,
+      region: dc.region,
+      gpuModel: dto.gpuModel,
+      gpuCount: dto.gpuCount,
+      tokenHash: hashApiKey(nodeToken),
+      models: dto.models,
+    });
+    return { ...toNodeView(node), nodeToken };
+  }
+
+  async getNode(p: Principal, id: string): Promise<NodeWithModels> {
+    const node = isUuid(id) ? await this.repo.findNode(id) : null;
+    if (!node) throw new DomainError('NOT_FOUND', 'node not found');
+    assertCanSee(p, node.operatorId, 'node');
+    return node;
+  }
+
+  async listNodes(p: Principal): Promise<NodeView[]> {
+    return (await this.repo.listNodes(memberScope(p))).map(toNodeView);
+  }
+
+  /** Operators drain a node or bring a drained one back; an OFFLINE node comes back by heartbeat only. */
+  async updateNode(p: Principal, id: string, dto: { status?: 'ONLINE' | 'DRAINING'; models?: ModelCapacity[] }): Promise<NodeView> {
+    const node = await this.getNode(p, id);
+    if (node.operatorId !== p.memberId) throw new DomainError('NOT_FOUND', 'node not found');
+    if (dto.models) this.assertModels(dto.models);
+    if (dto.status && node.status === 'OFFLINE') throw new DomainError('NODE_OFFLINE');
+    await this.prisma.$transaction(async (tx) => {
+      if (dto.models) await this.repo.replaceModels(tx, id, dto.models);
+      if (dto.status) await this.repo.setStatus(tx, id, dto.status);
+    });
+    return toNodeView((await this.repo.findNode(id))!);
+  }
+
+  async heartbeat(nodeId: string, load?: number, models?: ModelCapacity[]): Promise<{ status: string; nextHeartbeatInMs: number }> {
+    if (models) {
+      this.assertModels(models);
+      await this.prisma.$transaction((tx) => this.repo.replaceModels(tx, nodeId, models));
+    }
+    const status = await this.repo.heartbeat(nodeId, load ?? null);
+    if (!status) throw new DomainError('NOT_FOUND', 'node not found');
+    return { status, nextHeartbeatInMs: this.config.capacity.heartbeatIntervalMs };
+  }
+
+  assertRegion(region: string): void {
+    if (!this.config.regions.includes(region)) {
+      throw new DomainError('UNKNOWN_REGION', `region must be one of ${this.config.regions.join(', ')}`, [{ field: 'region', message: 'unknown region' }]);
+    }
+  }
+
+  assertModelClass(modelClass: string, field = 'modelClass'): void {
+    if (!this.config.modelClasses.includes(modelClass)) {
+      throw new DomainError('UNKNOWN_MODEL_CLASS', `model class must be one of ${this.config.modelClasses.join(', ')}`, [{ field, message: 'unknown model class' }]);
+    }
+  }
+
+  private assertModels(models: ModelCapacity[]): void {
+    const seen = new Set<string>();
+    models.forEach((m, i) => {
+      this.assertModelClass(m.modelClass, `models.${i}.modelClass`);
+      if (seen.has(m.modelClass)) throw new DomainError('DUPLICATE_MODEL_CLASS', `${m.modelClass} is listed twice`, [{ field: `models.${i}.modelClass`, message: 'duplicate' }]);
+      seen.add(m.modelClass);
+    });
+  }
+}

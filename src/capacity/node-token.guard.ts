@@ -1,0 +1,33 @@
+import { Injectable, UseGuards, applyDecorators, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { ApiBearerAuth } from '@nestjs/swagger';
+import { hashApiKey, hashesEqual, parseBearer } from '../platform/auth/api-key.js';
+import { Public } from '../platform/auth/auth.decorators.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import type { TcRequest } from '../platform/http/request-context.js';
+import { CapacityRepository } from './capacity.repository.js';
+
+export interface NodePrincipal {
+  nodeId: string;
+  operatorId: string;
+}
+
+/** Authenticates a node agent by its node token; a token works only for its own node (`:id`). */
+@Injectable()
+export class NodeTokenGuard implements CanActivate {
+  constructor(private readonly capacity: CapacityRepository) {}
+
+  async canActivate(ctx: ExecutionContext): Promise<boolean> {
+    const req = ctx.switchToHttp().getRequest<TcRequest & { node?: NodePrincipal }>();
+    const token = parseBearer(req.header('authorization'));
+    if (!token?.startsWith('tcn_')) throw new DomainError('NODE_TOKEN_INVALID', 'Send Authorization: Bearer <node token>');
+    const hash = hashApiKey(token);
+    const node = await this.capacity.findNodeByTokenHash(hash);
+    if (!node || !hashesEqual(node.tokenHash, hash)) throw new DomainError('NODE_TOKEN_INVALID');
+    if ((req.params as Record<string, string>).id !== node.id) throw new DomainError('NOT_FOUND', 'node not found');
+    req.node = { nodeId: node.id, operatorId: node.operatorId };
+    return true;
+  }
+}
+
+/** Route called by a node agent with its node token instead of an API key. */
+export const NodeAuth = () => applyDecorators(Public(), UseGuards(NodeTokenGuard), ApiBearerAuth());
