@@ -17,6 +17,12 @@ class PurgeHandler {
 }
 
 @Injectable()
+class SweepHandler {
+  @JobHandler('capacity.sweep-offline')
+  async sweep(): Promise<void> {}
+}
+
+@Injectable()
 class SecondPurgeHandler {
   @JobHandler('maintenance.purge-idempotency')
   async purge(): Promise<void> {}
@@ -31,14 +37,15 @@ async function boot(providers: (new (...args: never[]) => unknown)[]) {
 describe('JobHandlers (the boot-time registry check)', () => {
   it('refuses to boot when a registered job has no handler', async () => {
     await expect(boot([])).rejects.toThrow(/job maintenance.purge-idempotency has no @JobHandler/);
+    await expect(boot([PurgeHandler])).rejects.toThrow(/job capacity.sweep-offline has no @JobHandler/);
   });
 
   it('refuses to boot when a job has two handlers', async () => {
-    await expect(boot([PurgeHandler, SecondPurgeHandler])).rejects.toThrow(/has two handlers/);
+    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler])).rejects.toThrow(/has two handlers/);
   });
 
   it('dispatches a job to its one handler', async () => {
-    const moduleRef = await boot([PurgeHandler]);
+    const moduleRef = await boot([PurgeHandler, SweepHandler]);
     const result = await moduleRef.get(JobHandlers).run('maintenance.purge-idempotency', { retentionHours: 1 }, { jobId: 'j', attempt: 1 });
     expect(result).toBe('done');
     expect(moduleRef.get(PurgeHandler).calls).toEqual([{ retentionHours: 1 }]);

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDataCenter, createNode, type TestNode } from '../harness/capacity-factories.js';
+import { createMember } from '../harness/factories.js';
+import { assertBuilt, childEnv, ROOT, spawnNode, type Spawned } from '../harness/processes.js';
+import { freePort } from '../harness/redis-process.js';
+import { startTestApp, type TestApp } from '../harness/test-app.js';
+
+const AGENT = `${ROOT}/dist/agent/main.js`;
+const HEARTBEAT_MS = 300; // sweep period; offline after 3 × 300 ms
+
+describe('node agent as a real process', () => {
+  let t: TestApp;
+  let node: TestNode;
+  const agents: Spawned[] = [];
+
+  const startAgent = (api: string, extra: string[] = []) => {
+    const a = spawnNode([AGENT, '--api', api, '--node', node.id, '--simulate', '--rate', '0', '--heartbeat-ms', '150', ...extra], childEnv({ TOKENCLEAR_NODE_TOKEN: node.nodeToken }));
+    agents.push(a);
+    return a;
+  };
+  const nodeRow = () => t.prisma.node.findUniqueOrThrow({ where: { id: node.id } });
+  const waitForStatus = async (status: string, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = await nodeRow();
+      if (row.status === status) return row;
+      if (Date.now() > deadline) throw new Error(`node still ${row.status}, wanted ${status}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  };
+
+  beforeAll(async () => {
+    assertBuilt();
+    t = await startTestApp({ env: { HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS) } });
+    const op = await createMember(t, 'OPERATOR');
+    node = await createNode(op, await createDataCenter(op));
+  });
+  afterAll(async () => {
+    for (const a of agents) a.child.kill('SIGKILL');
+    await t.close();
+  });
+
+  it('brings its node ONLINE, says it is simulating, goes OFFLINE within timeout + one sweep after kill -9, and back ONLINE on restart', async () => {
+    const agent = startAgent(t.baseUrl);
+    await waitForStatus('ONLINE', 10_000);
+    expect(agent.output()).toContain('SIMULATING inference');
+
+    agent.child.kill('SIGKILL');
+    await agent.exited;
+    const offline = await waitForStatus('OFFLINE', 10_000);
+    const last = (await t.prisma.node.findUniqueOrThrow({ where: { id: node.id } })).lastHeartbeatAt!;
+    // The sweep ran at most one period after the silence passed 3 × interval (+ scheduling slack).
+    const silence = offline.updatedAt.getTime() - last.getTime();
+    expect(silence).toBeGreaterThanOrEqual(3 * HEARTBEAT_MS);
+    expect(silence).toBeLessThanOrEqual(3 * HEARTBEAT_MS + HEARTBEAT_MS + 500);
+
+    const again = startAgent(t.baseUrl);
+    await waitForStatus('ONLINE', 10_000);
+    again.child.kill('SIGTERM');
+    expect(await again.exited).toBe(0);
+    expect(again.output()).toContain('agent stopped');
+  }, 40_000);
+
+  it('keeps trying with backoff while the API is down, and exits cleanly on SIGTERM', async () => {
+    const agent = startAgent(`http://127.0.0.1:${await freePort()}`);
+    await new Promise((r) => setTimeout(r, 1_500));
+    const failures = agent.output().split('\n').filter((l) => l.includes('heartbeat failed; retrying'));
+    expect(failures.length).toBeGreaterThanOrEqual(2);
+    const waits = failures.map((l) => (JSON.parse(l) as { retryInMs: number }).retryInMs);
+    expect(waits[1]).toBeGreaterThan(waits[0]); // backing off
+    agent.child.kill('SIGTERM');
+    expect(await agent.exited).toBe(0);
+  });
+
+  it('refuses a bad command line, naming the flag', async () => {
+    const a = spawnNode([AGENT, '--api', t.baseUrl, '--node', node.id, '--token', 'tcn_x'], childEnv({}));
+    expect(await a.exited).toBe(64);
+    expect(a.output()).toMatch(/one of --inference-url or --simulate is required/);
+  });
+});
