@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
@@ -30,6 +31,10 @@ export class ModelCapacityDto {
   tokensPerSecond!: number;
 }
 
+/** 1-16 served model classes, each validated as a ModelCapacityDto. */
+const ModelCapacityList = () =>
+  applyDecorators(ValidateNested({ each: true }), Type(() => ModelCapacityDto), ArrayMinSize(1), ArrayMaxSize(16));
+
 export class CreateNodeDto {
   @ApiProperty()
   @IsUUID()
@@ -48,10 +53,7 @@ export class CreateNodeDto {
   gpuCount!: number;
 
   @ApiProperty({ type: [ModelCapacityDto] })
-  @ValidateNested({ each: true })
-  @Type(() => ModelCapacityDto)
-  @ArrayMinSize(1)
-  @ArrayMaxSize(16)
+  @ModelCapacityList()
   models!: ModelCapacityDto[];
 }
 
@@ -63,10 +65,7 @@ export class UpdateNodeDto {
 
   @ApiPropertyOptional({ type: [ModelCapacityDto] })
   @IsOptional()
-  @ValidateNested({ each: true })
-  @Type(() => ModelCapacityDto)
-  @ArrayMinSize(1)
-  @ArrayMaxSize(16)
+  @ModelCapacityList()
   models?: ModelCapacityDto[];
 }
 
@@ -80,10 +79,7 @@ export class HeartbeatDto {
 
   @ApiPropertyOptional({ type: [ModelCapacityDto], description: 'current per-model capacity, when it changed' })
   @IsOptional()
-  @ValidateNested({ each: true })
-  @Type(() => ModelCapacityDto)
-  @ArrayMinSize(1)
-  @ArrayMaxSize(16)
+  @ModelCapacityList()
   models?: ModelCapacityDto[];
 }
 
