@@ -4,6 +4,7 @@ import { BullBoardModule } from '@bull-board/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CapacityModule } from './capacity/capacity.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
+import { MarketsModule } from './markets/markets.module.js';
 import { MembersModule } from './members/members.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
 import { clearingKeyMiddleware } from './platform/auth/clearing-basic.middleware.js';
@@ -29,6 +30,7 @@ export class AppModule {
         BullBoardModule.forFeature(...QUEUE_NAMES.map((name) => ({ name, adapter: BullMQAdapter }))),
         LedgerModule,
         CapacityModule,
+        MarketsModule,
         MembersModule,
       ],
     };

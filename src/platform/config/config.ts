@@ -67,6 +67,7 @@ const envSchema = z.object({
     .pipe(z.number().int().min(100).max(86_400_000))
     .optional(),
   CAPACITY_UTILISATION_BP: intIn(1, 10_000, 8_000),
+  TRADER_CUTOFF_HOURS: intIn(0, 8_760, 24),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
 });
@@ -93,6 +94,8 @@ export type AppConfig = Readonly<{
   regions: readonly string[];
   modelClasses: readonly string[];
   capacity: { heartbeatIntervalMs: number; offlineAfterMs: number; utilisationBp: number };
+  /** Traders may not open positions in PHYSICAL series within this many hours of last trading. */
+  traderCutoffHours: number;
 }>;
 
 /** Environment as read, before embedded services fill in missing URLs. */
@@ -144,6 +147,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       offlineAfterMs: e.NODE_OFFLINE_AFTER_MS || 3 * e.HEARTBEAT_INTERVAL_MS,
       utilisationBp: e.CAPACITY_UTILISATION_BP,
     },
+    traderCutoffHours: e.TRADER_CUTOFF_HOURS,
   };
 }
 

@@ -23,6 +23,14 @@ class SweepHandler {
 }
 
 @Injectable()
+class SeriesLifecycle {
+  @JobHandler('markets.series-open')
+  async open(): Promise<void> {}
+  @JobHandler('markets.series-halt')
+  async halt(): Promise<void> {}
+}
+
+@Injectable()
 class SecondPurgeHandler {
   @JobHandler('maintenance.purge-idempotency')
   async purge(): Promise<void> {}
@@ -41,11 +49,11 @@ describe('JobHandlers (the boot-time registry check)', () => {
   });
 
   it('refuses to boot when a job has two handlers', async () => {
-    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler])).rejects.toThrow(/has two handlers/);
+    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler, SeriesLifecycle])).rejects.toThrow(/has two handlers/);
   });
 
   it('dispatches a job to its one handler', async () => {
-    const moduleRef = await boot([PurgeHandler, SweepHandler]);
+    const moduleRef = await boot([PurgeHandler, SweepHandler, SeriesLifecycle]);
     const result = await moduleRef.get(JobHandlers).run('maintenance.purge-idempotency', { retentionHours: 1 }, { jobId: 'j', attempt: 1 });
     expect(result).toBe('done');
     expect(moduleRef.get(PurgeHandler).calls).toEqual([{ retentionHours: 1 }]);

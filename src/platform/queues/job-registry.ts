@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/config.js';
 // The one list of every queue and job, with one payload type per job. Payloads carry ids and
 // small parameters only; handlers reload state from Postgres and must be idempotent.
 
-export const QUEUE_NAMES = ['maintenance', 'capacity'] as const;
+export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -12,6 +12,10 @@ export interface JobPayloads {
   'maintenance.purge-idempotency': { retentionHours: number };
   /** Marks nodes OFFLINE whose last heartbeat is older than the configured silence. */
   'capacity.sweep-offline': Record<string, never>;
+  /** At tradingStartAt: LISTED → TRADING. */
+  'markets.series-open': { seriesId: string };
+  /** At lastTradingAt: trading halts, resting orders are cancelled and their margin released. */
+  'markets.series-halt': { seriesId: string };
 }
 export type JobName = keyof JobPayloads;
 
@@ -28,11 +32,15 @@ export const JOB_OPTIONS = {
   maintenance: { ...KEEP, attempts: 3, backoff: { type: 'exponential', delay: 5_000 } },
   // A sweep runs again on the next tick anyway: keep little history.
   sweep: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 1 },
+  // Series lifecycle events must happen: retry for a long while (handlers are idempotent).
+  lifecycle: { ...KEEP, attempts: 20, backoff: { type: 'exponential', delay: 1_000 } },
 } as const satisfies Record<string, JobsOptions>;
 
 export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'maintenance.purge-idempotency': { queue: 'maintenance', options: JOB_OPTIONS.maintenance },
   'capacity.sweep-offline': { queue: 'capacity', options: JOB_OPTIONS.sweep },
+  'markets.series-open': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
+  'markets.series-halt': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
 };
 
 export interface Schedule<K extends JobName = JobName> {
@@ -51,4 +59,4 @@ export function schedules(config: AppConfig): Schedule[] {
   ];
 }
 
-export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1 };
+export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4 };

@@ -1,0 +1,126 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Product } from '../generated/prisma/client.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { parseAmount } from '../platform/money/money.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import type { JobPayloads } from '../platform/queues/job-registry.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
+import { Clock } from '../platform/time/clock.js';
+import type { CreateProductDto, CreateSeriesDto } from './dto/markets.dto.js';
+import { MarginService } from './margin.service.js';
+import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
+import { OrdersService } from './orders.service.js';
+
+/** Products and series: listing by clearing staff, and the time-driven series lifecycle. */
+@Injectable()
+export class ListingsService {
+  private readonly logger = new Logger(ListingsService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly repo: MarketsRepository,
+    private readonly outbox: OutboxService,
+    private readonly margin: MarginService,
+    private readonly orders: OrdersService,
+    private readonly clock: Clock,
+  ) {}
+
+  async createProduct(dto: CreateProductDto): Promise<Product> {
+    const bad = (m: string, field: string): never => {
+      throw new DomainError('INVALID_PRODUCT', m, [{ field, message: m }]);
+    };
+    if (!this.config.modelClasses.includes(dto.modelClass)) {
+      throw new DomainError('UNKNOWN_MODEL_CLASS', `model class must be one of ${this.config.modelClasses.join(', ')}`, [{ field: 'modelClass', message: 'unknown' }]);
+    }
+    for (const r of dto.regions) if (!this.config.regions.includes(r)) throw new DomainError('UNKNOWN_REGION', `unknown region ${r}`, [{ field: 'regions', message: 'unknown region' }]);
+    if (new Set(dto.regions).size !== dto.regions.length) bad('regions are listed twice', 'regions');
+    if (dto.contractSizeTokens % 1_000_000 !== 0) bad('contractSizeTokens must be a whole multiple of 1,000,000', 'contractSizeTokens');
+    if (dto.maintenanceMarginBp > dto.initialMarginBp) bad('maintenance margin cannot exceed initial margin', 'maintenanceMarginBp');
+    try {
+      return await this.prisma.product.create({
+        data: {
+          ...dto,
+          contractSizeTokens: BigInt(dto.contractSizeTokens),
+          tickFen: BigInt(dto.tickFen),
+          feePerContractFen: BigInt(dto.feePerContractFen),
+          dailyPriceLimitBp: dto.dailyPriceLimitBp ?? null,
+        },
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') throw new DomainError('PRODUCT_EXISTS');
+      throw err;
+    }
+  }
+
+  /** Lists a series; its opening and halt are scheduled through the outbox in the same transaction. */
+  async createSeries(dto: CreateSeriesDto): Promise<SeriesWithProduct> {
+    const product = await this.prisma.product.findUnique({ where: { code: dto.productCode } });
+    if (!product) throw new DomainError('NOT_FOUND', `product ${dto.productCode} not found`);
+    const referencePriceFen = parseAmount(dto.referencePrice, 'referencePrice');
+    if (referencePriceFen % product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'referencePrice is not on the tick', [{ field: 'referencePrice', message: 'off tick' }]);
+    const now = this.clock.now();
+    const tradingStartAt = dto.tradingStartAt ? new Date(dto.tradingStartAt) : now;
+    const [lastTradingAt, deliveryStart, deliveryEnd] = [dto.lastTradingAt, dto.deliveryStart, dto.deliveryEnd].map((d) => new Date(d));
+    const bad = (m: string, field: string): never => {
+      throw new DomainError('INVALID_SERIES', m, [{ field, message: m }]);
+    };
+    if (lastTradingAt <= tradingStartAt) bad('lastTradingAt must be after tradingStartAt', 'lastTradingAt');
+    if (lastTradingAt <= now) bad('lastTradingAt must be in the future', 'lastTradingAt');
+    if (deliveryStart < lastTradingAt) bad('the delivery window starts after last trading', 'deliveryStart');
+    if (deliveryEnd <= deliveryStart) bad('deliveryEnd must be after deliveryStart', 'deliveryEnd');
+    try {
+      return await this.prisma.$transaction(async (tx) => {
+        const series = await tx.series.create({
+          data: { code: dto.code, productId: product.id, tradingStartAt, lastTradingAt, deliveryStart, deliveryEnd, referencePriceFen, status: tradingStartAt <= now ? 'TRADING' : 'LISTED' },
+          include: { product: true },
+        });
+        if (tradingStartAt > now) {
+          await this.outbox.enqueue(tx, 'markets.series-open', { seriesId: series.id }, { jobId: `series-open-${series.id}`, delayMs: tradingStartAt.getTime() - now.getTime() });
+        }
+        await this.outbox.enqueue(tx, 'markets.series-halt', { seriesId: series.id }, { jobId: `series-halt-${series.id}`, delayMs: lastTradingAt.getTime() - now.getTime() });
+        return series;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') throw new DomainError('SERIES_EXISTS');
+      throw err;
+    }
+  }
+
+  @JobHandler('markets.series-open')
+  async open({ seriesId }: JobPayloads['markets.series-open']): Promise<void> {
+    await this.prisma.series.updateMany({ where: { id: seriesId, status: 'LISTED' }, data: { status: 'TRADING' } });
+  }
+
+  /**
+   * Trading halts at lastTradingAt: the series is EXPIRED, resting orders cancelled, and each
+   * affected member's margin brought down to its position alone. Idempotent (a retry finds
+   * nothing left to cancel and no margin to move).
+   */
+  @JobHandler('markets.series-halt')
+  async halt({ seriesId }: JobPayloads['markets.series-halt']): Promise<{ cancelled: number }> {
+    const series = await this.repo.seriesById(this.prisma, seriesId);
+    if (!series) return { cancelled: 0 };
+    if (this.clock.now() < series.lastTradingAt) {
+      // Ran early (clock skew, manual trigger): BullMQ retries with backoff until it is time.
+      throw new Error(`series ${series.code} halts at ${series.lastTradingAt.toISOString()}`);
+    }
+    return this.prisma.$transaction(async (tx) => {
+      await this.repo.lockSeries(tx, seriesId);
+      await tx.series.updateMany({ where: { id: seriesId, status: { in: ['LISTED', 'TRADING'] } }, data: { status: 'EXPIRED' } });
+      const resting = await this.repo.restingOrders(tx, seriesId);
+      await this.repo.cancelOrders(tx, resting.map((o) => o.id), 'SERIES_HALTED');
+      const businessDate = this.clock.businessDate();
+      const transfers = [];
+      for (const memberId of [...new Set(resting.map((o) => o.memberId))].sort()) {
+        const t = await this.margin.rebalance(tx, series, memberId, `halt.${seriesId}`, businessDate);
+        if (t) transfers.push(t);
+      }
+      await this.orders.post(tx, transfers);
+      this.logger.log({ series: series.code, cancelled: resting.length }, 'series halted');
+      return { cancelled: resting.length };
+    });
+  }
+}

@@ -1,0 +1,112 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Audited } from '../platform/audit/audited.decorator.js';
+import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { formatFen, parseAmount } from '../platform/money/money.js';
+import { Clock } from '../platform/time/clock.js';
+import { BlockTradesService } from './block-trades.service.js';
+import { BlockTradeDto, BookQueryDto, CreateProductDto, CreateSeriesDto, OrdersQueryDto, PlaceOrderDto, TradesQueryDto } from './dto/markets.dto.js';
+import { ListingsService } from './listings.service.js';
+import { MarketDataService, orderView, productView, seriesView } from './market-data.service.js';
+import { MarketsRepository } from './markets.repository.js';
+import { OrdersService } from './orders.service.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+
+@ApiTags('markets')
+@ApiBearerAuth()
+@Controller('v1')
+export class MarketsController {
+  constructor(
+    private readonly listings: ListingsService,
+    private readonly ordersService: OrdersService,
+    private readonly blocks: BlockTradesService,
+    private readonly data: MarketDataService,
+    private readonly repo: MarketsRepository,
+    private readonly prisma: PrismaService,
+    private readonly clock: Clock,
+  ) {}
+
+  @Post('products')
+  @Roles('clearing')
+  @Audited('markets.product.create', 'product')
+  async createProduct(@Body() body: CreateProductDto) {
+    return productView(await this.listings.createProduct(body));
+  }
+
+  @Get('products')
+  async listProducts() {
+    return { items: (await this.prisma.product.findMany({ orderBy: { code: 'asc' } })).map(productView), nextCursor: null };
+  }
+
+  @Post('series')
+  @Roles('clearing')
+  @Audited('markets.series.create', 'series')
+  async createSeries(@Body() body: CreateSeriesDto) {
+    return seriesView(await this.listings.createSeries(body), this.clock.now());
+  }
+
+  @Get('series')
+  async listSeries() {
+    return { items: await this.data.listSeries(), nextCursor: null };
+  }
+
+  @Get('series/:code')
+  series(@Param('code') code: string) {
+    return this.data.series(code);
+  }
+
+  @Get('series/:code/book')
+  book(@Param('code') code: string, @Query() q: BookQueryDto) {
+    return this.data.book(code, q.levels ?? 10);
+  }
+
+  @Post('orders')
+  @Roles('operator', 'buyer', 'trader')
+  @Audited('markets.order.place', 'order')
+  async place(@CurrentPrincipal() p: Principal, @Body() body: PlaceOrderDto) {
+    const priceFen = parseAmount(body.price, 'price');
+    const { order, trades } = await this.ordersService.place(p, {
+      seriesCode: body.series,
+      side: body.side,
+      priceFen,
+      quantity: body.quantity,
+      timeInForce: body.timeInForce,
+      clientOrderId: body.clientOrderId,
+    });
+    return orderView(order, body.series, trades);
+  }
+
+  @Delete('orders/:id')
+  @HttpCode(200)
+  @Roles('operator', 'buyer', 'trader', 'clearing')
+  @Audited('markets.order.cancel', 'order')
+  async cancel(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
+    const order = await this.ordersService.cancel(p, id);
+    const series = await this.repo.seriesById(this.prisma, order.seriesId);
+    return orderView(order, series!.code);
+  }
+
+  @Get('orders')
+  listOrders(@CurrentPrincipal() p: Principal, @Query() q: OrdersQueryDto) {
+    return this.data.orders(p, { ...q, limit: q.limit ?? 50 });
+  }
+
+  @Get('trades')
+  trades(@CurrentPrincipal() p: Principal, @Query() q: TradesQueryDto) {
+    return this.data.trades(p, { ...q, limit: q.limit ?? 50 });
+  }
+
+  @Post('block-trades')
+  @Roles('clearing')
+  @Audited('markets.block-trade', 'trade')
+  async block(@Body() body: BlockTradeDto) {
+    const trade = await this.blocks.register({ seriesCode: body.series, buyerId: body.buyerId, sellerId: body.sellerId, priceFen: parseAmount(body.price, 'price'), quantity: body.quantity });
+    return { id: trade.id, series: body.series, buyerId: trade.buyerId, sellerId: trade.sellerId, price: formatFen(trade.priceFen), currency: 'CNY', quantity: trade.quantity, block: true, businessDate: trade.businessDate };
+  }
+
+  @Get('positions')
+  async positions(@CurrentPrincipal() p: Principal, @Query('series') series?: string) {
+    return { items: await this.data.positions(p, series), nextCursor: null };
+  }
+}

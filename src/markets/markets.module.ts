@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { CapacityModule } from '../capacity/capacity.module.js';
+import { LedgerModule } from '../ledger/ledger.module.js';
+import { BlockTradesService } from './block-trades.service.js';
+import { ListingsService } from './listings.service.js';
+import { MarginService } from './margin.service.js';
+import { MarketDataService } from './market-data.service.js';
+import { MarketsController } from './markets.controller.js';
+import { MarketsRepository } from './markets.repository.js';
+import { OrdersService } from './orders.service.js';
+
+@Module({
+  imports: [LedgerModule, CapacityModule],
+  controllers: [MarketsController],
+  providers: [MarketsRepository, MarginService, OrdersService, ListingsService, BlockTradesService, MarketDataService],
+  exports: [MarketsRepository, MarginService, OrdersService, MarketDataService],
+})
+export class MarketsModule {}

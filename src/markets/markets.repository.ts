@@ -1,0 +1,130 @@
+import { Injectable } from '@nestjs/common';
+import type { Order, Product, Series, Trade } from '../generated/prisma/client.js';
+import type { OrderStatus, Side } from '../generated/prisma/enums.js';
+import type { Db, Tx } from '../platform/prisma/prisma.service.js';
+import type { Exposure } from './domain/contract-math.js';
+import type { RestingOrder } from './domain/matching.js';
+
+export type SeriesWithProduct = Series & { product: Product };
+
+export interface MemberExposure extends Exposure {
+  marginHeldFen: bigint;
+  longQty: number;
+  shortQty: number;
+}
+
+export interface NewTrade {
+  id: string;
+  seriesId: string;
+  priceFen: bigint;
+  quantity: number;
+  buyerId: string;
+  sellerId: string;
+  buyOrderId: string | null;
+  sellOrderId: string | null;
+  block: boolean;
+  businessDate: string;
+}
+
+@Injectable()
+export class MarketsRepository {
+  seriesByCode(db: Db, code: string): Promise<SeriesWithProduct | null> {
+    return db.series.findUnique({ where: { code }, include: { product: true } });
+  }
+
+  seriesById(db: Db, id: string): Promise<SeriesWithProduct | null> {
+    return db.series.findUnique({ where: { id }, include: { product: true } });
+  }
+
+  /** Matching of one series is strictly serialised, across every process, by this lock. */
+  async lockSeries(tx: Tx, seriesId: string): Promise<void> {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`series:${seriesId}`}))`;
+  }
+
+  /** The opposite side's orders that cross `limit`, best price first, then oldest. */
+  async crossingOrders(tx: Tx, seriesId: string, incomingSide: Side, limit: bigint): Promise<RestingOrder[]> {
+    const rows =
+      incomingSide === 'BUY'
+        ? await tx.$queryRaw<{ id: string; memberId: string; priceFen: bigint; remaining: number }[]>`
+            SELECT id, "memberId", "priceFen", quantity - "filledQuantity" AS remaining FROM orders
+            WHERE "seriesId" = ${seriesId}::uuid AND side = 'SELL' AND status IN ('OPEN', 'PARTIALLY_FILLED') AND "priceFen" <= ${limit}
+            ORDER BY "priceFen" ASC, seq ASC`
+        : await tx.$queryRaw<{ id: string; memberId: string; priceFen: bigint; remaining: number }[]>`
+            SELECT id, "memberId", "priceFen", quantity - "filledQuantity" AS remaining FROM orders
+            WHERE "seriesId" = ${seriesId}::uuid AND side = 'BUY' AND status IN ('OPEN', 'PARTIALLY_FILLED') AND "priceFen" >= ${limit}
+            ORDER BY "priceFen" DESC, seq ASC`;
+    return rows.map((r) => ({ ...r, remaining: Number(r.remaining) }));
+  }
+
+  async exposure(db: Db, memberId: string, seriesId: string): Promise<MemberExposure> {
+    const [row] = await db.$queryRaw<{ longQty: number; shortQty: number; marginHeldFen: bigint; restingBuy: bigint; restingSell: bigint }[]>`
+      SELECT COALESCE(p."longQty", 0) AS "longQty", COALESCE(p."shortQty", 0) AS "shortQty", COALESCE(p."marginHeldFen", 0)::bigint AS "marginHeldFen",
+        COALESCE((SELECT sum(quantity - "filledQuantity") FROM orders o WHERE o."memberId" = ${memberId}::uuid AND o."seriesId" = ${seriesId}::uuid
+                   AND o.side = 'BUY' AND o.status IN ('OPEN', 'PARTIALLY_FILLED')), 0)::bigint AS "restingBuy",
+        COALESCE((SELECT sum(quantity - "filledQuantity") FROM orders o WHERE o."memberId" = ${memberId}::uuid AND o."seriesId" = ${seriesId}::uuid
+                   AND o.side = 'SELL' AND o.status IN ('OPEN', 'PARTIALLY_FILLED')), 0)::bigint AS "restingSell"
+      FROM (SELECT 1) one LEFT JOIN positions p ON p."memberId" = ${memberId}::uuid AND p."seriesId" = ${seriesId}::uuid`;
+    return {
+      longQty: row.longQty,
+      shortQty: row.shortQty,
+      net: row.longQty - row.shortQty,
+      marginHeldFen: row.marginHeldFen,
+      restingBuyQty: Number(row.restingBuy),
+      restingSellQty: Number(row.restingSell),
+    };
+  }
+
+  createOrder(tx: Tx, data: { id: string; seriesId: string; memberId: string; side: Side; priceFen: bigint; quantity: number; filledQuantity: number; status: OrderStatus; timeInForce: 'GTC' | 'IOC'; clientOrderId?: string; cancelReason?: string }): Promise<Order> {
+    return tx.order.create({ data });
+  }
+
+  async applyFills(tx: Tx, fills: { orderId: string; quantity: number }[]): Promise<void> {
+    if (fills.length === 0) return;
+    await tx.$executeRaw`
+      UPDATE orders o SET "filledQuantity" = o."filledQuantity" + f.qty,
+        status = CASE WHEN o."filledQuantity" + f.qty = o.quantity THEN 'FILLED'::"OrderStatus" ELSE 'PARTIALLY_FILLED'::"OrderStatus" END,
+        "updatedAt" = now()
+      FROM unnest(${fills.map((f) => f.orderId)}::uuid[], ${fills.map((f) => f.quantity)}::int[]) AS f(id, qty)
+      WHERE o.id = f.id`;
+  }
+
+  async cancelOrders(tx: Tx, ids: string[], reason: string): Promise<void> {
+    if (ids.length === 0) return;
+    await tx.order.updateMany({ where: { id: { in: ids }, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } }, data: { status: 'CANCELLED', cancelReason: reason } });
+  }
+
+  async insertTrades(tx: Tx, trades: NewTrade[]): Promise<void> {
+    if (trades.length === 0) return;
+    await tx.trade.createMany({ data: trades.map((t) => ({ ...t, businessDate: new Date(`${t.businessDate}T00:00:00Z`) })) });
+  }
+
+  /** Adds to gross long/short; records when a member first held a long (delivery allocation order). */
+  async addToPosition(tx: Tx, memberId: string, seriesId: string, longDelta: number, shortDelta: number): Promise<void> {
+    await tx.$executeRaw`
+      INSERT INTO positions ("memberId", "seriesId", "longQty", "shortQty", "firstLongAt", "updatedAt")
+      VALUES (${memberId}::uuid, ${seriesId}::uuid, ${longDelta}, ${shortDelta}, CASE WHEN ${longDelta} > 0 THEN now() END, now())
+      ON CONFLICT ("memberId", "seriesId") DO UPDATE SET
+        "longQty" = positions."longQty" + EXCLUDED."longQty",
+        "shortQty" = positions."shortQty" + EXCLUDED."shortQty",
+        "firstLongAt" = COALESCE(positions."firstLongAt", EXCLUDED."firstLongAt"),
+        "updatedAt" = now()`;
+  }
+
+  async setMarginHeld(tx: Tx, memberId: string, seriesId: string, marginHeldFen: bigint): Promise<void> {
+    await tx.$executeRaw`
+      INSERT INTO positions ("memberId", "seriesId", "marginHeldFen", "updatedAt") VALUES (${memberId}::uuid, ${seriesId}::uuid, ${marginHeldFen}, now())
+      ON CONFLICT ("memberId", "seriesId") DO UPDATE SET "marginHeldFen" = EXCLUDED."marginHeldFen", "updatedAt" = now()`;
+  }
+
+  restingOrders(tx: Tx, seriesId: string): Promise<Order[]> {
+    return tx.order.findMany({ where: { seriesId, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } } });
+  }
+
+  findOrder(db: Db, id: string): Promise<Order | null> {
+    return db.order.findUnique({ where: { id } });
+  }
+
+  tradesOfOrder(db: Db, orderId: string): Promise<Trade[]> {
+    return db.trade.findMany({ where: { OR: [{ buyOrderId: orderId }, { sellOrderId: orderId }] }, orderBy: { seq: 'asc' } });
+  }
+}

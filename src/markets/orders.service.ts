@@ -1,0 +1,188 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import type { Order } from '../generated/prisma/client.js';
+import { CapacityViewService } from '../capacity/capacity-view.service.js';
+import { LedgerService } from '../ledger/ledger.service.js';
+import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { isUuid } from '../platform/http/ids.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import { Clock } from '../platform/time/clock.js';
+import { type Exposure } from './domain/contract-math.js';
+import { match, type Side } from './domain/matching.js';
+import { MarginService } from './margin.service.js';
+import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
+import { assertDeliveryRules, assertPrice, assertQuantity, assertTrading } from './pre-trade.js';
+
+export interface PlaceOrder {
+  seriesCode: string;
+  side: Side;
+  priceFen: bigint;
+  quantity: unknown;
+  timeInForce: 'GTC' | 'IOC';
+  clientOrderId?: string;
+}
+
+export interface PlacedOrder {
+  order: Order;
+  trades: NewTrade[];
+}
+
+@Injectable()
+export class OrdersService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly repo: MarketsRepository,
+    private readonly margin: MarginService,
+    private readonly ledger: LedgerService,
+    private readonly capacity: CapacityViewService,
+    private readonly clock: Clock,
+  ) {}
+
+  async place(p: Principal, input: PlaceOrder): Promise<PlacedOrder> {
+    const quantity = assertQuantity(input.quantity);
+    return this.prisma.$transaction(
+      async (tx) => {
+        const series = await this.repo.seriesByCode(tx, input.seriesCode);
+        if (!series) throw new DomainError('NOT_FOUND', `series ${input.seriesCode} not found`);
+        const now = this.clock.now();
+        assertTrading(series, now);
+        assertPrice(series, input.priceFen);
+        await this.repo.lockSeries(tx, series.id);
+
+        const before = await this.repo.exposure(tx, p.memberId, series.id);
+        const asResting: Exposure = {
+          net: before.net,
+          restingBuyQty: before.restingBuyQty + (input.side === 'BUY' ? quantity : 0),
+          restingSellQty: before.restingSellQty + (input.side === 'SELL' ? quantity : 0),
+        };
+        assertDeliveryRules(series, p.memberKind, before, asResting, now, this.config.traderCutoffHours);
+        await this.assertCapacityBacked(series, p, asResting);
+
+        const orderId = randomUUID();
+        const book = await this.repo.crossingOrders(tx, series.id, input.side, input.priceFen);
+        const result = match({ memberId: p.memberId, side: input.side, priceFen: input.priceFen, quantity }, book);
+        const filled = quantity - result.remaining;
+        const rests = input.timeInForce === 'GTC' && result.remaining > 0;
+        let order: Order;
+        try {
+          order = await this.repo.createOrder(tx, {
+            id: orderId,
+            seriesId: series.id,
+            memberId: p.memberId,
+            side: input.side,
+            priceFen: input.priceFen,
+            quantity,
+            filledQuantity: filled,
+            status: filled === quantity ? 'FILLED' : rests ? (filled > 0 ? 'PARTIALLY_FILLED' : 'OPEN') : 'CANCELLED',
+            timeInForce: input.timeInForce,
+            clientOrderId: input.clientOrderId,
+            cancelReason: rests || filled === quantity ? undefined : 'IOC_REMAINDER',
+          });
+        } catch (err) {
+          if ((err as { code?: string }).code === 'P2002') throw new DomainError('DUPLICATE_CLIENT_ORDER_ID');
+          throw err;
+        }
+        await this.repo.cancelOrders(tx, result.selfTradeCancelled, 'SELF_TRADE_PREVENTION');
+        await this.repo.applyFills(tx, result.fills.map((f) => ({ orderId: f.restingId, quantity: f.quantity })));
+
+        const businessDate = this.clock.businessDate(now);
+        const trades: NewTrade[] = result.fills.map((f) => ({
+          id: randomUUID(),
+          seriesId: series.id,
+          priceFen: f.priceFen,
+          quantity: f.quantity,
+          buyerId: input.side === 'BUY' ? p.memberId : f.counterpartyId,
+          sellerId: input.side === 'SELL' ? p.memberId : f.counterpartyId,
+          buyOrderId: input.side === 'BUY' ? orderId : f.restingId,
+          sellOrderId: input.side === 'SELL' ? orderId : f.restingId,
+          block: false,
+          businessDate,
+        }));
+        const transfers = await this.book(tx, series, trades, `order.${orderId}`, businessDate, p.memberId);
+        await this.post(tx, transfers);
+        return { order, trades };
+      },
+      { timeout: 30_000 },
+    );
+  }
+
+  /**
+   * Records trades against the CCP: positions, fees (each side to ccp:fees) and the margin of
+   * every member involved. `aggressorId` pays its fee as a voluntary movement; a resting order's
+   * owner is charged by right (its cash may go below zero: a margin call, not a broken trade).
+   */
+  async book(tx: Tx, series: SeriesWithProduct, trades: NewTrade[], eventKey: string, businessDate: string, aggressorId?: string): Promise<TransferRequest[]> {
+    await this.repo.insertTrades(tx, trades);
+    const members = new Set<string>(aggressorId ? [aggressorId] : []);
+    const transfers: TransferRequest[] = [];
+    const fee = series.product.feePerContractFen;
+    for (const t of trades) {
+      await this.repo.addToPosition(tx, t.buyerId, series.id, t.quantity, 0);
+      await this.repo.addToPosition(tx, t.sellerId, series.id, 0, t.quantity);
+      members.add(t.buyerId).add(t.sellerId);
+      if (fee > 0n) {
+        for (const [side, memberId] of [['buy', t.buyerId], ['sell', t.sellerId]] as const) {
+          transfers.push({
+            idempotencyKey: `trade.${t.id}.fee.${side}`,
+            debit: memberAccount(memberId, 'CASH'),
+            credit: HOUSE.ccpFees,
+            amountFen: fee * BigInt(t.quantity),
+            kind: 'FEE',
+            businessDate,
+            refs: { tradeId: t.id },
+            collectByRight: memberId !== aggressorId,
+          });
+        }
+      }
+    }
+    // Margin last, after positions and fills: it reflects the member's state after the event.
+    for (const memberId of [...members].sort()) {
+      const t = await this.margin.rebalance(tx, series, memberId, eventKey, businessDate);
+      if (t) transfers.push(t);
+    }
+    return transfers;
+  }
+
+  /** Posts an event's money; a shortfall of free cash is the member's INSUFFICIENT_MARGIN. */
+  async post(tx: Tx, transfers: TransferRequest[]): Promise<void> {
+    try {
+      await this.ledger.post(tx, transfers);
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS') {
+        throw new DomainError('INSUFFICIENT_MARGIN', 'free cash does not cover the initial margin of the worst-case position and the fees');
+      }
+      throw err;
+    }
+  }
+
+  async cancel(p: Principal, orderId: string): Promise<Order> {
+    return this.prisma.$transaction(async (tx) => {
+      const found = isUuid(orderId) ? await this.repo.findOrder(tx, orderId) : null;
+      if (!found || (p.role !== 'clearing' && found.memberId !== p.memberId)) throw new DomainError('NOT_FOUND', 'order not found');
+      const series = (await this.repo.seriesById(tx, found.seriesId))!;
+      await this.repo.lockSeries(tx, series.id);
+      const order = (await this.repo.findOrder(tx, orderId))!;
+      if (order.status !== 'OPEN' && order.status !== 'PARTIALLY_FILLED') throw new DomainError('ORDER_NOT_OPEN', `order is ${order.status}`);
+      await this.repo.cancelOrders(tx, [order.id], p.role === 'clearing' ? 'CLEARING' : 'MEMBER');
+      const release = await this.margin.rebalance(tx, series, order.memberId, `cancel.${order.id}`, this.clock.businessDate());
+      if (release) await this.ledger.post(tx, [release]);
+      return (await this.repo.findOrder(tx, orderId))!;
+    });
+  }
+
+  private async assertCapacityBacked(series: SeriesWithProduct, p: Principal, after: Exposure): Promise<void> {
+    if (series.product.settlementType !== 'PHYSICAL' || p.memberKind !== 'OPERATOR') return;
+    const shortContracts = Math.max(0, after.restingSellQty - after.net);
+    if (shortContracts === 0) return;
+    const needed = BigInt(shortContracts) * series.product.contractSizeTokens;
+    const deliverable = await this.capacity.deliverableTokens(p.memberId, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions);
+    if (needed > deliverable) {
+      throw new DomainError('CAPACITY_NOT_BACKED', `a short of ${needed} tokens exceeds the ${deliverable} tokens your registered ${series.product.modelClass} nodes can deliver in the window`);
+    }
+  }
+}
+
