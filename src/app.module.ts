@@ -5,6 +5,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { CapacityModule } from './capacity/capacity.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { MarketsModule } from './markets/markets.module.js';
+import { SettlementModule } from './settlement/settlement.module.js';
 import { MembersModule } from './members/members.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
 import { clearingKeyMiddleware } from './platform/auth/clearing-basic.middleware.js';
@@ -31,6 +32,7 @@ export class AppModule {
         LedgerModule,
         CapacityModule,
         MarketsModule,
+        SettlementModule,
         MembersModule,
       ],
     };

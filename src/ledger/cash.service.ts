@@ -6,6 +6,7 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
 import { Clock } from '../platform/time/clock.js';
+import { LedgerEvents } from './ledger.events.js';
 import { LedgerService } from './ledger.service.js';
 import { HOUSE, memberAccount, type PostedTransfer } from './ledger.types.js';
 
@@ -16,6 +17,7 @@ export class CashService {
     private readonly prisma: PrismaService,
     private readonly ledger: LedgerService,
     private readonly clock: Clock,
+    private readonly events: LedgerEvents,
   ) {}
 
   /**
@@ -24,7 +26,7 @@ export class CashService {
    */
   async deposit(memberId: string, amountFen: bigint, reference: string): Promise<PostedTransfer> {
     await this.assertMember(memberId);
-    return this.prisma.$transaction(async (tx) => {
+    const posted = await this.prisma.$transaction(async (tx) => {
       try {
         const [posted] = await this.ledger.post(tx, [
           {
@@ -45,6 +47,8 @@ export class CashService {
         throw err;
       }
     });
+    this.events.deposited.next({ memberId, amountFen });
+    return posted;
   }
 
   /** The amount moves cash → pending at once, so it cannot be spent while awaiting approval. */

@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { CashService } from './cash.service.js';
 import { LedgerQueries } from './ledger-queries.service.js';
 import { LedgerController } from './ledger.controller.js';
+import { LedgerEvents } from './ledger.events.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { LedgerService } from './ledger.service.js';
 
 @Module({
   controllers: [LedgerController],
-  providers: [LedgerRepository, LedgerService, CashService, LedgerQueries],
-  exports: [LedgerService, LedgerRepository, LedgerQueries],
+  providers: [LedgerRepository, LedgerService, CashService, LedgerQueries, LedgerEvents],
+  exports: [LedgerService, LedgerRepository, LedgerQueries, LedgerEvents],
 })
 export class LedgerModule {}

@@ -24,6 +24,8 @@ export interface NewTrade {
   sellOrderId: string | null;
   block: boolean;
   businessDate: string;
+  /** From the service clock, so settlement's end-of-day VWAP window sees the same time. */
+  createdAt: Date;
 }
 
 @Injectable()

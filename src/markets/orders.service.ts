@@ -101,6 +101,7 @@ export class OrdersService {
           sellOrderId: input.side === 'SELL' ? orderId : f.restingId,
           block: false,
           businessDate,
+          createdAt: now,
         }));
         const transfers = await this.book(tx, series, trades, `order.${orderId}`, businessDate, p.memberId);
         await this.post(tx, transfers);

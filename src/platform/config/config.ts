@@ -58,6 +58,7 @@ const envSchema = z.object({
   THROTTLE_LIMIT: intIn(1, 10_000_000, 100_000),
   THROTTLE_TTL_MS: intIn(1, 3_600_000, 60_000),
   SHUTDOWN_GRACE_MS: intIn(100, 9_000, 8_000),
+  WORKER_LOCK_MS: intIn(500, 600_000, 30_000),
   OUTBOX_POLL_MS: intIn(10, 60_000, 200),
   HEARTBEAT_INTERVAL_MS: intIn(100, 3_600_000, 10_000),
   NODE_OFFLINE_AFTER_MS: z
@@ -68,6 +69,8 @@ const envSchema = z.object({
     .optional(),
   CAPACITY_UTILISATION_BP: intIn(1, 10_000, 8_000),
   TRADER_CUTOFF_HOURS: intIn(0, 8_760, 24),
+  SETTLEMENT_VWAP_MINUTES: intIn(1, 1_440, 30),
+  SETTLEMENT_CHUNK: intIn(1, 1_000_000, 5_000),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
 });
@@ -90,12 +93,15 @@ export type AppConfig = Readonly<{
   businessTimeZone: 'Asia/Shanghai';
   throttle: { limit: number; ttlMs: number };
   shutdownGraceMs: number;
+  /** BullMQ job lock; a worker that dies is noticed (and its job retried) after about this long. */
+  workerLockMs: number;
   outboxPollMs: number;
   regions: readonly string[];
   modelClasses: readonly string[];
   capacity: { heartbeatIntervalMs: number; offlineAfterMs: number; utilisationBp: number };
   /** Traders may not open positions in PHYSICAL series within this many hours of last trading. */
   traderCutoffHours: number;
+  settlement: { vwapMinutes: number; chunk: number };
 }>;
 
 /** Environment as read, before embedded services fill in missing URLs. */
@@ -138,6 +144,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     businessTimeZone: 'Asia/Shanghai',
     throttle: { limit: e.THROTTLE_LIMIT, ttlMs: e.THROTTLE_TTL_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    workerLockMs: e.WORKER_LOCK_MS,
     outboxPollMs: e.OUTBOX_POLL_MS,
     regions: e.REGIONS,
     modelClasses: e.MODEL_CLASSES,
@@ -148,6 +155,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       utilisationBp: e.CAPACITY_UTILISATION_BP,
     },
     traderCutoffHours: e.TRADER_CUTOFF_HOURS,
+    settlement: { vwapMinutes: e.SETTLEMENT_VWAP_MINUTES, chunk: e.SETTLEMENT_CHUNK },
   };
 }
 

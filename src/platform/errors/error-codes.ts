@@ -50,6 +50,11 @@ export const ERROR_CATALOG = {
   DUPLICATE_CLIENT_ORDER_ID: { status: 409, title: 'clientOrderId already used by this member' },
   ORDER_NOT_OPEN: { status: 409, title: 'Order is no longer open' },
   SELF_TRADE: { status: 400, title: 'Buyer and seller must differ' },
+  BUSINESS_DAY_NOT_ENDED: { status: 409, title: 'That business day has not ended yet' },
+  SETTLEMENT_RUN_COMPLETED: { status: 409, title: 'The settlement run for that day is already complete' },
+  SERIES_NOT_EXPIRED: { status: 409, title: 'Series has not reached its last trading time' },
+  INDEX_FIXING_MISSING: { status: 409, title: 'No index fixing recorded for the series' },
+  SETTLEMENT_TYPE_MISMATCH: { status: 409, title: 'This run type does not apply to this series' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

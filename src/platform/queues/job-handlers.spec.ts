@@ -31,6 +31,14 @@ class SeriesLifecycle {
 }
 
 @Injectable()
+class SettlementJobs {
+  @JobHandler('settlement.run')
+  async run(): Promise<void> {}
+  @JobHandler('settlement.eod')
+  async eod(): Promise<void> {}
+}
+
+@Injectable()
 class SecondPurgeHandler {
   @JobHandler('maintenance.purge-idempotency')
   async purge(): Promise<void> {}
@@ -49,11 +57,11 @@ describe('JobHandlers (the boot-time registry check)', () => {
   });
 
   it('refuses to boot when a job has two handlers', async () => {
-    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler, SeriesLifecycle])).rejects.toThrow(/has two handlers/);
+    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs])).rejects.toThrow(/has two handlers/);
   });
 
   it('dispatches a job to its one handler', async () => {
-    const moduleRef = await boot([PurgeHandler, SweepHandler, SeriesLifecycle]);
+    const moduleRef = await boot([PurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs]);
     const result = await moduleRef.get(JobHandlers).run('maintenance.purge-idempotency', { retentionHours: 1 }, { jobId: 'j', attempt: 1 });
     expect(result).toBe('done');
     expect(moduleRef.get(PurgeHandler).calls).toEqual([{ retentionHours: 1 }]);

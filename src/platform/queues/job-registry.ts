@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/config.js';
 // The one list of every queue and job, with one payload type per job. Payloads carry ids and
 // small parameters only; handlers reload state from Postgres and must be idempotent.
 
-export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets'] as const;
+export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets', 'settlement'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -16,6 +16,10 @@ export interface JobPayloads {
   'markets.series-open': { seriesId: string };
   /** At lastTradingAt: trading halts, resting orders are cancelled and their margin released. */
   'markets.series-halt': { seriesId: string };
+  /** Executes (or resumes) one settlement run; idempotent by construction. */
+  'settlement.run': { runId: string };
+  /** At the end-of-day cut-off: opens the DAILY run of every trading series. */
+  'settlement.eod': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -41,6 +45,8 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'capacity.sweep-offline': { queue: 'capacity', options: JOB_OPTIONS.sweep },
   'markets.series-open': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
   'markets.series-halt': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
+  'settlement.run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
+  'settlement.eod': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
 };
 
 export interface Schedule<K extends JobName = JobName> {
@@ -56,7 +62,14 @@ export function schedules(config: AppConfig): Schedule[] {
   return [
     { id: 'purge-idempotency', job: 'maintenance.purge-idempotency', repeat: { pattern: '17 * * * *' }, payload: { retentionHours: 48 } },
     { id: 'capacity-sweep', job: 'capacity.sweep-offline', repeat: { every: config.capacity.heartbeatIntervalMs }, payload: {} },
+    { id: 'settlement-eod', job: 'settlement.eod', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
   ];
 }
 
-export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4 };
+/** Cron pattern firing daily at the cut-off (evaluated in Asia/Shanghai by the scheduler). */
+export function eodPattern(cutoff: string): string {
+  const [h, m] = cutoff.split(':').map(Number);
+  return `${m} ${h} * * *`;
+}
+
+export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4, settlement: 2 };

@@ -25,6 +25,8 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         connection: redisOptions(this.config.redisUrl, 'worker'),
         prefix: this.config.queuePrefix,
         concurrency: QUEUE_CONCURRENCY[queue],
+        lockDuration: this.config.workerLockMs,
+        stalledInterval: this.config.workerLockMs,
       });
       worker.on('failed', (job, err) =>
         this.logger.warn({ queue, job: job?.name, jobId: job?.id, err: err.message }, 'job failed'),

@@ -21,4 +21,9 @@ export class Clock {
   travel(ms: number): void {
     this.offsetMs += ms;
   }
+
+  /** Test hook: from here on, now() runs on from `instant`. */
+  set(instant: Date): void {
+    this.offsetMs = instant.getTime() - Date.now();
+  }
 }

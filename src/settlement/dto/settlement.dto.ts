@@ -1,0 +1,23 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Allow, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+
+export class StartRunDto {
+  @ApiProperty({ enum: ['DAILY', 'EXPIRY', 'DELIVERY_CLOSE'] }) @IsIn(['DAILY', 'EXPIRY', 'DELIVERY_CLOSE']) type!: 'DAILY' | 'EXPIRY' | 'DELIVERY_CLOSE';
+  @ApiPropertyOptional({ example: '2026-12-01', description: 'default: the last business day that has ended' })
+  @IsOptional()
+  @Matches(/^\d{4}-\d{2}-\d{2}$/)
+  businessDate?: string;
+  @ApiProperty({ example: 'L70-STD-2612' }) @IsString() @Length(1, 40) series!: string;
+}
+
+export class FixPriceDto {
+  @ApiProperty({ type: String, example: '4.05' }) @Allow() price!: unknown;
+  @ApiPropertyOptional({ example: '2026-12-01', description: 'default: the business date in progress' })
+  @IsOptional()
+  @Matches(/^\d{4}-\d{2}-\d{2}$/)
+  businessDate?: string;
+}
+
+export class MarginCallsQueryDto {
+  @ApiPropertyOptional({ enum: ['OPEN', 'CLOSED'] }) @IsOptional() @IsIn(['OPEN', 'CLOSED']) status?: 'OPEN' | 'CLOSED';
+}

@@ -1,0 +1,174 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { SettlementRun } from '../generated/prisma/client.js';
+import type { SettlementRunType } from '../generated/prisma/enums.js';
+import { LedgerService } from '../ledger/ledger.service.js';
+import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
+import { multiplier } from '../markets/domain/contract-math.js';
+import { MarginService } from '../markets/margin.service.js';
+import { MarketsRepository, type SeriesWithProduct } from '../markets/markets.repository.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import type { JobPayloads } from '../platform/queues/job-registry.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
+import { addDays } from '../platform/time/business-date.js';
+import { Clock } from '../platform/time/clock.js';
+import { endOfBusinessDay, transfersChecksum, variationMarginFen } from './domain/settlement-math.js';
+import { MarginCallsService } from './margin-calls.service.js';
+import { SettlementPricesService } from './settlement-prices.service.js';
+import { SettlementRepository } from './settlement.repository.js';
+
+const date = (d: Date) => d.toISOString().slice(0, 10);
+
+/**
+ * Settlement runs: one per (type, business date, series). A run computes its transfers from the
+ * trades and the day's price, posts them in chunks (each its own transaction, progress saved with
+ * it) and resumes from its cursor after a crash. Transfer keys derive from the run's identity,
+ * so a resumed run and an uninterrupted one post the same transfers and end with one checksum.
+ */
+@Injectable()
+export class SettlementRunsService {
+  private readonly logger = new Logger(SettlementRunsService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly repo: SettlementRepository,
+    private readonly markets: MarketsRepository,
+    private readonly prices: SettlementPricesService,
+    private readonly margin: MarginService,
+    private readonly marginCalls: MarginCallsService,
+    private readonly ledger: LedgerService,
+    private readonly outbox: OutboxService,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Starts (or returns) the run for a series and date; the work happens in a worker job. */
+  async start(type: SettlementRunType, seriesCode: string, businessDate: string | undefined, requestedBy?: string): Promise<SettlementRun> {
+    const series = await this.markets.seriesByCode(this.prisma, seriesCode);
+    if (!series) throw new DomainError('NOT_FOUND', `series ${seriesCode} not found`);
+    if (type !== 'DAILY') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${type} runs are not available yet`);
+    const today = this.clock.businessDate();
+    const day = businessDate ?? addDays(today, -1);
+    if (day >= today) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
+    return this.prisma.$transaction(async (tx) => {
+      const key = { type, businessDate: new Date(`${day}T00:00:00Z`), seriesId: series.id };
+      const existing = await tx.settlementRun.findUnique({ where: { type_businessDate_seriesId: key } });
+      if (existing) return existing;
+      const run = await tx.settlementRun.create({ data: { ...key, requestedBy } });
+      await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
+      return run;
+    });
+  }
+
+  get(id: string): Promise<SettlementRun | null> {
+    return this.prisma.settlementRun.findUnique({ where: { id } });
+  }
+
+  @JobHandler('settlement.run')
+  async execute({ runId }: JobPayloads['settlement.run']): Promise<{ status: string; checksum: string | null }> {
+    const claimed = await this.prisma.settlementRun.updateMany({
+      where: { id: runId, status: { in: ['PENDING', 'RUNNING', 'FAILED'] } },
+      data: { status: 'RUNNING', attempts: { increment: 1 }, startedAt: this.clock.now(), error: null },
+    });
+    let run = (await this.get(runId))!;
+    if (claimed.count === 0) return { status: run.status, checksum: run.checksum };
+    const series = (await this.markets.seriesById(this.prisma, run.seriesId))!;
+    const day = date(run.businessDate);
+    const base = `settle.${run.type}.${series.id}.${day}`;
+    try {
+      const price = await this.prices.derive(this.prisma, series, day);
+      await this.prices.store(this.prisma, series.id, day, price);
+      if (run.priceFen === null) run = await this.prisma.settlementRun.update({ where: { id: run.id }, data: { priceFen: price.priceFen } });
+      this.logger.log({ run: run.id, series: series.code, businessDate: day, price: price.priceFen.toString(), method: price.method, phase: run.phase }, 'settlement run started');
+      if (run.phase === 'VM') run = await this.variationMargin(run, series, day, price.priceFen, base);
+      if (run.phase === 'IM') run = await this.initialMargin(run, series, day, price.priceFen, base);
+      return await this.finish(run, day);
+    } catch (err) {
+      await this.prisma.settlementRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000) } });
+      throw err;
+    }
+  }
+
+  private async variationMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
+    const prev = (await this.repo.previousPrice(this.prisma, series.id, day)) ?? series.referencePriceFen;
+    const mult = multiplier(series.product.contractSizeTokens);
+    let cursor = run.cursorMemberId;
+    for (;;) {
+      const inputs = await this.repo.vmInputs(this.prisma, series.id, day, cursor, this.config.settlement.chunk);
+      if (inputs.length === 0) break;
+      const transfers: TransferRequest[] = [];
+      for (const i of inputs) {
+        const vm = variationMarginFen({ netStart: i.netStart, netEnd: i.netEnd, prevPriceFen: prev, priceFen, todaysSignedCostFen: i.todaysSignedCostFen, multiplier: mult });
+        if (vm === 0n) continue;
+        const cash = memberAccount(i.memberId, 'CASH');
+        transfers.push({
+          idempotencyKey: `${base}.vm.${i.memberId}`,
+          debit: vm > 0n ? HOUSE.ccpSettlement : cash,
+          credit: vm > 0n ? cash : HOUSE.ccpSettlement,
+          amountFen: vm > 0n ? vm : -vm,
+          kind: 'VARIATION_MARGIN',
+          businessDate: day,
+          refs: { settlementRunId: run.id },
+          collectByRight: true,
+        });
+      }
+      cursor = inputs.at(-1)!.memberId;
+      run = await this.prisma.$transaction(async (tx) => {
+        await this.ledger.postBatch(tx, transfers);
+        return tx.settlementRun.update({ where: { id: run.id }, data: { cursorMemberId: cursor, processedItems: { increment: inputs.length } } });
+      });
+      this.logger.log({ run: run.id, phase: 'VM', processed: run.processedItems }, 'settlement progress');
+    }
+    return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: 'IM', cursorMemberId: null } });
+  }
+
+  /** Initial margin re-computed at the new price; the CCP tops it up by right (a shortfall is a margin call). */
+  private async initialMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
+    await this.prisma.series.updateMany({
+      where: { id: series.id, OR: [{ lastSettlementDate: null }, { lastSettlementDate: { lte: new Date(`${day}T00:00:00Z`) } }] },
+      data: { lastSettlementPriceFen: priceFen, lastSettlementDate: new Date(`${day}T00:00:00Z`) },
+    });
+    const repriced = (await this.markets.seriesById(this.prisma, series.id))!;
+    let cursor = run.cursorMemberId;
+    for (;;) {
+      const members = await this.repo.marginMembers(this.prisma, series.id, cursor, this.config.settlement.chunk);
+      if (members.length === 0) break;
+      cursor = members.at(-1)!.memberId;
+      run = await this.prisma.$transaction(async (tx) => {
+        await this.markets.lockSeries(tx, series.id);
+        const transfers: TransferRequest[] = [];
+        for (const { memberId } of members) {
+          const t = await this.margin.rebalance(tx, repriced, memberId, `${base}.im`, day);
+          if (t) transfers.push({ ...t, refs: { settlementRunId: run.id }, collectByRight: true });
+        }
+        await this.ledger.postBatch(tx, transfers);
+        return tx.settlementRun.update({ where: { id: run.id }, data: { cursorMemberId: cursor, processedItems: { increment: members.length } } });
+      });
+      this.logger.log({ run: run.id, phase: 'IM', processed: run.processedItems }, 'settlement progress');
+    }
+    return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: 'FINAL', cursorMemberId: null } });
+  }
+
+  private async finish(run: SettlementRun, day: string): Promise<{ status: string; checksum: string }> {
+    const rows = await this.repo.runTransfers(this.prisma, run.id);
+    const vmNet = rows.filter((r) => r.key.includes('.vm.')).reduce((s, r) => s + (r.credit === HOUSE.ccpSettlement ? r.amountFen : -r.amountFen), 0n);
+    if (vmNet !== 0n) throw new Error(`variation margin of the run does not sum to zero (${vmNet} fen)`);
+    const checksum = transfersChecksum(rows);
+    const members = [...new Set(rows.flatMap((r) => [r.debit, r.credit]).filter((c) => c.startsWith('member:')).map((c) => c.split(':')[1]))];
+    await this.prisma.$transaction(async (tx) => {
+      if ((await tx.marginCall.count({ where: { runId: run.id } })) === 0) {
+        const short = await this.repo.negativeCash(tx, members);
+        const dueAt = endOfBusinessDay(addDays(day, 1), this.config.eodCutoff);
+        await this.marginCalls.open(tx, short.map((s) => ({ memberId: s.memberId, amountFen: -s.balanceFen })), run.id, day, dueAt);
+      }
+      await tx.settlementRun.update({
+        where: { id: run.id },
+        data: { status: 'COMPLETED', checksum, transferCount: rows.length, totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n), finishedAt: this.clock.now(), totalItems: run.processedItems },
+      });
+    });
+    this.logger.log({ run: run.id, transfers: rows.length, checksum }, 'settlement run completed');
+    return { status: 'COMPLETED', checksum };
+  }
+}

@@ -1,0 +1,93 @@
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { SettlementRun } from '../generated/prisma/client.js';
+import { Audited } from '../platform/audit/audited.decorator.js';
+import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { isUuid } from '../platform/http/ids.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { formatFen, parseAmount } from '../platform/money/money.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { isValidIsoDate } from '../platform/time/business-date.js';
+import { Clock } from '../platform/time/clock.js';
+import { FixPriceDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
+import { MarginCallsService } from './margin-calls.service.js';
+import { SettlementRunsService } from './settlement-runs.service.js';
+
+function runView(r: SettlementRun, seriesCode: string) {
+  return {
+    id: r.id,
+    type: r.type,
+    businessDate: r.businessDate.toISOString().slice(0, 10),
+    series: seriesCode,
+    status: r.status,
+    phase: r.phase,
+    price: r.priceFen === null ? null : formatFen(r.priceFen),
+    currency: 'CNY',
+    progress: { processed: r.processedItems, total: r.totalItems },
+    transferCount: r.transferCount,
+    totalMoved: formatFen(r.totalMovedFen),
+    checksum: r.checksum,
+    attempts: r.attempts,
+    error: r.error,
+    createdAt: r.createdAt.toISOString(),
+    startedAt: r.startedAt?.toISOString() ?? null,
+    finishedAt: r.finishedAt?.toISOString() ?? null,
+  };
+}
+
+@ApiTags('settlement')
+@ApiBearerAuth()
+@Controller('v1')
+export class SettlementController {
+  constructor(
+    private readonly runs: SettlementRunsService,
+    private readonly calls: MarginCallsService,
+    private readonly prisma: PrismaService,
+    private readonly clock: Clock,
+  ) {}
+
+  @Post('settlement/runs')
+  @Roles('clearing')
+  @Audited('settlement.run.start', 'settlement-run')
+  async start(@CurrentPrincipal() p: Principal, @Body() body: StartRunDto) {
+    if (body.businessDate && !isValidIsoDate(body.businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate is not a date', [{ field: 'businessDate', message: 'invalid date' }]);
+    return runView(await this.runs.start(body.type, body.series, body.businessDate, p.keyId), body.series);
+  }
+
+  @Get('settlement/runs/:id')
+  @Roles('clearing')
+  async get(@Param('id') id: string) {
+    const run = isUuid(id) ? await this.runs.get(id) : null;
+    if (!run) throw new DomainError('NOT_FOUND', 'settlement run not found');
+    const series = await this.prisma.series.findUniqueOrThrow({ where: { id: run.seriesId } });
+    return runView(run, series.code);
+  }
+
+  /** Clearing staff fix the day's price before its run; audited like every write. */
+  @Post('series/:code/settlement-price')
+  @Roles('clearing')
+  @Audited('settlement.price.fix', 'series')
+  async fix(@Param('code') code: string, @Body() body: FixPriceDto) {
+    const priceFen = parseAmount(body.price, 'price');
+    const businessDate = body.businessDate ?? this.clock.businessDate();
+    if (!isValidIsoDate(businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate is not a date', [{ field: 'businessDate', message: 'invalid date' }]);
+    const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
+    if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
+    if (priceFen % series.product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
+    const day = new Date(`${businessDate}T00:00:00Z`);
+    const done = await this.prisma.settlementRun.findFirst({ where: { seriesId: series.id, businessDate: day, type: 'DAILY', status: { in: ['RUNNING', 'COMPLETED'] } } });
+    if (done) throw new DomainError('SETTLEMENT_RUN_COMPLETED', `the ${businessDate} run is already ${done.status}`);
+    await this.prisma.settlementPrice.upsert({
+      where: { seriesId_businessDate: { seriesId: series.id, businessDate: day } },
+      update: { priceFen, method: 'FIXED', details: { fixedBy: 'clearing' } },
+      create: { seriesId: series.id, businessDate: day, priceFen, method: 'FIXED', details: { fixedBy: 'clearing' } },
+    });
+    return { series: code, businessDate, price: formatFen(priceFen), currency: 'CNY', method: 'FIXED' };
+  }
+
+  @Get('margin-calls')
+  async marginCalls(@CurrentPrincipal() p: Principal, @Query() q: MarginCallsQueryDto) {
+    return { items: await this.calls.list(p, q.status), nextCursor: null };
+  }
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { LedgerModule } from '../ledger/ledger.module.js';
+import { MarketsModule } from '../markets/markets.module.js';
+import { EodHandler } from './eod.handler.js';
+import { MarginCallsService } from './margin-calls.service.js';
+import { SettlementPricesService } from './settlement-prices.service.js';
+import { SettlementRunsService } from './settlement-runs.service.js';
+import { SettlementController } from './settlement.controller.js';
+import { SettlementRepository } from './settlement.repository.js';
+
+@Module({
+  imports: [LedgerModule, MarketsModule],
+  controllers: [SettlementController],
+  providers: [SettlementRepository, SettlementPricesService, SettlementRunsService, MarginCallsService, EodHandler],
+  exports: [SettlementRunsService],
+})
+export class SettlementModule {}
