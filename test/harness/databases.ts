@@ -53,3 +53,14 @@ export async function createTestDatabase(adminUrl: string, template: string): Pr
     drop: () => admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
+
+/** An identical copy of a database (nothing may be connected to the source meanwhile). */
+export async function cloneDatabase(adminUrl: string, sourceUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+  const source = new URL(sourceUrl).pathname.slice(1);
+  const name = `tc_test_${randomBytes(6).toString('hex')}`;
+  await admin(adminUrl, (c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${source}`));
+  return {
+    url: withDatabase(adminUrl, name),
+    drop: () => admin(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
+  };
+}
