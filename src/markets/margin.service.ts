@@ -21,9 +21,10 @@ export function requiredMargin(series: SeriesWithProduct, e: Exposure): bigint {
 export class MarginService {
   constructor(private readonly repo: MarketsRepository) {}
 
-  async rebalance(tx: Tx, series: SeriesWithProduct, memberId: string, eventKey: string, businessDate: string): Promise<TransferRequest | undefined> {
+  /** `toZero`: final settlement releases everything, whatever the exposure. */
+  async rebalance(tx: Tx, series: SeriesWithProduct, memberId: string, eventKey: string, businessDate: string, toZero = false): Promise<TransferRequest | undefined> {
     const exposure = await this.repo.exposure(tx, memberId, series.id);
-    const required = requiredMargin(series, exposure);
+    const required = toZero ? 0n : requiredMargin(series, exposure);
     const delta = required - exposure.marginHeldFen;
     if (delta === 0n) return undefined;
     await this.repo.setMarginHeld(tx, memberId, series.id, required);

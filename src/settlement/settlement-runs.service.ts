@@ -12,7 +12,7 @@ import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
-import { addDays } from '../platform/time/business-date.js';
+import { addDays, businessDateOf } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { endOfBusinessDay, transfersChecksum, variationMarginFen } from './domain/settlement-math.js';
 import { MarginCallsService } from './margin-calls.service.js';
@@ -48,10 +48,19 @@ export class SettlementRunsService {
   async start(type: SettlementRunType, seriesCode: string, businessDate: string | undefined, requestedBy?: string): Promise<SettlementRun> {
     const series = await this.markets.seriesByCode(this.prisma, seriesCode);
     if (!series) throw new DomainError('NOT_FOUND', `series ${seriesCode} not found`);
-    if (type !== 'DAILY') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${type} runs are not available yet`);
-    const today = this.clock.businessDate();
-    const day = businessDate ?? addDays(today, -1);
-    if (day >= today) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
+    let day: string;
+    if (type === 'EXPIRY') {
+      if (series.product.settlementType !== 'CASH') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', 'physical expiry (delivery allocation) is not available yet');
+      if (this.clock.now() < series.lastTradingAt) throw new DomainError('SERIES_NOT_EXPIRED', `${series.code} trades until ${series.lastTradingAt.toISOString()}`);
+      if (!(await this.prisma.indexFixing.findFirst({ where: { seriesId: series.id } }))) throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
+      day = businessDateOf(series.lastTradingAt, this.config.eodCutoff);
+    } else if (type === 'DAILY') {
+      const today = this.clock.businessDate();
+      day = businessDate ?? addDays(today, -1);
+      if (day >= today) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
+    } else {
+      throw new DomainError('SETTLEMENT_TYPE_MISMATCH', 'delivery-close runs are not available yet');
+    }
     return this.prisma.$transaction(async (tx) => {
       const key = { type, businessDate: new Date(`${day}T00:00:00Z`), seriesId: series.id };
       const existing = await tx.settlementRun.findUnique({ where: { type_businessDate_seriesId: key } });
@@ -78,11 +87,11 @@ export class SettlementRunsService {
     const day = date(run.businessDate);
     const base = `settle.${run.type}.${series.id}.${day}`;
     try {
-      const price = await this.prices.derive(this.prisma, series, day);
-      await this.prices.store(this.prisma, series.id, day, price);
+      const price = run.type === 'EXPIRY' ? await this.finalPrice(series.id) : await this.prices.derive(this.prisma, series, day);
+      if (run.type === 'DAILY') await this.prices.store(this.prisma, series.id, day, price);
       if (run.priceFen === null) run = await this.prisma.settlementRun.update({ where: { id: run.id }, data: { priceFen: price.priceFen } });
       this.logger.log({ run: run.id, series: series.code, businessDate: day, price: price.priceFen.toString(), method: price.method, phase: run.phase }, 'settlement run started');
-      if (run.phase === 'VM') run = await this.variationMargin(run, series, day, price.priceFen, base);
+      if (run.phase === 'VM') run = await this.variationMargin(run, series, day, price.priceFen, base, await this.vmBasis(run, series, day));
       if (run.phase === 'IM') run = await this.initialMargin(run, series, day, price.priceFen, base);
       return await this.finish(run, day);
     } catch (err) {
@@ -91,8 +100,27 @@ export class SettlementRunsService {
     }
   }
 
-  private async variationMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
-    const prev = (await this.repo.previousPrice(this.prisma, series.id, day)) ?? series.referencePriceFen;
+  /** The final price of a cash series: the latest index fixing recorded by clearing staff. */
+  private async finalPrice(seriesId: string) {
+    const fixing = await this.prisma.indexFixing.findFirstOrThrow({ where: { seriesId }, orderBy: { createdAt: 'desc' } });
+    return { priceFen: fixing.priceFen, method: 'INDEX' as const, details: { source: fixing.source, asOf: fixing.asOf.toISOString() } };
+  }
+
+  /**
+   * What the day's VM is measured from. Normally the previous settlement price. For a final
+   * settlement whose business date already had its daily run, from that day's price, with the
+   * day's trades already accounted for.
+   */
+  private async vmBasis(run: SettlementRun, series: SeriesWithProduct, day: string): Promise<{ prevPriceFen: bigint; afterDaily: boolean }> {
+    if (run.type === 'EXPIRY') {
+      const daily = await this.prisma.settlementRun.findUnique({ where: { type_businessDate_seriesId: { type: 'DAILY', businessDate: run.businessDate, seriesId: series.id } } });
+      if (daily?.status === 'COMPLETED' && daily.priceFen !== null) return { prevPriceFen: daily.priceFen, afterDaily: true };
+    }
+    return { prevPriceFen: (await this.repo.previousPrice(this.prisma, series.id, day)) ?? series.referencePriceFen, afterDaily: false };
+  }
+
+  private async variationMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string, basis: { prevPriceFen: bigint; afterDaily: boolean }): Promise<SettlementRun> {
+    const prev = basis.prevPriceFen;
     const mult = multiplier(series.product.contractSizeTokens);
     let cursor = run.cursorMemberId;
     for (;;) {
@@ -100,7 +128,9 @@ export class SettlementRunsService {
       if (inputs.length === 0) break;
       const transfers: TransferRequest[] = [];
       for (const i of inputs) {
-        const vm = variationMarginFen({ netStart: i.netStart, netEnd: i.netEnd, prevPriceFen: prev, priceFen, todaysSignedCostFen: i.todaysSignedCostFen, multiplier: mult });
+        const vm = basis.afterDaily
+          ? variationMarginFen({ netStart: i.netEnd, netEnd: i.netEnd, prevPriceFen: prev, priceFen, todaysSignedCostFen: 0n, multiplier: mult })
+          : variationMarginFen({ netStart: i.netStart, netEnd: i.netEnd, prevPriceFen: prev, priceFen, todaysSignedCostFen: i.todaysSignedCostFen, multiplier: mult });
         if (vm === 0n) continue;
         const cash = memberAccount(i.memberId, 'CASH');
         transfers.push({
@@ -124,8 +154,16 @@ export class SettlementRunsService {
     return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: 'IM', cursorMemberId: null } });
   }
 
-  /** Initial margin re-computed at the new price; the CCP tops it up by right (a shortfall is a margin call). */
+  /**
+   * Initial margin re-computed at the new price; the CCP tops it up by right (a shortfall is a
+   * margin call). A final settlement releases all of it instead.
+   */
   private async initialMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
+    const final = run.type === 'EXPIRY';
+    if (final) {
+      const leftovers = await this.prisma.order.findMany({ where: { seriesId: series.id, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } }, select: { id: true } });
+      await this.prisma.order.updateMany({ where: { id: { in: leftovers.map((o) => o.id) } }, data: { status: 'CANCELLED', cancelReason: 'SERIES_SETTLED' } });
+    }
     await this.prisma.series.updateMany({
       where: { id: series.id, OR: [{ lastSettlementDate: null }, { lastSettlementDate: { lte: new Date(`${day}T00:00:00Z`) } }] },
       data: { lastSettlementPriceFen: priceFen, lastSettlementDate: new Date(`${day}T00:00:00Z`) },
@@ -140,7 +178,7 @@ export class SettlementRunsService {
         await this.markets.lockSeries(tx, series.id);
         const transfers: TransferRequest[] = [];
         for (const { memberId } of members) {
-          const t = await this.margin.rebalance(tx, repriced, memberId, `${base}.im`, day);
+          const t = await this.margin.rebalance(tx, repriced, memberId, `${base}.im`, day, final);
           if (t) transfers.push({ ...t, refs: { settlementRunId: run.id }, collectByRight: true });
         }
         await this.ledger.postBatch(tx, transfers);
@@ -167,6 +205,7 @@ export class SettlementRunsService {
         where: { id: run.id },
         data: { status: 'COMPLETED', checksum, transferCount: rows.length, totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n), finishedAt: this.clock.now(), totalItems: run.processedItems },
       });
+      if (run.type === 'EXPIRY') await tx.series.update({ where: { id: run.seriesId }, data: { status: 'SETTLED' } });
     });
     this.logger.log({ run: run.id, transfers: rows.length, checksum }, 'settlement run completed');
     return { status: 'COMPLETED', checksum };

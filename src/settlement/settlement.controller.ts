@@ -10,7 +10,7 @@ import { formatFen, parseAmount } from '../platform/money/money.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { isValidIsoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
-import { FixPriceDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
+import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
 
@@ -84,6 +84,19 @@ export class SettlementController {
       create: { seriesId: series.id, businessDate: day, priceFen, method: 'FIXED', details: { fixedBy: 'clearing' } },
     });
     return { series: code, businessDate, price: formatFen(priceFen), currency: 'CNY', method: 'FIXED' };
+  }
+
+  /** The final settlement price of a cash-settled series, with its source and as-of time. */
+  @Post('series/:code/index-fixings')
+  @Roles('clearing')
+  @Audited('settlement.index-fixing.record', 'series')
+  async indexFixing(@CurrentPrincipal() p: Principal, @Param('code') code: string, @Body() body: IndexFixingDto) {
+    const priceFen = parseAmount(body.price, 'price');
+    const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
+    if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
+    if (priceFen % series.product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
+    const fixing = await this.prisma.indexFixing.create({ data: { seriesId: series.id, priceFen, source: body.source, asOf: new Date(body.asOf), createdBy: p.keyId } });
+    return { id: fixing.id, series: code, price: formatFen(priceFen), currency: 'CNY', source: fixing.source, asOf: fixing.asOf.toISOString() };
   }
 
   @Get('margin-calls')

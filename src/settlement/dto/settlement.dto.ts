@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Allow, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { Allow, IsDateString, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 
 export class StartRunDto {
   @ApiProperty({ enum: ['DAILY', 'EXPIRY', 'DELIVERY_CLOSE'] }) @IsIn(['DAILY', 'EXPIRY', 'DELIVERY_CLOSE']) type!: 'DAILY' | 'EXPIRY' | 'DELIVERY_CLOSE';
@@ -20,4 +20,10 @@ export class FixPriceDto {
 
 export class MarginCallsQueryDto {
   @ApiPropertyOptional({ enum: ['OPEN', 'CLOSED'] }) @IsOptional() @IsIn(['OPEN', 'CLOSED']) status?: 'OPEN' | 'CLOSED';
+}
+
+export class IndexFixingDto {
+  @ApiProperty({ type: String, example: '4.12' }) @Allow() price!: unknown;
+  @ApiProperty({ example: 'TokenClear inference price index, 70B class, 15:00 CST' }) @IsString() @Length(1, 200) source!: string;
+  @ApiProperty({ example: '2026-12-20T15:00:00+08:00' }) @IsDateString({ strict: true }) asOf!: string;
 }
