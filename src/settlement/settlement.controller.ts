@@ -1,4 +1,5 @@
-import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { SettlementRun } from '../generated/prisma/client.js';
 import { Audited } from '../platform/audit/audited.decorator.js';
@@ -13,6 +14,7 @@ import { Clock } from '../platform/time/clock.js';
 import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
+import { StatementsService } from './statements.service.js';
 
 function runView(r: SettlementRun, seriesCode: string) {
   return {
@@ -45,7 +47,25 @@ export class SettlementController {
     private readonly calls: MarginCallsService,
     private readonly prisma: PrismaService,
     private readonly clock: Clock,
+    private readonly statements: StatementsService,
   ) {}
+
+  @Get('members/:id/statements/:businessDate')
+  async statement(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') id: string,
+    @Param('businessDate') businessDate: string,
+    @Query('format') format: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ) {
+    if (!isValidIsoDate(businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate must be YYYY-MM-DD', [{ field: 'businessDate', message: 'invalid date' }]);
+    if (format !== undefined && format !== 'json' && format !== 'csv') throw new DomainError('VALIDATION_FAILED', 'format is json or csv', [{ field: 'format', message: 'json or csv' }]);
+    const statement = await this.statements.statement(p, id, businessDate);
+    if (format !== 'csv') return statement;
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="statement-${id}-${businessDate}.csv"`);
+    return this.statements.toCsv(statement);
+  }
 
   @Post('settlement/runs')
   @Roles('clearing')

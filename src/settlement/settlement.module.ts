@@ -7,11 +7,12 @@ import { SettlementPricesService } from './settlement-prices.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
 import { SettlementController } from './settlement.controller.js';
 import { SettlementRepository } from './settlement.repository.js';
+import { StatementsService } from './statements.service.js';
 
 @Module({
   imports: [LedgerModule, MarketsModule],
   controllers: [SettlementController],
-  providers: [SettlementRepository, SettlementPricesService, SettlementRunsService, MarginCallsService, EodHandler],
+  providers: [SettlementRepository, SettlementPricesService, SettlementRunsService, MarginCallsService, EodHandler, StatementsService],
   exports: [SettlementRunsService],
 })
 export class SettlementModule {}

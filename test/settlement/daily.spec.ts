@@ -130,4 +130,36 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
     expect(replay).toEqual({ status: 'COMPLETED', checksum: again.body.checksum });
     expect(await t.prisma.transfer.count()).toBe(before);
   });
+
+  it("gives each member a statement of a business date, as JSON and CSV, and only its own", async () => {
+    const res = await a.client.get<{
+      openingBalances: Record<string, string>;
+      closingBalances: Record<string, string>;
+      transfers: { kind: string; amount: string; debitAccount: string; creditAccount: string }[];
+      trades: { series: string; side: string; price: string; quantity: number }[];
+      settlementPrices: { series: string; price: string; method: string }[];
+      positions: { series: string; net: number }[];
+    }>(`/v1/members/${a.id}/statements/2026-12-02`);
+    expect(res.status, res.text).toBe(200);
+    const st = res.body;
+    expect(st.trades).toEqual([{ id: expect.any(String), series: Y, side: 'SELL', price: '3.75', quantity: 1, block: false, time: expect.any(String) }]);
+    expect(st.settlementPrices).toEqual(expect.arrayContaining([{ series: Y, price: '3.70', method: 'FIXED' }]));
+    expect(st.positions).toEqual(expect.arrayContaining([{ series: X, long: 0, short: 3, net: -3 }, { series: Y, long: 4, short: 1, net: 3 }]));
+    expect(st.transfers.filter((x) => x.kind === 'VARIATION_MARGIN').map((x) => x.amount).sort()).toEqual(['0.30', '3.50']);
+    // Closing cash = opening cash + the day's movements into and out of it.
+    const cash = `member:${a.id}:cash`;
+    const toFen = (x: string) => BigInt(x.replace('.', '').replace(/^(-?)0+(?=\d)/, '$1'));
+    const moved = st.transfers.reduce((sum, x) => sum + (x.creditAccount === cash ? toFen(x.amount) : 0n) - (x.debitAccount === cash ? toFen(x.amount) : 0n), 0n);
+    expect(toFen(st.closingBalances.cash)).toBe(toFen(st.openingBalances.cash) + moved);
+
+    const csv = await a.client.get(`/v1/members/${a.id}/statements/2026-12-02?format=csv`);
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/);
+    const lines = csv.text.trim().split('\n');
+    expect(lines[0]).toBe('section,date,item,series,kind_or_side,debit,credit,amount_or_price,quantity,currency,reference');
+    expect(lines.filter((l) => l.startsWith('trade,'))).toHaveLength(1);
+    expect(lines.some((l) => l.startsWith('settlement_price,2026-12-02,,' + Y + ',FIXED,,,3.70'))).toBe(true);
+    expectProblem(await b.client.get(`/v1/members/${a.id}/statements/2026-12-02`), 404, 'NOT_FOUND');
+    expectProblem(await a.client.get(`/v1/members/${a.id}/statements/2026-13-02`), 400, 'VALIDATION_FAILED');
+    expect((await t.clearing.get(`/v1/members/${a.id}/statements/2026-12-02`)).status).toBe(200);
+  });
 });

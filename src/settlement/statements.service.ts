@@ -1,0 +1,73 @@
+import { Injectable } from '@nestjs/common';
+import { LedgerRepository } from '../ledger/ledger.repository.js';
+import { toTransferView } from '../ledger/ledger-queries.service.js';
+import { assertCanSee } from '../platform/auth/ownership.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { isUuid } from '../platform/http/ids.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { formatFen } from '../platform/money/money.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { addDays } from '../platform/time/business-date.js';
+
+/** A member's statement for one business date: balances, transfers, trades, positions, prices. */
+@Injectable()
+export class StatementsService {
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly ledger: LedgerRepository,
+  ) {}
+
+  async statement(p: Principal, memberId: string, businessDate: string) {
+    assertCanSee(p, memberId, 'member');
+    const member = isUuid(memberId) ? await this.prisma.member.findUnique({ where: { id: memberId } }) : null;
+    if (!member) throw new DomainError('NOT_FOUND', 'member not found');
+    const day = new Date(`${businessDate}T00:00:00Z`);
+    const [opening, closing, accounts] = await Promise.all([
+      this.ledger.balancesAsOf(this.prisma, memberId, addDays(businessDate, -1)),
+      this.ledger.balancesAsOf(this.prisma, memberId, businessDate),
+      this.ledger.memberAccounts(this.prisma, memberId),
+    ]);
+    const transfers = await this.ledger.listForAccounts(this.prisma, accounts.map((a) => a.id), { from: businessDate, to: businessDate, limit: 100_000 });
+    const trades = await this.prisma.trade.findMany({ where: { businessDate: day, OR: [{ buyerId: memberId }, { sellerId: memberId }] }, orderBy: { seq: 'asc' } });
+    const seriesIds = [...new Set(trades.map((t) => t.seriesId))];
+    const positionRows = await this.prisma.$queryRaw<{ seriesId: string; long: bigint; short: bigint }[]>`
+      SELECT "seriesId", sum(CASE WHEN "buyerId" = ${memberId}::uuid THEN quantity ELSE 0 END)::bigint AS long,
+             sum(CASE WHEN "sellerId" = ${memberId}::uuid THEN quantity ELSE 0 END)::bigint AS short
+      FROM trades WHERE ("buyerId" = ${memberId}::uuid OR "sellerId" = ${memberId}::uuid) AND "businessDate" <= ${businessDate}::date
+      GROUP BY "seriesId"`;
+    const allSeries = [...new Set([...seriesIds, ...positionRows.map((r) => r.seriesId)])];
+    const series = await this.prisma.series.findMany({ where: { id: { in: allSeries } }, select: { id: true, code: true } });
+    const code = new Map(series.map((s) => [s.id, s.code]));
+    const prices = await this.prisma.settlementPrice.findMany({ where: { businessDate: day, seriesId: { in: allSeries } } });
+    const bal = (rows: { type: string; balanceFen: bigint }[]) => Object.fromEntries(rows.map((r) => [r.type.toLowerCase(), formatFen(r.balanceFen)]));
+    return {
+      memberId,
+      memberName: member.name,
+      businessDate,
+      currency: 'CNY',
+      openingBalances: bal(opening),
+      closingBalances: bal(closing),
+      transfers: transfers.reverse().map(toTransferView),
+      trades: trades.map((t) => ({ id: t.id, series: code.get(t.seriesId), side: t.buyerId === memberId ? 'BUY' : 'SELL', price: formatFen(t.priceFen), quantity: t.quantity, block: t.block, time: t.createdAt.toISOString() })),
+      positions: positionRows.map((r) => ({ series: code.get(r.seriesId), long: Number(r.long), short: Number(r.short), net: Number(r.long - r.short) })),
+      settlementPrices: prices.map((s) => ({ series: code.get(s.seriesId), price: formatFen(s.priceFen), method: s.method })),
+    };
+  }
+
+  /** One CSV with a `section` column, so a spreadsheet can filter it; amounts as decimal strings. */
+  toCsv(s: Awaited<ReturnType<StatementsService['statement']>>): string {
+    const esc = (v: unknown) => {
+      const text = v === null || v === undefined ? '' : String(v);
+      return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+    };
+    const lines = [['section', 'date', 'item', 'series', 'kind_or_side', 'debit', 'credit', 'amount_or_price', 'quantity', 'currency', 'reference'].join(',')];
+    const row = (...cells: unknown[]) => lines.push(cells.map(esc).join(','));
+    for (const [account, amount] of Object.entries(s.openingBalances)) row('opening_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
+    for (const t of s.transfers) row('transfer', t.businessDate, t.id, '', t.kind, t.debitAccount, t.creditAccount, t.amount, '', s.currency, t.reference ?? '');
+    for (const t of s.trades) row('trade', s.businessDate, t.id, t.series, t.side, '', '', t.price, t.quantity, s.currency, t.block ? 'block' : '');
+    for (const p of s.positions) row('position', s.businessDate, '', p.series, '', '', '', '', p.net, '', '');
+    for (const p of s.settlementPrices) row('settlement_price', s.businessDate, '', p.series, p.method, '', '', p.price, '', s.currency, '');
+    for (const [account, amount] of Object.entries(s.closingBalances)) row('closing_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
+    return `${lines.join('\n')}\n`;
+  }
+}
