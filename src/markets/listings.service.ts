@@ -113,12 +113,8 @@ export class ListingsService {
       const resting = await this.repo.restingOrders(tx, seriesId);
       await this.repo.cancelOrders(tx, resting.map((o) => o.id), 'SERIES_HALTED');
       const businessDate = this.clock.businessDate();
-      const transfers = [];
-      for (const memberId of [...new Set(resting.map((o) => o.memberId))].sort()) {
-        const t = await this.margin.rebalance(tx, series, memberId, `halt.${seriesId}`, businessDate);
-        if (t) transfers.push(t);
-      }
-      await this.orders.post(tx, transfers);
+      const members = [...new Set(resting.map((o) => o.memberId))].sort();
+      await this.orders.post(tx, await this.margin.rebalanceMany(tx, series, members, `halt.${seriesId}`, businessDate));
       this.logger.log({ series: series.code, cancelled: resting.length }, 'series halted');
       return { cancelled: resting.length };
     });

@@ -21,13 +21,24 @@ export function requiredMargin(series: SeriesWithProduct, e: Exposure): bigint {
 export class MarginService {
   constructor(private readonly repo: MarketsRepository) {}
 
-  /** `toZero`: final settlement releases everything, whatever the exposure. */
-  async rebalance(tx: Tx, series: SeriesWithProduct, memberId: string, eventKey: string, businessDate: string, toZero = false): Promise<TransferRequest | undefined> {
-    const exposure = await this.repo.exposure(tx, memberId, series.id);
-    const required = toZero ? 0n : requiredMargin(series, exposure);
-    const delta = required - exposure.marginHeldFen;
-    if (delta === 0n) return undefined;
-    await this.repo.setMarginHeld(tx, memberId, series.id, required);
+  async rebalance(tx: Tx, series: SeriesWithProduct, memberId: string, eventKey: string, businessDate: string): Promise<TransferRequest | undefined> {
+    const [t] = await this.rebalanceMany(tx, series, [memberId], eventKey, businessDate);
+    return t;
+  }
+
+  /**
+   * The same for many members in two statements (settlement over large books). `toZero`: final
+   * settlement releases everything, whatever the exposure.
+   */
+  async rebalanceMany(tx: Tx, series: SeriesWithProduct, memberIds: string[], eventKey: string, businessDate: string, toZero = false): Promise<TransferRequest[]> {
+    const changes = (await this.repo.exposures(tx, series.id, memberIds))
+      .map((e) => ({ memberId: e.memberId, held: e.marginHeldFen, required: toZero ? 0n : requiredMargin(series, e) }))
+      .filter((c) => c.required !== c.held);
+    await this.repo.setMarginHeldMany(tx, series.id, changes.map((c) => ({ memberId: c.memberId, marginHeldFen: c.required })));
+    return changes.map((c) => this.transfer(c.memberId, c.required - c.held, eventKey, businessDate));
+  }
+
+  private transfer(memberId: string, delta: bigint, eventKey: string, businessDate: string): TransferRequest {
     const cash = memberAccount(memberId, 'CASH');
     const margin = memberAccount(memberId, 'MARGIN');
     return delta > 0n

@@ -76,6 +76,37 @@ export class MarketsRepository {
     };
   }
 
+  /** The exposure of many members in one series at once (settlement over large books). */
+  async exposures(db: Db, seriesId: string, memberIds: string[]): Promise<(MemberExposure & { memberId: string })[]> {
+    const rows = await db.$queryRaw<{ memberId: string; longQty: number; shortQty: number; marginHeldFen: bigint; restingBuy: bigint; restingSell: bigint }[]>`
+      WITH m AS (SELECT unnest(${memberIds}::uuid[]) AS id),
+      resting AS (
+        SELECT "memberId", sum(quantity - "filledQuantity") FILTER (WHERE side = 'BUY') AS buy, sum(quantity - "filledQuantity") FILTER (WHERE side = 'SELL') AS sell
+        FROM orders WHERE "seriesId" = ${seriesId}::uuid AND status IN ('OPEN', 'PARTIALLY_FILLED') AND "memberId" = ANY(${memberIds}::uuid[])
+        GROUP BY "memberId"
+      )
+      SELECT m.id AS "memberId", COALESCE(p."longQty", 0) AS "longQty", COALESCE(p."shortQty", 0) AS "shortQty",
+             COALESCE(p."marginHeldFen", 0)::bigint AS "marginHeldFen", COALESCE(r.buy, 0)::bigint AS "restingBuy", COALESCE(r.sell, 0)::bigint AS "restingSell"
+      FROM m LEFT JOIN positions p ON p."memberId" = m.id AND p."seriesId" = ${seriesId}::uuid LEFT JOIN resting r ON r."memberId" = m.id`;
+    return rows.map((r) => ({
+      memberId: r.memberId,
+      longQty: r.longQty,
+      shortQty: r.shortQty,
+      net: r.longQty - r.shortQty,
+      marginHeldFen: r.marginHeldFen,
+      restingBuyQty: Number(r.restingBuy),
+      restingSellQty: Number(r.restingSell),
+    }));
+  }
+
+  async setMarginHeldMany(tx: Tx, seriesId: string, rows: { memberId: string; marginHeldFen: bigint }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await tx.$executeRaw`
+      INSERT INTO positions ("memberId", "seriesId", "marginHeldFen", "updatedAt")
+      SELECT m, ${seriesId}::uuid, h, now() FROM unnest(${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.marginHeldFen.toString())}::bigint[]) AS x(m, h)
+      ON CONFLICT ("memberId", "seriesId") DO UPDATE SET "marginHeldFen" = EXCLUDED."marginHeldFen", "updatedAt" = now()`;
+  }
+
   createOrder(tx: Tx, data: { id: string; seriesId: string; memberId: string; side: Side; priceFen: bigint; quantity: number; filledQuantity: number; status: OrderStatus; timeInForce: 'GTC' | 'IOC'; clientOrderId?: string; cancelReason?: string }): Promise<Order> {
     return tx.order.create({ data });
   }
@@ -110,12 +141,6 @@ export class MarketsRepository {
         "shortQty" = positions."shortQty" + EXCLUDED."shortQty",
         "firstLongAt" = COALESCE(positions."firstLongAt", EXCLUDED."firstLongAt"),
         "updatedAt" = now()`;
-  }
-
-  async setMarginHeld(tx: Tx, memberId: string, seriesId: string, marginHeldFen: bigint): Promise<void> {
-    await tx.$executeRaw`
-      INSERT INTO positions ("memberId", "seriesId", "marginHeldFen", "updatedAt") VALUES (${memberId}::uuid, ${seriesId}::uuid, ${marginHeldFen}, now())
-      ON CONFLICT ("memberId", "seriesId") DO UPDATE SET "marginHeldFen" = EXCLUDED."marginHeldFen", "updatedAt" = now()`;
   }
 
   restingOrders(tx: Tx, seriesId: string): Promise<Order[]> {

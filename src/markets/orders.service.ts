@@ -141,10 +141,7 @@ export class OrdersService {
       }
     }
     // Margin last, after positions and fills: it reflects the member's state after the event.
-    for (const memberId of [...members].sort()) {
-      const t = await this.margin.rebalance(tx, series, memberId, eventKey, businessDate);
-      if (t) transfers.push(t);
-    }
+    transfers.push(...(await this.margin.rebalanceMany(tx, series, [...members].sort(), eventKey, businessDate)));
     return transfers;
   }
 

@@ -176,11 +176,11 @@ export class SettlementRunsService {
       cursor = members.at(-1)!.memberId;
       run = await this.prisma.$transaction(async (tx) => {
         await this.markets.lockSeries(tx, series.id);
-        const transfers: TransferRequest[] = [];
-        for (const { memberId } of members) {
-          const t = await this.margin.rebalance(tx, repriced, memberId, `${base}.im`, day, final);
-          if (t) transfers.push({ ...t, refs: { settlementRunId: run.id }, collectByRight: true });
-        }
+        const transfers = (await this.margin.rebalanceMany(tx, repriced, members.map((m) => m.memberId), `${base}.im`, day, final)).map((t) => ({
+          ...t,
+          refs: { settlementRunId: run.id },
+          collectByRight: true,
+        }));
         await this.ledger.postBatch(tx, transfers);
         return tx.settlementRun.update({ where: { id: run.id }, data: { cursorMemberId: cursor, processedItems: { increment: members.length } } });
       });
