@@ -65,7 +65,7 @@ describe('pre-trade checks: each has its own code, and a rejected order changes 
   });
 
   it('money codes for a malformed price', async () => {
-    await rejected(order(trader, cash, 'BUY', 4, 1 as unknown as string), 400, 'MONEY_NOT_A_STRING');
+    await rejected(order(trader, cash, 'BUY', 4, 1), 400, 'MONEY_NOT_A_STRING');
     await rejected(order(trader, cash, 'BUY', '4.005', 1), 400, 'MONEY_TOO_PRECISE');
     await rejected(order(trader, cash, 'BUY', '0', 1), 400, 'MONEY_ZERO');
   });

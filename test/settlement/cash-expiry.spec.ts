@@ -3,6 +3,7 @@ import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, fund, order } from '../harness/market-factories.js';
+import { waitForRun } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 describe('cash final settlement (EXPIRY run of a CASH series)', () => {
@@ -11,15 +12,6 @@ describe('cash final settlement (EXPIRY run of a CASH series)', () => {
   let a: TestMember;
   let b: TestMember;
   const S = 'CASHX-2612';
-
-  const waitRun = async (id: string) => {
-    for (let i = 0; i < 200; i++) {
-      const r = await t.clearing.get<{ status: string; price: string }>(`/v1/settlement/runs/${id}`);
-      if (r.body.status === 'COMPLETED') return r.body;
-      await new Promise((res) => setTimeout(res, 50));
-    }
-    throw new Error('run did not complete');
-  };
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -48,7 +40,7 @@ describe('cash final settlement (EXPIRY run of a CASH series)', () => {
 
     const run = await t.clearing.post<{ id: string; businessDate: string }>('/v1/settlement/runs', { type: 'EXPIRY', series: S });
     expect(run.body.businessDate).toBe('2026-12-02');
-    const done = await waitRun(run.body.id);
+    const done = await waitForRun(t, run.body.id);
     expect(done.price).toBe('4.12');
     // Bought 2 at 4.00, final 4.12: B +(2 × 12 × 10) = +2.40, A −2.40; every fen of margin back in cash.
     expect((await b.client.get(`/v1/members/${b.id}/balances`)).body).toMatchObject({ cash: '102.40', margin: '0.00' });

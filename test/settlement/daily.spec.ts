@@ -3,6 +3,7 @@ import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, fund, order } from '../harness/market-factories.js';
+import { settle } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 // Three members, two cash-settled series, three business days (Asia/Shanghai, cut-off 15:00).
@@ -20,17 +21,7 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
   const X = 'SETX-2612';
   const Y = 'SETY-2612';
 
-  const runDaily = async (series: string, businessDate: string) => {
-    const started = await t.clearing.post<{ id: string }>('/v1/settlement/runs', { type: 'DAILY', series, businessDate });
-    expect(started.status, started.text).toBe(201);
-    for (let i = 0; i < 200; i++) {
-      const run = await t.clearing.get<{ status: string; checksum: string; price: string }>(`/v1/settlement/runs/${started.body.id}`);
-      if (run.body.status === 'COMPLETED') return { id: started.body.id, ...run.body };
-      if (run.body.status === 'FAILED') throw new Error(run.text);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('run did not complete');
-  };
+  const runDaily = (series: string, businessDate: string) => settle(t, { type: 'DAILY', series, businessDate });
   const vmOf = async (runId: string) => {
     const rows = await t.prisma.$queryRaw<{ member: string; vm: bigint }[]>`
       SELECT COALESCE(c."memberId", d."memberId") AS member,

@@ -7,6 +7,7 @@ import { Clock } from '../../src/platform/time/clock.js';
 import { EodHandler } from '../../src/settlement/eod.handler.js';
 import { createMember } from '../harness/factories.js';
 import { createProduct, fund, order } from '../harness/market-factories.js';
+import { settle } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 describe('margin calls and the end-of-day schedule', () => {
@@ -30,10 +31,7 @@ describe('margin calls and the end-of-day schedule', () => {
     await order(d, 'MC-1', 'BUY', '4.00', 1); // IM 4.00 held, 0.10 free
     await t.clearing.post('/v1/series/MC-1/settlement-price', { price: '3.50', businessDate: '2026-12-01' });
     clock.set(new Date('2026-12-01T07:30:00Z'));
-    const run = await t.clearing.post<{ id: string }>('/v1/settlement/runs', { type: 'DAILY', series: 'MC-1', businessDate: '2026-12-01' });
-    for (let i = 0; i < 100 && (await t.clearing.get<{ status: string }>(`/v1/settlement/runs/${run.body.id}`)).body.status !== 'COMPLETED'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await settle(t, { type: 'DAILY', series: 'MC-1', businessDate: '2026-12-01' });
     // VM (1×350 − 1×400)×10 = −5.00 by right; IM at 3.50 = 3.50 (0.50 released): cash 0.10 − 5.00 + 0.50 = −4.40
     expect((await d.client.get(`/v1/members/${d.id}/balances`)).body).toMatchObject({ cash: '-4.40', margin: '3.50' });
     const open = await d.client.get<{ items: { amount: string; status: string; dueAt: string; overdue: boolean }[] }>('/v1/margin-calls');
