@@ -52,12 +52,17 @@ export class CashService {
   }
 
   /** The amount moves cash → pending at once, so it cannot be spent while awaiting approval. */
-  async requestWithdrawal(principal: Principal, memberId: string, amountFen: bigint): Promise<Withdrawal> {
+  async requestWithdrawal(principal: Principal, memberId: string, amountFen: bigint, id?: string): Promise<Withdrawal> {
     assertCanSee(principal, memberId, 'member');
+    if (id) {
+      // A retry of a request whose first attempt committed (see idForRequest).
+      const existing = await this.prisma.withdrawal.findUnique({ where: { id } });
+      if (existing) return existing;
+    }
     return this.prisma.$transaction(async (tx) => {
       const businessDate = this.clock.businessDate();
       const w = await tx.withdrawal.create({
-        data: { memberId, amountFen, requestedByKeyId: principal.keyId, businessDate: new Date(`${businessDate}T00:00:00Z`) },
+        data: { id, memberId, amountFen, requestedByKeyId: principal.keyId, businessDate: new Date(`${businessDate}T00:00:00Z`) },
       });
       await this.ledger.post(tx, [
         {

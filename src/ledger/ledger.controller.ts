@@ -1,8 +1,9 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import type { Principal } from '../platform/http/request-context.js';
+import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { parseAmount, parseCurrency } from '../platform/money/money.js';
 import { encodeCursor, type Page } from '../platform/pagination/page.js';
 import { CashService } from './cash.service.js';
@@ -42,10 +43,15 @@ export class LedgerController {
   @Roles('operator', 'buyer', 'trader')
   @Audited('cash.withdrawal.request', 'member')
   @ApiCreatedResponse({ type: WithdrawalView })
-  async withdraw(@CurrentPrincipal() p: Principal, @Param('id') memberId: string, @Body() body: WithdrawalDto): Promise<WithdrawalView> {
+  async withdraw(
+    @CurrentPrincipal() p: Principal,
+    @Param('id') memberId: string,
+    @Body() body: WithdrawalDto,
+    @Headers('idempotency-key') key?: string,
+  ): Promise<WithdrawalView> {
     const amount = parseAmount(body.amount);
     parseCurrency(body.currency);
-    return toWithdrawalView(await this.cash.requestWithdrawal(p, memberId, amount));
+    return toWithdrawalView(await this.cash.requestWithdrawal(p, memberId, amount, idForRequest('withdrawal', p.memberId, key)));
   }
 
   @Post('withdrawals/:id/approve')

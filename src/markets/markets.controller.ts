@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import type { Principal } from '../platform/http/request-context.js';
+import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { formatFen, parseAmount } from '../platform/money/money.js';
 import { Clock } from '../platform/time/clock.js';
 import { BlockTradesService } from './block-trades.service.js';
@@ -64,7 +65,7 @@ export class MarketsController {
   @Post('orders')
   @Roles('operator', 'buyer', 'trader')
   @Audited('markets.order.place', 'order')
-  async place(@CurrentPrincipal() p: Principal, @Body() body: PlaceOrderDto) {
+  async place(@CurrentPrincipal() p: Principal, @Body() body: PlaceOrderDto, @Headers('idempotency-key') key?: string) {
     const priceFen = parseAmount(body.price, 'price');
     const { order, trades } = await this.ordersService.place(p, {
       seriesCode: body.series,
@@ -73,6 +74,7 @@ export class MarketsController {
       quantity: body.quantity,
       timeInForce: body.timeInForce,
       clientOrderId: body.clientOrderId,
+      id: idForRequest('order', p.memberId, key),
     });
     return orderView(order, body.series, trades);
   }

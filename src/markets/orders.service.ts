@@ -23,6 +23,8 @@ export interface PlaceOrder {
   quantity: unknown;
   timeInForce: 'GTC' | 'IOC';
   clientOrderId?: string;
+  /** Set when the request carried an Idempotency-Key (see idForRequest). */
+  id?: string;
 }
 
 export interface PlacedOrder {
@@ -44,6 +46,13 @@ export class OrdersService {
 
   async place(p: Principal, input: PlaceOrder): Promise<PlacedOrder> {
     const quantity = assertQuantity(input.quantity);
+    if (input.id) {
+      const existing = await this.repo.findOrder(this.prisma, input.id);
+      if (existing) {
+        const trades = await this.repo.tradesOfOrder(this.prisma, existing.id);
+        return { order: existing, trades: trades.map((t) => ({ ...t, businessDate: t.businessDate.toISOString().slice(0, 10) })) };
+      }
+    }
     return this.prisma.$transaction(
       async (tx) => {
         const series = await this.repo.seriesByCode(tx, input.seriesCode);
@@ -62,7 +71,7 @@ export class OrdersService {
         assertDeliveryRules(series, p.memberKind, before, asResting, now, this.config.traderCutoffHours);
         await this.assertCapacityBacked(series, p, asResting);
 
-        const orderId = randomUUID();
+        const orderId = input.id ?? randomUUID();
         const book = await this.repo.crossingOrders(tx, series.id, input.side, input.priceFen);
         const result = match({ memberId: p.memberId, side: input.side, priceFen: input.priceFen, quantity }, book);
         const filled = quantity - result.remaining;

@@ -1,7 +1,8 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiCreatedResponse, ApiTags, ApiHeader } from '@nestjs/swagger';
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
+import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { PageQueryDto, type Page } from '../platform/pagination/page.js';
 import {
@@ -39,8 +40,8 @@ export class MembersController {
   @Audited('member.create', 'member')
   @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiCreatedResponse({ type: MemberView })
-  create(@Body() body: CreateMemberDto): Promise<MemberView> {
-    return this.service.create(body.name, body.kind);
+  create(@CurrentPrincipal() p: Principal, @Body() body: CreateMemberDto, @Headers('idempotency-key') key?: string): Promise<MemberView> {
+    return this.service.create(body.name, body.kind, idForRequest('member', p.memberId, key));
   }
 
   @Get('members')

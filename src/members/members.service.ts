@@ -46,9 +46,11 @@ export class MembersService {
   ) {}
 
   /** The member and its cash, margin, escrow and pending accounts exist together or not at all. */
-  async create(name: string, kind: MemberKind): Promise<MemberView> {
+  async create(name: string, kind: MemberKind, id?: string): Promise<MemberView> {
+    const existing = id ? await this.members.findById(id) : null;
+    if (existing) return toMemberView(existing);
     const member = await this.prisma.$transaction(async (tx) => {
-      const m = await this.members.create(tx, { name: name.trim(), kind });
+      const m = await this.members.create(tx, { id, name: name.trim(), kind });
       await this.ledger.createMemberAccounts(tx, m.id);
       return m;
     });
