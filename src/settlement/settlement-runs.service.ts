@@ -71,6 +71,20 @@ export class SettlementRunsService {
     });
   }
 
+  /** Without a series: the DAILY runs of every listed or trading series that had begun by that day's end. */
+  async startAll(type: SettlementRunType, businessDate: string | undefined, requestedBy?: string): Promise<{ run: SettlementRun; series: string }[]> {
+    if (type !== 'DAILY') throw new DomainError('VALIDATION_FAILED', `${type} runs need a series`, [{ field: 'series', message: 'required for this type' }]);
+    const day = businessDate ?? addDays(this.clock.businessDate(), -1);
+    const series = await this.prisma.series.findMany({
+      where: { status: { in: ['LISTED', 'TRADING'] }, tradingStartAt: { lte: endOfBusinessDay(day, this.config.eodCutoff) } },
+      select: { code: true },
+      orderBy: { code: 'asc' },
+    });
+    const runs = [];
+    for (const s of series) runs.push({ run: await this.start(type, s.code, day, requestedBy), series: s.code });
+    return runs;
+  }
+
   get(id: string): Promise<SettlementRun | null> {
     return this.prisma.settlementRun.findUnique({ where: { id } });
   }

@@ -72,7 +72,9 @@ export class SettlementController {
   @Audited('settlement.run.start', 'settlement-run')
   async start(@CurrentPrincipal() p: Principal, @Body() body: StartRunDto) {
     if (body.businessDate && !isValidIsoDate(body.businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate is not a date', [{ field: 'businessDate', message: 'invalid date' }]);
-    return runView(await this.runs.start(body.type, body.series, body.businessDate, p.keyId), body.series);
+    if (body.series) return runView(await this.runs.start(body.type, body.series, body.businessDate, p.keyId), body.series);
+    const runs = await this.runs.startAll(body.type, body.businessDate, p.keyId);
+    return { items: runs.map((r) => runView(r.run, r.series)), nextCursor: null };
   }
 
   @Get('settlement/runs/:id')

@@ -73,5 +73,10 @@ describe('margin calls and the end-of-day schedule', () => {
     expect(runs.map((r) => r.type)).toEqual(['DAILY']);
     expect((await t.app.get(EodHandler).endOfDay()).runs).toBe(1);
     expect(await t.prisma.settlementRun.count({ where: { businessDate: new Date('2026-12-02T00:00:00Z') } })).toBe(1);
+    // Clearing staff may do the same by hand: without a series, every eligible series.
+    const all = await t.clearing.post<{ items: { series: string; businessDate: string }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: '2026-12-02' });
+    expect(all.status, all.text).toBe(201);
+    expect(all.body.items).toEqual([expect.objectContaining({ series: 'MC-1', businessDate: '2026-12-02' })]);
+    expect(await t.prisma.settlementRun.count({ where: { businessDate: new Date('2026-12-02T00:00:00Z') } })).toBe(1);
   });
 });

@@ -7,7 +7,11 @@ export class StartRunDto {
   @IsOptional()
   @Matches(/^\d{4}-\d{2}-\d{2}$/)
   businessDate?: string;
-  @ApiProperty({ example: 'L70-STD-2612' }) @IsString() @Length(1, 40) series!: string;
+  @ApiPropertyOptional({ example: 'L70-STD-2612', description: 'default: every series the run type applies to' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 40)
+  series?: string;
 }
 
 export class FixPriceDto {
