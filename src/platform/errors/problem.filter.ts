@@ -47,6 +47,7 @@ export class ProblemFilter implements ExceptionFilter {
       this.logger.error({ err: bookkeepingError, requestId: req.id }, 'failed to record error outcome');
     }
     if (res.headersSent) return;
+    if (problem.status === 503) res.setHeader('Retry-After', '1');
     res.status(problem.status).type('application/problem+json').send(body);
   }
 

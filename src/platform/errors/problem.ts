@@ -45,9 +45,17 @@ interface BodyParserError {
   status?: number;
 }
 
+// Prisma errors that mean "the database was busy or away", not "your request is wrong": the
+// transaction could not start or finish in time, a write conflict/deadlock, a lost connection.
+const RETRYABLE_PRISMA = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028', 'P2034']);
+
 /** Maps anything thrown to a problem; unknown failures become INTERNAL with no internals leaked. */
 export function toProblem(exception: unknown): Problem {
   if (exception instanceof DomainError) return build(exception.code, exception.detail, exception.errors);
+  const prismaCode = (exception as { code?: unknown } | undefined)?.code;
+  if (typeof prismaCode === 'string' && RETRYABLE_PRISMA.has(prismaCode)) {
+    return build('SERVICE_UNAVAILABLE', 'The database is busy; nothing was changed. Retry with the same Idempotency-Key.');
+  }
   if (exception instanceof ThrottlerException) return build('RATE_LIMITED');
   const parserType = (exception as BodyParserError | undefined)?.type;
   if (parserType === 'entity.parse.failed') return build('MALFORMED_JSON');

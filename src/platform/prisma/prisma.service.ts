@@ -16,6 +16,9 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     const warn = (err: Error) => logger.warn({ err: err.message }, 'postgres connection lost; the pool will reconnect');
     super({
       adapter: new PrismaPg({ connectionString: config.databaseUrl, max: 20 }, { onPoolError: warn, onConnectionError: warn }),
+      // Under a burst on one hot account, transactions queue on its row lock while holding pool
+      // connections; Prisma's 2 s default wait for a connection would turn that queue into errors.
+      transactionOptions: { maxWait: 20_000, timeout: 60_000 },
     });
   }
 
