@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     ];
     printTable(figures);
     console.log(`requests answered ≥ 300 (rejections such as INSUFFICIENT_MARGIN): ${errors}; orders sent: ${n}`);
-    await writeResults('orders', { machine: await machine(db.url), figures, notes: [`${REPS} interleaved repetitions of ${SECONDS} s, medians; API and worker in one process; clients in the same process`, `reference p50 ${m('ping', 'p50').toFixed(1)} ms, p99 ${m('ping', 'p99').toFixed(1)} ms`] });
+    await writeResults('orders', { machine: await machine(db.url), figures, notes: [`${REPS} interleaved repetitions of ${SECONDS} s, medians; the API+worker (dist/main.js) and the reference server each in its own process; the clients in the bench process`, `reference p50 ${m('ping', 'p50').toFixed(1)} ms, p99 ${m('ping', 'p99').toFixed(1)} ms`] });
   } finally {
     app.kill('SIGTERM');
     ref.kill('SIGTERM');
