@@ -8,6 +8,7 @@ import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { LedgerEvents } from './ledger.events.js';
 import { LedgerService } from './ledger.service.js';
+import { WithdrawalsRepository } from './withdrawals.repository.js';
 import { HOUSE, memberAccount, type PostedTransfer } from './ledger.types.js';
 
 /** Deposits recorded by clearing staff and member withdrawals held, then approved or rejected. */
@@ -18,6 +19,7 @@ export class CashService {
     private readonly ledger: LedgerService,
     private readonly clock: Clock,
     private readonly events: LedgerEvents,
+    private readonly withdrawals: WithdrawalsRepository,
   ) {}
 
   /**
@@ -56,14 +58,12 @@ export class CashService {
     assertCanSee(principal, memberId, 'member');
     if (id) {
       // A retry of a request whose first attempt committed (see idForRequest).
-      const existing = await this.prisma.withdrawal.findUnique({ where: { id } });
+      const existing = await this.withdrawals.find(this.prisma, id);
       if (existing) return existing;
     }
     return this.prisma.$transaction(async (tx) => {
       const businessDate = this.clock.businessDate();
-      const w = await tx.withdrawal.create({
-        data: { id, memberId, amountFen, requestedByKeyId: principal.keyId, businessDate: new Date(`${businessDate}T00:00:00Z`) },
-      });
+      const w = await this.withdrawals.create(tx, { id, memberId, amountFen, requestedByKeyId: principal.keyId, businessDate });
       await this.ledger.post(tx, [
         {
           idempotencyKey: `withdrawal.${w.id}.hold`,
@@ -94,35 +94,28 @@ export class CashService {
   }
 
   async getWithdrawal(principal: Principal, id: string): Promise<Withdrawal> {
-    const w = isUuid(id) ? await this.prisma.withdrawal.findUnique({ where: { id } }) : null;
+    const w = isUuid(id) ? await this.withdrawals.find(this.prisma, id) : null;
     if (!w) throw new DomainError('NOT_FOUND', 'withdrawal not found');
     assertCanSee(principal, w.memberId, 'withdrawal');
     return w;
   }
 
   listWithdrawals(principal: Principal, status: Withdrawal['status'] | undefined, beforeCreated: Date | undefined, limit: number) {
-    return this.prisma.withdrawal.findMany({
-      where: { memberId: memberScope(principal), status, createdAt: beforeCreated ? { lt: beforeCreated } : undefined },
-      orderBy: { createdAt: 'desc' },
-      take: limit + 1,
-    });
+    return this.withdrawals.list(this.prisma, { memberId: memberScope(principal), status, before: beforeCreated, limit });
   }
 
   /** Compare-and-set on the status: two clearing users deciding at once cannot both win. */
   private async claimPending(tx: Tx, id: string, decision: 'APPROVED' | 'REJECTED', keyId: string, reason?: string): Promise<Withdrawal> {
     if (!isUuid(id)) throw new DomainError('NOT_FOUND', 'withdrawal not found');
-    const { count } = await tx.withdrawal.updateMany({
-      where: { id, status: 'PENDING' },
-      data: { status: decision, decidedByKeyId: keyId, decidedAt: this.clock.now(), reason },
-    });
-    const w = await tx.withdrawal.findUnique({ where: { id } });
+    const count = await this.withdrawals.decide(tx, id, { status: decision, decidedByKeyId: keyId, decidedAt: this.clock.now(), reason });
+    const w = await this.withdrawals.find(tx, id);
     if (!w) throw new DomainError('NOT_FOUND', 'withdrawal not found');
     if (count === 0) throw new DomainError('WITHDRAWAL_NOT_PENDING', `withdrawal is already ${w.status}`);
     return w;
   }
 
   private async assertMember(memberId: string): Promise<void> {
-    const m = isUuid(memberId) ? await this.prisma.member.findUnique({ where: { id: memberId } }) : null;
+    const m = isUuid(memberId) ? await this.withdrawals.member(this.prisma, memberId) : null;
     if (!m || m.kind === 'CLEARING') throw new DomainError('NOT_FOUND', 'member not found');
   }
 }

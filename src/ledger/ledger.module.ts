@@ -5,10 +5,11 @@ import { LedgerController } from './ledger.controller.js';
 import { LedgerEvents } from './ledger.events.js';
 import { LedgerRepository } from './ledger.repository.js';
 import { LedgerService } from './ledger.service.js';
+import { WithdrawalsRepository } from './withdrawals.repository.js';
 
 @Module({
   controllers: [LedgerController],
-  providers: [LedgerRepository, LedgerService, CashService, LedgerQueries, LedgerEvents],
+  providers: [LedgerRepository, LedgerService, CashService, LedgerQueries, LedgerEvents, WithdrawalsRepository],
   exports: [LedgerService, LedgerRepository, LedgerQueries, LedgerEvents],
 })
 export class LedgerModule {}

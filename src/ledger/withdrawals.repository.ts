@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import type { Member, Withdrawal } from '../generated/prisma/client.js';
+import type { WithdrawalStatus } from '../generated/prisma/enums.js';
+import type { Db } from '../platform/prisma/prisma.service.js';
+
+@Injectable()
+export class WithdrawalsRepository {
+  find(db: Db, id: string): Promise<Withdrawal | null> {
+    return db.withdrawal.findUnique({ where: { id } });
+  }
+
+  create(db: Db, data: { id?: string; memberId: string; amountFen: bigint; requestedByKeyId: string; businessDate: string }): Promise<Withdrawal> {
+    return db.withdrawal.create({ data: { ...data, businessDate: new Date(`${data.businessDate}T00:00:00Z`) } });
+  }
+
+  /** Compare-and-set on the status; returns how many rows changed (0: someone decided first). */
+  async decide(db: Db, id: string, data: { status: 'APPROVED' | 'REJECTED'; decidedByKeyId: string; decidedAt: Date; reason?: string }): Promise<number> {
+    const { count } = await db.withdrawal.updateMany({ where: { id, status: 'PENDING' }, data });
+    return count;
+  }
+
+  list(db: Db, filter: { memberId?: string; status?: WithdrawalStatus; before?: Date; limit: number }): Promise<Withdrawal[]> {
+    return db.withdrawal.findMany({
+      where: { memberId: filter.memberId, status: filter.status, createdAt: filter.before ? { lt: filter.before } : undefined },
+      orderBy: { createdAt: 'desc' },
+      take: filter.limit + 1,
+    });
+  }
+
+  member(db: Db, id: string): Promise<Member | null> {
+    return db.member.findUnique({ where: { id } });
+  }
+}
