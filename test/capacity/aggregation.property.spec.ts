@@ -85,4 +85,33 @@ describe('GET /v1/capacity equals a brute-force recomputation on random fleets (
       { numRuns: 60 },
     );
   }, 120_000);
+
+  it('stays exact while nodes register, heartbeat and drain concurrently', async () => {
+    const { createMember } = await import('../harness/factories.js');
+    const { createDataCenter, createNode } = await import('../harness/capacity-factories.js');
+    await t.prisma.nodeModel.deleteMany();
+    await t.prisma.node.deleteMany();
+    await t.prisma.dataCenter.deleteMany();
+    const ops = await Promise.all([0, 1, 2, 3].map(() => createMember(t, 'OPERATOR')));
+    const dcs = await Promise.all(ops.map((op, i) => createDataCenter(op, REGIONS[i % REGIONS.length])));
+    const snapshots: { onlineNodes: number; tokensPerSecond: number }[][] = [];
+    const reading = (async () => {
+      for (let i = 0; i < 30; i++) snapshots.push((await t.clearing.get<{ items: { onlineNodes: number; tokensPerSecond: number }[] }>('/v1/capacity?modelClass=llm-8b-instruct')).body.items);
+    })();
+    await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const op = ops[i % 4];
+        const node = await createNode(op, dcs[i % 4], [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 100 + i }]);
+        await t.client().post(`/v1/nodes/${node.id}/heartbeat`, {}, { authorization: `Bearer ${node.nodeToken}` });
+        if (i % 3 === 0) await op.client.patch(`/v1/nodes/${node.id}`, { status: 'DRAINING' });
+      }),
+    );
+    await reading;
+    // Every snapshot was internally consistent: each row's tokens/s sums nodes of 100..123 tokens/s.
+    for (const rows of snapshots) for (const r of rows) expect(r.tokensPerSecond).toBeGreaterThanOrEqual(100 * r.onlineNodes);
+    const nodes = await t.prisma.node.findMany({ include: { models: true } });
+    const expected = bruteForce(nodes.map((n) => ({ operator: 0, region: n.region, status: n.status, models: n.models.map((m) => ({ modelClass: m.modelClass, tokensPerSecond: m.tokensPerSecond })) })));
+    expect((await t.clearing.get<{ items: unknown[] }>('/v1/capacity')).body.items).toEqual(expected);
+    expect(expected.reduce((n, r) => n + r.onlineNodes, 0)).toBe(16); // 24 registered, 8 drained
+  }, 60_000);
 });
