@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "transfers_settlementRunId_idx" ON "transfers"("settlementRunId");
