@@ -78,9 +78,9 @@ export class ListingsService {
           include: { product: true },
         });
         if (tradingStartAt > now) {
-          await this.outbox.enqueue(tx, 'markets.series-open', { seriesId: series.id }, { jobId: `series-open-${series.id}`, delayMs: tradingStartAt.getTime() - now.getTime() });
+          await this.outbox.enqueue(tx, 'markets.series-open', { seriesId: series.id }, { jobId: `series-open-${series.id}`, notBefore: tradingStartAt });
         }
-        await this.outbox.enqueue(tx, 'markets.series-halt', { seriesId: series.id }, { jobId: `series-halt-${series.id}`, delayMs: lastTradingAt.getTime() - now.getTime() });
+        await this.outbox.enqueue(tx, 'markets.series-halt', { seriesId: series.id }, { jobId: `series-halt-${series.id}`, notBefore: lastTradingAt });
         return series;
       });
     } catch (err) {

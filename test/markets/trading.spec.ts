@@ -121,4 +121,33 @@ describe('trading: listing, matching, novation, fees and initial margin', () => 
     const all = await t.clearing.get<{ items: { memberId: string }[] }>('/v1/orders?limit=500');
     expect(new Set(all.body.items.map((o) => o.memberId))).toEqual(new Set([a.id, b.id]));
   });
+
+  it('lists a series months ahead: opening and halt are scheduled for their instants, however far away', async () => {
+    const day = 24 * 3_600_000;
+    const start = new Date(Date.now() + 30 * day);
+    const last = new Date(Date.now() + 120 * day);
+    const code = await createSeries(t, product, {
+      tradingStartAt: start.toISOString(),
+      lastTradingAt: last.toISOString(),
+      deliveryStart: new Date(last.getTime() + day).toISOString(),
+      deliveryEnd: new Date(last.getTime() + 31 * day).toISOString(),
+    });
+    const s = await t.prisma.series.findUniqueOrThrow({ where: { code } });
+    const rows = await t.prisma.outboxMessage.findMany({ where: { jobId: { in: [`series-open-${s.id}`, `series-halt-${s.id}`] } }, orderBy: { jobId: 'asc' } });
+    expect(rows.map((r) => [r.jobName, r.notBefore?.toISOString()])).toEqual([
+      ['markets.series-halt', last.toISOString()],
+      ['markets.series-open', start.toISOString()],
+    ]);
+    const { Queues } = await import('../../src/platform/queues/queues.js');
+    const queue = t.app.get(Queues).get('markets');
+    let halt = await queue.getJob(`series-halt-${s.id}`);
+    for (let i = 0; i < 100 && !halt; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      halt = await queue.getJob(`series-halt-${s.id}`);
+    }
+    expect(halt).toBeDefined();
+    expect(halt!.timestamp + halt!.delay).toBeGreaterThanOrEqual(last.getTime() - 5_000);
+    expect(halt!.timestamp + halt!.delay).toBeLessThanOrEqual(last.getTime() + 5_000);
+    expect(await halt!.getState()).toBe('delayed');
+  });
 });

@@ -14,7 +14,7 @@ interface OutboxRow {
   jobName: string;
   jobId: string;
   payload: unknown;
-  delayMs: number;
+  notBefore: Date | null;
 }
 
 /**
@@ -22,6 +22,12 @@ interface OutboxRow {
  * workers can relay; the BullMQ jobId is the row's deterministic id, so a row relayed twice
  * (crash between add and mark) is still one job. While Redis is away rows simply wait.
  */
+function delayUntil(notBefore: Date | null): number | undefined {
+  if (!notBefore) return undefined;
+  const ms = notBefore.getTime() - Date.now();
+  return ms > 0 ? ms : undefined;
+}
+
 @Injectable()
 export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(OutboxRelay.name);
@@ -56,7 +62,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     return this.prisma.$transaction(
       async (tx) => {
         const rows = await tx.$queryRaw<OutboxRow[]>`
-          SELECT seq, queue, "jobName", "jobId", payload, "delayMs" FROM outbox_messages
+          SELECT seq, queue, "jobName", "jobId", payload, "notBefore" FROM outbox_messages
           WHERE "sentAt" IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`;
         if (rows.length === 0) return 0;
         const byQueue = new Map<QueueName, OutboxRow[]>();
@@ -69,7 +75,7 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
             batch.map((row) => ({
               name: row.jobName,
               data: row.payload,
-              opts: { ...JOBS[row.jobName as JobName]?.options, jobId: row.jobId, delay: row.delayMs || undefined },
+              opts: { ...JOBS[row.jobName as JobName]?.options, jobId: row.jobId, delay: delayUntil(row.notBefore) },
             })),
           );
         }

@@ -21,7 +21,7 @@ export class OutboxService {
     db: Db,
     job: K,
     payload: JobPayloads[K],
-    opts: { jobId: string; delayMs?: number },
+    opts: { jobId: string; notBefore?: Date },
   ): Promise<void> {
     if (!JOB_ID.test(opts.jobId)) throw new Error(`outbox jobId ${JSON.stringify(opts.jobId)} must match ${JOB_ID}`);
     await db.outboxMessage.create({
@@ -30,7 +30,7 @@ export class OutboxService {
         jobName: job,
         jobId: opts.jobId,
         payload: payload as unknown as Prisma.InputJsonValue,
-        delayMs: opts.delayMs ?? 0,
+        notBefore: opts.notBefore,
       },
     });
   }
