@@ -8,6 +8,10 @@ import { formatFen } from '../platform/money/money.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { Clock } from '../platform/time/clock.js';
+import { MarketsRepository } from './markets.repository.js';
+
+// An unknown series code in a list filter matches nothing (a uuid no row has), rather than everything.
+const NO_SERIES = '00000000-0000-0000-0000-000000000000';
 
 const price = (fen: bigint | null | undefined) => (fen === null || fen === undefined ? null : formatFen(fen));
 
@@ -82,6 +86,7 @@ export function orderView(o: Order, seriesCode: string, trades: Pick<Trade, 'id'
 export class MarketDataService {
   constructor(
     private readonly prisma: PrismaService,
+    private readonly markets: MarketsRepository,
     private readonly clock: Clock,
   ) {}
 
@@ -132,7 +137,7 @@ export class MarketDataService {
 
   async orders(p: Principal, q: { status?: OrderStatus; series?: string; cursor?: string; limit: number }): Promise<Page<ReturnType<typeof orderView>>> {
     const before = decodeCursor(q.cursor, /^\d{1,19}$/);
-    const seriesId = q.series ? (await this.prisma.series.findUnique({ where: { code: q.series } }))?.id ?? '00000000-0000-0000-0000-000000000000' : undefined;
+    const seriesId = await this.seriesFilter(q.series);
     const rows = await this.prisma.order.findMany({
       where: { memberId: memberScope(p), status: q.status, seriesId, seq: before ? { lt: BigInt(before) } : undefined },
       orderBy: { seq: 'desc' },
@@ -146,7 +151,7 @@ export class MarketDataService {
   async trades(p: Principal, q: { series?: string; cursor?: string; limit: number }) {
     const scope = memberScope(p);
     const before = decodeCursor(q.cursor, /^\d{1,19}$/);
-    const seriesId = q.series ? (await this.prisma.series.findUnique({ where: { code: q.series } }))?.id ?? '00000000-0000-0000-0000-000000000000' : undefined;
+    const seriesId = await this.seriesFilter(q.series);
     const rows = await this.prisma.trade.findMany({
       where: { seriesId, seq: before ? { lt: BigInt(before) } : undefined, ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}) },
       orderBy: { seq: 'desc' },
@@ -168,7 +173,7 @@ export class MarketDataService {
 
   async positions(p: Principal, seriesCode?: string) {
     const rows = await this.prisma.position.findMany({
-      where: { memberId: memberScope(p), ...(seriesCode ? { seriesId: (await this.prisma.series.findUnique({ where: { code: seriesCode } }))?.id ?? '00000000-0000-0000-0000-000000000000' } : {}) },
+      where: { memberId: memberScope(p), seriesId: await this.seriesFilter(seriesCode) },
       orderBy: [{ seriesId: 'asc' }, { memberId: 'asc' }],
     });
     const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
@@ -181,6 +186,10 @@ export class MarketDataService {
       marginHeld: formatFen(r.marginHeldFen),
       currency: 'CNY',
     }));
+  }
+
+  private async seriesFilter(code: string | undefined): Promise<string | undefined> {
+    return code === undefined ? undefined : ((await this.markets.seriesIdByCode(this.prisma, code)) ?? NO_SERIES);
   }
 
   private async seriesCodes(ids: string[]): Promise<Map<string, string>> {

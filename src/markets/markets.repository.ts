@@ -59,24 +59,11 @@ export class MarketsRepository {
   }
 
   async exposure(db: Db, memberId: string, seriesId: string): Promise<MemberExposure> {
-    const [row] = await db.$queryRaw<{ longQty: number; shortQty: number; marginHeldFen: bigint; restingBuy: bigint; restingSell: bigint }[]>`
-      SELECT COALESCE(p."longQty", 0) AS "longQty", COALESCE(p."shortQty", 0) AS "shortQty", COALESCE(p."marginHeldFen", 0)::bigint AS "marginHeldFen",
-        COALESCE((SELECT sum(quantity - "filledQuantity") FROM orders o WHERE o."memberId" = ${memberId}::uuid AND o."seriesId" = ${seriesId}::uuid
-                   AND o.side = 'BUY' AND o.status IN ('OPEN', 'PARTIALLY_FILLED')), 0)::bigint AS "restingBuy",
-        COALESCE((SELECT sum(quantity - "filledQuantity") FROM orders o WHERE o."memberId" = ${memberId}::uuid AND o."seriesId" = ${seriesId}::uuid
-                   AND o.side = 'SELL' AND o.status IN ('OPEN', 'PARTIALLY_FILLED')), 0)::bigint AS "restingSell"
-      FROM (SELECT 1) one LEFT JOIN positions p ON p."memberId" = ${memberId}::uuid AND p."seriesId" = ${seriesId}::uuid`;
-    return {
-      longQty: row.longQty,
-      shortQty: row.shortQty,
-      net: row.longQty - row.shortQty,
-      marginHeldFen: row.marginHeldFen,
-      restingBuyQty: Number(row.restingBuy),
-      restingSellQty: Number(row.restingSell),
-    };
+    const [e] = await this.exposures(db, seriesId, [memberId]);
+    return e;
   }
 
-  /** The exposure of many members in one series at once (settlement over large books). */
+  /** Members' exposure in one series: position, margin held, resting quantity per side. */
   async exposures(db: Db, seriesId: string, memberIds: string[]): Promise<(MemberExposure & { memberId: string })[]> {
     const rows = await db.$queryRaw<{ memberId: string; longQty: number; shortQty: number; marginHeldFen: bigint; restingBuy: bigint; restingSell: bigint }[]>`
       WITH m AS (SELECT unnest(${memberIds}::uuid[]) AS id),
@@ -131,16 +118,29 @@ export class MarketsRepository {
     await tx.trade.createMany({ data: trades.map((t) => ({ ...t, businessDate: new Date(`${t.businessDate}T00:00:00Z`) })) });
   }
 
-  /** Adds to gross long/short; records when a member first held a long (delivery allocation order). */
-  async addToPosition(tx: Tx, memberId: string, seriesId: string, longDelta: number, shortDelta: number): Promise<void> {
+  /**
+   * Adds trades to the members' gross long/short in one statement; records when a member first
+   * held a long (delivery allocation order).
+   */
+  async addTradesToPositions(tx: Tx, seriesId: string, trades: { buyerId: string; sellerId: string; quantity: number }[]): Promise<void> {
+    if (trades.length === 0) return;
+    const members = trades.flatMap((t) => [t.buyerId, t.sellerId]);
+    const longs = trades.flatMap((t) => [t.quantity, 0]);
+    const shorts = trades.flatMap((t) => [0, t.quantity]);
     await tx.$executeRaw`
       INSERT INTO positions ("memberId", "seriesId", "longQty", "shortQty", "firstLongAt", "updatedAt")
-      VALUES (${memberId}::uuid, ${seriesId}::uuid, ${longDelta}, ${shortDelta}, CASE WHEN ${longDelta} > 0 THEN now() END, now())
+      SELECT m, ${seriesId}::uuid, sum(l)::int, sum(s)::int, CASE WHEN sum(l) > 0 THEN now() END, now()
+      FROM unnest(${members}::uuid[], ${longs}::int[], ${shorts}::int[]) AS d(m, l, s) GROUP BY m
       ON CONFLICT ("memberId", "seriesId") DO UPDATE SET
         "longQty" = positions."longQty" + EXCLUDED."longQty",
         "shortQty" = positions."shortQty" + EXCLUDED."shortQty",
         "firstLongAt" = COALESCE(positions."firstLongAt", EXCLUDED."firstLongAt"),
         "updatedAt" = now()`;
+  }
+
+  /** The id of a series by code, or null. */
+  async seriesIdByCode(db: Db, code: string): Promise<string | null> {
+    return (await db.series.findUnique({ where: { code }, select: { id: true } }))?.id ?? null;
   }
 
   restingOrders(tx: Tx, seriesId: string): Promise<Order[]> {

@@ -130,9 +130,8 @@ export class OrdersService {
     const members = new Set<string>(aggressorId ? [aggressorId] : []);
     const transfers: TransferRequest[] = [];
     const fee = series.product.feePerContractFen;
+    await this.repo.addTradesToPositions(tx, series.id, trades);
     for (const t of trades) {
-      await this.repo.addToPosition(tx, t.buyerId, series.id, t.quantity, 0);
-      await this.repo.addToPosition(tx, t.sellerId, series.id, 0, t.quantity);
       members.add(t.buyerId).add(t.sellerId);
       if (fee > 0n) {
         for (const [side, memberId] of [['buy', t.buyerId], ['sell', t.sellerId]] as const) {

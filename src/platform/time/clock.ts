@@ -17,11 +17,6 @@ export class Clock {
     return businessDateOf(at, this.config.eodCutoff);
   }
 
-  /** Test hook: shifts this process' notion of now. */
-  travel(ms: number): void {
-    this.offsetMs += ms;
-  }
-
   /** Test hook: from here on, now() runs on from `instant`. */
   set(instant: Date): void {
     this.offsetMs = instant.getTime() - Date.now();
