@@ -1,32 +1,22 @@
 // npm run bench:settlement — DAILY settlement of 1,000 series holding 1,000,000 open positions
 // (500,000 trades), run by a real API + worker process, against a plain SELECT sum(...) scan
 // over the same positions, measured on the same server in the same run.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import pg from 'pg';
 import { addDays, businessDateOf } from '../src/platform/time/business-date.js';
-import { machine, median, printTable, progress, scratchDatabase, writeResults, type Figure } from './lib.js';
+import { freePort, machine, median, printTable, progress, scratchDatabase, startServer, writeResults, type Figure } from './lib.js';
 
 const SERIES = Number(process.env.BENCH_SERIES ?? 1_000);
 const MEMBERS = Number(process.env.BENCH_MEMBERS ?? 1_000); // every member holds a position in every series
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 async function main(): Promise<void> {
   const db = await scratchDatabase(true);
   const client = new pg.Client({ connectionString: db.url });
   await client.connect();
   const day = addDays(businessDateOf(new Date(), '15:00'), -1);
-  let server: ReturnType<typeof spawn> | undefined;
+  let server: ChildProcess | undefined;
   try {
     progress(`generating ${SERIES} series × ${MEMBERS} members = ${SERIES * MEMBERS} positions (${(SERIES * MEMBERS) / 2} trades)`);
     const t0 = performance.now();
@@ -59,19 +49,12 @@ async function main(): Promise<void> {
 
     const key = `tck_bench_${randomBytes(20).toString('hex')}`;
     const port = await freePort();
-    server = spawn(process.execPath, ['dist/main.js'], {
-      env: { ...process.env, DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bset${randomBytes(3).toString('hex')}}` },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
     const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; i < 300; i++) {
-      try {
-        if ((await fetch(`${base}/health/ready`)).ok) break;
-      } catch {
-        // starting
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    server = await startServer(
+      ['dist/main.js'],
+      { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bset${randomBytes(3).toString('hex')}}` },
+      `${base}/health/ready`,
+    );
     const codes = (await client.query<{ code: string }>('SELECT code FROM series ORDER BY code')).rows.map((r) => r.code);
     const rss: number[] = [];
     const r0 = performance.now();

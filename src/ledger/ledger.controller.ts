@@ -5,7 +5,7 @@ import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { parseAmount, parseCurrency } from '../platform/money/money.js';
-import { encodeCursor, type Page } from '../platform/pagination/page.js';
+import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
 import { CashService } from './cash.service.js';
 import {
   BalancesView,
@@ -75,11 +75,9 @@ export class LedgerController {
   @Get('withdrawals')
   async listWithdrawals(@CurrentPrincipal() p: Principal, @Query() q: WithdrawalsQueryDto): Promise<Page<WithdrawalView>> {
     const limit = q.limit ?? 50;
-    const before = q.cursor ? new Date(Buffer.from(q.cursor, 'base64url').toString('utf8')) : undefined;
-    const rows = await this.cash.listWithdrawals(p, q.status, before && !Number.isNaN(before.getTime()) ? before : undefined, limit);
-    const items = rows.slice(0, limit);
-    const last = items.at(-1);
-    return { items: items.map(toWithdrawalView), nextCursor: rows.length > limit && last ? encodeCursor(last.createdAt.toISOString()) : null };
+    const before = decodeCursor(q.cursor, /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/);
+    const rows = await this.cash.listWithdrawals(p, q.status, before ? new Date(before) : undefined, limit);
+    return toPage(rows, limit, (w) => w.createdAt.toISOString(), toWithdrawalView);
   }
 
   @Get('withdrawals/:id')

@@ -106,6 +106,18 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
     await t.clearing.post(`/v1/withdrawals/${w.body.id}/reject`, {});
   });
 
+  it('pages through withdrawals newest first, own only', async () => {
+    const first = await buyer.client.get<{ items: { id: string; memberId: string }[]; nextCursor: string }>('/v1/withdrawals?limit=2');
+    expect(first.body.items).toHaveLength(2);
+    const rest = await buyer.client.get<{ items: { id: string }[]; nextCursor: string | null }>(`/v1/withdrawals?limit=50&cursor=${first.body.nextCursor}`);
+    const all = [...first.body.items, ...rest.body.items];
+    expect(new Set(all.map((w) => w.id)).size).toBe(all.length);
+    expect(all.length).toBe(await t.prisma.withdrawal.count({ where: { memberId: buyer.id } }));
+    expect(rest.body.nextCursor).toBeNull();
+    expect((await other.client.get<{ items: unknown[] }>('/v1/withdrawals')).body.items).toEqual([]);
+    expectProblem(await buyer.client.get('/v1/withdrawals?cursor=bm90LWEtZGF0ZQ'), 400, 'VALIDATION_FAILED');
+  });
+
   it('lists transfers newest first with kind and date filters and a cursor', async () => {
     const all = await buyer.client.get<{ items: { kind: string }[]; nextCursor: string | null }>(`/v1/members/${buyer.id}/transfers?limit=100`);
     expect(all.body.items.map((x) => x.kind)).toEqual([

@@ -1,4 +1,6 @@
 import type { NextFunction, Request, Response } from 'express';
+import { DomainError } from '../errors/error-codes.js';
+import { toProblem } from '../errors/problem.js';
 import { hashApiKey, parseBearer } from './api-key.js';
 import type { ApiKeyRepository } from './api-key.repository.js';
 
@@ -19,18 +21,11 @@ export function clearingKeyMiddleware(keys: ApiKeyRepository) {
       next();
       return;
     }
+    const problem = toProblem(new DomainError(credential ? 'FORBIDDEN_ROLE' : 'UNAUTHENTICATED', 'Bull Board needs a clearing key'));
     res
-      .status(credential ? 403 : 401)
+      .status(problem.status)
       .setHeader('WWW-Authenticate', 'Basic realm="TokenClear queues (clearing key as password)"')
       .type('application/problem+json')
-      .send(
-        JSON.stringify({
-          type: 'https://tokenclear.dev/problems/' + (credential ? 'forbidden-role' : 'unauthenticated'),
-          title: credential ? 'Role not allowed for this operation' : 'Missing or invalid API key',
-          status: credential ? 403 : 401,
-          detail: 'Bull Board needs a clearing key',
-          code: credential ? 'FORBIDDEN_ROLE' : 'UNAUTHENTICATED',
-        }),
-      );
+      .send(JSON.stringify({ ...problem, instance: req.originalUrl }));
   };
 }
