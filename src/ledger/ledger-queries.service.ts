@@ -1,3 +1,4 @@
+import { isoDate } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { Withdrawal } from '../generated/prisma/client.js';
 import type { TransferKind } from '../generated/prisma/enums.js';
@@ -34,7 +35,7 @@ export function toWithdrawalView(w: Withdrawal): WithdrawalView {
     amount: formatFen(w.amountFen),
     currency: 'CNY',
     status: w.status,
-    businessDate: w.businessDate.toISOString().slice(0, 10),
+    businessDate: isoDate(w.businessDate),
     createdAt: w.createdAt.toISOString(),
     decidedAt: w.decidedAt?.toISOString() ?? null,
     reason: w.reason,

@@ -1,3 +1,4 @@
+import { isoDate } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { AccountType, TransferKind } from '../generated/prisma/enums.js';
 import { DomainError } from '../platform/errors/error-codes.js';
@@ -184,7 +185,7 @@ function toPosted(r: TransferRow): PostedTransfer {
     credit: r.credit,
     amountFen: r.amountFen,
     kind: r.kind,
-    businessDate: r.businessDate.toISOString().slice(0, 10),
+    businessDate: isoDate(r.businessDate),
     refs: {
       ...(r.settlementRunId ? { settlementRunId: r.settlementRunId } : {}),
       ...(r.tradeId ? { tradeId: r.tradeId } : {}),

@@ -1,3 +1,4 @@
+import { dateColumn } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { Member, Withdrawal } from '../generated/prisma/client.js';
 import type { WithdrawalStatus } from '../generated/prisma/enums.js';
@@ -10,7 +11,7 @@ export class WithdrawalsRepository {
   }
 
   create(db: Db, data: { id?: string; memberId: string; amountFen: bigint; requestedByKeyId: string; businessDate: string }): Promise<Withdrawal> {
-    return db.withdrawal.create({ data: { ...data, businessDate: new Date(`${data.businessDate}T00:00:00Z`) } });
+    return db.withdrawal.create({ data: { ...data, businessDate: dateColumn(data.businessDate) } });
   }
 
   /** Compare-and-set on the status; returns how many rows changed (0: someone decided first). */

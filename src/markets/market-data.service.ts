@@ -1,3 +1,4 @@
+import { isoDate } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { Order, Product, Series, Trade } from '../generated/prisma/client.js';
 import type { OrderStatus } from '../generated/prisma/enums.js';
@@ -165,7 +166,7 @@ export class MarketDataService {
       currency: 'CNY',
       quantity: t.quantity,
       block: t.block,
-      businessDate: t.businessDate.toISOString().slice(0, 10),
+      businessDate: isoDate(t.businessDate),
       createdAt: t.createdAt.toISOString(),
       ...(scope ? { side: t.buyerId === scope ? 'BUY' : 'SELL', counterparty: 'CCP' } : { buyerId: t.buyerId, sellerId: t.sellerId }),
     }));

@@ -1,3 +1,4 @@
+import { dateColumn } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { Order, Product, Series, Trade } from '../generated/prisma/client.js';
 import type { OrderStatus, Side } from '../generated/prisma/enums.js';
@@ -115,7 +116,7 @@ export class MarketsRepository {
 
   async insertTrades(tx: Tx, trades: NewTrade[]): Promise<void> {
     if (trades.length === 0) return;
-    await tx.trade.createMany({ data: trades.map((t) => ({ ...t, businessDate: new Date(`${t.businessDate}T00:00:00Z`) })) });
+    await tx.trade.createMany({ data: trades.map((t) => ({ ...t, businessDate: dateColumn(t.businessDate) })) });
   }
 
   /**

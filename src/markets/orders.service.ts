@@ -1,3 +1,4 @@
+import { isoDate } from '../platform/time/business-date.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Order } from '../generated/prisma/client.js';
@@ -50,7 +51,7 @@ export class OrdersService {
       const existing = await this.repo.findOrder(this.prisma, input.id);
       if (existing) {
         const trades = await this.repo.tradesOfOrder(this.prisma, existing.id);
-        return { order: existing, trades: trades.map((t) => ({ ...t, businessDate: t.businessDate.toISOString().slice(0, 10) })) };
+        return { order: existing, trades: trades.map((t) => ({ ...t, businessDate: isoDate(t.businessDate) })) };
       }
     }
     return this.prisma.$transaction(

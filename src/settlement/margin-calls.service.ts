@@ -1,3 +1,4 @@
+import { dateColumn, isoDate } from '../platform/time/business-date.js';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { LedgerEvents } from '../ledger/ledger.events.js';
@@ -28,7 +29,7 @@ export class MarginCallsService implements OnModuleDestroy {
   async open(db: Db, calls: { memberId: string; amountFen: bigint }[], runId: string, businessDate: string, dueAt: Date): Promise<void> {
     if (calls.length === 0) return;
     await db.marginCall.createMany({
-      data: calls.map((c) => ({ memberId: c.memberId, runId, amountFen: c.amountFen, businessDate: new Date(`${businessDate}T00:00:00Z`), dueAt })),
+      data: calls.map((c) => ({ memberId: c.memberId, runId, amountFen: c.amountFen, businessDate: dateColumn(businessDate), dueAt })),
     });
   }
 
@@ -49,7 +50,7 @@ export class MarginCallsService implements OnModuleDestroy {
       id: c.id,
       memberId: c.memberId,
       runId: c.runId,
-      businessDate: c.businessDate.toISOString().slice(0, 10),
+      businessDate: isoDate(c.businessDate),
       amount: formatFen(c.amountFen),
       currency: 'CNY',
       dueAt: c.dueAt.toISOString(),

@@ -1,3 +1,4 @@
+import { dateColumn } from '../platform/time/business-date.js';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma } from '../generated/prisma/client.js';
 import type { PriceMethod } from '../generated/prisma/enums.js';
@@ -26,7 +27,7 @@ export class SettlementPricesService {
   ) {}
 
   async derive(db: Db, series: SeriesWithProduct, businessDate: string): Promise<DerivedPrice> {
-    const stored = await db.settlementPrice.findUnique({ where: { seriesId_businessDate: { seriesId: series.id, businessDate: new Date(`${businessDate}T00:00:00Z`) } } });
+    const stored = await db.settlementPrice.findUnique({ where: { seriesId_businessDate: { seriesId: series.id, businessDate: dateColumn(businessDate) } } });
     if (stored) return { priceFen: stored.priceFen, method: stored.method, details: stored.details as Record<string, string | number> };
     const tick = series.product.tickFen;
     const end = endOfBusinessDay(businessDate, this.config.eodCutoff);
@@ -41,9 +42,9 @@ export class SettlementPricesService {
 
   async store(db: Db, seriesId: string, businessDate: string, price: DerivedPrice): Promise<void> {
     await db.settlementPrice.upsert({
-      where: { seriesId_businessDate: { seriesId, businessDate: new Date(`${businessDate}T00:00:00Z`) } },
+      where: { seriesId_businessDate: { seriesId, businessDate: dateColumn(businessDate) } },
       update: {},
-      create: { seriesId, businessDate: new Date(`${businessDate}T00:00:00Z`), priceFen: price.priceFen, method: price.method, details: price.details as Prisma.InputJsonValue },
+      create: { seriesId, businessDate: dateColumn(businessDate), priceFen: price.priceFen, method: price.method, details: price.details as Prisma.InputJsonValue },
     });
   }
 }

@@ -12,14 +12,12 @@ import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
-import { addDays, businessDateOf } from '../platform/time/business-date.js';
+import { addDays, businessDateOf, dateColumn, isoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { endOfBusinessDay, transfersChecksum, variationMarginFen } from './domain/settlement-math.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { SettlementPricesService } from './settlement-prices.service.js';
 import { SettlementRepository } from './settlement.repository.js';
-
-const date = (d: Date) => d.toISOString().slice(0, 10);
 
 /**
  * Settlement runs: one per (type, business date, series). A run computes its transfers from the
@@ -62,7 +60,7 @@ export class SettlementRunsService {
       throw new DomainError('SETTLEMENT_TYPE_MISMATCH', 'delivery-close runs are not available yet');
     }
     return this.prisma.$transaction(async (tx) => {
-      const key = { type, businessDate: new Date(`${day}T00:00:00Z`), seriesId: series.id };
+      const key = { type, businessDate: dateColumn(day), seriesId: series.id };
       const existing = await tx.settlementRun.findUnique({ where: { type_businessDate_seriesId: key } });
       if (existing) return existing;
       const run = await tx.settlementRun.create({ data: { ...key, requestedBy } });
@@ -98,7 +96,7 @@ export class SettlementRunsService {
     let run = (await this.get(runId))!;
     if (claimed.count === 0) return { status: run.status, checksum: run.checksum };
     const series = (await this.markets.seriesById(this.prisma, run.seriesId))!;
-    const day = date(run.businessDate);
+    const day = isoDate(run.businessDate);
     const base = `settle.${run.type}.${series.id}.${day}`;
     try {
       const price = run.type === 'EXPIRY' ? await this.finalPrice(series.id) : await this.prices.derive(this.prisma, series, day);
@@ -179,8 +177,8 @@ export class SettlementRunsService {
       await this.prisma.order.updateMany({ where: { id: { in: leftovers.map((o) => o.id) } }, data: { status: 'CANCELLED', cancelReason: 'SERIES_SETTLED' } });
     }
     await this.prisma.series.updateMany({
-      where: { id: series.id, OR: [{ lastSettlementDate: null }, { lastSettlementDate: { lte: new Date(`${day}T00:00:00Z`) } }] },
-      data: { lastSettlementPriceFen: priceFen, lastSettlementDate: new Date(`${day}T00:00:00Z`) },
+      where: { id: series.id, OR: [{ lastSettlementDate: null }, { lastSettlementDate: { lte: dateColumn(day) } }] },
+      data: { lastSettlementPriceFen: priceFen, lastSettlementDate: dateColumn(day) },
     });
     const repriced = (await this.markets.seriesById(this.prisma, series.id))!;
     let cursor = run.cursorMemberId;

@@ -9,7 +9,7 @@ import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen, parseAmount } from '../platform/money/money.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { isValidIsoDate } from '../platform/time/business-date.js';
+import { dateColumn, isoDate, isValidIsoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
 import { MarginCallsService } from './margin-calls.service.js';
@@ -20,7 +20,7 @@ function runView(r: SettlementRun, seriesCode: string) {
   return {
     id: r.id,
     type: r.type,
-    businessDate: r.businessDate.toISOString().slice(0, 10),
+    businessDate: isoDate(r.businessDate),
     series: seriesCode,
     status: r.status,
     phase: r.phase,
@@ -97,7 +97,7 @@ export class SettlementController {
     const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
     if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
     if (priceFen % series.product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
-    const day = new Date(`${businessDate}T00:00:00Z`);
+    const day = dateColumn(businessDate);
     const done = await this.prisma.settlementRun.findFirst({ where: { seriesId: series.id, businessDate: day, type: 'DAILY', status: { in: ['RUNNING', 'COMPLETED'] } } });
     if (done) throw new DomainError('SETTLEMENT_RUN_COMPLETED', `the ${businessDate} run is already ${done.status}`);
     await this.prisma.settlementPrice.upsert({

@@ -7,7 +7,7 @@ import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { addDays } from '../platform/time/business-date.js';
+import { addDays, dateColumn } from '../platform/time/business-date.js';
 
 /** A member's statement for one business date: balances, transfers, trades, positions, prices. */
 @Injectable()
@@ -21,7 +21,7 @@ export class StatementsService {
     assertCanSee(p, memberId, 'member');
     const member = isUuid(memberId) ? await this.prisma.member.findUnique({ where: { id: memberId } }) : null;
     if (!member) throw new DomainError('NOT_FOUND', 'member not found');
-    const day = new Date(`${businessDate}T00:00:00Z`);
+    const day = dateColumn(businessDate);
     const [opening, closing, accounts] = await Promise.all([
       this.ledger.balancesAsOf(this.prisma, memberId, addDays(businessDate, -1)),
       this.ledger.balancesAsOf(this.prisma, memberId, businessDate),

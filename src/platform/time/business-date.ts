@@ -11,10 +11,20 @@ const shanghai = new Intl.DateTimeFormat('en-CA', {
   hourCycle: 'h23',
 });
 
-export function addDays(isoDate: string, days: number): string {
-  const d = new Date(`${isoDate}T00:00:00Z`);
+/** A business date ("2026-12-01") as the value of a Postgres DATE column (UTC midnight). */
+export function dateColumn(isoDate: string): Date {
+  return new Date(`${isoDate}T00:00:00Z`);
+}
+
+/** A DATE column's value back as a business date string. */
+export function isoDate(column: Date): string {
+  return column.toISOString().slice(0, 10);
+}
+
+export function addDays(date: string, days: number): string {
+  const d = dateColumn(date);
   d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10);
+  return isoDate(d);
 }
 
 export function businessDateOf(instant: Date, cutoff: string): string {
@@ -28,5 +38,5 @@ export function businessDateOf(instant: Date, cutoff: string): string {
 export const ISO_DATE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 
 export function isValidIsoDate(s: string): boolean {
-  return ISO_DATE.test(s) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+  return ISO_DATE.test(s) && isoDate(dateColumn(s)) === s;
 }
