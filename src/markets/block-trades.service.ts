@@ -50,9 +50,8 @@ export class BlockTradesService {
       }
       const businessDate = this.clock.businessDate(now);
       const trade: NewTrade = { id: randomUUID(), seriesId: series.id, priceFen: input.priceFen, quantity, buyerId: buyer.id, sellerId: seller.id, buyOrderId: null, sellOrderId: null, block: true, businessDate, createdAt: now };
-      // Both sides agreed to the block: both fees and margins are voluntary movements.
-      const transfers = (await this.orders.book(tx, series, [trade], `block.${trade.id}`, businessDate)).map((t) => ({ ...t, collectByRight: false }));
-      await this.orders.post(tx, transfers);
+      // Both sides agreed to the block: both pay as voluntary movements.
+      await this.orders.post(tx, await this.orders.book(tx, series, [trade], `block.${trade.id}`, businessDate, [buyer.id, seller.id]));
       return trade;
     });
   }

@@ -113,7 +113,7 @@ export class OrdersService {
           businessDate,
           createdAt: now,
         }));
-        const transfers = await this.book(tx, series, trades, `order.${orderId}`, businessDate, p.memberId);
+        const transfers = await this.book(tx, series, trades, `order.${orderId}`, businessDate, [p.memberId]);
         await this.post(tx, transfers);
         return { order, trades };
       },
@@ -123,12 +123,13 @@ export class OrdersService {
 
   /**
    * Records trades against the CCP: positions, fees (each side to ccp:fees) and the margin of
-   * every member involved. `aggressorId` pays its fee as a voluntary movement; a resting order's
-   * owner is charged by right (its cash may go below zero: a margin call, not a broken trade).
+   * every member involved. Members who chose this event (an order's aggressor, both parties of a
+   * block) pay their fees voluntarily; a resting order's owner is charged by right (its cash may go
+   * below zero: a margin call, not a broken trade).
    */
-  async book(tx: Tx, series: SeriesWithProduct, trades: NewTrade[], eventKey: string, businessDate: string, aggressorId?: string): Promise<TransferRequest[]> {
+  async book(tx: Tx, series: SeriesWithProduct, trades: NewTrade[], eventKey: string, businessDate: string, voluntary: readonly string[]): Promise<TransferRequest[]> {
     await this.repo.insertTrades(tx, trades);
-    const members = new Set<string>(aggressorId ? [aggressorId] : []);
+    const members = new Set<string>(voluntary);
     const transfers: TransferRequest[] = [];
     const fee = series.product.feePerContractFen;
     await this.repo.addTradesToPositions(tx, series.id, trades);
@@ -144,7 +145,7 @@ export class OrdersService {
             kind: 'FEE',
             businessDate,
             refs: { tradeId: t.id },
-            collectByRight: memberId !== aggressorId,
+            collectByRight: !voluntary.includes(memberId),
           });
         }
       }
