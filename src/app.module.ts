@@ -3,6 +3,7 @@ import { ExpressAdapter } from '@bull-board/express';
 import { BullBoardModule } from '@bull-board/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CapacityModule } from './capacity/capacity.module.js';
+import { DeliveryModule } from './delivery/delivery.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { MarketsModule } from './markets/markets.module.js';
 import { SettlementModule } from './settlement/settlement.module.js';
@@ -33,6 +34,7 @@ export class AppModule {
         CapacityModule,
         MarketsModule,
         SettlementModule,
+        DeliveryModule,
         MembersModule,
       ],
     };

@@ -6,12 +6,15 @@ export interface AgentConfig {
   token: string;
   engine: { kind: 'simulate'; rate: number } | { kind: 'openai'; url: string; models: Record<string, string>; apiKey?: string };
   heartbeatMs: number;
+  /** Jobs run at once. */
+  concurrency: number;
+  leaseWaitSeconds: number;
 }
 
 export const AGENT_USAGE = `usage: npm run agent -- --api <url> --node <id> --token <node token>
                        (--inference-url <url> [--model <class>=<name> ...] [--inference-key <key>]
                         | --simulate [--rate <tokens/s>])
-                       [--heartbeat-ms <ms>]
+                       [--heartbeat-ms <ms>] [--concurrency <jobs>] [--lease-wait <s>]
   The token may also come from TOKENCLEAR_NODE_TOKEN (keeps it out of the process list).`;
 
 export class AgentUsageError extends Error {}
@@ -30,6 +33,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       simulate: { type: 'boolean' },
       rate: { type: 'string' },
       'heartbeat-ms': { type: 'string' },
+      concurrency: { type: 'string' },
+      'lease-wait': { type: 'string' },
     },
     strict: true,
   });
@@ -45,6 +50,10 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   if (values.simulate && values['inference-url']) fail('use either --simulate or --inference-url, not both');
   const heartbeatMs = Number(values['heartbeat-ms'] ?? 10_000);
   if (!Number.isInteger(heartbeatMs) || heartbeatMs < 50) fail('--heartbeat-ms must be a whole number ≥ 50');
+  const concurrency = Number(values.concurrency ?? 4);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) fail('--concurrency must be a whole number 1…64');
+  const leaseWaitSeconds = Number(values['lease-wait'] ?? 20);
+  if (!Number.isInteger(leaseWaitSeconds) || leaseWaitSeconds < 0 || leaseWaitSeconds > 60) fail('--lease-wait must be 0…60 seconds');
   let engine: AgentConfig['engine'];
   if (values.simulate) {
     const rate = Number(values.rate ?? 50);
@@ -61,5 +70,5 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     }
     engine = { kind: 'openai', url, models, apiKey: values['inference-key'] };
   }
-  return { api, nodeId, token, engine, heartbeatMs };
+  return { api, nodeId, token, engine, heartbeatMs, concurrency, leaseWaitSeconds };
 }

@@ -1,4 +1,5 @@
 import type { AgentConfig } from './agent-config.js';
+import { DeliveryLoop } from './delivery-loop.js';
 import type { InferenceEngine } from './inference/inference.js';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -7,32 +8,48 @@ const MAX_BACKOFF_MS = 30_000;
 
 /**
  * The node agent: a process on an operator's machine that talks HTTP only. It keeps its node
- * ONLINE with heartbeats (jittered, so a fleet does not beat in lockstep) and keeps trying, with
- * backoff, while the API is unreachable.
+ * ONLINE with heartbeats (jittered, so a fleet does not beat in lockstep; each also extends the
+ * node's leases), leases and runs delivery jobs, and keeps trying, with backoff, while the API is
+ * unreachable. On stop it leases nothing more, reports the jobs in hand, then exits.
  */
 export class NodeAgent {
   private running = false;
   private wake?: () => void;
   private failures = 0;
+  readonly delivery: DeliveryLoop;
 
   constructor(
     private readonly config: AgentConfig,
     readonly engine: InferenceEngine,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.delivery = new DeliveryLoop(config, engine, log);
+  }
 
   async run(): Promise<void> {
     this.running = true;
-    this.log('info', 'agent started', { node: this.config.nodeId, api: this.config.api, inference: this.engine.description });
+    this.log('info', 'agent started', { node: this.config.nodeId, api: this.config.api, inference: this.engine.description, concurrency: this.config.concurrency });
+    const leasing = this.delivery.run();
     while (this.running) {
       const next = await this.beat();
       await this.sleep(next);
     }
-    this.log('info', 'agent stopped');
+    await leasing;
+    // Keep beating while the last jobs finish, so their leases do not lapse meanwhile.
+    let done = false;
+    const draining = this.delivery.drained().then(() => {
+      done = true;
+    });
+    while (!done) {
+      const next = await this.beat();
+      await Promise.race([this.sleep(next), draining]);
+    }
+    this.log('info', 'agent stopped', { completed: this.delivery.completed, failed: this.delivery.failed });
   }
 
   stop(): void {
     this.running = false;
+    this.delivery.stop();
     this.wake?.();
   }
 

@@ -1,17 +1,26 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { CapacityRepository } from './capacity.repository.js';
-import { COMMITTED_CAPACITY, committedKey, type CommittedCapacitySource } from './committed-capacity.js';
+import { NoOpenObligations, committedKey, type CommittedCapacitySource } from './committed-capacity.js';
 import type { CapacityRowView } from './dto/capacity.dto.js';
 
 /** Market-wide capacity and the capacity-backed selling limit ("warehouse receipt"). */
 @Injectable()
 export class CapacityViewService {
+  private committed: CommittedCapacitySource = new NoOpenObligations();
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(COMMITTED_CAPACITY) private readonly committed: CommittedCapacitySource,
     private readonly repo: CapacityRepository,
   ) {}
+
+  /**
+   * Delivery (which depends on capacity, not the other way round) plugs in what open obligations
+   * commit at boot.
+   */
+  useCommittedSource(source: CommittedCapacitySource): void {
+    this.committed = source;
+  }
 
   async aggregate(filter: { modelClass?: string; region?: string }): Promise<CapacityRowView[]> {
     const [rows, committed] = await Promise.all([this.repo.aggregate(filter), this.committed.committedTokensPerSecond(filter)]);

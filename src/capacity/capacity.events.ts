@@ -14,4 +14,6 @@ export interface NodeWentOffline {
 @Injectable()
 export class CapacityEvents {
   readonly nodeOffline = new Subject<NodeWentOffline>();
+  /** An agent's heartbeat arrived (delivery extends the node's leases on it). */
+  readonly heartbeat = new Subject<{ nodeId: string }>();
 }

@@ -4,9 +4,8 @@ import { CapacityController } from './capacity.controller.js';
 import { CapacityEvents } from './capacity.events.js';
 import { CapacityRepository } from './capacity.repository.js';
 import { CapacityService } from './capacity.service.js';
-import { COMMITTED_CAPACITY, NoOpenObligations } from './committed-capacity.js';
 import { NodeSweepHandler } from './node-sweep.handler.js';
-import { NodeTokenGuard } from './node-token.guard.js';
+import { AnyNodeTokenGuard, NodeTokenGuard } from './node-token.guard.js';
 
 @Module({
   controllers: [CapacityController],
@@ -17,8 +16,8 @@ import { NodeTokenGuard } from './node-token.guard.js';
     CapacityEvents,
     NodeSweepHandler,
     NodeTokenGuard,
-    { provide: COMMITTED_CAPACITY, useClass: NoOpenObligations },
+    AnyNodeTokenGuard,
   ],
-  exports: [CapacityViewService, CapacityEvents, CapacityRepository, NodeTokenGuard],
+  exports: [CapacityViewService, CapacityEvents, CapacityRepository, NodeTokenGuard, AnyNodeTokenGuard, CapacityService],
 })
 export class CapacityModule {}

@@ -7,6 +7,7 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { CapacityEvents } from './capacity.events.js';
 import { CapacityRepository, type ModelCapacity, type NodeWithModels } from './capacity.repository.js';
 import type { DataCenterView, NodeCreatedView, NodeView } from './dto/capacity.dto.js';
 
@@ -37,6 +38,7 @@ export class CapacityService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly repo: CapacityRepository,
+    private readonly events: CapacityEvents,
   ) {}
 
   async createDataCenter(p: Principal, name: string, region: string): Promise<DataCenterView> {
@@ -101,6 +103,7 @@ export class CapacityService {
     }
     const status = await this.repo.heartbeat(nodeId, load ?? null);
     if (!status) throw new DomainError('NOT_FOUND', 'node not found');
+    this.events.heartbeat.next({ nodeId });
     return { status, nextHeartbeatInMs: this.config.capacity.heartbeatIntervalMs };
   }
 

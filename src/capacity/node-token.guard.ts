@@ -14,6 +14,9 @@ export interface NodePrincipal {
 /** Authenticates a node agent by its node token; a token works only for its own node (`:id`). */
 @Injectable()
 export class NodeTokenGuard implements CanActivate {
+  /** Routes under /v1/nodes/:id accept only that node's token. */
+  protected readonly ownNodeParam: boolean = true;
+
   constructor(private readonly capacity: CapacityRepository) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
@@ -23,7 +26,7 @@ export class NodeTokenGuard implements CanActivate {
     const hash = hashApiKey(token);
     const node = await this.capacity.findNodeByTokenHash(hash);
     if (!node || !hashesEqual(node.tokenHash, hash)) throw new DomainError('NODE_TOKEN_INVALID');
-    if ((req.params as Record<string, string>).id !== node.id) throw new DomainError('NOT_FOUND', 'node not found');
+    if (this.ownNodeParam && (req.params as Record<string, string>).id !== node.id) throw new DomainError('NOT_FOUND', 'node not found');
     req.node = { nodeId: node.id, operatorId: node.operatorId };
     return true;
   }
@@ -31,3 +34,11 @@ export class NodeTokenGuard implements CanActivate {
 
 /** Route called by a node agent with its node token instead of an API key. */
 export const NodeAuth = () => applyDecorators(Public(), UseGuards(NodeTokenGuard), ApiBearerAuth());
+
+/** Node-token authentication for routes about a node's work (a job id in the path, not a node id). */
+@Injectable()
+export class AnyNodeTokenGuard extends NodeTokenGuard {
+  protected override readonly ownNodeParam = false;
+}
+
+export const NodeAuthForJob = () => applyDecorators(Public(), UseGuards(AnyNodeTokenGuard), ApiBearerAuth());

@@ -81,6 +81,12 @@ export class ListingsService {
           await this.outbox.enqueue(tx, 'markets.series-open', { seriesId: series.id }, { jobId: `series-open-${series.id}`, notBefore: tradingStartAt });
         }
         await this.outbox.enqueue(tx, 'markets.series-halt', { seriesId: series.id }, { jobId: `series-halt-${series.id}`, notBefore: lastTradingAt });
+        if (product.settlementType === 'PHYSICAL') {
+          // Delivery allocation at last trading, the window close at its end. A cash series waits
+          // for clearing staff's index fixing, so its final settlement is started by them.
+          await this.outbox.enqueue(tx, 'settlement.scheduled-run', { seriesId: series.id, type: 'EXPIRY' }, { jobId: `expiry-run-${series.id}`, notBefore: lastTradingAt });
+          await this.outbox.enqueue(tx, 'settlement.scheduled-run', { seriesId: series.id, type: 'DELIVERY_CLOSE' }, { jobId: `delivery-close-${series.id}`, notBefore: deliveryEnd });
+        }
         return series;
       });
     } catch (err) {

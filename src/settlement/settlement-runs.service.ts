@@ -1,6 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { SettlementRun } from '../generated/prisma/client.js';
 import type { SettlementRunType } from '../generated/prisma/enums.js';
+import { AllocationService } from '../delivery/allocation.service.js';
+import { WindowCloseService } from '../delivery/window-close.service.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { multiplier } from '../markets/domain/contract-math.js';
@@ -16,7 +18,7 @@ import { addDays, businessDateOf, dateColumn, isoDate } from '../platform/time/b
 import { Clock } from '../platform/time/clock.js';
 import { endOfBusinessDay, transfersChecksum, variationMarginFen } from './domain/settlement-math.js';
 import { MarginCallsService } from './margin-calls.service.js';
-import { SettlementPricesService } from './settlement-prices.service.js';
+import { SettlementPricesService, type DerivedPrice } from './settlement-prices.service.js';
 import { SettlementRepository } from './settlement.repository.js';
 
 /**
@@ -40,6 +42,8 @@ export class SettlementRunsService {
     private readonly ledger: LedgerService,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
+    private readonly allocation: AllocationService,
+    private readonly windowClose: WindowCloseService,
   ) {}
 
   /** Starts (or returns) the run for a series and date; the work happens in a worker job. */
@@ -47,23 +51,33 @@ export class SettlementRunsService {
     const series = await this.markets.seriesByCode(this.prisma, seriesCode);
     if (!series) throw new DomainError('NOT_FOUND', `series ${seriesCode} not found`);
     let day: string;
+    let phase = 'VM';
     if (type === 'EXPIRY') {
-      if (series.product.settlementType !== 'CASH') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', 'physical expiry (delivery allocation) is not available yet');
       if (this.clock.now() < series.lastTradingAt) throw new DomainError('SERIES_NOT_EXPIRED', `${series.code} trades until ${series.lastTradingAt.toISOString()}`);
-      if (!(await this.prisma.indexFixing.findFirst({ where: { seriesId: series.id } }))) throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
+      // A physical series falls back on its last settlement price; a cash one needs the index.
+      if (series.product.settlementType === 'CASH' && !(await this.prisma.indexFixing.findFirst({ where: { seriesId: series.id } }))) {
+        throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
+      }
       day = businessDateOf(series.lastTradingAt, this.config.eodCutoff);
+    } else if (type === 'DELIVERY_CLOSE') {
+      if (series.product.settlementType !== 'PHYSICAL') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: there is no delivery window`);
+      if (this.clock.now() < series.deliveryEnd) throw new DomainError('DELIVERY_WINDOW_OPEN', `${series.code} delivers until ${series.deliveryEnd.toISOString()}`);
+      const expiry = await this.prisma.settlementRun.findFirst({ where: { type: 'EXPIRY', seriesId: series.id, status: 'COMPLETED' } });
+      if (!expiry) throw new DomainError('SERIES_NOT_EXPIRED', `run the EXPIRY of ${series.code} (delivery allocation) first`);
+      day = businessDateOf(series.deliveryEnd, this.config.eodCutoff);
+      phase = 'CLOSE';
     } else if (type === 'DAILY') {
       const today = this.clock.businessDate();
       day = businessDate ?? addDays(today, -1);
       if (day >= today) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
     } else {
-      throw new DomainError('SETTLEMENT_TYPE_MISMATCH', 'delivery-close runs are not available yet');
+      throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `unknown run type ${type as string}`);
     }
     return this.prisma.$transaction(async (tx) => {
       const key = { type, businessDate: dateColumn(day), seriesId: series.id };
       const existing = await tx.settlementRun.findUnique({ where: { type_businessDate_seriesId: key } });
       if (existing) return existing;
-      const run = await tx.settlementRun.create({ data: { ...key, requestedBy } });
+      const run = await tx.settlementRun.create({ data: { ...key, requestedBy, phase } });
       await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
       return run;
     });
@@ -83,6 +97,21 @@ export class SettlementRunsService {
     return runs;
   }
 
+  /** Scheduled at lastTradingAt (PHYSICAL expiry) and deliveryEnd (window close). */
+  @JobHandler('settlement.scheduled-run')
+  async scheduled({ seriesId, type }: JobPayloads['settlement.scheduled-run']): Promise<{ runId: string }> {
+    const series = await this.markets.seriesById(this.prisma, seriesId);
+    if (!series) return { runId: '' };
+    try {
+      return { runId: (await this.start(type, series.code, undefined)).id };
+    } catch (err) {
+      // Not due by the service clock (or not applicable any more): clearing staff can start it.
+      if (!(err instanceof DomainError)) throw err;
+      this.logger.warn({ series: series.code, type, code: err.code, detail: err.detail }, 'scheduled settlement run not started');
+      return { runId: '' };
+    }
+  }
+
   get(id: string): Promise<SettlementRun | null> {
     return this.prisma.settlementRun.findUnique({ where: { id } });
   }
@@ -99,12 +128,14 @@ export class SettlementRunsService {
     const day = isoDate(run.businessDate);
     const base = `settle.${run.type}.${series.id}.${day}`;
     try {
-      const price = run.type === 'EXPIRY' ? await this.finalPrice(series.id) : await this.prices.derive(this.prisma, series, day);
+      if (run.type === 'DELIVERY_CLOSE') return await this.closeDelivery(run, series, day, base);
+      const price = run.type === 'EXPIRY' ? await this.finalPrice(series, day) : await this.prices.derive(this.prisma, series, day);
       if (run.type === 'DAILY') await this.prices.store(this.prisma, series.id, day, price);
       if (run.priceFen === null) run = await this.prisma.settlementRun.update({ where: { id: run.id }, data: { priceFen: price.priceFen } });
       this.logger.log({ run: run.id, series: series.code, businessDate: day, price: price.priceFen.toString(), method: price.method, phase: run.phase }, 'settlement run started');
       if (run.phase === 'VM') run = await this.variationMargin(run, series, day, price.priceFen, base, await this.vmBasis(run, series, day));
       if (run.phase === 'IM') run = await this.initialMargin(run, series, day, price.priceFen, base);
+      if (run.phase === 'ALLOC') run = await this.allocateDelivery(run, series, day, price.priceFen, base);
       return await this.finish(run, day);
     } catch (err) {
       await this.prisma.settlementRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000) } });
@@ -112,10 +143,41 @@ export class SettlementRunsService {
     }
   }
 
-  /** The final price of a cash series: the latest index fixing recorded by clearing staff. */
-  private async finalPrice(seriesId: string) {
-    const fixing = await this.prisma.indexFixing.findFirstOrThrow({ where: { seriesId }, orderBy: { createdAt: 'desc' } });
-    return { priceFen: fixing.priceFen, method: 'INDEX' as const, details: { source: fixing.source, asOf: fixing.asOf.toISOString() } };
+  /**
+   * The final price: the latest index fixing recorded by clearing staff (required for a cash
+   * series); a physical series without one takes its last daily settlement price.
+   */
+  private async finalPrice(series: SeriesWithProduct, day: string): Promise<DerivedPrice> {
+    const fixing = await this.prisma.indexFixing.findFirst({ where: { seriesId: series.id }, orderBy: { createdAt: 'desc' } });
+    if (fixing) return { priceFen: fixing.priceFen, method: 'INDEX', details: { source: fixing.source, asOf: fixing.asOf.toISOString() } };
+    if (series.product.settlementType === 'CASH') throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
+    const last = (await this.repo.previousPrice(this.prisma, series.id, addDays(day, 1))) ?? series.referencePriceFen;
+    return { priceFen: last, method: 'PREVIOUS', details: { from: 'last daily settlement price' } };
+  }
+
+  /** PHYSICAL expiry, after the final VM and the margin release: allocation and escrow, one transaction. */
+  private async allocateDelivery(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
+    return this.prisma.$transaction(
+      async (tx) => {
+        const { obligations } = await this.allocation.allocateAndFund(tx, { runId: run.id, series, priceFen, businessDate: day, base });
+        return tx.settlementRun.update({ where: { id: run.id }, data: { phase: 'FINAL', processedItems: { increment: obligations } } });
+      },
+      { timeout: 120_000 },
+    );
+  }
+
+  /** DELIVERY_CLOSE: unfinished jobs fail, each obligation's remainder is paid out or refunded. */
+  private async closeDelivery(run: SettlementRun, series: SeriesWithProduct, day: string, base: string): Promise<{ status: string; checksum: string | null }> {
+    if (run.phase === 'CLOSE') {
+      run = await this.prisma.$transaction(
+        async (tx) => {
+          const { closed } = await this.windowClose.close(tx, { runId: run.id, series, businessDate: day, base });
+          return tx.settlementRun.update({ where: { id: run.id }, data: { phase: 'FINAL', processedItems: closed, totalItems: closed } });
+        },
+        { timeout: 120_000 },
+      );
+    }
+    return this.finish(run, day);
   }
 
   /**
@@ -198,7 +260,8 @@ export class SettlementRunsService {
       });
       this.logger.log({ run: run.id, phase: 'IM', processed: run.processedItems }, 'settlement progress');
     }
-    return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: 'FINAL', cursorMemberId: null } });
+    const next = final && series.product.settlementType === 'PHYSICAL' ? 'ALLOC' : 'FINAL';
+    return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: next, cursorMemberId: null } });
   }
 
   private async finish(run: SettlementRun, day: string): Promise<{ status: string; checksum: string }> {
@@ -217,7 +280,11 @@ export class SettlementRunsService {
         where: { id: run.id },
         data: { status: 'COMPLETED', checksum, transferCount: rows.length, totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n), finishedAt: this.clock.now(), totalItems: run.processedItems },
       });
-      if (run.type === 'EXPIRY') await tx.series.update({ where: { id: run.seriesId }, data: { status: 'SETTLED' } });
+      if (run.type !== 'DAILY') {
+        // A physical series with obligations is IN_DELIVERY until its window closes.
+        const open = run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId, status: { not: 'CLOSED' } } }) : 0;
+        await tx.series.update({ where: { id: run.seriesId }, data: { status: open > 0 ? 'IN_DELIVERY' : 'SETTLED' } });
+      }
     });
     this.logger.log({ run: run.id, transfers: rows.length, checksum }, 'settlement run completed');
     return { status: 'COMPLETED', checksum };

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { DeliveryModule } from '../delivery/delivery.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
 import { EodHandler } from './eod.handler.js';
@@ -10,7 +11,7 @@ import { SettlementRepository } from './settlement.repository.js';
 import { StatementsService } from './statements.service.js';
 
 @Module({
-  imports: [LedgerModule, MarketsModule],
+  imports: [LedgerModule, MarketsModule, DeliveryModule],
   controllers: [SettlementController],
   providers: [SettlementRepository, SettlementPricesService, SettlementRunsService, MarginCallsService, EodHandler, StatementsService],
   exports: [SettlementRunsService],

@@ -71,6 +71,13 @@ const envSchema = z.object({
   TRADER_CUTOFF_HOURS: intIn(0, 8_760, 24),
   SETTLEMENT_VWAP_MINUTES: intIn(1, 1_440, 30),
   SETTLEMENT_CHUNK: intIn(1, 1_000_000, 5_000),
+  DELIVERY_LEASE_MS: intIn(500, 3_600_000, 30_000),
+  DELIVERY_MAX_ATTEMPTS: intIn(1, 100, 5),
+  DELIVERY_REAP_MS: intIn(50, 60_000, 1_000),
+  DELIVERY_STALE_MS: intIn(200, 3_600_000, 10_000),
+  DELIVERY_MAX_LEASE_WAIT_S: intIn(0, 60, 20),
+  DELIVERY_MAX_TOKENS: intIn(1, 1_000_000, 32_768),
+  WEBHOOK_TIMEOUT_MS: intIn(100, 60_000, 5_000),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
 });
@@ -102,6 +109,19 @@ export type AppConfig = Readonly<{
   /** Traders may not open positions in PHYSICAL series within this many hours of last trading. */
   traderCutoffHours: number;
   settlement: { vwapMinutes: number; chunk: number };
+  delivery: {
+    /** A leased job not completed, failed or extended (agent heartbeat) within this goes back to dispatch. */
+    leaseMs: number;
+    /** Dispatches per job (first one included) before it FAILS with the operator-side reason. */
+    maxAttempts: number;
+    /** How often the reaper looks for expired leases, offline nodes and jobs Redis lost. */
+    reapMs: number;
+    /** A job with no progress for this long is put back on its queue (e.g. after Redis lost it). */
+    staleMs: number;
+    maxLeaseWaitSeconds: number;
+    maxTokens: number;
+    webhookTimeoutMs: number;
+  };
 }>;
 
 /** Environment as read, before embedded services fill in missing URLs. */
@@ -156,6 +176,15 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     },
     traderCutoffHours: e.TRADER_CUTOFF_HOURS,
     settlement: { vwapMinutes: e.SETTLEMENT_VWAP_MINUTES, chunk: e.SETTLEMENT_CHUNK },
+    delivery: {
+      leaseMs: e.DELIVERY_LEASE_MS,
+      maxAttempts: e.DELIVERY_MAX_ATTEMPTS,
+      reapMs: e.DELIVERY_REAP_MS,
+      staleMs: e.DELIVERY_STALE_MS,
+      maxLeaseWaitSeconds: e.DELIVERY_MAX_LEASE_WAIT_S,
+      maxTokens: e.DELIVERY_MAX_TOKENS,
+      webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
   };
 }
 

@@ -55,6 +55,13 @@ export const ERROR_CATALOG = {
   SERIES_NOT_EXPIRED: { status: 409, title: 'Series has not reached its last trading time' },
   INDEX_FIXING_MISSING: { status: 409, title: 'No index fixing recorded for the series' },
   SETTLEMENT_TYPE_MISMATCH: { status: 409, title: 'This run type does not apply to this series' },
+  DELIVERY_WINDOW_OPEN: { status: 409, title: 'The delivery window of the series has not ended yet' },
+  MODEL_CLASS_MISMATCH: { status: 400, title: "Model class does not match the series' product" },
+  REGION_NOT_ALLOWED: { status: 400, title: "Region is not one of the product's delivery regions" },
+  NO_ENTITLEMENT: { status: 422, title: 'No open delivery obligation with tokens left for this buyer in this series' },
+  OBLIGATION_FUNDING: { status: 409, title: 'The delivery obligation waits for the buyer to fund its escrow (see margin calls)' },
+  LEASE_STALE: { status: 409, title: 'The lease token is not the current lease of this job' },
+  JOB_FINISHED: { status: 409, title: 'The delivery job has already finished' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/config.js';
 // The one list of every queue and job, with one payload type per job. Payloads carry ids and
 // small parameters only; handlers reload state from Postgres and must be idempotent.
 
-export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets', 'settlement'] as const;
+export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets', 'settlement', 'delivery'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -20,6 +20,12 @@ export interface JobPayloads {
   'settlement.run': { runId: string };
   /** At the end-of-day cut-off: opens the DAILY run of every trading series. */
   'settlement.eod': Record<string, never>;
+  /** Scheduled at lastTradingAt (PHYSICAL EXPIRY) and deliveryEnd (DELIVERY_CLOSE): starts that run. */
+  'settlement.scheduled-run': { seriesId: string; type: 'EXPIRY' | 'DELIVERY_CLOSE' };
+  /** Places one delivery job (at one dispatch attempt) on an eligible node's queue. */
+  'delivery.dispatch': { jobId: string; attempt: number };
+  /** POSTs a finished job's result to the buyer's callback URL, signed. */
+  'delivery.webhook': { jobId: string };
 }
 export type JobName = keyof JobPayloads;
 
@@ -38,6 +44,10 @@ export const JOB_OPTIONS = {
   sweep: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 }, attempts: 1 },
   // Series lifecycle events must happen: retry for a long while (handlers are idempotent).
   lifecycle: { ...KEEP, attempts: 20, backoff: { type: 'exponential', delay: 1_000 } },
+  // Dispatch is cheap and re-driven by the reaper from Postgres; keep little history.
+  dispatch: { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 }, attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+  // A buyer's endpoint may be down for a while: about an hour of exponential retries.
+  webhook: { ...KEEP, attempts: 12, backoff: { type: 'exponential', delay: 1_000 } },
 } as const satisfies Record<string, JobsOptions>;
 
 export const JOBS: { readonly [K in JobName]: JobDefinition } = {
@@ -47,6 +57,9 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'markets.series-halt': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
   'settlement.run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'settlement.eod': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
+  'settlement.scheduled-run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
+  'delivery.dispatch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
+  'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
 };
 
 export interface Schedule<K extends JobName = JobName> {
@@ -72,4 +85,4 @@ export function eodPattern(cutoff: string): string {
   return `${m} ${h} * * *`;
 }
 
-export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4, settlement: 2 };
+export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4, settlement: 2, delivery: 16 };

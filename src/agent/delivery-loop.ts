@@ -1,0 +1,134 @@
+import type { AgentConfig } from './agent-config.js';
+import type { Log } from './agent.js';
+import { InferenceError, type ChatMessage, type InferenceEngine } from './inference/inference.js';
+
+interface LeasedJob {
+  id: string;
+  leaseToken: string;
+  leaseExpiresAt: string;
+  modelClass: string;
+  messages: ChatMessage[];
+  maxTokens: number;
+}
+
+const MAX_BACKOFF_MS = 10_000;
+
+/**
+ * Leases delivery jobs for this node (long-poll), runs each on the inference engine, and reports
+ * completion or failure — never more jobs at once than the configured concurrency. stop() ends
+ * leasing at once; drained() resolves when the jobs in hand are reported.
+ */
+export class DeliveryLoop {
+  private running = false;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stopLeasing = new AbortController();
+  private freed?: () => void;
+  private failures = 0;
+  completed = 0;
+  failed = 0;
+
+  constructor(
+    private readonly config: AgentConfig,
+    private readonly engine: InferenceEngine,
+    private readonly log: Log,
+  ) {}
+
+  async run(): Promise<void> {
+    this.running = true;
+    while (this.running) {
+      const free = this.config.concurrency - this.inFlight.size;
+      if (free <= 0) {
+        await new Promise<void>((r) => (this.freed = r));
+        continue;
+      }
+      try {
+        const jobs = await this.lease(free);
+        this.failures = 0;
+        for (const job of jobs) this.track(this.execute(job));
+      } catch (err) {
+        if (!this.running) break;
+        this.failures++;
+        const wait = Math.min(250 * 2 ** Math.min(this.failures, 6), MAX_BACKOFF_MS);
+        this.log('warn', 'lease request failed; retrying', { error: (err as Error).message, retryInMs: wait });
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  stop(): void {
+    this.running = false;
+    this.stopLeasing.abort();
+    this.freed?.();
+  }
+
+  async drained(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    void p.finally(() => {
+      this.inFlight.delete(p);
+      this.freed?.();
+    });
+  }
+
+  private async lease(maxJobs: number): Promise<LeasedJob[]> {
+    const res = await this.post(`/v1/nodes/${this.config.nodeId}/lease`, { maxJobs, waitSeconds: this.config.leaseWaitSeconds }, AbortSignal.any([this.stopLeasing.signal, AbortSignal.timeout((this.config.leaseWaitSeconds + 10) * 1000)]));
+    return ((await res.json()) as { jobs: LeasedJob[] }).jobs;
+  }
+
+  private async execute(job: LeasedJob): Promise<void> {
+    this.log('info', 'job leased', { job: job.id, maxTokens: job.maxTokens, leaseExpiresAt: job.leaseExpiresAt });
+    try {
+      const r = await this.engine.complete({ modelClass: job.modelClass, messages: job.messages, maxTokens: job.maxTokens });
+      await this.report(job, 'complete', {
+        leaseToken: job.leaseToken,
+        usage: r.usage,
+        ttftMs: Math.round(r.ttftMs),
+        durationMs: Math.round(r.durationMs),
+        output: r.output,
+      });
+      this.completed++;
+      this.log('info', 'job completed', { job: job.id, usage: r.usage, ttftMs: Math.round(r.ttftMs) });
+    } catch (err) {
+      const retryable = err instanceof InferenceError ? err.retryable : true;
+      this.failed++;
+      this.log('warn', 'job failed', { job: job.id, error: (err as Error).message, retryable });
+      await this.report(job, 'fail', { leaseToken: job.leaseToken, reason: (err as Error).message.slice(0, 500), retryable }).catch((e: Error) =>
+        this.log('error', 'could not report the failure; the lease will expire', { job: job.id, error: e.message }),
+      );
+    }
+  }
+
+  /** Reports with a few retries; 409 (lease no longer ours) is final and not an error of ours. */
+  private async report(job: LeasedJob, what: 'complete' | 'fail', body: unknown): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.post(`/v1/delivery/jobs/${job.id}/${what}`, body, AbortSignal.timeout(15_000));
+        return;
+      } catch (err) {
+        if ((err as { status?: number }).status === 409) {
+          this.log('warn', `${what} refused: the lease is no longer ours`, { job: job.id });
+          return;
+        }
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+      }
+    }
+  }
+
+  private async post(path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+    const res = await fetch(new URL(path, this.config.api), {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.config.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    });
+    if (!res.ok) {
+      const problem = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
+      throw Object.assign(new Error(`${path} answered ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim()), { status: res.status });
+    }
+    return res;
+  }
+}

@@ -1,0 +1,137 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Prisma } from '../generated/prisma/client.js';
+import { MarketsRepository } from '../markets/markets.repository.js';
+import { memberScope, loadOwned } from '../platform/auth/ownership.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { decodeCursor, toPage } from '../platform/pagination/page.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
+import { Clock } from '../platform/time/clock.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { jobView, obligationView } from './delivery-views.js';
+import type { SubmitJobDto } from './dto/delivery.dto.js';
+
+export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): string => `dispatch.${jobId}.${attempt}${suffix}`;
+
+/** Buyers' delivery jobs: validated, reserved against an obligation and stored with their outbox row. */
+@Injectable()
+export class DeliveryJobsService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly repo: DeliveryRepository,
+    private readonly markets: MarketsRepository,
+    private readonly outbox: OutboxService,
+    private readonly clock: Clock,
+  ) {}
+
+  async submit(p: Principal, body: SubmitJobDto, id: string) {
+    if (!body.series && !body.obligationId) throw new DomainError('VALIDATION_FAILED', 'give series or obligationId', [{ field: 'series', message: 'series or obligationId is required' }]);
+    if (body.maxTokens > this.config.delivery.maxTokens) {
+      throw new DomainError('VALIDATION_FAILED', `maxTokens is at most ${this.config.delivery.maxTokens}`, [{ field: 'maxTokens', message: `at most ${this.config.delivery.maxTokens}` }]);
+    }
+    if (!this.config.modelClasses.includes(body.modelClass)) throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);
+    if (body.region && !this.config.regions.includes(body.region)) throw new DomainError('UNKNOWN_REGION', `${body.region} is not one of ${this.config.regions.join(', ')}`);
+    const seriesId = body.series
+      ? await this.markets.seriesIdByCode(this.prisma, body.series)
+      : (await this.prisma.deliveryObligation.findFirst({ where: { id: body.obligationId, buyerId: p.memberId } }))?.seriesId;
+    if (!seriesId) throw new DomainError('NOT_FOUND', body.series ? `series ${body.series} not found` : 'obligation not found');
+    const series = (await this.markets.seriesById(this.prisma, seriesId))!;
+    if (series.product.settlementType !== 'PHYSICAL') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: nothing to deliver`);
+    if (body.modelClass !== series.product.modelClass) throw new DomainError('MODEL_CLASS_MISMATCH', `${series.code} delivers ${series.product.modelClass}`);
+    if (body.region && !series.product.regions.includes(body.region)) throw new DomainError('REGION_NOT_ALLOWED', `${series.code} delivers in ${series.product.regions.join(', ')}`);
+    const now = this.clock.now();
+    if (now >= series.deliveryEnd) throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
+
+    // Buyers who paid since the run may have FUNDING obligations ready to open.
+    await this.repo.activateFunded(this.prisma, p.memberId);
+    const existing = await this.prisma.deliveryJob.findUnique({ where: { id } });
+    if (existing) return this.view(existing.id);
+    const job = await this.prisma.$transaction(async (tx) => {
+      const obligations = await this.repo.lockBuyerObligations(tx, p.memberId, seriesId, body.obligationId ?? null);
+      const free = (o: (typeof obligations)[number]) => o.tokens - o.deliveredTokens - o.reservedTokens;
+      const pick = obligations.find((o) => o.status === 'OPEN' && free(o) > 0n);
+      if (!pick) {
+        if (obligations.some((o) => o.status === 'FUNDING')) throw new DomainError('OBLIGATION_FUNDING', 'pay the margin call first: your escrow is not funded yet');
+        throw new DomainError('NO_ENTITLEMENT', `no tokens left to call in ${series.code} (in-flight jobs count)`);
+      }
+      // Reserve maxTokens, or what is left of the obligation: billing is capped there anyway.
+      const reserve = BigInt(body.maxTokens) < free(pick) ? BigInt(body.maxTokens) : free(pick);
+      await tx.deliveryObligation.update({ where: { id: pick.id }, data: { reservedTokens: { increment: reserve } } });
+      const created = await tx.deliveryJob.create({
+        data: {
+          id,
+          buyerId: p.memberId,
+          seriesId,
+          obligationId: pick.id,
+          sellerId: pick.sellerId,
+          modelClass: body.modelClass,
+          region: body.region,
+          messages: body.messages as unknown as Prisma.InputJsonValue,
+          maxTokens: body.maxTokens,
+          reservedTokens: reserve,
+          callbackUrl: body.callbackUrl,
+          decisions: [{ at: now.toISOString(), event: 'RESERVED', obligationId: pick.id, tokens: Number(reserve) }],
+        },
+      });
+      await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId: id, attempt: 0 }, { jobId: dispatchJobId(id, 0) });
+      return created;
+    });
+    this.outbox.poke();
+    return { ...(await this.view(job.id)), status: job.status };
+  }
+
+  async view(id: string) {
+    const job = await this.prisma.deliveryJob.findUniqueOrThrow({ where: { id } });
+    const [series, usage] = await Promise.all([this.prisma.series.findUniqueOrThrow({ where: { id: job.seriesId }, select: { code: true } }), this.prisma.usageRecord.findUnique({ where: { jobId: id } })]);
+    return jobView(job, series.code, usage);
+  }
+
+  /** The buyer who submitted it, the operator who delivers it, and clearing staff may see a job. */
+  async get(p: Principal, id: string) {
+    const job = await loadOwned(p, 'delivery job', () => this.prisma.deliveryJob.findUnique({ where: { id } }), (j) => (p.memberId === j.sellerId ? j.sellerId : j.buyerId));
+    return this.view(job.id);
+  }
+
+  async listJobs(p: Principal, q: { status?: string; limit: number; cursor?: string }) {
+    const after = decodeCursor(q.cursor, /^\d+$/);
+    const scope = memberScope(p);
+    const rows = await this.prisma.deliveryJob.findMany({
+      where: {
+        ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}),
+        ...(q.status ? { status: q.status as never } : {}),
+        ...(after ? { seq: { lt: BigInt(after) } } : {}),
+      },
+      orderBy: { seq: 'desc' },
+      take: q.limit + 1,
+    });
+    const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
+    return toPage(rows, q.limit, (r) => r.seq.toString(), (r) => ({ ...jobView(r, codes.get(r.seriesId)!, null), messages: undefined, output: undefined, decisions: undefined }));
+  }
+
+  async obligations(p: Principal, q: { series?: string; status?: string; limit: number; cursor?: string }) {
+    const scope = memberScope(p);
+    const seriesId = q.series ? await this.markets.seriesIdByCode(this.prisma, q.series) : undefined;
+    if (q.series && !seriesId) throw new DomainError('NOT_FOUND', `series ${q.series} not found`);
+    const after = decodeCursor(q.cursor, /^[0-9a-f-]{36}$/);
+    const rows = await this.prisma.deliveryObligation.findMany({
+      where: {
+        ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}),
+        ...(seriesId ? { seriesId } : {}),
+        ...(q.status ? { status: q.status as never } : {}),
+        ...(after ? { id: { gt: after } } : {}),
+      },
+      orderBy: { id: 'asc' },
+      take: q.limit + 1,
+    });
+    const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
+    return toPage(rows, q.limit, (r) => r.id, (r) => obligationView(r, codes.get(r.seriesId)!));
+  }
+
+  private async seriesCodes(ids: string[]): Promise<Map<string, string>> {
+    const rows = await this.prisma.series.findMany({ where: { id: { in: [...new Set(ids)] } }, select: { id: true, code: true } });
+    return new Map(rows.map((r) => [r.id, r.code]));
+  }
+}

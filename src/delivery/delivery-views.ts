@@ -1,0 +1,68 @@
+import type { DeliveryJob, DeliveryObligation, UsageRecord } from '../generated/prisma/client.js';
+import { formatFen } from '../platform/money/money.js';
+
+export function obligationView(o: DeliveryObligation, seriesCode: string) {
+  return {
+    id: o.id,
+    series: seriesCode,
+    seq: o.seq,
+    sellerId: o.sellerId,
+    buyerId: o.buyerId,
+    contracts: o.contracts,
+    tokens: Number(o.tokens),
+    deliveredTokens: Number(o.deliveredTokens),
+    reservedTokens: Number(o.reservedTokens),
+    remainingTokens: Number(o.tokens - o.deliveredTokens),
+    excessTokens: Number(o.excessTokens),
+    price: formatFen(o.priceFen),
+    notional: formatFen(o.notionalFen),
+    released: formatFen(o.releasedFen),
+    refunded: formatFen(o.refundedFen),
+    penalty: formatFen(o.penaltyFen),
+    shortfallTokens: Number(o.shortfallTokens),
+    unusedTokens: Number(o.unusedTokens),
+    currency: 'CNY',
+    status: o.status,
+    fundedAt: o.fundedAt?.toISOString() ?? null,
+    closedAt: o.closedAt?.toISOString() ?? null,
+  };
+}
+
+export function jobView(j: DeliveryJob, seriesCode: string, usage: UsageRecord | null) {
+  return {
+    id: j.id,
+    series: seriesCode,
+    obligationId: j.obligationId,
+    modelClass: j.modelClass,
+    region: j.region,
+    maxTokens: j.maxTokens,
+    status: j.status,
+    attempts: j.attempt + (j.status === 'QUEUED' ? 0 : 1),
+    nodeId: j.nodeId,
+    leaseExpiresAt: j.leaseExpiresAt?.toISOString() ?? null,
+    failure: j.failureCode ? { code: j.failureCode, reason: j.failureReason, operatorFault: j.operatorFault } : null,
+    usage: usage
+      ? {
+          prompt_tokens: Number(usage.promptTokens),
+          completion_tokens: Number(usage.completionTokens),
+          billableTokens: Number(usage.billableTokens),
+          creditedTokens: Number(usage.creditedTokens),
+          excessTokens: Number(usage.excessTokens),
+          released: formatFen(usage.releasedFen),
+          currency: 'CNY',
+        }
+      : null,
+    output: j.output,
+    timings: {
+      createdAt: j.createdAt.toISOString(),
+      dispatchedAt: j.dispatchedAt?.toISOString() ?? null,
+      leasedAt: j.leasedAt?.toISOString() ?? null,
+      finishedAt: j.finishedAt?.toISOString() ?? null,
+      ttftMs: usage?.ttftMs ?? null,
+      durationMs: usage?.durationMs ?? null,
+    },
+    sla: usage ? { ttftBreach: usage.ttftBreach, rateBreach: usage.rateBreach, met: !usage.ttftBreach && !usage.rateBreach } : null,
+    decisions: j.decisions,
+    callbackUrl: j.callbackUrl,
+  };
+}

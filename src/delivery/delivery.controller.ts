@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { NodePrincipal } from '../capacity/node-token.guard.js';
+import { NodeAuth, NodeAuthForJob } from '../capacity/node-token.guard.js';
+import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
+import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
+import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { isUuid } from '../platform/http/ids.js';
+import type { Principal, TcRequest } from '../platform/http/request-context.js';
+import { idForRequest } from '../platform/idempotency/deterministic-id.js';
+import { DeliveryJobsService } from './delivery-jobs.service.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { CompleteJobDto, FailJobDto, JobsQueryDto, LeaseDto, ObligationsQueryDto, SubmitJobDto } from './dto/delivery.dto.js';
+import { LeaseService } from './lease.service.js';
+import { MeteringService } from './metering.service.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { WebhooksService } from './webhooks.service.js';
+
+type NodeRequest = TcRequest & { node: NodePrincipal };
+
+function jobId(id: string): string {
+  if (!isUuid(id)) throw new DomainError('INVALID_ID', 'job id must be a UUID');
+  return id;
+}
+
+@ApiTags('delivery')
+@ApiBearerAuth()
+@Controller('v1')
+export class DeliveryController {
+  constructor(
+    private readonly jobs: DeliveryJobsService,
+    private readonly leases: LeaseService,
+    private readonly metering: MeteringService,
+    private readonly webhooks: WebhooksService,
+    private readonly repo: DeliveryRepository,
+    private readonly prisma: PrismaService,
+  ) {}
+
+  @Get('obligations')
+  obligations(@CurrentPrincipal() p: Principal, @Query() q: ObligationsQueryDto) {
+    return this.jobs.obligations(p, { ...q, limit: q.limit ?? 50 });
+  }
+
+  @Post('delivery/jobs')
+  @Roles('buyer')
+  @Audited('delivery.job.submit', 'delivery-job')
+  submit(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobDto, @Headers('idempotency-key') key?: string) {
+    return this.jobs.submit(p, body, idForRequest('delivery-job', p.memberId, key) ?? randomUUID());
+  }
+
+  @Get('delivery/jobs')
+  list(@CurrentPrincipal() p: Principal, @Query() q: JobsQueryDto) {
+    return this.jobs.listJobs(p, { ...q, limit: q.limit ?? 50 });
+  }
+
+  @Get('delivery/jobs/:id')
+  get(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
+    return this.jobs.get(p, jobId(id));
+  }
+
+  /** Quality-spec breaches summed per operator (own; clearing sees all). */
+  @Get('delivery/quality')
+  @Roles('operator', 'clearing')
+  async quality(@CurrentPrincipal() p: Principal) {
+    const rows = await this.repo.quality(this.prisma, memberScope(p));
+    return { items: rows.map((r) => ({ operatorId: r.operatorId, jobs: Number(r.jobs), billableTokens: Number(r.billableTokens), ttftBreaches: Number(r.ttftBreaches), rateBreaches: Number(r.rateBreaches) })), nextCursor: null };
+  }
+
+  @Post('nodes/:id/lease')
+  @NodeAuth()
+  @NotAudited()
+  @HttpCode(200)
+  async lease(@Req() req: NodeRequest, @Body() body: LeaseDto) {
+    const abort = new AbortController();
+    req.on('close', () => abort.abort());
+    return { jobs: await this.leases.lease(req.node, body.maxJobs ?? 1, body.waitSeconds ?? 0, abort.signal) };
+  }
+
+  @Post('delivery/jobs/:id/complete')
+  @NodeAuthForJob()
+  @NotAudited()
+  @HttpCode(200)
+  async complete(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: CompleteJobDto) {
+    const outcome = await this.metering.complete(req.node, jobId(id), body);
+    return { ...(await this.jobs.view(id)), replayed: outcome.replayed, messages: undefined };
+  }
+
+  @Post('delivery/jobs/:id/fail')
+  @NodeAuthForJob()
+  @NotAudited()
+  @HttpCode(200)
+  fail(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: FailJobDto) {
+    return this.leases.fail(req.node, jobId(id), body);
+  }
+
+  /** A new webhook signing secret for the member, shown once (the old one stops signing at once). */
+  @Post('members/:id/webhook-secret')
+  @Roles('buyer', 'clearing')
+  @Audited('delivery.webhook-secret.rotate', 'member')
+  async rotateSecret(@CurrentPrincipal() p: Principal, @Param('id') memberId: string) {
+    if (!isUuid(memberId)) throw new DomainError('INVALID_ID', 'member id must be a UUID');
+    assertCanSee(p, memberId, 'member');
+    return { memberId, secret: await this.webhooks.rotate(memberId), header: 'X-TokenClear-Signature', scheme: 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>' };
+  }
+}

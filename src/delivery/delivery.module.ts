@@ -1,0 +1,36 @@
+import { Module } from '@nestjs/common';
+import { CapacityModule } from '../capacity/capacity.module.js';
+import { LedgerModule } from '../ledger/ledger.module.js';
+import { MarketsModule } from '../markets/markets.module.js';
+import { AllocationService } from './allocation.service.js';
+import { OpenObligationsCapacity } from './committed-capacity.source.js';
+import { DeliveryJobsService } from './delivery-jobs.service.js';
+import { DeliveryReaper } from './delivery-reaper.js';
+import { DeliveryController } from './delivery.controller.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { DispatchService } from './dispatch.service.js';
+import { LeaseService } from './lease.service.js';
+import { MeteringService } from './metering.service.js';
+import { NodeQueues } from './node-queues.js';
+import { WebhooksService } from './webhooks.service.js';
+import { WindowCloseService } from './window-close.service.js';
+
+@Module({
+  imports: [LedgerModule, MarketsModule, CapacityModule],
+  controllers: [DeliveryController],
+  providers: [
+    DeliveryRepository,
+    NodeQueues,
+    AllocationService,
+    WindowCloseService,
+    DeliveryJobsService,
+    DispatchService,
+    LeaseService,
+    MeteringService,
+    DeliveryReaper,
+    WebhooksService,
+    OpenObligationsCapacity,
+  ],
+  exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService],
+})
+export class DeliveryModule {}

@@ -1,0 +1,161 @@
+import { Injectable } from '@nestjs/common';
+import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
+import type { MemberKind } from '../generated/prisma/enums.js';
+import type { Db, Tx } from '../platform/prisma/prisma.service.js';
+
+export interface NetPosition {
+  memberId: string;
+  kind: MemberKind;
+  net: number;
+  firstLongAt: Date | null;
+}
+
+export interface EligibleNode {
+  nodeId: string;
+  region: string;
+  tokensPerSecond: number;
+  inFlight: number;
+  spareTokensPerSecond: number;
+  triedBefore: boolean;
+}
+
+@Injectable()
+export class DeliveryRepository {
+  /** Net positions at expiry, with the member kind (traders are closed out, not allocated). */
+  netPositions(db: Db, seriesId: string): Promise<NetPosition[]> {
+    return db.$queryRaw`
+      SELECT p."memberId", m.kind, (p."longQty" - p."shortQty")::int AS net, p."firstLongAt"
+      FROM positions p JOIN members m ON m.id = p."memberId"
+      WHERE p."seriesId" = ${seriesId}::uuid AND p."longQty" <> p."shortQty"
+      ORDER BY p."memberId"`;
+  }
+
+  /** Locks the buyer's obligations in a series (allocation order) for a reservation. */
+  lockBuyerObligations(tx: Tx, buyerId: string, seriesId: string, obligationId: string | null): Promise<DeliveryObligation[]> {
+    return tx.$queryRaw`
+      SELECT * FROM delivery_obligations
+      WHERE "buyerId" = ${buyerId}::uuid AND "seriesId" = ${seriesId}::uuid AND status <> 'CLOSED'
+        AND (${obligationId}::uuid IS NULL OR id = ${obligationId}::uuid)
+      ORDER BY seq FOR UPDATE`;
+  }
+
+  lockObligation(tx: Tx, id: string): Promise<DeliveryObligation[]> {
+    return tx.$queryRaw`SELECT * FROM delivery_obligations WHERE id = ${id}::uuid FOR UPDATE`;
+  }
+
+  lockJob(tx: Tx, id: string): Promise<DeliveryJob[]> {
+    return tx.$queryRaw`SELECT * FROM delivery_jobs WHERE id = ${id}::uuid FOR UPDATE`;
+  }
+
+  /**
+   * The seller's nodes that may serve the job: ONLINE, serving the model class, in an allowed
+   * region. Spare tokens/s = the node's rate minus the quality floor of each job it holds. Nodes
+   * that already lost or failed this job sort last, so a retry goes elsewhere when it can.
+   */
+  eligibleNodes(db: Db, q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number; tried: string[] }): Promise<EligibleNode[]> {
+    return db.$queryRaw`
+      SELECT n.id AS "nodeId", n.region, nm."tokensPerSecond",
+             COALESCE(f.jobs, 0)::int AS "inFlight",
+             (nm."tokensPerSecond" - COALESCE(f.jobs, 0) * ${q.minTokensPerSecond}::int)::int AS "spareTokensPerSecond",
+             (n.id = ANY(${q.tried}::uuid[])) AS "triedBefore"
+      FROM nodes n
+      JOIN node_models nm ON nm."nodeId" = n.id AND nm."modelClass" = ${q.modelClass}
+      LEFT JOIN (SELECT "nodeId", count(*) AS jobs FROM delivery_jobs WHERE status IN ('DISPATCHED','LEASED') AND "nodeId" IS NOT NULL GROUP BY "nodeId") f ON f."nodeId" = n.id
+      WHERE n."operatorId" = ${q.sellerId}::uuid AND n.status = 'ONLINE' AND n.region = ANY(${q.regions}::text[])
+      ORDER BY "triedBefore", "spareTokensPerSecond" DESC, n.id
+      LIMIT 20`;
+  }
+
+  /** Billable tokens of the obligation's jobs that FAILED for operator-side reasons. */
+  async failedOperatorTokens(db: Db, obligationIds: string[]): Promise<Map<string, bigint>> {
+    const rows = await db.$queryRaw<{ obligationId: string; tokens: bigint }[]>`
+      SELECT "obligationId", sum("reservedTokens")::bigint AS tokens FROM delivery_jobs
+      WHERE "obligationId" = ANY(${obligationIds}::uuid[]) AND status = 'FAILED' AND "operatorFault"
+      GROUP BY "obligationId"`;
+    return new Map(rows.map((r) => [r.obligationId, r.tokens]));
+  }
+
+  /** Puts expired leases and jobs held by OFFLINE nodes back to dispatch; returns what moved. */
+  reclaim(tx: Tx, maxAttempts: number): Promise<{ id: string; attempt: number; status: string; nodeId: string; previousAttempt: number; reason: string }[]> {
+    return tx.$queryRaw`
+      WITH lost AS (
+        SELECT j.id, j."nodeId", j.attempt,
+               CASE WHEN n.status = 'OFFLINE' THEN 'NODE_OFFLINE' ELSE 'LEASE_EXPIRED' END AS reason
+        FROM delivery_jobs j JOIN nodes n ON n.id = j."nodeId"
+        WHERE (j.status = 'LEASED' AND j."leaseExpiresAt" < now())
+           OR (j.status IN ('DISPATCHED','LEASED') AND n.status = 'OFFLINE')
+        FOR UPDATE OF j SKIP LOCKED
+      )
+      UPDATE delivery_jobs j SET
+        attempt = j.attempt + 1,
+        status = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN 'FAILED'::"DeliveryJobStatus" ELSE 'QUEUED'::"DeliveryJobStatus" END,
+        "failureCode" = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN lost.reason ELSE j."failureCode" END,
+        "failureReason" = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN 'gave up after ' || (j.attempt + 1) || ' attempts; last: ' || lost.reason ELSE j."failureReason" END,
+        "operatorFault" = j.attempt + 1 >= ${maxAttempts},
+        "finishedAt" = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN now() ELSE NULL END,
+        "triedNodes" = array_append(j."triedNodes", j."nodeId"::text),
+        decisions = j.decisions || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', j.attempt, 'event', lost.reason, 'nodeId', j."nodeId")),
+        "nodeId" = NULL, "leaseToken" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
+      FROM lost WHERE j.id = lost.id
+      RETURNING j.id, j.attempt, j.status::text AS status, lost."nodeId", lost.attempt AS "previousAttempt", lost.reason`;
+  }
+
+  /** Jobs with no progress for a while: Redis may have lost their queue entry. */
+  stale(db: Db, staleMs: number, limit: number): Promise<Pick<DeliveryJob, 'id' | 'attempt' | 'status' | 'nodeId'>[]> {
+    return db.$queryRaw`
+      UPDATE delivery_jobs SET "updatedAt" = now()
+      WHERE id IN (SELECT id FROM delivery_jobs WHERE status IN ('QUEUED','DISPATCHED') AND "updatedAt" < now() - ${staleMs} * interval '1 millisecond'
+                   ORDER BY "updatedAt" LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      RETURNING id, attempt, status, "nodeId"`;
+  }
+
+  /** Returns the reservation of jobs that ended without a completion to their obligations. */
+  async releaseReservations(tx: Tx, jobIds: string[]): Promise<void> {
+    if (jobIds.length === 0) return;
+    await tx.$executeRaw`
+      UPDATE delivery_obligations o SET "reservedTokens" = o."reservedTokens" - r.tokens
+      FROM (SELECT "obligationId", sum("reservedTokens") AS tokens FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[]) GROUP BY "obligationId") r
+      WHERE o.id = r."obligationId"`;
+  }
+
+  /** FUNDING → OPEN for obligations whose buyer's cash is no longer negative. */
+  activateFunded(db: Db, buyerId?: string): Promise<number> {
+    return db.$executeRaw`
+      UPDATE delivery_obligations o SET status = 'OPEN', "fundedAt" = now()
+      FROM ledger_accounts a
+      WHERE o.status = 'FUNDING' AND a."memberId" = o."buyerId" AND a.type = 'CASH' AND a."balanceFen" >= 0
+        AND (${buyerId ?? null}::uuid IS NULL OR o."buyerId" = ${buyerId ?? null}::uuid)`;
+  }
+
+  /**
+   * Tokens/s the open obligations still need, per model class × region: each obligation's
+   * remaining tokens over the rest of its window, spread over the seller's online nodes in
+   * proportion to their rate. Rounded up (never under-report a commitment).
+   */
+  committed(db: Db): Promise<{ modelClass: string; region: string; tokensPerSecond: bigint }[]> {
+    return db.$queryRaw`
+      WITH o AS (
+        SELECT ob."sellerId", p."modelClass", (ob.tokens - ob."deliveredTokens") AS remaining,
+               GREATEST(1, floor(extract(epoch FROM s."deliveryEnd" - GREATEST(now(), s."deliveryStart"))))::bigint AS secs
+        FROM delivery_obligations ob JOIN series s ON s.id = ob."seriesId" JOIN products p ON p.id = s."productId"
+        WHERE ob.status <> 'CLOSED' AND s."deliveryEnd" > now() AND ob.tokens > ob."deliveredTokens"
+      ), cap AS (
+        SELECT n."operatorId", nm."modelClass", n.region, sum(nm."tokensPerSecond")::bigint AS tps
+        FROM nodes n JOIN node_models nm ON nm."nodeId" = n.id WHERE n.status = 'ONLINE' GROUP BY 1, 2, 3
+      ), tot AS (SELECT "operatorId", "modelClass", sum(tps)::bigint AS tps FROM cap GROUP BY 1, 2)
+      SELECT cap."modelClass", cap.region,
+             sum((o.remaining * cap.tps + o.secs * tot.tps - 1) / (o.secs * tot.tps))::bigint AS "tokensPerSecond"
+      FROM o JOIN cap ON cap."operatorId" = o."sellerId" AND cap."modelClass" = o."modelClass"
+             JOIN tot ON tot."operatorId" = o."sellerId" AND tot."modelClass" = o."modelClass"
+      GROUP BY 1, 2`;
+  }
+
+  /** Quality-spec breaches and volumes per operator (the operator's own, or all for clearing). */
+  quality(db: Db, operatorId: string | undefined) {
+    return db.$queryRaw<{ operatorId: string; jobs: bigint; billableTokens: bigint; ttftBreaches: bigint; rateBreaches: bigint }[]>`
+      SELECT "operatorId", count(*)::bigint AS jobs, sum("billableTokens")::bigint AS "billableTokens",
+             count(*) FILTER (WHERE "ttftBreach")::bigint AS "ttftBreaches", count(*) FILTER (WHERE "rateBreach")::bigint AS "rateBreaches"
+      FROM usage_records WHERE ${operatorId ?? null}::uuid IS NULL OR "operatorId" = ${operatorId ?? null}::uuid
+      GROUP BY "operatorId" ORDER BY "operatorId"`;
+  }
+}

@@ -1,0 +1,88 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Prisma } from '../generated/prisma/client.js';
+import { MarketsRepository } from '../markets/markets.repository.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import type { JobPayloads } from '../platform/queues/job-registry.js';
+import { Queues } from '../platform/queues/queues.js';
+import { JOBS } from '../platform/queues/job-registry.js';
+import { Clock } from '../platform/time/clock.js';
+import { dispatchJobId } from './delivery-jobs.service.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { NodeQueues } from './node-queues.js';
+
+const MAX_RETRY_DELAY_MS = 30_000;
+
+/**
+ * The delivery scheduler: places a QUEUED job on the queue of an eligible node of its obligation's
+ * seller. Postgres decides (a conditional update from QUEUED at this attempt), Redis carries: a
+ * duplicate dispatch message loses the update and does nothing.
+ */
+@Injectable()
+export class DispatchService {
+  private readonly logger = new Logger(DispatchService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly repo: DeliveryRepository,
+    private readonly markets: MarketsRepository,
+    private readonly nodes: NodeQueues,
+    private readonly queues: Queues,
+    private readonly clock: Clock,
+  ) {}
+
+  @JobHandler('delivery.dispatch')
+  async dispatch({ jobId, attempt }: JobPayloads['delivery.dispatch']): Promise<string> {
+    const job = await this.prisma.deliveryJob.findUnique({ where: { id: jobId } });
+    if (!job || job.status !== 'QUEUED' || job.attempt !== attempt) return 'not-queued';
+    const series = (await this.markets.seriesById(this.prisma, job.seriesId))!;
+    const now = this.clock.now();
+    if (now >= series.deliveryEnd) return this.failNoCapacity(job.id, attempt, series.deliveryEnd);
+
+    const regions = job.region ? [job.region] : series.product.regions;
+    const candidates = await this.repo.eligibleNodes(this.prisma, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond, tried: job.triedNodes });
+    const chosen = candidates[0];
+    const decision = {
+      at: now.toISOString(),
+      attempt,
+      event: chosen ? 'DISPATCHED' : 'NO_ELIGIBLE_NODE',
+      nodeId: chosen?.nodeId ?? null,
+      why: chosen
+        ? `${chosen.triedBefore ? 'only eligible node (tried before)' : 'most spare tokens/s'}: ${chosen.spareTokensPerSecond} of ${chosen.tokensPerSecond} in ${chosen.region}`
+        : `no ONLINE node of the seller serves ${job.modelClass} in ${regions.join(', ')}`,
+      candidates: candidates.slice(0, 5).map((c) => ({ nodeId: c.nodeId, region: c.region, spare: c.spareTokensPerSecond, triedBefore: c.triedBefore })),
+    };
+    if (!chosen) {
+      const waits = (job.decisions as { event?: string }[]).filter((d) => d.event === 'NO_ELIGIBLE_NODE').length;
+      const delay = Math.min(500 * 2 ** Math.min(waits, 10), MAX_RETRY_DELAY_MS, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
+      await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { decisions: appendDecision(job.decisions, decision), updatedAt: now } });
+      await this.queues.get(JOBS['delivery.dispatch'].queue).add('delivery.dispatch', { jobId, attempt }, { ...JOBS['delivery.dispatch'].options, jobId: dispatchJobId(jobId, attempt, `.w${waits + 1}`), delay });
+      return 'waiting-for-capacity';
+    }
+    const moved = await this.prisma.deliveryJob.updateMany({
+      where: { id: job.id, status: 'QUEUED', attempt },
+      data: { status: 'DISPATCHED', nodeId: chosen.nodeId, dispatchedAt: now, updatedAt: now, decisions: appendDecision(job.decisions, decision) },
+    });
+    if (moved.count === 0) return 'superseded';
+    // After the commit: a crash here leaves a DISPATCHED job the reaper re-adds to the node queue.
+    await this.nodes.add(chosen.nodeId, { jobId, attempt });
+    return `dispatched:${chosen.nodeId}`;
+  }
+
+  private async failNoCapacity(jobId: string, attempt: number, deliveryEnd: Date): Promise<string> {
+    await this.prisma.$transaction(async (tx) => {
+      const moved = await tx.deliveryJob.updateMany({
+        where: { id: jobId, status: 'QUEUED', attempt },
+        data: { status: 'FAILED', failureCode: 'NO_CAPACITY', failureReason: `no eligible node of the seller before the window ended (${deliveryEnd.toISOString()})`, operatorFault: true, finishedAt: this.clock.now(), updatedAt: this.clock.now() },
+      });
+      if (moved.count > 0) await this.repo.releaseReservations(tx, [jobId]);
+    });
+    return 'failed:NO_CAPACITY';
+  }
+}
+
+export function appendDecision(existing: Prisma.JsonValue, decision: Record<string, unknown>): Prisma.InputJsonValue {
+  const list = Array.isArray(existing) ? existing : [];
+  // Bounded: a job waiting days for capacity must not grow without limit.
+  return [...list, decision].slice(-50) as Prisma.InputJsonValue;
+}

@@ -1,0 +1,64 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, ArrayMinSize, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { PageQueryDto } from '../../platform/pagination/page.js';
+
+export const MAX_MESSAGES = 64;
+export const MAX_MESSAGE_CHARS = 32_000;
+export const MAX_OUTPUT_CHARS = 1_000_000;
+
+export class ChatMessageDto {
+  @ApiProperty({ enum: ['system', 'user', 'assistant'] }) @IsIn(['system', 'user', 'assistant']) role!: 'system' | 'user' | 'assistant';
+  @ApiProperty({ maxLength: MAX_MESSAGE_CHARS }) @IsString() @Length(1, MAX_MESSAGE_CHARS) content!: string;
+}
+
+export class SubmitJobDto {
+  @ApiPropertyOptional({ example: 'L70-STD-2612', description: 'series (or obligationId) the tokens come from' })
+  @IsOptional() @IsString() @Length(1, 40) series?: string;
+  @ApiPropertyOptional({ description: 'a specific obligation of the caller' }) @IsOptional() @IsUUID() obligationId?: string;
+  @ApiProperty({ example: 'llm-70b-instruct' }) @IsString() @Length(1, 64) modelClass!: string;
+  @ApiProperty({ type: [ChatMessageDto] })
+  @ValidateNested({ each: true }) @Type(() => ChatMessageDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_MESSAGES)
+  messages!: ChatMessageDto[];
+  @ApiProperty({ example: 512, minimum: 1 }) @IsInt() @Min(1) maxTokens!: number;
+  @ApiPropertyOptional({ example: 'cn-east-1' }) @IsOptional() @IsString() @Length(1, 64) region?: string;
+  @ApiPropertyOptional({ example: 'https://buyer.example/hooks/tokenclear' })
+  @IsOptional() @IsString() @Length(1, 2000) @Matches(/^https?:\/\/[^\s]+$/, { message: 'callbackUrl must be an http(s) URL' })
+  callbackUrl?: string;
+}
+
+export class LeaseDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: 64, default: 1 }) @IsOptional() @IsInt() @Min(1) @Max(64) maxJobs?: number;
+  @ApiPropertyOptional({ minimum: 0, maximum: 60, default: 0, description: 'long-poll: wait up to this long for work' })
+  @IsOptional() @IsInt() @Min(0) @Max(60) waitSeconds?: number;
+}
+
+export class UsageDto {
+  @ApiProperty() @IsInt() @Min(0) @Max(10_000_000) prompt_tokens!: number;
+  @ApiProperty() @IsInt() @Min(0) @Max(10_000_000) completion_tokens!: number;
+}
+
+export class CompleteJobDto {
+  @ApiProperty() @IsString() @Length(1, 64) leaseToken!: string;
+  @ApiProperty({ type: UsageDto }) @ValidateNested() @Type(() => UsageDto) usage!: UsageDto;
+  @ApiProperty() @IsInt() @Min(0) @Max(86_400_000) ttftMs!: number;
+  @ApiProperty() @IsInt() @Min(0) @Max(86_400_000) durationMs!: number;
+  @ApiProperty({ maxLength: MAX_OUTPUT_CHARS }) @IsString() @Length(0, MAX_OUTPUT_CHARS) output!: string;
+}
+
+export class FailJobDto {
+  @ApiProperty() @IsString() @Length(1, 64) leaseToken!: string;
+  @ApiProperty({ example: 'inference server answered 503' }) @IsString() @Length(1, 500) reason!: string;
+  @ApiProperty() @IsBoolean() retryable!: boolean;
+}
+
+export class ObligationsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 40) series?: string;
+  @ApiPropertyOptional({ enum: ['FUNDING', 'OPEN', 'CLOSED'] }) @IsOptional() @IsIn(['FUNDING', 'OPEN', 'CLOSED']) status?: 'FUNDING' | 'OPEN' | 'CLOSED';
+}
+
+export class JobsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ enum: ['QUEUED', 'DISPATCHED', 'LEASED', 'COMPLETED', 'FAILED'] })
+  @IsOptional() @IsIn(['QUEUED', 'DISPATCHED', 'LEASED', 'COMPLETED', 'FAILED'])
+  status?: 'QUEUED' | 'DISPATCHED' | 'LEASED' | 'COMPLETED' | 'FAILED';
+}

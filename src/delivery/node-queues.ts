@@ -1,0 +1,124 @@
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Job, Queue, Worker } from 'bullmq';
+import { EventEmitter } from 'node:events';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { redisOptions } from '../platform/queues/redis-connection.js';
+
+export interface NodeQueueEntry {
+  jobId: string;
+  attempt: number;
+}
+
+/** BullMQ id of a delivery job's entry on a node queue: one per dispatch attempt. */
+export const nodeEntryId = (jobId: string, attempt: number): string => `${jobId}.${attempt}`;
+
+/**
+ * One BullMQ queue per node (`node-<id>`), consumed by BullMQ's manual processing on behalf of
+ * the node's agent, which never sees Redis: fetching a job with a token takes its lock, the lock
+ * is the lease (duration = lease time, extended on agent heartbeats). Postgres stays the record of
+ * who holds which lease; these queues only carry the work, so losing one loses nothing (the
+ * reaper re-adds what Postgres says is dispatched).
+ */
+@Injectable()
+export class NodeQueues implements OnApplicationShutdown {
+  private readonly logger = new Logger(NodeQueues.name);
+  private readonly queues = new Map<string, Queue<NodeQueueEntry>>();
+  private readonly workers = new Map<string, Worker<NodeQueueEntry>>();
+  /** In-process wake-up for long-polling lease requests when this process adds work. */
+  private readonly added = new EventEmitter().setMaxListeners(0);
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  private name(nodeId: string): string {
+    return `node-${nodeId}`;
+  }
+
+  queue(nodeId: string): Queue<NodeQueueEntry> {
+    let q = this.queues.get(nodeId);
+    if (!q) {
+      q = new Queue<NodeQueueEntry>(this.name(nodeId), { connection: redisOptions(this.config.redisUrl, 'producer'), prefix: this.config.queuePrefix });
+      q.on('error', (err) => this.logger.warn({ node: nodeId, err: err.message }, 'node queue connection error'));
+      this.queues.set(nodeId, q);
+    }
+    return q;
+  }
+
+  private worker(nodeId: string): Worker<NodeQueueEntry> {
+    let w = this.workers.get(nodeId);
+    if (!w) {
+      w = new Worker<NodeQueueEntry>(this.name(nodeId), null, {
+        // Fail fast while Redis is away (the lease request answers empty), as producers do.
+        connection: { ...redisOptions(this.config.redisUrl, 'worker'), enableOfflineQueue: false },
+        prefix: this.config.queuePrefix,
+        lockDuration: this.config.delivery.leaseMs,
+        autorun: false,
+      });
+      w.on('error', (err) => this.logger.warn({ node: nodeId, err: err.message }, 'node lease worker connection error'));
+      this.workers.set(nodeId, w);
+    }
+    return w;
+  }
+
+  /** Same id twice is one entry (BullMQ ignores a duplicate job id), so re-adding is safe. */
+  async add(nodeId: string, entry: NodeQueueEntry): Promise<void> {
+    await this.queue(nodeId).add('deliver', entry, {
+      jobId: nodeEntryId(entry.jobId, entry.attempt),
+      removeOnComplete: { age: 3600, count: 10_000 },
+      removeOnFail: { age: 24 * 3600 },
+    });
+    this.added.emit(nodeId);
+  }
+
+  /** Takes the next entry under a lock owned by `token`, or null when the queue is empty. */
+  async take(nodeId: string, token: string): Promise<Job<NodeQueueEntry> | null> {
+    return (await this.worker(nodeId).getNextJob(token, { block: false })) ?? null;
+  }
+
+  /** Resolves when this process adds work for the node, or after `ms`. */
+  waitForWork(nodeId: string, ms: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.added.off(nodeId, done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.added.on(nodeId, done);
+      signal?.addEventListener('abort', done);
+    });
+  }
+
+  async extend(nodeId: string, entryId: string, token: string): Promise<void> {
+    const job = await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId);
+    await job?.extendLock(token, this.config.delivery.leaseMs);
+  }
+
+  /** Marks the entry done; best effort — the Postgres state already decided. */
+  async finish(nodeId: string, entryId: string, token: string, result: string): Promise<void> {
+    try {
+      const job = await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId);
+      await job?.moveToCompleted(result, token, false);
+    } catch (err) {
+      this.logger.debug({ node: nodeId, entry: entryId, err: (err as Error).message }, 'node queue entry not finished (lock lost); harmless');
+    }
+  }
+
+  /** Drops an entry whose lease expired or that was superseded; best effort. */
+  async discard(nodeId: string, entryId: string): Promise<void> {
+    try {
+      await (await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId))?.remove();
+    } catch (err) {
+      this.logger.debug({ node: nodeId, entry: entryId, err: (err as Error).message }, 'node queue entry not removed; harmless');
+    }
+  }
+
+  async depth(nodeId: string): Promise<number> {
+    return this.queue(nodeId).getWaitingCount();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.workers.values()].map((w) => w.close(true).catch(() => undefined)));
+    await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+  }
+}

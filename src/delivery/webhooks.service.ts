@@ -1,0 +1,75 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHmac, randomBytes } from 'node:crypto';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import type { JobPayloads } from '../platform/queues/job-registry.js';
+import { DeliveryJobsService } from './delivery-jobs.service.js';
+
+export const SIGNATURE_HEADER = 'X-TokenClear-Signature';
+
+/**
+ * `X-TokenClear-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>">` with the
+ * buyer's webhook secret — the timestamp inside the signed text lets receivers refuse replays.
+ */
+export function signWebhook(secret: string, body: string, at: number): string {
+  return `t=${at},v1=${createHmac('sha256', secret).update(`${at}.${body}`).digest('hex')}`;
+}
+
+@Injectable()
+export class WebhooksService {
+  private readonly logger = new Logger(WebhooksService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly jobs: DeliveryJobsService,
+  ) {}
+
+  /** The member's secret, created on first use (signing needs it in clear). */
+  async secret(memberId: string): Promise<string> {
+    const row = await this.prisma.webhookSecret.upsert({ where: { memberId }, create: { memberId, secret: newSecret() }, update: {} });
+    return row.secret;
+  }
+
+  async rotate(memberId: string): Promise<string> {
+    const secret = newSecret();
+    await this.prisma.webhookSecret.upsert({ where: { memberId }, create: { memberId, secret }, update: { secret, createdAt: new Date() } });
+    return secret;
+  }
+
+  /** One delivery attempt; a refusal throws so BullMQ retries with backoff. Every attempt is recorded. */
+  @JobHandler('delivery.webhook')
+  async deliver({ jobId }: JobPayloads['delivery.webhook'], meta?: { attempt: number }): Promise<number> {
+    const job = await this.prisma.deliveryJob.findUnique({ where: { id: jobId } });
+    if (!job?.callbackUrl || (job.status !== 'COMPLETED' && job.status !== 'FAILED')) return 0;
+    const body = JSON.stringify({ event: job.status === 'COMPLETED' ? 'delivery.job.completed' : 'delivery.job.failed', job: await this.jobs.view(jobId) });
+    const signature = signWebhook(await this.secret(job.buyerId), body, Math.floor(Date.now() / 1000));
+    let httpStatus: number | undefined;
+    let error: string | undefined;
+    try {
+      const res = await fetch(job.callbackUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'X-TokenClear-Job': jobId },
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.config.delivery.webhookTimeoutMs),
+      });
+      httpStatus = res.status;
+      await res.body?.cancel();
+      if (res.status < 200 || res.status >= 300) error = `answered ${res.status}`;
+    } catch (err) {
+      error = (err as Error).message.slice(0, 500);
+    }
+    await this.prisma.webhookDelivery.create({ data: { jobId, memberId: job.buyerId, url: job.callbackUrl, attempt: meta?.attempt ?? 1, httpStatus, error, ok: !error } });
+    if (error) {
+      this.logger.warn({ job: jobId, url: job.callbackUrl, error }, 'webhook not accepted; will retry');
+      throw new Error(`webhook to ${job.callbackUrl} ${error}`);
+    }
+    return httpStatus!;
+  }
+}
+
+function newSecret(): string {
+  return `whsec_${randomBytes(24).toString('base64url')}`;
+}

@@ -1,0 +1,66 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { LedgerService } from '../ledger/ledger.service.js';
+import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
+import type { SeriesWithProduct } from '../markets/markets.repository.js';
+import type { Tx } from '../platform/prisma/prisma.service.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { closeObligation } from './domain/metering.js';
+
+/**
+ * The DELIVERY_CLOSE run's work, in the caller's one transaction: jobs still unfinished at the end
+ * of the window fail (the operator did not deliver in time), then every obligation's remainder is
+ * split into shortfall (refund + penalty to the buyer) and unused (take-or-pay: paid to the seller).
+ */
+@Injectable()
+export class WindowCloseService {
+  private readonly logger = new Logger(WindowCloseService.name);
+
+  constructor(
+    private readonly repo: DeliveryRepository,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  async close(tx: Tx, ctx: { runId: string; series: SeriesWithProduct; businessDate: string; base: string }): Promise<{ closed: number }> {
+    const { series, businessDate, base } = ctx;
+    const unfinished = await tx.deliveryJob.findMany({ where: { seriesId: series.id, status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } }, select: { id: true } });
+    const ids = unfinished.map((j) => j.id);
+    await this.repo.releaseReservations(tx, ids);
+    await tx.deliveryJob.updateMany({
+      where: { id: { in: ids } },
+      data: { status: 'FAILED', failureCode: 'WINDOW_CLOSED', failureReason: 'not delivered before the end of the delivery window', operatorFault: true, finishedAt: new Date(), leaseToken: null, updatedAt: new Date() },
+    });
+
+    const open = await tx.$queryRaw<{ id: string; sellerId: string; buyerId: string; tokens: bigint; deliveredTokens: bigint; notionalFen: bigint; releasedFen: bigint }[]>`
+      SELECT id, "sellerId", "buyerId", tokens, "deliveredTokens", "notionalFen", "releasedFen" FROM delivery_obligations
+      WHERE "seriesId" = ${series.id}::uuid AND status <> 'CLOSED' ORDER BY seq FOR UPDATE`;
+    const failed = await this.repo.failedOperatorTokens(tx, open.map((o) => o.id));
+    const transfers: TransferRequest[] = [];
+    for (const o of open) {
+      const c = closeObligation(o, failed.get(o.id) ?? 0n, series.product.penaltyBp);
+      const escrow = memberAccount(o.buyerId, 'ESCROW');
+      const refs = { settlementRunId: ctx.runId, obligationId: o.id };
+      const common = { businessDate, refs };
+      if (c.releaseFen > 0n) transfers.push({ ...common, idempotencyKey: `${base}.unused.${o.id}`, debit: escrow, credit: memberAccount(o.sellerId, 'CASH'), amountFen: c.releaseFen, kind: 'ESCROW_RELEASE' });
+      if (c.refundFen > 0n) transfers.push({ ...common, idempotencyKey: `${base}.refund.${o.id}`, debit: escrow, credit: memberAccount(o.buyerId, 'CASH'), amountFen: c.refundFen, kind: 'ESCROW_REFUND' });
+      if (c.penaltyFen > 0n) {
+        transfers.push({ ...common, idempotencyKey: `${base}.penalty.${o.id}`, debit: memberAccount(o.sellerId, 'CASH'), credit: memberAccount(o.buyerId, 'CASH'), amountFen: c.penaltyFen, kind: 'PENALTY', collectByRight: true });
+      }
+      await tx.deliveryObligation.update({
+        where: { id: o.id },
+        data: {
+          status: 'CLOSED',
+          closedAt: new Date(),
+          shortfallTokens: c.shortfall,
+          unusedTokens: c.unused,
+          releasedFen: { increment: c.releaseFen },
+          refundedFen: c.refundFen,
+          penaltyFen: c.penaltyFen,
+          reservedTokens: 0n,
+        },
+      });
+    }
+    await this.ledger.postBatch(tx, transfers);
+    this.logger.log({ series: series.code, obligations: open.length, failedJobs: ids.length }, 'delivery window closed');
+    return { closed: open.length };
+  }
+}
