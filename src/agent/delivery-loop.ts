@@ -84,7 +84,7 @@ export class DeliveryLoop {
       const r = await this.engine.complete({ modelClass: job.modelClass, messages: job.messages, maxTokens: job.maxTokens });
       await this.report(job, 'complete', {
         leaseToken: job.leaseToken,
-        usage: r.usage,
+        usage: { prompt_tokens: r.usage.prompt_tokens, completion_tokens: r.usage.completion_tokens },
         ttftMs: Math.round(r.ttftMs),
         durationMs: Math.round(r.durationMs),
         output: r.output,
@@ -101,18 +101,22 @@ export class DeliveryLoop {
     }
   }
 
-  /** Reports with a few retries; 409 (lease no longer ours) is final and not an error of ours. */
+  /**
+   * Reports with a few retries while the API is unreachable or failing (5xx, 429). 409 (the lease
+   * is no longer ours) is final and expected; any other 4xx is final too (retrying cannot help).
+   */
   private async report(job: LeasedJob, what: 'complete' | 'fail', body: unknown): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.post(`/v1/delivery/jobs/${job.id}/${what}`, body, AbortSignal.timeout(15_000));
         return;
       } catch (err) {
-        if ((err as { status?: number }).status === 409) {
+        const status = (err as { status?: number }).status;
+        if (status === 409) {
           this.log('warn', `${what} refused: the lease is no longer ours`, { job: job.id });
           return;
         }
-        if (attempt >= 5) throw err;
+        if (attempt >= 5 || (status !== undefined && status < 500 && status !== 429)) throw err;
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
       }
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { NodeAuth, NodeAuthForJob } from '../capacity/node-token.guard.js';
@@ -72,9 +73,13 @@ export class DeliveryController {
   @NodeAuth()
   @NotAudited()
   @HttpCode(200)
-  async lease(@Req() req: NodeRequest, @Body() body: LeaseDto) {
+  async lease(@Req() req: NodeRequest, @Res({ passthrough: true }) res: Response, @Body() body: LeaseDto) {
+    // The agent hung up (or is shutting down): stop waiting. The response closing before it was
+    // written is the reliable signal; the request's own 'close' fires once its body is read.
     const abort = new AbortController();
-    req.on('close', () => abort.abort());
+    res.on('close', () => {
+      if (!res.writableEnded) abort.abort();
+    });
     return { jobs: await this.leases.lease(req.node, body.maxJobs ?? 1, body.waitSeconds ?? 0, abort.signal) };
   }
 

@@ -50,7 +50,8 @@ export class DeliveryRepository {
   /**
    * The seller's nodes that may serve the job: ONLINE, serving the model class, in an allowed
    * region. Spare tokens/s = the node's rate minus the quality floor of each job it holds. Nodes
-   * that already lost or failed this job sort last, so a retry goes elsewhere when it can.
+   * that already lost or failed this job sort last, so a retry goes elsewhere when it can. Ties
+   * (idle nodes of equal rate) are broken at random, which spreads load across them.
    */
   eligibleNodes(db: Db, q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number; tried: string[] }): Promise<EligibleNode[]> {
     return db.$queryRaw`
@@ -62,7 +63,7 @@ export class DeliveryRepository {
       JOIN node_models nm ON nm."nodeId" = n.id AND nm."modelClass" = ${q.modelClass}
       LEFT JOIN (SELECT "nodeId", count(*) AS jobs FROM delivery_jobs WHERE status IN ('DISPATCHED','LEASED') AND "nodeId" IS NOT NULL GROUP BY "nodeId") f ON f."nodeId" = n.id
       WHERE n."operatorId" = ${q.sellerId}::uuid AND n.status = 'ONLINE' AND n.region = ANY(${q.regions}::text[])
-      ORDER BY "triedBefore", "spareTokensPerSecond" DESC, n.id
+      ORDER BY "triedBefore", "spareTokensPerSecond" DESC, random()
       LIMIT 20`;
   }
 
