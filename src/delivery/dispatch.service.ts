@@ -1,4 +1,5 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { MarketsRepository } from '../markets/markets.repository.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
@@ -11,7 +12,6 @@ import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { NodeQueues } from './node-queues.js';
 
-const MAX_RETRY_DELAY_MS = 30_000;
 
 /**
  * The delivery scheduler: places a QUEUED job on the queue of an eligible node of its obligation's
@@ -23,6 +23,7 @@ export class DispatchService {
   private readonly logger = new Logger(DispatchService.name);
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly repo: DeliveryRepository,
     private readonly markets: MarketsRepository,
@@ -36,14 +37,17 @@ export class DispatchService {
     const job = await this.prisma.deliveryJob.findUnique({ where: { id: jobId } });
     if (!job || job.status !== 'QUEUED' || job.attempt !== attempt) return 'not-queued';
     const series = (await this.markets.seriesById(this.prisma, job.seriesId))!;
+    // The service clock decides business time (the window); operational timestamps are wall time,
+    // as the reaper compares them with the database's now().
     const now = this.clock.now();
+    const wall = new Date();
     if (now >= series.deliveryEnd) return this.failNoCapacity(job.id, attempt, series.deliveryEnd);
 
     const regions = job.region ? [job.region] : series.product.regions;
     const candidates = await this.repo.eligibleNodes(this.prisma, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond, tried: job.triedNodes });
     const chosen = candidates[0];
     const decision = {
-      at: now.toISOString(),
+      at: wall.toISOString(),
       attempt,
       event: chosen ? 'DISPATCHED' : 'NO_ELIGIBLE_NODE',
       nodeId: chosen?.nodeId ?? null,
@@ -54,14 +58,16 @@ export class DispatchService {
     };
     if (!chosen) {
       const waits = (job.decisions as { event?: string }[]).filter((d) => d.event === 'NO_ELIGIBLE_NODE').length;
-      const delay = Math.min(500 * 2 ** Math.min(waits, 10), MAX_RETRY_DELAY_MS, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
-      await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { decisions: appendDecision(job.decisions, decision), updatedAt: now } });
+      // Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway) and
+      // never past the end of the window, when the job must fail.
+      const delay = Math.min(500 * 2 ** Math.min(waits, 10), this.config.delivery.staleMs / 2, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
+      await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { decisions: appendDecision(job.decisions, decision), updatedAt: wall } });
       await this.queues.get(JOBS['delivery.dispatch'].queue).add('delivery.dispatch', { jobId, attempt }, { ...JOBS['delivery.dispatch'].options, jobId: dispatchJobId(jobId, attempt, `.w${waits + 1}`), delay });
       return 'waiting-for-capacity';
     }
     const moved = await this.prisma.deliveryJob.updateMany({
       where: { id: job.id, status: 'QUEUED', attempt },
-      data: { status: 'DISPATCHED', nodeId: chosen.nodeId, dispatchedAt: now, updatedAt: now, decisions: appendDecision(job.decisions, decision) },
+      data: { status: 'DISPATCHED', nodeId: chosen.nodeId, dispatchedAt: wall, updatedAt: wall, decisions: appendDecision(job.decisions, decision) },
     });
     if (moved.count === 0) return 'superseded';
     // After the commit: a crash here leaves a DISPATCHED job the reaper re-adds to the node queue.
@@ -73,7 +79,7 @@ export class DispatchService {
     await this.prisma.$transaction(async (tx) => {
       const moved = await tx.deliveryJob.updateMany({
         where: { id: jobId, status: 'QUEUED', attempt },
-        data: { status: 'FAILED', failureCode: 'NO_CAPACITY', failureReason: `no eligible node of the seller before the window ended (${deliveryEnd.toISOString()})`, operatorFault: true, finishedAt: this.clock.now(), updatedAt: this.clock.now() },
+        data: { status: 'FAILED', failureCode: 'NO_CAPACITY', failureReason: `no eligible node of the seller before the window ended (${deliveryEnd.toISOString()})`, operatorFault: true, finishedAt: new Date(), updatedAt: new Date() },
       });
       if (moved.count > 0) await this.repo.releaseReservations(tx, [jobId]);
     });

@@ -7,7 +7,6 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
-import { Clock } from '../platform/time/clock.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { appendDecision } from './dispatch.service.js';
@@ -41,7 +40,6 @@ export class LeaseService implements OnModuleDestroy {
     private readonly repo: DeliveryRepository,
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
-    private readonly clock: Clock,
     events: CapacityEvents,
   ) {
     this.sub = events.heartbeat.subscribe(({ nodeId }) => void this.extend(nodeId).catch((err: Error) => this.logger.warn({ nodeId, err: err.message }, 'lease extension failed')));
@@ -94,7 +92,7 @@ export class LeaseService implements OnModuleDestroy {
   async fail(node: NodePrincipal, jobId: string, body: FailJobDto): Promise<{ id: string; status: string; attempt: number }> {
     const job = await this.prisma.$transaction(async (tx) => {
       const current = await this.leased(tx, node, jobId, body.leaseToken);
-      const now = this.clock.now();
+      const now = new Date();
       const next = current.attempt + 1;
       const decision = { at: now.toISOString(), attempt: current.attempt, event: 'NODE_FAILED', nodeId: node.nodeId, reason: body.reason, retryable: body.retryable };
       const common = { triedNodes: [...current.triedNodes, node.nodeId], nodeId: null, leaseToken: null, leaseExpiresAt: null, updatedAt: now, decisions: appendDecision(current.decisions, decision) };

@@ -82,7 +82,7 @@ export class MeteringService {
           },
         ]);
       }
-      const now = this.clock.now();
+      const now = new Date();
       await tx.deliveryJob.update({ where: { id: jobId }, data: { status: 'COMPLETED', output: body.output, finishedAt: now, updatedAt: now, leaseExpiresAt: null } });
       if (job.callbackUrl) await this.outbox.enqueue(tx, 'delivery.webhook', { jobId }, { jobId: `webhook.${jobId}` });
       return { replayed: false, attempt: job.attempt };

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectLedgerConsistent } from '../harness/ledger-checks.js';
+import { expire, physicalMarket, startAgent, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { assertBuilt, type Spawned } from '../harness/processes.js';
+import { startTestApp, type TestApp } from '../harness/test-app.js';
+
+describe('kill -9 of an agent holding leases', () => {
+  let t: TestApp;
+  let m: PhysicalMarket;
+  const agents: Spawned[] = [];
+
+  beforeAll(async () => {
+    assertBuilt();
+    t = await startTestApp({ env: { DELIVERY_LEASE_MS: '1500', DELIVERY_REAP_MS: '100', HEARTBEAT_INTERVAL_MS: '500' } });
+    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 2, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    await expire(t, m);
+  });
+  afterAll(async () => {
+    for (const a of agents) a.child.kill('SIGKILL');
+    await t.close();
+  });
+
+  it('sends its jobs to the other node; every job is metered once and no token is paid twice', async () => {
+    const [op, buyer] = [m.operators[0].member, m.buyers[0]];
+    const [n0, n1] = m.operators[0].nodes;
+    // Only node 0 takes work at first: slow simulated inference (40 tokens at 20 tokens/s = 2 s).
+    expect((await op.client.patch(`/v1/nodes/${n1.id}`, { status: 'DRAINING' })).status).toBe(200);
+    const victim = startAgent(t, n0, ['--simulate', '--rate', '20', '--concurrency', '4']);
+    agents.push(victim);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await submitJob(buyer, m.series, 40, `crash ${i}`)).body.id);
+    await waitFor('node 0 to hold leases', async () => (await t.prisma.deliveryJob.count({ where: { nodeId: n0.id, status: 'LEASED' } })) >= 3, 20_000);
+    const leasedByVictim = (await t.prisma.deliveryJob.findMany({ where: { nodeId: n0.id, status: 'LEASED' }, select: { id: true } })).map((j) => j.id);
+
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    expect((await op.client.patch(`/v1/nodes/${n1.id}`, { status: 'ONLINE' })).status).toBe(200);
+    agents.push(startAgent(t, n1));
+
+    await waitFor('all jobs completed', async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: 'COMPLETED' } })) === ids.length, 60_000);
+    const usage = await t.prisma.usageRecord.findMany({ where: { jobId: { in: ids } } });
+    expect(usage).toHaveLength(ids.length);
+    for (const id of leasedByVictim) {
+      const job = await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id } });
+      expect(usage.find((u) => u.jobId === id)!.nodeId).toBe(n1.id);
+      expect(job.attempt).toBeGreaterThanOrEqual(1);
+      expect(JSON.stringify(job.decisions)).toMatch(/LEASE_EXPIRED|NODE_OFFLINE/);
+    }
+    // Exactly once in money: at most one release per job, and all releases together are what the
+    // delivered tokens are worth at the obligation price (cumulative, rounded down).
+    const o = await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
+    const billable = usage.reduce((s, u) => s + u.billableTokens, 0n);
+    expect(o.deliveredTokens).toBe(billable);
+    const releases = await t.prisma.transfer.findMany({ where: { obligationId: o.id, kind: 'ESCROW_RELEASE' } });
+    expect(new Set(releases.map((r) => r.jobId)).size).toBe(releases.length);
+    expect(releases.reduce((s, r) => s + r.amountFen, 0n)).toBe((40_000n * billable) / 1_000_000n);
+    await expectLedgerConsistent(t.prisma);
+  }, 90_000);
+});

@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectProblem, type TestMember } from '../harness/factories.js';
+import { expectLedgerConsistent } from '../harness/ledger-checks.js';
+import { expire, physicalMarket, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { startTestApp, type TestApp } from '../harness/test-app.js';
+import type { ApiClient } from '../harness/http.js';
+
+interface Leased {
+  id: string;
+  leaseToken: string;
+  leaseExpiresAt: string;
+  messages: { content: string }[];
+  maxTokens: number;
+}
+
+const LEASE_MS = 1_500;
+
+/** The node side of the protocol driven by hand, to hit the edges an agent normally avoids. */
+describe('leases and exactly-once metering', () => {
+  let t: TestApp;
+  let m: PhysicalMarket;
+  let buyer: TestMember;
+  let node: ApiClient;
+  let nodeId: string;
+  const usage = { prompt_tokens: 40, completion_tokens: 100 }; // billable 100 + 40 × 25 % = 110
+
+  const lease = async (waitSeconds = 5) => {
+    const res = await node.post<{ jobs: Leased[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 1, waitSeconds });
+    expect(res.status, res.text).toBe(200);
+    return res.body.jobs;
+  };
+  const complete = (id: string, leaseToken: string, u = usage) => node.post<{ status: string; replayed: boolean }>(`/v1/delivery/jobs/${id}/complete`, { leaseToken, usage: u, ttftMs: 120, durationMs: 2_000, output: 'ok' });
+  const obligation = () => t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { DELIVERY_LEASE_MS: String(LEASE_MS), DELIVERY_REAP_MS: '100', DELIVERY_MAX_ATTEMPTS: '3' } });
+    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    await expire(t, m);
+    buyer = m.buyers[0];
+    nodeId = m.operators[0].nodes[0].id;
+    node = t.client(m.operators[0].nodes[0].nodeToken);
+  });
+  afterAll(() => t.close());
+
+  it('hands a dispatched job to its node over HTTP with a lease token (long-poll)', async () => {
+    const leasing = lease(5); // waits: nothing dispatched yet
+    const job = await submitJob(buyer, m.series, 200, 'first');
+    const [got] = await leasing;
+    expect(got).toMatchObject({ id: job.body.id, maxTokens: 200, messages: [{ role: 'user', content: 'first' }] });
+    expect(got.leaseToken).toMatch(/^[0-9a-f]{32}$/);
+    expect((await t.clearing.get(`/v1/delivery/jobs/${got.id}`)).body).toMatchObject({ status: 'LEASED', nodeId });
+    expect(await lease(0)).toEqual([]);
+    expectProblem(await t.client('tcn_wrong').post(`/v1/nodes/${nodeId}/lease`, {}), 401, 'NODE_TOKEN_INVALID');
+
+    // The same completion twice at once, then a third with other numbers: one effect.
+    const [a, b] = await Promise.all([complete(got.id, got.leaseToken), complete(got.id, got.leaseToken)]);
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect([a.body.replayed, b.body.replayed].sort()).toEqual([false, true]);
+    const third = await complete(got.id, got.leaseToken, { prompt_tokens: 1, completion_tokens: 999 });
+    expect(third.body).toMatchObject({ status: 'COMPLETED', replayed: true });
+    expect(await t.prisma.usageRecord.count({ where: { jobId: got.id } })).toBe(1);
+    expect(await obligation()).toMatchObject({ deliveredTokens: 110n, reservedTokens: 0n });
+    // 110 of 1,000,000 tokens at 400.00: floor(40,000 × 110 / 1,000,000) = 4 fen.
+    expect(await t.prisma.transfer.findMany({ where: { jobId: got.id }, select: { amountFen: true, kind: true } })).toEqual([{ amountFen: 4n, kind: 'ESCROW_RELEASE' }]);
+    expectProblem(await node.post(`/v1/delivery/jobs/${got.id}/fail`, { leaseToken: got.leaseToken, reason: 'late', retryable: true }), 409, 'LEASE_STALE');
+    expectProblem(await complete(got.id, 'f'.repeat(32)), 409, 'JOB_FINISHED');
+    const view = await buyer.client.get<{ usage: { billableTokens: number }; sla: { met: boolean }; attempts: number }>(`/v1/delivery/jobs/${got.id}`);
+    expect(view.body).toMatchObject({ usage: { billableTokens: 110, prompt_tokens: 40, completion_tokens: 100 }, sla: { met: true }, attempts: 1 });
+  });
+
+  it('a completion after the lease expired and the job was re-dispatched is refused and changes nothing', async () => {
+    const job = await submitJob(buyer, m.series, 300, 'second');
+    const [first] = await lease();
+    expect(first.id).toBe(job.body.id);
+    await waitFor('lease to expire and the job to be dispatched again', async () => {
+      const row = await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: first.id } });
+      return row.attempt === 1 && row.status === 'DISPATCHED';
+    }, 15_000);
+    const before = await obligation();
+    expectProblem(await complete(first.id, first.leaseToken), 409, 'LEASE_STALE');
+    expect(await obligation()).toEqual(before);
+    expect(await t.prisma.usageRecord.count({ where: { jobId: first.id } })).toBe(0);
+
+    const [second] = await lease();
+    expect(second.id).toBe(first.id);
+    expect(second.leaseToken).not.toBe(first.leaseToken);
+    expect((await complete(second.id, second.leaseToken)).status).toBe(200);
+    expect(await t.prisma.usageRecord.count({ where: { jobId: first.id } })).toBe(1);
+    const decisions = JSON.stringify((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: first.id } })).decisions);
+    expect(decisions).toContain('LEASE_EXPIRED');
+  });
+
+  it('heartbeats extend the leases of their node', async () => {
+    await submitJob(buyer, m.series, 10, 'third');
+    const [got] = await lease();
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await node.post(`/v1/nodes/${nodeId}/heartbeat`, {})).status).toBe(200);
+    }
+    // 3.2 s later, more than twice the lease: still ours.
+    expect((await complete(got.id, got.leaseToken)).status).toBe(200);
+  });
+
+  it('a retryable failure goes back to dispatch; after the last attempt the job FAILS for the operator and its reservation is freed', async () => {
+    const job = await submitJob(buyer, m.series, 50, 'doomed');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const [got] = await lease();
+      expect(got.id).toBe(job.body.id);
+      const res = await node.post<{ status: string; attempt: number }>(`/v1/delivery/jobs/${got.id}/fail`, { leaseToken: got.leaseToken, reason: 'CUDA out of memory', retryable: true });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.status).toBe(attempt < 2 ? 'QUEUED' : 'FAILED');
+    }
+    const view = await buyer.client.get<{ status: string; failure: { code: string; operatorFault: boolean } }>(`/v1/delivery/jobs/${job.body.id}`);
+    expect(view.body).toMatchObject({ status: 'FAILED', failure: { code: 'OPERATOR_FAILURE', operatorFault: true } });
+    expect((await obligation()).reservedTokens).toBe(0n);
+    await expectLedgerConsistent(t.prisma);
+  });
+
+  it('records quality-spec breaches per job and sums them per operator', async () => {
+    await submitJob(buyer, m.series, 10, 'slow one');
+    const [got] = await lease();
+    // TTFT 5 s > 2 s allowed; 10 tokens in 20 s = 0.5 tokens/s < 1.
+    const res = await node.post(`/v1/delivery/jobs/${got.id}/complete`, { leaseToken: got.leaseToken, usage: { prompt_tokens: 4, completion_tokens: 10 }, ttftMs: 5_000, durationMs: 20_000, output: 'slow' });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ sla: { ttftBreach: true, rateBreach: true, met: false } });
+    const op = m.operators[0].member;
+    const q = await op.client.get<{ items: { operatorId: string; ttftBreaches: number; rateBreaches: number; jobs: number }[] }>('/v1/delivery/quality');
+    expect(q.body.items).toEqual([expect.objectContaining({ operatorId: op.id, ttftBreaches: 1, rateBreaches: 1 })]);
+    expectProblem(await buyer.client.get('/v1/delivery/quality'), 403, 'FORBIDDEN_ROLE');
+  });
+});
