@@ -36,6 +36,16 @@ class SettlementJobs {
   async run(): Promise<void> {}
   @JobHandler('settlement.eod')
   async eod(): Promise<void> {}
+  @JobHandler('settlement.scheduled-run')
+  async scheduled(): Promise<void> {}
+}
+
+@Injectable()
+class DeliveryJobs {
+  @JobHandler('delivery.dispatch')
+  async dispatch(): Promise<void> {}
+  @JobHandler('delivery.webhook')
+  async webhook(): Promise<void> {}
 }
 
 @Injectable()
@@ -57,11 +67,11 @@ describe('JobHandlers (the boot-time registry check)', () => {
   });
 
   it('refuses to boot when a job has two handlers', async () => {
-    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs])).rejects.toThrow(/has two handlers/);
+    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs, DeliveryJobs])).rejects.toThrow(/has two handlers/);
   });
 
   it('dispatches a job to its one handler', async () => {
-    const moduleRef = await boot([PurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs]);
+    const moduleRef = await boot([PurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs, DeliveryJobs]);
     const result = await moduleRef.get(JobHandlers).run('maintenance.purge-idempotency', { retentionHours: 1 }, { jobId: 'j', attempt: 1 });
     expect(result).toBe('done');
     expect(moduleRef.get(PurgeHandler).calls).toEqual([{ retentionHours: 1 }]);
