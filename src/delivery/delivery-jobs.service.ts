@@ -45,14 +45,19 @@ export class DeliveryJobsService {
     const now = this.clock.now();
     if (now >= series.deliveryEnd) throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
 
-    // Buyers who paid since the run may have FUNDING obligations ready to open.
-    await this.repo.activateFunded(this.prisma, p.memberId);
     const existing = await this.prisma.deliveryJob.findUnique({ where: { id } });
     if (existing) return this.view(existing.id);
     const job = await this.prisma.$transaction(async (tx) => {
-      const obligations = await this.repo.lockBuyerObligations(tx, p.memberId, seriesId, body.obligationId ?? null);
+      let obligations = await this.repo.lockBuyerObligations(tx, p.memberId, seriesId, body.obligationId ?? null);
       const free = (o: (typeof obligations)[number]) => o.tokens - o.deliveredTokens - o.reservedTokens;
-      const pick = obligations.find((o) => o.status === 'OPEN' && free(o) > 0n);
+      let pick = obligations.find((o) => o.status === 'OPEN' && free(o) > 0n);
+      if (!pick && obligations.some((o) => o.status === 'FUNDING')) {
+        // The buyer may have paid since (the deposit event is only a fast path): check now.
+        if ((await this.repo.activateFunded(tx, p.memberId)) > 0) {
+          obligations = await this.repo.lockBuyerObligations(tx, p.memberId, seriesId, body.obligationId ?? null);
+          pick = obligations.find((o) => o.status === 'OPEN' && free(o) > 0n);
+        }
+      }
       if (!pick) {
         if (obligations.some((o) => o.status === 'FUNDING')) throw new DomainError('OBLIGATION_FUNDING', 'pay the margin call first: your escrow is not funded yet');
         throw new DomainError('NO_ENTITLEMENT', `no tokens left to call in ${series.code} (in-flight jobs count)`);
@@ -80,7 +85,7 @@ export class DeliveryJobsService {
       return created;
     });
     this.outbox.poke();
-    return { ...(await this.view(job.id)), status: job.status };
+    return jobView(job, series.code, null);
   }
 
   async view(id: string) {

@@ -1,0 +1,159 @@
+// npm run bench:delivery — N delivery jobs drained through the full path (submit over HTTP →
+// outbox → dispatch worker → node queue → HTTP lease by M real agent processes (--simulate, instant)
+// → HTTP completion → metering + escrow release), against a raw BullMQ add + no-op process loop
+// on the same Redis, measured in the same run.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
+import pg from 'pg';
+import { freePort, machine, printTable, progress, scratchDatabase, startServer, writeResults, type Figure } from './lib.js';
+
+const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
+const AGENTS = Number(process.env.BENCH_AGENTS ?? 4);
+const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 16);
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+type Api = <T>(method: string, path: string, body?: unknown, key?: string) => Promise<T>;
+
+function client(base: string, defaultKey: string): Api {
+  return async <T>(method: string, path: string, body?: unknown, key = defaultKey): Promise<T> => {
+    const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
+    return JSON.parse(text) as T;
+  };
+}
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+}
+
+/** The reference: BullMQ alone, add one by one from SUBMITTERS loops, a no-op worker (same concurrency). */
+async function rawBullmq(n: number): Promise<number> {
+  const u = new URL(REDIS_URL);
+  const connection = { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
+  const name = `bench-raw-${randomBytes(4).toString('hex')}`;
+  const queue = new Queue(name, { connection, prefix: '{benchraw}' });
+  let done = 0;
+  let finish!: () => void;
+  const finished = new Promise<void>((r) => (finish = r));
+  const worker = new Worker(name, async () => undefined, { connection, prefix: '{benchraw}', concurrency: 16 });
+  worker.on('completed', () => {
+    if (++done === n) finish();
+  });
+  const t0 = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: SUBMITTERS }, async () => {
+      while (next < n) {
+        next++;
+        await queue.add('noop', { i: next }, { removeOnComplete: true });
+      }
+    }),
+  );
+  await finished;
+  const rate = n / ((performance.now() - t0) / 1000);
+  await worker.close();
+  await queue.obliterate({ force: true });
+  await queue.close();
+  return rate;
+}
+
+async function main(): Promise<void> {
+  const db = await scratchDatabase(true);
+  const client0 = new pg.Client({ connectionString: db.url });
+  await client0.connect();
+  const agents: ChildProcess[] = [];
+  let server: ChildProcess | undefined;
+  try {
+    progress(`reference: raw BullMQ add + no-op process of ${JOBS} jobs`);
+    const raw = await rawBullmq(JOBS);
+    progress(`raw BullMQ: ${raw.toFixed(0)} jobs/s`);
+
+    const key = `tck_bench_${randomBytes(20).toString('hex')}`;
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    server = await startServer(
+      ['dist/main.js'],
+      { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`, OUTBOX_POLL_MS: '20', THROTTLE_LIMIT: '10000000' },
+      `${base}/health/ready`,
+    );
+    const api = client(base, key);
+    progress(`setting up: 1 operator with ${AGENTS} nodes, 1 buyer, a PHYSICAL series expiring in 8 s`);
+    const member = async (kind: string) => {
+      const m = await api<{ id: string }>('POST', '/v1/members', { name: `${kind}-${randomBytes(3).toString('hex')}`, kind });
+      const k = await api<{ key: string }>('POST', `/v1/members/${m.id}/api-keys`, { role: kind.toLowerCase() });
+      await api('POST', `/v1/members/${m.id}/deposits`, { amount: '10000000.00', currency: 'CNY', reference: `B-${m.id.slice(0, 8)}` });
+      return { id: m.id, key: k.key };
+    };
+    const [op, buyer] = [await member('OPERATOR'), await member('BUYER')];
+    const nodes: { id: string; nodeToken: string }[] = [];
+    for (let i = 0; i < AGENTS; i++) {
+      const dc = await api<{ id: string }>('POST', '/v1/datacenters', { name: `dc-${i}`, region: 'cn-east-1' }, op.key);
+      const node = await api<{ id: string; nodeToken: string }>('POST', '/v1/nodes', { dataCenterId: dc.id, gpuModel: 'H800', gpuCount: 8, models: [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 100_000 }] }, op.key);
+      await api('POST', `/v1/nodes/${node.id}/heartbeat`, {}, node.nodeToken);
+      nodes.push(node);
+    }
+    await api('POST', '/v1/products', { code: 'BDEL', modelClass: 'llm-70b-instruct', contractSizeTokens: 1_000_000, tickFen: 1, settlementType: 'PHYSICAL', initialMarginBp: 1000, maintenanceMarginBp: 500, feePerContractFen: 0, penaltyBp: 1000, maxTtftMs: 2000, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 2500 });
+    const now = Date.now();
+    const lastTradingAt = new Date(now + 8_000);
+    await api('POST', '/v1/series', { productCode: 'BDEL', code: 'BDEL-1', lastTradingAt: lastTradingAt.toISOString(), deliveryStart: lastTradingAt.toISOString(), deliveryEnd: new Date(now + 3_600_000).toISOString(), referencePrice: '4.00' });
+    await api('POST', '/v1/orders', { series: 'BDEL-1', side: 'SELL', price: '4.00', quantity: 10, timeInForce: 'GTC' }, op.key);
+    await api('POST', '/v1/orders', { series: 'BDEL-1', side: 'BUY', price: '4.00', quantity: 10, timeInForce: 'GTC' }, buyer.key);
+    progress('waiting for the scheduled EXPIRY run (delivery allocation)');
+    for (;;) {
+      const { rows } = await client0.query<{ n: string }>(`SELECT count(*) AS n FROM delivery_obligations WHERE status = 'OPEN'`);
+      if (Number(rows[0].n) > 0) break;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const n of nodes) {
+      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', base, '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '16', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
+    }
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    progress(`submitting ${JOBS} jobs from ${SUBMITTERS} concurrent clients; ${AGENTS} agents draining`);
+    const t0 = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: SUBMITTERS }, async () => {
+        while (next < JOBS) {
+          const i = next++;
+          await api('POST', '/v1/delivery/jobs', { series: 'BDEL-1', modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `bench ${i}` }], maxTokens: 16 }, buyer.key);
+        }
+      }),
+    );
+    progress(`submitted in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    for (;;) {
+      const { rows } = await client0.query<{ done: string; failed: string }>(`SELECT count(*) FILTER (WHERE status = 'COMPLETED') AS done, count(*) FILTER (WHERE status = 'FAILED') AS failed FROM delivery_jobs`);
+      progress(`completed ${rows[0].done}/${JOBS} (failed ${rows[0].failed}), ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+      if (Number(rows[0].done) + Number(rows[0].failed) >= JOBS) break;
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+    const { rows: lat } = await client0.query<{ ms: number }>(`SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED'`);
+    const { rows: span } = await client0.query<{ s: number }>(`SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs`);
+    const { rows: checks } = await client0.query<{ usage: string; total: string; released: string }>(
+      `SELECT (SELECT count(*) FROM usage_records) AS usage, (SELECT sum("balanceFen") FROM ledger_accounts) AS total, (SELECT count(*) FROM transfers WHERE kind = 'ESCROW_RELEASE') AS released`,
+    );
+    const rate = JOBS / span[0].s;
+    const ms = lat.map((r) => r.ms);
+    const figures: Figure[] = [
+      { scenario: `${JOBS} jobs end to end, ${AGENTS} agents`, figure: 'jobs/s', value: rate, reference: 'raw BullMQ add+process, jobs/s', referenceValue: raw, ratio: rate / raw, goal: '≥ 1,000 jobs/s and ≥ 0.3× raw', met: rate >= 1_000 && rate / raw >= 0.3 },
+    ];
+    printTable(figures);
+    console.log(`submit → complete latency: p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms; usage records ${checks[0].usage}; ledger total ${checks[0].total}; escrow releases ${checks[0].released}`);
+    await writeResults('delivery', {
+      machine: await machine(db.url),
+      figures,
+      notes: [`p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${JOBS} jobs; ledger total ${checks[0].total}`, `API + worker in one process (dist/main.js), ${AGENTS} agent processes, ${SUBMITTERS} submitting clients`],
+    });
+  } finally {
+    for (const a of agents) a.kill('SIGKILL');
+    server?.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 1_500));
+    await client0.end();
+    await db.drop();
+  }
+}
+
+await main();
