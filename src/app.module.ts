@@ -5,6 +5,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { CapacityModule } from './capacity/capacity.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
+import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { MarketsModule } from './markets/markets.module.js';
 import { SettlementModule } from './settlement/settlement.module.js';
 import { MembersModule } from './members/members.module.js';
@@ -35,6 +36,7 @@ export class AppModule {
         MarketsModule,
         SettlementModule,
         DeliveryModule,
+        ReconciliationModule,
         MembersModule,
       ],
     };

@@ -280,6 +280,7 @@ export class SettlementRunsService {
         where: { id: run.id },
         data: { status: 'COMPLETED', checksum, transferCount: rows.length, totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n), finishedAt: this.clock.now(), totalItems: run.processedItems },
       });
+      await this.outbox.enqueue(tx, 'reconciliation.run', { settlementRunId: run.id }, { jobId: `recon-after-${run.id}` });
       if (run.type !== 'DAILY') {
         // A physical series with obligations is IN_DELIVERY until its window closes.
         const open = run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId, status: { not: 'CLOSED' } } }) : 0;

@@ -26,12 +26,15 @@ export class AuditRepository {
     await db.auditEvent.create({ data: entry });
   }
 
-  async list(filter: { actorMemberId?: string; action?: string; targetId?: string; afterSeq?: bigint; limit: number }) {
+  async list(filter: { actorMemberId?: string; actorKeyId?: string; action?: string; targetType?: string; targetId?: string; from?: Date; to?: Date; afterSeq?: bigint; limit: number }) {
     return this.prisma.auditEvent.findMany({
       where: {
         actorMemberId: filter.actorMemberId,
+        actorKeyId: filter.actorKeyId,
         action: filter.action,
+        targetType: filter.targetType,
         targetId: filter.targetId,
+        createdAt: filter.from || filter.to ? { gte: filter.from, lt: filter.to } : undefined,
         seq: filter.afterSeq === undefined ? undefined : { lt: filter.afterSeq },
       },
       orderBy: { seq: 'desc' },

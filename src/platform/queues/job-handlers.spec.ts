@@ -46,6 +46,8 @@ class DeliveryJobs {
   async dispatch(): Promise<void> {}
   @JobHandler('delivery.webhook')
   async webhook(): Promise<void> {}
+  @JobHandler('reconciliation.run')
+  async recon(): Promise<void> {}
 }
 
 @Injectable()

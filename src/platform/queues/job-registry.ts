@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/config.js';
 // The one list of every queue and job, with one payload type per job. Payloads carry ids and
 // small parameters only; handlers reload state from Postgres and must be idempotent.
 
-export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets', 'settlement', 'delivery'] as const;
+export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets', 'settlement', 'delivery', 'reconciliation'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -26,6 +26,8 @@ export interface JobPayloads {
   'delivery.dispatch': { jobId: string; attempt: number };
   /** POSTs a finished job's result to the buyer's callback URL, signed. */
   'delivery.webhook': { jobId: string };
+  /** Every reconciliation check; queued after each settlement run. */
+  'reconciliation.run': { settlementRunId: string };
 }
 export type JobName = keyof JobPayloads;
 
@@ -60,6 +62,7 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'settlement.scheduled-run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'delivery.dispatch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
+  'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
 };
 
 export interface Schedule<K extends JobName = JobName> {
@@ -85,4 +88,4 @@ export function eodPattern(cutoff: string): string {
   return `${m} ${h} * * *`;
 }
 
-export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4, settlement: 2, delivery: 16 };
+export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4, settlement: 2, delivery: 16, reconciliation: 1 };

@@ -1,0 +1,88 @@
+import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { AuditRepository } from '../platform/audit/audit.repository.js';
+import { Audited } from '../platform/audit/audited.decorator.js';
+import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { isUuid } from '../platform/http/ids.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { parseAmount, parseCurrency } from '../platform/money/money.js';
+import { decodeCursor, toPage } from '../platform/pagination/page.js';
+import { AdjustmentsService, adjustmentView } from './adjustments.service.js';
+import { BreaksService, breakView } from './breaks.service.js';
+import { ApproveAdjustmentDto, AuditQueryDto, BreaksQueryDto, ProposeAdjustmentDto, RejectAdjustmentDto, ResolveBreakDto } from './dto/reconciliation.dto.js';
+import { ReconciliationService } from './reconciliation.service.js';
+
+function uuid(id: string, what: string): string {
+  if (!isUuid(id)) throw new DomainError('INVALID_ID', `${what} id must be a UUID`);
+  return id;
+}
+
+/** Clearing staff's daily work: reconciliation, breaks, four-eyes adjustments, the audit trail. */
+@ApiTags('reconciliation')
+@ApiBearerAuth()
+@Roles('clearing')
+@Controller('v1')
+export class ReconciliationController {
+  constructor(
+    private readonly recon: ReconciliationService,
+    private readonly breaks: BreaksService,
+    private readonly adjustments: AdjustmentsService,
+    private readonly audit: AuditRepository,
+  ) {}
+
+  @Post('reconciliation/runs')
+  @Audited('reconciliation.run', 'reconciliation-run')
+  async run(@CurrentPrincipal() p: Principal) {
+    return this.recon.run('MANUAL', p.keyId);
+  }
+
+  @Get('reconciliation/runs/:id')
+  async getRun(@Param('id') id: string) {
+    return this.recon.get(uuid(id, 'run'));
+  }
+
+  @Get('reconciliation/breaks')
+  listBreaks(@Query() q: BreaksQueryDto) {
+    return this.breaks.list(q);
+  }
+
+  @Post('reconciliation/breaks/:id/resolve')
+  @Audited('reconciliation.break.resolve', 'break')
+  async resolve(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: ResolveBreakDto) {
+    return breakView(await this.breaks.resolve(p, uuid(id, 'break'), body.comment, body.adjustmentId));
+  }
+
+  @Post('adjustments')
+  @Audited('adjustment.propose', 'adjustment')
+  async propose(@CurrentPrincipal() p: Principal, @Body() body: ProposeAdjustmentDto) {
+    parseCurrency(body.currency);
+    const amountFen = parseAmount(body.amount);
+    return adjustmentView(await this.adjustments.propose(p, { debitAccount: body.debitAccount, creditAccount: body.creditAccount, amountFen, reason: body.reason, breakId: body.breakId ?? null }));
+  }
+
+  @Get('adjustments/:id')
+  async getAdjustment(@Param('id') id: string) {
+    return adjustmentView(await this.adjustments.get(uuid(id, 'adjustment')));
+  }
+
+  @Post('adjustments/:id/approve')
+  @Audited('adjustment.approve', 'adjustment')
+  async approve(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: ApproveAdjustmentDto) {
+    return adjustmentView(await this.adjustments.approve(p, uuid(id, 'adjustment'), body.payloadHash));
+  }
+
+  @Post('adjustments/:id/reject')
+  @Audited('adjustment.reject', 'adjustment')
+  async reject(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: RejectAdjustmentDto) {
+    return adjustmentView(await this.adjustments.reject(p, uuid(id, 'adjustment'), body.comment));
+  }
+
+  @Get('audit-events')
+  async auditEvents(@Query() q: AuditQueryDto) {
+    const limit = q.limit ?? 50;
+    const after = decodeCursor(q.cursor, /^\d+$/);
+    const rows = await this.audit.list({ ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined, afterSeq: after ? BigInt(after) : undefined, limit: limit + 1 });
+    return toPage(rows, limit, (e) => e.seq.toString(), (e) => ({ ...e, seq: e.seq.toString(), createdAt: e.createdAt.toISOString() }));
+  }
+}

@@ -1,0 +1,83 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { Prisma, ReconciliationRun } from '../generated/prisma/client.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import type { JobPayloads } from '../platform/queues/job-registry.js';
+import { CHECKS, CHECK_NAMES, type Difference } from './checks.js';
+
+// Runs never overlap: two concurrent runs could both open the same break.
+const RECON_LOCK = 727_275;
+
+/**
+ * Reconciliation: every check over the whole data, each difference a Break. A difference already
+ * open is refreshed, not duplicated; an open break whose difference is gone is CLEARED.
+ */
+@Injectable()
+export class ReconciliationService {
+  private readonly logger = new Logger(ReconciliationService.name);
+
+  constructor(private readonly prisma: PrismaService) {}
+
+  async run(trigger: 'MANUAL' | 'SETTLEMENT', requestedBy?: string, settlementRunId?: string): Promise<ReconciliationRun> {
+    const run = await this.prisma.reconciliationRun.create({ data: { trigger, requestedBy, settlementRunId } });
+    try {
+      return await this.prisma.$transaction(
+        async (tx) => {
+          await tx.$executeRaw`SELECT pg_advisory_xact_lock(${RECON_LOCK})`;
+          const checks = [];
+          const found: Difference[] = [];
+          for (const name of CHECK_NAMES) {
+            const t0 = performance.now();
+            const result = await CHECKS[name](tx);
+            checks.push({ name, rowsExamined: result.rowsExamined, ms: Math.round(performance.now() - t0), differences: result.differences.length });
+            found.push(...result.differences);
+          }
+          const open = await tx.break.findMany({ where: { status: 'OPEN' }, select: { id: true, type: true, key: true } });
+          const openByKey = new Map(open.map((b) => [`${b.type}|${b.key}`, b.id]));
+          const seen = new Set<string>();
+          let opened = 0;
+          for (const d of found) {
+            const k = `${d.type}|${d.key}`;
+            seen.add(k);
+            const data = { memberId: d.memberId, unit: d.unit, expected: d.expected, actual: d.actual, difference: d.difference, references: d.references as Prisma.InputJsonValue, lastSeenAt: new Date(), lastRunId: run.id };
+            const id = openByKey.get(k);
+            if (id) await tx.break.update({ where: { id }, data });
+            else {
+              await tx.break.create({ data: { ...data, type: d.type, key: d.key, firstRunId: run.id } });
+              opened++;
+            }
+          }
+          const gone = open.filter((b) => !seen.has(`${b.type}|${b.key}`)).map((b) => b.id);
+          await tx.break.updateMany({ where: { id: { in: gone } }, data: { status: 'CLEARED', clearedAt: new Date() } });
+          const finished = await tx.reconciliationRun.update({
+            where: { id: run.id },
+            data: { status: 'COMPLETED', checks, breaksOpened: opened, breaksCleared: gone.length, openBreaks: seen.size, finishedAt: new Date() },
+          });
+          this.logger.log({ run: run.id, trigger, differences: found.length, opened, cleared: gone.length }, 'reconciliation run completed');
+          return finished;
+        },
+        { timeout: 300_000 },
+      );
+    } catch (err) {
+      await this.prisma.reconciliationRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000), finishedAt: new Date() } });
+      throw err;
+    }
+  }
+
+  /** After each settlement run (outbox job from the settlement module). */
+  @JobHandler('reconciliation.run')
+  async afterSettlement({ settlementRunId }: JobPayloads['reconciliation.run']): Promise<{ runId: string | null }> {
+    // An end of day finishes hundreds of runs at once: one reconciliation after the last covers all.
+    const settled = await this.prisma.settlementRun.findUnique({ where: { id: settlementRunId }, select: { finishedAt: true } });
+    const covered = settled?.finishedAt && (await this.prisma.reconciliationRun.findFirst({ where: { createdAt: { gt: settled.finishedAt } }, select: { id: true } }));
+    if (covered) return { runId: null };
+    return { runId: (await this.run('SETTLEMENT', undefined, settlementRunId)).id };
+  }
+
+  async get(id: string): Promise<ReconciliationRun> {
+    const run = await this.prisma.reconciliationRun.findUnique({ where: { id } });
+    if (!run) throw new DomainError('NOT_FOUND', 'reconciliation run not found');
+    return run;
+  }
+}
