@@ -5,6 +5,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { CapacityModule } from './capacity/capacity.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
+import { PaymentsModule } from './payments/payments.module.js';
 import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { MarketsModule } from './markets/markets.module.js';
 import { SettlementModule } from './settlement/settlement.module.js';
@@ -37,6 +38,7 @@ export class AppModule {
         SettlementModule,
         DeliveryModule,
         ReconciliationModule,
+        PaymentsModule,
         MembersModule,
       ],
     };

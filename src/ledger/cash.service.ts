@@ -28,29 +28,32 @@ export class CashService {
    */
   async deposit(memberId: string, amountFen: bigint, reference: string): Promise<PostedTransfer> {
     await this.assertMember(memberId);
-    const posted = await this.prisma.$transaction(async (tx) => {
-      try {
-        const [posted] = await this.ledger.post(tx, [
-          {
-            idempotencyKey: `deposit.${memberId}.${reference}`,
-            debit: HOUSE.bankSettlement,
-            credit: memberAccount(memberId, 'CASH'),
-            amountFen,
-            kind: 'DEPOSIT',
-            businessDate: this.clock.businessDate(),
-            reference,
-          },
-        ]);
-        return posted;
-      } catch (err) {
-        if (err instanceof DomainError && err.code === 'TRANSFER_KEY_CONFLICT') {
-          throw new DomainError('DEPOSIT_REFERENCE_REUSED', `bank reference ${reference} was already recorded with another amount`);
-        }
-        throw err;
-      }
-    });
+    const posted = await this.prisma.$transaction((tx) => this.depositIn(tx, memberId, amountFen, reference));
     this.events.deposited.next({ memberId, amountFen });
     return posted;
+  }
+
+  /** The same inside the caller's transaction (a bank statement import posts its credits at once). */
+  async depositIn(tx: Tx, memberId: string, amountFen: bigint, reference: string): Promise<PostedTransfer> {
+    try {
+      const [posted] = await this.ledger.post(tx, [
+        {
+          idempotencyKey: `deposit.${memberId}.${reference}`,
+          debit: HOUSE.bankSettlement,
+          credit: memberAccount(memberId, 'CASH'),
+          amountFen,
+          kind: 'DEPOSIT',
+          businessDate: this.clock.businessDate(),
+          reference,
+        },
+      ]);
+      return posted;
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'TRANSFER_KEY_CONFLICT') {
+        throw new DomainError('DEPOSIT_REFERENCE_REUSED', `bank reference ${reference} was already recorded with another amount`);
+      }
+      throw err;
+    }
   }
 
   /** The amount moves cash → pending at once, so it cannot be spent while awaiting approval. */

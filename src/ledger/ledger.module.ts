@@ -10,6 +10,6 @@ import { WithdrawalsRepository } from './withdrawals.repository.js';
 @Module({
   controllers: [LedgerController],
   providers: [LedgerRepository, LedgerService, CashService, LedgerQueries, LedgerEvents, WithdrawalsRepository],
-  exports: [LedgerService, LedgerRepository, LedgerQueries, LedgerEvents],
+  exports: [LedgerService, LedgerRepository, LedgerQueries, LedgerEvents, CashService],
 })
 export class LedgerModule {}

@@ -7,7 +7,7 @@ export interface Difference {
   /** Identity of the difference within its type, stable across runs. */
   key: string;
   memberId: string | null;
-  unit: 'CNY' | 'TOKENS' | 'CONTRACTS' | 'HASH' | 'JOB';
+  unit: 'CNY' | 'TOKENS' | 'CONTRACTS' | 'HASH' | 'JOB' | 'ENTRY';
   expected: string;
   actual: string;
   difference: string;
@@ -20,7 +20,7 @@ export interface CheckResult {
   differences: Difference[];
 }
 
-export const CHECK_NAMES = ['LEDGER_SUM', 'BALANCE_DRIFT', 'POSITION_DRIFT', 'DELIVERED_TOKENS', 'ESCROW', 'USAGE_VS_SCHEDULER', 'AUDIT_CHAIN'] as const;
+export const CHECK_NAMES = ['LEDGER_SUM', 'BALANCE_DRIFT', 'POSITION_DRIFT', 'DELIVERED_TOKENS', 'ESCROW', 'USAGE_VS_SCHEDULER', 'AUDIT_CHAIN', 'BANK_STATEMENT'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 const signedFen = (fen: bigint) => formatFen(fen);
@@ -170,6 +170,40 @@ async function auditChain(db: Db): Promise<CheckResult> {
   };
 }
 
+/**
+ * The bank against our records: statement entries that matched nothing, matched with another
+ * amount or direction, or were booked twice (until a clearing user resolves them), and payment
+ * instructions the bank has not confirmed two days after their date.
+ */
+async function bankStatement(db: Db): Promise<CheckResult> {
+  const entries = await db.$queryRaw<{ id: string; bankRef: string; endToEndId: string | null; direction: string; amountFen: bigint; status: string; detail: string | null; memberId: string | null }[]>`
+    SELECT e.id, e."bankRef", e."endToEndId", e.direction, e."amountFen", e.status::text AS status, e.detail, pi."memberId"
+    FROM bank_statement_entries e LEFT JOIN payment_instructions pi ON pi."endToEndId" = e."endToEndId"
+    WHERE e.status IN ('UNMATCHED', 'MISMATCH', 'DUPLICATE')
+      AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type = 'BANK_STATEMENT' AND b.key = e.id::text AND b.status = 'RESOLVED')`;
+  const late = await db.$queryRaw<{ id: string; memberId: string; endToEndId: string; direction: string; amountFen: bigint }[]>`
+    SELECT id, "memberId", "endToEndId", direction::text AS direction, "amountFen" FROM payment_instructions
+    WHERE status = 'INSTRUCTED' AND "businessDate" < current_date - 2`;
+  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM bank_statement_entries) + (SELECT count(*) FROM payment_instructions) AS n`;
+  return {
+    name: 'BANK_STATEMENT',
+    rowsExamined: Number(n),
+    differences: [
+      ...entries.map((e): Difference => ({
+        type: 'BANK_STATEMENT',
+        key: e.id,
+        memberId: e.memberId,
+        unit: 'ENTRY',
+        expected: e.status === 'DUPLICATE' ? 'booked once' : 'a matching instruction or deposit',
+        actual: `${e.direction} ${formatFen(e.amountFen)} CNY`,
+        difference: `${e.status}: ${e.detail ?? ''}`.trim(),
+        references: { bankRef: e.bankRef, endToEndId: e.endToEndId },
+      })),
+      ...late.map((i): Difference => ({ type: 'BANK_STATEMENT', key: `instruction:${i.id}`, memberId: i.memberId, unit: 'CNY', expected: `${i.direction} ${formatFen(i.amountFen)} confirmed by the bank`, actual: 'not on any statement', difference: formatFen(i.amountFen), references: { endToEndId: i.endToEndId } })),
+    ],
+  };
+}
+
 export const CHECKS: Record<CheckName, (db: Db) => Promise<CheckResult>> = {
   LEDGER_SUM: ledgerSum,
   BALANCE_DRIFT: balanceDrift,
@@ -178,4 +212,5 @@ export const CHECKS: Record<CheckName, (db: Db) => Promise<CheckResult>> = {
   ESCROW: escrow,
   USAGE_VS_SCHEDULER: usageVsScheduler,
   AUDIT_CHAIN: auditChain,
+  BANK_STATEMENT: bankStatement,
 };

@@ -9,5 +9,6 @@ import { ReconciliationService } from './reconciliation.service.js';
   imports: [LedgerModule],
   controllers: [ReconciliationController],
   providers: [ReconciliationService, BreaksService, AdjustmentsService],
+  exports: [ReconciliationService],
 })
 export class ReconciliationModule {}

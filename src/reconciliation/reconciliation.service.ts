@@ -19,7 +19,7 @@ export class ReconciliationService {
 
   constructor(private readonly prisma: PrismaService) {}
 
-  async run(trigger: 'MANUAL' | 'SETTLEMENT', requestedBy?: string, settlementRunId?: string): Promise<ReconciliationRun> {
+  async run(trigger: 'MANUAL' | 'SETTLEMENT' | 'BANK_STATEMENT', requestedBy?: string, settlementRunId?: string): Promise<ReconciliationRun> {
     const run = await this.prisma.reconciliationRun.create({ data: { trigger, requestedBy, settlementRunId } });
     try {
       return await this.prisma.$transaction(

@@ -66,6 +66,8 @@ export const ERROR_CATALOG = {
   ADJUSTMENT_NOT_PENDING: { status: 409, title: 'The adjustment has already been decided' },
   ADJUSTMENT_CHANGED: { status: 409, title: 'The adjustment is not the payload that was proposed' },
   BREAK_NOT_OPEN: { status: 409, title: 'The break is no longer open' },
+  BANK_STATEMENT_INVALID: { status: 400, title: 'The bank statement file is malformed' },
+  NO_PAYMENTS: { status: 409, title: 'No payments are due on that business date' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

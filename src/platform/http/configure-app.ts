@@ -17,6 +17,8 @@ export function configureApp(app: INestApplication): void {
   http.set('trust proxy', 'loopback');
   app.use(app.get(Metrics).middleware());
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] }));
+  // Bank files (camt.053 XML, statement CSV) are uploaded as they come from the bank.
+  app.use(express.text({ limit: '10mb', type: ['application/xml', 'text/xml', 'text/csv'] }));
   // Body-parser failures happen before Nest routing; answer them as problem+json too.
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();

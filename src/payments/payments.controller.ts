@@ -1,0 +1,56 @@
+import { Body, Controller, Get, Headers, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiConsumes, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Audited } from '../platform/audit/audited.decorator.js';
+import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import type { Principal } from '../platform/http/request-context.js';
+import { formatFen } from '../platform/money/money.js';
+import { Clock } from '../platform/time/clock.js';
+import { addDays, isValidIsoDate } from '../platform/time/business-date.js';
+import { PaymentInstructionsQueryDto } from './payments.dto.js';
+import { PaymentsService } from './payments.service.js';
+
+@ApiTags('reconciliation')
+@ApiBearerAuth()
+@Roles('clearing')
+@Controller('v1')
+export class PaymentsController {
+  constructor(
+    private readonly payments: PaymentsService,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Net payments per member for a business date (default: the previous one): JSON, pain.001 or CSV. */
+  @Get('payment-instructions')
+  async instructions(@Query() q: PaymentInstructionsQueryDto, @Res({ passthrough: true }) res: Response) {
+    if (q.businessDate && !isValidIsoDate(q.businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate is not a calendar date', [{ field: 'businessDate', message: 'not a calendar date' }]);
+    const day = q.businessDate ?? addDays(this.clock.businessDate(), -1);
+    if (q.format === 'pain001') {
+      res.type('application/xml').setHeader('content-disposition', `attachment; filename="pain001-${day}.xml"`);
+      return this.payments.pain001(day, this.clock.now());
+    }
+    if (q.format === 'csv') {
+      res.type('text/csv').setHeader('content-disposition', `attachment; filename="payments-${day}.csv"`);
+      return this.payments.csv(day);
+    }
+    const rows = await this.payments.instructions(day);
+    return {
+      businessDate: day,
+      items: rows.map((r) => ({ id: r.id, memberId: r.memberId, memberName: r.memberName, direction: r.direction, amount: formatFen(r.amountFen), currency: 'CNY', endToEndId: r.endToEndId, status: r.status })),
+      nextCursor: null,
+    };
+  }
+
+  /** camt.053.001.08 XML (application/xml) or the statement CSV (text/csv), as the bank sent it. */
+  @Post('bank-statements')
+  @ApiConsumes('application/xml', 'text/csv')
+  @Audited('bank-statement.import', 'bank-statement')
+  async upload(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Headers('content-type') type?: string) {
+    if (typeof body !== 'string' || !type) throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the file as application/xml (camt.053) or text/csv');
+    const format = type.startsWith('text/csv') ? 'csv' : 'camt053';
+    const { statement, replayed } = await this.payments.importStatement(body, format, p.keyId);
+    const entries = await this.payments.entries(statement.id);
+    return { id: statement.id, statementId: statement.statementId, format: statement.format, entries: statement.entries, matched: statement.matched, breaks: statement.breaks, replayed, items: entries };
+  }
+}

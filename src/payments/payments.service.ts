@@ -1,0 +1,153 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import type { BankStatement, PaymentInstruction } from '../generated/prisma/client.js';
+import { CashService } from '../ledger/cash.service.js';
+import { LedgerEvents } from '../ledger/ledger.events.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { formatFen } from '../platform/money/money.js';
+import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import { dateColumn, isoDate } from '../platform/time/business-date.js';
+import { ReconciliationService } from '../reconciliation/reconciliation.service.js';
+import { parseCamt053, parseStatementCsv, type StatementEntry } from './domain/camt053.js';
+import { renderPain001 } from './domain/pain001.js';
+
+export const CCP_NAME = 'TokenClear CCP';
+
+/** End-to-end id of a member's net payment for a date: ≤ 35 characters, stable across exports. */
+export function endToEndId(businessDate: string, memberId: string): string {
+  return `TC${businessDate.replace(/-/g, '')}${memberId.replace(/-/g, '').slice(0, 24).toUpperCase()}`;
+}
+
+/**
+ * The bank side of clearing: what each member is paid or owes per business date (exported as
+ * pain.001 for the settlement bank), and the bank's statement (camt.053) matched back against
+ * those instructions and against deposits.
+ */
+@Injectable()
+export class PaymentsService {
+  private readonly logger = new Logger(PaymentsService.name);
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly cash: CashService,
+    private readonly recon: ReconciliationService,
+    private readonly events: LedgerEvents,
+  ) {}
+
+  /**
+   * Net per member: approved withdrawals paid out that day minus margin calls issued that day and
+   * still open. Recomputed on each export; an instruction the bank has confirmed is never changed.
+   */
+  async instructions(businessDate: string): Promise<(PaymentInstruction & { memberName: string })[]> {
+    const nets = await this.prisma.$queryRaw<{ memberId: string; net: bigint }[]>`
+      WITH pay AS (
+        SELECT a."memberId", sum(t."amountFen")::bigint AS amount FROM transfers t JOIN ledger_accounts a ON a.id = t."debitAccountId"
+        WHERE t.kind = 'WITHDRAWAL' AND t."businessDate" = ${businessDate}::date GROUP BY a."memberId"
+      ), collect AS (
+        SELECT "memberId", sum("amountFen")::bigint AS amount FROM margin_calls WHERE "businessDate" = ${businessDate}::date AND status = 'OPEN' GROUP BY "memberId"
+      )
+      SELECT COALESCE(p."memberId", c."memberId") AS "memberId", (COALESCE(p.amount, 0) - COALESCE(c.amount, 0))::bigint AS net
+      FROM pay p FULL JOIN collect c ON c."memberId" = p."memberId"`;
+    await this.prisma.$transaction(async (tx) => {
+      for (const n of nets.filter((x) => x.net !== 0n)) {
+        const data = { direction: n.net > 0n ? ('PAY' as const) : ('COLLECT' as const), amountFen: n.net > 0n ? n.net : -n.net, updatedAt: new Date() };
+        await tx.paymentInstruction.upsert({
+          where: { businessDate_memberId: { businessDate: dateColumn(businessDate), memberId: n.memberId } },
+          create: { ...data, businessDate: dateColumn(businessDate), memberId: n.memberId, endToEndId: endToEndId(businessDate, n.memberId) },
+          update: {},
+        });
+        await tx.paymentInstruction.updateMany({ where: { businessDate: dateColumn(businessDate), memberId: n.memberId, status: 'INSTRUCTED' }, data });
+      }
+    });
+    const rows = await this.prisma.paymentInstruction.findMany({ where: { businessDate: dateColumn(businessDate) }, orderBy: { memberId: 'asc' } });
+    const names = new Map((await this.prisma.member.findMany({ where: { id: { in: rows.map((r) => r.memberId) } }, select: { id: true, name: true } })).map((m) => [m.id, m.name]));
+    return rows.map((r) => ({ ...r, memberName: names.get(r.memberId) ?? r.memberId }));
+  }
+
+  async pain001(businessDate: string, now: Date): Promise<string> {
+    const pay = (await this.instructions(businessDate)).filter((i) => i.direction === 'PAY');
+    if (pay.length === 0) throw new DomainError('NO_PAYMENTS', `nothing to pay out for ${businessDate}`);
+    return renderPain001({
+      messageId: `TC-PAY-${businessDate.replace(/-/g, '')}`,
+      createdAt: now,
+      executionDate: businessDate,
+      debtorName: CCP_NAME,
+      debtorAccount: 'bank:settlement',
+      transfers: pay.map((i) => ({ endToEndId: i.endToEndId, amountFen: i.amountFen, creditorName: i.memberName, creditorAccount: i.memberId })),
+    });
+  }
+
+  async csv(businessDate: string): Promise<string> {
+    const rows = await this.instructions(businessDate);
+    const escape = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+    return ['businessDate,memberId,memberName,direction,amount,currency,endToEndId,status', ...rows.map((r) => [businessDate, r.memberId, escape(r.memberName), r.direction, formatFen(r.amountFen), 'CNY', r.endToEndId, r.status].join(','))].join('\n') + '\n';
+  }
+
+  /**
+   * Imports a statement atomically (parsed and validated in full first). Debits match PAY
+   * instructions; credits match COLLECT instructions (posted as the member's deposit) or deposits
+   * already recorded under that reference. The rest — unknown, wrong amount, an entry seen before —
+   * becomes a break through a reconciliation run. The same file again is the same import.
+   */
+  async importStatement(content: string, format: 'camt053' | 'csv', uploadedBy?: string): Promise<{ statement: BankStatement; replayed: boolean }> {
+    const parsed = format === 'csv' ? parseStatementCsv(content) : parseCamt053(content);
+    const fileHash = createHash('sha256').update(content).digest('hex');
+    const seen = await this.prisma.bankStatement.findUnique({ where: { fileHash } });
+    if (seen) return { statement: seen, replayed: true };
+    const deposits: { memberId: string; amountFen: bigint }[] = [];
+    const statement = await this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(727276)`;
+      const again = await tx.bankStatement.findUnique({ where: { fileHash } });
+      if (again) return again;
+      const created = await tx.bankStatement.create({ data: { fileHash, format, statementId: parsed.statementId, entries: parsed.entries.length, matched: 0, breaks: 0, uploadedBy } });
+      const refsInFile = new Set<string>();
+      let matched = 0;
+      for (const [i, e] of parsed.entries.entries()) {
+        const outcome = await this.match(tx, e, refsInFile, deposits);
+        refsInFile.add(e.bankRef);
+        if (outcome.status === 'MATCHED' || outcome.status === 'POSTED') matched++;
+        await tx.bankStatementEntry.create({ data: { statementId: created.id, position: i + 1, bankRef: e.bankRef, endToEndId: e.endToEndId, direction: e.direction, amountFen: e.amountFen, bookingDate: dateColumn(e.bookingDate), ...outcome } });
+      }
+      return tx.bankStatement.update({ where: { id: created.id }, data: { matched, breaks: parsed.entries.length - matched } });
+    }, { timeout: 120_000 });
+    for (const d of deposits) this.events.deposited.next(d);
+    await this.recon.run('BANK_STATEMENT', uploadedBy);
+    this.logger.log({ statement: statement.statementId, entries: statement.entries, matched: statement.matched }, 'bank statement imported');
+    return { statement, replayed: false };
+  }
+
+  async entries(statementId: string) {
+    const rows = await this.prisma.bankStatementEntry.findMany({ where: { statementId }, orderBy: { position: 'asc' } });
+    return rows.map((e) => ({ bankRef: e.bankRef, endToEndId: e.endToEndId, direction: e.direction, amount: formatFen(e.amountFen), currency: 'CNY', bookingDate: isoDate(e.bookingDate), status: e.status, matchedType: e.matchedType, matchedId: e.matchedId, detail: e.detail }));
+  }
+
+  private async match(tx: Tx, e: StatementEntry, refsInFile: Set<string>, deposits: { memberId: string; amountFen: bigint }[]) {
+    if (refsInFile.has(e.bankRef) || (await tx.bankStatementEntry.findFirst({ where: { bankRef: e.bankRef }, select: { id: true } }))) {
+      return { status: 'DUPLICATE' as const, detail: `bank reference ${e.bankRef} was already booked` };
+    }
+    if (!e.endToEndId) return { status: 'UNMATCHED' as const, detail: 'no end-to-end id' };
+    const instruction = await tx.paymentInstruction.findUnique({ where: { endToEndId: e.endToEndId } });
+    if (instruction?.status === 'CONFIRMED') return { status: 'DUPLICATE' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instruction ${e.endToEndId} was already confirmed` };
+    if (instruction) {
+      const expected = instruction.direction === 'PAY' ? 'DBIT' : 'CRDT';
+      if (e.direction !== expected || e.amountFen !== instruction.amountFen) {
+        return { status: 'MISMATCH' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instructed ${expected} ${formatFen(instruction.amountFen)}, booked ${e.direction} ${formatFen(e.amountFen)}` };
+      }
+      await tx.paymentInstruction.update({ where: { id: instruction.id }, data: { status: 'CONFIRMED', confirmedAt: new Date() } });
+      if (instruction.direction === 'COLLECT') {
+        const posted = await this.cash.depositIn(tx, instruction.memberId, e.amountFen, e.endToEndId);
+        deposits.push({ memberId: instruction.memberId, amountFen: e.amountFen });
+        return { status: 'POSTED' as const, matchedType: 'DEPOSIT', matchedId: posted.id, detail: `collection for ${isoDate(instruction.businessDate)}` };
+      }
+      return { status: 'MATCHED' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id };
+    }
+    if (e.direction === 'CRDT') {
+      const deposit = await tx.transfer.findFirst({ where: { kind: 'DEPOSIT', reference: e.endToEndId } });
+      if (deposit) {
+        if (deposit.amountFen !== e.amountFen) return { status: 'MISMATCH' as const, matchedType: 'DEPOSIT', matchedId: deposit.id, detail: `deposit recorded ${formatFen(deposit.amountFen)}, booked ${formatFen(e.amountFen)}` };
+        return { status: 'MATCHED' as const, matchedType: 'DEPOSIT', matchedId: deposit.id };
+      }
+    }
+    return { status: 'UNMATCHED' as const, detail: `no instruction or deposit with end-to-end id ${e.endToEndId}` };
+  }
+}
