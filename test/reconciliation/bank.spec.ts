@@ -162,10 +162,10 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     const entries = await t.prisma.bankStatementEntry.count();
     const broken = await upload('<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n  <BkToCstmrStmt>\n</Document>');
     expectProblem(broken, 400, 'BANK_STATEMENT_INVALID');
-    expect((broken.body as { detail: string }).detail).toMatch(/line \d+/);
+    expect(broken.text).toMatch(/line \d+/);
     const usd = await upload(camt053([{ ref: 'BK0200', e2e: 'X', dir: 'CRDT', amount: '1.00', date: day }, { ref: 'BK0201', e2e: 'Y', dir: 'CRDT', amount: '2.00', ccy: 'USD', date: day }]));
     expectProblem(usd, 400, 'BANK_STATEMENT_INVALID');
-    expect((usd.body as { detail: string }).detail).toContain('Stmt/Ntry[2]/Amt@Ccy');
+    expect(usd.text).toContain('Stmt/Ntry[2]/Amt@Ccy');
     expectProblem(await upload(camt053([{ ref: 'BK0202', dir: 'CRDT', amount: '1.005', date: day }])), 400, 'BANK_STATEMENT_INVALID');
     expectProblem(await upload('bookingDate,direction\n', 'text/csv'), 400, 'BANK_STATEMENT_INVALID');
     expectProblem(await t.clearing.post('/v1/bank-statements', { not: 'a file' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
