@@ -1,23 +1,30 @@
 import 'reflect-metadata';
 import { BootstrapService } from '../members/bootstrap.service.js';
+import { ApiError, CliApi } from './api-client.js';
+import { COMMANDS, UsageError, type Io } from './commands.js';
 import { MembersRepository } from '../members/members.repository.js';
 import { ConfigError, loadEnvConfig } from '../platform/config/config.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 
-// `npm run cli -- <command>`. Commands that need the database directly live here; everyday
-// clearing work goes through the HTTP API.
-const USAGE = `usage: npm run cli -- bootstrap [--new-key]
+// `npm run cli -- <command>`. bootstrap needs the database directly; every other command is a
+// thin client of the HTTP API with a clearing key.
+const USAGE = `usage: npm run cli -- <command> [--json]
 
-  bootstrap   create the clearing-house member and a clearing key if none exists (idempotent);
-              with --new-key, always issue another clearing key (printed once)
-needs DATABASE_URL (or BOOTSTRAP_CLEARING_KEY to register a key you chose)`;
+  bootstrap [--new-key]                      create the clearing member and a first clearing key (needs DATABASE_URL)
+  settlement run --type DAILY|EXPIRY|DELIVERY_CLOSE [--series S] [--date YYYY-MM-DD]
+                                             start a run (all trading series without --series) and follow it
+  recon run                                  run every reconciliation check
+  breaks list [--status OPEN] [--type T] [--member ID]
+  statements export --member ID --date D [--format csv|json] [--out FILE]
+  payments export --date D [--format pain001|csv|json] [--out FILE]
+  bank-statement import FILE.xml|FILE.csv    camt.053 XML or the statement CSV
+
+HTTP commands use TOKENCLEAR_API (default http://127.0.0.1:3000) and TOKENCLEAR_KEY (a clearing key),
+or --api / --key. Exit codes: 0 ok, 1 failed, 2 usage, 3 API refused or unreachable.`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...flags] = argv;
-  if (command !== 'bootstrap') {
-    process.stderr.write(`${USAGE}\n`);
-    return command ? 2 : 0;
-  }
+  if (command !== 'bootstrap') return http(argv);
   const env = loadEnvConfig();
   if (!env.databaseUrl) {
     process.stderr.write('DATABASE_URL is required for bootstrap\n');
@@ -36,6 +43,42 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } finally {
     await prisma.$disconnect();
+  }
+}
+
+async function http(argv: string[]): Promise<number> {
+  const io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.startsWith('\r') ? s : `${s}\n`), isTty: Boolean(process.stderr.isTTY) };
+  // --api / --key may come anywhere; the command is the first two words.
+  const rest: string[] = [];
+  let api = process.env.TOKENCLEAR_API ?? 'http://127.0.0.1:3000';
+  let key = process.env.TOKENCLEAR_KEY;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--api') api = argv[++i] ?? '';
+    else if (argv[i] === '--key') key = argv[++i];
+    else rest.push(argv[i]);
+  }
+  const name = rest.slice(0, 2).join(' ');
+  const run = COMMANDS[name];
+  if (!run) {
+    io.err(USAGE);
+    return rest.length ? 2 : 0;
+  }
+  if (!key) {
+    io.err('a clearing key is required: set TOKENCLEAR_KEY or pass --key');
+    return 2;
+  }
+  try {
+    return await run(new CliApi(api, key), io, rest.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.err(`${err.message}\n\n${USAGE}`);
+      return 2;
+    }
+    if (err instanceof ApiError) {
+      io.err(err.message);
+      return 3;
+    }
+    throw err;
   }
 }
 

@@ -7,8 +7,7 @@ import { NodeAuth, NodeAuthForJob } from '../capacity/node-token.guard.js';
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
-import { DomainError } from '../platform/errors/error-codes.js';
-import { isUuid } from '../platform/http/ids.js';
+import { uuidParam } from '../platform/http/params.js';
 import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { DeliveryJobsService } from './delivery-jobs.service.js';
@@ -21,10 +20,7 @@ import { WebhooksService } from './webhooks.service.js';
 
 type NodeRequest = TcRequest & { node: NodePrincipal };
 
-function jobId(id: string): string {
-  if (!isUuid(id)) throw new DomainError('INVALID_ID', 'job id must be a UUID');
-  return id;
-}
+const jobId = (id: string) => uuidParam(id, 'job');
 
 @ApiTags('delivery')
 @ApiBearerAuth()
@@ -105,8 +101,7 @@ export class DeliveryController {
   @Roles('buyer', 'clearing')
   @Audited('delivery.webhook-secret.rotate', 'member')
   async rotateSecret(@CurrentPrincipal() p: Principal, @Param('id') memberId: string) {
-    if (!isUuid(memberId)) throw new DomainError('INVALID_ID', 'member id must be a UUID');
-    assertCanSee(p, memberId, 'member');
+    assertCanSee(p, uuidParam(memberId, 'member'), 'member');
     return { memberId, secret: await this.webhooks.rotate(memberId), header: 'X-TokenClear-Signature', scheme: 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>' };
   }
 }

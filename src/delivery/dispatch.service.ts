@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { MarketsRepository } from '../markets/markets.repository.js';
@@ -20,8 +20,6 @@ import { NodeQueues } from './node-queues.js';
  */
 @Injectable()
 export class DispatchService {
-  private readonly logger = new Logger(DispatchService.name);
-
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,

@@ -7,7 +7,8 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
 import { Clock } from '../platform/time/clock.js';
-import { addDays, isValidIsoDate } from '../platform/time/business-date.js';
+import { addDays } from '../platform/time/business-date.js';
+import { assertBusinessDate } from '../platform/http/params.js';
 import { PaymentInstructionsQueryDto } from './payments.dto.js';
 import { PaymentsService } from './payments.service.js';
 
@@ -24,7 +25,7 @@ export class PaymentsController {
   /** Net payments per member for a business date (default: the previous one): JSON, pain.001 or CSV. */
   @Get('payment-instructions')
   async instructions(@Query() q: PaymentInstructionsQueryDto, @Res({ passthrough: true }) res: Response) {
-    if (q.businessDate && !isValidIsoDate(q.businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate is not a calendar date', [{ field: 'businessDate', message: 'not a calendar date' }]);
+    assertBusinessDate(q.businessDate);
     const day = q.businessDate ?? addDays(this.clock.businessDate(), -1);
     if (q.format === 'pain001') {
       res.type('application/xml').setHeader('content-disposition', `attachment; filename="pain001-${day}.xml"`);

@@ -23,7 +23,6 @@ export interface CheckResult {
 export const CHECK_NAMES = ['LEDGER_SUM', 'BALANCE_DRIFT', 'POSITION_DRIFT', 'DELIVERED_TOKENS', 'ESCROW', 'USAGE_VS_SCHEDULER', 'AUDIT_CHAIN', 'BANK_STATEMENT'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
-const signedFen = (fen: bigint) => formatFen(fen);
 
 // Every check is one or two set-based statements over the whole data; none loops over rows.
 

@@ -3,8 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { AuditRepository } from '../platform/audit/audit.repository.js';
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
-import { DomainError } from '../platform/errors/error-codes.js';
-import { isUuid } from '../platform/http/ids.js';
+import { uuidParam } from '../platform/http/params.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { parseAmount, parseCurrency } from '../platform/money/money.js';
 import { decodeCursor, toPage } from '../platform/pagination/page.js';
@@ -12,11 +11,6 @@ import { AdjustmentsService, adjustmentView } from './adjustments.service.js';
 import { BreaksService, breakView } from './breaks.service.js';
 import { ApproveAdjustmentDto, AuditQueryDto, BreaksQueryDto, ProposeAdjustmentDto, RejectAdjustmentDto, ResolveBreakDto } from './dto/reconciliation.dto.js';
 import { ReconciliationService } from './reconciliation.service.js';
-
-function uuid(id: string, what: string): string {
-  if (!isUuid(id)) throw new DomainError('INVALID_ID', `${what} id must be a UUID`);
-  return id;
-}
 
 /** Clearing staff's daily work: reconciliation, breaks, four-eyes adjustments, the audit trail. */
 @ApiTags('reconciliation')
@@ -39,7 +33,7 @@ export class ReconciliationController {
 
   @Get('reconciliation/runs/:id')
   async getRun(@Param('id') id: string) {
-    return this.recon.get(uuid(id, 'run'));
+    return this.recon.get(uuidParam(id, 'run'));
   }
 
   @Get('reconciliation/breaks')
@@ -50,7 +44,7 @@ export class ReconciliationController {
   @Post('reconciliation/breaks/:id/resolve')
   @Audited('reconciliation.break.resolve', 'break')
   async resolve(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: ResolveBreakDto) {
-    return breakView(await this.breaks.resolve(p, uuid(id, 'break'), body.comment, body.adjustmentId));
+    return breakView(await this.breaks.resolve(p, uuidParam(id, 'break'), body.comment, body.adjustmentId));
   }
 
   @Post('adjustments')
@@ -63,19 +57,19 @@ export class ReconciliationController {
 
   @Get('adjustments/:id')
   async getAdjustment(@Param('id') id: string) {
-    return adjustmentView(await this.adjustments.get(uuid(id, 'adjustment')));
+    return adjustmentView(await this.adjustments.get(uuidParam(id, 'adjustment')));
   }
 
   @Post('adjustments/:id/approve')
   @Audited('adjustment.approve', 'adjustment')
   async approve(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: ApproveAdjustmentDto) {
-    return adjustmentView(await this.adjustments.approve(p, uuid(id, 'adjustment'), body.payloadHash));
+    return adjustmentView(await this.adjustments.approve(p, uuidParam(id, 'adjustment'), body.payloadHash));
   }
 
   @Post('adjustments/:id/reject')
   @Audited('adjustment.reject', 'adjustment')
   async reject(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: RejectAdjustmentDto) {
-    return adjustmentView(await this.adjustments.reject(p, uuid(id, 'adjustment'), body.comment));
+    return adjustmentView(await this.adjustments.reject(p, uuidParam(id, 'adjustment'), body.comment));
   }
 
   @Get('audit-events')

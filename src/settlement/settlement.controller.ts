@@ -9,7 +9,8 @@ import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen, parseAmount } from '../platform/money/money.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { dateColumn, isoDate, isValidIsoDate } from '../platform/time/business-date.js';
+import { dateColumn, isoDate } from '../platform/time/business-date.js';
+import { assertBusinessDate } from '../platform/http/params.js';
 import { Clock } from '../platform/time/clock.js';
 import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
 import { MarginCallsService } from './margin-calls.service.js';
@@ -58,7 +59,7 @@ export class SettlementController {
     @Query('format') format: string | undefined,
     @Res({ passthrough: true }) res: Response,
   ) {
-    if (!isValidIsoDate(businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate must be YYYY-MM-DD', [{ field: 'businessDate', message: 'invalid date' }]);
+    assertBusinessDate(businessDate);
     if (format !== undefined && format !== 'json' && format !== 'csv') throw new DomainError('VALIDATION_FAILED', 'format is json or csv', [{ field: 'format', message: 'json or csv' }]);
     const statement = await this.statements.statement(p, id, businessDate);
     if (format !== 'csv') return statement;
@@ -71,7 +72,7 @@ export class SettlementController {
   @Roles('clearing')
   @Audited('settlement.run.start', 'settlement-run')
   async start(@CurrentPrincipal() p: Principal, @Body() body: StartRunDto) {
-    if (body.businessDate && !isValidIsoDate(body.businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate is not a date', [{ field: 'businessDate', message: 'invalid date' }]);
+    assertBusinessDate(body.businessDate);
     if (body.series) return runView(await this.runs.start(body.type, body.series, body.businessDate, p.keyId), body.series);
     const runs = await this.runs.startAll(body.type, body.businessDate, p.keyId);
     return { items: runs.map((r) => runView(r.run, r.series)), nextCursor: null };
@@ -93,7 +94,7 @@ export class SettlementController {
   async fix(@Param('code') code: string, @Body() body: FixPriceDto) {
     const priceFen = parseAmount(body.price, 'price');
     const businessDate = body.businessDate ?? this.clock.businessDate();
-    if (!isValidIsoDate(businessDate)) throw new DomainError('VALIDATION_FAILED', 'businessDate is not a date', [{ field: 'businessDate', message: 'invalid date' }]);
+    assertBusinessDate(businessDate);
     const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
     if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
     if (priceFen % series.product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);

@@ -1,0 +1,149 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import type { CliApi } from './api-client.js';
+import { progressBar, table } from './table.js';
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  isTty: boolean;
+}
+
+export class UsageError extends Error {}
+
+interface Run {
+  id: string;
+  type: string;
+  series: string;
+  businessDate: string;
+  status: string;
+  phase: string;
+  price: string | null;
+  progress: { processed: number; total: number };
+  transferCount: number;
+  totalMoved: string;
+  checksum: string | null;
+  error: string | null;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The command's string flags (and --json), strictly: an unknown flag is a usage error. */
+function opts(args: string[], names: string[]): { values: Partial<Record<string, string>> & { json?: boolean }; positionals: string[] } {
+  const options = Object.fromEntries([...names.map((n) => [n, { type: 'string' as const }]), ['json', { type: 'boolean' as const }]]);
+  try {
+    const parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+    return { values: parsed.values as Partial<Record<string, string>> & { json?: boolean }, positionals: parsed.positionals };
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function need(v: string | boolean | undefined, flag: string): string {
+  if (typeof v !== 'string' || v === '') throw new UsageError(`${flag} is required`);
+  return v;
+}
+
+async function output(io: Io, text: string, out: string | undefined): Promise<void> {
+  if (out) {
+    await writeFile(out, text);
+    io.err(`written to ${out} (${Buffer.byteLength(text)} bytes)`);
+  } else io.out(text.endsWith('\n') ? text.slice(0, -1) : text);
+}
+
+/** `settlement run --type DAILY [--series S] [--date D]`: starts the run(s) and follows them to the end. */
+async function settlementRun(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values } = opts(args, ['type', 'series', 'date']);
+  const type = need(values.type, '--type');
+  const body = { type, series: values.series, businessDate: values.date };
+  const started = await api.json<Run | { items: Run[] }>('POST', '/v1/settlement/runs', body);
+  let runs = 'items' in started ? started.items : [started];
+  if (runs.length === 0) {
+    io.err('no series to settle');
+    return 0;
+  }
+  for (;;) {
+    runs = await Promise.all(runs.map((r) => api.json<Run>('GET', `/v1/settlement/runs/${r.id}`)));
+    const processed = runs.reduce((s, r) => s + r.progress.processed, 0);
+    const total = runs.reduce((s, r) => s + Math.max(r.progress.total, r.progress.processed), 0);
+    const finished = runs.filter((r) => r.status === 'COMPLETED' || r.status === 'FAILED').length;
+    if (!values.json) {
+      const line = `${progressBar(finished, runs.length)} runs finished; ${processed} items processed${total ? ` of ${total}` : ''}`;
+      if (io.isTty) io.err(`\r${line}`);
+      else io.err(line);
+    }
+    if (finished === runs.length) break;
+    await sleep(300);
+  }
+  if (io.isTty && !values.json) io.err('\n');
+  if (values.json) io.out(JSON.stringify(runs, null, 2));
+  else io.out(table(runs.map((r) => ({ ...r, progress: `${r.progress.processed}/${r.progress.total}` })), ['series', 'type', 'businessDate', 'status', 'price', 'transferCount', 'totalMoved', 'checksum']));
+  const failed = runs.filter((r) => r.status === 'FAILED');
+  for (const r of failed) io.err(`run ${r.id} (${r.series}) FAILED: ${r.error}`);
+  return failed.length ? 1 : 0;
+}
+
+async function reconRun(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values } = opts(args, []);
+  const run = await api.json<{ id: string; status: string; checks: { name: string; rowsExamined: number; ms: number; differences: number }[]; breaksOpened: number; breaksCleared: number; openBreaks: number }>('POST', '/v1/reconciliation/runs', {});
+  if (values.json) io.out(JSON.stringify(run, null, 2));
+  else {
+    io.out(table(run.checks, ['name', 'rowsExamined', 'ms', 'differences']));
+    io.out(`\nrun ${run.id} ${run.status}: ${run.openBreaks} open difference(s), ${run.breaksOpened} new break(s), ${run.breaksCleared} cleared`);
+  }
+  return run.status === 'COMPLETED' ? 0 : 1;
+}
+
+async function breaksList(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values } = opts(args, ['status', 'type', 'member']);
+  const q = new URLSearchParams({ limit: '500' });
+  if (values.status) q.set('status', values.status);
+  if (values.type) q.set('type', values.type);
+  if (values.member) q.set('memberId', values.member);
+  const page = await api.json<{ items: Record<string, unknown>[] }>('GET', `/v1/reconciliation/breaks?${q}`);
+  if (values.json) io.out(JSON.stringify(page.items, null, 2));
+  else io.out(page.items.length ? table(page.items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
+  return 0;
+}
+
+async function statementsExport(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values } = opts(args, ['member', 'date', 'format', 'out']);
+  const format = values.format ?? 'csv';
+  if (format !== 'csv' && format !== 'json') throw new UsageError('--format is csv or json');
+  const res = await api.request('GET', `/v1/members/${need(values.member, '--member')}/statements/${need(values.date, '--date')}?format=${format}`);
+  await output(io, res.text, values.out);
+  return 0;
+}
+
+async function paymentsExport(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values } = opts(args, ['date', 'format', 'out']);
+  const format = values.format ?? 'pain001';
+  if (!['pain001', 'csv', 'json'].includes(format)) throw new UsageError('--format is pain001, csv or json');
+  const res = await api.request('GET', `/v1/payment-instructions?businessDate=${need(values.date, '--date')}&format=${format}`);
+  await output(io, res.text, values.out);
+  return 0;
+}
+
+async function bankStatementImport(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values, positionals } = opts(args, []);
+  const file = positionals[0];
+  if (!file) throw new UsageError('give the statement file: bank-statement import <file.xml|file.csv>');
+  const content = await readFile(file, 'utf8');
+  const contentType = file.toLowerCase().endsWith('.csv') ? 'text/csv' : 'application/xml';
+  const res = JSON.parse((await api.request('POST', '/v1/bank-statements', { raw: content, contentType })).text) as { statementId: string; entries: number; matched: number; breaks: number; replayed: boolean; items: Record<string, unknown>[] };
+  if (values.json) io.out(JSON.stringify(res, null, 2));
+  else {
+    io.out(table(res.items, ['bankRef', 'direction', 'amount', 'endToEndId', 'status', 'detail']));
+    io.out(`\nstatement ${res.statementId}: ${res.entries} entries, ${res.matched} matched, ${res.breaks} to investigate${res.replayed ? ' (already imported: nothing changed)' : ''}`);
+  }
+  return 0;
+}
+
+export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => Promise<number>> = {
+  'settlement run': settlementRun,
+  'recon run': reconRun,
+  'breaks list': breaksList,
+  'statements export': statementsExport,
+  'payments export': paymentsExport,
+  'bank-statement import': bankStatementImport,
+};
