@@ -6,6 +6,7 @@ import { ConfigError, loadEnvConfig, type AppConfig } from './platform/config/co
 import { resolveServices } from './platform/embedded/embedded-services.js';
 import { configureApp } from './platform/http/configure-app.js';
 import { applyMigrations } from './platform/prisma/migrator.js';
+import { RedisPolicyError } from './platform/queues/redis-safety.js';
 
 // Start-up messages go to stderr as plain lines; the app's own logs are structured JSON (pino).
 const say = (m: string) => process.stderr.write(`[tokenclear] ${m}\n`);
@@ -82,6 +83,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof RedisPolicyError) {
+    say(`refusing to start: ${err.message}`);
+    process.exit(78); // EX_CONFIG
+  }
   say(`failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
   process.exit(1);
 });

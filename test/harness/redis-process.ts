@@ -20,10 +20,14 @@ export class RedisProcess {
   private child?: ChildProcess;
   private readonly dir = mkdtempSync(join(tmpdir(), 'tc-redis-'));
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly extra: string[],
+  ) {}
 
-  static async start(): Promise<RedisProcess> {
-    const r = new RedisProcess(await freePort());
+  /** `extra` arguments come last, so they override the defaults (e.g. another eviction policy). */
+  static async start(extra: string[] = []): Promise<RedisProcess> {
+    const r = new RedisProcess(await freePort(), extra);
     await r.up();
     return r;
   }
@@ -35,7 +39,7 @@ export class RedisProcess {
   async up(): Promise<void> {
     this.child = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction'],
+      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction', ...this.extra],
       { stdio: 'ignore' },
     );
     const deadline = Date.now() + 10_000;

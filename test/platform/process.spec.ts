@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../harness/redis-process.js';
+import { freePort, RedisProcess } from '../harness/redis-process.js';
 import { assertBuilt, childEnv, MAIN, processesMatching, spawnNode, waitForHttp } from '../harness/processes.js';
 import { ApiClient } from '../harness/http.js';
 import { testResources } from '../harness/test-app.js';
@@ -42,6 +42,29 @@ describe('the service as real processes', () => {
     expect(await proc.exited).toBe(78);
     expect(proc.output()).toMatch(/PORT: must be a whole number/);
   });
+
+  it('the worker refuses an evicting Redis (clear message, exit 78) and warns when Redis runs without AOF', async () => {
+    const res = await testResources();
+    const lru = await RedisProcess.start(['--maxmemory-policy', 'allkeys-lru']);
+    const noAof = await RedisProcess.start(['--appendonly', 'no']);
+    try {
+      const env = (redisUrl: string) => childEnv({ DATABASE_URL: res.databaseUrl, REDIS_URL: redisUrl, PORT: '0', PROCESS_ROLE: 'worker', QUEUE_PREFIX: res.queuePrefix });
+      const refused = spawnNode([MAIN], env(lru.url));
+      expect(await refused.exited).toBe(78);
+      expect(refused.output()).toMatch(/maxmemory-policy=allkeys-lru; TokenClear's queues need noeviction/);
+
+      const warned = spawnNode([MAIN], { ...env(noAof.url), LOG_LEVEL: 'warn' });
+      const deadline = Date.now() + 30_000;
+      while (!warned.output().includes('without AOF') && Date.now() < deadline && warned.child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+      expect(warned.output()).toContain('runs without AOF');
+      warned.child.kill('SIGTERM');
+      expect(await warned.exited).toBe(0);
+    } finally {
+      await lru.kill();
+      await noAof.kill();
+      await res.drop();
+    }
+  }, 60_000);
 
   it('without REDIS_URL and without redis-server on PATH, names the three ways to get Redis', async () => {
     const proc = spawnNode([MAIN], childEnv({ PATH: '/nonexistent', DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/postgres' }));

@@ -1,10 +1,19 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { JobHandlers } from './job-handlers.js';
 import { JOBS, QUEUE_CONCURRENCY, QUEUE_NAMES, schedules, type JobName, type JobPayloads } from './job-registry.js';
 import { Queues } from './queues.js';
 import { redisOptions } from './redis-connection.js';
+import { assessRedis, parseRedisInfo } from './redis-safety.js';
+
+function redactedUrl(url: string): string {
+  const u = new URL(url);
+  u.password = '';
+  u.username = '';
+  return u.toString();
+}
 
 /** Runs the BullMQ workers and upserts repeatable schedules, in the worker role only. */
 @Injectable()
@@ -20,6 +29,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.config.role === 'api') return;
+    await this.checkRedis();
     for (const queue of QUEUE_NAMES) {
       const worker = new Worker(queue, (job: Job) => this.process(job), {
         connection: redisOptions(this.config.redisUrl, 'worker'),
@@ -46,6 +56,25 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         })
         .catch((err: Error) => this.logger.warn({ schedule: s.id, err: err.message }, 'could not upsert schedule yet'));
     }
+  }
+
+  /** Refuses an evicting Redis before any worker starts (see redis-safety.ts). */
+  private async checkRedis(): Promise<void> {
+    const probe = new Redis({ ...redisOptions(this.config.redisUrl, 'probe'), retryStrategy: () => null });
+    probe.on('error', () => undefined);
+    let info: string;
+    try {
+      await probe.connect();
+      info = await probe.info();
+    } catch (err) {
+      // Workers wait for Redis anyway; the check runs when it can, so say it could not.
+      this.logger.warn({ err: (err as Error).message }, 'could not check the Redis eviction policy (Redis unreachable at start)');
+      return;
+    } finally {
+      probe.disconnect();
+    }
+    const { warning } = assessRedis(parseRedisInfo(info), redactedUrl(this.config.redisUrl));
+    if (warning) this.logger.warn(warning);
   }
 
   private async process(job: Job): Promise<unknown> {
