@@ -110,6 +110,8 @@ describe('the service as real processes', () => {
         }
         await client.end();
         expect(sent).toBe(true);
+        // The relay starts before the worker finishes booting (it checks Redis first): wait for its line.
+        for (let i = 0; i < 100 && !worker.output().includes('worker role running'); i++) await new Promise((r) => setTimeout(r, 100));
         expect(worker.output()).toContain('worker role running');
 
         for (const p of [api1, api2, worker]) p.child.kill('SIGTERM');
