@@ -1,7 +1,6 @@
 import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import type { SettlementRun } from '../generated/prisma/client.js';
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import { DomainError } from '../platform/errors/error-codes.js';
@@ -9,35 +8,15 @@ import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen, parseAmount } from '../platform/money/money.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { dateColumn, isoDate } from '../platform/time/business-date.js';
+import { dateColumn } from '../platform/time/business-date.js';
 import { assertBusinessDate } from '../platform/http/params.js';
+import { runView } from './settlement-views.js';
 import { Clock } from '../platform/time/clock.js';
 import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
 import { StatementsService } from './statements.service.js';
 
-function runView(r: SettlementRun, seriesCode: string) {
-  return {
-    id: r.id,
-    type: r.type,
-    businessDate: isoDate(r.businessDate),
-    series: seriesCode,
-    status: r.status,
-    phase: r.phase,
-    price: r.priceFen === null ? null : formatFen(r.priceFen),
-    currency: 'CNY',
-    progress: { processed: r.processedItems, total: r.totalItems },
-    transferCount: r.transferCount,
-    totalMoved: formatFen(r.totalMovedFen),
-    checksum: r.checksum,
-    attempts: r.attempts,
-    error: r.error,
-    createdAt: r.createdAt.toISOString(),
-    startedAt: r.startedAt?.toISOString() ?? null,
-    finishedAt: r.finishedAt?.toISOString() ?? null,
-  };
-}
 
 @ApiTags('settlement')
 @ApiBearerAuth()

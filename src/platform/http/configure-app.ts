@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import { toProblem } from '../errors/problem.js';
 import { Metrics } from '../metrics/metrics.js';
+import { serveStaticPages } from './static-pages.js';
 
 const BODY_LIMIT = '1mb';
 
@@ -39,4 +40,5 @@ export function configureApp(app: INestApplication): void {
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+  serveStaticPages(app);
 }

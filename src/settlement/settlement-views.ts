@@ -1,0 +1,25 @@
+import type { SettlementRun } from '../generated/prisma/client.js';
+import { formatFen } from '../platform/money/money.js';
+import { isoDate } from '../platform/time/business-date.js';
+
+export function runView(r: SettlementRun, seriesCode: string) {
+  return {
+    id: r.id,
+    type: r.type,
+    businessDate: isoDate(r.businessDate),
+    series: seriesCode,
+    status: r.status,
+    phase: r.phase,
+    price: r.priceFen === null ? null : formatFen(r.priceFen),
+    currency: 'CNY',
+    progress: { processed: r.processedItems, total: r.totalItems },
+    transferCount: r.transferCount,
+    totalMoved: formatFen(r.totalMovedFen),
+    checksum: r.checksum,
+    attempts: r.attempts,
+    error: r.error,
+    createdAt: r.createdAt.toISOString(),
+    startedAt: r.startedAt?.toISOString() ?? null,
+    finishedAt: r.finishedAt?.toISOString() ?? null,
+  };
+}

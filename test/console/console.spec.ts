@@ -1,0 +1,149 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { Clock } from '../../src/platform/time/clock.js';
+import { createClearingUser, createMember, type TestMember } from '../harness/factories.js';
+import { createProduct, fund, order } from '../harness/market-factories.js';
+import { ROOT } from '../harness/processes.js';
+import { startTestApp, type TestApp } from '../harness/test-app.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test', 'artifacts');
+const DAY = '2026-12-01';
+
+describe('clearing console and public market board in a real browser', () => {
+  let t: TestApp;
+  let browser: Browser;
+  let page: Page;
+  let a: TestMember;
+  let b: TestMember;
+  let checker: TestMember;
+
+  const signIn = async (key: string) => {
+    await page.goto(`${t.baseUrl}/console/`);
+    await page.getByLabel('Clearing API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) throw new Error('dist/web is missing: run `npm run build` (npm test does it for you)');
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
+    t = await startTestApp({ env: { LOG_LEVEL: 'error' } });
+    const clock = t.app.get(Clock);
+    clock.set(new Date(`${DAY}T02:00:00Z`));
+    [a, b] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    checker = await createClearingUser(t);
+    await fund(t, a, '100.00');
+    await fund(t, b, '100.00');
+    const product = await createProduct(t, { feePerContractFen: 0 });
+    await t.clearing.post('/v1/series', { productCode: product, code: 'WEB-1', lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z', referencePrice: '4.00' });
+    await order(a, 'WEB-1', 'SELL', '4.00', 2);
+    await order(b, 'WEB-1', 'BUY', '4.00', 2);
+    await order(a, 'WEB-1', 'SELL', '4.20', 1); // rests on the book
+    await t.clearing.post('/v1/series/WEB-1/settlement-price', { price: '4.10', businessDate: DAY });
+    clock.set(new Date('2026-12-02T02:00:00Z'));
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+  });
+  afterEach(async () => page?.close());
+
+  const newPage = async () => {
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    onTestFailed(async ({ task }) => {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.screenshot({ path: join(ARTIFACTS, `${task.name.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: true }).catch(() => undefined);
+    });
+  };
+
+  it('a wrong key shows the API error; the right one opens the overview with the trial balance at 0.00', async () => {
+    await newPage();
+    await signIn('tck_this_is_not_a_key_at_all_0123456789');
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('UNAUTHENTICATED');
+    await signIn(a.key);
+    await expect.poll(() => page.getByRole('alert').textContent()).toContain('clearing staff');
+    await signIn(t.clearingKey);
+    const tb = page.getByTestId('trial-balance');
+    await tb.waitFor();
+    expect(await tb.textContent()).toBe('0.00');
+    expect(await tb.getAttribute('class')).toContain('good');
+    // The key lives in session storage only: never in the URL.
+    expect(page.url()).not.toContain(t.clearingKey);
+    expect(await page.evaluate(() => sessionStorage.getItem('tokenclear.key'))).toBe(t.clearingKey);
+  });
+
+  it('starts a daily run with a confirmation step and shows it complete', async () => {
+    await newPage();
+    await signIn(t.clearingKey);
+    await page.getByRole('link', { name: 'Settlement runs' }).click();
+    await page.locator('input[name=series]').fill('WEB-1');
+    await page.locator('input[name=businessDate]').fill(DAY);
+    await page.getByRole('button', { name: 'Start…' }).click();
+    await page.getByRole('dialog', { name: 'confirm run' }).getByRole('button', { name: 'Confirm' }).click();
+    await page.getByTestId('run-status-WEB-1').filter({ hasText: 'COMPLETED' }).first().waitFor({ timeout: 20_000 });
+    expect(await page.locator('table').first().textContent()).toContain('4.10');
+  });
+
+  it('shows a break the test creates and resolves it with a comment', async () => {
+    await t.prisma.$executeRaw`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" + 7 WHERE code = ${`member:${a.id}:cash`}`;
+    await newPage();
+    await signIn(t.clearingKey);
+    await page.getByRole('link', { name: 'Breaks' }).click();
+    await page.getByRole('button', { name: 'Run reconciliation' }).click();
+    await page.getByRole('button', { name: `open break member:${a.id}:cash` }).click();
+    await page.getByLabel('break detail').getByText('difference 0.07').waitFor();
+    await page.locator('input[name=comment]').fill('fixture: known difference');
+    await page.getByRole('button', { name: 'Resolve' }).click();
+    await expect.poll(async () => (await t.prisma.break.findFirst({ where: { key: `member:${a.id}:cash` } }))?.status).toBe('RESOLVED');
+    await t.prisma.$executeRaw`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" - 7 WHERE code = ${`member:${a.id}:cash`}`;
+  });
+
+  it('maker proposes, the page hides approve on one\'s own proposal, a second clearing user approves, the balance changes', async () => {
+    const before = (await t.clearing.get<{ cash: string }>(`/v1/members/${b.id}/balances`)).body.cash;
+    await newPage();
+    await signIn(t.clearingKey);
+    await page.getByRole('link', { name: 'Adjustments' }).click();
+    await page.locator('input[name=debitAccount]').fill(`member:${a.id}:cash`);
+    await page.locator('input[name=creditAccount]').fill(`member:${b.id}:cash`);
+    await page.locator('input[name=amount]').fill('1.50');
+    await page.locator('input[name=reason]').fill('console four-eyes test');
+    await page.getByRole('button', { name: 'Propose' }).click();
+    await page.getByText('your proposal').waitFor();
+    expect(await page.getByRole('button', { name: 'approve console four-eyes test' }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+
+    await signIn(checker.key);
+    await page.getByRole('link', { name: 'Adjustments' }).click();
+    await page.getByRole('button', { name: 'approve console four-eyes test' }).click();
+    await page.getByText('nothing pending').waitFor();
+    const after = (await t.clearing.get<{ cash: string }>(`/v1/members/${b.id}/balances`)).body.cash;
+    expect(Number(after) - Number(before)).toBeCloseTo(1.5, 5);
+  });
+
+  it('the market board renders a traded series without a key, and its data names no member', async () => {
+    await newPage();
+    await page.goto(`${t.baseUrl}/market`);
+    await page.getByTestId('series-WEB-1').waitFor();
+    const row = await page.locator('tr', { has: page.getByTestId('series-WEB-1') }).textContent();
+    expect(row).toContain('4.00'); // last trade
+    expect(row).toContain('4.20'); // best ask
+    const res = await fetch(`${t.baseUrl}/v1/public/market`);
+    expect(res.headers.get('cache-control')).toContain('max-age');
+    const text = await res.text();
+    for (const id of [a.id, b.id, checker.id, t.clearingMemberId]) expect(text).not.toContain(id);
+    expect(text).not.toMatch(/"(memberId|buyerId|sellerId|operatorId|balance|cash|margin|escrow|key)"/);
+  });
+
+  it('every other console page renders its data from the API', async () => {
+    await newPage();
+    await signIn(t.clearingKey);
+    for (const [link, text] of [['Members', a.id], ['Capacity', 'Capacity by model class'], ['Delivery', 'Obligations'], ['Markets', 'WEB-1']] as const) {
+      await page.getByRole('link', { name: link }).click();
+      await page.getByText(text).first().waitFor();
+    }
+    expect(await page.getByRole('alert').count()).toBe(0);
+  });
+});
