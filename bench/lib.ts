@@ -59,6 +59,22 @@ export async function pgbenchInit(url: string, scale: number): Promise<void> {
   await run('pgbench', ['-i', '-q', '-s', String(scale), url]);
 }
 
+/** Redis version and the settings that matter to queues, from INFO (same Redis the benches use). */
+async function redisFacts(): Promise<Record<string, string>> {
+  const { Redis } = await import('ioredis');
+  const r = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await r.connect();
+    const info = await r.info();
+    const field = (n: string) => new RegExp(`^${n}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '?';
+    return { redis: field('redis_version'), redis_maxmemory_policy: field('maxmemory_policy'), redis_aof: field('aof_enabled') === '1' ? 'on' : 'off' };
+  } catch {
+    return { redis: 'unreachable' };
+  } finally {
+    r.disconnect();
+  }
+}
+
 export async function machine(url: string): Promise<Record<string, string>> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
@@ -72,6 +88,7 @@ export async function machine(url: string): Promise<Record<string, string>> {
       synchronous_commit: await setting('synchronous_commit'),
       shared_buffers: await setting('shared_buffers'),
       fsync: await setting('fsync'),
+      ...(await redisFacts()),
     };
   } finally {
     await c.end();

@@ -248,8 +248,34 @@ async function main(): Promise<void> {
   check(live.length > 0 && live.every((o) => o.deliveredTokens > 0 && o.shortfallTokens === 0 && o.penalty === '0.00'), 'the live operators delivered, with no shortfall');
   check(closed.every((o) => o.status === 'CLOSED'), 'every obligation CLOSED');
   out(`\nfinished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  if (process.env.DEMO_SCREENSHOTS) await screenshots(base, key, process.env.DEMO_SCREENSHOTS);
   server.kill('SIGTERM');
   await new Promise((r) => server.once('exit', r));
+}
+
+/** DEMO_SCREENSHOTS=<dir>: the console overview and the market board as the demo left them (for the README). */
+async function screenshots(base: string, key: string, dir: string): Promise<void> {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(`${base}/console/`);
+    await page.getByLabel('Clearing API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('trial-balance').waitFor();
+    await page.screenshot({ path: join(dir, 'console-overview.png'), fullPage: true });
+    await page.goto(`${base}/console/#/delivery`);
+    await page.getByText('Obligations').first().waitFor();
+    await sleep(500);
+    await page.screenshot({ path: join(dir, 'console-delivery.png'), fullPage: true });
+    await page.goto(`${base}/market`);
+    await page.locator('table').first().waitFor();
+    await sleep(500);
+    await page.screenshot({ path: join(dir, 'market-board.png'), fullPage: true });
+    step(`screenshots written to ${dir}`);
+  } finally {
+    await browser.close();
+  }
 }
 
 async function cleanup(): Promise<void> {
