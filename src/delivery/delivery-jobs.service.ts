@@ -27,26 +27,25 @@ export class DeliveryJobsService {
     private readonly clock: Clock,
   ) {}
 
-  async submit(p: Principal, body: SubmitJobDto, id: string) {
+  /** `fromKey`: the id derives from an Idempotency-Key, so a job with it may already exist. */
+  async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean) {
     if (!body.series && !body.obligationId) throw new DomainError('VALIDATION_FAILED', 'give series or obligationId', [{ field: 'series', message: 'series or obligationId is required' }]);
     if (body.maxTokens > this.config.delivery.maxTokens) {
       throw new DomainError('VALIDATION_FAILED', `maxTokens is at most ${this.config.delivery.maxTokens}`, [{ field: 'maxTokens', message: `at most ${this.config.delivery.maxTokens}` }]);
     }
     if (!this.config.modelClasses.includes(body.modelClass)) throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);
     if (body.region && !this.config.regions.includes(body.region)) throw new DomainError('UNKNOWN_REGION', `${body.region} is not one of ${this.config.regions.join(', ')}`);
-    const seriesId = body.series
-      ? await this.markets.seriesIdByCode(this.prisma, body.series)
-      : (await this.prisma.deliveryObligation.findFirst({ where: { id: body.obligationId, buyerId: p.memberId } }))?.seriesId;
-    if (!seriesId) throw new DomainError('NOT_FOUND', body.series ? `series ${body.series} not found` : 'obligation not found');
-    const series = (await this.markets.seriesById(this.prisma, seriesId))!;
+    const obligationSeries = body.series ? undefined : (await this.prisma.deliveryObligation.findFirst({ where: { id: body.obligationId, buyerId: p.memberId } }))?.seriesId;
+    const series = body.series ? await this.markets.seriesByCode(this.prisma, body.series) : obligationSeries ? await this.markets.seriesById(this.prisma, obligationSeries) : null;
+    if (!series) throw new DomainError('NOT_FOUND', body.series ? `series ${body.series} not found` : 'obligation not found');
+    const seriesId = series.id;
     if (series.product.settlementType !== 'PHYSICAL') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: nothing to deliver`);
     if (body.modelClass !== series.product.modelClass) throw new DomainError('MODEL_CLASS_MISMATCH', `${series.code} delivers ${series.product.modelClass}`);
     if (body.region && !series.product.regions.includes(body.region)) throw new DomainError('REGION_NOT_ALLOWED', `${series.code} delivers in ${series.product.regions.join(', ')}`);
     const now = this.clock.now();
     if (now >= series.deliveryEnd) throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
 
-    const existing = await this.prisma.deliveryJob.findUnique({ where: { id } });
-    if (existing) return this.view(existing.id);
+    if (fromKey && (await this.prisma.deliveryJob.findUnique({ where: { id }, select: { id: true } }))) return this.view(id);
     const job = await this.prisma.$transaction(async (tx) => {
       let obligations = await this.repo.lockBuyerObligations(tx, p.memberId, seriesId, body.obligationId ?? null);
       const free = (o: (typeof obligations)[number]) => o.tokens - o.deliveredTokens - o.reservedTokens;

@@ -44,7 +44,8 @@ export class DeliveryController {
   @Roles('buyer')
   @Audited('delivery.job.submit', 'delivery-job')
   submit(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobDto, @Headers('idempotency-key') key?: string) {
-    return this.jobs.submit(p, body, idForRequest('delivery-job', p.memberId, key) ?? randomUUID());
+    const fromKey = idForRequest('delivery-job', p.memberId, key);
+    return this.jobs.submit(p, body, fromKey ?? randomUUID(), fromKey !== undefined);
   }
 
   @Get('delivery/jobs')
@@ -85,7 +86,7 @@ export class DeliveryController {
   @HttpCode(200)
   async complete(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: CompleteJobDto) {
     const outcome = await this.metering.complete(req.node, jobId(id), body);
-    return { ...(await this.jobs.view(id)), replayed: outcome.replayed, messages: undefined };
+    return { ...(outcome.view ?? (await this.jobs.view(id))), replayed: outcome.replayed };
   }
 
   @Post('delivery/jobs/:id/fail')

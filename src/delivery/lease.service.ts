@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common
 import { randomBytes } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import { CapacityEvents } from '../capacity/capacity.events.js';
+import type { DeliveryJob } from '../generated/prisma/client.js';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
@@ -112,9 +113,9 @@ export class LeaseService implements OnModuleDestroy {
     return { id: job.id, status: job.status, attempt: job.attempt };
   }
 
-  /** Locks the job and checks the caller holds its current lease. */
-  async leased(tx: Tx, node: NodePrincipal, jobId: string, leaseToken: string) {
-    const [job] = await this.repo.lockJob(tx, jobId);
+  /** Locks the job (unless the caller already holds the row) and checks the caller holds its current lease. */
+  async leased(tx: Tx, node: NodePrincipal, jobId: string, leaseToken: string, locked?: DeliveryJob) {
+    const job = locked ?? (await this.repo.lockJob(tx, jobId))[0];
     if (!job || job.sellerId !== node.operatorId) throw new DomainError('NOT_FOUND', 'delivery job not found');
     if (job.status === 'LEASED' && job.leaseToken === leaseToken && job.nodeId === node.nodeId) return job;
     if ((job.status === 'COMPLETED' || job.status === 'FAILED') && job.leaseToken !== leaseToken) throw new DomainError('JOB_FINISHED', `job is ${job.status}`);

@@ -7,6 +7,7 @@ import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { DeliveryRepository } from './delivery.repository.js';
+import { jobView } from './delivery-views.js';
 import { billableTokens, meter } from './domain/metering.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
 import { LeaseService } from './lease.service.js';
@@ -31,11 +32,12 @@ export class MeteringService {
     private readonly clock: Clock,
   ) {}
 
-  async complete(node: NodePrincipal, jobId: string, body: CompleteJobDto): Promise<{ replayed: boolean; attempt: number }> {
+  /** Returns the job as it now stands (built from the rows written, so a completion costs no re-read). */
+  async complete(node: NodePrincipal, jobId: string, body: CompleteJobDto): Promise<{ replayed: boolean; attempt: number; view?: ReturnType<typeof jobView> }> {
     const outcome = await this.prisma.$transaction(async (tx) => {
       const [existing] = await this.repo.lockJob(tx, jobId);
       if (existing?.status === 'COMPLETED' && existing.leaseToken === body.leaseToken && existing.sellerId === node.operatorId) return { replayed: true, attempt: existing.attempt };
-      const job = await this.leases.leased(tx, node, jobId, body.leaseToken);
+      const job = await this.leases.leased(tx, node, jobId, body.leaseToken, existing);
       const series = (await this.markets.seriesById(tx, job.seriesId))!;
       const product = series.product;
       const [o] = await this.repo.lockObligation(tx, job.obligationId);
@@ -46,7 +48,7 @@ export class MeteringService {
       const ttftBreach = body.ttftMs > product.maxTtftMs;
       // Rate = completion tokens / duration; compared without division: tokens × 1000 < floor × ms.
       const rateBreach = body.durationMs > 0 && completion * 1000n < BigInt(product.minTokensPerSecond) * BigInt(body.durationMs);
-      await tx.usageRecord.create({
+      const usage = await tx.usageRecord.create({
         data: {
           jobId,
           obligationId: o.id,
@@ -69,7 +71,7 @@ export class MeteringService {
         data: { deliveredTokens: m.deliveredAfter, reservedTokens: { decrement: job.reservedTokens }, excessTokens: { increment: m.excess }, releasedFen: { increment: m.releaseFen } },
       });
       if (m.releaseFen > 0n) {
-        await this.ledger.post(tx, [
+        await this.ledger.postBatch(tx, [
           {
             idempotencyKey: `deliver.${jobId}.release`,
             debit: memberAccount(o.buyerId, 'ESCROW'),
@@ -83,9 +85,10 @@ export class MeteringService {
         ]);
       }
       const now = new Date();
-      await tx.deliveryJob.update({ where: { id: jobId }, data: { status: 'COMPLETED', output: body.output, finishedAt: now, updatedAt: now, leaseExpiresAt: null } });
+      const done = { status: 'COMPLETED' as const, output: body.output, finishedAt: now, updatedAt: now, leaseExpiresAt: null };
+      await tx.deliveryJob.update({ where: { id: jobId }, data: done });
       if (job.callbackUrl) await this.outbox.enqueue(tx, 'delivery.webhook', { jobId }, { jobId: `webhook.${jobId}` });
-      return { replayed: false, attempt: job.attempt };
+      return { replayed: false, attempt: job.attempt, view: jobView({ ...job, ...done }, series.code, usage) };
     });
     if (!outcome.replayed) {
       this.outbox.poke();

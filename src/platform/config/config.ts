@@ -71,6 +71,7 @@ const envSchema = z.object({
   TRADER_CUTOFF_HOURS: intIn(0, 8_760, 24),
   SETTLEMENT_VWAP_MINUTES: intIn(1, 1_440, 30),
   SETTLEMENT_CHUNK: intIn(1, 1_000_000, 5_000),
+  DATABASE_POOL_MAX: intIn(2, 500, 20),
   DELIVERY_LEASE_MS: intIn(500, 3_600_000, 30_000),
   DELIVERY_MAX_ATTEMPTS: intIn(1, 100, 5),
   DELIVERY_REAP_MS: intIn(50, 60_000, 1_000),
@@ -89,6 +90,8 @@ export type AppConfig = Readonly<{
   port: number;
   /** Set after embedded services start when the environment did not give one. */
   databaseUrl: string;
+  /** Connections this process may hold (interactive transactions keep one each while open). */
+  databasePoolMax: number;
   redisUrl: string;
   embedded: { postgres: boolean; redis: boolean; pgPort: number; redisPort: number };
   dataDir: string;
@@ -153,6 +156,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     host: e.HOST,
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
+    databasePoolMax: e.DATABASE_POOL_MAX,
     redisUrl: e.REDIS_URL,
     embedded: { postgres: !e.DATABASE_URL, redis: !e.REDIS_URL, pgPort: e.EMBEDDED_PG_PORT, redisPort: e.EMBEDDED_REDIS_PORT },
     dataDir: e.DATA_DIR,

@@ -15,7 +15,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     // failed query at most; unhandled, pg's 'error' event would take the whole process down.
     const warn = (err: Error) => logger.warn({ err: err.message }, 'postgres connection lost; the pool will reconnect');
     super({
-      adapter: new PrismaPg({ connectionString: config.databaseUrl, max: 20 }, { onPoolError: warn, onConnectionError: warn }),
+      adapter: new PrismaPg({ connectionString: config.databaseUrl, max: config.databasePoolMax }, { onPoolError: warn, onConnectionError: warn }),
       // Under a burst on one hot account, transactions queue on its row lock while holding pool
       // connections; Prisma's 2 s default wait for a connection would turn that queue into errors.
       transactionOptions: { maxWait: 20_000, timeout: 60_000 },
