@@ -40,6 +40,15 @@ export class DispatchService {
     const now = this.clock.now();
     const wall = new Date();
     if (now >= series.deliveryEnd) return this.failNoCapacity(job.id, attempt, series.deliveryEnd);
+    if (now < series.deliveryStart) {
+      // Called off early: it waits in the queue for the window to open (the reaper re-drives it
+      // if Redis loses the delayed message).
+      const def = JOBS['delivery.dispatch'];
+      const delay = Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2);
+      await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { updatedAt: wall } });
+      await this.queues.get(def.queue).add('delivery.dispatch', { jobId, attempt }, { ...def.options, jobId: dispatchJobId(jobId, attempt, `.e${wall.getTime()}`), delay });
+      return 'before-window';
+    }
 
     const regions = job.region ? [job.region] : series.product.regions;
     const candidates = await this.repo.eligibleNodes(this.prisma, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond, tried: job.triedNodes });

@@ -20,6 +20,7 @@ export interface PhysicalMarket {
   buyers: TestMember[];
   traders: TestMember[];
   lastTradingAt: Date;
+  deliveryStart: Date;
   deliveryEnd: Date;
 }
 
@@ -37,6 +38,8 @@ export interface MarketSpec {
   /** Per buyer deposit override (index → amount). */
   buyerCash?: Record<number, string>;
   regions?: string[];
+  /** Delivery starts this long after last trading (default: at once). */
+  deliveryDelayMs?: number;
 }
 
 type Role = 'op' | 'buyer' | 'trader';
@@ -94,7 +97,7 @@ export async function physicalMarket(t: TestApp, spec: MarketSpec): Promise<Phys
     productCode: product,
     code: series,
     lastTradingAt: lastTradingAt.toISOString(),
-    deliveryStart: lastTradingAt.toISOString(),
+    deliveryStart: new Date(lastTradingAt.getTime() + (spec.deliveryDelayMs ?? 0)).toISOString(),
     deliveryEnd: deliveryEnd.toISOString(),
     referencePrice: spec.price ?? '400.00',
   });
@@ -108,7 +111,7 @@ export async function physicalMarket(t: TestApp, spec: MarketSpec): Promise<Phys
     expect(buy.body.filledQuantity).toBe(tr.quantity);
   }
   const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series } })).id;
-  return { series, seriesId, operators, buyers, traders, lastTradingAt, deliveryEnd };
+  return { series, seriesId, operators, buyers, traders, lastTradingAt, deliveryStart: new Date(lastTradingAt.getTime() + (spec.deliveryDelayMs ?? 0)), deliveryEnd };
 }
 
 /** Moves the service clock past last trading and runs the EXPIRY (allocation) over HTTP. */
