@@ -9,6 +9,7 @@ import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Queues } from '../platform/queues/queues.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
+import { JobFailures } from './job-failures.js';
 import { NodeQueues, nodeEntryId } from './node-queues.js';
 
 /**
@@ -34,6 +35,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
     private readonly outbox: OutboxService,
     private readonly capacity: CapacityEvents,
     private readonly ledger: LedgerEvents,
+    private readonly failures: JobFailures,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -73,13 +75,10 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
   async reapOnce(): Promise<{ reclaimed: number; failed: number; requeued: number }> {
     const moved = await this.prisma.$transaction(async (tx) => {
       const rows = await this.repo.reclaim(tx, this.config.delivery.maxAttempts);
-      const failed = rows.filter((r) => r.status === 'FAILED').map((r) => r.id);
-      await this.repo.releaseReservations(tx, failed);
+      await this.failures.settle(tx, rows.filter((r) => r.status === 'FAILED').map((r) => r.id));
       for (const r of rows) {
         if (r.status === 'QUEUED') await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId: r.id, attempt: r.attempt }, { jobId: dispatchJobId(r.id, r.attempt) });
       }
-      const withCallback = await tx.deliveryJob.findMany({ where: { id: { in: failed }, callbackUrl: { not: null } }, select: { id: true } });
-      for (const j of withCallback) await this.outbox.enqueue(tx, 'delivery.webhook', { jobId: j.id }, { jobId: `webhook.${j.id}` });
       return rows;
     });
     if (moved.length > 0) {

@@ -9,6 +9,7 @@ import { DeliveryReaper } from './delivery-reaper.js';
 import { DeliveryController } from './delivery.controller.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { DispatchService } from './dispatch.service.js';
+import { JobFailures } from './job-failures.js';
 import { LeaseService } from './lease.service.js';
 import { MeteringService } from './metering.service.js';
 import { NodeQueues } from './node-queues.js';
@@ -21,6 +22,7 @@ import { WindowCloseService } from './window-close.service.js';
   providers: [
     DeliveryRepository,
     NodeQueues,
+    JobFailures,
     AllocationService,
     WindowCloseService,
     DeliveryJobsService,

@@ -10,6 +10,7 @@ import { JOBS } from '../platform/queues/job-registry.js';
 import { Clock } from '../platform/time/clock.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
+import { JobFailures } from './job-failures.js';
 import { NodeQueues } from './node-queues.js';
 
 
@@ -28,6 +29,7 @@ export class DispatchService {
     private readonly nodes: NodeQueues,
     private readonly queues: Queues,
     private readonly clock: Clock,
+    private readonly failures: JobFailures,
   ) {}
 
   @JobHandler('delivery.dispatch')
@@ -88,7 +90,7 @@ export class DispatchService {
         where: { id: jobId, status: 'QUEUED', attempt },
         data: { status: 'FAILED', failureCode: 'NO_CAPACITY', failureReason: `no eligible node of the seller before the window ended (${deliveryEnd.toISOString()})`, operatorFault: true, finishedAt: new Date(), updatedAt: new Date() },
       });
-      if (moved.count > 0) await this.repo.releaseReservations(tx, [jobId]);
+      if (moved.count > 0) await this.failures.settle(tx, [jobId]);
     });
     return 'failed:NO_CAPACITY';
   }

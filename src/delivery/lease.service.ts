@@ -12,6 +12,7 @@ import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { appendDecision } from './dispatch.service.js';
 import type { FailJobDto } from './dto/delivery.dto.js';
+import { JobFailures } from './job-failures.js';
 import { NodeQueues, nodeEntryId } from './node-queues.js';
 
 export interface LeasedJob {
@@ -41,6 +42,7 @@ export class LeaseService implements OnModuleDestroy {
     private readonly repo: DeliveryRepository,
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
+    private readonly failures: JobFailures,
     events: CapacityEvents,
   ) {
     this.sub = events.heartbeat.subscribe(({ nodeId }) => void this.extend(nodeId).catch((err: Error) => this.logger.warn({ nodeId, err: err.message }, 'lease extension failed')));
@@ -101,12 +103,12 @@ export class LeaseService implements OnModuleDestroy {
         await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId, attempt: next }, { jobId: dispatchJobId(jobId, next) });
         return tx.deliveryJob.update({ where: { id: jobId }, data: { ...common, status: 'QUEUED', attempt: next } });
       }
-      await this.repo.releaseReservations(tx, [jobId]);
-      if (current.callbackUrl) await this.outbox.enqueue(tx, 'delivery.webhook', { jobId }, { jobId: `webhook.${jobId}` });
-      return tx.deliveryJob.update({
+      const failed = await tx.deliveryJob.update({
         where: { id: jobId },
         data: { ...common, status: 'FAILED', failureCode: 'OPERATOR_FAILURE', failureReason: body.reason, operatorFault: true, finishedAt: now },
       });
+      await this.failures.settle(tx, [jobId]);
+      return failed;
     });
     this.outbox.poke();
     await this.nodes.finish(node.nodeId, nodeEntryId(jobId, job.status === 'QUEUED' ? job.attempt - 1 : job.attempt), body.leaseToken, 'failed');

@@ -5,6 +5,7 @@ import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import type { Tx } from '../platform/prisma/prisma.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { closeObligation } from './domain/metering.js';
+import { JobFailures } from './job-failures.js';
 
 /**
  * The DELIVERY_CLOSE run's work, in the caller's one transaction: jobs still unfinished at the end
@@ -18,17 +19,18 @@ export class WindowCloseService {
   constructor(
     private readonly repo: DeliveryRepository,
     private readonly ledger: LedgerService,
+    private readonly failures: JobFailures,
   ) {}
 
   async close(tx: Tx, ctx: { runId: string; series: SeriesWithProduct; businessDate: string; base: string }): Promise<{ closed: number }> {
     const { series, businessDate, base } = ctx;
     const unfinished = await tx.deliveryJob.findMany({ where: { seriesId: series.id, status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } }, select: { id: true } });
     const ids = unfinished.map((j) => j.id);
-    await this.repo.releaseReservations(tx, ids);
     await tx.deliveryJob.updateMany({
       where: { id: { in: ids } },
       data: { status: 'FAILED', failureCode: 'WINDOW_CLOSED', failureReason: 'not delivered before the end of the delivery window', operatorFault: true, finishedAt: new Date(), leaseToken: null, updatedAt: new Date() },
     });
+    await this.failures.settle(tx, ids);
 
     const open = await tx.$queryRaw<{ id: string; sellerId: string; buyerId: string; tokens: bigint; deliveredTokens: bigint; notionalFen: bigint; releasedFen: bigint }[]>`
       SELECT id, "sellerId", "buyerId", tokens, "deliveredTokens", "notionalFen", "releasedFen" FROM delivery_obligations

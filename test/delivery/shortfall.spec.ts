@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
@@ -24,14 +26,27 @@ describe('window close with an operator shortfall (all its nodes OFFLINE)', () =
     expect(await balances(buyer.id)).toMatchObject({ cash: '99600.00', escrow: '400.00', margin: '0.00' });
     expect(await balances(op.id)).toMatchObject({ cash: '100000.00', margin: '0.00' });
 
+    // The buyer is told of a failure too: one job carries a callback URL.
+    const hooks: string[] = [];
+    const receiver = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => (hooks.push(body), res.writeHead(204).end()));
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const callbackUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const jobs: string[] = [];
-    for (let i = 0; i < 2; i++) jobs.push((await submitJob(buyer, m.series, 1_000, `job ${i}`)).body.id);
+    for (let i = 0; i < 2; i++) jobs.push((await submitJob(buyer, m.series, 1_000, `job ${i}`, i === 0 ? { callbackUrl } : {})).body.id);
     await waitFor('dispatch to find no node', async () => {
       const rows = await t.prisma.deliveryJob.findMany({ where: { id: { in: jobs } } });
       return rows.every((r) => JSON.stringify(r.decisions).includes('NO_ELIGIBLE_NODE'));
     });
     t.app.get(Clock).set(new Date(m.deliveryEnd.getTime() + 1_000));
     await waitFor('jobs to fail with NO_CAPACITY', async () => (await t.prisma.deliveryJob.count({ where: { id: { in: jobs }, status: 'FAILED', failureCode: 'NO_CAPACITY', operatorFault: true } })) === 2, 20_000);
+
+    await waitFor('the failure webhook', async () => hooks.length > 0, 20_000);
+    expect(JSON.parse(hooks[0])).toMatchObject({ event: 'delivery.job.failed', job: { id: jobs[0], status: 'FAILED', failure: { code: 'NO_CAPACITY' } } });
+    receiver.close();
 
     const run = await closeWindow(t, m);
     expect(run.status).toBe('COMPLETED');
