@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { parseAmount } from '../../src/platform/money/money.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createClearingUser, createMember, type TestMember } from '../harness/factories.js';
 import { createProduct, fund, order } from '../harness/market-factories.js';
@@ -120,7 +121,7 @@ describe('clearing console and public market board in a real browser', () => {
     await page.getByRole('button', { name: 'approve console four-eyes test' }).click();
     await page.getByText('nothing pending').waitFor();
     const after = (await t.clearing.get<{ cash: string }>(`/v1/members/${b.id}/balances`)).body.cash;
-    expect(Number(after) - Number(before)).toBeCloseTo(1.5, 5);
+    expect(parseAmount(after, 'cash', { allowZero: true }) - parseAmount(before, 'cash', { allowZero: true })).toBe(150n);
   });
 
   it('the market board renders a traded series without a key, and its data names no member', async () => {

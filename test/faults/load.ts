@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { formatFen } from '../../src/platform/money/money.js';
 
 /** mulberry32: a tiny seeded PRNG, so a failing run can be replayed with its seed. */
 export function prng(seed: number): () => number {
@@ -71,7 +72,7 @@ export class LoadGenerator {
   private async order(): Promise<void> {
     const m = this.pick(this.actors.traders);
     const key = `ord-${randomUUID()}`;
-    const body = { series: this.series.cash, side: this.rand() < 0.5 ? 'BUY' : 'SELL', price: (3.9 + Math.floor(this.rand() * 21) / 100).toFixed(2), quantity: 1 + Math.floor(this.rand() * 3), timeInForce: this.rand() < 0.5 ? 'GTC' : 'IOC', clientOrderId: key };
+    const body = { series: this.series.cash, side: this.rand() < 0.5 ? 'BUY' : 'SELL', price: formatFen(BigInt(390 + Math.floor(this.rand() * 21))), quantity: 1 + Math.floor(this.rand() * 3), timeInForce: this.rand() < 0.5 ? 'GTC' : 'IOC', clientOrderId: key };
     const res = await this.send('POST', '/v1/orders', body, m.key, key);
     if (res) this.acks.push({ kind: 'order', key, id: res.id as string, memberId: m.id });
   }

@@ -1,5 +1,6 @@
 import { XMLParser } from 'fast-xml-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatFen, parseAmount } from '../../src/platform/money/money.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { dateColumn } from '../../src/platform/time/business-date.js';
 import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
@@ -133,7 +134,7 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     expect(res.status, res.text).toBe(201);
     expect(res.body).toMatchObject({ entries: 6, matched: 3, breaks: 3, replayed: false });
     expect(res.body.items.map((i) => `${i.bankRef}:${i.status}`)).toEqual(['BK0001:MATCHED', 'BK0002:MISMATCH', 'BK0003:POSTED', 'BK0004:UNMATCHED', 'BK0001:DUPLICATE', 'BK0005:MATCHED']);
-    expect(await cash(c)).toBe((Number(cBefore) + 30).toFixed(2));
+    expect(await cash(c)).toBe(formatFen(parseAmount(cBefore, 'cash', { allowZero: true }) + 3_000n));
     const after = new Map((await t.clearing.get<{ items: Instruction[] }>(`/v1/payment-instructions?businessDate=${day}`)).body.items.map((i) => [i.memberId, i.status]));
     expect([after.get(a.id), after.get(b.id), after.get(c.id)]).toEqual(['CONFIRMED', 'INSTRUCTED', 'CONFIRMED']);
 
@@ -147,7 +148,7 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     expect(again.body).toMatchObject({ replayed: true, entries: 6 });
     expect(await t.prisma.transfer.count()).toBe(transfers);
     expect(await t.prisma.bankStatementEntry.count()).toBe(6);
-    expect(await cash(c)).toBe((Number(cBefore) + 30).toFixed(2));
+    expect(await cash(c)).toBe(formatFen(parseAmount(cBefore, 'cash', { allowZero: true }) + 3_000n));
     await expectLedgerConsistent(t.prisma);
   });
 
