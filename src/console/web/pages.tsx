@@ -1,6 +1,6 @@
 import { useState, type ComponentType } from 'react';
 import { api, cny, session } from './api';
-import { Bar, ErrorBox, PriceChart, Table, useLoad } from './ui';
+import { Bar, ErrorBox, PriceChart, Table, useAction, useLoad } from './ui';
 
 interface Me {
   memberId: string;
@@ -127,16 +127,9 @@ function Runs() {
   const { data, error, reload } = useLoad(() => api<{ items: Run[] }>('GET', `/v1/settlement/runs${date ? `?businessDate=${date}` : ''}`), [date], 1_500);
   const [form, setForm] = useState({ type: 'DAILY', series: '', businessDate: '' });
   const [confirming, setConfirming] = useState(false);
-  const [actionError, setActionError] = useState<unknown>();
+  const { act, error: actionError } = useAction(reload);
   const start = async () => {
-    try {
-      await api('POST', '/v1/settlement/runs', { type: form.type, series: form.series || undefined, businessDate: form.businessDate || undefined });
-      setConfirming(false);
-      setActionError(undefined);
-      await reload();
-    } catch (err) {
-      setActionError(err);
-    }
+    if (await act(() => api('POST', '/v1/settlement/runs', { type: form.type, series: form.series || undefined, businessDate: form.businessDate || undefined }))) setConfirming(false);
   };
   return (
     <>
@@ -188,16 +181,7 @@ function Breaks({ me }: { me: Me }) {
   const [selected, setSelected] = useState<Break>();
   const [comment, setComment] = useState('');
   const [adj, setAdj] = useState({ debitAccount: '', creditAccount: '', amount: '' });
-  const [actionError, setActionError] = useState<unknown>();
-  const act = async (f: () => Promise<unknown>) => {
-    try {
-      await f();
-      setActionError(undefined);
-      await reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
+  const { act, error: actionError } = useAction(reload);
   return (
     <>
       <section>
@@ -261,17 +245,8 @@ function Breaks({ me }: { me: Me }) {
 
 function Adjustments({ me }: { me: Me }) {
   const { data, error, reload } = useLoad(() => api<{ items: Adjustment[] }>('GET', '/v1/adjustments?status=PENDING'), []);
-  const [actionError, setActionError] = useState<unknown>();
+  const { act, error: actionError } = useAction(reload);
   const [form, setForm] = useState({ debitAccount: '', creditAccount: '', amount: '', reason: '' });
-  const act = async (f: () => Promise<unknown>) => {
-    try {
-      await f();
-      setActionError(undefined);
-      await reload();
-    } catch (err) {
-      setActionError(err);
-    }
-  };
   return (
     <>
       <section>

@@ -32,6 +32,23 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], refreshMs?: 
   return { data, error, reload };
 }
 
+/** Runs a console action, then reloads; the API's refusal is kept to be shown, never swallowed. */
+export function useAction(reload: () => Promise<unknown>) {
+  const [error, setError] = useState<unknown>();
+  const act = async (f: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await f();
+      setError(undefined);
+      await reload();
+      return true;
+    } catch (err) {
+      setError(err);
+      return false;
+    }
+  };
+  return { act, error };
+}
+
 export interface Column<R> {
   title: string;
   value: (row: R) => ReactNode;
