@@ -1,17 +1,15 @@
-import { Controller, Get, Header, Query } from '@nestjs/common';
+import { Controller, Get, Header } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Throttle } from '@nestjs/throttler';
 import { CapacityViewService } from '../capacity/capacity-view.service.js';
 import { MarketDataService } from '../markets/market-data.service.js';
 import { Public, Roles } from '../platform/auth/auth.decorators.js';
-import { assertBusinessDate } from '../platform/http/params.js';
 import { formatFen } from '../platform/money/money.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { Queues } from '../platform/queues/queues.js';
 import { QUEUE_NAMES } from '../platform/queues/job-registry.js';
-import { dateColumn, isoDate } from '../platform/time/business-date.js';
+import { isoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
-import { adjustmentView } from '../reconciliation/adjustments.service.js';
+import { SettlementRunsService } from '../settlement/settlement-runs.service.js';
 import { runView } from '../settlement/settlement-views.js';
 import { ConsoleRepository } from './console.repository.js';
 
@@ -22,8 +20,8 @@ export class ConsoleController {
     private readonly repo: ConsoleRepository,
     private readonly market: MarketDataService,
     private readonly capacity: CapacityViewService,
-    private readonly prisma: PrismaService,
     private readonly queues: Queues,
+    private readonly runs: SettlementRunsService,
     private readonly clock: Clock,
   ) {}
 
@@ -37,7 +35,7 @@ export class ConsoleController {
   @Throttle({ default: { limit: 120, ttl: 60_000 } })
   @Header('Cache-Control', 'public, max-age=5')
   async publicMarket() {
-    const series = await this.prisma.series.findMany({ orderBy: { lastTradingAt: 'asc' }, select: { id: true, code: true } });
+    const series = await this.repo.listedSeries();
     const [details, history, capacity] = await Promise.all([
       Promise.all(series.map((s) => this.market.series(s.code))),
       this.repo.settlementPriceHistory(series.map((s) => s.id)),
@@ -80,36 +78,16 @@ export class ConsoleController {
       this.repo.trialBalanceFen(),
       this.repo.openMarginCalls(),
       this.repo.openBreaksByAge(),
-      this.prisma.settlementRun.findMany({ where: { createdAt: { gte: new Date(Date.now() - 24 * 3_600_000) } }, orderBy: { createdAt: 'desc' }, take: 100 }),
+      this.runs.list(),
       Promise.all(QUEUE_NAMES.map(async (name) => ({ queue: name, ...(await this.queues.get(name).getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}))) }))),
     ]);
-    const codes = new Map((await this.prisma.series.findMany({ where: { id: { in: runs.map((r) => r.seriesId) } }, select: { id: true, code: true } })).map((s) => [s.id, s.code]));
     return {
       businessDate: today,
       trialBalance: { total: formatFen(total), currency: 'CNY', balanced: total === 0n },
       marginCalls: { open: calls.count, overdue: calls.overdue, amount: formatFen(calls.amountFen), currency: 'CNY' },
       breaksByAge: breaks,
-      runs: runs.map((r) => runView(r, codes.get(r.seriesId) ?? r.seriesId)),
+      runs: runs.map((r) => runView(r.run, r.series)),
       queues: depths,
     };
-  }
-
-  @Get('settlement/runs')
-  @ApiBearerAuth()
-  @Roles('clearing')
-  async runs(@Query('businessDate') businessDate?: string) {
-    assertBusinessDate(businessDate);
-    const rows = await this.prisma.settlementRun.findMany({ where: businessDate ? { businessDate: dateColumn(businessDate) } : {}, orderBy: { createdAt: 'desc' }, take: 200 });
-    const codes = new Map((await this.prisma.series.findMany({ where: { id: { in: rows.map((r) => r.seriesId) } }, select: { id: true, code: true } })).map((s) => [s.id, s.code]));
-    return { items: rows.map((r) => runView(r, codes.get(r.seriesId) ?? r.seriesId)), nextCursor: null };
-  }
-
-  @Get('adjustments')
-  @ApiBearerAuth()
-  @Roles('clearing')
-  async adjustments(@Query('status') status?: string) {
-    const statuses = ['PENDING', 'APPROVED', 'REJECTED'] as const;
-    const where = statuses.find((s) => s === status) ? { status: status as (typeof statuses)[number] } : {};
-    return { items: (await this.prisma.adjustment.findMany({ where, orderBy: { createdAt: 'desc' }, take: 200 })).map(adjustmentView), nextCursor: null };
   }
 }

@@ -111,7 +111,7 @@ export class DeliveryJobsService {
       orderBy: { seq: 'desc' },
       take: q.limit + 1,
     });
-    const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
+    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
     return toPage(rows, q.limit, (r) => r.seq.toString(), (r) => ({ ...jobView(r, codes.get(r.seriesId)!, null), messages: undefined, output: undefined, decisions: undefined }));
   }
 
@@ -130,12 +130,7 @@ export class DeliveryJobsService {
       orderBy: { id: 'asc' },
       take: q.limit + 1,
     });
-    const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
+    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
     return toPage(rows, q.limit, (r) => r.id, (r) => obligationView(r, codes.get(r.seriesId)!));
-  }
-
-  private async seriesCodes(ids: string[]): Promise<Map<string, string>> {
-    const rows = await this.prisma.series.findMany({ where: { id: { in: [...new Set(ids)] } }, select: { id: true, code: true } });
-    return new Map(rows.map((r) => [r.id, r.code]));
   }
 }

@@ -144,7 +144,7 @@ export class MarketDataService {
       orderBy: { seq: 'desc' },
       take: q.limit + 1,
     });
-    const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
+    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
     return toPage(rows, q.limit, (o) => o.seq.toString(), (o) => orderView(o, codes.get(o.seriesId)!));
   }
 
@@ -158,7 +158,7 @@ export class MarketDataService {
       orderBy: { seq: 'desc' },
       take: q.limit + 1,
     });
-    const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
+    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
     return toPage(rows, q.limit, (t) => t.seq.toString(), (t) => ({
       id: t.id,
       series: codes.get(t.seriesId)!,
@@ -177,7 +177,7 @@ export class MarketDataService {
       where: { memberId: memberScope(p), seriesId: await this.seriesFilter(seriesCode) },
       orderBy: [{ seriesId: 'asc' }, { memberId: 'asc' }],
     });
-    const codes = await this.seriesCodes(rows.map((r) => r.seriesId));
+    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
     return rows.map((r) => ({
       series: codes.get(r.seriesId)!,
       memberId: r.memberId,
@@ -191,10 +191,5 @@ export class MarketDataService {
 
   private async seriesFilter(code: string | undefined): Promise<string | undefined> {
     return code === undefined ? undefined : ((await this.markets.seriesIdByCode(this.prisma, code)) ?? NO_SERIES);
-  }
-
-  private async seriesCodes(ids: string[]): Promise<Map<string, string>> {
-    const rows = await this.prisma.series.findMany({ where: { id: { in: [...new Set(ids)] } }, select: { id: true, code: true } });
-    return new Map(rows.map((r) => [r.id, r.code]));
   }
 }

@@ -139,6 +139,12 @@ export class MarketsRepository {
         "updatedAt" = now()`;
   }
 
+  /** Codes of many series at once (list views that show the code of each row's series). */
+  async seriesCodes(db: Db, ids: string[]): Promise<Map<string, string>> {
+    const rows = await db.series.findMany({ where: { id: { in: [...new Set(ids)] } }, select: { id: true, code: true } });
+    return new Map(rows.map((r) => [r.id, r.code]));
+  }
+
   /** The id of a series by code, or null. */
   async seriesIdByCode(db: Db, code: string): Promise<string | null> {
     return (await db.series.findUnique({ where: { code }, select: { id: true } }))?.id ?? null;

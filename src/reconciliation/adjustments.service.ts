@@ -79,6 +79,10 @@ export class AdjustmentsService {
     });
   }
 
+  list(status?: 'PENDING' | 'APPROVED' | 'REJECTED'): Promise<Adjustment[]> {
+    return this.prisma.adjustment.findMany({ where: { status }, orderBy: { createdAt: 'desc' }, take: 200 });
+  }
+
   async get(id: string): Promise<Adjustment> {
     const a = await this.prisma.adjustment.findUnique({ where: { id } });
     if (!a) throw new DomainError('NOT_FOUND', 'adjustment not found');

@@ -9,7 +9,7 @@ import { parseAmount, parseCurrency } from '../platform/money/money.js';
 import { decodeCursor, toPage } from '../platform/pagination/page.js';
 import { AdjustmentsService, adjustmentView } from './adjustments.service.js';
 import { BreaksService, breakView } from './breaks.service.js';
-import { ApproveAdjustmentDto, AuditQueryDto, BreaksQueryDto, ProposeAdjustmentDto, RejectAdjustmentDto, ResolveBreakDto } from './dto/reconciliation.dto.js';
+import { AdjustmentsQueryDto, ApproveAdjustmentDto, AuditQueryDto, BreaksQueryDto, ProposeAdjustmentDto, RejectAdjustmentDto, ResolveBreakDto } from './dto/reconciliation.dto.js';
 import { ReconciliationService } from './reconciliation.service.js';
 
 /** Clearing staff's daily work: reconciliation, breaks, four-eyes adjustments, the audit trail. */
@@ -53,6 +53,11 @@ export class ReconciliationController {
     parseCurrency(body.currency);
     const amountFen = parseAmount(body.amount);
     return adjustmentView(await this.adjustments.propose(p, { debitAccount: body.debitAccount, creditAccount: body.creditAccount, amountFen, reason: body.reason, breakId: body.breakId ?? null }));
+  }
+
+  @Get('adjustments')
+  async listAdjustments(@Query() q: AdjustmentsQueryDto) {
+    return { items: (await this.adjustments.list(q.status)).map(adjustmentView), nextCursor: null };
   }
 
   @Get('adjustments/:id')

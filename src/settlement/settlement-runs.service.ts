@@ -112,6 +112,14 @@ export class SettlementRunsService {
     }
   }
 
+  /** Runs of a business date (or created in the last 24 hours), newest first, with their series codes. */
+  async list(businessDate?: string): Promise<{ run: SettlementRun; series: string }[]> {
+    const where = businessDate ? { businessDate: dateColumn(businessDate) } : { createdAt: { gte: new Date(Date.now() - 24 * 3_600_000) } };
+    const runs = await this.prisma.settlementRun.findMany({ where, orderBy: { createdAt: 'desc' }, take: 200 });
+    const codes = await this.markets.seriesCodes(this.prisma, runs.map((r) => r.seriesId));
+    return runs.map((run) => ({ run, series: codes.get(run.seriesId) ?? run.seriesId }));
+  }
+
   get(id: string): Promise<SettlementRun | null> {
     return this.prisma.settlementRun.findUnique({ where: { id } });
   }

@@ -57,6 +57,14 @@ export class SettlementController {
     return { items: runs.map((r) => runView(r.run, r.series)), nextCursor: null };
   }
 
+  /** Runs of a business date, or of the last 24 hours without one. */
+  @Get('settlement/runs')
+  @Roles('clearing')
+  async list(@Query('businessDate') businessDate?: string) {
+    assertBusinessDate(businessDate);
+    return { items: (await this.runs.list(businessDate)).map((r) => runView(r.run, r.series)), nextCursor: null };
+  }
+
   @Get('settlement/runs/:id')
   @Roles('clearing')
   async get(@Param('id') id: string) {

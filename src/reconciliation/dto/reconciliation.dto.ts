@@ -44,3 +44,7 @@ export class AuditQueryDto extends PageQueryDto {
   @ApiPropertyOptional() @IsOptional() @IsDateString({ strict: true }) from?: string;
   @ApiPropertyOptional() @IsOptional() @IsDateString({ strict: true }) to?: string;
 }
+
+export class AdjustmentsQueryDto {
+  @ApiPropertyOptional({ enum: ['PENDING', 'APPROVED', 'REJECTED'] }) @IsOptional() @IsIn(['PENDING', 'APPROVED', 'REJECTED']) status?: 'PENDING' | 'APPROVED' | 'REJECTED';
+}
