@@ -76,9 +76,8 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
     const moved = await this.prisma.$transaction(async (tx) => {
       const rows = await this.repo.reclaim(tx, this.config.delivery.maxAttempts);
       await this.failures.settle(tx, rows.filter((r) => r.status === 'FAILED').map((r) => r.id));
-      for (const r of rows) {
-        if (r.status === 'QUEUED') await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId: r.id, attempt: r.attempt }, { jobId: dispatchJobId(r.id, r.attempt) });
-      }
+      const requeued = rows.filter((r) => r.status === 'QUEUED');
+      await this.outbox.enqueueMany(tx, 'delivery.dispatch', requeued.map((r) => ({ payload: { jobId: r.id, attempt: r.attempt }, jobId: dispatchJobId(r.id, r.attempt) })));
       return rows;
     });
     if (moved.length > 0) {

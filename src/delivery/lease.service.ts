@@ -93,8 +93,10 @@ export class LeaseService implements OnModuleDestroy {
 
   /** The agent gives a job up: back to dispatch (another node first) while attempts remain. */
   async fail(node: NodePrincipal, jobId: string, body: FailJobDto): Promise<{ id: string; status: string; attempt: number }> {
+    let leasedAttempt = 0;
     const job = await this.prisma.$transaction(async (tx) => {
       const current = await this.leased(tx, node, jobId, body.leaseToken);
+      leasedAttempt = current.attempt;
       const now = new Date();
       const next = current.attempt + 1;
       const decision = { at: now.toISOString(), attempt: current.attempt, event: 'NODE_FAILED', nodeId: node.nodeId, reason: body.reason, retryable: body.retryable };
@@ -111,7 +113,7 @@ export class LeaseService implements OnModuleDestroy {
       return failed;
     });
     this.outbox.poke();
-    await this.nodes.finish(node.nodeId, nodeEntryId(jobId, job.status === 'QUEUED' ? job.attempt - 1 : job.attempt), body.leaseToken, 'failed');
+    await this.nodes.finish(node.nodeId, nodeEntryId(jobId, leasedAttempt), body.leaseToken, 'failed');
     return { id: job.id, status: job.status, attempt: job.attempt };
   }
 

@@ -23,15 +23,15 @@ export class OutboxService {
     payload: JobPayloads[K],
     opts: { jobId: string; notBefore?: Date },
   ): Promise<void> {
-    if (!JOB_ID.test(opts.jobId)) throw new Error(`outbox jobId ${JSON.stringify(opts.jobId)} must match ${JOB_ID}`);
-    await db.outboxMessage.create({
-      data: {
-        queue: JOBS[job].queue,
-        jobName: job,
-        jobId: opts.jobId,
-        payload: payload as unknown as Prisma.InputJsonValue,
-        notBefore: opts.notBefore,
-      },
+    await this.enqueueMany(db, job, [{ payload, ...opts }]);
+  }
+
+  /** Many messages of one job in one statement (e.g. every job a reaper pass sends back). */
+  async enqueueMany<K extends JobName>(db: Db, job: K, items: { payload: JobPayloads[K]; jobId: string; notBefore?: Date }[]): Promise<void> {
+    if (items.length === 0) return;
+    for (const i of items) if (!JOB_ID.test(i.jobId)) throw new Error(`outbox jobId ${JSON.stringify(i.jobId)} must match ${JOB_ID}`);
+    await db.outboxMessage.createMany({
+      data: items.map((i) => ({ queue: JOBS[job].queue, jobName: job, jobId: i.jobId, payload: i.payload as unknown as Prisma.InputJsonValue, notBefore: i.notBefore })),
     });
   }
 
