@@ -37,8 +37,8 @@ export class WindowCloseService {
       WHERE "seriesId" = ${series.id}::uuid AND status <> 'CLOSED' ORDER BY seq FOR UPDATE`;
     const failed = await this.repo.failedOperatorTokens(tx, open.map((o) => o.id));
     const transfers: TransferRequest[] = [];
-    for (const o of open) {
-      const c = closeObligation(o, failed.get(o.id) ?? 0n, series.product.penaltyBp);
+    const closes = open.map((o) => ({ o, c: closeObligation(o, failed.get(o.id) ?? 0n, series.product.penaltyBp) }));
+    for (const { o, c } of closes) {
       const escrow = memberAccount(o.buyerId, 'ESCROW');
       const refs = { settlementRunId: ctx.runId, obligationId: o.id };
       const common = { businessDate, refs };
@@ -47,19 +47,15 @@ export class WindowCloseService {
       if (c.penaltyFen > 0n) {
         transfers.push({ ...common, idempotencyKey: `${base}.penalty.${o.id}`, debit: memberAccount(o.sellerId, 'CASH'), credit: memberAccount(o.buyerId, 'CASH'), amountFen: c.penaltyFen, kind: 'PENALTY', collectByRight: true });
       }
-      await tx.deliveryObligation.update({
-        where: { id: o.id },
-        data: {
-          status: 'CLOSED',
-          closedAt: new Date(),
-          shortfallTokens: c.shortfall,
-          unusedTokens: c.unused,
-          releasedFen: { increment: c.releaseFen },
-          refundedFen: c.refundFen,
-          penaltyFen: c.penaltyFen,
-          reservedTokens: 0n,
-        },
-      });
+    }
+    if (closes.length > 0) {
+      await tx.$executeRaw`
+        UPDATE delivery_obligations o SET status = 'CLOSED', "closedAt" = now(), "reservedTokens" = 0,
+          "shortfallTokens" = u.shortfall, "unusedTokens" = u.unused, "releasedFen" = o."releasedFen" + u.release, "refundedFen" = u.refund, "penaltyFen" = u.penalty
+        FROM unnest(${closes.map((x) => x.o.id)}::uuid[], ${closes.map((x) => x.c.shortfall)}::bigint[], ${closes.map((x) => x.c.unused)}::bigint[],
+                    ${closes.map((x) => x.c.releaseFen)}::bigint[], ${closes.map((x) => x.c.refundFen)}::bigint[], ${closes.map((x) => x.c.penaltyFen)}::bigint[])
+          AS u(id, shortfall, unused, release, refund, penalty)
+        WHERE o.id = u.id`;
     }
     await this.ledger.postBatch(tx, transfers);
     this.logger.log({ series: series.code, obligations: open.length, failedJobs: ids.length }, 'delivery window closed');

@@ -48,17 +48,17 @@ export class PaymentsService {
       )
       SELECT COALESCE(p."memberId", c."memberId") AS "memberId", (COALESCE(p.amount, 0) - COALESCE(c.amount, 0))::bigint AS net
       FROM pay p FULL JOIN collect c ON c."memberId" = p."memberId"`;
-    await this.prisma.$transaction(async (tx) => {
-      for (const n of nets.filter((x) => x.net !== 0n)) {
-        const data = { direction: n.net > 0n ? ('PAY' as const) : ('COLLECT' as const), amountFen: n.net > 0n ? n.net : -n.net, updatedAt: new Date() };
-        await tx.paymentInstruction.upsert({
-          where: { businessDate_memberId: { businessDate: dateColumn(businessDate), memberId: n.memberId } },
-          create: { ...data, businessDate: dateColumn(businessDate), memberId: n.memberId, endToEndId: endToEndId(businessDate, n.memberId) },
-          update: {},
-        });
-        await tx.paymentInstruction.updateMany({ where: { businessDate: dateColumn(businessDate), memberId: n.memberId, status: 'INSTRUCTED' }, data });
-      }
-    });
+    // One statement for every member: new instructions are inserted, those the bank has not
+    // confirmed yet follow the recomputed net, confirmed ones never change.
+    const due = nets.filter((n) => n.net !== 0n);
+    if (due.length > 0) {
+      await this.prisma.$executeRaw`
+        INSERT INTO payment_instructions (id, "businessDate", "memberId", direction, "amountFen", "endToEndId", "updatedAt")
+        SELECT gen_random_uuid(), ${businessDate}::date, m, CASE WHEN net > 0 THEN 'PAY'::"PaymentDirection" ELSE 'COLLECT'::"PaymentDirection" END, abs(net), e2e, now()
+        FROM unnest(${due.map((n) => n.memberId)}::uuid[], ${due.map((n) => n.net)}::bigint[], ${due.map((n) => endToEndId(businessDate, n.memberId))}::text[]) AS t(m, net, e2e)
+        ON CONFLICT ("businessDate", "memberId") DO UPDATE SET direction = EXCLUDED.direction, "amountFen" = EXCLUDED."amountFen", "updatedAt" = now()
+        WHERE payment_instructions.status = 'INSTRUCTED'`;
+    }
     const rows = await this.prisma.paymentInstruction.findMany({ where: { businessDate: dateColumn(businessDate) }, orderBy: { memberId: 'asc' } });
     const names = new Map((await this.prisma.member.findMany({ where: { id: { in: rows.map((r) => r.memberId) } }, select: { id: true, name: true } })).map((m) => [m.id, m.name]));
     return rows.map((r) => ({ ...r, memberName: names.get(r.memberId) ?? r.memberId }));
@@ -100,14 +100,16 @@ export class PaymentsService {
       const again = await tx.bankStatement.findUnique({ where: { fileHash } });
       if (again) return again;
       const created = await tx.bankStatement.create({ data: { fileHash, format, statementId: parsed.statementId, entries: parsed.entries.length, matched: 0, breaks: 0, uploadedBy } });
-      const refsInFile = new Set<string>();
-      let matched = 0;
-      for (const [i, e] of parsed.entries.entries()) {
-        const outcome = await this.match(tx, e, refsInFile, deposits);
-        refsInFile.add(e.bankRef);
-        if (outcome.status === 'MATCHED' || outcome.status === 'POSTED') matched++;
-        await tx.bankStatementEntry.create({ data: { statementId: created.id, position: i + 1, bankRef: e.bankRef, endToEndId: e.endToEndId, direction: e.direction, amountFen: e.amountFen, bookingDate: dateColumn(e.bookingDate), ...outcome } });
+      const known = await this.counterparts(tx, parsed.entries);
+      const outcomes: Awaited<ReturnType<PaymentsService['match']>>[] = [];
+      for (const e of parsed.entries) {
+        outcomes.push(await this.match(tx, e, known, deposits));
+        known.bankRefs.add(e.bankRef);
       }
+      await tx.bankStatementEntry.createMany({
+        data: parsed.entries.map((e, i) => ({ statementId: created.id, position: i + 1, bankRef: e.bankRef, endToEndId: e.endToEndId, direction: e.direction, amountFen: e.amountFen, bookingDate: dateColumn(e.bookingDate), ...outcomes[i] })),
+      });
+      const matched = outcomes.filter((o) => o.status === 'MATCHED' || o.status === 'POSTED').length;
       return tx.bankStatement.update({ where: { id: created.id }, data: { matched, breaks: parsed.entries.length - matched } });
     }, { timeout: 120_000 });
     for (const d of deposits) this.events.deposited.next(d);
@@ -121,12 +123,26 @@ export class PaymentsService {
     return rows.map((e) => ({ bankRef: e.bankRef, endToEndId: e.endToEndId, direction: e.direction, amount: formatFen(e.amountFen), currency: 'CNY', bookingDate: isoDate(e.bookingDate), status: e.status, matchedType: e.matchedType, matchedId: e.matchedId, detail: e.detail }));
   }
 
-  private async match(tx: Tx, e: StatementEntry, refsInFile: Set<string>, deposits: { memberId: string; amountFen: bigint }[]) {
-    if (refsInFile.has(e.bankRef) || (await tx.bankStatementEntry.findFirst({ where: { bankRef: e.bankRef }, select: { id: true } }))) {
-      return { status: 'DUPLICATE' as const, detail: `bank reference ${e.bankRef} was already booked` };
-    }
+  /** Everything the file's entries can match, in three queries (not three per entry). */
+  private async counterparts(tx: Tx, entries: StatementEntry[]) {
+    const refs = entries.map((e) => e.bankRef);
+    const ids = entries.map((e) => e.endToEndId).filter((x): x is string => x !== null);
+    const [booked, instructions, deposits] = await Promise.all([
+      tx.bankStatementEntry.findMany({ where: { bankRef: { in: refs } }, select: { bankRef: true } }),
+      tx.paymentInstruction.findMany({ where: { endToEndId: { in: ids } } }),
+      tx.transfer.findMany({ where: { kind: 'DEPOSIT', reference: { in: ids } } }),
+    ]);
+    return {
+      bankRefs: new Set(booked.map((b) => b.bankRef)),
+      instructions: new Map(instructions.map((i) => [i.endToEndId, i])),
+      deposits: new Map(deposits.map((d) => [d.reference!, d])),
+    };
+  }
+
+  private async match(tx: Tx, e: StatementEntry, known: Awaited<ReturnType<PaymentsService['counterparts']>>, deposits: { memberId: string; amountFen: bigint }[]) {
+    if (known.bankRefs.has(e.bankRef)) return { status: 'DUPLICATE' as const, detail: `bank reference ${e.bankRef} was already booked` };
     if (!e.endToEndId) return { status: 'UNMATCHED' as const, detail: 'no end-to-end id' };
-    const instruction = await tx.paymentInstruction.findUnique({ where: { endToEndId: e.endToEndId } });
+    const instruction = known.instructions.get(e.endToEndId);
     if (instruction?.status === 'CONFIRMED') return { status: 'DUPLICATE' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instruction ${e.endToEndId} was already confirmed` };
     if (instruction) {
       const expected = instruction.direction === 'PAY' ? 'DBIT' : 'CRDT';
@@ -134,6 +150,7 @@ export class PaymentsService {
         return { status: 'MISMATCH' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instructed ${expected} ${formatFen(instruction.amountFen)}, booked ${e.direction} ${formatFen(e.amountFen)}` };
       }
       await tx.paymentInstruction.update({ where: { id: instruction.id }, data: { status: 'CONFIRMED', confirmedAt: new Date() } });
+      instruction.status = 'CONFIRMED'; // a second entry for it in this file is a duplicate
       if (instruction.direction === 'COLLECT') {
         const posted = await this.cash.depositIn(tx, instruction.memberId, e.amountFen, e.endToEndId);
         deposits.push({ memberId: instruction.memberId, amountFen: e.amountFen });
@@ -142,7 +159,7 @@ export class PaymentsService {
       return { status: 'MATCHED' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id };
     }
     if (e.direction === 'CRDT') {
-      const deposit = await tx.transfer.findFirst({ where: { kind: 'DEPOSIT', reference: e.endToEndId } });
+      const deposit = known.deposits.get(e.endToEndId);
       if (deposit) {
         if (deposit.amountFen !== e.amountFen) return { status: 'MISMATCH' as const, matchedType: 'DEPOSIT', matchedId: deposit.id, detail: `deposit recorded ${formatFen(deposit.amountFen)}, booked ${formatFen(e.amountFen)}` };
         return { status: 'MATCHED' as const, matchedType: 'DEPOSIT', matchedId: deposit.id };

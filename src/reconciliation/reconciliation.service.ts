@@ -34,21 +34,24 @@ export class ReconciliationService {
             found.push(...result.differences);
           }
           const open = await tx.break.findMany({ where: { status: 'OPEN' }, select: { id: true, type: true, key: true } });
-          const openByKey = new Map(open.map((b) => [`${b.type}|${b.key}`, b.id]));
-          const seen = new Set<string>();
-          let opened = 0;
-          for (const d of found) {
-            const k = `${d.type}|${d.key}`;
-            seen.add(k);
-            const data = { memberId: d.memberId, unit: d.unit, expected: d.expected, actual: d.actual, difference: d.difference, references: d.references as Prisma.InputJsonValue, lastSeenAt: new Date(), lastRunId: run.id };
-            const id = openByKey.get(k);
-            if (id) await tx.break.update({ where: { id }, data });
-            else {
-              await tx.break.create({ data: { ...data, type: d.type, key: d.key, firstRunId: run.id } });
-              opened++;
-            }
+          const keyOf = (x: { type: string; key: string }) => `${x.type}|${x.key}`;
+          const openByKey = new Map(open.map((b) => [keyOf(b), b.id]));
+          const seen = new Set(found.map(keyOf));
+          const fresh = found.filter((d) => !openByKey.has(keyOf(d)));
+          const still = found.filter((d) => openByKey.has(keyOf(d)));
+          await tx.break.createMany({
+            data: fresh.map((d) => ({ ...d, references: d.references as Prisma.InputJsonValue, firstRunId: run.id, lastRunId: run.id })),
+          });
+          // Differences still open are refreshed in one statement (their amounts may have moved).
+          if (still.length > 0) {
+            await tx.$executeRaw`
+              UPDATE breaks b SET expected = u.expected, actual = u.actual, difference = u.difference, "lastSeenAt" = now(), "lastRunId" = ${run.id}::uuid
+              FROM unnest(${still.map((d) => openByKey.get(keyOf(d))!)}::uuid[], ${still.map((d) => d.expected)}::text[],
+                          ${still.map((d) => d.actual)}::text[], ${still.map((d) => d.difference)}::text[]) AS u(id, expected, actual, difference)
+              WHERE b.id = u.id`;
           }
-          const gone = open.filter((b) => !seen.has(`${b.type}|${b.key}`)).map((b) => b.id);
+          const opened = fresh.length;
+          const gone = open.filter((b) => !seen.has(keyOf(b))).map((b) => b.id);
           await tx.break.updateMany({ where: { id: { in: gone } }, data: { status: 'CLEARED', clearedAt: new Date() } });
           const finished = await tx.reconciliationRun.update({
             where: { id: run.id },
