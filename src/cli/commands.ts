@@ -14,7 +14,9 @@ export class UsageError extends Error {}
 interface Run {
   id: string;
   type: string;
-  series: string;
+  /** null for a DAILY run over a set of series */
+  series: string | null;
+  seriesCount: number;
   businessDate: string;
   status: string;
   phase: string;
@@ -77,7 +79,7 @@ async function settlementRun(api: CliApi, io: Io, args: string[]): Promise<numbe
   }
   if (io.isTty && !values.json) io.err('\n');
   if (values.json) io.out(JSON.stringify(runs, null, 2));
-  else io.out(table(runs.map((r) => ({ ...r, progress: `${r.progress.processed}/${r.progress.total}` })), ['series', 'type', 'businessDate', 'status', 'price', 'transferCount', 'totalMoved', 'checksum']));
+  else io.out(table(runs.map((r) => ({ ...r, series: r.series ?? `${r.seriesCount} series`, progress: `${r.progress.processed}/${r.progress.total}` })), ['series', 'type', 'businessDate', 'status', 'price', 'transferCount', 'totalMoved', 'checksum']));
   const failed = runs.filter((r) => r.status === 'FAILED');
   for (const r of failed) io.err(`run ${r.id} (${r.series}) FAILED: ${r.error}`);
   return failed.length ? 1 : 0;

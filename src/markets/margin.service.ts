@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import type { Tx } from '../platform/prisma/prisma.service.js';
-import { initialMarginFen, type Exposure } from './domain/contract-math.js';
+import { marginForContractsFen, worstCaseContracts } from './domain/contract-math.js';
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 
 /** Margin price: the last daily settlement price, or the listing's reference price before one exists. */
@@ -9,8 +9,9 @@ export function marginPriceFen(series: SeriesWithProduct): bigint {
   return series.lastSettlementPriceFen ?? series.referencePriceFen;
 }
 
-export function requiredMargin(series: SeriesWithProduct, e: Exposure): bigint {
-  return initialMarginFen(e, marginPriceFen(series), series.product.contractSizeTokens, series.product.initialMarginBp);
+/** The fen held for `marginQty` worst-case contracts at a margin price. */
+export function heldMarginFen(series: SeriesWithProduct, marginQty: number, priceFen: bigint = marginPriceFen(series)): bigint {
+  return marginForContractsFen(marginQty, priceFen, series.product.contractSizeTokens, series.product.initialMarginBp);
 }
 
 /**
@@ -27,15 +28,20 @@ export class MarginService {
   }
 
   /**
-   * The same for many members in two statements (settlement over large books). `toZero`: final
-   * settlement releases everything, whatever the exposure.
+   * The same for many members in three statements (settlement over large books). `toZero`: final
+   * settlement releases everything, whatever the exposure. The caller holds the series lock;
+   * both the margin held and the margin required are valued at the price committed now.
    */
   async rebalanceMany(tx: Tx, series: SeriesWithProduct, memberIds: string[], eventKey: string, businessDate: string, toZero = false): Promise<TransferRequest[]> {
+    const price = await this.repo.marginPrice(tx, series.id);
     const changes = (await this.repo.exposures(tx, series.id, memberIds))
-      .map((e) => ({ memberId: e.memberId, held: e.marginHeldFen, required: toZero ? 0n : requiredMargin(series, e) }))
-      .filter((c) => c.required !== c.held);
-    await this.repo.setMarginHeldMany(tx, series.id, changes.map((c) => ({ memberId: c.memberId, marginHeldFen: c.required })));
-    return changes.map((c) => this.transfer(c.memberId, c.required - c.held, eventKey, businessDate));
+      .map((e) => ({ memberId: e.memberId, before: e.marginQty, after: toZero ? 0 : worstCaseContracts(e) }))
+      .filter((c) => c.after !== c.before);
+    await this.repo.setMarginQtyMany(tx, series.id, changes.map((c) => ({ memberId: c.memberId, marginQty: c.after })));
+    return changes
+      .map((c) => ({ memberId: c.memberId, delta: heldMarginFen(series, c.after, price) - heldMarginFen(series, c.before, price) }))
+      .filter((c) => c.delta !== 0n)
+      .map((c) => this.transfer(c.memberId, c.delta, eventKey, businessDate));
   }
 
   private transfer(memberId: string, delta: bigint, eventKey: string, businessDate: string): TransferRequest {

@@ -9,6 +9,7 @@ import { formatFen } from '../platform/money/money.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { Clock } from '../platform/time/clock.js';
+import { heldMarginFen } from './margin.service.js';
 import { MarketsRepository } from './markets.repository.js';
 
 // An unknown series code in a list filter matches nothing (a uuid no row has), rather than everything.
@@ -177,16 +178,19 @@ export class MarketDataService {
       where: { memberId: memberScope(p), seriesId: await this.seriesFilter(seriesCode) },
       orderBy: [{ seriesId: 'asc' }, { memberId: 'asc' }],
     });
-    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
-    return rows.map((r) => ({
-      series: codes.get(r.seriesId)!,
-      memberId: r.memberId,
-      long: r.longQty,
-      short: r.shortQty,
-      net: r.longQty - r.shortQty,
-      marginHeld: formatFen(r.marginHeldFen),
-      currency: 'CNY',
-    }));
+    const series = new Map((await this.prisma.series.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.seriesId))] } }, include: { product: true } })).map((s) => [s.id, s]));
+    return rows.map((r) => {
+      const s = series.get(r.seriesId)!;
+      return {
+        series: s.code,
+        memberId: r.memberId,
+        long: r.longQty,
+        short: r.shortQty,
+        net: r.longQty - r.shortQty,
+        marginHeld: formatFen(heldMarginFen(s, r.marginQty)),
+        currency: 'CNY',
+      };
+    });
   }
 
   private async seriesFilter(code: string | undefined): Promise<string | undefined> {

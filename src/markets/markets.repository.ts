@@ -9,7 +9,8 @@ import type { RestingOrder } from './domain/matching.js';
 export type SeriesWithProduct = Series & { product: Product };
 
 export interface MemberExposure extends Exposure {
-  marginHeldFen: bigint;
+  /** Worst-case contracts whose margin is held (valued at the series' margin price). */
+  marginQty: number;
   longQty: number;
   shortQty: number;
 }
@@ -39,6 +40,16 @@ export class MarketsRepository {
     return db.series.findUnique({ where: { id }, include: { product: true } });
   }
 
+  /**
+   * The series' margin price as committed now. Read under the series lock: the daily run moves
+   * it together with everyone's margin, so a reader that saw an older price would value the
+   * margin held at the wrong price.
+   */
+  async marginPrice(tx: Tx, seriesId: string): Promise<bigint> {
+    const [row] = await tx.$queryRaw<{ price: bigint }[]>`SELECT COALESCE("lastSettlementPriceFen", "referencePriceFen") AS price FROM series WHERE id = ${seriesId}::uuid`;
+    return row.price;
+  }
+
   /** Matching of one series is strictly serialised, across every process, by this lock. */
   async lockSeries(tx: Tx, seriesId: string): Promise<void> {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`series:${seriesId}`}))`;
@@ -66,7 +77,7 @@ export class MarketsRepository {
 
   /** Members' exposure in one series: position, margin held, resting quantity per side. */
   async exposures(db: Db, seriesId: string, memberIds: string[]): Promise<(MemberExposure & { memberId: string })[]> {
-    const rows = await db.$queryRaw<{ memberId: string; longQty: number; shortQty: number; marginHeldFen: bigint; restingBuy: bigint; restingSell: bigint }[]>`
+    const rows = await db.$queryRaw<{ memberId: string; longQty: number; shortQty: number; marginQty: number; restingBuy: bigint; restingSell: bigint }[]>`
       WITH m AS (SELECT unnest(${memberIds}::uuid[]) AS id),
       resting AS (
         SELECT "memberId", sum(quantity - "filledQuantity") FILTER (WHERE side = 'BUY') AS buy, sum(quantity - "filledQuantity") FILTER (WHERE side = 'SELL') AS sell
@@ -74,25 +85,25 @@ export class MarketsRepository {
         GROUP BY "memberId"
       )
       SELECT m.id AS "memberId", COALESCE(p."longQty", 0) AS "longQty", COALESCE(p."shortQty", 0) AS "shortQty",
-             COALESCE(p."marginHeldFen", 0)::bigint AS "marginHeldFen", COALESCE(r.buy, 0)::bigint AS "restingBuy", COALESCE(r.sell, 0)::bigint AS "restingSell"
+             COALESCE(p."marginQty", 0) AS "marginQty", COALESCE(r.buy, 0)::bigint AS "restingBuy", COALESCE(r.sell, 0)::bigint AS "restingSell"
       FROM m LEFT JOIN positions p ON p."memberId" = m.id AND p."seriesId" = ${seriesId}::uuid LEFT JOIN resting r ON r."memberId" = m.id`;
     return rows.map((r) => ({
       memberId: r.memberId,
       longQty: r.longQty,
       shortQty: r.shortQty,
       net: r.longQty - r.shortQty,
-      marginHeldFen: r.marginHeldFen,
+      marginQty: r.marginQty,
       restingBuyQty: Number(r.restingBuy),
       restingSellQty: Number(r.restingSell),
     }));
   }
 
-  async setMarginHeldMany(tx: Tx, seriesId: string, rows: { memberId: string; marginHeldFen: bigint }[]): Promise<void> {
+  async setMarginQtyMany(tx: Tx, seriesId: string, rows: { memberId: string; marginQty: number }[]): Promise<void> {
     if (rows.length === 0) return;
     await tx.$executeRaw`
-      INSERT INTO positions ("memberId", "seriesId", "marginHeldFen", "updatedAt")
-      SELECT m, ${seriesId}::uuid, h, now() FROM unnest(${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.marginHeldFen.toString())}::bigint[]) AS x(m, h)
-      ON CONFLICT ("memberId", "seriesId") DO UPDATE SET "marginHeldFen" = EXCLUDED."marginHeldFen", "updatedAt" = now()`;
+      INSERT INTO positions ("memberId", "seriesId", "marginQty", "updatedAt")
+      SELECT m, ${seriesId}::uuid, q, now() FROM unnest(${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.marginQty)}::int[]) AS x(m, q)
+      ON CONFLICT ("memberId", "seriesId") DO UPDATE SET "marginQty" = EXCLUDED."marginQty", "updatedAt" = now()`;
   }
 
   createOrder(tx: Tx, data: { id: string; seriesId: string; memberId: string; side: Side; priceFen: bigint; quantity: number; filledQuantity: number; status: OrderStatus; timeInForce: 'GTC' | 'IOC'; clientOrderId?: string; cancelReason?: string }): Promise<Order> {

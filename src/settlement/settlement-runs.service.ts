@@ -18,14 +18,17 @@ import { addDays, businessDateOf, dateColumn, isoDate } from '../platform/time/b
 import { Clock } from '../platform/time/clock.js';
 import { endOfBusinessDay, transfersChecksum, variationMarginFen } from './domain/settlement-math.js';
 import { MarginCallsService } from './margin-calls.service.js';
-import { SettlementPricesService, type DerivedPrice } from './settlement-prices.service.js';
+import { DailySettlementRepository } from './daily-settlement.repository.js';
+import { DailySettlementService } from './daily-settlement.service.js';
+import type { DerivedPrice } from './settlement-prices.service.js';
 import { SettlementRepository } from './settlement.repository.js';
 
 /**
- * Settlement runs: one per (type, business date, series). A run computes its transfers from the
- * trades and the day's price, posts them in chunks (each its own transaction, progress saved with
- * it) and resumes from its cursor after a crash. Transfer keys derive from the run's identity,
- * so a resumed run and an uninterrupted one post the same transfers and end with one checksum.
+ * Settlement runs. DAILY: one run per business date and set of series (no series in two runs of
+ * a date), netted per member and atomic — `DailySettlementService`. EXPIRY and DELIVERY_CLOSE:
+ * one per series; they post in chunks (each its own transaction, progress saved with it) and
+ * resume from their cursor after a crash. Transfer keys derive from the run's identity, so a
+ * resumed run and an uninterrupted one post the same transfers and end with one checksum.
  */
 @Injectable()
 export class SettlementRunsService {
@@ -36,7 +39,8 @@ export class SettlementRunsService {
     private readonly prisma: PrismaService,
     private readonly repo: SettlementRepository,
     private readonly markets: MarketsRepository,
-    private readonly prices: SettlementPricesService,
+    private readonly daily: DailySettlementService,
+    private readonly dailyRepo: DailySettlementRepository,
     private readonly margin: MarginService,
     private readonly marginCalls: MarginCallsService,
     private readonly ledger: LedgerService,
@@ -73,6 +77,7 @@ export class SettlementRunsService {
     } else {
       throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `unknown run type ${type as string}`);
     }
+    if (type === 'DAILY') return (await this.startDaily([series.id], day, requestedBy))[0];
     return this.prisma.$transaction(async (tx) => {
       const key = { type, businessDate: dateColumn(day), seriesId: series.id };
       const existing = await tx.settlementRun.findUnique({ where: { type_businessDate_seriesId: key } });
@@ -83,18 +88,40 @@ export class SettlementRunsService {
     });
   }
 
-  /** Without a series: the DAILY runs of every listed or trading series that had begun by that day's end. */
-  async startAll(type: SettlementRunType, businessDate: string | undefined, requestedBy?: string): Promise<{ run: SettlementRun; series: string }[]> {
+  /**
+   * The DAILY runs that settle these series on a date: the runs already started for some, and
+   * one new run over the rest (a set of series settles as one run, netted per member). Starts of
+   * the same date are serialised, so no series is ever in two runs of one date.
+   */
+  private async startDaily(seriesIds: string[], day: string, requestedBy?: string): Promise<SettlementRun[]> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`settlement-daily:${day}`}))`;
+      const covered = await this.dailyRepo.covered(tx, seriesIds, day);
+      const runIds = [...new Set(covered.values())];
+      const runs = runIds.length === 0 ? [] : await tx.settlementRun.findMany({ where: { id: { in: runIds } }, orderBy: { createdAt: 'asc' } });
+      const rest = [...new Set(seriesIds.filter((id) => !covered.has(id)))].sort();
+      if (rest.length === 0) return runs;
+      const run = await tx.settlementRun.create({ data: { type: 'DAILY', businessDate: dateColumn(day), seriesId: rest.length === 1 ? rest[0] : null, seriesCount: rest.length, requestedBy } });
+      await tx.settlementRunSeries.createMany({ data: rest.map((seriesId) => ({ runId: run.id, seriesId, businessDate: dateColumn(day) })) });
+      await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
+      return [...runs, run];
+    });
+  }
+
+  /**
+   * Without a series: every listed or trading series that had begun by that day's end, settled
+   * as one run (plus any run already started for some of them that day).
+   */
+  async startAll(type: SettlementRunType, businessDate: string | undefined, requestedBy?: string): Promise<{ run: SettlementRun; series: string | null }[]> {
     if (type !== 'DAILY') throw new DomainError('VALIDATION_FAILED', `${type} runs need a series`, [{ field: 'series', message: 'required for this type' }]);
     const day = businessDate ?? addDays(this.clock.businessDate(), -1);
+    if (day >= this.clock.businessDate()) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
     const series = await this.prisma.series.findMany({
       where: { status: { in: ['LISTED', 'TRADING'] }, tradingStartAt: { lte: endOfBusinessDay(day, this.config.eodCutoff) } },
-      select: { code: true },
-      orderBy: { code: 'asc' },
+      select: { id: true },
     });
-    const runs = [];
-    for (const s of series) runs.push({ run: await this.start(type, s.code, day, requestedBy), series: s.code });
-    return runs;
+    if (series.length === 0) return [];
+    return this.withCodes(await this.startDaily(series.map((s) => s.id), day, requestedBy));
   }
 
   /** Scheduled at lastTradingAt (PHYSICAL expiry) and deliveryEnd (window close). */
@@ -113,11 +140,15 @@ export class SettlementRunsService {
   }
 
   /** Runs of a business date (or created in the last 24 hours), newest first, with their series codes. */
-  async list(businessDate?: string): Promise<{ run: SettlementRun; series: string }[]> {
+  async list(businessDate?: string): Promise<{ run: SettlementRun; series: string | null }[]> {
     const where = businessDate ? { businessDate: dateColumn(businessDate) } : { createdAt: { gte: new Date(Date.now() - 24 * 3_600_000) } };
-    const runs = await this.prisma.settlementRun.findMany({ where, orderBy: { createdAt: 'desc' }, take: 200 });
-    const codes = await this.markets.seriesCodes(this.prisma, runs.map((r) => r.seriesId));
-    return runs.map((run) => ({ run, series: codes.get(run.seriesId) ?? run.seriesId }));
+    return this.withCodes(await this.prisma.settlementRun.findMany({ where, orderBy: { createdAt: 'desc' }, take: 200 }));
+  }
+
+  /** Runs with their series code (null for a DAILY run over a set of series). */
+  async withCodes(runs: SettlementRun[]): Promise<{ run: SettlementRun; series: string | null }[]> {
+    const codes = await this.markets.seriesCodes(this.prisma, runs.flatMap((r) => (r.seriesId ? [r.seriesId] : [])));
+    return runs.map((run) => ({ run, series: run.seriesId ? (codes.get(run.seriesId) ?? run.seriesId) : null }));
   }
 
   get(id: string): Promise<SettlementRun | null> {
@@ -132,17 +163,17 @@ export class SettlementRunsService {
     });
     let run = (await this.get(runId))!;
     if (claimed.count === 0) return { status: run.status, checksum: run.checksum };
-    const series = (await this.markets.seriesById(this.prisma, run.seriesId))!;
     const day = isoDate(run.businessDate);
-    const base = `settle.${run.type}.${series.id}.${day}`;
     try {
+      if (run.type === 'DAILY') return await this.finish(await this.daily.settle(run), day);
+      const series = (await this.markets.seriesById(this.prisma, run.seriesId!))!;
+      const base = `settle.${run.type}.${series.id}.${day}`;
       if (run.type === 'DELIVERY_CLOSE') return await this.closeDelivery(run, series, day, base);
-      const price = run.type === 'EXPIRY' ? await this.finalPrice(series, day) : await this.prices.derive(this.prisma, series, day);
-      if (run.type === 'DAILY') await this.prices.store(this.prisma, series.id, day, price);
+      const price = await this.finalPrice(series, day);
       if (run.priceFen === null) run = await this.prisma.settlementRun.update({ where: { id: run.id }, data: { priceFen: price.priceFen } });
       this.logger.log({ run: run.id, series: series.code, businessDate: day, price: price.priceFen.toString(), method: price.method, phase: run.phase }, 'settlement run started');
       if (run.phase === 'VM') run = await this.variationMargin(run, series, day, price.priceFen, base, await this.vmBasis(run, series, day));
-      if (run.phase === 'IM') run = await this.initialMargin(run, series, day, price.priceFen, base);
+      if (run.phase === 'IM') run = await this.releaseMargin(run, series, day, price.priceFen, base);
       if (run.phase === 'ALLOC') run = await this.allocateDelivery(run, series, day, price.priceFen, base);
       return await this.finish(run, day);
     } catch (err) {
@@ -155,7 +186,7 @@ export class SettlementRunsService {
    * The final price: the latest index fixing recorded by clearing staff (required for a cash
    * series); a physical series without one takes its last daily settlement price.
    */
-  private async finalPrice(series: SeriesWithProduct, day: string): Promise<DerivedPrice> {
+  private async finalPrice(series: SeriesWithProduct, day: string): Promise<Pick<DerivedPrice, 'priceFen' | 'method' | 'details'>> {
     const fixing = await this.prisma.indexFixing.findFirst({ where: { seriesId: series.id }, orderBy: { createdAt: 'desc' } });
     if (fixing) return { priceFen: fixing.priceFen, method: 'INDEX', details: { source: fixing.source, asOf: fixing.asOf.toISOString() } };
     if (series.product.settlementType === 'CASH') throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
@@ -194,9 +225,10 @@ export class SettlementRunsService {
    * day's trades already accounted for.
    */
   private async vmBasis(run: SettlementRun, series: SeriesWithProduct, day: string): Promise<{ prevPriceFen: bigint; afterDaily: boolean }> {
-    if (run.type === 'EXPIRY') {
-      const daily = await this.prisma.settlementRun.findUnique({ where: { type_businessDate_seriesId: { type: 'DAILY', businessDate: run.businessDate, seriesId: series.id } } });
-      if (daily?.status === 'COMPLETED' && daily.priceFen !== null) return { prevPriceFen: daily.priceFen, afterDaily: true };
+    const daily = await this.dailyRepo.coveringRun(this.prisma, series.id, day);
+    if (daily?.status === 'COMPLETED') {
+      const settled = await this.prisma.settlementPrice.findUnique({ where: { seriesId_businessDate: { seriesId: series.id, businessDate: dateColumn(day) } } });
+      if (settled) return { prevPriceFen: settled.priceFen, afterDaily: true };
     }
     return { prevPriceFen: (await this.repo.previousPrice(this.prisma, series.id, day)) ?? series.referencePriceFen, afterDaily: false };
   }
@@ -236,21 +268,9 @@ export class SettlementRunsService {
     return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: 'IM', cursorMemberId: null } });
   }
 
-  /**
-   * Initial margin re-computed at the new price; the CCP tops it up by right (a shortfall is a
-   * margin call). A final settlement releases all of it instead.
-   */
-  private async initialMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
-    const final = run.type === 'EXPIRY';
-    if (final) {
-      const leftovers = await this.prisma.order.findMany({ where: { seriesId: series.id, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } }, select: { id: true } });
-      await this.prisma.order.updateMany({ where: { id: { in: leftovers.map((o) => o.id) } }, data: { status: 'CANCELLED', cancelReason: 'SERIES_SETTLED' } });
-    }
-    await this.prisma.series.updateMany({
-      where: { id: series.id, OR: [{ lastSettlementDate: null }, { lastSettlementDate: { lte: dateColumn(day) } }] },
-      data: { lastSettlementPriceFen: priceFen, lastSettlementDate: dateColumn(day) },
-    });
-    const repriced = (await this.markets.seriesById(this.prisma, series.id))!;
+  /** Final settlement: orders left are cancelled and all initial margin of the series is released. */
+  private async releaseMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
+    await this.prisma.order.updateMany({ where: { seriesId: series.id, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } }, data: { status: 'CANCELLED', cancelReason: 'SERIES_SETTLED' } });
     let cursor = run.cursorMemberId;
     for (;;) {
       const members = await this.repo.marginMembers(this.prisma, series.id, cursor, this.config.settlement.chunk);
@@ -258,7 +278,7 @@ export class SettlementRunsService {
       cursor = members.at(-1)!.memberId;
       run = await this.prisma.$transaction(async (tx) => {
         await this.markets.lockSeries(tx, series.id);
-        const transfers = (await this.margin.rebalanceMany(tx, repriced, members.map((m) => m.memberId), `${base}.im`, day, final)).map((t) => ({
+        const transfers = (await this.margin.rebalanceMany(tx, series, members.map((m) => m.memberId), `${base}.im`, day, true)).map((t) => ({
           ...t,
           refs: { settlementRunId: run.id },
           collectByRight: true,
@@ -268,7 +288,9 @@ export class SettlementRunsService {
       });
       this.logger.log({ run: run.id, phase: 'IM', processed: run.processedItems }, 'settlement progress');
     }
-    const next = final && series.product.settlementType === 'PHYSICAL' ? 'ALLOC' : 'FINAL';
+    // Every position's margin is released at the price it was held at; the final price is the series' last.
+    await this.prisma.series.update({ where: { id: series.id }, data: { lastSettlementPriceFen: priceFen, lastSettlementDate: dateColumn(day) } });
+    const next = series.product.settlementType === 'PHYSICAL' ? 'ALLOC' : 'FINAL';
     return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: next, cursorMemberId: null } });
   }
 
@@ -291,8 +313,8 @@ export class SettlementRunsService {
       await this.outbox.enqueue(tx, 'reconciliation.run', { settlementRunId: run.id }, { jobId: `recon-after-${run.id}` });
       if (run.type !== 'DAILY') {
         // A physical series with obligations is IN_DELIVERY until its window closes.
-        const open = run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId, status: { not: 'CLOSED' } } }) : 0;
-        await tx.series.update({ where: { id: run.seriesId }, data: { status: open > 0 ? 'IN_DELIVERY' : 'SETTLED' } });
+        const open = run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId!, status: { not: 'CLOSED' } } }) : 0;
+        await tx.series.update({ where: { id: run.seriesId! }, data: { status: open > 0 ? 'IN_DELIVERY' : 'SETTLED' } });
       }
     });
     this.logger.log({ run: run.id, transfers: rows.length, checksum }, 'settlement run completed');

@@ -2,12 +2,14 @@ import type { SettlementRun } from '../generated/prisma/client.js';
 import { formatFen } from '../platform/money/money.js';
 import { isoDate } from '../platform/time/business-date.js';
 
-export function runView(r: SettlementRun, seriesCode: string) {
+/** `series`: the run's series code; null for a DAILY run over a set of `seriesCount` series. */
+export function runView(r: SettlementRun, seriesCode: string | null) {
   return {
     id: r.id,
     type: r.type,
     businessDate: isoDate(r.businessDate),
     series: seriesCode,
+    seriesCount: r.seriesCount,
     status: r.status,
     phase: r.phase,
     price: r.priceFen === null ? null : formatFen(r.priceFen),

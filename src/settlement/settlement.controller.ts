@@ -10,6 +10,7 @@ import { formatFen, parseAmount } from '../platform/money/money.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { dateColumn } from '../platform/time/business-date.js';
 import { assertBusinessDate } from '../platform/http/params.js';
+import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { runView } from './settlement-views.js';
 import { Clock } from '../platform/time/clock.js';
 import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
@@ -28,6 +29,7 @@ export class SettlementController {
     private readonly prisma: PrismaService,
     private readonly clock: Clock,
     private readonly statements: StatementsService,
+    private readonly dailyRuns: DailySettlementRepository,
   ) {}
 
   @Get('members/:id/statements/:businessDate')
@@ -70,8 +72,8 @@ export class SettlementController {
   async get(@Param('id') id: string) {
     const run = isUuid(id) ? await this.runs.get(id) : null;
     if (!run) throw new DomainError('NOT_FOUND', 'settlement run not found');
-    const series = await this.prisma.series.findUniqueOrThrow({ where: { id: run.seriesId } });
-    return runView(run, series.code);
+    const [{ series }] = await this.runs.withCodes([run]);
+    return runView(run, series);
   }
 
   /** Clearing staff fix the day's price before its run; audited like every write. */
@@ -86,7 +88,8 @@ export class SettlementController {
     if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
     if (priceFen % series.product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
     const day = dateColumn(businessDate);
-    const done = await this.prisma.settlementRun.findFirst({ where: { seriesId: series.id, businessDate: day, type: 'DAILY', status: { in: ['RUNNING', 'COMPLETED'] } } });
+    const covering = await this.dailyRuns.coveringRun(this.prisma, series.id, businessDate);
+    const done = covering && (covering.status === 'RUNNING' || covering.status === 'COMPLETED') ? covering : null;
     if (done) throw new DomainError('SETTLEMENT_RUN_COMPLETED', `the ${businessDate} run is already ${done.status}`);
     await this.prisma.settlementPrice.upsert({
       where: { seriesId_businessDate: { seriesId: series.id, businessDate: day } },

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { DeliveryModule } from '../delivery/delivery.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
+import { DailySettlementRepository } from './daily-settlement.repository.js';
+import { DailySettlementService } from './daily-settlement.service.js';
 import { EodHandler } from './eod.handler.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { SettlementPricesService } from './settlement-prices.service.js';
@@ -13,7 +15,7 @@ import { StatementsService } from './statements.service.js';
 @Module({
   imports: [LedgerModule, MarketsModule, DeliveryModule],
   controllers: [SettlementController],
-  providers: [SettlementRepository, SettlementPricesService, SettlementRunsService, MarginCallsService, EodHandler, StatementsService],
-  exports: [SettlementRunsService],
+  providers: [SettlementRepository, SettlementPricesService, DailySettlementRepository, DailySettlementService, SettlementRunsService, MarginCallsService, EodHandler, StatementsService],
+  exports: [SettlementRunsService, DailySettlementRepository],
 })
 export class SettlementModule {}

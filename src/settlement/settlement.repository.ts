@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { PriceMethod } from '../generated/prisma/enums.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
 
 export interface VmInput {
@@ -43,25 +44,49 @@ export class SettlementRepository {
       ORDER BY "memberId" LIMIT ${limit}`;
   }
 
-  async windowVwapInputs(db: Db, seriesId: string, businessDate: string, from: Date, to: Date): Promise<{ priceFen: bigint; quantity: bigint }[]> {
-    return db.$queryRaw`
-      SELECT "priceFen", sum(quantity)::bigint AS quantity FROM trades
-      WHERE "seriesId" = ${seriesId}::uuid AND "businessDate" = ${businessDate}::date AND "createdAt" >= ${from} AND "createdAt" < ${to}
-      GROUP BY "priceFen"`;
+  /** Prices already stored for the date (fixed by clearing staff, or by an earlier attempt). */
+  async storedPrices(db: Db, seriesIds: string[], businessDate: string): Promise<Map<string, { priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }>> {
+    const rows = await db.$queryRaw<{ seriesId: string; priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }[]>`
+      SELECT "seriesId", "priceFen", method, details FROM settlement_prices WHERE "seriesId" = ANY(${seriesIds}::uuid[]) AND "businessDate" = ${businessDate}::date`;
+    return new Map(rows.map((r) => [r.seriesId, { priceFen: r.priceFen, method: r.method, details: r.details }]));
   }
 
-  async bestBidAsk(db: Db, seriesId: string): Promise<{ bid: bigint | null; ask: bigint | null }> {
-    const [row] = await db.$queryRaw<{ bid: bigint | null; ask: bigint | null }[]>`
-      SELECT (SELECT max("priceFen") FROM orders WHERE "seriesId" = ${seriesId}::uuid AND side = 'BUY' AND status IN ('OPEN','PARTIALLY_FILLED')) AS bid,
-             (SELECT min("priceFen") FROM orders WHERE "seriesId" = ${seriesId}::uuid AND side = 'SELL' AND status IN ('OPEN','PARTIALLY_FILLED')) AS ask`;
-    return row;
+  /** Per series, the latest settlement price before the date. */
+  async previousPrices(db: Db, seriesIds: string[], businessDate: string): Promise<Map<string, bigint>> {
+    const rows = await db.$queryRaw<{ seriesId: string; priceFen: bigint }[]>`
+      SELECT DISTINCT ON ("seriesId") "seriesId", "priceFen" FROM settlement_prices
+      WHERE "seriesId" = ANY(${seriesIds}::uuid[]) AND "businessDate" < ${businessDate}::date
+      ORDER BY "seriesId", "businessDate" DESC`;
+    return new Map(rows.map((r) => [r.seriesId, r.priceFen]));
   }
 
   async previousPrice(db: Db, seriesId: string, businessDate: string): Promise<bigint | null> {
-    const [row] = await db.$queryRaw<{ priceFen: bigint }[]>`
-      SELECT "priceFen" FROM settlement_prices WHERE "seriesId" = ${seriesId}::uuid AND "businessDate" < ${businessDate}::date
-      ORDER BY "businessDate" DESC LIMIT 1`;
-    return row?.priceFen ?? null;
+    return (await this.previousPrices(db, [seriesId], businessDate)).get(seriesId) ?? null;
+  }
+
+  /** Per series, Σ price × qty and Σ qty of the date's trades inside the VWAP window. */
+  async windowVwaps(db: Db, seriesIds: string[], businessDate: string, from: Date, to: Date): Promise<Map<string, { notionalFen: bigint; quantity: bigint }>> {
+    const rows = await db.$queryRaw<{ seriesId: string; notionalFen: bigint; quantity: bigint }[]>`
+      SELECT "seriesId", sum("priceFen" * quantity)::bigint AS "notionalFen", sum(quantity)::bigint AS quantity FROM trades
+      WHERE "seriesId" = ANY(${seriesIds}::uuid[]) AND "businessDate" = ${businessDate}::date AND "createdAt" >= ${from} AND "createdAt" < ${to}
+      GROUP BY "seriesId"`;
+    return new Map(rows.map((r) => [r.seriesId, { notionalFen: r.notionalFen, quantity: r.quantity }]));
+  }
+
+  async bestBidAsks(db: Db, seriesIds: string[]): Promise<Map<string, { bid: bigint | null; ask: bigint | null }>> {
+    const rows = await db.$queryRaw<{ seriesId: string; bid: bigint | null; ask: bigint | null }[]>`
+      SELECT "seriesId", max("priceFen") FILTER (WHERE side = 'BUY') AS bid, min("priceFen") FILTER (WHERE side = 'SELL') AS ask
+      FROM orders WHERE "seriesId" = ANY(${seriesIds}::uuid[]) AND status IN ('OPEN', 'PARTIALLY_FILLED') GROUP BY "seriesId"`;
+    return new Map(rows.map((r) => [r.seriesId, { bid: r.bid, ask: r.ask }]));
+  }
+
+  async insertPrices(db: Db, businessDate: string, rows: { seriesId: string; priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await db.$executeRaw`
+      INSERT INTO settlement_prices ("seriesId", "businessDate", "priceFen", method, details)
+      SELECT s, ${businessDate}::date, p, m::"PriceMethod", d
+      FROM unnest(${rows.map((r) => r.seriesId)}::uuid[], ${rows.map((r) => r.priceFen.toString())}::bigint[], ${rows.map((r) => r.method)}::text[], ${rows.map((r) => JSON.stringify(r.details))}::jsonb[]) AS x(s, p, m, d)
+      ON CONFLICT ("seriesId", "businessDate") DO NOTHING`;
   }
 
   /** Checksum inputs and totals of everything a run posted, straight from the ledger. */

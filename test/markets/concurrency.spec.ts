@@ -11,9 +11,12 @@ const REF = 400n;
 const IM_BP = 1_000n;
 
 /** Initial margin, written out here from the rule, independently of the service's code. */
-function expectedMargin(net: number, restingBuy: number, restingSell: number): bigint {
-  const worst = BigInt(Math.max(Math.max(0, net + restingBuy), Math.max(0, restingSell - net)));
-  const exact = REF * MULT * worst * IM_BP;
+function worstCase(net: number, restingBuy: number, restingSell: number): number {
+  return Math.max(Math.max(0, net + restingBuy), Math.max(0, restingSell - net));
+}
+
+function marginFen(contracts: number): bigint {
+  const exact = REF * MULT * BigInt(contracts) * IM_BP;
   return exact / 10_000n + (exact % 10_000n === 0n ? 0n : 1n);
 }
 
@@ -79,13 +82,14 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
         expect([p.longQty, p.shortQty]).toEqual([longs, shorts]);
         const resting = (side: string) =>
           orders.filter((o) => o.memberId === p.memberId && o.side === side && (o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED')).reduce((n, o) => n + o.quantity - o.filledQuantity, 0);
-        expect(p.marginHeldFen).toBe(expectedMargin(longs - shorts, resting('BUY'), resting('SELL')));
+        expect(p.marginQty).toBe(worstCase(longs - shorts, resting('BUY'), resting('SELL')));
       }
     }
+    // Margin held = the margin of every position of the member, valued at the (reference) margin price.
     for (const c of clients) {
-      const held = await t.prisma.position.aggregate({ where: { memberId: c.id }, _sum: { marginHeldFen: true } });
+      const held = (await t.prisma.position.findMany({ where: { memberId: c.id } })).reduce((sum, p) => sum + marginFen(p.marginQty), 0n);
       const account = await t.prisma.ledgerAccount.findUniqueOrThrow({ where: { code: `member:${c.id}:margin` } });
-      expect(account.balanceFen).toBe(held._sum.marginHeldFen ?? 0n);
+      expect(account.balanceFen).toBe(held);
     }
     await expectLedgerConsistent(t.prisma);
   }

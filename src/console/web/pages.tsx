@@ -10,7 +10,9 @@ interface Me {
 interface Run {
   id: string;
   type: string;
-  series: string;
+  /** null for a DAILY run over a set of series */
+  series: string | null;
+  seriesCount: number;
   businessDate: string;
   status: string;
   phase: string;
@@ -101,17 +103,19 @@ function Overview() {
   );
 }
 
+const runSeries = (r: Run) => r.series ?? `${r.seriesCount} series`;
+
 function RunsTable({ runs }: { runs: Run[] | undefined }) {
   return (
     <Table
       rows={runs}
       empty="no runs"
       columns={[
-        { title: 'series', value: (r) => r.series },
+        { title: 'series', value: (r) => runSeries(r) },
         { title: 'type', value: (r) => r.type },
         { title: 'business date', value: (r) => r.businessDate },
-        { title: 'status', value: (r) => <span className={r.status === 'FAILED' ? 'bad' : r.status === 'COMPLETED' ? 'good' : undefined} data-testid={`run-status-${r.series}`}>{r.status}</span> },
-        { title: 'progress', value: (r) => <Bar value={r.progress.processed} total={Math.max(r.progress.total, r.progress.processed, r.status === 'COMPLETED' ? 1 : 0) || 1} label={`run ${r.series}`} /> },
+        { title: 'status', value: (r) => <span className={r.status === 'FAILED' ? 'bad' : r.status === 'COMPLETED' ? 'good' : undefined} data-testid={`run-status-${r.series ?? 'set'}`}>{r.status}</span> },
+        { title: 'progress', value: (r) => <Bar value={r.progress.processed} total={Math.max(r.progress.total, r.progress.processed, r.status === 'COMPLETED' ? 1 : 0) || 1} label={`run ${runSeries(r)}`} /> },
         { title: 'price', value: (r) => cny(r.price), num: true },
         { title: 'transfers', value: (r) => r.transferCount, num: true },
         { title: 'moved (CNY)', value: (r) => cny(r.totalMoved), num: true },

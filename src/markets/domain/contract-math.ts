@@ -31,5 +31,14 @@ export function worstCaseContracts(e: Exposure): number {
  * orders on the worse side) valued at the margin price, times initialMarginBp, rounded up.
  */
 export function initialMarginFen(e: Exposure, marginPriceFen: bigint, contractSizeTokens: bigint, initialMarginBp: number): bigint {
-  return basisPoints(notionalFen(marginPriceFen, worstCaseContracts(e), contractSizeTokens), initialMarginBp, 'against-member');
+  return marginForContractsFen(worstCaseContracts(e), marginPriceFen, contractSizeTokens, initialMarginBp);
+}
+
+/**
+ * Initial margin of a number of worst-case contracts: notional × initialMarginBp / 10,000,
+ * rounded up (against the member). The daily run computes the same in SQL
+ * (`DailySettlementRepository`, `im_fen`); a test compares the two.
+ */
+export function marginForContractsFen(contracts: number, marginPriceFen: bigint, contractSizeTokens: bigint, initialMarginBp: number): bigint {
+  return basisPoints(notionalFen(marginPriceFen, contracts, contractSizeTokens), initialMarginBp, 'against-member');
 }

@@ -43,10 +43,10 @@ describe('variation margin', () => {
 describe('settlement prices', () => {
   it('VWAP rounds to the nearest tick, halves up', () => {
     // (400 × 1 + 403 × 2) / 3 = 402.0 → 402 ; tick 5: 402 → 400
-    expect(vwapFen([{ priceFen: 400n, quantity: 1n }, { priceFen: 403n, quantity: 2n }], 1n)).toBe(402n);
-    expect(vwapFen([{ priceFen: 400n, quantity: 1n }, { priceFen: 403n, quantity: 2n }], 5n)).toBe(400n);
+    expect(vwapFen({ notionalFen: 400n * 1n + 403n * 2n, quantity: 3n }, 1n)).toBe(402n);
+    expect(vwapFen({ notionalFen: 400n * 1n + 403n * 2n, quantity: 3n }, 5n)).toBe(400n);
     expect(roundToTick(4025n, 10n, 1n)).toBe(403n); // 402.5 → 403
-    expect(vwapFen([], 1n)).toBeUndefined();
+    expect(vwapFen({ notionalFen: 0n, quantity: 0n }, 1n)).toBeUndefined();
   });
 
   it('mid of bid and ask, on tick', () => {

@@ -15,10 +15,10 @@ export function roundToTick(numerator: bigint, denominator: bigint, tickFen: big
   return (scaled / (2n * denominator * tickFen)) * tickFen;
 }
 
-export function vwapFen(trades: { priceFen: bigint; quantity: bigint }[], tickFen: bigint): bigint | undefined {
-  const qty = trades.reduce((s, t) => s + t.quantity, 0n);
-  if (qty === 0n) return undefined;
-  return roundToTick(trades.reduce((s, t) => s + t.priceFen * t.quantity, 0n), qty, tickFen);
+/** VWAP from the window's totals (Σ price × qty, Σ qty), on the tick; none without volume. */
+export function vwapFen(totals: { notionalFen: bigint; quantity: bigint }, tickFen: bigint): bigint | undefined {
+  if (totals.quantity === 0n) return undefined;
+  return roundToTick(totals.notionalFen, totals.quantity, tickFen);
 }
 
 export function midFen(bid: bigint, ask: bigint, tickFen: bigint): bigint {

@@ -1,0 +1,110 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { SettlementRun } from '../generated/prisma/client.js';
+import { LedgerService } from '../ledger/ledger.service.js';
+import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
+import { multiplier } from '../markets/domain/contract-math.js';
+import { marginPriceFen } from '../markets/margin.service.js';
+import type { SeriesWithProduct } from '../markets/markets.repository.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { isoDate } from '../platform/time/business-date.js';
+import { DailySettlementRepository, type SeriesLeg } from './daily-settlement.repository.js';
+import { SettlementPricesService } from './settlement-prices.service.js';
+
+/** Longer than any daily run should take; a run that needs more fails and is retried whole. */
+const RUN_TIMEOUT_MS = 30 * 60_000;
+
+/**
+ * A DAILY run over its set of series: prices derived for the whole set, then per range of
+ * members one pass over positions and the day's trades gives each member's variation margin and
+ * change of initial margin summed over the set — one VM transfer and one margin transfer per
+ * member, however many series it holds. Everything happens in one transaction holding every
+ * series' matching lock: a crash posts nothing and the retry computes the same transfers (keys
+ * derive from the run's first series and the date, never from the attempt), and no order can
+ * move a position or its margin while the margin price moves.
+ */
+@Injectable()
+export class DailySettlementService {
+  private readonly logger = new Logger(DailySettlementService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly prisma: PrismaService,
+    private readonly repo: DailySettlementRepository,
+    private readonly prices: SettlementPricesService,
+    private readonly ledger: LedgerService,
+  ) {}
+
+  /** Posts the run's transfers and moves it to FINAL; `finish` (margin calls, checksum) follows. */
+  async settle(run: SettlementRun): Promise<SettlementRun> {
+    if (run.phase === 'FINAL') return run;
+    const day = isoDate(run.businessDate);
+    const total = await this.repo.memberCount(this.prisma);
+    return this.prisma.$transaction(
+      async (tx) => {
+        const ids = (await this.repo.runSeries(tx, run.id)).map((s) => s.id);
+        await this.repo.lockSeries(tx, ids);
+        // Read again under the locks: the margin price is what positions' margin is held at now.
+        const series = await this.repo.runSeries(tx, run.id);
+        const prices = await this.prices.deriveMany(tx, series, day);
+        await this.prices.storeMany(tx, day, prices);
+        const legs = series.map((s) => this.leg(s, prices.get(s.id)!.priceFen, prices.get(s.id)!.previousFen, day));
+        const base = `settle.DAILY.${series[0].id}.${day}`;
+        this.logger.log({ run: run.id, businessDate: day, series: series.length, members: total }, 'daily settlement run started');
+
+        const vmBySeries = new Map<string, bigint>();
+        let processed = 0;
+        let cursor: string | null = null;
+        for (;;) {
+          const range = await this.repo.memberRange(tx, cursor, this.config.settlement.chunk);
+          if (!range) break;
+          const rows = await this.repo.netted(tx, legs, day, cursor, range.last);
+          const transfers: TransferRequest[] = [];
+          for (const r of rows) {
+            if (r.seriesId !== null) vmBySeries.set(r.seriesId, (vmBySeries.get(r.seriesId) ?? 0n) + r.vmFen);
+            else if (r.memberId !== null) transfers.push(...this.transfers(r.memberId, r.vmFen, r.imFen, base, day, run.id));
+          }
+          await this.ledger.postBatch(tx, transfers);
+          cursor = range.last;
+          processed += range.count;
+          await this.progress(run.id, processed, total);
+        }
+        const unbalanced = [...vmBySeries].filter(([, v]) => v !== 0n);
+        if (unbalanced.length > 0) throw new Error(`variation margin does not sum to zero in ${unbalanced.length} series (first ${unbalanced[0][0]}: ${unbalanced[0][1]} fen)`);
+        await this.repo.repriceSeries(tx, legs.map((l) => ({ seriesId: l.seriesId, priceFen: prices.get(l.seriesId)!.priceFen })), day);
+        const single = series.length === 1 ? prices.get(series[0].id)!.priceFen : null;
+        return tx.settlementRun.update({ where: { id: run.id }, data: { phase: 'FINAL', priceFen: single, processedItems: processed, totalItems: total } });
+      },
+      { timeout: RUN_TIMEOUT_MS, maxWait: 60_000 },
+    );
+  }
+
+  /**
+   * The margin moves from the price it is held at to the day's price, unless a later business
+   * date already re-priced the series (a late run of an older date settles VM only).
+   */
+  private leg(s: SeriesWithProduct, priceFen: bigint, previousFen: bigint, day: string): SeriesLeg {
+    const held = marginPriceFen(s);
+    const reprice = s.lastSettlementDate === null || isoDate(s.lastSettlementDate) <= day;
+    return { seriesId: s.id, priceFen, previousFen, multiplier: multiplier(s.product.contractSizeTokens), oldMarginFen: held, newMarginFen: reprice ? priceFen : held, initialMarginBp: s.product.initialMarginBp };
+  }
+
+  /** VM first (CCP ↔ cash), then margin (cash ↔ margin); both collected by right. */
+  private transfers(memberId: string, vmFen: bigint, imFen: bigint, base: string, day: string, runId: string): TransferRequest[] {
+    const cash = memberAccount(memberId, 'CASH');
+    const margin = memberAccount(memberId, 'MARGIN');
+    const out: TransferRequest[] = [];
+    const common = { businessDate: day, refs: { settlementRunId: runId }, collectByRight: true };
+    if (vmFen !== 0n) out.push({ ...common, idempotencyKey: `${base}.vm.${memberId}`, kind: 'VARIATION_MARGIN', debit: vmFen > 0n ? HOUSE.ccpSettlement : cash, credit: vmFen > 0n ? cash : HOUSE.ccpSettlement, amountFen: vmFen > 0n ? vmFen : -vmFen });
+    if (imFen > 0n) out.push({ ...common, idempotencyKey: `${base}.im.margin.${memberId}`, kind: 'MARGIN_LOCK', debit: cash, credit: margin, amountFen: imFen });
+    if (imFen < 0n) out.push({ ...common, idempotencyKey: `${base}.im.margin.${memberId}`, kind: 'MARGIN_RELEASE', debit: margin, credit: cash, amountFen: -imFen });
+    return out;
+  }
+
+  /** Outside the run's transaction, so it shows while the run works; a retry starts it again. */
+  private async progress(runId: string, processed: number, total: number): Promise<void> {
+    await this.prisma.settlementRun.update({ where: { id: runId }, data: { processedItems: processed, totalItems: total } });
+    this.logger.log({ run: runId, phase: 'NET', processed, total }, 'settlement progress');
+  }
+}
+
