@@ -17,10 +17,7 @@ export interface SeriesLeg {
 }
 
 export interface NettedRow {
-  /** Set on a member's row (its total over the run's series) … */
-  memberId: string | null;
-  /** … or on a series' row (its total over the chunk's members). */
-  seriesId: string | null;
+  memberId: string;
   vmFen: bigint;
   imFen: bigint;
 }
@@ -29,56 +26,50 @@ export interface NettedRow {
 export class DailySettlementRepository {
   /**
    * Variation margin and the change of initial margin of a range of members (after `fromMember`,
-   * up to and including `toMember`), summed per member over the run's series and per series
-   * over the members, in one pass over positions and the trades from the business date on:
-   *   netEnd   = position now − Σ signed trades after the date
-   *   netStart = netEnd − Σ signed trades on the date
-   *   VM       = (netEnd × S_t − netStart × S_{t−1} − Σ_today signedQty × price) × multiplier
-   *   ΔIM      = im(marginQty, newMargin) − im(marginQty, oldMargin),
-   *   im(q, P) = ⌈q × P × multiplier × bp / 10,000⌉ — `marginForContractsFen` in SQL.
+   * up to and including `toMember`), each summed over the run's series. Per member and series,
+   *   VM = (netEnd × S_t − netStart × S_{t−1} − Σ_today signedQty × price) × multiplier
+   * with netEnd = position now − Σ_later signedQty and netStart = netEnd − Σ_today signedQty,
+   * which is linear in the position and in each trade leg:
+   *   VM = [net_now × (S_t − S_{t−1}) + Σ_today q × (S_{t−1} − price) − Σ_later q × (S_t − S_{t−1})] × multiplier
+   * so positions and trade legs are summed per member separately (parallel scans, no join of
+   * trades to positions). ΔIM = im(marginQty, newMargin) − im(marginQty, oldMargin) with
+   * im(q, P) = ⌈q × P × multiplier × bp / 10,000⌉ — `marginForContractsFen` in SQL.
    * Bigint arithmetic: an overflow raises an error (the run fails), it never wraps.
    */
   netted(db: Db, legs: SeriesLeg[], businessDate: string, fromMember: string | null, toMember: string): Promise<NettedRow[]> {
     const ids = legs.map((l) => l.seriesId);
+    const price = legs.map((l) => l.priceFen.toString());
+    const prev = legs.map((l) => l.previousFen.toString());
+    const mult = legs.map((l) => l.multiplier.toString());
     return db.$queryRaw<NettedRow[]>`
-      WITH s AS (
-        SELECT * FROM unnest(${ids}::uuid[], ${legs.map((l) => l.priceFen.toString())}::bigint[], ${legs.map((l) => l.previousFen.toString())}::bigint[],
-                             ${legs.map((l) => l.multiplier.toString())}::bigint[], ${legs.map((l) => l.oldMarginFen.toString())}::bigint[],
-                             ${legs.map((l) => l.newMarginFen.toString())}::bigint[], ${legs.map((l) => l.initialMarginBp)}::bigint[])
-          AS s(id, price, prev, mult, old_margin, new_margin, bp)
-      ),
-      legs AS (
-        SELECT "buyerId" AS member, "seriesId" AS series, quantity::bigint AS q, "priceFen" AS p, "businessDate" AS d FROM trades
-          WHERE "seriesId" = ANY(${ids}::uuid[]) AND "businessDate" >= ${businessDate}::date
-            AND (${fromMember}::uuid IS NULL OR "buyerId" > ${fromMember}::uuid) AND "buyerId" <= ${toMember}::uuid
-        UNION ALL
-        SELECT "sellerId", "seriesId", -quantity::bigint, "priceFen", "businessDate" FROM trades
-          WHERE "seriesId" = ANY(${ids}::uuid[]) AND "businessDate" >= ${businessDate}::date
-            AND (${fromMember}::uuid IS NULL OR "sellerId" > ${fromMember}::uuid) AND "sellerId" <= ${toMember}::uuid
-      ),
-      moves AS (
-        SELECT member, series,
-               COALESCE(sum(q) FILTER (WHERE d = ${businessDate}::date), 0) AS today_q,
-               COALESCE(sum(q * p) FILTER (WHERE d = ${businessDate}::date), 0) AS today_cost,
-               COALESCE(sum(q) FILTER (WHERE d > ${businessDate}::date), 0) AS later_q
-        FROM legs GROUP BY member, series
-      ),
-      per AS (
-        SELECT p."memberId" AS member, p."seriesId" AS series, s.price, s.prev, s.mult, s.old_margin, s.new_margin, s.bp,
-               (p."longQty" - p."shortQty")::bigint - COALESCE(m.later_q, 0) AS net_end,
-               COALESCE(m.today_q, 0) AS today_q, COALESCE(m.today_cost, 0) AS today_cost, p."marginQty"::bigint AS mq
-        FROM positions p JOIN s ON s.id = p."seriesId"
-        LEFT JOIN moves m ON m.member = p."memberId" AND m.series = p."seriesId"
+      WITH pos AS (
+        SELECT p."memberId" AS member,
+               sum((p."longQty" - p."shortQty")::bigint * (s.price - s.prev) * s.mult) AS vm,
+               sum((p."marginQty"::bigint * s.new_margin * s.mult * s.bp + 9999) / 10000 - (p."marginQty"::bigint * s.old_margin * s.mult * s.bp + 9999) / 10000) AS im
+        FROM positions p
+        JOIN unnest(${ids}::uuid[], ${price}::bigint[], ${prev}::bigint[], ${mult}::bigint[], ${legs.map((l) => l.oldMarginFen.toString())}::bigint[],
+                    ${legs.map((l) => l.newMarginFen.toString())}::bigint[], ${legs.map((l) => l.initialMarginBp)}::bigint[]) AS s(id, price, prev, mult, old_margin, new_margin, bp)
+          ON s.id = p."seriesId"
         WHERE (${fromMember}::uuid IS NULL OR p."memberId" > ${fromMember}::uuid) AND p."memberId" <= ${toMember}::uuid
+        GROUP BY 1
       ),
-      fen AS (
-        SELECT member, series,
-               (net_end * price - (net_end - today_q) * prev - today_cost) * mult AS vm,
-               (mq * new_margin * mult * bp + 9999) / 10000 - (mq * old_margin * mult * bp + 9999) / 10000 AS im
-        FROM per
+      buys AS (
+        SELECT t."buyerId" AS member,
+               sum(CASE WHEN t."businessDate" = ${businessDate}::date THEN t.quantity * (s.prev - t."priceFen") ELSE -t.quantity * (s.price - s.prev) END * s.mult) AS vm
+        FROM trades t JOIN unnest(${ids}::uuid[], ${price}::bigint[], ${prev}::bigint[], ${mult}::bigint[]) AS s(id, price, prev, mult) ON s.id = t."seriesId"
+        WHERE t."businessDate" >= ${businessDate}::date AND (${fromMember}::uuid IS NULL OR t."buyerId" > ${fromMember}::uuid) AND t."buyerId" <= ${toMember}::uuid
+        GROUP BY 1
+      ),
+      sells AS (
+        SELECT t."sellerId" AS member,
+               sum(CASE WHEN t."businessDate" = ${businessDate}::date THEN -t.quantity * (s.prev - t."priceFen") ELSE t.quantity * (s.price - s.prev) END * s.mult) AS vm
+        FROM trades t JOIN unnest(${ids}::uuid[], ${price}::bigint[], ${prev}::bigint[], ${mult}::bigint[]) AS s(id, price, prev, mult) ON s.id = t."seriesId"
+        WHERE t."businessDate" >= ${businessDate}::date AND (${fromMember}::uuid IS NULL OR t."sellerId" > ${fromMember}::uuid) AND t."sellerId" <= ${toMember}::uuid
+        GROUP BY 1
       )
-      SELECT member AS "memberId", series AS "seriesId", sum(vm)::bigint AS "vmFen", sum(im)::bigint AS "imFen"
-      FROM fen GROUP BY GROUPING SETS ((member), (series))`;
+      SELECT member AS "memberId", sum(vm)::bigint AS "vmFen", sum(im)::bigint AS "imFen"
+      FROM (SELECT member, vm, im FROM pos UNION ALL SELECT member, vm, 0 FROM buys UNION ALL SELECT member, vm, 0 FROM sells) x
+      GROUP BY member`;
   }
 
   /** The next range of members, by id: its last id, and how many it holds. */

@@ -9,6 +9,7 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { isoDate } from '../platform/time/business-date.js';
 import { DailySettlementRepository, type SeriesLeg } from './daily-settlement.repository.js';
+import { RunCompletionService, type PostedTransfer } from './run-completion.service.js';
 import { SettlementPricesService } from './settlement-prices.service.js';
 
 /** Longer than any daily run should take; a run that needs more fails and is retried whole. */
@@ -19,9 +20,9 @@ const RUN_TIMEOUT_MS = 30 * 60_000;
  * members one pass over positions and the day's trades gives each member's variation margin and
  * change of initial margin summed over the set — one VM transfer and one margin transfer per
  * member, however many series it holds. Everything happens in one transaction holding every
- * series' matching lock: a crash posts nothing and the retry computes the same transfers (keys
- * derive from the run's first series and the date, never from the attempt), and no order can
- * move a position or its margin while the margin price moves.
+ * series' matching lock, up to the run's completion: a crash posts nothing and the retry computes
+ * the same transfers (keys derive from the run's first series and the date, never from the
+ * attempt), and no order can move a position or its margin while the margin price moves.
  */
 @Injectable()
 export class DailySettlementService {
@@ -33,11 +34,11 @@ export class DailySettlementService {
     private readonly repo: DailySettlementRepository,
     private readonly prices: SettlementPricesService,
     private readonly ledger: LedgerService,
+    private readonly completion: RunCompletionService,
   ) {}
 
-  /** Posts the run's transfers and moves it to FINAL; `finish` (margin calls, checksum) follows. */
+  /** Posts the run's transfers and completes it (margin calls, checksum), all in one transaction. */
   async settle(run: SettlementRun): Promise<SettlementRun> {
-    if (run.phase === 'FINAL') return run;
     const day = isoDate(run.businessDate);
     const total = await this.repo.memberCount(this.prisma);
     return this.prisma.$transaction(
@@ -52,28 +53,32 @@ export class DailySettlementService {
         const base = `settle.DAILY.${series[0].id}.${day}`;
         this.logger.log({ run: run.id, businessDate: day, series: series.length, members: total }, 'daily settlement run started');
 
-        const vmBySeries = new Map<string, bigint>();
+        const posted: PostedTransfer[] = [];
+        let vmTotal = 0n;
         let processed = 0;
         let cursor: string | null = null;
         for (;;) {
           const range = await this.repo.memberRange(tx, cursor, this.config.settlement.chunk);
           if (!range) break;
-          const rows = await this.repo.netted(tx, legs, day, cursor, range.last);
           const transfers: TransferRequest[] = [];
-          for (const r of rows) {
-            if (r.seriesId !== null) vmBySeries.set(r.seriesId, (vmBySeries.get(r.seriesId) ?? 0n) + r.vmFen);
-            else if (r.memberId !== null) transfers.push(...this.transfers(r.memberId, r.vmFen, r.imFen, base, day, run.id));
+          for (const r of await this.repo.netted(tx, legs, day, cursor, range.last)) {
+            vmTotal += r.vmFen;
+            transfers.push(...this.transfers(r.memberId, r.vmFen, r.imFen, base, day, run.id));
           }
           await this.ledger.postBatch(tx, transfers);
+          for (const t of transfers) posted.push({ key: t.idempotencyKey, debit: t.debit, credit: t.credit, amountFen: t.amountFen });
           cursor = range.last;
           processed += range.count;
           await this.progress(run.id, processed, total);
         }
-        const unbalanced = [...vmBySeries].filter(([, v]) => v !== 0n);
-        if (unbalanced.length > 0) throw new Error(`variation margin does not sum to zero in ${unbalanced.length} series (first ${unbalanced[0][0]}: ${unbalanced[0][1]} fen)`);
+        // Per series the trade legs cancel pairwise and Σ net positions is zero, so VM sums to zero
+        // per series and over the run; a non-zero total means positions disagree with trades.
+        if (vmTotal !== 0n) throw new Error(`variation margin of the run does not sum to zero (${vmTotal} fen): positions disagree with trades`);
         await this.repo.repriceSeries(tx, legs.map((l) => ({ seriesId: l.seriesId, priceFen: prices.get(l.seriesId)!.priceFen })), day);
         const single = series.length === 1 ? prices.get(series[0].id)!.priceFen : null;
-        return tx.settlementRun.update({ where: { id: run.id }, data: { phase: 'FINAL', priceFen: single, processedItems: processed, totalItems: total } });
+        const counted = await tx.settlementRun.update({ where: { id: run.id }, data: { priceFen: single, processedItems: processed, totalItems: total } });
+        const checksum = await this.completion.complete(tx, counted, posted, day);
+        return { ...counted, status: 'COMPLETED' as const, checksum };
       },
       { timeout: RUN_TIMEOUT_MS, maxWait: 60_000 },
     );

@@ -16,8 +16,8 @@ import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { addDays, businessDateOf, dateColumn, isoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
-import { endOfBusinessDay, transfersChecksum, variationMarginFen } from './domain/settlement-math.js';
-import { MarginCallsService } from './margin-calls.service.js';
+import { endOfBusinessDay, variationMarginFen } from './domain/settlement-math.js';
+import { RunCompletionService } from './run-completion.service.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { DailySettlementService } from './daily-settlement.service.js';
 import type { DerivedPrice } from './settlement-prices.service.js';
@@ -42,7 +42,7 @@ export class SettlementRunsService {
     private readonly daily: DailySettlementService,
     private readonly dailyRepo: DailySettlementRepository,
     private readonly margin: MarginService,
-    private readonly marginCalls: MarginCallsService,
+    private readonly completion: RunCompletionService,
     private readonly ledger: LedgerService,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
@@ -85,7 +85,7 @@ export class SettlementRunsService {
       const run = await tx.settlementRun.create({ data: { ...key, requestedBy, phase } });
       await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
       return run;
-    });
+    }).finally(() => this.outbox.poke());
   }
 
   /**
@@ -105,7 +105,7 @@ export class SettlementRunsService {
       await tx.settlementRunSeries.createMany({ data: rest.map((seriesId) => ({ runId: run.id, seriesId, businessDate: dateColumn(day) })) });
       await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
       return [...runs, run];
-    });
+    }).finally(() => this.outbox.poke());
   }
 
   /**
@@ -165,7 +165,11 @@ export class SettlementRunsService {
     if (claimed.count === 0) return { status: run.status, checksum: run.checksum };
     const day = isoDate(run.businessDate);
     try {
-      if (run.type === 'DAILY') return await this.finish(await this.daily.settle(run), day);
+      if (run.type === 'DAILY') {
+        const done = await this.daily.settle(run);
+        this.outbox.poke();
+        return { status: 'COMPLETED', checksum: done.checksum! };
+      }
       const series = (await this.markets.seriesById(this.prisma, run.seriesId!))!;
       const base = `settle.${run.type}.${series.id}.${day}`;
       if (run.type === 'DELIVERY_CLOSE') return await this.closeDelivery(run, series, day, base);
@@ -296,28 +300,8 @@ export class SettlementRunsService {
 
   private async finish(run: SettlementRun, day: string): Promise<{ status: string; checksum: string }> {
     const rows = await this.repo.runTransfers(this.prisma, run.id);
-    const vmNet = rows.filter((r) => r.key.includes('.vm.')).reduce((s, r) => s + (r.credit === HOUSE.ccpSettlement ? r.amountFen : -r.amountFen), 0n);
-    if (vmNet !== 0n) throw new Error(`variation margin of the run does not sum to zero (${vmNet} fen)`);
-    const checksum = transfersChecksum(rows);
-    const members = [...new Set(rows.flatMap((r) => [r.debit, r.credit]).filter((c) => c.startsWith('member:')).map((c) => c.split(':')[1]))];
-    await this.prisma.$transaction(async (tx) => {
-      if ((await tx.marginCall.count({ where: { runId: run.id } })) === 0) {
-        const short = await this.repo.negativeCash(tx, members);
-        const dueAt = endOfBusinessDay(addDays(day, 1), this.config.eodCutoff);
-        await this.marginCalls.open(tx, short.map((s) => ({ memberId: s.memberId, amountFen: -s.balanceFen })), run.id, day, dueAt);
-      }
-      await tx.settlementRun.update({
-        where: { id: run.id },
-        data: { status: 'COMPLETED', checksum, transferCount: rows.length, totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n), finishedAt: this.clock.now(), totalItems: run.processedItems },
-      });
-      await this.outbox.enqueue(tx, 'reconciliation.run', { settlementRunId: run.id }, { jobId: `recon-after-${run.id}` });
-      if (run.type !== 'DAILY') {
-        // A physical series with obligations is IN_DELIVERY until its window closes.
-        const open = run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId!, status: { not: 'CLOSED' } } }) : 0;
-        await tx.series.update({ where: { id: run.seriesId! }, data: { status: open > 0 ? 'IN_DELIVERY' : 'SETTLED' } });
-      }
-    });
-    this.logger.log({ run: run.id, transfers: rows.length, checksum }, 'settlement run completed');
+    const checksum = await this.prisma.$transaction((tx) => this.completion.complete(tx, run, rows, day));
+    this.outbox.poke();
     return { status: 'COMPLETED', checksum };
   }
 }

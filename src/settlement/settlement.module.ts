@@ -5,6 +5,7 @@ import { MarketsModule } from '../markets/markets.module.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { DailySettlementService } from './daily-settlement.service.js';
 import { EodHandler } from './eod.handler.js';
+import { RunCompletionService } from './run-completion.service.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { SettlementPricesService } from './settlement-prices.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
@@ -15,7 +16,7 @@ import { StatementsService } from './statements.service.js';
 @Module({
   imports: [LedgerModule, MarketsModule, DeliveryModule],
   controllers: [SettlementController],
-  providers: [SettlementRepository, SettlementPricesService, DailySettlementRepository, DailySettlementService, SettlementRunsService, MarginCallsService, EodHandler, StatementsService],
+  providers: [SettlementRepository, SettlementPricesService, DailySettlementRepository, DailySettlementService, RunCompletionService, SettlementRunsService, MarginCallsService, EodHandler, StatementsService],
   exports: [SettlementRunsService, DailySettlementRepository],
 })
 export class SettlementModule {}

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "trades_businessDate_idx" ON "trades"("businessDate");

@@ -1,0 +1,60 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { SettlementRun } from '../generated/prisma/client.js';
+import { HOUSE } from '../ledger/ledger.types.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import type { Tx } from '../platform/prisma/prisma.service.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
+import { addDays } from '../platform/time/business-date.js';
+import { Clock } from '../platform/time/clock.js';
+import { endOfBusinessDay, transfersChecksum } from './domain/settlement-math.js';
+import { MarginCallsService } from './margin-calls.service.js';
+import { SettlementRepository } from './settlement.repository.js';
+
+export interface PostedTransfer {
+  key: string;
+  debit: string;
+  credit: string;
+  amountFen: bigint;
+}
+
+/**
+ * The end of every settlement run, in the caller's transaction: the run's VM must sum to zero;
+ * members left with negative cash get a margin call; the run is COMPLETED with the checksum and
+ * totals of what it posted; a reconciliation follows; an expired series moves on.
+ */
+@Injectable()
+export class RunCompletionService {
+  private readonly logger = new Logger(RunCompletionService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly repo: SettlementRepository,
+    private readonly marginCalls: MarginCallsService,
+    private readonly outbox: OutboxService,
+    private readonly clock: Clock,
+  ) {}
+
+  async complete(tx: Tx, run: SettlementRun, rows: PostedTransfer[], day: string): Promise<string> {
+    const vmNet = rows.filter((r) => r.key.includes('.vm.')).reduce((s, r) => s + (r.credit === HOUSE.ccpSettlement ? r.amountFen : -r.amountFen), 0n);
+    if (vmNet !== 0n) throw new Error(`variation margin of the run does not sum to zero (${vmNet} fen)`);
+    const checksum = transfersChecksum(rows);
+    const members = [...new Set(rows.flatMap((r) => [r.debit, r.credit]).filter((c) => c.startsWith('member:')).map((c) => c.split(':')[1]))];
+    if ((await tx.marginCall.count({ where: { runId: run.id } })) === 0) {
+      const short = await this.repo.negativeCash(tx, members);
+      const dueAt = endOfBusinessDay(addDays(day, 1), this.config.eodCutoff);
+      await this.marginCalls.open(tx, short.map((s) => ({ memberId: s.memberId, amountFen: -s.balanceFen })), run.id, day, dueAt);
+    }
+    await tx.settlementRun.update({
+      where: { id: run.id },
+      data: { status: 'COMPLETED', phase: 'FINAL', checksum, transferCount: rows.length, totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n), finishedAt: this.clock.now(), totalItems: run.processedItems },
+    });
+    await this.outbox.enqueue(tx, 'reconciliation.run', { settlementRunId: run.id }, { jobId: `recon-after-${run.id}` });
+    if (run.type !== 'DAILY') {
+      // A physical series with obligations is IN_DELIVERY until its window closes.
+      const open = run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId!, status: { not: 'CLOSED' } } }) : 0;
+      await tx.series.update({ where: { id: run.seriesId! }, data: { status: open > 0 ? 'IN_DELIVERY' : 'SETTLED' } });
+    }
+    this.logger.log({ run: run.id, transfers: rows.length, checksum }, 'settlement run completed');
+    return checksum;
+  }
+}
