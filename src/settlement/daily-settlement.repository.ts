@@ -103,6 +103,12 @@ export class DailySettlementRepository {
     return new Map(rows.map((r) => [r.seriesId, r.runId]));
   }
 
+  /** Records the run as the one settling these series on the date (unique per series and date). */
+  async cover(tx: Tx, runId: string, seriesIds: string[], businessDate: string): Promise<void> {
+    await tx.$executeRaw`
+      INSERT INTO settlement_run_series ("runId", "seriesId", "businessDate") SELECT ${runId}::uuid, s, ${businessDate}::date FROM unnest(${seriesIds}::uuid[]) AS s`;
+  }
+
   /** Moves the series' margin price to the run's price, unless a later date already did. */
   async repriceSeries(tx: Tx, legs: { seriesId: string; priceFen: bigint }[], businessDate: string): Promise<void> {
     await tx.$executeRaw`

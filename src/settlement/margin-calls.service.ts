@@ -1,4 +1,4 @@
-import { dateColumn, isoDate } from '../platform/time/business-date.js';
+import { isoDate } from '../platform/time/business-date.js';
 import { Injectable, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
 import { LedgerEvents } from '../ledger/ledger.events.js';
@@ -26,11 +26,13 @@ export class MarginCallsService implements OnModuleDestroy {
     this.sub.unsubscribe();
   }
 
-  async open(db: Db, calls: { memberId: string; amountFen: bigint }[], runId: string, businessDate: string, dueAt: Date): Promise<void> {
-    if (calls.length === 0) return;
-    await db.marginCall.createMany({
-      data: calls.map((c) => ({ memberId: c.memberId, runId, amountFen: c.amountFen, businessDate: dateColumn(businessDate), dueAt })),
-    });
+  /** A call on each of these members whose free cash is below zero, for the shortfall; one statement. */
+  async openForNegativeCash(db: Db, memberIds: string[], runId: string, businessDate: string, dueAt: Date): Promise<number> {
+    if (memberIds.length === 0) return 0;
+    return db.$executeRaw`
+      INSERT INTO margin_calls (id, "memberId", "runId", "businessDate", "amountFen", "dueAt")
+      SELECT gen_random_uuid(), "memberId", ${runId}::uuid, ${businessDate}::date, -"balanceFen", ${dueAt}
+      FROM ledger_accounts WHERE type = 'CASH' AND "memberId" = ANY(${memberIds}::uuid[]) AND "balanceFen" < 0`;
   }
 
   /** Closes every open call whose member's free cash is no longer negative. */

@@ -8,7 +8,6 @@ import { addDays } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { endOfBusinessDay, transfersChecksum } from './domain/settlement-math.js';
 import { MarginCallsService } from './margin-calls.service.js';
-import { SettlementRepository } from './settlement.repository.js';
 
 export interface PostedTransfer {
   key: string;
@@ -28,7 +27,6 @@ export class RunCompletionService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly repo: SettlementRepository,
     private readonly marginCalls: MarginCallsService,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
@@ -40,9 +38,7 @@ export class RunCompletionService {
     const checksum = transfersChecksum(rows);
     const members = [...new Set(rows.flatMap((r) => [r.debit, r.credit]).filter((c) => c.startsWith('member:')).map((c) => c.split(':')[1]))];
     if ((await tx.marginCall.count({ where: { runId: run.id } })) === 0) {
-      const short = await this.repo.negativeCash(tx, members);
-      const dueAt = endOfBusinessDay(addDays(day, 1), this.config.eodCutoff);
-      await this.marginCalls.open(tx, short.map((s) => ({ memberId: s.memberId, amountFen: -s.balanceFen })), run.id, day, dueAt);
+      await this.marginCalls.openForNegativeCash(tx, members, run.id, day, endOfBusinessDay(addDays(day, 1), this.config.eodCutoff));
     }
     await tx.settlementRun.update({
       where: { id: run.id },

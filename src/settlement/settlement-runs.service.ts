@@ -102,7 +102,7 @@ export class SettlementRunsService {
       const rest = [...new Set(seriesIds.filter((id) => !covered.has(id)))].sort();
       if (rest.length === 0) return runs;
       const run = await tx.settlementRun.create({ data: { type: 'DAILY', businessDate: dateColumn(day), seriesId: rest.length === 1 ? rest[0] : null, seriesCount: rest.length, requestedBy } });
-      await tx.settlementRunSeries.createMany({ data: rest.map((seriesId) => ({ runId: run.id, seriesId, businessDate: dateColumn(day) })) });
+      await this.dailyRepo.cover(tx, run.id, rest, day);
       await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
       return [...runs, run];
     }).finally(() => this.outbox.poke());

@@ -96,10 +96,4 @@ export class SettlementRepository {
       FROM transfers t JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
       WHERE t."settlementRunId" = ${runId}::uuid`;
   }
-
-  /** Members of these ids whose free cash is below zero after a run: each owes a margin call. */
-  negativeCash(db: Db, memberIds: string[]): Promise<{ memberId: string; balanceFen: bigint }[]> {
-    return db.$queryRaw`
-      SELECT "memberId", "balanceFen" FROM ledger_accounts WHERE type = 'CASH' AND "memberId" = ANY(${memberIds}::uuid[]) AND "balanceFen" < 0`;
-  }
 }
