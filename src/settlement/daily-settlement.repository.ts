@@ -103,6 +103,14 @@ export class DailySettlementRepository {
     return new Map(rows.map((r) => [r.seriesId, r.runId]));
   }
 
+  /** Which of these series a COMPLETED DAILY run settled on the date. */
+  async settledSeries(db: Db, seriesIds: string[], businessDate: string): Promise<Set<string>> {
+    const rows = await db.$queryRaw<{ seriesId: string }[]>`
+      SELECT c."seriesId" FROM settlement_run_series c JOIN settlement_runs r ON r.id = c."runId"
+      WHERE c."businessDate" = ${businessDate}::date AND c."seriesId" = ANY(${seriesIds}::uuid[]) AND r.status = 'COMPLETED'`;
+    return new Set(rows.map((r) => r.seriesId));
+  }
+
   /** Records the run as the one settling these series on the date (unique per series and date). */
   async cover(tx: Tx, runId: string, seriesIds: string[], businessDate: string): Promise<void> {
     await tx.$executeRaw`

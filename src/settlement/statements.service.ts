@@ -8,6 +8,12 @@ import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { addDays, dateColumn } from '../platform/time/business-date.js';
+import type { Trade } from '../generated/prisma/client.js';
+import { multiplier } from '../markets/domain/contract-math.js';
+import type { SeriesWithProduct } from '../markets/markets.repository.js';
+import { DailySettlementRepository } from './daily-settlement.repository.js';
+import { variationMarginFen } from './domain/settlement-math.js';
+import { SettlementRepository } from './settlement.repository.js';
 
 /** A member's statement for one business date: balances, transfers, trades, positions, prices. */
 @Injectable()
@@ -15,6 +21,8 @@ export class StatementsService {
   constructor(
     private readonly prisma: PrismaService,
     private readonly ledger: LedgerRepository,
+    private readonly settlement: SettlementRepository,
+    private readonly dailyRuns: DailySettlementRepository,
   ) {}
 
   async statement(p: Principal, memberId: string, businessDate: string) {
@@ -36,9 +44,10 @@ export class StatementsService {
       FROM trades WHERE ("buyerId" = ${memberId}::uuid OR "sellerId" = ${memberId}::uuid) AND "businessDate" <= ${businessDate}::date
       GROUP BY "seriesId"`;
     const allSeries = [...new Set([...seriesIds, ...positionRows.map((r) => r.seriesId)])];
-    const series = await this.prisma.series.findMany({ where: { id: { in: allSeries } }, select: { id: true, code: true } });
+    const series = await this.prisma.series.findMany({ where: { id: { in: allSeries } }, include: { product: true } });
     const code = new Map(series.map((s) => [s.id, s.code]));
     const prices = await this.prisma.settlementPrice.findMany({ where: { businessDate: day, seriesId: { in: allSeries } } });
+    const variationMargin = await this.variationBySeries(memberId, businessDate, series, positionRows, trades, prices);
     const bal = (rows: { type: string; balanceFen: bigint }[]) => Object.fromEntries(rows.map((r) => [r.type.toLowerCase(), formatFen(r.balanceFen)]));
     return {
       memberId,
@@ -51,7 +60,39 @@ export class StatementsService {
       trades: trades.map((t) => ({ id: t.id, series: code.get(t.seriesId), side: t.buyerId === memberId ? 'BUY' : 'SELL', price: formatFen(t.priceFen), quantity: t.quantity, block: t.block, time: t.createdAt.toISOString() })),
       positions: positionRows.map((r) => ({ series: code.get(r.seriesId), long: Number(r.long), short: Number(r.short), net: Number(r.long - r.short) })),
       settlementPrices: prices.map((s) => ({ series: code.get(s.seriesId), price: formatFen(s.priceFen), method: s.method })),
+      variationMargin,
     };
+  }
+
+  /**
+   * A DAILY run pays one netted VM transfer per member; the statement shows where it came from:
+   * per series the run settled that day, the same formula from the member's own trades and the
+   * prices (they sum to the transfer).
+   */
+  private async variationBySeries(
+    memberId: string,
+    businessDate: string,
+    series: SeriesWithProduct[],
+    positions: { seriesId: string; long: bigint; short: bigint }[],
+    trades: Trade[],
+    prices: { seriesId: string; priceFen: bigint }[],
+  ) {
+    const settled = await this.dailyRuns.settledSeries(this.prisma, series.map((s) => s.id), businessDate);
+    const previous = await this.settlement.previousPrices(this.prisma, [...settled], businessDate);
+    const price = new Map(prices.map((p) => [p.seriesId, p.priceFen]));
+    return series
+      .filter((s) => settled.has(s.id) && price.has(s.id))
+      .map((s) => {
+        const pos = positions.find((p) => p.seriesId === s.id);
+        const netEnd = pos ? pos.long - pos.short : 0n;
+        const today = trades.filter((t) => t.seriesId === s.id).map((t) => ({ signed: BigInt(t.buyerId === memberId ? t.quantity : -t.quantity), priceFen: t.priceFen }));
+        const netStart = netEnd - today.reduce((sum, t) => sum + t.signed, 0n);
+        const prevPriceFen = previous.get(s.id) ?? s.referencePriceFen;
+        const priceFen = price.get(s.id)!;
+        const vm = variationMarginFen({ netStart, netEnd, prevPriceFen, priceFen, todaysSignedCostFen: today.reduce((sum, t) => sum + t.signed * t.priceFen, 0n), multiplier: multiplier(s.product.contractSizeTokens) });
+        return { series: s.code, netStart: Number(netStart), netEnd: Number(netEnd), previousPrice: formatFen(prevPriceFen), price: formatFen(priceFen), amount: formatFen(vm) };
+      })
+      .sort((x, y) => (x.series < y.series ? -1 : 1));
   }
 
   /** One CSV with a `section` column, so a spreadsheet can filter it; amounts as decimal strings. */
@@ -67,6 +108,7 @@ export class StatementsService {
     for (const t of s.trades) row('trade', s.businessDate, t.id, t.series, t.side, '', '', t.price, t.quantity, s.currency, t.block ? 'block' : '');
     for (const p of s.positions) row('position', s.businessDate, '', p.series, '', '', '', '', p.net, '', '');
     for (const p of s.settlementPrices) row('settlement_price', s.businessDate, '', p.series, p.method, '', '', p.price, '', s.currency, '');
+    for (const v of s.variationMargin) row('variation_margin', s.businessDate, '', v.series, '', '', '', v.amount, v.netEnd, s.currency, `S ${v.price} vs ${v.previousPrice}`);
     for (const [account, amount] of Object.entries(s.closingBalances)) row('closing_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
     return `${lines.join('\n')}\n`;
   }

@@ -7,6 +7,7 @@ export interface RunView {
   price: string;
   checksum: string;
   businessDate: string;
+  transferCount: number;
 }
 
 /** Starts a settlement run over HTTP and waits until the worker has completed it. */

@@ -68,8 +68,18 @@ describe('a DAILY run over a set of series, netted per member', () => {
     run = { ...started.body.items[0], ...(await waitForRun(t, started.body.items[0].id)) };
     expect(run.price).toBeNull(); // a set run has one price per series, stored as settlement prices
 
-    const prices = await t.clearing.get<{ settlementPrices: { series: string; price: string; method: string }[] }>(`/v1/members/${a.id}/statements/${DAY}`);
-    expect(prices.body.settlementPrices).toEqual(expect.arrayContaining([{ series: X, price: '4.14', method: 'VWAP' }, { series: Y, price: '3.90', method: 'FIXED' }]));
+    const statement = await a.client.get<{
+      settlementPrices: { series: string; price: string; method: string }[];
+      variationMargin: { series: string; netStart: number; netEnd: number; previousPrice: string; price: string; amount: string }[];
+      transfers: { kind: string; amount: string; creditAccount: string }[];
+    }>(`/v1/members/${a.id}/statements/${DAY}`);
+    expect(statement.body.settlementPrices).toEqual(expect.arrayContaining([{ series: X, price: '4.14', method: 'VWAP' }, { series: Y, price: '3.90', method: 'FIXED' }]));
+    // The statement breaks a's one netted VM transfer (+2.80) down by series.
+    expect(statement.body.variationMargin).toEqual([
+      { series: X, netStart: 0, netEnd: -3, previousPrice: '4.00', price: '4.14', amount: '-1.20' },
+      { series: Y, netStart: 0, netEnd: 4, previousPrice: '4.00', price: '3.90', amount: '4.00' },
+    ]);
+    expect(statement.body.transfers.filter((x) => x.kind === 'VARIATION_MARGIN').map((x) => [x.amount, x.creditAccount])).toEqual([['2.80', `member:${a.id}:cash`]]);
 
     // VM:  X (S 4.14, S−1 4.00): a (−3×414 + 1230)×10 = −120; b (5×414 − 2070)×10 = 0; c (−2×414 + 840)×10 = +120
     //      Y (S 3.90):           a (4×390 − 4×380)×10 = +400; b −400
