@@ -52,7 +52,9 @@ interface Member {
 }
 interface Run {
   id: string;
-  series: string;
+  /** null for the end-of-day run over every series */
+  series: string | null;
+  seriesCount: number;
   type: string;
   businessDate: string;
   status: string;
@@ -164,8 +166,9 @@ async function main(): Promise<void> {
     'the daily runs',
     async () => {
       const started = await clearing.post<{ items: Run[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: today });
-      const runs = await Promise.all(started.items.filter((r) => r.series === cash || r.series === phys).map((r) => clearing.get<Run>(`/v1/settlement/runs/${r.id}`)));
-      return runs.length === 2 && runs.every((r) => r.status === 'COMPLETED') && runs;
+      // One run settles every trading series at the end of the day (or one per series, if started so).
+      const runs = await Promise.all(started.items.filter((r) => r.series === null || r.series === cash || r.series === phys).map((r) => clearing.get<Run>(`/v1/settlement/runs/${r.id}`)));
+      return runs.length > 0 && runs.every((r) => r.status === 'COMPLETED') && runs;
     },
     60_000,
   );
@@ -216,7 +219,7 @@ async function main(): Promise<void> {
     out(`  ${t.series.padEnd(10)} ${String(t.quantity).padStart(2)} @ ${t.price.padStart(6)}  ${nameOf.get(t.sellerId)} → ${nameOf.get(t.buyerId)}`);
   }
   out('\nSettlement prices');
-  for (const r of [...daily, ...expiries]) out(`  ${r.series.padEnd(10)} ${r.type.padEnd(7)} ${r.businessDate}  ${r.price}`);
+  for (const r of [...daily, ...expiries]) out(`  ${(r.series ?? `${r.seriesCount} series`).padEnd(10)} ${r.type.padEnd(7)} ${r.businessDate}  ${r.price ?? '(a price per series)'}`);
   out('\nVariation margin (per member, per run)');
   for (const m of everyone) {
     const vm = (await clearing.get<{ items: { amount: string; creditAccount: string; businessDate: string }[] }>(`/v1/members/${m.id}/transfers?kind=VARIATION_MARGIN&limit=50`)).items;

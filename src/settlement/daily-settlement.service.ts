@@ -69,7 +69,7 @@ export class DailySettlementService {
           for (const t of transfers) posted.push({ key: t.idempotencyKey, debit: t.debit, credit: t.credit, amountFen: t.amountFen });
           cursor = range.last;
           processed += range.count;
-          await this.progress(run.id, processed, total);
+          this.progress(run.id, processed, total);
         }
         // Per series the trade legs cancel pairwise and Σ net positions is zero, so VM sums to zero
         // per series and over the run; a non-zero total means positions disagree with trades.
@@ -106,10 +106,16 @@ export class DailySettlementService {
     return out;
   }
 
-  /** Outside the run's transaction, so it shows while the run works; a retry starts it again. */
-  private async progress(runId: string, processed: number, total: number): Promise<void> {
-    await this.prisma.settlementRun.update({ where: { id: runId }, data: { processedItems: processed, totalItems: total } });
+  /**
+   * Outside the run's transaction, so it shows while the run works, and not awaited: the run
+   * holds every series' lock, so orders waiting on those locks may hold every pooled connection
+   * until it commits — waiting here for one would deadlock the pool. A write that lands after
+   * the run completed changes nothing (status guard); a retry starts the count again.
+   */
+  private progress(runId: string, processed: number, total: number): void {
+    this.prisma.settlementRun
+      .updateMany({ where: { id: runId, status: 'RUNNING' }, data: { processedItems: processed, totalItems: total } })
+      .catch((err: Error) => this.logger.warn({ run: runId, err: err.message }, 'settlement progress not recorded'));
     this.logger.log({ run: runId, phase: 'NET', processed, total }, 'settlement progress');
   }
 }
-

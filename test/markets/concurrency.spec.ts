@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFen } from '../../src/platform/money/money.js';
+import { isoDate } from '../../src/platform/time/business-date.js';
+import { Clock } from '../../src/platform/time/clock.js';
+import { waitForRun } from '../harness/settlement-helpers.js';
 import { createMember, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
@@ -15,8 +18,8 @@ function worstCase(net: number, restingBuy: number, restingSell: number): number
   return Math.max(Math.max(0, net + restingBuy), Math.max(0, restingSell - net));
 }
 
-function marginFen(contracts: number): bigint {
-  const exact = REF * MULT * BigInt(contracts) * IM_BP;
+function marginFen(contracts: number, priceFen: bigint = REF): bigint {
+  const exact = priceFen * MULT * BigInt(contracts) * IM_BP;
   return exact / 10_000n + (exact % 10_000n === 0n ? 0n : 1n);
 }
 
@@ -85,9 +88,11 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
         expect(p.marginQty).toBe(worstCase(longs - shorts, resting('BUY'), resting('SELL')));
       }
     }
-    // Margin held = the margin of every position of the member, valued at the (reference) margin price.
+    // Margin held = the margin of every position of the member, valued at its series' margin price
+    // (the reference price until a daily run re-prices the series).
+    const marginPrice = new Map((await t.prisma.series.findMany()).map((s) => [s.id, s.lastSettlementPriceFen ?? s.referencePriceFen]));
     for (const c of clients) {
-      const held = (await t.prisma.position.findMany({ where: { memberId: c.id } })).reduce((sum, p) => sum + marginFen(p.marginQty), 0n);
+      const held = (await t.prisma.position.findMany({ where: { memberId: c.id } })).reduce((sum, p) => sum + marginFen(p.marginQty, marginPrice.get(p.seriesId)), 0n);
       const account = await t.prisma.ledgerAccount.findUniqueOrThrow({ where: { code: `member:${c.id}:margin` } });
       expect(account.balanceFen).toBe(held);
     }
@@ -101,6 +106,27 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
     expect(statuses.filter((s) => s === 201).length).toBeGreaterThan(200);
     expect(await t.prisma.trade.count()).toBeGreaterThan(0);
     await checkInvariants([series]);
+  }, 120_000);
+
+  it('an end-of-day run re-prices every series while orders keep arriving: margin held = recomputed at the new prices', async () => {
+    const many = [await createSeries(t, product), await createSeries(t, product), await createSeries(t, product)];
+    await storm(many, 6);
+    const day = isoDate((await t.prisma.trade.findFirstOrThrow({ orderBy: { seq: 'desc' } })).businessDate);
+    for (const [code, price] of [[many[0], '4.20'], [many[1], '3.90'], [many[2], '4.05']]) {
+      expect((await t.clearing.post(`/v1/series/${code}/settlement-price`, { price, businessDate: day })).status).toBe(201);
+    }
+    t.app.get(Clock).set(new Date(Date.now() + 24 * 3_600_000)); // the business date has ended; trading goes on
+    const during = storm(many, 12);
+    await new Promise((r) => setTimeout(r, 300));
+    const started = await t.clearing.post<{ items: { id: string; seriesCount: number }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: day });
+    expect(started.status, started.text).toBe(201);
+    expect(started.body.items).toHaveLength(1);
+    for (const r of started.body.items) await waitForRun(t, r.id);
+    const statuses = await during;
+    expect(statuses.filter((x) => x >= 500)).toEqual([]);
+    const repriced = await t.prisma.series.findMany({ where: { code: { in: many } }, orderBy: { code: 'asc' } });
+    expect(repriced.map((x) => x.lastSettlementPriceFen)).toEqual([420n, 390n, 405n]);
+    await checkInvariants(many);
   }, 120_000);
 
   it('several series in parallel: the same invariants hold for each', async () => {
