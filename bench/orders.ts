@@ -1,5 +1,7 @@
 // npm run bench:orders — orders/s and latency over HTTP to 1 and to 10 series, against a bare
 // NestJS endpoint doing one SELECT 1 on the same Postgres, same client loop, same run.
+// Knobs: BENCH_REPS, BENCH_SECONDS, BENCH_PROFILE=1 (API+worker under --cpu-prof, /tmp/prof),
+// BENCH_FEE_FEN (fee per contract; 0 takes the ccp:fees account out of every order).
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { freePort, machine, median, printTable, progress, scratchDatabase, startServer, writeResults, type Figure } from './lib.js';
@@ -45,7 +47,8 @@ async function main(): Promise<void> {
   const base = `http://127.0.0.1:${apiPort}`;
   const refBase = `http://127.0.0.1:${refPort}`;
   progress('starting the API (dist/main.js) and the reference server');
-  const app = await startServer(['dist/main.js'], { DATABASE_URL: db.url, REDIS_URL, PORT: String(apiPort), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', NODE_ENV: 'production', QUEUE_PREFIX: `{bench${randomBytes(3).toString('hex')}}` }, `${base}/health/ready`);
+  // BENCH_PROFILE=1 runs the API+worker with --cpu-prof (profiles in /tmp/prof).
+  const app = await startServer(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'], { DATABASE_URL: db.url, REDIS_URL, PORT: String(apiPort), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', NODE_ENV: 'production', QUEUE_PREFIX: `{bench${randomBytes(3).toString('hex')}}` }, `${base}/health/ready`);
   const ref = await startServer(['--import', 'tsx', 'bench/reference-server.ts'], { DATABASE_URL: db.url, PORT: String(refPort) }, `${refBase}/ping`);
 
   try {
@@ -58,7 +61,7 @@ async function main(): Promise<void> {
       await api(`/v1/members/${m.id}/deposits`, { amount: '100000000.00', currency: 'CNY', reference: `B${i}` });
       traders.push(((await (await api(`/v1/members/${m.id}/api-keys`, { role: 'trader' })).json()) as { key: string }).key);
     }
-    await api('/v1/products', { code: 'BENCH', modelClass: 'llm-70b-instruct', contractSizeTokens: 10_000_000, tickFen: 1, settlementType: 'CASH', initialMarginBp: 1000, maintenanceMarginBp: 500, feePerContractFen: 1, penaltyBp: 0, maxTtftMs: 1000, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 0 });
+    await api('/v1/products', { code: 'BENCH', modelClass: 'llm-70b-instruct', contractSizeTokens: 10_000_000, tickFen: 1, settlementType: 'CASH', initialMarginBp: 1000, maintenanceMarginBp: 500, feePerContractFen: Number(process.env.BENCH_FEE_FEN ?? 1), penaltyBp: 0, maxTtftMs: 1000, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 0 });
     const series = Array.from({ length: 11 }, (_, i) => `BENCH-S${i}`);
     for (const code of series) {
       await api('/v1/series', { productCode: 'BENCH', code, lastTradingAt: new Date(Date.now() + 48 * HOUR).toISOString(), deliveryStart: new Date(Date.now() + 49 * HOUR).toISOString(), deliveryEnd: new Date(Date.now() + 50 * HOUR).toISOString(), referencePrice: '4.00' });
