@@ -62,11 +62,13 @@ export class LedgerRepository {
   }
 
   /**
-   * Row locks on every touched account, in id order: concurrent postings queue up instead of
-   * deadlocking, and the guarded update below sees settled balances.
+   * The touched accounts, row-locked in id order in the same statement: concurrent postings
+   * queue up instead of deadlocking, and the guarded update below sees settled balances.
    */
-  async lockAccounts(db: Db, accountIds: string[]): Promise<void> {
-    await db.$queryRaw`SELECT id FROM ledger_accounts WHERE id = ANY(${accountIds}::uuid[]) ORDER BY id FOR UPDATE`;
+  async lockAccountsByCode(db: Db, codes: string[]): Promise<Map<string, AccountRow>> {
+    const rows = await db.$queryRaw<AccountRow[]>`
+      SELECT id, code, type FROM ledger_accounts WHERE code = ANY(${codes}::text[]) ORDER BY id FOR UPDATE`;
+    return new Map(rows.map((r) => [r.code, r]));
   }
 
   /**

@@ -38,10 +38,9 @@ export class LedgerService {
     if (requests.length === 0) return 0;
     validate(requests);
     const codes = [...new Set(requests.flatMap((r) => [r.debit, r.credit]))];
-    const accounts = await this.repo.accountsByCode(tx, codes);
-    for (const code of codes) if (!accounts.has(code)) throw unknownAccount(code);
     // All locks up front, in one order, even when the batch is applied in chunks.
-    await this.repo.lockAccounts(tx, [...accounts.values()].map((a) => a.id).sort());
+    const accounts = await this.repo.lockAccountsByCode(tx, codes);
+    for (const code of codes) if (!accounts.has(code)) throw unknownAccount(code);
 
     let inserted = 0;
     for (let i = 0; i < requests.length; i += CHUNK) {

@@ -28,18 +28,17 @@ export class MarginService {
   }
 
   /**
-   * The same for many members in three statements (settlement over large books). `toZero`: final
+   * The same for many members in two statements (settlement over large books). `toZero`: final
    * settlement releases everything, whatever the exposure. The caller holds the series lock;
    * both the margin held and the margin required are valued at the price committed now.
    */
   async rebalanceMany(tx: Tx, series: SeriesWithProduct, memberIds: string[], eventKey: string, businessDate: string, toZero = false): Promise<TransferRequest[]> {
-    const price = await this.repo.marginPrice(tx, series.id);
     const changes = (await this.repo.exposures(tx, series.id, memberIds))
-      .map((e) => ({ memberId: e.memberId, before: e.marginQty, after: toZero ? 0 : worstCaseContracts(e) }))
+      .map((e) => ({ memberId: e.memberId, price: e.marginPriceFen, before: e.marginQty, after: toZero ? 0 : worstCaseContracts(e) }))
       .filter((c) => c.after !== c.before);
     await this.repo.setMarginQtyMany(tx, series.id, changes.map((c) => ({ memberId: c.memberId, marginQty: c.after })));
     return changes
-      .map((c) => ({ memberId: c.memberId, delta: heldMarginFen(series, c.after, price) - heldMarginFen(series, c.before, price) }))
+      .map((c) => ({ memberId: c.memberId, delta: heldMarginFen(series, c.after, c.price) - heldMarginFen(series, c.before, c.price) }))
       .filter((c) => c.delta !== 0n)
       .map((c) => this.transfer(c.memberId, c.delta, eventKey, businessDate));
   }

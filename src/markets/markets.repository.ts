@@ -11,6 +11,11 @@ export type SeriesWithProduct = Series & { product: Product };
 export interface MemberExposure extends Exposure {
   /** Worst-case contracts whose margin is held (valued at the series' margin price). */
   marginQty: number;
+  /**
+   * The series' margin price as committed when read. Read under the series lock: the daily run
+   * moves it together with everyone's margin, so a price read earlier could be stale.
+   */
+  marginPriceFen: bigint;
   longQty: number;
   shortQty: number;
 }
@@ -40,16 +45,6 @@ export class MarketsRepository {
     return db.series.findUnique({ where: { id }, include: { product: true } });
   }
 
-  /**
-   * The series' margin price as committed now. Read under the series lock: the daily run moves
-   * it together with everyone's margin, so a reader that saw an older price would value the
-   * margin held at the wrong price.
-   */
-  async marginPrice(tx: Tx, seriesId: string): Promise<bigint> {
-    const [row] = await tx.$queryRaw<{ price: bigint }[]>`SELECT COALESCE("lastSettlementPriceFen", "referencePriceFen") AS price FROM series WHERE id = ${seriesId}::uuid`;
-    return row.price;
-  }
-
   /** Matching of one series is strictly serialised, across every process, by this lock. */
   async lockSeries(tx: Tx, seriesId: string): Promise<void> {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`series:${seriesId}`}))`;
@@ -77,7 +72,7 @@ export class MarketsRepository {
 
   /** Members' exposure in one series: position, margin held, resting quantity per side. */
   async exposures(db: Db, seriesId: string, memberIds: string[]): Promise<(MemberExposure & { memberId: string })[]> {
-    const rows = await db.$queryRaw<{ memberId: string; longQty: number; shortQty: number; marginQty: number; restingBuy: bigint; restingSell: bigint }[]>`
+    const rows = await db.$queryRaw<{ memberId: string; longQty: number; shortQty: number; marginQty: number; restingBuy: bigint; restingSell: bigint; marginPriceFen: bigint }[]>`
       WITH m AS (SELECT unnest(${memberIds}::uuid[]) AS id),
       resting AS (
         SELECT "memberId", sum(quantity - "filledQuantity") FILTER (WHERE side = 'BUY') AS buy, sum(quantity - "filledQuantity") FILTER (WHERE side = 'SELL') AS sell
@@ -85,7 +80,8 @@ export class MarketsRepository {
         GROUP BY "memberId"
       )
       SELECT m.id AS "memberId", COALESCE(p."longQty", 0) AS "longQty", COALESCE(p."shortQty", 0) AS "shortQty",
-             COALESCE(p."marginQty", 0) AS "marginQty", COALESCE(r.buy, 0)::bigint AS "restingBuy", COALESCE(r.sell, 0)::bigint AS "restingSell"
+             COALESCE(p."marginQty", 0) AS "marginQty",
+             (SELECT COALESCE("lastSettlementPriceFen", "referencePriceFen") FROM series WHERE id = ${seriesId}::uuid) AS "marginPriceFen", COALESCE(r.buy, 0)::bigint AS "restingBuy", COALESCE(r.sell, 0)::bigint AS "restingSell"
       FROM m LEFT JOIN positions p ON p."memberId" = m.id AND p."seriesId" = ${seriesId}::uuid LEFT JOIN resting r ON r."memberId" = m.id`;
     return rows.map((r) => ({
       memberId: r.memberId,
@@ -93,6 +89,7 @@ export class MarketsRepository {
       shortQty: r.shortQty,
       net: r.longQty - r.shortQty,
       marginQty: r.marginQty,
+      marginPriceFen: r.marginPriceFen,
       restingBuyQty: Number(r.restingBuy),
       restingSellQty: Number(r.restingSell),
     }));

@@ -158,7 +158,7 @@ export class OrdersService {
   /** Posts an event's money; a shortfall of free cash is the member's INSUFFICIENT_MARGIN. */
   async post(tx: Tx, transfers: TransferRequest[]): Promise<void> {
     try {
-      await this.ledger.post(tx, transfers);
+      await this.ledger.postBatch(tx, transfers);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'INSUFFICIENT_FUNDS') {
         throw new DomainError('INSUFFICIENT_MARGIN', 'free cash does not cover the initial margin of the worst-case position and the fees');
@@ -177,7 +177,7 @@ export class OrdersService {
       if (order.status !== 'OPEN' && order.status !== 'PARTIALLY_FILLED') throw new DomainError('ORDER_NOT_OPEN', `order is ${order.status}`);
       await this.repo.cancelOrders(tx, [order.id], p.role === 'clearing' ? 'CLEARING' : 'MEMBER');
       const release = await this.margin.rebalance(tx, series, order.memberId, `cancel.${order.id}`, this.clock.businessDate());
-      if (release) await this.ledger.post(tx, [release]);
+      if (release) await this.ledger.postBatch(tx, [release]);
       return (await this.repo.findOrder(tx, orderId))!;
     });
   }
