@@ -91,6 +91,13 @@ export class DailySettlementRepository {
     return db.series.findMany({ where: { id: { in: rows.map((r) => r.seriesId) } }, include: { product: true }, orderBy: { id: 'asc' } });
   }
 
+  /** The codes of the series a DAILY run settles, in order. */
+  async seriesCodes(db: Db, runId: string): Promise<string[]> {
+    const rows = await db.$queryRaw<{ code: string }[]>`
+      SELECT s.code FROM settlement_run_series c JOIN series s ON s.id = c."seriesId" WHERE c."runId" = ${runId}::uuid ORDER BY s.code`;
+    return rows.map((r) => r.code);
+  }
+
   /** The DAILY run that settles a series on a date, if one was started. */
   async coveringRun(db: Db, seriesId: string, businessDate: string): Promise<SettlementRun | null> {
     const row = await db.settlementRunSeries.findUnique({ where: { businessDate_seriesId: { businessDate: dateColumn(businessDate), seriesId } } });

@@ -73,7 +73,8 @@ export class SettlementController {
     const run = isUuid(id) ? await this.runs.get(id) : null;
     if (!run) throw new DomainError('NOT_FOUND', 'settlement run not found');
     const [{ series }] = await this.runs.withCodes([run]);
-    return runView(run, series);
+    // The one place a set run names its series: lists stay short, a run's page says what it covered.
+    return { ...runView(run, series), seriesCodes: run.type === 'DAILY' ? await this.dailyRuns.seriesCodes(this.prisma, run.id) : [series] };
   }
 
   /** Clearing staff fix the day's price before its run; audited like every write. */

@@ -67,6 +67,9 @@ describe('a DAILY run over a set of series, netted per member', () => {
     expect(started.body.items[0]).toMatchObject({ series: null, seriesCount: 2, type: 'DAILY', businessDate: DAY });
     run = { ...started.body.items[0], ...(await waitForRun(t, started.body.items[0].id)) };
     expect(run.price).toBeNull(); // a set run has one price per series, stored as settlement prices
+    const detail = await t.clearing.get<{ seriesCodes: string[]; progress: { processed: number; total: number } }>(`/v1/settlement/runs/${run.id}`);
+    expect(detail.body.seriesCodes).toEqual([X, Y]);
+    expect(detail.body.progress.processed).toBe(detail.body.progress.total);
 
     const statement = await a.client.get<{
       settlementPrices: { series: string; price: string; method: string }[];
