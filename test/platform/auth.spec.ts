@@ -28,6 +28,20 @@ describe('authentication, roles and member scoping', () => {
     expect(me.body).toMatchObject({ memberId: opA.id, role: 'operator', keyId: opA.keyId, memberKind: 'OPERATOR' });
   });
 
+  it('records when a key was last used, at most once a minute (a hint, not a write per request)', async () => {
+    const used = async () => (await t.prisma.apiKey.findUniqueOrThrow({ where: { id: opB.keyId } })).lastUsedAt;
+    expect((await opB.client.get('/v1/me')).status).toBe(200);
+    const first = await used();
+    expect(first).toBeInstanceOf(Date);
+    expect(Date.now() - first!.getTime()).toBeLessThan(60_000);
+    expect((await opB.client.get('/v1/me')).status).toBe(200);
+    expect(await used()).toEqual(first);
+    // An hour later by the key's own record, the next request writes it again.
+    await t.prisma.apiKey.update({ where: { id: opB.keyId }, data: { lastUsedAt: new Date(Date.now() - 3_600_000) } });
+    expect((await opB.client.get('/v1/me')).status).toBe(200);
+    expect(Date.now() - (await used())!.getTime()).toBeLessThan(60_000);
+  });
+
   it('answers 403 FORBIDDEN_ROLE when the role may not call the route', async () => {
     expectProblem(await opA.client.post('/v1/members', { name: 'x', kind: 'BUYER' }), 403, 'FORBIDDEN_ROLE');
     expectProblem(await buyer.client.post(`/v1/members/${buyer.id}/api-keys`, { role: 'buyer' }), 403, 'FORBIDDEN_ROLE');

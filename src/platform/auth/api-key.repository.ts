@@ -20,22 +20,13 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 export class ApiKeyRepository {
   constructor(private readonly prisma: PrismaService) {}
 
+  /** The key with its member's kind and status, in one statement (it runs on every request). */
   async findByHash(hash: string): Promise<Credential | null> {
-    const row = await this.prisma.apiKey.findUnique({
-      where: { hash },
-      include: { member: { select: { kind: true, status: true } } },
-    });
-    if (!row) return null;
-    return {
-      keyId: row.id,
-      hash: row.hash,
-      role: row.role,
-      revokedAt: row.revokedAt,
-      lastUsedAt: row.lastUsedAt,
-      memberId: row.memberId,
-      memberKind: row.member.kind,
-      memberStatus: row.member.status,
-    };
+    const [row] = await this.prisma.$queryRaw<Credential[]>`
+      SELECT k.id AS "keyId", k.hash, k.role::text AS role, k."revokedAt", k."lastUsedAt", k."memberId",
+             m.kind::text AS "memberKind", m.status::text AS "memberStatus"
+      FROM api_keys k JOIN members m ON m.id = k."memberId" WHERE k.hash = ${hash}`;
+    return row ?? null;
   }
 
   async touch(credential: Credential, now = new Date()): Promise<void> {
