@@ -1,4 +1,7 @@
 import { expect } from 'vitest';
+import { Clock } from '../../src/platform/time/clock.js';
+import { createMember, type TestMember } from './factories.js';
+import { createProduct, fund } from './market-factories.js';
 import type { TestApp } from './test-app.js';
 
 export interface RunView {
@@ -25,4 +28,26 @@ export async function waitForRun(t: TestApp, id: string): Promise<RunView> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`run ${id} did not complete`);
+}
+
+/**
+ * The settlement scenarios' market: a service clock at 14:40 Shanghai on 2026-12-01 (inside the
+ * 30-minute VWAP window), three funded traders, and cash series of one product (10M-token
+ * contracts, reference price 4.00, no fees unless overridden) trading until 2026-12-20.
+ */
+export async function threeTradersMarket(
+  t: TestApp,
+  seriesCodes: string[],
+  product: Record<string, unknown> = {},
+): Promise<{ clock: Clock; a: TestMember; b: TestMember; c: TestMember }> {
+  const clock = t.app.get(Clock);
+  clock.set(new Date('2026-12-01T06:40:00Z'));
+  const [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+  for (const m of [a, b, c]) await fund(t, m, '1000.00');
+  const productCode = await createProduct(t, { feePerContractFen: 0, ...product });
+  for (const code of seriesCodes) {
+    const res = await t.clearing.post('/v1/series', { productCode, code, lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z', referencePrice: '4.00' });
+    expect(res.status, res.text).toBe(201);
+  }
+  return { clock, a, b, c };
 }

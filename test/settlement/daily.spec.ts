@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
-import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
+import { expectProblem, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { createProduct, fund, order } from '../harness/market-factories.js';
-import { settle } from '../harness/settlement-helpers.js';
+import { order } from '../harness/market-factories.js';
+import { settle, threeTradersMarket } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 // Three members, two cash-settled series, three business days (Asia/Shanghai, cut-off 15:00).
@@ -34,15 +34,7 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    clock = t.app.get(Clock);
-    clock.set(at('2026-12-01T06:40:00Z')); // 14:40 in Shanghai, inside the 30-minute VWAP window
-    [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
-    for (const m of [a, b, c]) await fund(t, m, '1000.00');
-    const product = await createProduct(t, { feePerContractFen: 0 });
-    for (const code of [X, Y]) {
-      const res = await t.clearing.post('/v1/series', { productCode: product, code, lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z', referencePrice: '4.00' });
-      expect(res.status, res.text).toBe(201);
-    }
+    ({ clock, a, b, c } = await threeTradersMarket(t, [X, Y]));
   });
   afterAll(() => t.close());
 

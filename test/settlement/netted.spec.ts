@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
-import { createMember, type TestMember } from '../harness/factories.js';
+import { type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { createProduct, fund, order } from '../harness/market-factories.js';
-import { waitForRun, type RunView } from '../harness/settlement-helpers.js';
+import { order } from '../harness/market-factories.js';
+import { threeTradersMarket, waitForRun, type RunView } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 // The end of day as the scheduler starts it: one DAILY run over every trading series, netted per
@@ -35,15 +35,7 @@ describe('a DAILY run over a set of series, netted per member', () => {
 
   beforeAll(async () => {
     t = await startTestApp();
-    clock = t.app.get(Clock);
-    clock.set(at('2026-12-01T06:40:00Z')); // 14:40 in Shanghai, inside the 30-minute VWAP window
-    [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
-    for (const m of [a, b, c]) await fund(t, m, '1000.00');
-    const product = await createProduct(t, { feePerContractFen: 0, initialMarginBp: 1_234 });
-    for (const code of [X, Y]) {
-      const res = await t.clearing.post('/v1/series', { productCode: product, code, lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z', referencePrice: '4.00' });
-      expect(res.status, res.text).toBe(201);
-    }
+    ({ clock, a, b, c } = await threeTradersMarket(t, [X, Y], { initialMarginBp: 1_234 }));
     await order(a, X, 'SELL', '4.10', 3);
     await order(b, X, 'BUY', '4.10', 3); // 3 @ 4.10
     await order(c, X, 'SELL', '4.20', 2);
