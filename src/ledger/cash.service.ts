@@ -28,29 +28,30 @@ export class CashService {
    */
   async deposit(memberId: string, amountFen: bigint, reference: string): Promise<PostedTransfer> {
     await this.assertMember(memberId);
-    const posted = await this.prisma.$transaction((tx) => this.depositIn(tx, memberId, amountFen, reference));
+    const [posted] = await this.prisma.$transaction((tx) => this.depositsIn(tx, [{ memberId, amountFen, reference }]));
     this.events.deposited.next({ memberId, amountFen });
     return posted;
   }
 
-  /** The same inside the caller's transaction (a bank statement import posts its credits at once). */
-  async depositIn(tx: Tx, memberId: string, amountFen: bigint, reference: string): Promise<PostedTransfer> {
+  /**
+   * The same for many credits in one posting inside the caller's transaction (a bank statement
+   * import posts its collections at once); the posted transfers come back in the given order.
+   */
+  async depositsIn(tx: Tx, credits: { memberId: string; amountFen: bigint; reference: string }[]): Promise<PostedTransfer[]> {
+    if (credits.length === 0) return [];
+    const businessDate = this.clock.businessDate();
+    const key = (c: { memberId: string; reference: string }) => `deposit.${c.memberId}.${c.reference}`;
     try {
-      const [posted] = await this.ledger.post(tx, [
-        {
-          idempotencyKey: `deposit.${memberId}.${reference}`,
-          debit: HOUSE.bankSettlement,
-          credit: memberAccount(memberId, 'CASH'),
-          amountFen,
-          kind: 'DEPOSIT',
-          businessDate: this.clock.businessDate(),
-          reference,
-        },
-      ]);
-      return posted;
+      const posted = await this.ledger.post(
+        tx,
+        credits.map((c) => ({ idempotencyKey: key(c), debit: HOUSE.bankSettlement, credit: memberAccount(c.memberId, 'CASH'), amountFen: c.amountFen, kind: 'DEPOSIT' as const, businessDate, reference: c.reference })),
+      );
+      const byKey = new Map(posted.map((t) => [t.idempotencyKey, t]));
+      return credits.map((c) => byKey.get(key(c))!);
     } catch (err) {
       if (err instanceof DomainError && err.code === 'TRANSFER_KEY_CONFLICT') {
-        throw new DomainError('DEPOSIT_REFERENCE_REUSED', `bank reference ${reference} was already recorded with another amount`);
+        const which = credits.length === 1 ? `bank reference ${credits[0].reference}` : 'a bank reference of this posting';
+        throw new DomainError('DEPOSIT_REFERENCE_REUSED', `${which} was already recorded with another amount`);
       }
       throw err;
     }

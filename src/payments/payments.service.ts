@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import type { BankStatement, PaymentInstruction } from '../generated/prisma/client.js';
+import type { BankEntryStatus } from '../generated/prisma/enums.js';
 import { CashService } from '../ledger/cash.service.js';
 import { LedgerEvents } from '../ledger/ledger.events.js';
 import { DomainError } from '../platform/errors/error-codes.js';
@@ -101,11 +102,19 @@ export class PaymentsService {
       if (again) return again;
       const created = await tx.bankStatement.create({ data: { fileHash, format, statementId: parsed.statementId, entries: parsed.entries.length, matched: 0, breaks: 0, uploadedBy } });
       const known = await this.counterparts(tx, parsed.entries);
-      const outcomes: Awaited<ReturnType<PaymentsService['match']>>[] = [];
-      for (const e of parsed.entries) {
-        outcomes.push(await this.match(tx, e, known, deposits));
+      const decided = parsed.entries.map((e) => {
+        const d = this.match(e, known);
         known.bankRefs.add(e.bankRef);
-      }
+        return d;
+      });
+      // The writes the decisions call for, each set in one statement: confirmations, then collections.
+      const confirm = decided.flatMap((d) => (d.confirm ? [d.confirm] : []));
+      if (confirm.length > 0) await tx.paymentInstruction.updateMany({ where: { id: { in: confirm } }, data: { status: 'CONFIRMED', confirmedAt: new Date() } });
+      const collected = decided.filter((d) => d.collect);
+      const posted = await this.cash.depositsIn(tx, collected.map((d) => d.collect!));
+      collected.forEach((d, i) => (d.outcome.matchedId = posted[i].id));
+      deposits.push(...collected.map((d) => ({ memberId: d.collect!.memberId, amountFen: d.collect!.amountFen })));
+      const outcomes = decided.map((d) => d.outcome);
       await tx.bankStatementEntry.createMany({
         data: parsed.entries.map((e, i) => ({ statementId: created.id, position: i + 1, bankRef: e.bankRef, endToEndId: e.endToEndId, direction: e.direction, amountFen: e.amountFen, bookingDate: dateColumn(e.bookingDate), ...outcomes[i] })),
       });
@@ -139,32 +148,38 @@ export class PaymentsService {
     };
   }
 
-  private async match(tx: Tx, e: StatementEntry, known: Awaited<ReturnType<PaymentsService['counterparts']>>, deposits: { memberId: string; amountFen: bigint }[]) {
-    if (known.bankRefs.has(e.bankRef)) return { status: 'DUPLICATE' as const, detail: `bank reference ${e.bankRef} was already booked` };
-    if (!e.endToEndId) return { status: 'UNMATCHED' as const, detail: 'no end-to-end id' };
+  /**
+   * What one entry is, from what the file's entries can match (no query): the outcome to record,
+   * and the instruction to confirm or the collection to post, if any.
+   */
+  private match(e: StatementEntry, known: Awaited<ReturnType<PaymentsService['counterparts']>>): {
+    outcome: { status: BankEntryStatus; matchedType?: string; matchedId?: string; detail?: string };
+    confirm?: string;
+    collect?: { memberId: string; amountFen: bigint; reference: string };
+  } {
+    if (known.bankRefs.has(e.bankRef)) return { outcome: { status: 'DUPLICATE', detail: `bank reference ${e.bankRef} was already booked` } };
+    if (!e.endToEndId) return { outcome: { status: 'UNMATCHED', detail: 'no end-to-end id' } };
     const instruction = known.instructions.get(e.endToEndId);
-    if (instruction?.status === 'CONFIRMED') return { status: 'DUPLICATE' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instruction ${e.endToEndId} was already confirmed` };
+    if (instruction?.status === 'CONFIRMED') return { outcome: { status: 'DUPLICATE', matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instruction ${e.endToEndId} was already confirmed` } };
     if (instruction) {
       const expected = instruction.direction === 'PAY' ? 'DBIT' : 'CRDT';
       if (e.direction !== expected || e.amountFen !== instruction.amountFen) {
-        return { status: 'MISMATCH' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instructed ${expected} ${formatFen(instruction.amountFen)}, booked ${e.direction} ${formatFen(e.amountFen)}` };
+        return { outcome: { status: 'MISMATCH', matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id, detail: `instructed ${expected} ${formatFen(instruction.amountFen)}, booked ${e.direction} ${formatFen(e.amountFen)}` } };
       }
-      await tx.paymentInstruction.update({ where: { id: instruction.id }, data: { status: 'CONFIRMED', confirmedAt: new Date() } });
       instruction.status = 'CONFIRMED'; // a second entry for it in this file is a duplicate
       if (instruction.direction === 'COLLECT') {
-        const posted = await this.cash.depositIn(tx, instruction.memberId, e.amountFen, e.endToEndId);
-        deposits.push({ memberId: instruction.memberId, amountFen: e.amountFen });
-        return { status: 'POSTED' as const, matchedType: 'DEPOSIT', matchedId: posted.id, detail: `collection for ${isoDate(instruction.businessDate)}` };
+        // matchedId: the deposit's transfer, filled in once the collections are posted.
+        return { outcome: { status: 'POSTED', matchedType: 'DEPOSIT', detail: `collection for ${isoDate(instruction.businessDate)}` }, confirm: instruction.id, collect: { memberId: instruction.memberId, amountFen: e.amountFen, reference: e.endToEndId } };
       }
-      return { status: 'MATCHED' as const, matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id };
+      return { outcome: { status: 'MATCHED', matchedType: 'PAYMENT_INSTRUCTION', matchedId: instruction.id }, confirm: instruction.id };
     }
     if (e.direction === 'CRDT') {
       const deposit = known.deposits.get(e.endToEndId);
       if (deposit) {
-        if (deposit.amountFen !== e.amountFen) return { status: 'MISMATCH' as const, matchedType: 'DEPOSIT', matchedId: deposit.id, detail: `deposit recorded ${formatFen(deposit.amountFen)}, booked ${formatFen(e.amountFen)}` };
-        return { status: 'MATCHED' as const, matchedType: 'DEPOSIT', matchedId: deposit.id };
+        if (deposit.amountFen !== e.amountFen) return { outcome: { status: 'MISMATCH', matchedType: 'DEPOSIT', matchedId: deposit.id, detail: `deposit recorded ${formatFen(deposit.amountFen)}, booked ${formatFen(e.amountFen)}` } };
+        return { outcome: { status: 'MATCHED', matchedType: 'DEPOSIT', matchedId: deposit.id } };
       }
     }
-    return { status: 'UNMATCHED' as const, detail: `no instruction or deposit with end-to-end id ${e.endToEndId}` };
+    return { outcome: { status: 'UNMATCHED', detail: `no instruction or deposit with end-to-end id ${e.endToEndId}` } };
   }
 }
