@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { SettlementRunView } from '../../src/settlement/settlement-run.view.js';
 import { Api, sleep, step, until } from './client.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -50,16 +51,7 @@ interface Member {
   nodes: { id: string; nodeToken: string }[];
   agents: ChildProcess[];
 }
-interface Run {
-  id: string;
-  /** null for the end-of-day run over every series */
-  series: string | null;
-  seriesCount: number;
-  type: string;
-  businessDate: string;
-  status: string;
-  price: string | null;
-}
+type Run = SettlementRunView;
 interface Obligation {
   id: string;
   sellerId: string;

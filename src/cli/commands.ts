@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { CliApi } from './api-client.js';
 import { progressBar, table } from './table.js';
+import type { SettlementRunView } from '../settlement/settlement-run.view.js';
 
 export interface Io {
   out: (s: string) => void;
@@ -11,22 +12,7 @@ export interface Io {
 
 export class UsageError extends Error {}
 
-interface Run {
-  id: string;
-  type: string;
-  /** null for a DAILY run over a set of series */
-  series: string | null;
-  seriesCount: number;
-  businessDate: string;
-  status: string;
-  phase: string;
-  price: string | null;
-  progress: { processed: number; total: number };
-  transferCount: number;
-  totalMoved: string;
-  checksum: string | null;
-  error: string | null;
-}
+type Run = SettlementRunView;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,9 +1,9 @@
 import type { SettlementRun } from '../generated/prisma/client.js';
 import { formatFen } from '../platform/money/money.js';
 import { isoDate } from '../platform/time/business-date.js';
+import type { SettlementRunView } from './settlement-run.view.js';
 
-/** `series`: the run's series code; null for a DAILY run over a set of `seriesCount` series. */
-export function runView(r: SettlementRun, seriesCode: string | null) {
+export function runView(r: SettlementRun, seriesCode: string | null): SettlementRunView {
   return {
     id: r.id,
     type: r.type,

@@ -1,30 +1,14 @@
 import { useState, type ComponentType } from 'react';
 import { api, cny, session } from './api';
 import { Bar, ErrorBox, PriceChart, Table, useAction, useLoad } from './ui';
+import type { SettlementRunView } from '../../settlement/settlement-run.view';
 
 interface Me {
   memberId: string;
   role: string;
   keyId: string;
 }
-interface Run {
-  id: string;
-  type: string;
-  /** null for a DAILY run over a set of series */
-  series: string | null;
-  seriesCount: number;
-  businessDate: string;
-  status: string;
-  phase: string;
-  price: string | null;
-  progress: { processed: number; total: number };
-  transferCount: number;
-  totalMoved: string;
-  checksum: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-  error: string | null;
-}
+type Run = SettlementRunView;
 interface Break {
   id: string;
   type: string;
