@@ -178,7 +178,7 @@ export class MarketDataService {
       where: { memberId: memberScope(p), seriesId: await this.seriesFilter(seriesCode) },
       orderBy: [{ seriesId: 'asc' }, { memberId: 'asc' }],
     });
-    const series = new Map((await this.prisma.series.findMany({ where: { id: { in: [...new Set(rows.map((r) => r.seriesId))] } }, include: { product: true } })).map((s) => [s.id, s]));
+    const series = new Map((await this.markets.seriesByIds(this.prisma, [...new Set(rows.map((r) => r.seriesId))])).map((s) => [s.id, s]));
     return rows.map((r) => {
       const s = series.get(r.seriesId)!;
       return {

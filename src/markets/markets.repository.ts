@@ -45,9 +45,20 @@ export class MarketsRepository {
     return db.series.findUnique({ where: { id }, include: { product: true } });
   }
 
+  /** Many series with their products, in id order. */
+  seriesByIds(db: Db, ids: string[]): Promise<SeriesWithProduct[]> {
+    return db.series.findMany({ where: { id: { in: ids } }, include: { product: true }, orderBy: { id: 'asc' } });
+  }
+
   /** Matching of one series is strictly serialised, across every process, by this lock. */
   async lockSeries(tx: Tx, seriesId: string): Promise<void> {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`series:${seriesId}`}))`;
+    await this.lockSeriesMany(tx, [seriesId]);
+  }
+
+  /** The same locks for many series (a daily run), taken in one order so two takers never deadlock. */
+  async lockSeriesMany(tx: Tx, seriesIds: string[]): Promise<void> {
+    const keys = [...seriesIds].sort().map((id) => `series:${id}`);
+    await tx.$queryRaw`SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT unnest(${keys}::text[]) AS k ORDER BY 1) ks`;
   }
 
   /** The opposite side's orders that cross `limit`, best price first, then oldest. */

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
 import type { SettlementRun } from '../generated/prisma/client.js';
-import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import type { Db, Tx } from '../platform/prisma/prisma.service.js';
 import { dateColumn } from '../platform/time/business-date.js';
 
@@ -85,10 +84,8 @@ export class DailySettlementRepository {
     return Number(row.count);
   }
 
-  /** The run's series with their products, in id order. */
-  async runSeries(db: Db, runId: string): Promise<SeriesWithProduct[]> {
-    const rows = await db.settlementRunSeries.findMany({ where: { runId }, select: { seriesId: true } });
-    return db.series.findMany({ where: { id: { in: rows.map((r) => r.seriesId) } }, include: { product: true }, orderBy: { id: 'asc' } });
+  async runSeriesIds(db: Db, runId: string): Promise<string[]> {
+    return (await db.settlementRunSeries.findMany({ where: { runId }, select: { seriesId: true } })).map((r) => r.seriesId);
   }
 
   /** The codes of the series a DAILY run settles, in order. */
@@ -130,10 +127,5 @@ export class DailySettlementRepository {
       UPDATE series s SET "lastSettlementPriceFen" = x.p, "lastSettlementDate" = ${businessDate}::date
       FROM unnest(${legs.map((l) => l.seriesId)}::uuid[], ${legs.map((l) => l.priceFen.toString())}::bigint[]) AS x(id, p)
       WHERE s.id = x.id AND (s."lastSettlementDate" IS NULL OR s."lastSettlementDate" <= ${businessDate}::date)`;
-  }
-
-  /** Every series' matching lock, in one order, so a run never deadlocks with another. */
-  async lockSeries(tx: Tx, seriesIds: string[]): Promise<void> {
-    await tx.$queryRaw`SELECT count(pg_advisory_xact_lock(hashtext('series:' || id))) FROM (SELECT unnest(${[...seriesIds].sort()}::uuid[]) AS id ORDER BY 1) ids`;
   }
 }

@@ -34,7 +34,9 @@ export class RunCompletionService {
 
   async complete(tx: Tx, run: SettlementRun, rows: PostedTransfer[], day: string): Promise<string> {
     const vmNet = rows.filter((r) => r.key.includes('.vm.')).reduce((s, r) => s + (r.credit === HOUSE.ccpSettlement ? r.amountFen : -r.amountFen), 0n);
-    if (vmNet !== 0n) throw new Error(`variation margin of the run does not sum to zero (${vmNet} fen)`);
+    // Per series the trade legs cancel pairwise and Σ net positions is zero, so a run's VM sums to
+    // zero; anything else means positions disagree with trades, and the run must not complete.
+    if (vmNet !== 0n) throw new Error(`variation margin of the run does not sum to zero (${vmNet} fen): positions disagree with trades`);
     const checksum = transfersChecksum(rows);
     const members = [...new Set(rows.flatMap((r) => [r.debit, r.credit]).filter((c) => c.startsWith('member:')).map((c) => c.split(':')[1]))];
     if ((await tx.marginCall.count({ where: { runId: run.id } })) === 0) {

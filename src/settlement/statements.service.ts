@@ -10,7 +10,7 @@ import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { addDays, dateColumn } from '../platform/time/business-date.js';
 import type { Trade } from '../generated/prisma/client.js';
 import { multiplier } from '../markets/domain/contract-math.js';
-import type { SeriesWithProduct } from '../markets/markets.repository.js';
+import { MarketsRepository, type SeriesWithProduct } from '../markets/markets.repository.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { variationMarginFen } from './domain/settlement-math.js';
 import { SettlementRepository } from './settlement.repository.js';
@@ -23,6 +23,7 @@ export class StatementsService {
     private readonly ledger: LedgerRepository,
     private readonly settlement: SettlementRepository,
     private readonly dailyRuns: DailySettlementRepository,
+    private readonly markets: MarketsRepository,
   ) {}
 
   async statement(p: Principal, memberId: string, businessDate: string) {
@@ -44,7 +45,7 @@ export class StatementsService {
       FROM trades WHERE ("buyerId" = ${memberId}::uuid OR "sellerId" = ${memberId}::uuid) AND "businessDate" <= ${businessDate}::date
       GROUP BY "seriesId"`;
     const allSeries = [...new Set([...seriesIds, ...positionRows.map((r) => r.seriesId)])];
-    const series = await this.prisma.series.findMany({ where: { id: { in: allSeries } }, include: { product: true } });
+    const series = await this.markets.seriesByIds(this.prisma, allSeries);
     const code = new Map(series.map((s) => [s.id, s.code]));
     const prices = await this.prisma.settlementPrice.findMany({ where: { businessDate: day, seriesId: { in: allSeries } } });
     const variationMargin = await this.variationBySeries(memberId, businessDate, series, positionRows, trades, prices);
