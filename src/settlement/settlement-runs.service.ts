@@ -71,9 +71,7 @@ export class SettlementRunsService {
       day = businessDateOf(series.deliveryEnd, this.config.eodCutoff);
       phase = 'CLOSE';
     } else if (type === 'DAILY') {
-      const today = this.clock.businessDate();
-      day = businessDate ?? addDays(today, -1);
-      if (day >= today) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
+      day = this.endedBusinessDate(businessDate);
     } else {
       throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `unknown run type ${type as string}`);
     }
@@ -114,14 +112,21 @@ export class SettlementRunsService {
    */
   async startAll(type: SettlementRunType, businessDate: string | undefined, requestedBy?: string): Promise<{ run: SettlementRun; series: string | null }[]> {
     if (type !== 'DAILY') throw new DomainError('VALIDATION_FAILED', `${type} runs need a series`, [{ field: 'series', message: 'required for this type' }]);
-    const day = businessDate ?? addDays(this.clock.businessDate(), -1);
-    if (day >= this.clock.businessDate()) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
+    const day = this.endedBusinessDate(businessDate);
     const series = await this.prisma.series.findMany({
       where: { status: { in: ['LISTED', 'TRADING'] }, tradingStartAt: { lte: endOfBusinessDay(day, this.config.eodCutoff) } },
       select: { id: true },
     });
     if (series.length === 0) return [];
     return this.withCodes(await this.startDaily(series.map((s) => s.id), day, requestedBy));
+  }
+
+  /** The business date a DAILY run settles (default: the one before today); it must have ended. */
+  private endedBusinessDate(businessDate: string | undefined): string {
+    const today = this.clock.businessDate();
+    const day = businessDate ?? addDays(today, -1);
+    if (day >= today) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
+    return day;
   }
 
   /** Scheduled at lastTradingAt (PHYSICAL expiry) and deliveryEnd (window close). */

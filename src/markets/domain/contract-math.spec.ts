@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { initialMarginFen, notionalFen, worstCaseContracts } from './contract-math.js';
+import { marginForContractsFen, notionalFen, worstCaseContracts } from './contract-math.js';
 
 describe('contract math', () => {
   it('notional = price × (size / 1M) × qty, exact', () => {
@@ -17,7 +17,7 @@ describe('contract math', () => {
 
   it('initial margin rounds up against the member', () => {
     // 7 contracts × 4.01 CNY × 10 = 280.70 CNY; 15 % = 42.105 → 42.11
-    expect(initialMarginFen({ net: 7, restingBuyQty: 0, restingSellQty: 0 }, 401n, 10_000_000n, 1_500)).toBe(4_211n);
+    expect(marginForContractsFen(worstCaseContracts({ net: 7, restingBuyQty: 0, restingSellQty: 0 }), 401n, 10_000_000n, 1_500)).toBe(4_211n);
   });
 
   it('a fill never raises worst-case exposure (property)', () => {

@@ -27,17 +27,10 @@ export function worstCaseContracts(e: Exposure): number {
 }
 
 /**
- * Initial margin of a member in one series: the worst-case contracts (position plus resting
- * orders on the worse side) valued at the margin price, times initialMarginBp, rounded up.
- */
-export function initialMarginFen(e: Exposure, marginPriceFen: bigint, contractSizeTokens: bigint, initialMarginBp: number): bigint {
-  return marginForContractsFen(worstCaseContracts(e), marginPriceFen, contractSizeTokens, initialMarginBp);
-}
-
-/**
- * Initial margin of a number of worst-case contracts: notional × initialMarginBp / 10,000,
- * rounded up (against the member). The daily run computes the same in SQL
- * (`DailySettlementRepository`, `im_fen`); a test compares the two.
+ * Initial margin of a number of worst-case contracts (position plus resting orders on the
+ * worse side — `worstCaseContracts`): notional × initialMarginBp / 10,000, rounded up (against
+ * the member). The daily run computes the same in SQL (`DailySettlementRepository.netted`);
+ * test/settlement/netted.spec.ts checks the two agree.
  */
 export function marginForContractsFen(contracts: number, marginPriceFen: bigint, contractSizeTokens: bigint, initialMarginBp: number): bigint {
   return basisPoints(notionalFen(marginPriceFen, contracts, contractSizeTokens), initialMarginBp, 'against-member');
