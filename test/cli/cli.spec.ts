@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, type TestMember } from '../harness/factories.js';
-import { createProduct, fund, order } from '../harness/market-factories.js';
+import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { assertBuilt, childEnv, ROOT, spawnNode } from '../harness/processes.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -31,7 +31,7 @@ describe('clearing CLI against a live server', () => {
     await fund(t, a, '100.00');
     await fund(t, b, '100.00');
     const product = await createProduct(t, { feePerContractFen: 0 });
-    await t.clearing.post('/v1/series', { productCode: product, code: 'CLI-1', lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z', referencePrice: '4.00' });
+    await createSeries(t, product, { code: 'CLI-1', lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z' });
     await order(a, 'CLI-1', 'SELL', '4.00', 2);
     await order(b, 'CLI-1', 'BUY', '4.00', 2);
     await t.clearing.post('/v1/series/CLI-1/settlement-price', { price: '4.10', businessDate: DAY });

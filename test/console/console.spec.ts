@@ -5,7 +5,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } fr
 import { parseAmount } from '../../src/platform/money/money.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createClearingUser, createMember, type TestMember } from '../harness/factories.js';
-import { createProduct, fund, order } from '../harness/market-factories.js';
+import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { ROOT } from '../harness/processes.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -38,7 +38,7 @@ describe('clearing console and public market board in a real browser', () => {
     await fund(t, a, '100.00');
     await fund(t, b, '100.00');
     const product = await createProduct(t, { feePerContractFen: 0 });
-    await t.clearing.post('/v1/series', { productCode: product, code: 'WEB-1', lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z', referencePrice: '4.00' });
+    await createSeries(t, product, { code: 'WEB-1', lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z' });
     await order(a, 'WEB-1', 'SELL', '4.00', 2);
     await order(b, 'WEB-1', 'BUY', '4.00', 2);
     await order(a, 'WEB-1', 'SELL', '4.20', 1); // rests on the book

@@ -1,7 +1,7 @@
 import { expect } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, type TestMember } from './factories.js';
-import { createProduct, fund } from './market-factories.js';
+import { createProduct, createSeries, fund } from './market-factories.js';
 import type { TestApp } from './test-app.js';
 
 export interface RunView {
@@ -45,9 +45,6 @@ export async function threeTradersMarket(
   const [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
   for (const m of [a, b, c]) await fund(t, m, '1000.00');
   const productCode = await createProduct(t, { feePerContractFen: 0, ...product });
-  for (const code of seriesCodes) {
-    const res = await t.clearing.post('/v1/series', { productCode, code, lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z', referencePrice: '4.00' });
-    expect(res.status, res.text).toBe(201);
-  }
+  for (const code of seriesCodes) await createSeries(t, productCode, { code, lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z' });
   return { clock, a, b, c };
 }

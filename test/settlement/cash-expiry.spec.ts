@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { createProduct, fund, order } from '../harness/market-factories.js';
+import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { waitForRun } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -21,7 +21,7 @@ describe('cash final settlement (EXPIRY run of a CASH series)', () => {
     await fund(t, a, '100.00');
     await fund(t, b, '100.00');
     const product = await createProduct(t, { feePerContractFen: 0 });
-    await t.clearing.post('/v1/series', { productCode: product, code: S, lastTradingAt: '2026-12-02T06:00:00Z', deliveryStart: '2026-12-02T06:00:00Z', deliveryEnd: '2026-12-03T06:00:00Z', referencePrice: '4.00' });
+    await createSeries(t, product, { code: S, lastTradingAt: '2026-12-02T06:00:00Z', deliveryStart: '2026-12-02T06:00:00Z', deliveryEnd: '2026-12-03T06:00:00Z' });
   });
   afterAll(() => t.close());
 

@@ -6,7 +6,7 @@ import { HOUSE, memberAccount } from '../../src/ledger/ledger.types.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { EodHandler } from '../../src/settlement/eod.handler.js';
 import { createMember } from '../harness/factories.js';
-import { createProduct, fund, order } from '../harness/market-factories.js';
+import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { settle } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -26,7 +26,7 @@ describe('margin calls and the end-of-day schedule', () => {
     await fund(t, d, '4.10');
     await fund(t, e, '100.00');
     const product = await createProduct(t, { feePerContractFen: 0 });
-    await t.clearing.post('/v1/series', { productCode: product, code: 'MC-1', lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z', referencePrice: '4.00' });
+    await createSeries(t, product, { code: 'MC-1', lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z' });
     await order(e, 'MC-1', 'SELL', '4.00', 1);
     await order(d, 'MC-1', 'BUY', '4.00', 1); // IM 4.00 held, 0.10 free
     await t.clearing.post('/v1/series/MC-1/settlement-price', { price: '3.50', businessDate: '2026-12-01' });
