@@ -35,12 +35,8 @@ export class ConsoleController {
   @Throttle({ default: { limit: 120, ttl: 60_000 } })
   @Header('Cache-Control', 'public, max-age=5')
   async publicMarket() {
-    const series = await this.repo.listedSeries();
-    const [details, history, capacity] = await Promise.all([
-      Promise.all(series.map((s) => this.market.series(s.code))),
-      this.repo.settlementPriceHistory(series.map((s) => s.id)),
-      this.capacity.aggregate({}),
-    ]);
+    const [details, capacity] = await Promise.all([this.market.allSeries(), this.capacity.aggregate({})]);
+    const history = await this.repo.settlementPriceHistory(details.map((d) => d.id));
     const byModel = new Map<string, { modelClass: string; onlineNodes: number; tokensPerSecond: number; committedTokensPerSecond: number; availableTokensPerSecond: number }>();
     for (const c of capacity) {
       const m = byModel.get(c.modelClass) ?? { modelClass: c.modelClass, onlineNodes: 0, tokensPerSecond: 0, committedTokensPerSecond: 0, availableTokensPerSecond: 0 };
@@ -53,7 +49,7 @@ export class ConsoleController {
     return {
       asOf: this.clock.now().toISOString(),
       currency: 'CNY',
-      series: details.map((d, i) => ({
+      series: details.map((d) => ({
         code: d.code,
         status: d.status,
         modelClass: d.product.modelClass,
@@ -62,7 +58,7 @@ export class ConsoleController {
         deliveryStart: d.deliveryStart,
         deliveryEnd: d.deliveryEnd,
         ...d.marketData,
-        settlementPrices: history.filter((h) => h.seriesId === series[i].id).map((h) => ({ businessDate: isoDate(h.businessDate), price: formatFen(h.priceFen), method: h.method })),
+        settlementPrices: history.filter((h) => h.seriesId === d.id).map((h) => ({ businessDate: isoDate(h.businessDate), price: formatFen(h.priceFen), method: h.method })),
       })),
       capacity: [...byModel.values()],
     };

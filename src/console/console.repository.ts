@@ -29,10 +29,6 @@ export class ConsoleRepository {
       GROUP BY bucket ORDER BY min(bucket)`;
   }
 
-  listedSeries(): Promise<{ id: string; code: string }[]> {
-    return this.prisma.series.findMany({ orderBy: { lastTradingAt: 'asc' }, select: { id: true, code: true } });
-  }
-
   settlementPriceHistory(seriesIds: string[]): Promise<{ seriesId: string; businessDate: Date; priceFen: bigint; method: string }[]> {
     return this.prisma.$queryRaw`
       SELECT "seriesId", "businessDate", "priceFen", method::text AS method FROM settlement_prices

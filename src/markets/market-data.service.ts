@@ -10,7 +10,7 @@ import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js'
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { heldMarginFen } from './margin.service.js';
-import { MarketsRepository } from './markets.repository.js';
+import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 
 // An unknown series code in a list filter matches nothing (a uuid no row has), rather than everything.
 const NO_SERIES = '00000000-0000-0000-0000-000000000000';
@@ -95,27 +95,42 @@ export class MarketDataService {
   async series(code: string) {
     const s = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
     if (!s) throw new DomainError('NOT_FOUND', `series ${code} not found`);
+    return (await this.withMarketData([s]))[0];
+  }
+
+  /** Every series with its product and today's market data (the public board), in one statement. */
+  async allSeries() {
+    return this.withMarketData(await this.prisma.series.findMany({ include: { product: true }, orderBy: { lastTradingAt: 'asc' } }));
+  }
+
+  private async withMarketData(rows: SeriesWithProduct[]) {
     const today = this.clock.businessDate();
-    const [stats] = await this.prisma.$queryRaw<{ bestBid: bigint | null; bestAsk: bigint | null; last: bigint | null; volume: bigint; openInterest: bigint }[]>`
-      SELECT
-        (SELECT max("priceFen") FROM orders WHERE "seriesId" = ${s.id}::uuid AND side = 'BUY' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestBid",
-        (SELECT min("priceFen") FROM orders WHERE "seriesId" = ${s.id}::uuid AND side = 'SELL' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestAsk",
-        (SELECT "priceFen" FROM trades WHERE "seriesId" = ${s.id}::uuid ORDER BY seq DESC LIMIT 1) AS last,
-        (SELECT COALESCE(sum(quantity), 0) FROM trades WHERE "seriesId" = ${s.id}::uuid AND "businessDate" = ${today}::date)::bigint AS volume,
-        (SELECT COALESCE(sum(GREATEST("longQty" - "shortQty", 0)), 0) FROM positions WHERE "seriesId" = ${s.id}::uuid)::bigint AS "openInterest"`;
-    return {
-      ...seriesView(s, this.clock.now()),
-      product: productView(s.product),
-      marketData: {
-        bestBid: price(stats.bestBid),
-        bestAsk: price(stats.bestAsk),
-        last: price(stats.last),
-        volume: Number(stats.volume),
-        openInterest: Number(stats.openInterest),
-        lastSettlementPrice: price(s.lastSettlementPriceFen),
-        businessDate: today,
-      },
-    };
+    const now = this.clock.now();
+    const stats = await this.prisma.$queryRaw<{ id: string; bestBid: bigint | null; bestAsk: bigint | null; last: bigint | null; volume: bigint; openInterest: bigint }[]>`
+      SELECT s.id,
+        (SELECT max("priceFen") FROM orders WHERE "seriesId" = s.id AND side = 'BUY' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestBid",
+        (SELECT min("priceFen") FROM orders WHERE "seriesId" = s.id AND side = 'SELL' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestAsk",
+        (SELECT "priceFen" FROM trades WHERE "seriesId" = s.id ORDER BY seq DESC LIMIT 1) AS last,
+        (SELECT COALESCE(sum(quantity), 0) FROM trades WHERE "seriesId" = s.id AND "businessDate" = ${today}::date)::bigint AS volume,
+        (SELECT COALESCE(sum(GREATEST("longQty" - "shortQty", 0)), 0) FROM positions WHERE "seriesId" = s.id)::bigint AS "openInterest"
+      FROM unnest(${rows.map((r) => r.id)}::uuid[]) AS s(id)`;
+    const byId = new Map(stats.map((x) => [x.id, x]));
+    return rows.map((s) => {
+      const x = byId.get(s.id)!;
+      return {
+        ...seriesView(s, now),
+        product: productView(s.product),
+        marketData: {
+          bestBid: price(x.bestBid),
+          bestAsk: price(x.bestAsk),
+          last: price(x.last),
+          volume: Number(x.volume),
+          openInterest: Number(x.openInterest),
+          lastSettlementPrice: price(s.lastSettlementPriceFen),
+          businessDate: today,
+        },
+      };
+    });
   }
 
   async listSeries() {
