@@ -88,6 +88,7 @@ export function PriceChart({ points }: { points: { businessDate: string; price: 
   if (points.length === 0) return <p>no settlement prices yet</p>;
   const w = 360;
   const h = 120;
+  // Pixel positions only: labels show the price strings as the API gave them.
   const ys = points.map((p) => Number(p.price));
   const [lo, hi] = [Math.min(...ys), Math.max(...ys)];
   const y = (v: number) => (hi === lo ? h / 2 : h - 10 - ((v - lo) / (hi - lo)) * (h - 20));
