@@ -10,7 +10,6 @@ import { QUEUE_NAMES } from '../platform/queues/job-registry.js';
 import { isoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { SettlementRunsService } from '../settlement/settlement-runs.service.js';
-import { runView } from '../settlement/settlement-views.js';
 import { ConsoleRepository } from './console.repository.js';
 
 @ApiTags('console')
@@ -74,7 +73,7 @@ export class ConsoleController {
       this.repo.trialBalanceFen(),
       this.repo.openMarginCalls(),
       this.repo.openBreaksByAge(),
-      this.runs.list(),
+      this.runs.list().then((r) => this.runs.views(r)),
       Promise.all(QUEUE_NAMES.map(async (name) => ({ queue: name, ...(await this.queues.get(name).getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}))) }))),
     ]);
     return {
@@ -82,7 +81,7 @@ export class ConsoleController {
       trialBalance: { total: formatFen(total), currency: 'CNY', balanced: total === 0n },
       marginCalls: { open: calls.count, overdue: calls.overdue, amount: formatFen(calls.amountFen), currency: 'CNY' },
       breaksByAge: breaks,
-      runs: runs.map((r) => runView(r.run, r.series)),
+      runs,
       queues: depths,
     };
   }

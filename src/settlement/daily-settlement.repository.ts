@@ -88,6 +88,15 @@ export class DailySettlementRepository {
     return (await db.settlementRunSeries.findMany({ where: { runId }, select: { seriesId: true } })).map((r) => r.seriesId);
   }
 
+  /** Per DAILY run, how many series it settles and the first one's code. */
+  async coverage(db: Db, runIds: string[]): Promise<Map<string, { count: number; code: string }>> {
+    if (runIds.length === 0) return new Map();
+    const rows = await db.$queryRaw<{ runId: string; count: number; code: string }[]>`
+      SELECT c."runId", count(*)::int AS count, min(s.code) AS code FROM settlement_run_series c JOIN series s ON s.id = c."seriesId"
+      WHERE c."runId" = ANY(${runIds}::uuid[]) GROUP BY c."runId"`;
+    return new Map(rows.map((r) => [r.runId, { count: r.count, code: r.code }]));
+  }
+
   /** The codes of the series a DAILY run settles, in order. */
   async seriesCodes(db: Db, runId: string): Promise<string[]> {
     const rows = await db.$queryRaw<{ code: string }[]>`

@@ -21,6 +21,8 @@ import { RunCompletionService } from './run-completion.service.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { DailySettlementService } from './daily-settlement.service.js';
 import type { DerivedPrice } from './settlement-prices.service.js';
+import type { SettlementRunView } from './settlement-run.view.js';
+import { runView } from './settlement-views.js';
 import { SettlementRepository } from './settlement.repository.js';
 
 /**
@@ -99,7 +101,7 @@ export class SettlementRunsService {
       const runs = runIds.length === 0 ? [] : await tx.settlementRun.findMany({ where: { id: { in: runIds } }, orderBy: { createdAt: 'asc' } });
       const rest = [...new Set(seriesIds.filter((id) => !covered.has(id)))].sort();
       if (rest.length === 0) return runs;
-      const run = await tx.settlementRun.create({ data: { type: 'DAILY', businessDate: dateColumn(day), seriesId: rest.length === 1 ? rest[0] : null, seriesCount: rest.length, requestedBy } });
+      const run = await tx.settlementRun.create({ data: { type: 'DAILY', businessDate: dateColumn(day), requestedBy } });
       await this.dailyRepo.cover(tx, run.id, rest, day);
       await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
       return [...runs, run];
@@ -110,7 +112,7 @@ export class SettlementRunsService {
    * Without a series: every listed or trading series that had begun by that day's end, settled
    * as one run (plus any run already started for some of them that day).
    */
-  async startAll(type: SettlementRunType, businessDate: string | undefined, requestedBy?: string): Promise<{ run: SettlementRun; series: string | null }[]> {
+  async startAll(type: SettlementRunType, businessDate: string | undefined, requestedBy?: string): Promise<SettlementRun[]> {
     if (type !== 'DAILY') throw new DomainError('VALIDATION_FAILED', `${type} runs need a series`, [{ field: 'series', message: 'required for this type' }]);
     const day = this.endedBusinessDate(businessDate);
     const series = await this.prisma.series.findMany({
@@ -118,7 +120,7 @@ export class SettlementRunsService {
       select: { id: true },
     });
     if (series.length === 0) return [];
-    return this.withCodes(await this.startDaily(series.map((s) => s.id), day, requestedBy));
+    return this.startDaily(series.map((s) => s.id), day, requestedBy);
   }
 
   /** The business date a DAILY run settles (default: the one before today); it must have ended. */
@@ -144,16 +146,24 @@ export class SettlementRunsService {
     }
   }
 
-  /** Runs of a business date (or created in the last 24 hours), newest first, with their series codes. */
-  async list(businessDate?: string): Promise<{ run: SettlementRun; series: string | null }[]> {
+  /** Runs of a business date (or created in the last 24 hours), newest first. */
+  list(businessDate?: string): Promise<SettlementRun[]> {
     const where = businessDate ? { businessDate: dateColumn(businessDate) } : { createdAt: { gte: new Date(Date.now() - 24 * 3_600_000) } };
-    return this.withCodes(await this.prisma.settlementRun.findMany({ where, orderBy: { createdAt: 'desc' }, take: 200 }));
+    return this.prisma.settlementRun.findMany({ where, orderBy: { createdAt: 'desc' }, take: 200 });
   }
 
-  /** Runs with their series code (null for a DAILY run over a set of series). */
-  async withCodes(runs: SettlementRun[]): Promise<{ run: SettlementRun; series: string | null }[]> {
-    const codes = await this.markets.seriesCodes(this.prisma, runs.flatMap((r) => (r.seriesId ? [r.seriesId] : [])));
-    return runs.map((run) => ({ run, series: run.seriesId ? (codes.get(run.seriesId) ?? run.seriesId) : null }));
+  /**
+   * Runs as the API shows them: a DAILY run names its series from its coverage rows (its code
+   * when it settles one, else null and how many), the others from their series.
+   */
+  async views(runs: SettlementRun[]): Promise<SettlementRunView[]> {
+    const coverage = await this.dailyRepo.coverage(this.prisma, runs.filter((r) => r.type === 'DAILY').map((r) => r.id));
+    const codes = await this.markets.seriesCodes(this.prisma, runs.flatMap((r) => (r.type !== 'DAILY' && r.seriesId ? [r.seriesId] : [])));
+    return runs.map((r) => {
+      if (r.type !== 'DAILY') return runView(r, codes.get(r.seriesId!) ?? r.seriesId, 1);
+      const c = coverage.get(r.id) ?? { count: 0, code: '' };
+      return runView(r, c.count === 1 ? c.code : null, c.count);
+    });
   }
 
   get(id: string): Promise<SettlementRun | null> {

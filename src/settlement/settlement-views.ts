@@ -3,13 +3,13 @@ import { formatFen } from '../platform/money/money.js';
 import { isoDate } from '../platform/time/business-date.js';
 import type { SettlementRunView } from './settlement-run.view.js';
 
-export function runView(r: SettlementRun, seriesCode: string | null): SettlementRunView {
+export function runView(r: SettlementRun, seriesCode: string | null, seriesCount: number): SettlementRunView {
   return {
     id: r.id,
     type: r.type,
     businessDate: isoDate(r.businessDate),
     series: seriesCode,
-    seriesCount: r.seriesCount,
+    seriesCount,
     status: r.status,
     phase: r.phase,
     price: r.priceFen === null ? null : formatFen(r.priceFen),

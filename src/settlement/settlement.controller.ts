@@ -11,7 +11,6 @@ import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { dateColumn } from '../platform/time/business-date.js';
 import { assertBusinessDate } from '../platform/http/params.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
-import { runView } from './settlement-views.js';
 import { Clock } from '../platform/time/clock.js';
 import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
 import { MarginCallsService } from './margin-calls.service.js';
@@ -54,9 +53,9 @@ export class SettlementController {
   @Audited('settlement.run.start', 'settlement-run')
   async start(@CurrentPrincipal() p: Principal, @Body() body: StartRunDto) {
     assertBusinessDate(body.businessDate);
-    if (body.series) return runView(await this.runs.start(body.type, body.series, body.businessDate, p.keyId), body.series);
-    const runs = await this.runs.startAll(body.type, body.businessDate, p.keyId);
-    return { items: runs.map((r) => runView(r.run, r.series)), nextCursor: null };
+    // With a series, the run that settles it (for DAILY, possibly a run over a set of series).
+    if (body.series) return (await this.runs.views([await this.runs.start(body.type, body.series, body.businessDate, p.keyId)]))[0];
+    return { items: await this.runs.views(await this.runs.startAll(body.type, body.businessDate, p.keyId)), nextCursor: null };
   }
 
   /** Runs of a business date, or of the last 24 hours without one. */
@@ -64,7 +63,7 @@ export class SettlementController {
   @Roles('clearing')
   async list(@Query('businessDate') businessDate?: string) {
     assertBusinessDate(businessDate);
-    return { items: (await this.runs.list(businessDate)).map((r) => runView(r.run, r.series)), nextCursor: null };
+    return { items: await this.runs.views(await this.runs.list(businessDate)), nextCursor: null };
   }
 
   @Get('settlement/runs/:id')
@@ -72,9 +71,9 @@ export class SettlementController {
   async get(@Param('id') id: string) {
     const run = isUuid(id) ? await this.runs.get(id) : null;
     if (!run) throw new DomainError('NOT_FOUND', 'settlement run not found');
-    const [{ series }] = await this.runs.withCodes([run]);
+    const [view] = await this.runs.views([run]);
     // The one place a set run names its series: lists stay short, a run's page says what it covered.
-    return { ...runView(run, series), seriesCodes: run.type === 'DAILY' ? await this.dailyRuns.seriesCodes(this.prisma, run.id) : [series] };
+    return { ...view, seriesCodes: run.type === 'DAILY' ? await this.dailyRuns.seriesCodes(this.prisma, run.id) : [view.series] };
   }
 
   /** Clearing staff fix the day's price before its run; audited like every write. */

@@ -101,9 +101,11 @@ describe('a DAILY run over a set of series, netted per member', () => {
   });
 
   it('keeps one run per series and date: a per-series start and a second start return the same run', async () => {
-    const single = await t.clearing.post<{ id: string }>('/v1/settlement/runs', { type: 'DAILY', series: X, businessDate: DAY });
+    const single = await t.clearing.post<{ id: string; series: string | null; seriesCount: number }>('/v1/settlement/runs', { type: 'DAILY', series: X, businessDate: DAY });
     expect(single.status).toBe(201);
     expect(single.body.id).toBe(run.id);
+    expect(single.body).toMatchObject({ series: null, seriesCount: 2 }); // shown as the set run it is, not as X
+
     const again = await t.clearing.post<{ items: { id: string }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: DAY });
     expect(again.body.items.map((r) => r.id)).toEqual([run.id]);
     const before = await t.prisma.transfer.count();

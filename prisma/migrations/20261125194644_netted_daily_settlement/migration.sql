@@ -18,9 +18,9 @@ WHERE r."memberId" = p."memberId" AND r."seriesId" = p."seriesId" AND p."marginH
 
 ALTER TABLE "positions" DROP COLUMN "marginHeldFen";
 
--- A DAILY run may settle a set of series (one netted transfer per member).
-ALTER TABLE "settlement_runs" ADD COLUMN "seriesCount" INTEGER NOT NULL DEFAULT 1,
-ALTER COLUMN "seriesId" DROP NOT NULL;
+-- A DAILY run settles a set of series (one netted transfer per member), listed in
+-- settlement_run_series; its seriesId stays null.
+ALTER TABLE "settlement_runs" ALTER COLUMN "seriesId" DROP NOT NULL;
 
 CREATE TABLE "settlement_run_series" (
     "runId" UUID NOT NULL,
