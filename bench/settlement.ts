@@ -1,19 +1,18 @@
 // npm run bench:settlement — DAILY settlement of 1,000 series holding 1,000,000 open positions
 // (500,000 trades), run by a real API + worker process, against a plain SELECT sum(...) scan
 // over the same positions, measured on the same server in the same run.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
-
-async function rssMiB(pid: number): Promise<number> {
-  const ps = spawn('ps', ['-o', 'rss=', '-p', String(pid)]);
-  let out = '';
-  ps.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((r) => ps.on('exit', r));
-  return Number(out.trim()) / 1024;
-}
 import { addDays, businessDateOf } from '../src/platform/time/business-date.js';
 import { freePort, machine, median, printTable, progress, scratchDatabase, startServer, writeResults, type Figure } from './lib.js';
+
+/** Resident memory of a process, from /proc (no ps process spawned on every poll). */
+async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
 
 const SERIES = Number(process.env.BENCH_SERIES ?? 1_000);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
