@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
-import { createMember, type TestMember } from '../harness/factories.js';
-import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
+import { type TestMember } from '../harness/factories.js';
 import { assertBuilt, childEnv, ROOT, spawnNode } from '../harness/processes.js';
+import { endedDayWithTrade } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 const CLI = `${ROOT}/dist/cli/main.js`;
@@ -24,18 +24,7 @@ describe('clearing CLI against a live server', () => {
   beforeAll(async () => {
     assertBuilt();
     t = await startTestApp({ env: { LOG_LEVEL: 'error' } });
-    const clock = t.app.get(Clock);
-    clock.set(new Date(`${DAY}T02:00:00Z`));
-    [a] = [await createMember(t, 'TRADER')];
-    const b = await createMember(t, 'TRADER');
-    await fund(t, a, '100.00');
-    await fund(t, b, '100.00');
-    const product = await createProduct(t, { feePerContractFen: 0 });
-    await createSeries(t, product, { code: 'CLI-1', lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z' });
-    await order(a, 'CLI-1', 'SELL', '4.00', 2);
-    await order(b, 'CLI-1', 'BUY', '4.00', 2);
-    await t.clearing.post('/v1/series/CLI-1/settlement-price', { price: '4.10', businessDate: DAY });
-    clock.set(new Date('2026-12-02T02:00:00Z'));
+    ({ a } = await endedDayWithTrade(t, 'CLI-1'));
   });
   afterAll(() => t.close());
 

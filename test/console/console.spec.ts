@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { parseAmount } from '../../src/platform/money/money.js';
-import { Clock } from '../../src/platform/time/clock.js';
-import { createClearingUser, createMember, type TestMember } from '../harness/factories.js';
-import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
+import { createClearingUser, type TestMember } from '../harness/factories.js';
+import { order } from '../harness/market-factories.js';
 import { ROOT } from '../harness/processes.js';
+import { endedDayWithTrade } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -31,19 +31,9 @@ describe('clearing console and public market board in a real browser', () => {
     if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) throw new Error('dist/web is missing: run `npm run build` (npm test does it for you)');
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
     t = await startTestApp({ env: { LOG_LEVEL: 'error' } });
-    const clock = t.app.get(Clock);
-    clock.set(new Date(`${DAY}T02:00:00Z`));
-    [a, b] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
-    checker = await createClearingUser(t);
-    await fund(t, a, '100.00');
-    await fund(t, b, '100.00');
-    const product = await createProduct(t, { feePerContractFen: 0 });
-    await createSeries(t, product, { code: 'WEB-1', lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z' });
-    await order(a, 'WEB-1', 'SELL', '4.00', 2);
-    await order(b, 'WEB-1', 'BUY', '4.00', 2);
+    ({ a, b } = await endedDayWithTrade(t, 'WEB-1'));
     await order(a, 'WEB-1', 'SELL', '4.20', 1); // rests on the book
-    await t.clearing.post('/v1/series/WEB-1/settlement-price', { price: '4.10', businessDate: DAY });
-    clock.set(new Date('2026-12-02T02:00:00Z'));
+    checker = await createClearingUser(t);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
   });
   afterAll(async () => {
