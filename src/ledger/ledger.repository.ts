@@ -1,8 +1,7 @@
-import { isoDate } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { AccountType, TransferKind } from '../generated/prisma/enums.js';
 import { DomainError } from '../platform/errors/error-codes.js';
-import type { Db } from '../platform/prisma/prisma.service.js';
+import type { Db, RawSql } from '../platform/prisma/prisma.service.js';
 import { MEMBER_ACCOUNT_TYPES, memberAccount, type PostedTransfer, type TransferRequest } from './ledger.types.js';
 
 interface AccountRow {
@@ -16,15 +15,16 @@ interface PostOutcome {
   refused: string[] | null;
 }
 
+/** Amounts, sequence numbers and dates come back as text: the same with Prisma and with pg. */
 interface TransferRow {
   id: string;
-  seq: bigint;
+  seq: string;
   idempotencyKey: string;
   debit: string;
   credit: string;
-  amountFen: bigint;
+  amountFen: string;
   kind: TransferKind;
-  businessDate: Date;
+  businessDate: string;
   settlementRunId: string | null;
   tradeId: string | null;
   obligationId: string | null;
@@ -65,7 +65,7 @@ export class LedgerRepository {
    * The touched accounts, row-locked in id order in the same statement: concurrent postings
    * queue up instead of deadlocking, and the guarded update below sees settled balances.
    */
-  async lockAccountsByCode(db: Db, codes: string[]): Promise<Map<string, AccountRow>> {
+  async lockAccountsByCode(db: RawSql, codes: string[]): Promise<Map<string, AccountRow>> {
     const rows = await db.$queryRaw<AccountRow[]>`
       SELECT id, code, type FROM ledger_accounts WHERE code = ANY(${codes}::text[]) ORDER BY id FOR UPDATE`;
     return new Map(rows.map((r) => [r.code, r]));
@@ -76,7 +76,7 @@ export class LedgerRepository {
    * balances in one statement. An account that must not go negative and would is reported in
    * `refused`; the caller then aborts the transaction, so nothing of the batch remains.
    */
-  async insertAndApply(db: Db, rows: TransferRequest[], ids: Map<string, AccountRow>): Promise<PostOutcome> {
+  async insertAndApply(db: RawSql, rows: TransferRequest[], ids: Map<string, AccountRow>): Promise<PostOutcome> {
     const col = <T>(f: (t: TransferRequest) => T) => rows.map(f);
     const keys = col((t) => t.idempotencyKey);
     const debits = col((t) => ids.get(t.debit)!.id);
@@ -130,9 +130,9 @@ export class LedgerRepository {
     return outcome;
   }
 
-  async findByKeys(db: Db, keys: string[]): Promise<PostedTransfer[]> {
+  async findByKeys(db: RawSql, keys: string[]): Promise<PostedTransfer[]> {
     const rows = await db.$queryRaw<TransferRow[]>`
-      SELECT t.id, t.seq, t."idempotencyKey", d.code AS debit, c.code AS credit, t."amountFen", t.kind, t."businessDate",
+      SELECT t.id, t.seq::text AS seq, t."idempotencyKey", d.code AS debit, c.code AS credit, t."amountFen"::text AS "amountFen", t.kind, t."businessDate"::text AS "businessDate",
              t."settlementRunId", t."tradeId", t."obligationId", t."jobId", t."withdrawalId", t.reference, t."createdAt"
       FROM transfers t JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
       WHERE t."idempotencyKey" = ANY(${keys}::text[])
@@ -147,7 +147,7 @@ export class LedgerRepository {
   ): Promise<PostedTransfer[]> {
     const kinds = filter.kinds ?? null;
     const rows = await db.$queryRaw<TransferRow[]>`
-      SELECT t.id, t.seq, t."idempotencyKey", d.code AS debit, c.code AS credit, t."amountFen", t.kind, t."businessDate",
+      SELECT t.id, t.seq::text AS seq, t."idempotencyKey", d.code AS debit, c.code AS credit, t."amountFen"::text AS "amountFen", t.kind, t."businessDate"::text AS "businessDate",
              t."settlementRunId", t."tradeId", t."obligationId", t."jobId", t."withdrawalId", t.reference, t."createdAt"
       FROM transfers t JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
       WHERE (t."debitAccountId" = ANY(${accountIds}::uuid[]) OR t."creditAccountId" = ANY(${accountIds}::uuid[]))
@@ -181,13 +181,13 @@ export class LedgerRepository {
 function toPosted(r: TransferRow): PostedTransfer {
   return {
     id: r.id,
-    seq: r.seq,
+    seq: BigInt(r.seq),
     idempotencyKey: r.idempotencyKey,
     debit: r.debit,
     credit: r.credit,
-    amountFen: r.amountFen,
+    amountFen: BigInt(r.amountFen),
     kind: r.kind,
-    businessDate: isoDate(r.businessDate),
+    businessDate: r.businessDate,
     refs: {
       ...(r.settlementRunId ? { settlementRunId: r.settlementRunId } : {}),
       ...(r.tradeId ? { tradeId: r.tradeId } : {}),

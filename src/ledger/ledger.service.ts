@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { MAX_FEN } from '../platform/money/money.js';
-import type { Tx } from '../platform/prisma/prisma.service.js';
+import type { RawSql } from '../platform/prisma/prisma.service.js';
 import { isValidIsoDate } from '../platform/time/business-date.js';
 import { LedgerRepository, unknownAccount } from './ledger.repository.js';
 import type { BatchResult, PostedTransfer, TransferRequest } from './ledger.types.js';
@@ -17,7 +17,7 @@ export class LedgerService {
   constructor(private readonly repo: LedgerRepository) {}
 
   /** Posts a few transfers atomically; a replayed key returns the original transfer, moving nothing. */
-  async post(tx: Tx, requests: TransferRequest[]): Promise<PostedTransfer[]> {
+  async post(tx: RawSql, requests: TransferRequest[]): Promise<PostedTransfer[]> {
     await this.apply(tx, requests);
     return this.repo.findByKeys(
       tx,
@@ -29,12 +29,12 @@ export class LedgerService {
    * Posts many thousands of transfers in a few set-based statements (settlement runs). Returns
    * counts rather than rows; `onProgress` is told after each chunk.
    */
-  async postBatch(tx: Tx, requests: TransferRequest[], onProgress?: (done: number, total: number) => void): Promise<BatchResult> {
+  async postBatch(tx: RawSql, requests: TransferRequest[], onProgress?: (done: number, total: number) => void): Promise<BatchResult> {
     const inserted = await this.apply(tx, requests, onProgress);
     return { requested: requests.length, inserted, replayed: requests.length - inserted };
   }
 
-  private async apply(tx: Tx, requests: TransferRequest[], onProgress?: (done: number, total: number) => void): Promise<number> {
+  private async apply(tx: RawSql, requests: TransferRequest[], onProgress?: (done: number, total: number) => void): Promise<number> {
     if (requests.length === 0) return 0;
     validate(requests);
     const codes = [...new Set(requests.flatMap((r) => [r.debit, r.credit]))];
@@ -57,7 +57,7 @@ export class LedgerService {
   }
 
   /** A key seen before must describe the same movement; otherwise it is a caller bug, not a replay. */
-  private async assertReplaysMatch(tx: Tx, requests: TransferRequest[]): Promise<void> {
+  private async assertReplaysMatch(tx: RawSql, requests: TransferRequest[]): Promise<void> {
     const existing = new Map((await this.repo.findByKeys(tx, requests.map((r) => r.idempotencyKey))).map((t) => [t.idempotencyKey, t]));
     for (const r of requests) {
       const t = existing.get(r.idempotencyKey);

@@ -8,7 +8,7 @@ import { CapacityViewService } from '../capacity/capacity-view.service.js';
 import type { Exposure } from './domain/contract-math.js';
 import { MarketsRepository, type NewTrade } from './markets.repository.js';
 import { OrdersService } from './orders.service.js';
-import { assertDeliveryRules, assertPrice, assertQuantity, assertTrading } from './pre-trade.js';
+import { assertCapacityBacked, assertDeliveryRules, assertPrice, assertQuantity, assertTrading } from './pre-trade.js';
 
 /** A pre-agreed trade registered by clearing staff: every pre-trade check but the book. */
 @Injectable()
@@ -43,9 +43,7 @@ export class BlockTradesService {
         const after: Exposure = { net, restingBuyQty: before.restingBuyQty, restingSellQty: before.restingSellQty };
         assertDeliveryRules(series, m.kind, before, after, now, this.config.traderCutoffHours);
         if (series.product.settlementType === 'PHYSICAL' && m.kind === 'OPERATOR') {
-          const short = Math.max(0, after.restingSellQty - net);
-          const deliverable = await this.capacity.deliverableTokens(m.id, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions);
-          if (BigInt(short) * series.product.contractSizeTokens > deliverable) throw new DomainError('CAPACITY_NOT_BACKED');
+          assertCapacityBacked(series, after, await this.capacity.deliverableTokens(m.id, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions));
         }
       }
       const businessDate = this.clock.businessDate(now);

@@ -40,14 +40,15 @@ export class MarginService {
     return changes
       .map((c) => ({ memberId: c.memberId, delta: heldMarginFen(series, c.after, c.price) - heldMarginFen(series, c.before, c.price) }))
       .filter((c) => c.delta !== 0n)
-      .map((c) => this.transfer(c.memberId, c.delta, eventKey, businessDate));
+      .map((c) => marginTransfer(c.memberId, c.delta, eventKey, businessDate));
   }
+}
 
-  private transfer(memberId: string, delta: bigint, eventKey: string, businessDate: string): TransferRequest {
-    const cash = memberAccount(memberId, 'CASH');
-    const margin = memberAccount(memberId, 'MARGIN');
-    return delta > 0n
-      ? { idempotencyKey: `${eventKey}.margin.${memberId}`, debit: cash, credit: margin, amountFen: delta, kind: 'MARGIN_LOCK', businessDate }
-      : { idempotencyKey: `${eventKey}.margin.${memberId}`, debit: margin, credit: cash, amountFen: -delta, kind: 'MARGIN_RELEASE', businessDate };
-  }
+/** A change of margin held: cash → margin when it grows, back when it shrinks. */
+export function marginTransfer(memberId: string, delta: bigint, eventKey: string, businessDate: string): TransferRequest {
+  const cash = memberAccount(memberId, 'CASH');
+  const margin = memberAccount(memberId, 'MARGIN');
+  return delta > 0n
+    ? { idempotencyKey: `${eventKey}.margin.${memberId}`, debit: cash, credit: margin, amountFen: delta, kind: 'MARGIN_LOCK', businessDate }
+    : { idempotencyKey: `${eventKey}.margin.${memberId}`, debit: margin, credit: cash, amountFen: -delta, kind: 'MARGIN_RELEASE', businessDate };
 }

@@ -11,6 +11,7 @@ import { BlockTradeDto, BookQueryDto, CreateProductDto, CreateSeriesDto, OrdersQ
 import { ListingsService } from './listings.service.js';
 import { MarketDataService, orderView, productView, seriesView } from './market-data.service.js';
 import { MarketsRepository } from './markets.repository.js';
+import { OrderBatcher } from './order-batcher.js';
 import { OrdersService } from './orders.service.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 
@@ -21,6 +22,7 @@ export class MarketsController {
   constructor(
     private readonly listings: ListingsService,
     private readonly ordersService: OrdersService,
+    private readonly batcher: OrderBatcher,
     private readonly blocks: BlockTradesService,
     private readonly data: MarketDataService,
     private readonly repo: MarketsRepository,
@@ -67,7 +69,7 @@ export class MarketsController {
   @Audited('markets.order.place', 'order')
   async place(@CurrentPrincipal() p: Principal, @Body() body: PlaceOrderDto, @Headers('idempotency-key') key?: string) {
     const priceFen = parseAmount(body.price, 'price');
-    const { order, trades } = await this.ordersService.place(p, {
+    const { order, trades } = await this.batcher.place(p, {
       seriesCode: body.series,
       side: body.side,
       priceFen,

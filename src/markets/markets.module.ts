@@ -7,12 +7,14 @@ import { MarginService } from './margin.service.js';
 import { MarketDataService } from './market-data.service.js';
 import { MarketsController } from './markets.controller.js';
 import { MarketsRepository } from './markets.repository.js';
+import { OrderBatcher } from './order-batcher.js';
+import { OrderBatchRepository } from './order-batch.repository.js';
 import { OrdersService } from './orders.service.js';
 
 @Module({
   imports: [LedgerModule, CapacityModule],
   controllers: [MarketsController],
-  providers: [MarketsRepository, MarginService, OrdersService, ListingsService, BlockTradesService, MarketDataService],
+  providers: [MarketsRepository, MarginService, OrdersService, OrderBatchRepository, OrderBatcher, ListingsService, BlockTradesService, MarketDataService],
   exports: [MarketsRepository, MarginService, OrdersService, MarketDataService],
 })
 export class MarketsModule {}

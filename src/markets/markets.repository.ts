@@ -2,7 +2,7 @@ import { dateColumn } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { Order, Product, Series, Trade } from '../generated/prisma/client.js';
 import type { OrderStatus, Side } from '../generated/prisma/enums.js';
-import type { Db, Tx } from '../platform/prisma/prisma.service.js';
+import type { Db, RawSql, Tx } from '../platform/prisma/prisma.service.js';
 import type { Exposure } from './domain/contract-math.js';
 import type { RestingOrder } from './domain/matching.js';
 
@@ -51,12 +51,12 @@ export class MarketsRepository {
   }
 
   /** Matching of one series is strictly serialised, across every process, by this lock. */
-  async lockSeries(tx: Tx, seriesId: string): Promise<void> {
+  async lockSeries(tx: RawSql, seriesId: string): Promise<void> {
     await this.lockSeriesMany(tx, [seriesId]);
   }
 
   /** The same locks for many series (a daily run), taken in one order so two takers never deadlock. */
-  async lockSeriesMany(tx: Tx, seriesIds: string[]): Promise<void> {
+  async lockSeriesMany(tx: RawSql, seriesIds: string[]): Promise<void> {
     const keys = [...seriesIds].sort().map((id) => `series:${id}`);
     await tx.$queryRaw`SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT unnest(${keys}::text[]) AS k ORDER BY 1) ks`;
   }

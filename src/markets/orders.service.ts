@@ -9,13 +9,13 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
-import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import { PrismaService, type RawSql, type Tx } from '../platform/prisma/prisma.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { type Exposure } from './domain/contract-math.js';
 import { match, type Side } from './domain/matching.js';
 import { MarginService } from './margin.service.js';
 import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
-import { assertDeliveryRules, assertPrice, assertQuantity, assertTrading } from './pre-trade.js';
+import { assertCapacityBacked, assertDeliveryRules, assertPrice, assertQuantity, assertTrading } from './pre-trade.js';
 
 export interface PlaceOrder {
   seriesCode: string;
@@ -45,14 +45,23 @@ export class OrdersService {
     private readonly clock: Clock,
   ) {}
 
-  async place(p: Principal, input: PlaceOrder): Promise<PlacedOrder> {
+  /** An order placed before under this id (a replayed request), with the trades it produced. */
+  async replay(id: string): Promise<PlacedOrder | null> {
+    const existing = await this.repo.findOrder(this.prisma, id);
+    if (!existing) return null;
+    const trades = await this.repo.tradesOfOrder(this.prisma, existing.id);
+    return { order: existing, trades: trades.map((t) => ({ ...t, businessDate: isoDate(t.businessDate) })) };
+  }
+
+  /**
+   * One order in its own transaction. Orders normally go through `OrderBatcher`, which decides
+   * the same way for many at once; this is the path a batch falls back to, order by order.
+   */
+  async placeOne(p: Principal, input: PlaceOrder): Promise<PlacedOrder> {
     const quantity = assertQuantity(input.quantity);
     if (input.id) {
-      const existing = await this.repo.findOrder(this.prisma, input.id);
-      if (existing) {
-        const trades = await this.repo.tradesOfOrder(this.prisma, existing.id);
-        return { order: existing, trades: trades.map((t) => ({ ...t, businessDate: isoDate(t.businessDate) })) };
-      }
+      const replayed = await this.replay(input.id);
+      if (replayed) return replayed;
     }
     return this.prisma.$transaction(
       async (tx) => {
@@ -70,7 +79,9 @@ export class OrdersService {
           restingSellQty: before.restingSellQty + (input.side === 'SELL' ? quantity : 0),
         };
         assertDeliveryRules(series, p.memberKind, before, asResting, now, this.config.traderCutoffHours);
-        await this.assertCapacityBacked(series, p, asResting);
+        if (p.memberKind === 'OPERATOR' && series.product.settlementType === 'PHYSICAL') {
+          assertCapacityBacked(series, asResting, await this.capacity.deliverableTokens(p.memberId, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions));
+        }
 
         const orderId = input.id ?? randomUUID();
         const book = await this.repo.crossingOrders(tx, series.id, input.side, input.priceFen);
@@ -156,7 +167,7 @@ export class OrdersService {
   }
 
   /** Posts an event's money; a shortfall of free cash is the member's INSUFFICIENT_MARGIN. */
-  async post(tx: Tx, transfers: TransferRequest[]): Promise<void> {
+  async post(tx: RawSql, transfers: TransferRequest[]): Promise<void> {
     try {
       await this.ledger.postBatch(tx, transfers);
     } catch (err) {
@@ -181,16 +192,4 @@ export class OrdersService {
       return (await this.repo.findOrder(tx, orderId))!;
     });
   }
-
-  private async assertCapacityBacked(series: SeriesWithProduct, p: Principal, after: Exposure): Promise<void> {
-    if (series.product.settlementType !== 'PHYSICAL' || p.memberKind !== 'OPERATOR') return;
-    const shortContracts = Math.max(0, after.restingSellQty - after.net);
-    if (shortContracts === 0) return;
-    const needed = BigInt(shortContracts) * series.product.contractSizeTokens;
-    const deliverable = await this.capacity.deliverableTokens(p.memberId, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions);
-    if (needed > deliverable) {
-      throw new DomainError('CAPACITY_NOT_BACKED', `a short of ${needed} tokens exceeds the ${deliverable} tokens your registered ${series.product.modelClass} nodes can deliver in the window`);
-    }
-  }
 }
-

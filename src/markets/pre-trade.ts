@@ -52,3 +52,17 @@ export function assertDeliveryRules(
     throw new DomainError('DELIVERY_NOT_ALLOWED', `traders may only reduce positions in the last ${traderCutoffHours} h before last trading`);
   }
 }
+
+/**
+ * An OPERATOR's worst-case short in a PHYSICAL series must be deliverable by its registered
+ * nodes in the window (`deliverableTokens`, from the capacity registry).
+ */
+export function assertCapacityBacked(series: SeriesWithProduct, after: Exposure, deliverableTokens: bigint): void {
+  if (series.product.settlementType !== 'PHYSICAL') return;
+  const shortContracts = Math.max(0, after.restingSellQty - after.net);
+  if (shortContracts === 0) return;
+  const needed = BigInt(shortContracts) * series.product.contractSizeTokens;
+  if (needed > deliverableTokens) {
+    throw new DomainError('CAPACITY_NOT_BACKED', `a short of ${needed} tokens exceeds the ${deliverableTokens} tokens your registered ${series.product.modelClass} nodes can deliver in the window`);
+  }
+}

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OrdersService } from '../../src/markets/orders.service.js';
+import { OrderBatcher } from '../../src/markets/order-batcher.js';
+import { OrdersService, type PlacedOrder } from '../../src/markets/orders.service.js';
 import { DomainError } from '../../src/platform/errors/error-codes.js';
 import type { Principal } from '../../src/platform/http/request-context.js';
 import { createMember, type TestMember } from '../harness/factories.js';
@@ -83,8 +84,12 @@ describe('matching equals a reference order book on random order/cancel streams 
   });
   afterAll(() => t.close());
 
-  it('produces the same trades, statuses and resting book', async () => {
+  // 'one by one': the single-order path, each order awaited. 'bursts': runs of orders sent
+  // without waiting through the batcher, so they are matched several to a transaction; the
+  // outcome must not depend on it (arrival order is call order).
+  it.each(['one by one', 'bursts'] as const)('produces the same trades, statuses and resting book (%s)', async (mode) => {
     const service = t.app.get(OrdersService);
+    const batcher = t.app.get(OrderBatcher);
     const principal = (i: number): Principal => ({ memberId: members[i].id, memberKind: 'TRADER', role: 'trader', keyId: members[i].keyId });
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
@@ -92,13 +97,27 @@ describe('matching equals a reference order book on random order/cancel streams 
         const ref = new ReferenceBook();
         const ids: string[] = [];
         const owners: number[] = [];
+        const told: { status: string; filled: number }[] = [];
+        const answers: PlacedOrder[] = [];
+        let burst: Promise<PlacedOrder>[] = [];
+        const settleBurst = async () => {
+          for (const placed of await Promise.all(burst)) {
+            ids.push(placed.order.id);
+            answers.push(placed);
+          }
+          burst = [];
+        };
         for (const op of ops) {
           if (op.kind === 'place') {
-            ref.place(op.member, op.side, op.price, op.qty, op.tif);
-            const placed = await service.place(principal(op.member), { seriesCode: series, side: op.side, priceFen: BigInt(op.price), quantity: op.qty, timeInForce: op.tif });
-            ids.push(placed.order.id);
+            const r = ref.place(op.member, op.side, op.price, op.qty, op.tif);
+            told.push({ status: r.status, filled: r.filled });
+            const input = { seriesCode: series, side: op.side, priceFen: BigInt(op.price), quantity: op.qty, timeInForce: op.tif };
+            if (mode === 'bursts') burst.push(batcher.place(principal(op.member), input));
+            else ids.push((await service.placeOne(principal(op.member), input)).order.id);
             owners.push(op.member);
-          } else if (ids.length > 0) {
+          } else {
+            await settleBurst();
+            if (ids.length === 0) continue;
             const index = op.index % ids.length;
             const expectOk = ref.cancel(index);
             const res = await service.cancel(principal(owners[index]), ids[index]).then(() => true, (e: unknown) => {
@@ -108,6 +127,7 @@ describe('matching equals a reference order book on random order/cancel streams 
             expect(res).toBe(expectOk);
           }
         }
+        await settleBurst();
         const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series } })).id;
         const trades = await t.prisma.trade.findMany({ where: { seriesId }, orderBy: { seq: 'asc' } });
         const memberIndex = (id: string) => members.findIndex((m) => m.id === id);
@@ -115,6 +135,12 @@ describe('matching equals a reference order book on random order/cancel streams 
         const orders = await t.prisma.order.findMany({ where: { id: { in: ids } } });
         const byId = new Map(orders.map((o) => [o.id, o]));
         expect(ids.map((id) => ({ status: byId.get(id)!.status, filled: byId.get(id)!.filledQuantity }))).toEqual(ref.orders.map((o) => ({ status: o.status, filled: o.filled })));
+        // Time priority: the service's order sequence is the arrival order.
+        expect([...orders].sort((a, b) => Number(a.seq - b.seq)).map((o) => o.id)).toEqual(ids);
+        if (mode === 'bursts') {
+          // Each placer is told its order's state right after its own matching.
+          expect(answers.map((p) => ({ status: p.order.status, filled: p.order.filledQuantity }))).toEqual(told);
+        }
       }),
       { numRuns: 50 },
     );

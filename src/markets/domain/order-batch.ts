@@ -1,0 +1,178 @@
+import { DomainError } from '../../platform/errors/error-codes.js';
+import type { SeriesWithProduct } from '../markets.repository.js';
+import { assertCapacityBacked, assertDeliveryRules, assertPrice, assertTrading } from '../pre-trade.js';
+import { marginForContractsFen, worstCaseContracts, type Exposure } from './contract-math.js';
+import { match, type Fill, type RestingOrder, type Side } from './matching.js';
+
+/**
+ * Several orders of one series matched in one transaction, with exactly the outcome they would
+ * have had one after another in arrival order: every pre-trade check (margin included) runs
+ * against the state the earlier orders of the batch left behind. Pure: the caller reads the
+ * state under the series lock and writes the result.
+ */
+
+export interface BatchOrder {
+  id: string;
+  memberId: string;
+  memberKind: string;
+  side: Side;
+  priceFen: bigint;
+  quantity: number;
+  timeInForce: 'GTC' | 'IOC';
+  clientOrderId?: string;
+}
+
+/** What the batch needs to know of a member: exposure in the series, margin held, free cash. */
+export interface MemberState extends Exposure {
+  marginQty: number;
+  cashFen: bigint;
+}
+
+export interface BookOrder extends RestingOrder {
+  side: Side;
+}
+
+export interface BatchState {
+  series: SeriesWithProduct;
+  now: Date;
+  traderCutoffHours: number;
+  /** The series' margin price, read under the series lock. */
+  marginPriceFen: bigint;
+  /** Every member of the batch and every owner of an order in `bids`/`asks`. */
+  members: Map<string, MemberState>;
+  /** Resting buys that any sell of the batch could meet, best (highest) first, then oldest. */
+  bids: BookOrder[];
+  /** Resting sells that any buy of the batch could meet, best (lowest) first, then oldest. */
+  asks: BookOrder[];
+  /** Deliverable tokens of each OPERATOR of the batch (PHYSICAL series only). */
+  deliverableTokens: Map<string, bigint>;
+  /** `${memberId}:${clientOrderId}` already used. */
+  clientOrderIds: Set<string>;
+}
+
+/** An accepted order as it will be stored: its final state after the whole batch. */
+export interface AcceptedOrder {
+  input: BatchOrder;
+  filledQuantity: number;
+  status: 'OPEN' | 'PARTIALLY_FILLED' | 'FILLED' | 'CANCELLED';
+  cancelReason?: string;
+  /** Its state right after its own matching: what its placer is told. */
+  placed: { filledQuantity: number; status: AcceptedOrder['status']; cancelReason?: string };
+  fills: Fill[];
+}
+
+export type BatchOutcome = { accepted: AcceptedOrder } | { rejected: DomainError };
+
+export interface BatchResult {
+  outcomes: BatchOutcome[];
+  /** Orders that rested before the batch: fills to add, cancellations (self-trade prevention). */
+  restingFills: Map<string, number>;
+  restingCancelled: string[];
+}
+
+interface Entry extends BookOrder {
+  /** Set when the order was placed by this batch (its row is written at the end). */
+  batch?: AcceptedOrder;
+}
+
+export function runBatch(state: BatchState, orders: readonly BatchOrder[]): BatchResult {
+  const books: Record<Side, Entry[]> = { BUY: state.bids.map((e) => ({ ...e })), SELL: state.asks.map((e) => ({ ...e })) };
+  const restingFills = new Map<string, number>();
+  const restingCancelled: string[] = [];
+  const product = state.series.product;
+  const held = (qty: number) => marginForContractsFen(qty, state.marginPriceFen, product.contractSizeTokens, product.initialMarginBp);
+  const seen = new Set(state.clientOrderIds);
+
+  const outcomes = orders.map((o): BatchOutcome => {
+    try {
+      const me = state.members.get(o.memberId);
+      if (!me) throw new Error(`batch state lacks member ${o.memberId}`);
+      assertTrading(state.series, state.now);
+      assertPrice(state.series, o.priceFen);
+      const asResting: Exposure = {
+        net: me.net,
+        restingBuyQty: me.restingBuyQty + (o.side === 'BUY' ? o.quantity : 0),
+        restingSellQty: me.restingSellQty + (o.side === 'SELL' ? o.quantity : 0),
+      };
+      assertDeliveryRules(state.series, o.memberKind, me, asResting, state.now, state.traderCutoffHours);
+      if (o.memberKind === 'OPERATOR') assertCapacityBacked(state.series, asResting, state.deliverableTokens.get(o.memberId) ?? 0n);
+      const clientKey = o.clientOrderId === undefined ? undefined : `${o.memberId}:${o.clientOrderId}`;
+      if (clientKey !== undefined && seen.has(clientKey)) throw new DomainError('DUPLICATE_CLIENT_ORDER_ID');
+
+      const opposite = books[o.side === 'BUY' ? 'SELL' : 'BUY'];
+      const result = match({ memberId: o.memberId, side: o.side, priceFen: o.priceFen, quantity: o.quantity }, opposite);
+      const filled = o.quantity - result.remaining;
+      const rests = o.timeInForce === 'GTC' && result.remaining > 0;
+
+      // The members' states after this order, on copies: a rejection must leave no trace.
+      const after = new Map<string, MemberState>();
+      const stateOf = (id: string) => after.get(id) ?? after.set(id, { ...state.members.get(id)! }).get(id)!;
+      const sign = o.side === 'BUY' ? 1 : -1;
+      const fee = product.feePerContractFen;
+      const aggressor = stateOf(o.memberId);
+      aggressor.net += sign * filled;
+      aggressor.cashFen -= fee * BigInt(filled);
+      if (rests) addResting(aggressor, o.side, result.remaining);
+      const byId = new Map(opposite.map((e) => [e.id, e]));
+      for (const id of result.selfTradeCancelled) addResting(aggressor, byId.get(id)!.side, -byId.get(id)!.remaining);
+      for (const f of result.fills) {
+        const cp = stateOf(f.counterpartyId);
+        cp.net -= sign * f.quantity;
+        addResting(cp, o.side === 'BUY' ? 'SELL' : 'BUY', -f.quantity);
+        cp.cashFen -= fee * BigInt(f.quantity);
+      }
+      for (const s of after.values()) {
+        const qty = worstCaseContracts(s);
+        s.cashFen -= held(qty) - held(s.marginQty);
+        s.marginQty = qty;
+      }
+      // The ledger's rule for the member who chose this order: its cash may not end below zero
+      // unless the order brings cash in (counterparties are charged by right).
+      const before = state.members.get(o.memberId)!.cashFen;
+      if (aggressor.cashFen < before && aggressor.cashFen < 0n) {
+        throw new DomainError('INSUFFICIENT_MARGIN', 'free cash does not cover the initial margin of the worst-case position and the fees');
+      }
+
+      for (const [id, s] of after) state.members.set(id, s);
+      if (clientKey !== undefined) seen.add(clientKey);
+      const status: AcceptedOrder['status'] = filled === o.quantity ? 'FILLED' : rests ? (filled > 0 ? 'PARTIALLY_FILLED' : 'OPEN') : 'CANCELLED';
+      const cancelReason = rests || filled === o.quantity ? undefined : 'IOC_REMAINDER';
+      const accepted: AcceptedOrder = { input: o, filledQuantity: filled, status, cancelReason, placed: { filledQuantity: filled, status, cancelReason }, fills: result.fills };
+
+      for (const id of result.selfTradeCancelled) {
+        const e = byId.get(id)!;
+        if (e.batch) Object.assign(e.batch, { status: 'CANCELLED', cancelReason: 'SELF_TRADE_PREVENTION' });
+        else restingCancelled.push(id);
+      }
+      for (const f of result.fills) {
+        const e = byId.get(f.restingId)!;
+        e.remaining -= f.quantity;
+        if (e.batch) {
+          e.batch.filledQuantity += f.quantity;
+          e.batch.status = e.remaining === 0 ? 'FILLED' : 'PARTIALLY_FILLED';
+        } else restingFills.set(e.id, (restingFills.get(e.id) ?? 0) + f.quantity);
+      }
+      const gone = new Set(result.selfTradeCancelled);
+      books[o.side === 'BUY' ? 'SELL' : 'BUY'] = opposite.filter((e) => e.remaining > 0 && !gone.has(e.id));
+      if (rests) insertByPriority(books[o.side], { id: o.id, memberId: o.memberId, priceFen: o.priceFen, remaining: result.remaining, side: o.side, batch: accepted });
+      return { accepted };
+    } catch (err) {
+      if (err instanceof DomainError) return { rejected: err };
+      throw err;
+    }
+  });
+  return { outcomes, restingFills, restingCancelled };
+}
+
+function addResting(s: MemberState, side: Side, qty: number): void {
+  if (side === 'BUY') s.restingBuyQty += qty;
+  else s.restingSellQty += qty;
+}
+
+/** A new resting order goes after every order at its price or better: price, then time. */
+function insertByPriority(book: Entry[], e: Entry): void {
+  const better = (a: bigint) => (e.side === 'BUY' ? a >= e.priceFen : a <= e.priceFen);
+  let i = 0;
+  while (i < book.length && better(book[i].priceFen)) i++;
+  book.splice(i, 0, e);
+}

@@ -1,0 +1,48 @@
+/**
+ * Group commit: calls that arrive while a flush is in flight wait and are flushed together as
+ * soon as it ends, so under load N callers cost one round trip instead of N, and an idle caller
+ * waits for nothing. One flush at a time per instance (which also serialises them, e.g. the
+ * batches of one order-book series within a process).
+ *
+ * `flush` answers every item, in order, with a PromiseSettledResult; if it throws, every item
+ * of that flush fails with the error.
+ */
+export class GroupCommit<I, O> {
+  private readonly queue: { item: I; resolve: (value: O) => void; reject: (reason: unknown) => void }[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly flush: (items: I[]) => Promise<PromiseSettledResult<O>[]>,
+    private readonly maxItems = 500,
+    private readonly onFlush?: (size: number) => void,
+  ) {}
+
+  run(item: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (!this.flushing) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.flushing = true;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxItems);
+      this.onFlush?.(batch.length);
+      try {
+        const results = await this.flush(batch.map((b) => b.item));
+        batch.forEach((b, i) => {
+          const r = results[i];
+          if (r.status === 'fulfilled') b.resolve(r.value);
+          else b.reject(r.reason);
+        });
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+}
+
+export const fulfilled = <O>(value: O): PromiseFulfilledResult<O> => ({ status: 'fulfilled', value });
+export const rejected = (reason: unknown): PromiseRejectedResult => ({ status: 'rejected', reason });

@@ -1,0 +1,33 @@
+import type pg from 'pg';
+
+/**
+ * Tagged-template SQL on one pg connection, with Prisma's `$queryRaw` shape so repositories
+ * written for Prisma (`RawSql`) run unchanged. Values are bound as parameters ($1, $2, …), never
+ * spliced into the text. Results come back as pg parses them: int8 as string and JSON parsed,
+ * so hot-path queries cast what they return (::int, ::text, json).
+ */
+export class SqlTx {
+  constructor(private readonly client: pg.PoolClient) {}
+
+  async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
+    const res = await this.client.query(toText(query), values);
+    return res.rows as T;
+  }
+
+  async $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number> {
+    const res = await this.client.query(toText(query), values);
+    return res.rowCount ?? 0;
+  }
+}
+
+const texts = new WeakMap<TemplateStringsArray, string>();
+
+/** `a ${x} b ${y} c` → `a $1 b $2 c`, once per call site (template objects are cached by the engine). */
+function toText(query: TemplateStringsArray): string {
+  let text = texts.get(query);
+  if (text === undefined) {
+    text = query.reduce((acc, part, i) => acc + '$' + i + part);
+    texts.set(query, text);
+  }
+  return text;
+}
