@@ -3,7 +3,7 @@ import type { Order } from '../generated/prisma/client.js';
 import type { SeriesStatus } from '../generated/prisma/enums.js';
 import type { RawSql } from '../platform/prisma/prisma.service.js';
 import { dateColumn } from '../platform/time/business-date.js';
-import type { AcceptedOrder, BookOrder, MemberState } from './domain/order-batch.js';
+import type { AcceptedOrder, BookOrder, MemberPosition } from './domain/order-batch.js';
 import type { Side } from './domain/matching.js';
 import type { NewTrade } from './markets.repository.js';
 
@@ -14,16 +14,27 @@ export interface SeriesLiveFields {
   lastSettlementDate: Date | null;
 }
 
+/** What the batch reads of each series: the most aggressive limits of its orders bound the book read. */
+export interface SeriesRead {
+  seriesId: string;
+  memberIds: string[];
+  maxBuy: bigint | null;
+  minSell: bigint | null;
+}
+
 export interface BatchSnapshot {
-  live: SeriesLiveFields;
-  members: Map<string, MemberState>;
-  bids: BookOrder[];
-  asks: BookOrder[];
+  live: Map<string, SeriesLiveFields>;
+  /** seriesId → memberId → position. */
+  positions: Map<string, Map<string, MemberPosition>>;
+  /** seriesId → resting orders in priority order, both sides. */
+  books: Map<string, BookOrder[]>;
+  cash: Map<string, bigint>;
   clientOrderIds: Set<string>;
 }
 
-/** A member's change of position and margin held in the series, written once per batch. */
+/** A member's change of position and margin held in a series, written once per batch. */
 export interface PositionChange {
+  seriesId: string;
   memberId: string;
   longAdd: number;
   shortAdd: number;
@@ -31,58 +42,71 @@ export interface PositionChange {
 }
 
 interface SnapshotRow {
-  live: { status: SeriesLiveFields['status']; price: string | null; date: string | null };
-  members: { id: string; long: number; short: number; marginQty: number; buy: number; sell: number; cash: string | null }[] | null;
-  book: { id: string; memberId: string; side: Side; price: string; remaining: number }[] | null;
+  live: { id: string; status: SeriesStatus; price: string | null; date: string | null }[];
+  positions: { seriesId: string; memberId: string; long: number; short: number; marginQty: number; buy: number; sell: number }[] | null;
+  cash: { memberId: string; cash: string }[] | null;
+  book: { id: string; seriesId: string; memberId: string; side: Side; price: string; remaining: number }[] | null;
   clientIds: string[] | null;
 }
 
 /**
  * The reads and writes of a matching batch, one statement each: a batch costs a handful of round
- * trips however many orders it holds. Amounts travel as text inside JSON (a JSON number cannot
- * carry every bigint).
+ * trips however many orders and series it holds. Amounts travel as text inside JSON (a JSON
+ * number cannot carry every bigint).
  */
 @Injectable()
 export class OrderBatchRepository {
   /**
-   * Under the series lock: the series' live fields, the resting orders any order of the batch
-   * could meet (`maxBuy`/`minSell`: the batch's most aggressive limits), and every member of the
-   * batch or of that book with position, margin held, resting quantities and free cash. Cash is
-   * read, not locked: the ledger locks and re-checks it when the batch posts.
+   * Under the series locks: each series' live fields, the resting orders any order of the batch
+   * could meet, and for every member of the batch or of those books its position, margin held
+   * and resting quantities per series, and its free cash. Cash is read, not locked: the ledger
+   * locks and re-checks it when the batch posts.
    */
-  async snapshot(tx: RawSql, seriesId: string, memberIds: string[], maxBuy: bigint | null, minSell: bigint | null, clientKeys: { memberId: string; clientOrderId: string }[]): Promise<BatchSnapshot> {
+  async snapshot(tx: RawSql, reads: SeriesRead[], clientKeys: { memberId: string; clientOrderId: string }[]): Promise<BatchSnapshot> {
+    const pairs = reads.flatMap((r) => r.memberIds.map((m) => [r.seriesId, m]));
     const [row] = await tx.$queryRaw<SnapshotRow[]>`
-      WITH book AS (
-        SELECT id, "memberId", side, "priceFen", quantity - "filledQuantity" AS remaining, seq FROM orders
-        WHERE "seriesId" = ${seriesId}::uuid AND status IN ('OPEN', 'PARTIALLY_FILLED')
-          AND ((side = 'SELL' AND "priceFen" <= ${maxBuy}::bigint) OR (side = 'BUY' AND "priceFen" >= ${minSell}::bigint))
+      WITH lim AS (
+        SELECT * FROM unnest(${reads.map((r) => r.seriesId)}::uuid[], ${reads.map((r) => r.maxBuy?.toString() ?? null)}::bigint[], ${reads.map((r) => r.minSell?.toString() ?? null)}::bigint[]) AS l(sid, max_buy, min_sell)
       ),
-      mem AS (SELECT unnest(${memberIds}::uuid[]) AS id UNION SELECT "memberId" FROM book),
+      book AS (
+        SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity" AS remaining, o.seq
+        FROM lim JOIN orders o ON o."seriesId" = lim.sid AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
+          AND ((o.side = 'SELL' AND o."priceFen" <= lim.max_buy) OR (o.side = 'BUY' AND o."priceFen" >= lim.min_sell))
+      ),
+      pairs AS (
+        SELECT * FROM unnest(${pairs.map((p) => p[0])}::uuid[], ${pairs.map((p) => p[1])}::uuid[]) AS x(sid, member)
+        UNION SELECT "seriesId", "memberId" FROM book
+      ),
       resting AS (
-        SELECT "memberId", sum(quantity - "filledQuantity") FILTER (WHERE side = 'BUY') AS buy, sum(quantity - "filledQuantity") FILTER (WHERE side = 'SELL') AS sell
-        FROM orders WHERE "seriesId" = ${seriesId}::uuid AND status IN ('OPEN', 'PARTIALLY_FILLED') AND "memberId" IN (SELECT id FROM mem)
-        GROUP BY "memberId"
+        SELECT o."seriesId" AS sid, o."memberId" AS member,
+               sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
+        FROM pairs JOIN orders o ON o."memberId" = pairs.member AND o."seriesId" = pairs.sid AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
+        GROUP BY 1, 2
       )
       SELECT
-        (SELECT json_build_object('status', status, 'price', "lastSettlementPriceFen"::text, 'date', "lastSettlementDate"::text) FROM series WHERE id = ${seriesId}::uuid) AS live,
-        (SELECT json_agg(json_build_object('id', m.id, 'long', COALESCE(p."longQty", 0), 'short', COALESCE(p."shortQty", 0), 'marginQty', COALESCE(p."marginQty", 0),
-                'buy', COALESCE(r.buy, 0), 'sell', COALESCE(r.sell, 0), 'cash', a."balanceFen"::text))
-           FROM mem m LEFT JOIN positions p ON p."memberId" = m.id AND p."seriesId" = ${seriesId}::uuid LEFT JOIN resting r ON r."memberId" = m.id
-           LEFT JOIN ledger_accounts a ON a."memberId" = m.id AND a.type = 'CASH') AS members,
-        (SELECT json_agg(json_build_object('id', id, 'memberId', "memberId", 'side', side, 'price', "priceFen"::text, 'remaining', remaining)
+        (SELECT json_agg(json_build_object('id', s.id, 'status', s.status, 'price', s."lastSettlementPriceFen"::text, 'date', s."lastSettlementDate"::text))
+           FROM series s WHERE s.id IN (SELECT sid FROM lim)) AS live,
+        (SELECT json_agg(json_build_object('seriesId', x.sid, 'memberId', x.member, 'long', COALESCE(p."longQty", 0), 'short', COALESCE(p."shortQty", 0),
+                'marginQty', COALESCE(p."marginQty", 0), 'buy', COALESCE(r.buy, 0), 'sell', COALESCE(r.sell, 0)))
+           FROM pairs x LEFT JOIN positions p ON p."memberId" = x.member AND p."seriesId" = x.sid
+           LEFT JOIN resting r ON r.member = x.member AND r.sid = x.sid) AS positions,
+        (SELECT json_agg(json_build_object('memberId', a."memberId", 'cash', a."balanceFen"::text))
+           FROM ledger_accounts a WHERE a.type = 'CASH' AND a."memberId" IN (SELECT member FROM pairs)) AS cash,
+        (SELECT json_agg(json_build_object('id', id, 'seriesId', "seriesId", 'memberId', "memberId", 'side', side, 'price', "priceFen"::text, 'remaining', remaining)
                 ORDER BY CASE WHEN side = 'BUY' THEN -"priceFen" ELSE "priceFen" END, seq) FROM book) AS book,
         (SELECT json_agg("memberId" || ':' || "clientOrderId") FROM orders
            WHERE ("memberId", "clientOrderId") IN (SELECT * FROM unnest(${clientKeys.map((k) => k.memberId)}::uuid[], ${clientKeys.map((k) => k.clientOrderId)}::text[]))) AS "clientIds"`;
-    const members = new Map<string, MemberState>();
-    for (const m of row.members ?? []) {
-      members.set(m.id, { net: m.long - m.short, restingBuyQty: m.buy, restingSellQty: m.sell, marginQty: m.marginQty, cashFen: BigInt(m.cash ?? 0) });
+    const positions = new Map(reads.map((r) => [r.seriesId, new Map<string, MemberPosition>()]));
+    for (const p of row.positions ?? []) {
+      positions.get(p.seriesId)!.set(p.memberId, { net: p.long - p.short, restingBuyQty: p.buy, restingSellQty: p.sell, marginQty: p.marginQty });
     }
-    const book = (row.book ?? []).map((o) => ({ id: o.id, memberId: o.memberId, side: o.side, priceFen: BigInt(o.price), remaining: o.remaining }));
+    const books = new Map(reads.map((r) => [r.seriesId, [] as BookOrder[]]));
+    for (const o of row.book ?? []) books.get(o.seriesId)!.push({ id: o.id, memberId: o.memberId, side: o.side, priceFen: BigInt(o.price), remaining: o.remaining });
     return {
-      live: { status: row.live.status, lastSettlementPriceFen: row.live.price === null ? null : BigInt(row.live.price), lastSettlementDate: row.live.date === null ? null : dateColumn(row.live.date) },
-      members,
-      bids: book.filter((o) => o.side === 'BUY'),
-      asks: book.filter((o) => o.side === 'SELL'),
+      live: new Map(row.live.map((l) => [l.id, { status: l.status, lastSettlementPriceFen: l.price === null ? null : BigInt(l.price), lastSettlementDate: l.date === null ? null : dateColumn(l.date) }])),
+      positions,
+      books,
+      cash: new Map((row.cash ?? []).map((c) => [c.memberId, BigInt(c.cash)])),
       clientOrderIds: new Set(row.clientIds ?? []),
     };
   }
@@ -92,17 +116,17 @@ export class OrderBatchRepository {
    * follows arrival), fills and self-trade cancellations of orders that rested before it, its
    * trades, and the members' positions and margin held. Returns the new orders' rows.
    */
-  async write(tx: RawSql, seriesId: string, orders: AcceptedOrder[], resting: { id: string; filled: number; cancelled: boolean }[], trades: NewTrade[], positions: PositionChange[]): Promise<Map<string, Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>>> {
+  async write(tx: RawSql, orders: AcceptedOrder[], resting: { id: string; filled: number; cancelled: boolean }[], trades: NewTrade[], positions: PositionChange[]): Promise<Map<string, Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>>> {
     const o = <T>(f: (a: AcceptedOrder) => T) => orders.map(f);
     const t = <T>(f: (a: NewTrade) => T) => trades.map(f);
     const rows = await tx.$queryRaw<{ id: string; seq: string; createdAt: Date; updatedAt: Date }[]>`
       WITH new_orders AS (
         INSERT INTO orders (id, "seriesId", "memberId", side, "priceFen", quantity, "filledQuantity", status, "timeInForce", "clientOrderId", "cancelReason", "updatedAt")
-        SELECT id, ${seriesId}::uuid, member, side::"Side", price, qty, filled, status::"OrderStatus", tif::"TimeInForce", client, reason, now()
-        FROM unnest(${o((a) => a.input.id)}::uuid[], ${o((a) => a.input.memberId)}::uuid[], ${o((a) => a.input.side)}::text[], ${o((a) => a.input.priceFen.toString())}::bigint[],
+        SELECT id, sid, member, side::"Side", price, qty, filled, status::"OrderStatus", tif::"TimeInForce", client, reason, now()
+        FROM unnest(${o((a) => a.input.id)}::uuid[], ${o((a) => a.input.seriesId)}::uuid[], ${o((a) => a.input.memberId)}::uuid[], ${o((a) => a.input.side)}::text[], ${o((a) => a.input.priceFen.toString())}::bigint[],
                     ${o((a) => a.input.quantity)}::int[], ${o((a) => a.filledQuantity)}::int[], ${o((a) => a.status)}::text[], ${o((a) => a.input.timeInForce)}::text[],
                     ${o((a) => a.input.clientOrderId ?? null)}::text[], ${o((a) => a.cancelReason ?? null)}::text[]) WITH ORDINALITY
-             AS x(id, member, side, price, qty, filled, status, tif, client, reason, n)
+             AS x(id, sid, member, side, price, qty, filled, status, tif, client, reason, n)
         ORDER BY n
         RETURNING id, seq, "createdAt", "updatedAt"
       ),
@@ -119,17 +143,17 @@ export class OrderBatchRepository {
       ),
       new_trades AS (
         INSERT INTO trades (id, "seriesId", "priceFen", quantity, "buyerId", "sellerId", "buyOrderId", "sellOrderId", block, "businessDate", "createdAt")
-        SELECT id, ${seriesId}::uuid, price, qty, buyer, seller, buy_order, sell_order, false, bdate, at
-        FROM unnest(${t((a) => a.id)}::uuid[], ${t((a) => a.priceFen.toString())}::bigint[], ${t((a) => a.quantity)}::int[], ${t((a) => a.buyerId)}::uuid[], ${t((a) => a.sellerId)}::uuid[],
+        SELECT id, sid, price, qty, buyer, seller, buy_order, sell_order, false, bdate, at
+        FROM unnest(${t((a) => a.id)}::uuid[], ${t((a) => a.seriesId)}::uuid[], ${t((a) => a.priceFen.toString())}::bigint[], ${t((a) => a.quantity)}::int[], ${t((a) => a.buyerId)}::uuid[], ${t((a) => a.sellerId)}::uuid[],
                     ${t((a) => a.buyOrderId)}::uuid[], ${t((a) => a.sellOrderId)}::uuid[], ${t((a) => a.businessDate)}::date[], ${t((a) => a.createdAt.toISOString())}::timestamptz[]) WITH ORDINALITY
-             AS x(id, price, qty, buyer, seller, buy_order, sell_order, bdate, at, n)
+             AS x(id, sid, price, qty, buyer, seller, buy_order, sell_order, bdate, at, n)
         ORDER BY n
         RETURNING 1
       ),
       new_positions AS (
         INSERT INTO positions ("memberId", "seriesId", "longQty", "shortQty", "marginQty", "firstLongAt", "updatedAt")
-        SELECT m, ${seriesId}::uuid, l, s, q, CASE WHEN l > 0 THEN now() END, now()
-        FROM unnest(${positions.map((p) => p.memberId)}::uuid[], ${positions.map((p) => p.longAdd)}::int[], ${positions.map((p) => p.shortAdd)}::int[], ${positions.map((p) => p.marginQty)}::int[]) AS x(m, l, s, q)
+        SELECT m, sid, l, s, q, CASE WHEN l > 0 THEN now() END, now()
+        FROM unnest(${positions.map((p) => p.memberId)}::uuid[], ${positions.map((p) => p.seriesId)}::uuid[], ${positions.map((p) => p.longAdd)}::int[], ${positions.map((p) => p.shortAdd)}::int[], ${positions.map((p) => p.marginQty)}::int[]) AS x(m, sid, l, s, q)
         ON CONFLICT ("memberId", "seriesId") DO UPDATE SET
           "longQty" = positions."longQty" + EXCLUDED."longQty",
           "shortQty" = positions."shortQty" + EXCLUDED."shortQty",

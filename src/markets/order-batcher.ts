@@ -12,9 +12,9 @@ import { Metrics } from '../platform/metrics/metrics.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import type { SqlTx } from '../platform/prisma/sql-tx.js';
 import { Clock } from '../platform/time/clock.js';
-import { runBatch, type AcceptedOrder, type BatchOrder, type MemberState } from './domain/order-batch.js';
-import { heldMarginFen, marginPriceFen, marginTransfer } from './margin.service.js';
-import { OrderBatchRepository, type PositionChange } from './order-batch.repository.js';
+import { heldFor, runBatch, type AcceptedOrder, type BatchOrder, type MemberPosition, type SeriesBook } from './domain/order-batch.js';
+import { marginPriceFen, marginTransfer } from './margin.service.js';
+import { OrderBatchRepository, type PositionChange, type SeriesRead } from './order-batch.repository.js';
 import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
 import { OrdersService, type PlacedOrder, type PlaceOrder } from './orders.service.js';
 import { assertQuantity } from './pre-trade.js';
@@ -25,7 +25,15 @@ const MAX_BATCH = 200;
 interface Pending {
   principal: Principal;
   input: PlaceOrder;
+  /** `seriesId` is filled in by the batch, once the series is looked up. */
   order: BatchOrder;
+}
+
+/** A stable lane per series code (FNV-1a). */
+function laneOf(code: string, lanes: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < code.length; i++) h = Math.imul(h ^ code.charCodeAt(i), 0x01000193) >>> 0;
+  return h % lanes;
 }
 
 /**
@@ -40,8 +48,8 @@ interface Pending {
 @Injectable()
 export class OrderBatcher {
   private readonly logger = new Logger(OrderBatcher.name);
-  private readonly lanes = new Map<string, GroupCommit<Pending, PlacedOrder>>();
-  /** Series never change what is cached here after listing; live fields are read under the lock. */
+  private readonly lanes = new Map<number, GroupCommit<Pending, PlacedOrder>>();
+  /** Listed series by code: what is cached never changes after listing; live fields are read under the lock. */
   private readonly listings = new Map<string, SeriesWithProduct>();
   private readonly batchSize: Histogram;
   private readonly fallbacks: Counter;
@@ -66,26 +74,38 @@ export class OrderBatcher {
       const replay = await this.orders.replay(input.id);
       if (replay) return replay;
     }
-    const order: BatchOrder = { id: input.id ?? randomUUID(), memberId: principal.memberId, memberKind: principal.memberKind, side: input.side, priceFen: input.priceFen, quantity, timeInForce: input.timeInForce, clientOrderId: input.clientOrderId };
-    let lane = this.lanes.get(input.seriesCode);
-    if (!lane) this.lanes.set(input.seriesCode, (lane = new GroupCommit((batch) => this.run(input.seriesCode, batch), MAX_BATCH, (n) => this.batchSize.observe(n))));
+    const order: BatchOrder = { id: input.id ?? randomUUID(), seriesId: '', memberId: principal.memberId, memberKind: principal.memberKind, side: input.side, priceFen: input.priceFen, quantity, timeInForce: input.timeInForce, clientOrderId: input.clientOrderId };
+    // Nothing is awaited from here to the lane: arrival order is the order of these calls. A
+    // series always goes to the same lane, so one process never runs two batches of it at once.
+    const laneNo = laneOf(input.seriesCode, this.config.orderBatchLanes);
+    let lane = this.lanes.get(laneNo);
+    if (!lane) this.lanes.set(laneNo, (lane = new GroupCommit((batch) => this.run(batch), MAX_BATCH, (n) => this.batchSize.observe(n))));
     return lane.run({ principal, input: { ...input, id: order.id }, order });
   }
 
-  private async run(code: string, pending: Pending[]): Promise<PromiseSettledResult<PlacedOrder>[]> {
+  private async run(pending: Pending[]): Promise<PromiseSettledResult<PlacedOrder>[]> {
+    const answers = new Map<Pending, PromiseSettledResult<PlacedOrder>>();
+    const series = new Map<string, SeriesWithProduct>();
+    for (const p of pending) {
+      const listed = await this.listing(p.input.seriesCode);
+      if (!listed) answers.set(p, rejected(new DomainError('NOT_FOUND', `series ${p.input.seriesCode} not found`)));
+      else series.set(p.order.id, listed), (p.order.seriesId = listed.id);
+    }
     // One order id twice (concurrent replays of one Idempotency-Key): the later ones go after
     // the batch, one by one, and find the first placed.
     const ids = new Set<string>();
-    const batch = pending.filter((p) => !ids.has(p.order.id) && ids.add(p.order.id));
-    const answers = new Map<Pending, PromiseSettledResult<PlacedOrder>>();
-    try {
-      const series = await this.listing(code);
-      const outcomes = await this.prisma.sqlTransaction((tx) => this.match(tx, series, batch));
-      outcomes.forEach((o, i) => answers.set(batch[i], o instanceof DomainError ? rejected(o) : fulfilled(o)));
-    } catch (err) {
-      if (batch.length === 1 || (err instanceof DomainError && err.code === 'NOT_FOUND')) return pending.map(() => rejected(err));
-      this.fallbacks.inc();
-      this.logger.warn({ err: err instanceof Error ? err.message : String(err), orders: batch.length }, 'order batch rolled back; placing its orders one by one');
+    const batch = pending.filter((p) => !answers.has(p) && !ids.has(p.order.id) && ids.add(p.order.id));
+    if (batch.length > 0) {
+      try {
+        const outcomes = await this.prisma.sqlTransaction((tx) => this.match(tx, batch, series));
+        outcomes.forEach((o, i) => answers.set(batch[i], o instanceof DomainError ? rejected(o) : fulfilled(o)));
+      } catch (err) {
+        if (batch.length === 1) batch.forEach((p) => answers.set(p, rejected(err)));
+        else {
+          this.fallbacks.inc();
+          this.logger.warn({ err: err instanceof Error ? err.message : String(err), orders: batch.length }, 'order batch rolled back; placing its orders one by one');
+        }
+      }
     }
     const out: PromiseSettledResult<PlacedOrder>[] = [];
     for (const p of pending) {
@@ -94,60 +114,62 @@ export class OrderBatcher {
     return out;
   }
 
-  private async listing(code: string): Promise<SeriesWithProduct> {
+  private async listing(code: string): Promise<SeriesWithProduct | null> {
     const cached = this.listings.get(code);
     if (cached) return cached;
     const series = await this.markets.seriesByCode(this.prisma, code);
-    if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
-    this.listings.set(code, series);
+    if (series) this.listings.set(code, series);
     return series;
   }
 
-  private async match(tx: SqlTx, listed: SeriesWithProduct, batch: Pending[]): Promise<(PlacedOrder | DomainError)[]> {
-    await this.markets.lockSeries(tx, listed.id);
+  private async match(tx: SqlTx, batch: Pending[], seriesOf: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {
+    const listed = new Map(batch.map((p) => [p.order.seriesId, seriesOf.get(p.order.id)!]));
+    await this.markets.lockSeriesMany(tx, [...listed.keys()]);
     const orders = batch.map((p) => p.order);
-    const limits = (side: 'BUY' | 'SELL') => orders.filter((o) => o.side === side).map((o) => o.priceFen);
-    const [buys, sells] = [limits('BUY'), limits('SELL')];
-    const snapshot = await this.repo.snapshot(
-      tx,
-      listed.id,
-      [...new Set(orders.map((o) => o.memberId))],
-      buys.length ? buys.reduce((a, b) => (b > a ? b : a)) : null,
-      sells.length ? sells.reduce((a, b) => (b < a ? b : a)) : null,
-      orders.filter((o) => o.clientOrderId !== undefined).map((o) => ({ memberId: o.memberId, clientOrderId: o.clientOrderId! })),
-    );
-    const series: SeriesWithProduct = { ...listed, ...snapshot.live };
-    const initial = new Map<string, MemberState>(snapshot.members);
-    const now = this.clock.now();
-    const result = runBatch(
-      {
+    const reads = [...listed.keys()].map((seriesId): SeriesRead => {
+      const mine = orders.filter((o) => o.seriesId === seriesId);
+      const limits = (side: 'BUY' | 'SELL') => mine.filter((o) => o.side === side).map((o) => o.priceFen);
+      const [buys, sells] = [limits('BUY'), limits('SELL')];
+      return {
+        seriesId,
+        memberIds: [...new Set(mine.map((o) => o.memberId))],
+        maxBuy: buys.length ? buys.reduce((a, b) => (b > a ? b : a)) : null,
+        minSell: sells.length ? sells.reduce((a, b) => (b < a ? b : a)) : null,
+      };
+    });
+    const clientKeys = orders.filter((o) => o.clientOrderId !== undefined).map((o) => ({ memberId: o.memberId, clientOrderId: o.clientOrderId! }));
+    const snapshot = await this.repo.snapshot(tx, reads, clientKeys);
+    const books = new Map<string, SeriesBook>();
+    for (const [id, fixed] of listed) {
+      const series: SeriesWithProduct = { ...fixed, ...snapshot.live.get(id)! };
+      const book = snapshot.books.get(id)!;
+      books.set(id, {
         series,
-        now,
-        traderCutoffHours: this.config.traderCutoffHours,
         marginPriceFen: marginPriceFen(series),
-        members: snapshot.members,
-        bids: snapshot.bids,
-        asks: snapshot.asks,
+        positions: snapshot.positions.get(id)!,
+        bids: book.filter((o) => o.side === 'BUY'),
+        asks: book.filter((o) => o.side === 'SELL'),
         deliverableTokens: await this.deliverable(series, batch),
-        clientOrderIds: snapshot.clientOrderIds,
-      },
-      orders,
-    );
+      });
+    }
+    const initial = new Map([...books].map(([id, b]) => [id, new Map(b.positions)]));
+    const now = this.clock.now();
+    const result = runBatch({ now, traderCutoffHours: this.config.traderCutoffHours, books, cash: snapshot.cash, clientOrderIds: snapshot.clientOrderIds }, orders);
 
     const businessDate = this.clock.businessDate(now);
     const accepted = result.outcomes.flatMap((o) => ('accepted' in o ? [o.accepted] : []));
-    const tradesOf = new Map(accepted.map((a) => [a.input.id, a.fills.map((f) => toTrade(series.id, a, f, businessDate, now))]));
+    const tradesOf = new Map(accepted.map((a) => [a.input.id, a.fills.map((f) => toTrade(a, f, businessDate, now))]));
     const trades = accepted.flatMap((a) => tradesOf.get(a.input.id)!);
     const fills = [...result.restingFills].map(([id, filled]) => ({ id, filled, cancelled: result.restingCancelled.includes(id) }));
     const cancelledOnly = result.restingCancelled.filter((id) => !result.restingFills.has(id)).map((id) => ({ id, filled: 0, cancelled: true }));
-    const positions = positionChanges(trades, initial, snapshot.members);
-    const written = await this.repo.write(tx, series.id, accepted, [...fills, ...cancelledOnly], trades, positions);
-    if (accepted.length > 0) await this.orders.post(tx, this.transfers(series, accepted[0].input.id, trades, positions, initial, businessDate));
+    const positions = positionChanges(trades, initial, books);
+    const written = await this.repo.write(tx, accepted, [...fills, ...cancelledOnly], trades, positions);
+    if (accepted.length > 0) await this.orders.post(tx, transfers(books, accepted[0].input.id, trades, positions, initial, businessDate));
 
     return result.outcomes.map((o) => {
       if ('rejected' in o) return o.rejected;
       const a = o.accepted;
-      return { order: toOrder(series.id, a, written.get(a.input.id)!), trades: tradesOf.get(a.input.id)! };
+      return { order: toOrder(a, written.get(a.input.id)!), trades: tradesOf.get(a.input.id)! };
     });
   }
 
@@ -156,39 +178,44 @@ export class OrderBatcher {
     const out = new Map<string, bigint>();
     if (series.product.settlementType !== 'PHYSICAL') return out;
     for (const p of batch) {
-      if (p.principal.memberKind !== 'OPERATOR' || out.has(p.principal.memberId)) continue;
+      if (p.order.seriesId !== series.id || p.principal.memberKind !== 'OPERATOR' || out.has(p.principal.memberId)) continue;
       out.set(p.principal.memberId, await this.capacity.deliverableTokens(p.principal.memberId, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions));
-    }
-    return out;
-  }
-
-  /** Fees of every trade (the aggressor's voluntary, the resting side's by right) and each member's net change of margin. */
-  private transfers(series: SeriesWithProduct, firstOrderId: string, trades: BatchTrade[], positions: PositionChange[], initial: Map<string, MemberState>, businessDate: string): TransferRequest[] {
-    const out: TransferRequest[] = [];
-    const fee = series.product.feePerContractFen;
-    if (fee > 0n) {
-      for (const t of trades) {
-        const aggressor = t.buyOrderId === t.aggressorOrderId ? t.buyerId : t.sellerId;
-        for (const [side, memberId] of [['buy', t.buyerId], ['sell', t.sellerId]] as const) {
-          out.push({ idempotencyKey: `trade.${t.id}.fee.${side}`, debit: memberAccount(memberId, 'CASH'), credit: HOUSE.ccpFees, amountFen: fee * BigInt(t.quantity), kind: 'FEE', businessDate, refs: { tradeId: t.id }, collectByRight: memberId !== aggressor });
-        }
-      }
-    }
-    for (const p of positions) {
-      const delta = heldMarginFen(series, p.marginQty) - heldMarginFen(series, initial.get(p.memberId)!.marginQty);
-      if (delta !== 0n) out.push(marginTransfer(p.memberId, delta, `order.${firstOrderId}`, businessDate));
     }
     return out;
   }
 }
 
+/**
+ * The batch's money: fees of every trade (the aggressor's voluntary, the resting side's by
+ * right) and one transfer per member for its net change of margin over every series.
+ */
+function transfers(books: Map<string, SeriesBook>, firstOrderId: string, trades: BatchTrade[], positions: PositionChange[], initial: Map<string, Map<string, MemberPosition>>, businessDate: string): TransferRequest[] {
+  const out: TransferRequest[] = [];
+  for (const t of trades) {
+    const fee = books.get(t.seriesId)!.series.product.feePerContractFen;
+    if (fee === 0n) continue;
+    const aggressor = t.buyOrderId === t.aggressorOrderId ? t.buyerId : t.sellerId;
+    for (const [side, memberId] of [['buy', t.buyerId], ['sell', t.sellerId]] as const) {
+      out.push({ idempotencyKey: `trade.${t.id}.fee.${side}`, debit: memberAccount(memberId, 'CASH'), credit: HOUSE.ccpFees, amountFen: fee * BigInt(t.quantity), kind: 'FEE', businessDate, refs: { tradeId: t.id }, collectByRight: memberId !== aggressor });
+    }
+  }
+  const margin = new Map<string, bigint>();
+  for (const p of positions) {
+    const book = books.get(p.seriesId)!;
+    const delta = heldFor(book, p.marginQty) - heldFor(book, initial.get(p.seriesId)!.get(p.memberId)!.marginQty);
+    margin.set(p.memberId, (margin.get(p.memberId) ?? 0n) + delta);
+  }
+  for (const [memberId, delta] of margin) if (delta !== 0n) out.push(marginTransfer(memberId, delta, `order.${firstOrderId}`, businessDate));
+  return out;
+}
+
 type BatchTrade = NewTrade & { aggressorOrderId: string };
 
-function toTrade(seriesId: string, a: AcceptedOrder, f: AcceptedOrder['fills'][number], businessDate: string, now: Date): BatchTrade {
+function toTrade(a: AcceptedOrder, f: AcceptedOrder['fills'][number], businessDate: string, now: Date): BatchTrade {
   const buy = a.input.side === 'BUY';
   return {
     id: randomUUID(),
-    seriesId,
+    seriesId: a.input.seriesId,
     priceFen: f.priceFen,
     quantity: f.quantity,
     buyerId: buy ? a.input.memberId : f.counterpartyId,
@@ -202,23 +229,29 @@ function toTrade(seriesId: string, a: AcceptedOrder, f: AcceptedOrder['fills'][n
   };
 }
 
-/** Per member: contracts bought and sold in the batch, and margin held now (when either changed). */
-function positionChanges(trades: NewTrade[], initial: Map<string, MemberState>, final: Map<string, MemberState>): PositionChange[] {
+/** Per member and series: contracts bought and sold in the batch, and margin held now (when either changed). */
+function positionChanges(trades: NewTrade[], initial: Map<string, Map<string, MemberPosition>>, books: Map<string, SeriesBook>): PositionChange[] {
   const out = new Map<string, PositionChange>();
-  const of = (id: string) => out.get(id) ?? out.set(id, { memberId: id, longAdd: 0, shortAdd: 0, marginQty: final.get(id)!.marginQty }).get(id)!;
+  const of = (seriesId: string, memberId: string) => {
+    const key = `${seriesId}:${memberId}`;
+    return out.get(key) ?? out.set(key, { seriesId, memberId, longAdd: 0, shortAdd: 0, marginQty: books.get(seriesId)!.positions.get(memberId)!.marginQty }).get(key)!;
+  };
   for (const t of trades) {
-    of(t.buyerId).longAdd += t.quantity;
-    of(t.sellerId).shortAdd += t.quantity;
+    of(t.seriesId, t.buyerId).longAdd += t.quantity;
+    of(t.seriesId, t.sellerId).shortAdd += t.quantity;
   }
-  for (const [id, s] of final) if (s.marginQty !== initial.get(id)!.marginQty) of(id);
-  return [...out.values()].sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
+  for (const [seriesId, book] of books) {
+    for (const [memberId, p] of book.positions) if (p.marginQty !== initial.get(seriesId)!.get(memberId)!.marginQty) of(seriesId, memberId);
+  }
+  // Row locks in one order (series, member), whatever the batch.
+  return [...out.values()].sort((a, b) => (a.seriesId + a.memberId < b.seriesId + b.memberId ? -1 : 1));
 }
 
-function toOrder(seriesId: string, a: AcceptedOrder, row: Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>): Order {
+function toOrder(a: AcceptedOrder, row: Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>): Order {
   return {
     id: a.input.id,
     seq: row.seq,
-    seriesId,
+    seriesId: a.input.seriesId,
     memberId: a.input.memberId,
     side: a.input.side,
     priceFen: a.input.priceFen,

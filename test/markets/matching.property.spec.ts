@@ -62,9 +62,9 @@ class ReferenceBook {
   }
 }
 
-type Op = { kind: 'place'; member: number; side: 'BUY' | 'SELL'; price: number; qty: number; tif: 'GTC' | 'IOC' } | { kind: 'cancel'; index: number };
+type Op = { kind: 'place'; series: number; member: number; side: 'BUY' | 'SELL'; price: number; qty: number; tif: 'GTC' | 'IOC' } | { kind: 'cancel'; index: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('place' as const), member: fc.integer({ min: 0, max: 3 }), side: fc.constantFrom('BUY' as const, 'SELL' as const), price: fc.integer({ min: 398, max: 402 }), qty: fc.integer({ min: 1, max: 6 }), tif: fc.constantFrom('GTC' as const, 'GTC' as const, 'IOC' as const) }) },
+  { weight: 5, arbitrary: fc.record({ kind: fc.constant('place' as const), series: fc.integer({ min: 0, max: 1 }), member: fc.integer({ min: 0, max: 3 }), side: fc.constantFrom('BUY' as const, 'SELL' as const), price: fc.integer({ min: 398, max: 402 }), qty: fc.integer({ min: 1, max: 6 }), tif: fc.constantFrom('GTC' as const, 'GTC' as const, 'IOC' as const) }) },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), index: fc.nat({ max: 60 }) }) },
 );
 
@@ -73,7 +73,8 @@ describe('matching equals a reference order book on random order/cancel streams 
   let members: TestMember[];
   let product: string;
   beforeAll(async () => {
-    t = await startTestApp();
+    // One matching lane: orders of both series share batches (and the members' cash).
+    t = await startTestApp({ env: { ORDER_BATCH_LANES: '1' } });
     members = [];
     for (let i = 0; i < 4; i++) {
       const m = await createMember(t, 'TRADER');
@@ -85,42 +86,42 @@ describe('matching equals a reference order book on random order/cancel streams 
   afterAll(() => t.close());
 
   // 'one by one': the single-order path, each order awaited. 'bursts': runs of orders sent
-  // without waiting through the batcher, so they are matched several to a transaction; the
-  // outcome must not depend on it (arrival order is call order).
+  // without waiting through the batcher, so they are matched several to a transaction, across
+  // two series (which share the members' cash); the outcome must not depend on it (arrival
+  // order is call order).
   it.each(['one by one', 'bursts'] as const)('produces the same trades, statuses and resting book (%s)', async (mode) => {
     const service = t.app.get(OrdersService);
     const batcher = t.app.get(OrderBatcher);
     const principal = (i: number): Principal => ({ memberId: members[i].id, memberKind: 'TRADER', role: 'trader', keyId: members[i].keyId });
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
-        const series = await createSeries(t, product);
-        const ref = new ReferenceBook();
-        const ids: string[] = [];
-        const owners: number[] = [];
+        const series = [await createSeries(t, product), await createSeries(t, product)];
+        const refs = [new ReferenceBook(), new ReferenceBook()];
+        // Every placed order, in arrival order: its series, its index in that series' reference, its owner.
+        const placed: { series: number; ref: number; member: number; id?: string }[] = [];
         const told: { status: string; filled: number }[] = [];
         const answers: PlacedOrder[] = [];
         let burst: Promise<PlacedOrder>[] = [];
         const settleBurst = async () => {
-          for (const placed of await Promise.all(burst)) {
-            ids.push(placed.order.id);
-            answers.push(placed);
-          }
+          answers.push(...(await Promise.all(burst)));
+          answers.forEach((a, i) => (placed[i].id = a.order.id));
           burst = [];
         };
         for (const op of ops) {
           if (op.kind === 'place') {
-            const r = ref.place(op.member, op.side, op.price, op.qty, op.tif);
+            const r = refs[op.series].place(op.member, op.side, op.price, op.qty, op.tif);
             told.push({ status: r.status, filled: r.filled });
-            const input = { seriesCode: series, side: op.side, priceFen: BigInt(op.price), quantity: op.qty, timeInForce: op.tif };
+            placed.push({ series: op.series, ref: r.id, member: op.member });
+            const input = { seriesCode: series[op.series], side: op.side, priceFen: BigInt(op.price), quantity: op.qty, timeInForce: op.tif };
             if (mode === 'bursts') burst.push(batcher.place(principal(op.member), input));
-            else ids.push((await service.placeOne(principal(op.member), input)).order.id);
-            owners.push(op.member);
+            else answers.push(await service.placeOne(principal(op.member), input));
+            placed[placed.length - 1].id = answers[placed.length - 1]?.order.id;
           } else {
             await settleBurst();
-            if (ids.length === 0) continue;
-            const index = op.index % ids.length;
-            const expectOk = ref.cancel(index);
-            const res = await service.cancel(principal(owners[index]), ids[index]).then(() => true, (e: unknown) => {
+            if (placed.length === 0) continue;
+            const target = placed[op.index % placed.length];
+            const expectOk = refs[target.series].cancel(target.ref);
+            const res = await service.cancel(principal(target.member), target.id!).then(() => true, (e: unknown) => {
               if (e instanceof DomainError && e.code === 'ORDER_NOT_OPEN') return false;
               throw e;
             });
@@ -128,19 +129,20 @@ describe('matching equals a reference order book on random order/cancel streams 
           }
         }
         await settleBurst();
-        const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series } })).id;
-        const trades = await t.prisma.trade.findMany({ where: { seriesId }, orderBy: { seq: 'asc' } });
         const memberIndex = (id: string) => members.findIndex((m) => m.id === id);
-        expect(trades.map((x) => ({ price: Number(x.priceFen), qty: x.quantity, buyer: memberIndex(x.buyerId), seller: memberIndex(x.sellerId) }))).toEqual(ref.trades);
-        const orders = await t.prisma.order.findMany({ where: { id: { in: ids } } });
+        const orders = await t.prisma.order.findMany({ where: { id: { in: placed.map((p) => p.id!) } } });
         const byId = new Map(orders.map((o) => [o.id, o]));
-        expect(ids.map((id) => ({ status: byId.get(id)!.status, filled: byId.get(id)!.filledQuantity }))).toEqual(ref.orders.map((o) => ({ status: o.status, filled: o.filled })));
-        // Time priority: the service's order sequence is the arrival order.
-        expect([...orders].sort((a, b) => Number(a.seq - b.seq)).map((o) => o.id)).toEqual(ids);
-        if (mode === 'bursts') {
-          // Each placer is told its order's state right after its own matching.
-          expect(answers.map((p) => ({ status: p.order.status, filled: p.order.filledQuantity }))).toEqual(told);
+        for (const s of [0, 1]) {
+          const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series[s] } })).id;
+          const trades = await t.prisma.trade.findMany({ where: { seriesId }, orderBy: { seq: 'asc' } });
+          expect(trades.map((x) => ({ price: Number(x.priceFen), qty: x.quantity, buyer: memberIndex(x.buyerId), seller: memberIndex(x.sellerId) }))).toEqual(refs[s].trades);
+          const mine = placed.filter((p) => p.series === s);
+          expect(mine.map((p) => ({ status: byId.get(p.id!)!.status, filled: byId.get(p.id!)!.filledQuantity }))).toEqual(refs[s].orders.map((o) => ({ status: o.status, filled: o.filled })));
         }
+        // Time priority: the service's order sequence is the arrival order.
+        expect([...orders].sort((a, b) => Number(a.seq - b.seq)).map((o) => o.id)).toEqual(placed.map((p) => p.id));
+        // Each placer is told its order's state right after its own matching.
+        expect(answers.map((p) => ({ status: p.order.status, filled: p.order.filledQuantity }))).toEqual(told);
       }),
       { numRuns: 50 },
     );

@@ -5,14 +5,16 @@ import { marginForContractsFen, worstCaseContracts, type Exposure } from './cont
 import { match, type Fill, type RestingOrder, type Side } from './matching.js';
 
 /**
- * Several orders of one series matched in one transaction, with exactly the outcome they would
- * have had one after another in arrival order: every pre-trade check (margin included) runs
- * against the state the earlier orders of the batch left behind. Pure: the caller reads the
- * state under the series lock and writes the result.
+ * Orders matched in one transaction — of one series or several — with exactly the outcome they
+ * would have had one after another in arrival order: every pre-trade check (margin included)
+ * runs against the state the earlier orders of the batch left behind, and a member's free cash
+ * is shared by its orders in every series. Pure: the caller reads the state under the series
+ * locks and writes the result.
  */
 
 export interface BatchOrder {
   id: string;
+  seriesId: string;
   memberId: string;
   memberKind: string;
   side: Side;
@@ -22,30 +24,36 @@ export interface BatchOrder {
   clientOrderId?: string;
 }
 
-/** What the batch needs to know of a member: exposure in the series, margin held, free cash. */
-export interface MemberState extends Exposure {
+/** A member's exposure in one series and the worst-case contracts whose margin is held. */
+export interface MemberPosition extends Exposure {
   marginQty: number;
-  cashFen: bigint;
 }
 
 export interface BookOrder extends RestingOrder {
   side: Side;
 }
 
-export interface BatchState {
+/** One series as the batch sees it. */
+export interface SeriesBook {
   series: SeriesWithProduct;
-  now: Date;
-  traderCutoffHours: number;
   /** The series' margin price, read under the series lock. */
   marginPriceFen: bigint;
-  /** Every member of the batch and every owner of an order in `bids`/`asks`. */
-  members: Map<string, MemberState>;
+  /** Every member of the batch in this series and every owner of an order in `bids`/`asks`. */
+  positions: Map<string, MemberPosition>;
   /** Resting buys that any sell of the batch could meet, best (highest) first, then oldest. */
   bids: BookOrder[];
   /** Resting sells that any buy of the batch could meet, best (lowest) first, then oldest. */
   asks: BookOrder[];
   /** Deliverable tokens of each OPERATOR of the batch (PHYSICAL series only). */
   deliverableTokens: Map<string, bigint>;
+}
+
+export interface BatchState {
+  now: Date;
+  traderCutoffHours: number;
+  books: Map<string, SeriesBook>;
+  /** Free cash of every member in `positions` of any book. */
+  cash: Map<string, bigint>;
   /** `${memberId}:${clientOrderId}` already used. */
   clientOrderIds: Set<string>;
 }
@@ -75,27 +83,35 @@ interface Entry extends BookOrder {
   batch?: AcceptedOrder;
 }
 
+/** The initial margin held for `qty` worst-case contracts of a series at its margin price. */
+export function heldFor(book: SeriesBook, qty: number): bigint {
+  const p = book.series.product;
+  return marginForContractsFen(qty, book.marginPriceFen, p.contractSizeTokens, p.initialMarginBp);
+}
+
 export function runBatch(state: BatchState, orders: readonly BatchOrder[]): BatchResult {
-  const books: Record<Side, Entry[]> = { BUY: state.bids.map((e) => ({ ...e })), SELL: state.asks.map((e) => ({ ...e })) };
+  const sides = new Map<string, Record<Side, Entry[]>>();
+  for (const [id, b] of state.books) sides.set(id, { BUY: b.bids.map((e) => ({ ...e })), SELL: b.asks.map((e) => ({ ...e })) });
   const restingFills = new Map<string, number>();
   const restingCancelled: string[] = [];
-  const product = state.series.product;
-  const held = (qty: number) => marginForContractsFen(qty, state.marginPriceFen, product.contractSizeTokens, product.initialMarginBp);
   const seen = new Set(state.clientOrderIds);
 
   const outcomes = orders.map((o): BatchOutcome => {
     try {
-      const me = state.members.get(o.memberId);
-      if (!me) throw new Error(`batch state lacks member ${o.memberId}`);
-      assertTrading(state.series, state.now);
-      assertPrice(state.series, o.priceFen);
+      const book = state.books.get(o.seriesId)!;
+      const books = sides.get(o.seriesId)!;
+      const series = book.series;
+      const me = book.positions.get(o.memberId);
+      if (!me) throw new Error(`batch state lacks member ${o.memberId} in series ${series.code}`);
+      assertTrading(series, state.now);
+      assertPrice(series, o.priceFen);
       const asResting: Exposure = {
         net: me.net,
         restingBuyQty: me.restingBuyQty + (o.side === 'BUY' ? o.quantity : 0),
         restingSellQty: me.restingSellQty + (o.side === 'SELL' ? o.quantity : 0),
       };
-      assertDeliveryRules(state.series, o.memberKind, me, asResting, state.now, state.traderCutoffHours);
-      if (o.memberKind === 'OPERATOR') assertCapacityBacked(state.series, asResting, state.deliverableTokens.get(o.memberId) ?? 0n);
+      assertDeliveryRules(series, o.memberKind, me, asResting, state.now, state.traderCutoffHours);
+      if (o.memberKind === 'OPERATOR') assertCapacityBacked(series, asResting, book.deliverableTokens.get(o.memberId) ?? 0n);
       const clientKey = o.clientOrderId === undefined ? undefined : `${o.memberId}:${o.clientOrderId}`;
       if (clientKey !== undefined && seen.has(clientKey)) throw new DomainError('DUPLICATE_CLIENT_ORDER_ID');
 
@@ -104,36 +120,40 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
       const filled = o.quantity - result.remaining;
       const rests = o.timeInForce === 'GTC' && result.remaining > 0;
 
-      // The members' states after this order, on copies: a rejection must leave no trace.
-      const after = new Map<string, MemberState>();
-      const stateOf = (id: string) => after.get(id) ?? after.set(id, { ...state.members.get(id)! }).get(id)!;
+      // The members' positions and cash after this order, on copies: a rejection leaves no trace.
+      const after = new Map<string, MemberPosition>();
+      const cash = new Map<string, bigint>();
+      const positionOf = (id: string) => after.get(id) ?? after.set(id, { ...book.positions.get(id)! }).get(id)!;
+      const charge = (id: string, fen: bigint) => cash.set(id, (cash.get(id) ?? state.cash.get(id) ?? 0n) - fen);
       const sign = o.side === 'BUY' ? 1 : -1;
-      const fee = product.feePerContractFen;
-      const aggressor = stateOf(o.memberId);
+      const fee = series.product.feePerContractFen;
+      const aggressor = positionOf(o.memberId);
       aggressor.net += sign * filled;
-      aggressor.cashFen -= fee * BigInt(filled);
+      charge(o.memberId, fee * BigInt(filled));
       if (rests) addResting(aggressor, o.side, result.remaining);
       const byId = new Map(opposite.map((e) => [e.id, e]));
       for (const id of result.selfTradeCancelled) addResting(aggressor, byId.get(id)!.side, -byId.get(id)!.remaining);
       for (const f of result.fills) {
-        const cp = stateOf(f.counterpartyId);
+        const cp = positionOf(f.counterpartyId);
         cp.net -= sign * f.quantity;
         addResting(cp, o.side === 'BUY' ? 'SELL' : 'BUY', -f.quantity);
-        cp.cashFen -= fee * BigInt(f.quantity);
+        charge(f.counterpartyId, fee * BigInt(f.quantity));
       }
-      for (const s of after.values()) {
+      for (const [id, s] of after) {
         const qty = worstCaseContracts(s);
-        s.cashFen -= held(qty) - held(s.marginQty);
+        charge(id, heldFor(book, qty) - heldFor(book, s.marginQty));
         s.marginQty = qty;
       }
       // The ledger's rule for the member who chose this order: its cash may not end below zero
       // unless the order brings cash in (counterparties are charged by right).
-      const before = state.members.get(o.memberId)!.cashFen;
-      if (aggressor.cashFen < before && aggressor.cashFen < 0n) {
+      const before = state.cash.get(o.memberId) ?? 0n;
+      const left = cash.get(o.memberId)!;
+      if (left < before && left < 0n) {
         throw new DomainError('INSUFFICIENT_MARGIN', 'free cash does not cover the initial margin of the worst-case position and the fees');
       }
 
-      for (const [id, s] of after) state.members.set(id, s);
+      for (const [id, s] of after) book.positions.set(id, s);
+      for (const [id, c] of cash) state.cash.set(id, c);
       if (clientKey !== undefined) seen.add(clientKey);
       const status: AcceptedOrder['status'] = filled === o.quantity ? 'FILLED' : rests ? (filled > 0 ? 'PARTIALLY_FILLED' : 'OPEN') : 'CANCELLED';
       const cancelReason = rests || filled === o.quantity ? undefined : 'IOC_REMAINDER';
@@ -164,7 +184,7 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
   return { outcomes, restingFills, restingCancelled };
 }
 
-function addResting(s: MemberState, side: Side, qty: number): void {
+function addResting(s: MemberPosition, side: Side, qty: number): void {
   if (side === 'BUY') s.restingBuyQty += qty;
   else s.restingSellQty += qty;
 }

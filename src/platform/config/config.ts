@@ -69,6 +69,7 @@ const envSchema = z.object({
     .optional(),
   CAPACITY_UTILISATION_BP: intIn(1, 10_000, 8_000),
   TRADER_CUTOFF_HOURS: intIn(0, 8_760, 24),
+  ORDER_BATCH_LANES: intIn(1, 64, 1),
   SETTLEMENT_VWAP_MINUTES: intIn(1, 1_440, 30),
   SETTLEMENT_CHUNK: intIn(1, 1_000_000, 5_000),
   DATABASE_POOL_MAX: intIn(2, 500, 20),
@@ -111,6 +112,8 @@ export type AppConfig = Readonly<{
   capacity: { heartbeatIntervalMs: number; offlineAfterMs: number; utilisationBp: number };
   /** Traders may not open positions in PHYSICAL series within this many hours of last trading. */
   traderCutoffHours: number;
+  /** Matching lanes per process: each series always uses the same one; a lane runs one batch at a time. */
+  orderBatchLanes: number;
   settlement: { vwapMinutes: number; chunk: number };
   delivery: {
     /** A leased job not completed, failed or extended (agent heartbeat) within this goes back to dispatch. */
@@ -179,6 +182,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       utilisationBp: e.CAPACITY_UTILISATION_BP,
     },
     traderCutoffHours: e.TRADER_CUTOFF_HOURS,
+    orderBatchLanes: e.ORDER_BATCH_LANES,
     settlement: { vwapMinutes: e.SETTLEMENT_VWAP_MINUTES, chunk: e.SETTLEMENT_CHUNK },
     delivery: {
       leaseMs: e.DELIVERY_LEASE_MS,
