@@ -20,6 +20,9 @@ export interface SeriesRead {
   memberIds: string[];
   maxBuy: bigint | null;
   minSell: bigint | null;
+  /** Total quantity of the batch's buys and sells in the series. */
+  buyQty: number;
+  sellQty: number;
 }
 
 export interface BatchSnapshot {
@@ -66,15 +69,32 @@ export class OrderBatchRepository {
     const pairs = reads.flatMap((r) => r.memberIds.map((m) => [r.seriesId, m]));
     const [row] = await tx.$queryRaw<SnapshotRow[]>`
       WITH lim AS (
-        SELECT * FROM unnest(${reads.map((r) => r.seriesId)}::uuid[], ${reads.map((r) => r.maxBuy?.toString() ?? null)}::bigint[], ${reads.map((r) => r.minSell?.toString() ?? null)}::bigint[]) AS l(sid, max_buy, min_sell)
+        SELECT * FROM unnest(${reads.map((r) => r.seriesId)}::uuid[], ${reads.map((r) => r.maxBuy?.toString() ?? null)}::bigint[], ${reads.map((r) => r.minSell?.toString() ?? null)}::bigint[],
+                             ${reads.map((r) => r.buyQty)}::int[], ${reads.map((r) => r.sellQty)}::int[]) AS l(sid, max_buy, min_sell, need_buy, need_sell)
       ),
-      book AS (
-        SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity" AS remaining, o.seq
+      batch_members AS (
+        SELECT * FROM unnest(${pairs.map((p) => p[0])}::uuid[], ${pairs.map((p) => p[1])}::uuid[]) AS x(sid, member)
+      ),
+      crossing AS (
+        SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity" AS remaining, o.seq,
+               CASE WHEN o.side = 'SELL' THEN lim.need_buy ELSE lim.need_sell END AS need,
+               EXISTS (SELECT 1 FROM batch_members m WHERE m.sid = o."seriesId" AND m.member = o."memberId") AS mine
         FROM lim JOIN orders o ON o."seriesId" = lim.sid AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
           AND ((o.side = 'SELL' AND o."priceFen" <= lim.max_buy) OR (o.side = 'BUY' AND o."priceFen" >= lim.min_sell))
       ),
+      -- Matching only ever takes a prefix of each side (in priority order) and at most the
+      -- batch's quantity from it; orders of the batch's own members may be skipped (self-trade
+      -- prevention), so they do not count. The book is read up to where that quantity is met.
+      book AS (
+        SELECT id, "seriesId", "memberId", side, "priceFen", remaining, seq FROM (
+          SELECT c.*, sum(CASE WHEN mine THEN 0 ELSE remaining END)
+                        OVER (PARTITION BY "seriesId", side ORDER BY CASE WHEN side = 'BUY' THEN -"priceFen" ELSE "priceFen" END, seq) AS cum
+          FROM crossing c
+        ) x
+        WHERE cum - CASE WHEN mine THEN 0 ELSE remaining END < need
+      ),
       pairs AS (
-        SELECT * FROM unnest(${pairs.map((p) => p[0])}::uuid[], ${pairs.map((p) => p[1])}::uuid[]) AS x(sid, member)
+        SELECT sid, member FROM batch_members
         UNION SELECT "seriesId", "memberId" FROM book
       ),
       resting AS (

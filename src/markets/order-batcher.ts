@@ -128,13 +128,14 @@ export class OrderBatcher {
     const orders = batch.map((p) => p.order);
     const reads = [...listed.keys()].map((seriesId): SeriesRead => {
       const mine = orders.filter((o) => o.seriesId === seriesId);
-      const limits = (side: 'BUY' | 'SELL') => mine.filter((o) => o.side === side).map((o) => o.priceFen);
-      const [buys, sells] = [limits('BUY'), limits('SELL')];
+      const [buys, sells] = [mine.filter((o) => o.side === 'BUY'), mine.filter((o) => o.side === 'SELL')];
       return {
         seriesId,
         memberIds: [...new Set(mine.map((o) => o.memberId))],
-        maxBuy: buys.length ? buys.reduce((a, b) => (b > a ? b : a)) : null,
-        minSell: sells.length ? sells.reduce((a, b) => (b < a ? b : a)) : null,
+        maxBuy: buys.length ? buys.map((o) => o.priceFen).reduce((a, b) => (b > a ? b : a)) : null,
+        minSell: sells.length ? sells.map((o) => o.priceFen).reduce((a, b) => (b < a ? b : a)) : null,
+        buyQty: buys.reduce((n, o) => n + o.quantity, 0),
+        sellQty: sells.reduce((n, o) => n + o.quantity, 0),
       };
     });
     const clientKeys = orders.filter((o) => o.clientOrderId !== undefined).map((o) => ({ memberId: o.memberId, clientOrderId: o.clientOrderId! }));

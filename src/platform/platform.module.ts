@@ -14,6 +14,7 @@ import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { ProblemFilter } from './errors/problem.filter.js';
 import { HealthController } from './health/health.controller.js';
+import { SlidingWindowThrottlerStorage } from './http/sliding-window-throttler-storage.js';
 import { validationPipe } from './http/validation.js';
 import { IdempotencyPurgeHandler } from './idempotency/idempotency-purge.handler.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
@@ -57,7 +58,7 @@ export class PlatformModule {
             autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
           },
         }),
-        ThrottlerModule.forRoot([{ ttl: config.throttle.ttlMs, limit: config.throttle.limit }]),
+        ThrottlerModule.forRoot({ throttlers: [{ ttl: config.throttle.ttlMs, limit: config.throttle.limit }], storage: new SlidingWindowThrottlerStorage() }),
         BullModule.forRoot({ connection: redisOptions(config.redisUrl, 'producer'), prefix: config.queuePrefix }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
       ],
