@@ -1,0 +1,85 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LedgerService } from '../../src/ledger/ledger.service.js';
+import { memberAccount } from '../../src/ledger/ledger.types.js';
+import { OrderBatcher } from '../../src/markets/order-batcher.js';
+import type { PlacedOrder } from '../../src/markets/orders.service.js';
+import { DomainError } from '../../src/platform/errors/error-codes.js';
+import type { Principal } from '../../src/platform/http/request-context.js';
+import { Metrics } from '../../src/platform/metrics/metrics.js';
+import { createMember, type TestMember } from '../harness/factories.js';
+import { expectLedgerConsistent } from '../harness/ledger-checks.js';
+import { createProduct, createSeries, fund } from '../harness/market-factories.js';
+import { startTestApp, type TestApp } from '../harness/test-app.js';
+
+// Product: 10M-token contracts (× 10), reference 4.00, IM 10 %: a 3.90 bid of one contract holds
+// 4.00 of margin (at the reference price); fee 0.05 per contract traded.
+describe('order batches: judged in arrival order, and placed one by one when a batch cannot commit', () => {
+  let t: TestApp;
+  let batcher: OrderBatcher;
+  let product: string;
+  const principal = (m: TestMember): Principal => ({ memberId: m.id, memberKind: 'TRADER', role: 'trader', keyId: m.keyId });
+  const bid = (m: TestMember, series: string, quantity: number) => batcher.place(principal(m), { seriesCode: series, side: 'BUY', priceFen: 390n, quantity, timeInForce: 'GTC' });
+  const outcome = (p: Promise<PlacedOrder>) => p.then((r) => r.order.status as string, (e: unknown) => (e instanceof DomainError ? e.code : String(e)));
+  const fallbacks = async () => (await t.app.get(Metrics).registry.getSingleMetric('order_batch_fallbacks_total')!.get()).values[0]?.value ?? 0;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    batcher = t.app.get(OrderBatcher);
+    product = await createProduct(t);
+  });
+  afterAll(() => t.close());
+
+  it('rejects, inside one batch, the order whose margin the earlier orders of the same member already used', async () => {
+    const series = await createSeries(t, product);
+    const [blocker, m] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    await fund(t, blocker, '100.00');
+    await fund(t, m, '10.00');
+    const before = await fallbacks();
+    // The blocker's order runs alone; the next three wait for it and form one batch.
+    const first = outcome(bid(blocker, series, 1));
+    const results = await Promise.all([first, outcome(bid(m, series, 2)), outcome(bid(m, series, 1)), outcome(bid(m, series, 1))]);
+    // 8.00 of margin for the first two contracts; the third (4.00 more) exceeds 10.00; the fourth too.
+    expect(results).toEqual(['OPEN', 'OPEN', 'INSUFFICIENT_MARGIN', 'INSUFFICIENT_MARGIN']);
+    expect(await fallbacks()).toBe(before);
+    const balances = (await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body;
+    expect(balances).toMatchObject({ cash: '2.00', margin: '8.00' });
+    await expectLedgerConsistent(t.prisma);
+  });
+
+  it('when cash moves between the batch reading it and posting, the ledger refuses, the batch rolls back and its orders are placed one by one', async () => {
+    const series = await createSeries(t, product);
+    const [blocker, m, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    await fund(t, blocker, '100.00');
+    await fund(t, m, '10.00');
+    await fund(t, c, '100.00');
+    const before = await fallbacks();
+    const ledger = t.app.get(LedgerService);
+
+    let results: string[] = [];
+    // A withdrawal of 5.00 holds M's cash row while the batch reads 10.00 and decides M's order fits.
+    await t.prisma.$transaction(
+      async (tx) => {
+        await tx.$queryRaw`SELECT id FROM ledger_accounts WHERE "memberId" = ${m.id}::uuid AND type = 'CASH' FOR UPDATE`;
+        const placed = Promise.all([outcome(bid(blocker, series, 1)), outcome(bid(m, series, 2)), outcome(bid(c, series, 1))]);
+        // Wait until the batch of M and C is blocked on M's cash row, in the ledger posting.
+        for (let i = 0; i < 200; i++) {
+          const [w] = await t.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+          if (w.n > 0) break;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        await ledger.postBatch(tx, [{ idempotencyKey: `test.hold.${m.id}`, debit: memberAccount(m.id, 'CASH'), credit: memberAccount(m.id, 'PENDING'), amountFen: 500n, kind: 'WITHDRAWAL_HOLD', businessDate: '2026-11-25' }]);
+        void placed.then((r) => (results = r));
+      },
+      { timeout: 20_000 },
+    );
+    for (let i = 0; i < 200 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+
+    // One by one: M's 8.00 of margin no longer fits its 5.00; C's order is unaffected.
+    expect(results).toEqual(['OPEN', 'INSUFFICIENT_MARGIN', 'OPEN']);
+    expect(await fallbacks()).toBe(before + 1);
+    expect(await t.prisma.order.count({ where: { memberId: m.id } })).toBe(0);
+    const balances = (await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body;
+    expect(balances).toMatchObject({ cash: '5.00', margin: '0.00' });
+    await expectLedgerConsistent(t.prisma);
+  });
+});
