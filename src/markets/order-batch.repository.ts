@@ -75,11 +75,43 @@ export class OrderBatchRepository {
       batch_members AS (
         SELECT * FROM unnest(${pairs.map((p) => p[0])}::uuid[], ${pairs.map((p) => p[1])}::uuid[]) AS x(sid, member)
       ),
+      -- The orders any order of the batch could meet: per series and side, the first \`need\`
+      -- orders of other members in priority order (each holds at least one contract; one scan
+      -- per status keeps the index order, so the scan stops early), and every order of the
+      -- batch's own members in range (self-trade prevention may skip them).
       crossing AS (
-        SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity" AS remaining, o.seq,
-               CASE WHEN o.side = 'SELL' THEN lim.need_buy ELSE lim.need_sell END AS need,
-               EXISTS (SELECT 1 FROM batch_members m WHERE m.sid = o."seriesId" AND m.member = o."memberId") AS mine
-        FROM lim JOIN orders o ON o."seriesId" = lim.sid AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
+        SELECT c.*, lim.need_buy AS need, false AS mine FROM lim, LATERAL (
+          SELECT * FROM (
+            (SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity" AS remaining, o.seq FROM orders o
+              WHERE o."seriesId" = lim.sid AND o.side = 'SELL' AND o.status = 'OPEN' AND o."priceFen" <= lim.max_buy
+                AND o."memberId" NOT IN (SELECT member FROM batch_members m WHERE m.sid = lim.sid)
+              ORDER BY o."priceFen", o.seq LIMIT lim.need_buy)
+            UNION ALL
+            (SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity", o.seq FROM orders o
+              WHERE o."seriesId" = lim.sid AND o.side = 'SELL' AND o.status = 'PARTIALLY_FILLED' AND o."priceFen" <= lim.max_buy
+                AND o."memberId" NOT IN (SELECT member FROM batch_members m WHERE m.sid = lim.sid)
+              ORDER BY o."priceFen", o.seq LIMIT lim.need_buy)
+          ) x
+        ) c
+        UNION ALL
+        SELECT c.*, lim.need_sell, false FROM lim, LATERAL (
+          SELECT * FROM (
+            (SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity" AS remaining, o.seq FROM orders o
+              WHERE o."seriesId" = lim.sid AND o.side = 'BUY' AND o.status = 'OPEN' AND o."priceFen" >= lim.min_sell
+                AND o."memberId" NOT IN (SELECT member FROM batch_members m WHERE m.sid = lim.sid)
+              ORDER BY o."priceFen" DESC, o.seq LIMIT lim.need_sell)
+            UNION ALL
+            (SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity", o.seq FROM orders o
+              WHERE o."seriesId" = lim.sid AND o.side = 'BUY' AND o.status = 'PARTIALLY_FILLED' AND o."priceFen" >= lim.min_sell
+                AND o."memberId" NOT IN (SELECT member FROM batch_members m WHERE m.sid = lim.sid)
+              ORDER BY o."priceFen" DESC, o.seq LIMIT lim.need_sell)
+          ) x
+        ) c
+        UNION ALL
+        SELECT o.id, o."seriesId", o."memberId", o.side, o."priceFen", o.quantity - o."filledQuantity", o.seq,
+               CASE WHEN o.side = 'SELL' THEN lim.need_buy ELSE lim.need_sell END, true
+        FROM batch_members m JOIN lim ON lim.sid = m.sid
+        JOIN orders o ON o."memberId" = m.member AND o."seriesId" = m.sid AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
           AND ((o.side = 'SELL' AND o."priceFen" <= lim.max_buy) OR (o.side = 'BUY' AND o."priceFen" >= lim.min_sell))
       ),
       -- Matching only ever takes a prefix of each side (in priority order) and at most the

@@ -20,7 +20,7 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 @Injectable()
 export class ApiKeyRepository {
   /**
-   * Every request looks its key up; lookups that arrive while one is in flight go together in
+   * Every request looks its key up; lookups that arrive while two are in flight go together in
    * one statement. Nothing is cached: a revoked key or a suspended member is refused at once.
    */
   private readonly lookups = new GroupCommit<string, Credential | null>(async (hashes) => {
@@ -34,7 +34,7 @@ export class ApiKeyRepository {
     );
     const byHash = new Map(rows.map((r) => [r.hash, r]));
     return hashes.map((h) => fulfilled(byHash.get(h) ?? null));
-  });
+  }, 500, undefined, 2);
 
   constructor(private readonly prisma: PrismaService) {}
 

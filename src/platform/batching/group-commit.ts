@@ -1,31 +1,32 @@
 /**
  * Group commit: calls that arrive while a flush is in flight wait and are flushed together as
- * soon as it ends, so under load N callers cost one round trip instead of N, and an idle caller
- * waits for nothing. One flush at a time per instance (which also serialises them, e.g. the
- * batches of one order-book series within a process).
+ * soon as one ends, so under load N callers cost one round trip instead of N, and an idle caller
+ * waits for nothing. `concurrency` flushes at most run at once; with 1 (the default) flushes
+ * are also serialised (the batches of a matching lane, the audit chain's appends).
  *
  * `flush` answers every item, in order, with a PromiseSettledResult; if it throws, every item
  * of that flush fails with the error.
  */
 export class GroupCommit<I, O> {
   private readonly queue: { item: I; resolve: (value: O) => void; reject: (reason: unknown) => void }[] = [];
-  private flushing = false;
+  private flushing = 0;
 
   constructor(
     private readonly flush: (items: I[]) => Promise<PromiseSettledResult<O>[]>,
     private readonly maxItems = 500,
     private readonly onFlush?: (size: number) => void,
+    private readonly concurrency = 1,
   ) {}
 
   run(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (!this.flushing) void this.drain();
+      if (this.flushing < this.concurrency) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.flushing = true;
+    this.flushing++;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxItems);
       this.onFlush?.(batch.length);
@@ -40,7 +41,7 @@ export class GroupCommit<I, O> {
         for (const b of batch) b.reject(err);
       }
     }
-    this.flushing = false;
+    this.flushing--;
   }
 }
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
 /**
@@ -10,24 +11,29 @@ export class SqlTx {
   constructor(private readonly client: pg.PoolClient) {}
 
   async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
-    const res = await this.client.query(toText(query), values);
+    const res = await this.client.query({ ...statement(query), values });
     return res.rows as T;
   }
 
   async $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number> {
-    const res = await this.client.query(toText(query), values);
+    const res = await this.client.query({ ...statement(query), values });
     return res.rowCount ?? 0;
   }
 }
 
-const texts = new WeakMap<TemplateStringsArray, string>();
+const statements = new WeakMap<TemplateStringsArray, { name: string; text: string }>();
 
-/** `a ${x} b ${y} c` → `a $1 b $2 c`, once per call site (template objects are cached by the engine). */
-function toText(query: TemplateStringsArray): string {
-  let text = texts.get(query);
-  if (text === undefined) {
-    text = query.reduce((acc, part, i) => acc + '$' + i + part);
-    texts.set(query, text);
+/**
+ * `a ${x} b ${y} c` → `a $1 b $2 c`, once per call site (template objects are cached by the
+ * engine), as a named prepared statement: each connection parses it once and Postgres may
+ * keep its plan — planning these multi-CTE statements costs as much as running them.
+ */
+function statement(query: TemplateStringsArray): { name: string; text: string } {
+  let s = statements.get(query);
+  if (s === undefined) {
+    const text = query.reduce((acc, part, i) => acc + '$' + i + part);
+    s = { name: `tc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
+    statements.set(query, s);
   }
-  return text;
+  return s;
 }

@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX "orders_memberId_seriesId_status_idx" ON "orders"("memberId", "seriesId", "status");
