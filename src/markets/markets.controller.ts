@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Param, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { AuditRecorder } from '../platform/audit/audit-recorder.js';
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
-import type { Principal } from '../platform/http/request-context.js';
+import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { formatFen, parseAmount } from '../platform/money/money.js';
 import { Clock } from '../platform/time/clock.js';
@@ -23,6 +24,7 @@ export class MarketsController {
     private readonly listings: ListingsService,
     private readonly ordersService: OrdersService,
     private readonly batcher: OrderBatcher,
+    private readonly auditRecorder: AuditRecorder,
     private readonly blocks: BlockTradesService,
     private readonly data: MarketDataService,
     private readonly repo: MarketsRepository,
@@ -67,9 +69,9 @@ export class MarketsController {
   @Post('orders')
   @Roles('operator', 'buyer', 'trader')
   @Audited('markets.order.place', 'order')
-  async place(@CurrentPrincipal() p: Principal, @Body() body: PlaceOrderDto, @Headers('idempotency-key') key?: string) {
+  async place(@CurrentPrincipal() p: Principal, @Body() body: PlaceOrderDto, @Req() req: TcRequest, @Headers('idempotency-key') key?: string) {
     const priceFen = parseAmount(body.price, 'price');
-    const { order, trades } = await this.batcher.place(p, {
+    const { order, trades, audited } = await this.batcher.place(p, {
       seriesCode: body.series,
       side: body.side,
       priceFen,
@@ -77,7 +79,9 @@ export class MarketsController {
       timeInForce: body.timeInForce,
       clientOrderId: body.clientOrderId,
       id: idForRequest('order', p.memberId, key),
+      audit: this.auditRecorder.entry(req, { outcome: 'SUCCESS' }),
     });
+    req.auditedInTransaction = audited;
     return orderView(order, body.series, trades);
   }
 

@@ -5,6 +5,7 @@ import type { Order } from '../generated/prisma/client.js';
 import { CapacityViewService } from '../capacity/capacity-view.service.js';
 import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { AuditRepository } from '../platform/audit/audit.repository.js';
 import { fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
@@ -61,6 +62,7 @@ export class OrderBatcher {
     private readonly repo: OrderBatchRepository,
     private readonly orders: OrdersService,
     private readonly capacity: CapacityViewService,
+    private readonly audit: AuditRepository,
     private readonly clock: Clock,
     metrics: Metrics,
   ) {
@@ -166,11 +168,15 @@ export class OrderBatcher {
     const positions = positionChanges(trades, initial, books);
     const written = await this.repo.write(tx, accepted, [...fills, ...cancelledOnly], trades, positions);
     if (accepted.length > 0) await this.orders.post(tx, transfers(books, accepted[0].input.id, trades, positions, initial, businessDate));
+    // Last: the audit chain's lock is held from here to the commit. An accepted order and the
+    // record of its acceptance commit together; rejections are recorded with their response.
+    const audits = new Map(batch.filter((p) => p.input.audit).map((p) => [p.order.id, { ...p.input.audit!, targetId: p.order.id }]));
+    await this.audit.appendMany(tx, accepted.flatMap((a) => audits.get(a.input.id) ?? []));
 
     return result.outcomes.map((o) => {
       if ('rejected' in o) return o.rejected;
       const a = o.accepted;
-      return { order: toOrder(a, written.get(a.input.id)!), trades: tradesOf.get(a.input.id)! };
+      return { order: toOrder(a, written.get(a.input.id)!), trades: tradesOf.get(a.input.id)!, audited: audits.has(a.input.id) };
     });
   }
 

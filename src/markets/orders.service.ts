@@ -5,6 +5,7 @@ import type { Order } from '../generated/prisma/client.js';
 import { CapacityViewService } from '../capacity/capacity-view.service.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
+import type { AuditEntry } from '../platform/audit/audit.repository.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { isUuid } from '../platform/http/ids.js';
@@ -26,11 +27,15 @@ export interface PlaceOrder {
   clientOrderId?: string;
   /** Set when the request carried an Idempotency-Key (see idForRequest). */
   id?: string;
+  /** The request's success audit event (its target, the order, is filled in when placed). */
+  audit?: AuditEntry;
 }
 
 export interface PlacedOrder {
   order: Order;
   trades: NewTrade[];
+  /** True when `audit` was written in the order's own transaction. */
+  audited?: boolean;
 }
 
 @Injectable()

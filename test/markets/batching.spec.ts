@@ -8,7 +8,7 @@ import type { Principal } from '../../src/platform/http/request-context.js';
 import { Metrics } from '../../src/platform/metrics/metrics.js';
 import { createMember, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { createProduct, createSeries, fund } from '../harness/market-factories.js';
+import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 // Product: 10M-token contracts (× 10), reference 4.00, IM 10 %: a 3.90 bid of one contract holds
@@ -81,5 +81,35 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     const balances = (await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body;
     expect(balances).toMatchObject({ cash: '5.00', margin: '0.00' });
     await expectLedgerConsistent(t.prisma);
+  });
+
+  it("writes each accepted order's success audit event in the order's own transaction, once; a rejection is audited as a failure", async () => {
+    const series = await createSeries(t, product);
+    const [a, b, poor] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    await fund(t, a, '100.00');
+    await fund(t, b, '100.00');
+    await fund(t, poor, '1.00');
+    const responses = await Promise.all([
+      order(a, series, 'BUY', '3.90', 1, 'GTC'),
+      order(b, series, 'SELL', '3.90', 1, 'GTC'),
+      order(poor, series, 'BUY', '3.90', 1, 'GTC'),
+      order(a, series, 'BUY', '3.91', 2, 'GTC'),
+    ]);
+    expect(responses.map((r) => r.status)).toEqual([201, 201, 422, 201]);
+    const accepted = responses.filter((r) => r.status === 201).map((r) => r.body.id);
+    const events = await t.prisma.auditEvent.findMany({ where: { action: 'markets.order.place', actorMemberId: { in: [a.id, b.id, poor.id] } } });
+    const successes = events.filter((e) => e.outcome === 'SUCCESS');
+    expect(successes.map((e) => e.targetId).sort()).toEqual([...accepted].sort());
+    expect(new Set(successes.map((e) => e.requestId)).size).toBe(3);
+    expect(successes.every((e) => e.targetType === 'order' && e.role === 'trader')).toBe(true);
+    // Same transaction: now() is the transaction's start, so the event and the order share it.
+    const orders = new Map((await t.prisma.order.findMany({ where: { id: { in: accepted } } })).map((o) => [o.id, o.createdAt.getTime()]));
+    for (const e of successes) expect(e.createdAt.getTime()).toBe(orders.get(e.targetId!));
+    expect(events.filter((e) => e.outcome === 'FAILURE').map((e) => [e.actorMemberId, e.errorCode, e.httpStatus])).toEqual([[poor.id, 'INSUFFICIENT_MARGIN', 422]]);
+    // The hash chain holds across events written in order transactions and by the request path.
+    const [broken] = await t.prisma.$queryRaw<{ n: number }[]>`
+      SELECT count(*)::int AS n FROM audit_events a
+      WHERE a."prevHash" IS DISTINCT FROM (SELECT b.hash FROM audit_events b WHERE b.seq < a.seq ORDER BY b.seq DESC LIMIT 1)`;
+    expect(broken.n).toBe(0);
   });
 });

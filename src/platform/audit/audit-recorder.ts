@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditOutcome } from '../../generated/prisma/enums.js';
 import type { TcRequest } from '../http/request-context.js';
-import { AuditRepository } from './audit.repository.js';
+import { AuditRepository, type AuditEntry } from './audit.repository.js';
 import type { AuditMeta } from './audited.decorator.js';
 
 /** Builds an audit entry from a request, shared by the success (interceptor) and failure (filter) paths. */
@@ -13,9 +13,17 @@ export class AuditRecorder {
     req: TcRequest & { auditMeta?: AuditMeta },
     result: { outcome: AuditOutcome; targetId?: string; httpStatus?: number; errorCode?: string },
   ): Promise<void> {
+    await this.audit.append(this.entry(req, result));
+  }
+
+  /** The entry `record` appends; a handler may write it in its own transaction instead. */
+  entry(
+    req: TcRequest & { auditMeta?: AuditMeta },
+    result: { outcome: AuditOutcome; targetId?: string; httpStatus?: number; errorCode?: string },
+  ): AuditEntry {
     const routePath = (req.route as { path?: string } | undefined)?.path ?? req.path;
     const params = req.params as Record<string, string> | undefined;
-    await this.audit.append({
+    return {
       actorMemberId: req.principal?.memberId,
       actorKeyId: req.principal?.keyId,
       role: req.principal?.role,
@@ -27,6 +35,6 @@ export class AuditRecorder {
       outcome: result.outcome,
       httpStatus: result.httpStatus,
       errorCode: result.errorCode,
-    });
+    };
   }
 }

@@ -24,7 +24,7 @@ export class AuditInterceptor implements NestInterceptor {
           (async () => {
             const resultId =
               value && typeof value === 'object' && 'id' in value ? String((value as { id: unknown }).id) : undefined;
-            await this.recorder.record(req, { outcome: 'SUCCESS', targetId: resultId });
+            if (!req.auditedInTransaction) await this.recorder.record(req, { outcome: 'SUCCESS', targetId: resultId });
             return value;
           })(),
         ),

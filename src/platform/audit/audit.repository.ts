@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditOutcome } from '../../generated/prisma/enums.js';
-import type { Db } from '../prisma/prisma.service.js';
 import { fulfilled, GroupCommit } from '../batching/group-commit.js';
-import { PrismaService } from '../prisma/prisma.service.js';
+import { PrismaService, type Db, type RawSql } from '../prisma/prisma.service.js';
+import { SqlTx } from '../prisma/sql-tx.js';
 
 export interface AuditEntry {
   actorMemberId?: string;
@@ -26,20 +26,29 @@ export class AuditRepository {
    * lock and the commit are paid once for all of them (rows chain in the order they arrived).
    */
   private readonly appends = new GroupCommit<AuditEntry, void>(async (entries) => {
-    const col = <T>(f: (e: AuditEntry) => T | undefined) => entries.map((e) => f(e) ?? null);
-    // Straight on the pg pool (every mutating request appends); one statement, rows in order.
-    await this.prisma.pool.query(
-      `INSERT INTO audit_events (id, "actorMemberId", "actorKeyId", role, action, "targetType", "targetId", "requestId", "idempotencyKey", outcome, "httpStatus", "errorCode")
-       SELECT gen_random_uuid(), actor, key, role, action, ttype, tid, rid, ikey, outcome::"AuditOutcome", status, ecode
-       FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::int[], $11::text[]) WITH ORDINALITY
-            AS e(actor, key, role, action, ttype, tid, rid, ikey, outcome, status, ecode, n)
-       ORDER BY n`,
-      [col((e) => e.actorMemberId), col((e) => e.actorKeyId), col((e) => e.role), col((e) => e.action), col((e) => e.targetType), col((e) => e.targetId), col((e) => e.requestId), col((e) => e.idempotencyKey), col((e) => e.outcome), col((e) => e.httpStatus), col((e) => e.errorCode)],
-    );
+    // Straight on the pg pool (every mutating request appends).
+    await this.appendMany(new SqlTx(this.prisma.pool), entries);
     return entries.map(() => fulfilled(undefined));
   });
 
   constructor(private readonly prisma: PrismaService) {}
+
+  /**
+   * Appends events in one statement, rows chained in the given order; in the caller's
+   * transaction when it is one (the chain's lock is then held until it commits: do it last).
+   */
+  async appendMany(db: RawSql, entries: AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const col = <T>(f: (e: AuditEntry) => T | undefined) => entries.map((e) => f(e) ?? null);
+    await db.$executeRaw`
+      INSERT INTO audit_events (id, "actorMemberId", "actorKeyId", role, action, "targetType", "targetId", "requestId", "idempotencyKey", outcome, "httpStatus", "errorCode")
+      SELECT gen_random_uuid(), actor, key, role, action, ttype, tid, rid, ikey, outcome::"AuditOutcome", status, ecode
+      FROM unnest(${col((e) => e.actorMemberId)}::uuid[], ${col((e) => e.actorKeyId)}::uuid[], ${col((e) => e.role)}::text[], ${col((e) => e.action)}::text[],
+                  ${col((e) => e.targetType)}::text[], ${col((e) => e.targetId)}::text[], ${col((e) => e.requestId)}::text[], ${col((e) => e.idempotencyKey)}::text[],
+                  ${col((e) => e.outcome)}::text[], ${col((e) => e.httpStatus)}::int[], ${col((e) => e.errorCode)}::text[]) WITH ORDINALITY
+           AS e(actor, key, role, action, ttype, tid, rid, ikey, outcome, status, ecode, n)
+      ORDER BY n`;
+  }
 
   /** Appends an event, in the caller's transaction when given one. */
   async append(entry: AuditEntry, db?: Db): Promise<void> {

@@ -13,6 +13,8 @@ export interface TcRequest extends Request {
   principal?: Principal;
   /** Set while this request owns an idempotency record. */
   idempotency?: { recordId: string; key: string };
+  /** Set when the handler wrote its success audit event in its own transaction. */
+  auditedInTransaction?: boolean;
 }
 
 export const MUTATING_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);

@@ -8,7 +8,8 @@ import type pg from 'pg';
  * so hot-path queries cast what they return (::int, ::text, json).
  */
 export class SqlTx {
-  constructor(private readonly client: pg.PoolClient) {}
+  /** A connection in a transaction, or the pool itself for single statements. */
+  constructor(private readonly client: pg.PoolClient | pg.Pool) {}
 
   async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
     const res = await this.client.query({ ...statement(query), values });
