@@ -81,11 +81,32 @@ export class OrderBatcher {
     // series always goes to the same lane, so one process never runs two batches of it at once.
     const laneNo = laneOf(input.seriesCode, this.config.orderBatchLanes);
     let lane = this.lanes.get(laneNo);
-    if (!lane) this.lanes.set(laneNo, (lane = new GroupCommit((batch) => this.run(batch), MAX_BATCH, (n) => this.batchSize.observe(n))));
+    if (!lane) {
+      // Two batches of a lane in flight: the next one opens its transaction while the previous
+      // one works, and asks for its series locks once the previous one holds them (so batches
+      // of a series still match in arrival order); it proceeds when that one commits.
+      let previousLocked: Promise<void> = Promise.resolve();
+      const run = (batch: Pending[]) => {
+        const after = previousLocked;
+        let locked!: () => void;
+        previousLocked = new Promise<void>((r) => (locked = r));
+        return this.run(batch, after, locked);
+      };
+      this.lanes.set(laneNo, (lane = new GroupCommit(run, MAX_BATCH, (n) => this.batchSize.observe(n), 2)));
+    }
     return lane.run({ principal, input: { ...input, id: order.id }, order });
   }
 
-  private async run(pending: Pending[]): Promise<PromiseSettledResult<PlacedOrder>[]> {
+  /** One batch: `after` resolves once the lane's previous batch holds its locks; `locked` says this one does. */
+  private async run(pending: Pending[], after: Promise<void>, locked: () => void): Promise<PromiseSettledResult<PlacedOrder>[]> {
+    try {
+      return await this.runLocked(pending, after, locked);
+    } finally {
+      locked();
+    }
+  }
+
+  private async runLocked(pending: Pending[], after: Promise<void>, locked: () => void): Promise<PromiseSettledResult<PlacedOrder>[]> {
     const answers = new Map<Pending, PromiseSettledResult<PlacedOrder>>();
     const series = new Map<string, SeriesWithProduct>();
     for (const p of pending) {
@@ -97,9 +118,15 @@ export class OrderBatcher {
     // the batch, one by one, and find the first placed.
     const ids = new Set<string>();
     const batch = pending.filter((p) => !answers.has(p) && !ids.has(p.order.id) && ids.add(p.order.id));
-    if (batch.length > 0) {
+    if (batch.length === 0) locked();
+    else {
       try {
-        const outcomes = await this.prisma.sqlTransaction((tx) => this.match(tx, batch, series));
+        const outcomes = await this.prisma.sqlTransaction(async (tx) => {
+          await after;
+          await this.markets.lockSeriesMany(tx, [...new Set(batch.map((p) => p.order.seriesId))]);
+          locked();
+          return this.match(tx, batch, series);
+        });
         outcomes.forEach((o, i) => answers.set(batch[i], o instanceof DomainError ? rejected(o) : fulfilled(o)));
       } catch (err) {
         if (batch.length === 1) batch.forEach((p) => answers.set(p, rejected(err)));
@@ -125,8 +152,8 @@ export class OrderBatcher {
   }
 
   private async match(tx: SqlTx, batch: Pending[], seriesOf: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {
+    // The caller holds the series locks.
     const listed = new Map(batch.map((p) => [p.order.seriesId, seriesOf.get(p.order.id)!]));
-    await this.markets.lockSeriesMany(tx, [...listed.keys()]);
     const orders = batch.map((p) => p.order);
     const reads = [...listed.keys()].map((seriesId): SeriesRead => {
       const mine = orders.filter((o) => o.seriesId === seriesId);

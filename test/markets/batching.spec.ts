@@ -35,11 +35,11 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     await fund(t, blocker, '100.00');
     await fund(t, m, '10.00');
     const before = await fallbacks();
-    // The blocker's order runs alone; the next three wait for it and form one batch.
-    const first = outcome(bid(blocker, series, 1));
-    const results = await Promise.all([first, outcome(bid(m, series, 2)), outcome(bid(m, series, 1)), outcome(bid(m, series, 1))]);
+    // A lane runs two batches at once: the blocker's two orders take both; the next three wait and form one batch.
+    const blockers = [outcome(bid(blocker, series, 1)), outcome(bid(blocker, series, 1))];
+    const results = await Promise.all([...blockers, outcome(bid(m, series, 2)), outcome(bid(m, series, 1)), outcome(bid(m, series, 1))]);
     // 8.00 of margin for the first two contracts; the third (4.00 more) exceeds 10.00; the fourth too.
-    expect(results).toEqual(['OPEN', 'OPEN', 'INSUFFICIENT_MARGIN', 'INSUFFICIENT_MARGIN']);
+    expect(results).toEqual(['OPEN', 'OPEN', 'OPEN', 'INSUFFICIENT_MARGIN', 'INSUFFICIENT_MARGIN']);
     expect(await fallbacks()).toBe(before);
     const balances = (await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body;
     expect(balances).toMatchObject({ cash: '2.00', margin: '8.00' });
@@ -60,7 +60,8 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     await t.prisma.$transaction(
       async (tx) => {
         await tx.$queryRaw`SELECT id FROM ledger_accounts WHERE "memberId" = ${m.id}::uuid AND type = 'CASH' FOR UPDATE`;
-        const placed = Promise.all([outcome(bid(blocker, series, 1)), outcome(bid(m, series, 2)), outcome(bid(c, series, 1))]);
+        // The blocker's two orders take the lane's two batches in flight; M's and C's form the next one.
+        const placed = Promise.all([outcome(bid(blocker, series, 1)), outcome(bid(blocker, series, 1)), outcome(bid(m, series, 2)), outcome(bid(c, series, 1))]);
         // Wait until the batch of M and C is blocked on M's cash row, in the ledger posting.
         for (let i = 0; i < 200; i++) {
           const [w] = await t.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
@@ -75,7 +76,7 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     for (let i = 0; i < 200 && results.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
 
     // One by one: M's 8.00 of margin no longer fits its 5.00; C's order is unaffected.
-    expect(results).toEqual(['OPEN', 'INSUFFICIENT_MARGIN', 'OPEN']);
+    expect(results).toEqual(['OPEN', 'OPEN', 'INSUFFICIENT_MARGIN', 'OPEN']);
     expect(await fallbacks()).toBe(before + 1);
     expect(await t.prisma.order.count({ where: { memberId: m.id } })).toBe(0);
     const balances = (await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body;
