@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Prisma } from '../generated/prisma/client.js';
+import { ListingCache } from '../markets/listing-cache.js';
 import { MarketsRepository } from '../markets/markets.repository.js';
 import { memberScope, loadOwned } from '../platform/auth/ownership.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
@@ -23,6 +24,7 @@ export class DeliveryJobsService {
     private readonly prisma: PrismaService,
     private readonly repo: DeliveryRepository,
     private readonly markets: MarketsRepository,
+    private readonly listings: ListingCache,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
   ) {}
@@ -36,7 +38,8 @@ export class DeliveryJobsService {
     if (!this.config.modelClasses.includes(body.modelClass)) throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);
     if (body.region && !this.config.regions.includes(body.region)) throw new DomainError('UNKNOWN_REGION', `${body.region} is not one of ${this.config.regions.join(', ')}`);
     const obligationSeries = body.series ? undefined : (await this.prisma.deliveryObligation.findFirst({ where: { id: body.obligationId, buyerId: p.memberId } }))?.seriesId;
-    const series = body.series ? await this.markets.seriesByCode(this.prisma, body.series) : obligationSeries ? await this.markets.seriesById(this.prisma, obligationSeries) : null;
+    // Only fixed terms are checked (settlement type, model class, regions, window): cached listing.
+    const series = body.series ? await this.listings.seriesByCode(body.series) : obligationSeries ? await this.listings.seriesById(obligationSeries) : null;
     if (!series) throw new DomainError('NOT_FOUND', body.series ? `series ${body.series} not found` : 'obligation not found');
     const seriesId = series.id;
     if (series.product.settlementType !== 'PHYSICAL') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: nothing to deliver`);

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { Prisma } from '../generated/prisma/client.js';
-import { MarketsRepository } from '../markets/markets.repository.js';
+import { ListingCache } from '../markets/listing-cache.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
@@ -25,7 +25,7 @@ export class DispatchService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly repo: DeliveryRepository,
-    private readonly markets: MarketsRepository,
+    private readonly listings: ListingCache,
     private readonly nodes: NodeQueues,
     private readonly queues: Queues,
     private readonly clock: Clock,
@@ -36,7 +36,8 @@ export class DispatchService {
   async dispatch({ jobId, attempt }: JobPayloads['delivery.dispatch']): Promise<string> {
     const job = await this.prisma.deliveryJob.findUnique({ where: { id: jobId } });
     if (!job || job.status !== 'QUEUED' || job.attempt !== attempt) return 'not-queued';
-    const series = (await this.markets.seriesById(this.prisma, job.seriesId))!;
+    // Only fixed terms are used (window, regions, rate floor): the listing cache serves them.
+    const series = (await this.listings.seriesById(job.seriesId))!;
     // The service clock decides business time (the window); operational timestamps are wall time,
     // as the reaper compares them with the database's now().
     const now = this.clock.now();

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { memberAccount } from '../ledger/ledger.types.js';
-import { MarketsRepository } from '../markets/markets.repository.js';
+import { ListingCache } from '../markets/listing-cache.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
@@ -25,7 +25,7 @@ export class MeteringService {
     private readonly prisma: PrismaService,
     private readonly repo: DeliveryRepository,
     private readonly leases: LeaseService,
-    private readonly markets: MarketsRepository,
+    private readonly listings: ListingCache,
     private readonly ledger: LedgerService,
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
@@ -38,7 +38,8 @@ export class MeteringService {
       const [existing] = await this.repo.lockJob(tx, jobId);
       if (existing?.status === 'COMPLETED' && existing.leaseToken === body.leaseToken && existing.sellerId === node.operatorId) return { replayed: true, attempt: existing.attempt };
       const job = await this.leases.leased(tx, node, jobId, body.leaseToken, existing);
-      const series = (await this.markets.seriesById(tx, job.seriesId))!;
+      // The product's terms (input weight, quality floors) never change: cached listing.
+      const series = (await this.listings.seriesById(job.seriesId))!;
       const product = series.product;
       const [o] = await this.repo.lockObligation(tx, job.obligationId);
       const prompt = BigInt(body.usage.prompt_tokens);

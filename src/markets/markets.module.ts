@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CapacityModule } from '../capacity/capacity.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { BlockTradesService } from './block-trades.service.js';
+import { ListingCache } from './listing-cache.js';
 import { ListingsService } from './listings.service.js';
 import { MarginService } from './margin.service.js';
 import { MarketDataService } from './market-data.service.js';
@@ -14,7 +15,7 @@ import { OrdersService } from './orders.service.js';
 @Module({
   imports: [LedgerModule, CapacityModule],
   controllers: [MarketsController],
-  providers: [MarketsRepository, MarginService, OrdersService, OrderBatchRepository, OrderBatcher, ListingsService, BlockTradesService, MarketDataService],
-  exports: [MarketsRepository, MarginService, OrdersService, MarketDataService],
+  providers: [MarketsRepository, ListingCache, MarginService, OrdersService, OrderBatchRepository, OrderBatcher, ListingsService, BlockTradesService, MarketDataService],
+  exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService],
 })
 export class MarketsModule {}

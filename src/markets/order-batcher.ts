@@ -15,6 +15,7 @@ import type { SqlTx } from '../platform/prisma/sql-tx.js';
 import { Clock } from '../platform/time/clock.js';
 import { heldFor, runBatch, type AcceptedOrder, type BatchOrder, type MemberPosition, type SeriesBook } from './domain/order-batch.js';
 import { marginPriceFen, marginTransfer } from './margin.service.js';
+import { ListingCache } from './listing-cache.js';
 import { OrderBatchRepository, type PositionChange, type SeriesRead } from './order-batch.repository.js';
 import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
 import { OrdersService, type PlacedOrder, type PlaceOrder } from './orders.service.js';
@@ -50,8 +51,6 @@ function laneOf(code: string, lanes: number): number {
 export class OrderBatcher {
   private readonly logger = new Logger(OrderBatcher.name);
   private readonly lanes = new Map<number, GroupCommit<Pending, PlacedOrder>>();
-  /** Listed series by code: what is cached never changes after listing; live fields are read under the lock. */
-  private readonly listings = new Map<string, SeriesWithProduct>();
   private readonly batchSize: Histogram;
   private readonly fallbacks: Counter;
 
@@ -59,6 +58,7 @@ export class OrderBatcher {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly markets: MarketsRepository,
+    private readonly listings: ListingCache,
     private readonly repo: OrderBatchRepository,
     private readonly orders: OrdersService,
     private readonly capacity: CapacityViewService,
@@ -110,7 +110,7 @@ export class OrderBatcher {
     const answers = new Map<Pending, PromiseSettledResult<PlacedOrder>>();
     const series = new Map<string, SeriesWithProduct>();
     for (const p of pending) {
-      const listed = await this.listing(p.input.seriesCode);
+      const listed = await this.listings.seriesByCode(p.input.seriesCode);
       if (!listed) answers.set(p, rejected(new DomainError('NOT_FOUND', `series ${p.input.seriesCode} not found`)));
       else series.set(p.order.id, listed), (p.order.seriesId = listed.id);
     }
@@ -141,14 +141,6 @@ export class OrderBatcher {
       out.push(answers.get(p) ?? (await this.orders.placeOne(p.principal, p.input).then(fulfilled, rejected)));
     }
     return out;
-  }
-
-  private async listing(code: string): Promise<SeriesWithProduct | null> {
-    const cached = this.listings.get(code);
-    if (cached) return cached;
-    const series = await this.markets.seriesByCode(this.prisma, code);
-    if (series) this.listings.set(code, series);
-    return series;
   }
 
   private async match(tx: SqlTx, batch: Pending[], seriesOf: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {

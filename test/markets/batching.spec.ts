@@ -62,9 +62,10 @@ describe('order batches: judged in arrival order, and placed one by one when a b
         await tx.$queryRaw`SELECT id FROM ledger_accounts WHERE "memberId" = ${m.id}::uuid AND type = 'CASH' FOR UPDATE`;
         // The blocker's two orders take the lane's two batches in flight; M's and C's form the next one.
         const placed = Promise.all([outcome(bid(blocker, series, 1)), outcome(bid(blocker, series, 1)), outcome(bid(m, series, 2)), outcome(bid(c, series, 1))]);
-        // Wait until the batch of M and C is blocked on M's cash row, in the ledger posting.
-        for (let i = 0; i < 200; i++) {
-          const [w] = await t.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`;
+        // Wait until the batch of M and C is blocked on M's cash row (a wait for this transaction's
+        // id), in the ledger posting — not merely on a series lock ('advisory').
+        for (let i = 0; i < 400; i++) {
+          const [w] = await t.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid'`;
           if (w.n > 0) break;
           await new Promise((r) => setTimeout(r, 25));
         }
