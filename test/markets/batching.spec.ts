@@ -20,6 +20,21 @@ describe('order batches: judged in arrival order, and placed one by one when a b
   const principal = (m: TestMember): Principal => ({ memberId: m.id, memberKind: 'TRADER', role: 'trader', keyId: m.keyId });
   const bid = (m: TestMember, series: string, quantity: number) => batcher.place(principal(m), { seriesCode: series, side: 'BUY', priceFen: 390n, quantity, timeInForce: 'GTC' });
   const outcome = (p: Promise<PlacedOrder>) => p.then((r) => r.order.status as string, (e: unknown) => (e instanceof DomainError ? e.code : String(e)));
+  /** A fresh series and one funded TRADER per amount. */
+  async function market(...funds: string[]): Promise<{ series: string; members: TestMember[] }> {
+    const series = await createSeries(t, product);
+    const members: TestMember[] = [];
+    for (const amount of funds) {
+      const m = await createMember(t, 'TRADER');
+      await fund(t, m, amount);
+      members.push(m);
+    }
+    return { series, members };
+  }
+  const expectFunds = async (m: TestMember, cash: string, margin: string) => {
+    expect((await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body).toMatchObject({ cash, margin });
+    await expectLedgerConsistent(t.prisma);
+  };
   const fallbacks = async () => (await t.app.get(Metrics).registry.getSingleMetric('order_batch_fallbacks_total')!.get()).values[0]?.value ?? 0;
 
   beforeAll(async () => {
@@ -30,10 +45,10 @@ describe('order batches: judged in arrival order, and placed one by one when a b
   afterAll(() => t.close());
 
   it('rejects, inside one batch, the order whose margin the earlier orders of the same member already used', async () => {
-    const series = await createSeries(t, product);
-    const [blocker, m] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
-    await fund(t, blocker, '100.00');
-    await fund(t, m, '10.00');
+    const {
+      series,
+      members: [blocker, m],
+    } = await market('100.00', '10.00');
     const before = await fallbacks();
     // A lane runs two batches at once: the blocker's two orders take both; the next three wait and form one batch.
     const blockers = [outcome(bid(blocker, series, 1)), outcome(bid(blocker, series, 1))];
@@ -41,17 +56,14 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     // 8.00 of margin for the first two contracts; the third (4.00 more) exceeds 10.00; the fourth too.
     expect(results).toEqual(['OPEN', 'OPEN', 'OPEN', 'INSUFFICIENT_MARGIN', 'INSUFFICIENT_MARGIN']);
     expect(await fallbacks()).toBe(before);
-    const balances = (await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body;
-    expect(balances).toMatchObject({ cash: '2.00', margin: '8.00' });
-    await expectLedgerConsistent(t.prisma);
+    await expectFunds(m, '2.00', '8.00');
   });
 
   it('when cash moves between the batch reading it and posting, the ledger refuses, the batch rolls back and its orders are placed one by one', async () => {
-    const series = await createSeries(t, product);
-    const [blocker, m, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
-    await fund(t, blocker, '100.00');
-    await fund(t, m, '10.00');
-    await fund(t, c, '100.00');
+    const {
+      series,
+      members: [blocker, m, c],
+    } = await market('100.00', '10.00', '100.00');
     const before = await fallbacks();
     const ledger = t.app.get(LedgerService);
 
@@ -80,17 +92,14 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     expect(results).toEqual(['OPEN', 'OPEN', 'INSUFFICIENT_MARGIN', 'OPEN']);
     expect(await fallbacks()).toBe(before + 1);
     expect(await t.prisma.order.count({ where: { memberId: m.id } })).toBe(0);
-    const balances = (await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body;
-    expect(balances).toMatchObject({ cash: '5.00', margin: '0.00' });
-    await expectLedgerConsistent(t.prisma);
+    await expectFunds(m, '5.00', '0.00');
   });
 
   it("writes each accepted order's success audit event in the order's own transaction, once; a rejection is audited as a failure", async () => {
-    const series = await createSeries(t, product);
-    const [a, b, poor] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
-    await fund(t, a, '100.00');
-    await fund(t, b, '100.00');
-    await fund(t, poor, '1.00');
+    const {
+      series,
+      members: [a, b, poor],
+    } = await market('100.00', '100.00', '1.00');
     const responses = await Promise.all([
       order(a, series, 'BUY', '3.90', 1, 'GTC'),
       order(b, series, 'SELL', '3.90', 1, 'GTC'),
