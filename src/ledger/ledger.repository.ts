@@ -13,6 +13,8 @@ interface AccountRow {
 interface PostOutcome {
   inserted: number;
   refused: string[] | null;
+  /** Account codes that do not exist (nothing was posted for their transfers). */
+  missing: string[] | null;
 }
 
 /** Amounts, sequence numbers and dates come back as text: the same with Prisma and with pg. */
@@ -72,15 +74,19 @@ export class LedgerRepository {
   }
 
   /**
-   * Inserts the transfers (skipping keys already posted) and applies their net effect to the
-   * balances in one statement. An account that must not go negative and would is reported in
-   * `refused`; the caller then aborts the transaction, so nothing of the batch remains.
+   * Locks the touched accounts in id order (first, before anything else of the statement: an
+   * InitPlan reads the whole locked set), inserts the transfers (skipping keys already posted)
+   * and applies their net effect to the balances — one statement. Concurrent postings queue up
+   * instead of deadlocking; the guarded update re-reads a balance another posting changed while
+   * this one waited. An account that must not go negative and would is reported in `refused`,
+   * an unknown code in `missing`; the caller then aborts the transaction, so nothing remains.
    */
-  async insertAndApply(db: RawSql, rows: TransferRequest[], ids: Map<string, AccountRow>): Promise<PostOutcome> {
+  async insertAndApply(db: RawSql, rows: TransferRequest[]): Promise<PostOutcome> {
     const col = <T>(f: (t: TransferRequest) => T) => rows.map(f);
     const keys = col((t) => t.idempotencyKey);
-    const debits = col((t) => ids.get(t.debit)!.id);
-    const credits = col((t) => ids.get(t.credit)!.id);
+    const debits = col((t) => t.debit);
+    const credits = col((t) => t.credit);
+    const codes = [...new Set([...debits, ...credits])];
     const amounts = col((t) => t.amountFen.toString());
     const kinds = col((t) => t.kind as string);
     const dates = col((t) => t.businessDate);
@@ -92,18 +98,27 @@ export class LedgerRepository {
     const references = col((t) => t.reference ?? null);
     const forced = col((t) => t.collectByRight === true);
     const [outcome] = await db.$queryRaw<PostOutcome[]>`
-      WITH input AS (
-        SELECT * FROM unnest(
-          ${keys}::text[], ${debits}::uuid[], ${credits}::uuid[], ${amounts}::bigint[], ${kinds}::text[],
+      WITH locked AS (
+        SELECT id, code FROM ledger_accounts WHERE code = ANY(${codes}::text[]) ORDER BY id FOR UPDATE
+      ),
+      input AS (
+        SELECT t.key, d.id AS debit, c.id AS credit, t.amount, t.kind, t.bdate, t.run, t.trade, t.obligation, t.job, t.withdrawal, t.reference, t.forced, t.n
+        FROM unnest(
+          ${keys}::text[], ${debits}::text[], ${credits}::text[], ${amounts}::bigint[], ${kinds}::text[],
           ${dates}::date[], ${runs}::uuid[], ${trades}::uuid[], ${obligations}::uuid[], ${jobs}::uuid[],
           ${withdrawals}::uuid[], ${references}::text[], ${forced}::boolean[]
-        ) AS t(key, debit, credit, amount, kind, bdate, run, trade, obligation, job, withdrawal, reference, forced)
+        ) WITH ORDINALITY AS t(key, debit_code, credit_code, amount, kind, bdate, run, trade, obligation, job, withdrawal, reference, forced, n)
+        JOIN locked d ON d.code = t.debit_code
+        JOIN locked c ON c.code = t.credit_code
+        WHERE (SELECT count(*) FROM locked) >= 0
       ),
       ins AS (
         INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate",
                                "settlementRunId", "tradeId", "obligationId", "jobId", "withdrawalId", reference)
         SELECT gen_random_uuid(), key, debit, credit, amount, kind::"TransferKind", bdate, run, trade, obligation, job, withdrawal, reference
         FROM input
+        -- Transfers take their sequence numbers in the order they were asked for.
+        ORDER BY n
         ON CONFLICT ("idempotencyKey") DO NOTHING
         RETURNING "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen"
       ),
@@ -126,7 +141,8 @@ export class LedgerRepository {
       )
       SELECT (SELECT count(*) FROM ins)::int AS inserted,
              (SELECT array_agg(a.code ORDER BY a.code) FROM net JOIN ledger_accounts a ON a.id = net.account
-               WHERE net.account NOT IN (SELECT id FROM applied)) AS refused`;
+               WHERE net.account NOT IN (SELECT id FROM applied)) AS refused,
+             (SELECT array_agg(x.code ORDER BY x.code) FROM unnest(${codes}::text[]) AS x(code) WHERE x.code NOT IN (SELECT code FROM locked)) AS missing`;
     return outcome;
   }
 

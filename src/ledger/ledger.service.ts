@@ -37,15 +37,19 @@ export class LedgerService {
   private async apply(tx: RawSql, requests: TransferRequest[], onProgress?: (done: number, total: number) => void): Promise<number> {
     if (requests.length === 0) return 0;
     validate(requests);
-    const codes = [...new Set(requests.flatMap((r) => [r.debit, r.credit]))];
-    // All locks up front, in one order, even when the batch is applied in chunks.
-    const accounts = await this.repo.lockAccountsByCode(tx, codes);
-    for (const code of codes) if (!accounts.has(code)) throw unknownAccount(code);
+    if (requests.length > CHUNK) {
+      // All locks up front, in one order, when the batch is applied in chunks (each chunk's
+      // statement then finds its accounts already locked).
+      const codes = [...new Set(requests.flatMap((r) => [r.debit, r.credit]))];
+      const accounts = await this.repo.lockAccountsByCode(tx, codes);
+      for (const code of codes) if (!accounts.has(code)) throw unknownAccount(code);
+    }
 
     let inserted = 0;
     for (let i = 0; i < requests.length; i += CHUNK) {
       const chunk = requests.slice(i, i + CHUNK);
-      const outcome = await this.repo.insertAndApply(tx, chunk, accounts);
+      const outcome = await this.repo.insertAndApply(tx, chunk);
+      if (outcome.missing?.length) throw unknownAccount(outcome.missing[0]);
       if (outcome.refused?.length) {
         throw new DomainError('INSUFFICIENT_FUNDS', `would take ${outcome.refused.join(', ')} below zero`);
       }
