@@ -108,8 +108,10 @@ export class LedgerRepository {
           ${dates}::date[], ${runs}::uuid[], ${trades}::uuid[], ${obligations}::uuid[], ${jobs}::uuid[],
           ${withdrawals}::uuid[], ${references}::text[], ${forced}::boolean[]
         ) WITH ORDINALITY AS t(key, debit_code, credit_code, amount, kind, bdate, run, trade, obligation, job, withdrawal, reference, forced, n)
-        JOIN locked d ON d.code = t.debit_code
-        JOIN locked c ON c.code = t.credit_code
+        -- Ids by the unique code index (a join with \`locked\` would be planned as a nested loop
+        -- over a CTE: quadratic on large batches).
+        JOIN ledger_accounts d ON d.code = t.debit_code
+        JOIN ledger_accounts c ON c.code = t.credit_code
         WHERE (SELECT count(*) FROM locked) >= 0
       ),
       ins AS (
