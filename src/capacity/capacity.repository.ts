@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DataCenter, Node, NodeModel } from '../generated/prisma/client.js';
 import type { NodeStatus } from '../generated/prisma/enums.js';
-import { fulfilled, GroupCommit } from '../platform/batching/group-commit.js';
+import { coalescedLookup } from '../platform/batching/group-commit.js';
 import { PrismaService, type Db } from '../platform/prisma/prisma.service.js';
 
 export type NodeWithModels = Node & { models: NodeModel[] };
@@ -19,26 +19,16 @@ export interface CapacityRow {
 
 @Injectable()
 export class CapacityRepository {
-  /**
-   * Every agent request looks its node token up; lookups that arrive while two are in flight go
-   * together in one statement, straight on the pg pool. Nothing is cached: a rotated token is
-   * refused at once.
-   */
-  private readonly tokenLookups = new GroupCommit<string, Pick<Node, 'id' | 'operatorId' | 'tokenHash'> | null>(
-    async (hashes) => {
-      const { rows } = await this.prisma.pool.query<Pick<Node, 'id' | 'operatorId' | 'tokenHash'>>(
-        `SELECT id, "operatorId", "tokenHash" FROM nodes WHERE "tokenHash" = ANY($1::text[])`,
-        [[...new Set(hashes)]],
-      );
-      const byHash = new Map(rows.map((r) => [r.tokenHash, r]));
-      return hashes.map((h) => fulfilled(byHash.get(h) ?? null));
-    },
-    500,
-    undefined,
-    2,
-  );
+  /** The node a token belongs to (every agent request asks). */
+  readonly findNodeByTokenHash: (key: string) => Promise<Pick<Node, 'id' | 'operatorId' | 'tokenHash'> | null>;
 
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(private readonly prisma: PrismaService) {
+    this.findNodeByTokenHash = coalescedLookup<Pick<Node, 'id' | 'operatorId' | 'tokenHash'>>(
+      prisma.pool,
+      `SELECT id, "operatorId", "tokenHash" FROM nodes WHERE "tokenHash" = ANY($1::text[])`,
+      (r) => r.tokenHash,
+    );
+  }
 
   createDataCenter(data: { operatorId: string; name: string; region: string }): Promise<DataCenter> {
     return this.prisma.dataCenter.create({ data });
@@ -59,10 +49,6 @@ export class CapacityRepository {
 
   findNode(id: string): Promise<NodeWithModels | null> {
     return this.prisma.node.findUnique({ where: { id }, include: { models: true } });
-  }
-
-  findNodeByTokenHash(tokenHash: string): Promise<Pick<Node, 'id' | 'operatorId' | 'tokenHash'> | null> {
-    return this.tokenLookups.run(tokenHash);
   }
 
   listNodes(operatorId: string | undefined, status?: NodeStatus): Promise<NodeWithModels[]> {

@@ -1,10 +1,8 @@
 import { dateColumn } from '../platform/time/business-date.js';
 import { Injectable } from '@nestjs/common';
 import type { Order, Product, Series, Trade } from '../generated/prisma/client.js';
-import type { OrderStatus, Side } from '../generated/prisma/enums.js';
 import type { Db, RawSql, Tx } from '../platform/prisma/prisma.service.js';
 import type { Exposure } from './domain/contract-math.js';
-import type { RestingOrder } from './domain/matching.js';
 
 export type SeriesWithProduct = Series & { product: Product };
 
@@ -61,21 +59,6 @@ export class MarketsRepository {
     await tx.$queryRaw`SELECT count(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT unnest(${keys}::text[]) AS k ORDER BY 1) ks`;
   }
 
-  /** The opposite side's orders that cross `limit`, best price first, then oldest. */
-  async crossingOrders(tx: Tx, seriesId: string, incomingSide: Side, limit: bigint): Promise<RestingOrder[]> {
-    const rows =
-      incomingSide === 'BUY'
-        ? await tx.$queryRaw<{ id: string; memberId: string; priceFen: bigint; remaining: number }[]>`
-            SELECT id, "memberId", "priceFen", quantity - "filledQuantity" AS remaining FROM orders
-            WHERE "seriesId" = ${seriesId}::uuid AND side = 'SELL' AND status IN ('OPEN', 'PARTIALLY_FILLED') AND "priceFen" <= ${limit}
-            ORDER BY "priceFen" ASC, seq ASC`
-        : await tx.$queryRaw<{ id: string; memberId: string; priceFen: bigint; remaining: number }[]>`
-            SELECT id, "memberId", "priceFen", quantity - "filledQuantity" AS remaining FROM orders
-            WHERE "seriesId" = ${seriesId}::uuid AND side = 'BUY' AND status IN ('OPEN', 'PARTIALLY_FILLED') AND "priceFen" >= ${limit}
-            ORDER BY "priceFen" DESC, seq ASC`;
-    return rows.map((r) => ({ ...r, remaining: Number(r.remaining) }));
-  }
-
   async exposure(db: Db, memberId: string, seriesId: string): Promise<MemberExposure> {
     const [e] = await this.exposures(db, seriesId, [memberId]);
     return e;
@@ -112,20 +95,6 @@ export class MarketsRepository {
       INSERT INTO positions ("memberId", "seriesId", "marginQty", "updatedAt")
       SELECT m, ${seriesId}::uuid, q, now() FROM unnest(${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.marginQty)}::int[]) AS x(m, q)
       ON CONFLICT ("memberId", "seriesId") DO UPDATE SET "marginQty" = EXCLUDED."marginQty", "updatedAt" = now()`;
-  }
-
-  createOrder(tx: Tx, data: { id: string; seriesId: string; memberId: string; side: Side; priceFen: bigint; quantity: number; filledQuantity: number; status: OrderStatus; timeInForce: 'GTC' | 'IOC'; clientOrderId?: string; cancelReason?: string }): Promise<Order> {
-    return tx.order.create({ data });
-  }
-
-  async applyFills(tx: Tx, fills: { orderId: string; quantity: number }[]): Promise<void> {
-    if (fills.length === 0) return;
-    await tx.$executeRaw`
-      UPDATE orders o SET "filledQuantity" = o."filledQuantity" + f.qty,
-        status = CASE WHEN o."filledQuantity" + f.qty = o.quantity THEN 'FILLED'::"OrderStatus" ELSE 'PARTIALLY_FILLED'::"OrderStatus" END,
-        "updatedAt" = now()
-      FROM unnest(${fills.map((f) => f.orderId)}::uuid[], ${fills.map((f) => f.quantity)}::int[]) AS f(id, qty)
-      WHERE o.id = f.id`;
   }
 
   async cancelOrders(tx: Tx, ids: string[], reason: string): Promise<void> {

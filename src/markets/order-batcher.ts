@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Counter, Histogram } from 'prom-client';
 import type { Order } from '../generated/prisma/client.js';
 import { CapacityViewService } from '../capacity/capacity-view.service.js';
-import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
+import type { TransferRequest } from '../ledger/ledger.types.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { AuditRepository } from '../platform/audit/audit.repository.js';
 import { fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
@@ -15,6 +15,7 @@ import type { SqlTx } from '../platform/prisma/sql-tx.js';
 import { Clock } from '../platform/time/clock.js';
 import { heldFor, runBatch, type AcceptedOrder, type BatchOrder, type MemberPosition, type SeriesBook } from './domain/order-batch.js';
 import { marginPriceFen, marginTransfer } from './margin.service.js';
+import { feeTransfers } from './fees.js';
 import { ListingCache } from './listing-cache.js';
 import { OrderBatchRepository, type PositionChange, type SeriesRead } from './order-batch.repository.js';
 import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
@@ -29,6 +30,12 @@ interface Pending {
   input: PlaceOrder;
   /** `seriesId` is filled in by the batch, once the series is looked up. */
   order: BatchOrder;
+}
+
+/** A client order id taken by a concurrent batch (the unique key raced the batch's check). */
+function asDomainError(err: unknown): unknown {
+  const pg = err as { code?: string; constraint?: string };
+  return pg.code === '23505' && pg.constraint === 'orders_memberId_clientOrderId_key' ? new DomainError('DUPLICATE_CLIENT_ORDER_ID') : err;
 }
 
 /** A stable lane per series code (FNV-1a). */
@@ -92,7 +99,7 @@ export class OrderBatcher {
         previousLocked = new Promise<void>((r) => (locked = r));
         return this.run(batch, after, locked);
       };
-      this.lanes.set(laneNo, (lane = new GroupCommit(run, MAX_BATCH, (n) => this.batchSize.observe(n), 2)));
+      this.lanes.set(laneNo, (lane = new GroupCommit(run, { maxItems: MAX_BATCH, concurrency: 2, onFlush: (n) => this.batchSize.observe(n) })));
     }
     return lane.run({ principal, input: { ...input, id: order.id }, order });
   }
@@ -121,15 +128,10 @@ export class OrderBatcher {
     if (batch.length === 0) locked();
     else {
       try {
-        const outcomes = await this.prisma.sqlTransaction(async (tx) => {
-          await after;
-          await this.markets.lockSeriesMany(tx, [...new Set(batch.map((p) => p.order.seriesId))]);
-          locked();
-          return this.match(tx, batch, series);
-        });
+        const outcomes = await this.transact(batch, series, after, locked);
         outcomes.forEach((o, i) => answers.set(batch[i], o instanceof DomainError ? rejected(o) : fulfilled(o)));
       } catch (err) {
-        if (batch.length === 1) batch.forEach((p) => answers.set(p, rejected(err)));
+        if (batch.length === 1) answers.set(batch[0], rejected(asDomainError(err)));
         else {
           this.fallbacks.inc();
           this.logger.warn({ err: err instanceof Error ? err.message : String(err), orders: batch.length }, 'order batch rolled back; placing its orders one by one');
@@ -137,10 +139,33 @@ export class OrderBatcher {
       }
     }
     const out: PromiseSettledResult<PlacedOrder>[] = [];
-    for (const p of pending) {
-      out.push(answers.get(p) ?? (await this.orders.placeOne(p.principal, p.input).then(fulfilled, rejected)));
-    }
+    for (const p of pending) out.push(answers.get(p) ?? (await this.placeAlone(p, series)));
     return out;
+  }
+
+  /** A batch in its own transaction, under its series' locks (taken once `after` resolves). */
+  private transact(batch: Pending[], series: Map<string, SeriesWithProduct>, after: Promise<void> = Promise.resolve(), locked = () => {}): Promise<(PlacedOrder | DomainError)[]> {
+    return this.prisma.sqlTransaction(async (tx) => {
+      await after;
+      await this.markets.lockSeriesMany(tx, [...new Set(batch.map((p) => p.order.seriesId))]);
+      locked();
+      return this.match(tx, batch, series);
+    });
+  }
+
+  /**
+   * One order as a batch of its own: how the orders of a batch that could not commit are placed
+   * again (and a second order under one id finds the first).
+   */
+  private async placeAlone(p: Pending, series: Map<string, SeriesWithProduct>): Promise<PromiseSettledResult<PlacedOrder>> {
+    const replayed = await this.orders.replay(p.order.id);
+    if (replayed) return fulfilled(replayed);
+    try {
+      const [outcome] = await this.transact([p], series);
+      return outcome instanceof DomainError ? rejected(outcome) : fulfilled(outcome);
+    } catch (err) {
+      return rejected(asDomainError(err));
+    }
   }
 
   private async match(tx: SqlTx, batch: Pending[], seriesOf: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {
@@ -182,10 +207,8 @@ export class OrderBatcher {
     const accepted = result.outcomes.flatMap((o) => ('accepted' in o ? [o.accepted] : []));
     const tradesOf = new Map(accepted.map((a) => [a.input.id, a.fills.map((f) => toTrade(a, f, businessDate, now))]));
     const trades = accepted.flatMap((a) => tradesOf.get(a.input.id)!);
-    const fills = [...result.restingFills].map(([id, filled]) => ({ id, filled, cancelled: result.restingCancelled.includes(id) }));
-    const cancelledOnly = result.restingCancelled.filter((id) => !result.restingFills.has(id)).map((id) => ({ id, filled: 0, cancelled: true }));
     const positions = positionChanges(trades, initial, books);
-    const written = await this.repo.write(tx, accepted, [...fills, ...cancelledOnly], trades, positions);
+    const written = await this.repo.write(tx, accepted, [...result.resting].map(([id, change]) => ({ id, ...change })), trades, positions);
     if (accepted.length > 0) await this.orders.post(tx, transfers(books, accepted[0].input.id, trades, positions, initial, businessDate));
     // Last: the audit chain's lock is held from here to the commit. An accepted order and the
     // record of its acceptance commit together; rejections are recorded with their response.
@@ -216,15 +239,10 @@ export class OrderBatcher {
  * right) and one transfer per member for its net change of margin over every series.
  */
 function transfers(books: Map<string, SeriesBook>, firstOrderId: string, trades: BatchTrade[], positions: PositionChange[], initial: Map<string, Map<string, MemberPosition>>, businessDate: string): TransferRequest[] {
-  const out: TransferRequest[] = [];
-  for (const t of trades) {
-    const fee = books.get(t.seriesId)!.series.product.feePerContractFen;
-    if (fee === 0n) continue;
+  const out = trades.flatMap((t) => {
     const aggressor = t.buyOrderId === t.aggressorOrderId ? t.buyerId : t.sellerId;
-    for (const [side, memberId] of [['buy', t.buyerId], ['sell', t.sellerId]] as const) {
-      out.push({ idempotencyKey: `trade.${t.id}.fee.${side}`, debit: memberAccount(memberId, 'CASH'), credit: HOUSE.ccpFees, amountFen: fee * BigInt(t.quantity), kind: 'FEE', businessDate, refs: { tradeId: t.id }, collectByRight: memberId !== aggressor });
-    }
-  }
+    return feeTransfers(t, books.get(t.seriesId)!.series.product.feePerContractFen, businessDate, (m) => m === aggressor);
+  });
   const margin = new Map<string, bigint>();
   for (const p of positions) {
     const book = books.get(p.seriesId)!;

@@ -85,8 +85,8 @@ describe('matching equals a reference order book on random order/cancel streams 
   });
   afterAll(() => t.close());
 
-  // 'one by one': the single-order path, each order awaited. 'bursts': runs of orders sent
-  // without waiting through the batcher, so they are matched several to a transaction, across
+  // 'one by one': each order awaited (a batch of one). 'bursts': runs of orders sent without
+  // waiting, so they are matched several to a transaction, across
   // two series (which share the members' cash); the outcome must not depend on it (arrival
   // order is call order).
   it.each(['one by one', 'bursts'] as const)('produces the same trades, statuses and resting book (%s)', async (mode) => {
@@ -114,7 +114,7 @@ describe('matching equals a reference order book on random order/cancel streams 
             placed.push({ series: op.series, ref: r.id, member: op.member });
             const input = { seriesCode: series[op.series], side: op.side, priceFen: BigInt(op.price), quantity: op.qty, timeInForce: op.tif };
             if (mode === 'bursts') burst.push(batcher.place(principal(op.member), input));
-            else answers.push(await service.placeOne(principal(op.member), input));
+            else answers.push(await batcher.place(principal(op.member), input));
             placed[placed.length - 1].id = answers[placed.length - 1]?.order.id;
           } else {
             await settleBurst();

@@ -1,7 +1,8 @@
 import { DomainError } from '../../platform/errors/error-codes.js';
 import type { SeriesWithProduct } from '../markets.repository.js';
 import { assertCapacityBacked, assertDeliveryRules, assertPrice, assertTrading } from '../pre-trade.js';
-import { marginForContractsFen, worstCaseContracts, type Exposure } from './contract-math.js';
+import { heldMarginFen } from '../margin.service.js';
+import { worstCaseContracts, type Exposure } from './contract-math.js';
 import { match, type Fill, type RestingOrder, type Side } from './matching.js';
 
 /**
@@ -73,9 +74,13 @@ export type BatchOutcome = { accepted: AcceptedOrder } | { rejected: DomainError
 
 export interface BatchResult {
   outcomes: BatchOutcome[];
-  /** Orders that rested before the batch: fills to add, cancellations (self-trade prevention). */
-  restingFills: Map<string, number>;
-  restingCancelled: string[];
+  /** Orders that rested before the batch, by id: contracts filled, cancelled (self-trade prevention). */
+  resting: Map<string, RestingChange>;
+}
+
+export interface RestingChange {
+  filled: number;
+  cancelled: boolean;
 }
 
 interface Entry extends BookOrder {
@@ -84,16 +89,13 @@ interface Entry extends BookOrder {
 }
 
 /** The initial margin held for `qty` worst-case contracts of a series at its margin price. */
-export function heldFor(book: SeriesBook, qty: number): bigint {
-  const p = book.series.product;
-  return marginForContractsFen(qty, book.marginPriceFen, p.contractSizeTokens, p.initialMarginBp);
-}
+export const heldFor = (book: SeriesBook, qty: number): bigint => heldMarginFen(book.series, qty, book.marginPriceFen);
 
 export function runBatch(state: BatchState, orders: readonly BatchOrder[]): BatchResult {
   const sides = new Map<string, Record<Side, Entry[]>>();
   for (const [id, b] of state.books) sides.set(id, { BUY: b.bids.map((e) => ({ ...e })), SELL: b.asks.map((e) => ({ ...e })) });
-  const restingFills = new Map<string, number>();
-  const restingCancelled: string[] = [];
+  const resting = new Map<string, RestingChange>();
+  const changeOf = (id: string) => resting.get(id) ?? resting.set(id, { filled: 0, cancelled: false }).get(id)!;
   const seen = new Set(state.clientOrderIds);
 
   const outcomes = orders.map((o): BatchOutcome => {
@@ -162,7 +164,7 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
       for (const id of result.selfTradeCancelled) {
         const e = byId.get(id)!;
         if (e.batch) Object.assign(e.batch, { status: 'CANCELLED', cancelReason: 'SELF_TRADE_PREVENTION' });
-        else restingCancelled.push(id);
+        else changeOf(id).cancelled = true;
       }
       for (const f of result.fills) {
         const e = byId.get(f.restingId)!;
@@ -170,7 +172,7 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
         if (e.batch) {
           e.batch.filledQuantity += f.quantity;
           e.batch.status = e.remaining === 0 ? 'FILLED' : 'PARTIALLY_FILLED';
-        } else restingFills.set(e.id, (restingFills.get(e.id) ?? 0) + f.quantity);
+        } else changeOf(e.id).filled += f.quantity;
       }
       const gone = new Set(result.selfTradeCancelled);
       books[o.side === 'BUY' ? 'SELL' : 'BUY'] = opposite.filter((e) => e.remaining > 0 && !gone.has(e.id));
@@ -181,7 +183,7 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
       throw err;
     }
   });
-  return { outcomes, restingFills, restingCancelled };
+  return { outcomes, resting };
 }
 
 function addResting(s: MemberPosition, side: Side, qty: number): void {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { AuditOutcome } from '../../generated/prisma/enums.js';
 import { fulfilled, GroupCommit } from '../batching/group-commit.js';
-import { PrismaService, type Db, type RawSql } from '../prisma/prisma.service.js';
+import { PrismaService, type RawSql } from '../prisma/prisma.service.js';
 import { SqlTx } from '../prisma/sql-tx.js';
 
 export interface AuditEntry {
@@ -50,10 +50,9 @@ export class AuditRepository {
       ORDER BY n`;
   }
 
-  /** Appends an event, in the caller's transaction when given one. */
-  async append(entry: AuditEntry, db?: Db): Promise<void> {
-    if (db) await db.auditEvent.create({ data: entry });
-    else await this.appends.run(entry);
+  /** Appends an event (with those that arrive meanwhile); `appendMany` writes in a transaction. */
+  async append(entry: AuditEntry): Promise<void> {
+    await this.appends.run(entry);
   }
 
   async list(filter: { actorMemberId?: string; actorKeyId?: string; action?: string; targetType?: string; targetId?: string; from?: Date; to?: Date; afterSeq?: bigint; limit: number }) {

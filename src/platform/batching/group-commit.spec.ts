@@ -30,9 +30,7 @@ describe('GroupCommit', () => {
         if (items.includes(99)) throw new Error('boom');
         return items.map((i) => fulfilled(i));
       },
-      2,
-      undefined,
-      2,
+      { maxItems: 2, concurrency: 2 },
     );
     const results = await Promise.all([1, 2, 3, 4, 5, 99].map((i) => g.run(i).catch((e: Error) => e.message)));
     expect(peak).toBe(2);

@@ -1,3 +1,5 @@
+import type pg from 'pg';
+
 /**
  * Group commit: calls that arrive while a flush is in flight wait and are flushed together as
  * soon as one ends, so under load N callers cost one round trip instead of N, and an idle caller
@@ -11,12 +13,18 @@ export class GroupCommit<I, O> {
   private readonly queue: { item: I; resolve: (value: O) => void; reject: (reason: unknown) => void }[] = [];
   private flushing = 0;
 
+  private readonly maxItems: number;
+  private readonly concurrency: number;
+  private readonly onFlush?: (size: number) => void;
+
   constructor(
     private readonly flush: (items: I[]) => Promise<PromiseSettledResult<O>[]>,
-    private readonly maxItems = 500,
-    private readonly onFlush?: (size: number) => void,
-    private readonly concurrency = 1,
-  ) {}
+    options: { maxItems?: number; concurrency?: number; onFlush?: (size: number) => void } = {},
+  ) {
+    this.maxItems = options.maxItems ?? 500;
+    this.concurrency = options.concurrency ?? 1;
+    this.onFlush = options.onFlush;
+  }
 
   run(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
@@ -43,6 +51,24 @@ export class GroupCommit<I, O> {
     }
     this.flushing--;
   }
+}
+
+/**
+ * Rows by a unique text key, looked up on every request (API keys, node tokens): lookups that
+ * arrive while two are in flight go together in one statement, straight on the pg pool. Nothing
+ * is cached, so a revoked or rotated credential is refused at once. `sql` selects by
+ * `= ANY($1::text[])`.
+ */
+export function coalescedLookup<R extends object>(pool: Pick<pg.Pool, 'query'>, sql: string, keyOf: (row: R) => string): (key: string) => Promise<R | null> {
+  const lookups = new GroupCommit<string, R | null>(
+    async (keys) => {
+      const { rows } = await pool.query<R>(sql, [[...new Set(keys)]]);
+      const byKey = new Map(rows.map((r) => [keyOf(r), r]));
+      return keys.map((k) => fulfilled(byKey.get(k) ?? null));
+    },
+    { concurrency: 2 },
+  );
+  return (key) => lookups.run(key);
 }
 
 export const fulfilled = <O>(value: O): PromiseFulfilledResult<O> => ({ status: 'fulfilled', value });
