@@ -99,12 +99,15 @@ export class CapacityRepository {
   }
 
   /** Σ tokens/s of an operator's non-OFFLINE nodes serving a model class, optionally in some regions. */
-  async operatorTokensPerSecond(operatorId: string, modelClass: string, regions?: readonly string[]): Promise<bigint> {
-    const [row] = await this.prisma.$queryRaw<{ tps: bigint }[]>`
-      SELECT COALESCE(sum(m."tokensPerSecond"), 0)::bigint AS tps
+  /** Tokens/s of each operator's non-OFFLINE nodes serving a model class (0 for none), in one statement. */
+  async operatorsTokensPerSecond(operatorIds: string[], modelClass: string, regions?: readonly string[]): Promise<Map<string, bigint>> {
+    const rows = await this.prisma.$queryRaw<{ operatorId: string; tps: bigint }[]>`
+      SELECT n."operatorId", sum(m."tokensPerSecond")::bigint AS tps
       FROM nodes n JOIN node_models m ON m."nodeId" = n.id
-      WHERE n."operatorId" = ${operatorId}::uuid AND n.status <> 'OFFLINE' AND m."modelClass" = ${modelClass}
-        AND (${regions ? [...regions] : null}::text[] IS NULL OR n.region = ANY(${regions ? [...regions] : null}::text[]))`;
-    return row.tps;
+      WHERE n."operatorId" = ANY(${operatorIds}::uuid[]) AND n.status <> 'OFFLINE' AND m."modelClass" = ${modelClass}
+        AND (${regions ? [...regions] : null}::text[] IS NULL OR n.region = ANY(${regions ? [...regions] : null}::text[]))
+      GROUP BY n."operatorId"`;
+    const byOperator = new Map(rows.map((r) => [r.operatorId, r.tps]));
+    return new Map(operatorIds.map((id) => [id, byOperator.get(id) ?? 0n]));
   }
 }

@@ -222,16 +222,13 @@ export class OrderBatcher {
     });
   }
 
-  /** What each OPERATOR of the batch can deliver in a PHYSICAL series (capacity registry). */
+  /** What each OPERATOR of the batch can deliver in a PHYSICAL series (capacity registry, one statement). */
   private async deliverable(series: SeriesWithProduct, batch: Pending[]): Promise<Map<string, bigint>> {
-    const out = new Map<string, bigint>();
-    if (series.product.settlementType !== 'PHYSICAL') return out;
-    for (const p of batch) {
-      if (p.order.seriesId !== series.id || p.principal.memberKind !== 'OPERATOR' || out.has(p.principal.memberId)) continue;
-      out.set(p.principal.memberId, await this.capacity.deliverableTokens(p.principal.memberId, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions));
-    }
-    return out;
+    const operators = [...new Set(batch.filter((p) => p.order.seriesId === series.id && p.principal.memberKind === 'OPERATOR').map((p) => p.principal.memberId))];
+    if (series.product.settlementType !== 'PHYSICAL' || operators.length === 0) return new Map();
+    return this.capacity.deliverableTokensMany(operators, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions);
   }
+
 }
 
 /**
