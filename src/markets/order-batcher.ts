@@ -46,13 +46,13 @@ function laneOf(code: string, lanes: number): number {
 }
 
 /**
- * Group commit for matching. Orders of a series wait in this process's lane (a GroupCommit)
- * while the previous batch of that series is in its transaction, then go together: one series lock, one read, one
- * write and one ledger posting for the whole batch, every order judged in arrival order exactly
- * as if alone (`runBatch`). The Postgres lock still serialises a series across processes. If a
- * batch cannot commit (the ledger refuses because cash moved meanwhile, a unique key raced), its
- * orders are placed one by one through the single-order path, so the outcome never depends on
- * batching.
+ * Group commit for matching. Orders wait in this process's lane (a GroupCommit) while its
+ * batches are in their transactions, then go together: one lock statement, one read, one write,
+ * one ledger posting and one audit insert for the whole batch, every order judged in arrival
+ * order exactly as if alone (`runBatch`). Postgres locks still serialise a series across
+ * processes. If a batch cannot commit (the ledger refuses because cash moved meanwhile, a unique
+ * key raced), its orders are placed again one by one, each a batch of its own in its own
+ * transaction, so the outcome never depends on batching.
  */
 @Injectable()
 export class OrderBatcher {
