@@ -115,11 +115,12 @@ export class OrderBatcher {
 
   private async runLocked(pending: Pending[], after: Promise<void>, locked: () => void): Promise<PromiseSettledResult<PlacedOrder>[]> {
     const answers = new Map<Pending, PromiseSettledResult<PlacedOrder>>();
+    /** The batch's series as listed, by id. */
     const series = new Map<string, SeriesWithProduct>();
     for (const p of pending) {
       const listed = await this.listings.seriesByCode(p.input.seriesCode);
       if (!listed) answers.set(p, rejected(new DomainError('NOT_FOUND', `series ${p.input.seriesCode} not found`)));
-      else series.set(p.order.id, listed), (p.order.seriesId = listed.id);
+      else series.set(listed.id, listed), (p.order.seriesId = listed.id);
     }
     // One order id twice (concurrent replays of one Idempotency-Key): the later ones go after
     // the batch, one by one, and find the first placed.
@@ -170,7 +171,7 @@ export class OrderBatcher {
 
   private async match(tx: SqlTx, batch: Pending[], seriesOf: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {
     // The caller holds the series locks.
-    const listed = new Map(batch.map((p) => [p.order.seriesId, seriesOf.get(p.order.id)!]));
+    const listed = new Map(batch.map((p) => [p.order.seriesId, seriesOf.get(p.order.seriesId)!]));
     const orders = batch.map((p) => p.order);
     const reads = [...listed.keys()].map((seriesId): SeriesRead => {
       const mine = orders.filter((o) => o.seriesId === seriesId);
