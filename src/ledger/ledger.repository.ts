@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { AccountType, TransferKind } from '../generated/prisma/enums.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Db, RawSql } from '../platform/prisma/prisma.service.js';
+import { postgresError } from '../platform/prisma/postgres-error.js';
 import { MEMBER_ACCOUNT_TYPES, memberAccount, type PostedTransfer, type TransferRequest } from './ledger.types.js';
 
 interface AccountRow {
@@ -12,9 +13,6 @@ interface AccountRow {
 
 interface PostOutcome {
   inserted: number;
-  refused: string[] | null;
-  /** Account codes that do not exist (nothing was posted for their transfers). */
-  missing: string[] | null;
 }
 
 /** Amounts, sequence numbers and dates come back as text: the same with Prisma and with pg. */
@@ -97,7 +95,7 @@ export class LedgerRepository {
     const withdrawals = col((t) => t.refs?.withdrawalId ?? null);
     const references = col((t) => t.reference ?? null);
     const forced = col((t) => t.collectByRight === true);
-    const [outcome] = await db.$queryRaw<PostOutcome[]>`
+    const [outcome] = await refusalsAsDomainErrors(db.$queryRaw<PostOutcome[]>`
       WITH locked AS (
         SELECT id, code FROM ledger_accounts WHERE code = ANY(${codes}::text[]) ORDER BY id FOR UPDATE
       ),
@@ -141,10 +139,15 @@ export class LedgerRepository {
                OR (net.allow AND a.type = 'CASH'))
         RETURNING a.id
       )
-      SELECT (SELECT count(*) FROM ins)::int AS inserted,
-             (SELECT array_agg(a.code ORDER BY a.code) FROM net JOIN ledger_accounts a ON a.id = net.account
-               WHERE net.account NOT IN (SELECT id FROM applied)) AS refused,
-             (SELECT array_agg(x.code ORDER BY x.code) FROM unnest(${codes}::text[]) AS x(code) WHERE x.code NOT IN (SELECT code FROM locked)) AS missing`;
+      -- A refusal fails the statement (ledger_refuse raises): nothing of it can ever commit.
+      SELECT inserted,
+             CASE WHEN missing IS NOT NULL THEN ledger_refuse('TCA01', missing[1])
+                  WHEN refused IS NOT NULL THEN ledger_refuse('TCF01', 'would take ' || array_to_string(refused, ', ') || ' below zero')
+             END AS refused
+      FROM (SELECT (SELECT count(*) FROM ins)::int AS inserted,
+                   (SELECT array_agg(a.code ORDER BY a.code) FROM net JOIN ledger_accounts a ON a.id = net.account
+                     WHERE net.account NOT IN (SELECT id FROM applied)) AS refused,
+                   (SELECT array_agg(x.code ORDER BY x.code) FROM unnest(${codes}::text[]) AS x(code) WHERE x.code NOT IN (SELECT code FROM locked)) AS missing) o`);
     return outcome;
   }
 
@@ -216,6 +219,18 @@ function toPosted(r: TransferRow): PostedTransfer {
     reference: r.reference,
     createdAt: r.createdAt,
   };
+}
+
+/** The ledger statement's refusals (raised by `ledger_refuse`, see its migration) as the errors callers know. */
+async function refusalsAsDomainErrors<T>(statement: PromiseLike<T>): Promise<T> {
+  try {
+    return await statement;
+  } catch (err) {
+    const pg = postgresError(err);
+    if (pg?.code === 'TCF01') throw new DomainError('INSUFFICIENT_FUNDS', pg.message);
+    if (pg?.code === 'TCA01') throw unknownAccount(pg.message);
+    throw err;
+  }
 }
 
 export function unknownAccount(code: string): DomainError {

@@ -48,12 +48,8 @@ export class LedgerService {
     let inserted = 0;
     for (let i = 0; i < requests.length; i += CHUNK) {
       const chunk = requests.slice(i, i + CHUNK);
-      const outcome = await this.repo.insertAndApply(tx, chunk);
-      if (outcome.missing?.length) throw unknownAccount(outcome.missing[0]);
-      if (outcome.refused?.length) {
-        throw new DomainError('INSUFFICIENT_FUNDS', `would take ${outcome.refused.join(', ')} below zero`);
-      }
-      inserted += outcome.inserted;
+      // A refusal (INSUFFICIENT_FUNDS, ACCOUNT_NOT_FOUND) fails the statement and is thrown.
+      inserted += (await this.repo.insertAndApply(tx, chunk)).inserted;
       onProgress?.(Math.min(i + CHUNK, requests.length), requests.length);
     }
     if (inserted < requests.length) await this.assertReplaysMatch(tx, requests);

@@ -11,13 +11,13 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
-import type { SqlTx } from '../platform/prisma/sql-tx.js';
+import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
 import { Clock } from '../platform/time/clock.js';
 import { heldFor, runBatch, type AcceptedOrder, type BatchOrder, type MemberPosition, type SeriesBook } from './domain/order-batch.js';
 import { marginPriceFen, marginTransfer } from './margin.service.js';
 import { feeTransfers } from './fees.js';
 import { ListingCache } from './listing-cache.js';
-import { OrderBatchRepository, type PositionChange, type SeriesRead } from './order-batch.repository.js';
+import { OrderBatchRepository, type BatchSnapshot, type PositionChange, type SeriesRead } from './order-batch.repository.js';
 import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
 import { OrdersService, type PlacedOrder, type PlaceOrder } from './orders.service.js';
 import { assertQuantity } from './pre-trade.js';
@@ -144,13 +144,23 @@ export class OrderBatcher {
     return out;
   }
 
-  /** A batch in its own transaction, under its series' locks (taken once `after` resolves). */
+  /**
+   * A batch in its own transaction, under its series' locks (taken once `after` resolves). The
+   * lock statement and the read go out together (pipelined): Postgres reads as soon as it grants
+   * the locks, and the batch's writes go out together too — a batch holds its series for three
+   * round trips (lock and read, writes, commit) whatever it holds.
+   */
   private transact(batch: Pending[], series: Map<string, SeriesWithProduct>, after: Promise<void> = Promise.resolve(), locked = () => {}): Promise<(PlacedOrder | DomainError)[]> {
-    return this.prisma.sqlTransaction(async (tx) => {
+    const listed = new Map(batch.map((p) => [p.order.seriesId, series.get(p.order.seriesId)!]));
+    const orders = batch.map((p) => p.order);
+    const reads = [...listed.keys()].map((seriesId) => seriesRead(seriesId, orders.filter((o) => o.seriesId === seriesId)));
+    const clientKeys = orders.filter((o) => o.clientOrderId !== undefined).map((o) => ({ memberId: o.memberId, clientOrderId: o.clientOrderId! }));
+    // Capacity is not guarded by series locks: asked before the locks, off the critical path.
+    const deliverable = settledLater(Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)));
+    return this.prisma.sqlTransaction(async (tx, commit) => {
       await after;
-      await this.markets.lockSeriesMany(tx, [...new Set(batch.map((p) => p.order.seriesId))]);
-      locked();
-      return this.match(tx, batch, series);
+      const [, snapshot] = await inOrder([this.markets.lockSeriesMany(tx, [...listed.keys()]).then(locked), this.repo.snapshot(tx, reads, clientKeys)]);
+      return this.match(tx, commit, batch, listed, snapshot, await deliverable);
     });
   }
 
@@ -169,24 +179,9 @@ export class OrderBatcher {
     }
   }
 
-  private async match(tx: SqlTx, batch: Pending[], seriesOf: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {
-    // The caller holds the series locks.
-    const listed = new Map(batch.map((p) => [p.order.seriesId, seriesOf.get(p.order.seriesId)!]));
+  /** The caller holds the series locks; `snapshot` was read under them. */
+  private async match(tx: SqlTx, commit: () => Promise<void>, batch: Pending[], listed: Map<string, SeriesWithProduct>, snapshot: BatchSnapshot, deliverable: Map<string, Map<string, bigint>>): Promise<(PlacedOrder | DomainError)[]> {
     const orders = batch.map((p) => p.order);
-    const reads = [...listed.keys()].map((seriesId): SeriesRead => {
-      const mine = orders.filter((o) => o.seriesId === seriesId);
-      const [buys, sells] = [mine.filter((o) => o.side === 'BUY'), mine.filter((o) => o.side === 'SELL')];
-      return {
-        seriesId,
-        memberIds: [...new Set(mine.map((o) => o.memberId))],
-        maxBuy: buys.length ? buys.map((o) => o.priceFen).reduce((a, b) => (b > a ? b : a)) : null,
-        minSell: sells.length ? sells.map((o) => o.priceFen).reduce((a, b) => (b < a ? b : a)) : null,
-        buyQty: buys.reduce((n, o) => n + o.quantity, 0),
-        sellQty: sells.reduce((n, o) => n + o.quantity, 0),
-      };
-    });
-    const clientKeys = orders.filter((o) => o.clientOrderId !== undefined).map((o) => ({ memberId: o.memberId, clientOrderId: o.clientOrderId! }));
-    const snapshot = await this.repo.snapshot(tx, reads, clientKeys);
     const books = new Map<string, SeriesBook>();
     for (const [id, fixed] of listed) {
       const series: SeriesWithProduct = { ...fixed, ...snapshot.live.get(id)! };
@@ -197,7 +192,7 @@ export class OrderBatcher {
         positions: snapshot.positions.get(id)!,
         bids: book.filter((o) => o.side === 'BUY'),
         asks: book.filter((o) => o.side === 'SELL'),
-        deliverableTokens: await this.deliverable(series, batch),
+        deliverableTokens: deliverable.get(id)!,
       });
     }
     const initial = new Map([...books].map(([id, b]) => [id, new Map(b.positions)]));
@@ -209,12 +204,17 @@ export class OrderBatcher {
     const tradesOf = new Map(accepted.map((a) => [a.input.id, a.fills.map((f) => toTrade(a, f, businessDate, now))]));
     const trades = accepted.flatMap((a) => tradesOf.get(a.input.id)!);
     const positions = positionChanges(trades, initial, books);
-    const written = await this.repo.write(tx, accepted, [...result.resting].map(([id, change]) => ({ id, ...change })), trades, positions);
-    if (accepted.length > 0) await this.orders.post(tx, transfers(books, accepted[0].input.id, trades, positions, initial, businessDate));
-    // Last: the audit chain's lock is held from here to the commit. An accepted order and the
-    // record of its acceptance commit together; rejections are recorded with their response.
     const audits = new Map(batch.filter((p) => p.input.audit).map((p) => [p.order.id, { ...p.input.audit!, targetId: p.order.id }]));
-    await this.audit.appendMany(tx, accepted.flatMap((a) => audits.get(a.input.id) ?? []));
+    // One round trip to the end: the rows, the money (a refusal fails its statement, and the
+    // COMMIT behind it then rolls back), the audit last (its chain lock is held only for the
+    // commit), and the COMMIT. An accepted order and the record of its acceptance commit
+    // together; rejections are recorded with their response.
+    const [written] = await inOrder([
+      this.repo.write(tx, accepted, [...result.resting].map(([id, change]) => ({ id, ...change })), trades, positions),
+      accepted.length > 0 ? this.orders.post(tx, transfers(books, accepted[0].input.id, trades, positions, initial, businessDate)) : Promise.resolve(),
+      this.audit.appendMany(tx, accepted.flatMap((a) => audits.get(a.input.id) ?? [])),
+      commit(),
+    ]);
 
     return result.outcomes.map((o) => {
       if ('rejected' in o) return o.rejected;
@@ -307,4 +307,23 @@ function toOrder(a: AcceptedOrder, row: Pick<Order, 'seq' | 'createdAt' | 'updat
     createdAt: row.createdAt,
     updatedAt: row.updatedAt,
   };
+}
+
+/** What the batch reads of a series: the most aggressive limits of its orders bound the book read. */
+function seriesRead(seriesId: string, mine: BatchOrder[]): SeriesRead {
+  const [buys, sells] = [mine.filter((o) => o.side === 'BUY'), mine.filter((o) => o.side === 'SELL')];
+  return {
+    seriesId,
+    memberIds: [...new Set(mine.map((o) => o.memberId))],
+    maxBuy: buys.length ? buys.map((o) => o.priceFen).reduce((a, b) => (b > a ? b : a)) : null,
+    minSell: sells.length ? sells.map((o) => o.priceFen).reduce((a, b) => (b < a ? b : a)) : null,
+    buyQty: buys.reduce((n, o) => n + o.quantity, 0),
+    sellQty: sells.reduce((n, o) => n + o.quantity, 0),
+  };
+}
+
+/** A promise awaited later, maybe never (the transaction may fail first): its failure is not unhandled. */
+function settledLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }

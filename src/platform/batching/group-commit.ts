@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 
 /**
@@ -60,9 +61,11 @@ export class GroupCommit<I, O> {
  * `= ANY($1::text[])`.
  */
 export function coalescedLookup<R extends object>(pool: Pick<pg.Pool, 'query'>, sql: string, keyOf: (row: R) => string): (key: string) => Promise<R | null> {
+  const name = `tc_lookup_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
   const lookups = new GroupCommit<string, R | null>(
     async (keys) => {
-      const { rows } = await pool.query<R>(sql, [[...new Set(keys)]]);
+      // A named statement: each connection parses and plans it once, not once per lookup.
+      const { rows } = await pool.query<R>({ name, text: sql, values: [[...new Set(keys)]] });
       const byKey = new Map(rows.map((r) => [keyOf(r), r]));
       return keys.map((k) => fulfilled(byKey.get(k) ?? null));
     },

@@ -43,19 +43,38 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * A transaction of hand-written SQL straight on the pg driver, for the hottest paths (order
    * matching): a statement costs a fraction of what it costs through the Prisma client. Commits
    * when `fn` resolves, rolls back when it throws.
+   *
+   * The connection is pipelined while `fn` has it (pg's `pipeline` mode): statements `fn` issues
+   * without awaiting the previous one go out at once and Postgres runs them in order, so a
+   * transaction that holds locks pays one round trip for several statements (`inOrder`). A
+   * statement that fails aborts the transaction, and every later one fails with it. `commit`
+   * sends the COMMIT behind the statements already issued, in the same round trip: Postgres
+   * answers a COMMIT of an aborted transaction by rolling it back, and `commit` then rejects.
    */
-  async sqlTransaction<T>(fn: (tx: SqlTx) => Promise<T>): Promise<T> {
+  async sqlTransaction<T>(fn: (tx: SqlTx, commit: () => Promise<void>) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    let committing: Promise<void> | undefined;
+    const commit = () =>
+      (committing ??= client.query('COMMIT').then((res) => {
+        if (res.command !== 'COMMIT') throw new Error(`transaction rolled back at COMMIT (${res.command})`);
+      }));
     try {
+      setPipelined(client, true);
       await client.query('BEGIN');
-      const result = await fn(new SqlTx(client));
-      await client.query('COMMIT');
+      const result = await fn(new SqlTx(client), commit);
+      await commit();
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch((e: Error) => (broken = e));
+      // After a COMMIT that was sent there is no transaction left to roll back; a connection whose
+      // COMMIT did not answer COMMIT is not trusted again.
+      if (committing) await committing.catch((e: Error) => (broken = e));
+      else await client.query('ROLLBACK').catch((e: Error) => (broken = e));
       throw err;
     } finally {
+      // Every statement has answered by now (COMMIT or ROLLBACK did): the connection goes back to
+      // the pool as Prisma expects it, one statement at a time.
+      setPipelined(client, false);
       // A connection that could not even roll back is discarded, not reused.
       client.release(broken);
     }
@@ -65,4 +84,9 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     await this.$disconnect();
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/** pg reads `pipeline` on every send; its typings call it readonly because it is meant as a constructor option. */
+function setPipelined(client: pg.PoolClient, on: boolean): void {
+  (client as { pipeline: boolean }).pipeline = on;
 }

@@ -22,6 +22,18 @@ export class SqlTx {
   }
 }
 
+/**
+ * Waits for statements issued together on a pipelined transaction (see `sqlTransaction`) and
+ * fails with the first one's error in the order they were issued: the later ones only fail
+ * because the transaction was aborted.
+ */
+export async function inOrder<T extends readonly unknown[]>(statements: { [K in keyof T]: Promise<T[K]> }): Promise<T> {
+  const settled = await Promise.allSettled(statements);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
 const statements = new WeakMap<TemplateStringsArray, { name: string; text: string }>();
 
 /**
