@@ -27,8 +27,17 @@ export function addDays(date: string, days: number): string {
   return isoDate(d);
 }
 
+/** The last minute asked for and its Shanghai fields: every order asks, and formatToParts is slow. */
+let lastMinute = NaN;
+let lastParts: Record<string, string> = {};
+
 export function businessDateOf(instant: Date, cutoff: string): string {
-  const parts = Object.fromEntries(shanghai.formatToParts(instant).map((p) => [p.type, p.value]));
+  const minute = Math.floor(instant.getTime() / 60_000);
+  if (minute !== lastMinute) {
+    lastParts = Object.fromEntries(shanghai.formatToParts(instant).map((p) => [p.type, p.value]));
+    lastMinute = minute;
+  }
+  const parts = lastParts;
   const date = `${parts.year}-${parts.month}-${parts.day}`;
   const minutes = Number(parts.hour) * 60 + Number(parts.minute);
   const [ch, cm] = cutoff.split(':').map(Number);
