@@ -93,7 +93,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
           const def = JOBS['delivery.dispatch'];
           await this.queues.get(def.queue).add('delivery.dispatch', { jobId: s.id, attempt: s.attempt }, { ...def.options, jobId: dispatchJobId(s.id, s.attempt, `.s${Date.now()}`) });
         } else if (s.nodeId) {
-          await this.nodes.add(s.nodeId, { jobId: s.id, attempt: s.attempt });
+          await this.nodes.restore(s.nodeId, { jobId: s.id, attempt: s.attempt });
         }
         requeued++;
       } catch (err) {

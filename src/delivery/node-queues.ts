@@ -69,6 +69,24 @@ export class NodeQueues implements OnApplicationShutdown {
     this.added.emit(nodeId);
   }
 
+  /**
+   * Puts back the entry of a job Postgres says is dispatched to the node (the reaper, for a job
+   * that sat too long). Missing (Redis lost it): added again. Waiting: left alone. Taken by a
+   * lease request that never recorded its lease (the process died between the two, or Postgres
+   * refused), or finished: the entry is removed and added again, since re-adding an id BullMQ
+   * still holds does nothing. While its lock is held (a lease request is recording it right now)
+   * BullMQ refuses the removal and this throws; the reaper tries again on a later pass.
+   */
+  async restore(nodeId: string, entry: NodeQueueEntry): Promise<void> {
+    const existing = await Job.fromId<NodeQueueEntry>(this.queue(nodeId), nodeEntryId(entry.jobId, entry.attempt));
+    if (existing) {
+      const state = await existing.getState();
+      if (state === 'waiting' || state === 'prioritized' || state === 'delayed') return;
+      await existing.remove();
+    }
+    await this.add(nodeId, entry);
+  }
+
   /** Takes the next entry under a lock owned by `token`, or null when the queue is empty. */
   async take(nodeId: string, token: string): Promise<Job<NodeQueueEntry> | null> {
     return (await this.worker(nodeId).getNextJob(token, { block: false })) ?? null;

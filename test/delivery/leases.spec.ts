@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { expire, physicalMarket, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { NodeQueues } from '../../src/delivery/node-queues.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 import type { ApiClient } from '../harness/http.js';
 
@@ -33,7 +34,7 @@ describe('leases and exactly-once metering', () => {
   const obligation = () => t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { DELIVERY_LEASE_MS: String(LEASE_MS), DELIVERY_REAP_MS: '100', DELIVERY_MAX_ATTEMPTS: '3' } });
+    t = await startTestApp({ env: { DELIVERY_LEASE_MS: String(LEASE_MS), DELIVERY_REAP_MS: '100', DELIVERY_STALE_MS: '1000', DELIVERY_MAX_ATTEMPTS: '3' } });
     m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
     await expire(t, m);
     buyer = m.buyers[0];
@@ -127,5 +128,23 @@ describe('leases and exactly-once metering', () => {
     const q = await op.client.get<{ items: { operatorId: string; ttftBreaches: number; rateBreaches: number; jobs: number }[] }>('/v1/delivery/quality');
     expect(q.body.items).toEqual([expect.objectContaining({ operatorId: op.id, ttftBreaches: 1, rateBreaches: 1 })]);
     expectProblem(await buyer.client.get('/v1/delivery/quality'), 403, 'FORBIDDEN_ROLE');
+  });
+
+  it('a lease request that took a node entry and died before recording the lease does not strand the job: the reaper puts the entry back once its lock lapses', async () => {
+    const job = await submitJob(buyer, m.series, 20, 'orphaned');
+    await waitFor('job dispatched', async () => (await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: job.body.id } })).status === 'DISPATCHED', 10_000);
+    // What a lease request does first (BullMQ takes the entry under a lock owned by the lease
+    // token), without what it does next (record the lease in Postgres): the process died between.
+    const taken = await t.app.get(NodeQueues).take(nodeId, 'died-before-recording-the-lease');
+    expect(taken?.data).toEqual({ jobId: job.body.id, attempt: 0 });
+    expect(await lease(0)).toEqual([]);
+
+    // Postgres still says DISPATCHED to this node: once the entry's lock (one lease period) has
+    // lapsed, the reaper replaces it and the node gets the job.
+    let got: Leased | undefined;
+    await waitFor('job leased again', async () => ([got] = await lease(1)).length > 0, 15_000);
+    expect(got!.id).toBe(job.body.id);
+    expect((await complete(got!.id, got!.leaseToken)).body).toMatchObject({ status: 'COMPLETED', replayed: false });
+    await expectLedgerConsistent(t.prisma);
   });
 });
