@@ -88,32 +88,15 @@ export class OrderBatcher {
     // series always goes to the same lane, so one process never runs two batches of it at once.
     const laneNo = laneOf(input.seriesCode, this.config.orderBatchLanes);
     let lane = this.lanes.get(laneNo);
-    if (!lane) {
-      // Two batches of a lane in flight: the next one opens its transaction while the previous
-      // one works, and asks for its series locks once the previous one holds them (so batches
-      // of a series still match in arrival order); it proceeds when that one commits.
-      let previousLocked: Promise<void> = Promise.resolve();
-      const run = (batch: Pending[]) => {
-        const after = previousLocked;
-        let locked!: () => void;
-        previousLocked = new Promise<void>((r) => (locked = r));
-        return this.run(batch, after, locked);
-      };
-      this.lanes.set(laneNo, (lane = new GroupCommit(run, { maxItems: MAX_BATCH, concurrency: 2, onFlush: (n) => this.batchSize.observe(n) })));
-    }
+    // One batch of a lane in its transaction at a time: the next one gathers every order that
+    // arrives meanwhile. On these machines that beats overlapping two (measured: 1,282 against
+    // 1,107 orders/s at 10 series) — fixed costs per batch (planning the read, the ledger's
+    // account locks, the commit) are shared by more orders, and CPU is what runs out.
+    if (!lane) this.lanes.set(laneNo, (lane = new GroupCommit((batch) => this.run(batch), { maxItems: MAX_BATCH, concurrency: 1, onFlush: (n) => this.batchSize.observe(n) })));
     return lane.run({ principal, input: { ...input, id: order.id }, order });
   }
 
-  /** One batch: `after` resolves once the lane's previous batch holds its locks; `locked` says this one does. */
-  private async run(pending: Pending[], after: Promise<void>, locked: () => void): Promise<PromiseSettledResult<PlacedOrder>[]> {
-    try {
-      return await this.runLocked(pending, after, locked);
-    } finally {
-      locked();
-    }
-  }
-
-  private async runLocked(pending: Pending[], after: Promise<void>, locked: () => void): Promise<PromiseSettledResult<PlacedOrder>[]> {
+  private async run(pending: Pending[]): Promise<PromiseSettledResult<PlacedOrder>[]> {
     const answers = new Map<Pending, PromiseSettledResult<PlacedOrder>>();
     /** The batch's series as listed, by id. */
     const series = new Map<string, SeriesWithProduct>();
@@ -126,10 +109,9 @@ export class OrderBatcher {
     // the batch, one by one, and find the first placed.
     const ids = new Set<string>();
     const batch = pending.filter((p) => !answers.has(p) && !ids.has(p.order.id) && ids.add(p.order.id));
-    if (batch.length === 0) locked();
-    else {
+    if (batch.length > 0) {
       try {
-        const outcomes = await this.transact(batch, series, after, locked);
+        const outcomes = await this.transact(batch, series);
         outcomes.forEach((o, i) => answers.set(batch[i], o instanceof DomainError ? rejected(o) : fulfilled(o)));
       } catch (err) {
         if (batch.length === 1) answers.set(batch[0], rejected(asDomainError(err)));
@@ -145,12 +127,12 @@ export class OrderBatcher {
   }
 
   /**
-   * A batch in its own transaction, under its series' locks (taken once `after` resolves). The
-   * lock statement and the read go out together (pipelined): Postgres reads as soon as it grants
-   * the locks, and the batch's writes go out together too — a batch holds its series for three
-   * round trips (lock and read, writes, commit) whatever it holds.
+   * A batch in its own transaction, under its series' locks. The transaction's BEGIN, the lock
+   * statement and the read go out together (pipelined): Postgres reads as soon as it grants the
+   * locks; the batch's writes and its COMMIT go out together too — two round trips whatever the
+   * batch holds.
    */
-  private transact(batch: Pending[], series: Map<string, SeriesWithProduct>, after: Promise<void> = Promise.resolve(), locked = () => {}): Promise<(PlacedOrder | DomainError)[]> {
+  private transact(batch: Pending[], series: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {
     const listed = new Map(batch.map((p) => [p.order.seriesId, series.get(p.order.seriesId)!]));
     const orders = batch.map((p) => p.order);
     const reads = [...listed.keys()].map((seriesId) => seriesRead(seriesId, orders.filter((o) => o.seriesId === seriesId)));
@@ -158,8 +140,7 @@ export class OrderBatcher {
     // Capacity is not guarded by series locks: asked before the locks, off the critical path.
     const deliverable = settledLater(Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)));
     return this.prisma.sqlTransaction(async (tx, commit) => {
-      await after;
-      const [, snapshot] = await inOrder([this.markets.lockSeriesMany(tx, [...listed.keys()]).then(locked), this.repo.snapshot(tx, reads, clientKeys)]);
+      const [, snapshot] = await inOrder([this.markets.lockSeriesMany(tx, [...listed.keys()]), this.repo.snapshot(tx, reads, clientKeys)]);
       return this.match(tx, commit, batch, listed, snapshot, await deliverable);
     });
   }

@@ -72,7 +72,7 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     await t.prisma.$transaction(
       async (tx) => {
         await tx.$queryRaw`SELECT id FROM ledger_accounts WHERE "memberId" = ${m.id}::uuid AND type = 'CASH' FOR UPDATE`;
-        // The blocker's two orders take the lane's two batches in flight; M's and C's form the next one.
+        // The blocker's first order takes the lane's batch; the other three form the next one.
         const placed = Promise.all([outcome(bid(blocker, series, 1)), outcome(bid(blocker, series, 1)), outcome(bid(m, series, 2)), outcome(bid(c, series, 1))]);
         // Wait until the batch of M and C is blocked on M's cash row (a wait for this transaction's
         // id), in the ledger posting — not merely on a series lock ('advisory').

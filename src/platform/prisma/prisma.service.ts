@@ -61,8 +61,12 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
       }));
     try {
       setPipelined(client, true);
-      await client.query('BEGIN');
-      const result = await fn(new SqlTx(client), commit);
+      // BEGIN goes out with the first statements too. Their answers come after its own, and the
+      // transaction's SqlTx hands none of them over before BEGIN is known to have succeeded.
+      const begun = client.query('BEGIN').then(() => undefined);
+      begun.catch(() => undefined);
+      const result = await fn(new SqlTx(client, begun), commit);
+      await begun;
       await commit();
       return result;
     } catch (err) {

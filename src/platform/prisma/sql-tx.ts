@@ -8,16 +8,24 @@ import type pg from 'pg';
  * so hot-path queries cast what they return (::int, ::text, json).
  */
 export class SqlTx {
-  /** A connection in a transaction, or the pool itself for single statements. */
-  constructor(private readonly client: pg.PoolClient | pg.Pool) {}
+  /**
+   * A connection in a transaction, or the pool itself for single statements. `begun`: the
+   * transaction's BEGIN, sent ahead without waiting; no result is handed over unless it succeeded.
+   */
+  constructor(
+    private readonly client: pg.PoolClient | pg.Pool,
+    private readonly begun: Promise<void> = Promise.resolve(),
+  ) {}
 
   async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
     const res = await this.client.query({ ...statement(query), values });
+    await this.begun;
     return res.rows as T;
   }
 
   async $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number> {
     const res = await this.client.query({ ...statement(query), values });
+    await this.begun;
     return res.rowCount ?? 0;
   }
 }
