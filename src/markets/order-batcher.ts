@@ -47,7 +47,7 @@ function laneOf(code: string, lanes: number): number {
 
 /**
  * Group commit for matching. Orders wait in this process's lane (a GroupCommit) while its
- * batches are in their transactions, then go together: one lock statement, one read, one write,
+ * batch is in its transaction, then go together: one lock statement, one read, one write,
  * one ledger posting and one audit insert for the whole batch, every order judged in arrival
  * order exactly as if alone (`runBatch`). Postgres locks still serialise a series across
  * processes. If a batch cannot commit (the ledger refuses because cash moved meanwhile, a unique
