@@ -50,12 +50,12 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
     });
     expect(await codeOf(failed)).toBe('23505');
     expect(await rows()).toEqual([1, 2]);
-    // More transactions than the pool has connections: none of them inherited a broken state.
-    for (let i = 0; i < 12; i++) {
-      await t.prisma.sqlTransaction(async (tx) => {
-        expect(await tx.$queryRaw<{ s: string }[]>`SELECT current_setting('transaction_isolation') AS s`).toEqual([{ s: 'read committed' }]);
-      });
-    }
+    // More transactions at once than the pool has connections (20), so every pooled connection,
+    // the one that failed included, runs one: none of them inherited a broken state.
+    const states = await Promise.all(
+      Array.from({ length: 25 }, () => t.prisma.sqlTransaction(async (tx) => (await tx.$queryRaw<{ s: string }[]>`SELECT current_setting('transaction_isolation') AS s, pg_sleep(0.05)::text`)[0].s)),
+    );
+    expect(states).toEqual(Array(25).fill('read committed'));
     await t.prisma.sqlTransaction((tx) => tx.$executeRaw`INSERT INTO pipeline_probe VALUES (5)`);
     expect(await rows()).toEqual([1, 2, 5]);
   });
