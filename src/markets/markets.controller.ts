@@ -79,7 +79,8 @@ export class MarketsController {
       timeInForce: body.timeInForce,
       clientOrderId: body.clientOrderId,
       id: idForRequest('order', p.memberId, key),
-      audit: this.auditRecorder.entry(req, { outcome: 'SUCCESS' }),
+      // Committed with the order, before the response: an accepted order is answered 201.
+      audit: this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201 }),
     });
     req.auditedInTransaction = audited;
     return orderView(order, body.series, trades);

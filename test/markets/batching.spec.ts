@@ -112,7 +112,7 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     const successes = events.filter((e) => e.outcome === 'SUCCESS');
     expect(successes.map((e) => e.targetId).sort()).toEqual([...accepted].sort());
     expect(new Set(successes.map((e) => e.requestId)).size).toBe(3);
-    expect(successes.every((e) => e.targetType === 'order' && e.role === 'trader')).toBe(true);
+    expect(successes.every((e) => e.targetType === 'order' && e.role === 'trader' && e.httpStatus === 201)).toBe(true);
     // Same transaction: now() is the transaction's start, so the event and the order share it.
     const orders = new Map((await t.prisma.order.findMany({ where: { id: { in: accepted } } })).map((o) => [o.id, o.createdAt.getTime()]));
     for (const e of successes) expect(e.createdAt.getTime()).toBe(orders.get(e.targetId!));
