@@ -76,8 +76,9 @@ export class LedgerRepository {
    * InitPlan reads the whole locked set), inserts the transfers (skipping keys already posted)
    * and applies their net effect to the balances — one statement. Concurrent postings queue up
    * instead of deadlocking; the guarded update re-reads a balance another posting changed while
-   * this one waited. An account that must not go negative and would is reported in `refused`,
-   * an unknown code in `missing`; the caller then aborts the transaction, so nothing remains.
+   * this one waited. A posting that would take an account that must not go negative below zero
+   * (INSUFFICIENT_FUNDS), or names an unknown account (ACCOUNT_NOT_FOUND), fails the statement
+   * itself (`ledger_refuse`), so nothing of it can commit.
    */
   async insertAndApply(db: RawSql, rows: TransferRequest[]): Promise<PostOutcome> {
     const col = <T>(f: (t: TransferRequest) => T) => rows.map(f);

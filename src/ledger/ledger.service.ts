@@ -3,7 +3,7 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import { MAX_FEN } from '../platform/money/money.js';
 import type { RawSql } from '../platform/prisma/prisma.service.js';
 import { isValidIsoDate } from '../platform/time/business-date.js';
-import { LedgerRepository, unknownAccount } from './ledger.repository.js';
+import { LedgerRepository } from './ledger.repository.js';
 import type { BatchResult, PostedTransfer, TransferRequest } from './ledger.types.js';
 
 const CHUNK = 20_000;
@@ -39,10 +39,8 @@ export class LedgerService {
     validate(requests);
     if (requests.length > CHUNK) {
       // All locks up front, in one order, when the batch is applied in chunks (each chunk's
-      // statement then finds its accounts already locked).
-      const codes = [...new Set(requests.flatMap((r) => [r.debit, r.credit]))];
-      const accounts = await this.repo.lockAccountsByCode(tx, codes);
-      for (const code of codes) if (!accounts.has(code)) throw unknownAccount(code);
+      // statement then finds its accounts already locked, and refuses an unknown one).
+      await this.repo.lockAccountsByCode(tx, [...new Set(requests.flatMap((r) => [r.debit, r.credit]))]);
     }
 
     let inserted = 0;

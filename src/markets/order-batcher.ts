@@ -100,8 +100,10 @@ export class OrderBatcher {
     const answers = new Map<Pending, PromiseSettledResult<PlacedOrder>>();
     /** The batch's series as listed, by id. */
     const series = new Map<string, SeriesWithProduct>();
+    const codes = [...new Set(pending.map((p) => p.input.seriesCode))];
+    const byCode = new Map(await Promise.all(codes.map(async (code) => [code, await this.listings.seriesByCode(code)] as const)));
     for (const p of pending) {
-      const listed = await this.listings.seriesByCode(p.input.seriesCode);
+      const listed = byCode.get(p.input.seriesCode);
       if (!listed) answers.set(p, rejected(new DomainError('NOT_FOUND', `series ${p.input.seriesCode} not found`)));
       else series.set(listed.id, listed), (p.order.seriesId = listed.id);
     }
@@ -210,7 +212,6 @@ export class OrderBatcher {
     if (series.product.settlementType !== 'PHYSICAL' || operators.length === 0) return new Map();
     return this.capacity.deliverableTokensMany(operators, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions);
   }
-
 }
 
 /**

@@ -50,7 +50,7 @@ describe('order batches: judged in arrival order, and placed one by one when a b
       members: [blocker, m],
     } = await market('100.00', '10.00');
     const before = await fallbacks();
-    // A lane runs two batches at once: the blocker's two orders take both; the next three wait and form one batch.
+    // A lane runs one batch at a time: the blocker's first order takes it; the other four wait and form the next.
     const blockers = [outcome(bid(blocker, series, 1)), outcome(bid(blocker, series, 1))];
     const results = await Promise.all([...blockers, outcome(bid(m, series, 2)), outcome(bid(m, series, 1)), outcome(bid(m, series, 1))]);
     // 8.00 of margin for the first two contracts; the third (4.00 more) exceeds 10.00; the fourth too.

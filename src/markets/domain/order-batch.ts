@@ -9,8 +9,9 @@ import { match, type Fill, type RestingOrder, type Side } from './matching.js';
  * Orders matched in one transaction — of one series or several — with exactly the outcome they
  * would have had one after another in arrival order: every pre-trade check (margin included)
  * runs against the state the earlier orders of the batch left behind, and a member's free cash
- * is shared by its orders in every series. Pure: the caller reads the state under the series
- * locks and writes the result.
+ * is shared by its orders in every series. No I/O: the caller reads the state under the series
+ * locks and writes the result; `runBatch` moves the state's positions and cash along as orders
+ * are accepted (the caller keeps a copy of what it read).
  */
 
 export interface BatchOrder {
@@ -117,7 +118,8 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
       const clientKey = o.clientOrderId === undefined ? undefined : `${o.memberId}:${o.clientOrderId}`;
       if (clientKey !== undefined && seen.has(clientKey)) throw new DomainError('DUPLICATE_CLIENT_ORDER_ID');
 
-      const opposite = books[o.side === 'BUY' ? 'SELL' : 'BUY'];
+      const other: Side = o.side === 'BUY' ? 'SELL' : 'BUY';
+      const opposite = books[other];
       const result = match({ memberId: o.memberId, side: o.side, priceFen: o.priceFen, quantity: o.quantity }, opposite);
       const filled = o.quantity - result.remaining;
       const rests = o.timeInForce === 'GTC' && result.remaining > 0;
@@ -138,7 +140,7 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
       for (const f of result.fills) {
         const cp = positionOf(f.counterpartyId);
         cp.net -= sign * f.quantity;
-        addResting(cp, o.side === 'BUY' ? 'SELL' : 'BUY', -f.quantity);
+        addResting(cp, other, -f.quantity);
         charge(f.counterpartyId, fee * BigInt(f.quantity));
       }
       for (const [id, s] of after) {
@@ -175,7 +177,7 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
         } else changeOf(e.id).filled += f.quantity;
       }
       const gone = new Set(result.selfTradeCancelled);
-      books[o.side === 'BUY' ? 'SELL' : 'BUY'] = opposite.filter((e) => e.remaining > 0 && !gone.has(e.id));
+      books[other] = opposite.filter((e) => e.remaining > 0 && !gone.has(e.id));
       if (rests) insertByPriority(books[o.side], { id: o.id, memberId: o.memberId, priceFen: o.priceFen, remaining: result.remaining, side: o.side, batch: accepted });
       return { accepted };
     } catch (err) {

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { statementName } from '../prisma/sql-tx.js';
 
 /**
  * Group commit: calls that arrive while a flush is in flight wait and are flushed together as
@@ -61,7 +61,7 @@ export class GroupCommit<I, O> {
  * `= ANY($1::text[])`.
  */
 export function coalescedLookup<R extends object>(pool: Pick<pg.Pool, 'query'>, sql: string, keyOf: (row: R) => string): (key: string) => Promise<R | null> {
-  const name = `tc_lookup_${createHash('sha1').update(sql).digest('hex').slice(0, 20)}`;
+  const name = statementName(sql);
   const lookups = new GroupCommit<string, R | null>(
     async (keys) => {
       // A named statement: each connection parses and plans it once, not once per lookup.

@@ -53,8 +53,13 @@ function statement(query: TemplateStringsArray): { name: string; text: string } 
   let s = statements.get(query);
   if (s === undefined) {
     const text = query.reduce((acc, part, i) => acc + '$' + i + part);
-    s = { name: `tc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`, text };
+    s = { name: statementName(text), text };
     statements.set(query, s);
   }
   return s;
+}
+
+/** The name a statement is prepared under on every connection: one per text. */
+export function statementName(text: string): string {
+  return `tc_${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
 }
