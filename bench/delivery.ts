@@ -11,6 +11,8 @@ import { freePort, machine, median, printTable, progress, scratchDatabase, start
 const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 4);
 const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 16);
+// Jobs per submission request (POST /v1/delivery/jobs/batch); 1 uses POST /v1/delivery/jobs.
+const PER_REQUEST = Number(process.env.BENCH_SUBMIT_BATCH ?? 50);
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 // One agent per node; operators share the nodes; each buyer holds its own obligations.
 const OPERATORS = Number(process.env.BENCH_OPERATORS ?? 1);
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
     for (const n of nodes) {
-      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', base, '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '16', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
+      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', base, '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '64', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
     }
     await new Promise((r) => setTimeout(r, 1_000));
 
@@ -128,11 +130,21 @@ async function main(): Promise<void> {
       progress(`rep ${rep}/${REPS}: raw BullMQ ${raws.at(-1)!.toFixed(0)} jobs/s; now ${JOBS} delivery jobs from ${SUBMITTERS} clients, ${AGENTS} agents draining`);
       const { rows: mark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
       let next = 0;
+      const job = (i: number) => ({ series: 'BDEL-1', modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `bench ${rep}.${i}` }], maxTokens: 16 });
       await Promise.all(
         Array.from({ length: SUBMITTERS }, async () => {
           while (next < JOBS) {
-            const i = next++;
-            await api('POST', '/v1/delivery/jobs', { series: 'BDEL-1', modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `bench ${rep}.${i}` }], maxTokens: 16 }, buyers[i % BUYERS].key);
+            const first = next;
+            const n = Math.min(PER_REQUEST, JOBS - first);
+            next += n;
+            const key = buyers[Math.floor(first / PER_REQUEST) % BUYERS].key;
+            if (PER_REQUEST === 1) {
+              await api('POST', '/v1/delivery/jobs', job(first), key);
+              continue;
+            }
+            const { items } = await api<{ items: { status: number }[] }>('POST', '/v1/delivery/jobs/batch', { jobs: Array.from({ length: n }, (_, k) => job(first + k)) }, key);
+            const refused = items.filter((it) => it.status !== 201);
+            if (refused.length > 0) throw new Error(`${refused.length} jobs refused: ${JSON.stringify(refused[0])}`);
           }
         }),
       );
@@ -162,7 +174,7 @@ async function main(): Promise<void> {
     await writeResults('delivery', {
       machine: await machine(db.url),
       figures,
-      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, `API + worker in one process (dist/main.js), ${AGENTS} agent processes, ${SUBMITTERS} submitting clients`],
+      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, `API + worker in one process (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
     });
   } finally {
     for (const a of agents) a.kill('SIGKILL');

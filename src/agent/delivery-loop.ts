@@ -1,3 +1,4 @@
+import { GroupCommit } from '../platform/batching/group-commit.js';
 import type { AgentConfig } from './agent-config.js';
 import type { Log } from './agent.js';
 import { InferenceError, type ChatMessage, type InferenceEngine } from './inference/inference.js';
@@ -11,7 +12,18 @@ interface LeasedJob {
   maxTokens: number;
 }
 
+interface Completion {
+  jobId: string;
+  leaseToken: string;
+  usage: { prompt_tokens: number; completion_tokens: number };
+  ttftMs: number;
+  durationMs: number;
+  output: string;
+}
+
 const MAX_BACKOFF_MS = 10_000;
+/** The API takes at most this many completions per request. */
+const MAX_COMPLETIONS_PER_REPORT = 64;
 
 /**
  * Leases delivery jobs for this node (long-poll), runs each on the inference engine, and reports
@@ -26,6 +38,7 @@ export class DeliveryLoop {
   private failures = 0;
   completed = 0;
   failed = 0;
+  private readonly completions = new GroupCommit<Completion, void>((batch) => this.reportCompletions(batch), { maxItems: MAX_COMPLETIONS_PER_REPORT });
 
   constructor(
     private readonly config: AgentConfig,
@@ -82,7 +95,8 @@ export class DeliveryLoop {
     this.log('info', 'job leased', { job: job.id, maxTokens: job.maxTokens, leaseExpiresAt: job.leaseExpiresAt });
     try {
       const r = await this.engine.complete({ modelClass: job.modelClass, messages: job.messages, maxTokens: job.maxTokens });
-      await this.report(job, 'complete', {
+      await this.completions.run({
+        jobId: job.id,
         leaseToken: job.leaseToken,
         usage: { prompt_tokens: r.usage.prompt_tokens, completion_tokens: r.usage.completion_tokens },
         ttftMs: Math.round(r.ttftMs),
@@ -102,20 +116,42 @@ export class DeliveryLoop {
   }
 
   /**
-   * Reports with a few retries while the API is unreachable or failing (5xx, 429). 409 (the lease
-   * is no longer ours) is final and expected; any other 4xx is final too (retrying cannot help).
+   * Sends the completions that finished while the previous report was on its way, in one request
+   * (they are applied one by one on the server, each exactly once); answers each on its own.
    */
-  private async report(job: LeasedJob, what: 'complete' | 'fail', body: unknown): Promise<void> {
+  private async reportCompletions(completions: Completion[]): Promise<PromiseSettledResult<void>[]> {
+    const res = await this.retrying(() => this.post(`/v1/nodes/${this.config.nodeId}/completions`, { completions }, AbortSignal.timeout(15_000)));
+    const { items } = (await res.json()) as { items: { jobId: string; status: number; problem?: { code?: string; detail?: string } }[] };
+    return items.map((it) => {
+      if (it.status === 200) return { status: 'fulfilled', value: undefined };
+      if (it.status === 409) {
+        this.log('warn', 'complete refused: the lease is no longer ours', { job: it.jobId, code: it.problem?.code });
+        return { status: 'fulfilled', value: undefined };
+      }
+      return { status: 'rejected', reason: new Error(`completion of ${it.jobId} answered ${it.status} ${it.problem?.code ?? ''} ${it.problem?.detail ?? ''}`.trim()) };
+    });
+  }
+
+  /** Reports a failure; 409 (the lease is no longer ours) is final and expected. */
+  private async report(job: LeasedJob, what: 'fail', body: unknown): Promise<void> {
+    try {
+      await this.retrying(() => this.post(`/v1/delivery/jobs/${job.id}/${what}`, body, AbortSignal.timeout(15_000)));
+    } catch (err) {
+      if ((err as { status?: number }).status !== 409) throw err;
+      this.log('warn', `${what} refused: the lease is no longer ours`, { job: job.id });
+    }
+  }
+
+  /**
+   * A few retries while the API is unreachable or failing (5xx, 429); any 4xx is final
+   * (retrying cannot help).
+   */
+  private async retrying(send: () => Promise<Response>): Promise<Response> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.post(`/v1/delivery/jobs/${job.id}/${what}`, body, AbortSignal.timeout(15_000));
-        return;
+        return await send();
       } catch (err) {
         const status = (err as { status?: number }).status;
-        if (status === 409) {
-          this.log('warn', `${what} refused: the lease is no longer ours`, { job: job.id });
-          return;
-        }
         if (attempt >= 5 || (status !== undefined && status < 500 && status !== 429)) throw err;
         await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
       }

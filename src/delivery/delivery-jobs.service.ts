@@ -1,5 +1,4 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Prisma } from '../generated/prisma/client.js';
 import { ListingCache } from '../markets/listing-cache.js';
 import { MarketsRepository } from '../markets/markets.repository.js';
 import { memberScope, loadOwned } from '../platform/auth/ownership.js';
@@ -8,10 +7,10 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { decodeCursor, toPage } from '../platform/pagination/page.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { OutboxService } from '../platform/queues/outbox.service.js';
+import type { AuditEntry } from '../platform/audit/audit.repository.js';
 import { Clock } from '../platform/time/clock.js';
-import { DeliveryRepository } from './delivery.repository.js';
 import { jobView, obligationView } from './delivery-views.js';
+import { SubmissionBatcher } from './submission-batcher.js';
 import type { SubmitJobDto } from './dto/delivery.dto.js';
 
 export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): string => `dispatch.${jobId}.${attempt}${suffix}`;
@@ -22,15 +21,17 @@ export class DeliveryJobsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
-    private readonly repo: DeliveryRepository,
     private readonly markets: MarketsRepository,
     private readonly listings: ListingCache,
-    private readonly outbox: OutboxService,
+    private readonly submissions: SubmissionBatcher,
     private readonly clock: Clock,
   ) {}
 
-  /** `fromKey`: the id derives from an Idempotency-Key, so a job with it may already exist. */
-  async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean) {
+  /**
+   * `fromKey`: the id derives from an Idempotency-Key, so a job with it may already exist.
+   * `audited`: the success audit event `audit` was committed with the job.
+   */
+  async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean, audit?: AuditEntry) {
     if (!body.series && !body.obligationId) throw new DomainError('VALIDATION_FAILED', 'give series or obligationId', [{ field: 'series', message: 'series or obligationId is required' }]);
     if (body.maxTokens > this.config.delivery.maxTokens) {
       throw new DomainError('VALIDATION_FAILED', `maxTokens is at most ${this.config.delivery.maxTokens}`, [{ field: 'maxTokens', message: `at most ${this.config.delivery.maxTokens}` }]);
@@ -41,53 +42,25 @@ export class DeliveryJobsService {
     // Only fixed terms are checked (settlement type, model class, regions, window): cached listing.
     const series = body.series ? await this.listings.seriesByCode(body.series) : obligationSeries ? await this.listings.seriesById(obligationSeries) : null;
     if (!series) throw new DomainError('NOT_FOUND', body.series ? `series ${body.series} not found` : 'obligation not found');
-    const seriesId = series.id;
     if (series.product.settlementType !== 'PHYSICAL') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: nothing to deliver`);
     if (body.modelClass !== series.product.modelClass) throw new DomainError('MODEL_CLASS_MISMATCH', `${series.code} delivers ${series.product.modelClass}`);
     if (body.region && !series.product.regions.includes(body.region)) throw new DomainError('REGION_NOT_ALLOWED', `${series.code} delivers in ${series.product.regions.join(', ')}`);
-    const now = this.clock.now();
-    if (now >= series.deliveryEnd) throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
+    if (this.clock.now() >= series.deliveryEnd) throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
 
-    if (fromKey && (await this.prisma.deliveryJob.findUnique({ where: { id }, select: { id: true } }))) return this.view(id);
-    const job = await this.prisma.$transaction(async (tx) => {
-      let obligations = await this.repo.lockBuyerObligations(tx, p.memberId, seriesId, body.obligationId ?? null);
-      const free = (o: (typeof obligations)[number]) => o.tokens - o.deliveredTokens - o.reservedTokens;
-      let pick = obligations.find((o) => o.status === 'OPEN' && free(o) > 0n);
-      if (!pick && obligations.some((o) => o.status === 'FUNDING')) {
-        // The buyer may have paid since (the deposit event is only a fast path): check now.
-        if ((await this.repo.activateFunded(tx, p.memberId)) > 0) {
-          obligations = await this.repo.lockBuyerObligations(tx, p.memberId, seriesId, body.obligationId ?? null);
-          pick = obligations.find((o) => o.status === 'OPEN' && free(o) > 0n);
-        }
-      }
-      if (!pick) {
-        if (obligations.some((o) => o.status === 'FUNDING')) throw new DomainError('OBLIGATION_FUNDING', 'pay the margin call first: your escrow is not funded yet');
-        throw new DomainError('NO_ENTITLEMENT', `no tokens left to call in ${series.code} (in-flight jobs count)`);
-      }
-      // Reserve maxTokens, or what is left of the obligation: billing is capped there anyway.
-      const reserve = BigInt(body.maxTokens) < free(pick) ? BigInt(body.maxTokens) : free(pick);
-      await tx.deliveryObligation.update({ where: { id: pick.id }, data: { reservedTokens: { increment: reserve } } });
-      const created = await tx.deliveryJob.create({
-        data: {
-          id,
-          buyerId: p.memberId,
-          seriesId,
-          obligationId: pick.id,
-          sellerId: pick.sellerId,
-          modelClass: body.modelClass,
-          region: body.region,
-          messages: body.messages as unknown as Prisma.InputJsonValue,
-          maxTokens: body.maxTokens,
-          reservedTokens: reserve,
-          callbackUrl: body.callbackUrl,
-          decisions: [{ at: now.toISOString(), event: 'RESERVED', obligationId: pick.id, tokens: Number(reserve) }],
-        },
-      });
-      await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId: id, attempt: 0 }, { jobId: dispatchJobId(id, 0) });
-      return created;
+    if (fromKey && (await this.prisma.deliveryJob.findUnique({ where: { id }, select: { id: true } }))) return { view: await this.view(id), audited: false };
+    const { job, audited } = await this.submissions.submit({
+      id,
+      buyerId: p.memberId,
+      series,
+      obligationId: body.obligationId ?? null,
+      modelClass: body.modelClass,
+      region: body.region ?? null,
+      messages: body.messages,
+      maxTokens: body.maxTokens,
+      callbackUrl: body.callbackUrl ?? null,
+      audit,
     });
-    this.outbox.poke();
-    return jobView(job, series.code, null);
+    return { view: jobView(job, series.code, null), audited };
   }
 
   async view(id: string) {

@@ -12,7 +12,9 @@ import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { DeliveryJobsService } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
-import { CompleteJobDto, FailJobDto, JobsQueryDto, LeaseDto, ObligationsQueryDto, SubmitJobDto } from './dto/delivery.dto.js';
+import { CompleteJobDto, CompletionsDto, FailJobDto, JobsQueryDto, LeaseDto, ObligationsQueryDto, SubmitJobDto, SubmitJobsDto } from './dto/delivery.dto.js';
+import { AuditRecorder } from '../platform/audit/audit-recorder.js';
+import { toProblem } from '../platform/errors/problem.js';
 import { LeaseService } from './lease.service.js';
 import { MeteringService } from './metering.service.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
@@ -33,6 +35,7 @@ export class DeliveryController {
     private readonly webhooks: WebhooksService,
     private readonly repo: DeliveryRepository,
     private readonly prisma: PrismaService,
+    private readonly auditRecorder: AuditRecorder,
   ) {}
 
   @Get('obligations')
@@ -43,9 +46,36 @@ export class DeliveryController {
   @Post('delivery/jobs')
   @Roles('buyer')
   @Audited('delivery.job.submit', 'delivery-job')
-  submit(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobDto, @Headers('idempotency-key') key?: string) {
+  async submit(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobDto, @Req() req: TcRequest, @Headers('idempotency-key') key?: string) {
     const fromKey = idForRequest('delivery-job', p.memberId, key);
-    return this.jobs.submit(p, body, fromKey ?? randomUUID(), fromKey !== undefined);
+    // Committed with the job, before the response: an accepted job is answered 201.
+    const { view, audited } = await this.jobs.submit(p, body, fromKey ?? randomUUID(), fromKey !== undefined, this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201 }));
+    req.auditedInTransaction = audited;
+    return view;
+  }
+
+  /**
+   * Up to 100 jobs in one request, each judged exactly as if submitted alone (in the order
+   * given) and answered on its own: 201 with the job, or its problem. With an Idempotency-Key,
+   * job i gets the id of key "<key>#i", so a replayed batch finds its jobs.
+   */
+  @Post('delivery/jobs/batch')
+  @Roles('buyer')
+  @Audited('delivery.job.submit-batch', 'delivery-job')
+  @HttpCode(200)
+  async submitBatch(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobsDto, @Req() req: TcRequest, @Headers('idempotency-key') key?: string) {
+    const entry = { ...this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201 }), action: 'delivery.job.submit' };
+    const results = await Promise.allSettled(
+      body.jobs.map((job, i) => {
+        const fromKey = idForRequest('delivery-job', p.memberId, key === undefined ? undefined : `${key}#${i}`);
+        return this.jobs.submit(p, job, fromKey ?? randomUUID(), fromKey !== undefined, entry);
+      }),
+    );
+    const items = results.map((r) => (r.status === 'fulfilled' ? { status: 201, job: r.value.view } : { status: toProblem(r.reason).status, problem: toProblem(r.reason) }));
+    // Each accepted job's audit event committed with it; each refusal is recorded here.
+    await Promise.all(items.flatMap((it) => (it.problem ? [this.auditRecorder.record(req, { outcome: 'FAILURE', httpStatus: it.status, errorCode: it.problem.code })] : [])));
+    req.auditedInTransaction = true;
+    return { items };
   }
 
   @Get('delivery/jobs')
@@ -87,6 +117,24 @@ export class DeliveryController {
   async complete(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: CompleteJobDto) {
     const outcome = await this.metering.complete(req.node, jobId(id), body);
     return { ...(outcome.view ?? (await this.jobs.view(id))), replayed: outcome.replayed };
+  }
+
+  /**
+   * The agent's way to report many completions at once: each applied exactly as through
+   * /delivery/jobs/:id/complete, each answered on its own (200 with `replayed`, or its problem).
+   */
+  @Post('nodes/:id/completions')
+  @NodeAuth()
+  @NotAudited()
+  @HttpCode(200)
+  async completions(@Req() req: NodeRequest, @Body() body: CompletionsDto) {
+    const results = await Promise.allSettled(body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)));
+    return {
+      items: results.map((r, i) => {
+        const id = body.completions[i].jobId;
+        return r.status === 'fulfilled' ? { jobId: id, status: 200, replayed: r.value.replayed, jobStatus: 'COMPLETED' } : { jobId: id, status: toProblem(r.reason).status, problem: toProblem(r.reason) };
+      }),
+    };
   }
 
   @Post('delivery/jobs/:id/fail')

@@ -10,6 +10,8 @@ import { DeliveryController } from './delivery.controller.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { DispatchService } from './dispatch.service.js';
 import { JobFailures } from './job-failures.js';
+import { JobBatchRepository } from './job-batch.repository.js';
+import { SubmissionBatcher } from './submission-batcher.js';
 import { LeaseService } from './lease.service.js';
 import { MeteringService } from './metering.service.js';
 import { NodeQueues } from './node-queues.js';
@@ -21,6 +23,8 @@ import { WindowCloseService } from './window-close.service.js';
   controllers: [DeliveryController],
   providers: [
     DeliveryRepository,
+    JobBatchRepository,
+    SubmissionBatcher,
     NodeQueues,
     JobFailures,
     AllocationService,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
 import type { MemberKind } from '../generated/prisma/enums.js';
-import type { Db, Tx } from '../platform/prisma/prisma.service.js';
+import type { Db, RawSql, Tx } from '../platform/prisma/prisma.service.js';
 
 export interface NetPosition {
   memberId: string;
@@ -53,8 +53,8 @@ export class DeliveryRepository {
    * that already lost or failed this job sort last, so a retry goes elsewhere when it can. Ties
    * (idle nodes of equal rate) are broken at random, which spreads load across them.
    */
-  eligibleNodes(db: Db, q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number; tried: string[] }): Promise<EligibleNode[]> {
-    return db.$queryRaw`
+  async eligibleNodes(db: RawSql, q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number; tried: string[] }): Promise<EligibleNode[]> {
+    return db.$queryRaw<EligibleNode[]>`
       SELECT n.id AS "nodeId", n.region, nm."tokensPerSecond",
              COALESCE(f.jobs, 0)::int AS "inFlight",
              (nm."tokensPerSecond" - COALESCE(f.jobs, 0) * ${q.minTokensPerSecond}::int)::int AS "spareTokensPerSecond",
@@ -120,7 +120,7 @@ export class DeliveryRepository {
   }
 
   /** FUNDING → OPEN for obligations whose buyer's cash is no longer negative. */
-  activateFunded(db: Db, buyerId?: string): Promise<number> {
+  async activateFunded(db: RawSql, buyerId?: string): Promise<number> {
     return db.$executeRaw`
       UPDATE delivery_obligations o SET status = 'OPEN', "fundedAt" = now()
       FROM ledger_accounts a

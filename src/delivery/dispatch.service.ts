@@ -9,9 +9,12 @@ import { Queues } from '../platform/queues/queues.js';
 import { JOBS } from '../platform/queues/job-registry.js';
 import { Clock } from '../platform/time/clock.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
-import { DeliveryRepository } from './delivery.repository.js';
+import type { DeliveryJob } from '../generated/prisma/client.js';
+import type { SeriesWithProduct } from '../markets/markets.repository.js';
+import { DeliveryRepository, type EligibleNode } from './delivery.repository.js';
+import { JobBatchRepository, type Dispatched } from './job-batch.repository.js';
 import { JobFailures } from './job-failures.js';
-import { NodeQueues } from './node-queues.js';
+import { NodeQueues, type NodeQueueEntry } from './node-queues.js';
 
 
 /**
@@ -25,6 +28,7 @@ export class DispatchService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly repo: DeliveryRepository,
+    private readonly batches: JobBatchRepository,
     private readonly listings: ListingCache,
     private readonly nodes: NodeQueues,
     private readonly queues: Queues,
@@ -33,56 +37,110 @@ export class DispatchService {
   ) {}
 
   @JobHandler('delivery.dispatch')
-  async dispatch({ jobId, attempt }: JobPayloads['delivery.dispatch']): Promise<string> {
-    const job = await this.prisma.deliveryJob.findUnique({ where: { id: jobId } });
-    if (!job || job.status !== 'QUEUED' || job.attempt !== attempt) return 'not-queued';
-    // Only fixed terms are used (window, regions, rate floor): the listing cache serves them.
-    const series = (await this.listings.seriesById(job.seriesId))!;
+  async dispatch(entry: JobPayloads['delivery.dispatch']): Promise<string> {
+    const [outcome] = await this.dispatchMany([entry]);
+    return outcome;
+  }
+
+  /** A submission batch's jobs, dispatched together: one read, one node query per seller, one update. */
+  @JobHandler('delivery.dispatch-batch')
+  async dispatchBatch({ jobs }: JobPayloads['delivery.dispatch-batch']): Promise<string> {
+    const outcomes = await this.dispatchMany(jobs);
+    const counts = new Map<string, number>();
+    for (const o of outcomes) counts.set(o.split(':')[0], (counts.get(o.split(':')[0]) ?? 0) + 1);
+    return [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
+  }
+
+  /** Places each entry's job on a node queue (or waits, or fails it); answers one outcome per entry. */
+  async dispatchMany(entries: { jobId: string; attempt: number }[]): Promise<string[]> {
+    const rows = new Map((await this.batches.jobs(this.prisma.sql, entries.map((e) => e.jobId))).map((j) => [j.id, j]));
     // The service clock decides business time (the window); operational timestamps are wall time,
     // as the reaper compares them with the database's now().
     const now = this.clock.now();
     const wall = new Date();
-    if (now >= series.deliveryEnd) return this.failNoCapacity(job.id, attempt, series.deliveryEnd);
-    if (now < series.deliveryStart) {
-      // Called off early: it waits in the queue for the window to open (the reaper re-drives it
-      // if Redis loses the delayed message).
-      const def = JOBS['delivery.dispatch'];
-      const delay = Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2);
-      await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { updatedAt: wall } });
-      await this.queues.get(def.queue).add('delivery.dispatch', { jobId, attempt }, { ...def.options, jobId: dispatchJobId(jobId, attempt, `.e${wall.getTime()}`), delay });
-      return 'before-window';
+    const outcome = new Map<string, string>();
+    const placeable: { job: DeliveryJob; series: SeriesWithProduct }[] = [];
+    const expired: DeliveryJob[] = [];
+    for (const { jobId, attempt } of entries) {
+      const job = rows.get(jobId);
+      if (!job || job.status !== 'QUEUED' || job.attempt !== attempt || outcome.has(jobId)) {
+        outcome.set(jobId, 'not-queued');
+        continue;
+      }
+      // Only fixed terms are used (window, regions, rate floor): the listing cache serves them.
+      const series = (await this.listings.seriesById(job.seriesId))!;
+      if (now >= series.deliveryEnd) expired.push(job);
+      else if (now < series.deliveryStart) outcome.set(jobId, await this.beforeWindow(job, series, now, wall));
+      else placeable.push({ job, series });
+    }
+    for (const job of expired) outcome.set(job.id, await this.failNoCapacity(job.id, job.attempt, (await this.listings.seriesById(job.seriesId))!.deliveryEnd));
+
+    const chosen: Dispatched[] = [];
+    const candidatesOf = new Map<string, EligibleNode[]>();
+    for (const { job, series } of placeable) {
+      const regions = job.region ? [job.region] : series.product.regions;
+      const key = `${job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
+      let candidates = candidatesOf.get(key);
+      if (!candidates) {
+        candidates = await this.repo.eligibleNodes(this.prisma.sql, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond, tried: [] });
+        candidatesOf.set(key, candidates);
+      }
+      const pick = pickNode(candidates, job.triedNodes);
+      const decision = {
+        at: wall.toISOString(),
+        attempt: job.attempt,
+        event: pick ? 'DISPATCHED' : 'NO_ELIGIBLE_NODE',
+        nodeId: pick?.node.nodeId ?? null,
+        why: pick
+          ? `${pick.triedBefore ? 'only eligible node (tried before)' : 'most spare tokens/s'}: ${pick.node.spareTokensPerSecond} of ${pick.node.tokensPerSecond} in ${pick.node.region}`
+          : `no ONLINE node of the seller serves ${job.modelClass} in ${regions.join(', ')}`,
+        candidates: candidates.slice(0, 5).map((c) => ({ nodeId: c.nodeId, region: c.region, spare: c.spareTokensPerSecond, triedBefore: job.triedNodes.includes(c.nodeId) })),
+      };
+      if (!pick) {
+        outcome.set(job.id, await this.waitForCapacity(job, series, decision, now, wall));
+        continue;
+      }
+      // The next job of the batch sees this one's load on the node.
+      pick.node.spareTokensPerSecond -= series.product.minTokensPerSecond;
+      pick.node.inFlight++;
+      chosen.push({ id: job.id, attempt: job.attempt, nodeId: pick.node.nodeId, decision });
     }
 
-    const regions = job.region ? [job.region] : series.product.regions;
-    const candidates = await this.repo.eligibleNodes(this.prisma, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond, tried: job.triedNodes });
-    const chosen = candidates[0];
-    const decision = {
-      at: wall.toISOString(),
-      attempt,
-      event: chosen ? 'DISPATCHED' : 'NO_ELIGIBLE_NODE',
-      nodeId: chosen?.nodeId ?? null,
-      why: chosen
-        ? `${chosen.triedBefore ? 'only eligible node (tried before)' : 'most spare tokens/s'}: ${chosen.spareTokensPerSecond} of ${chosen.tokensPerSecond} in ${chosen.region}`
-        : `no ONLINE node of the seller serves ${job.modelClass} in ${regions.join(', ')}`,
-      candidates: candidates.slice(0, 5).map((c) => ({ nodeId: c.nodeId, region: c.region, spare: c.spareTokensPerSecond, triedBefore: c.triedBefore })),
-    };
-    if (!chosen) {
-      const waits = (job.decisions as { event?: string }[]).filter((d) => d.event === 'NO_ELIGIBLE_NODE').length;
-      // Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway) and
-      // never past the end of the window, when the job must fail.
-      const delay = Math.min(500 * 2 ** Math.min(waits, 10), this.config.delivery.staleMs / 2, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
-      await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { decisions: appendDecision(job.decisions, decision), updatedAt: wall } });
-      await this.queues.get(JOBS['delivery.dispatch'].queue).add('delivery.dispatch', { jobId, attempt }, { ...JOBS['delivery.dispatch'].options, jobId: dispatchJobId(jobId, attempt, `.w${waits + 1}`), delay });
-      return 'waiting-for-capacity';
+    const moved = await this.batches.markDispatched(this.prisma.sql, chosen);
+    // After the commit: a crash here leaves DISPATCHED jobs the reaper re-adds to their node queues.
+    const perNode = new Map<string, NodeQueueEntry[]>();
+    for (const c of chosen) {
+      if (!moved.has(c.id)) {
+        outcome.set(c.id, 'superseded');
+        continue;
+      }
+      perNode.set(c.nodeId, [...(perNode.get(c.nodeId) ?? []), { jobId: c.id, attempt: c.attempt }]);
+      outcome.set(c.id, `dispatched:${c.nodeId}`);
     }
-    const moved = await this.prisma.deliveryJob.updateMany({
-      where: { id: job.id, status: 'QUEUED', attempt },
-      data: { status: 'DISPATCHED', nodeId: chosen.nodeId, dispatchedAt: wall, updatedAt: wall, decisions: appendDecision(job.decisions, decision) },
-    });
-    if (moved.count === 0) return 'superseded';
-    // After the commit: a crash here leaves a DISPATCHED job the reaper re-adds to the node queue.
-    await this.nodes.add(chosen.nodeId, { jobId, attempt });
-    return `dispatched:${chosen.nodeId}`;
+    await Promise.all([...perNode].map(([nodeId, list]) => this.nodes.addMany(nodeId, list)));
+    return entries.map((e) => outcome.get(e.jobId)!);
+  }
+
+  /** Called off early: it waits in the queue for the window to open (the reaper re-drives it if Redis loses the delayed message). */
+  private async beforeWindow(job: DeliveryJob, series: SeriesWithProduct, now: Date, wall: Date): Promise<string> {
+    const def = JOBS['delivery.dispatch'];
+    const delay = Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2);
+    await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { updatedAt: wall } });
+    await this.queues.get(def.queue).add('delivery.dispatch', { jobId: job.id, attempt: job.attempt }, { ...def.options, jobId: dispatchJobId(job.id, job.attempt, `.e${wall.getTime()}`), delay });
+    return 'before-window';
+  }
+
+  /**
+   * Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway) and never
+   * past the end of the window, when the job must fail.
+   */
+  private async waitForCapacity(job: DeliveryJob, series: SeriesWithProduct, decision: Record<string, unknown>, now: Date, wall: Date): Promise<string> {
+    const waits = (job.decisions as { event?: string }[]).filter((d) => d.event === 'NO_ELIGIBLE_NODE').length;
+    const delay = Math.min(500 * 2 ** Math.min(waits, 10), this.config.delivery.staleMs / 2, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
+    await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { decisions: appendDecision(job.decisions, decision), updatedAt: wall } });
+    const def = JOBS['delivery.dispatch'];
+    await this.queues.get(def.queue).add('delivery.dispatch', { jobId: job.id, attempt: job.attempt }, { ...def.options, jobId: dispatchJobId(job.id, job.attempt, `.w${waits + 1}`), delay });
+    return 'waiting-for-capacity';
   }
 
   private async failNoCapacity(jobId: string, attempt: number, deliveryEnd: Date): Promise<string> {
@@ -95,6 +153,22 @@ export class DispatchService {
     });
     return 'failed:NO_CAPACITY';
   }
+}
+
+/**
+ * The node with the most spare tokens/s among those that have not lost or failed this job yet
+ * (else among those that have); ties (idle nodes of equal rate) broken at random, which spreads
+ * load across them.
+ */
+function pickNode(candidates: EligibleNode[], tried: string[]): { node: EligibleNode; triedBefore: boolean } | null {
+  for (const triedBefore of [false, true]) {
+    const pool = candidates.filter((c) => tried.includes(c.nodeId) === triedBefore);
+    if (pool.length === 0) continue;
+    const best = Math.max(...pool.map((c) => c.spareTokensPerSecond));
+    const top = pool.filter((c) => c.spareTokensPerSecond === best);
+    return { node: top[Math.floor(Math.random() * top.length)], triedBefore };
+  }
+  return null;
 }
 
 export function appendDecision(existing: Prisma.JsonValue, decision: Record<string, unknown>): Prisma.InputJsonValue {

@@ -10,6 +10,7 @@ import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
+import { JobBatchRepository } from './job-batch.repository.js';
 import { appendDecision } from './dispatch.service.js';
 import type { FailJobDto } from './dto/delivery.dto.js';
 import { JobFailures } from './job-failures.js';
@@ -40,6 +41,7 @@ export class LeaseService implements OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly prisma: PrismaService,
     private readonly repo: DeliveryRepository,
+    private readonly batches: JobBatchRepository,
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
     private readonly failures: JobFailures,
@@ -54,32 +56,40 @@ export class LeaseService implements OnModuleDestroy {
 
   async lease(node: NodePrincipal, maxJobs: number, waitSeconds: number, signal?: AbortSignal): Promise<LeasedJob[]> {
     const deadline = Date.now() + Math.min(waitSeconds, this.config.delivery.maxLeaseWaitSeconds) * 1000;
-    const out: LeasedJob[] = [];
     for (;;) {
-      while (out.length < maxJobs && !signal?.aborted) {
-        const token = randomBytes(16).toString('hex');
-        // While Redis is away there is simply no work to hand out; the agent asks again.
-        const entry = await this.nodes.take(node.nodeId, token).catch(() => null);
-        if (!entry) break;
-        const leased = await this.claim(node.nodeId, entry.data.jobId, entry.data.attempt, token);
-        if (leased) out.push(leased);
-        else await this.nodes.finish(node.nodeId, entry.id!, token, 'superseded');
-      }
+      const out = await this.takeMany(node.nodeId, maxJobs, signal);
       const left = deadline - Date.now();
       if (out.length > 0 || left <= 0 || signal?.aborted) return out;
       await this.nodes.waitForWork(node.nodeId, Math.min(POLL_MS, left), signal);
     }
   }
 
-  /** Records the lease in Postgres; null when the entry is stale (the job moved on since). */
-  private async claim(nodeId: string, jobId: string, attempt: number, token: string): Promise<LeasedJob | null> {
-    const rows = await this.prisma.$queryRaw<{ id: string; leaseExpiresAt: Date; modelClass: string; messages: unknown; maxTokens: number }[]>`
-      UPDATE delivery_jobs SET status = 'LEASED', "leaseToken" = ${token}, "leasedAt" = now(), "updatedAt" = now(),
-        "leaseExpiresAt" = now() + ${this.config.delivery.leaseMs} * interval '1 millisecond'
-      WHERE id = ${jobId}::uuid AND attempt = ${attempt} AND status = 'DISPATCHED' AND "nodeId" = ${nodeId}::uuid
-      RETURNING id, "leaseExpiresAt", "modelClass", messages, "maxTokens"`;
-    const r = rows[0];
-    return r ? { id: r.id, leaseToken: token, leaseExpiresAt: r.leaseExpiresAt.toISOString(), modelClass: r.modelClass, messages: r.messages, maxTokens: r.maxTokens } : null;
+  /**
+   * Takes up to `max` entries off the node's queue, each under its own lease token, and records
+   * every lease in one statement. An entry whose job moved on since it was queued is stale: it is
+   * finished off the queue and not handed out.
+   */
+  private async takeMany(nodeId: string, max: number, signal?: AbortSignal): Promise<LeasedJob[]> {
+    if (signal?.aborted) return [];
+    // Every take goes out at once (each is one atomic BullMQ move under its own token): one
+    // round trip to Redis for the whole lease instead of one per job. While Redis is away there
+    // is simply no work to hand out; the agent asks again.
+    const entries = await Promise.all(
+      Array.from({ length: max }, async () => {
+        const token = randomBytes(16).toString('hex');
+        const entry = await this.nodes.take(nodeId, token).catch(() => null);
+        return entry ? { entryId: entry.id!, jobId: entry.data.jobId, attempt: entry.data.attempt, token } : null;
+      }),
+    );
+    const taken = entries.filter((e) => e !== null);
+    if (taken.length === 0) return [];
+    const rows = await this.batches.claim(this.prisma.sql, nodeId, this.config.delivery.leaseMs, taken.map((t) => ({ id: t.jobId, attempt: t.attempt, token: t.token })));
+    const claimed = new Map(rows.map((r) => [r.leaseToken, r]));
+    await Promise.all(taken.filter((t) => !claimed.has(t.token)).map((t) => this.nodes.finish(nodeId, t.entryId, t.token, 'superseded')));
+    return taken.flatMap((t) => {
+      const r = claimed.get(t.token);
+      return r ? [{ id: r.id, leaseToken: t.token, leaseExpiresAt: r.leaseExpiresAt.toISOString(), modelClass: r.modelClass, messages: r.messages, maxTokens: r.maxTokens }] : [];
+    });
   }
 
   /** Agent heartbeat: every lease the node holds runs for another lease period. */
@@ -117,12 +127,16 @@ export class LeaseService implements OnModuleDestroy {
     return { id: job.id, status: job.status, attempt: job.attempt };
   }
 
-  /** Locks the job (unless the caller already holds the row) and checks the caller holds its current lease. */
-  async leased(tx: Tx, node: NodePrincipal, jobId: string, leaseToken: string, locked?: DeliveryJob) {
-    const job = locked ?? (await this.repo.lockJob(tx, jobId))[0];
-    if (!job || job.sellerId !== node.operatorId) throw new DomainError('NOT_FOUND', 'delivery job not found');
-    if (job.status === 'LEASED' && job.leaseToken === leaseToken && job.nodeId === node.nodeId) return job;
-    if ((job.status === 'COMPLETED' || job.status === 'FAILED') && job.leaseToken !== leaseToken) throw new DomainError('JOB_FINISHED', `job is ${job.status}`);
-    throw new DomainError('LEASE_STALE', 'this lease expired or the job was dispatched again; drop the result');
+  /** Locks the job and checks the caller holds its current lease. */
+  async leased(tx: Tx, node: NodePrincipal, jobId: string, leaseToken: string): Promise<DeliveryJob> {
+    return assertHoldsLease(node, (await this.repo.lockJob(tx, jobId))[0], leaseToken);
   }
+}
+
+/** The job (read under its lock) is leased to this node under this token; else why not, as a DomainError. */
+export function assertHoldsLease(node: NodePrincipal, job: DeliveryJob | undefined, leaseToken: string): DeliveryJob {
+  if (!job || job.sellerId !== node.operatorId) throw new DomainError('NOT_FOUND', 'delivery job not found');
+  if (job.status === 'LEASED' && job.leaseToken === leaseToken && job.nodeId === node.nodeId) return job;
+  if ((job.status === 'COMPLETED' || job.status === 'FAILED') && job.leaseToken !== leaseToken) throw new DomainError('JOB_FINISHED', `job is ${job.status}`);
+  throw new DomainError('LEASE_STALE', 'this lease expired or the job was dispatched again; drop the result');
 }

@@ -1,100 +1,195 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
+import type { DeliveryJob, DeliveryObligation, UsageRecord } from '../generated/prisma/client.js';
 import { LedgerService } from '../ledger/ledger.service.js';
-import { memberAccount } from '../ledger/ledger.types.js';
+import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { ListingCache } from '../markets/listing-cache.js';
+import { batchOrEach, fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
+import { Metrics } from '../platform/metrics/metrics.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
-import { DeliveryRepository } from './delivery.repository.js';
 import { jobView } from './delivery-views.js';
 import { billableTokens, meter } from './domain/metering.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
-import { LeaseService } from './lease.service.js';
+import { JobBatchRepository, type Metered, type ObligationDelta } from './job-batch.repository.js';
+import { assertHoldsLease } from './lease.service.js';
 import { NodeQueues, nodeEntryId } from './node-queues.js';
 
+/** Completions applied in one transaction at most; bounds a batch's statements. */
+const MAX_BATCH = 200;
+
+interface Completion {
+  node: NodePrincipal;
+  jobId: string;
+  body: CompleteJobDto;
+}
+
+export interface CompletionOutcome {
+  replayed: boolean;
+  attempt: number;
+  /** The job as it now stands, built from the rows written (absent for a replay). */
+  view?: ReturnType<typeof jobView>;
+}
+
 /**
- * Applies a completion exactly once: the job row (locked, lease checked), the usage record
- * (unique per job), the obligation's delivered tokens and the escrow release are one transaction.
- * The same completion again (same lease token) changes nothing and answers the same; a completion
- * under a lease that is no longer current is refused.
+ * Applies completions exactly once: the job row (locked, lease checked), the usage record
+ * (unique per job), the obligation's delivered tokens and the escrow release are one
+ * transaction. The same completion again (same lease token) changes nothing and answers the
+ * same; a completion under a lease that is no longer current is refused.
+ *
+ * Completions are group-committed: those that arrive while a batch is in its transaction go
+ * together in the next — one lock statement, one write, one ledger posting, one commit — judged
+ * one by one in arrival order against the state the batch has built so far (an obligation's
+ * cumulative release, a duplicate of a completion earlier in the batch).
  */
 @Injectable()
-export class MeteringService {
+export class MeteringService implements OnApplicationShutdown {
+  private readonly logger = new Logger(MeteringService.name);
+  private readonly commits = new GroupCommit<Completion, CompletionOutcome>((items) => batchOrEach(items, (b) => this.transact(b), (err) => this.fellBack(err, items.length)), {
+    maxItems: MAX_BATCH,
+    onFlush: (n) => this.batchSize.observe(n),
+  });
+  private readonly batchSize: Histogram;
+  private readonly fallbacks: Counter;
+  /** Node-queue entries to mark done after their completion committed (best effort, off the response). */
+  private finishing = Promise.resolve();
+
   constructor(
     private readonly prisma: PrismaService,
-    private readonly repo: DeliveryRepository,
-    private readonly leases: LeaseService,
+    private readonly batches: JobBatchRepository,
     private readonly listings: ListingCache,
     private readonly ledger: LedgerService,
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
-  ) {}
+    metrics: Metrics,
+  ) {
+    this.batchSize = new Histogram({ name: 'completion_batch_size', help: 'Job completions applied per transaction', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [metrics.registry] });
+    this.fallbacks = new Counter({ name: 'completion_batch_fallbacks_total', help: 'Completion batches that could not commit and were applied one by one', registers: [metrics.registry] });
+  }
 
-  /** Returns the job as it now stands (built from the rows written, so a completion costs no re-read). */
-  async complete(node: NodePrincipal, jobId: string, body: CompleteJobDto): Promise<{ replayed: boolean; attempt: number; view?: ReturnType<typeof jobView> }> {
-    const outcome = await this.prisma.$transaction(async (tx) => {
-      const [existing] = await this.repo.lockJob(tx, jobId);
-      if (existing?.status === 'COMPLETED' && existing.leaseToken === body.leaseToken && existing.sellerId === node.operatorId) return { replayed: true, attempt: existing.attempt };
-      const job = await this.leases.leased(tx, node, jobId, body.leaseToken, existing);
+  complete(node: NodePrincipal, jobId: string, body: CompleteJobDto): Promise<CompletionOutcome> {
+    return this.commits.run({ node, jobId, body });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.finishing;
+  }
+
+  private fellBack(err: unknown, size: number): void {
+    this.fallbacks.inc();
+    this.logger.warn({ err: err instanceof Error ? err.message : String(err), completions: size }, 'completion batch rolled back; applying its completions one by one');
+  }
+
+  private async transact(items: Completion[]): Promise<PromiseSettledResult<CompletionOutcome>[]> {
+    const outcomes = await this.prisma.sqlTransaction(async (tx, commit) => {
+      const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))]);
+      return this.apply(tx, commit, items, new Map(jobs.map((j) => [j.id, j])), new Map(obligations.map((o) => [o.id, o])));
+    });
+    const done = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, entry: nodeEntryId(items[i].jobId, o.value.attempt), token: items[i].body.leaseToken }] : []));
+    if (done.length > 0) {
+      this.outbox.poke();
+      // The entries are done for Postgres already; telling BullMQ need not hold the answer back.
+      this.finishing = this.finishing.then(() => Promise.all(done.map((d) => this.nodes.finish(d.node, d.entry, d.token, 'completed'))).then(() => undefined));
+    }
+    return outcomes;
+  }
+
+  /** Judges the batch in arrival order on the locked rows, then writes it all with the COMMIT. */
+  private async apply(tx: SqlTx, commit: () => Promise<void>, items: Completion[], jobs: Map<string, DeliveryJob>, obligations: Map<string, DeliveryObligation>): Promise<PromiseSettledResult<CompletionOutcome>[]> {
+    const businessDate = this.clock.businessDate();
+    const results: PromiseSettledResult<CompletionOutcome>[] = [];
+    const metered: Metered[] = [];
+    const deltas = new Map<string, ObligationDelta>();
+    const transfers: TransferRequest[] = [];
+    const views: { index: number; job: DeliveryJob; seriesCode: string; metered: Metered }[] = [];
+    for (const [index, { node, jobId, body }] of items.entries()) {
+      const existing = jobs.get(jobId);
+      if (existing?.status === 'COMPLETED' && existing.leaseToken === body.leaseToken && existing.sellerId === node.operatorId) {
+        results.push(fulfilled({ replayed: true, attempt: existing.attempt }));
+        continue;
+      }
+      let job: DeliveryJob;
+      try {
+        job = assertHoldsLease(node, existing, body.leaseToken);
+      } catch (err) {
+        results.push(rejected(err));
+        continue;
+      }
       // The product's terms (input weight, quality floors) never change: cached listing.
       const series = (await this.listings.seriesById(job.seriesId))!;
       const product = series.product;
-      const [o] = await this.repo.lockObligation(tx, job.obligationId);
+      const o = obligations.get(job.obligationId)!;
       const prompt = BigInt(body.usage.prompt_tokens);
       const completion = BigInt(body.usage.completion_tokens);
       const billable = billableTokens(prompt, completion, product.inputTokenWeightBp);
       const m = meter(o, billable);
-      const ttftBreach = body.ttftMs > product.maxTtftMs;
-      // Rate = completion tokens / duration; compared without division: tokens × 1000 < floor × ms.
-      const rateBreach = body.durationMs > 0 && completion * 1000n < BigInt(product.minTokensPerSecond) * BigInt(body.durationMs);
-      const usage = await tx.usageRecord.create({
-        data: {
-          jobId,
-          obligationId: o.id,
-          nodeId: node.nodeId,
-          operatorId: node.operatorId,
-          promptTokens: prompt,
-          completionTokens: completion,
-          billableTokens: billable,
-          creditedTokens: m.credited,
-          excessTokens: m.excess,
-          releasedFen: m.releaseFen,
-          ttftMs: body.ttftMs,
-          durationMs: body.durationMs,
-          ttftBreach,
-          rateBreach,
-        },
-      });
-      await tx.deliveryObligation.update({
-        where: { id: o.id },
-        data: { deliveredTokens: m.deliveredAfter, reservedTokens: { decrement: job.reservedTokens }, excessTokens: { increment: m.excess }, releasedFen: { increment: m.releaseFen } },
-      });
+      const row: Metered = {
+        jobId,
+        obligationId: o.id,
+        nodeId: node.nodeId,
+        operatorId: node.operatorId,
+        promptTokens: prompt,
+        completionTokens: completion,
+        billableTokens: billable,
+        creditedTokens: m.credited,
+        excessTokens: m.excess,
+        releasedFen: m.releaseFen,
+        ttftMs: body.ttftMs,
+        durationMs: body.durationMs,
+        ttftBreach: body.ttftMs > product.maxTtftMs,
+        // Rate = completion tokens / duration; compared without division: tokens × 1000 < floor × ms.
+        rateBreach: body.durationMs > 0 && completion * 1000n < BigInt(product.minTokensPerSecond) * BigInt(body.durationMs),
+        output: body.output,
+      };
+      metered.push(row);
+      // The next completion of this obligation in the batch meters on from here.
+      o.deliveredTokens = m.deliveredAfter;
+      o.releasedFen += m.releaseFen;
+      o.excessTokens += m.excess;
+      o.reservedTokens -= job.reservedTokens;
+      const d = deltas.get(o.id) ?? { id: o.id, deliveredTokens: 0n, unreserve: 0n, excess: 0n, releasedFen: 0n };
+      deltas.set(o.id, { id: o.id, deliveredTokens: m.deliveredAfter, unreserve: d.unreserve + job.reservedTokens, excess: d.excess + m.excess, releasedFen: d.releasedFen + m.releaseFen });
       if (m.releaseFen > 0n) {
-        await this.ledger.postBatch(tx, [
-          {
-            idempotencyKey: `deliver.${jobId}.release`,
-            debit: memberAccount(o.buyerId, 'ESCROW'),
-            credit: memberAccount(o.sellerId, 'CASH'),
-            amountFen: m.releaseFen,
-            kind: 'ESCROW_RELEASE',
-            businessDate: this.clock.businessDate(),
-            refs: { obligationId: o.id, jobId },
-            reference: `${m.credited} tokens delivered`,
-          },
-        ]);
+        transfers.push({
+          idempotencyKey: `deliver.${jobId}.release`,
+          debit: memberAccount(o.buyerId, 'ESCROW'),
+          credit: memberAccount(o.sellerId, 'CASH'),
+          amountFen: m.releaseFen,
+          kind: 'ESCROW_RELEASE',
+          businessDate,
+          refs: { obligationId: o.id, jobId },
+          reference: `${m.credited} tokens delivered`,
+        });
       }
-      const now = new Date();
-      const done = { status: 'COMPLETED' as const, output: body.output, finishedAt: now, updatedAt: now, leaseExpiresAt: null };
-      await tx.deliveryJob.update({ where: { id: jobId }, data: done });
-      if (job.callbackUrl) await this.outbox.enqueue(tx, 'delivery.webhook', { jobId }, { jobId: `webhook.${jobId}` });
-      return { replayed: false, attempt: job.attempt, view: jobView({ ...job, ...done }, series.code, usage) };
-    });
-    if (!outcome.replayed) {
-      this.outbox.poke();
-      await this.nodes.finish(node.nodeId, nodeEntryId(jobId, outcome.attempt), body.leaseToken, 'completed');
+      // A second completion of this job later in the batch is a replay (or refused).
+      job.status = 'COMPLETED';
+      views.push({ index, job: { ...job }, seriesCode: series.code, metered: row });
+      results.push(fulfilled({ replayed: false, attempt: job.attempt }));
     }
-    return outcome;
+    if (metered.length === 0) return results;
+    const webhooks = views.filter((v) => v.job.callbackUrl).map((v) => ({ payload: { jobId: v.job.id }, jobId: `webhook.${v.job.id}` }));
+    // One round trip to the end: the rows, the money (a refusal fails its statement, and the
+    // COMMIT behind it then rolls back), the webhooks and the COMMIT.
+    const [written] = await inOrder([
+      this.batches.recordCompletions(tx, metered, [...deltas.values()]),
+      transfers.length > 0 ? this.ledger.postBatch(tx, transfers) : Promise.resolve(),
+      this.outbox.enqueueMany(tx, 'delivery.webhook', webhooks),
+      commit(),
+    ]);
+    for (const v of views) {
+      const w = written.get(v.job.id)!;
+      const job = { ...v.job, output: v.metered.output, finishedAt: w.finishedAt, updatedAt: w.finishedAt, leaseExpiresAt: null };
+      results[v.index] = fulfilled({ replayed: false, attempt: v.job.attempt, view: jobView(job, v.seriesCode, usageRecord(w, v.metered)) });
+    }
+    return results;
   }
+}
+
+function usageRecord(w: { id: string; createdAt: Date }, m: Metered): UsageRecord {
+  const { output: _output, ...fields } = m;
+  return { ...fields, id: w.id, createdAt: w.createdAt };
 }

@@ -9,6 +9,9 @@ export interface NodeQueueEntry {
   attempt: number;
 }
 
+const MAX_REMEMBERED = 50_000;
+const ENTRY_OPTIONS = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } };
+
 /** BullMQ id of a delivery job's entry on a node queue: one per dispatch attempt. */
 export const nodeEntryId = (jobId: string, attempt: number): string => `${jobId}.${attempt}`;
 
@@ -61,11 +64,12 @@ export class NodeQueues implements OnApplicationShutdown {
 
   /** Same id twice is one entry (BullMQ ignores a duplicate job id), so re-adding is safe. */
   async add(nodeId: string, entry: NodeQueueEntry): Promise<void> {
-    await this.queue(nodeId).add('deliver', entry, {
-      jobId: nodeEntryId(entry.jobId, entry.attempt),
-      removeOnComplete: { age: 3600, count: 10_000 },
-      removeOnFail: { age: 24 * 3600 },
-    });
+    await this.addMany(nodeId, [entry]);
+  }
+
+  /** Several entries in one round trip (a dispatch batch's jobs for this node). */
+  async addMany(nodeId: string, entries: NodeQueueEntry[]): Promise<void> {
+    await this.queue(nodeId).addBulk(entries.map((entry) => ({ name: 'deliver', data: entry, opts: { jobId: nodeEntryId(entry.jobId, entry.attempt), ...ENTRY_OPTIONS } })));
     this.added.emit(nodeId);
   }
 
@@ -89,7 +93,28 @@ export class NodeQueues implements OnApplicationShutdown {
 
   /** Takes the next entry under a lock owned by `token`, or null when the queue is empty. */
   async take(nodeId: string, token: string): Promise<Job<NodeQueueEntry> | null> {
-    return (await this.worker(nodeId).getNextJob(token, { block: false })) ?? null;
+    const job = (await this.worker(nodeId).getNextJob(token, { block: false })) ?? null;
+    if (job) this.remember(nodeId, job);
+    return job;
+  }
+
+  /**
+   * Entries this process handed out, kept until finished so finishing one costs one Redis call,
+   * not two (a completion that reaches another process reads the entry from Redis instead).
+   */
+  private readonly taken = new Map<string, Job<NodeQueueEntry>>();
+
+  private remember(nodeId: string, job: Job<NodeQueueEntry>): void {
+    // Bounded: entries whose lease simply expired are never finished here.
+    if (this.taken.size >= MAX_REMEMBERED) this.taken.delete(this.taken.keys().next().value!);
+    this.taken.set(`${nodeId}/${job.id}`, job);
+  }
+
+  private async entry(nodeId: string, entryId: string): Promise<Job<NodeQueueEntry> | undefined> {
+    const key = `${nodeId}/${entryId}`;
+    const known = this.taken.get(key);
+    this.taken.delete(key);
+    return known ?? (await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId));
   }
 
   /** Resolves when this process adds work for the node, or after `ms`. */
@@ -108,14 +133,14 @@ export class NodeQueues implements OnApplicationShutdown {
   }
 
   async extend(nodeId: string, entryId: string, token: string): Promise<void> {
-    const job = await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId);
+    const job = this.taken.get(`${nodeId}/${entryId}`) ?? (await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId));
     await job?.extendLock(token, this.config.delivery.leaseMs);
   }
 
   /** Marks the entry done; best effort — the Postgres state already decided. */
   async finish(nodeId: string, entryId: string, token: string, result: string): Promise<void> {
     try {
-      const job = await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId);
+      const job = await this.entry(nodeId, entryId);
       await job?.moveToCompleted(result, token, false);
     } catch (err) {
       this.logger.debug({ node: nodeId, entry: entryId, err: (err as Error).message }, 'node queue entry not finished (lock lost); harmless');
@@ -125,7 +150,7 @@ export class NodeQueues implements OnApplicationShutdown {
   /** Drops an entry whose lease expired or that was superseded; best effort. */
   async discard(nodeId: string, entryId: string): Promise<void> {
     try {
-      await (await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId))?.remove();
+      await (await this.entry(nodeId, entryId))?.remove();
     } catch (err) {
       this.logger.debug({ node: nodeId, entry: entryId, err: (err as Error).message }, 'node queue entry not removed; harmless');
     }

@@ -62,3 +62,21 @@ export class JobsQueryDto extends PageQueryDto {
   @IsOptional() @IsIn(['QUEUED', 'DISPATCHED', 'LEASED', 'COMPLETED', 'FAILED'])
   status?: 'QUEUED' | 'DISPATCHED' | 'LEASED' | 'COMPLETED' | 'FAILED';
 }
+
+export const MAX_BATCH_JOBS = 100;
+
+export class SubmitJobsDto {
+  @ApiProperty({ type: [SubmitJobDto], maxItems: MAX_BATCH_JOBS })
+  @ValidateNested({ each: true }) @Type(() => SubmitJobDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_JOBS)
+  jobs!: SubmitJobDto[];
+}
+
+export class NodeCompletionDto extends CompleteJobDto {
+  @ApiProperty() @IsUUID() jobId!: string;
+}
+
+export class CompletionsDto {
+  @ApiProperty({ type: [NodeCompletionDto], maxItems: 64 })
+  @ValidateNested({ each: true }) @Type(() => NodeCompletionDto) @ArrayMinSize(1) @ArrayMaxSize(64)
+  completions!: NodeCompletionDto[];
+}

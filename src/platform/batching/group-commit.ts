@@ -76,3 +76,20 @@ export function coalescedLookup<R extends object>(pool: Pick<pg.Pool, 'query'>, 
 
 export const fulfilled = <O>(value: O): PromiseFulfilledResult<O> => ({ status: 'fulfilled', value });
 export const rejected = (reason: unknown): PromiseRejectedResult => ({ status: 'rejected', reason });
+
+/**
+ * A group-committed batch's safety net: `run` takes the items as one transaction; if that
+ * throws (a lock or unique key raced, a deadlock), each item is run again as a batch of its own,
+ * one after another, so one item cannot fail the others and the outcome never depends on batching.
+ */
+export async function batchOrEach<I, O>(items: I[], run: (items: I[]) => Promise<PromiseSettledResult<O>[]>, onFallback?: (err: unknown) => void): Promise<PromiseSettledResult<O>[]> {
+  try {
+    return await run(items);
+  } catch (err) {
+    if (items.length === 1) return [rejected(err)];
+    onFallback?.(err);
+    const out: PromiseSettledResult<O>[] = [];
+    for (const item of items) out.push(await run([item]).then((r) => r[0], rejected));
+    return out;
+  }
+}

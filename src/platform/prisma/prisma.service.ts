@@ -22,6 +22,8 @@ export interface RawSql {
 export class PrismaService extends PrismaClient implements OnModuleDestroy {
   /** The one connection pool: Prisma's adapter and `sqlTransaction` both draw from it. */
   readonly pool: pg.Pool;
+  /** Single hand-written statements straight on the pool (hot paths; no transaction). */
+  readonly sql: SqlTx;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const logger = new Logger('Postgres');
@@ -37,6 +39,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
       transactionOptions: { maxWait: 20_000, timeout: 60_000 },
     });
     this.pool = pool;
+    this.sql = new SqlTx(pool);
   }
 
   /**

@@ -24,6 +24,8 @@ export interface JobPayloads {
   'settlement.scheduled-run': { seriesId: string; type: 'EXPIRY' | 'DELIVERY_CLOSE' };
   /** Places one delivery job (at one dispatch attempt) on an eligible node's queue. */
   'delivery.dispatch': { jobId: string; attempt: number };
+  /** The jobs of one submission batch, dispatched together (each at its attempt). */
+  'delivery.dispatch-batch': { jobs: { jobId: string; attempt: number }[] };
   /** POSTs a finished job's result to the buyer's callback URL, signed. */
   'delivery.webhook': { jobId: string };
   /** Every reconciliation check; queued after each settlement run. */
@@ -61,6 +63,7 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'settlement.eod': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'settlement.scheduled-run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'delivery.dispatch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
+  'delivery.dispatch-batch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
   'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
 };

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Prisma } from '../../generated/prisma/client.js';
-import type { Db } from '../prisma/prisma.service.js';
+import type { RawSql } from '../prisma/prisma.service.js';
 import { JOBS, type JobName, type JobPayloads } from './job-registry.js';
 
 type Listener = () => void;
@@ -18,7 +17,7 @@ export class OutboxService {
   private readonly listeners = new Set<Listener>();
 
   async enqueue<K extends JobName>(
-    db: Db,
+    db: RawSql,
     job: K,
     payload: JobPayloads[K],
     opts: { jobId: string; notBefore?: Date },
@@ -27,12 +26,14 @@ export class OutboxService {
   }
 
   /** Many messages of one job in one statement (e.g. every job a reaper pass sends back). */
-  async enqueueMany<K extends JobName>(db: Db, job: K, items: { payload: JobPayloads[K]; jobId: string; notBefore?: Date }[]): Promise<void> {
+  async enqueueMany<K extends JobName>(db: RawSql, job: K, items: { payload: JobPayloads[K]; jobId: string; notBefore?: Date }[]): Promise<void> {
     if (items.length === 0) return;
     for (const i of items) if (!JOB_ID.test(i.jobId)) throw new Error(`outbox jobId ${JSON.stringify(i.jobId)} must match ${JOB_ID}`);
-    await db.outboxMessage.createMany({
-      data: items.map((i) => ({ queue: JOBS[job].queue, jobName: job, jobId: i.jobId, payload: i.payload as unknown as Prisma.InputJsonValue, notBefore: i.notBefore })),
-    });
+    // Hand-written so a hot path's pg transaction (SqlTx) can write its messages as Prisma's can.
+    await db.$executeRaw`
+      INSERT INTO outbox_messages (id, queue, "jobName", "jobId", payload, "notBefore")
+      SELECT gen_random_uuid(), ${JOBS[job].queue}, ${job}, x.job_id, x.payload, x.not_before
+      FROM unnest(${items.map((i) => i.jobId)}::text[], ${items.map((i) => JSON.stringify(i.payload))}::jsonb[], ${items.map((i) => i.notBefore?.toISOString() ?? null)}::timestamptz[]) AS x(job_id, payload, not_before)`;
   }
 
   /** Lets an in-process relay react at once after the caller's transaction commits. */

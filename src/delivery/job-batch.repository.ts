@@ -1,0 +1,189 @@
+import { Injectable } from '@nestjs/common';
+import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
+import type { RawSql } from '../platform/prisma/prisma.service.js';
+
+// The delivery hot path in set-based statements: one statement moves every job of a batch
+// (submission, dispatch, lease, completion), whatever the batch holds. Results arrive as pg
+// parses them (int8 as text), so rows are turned into the Prisma shapes the views expect.
+
+type Row = Record<string, unknown>;
+
+export function toJob(r: Row): DeliveryJob {
+  return { ...(r as unknown as DeliveryJob), seq: BigInt(r.seq as string), reservedTokens: BigInt(r.reservedTokens as string) };
+}
+
+const BIGINT_OBLIGATION_FIELDS = ['tokens', 'priceFen', 'notionalFen', 'deliveredTokens', 'reservedTokens', 'excessTokens', 'releasedFen', 'refundedFen', 'penaltyFen', 'shortfallTokens', 'unusedTokens'] as const;
+
+export function toObligation(r: Row): DeliveryObligation {
+  const o = { ...r } as Row;
+  for (const f of BIGINT_OBLIGATION_FIELDS) o[f] = BigInt(r[f] as string);
+  return o as unknown as DeliveryObligation;
+}
+
+export interface NewJob {
+  id: string;
+  buyerId: string;
+  seriesId: string;
+  obligationId: string;
+  sellerId: string;
+  modelClass: string;
+  region: string | null;
+  messages: unknown;
+  maxTokens: number;
+  reservedTokens: bigint;
+  callbackUrl: string | null;
+  decisions: unknown[];
+}
+
+export interface Dispatched {
+  id: string;
+  attempt: number;
+  nodeId: string;
+  decision: Record<string, unknown>;
+}
+
+export interface Claim {
+  id: string;
+  attempt: number;
+  token: string;
+}
+
+export interface Metered {
+  jobId: string;
+  obligationId: string;
+  nodeId: string;
+  operatorId: string;
+  promptTokens: bigint;
+  completionTokens: bigint;
+  billableTokens: bigint;
+  creditedTokens: bigint;
+  excessTokens: bigint;
+  releasedFen: bigint;
+  ttftMs: number;
+  durationMs: number;
+  ttftBreach: boolean;
+  rateBreach: boolean;
+  output: string;
+}
+
+export interface ObligationDelta {
+  id: string;
+  deliveredTokens: bigint;
+  unreserve: bigint;
+  excess: bigint;
+  releasedFen: bigint;
+}
+
+const str = (xs: bigint[]) => xs.map((x) => x.toString());
+
+@Injectable()
+export class JobBatchRepository {
+  /**
+   * Locks the open obligations of every (buyer, series) of a submission batch, in one order
+   * (by id) so concurrent batches cannot deadlock; the caller reserves in allocation order (seq).
+   */
+  async lockObligations(tx: RawSql, pairs: { buyerId: string; seriesId: string }[]): Promise<DeliveryObligation[]> {
+    const rows = await tx.$queryRaw<Row[]>`
+      SELECT o.* FROM delivery_obligations o
+      WHERE (o."buyerId", o."seriesId") IN (SELECT * FROM unnest(${pairs.map((p) => p.buyerId)}::uuid[], ${pairs.map((p) => p.seriesId)}::uuid[]))
+        AND o.status <> 'CLOSED'
+      ORDER BY o.id FOR UPDATE`;
+    return rows.map(toObligation).sort((a, b) => a.seq - b.seq);
+  }
+
+  /** Ids among `ids` that already exist (a submission replayed under its Idempotency-Key). */
+  async existingJobs(db: RawSql, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await db.$queryRaw<{ id: string }[]>`SELECT id FROM delivery_jobs WHERE id = ANY(${ids}::uuid[])`;
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Inserts the batch's jobs (QUEUED) and adds their reservations to the obligations. */
+  async insertJobs(tx: RawSql, jobs: NewJob[]): Promise<DeliveryJob[]> {
+    const f = <T>(pick: (j: NewJob) => T) => jobs.map(pick);
+    const reserved = new Map<string, bigint>();
+    for (const j of jobs) reserved.set(j.obligationId, (reserved.get(j.obligationId) ?? 0n) + j.reservedTokens);
+    const rows = await tx.$queryRaw<Row[]>`
+      WITH reserve AS (
+        UPDATE delivery_obligations o SET "reservedTokens" = o."reservedTokens" + r.tokens
+        FROM unnest(${[...reserved.keys()]}::uuid[], ${str([...reserved.values()])}::bigint[]) AS r(id, tokens)
+        WHERE o.id = r.id
+      ), j AS (
+        INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, messages, "maxTokens", "reservedTokens", "callbackUrl", decisions)
+        SELECT id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions
+        FROM unnest(${f((j) => j.id)}::uuid[], ${f((j) => j.buyerId)}::uuid[], ${f((j) => j.seriesId)}::uuid[], ${f((j) => j.obligationId)}::uuid[], ${f((j) => j.sellerId)}::uuid[],
+                    ${f((j) => j.modelClass)}::text[], ${f((j) => j.region)}::text[], ${f((j) => JSON.stringify(j.messages))}::jsonb[], ${f((j) => j.maxTokens)}::int[],
+                    ${str(f((j) => j.reservedTokens))}::bigint[], ${f((j) => j.callbackUrl)}::text[], ${f((j) => JSON.stringify(j.decisions))}::jsonb[]) WITH ORDINALITY
+             AS x(id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, n)
+        ORDER BY n
+        RETURNING *
+      )
+      -- Both statements run whether read or not (Postgres runs every data-modifying WITH once).
+      SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM j`;
+    return rows.map(toJob);
+  }
+
+  /** The jobs of a dispatch batch as they stand (unlocked: the dispatch update re-checks its state). */
+  async jobs(db: RawSql, ids: string[]): Promise<DeliveryJob[]> {
+    const rows = await db.$queryRaw<Row[]>`SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM delivery_jobs j WHERE j.id = ANY(${ids}::uuid[])`;
+    return rows.map(toJob);
+  }
+
+  /** QUEUED at the expected attempt → DISPATCHED to its node, decision appended (last 50 kept); returns the ids moved. */
+  async markDispatched(db: RawSql, rows: Dispatched[]): Promise<Set<string>> {
+    if (rows.length === 0) return new Set();
+    const moved = await db.$queryRaw<{ id: string }[]>`
+      UPDATE delivery_jobs j SET status = 'DISPATCHED', "nodeId" = d.node, "dispatchedAt" = now(), "updatedAt" = now(),
+        decisions = jsonb_path_query_array(j.decisions || jsonb_build_array(d.decision), '$[last-49 to last]')
+      FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.attempt)}::int[], ${rows.map((r) => r.nodeId)}::uuid[], ${rows.map((r) => JSON.stringify(r.decision))}::jsonb[]) AS d(id, attempt, node, decision)
+      WHERE j.id = d.id AND j.status = 'QUEUED' AND j.attempt = d.attempt
+      RETURNING j.id`;
+    return new Set(moved.map((r) => r.id));
+  }
+
+  /** Records the leases of entries taken from a node's queue; entries whose job moved on are left out. */
+  async claim(db: RawSql, nodeId: string, leaseMs: number, claims: Claim[]): Promise<{ id: string; leaseToken: string; leaseExpiresAt: Date; modelClass: string; messages: unknown; maxTokens: number }[]> {
+    return db.$queryRaw`
+      UPDATE delivery_jobs j SET status = 'LEASED', "leaseToken" = c.token, "leasedAt" = now(), "updatedAt" = now(),
+        "leaseExpiresAt" = now() + ${leaseMs}::int * interval '1 millisecond'
+      FROM unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.attempt)}::int[], ${claims.map((c) => c.token)}::text[]) AS c(id, attempt, token)
+      WHERE j.id = c.id AND j.attempt = c.attempt AND j.status = 'DISPATCHED' AND j."nodeId" = ${nodeId}::uuid
+      RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens"`;
+  }
+
+  /** Locks the jobs of a completion batch and their obligations (jobs first, each set by id, as every path does). */
+  async lockForCompletion(tx: RawSql, jobIds: string[]): Promise<{ jobs: DeliveryJob[]; obligations: DeliveryObligation[] }> {
+    const jobs = tx.$queryRaw<Row[]>`SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM delivery_jobs j WHERE j.id = ANY(${jobIds}::uuid[]) ORDER BY j.id FOR UPDATE`;
+    // obligationId never changes after insert: reading it unlocked is safe.
+    const obligations = tx.$queryRaw<Row[]>`
+      SELECT o.* FROM delivery_obligations o
+      WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[])) ORDER BY o.id FOR UPDATE`;
+    const [j, o] = await Promise.all([jobs, obligations]);
+    return { jobs: j.map(toJob), obligations: o.map(toObligation) };
+  }
+
+  /** The usage records, the obligations' deliveries and the jobs COMPLETED, in one statement. */
+  async recordCompletions(tx: RawSql, metered: Metered[], deltas: ObligationDelta[]): Promise<Map<string, { id: string; createdAt: Date; finishedAt: Date }>> {
+    const m = <T>(pick: (x: Metered) => T) => metered.map(pick);
+    const rows = await tx.$queryRaw<{ jobId: string; id: string; createdAt: Date }[]>`
+      WITH usage AS (
+        INSERT INTO usage_records (id, "jobId", "obligationId", "nodeId", "operatorId", "promptTokens", "completionTokens", "billableTokens", "creditedTokens", "excessTokens", "releasedFen", "ttftMs", "durationMs", "ttftBreach", "rateBreach")
+        SELECT gen_random_uuid(), * FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.obligationId)}::uuid[], ${m((x) => x.nodeId)}::uuid[], ${m((x) => x.operatorId)}::uuid[],
+          ${str(m((x) => x.promptTokens))}::bigint[], ${str(m((x) => x.completionTokens))}::bigint[], ${str(m((x) => x.billableTokens))}::bigint[], ${str(m((x) => x.creditedTokens))}::bigint[],
+          ${str(m((x) => x.excessTokens))}::bigint[], ${str(m((x) => x.releasedFen))}::bigint[], ${m((x) => x.ttftMs)}::int[], ${m((x) => x.durationMs)}::int[], ${m((x) => x.ttftBreach)}::boolean[], ${m((x) => x.rateBreach)}::boolean[])
+        RETURNING "jobId", id, "createdAt"
+      ), obligations AS (
+        UPDATE delivery_obligations o SET "deliveredTokens" = d.delivered, "reservedTokens" = o."reservedTokens" - d.unreserve,
+          "excessTokens" = o."excessTokens" + d.excess, "releasedFen" = o."releasedFen" + d.released
+        FROM unnest(${deltas.map((d) => d.id)}::uuid[], ${str(deltas.map((d) => d.deliveredTokens))}::bigint[], ${str(deltas.map((d) => d.unreserve))}::bigint[],
+                    ${str(deltas.map((d) => d.excess))}::bigint[], ${str(deltas.map((d) => d.releasedFen))}::bigint[]) AS d(id, delivered, unreserve, excess, released)
+        WHERE o.id = d.id
+      ), jobs AS (
+        UPDATE delivery_jobs j SET status = 'COMPLETED', output = c.output, "finishedAt" = now(), "updatedAt" = now(), "leaseExpiresAt" = NULL
+        FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.output)}::text[]) AS c(id, output)
+        WHERE j.id = c.id
+      )
+      SELECT * FROM usage`;
+    return new Map(rows.map((r) => [r.jobId, { id: r.id, createdAt: r.createdAt, finishedAt: r.createdAt }]));
+  }
+}

@@ -1,0 +1,157 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
+import type { SeriesWithProduct } from '../markets/markets.repository.js';
+import { AuditRepository, type AuditEntry } from '../platform/audit/audit.repository.js';
+import { batchOrEach, fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
+import { DomainError } from '../platform/errors/error-codes.js';
+import { Metrics } from '../platform/metrics/metrics.js';
+import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { JobBatchRepository, type NewJob } from './job-batch.repository.js';
+
+/** Submissions taken into one transaction at most; bounds a batch's statements. */
+const MAX_BATCH = 200;
+
+/** A submission that passed the checks of fixed terms (model class, region, window). */
+export interface Submission {
+  id: string;
+  buyerId: string;
+  series: SeriesWithProduct;
+  obligationId: string | null;
+  modelClass: string;
+  region: string | null;
+  messages: unknown;
+  maxTokens: number;
+  callbackUrl: string | null;
+  /** The request's success audit event, committed with the job (its target filled in here). */
+  audit?: AuditEntry;
+}
+
+export interface Submitted {
+  job: DeliveryJob;
+  /** Already stored under this id before (a replayed Idempotency-Key): nothing new was written. */
+  replayed: boolean;
+  audited: boolean;
+}
+
+const free = (o: DeliveryObligation) => o.tokens - o.deliveredTokens - o.reservedTokens;
+
+/**
+ * Group commit for job submissions: those that arrive while a batch is in its transaction go
+ * together in the next — one lock of every obligation they draw on, one insert of the jobs with
+ * their reservations, one outbox message that dispatches them all, one commit. Each submission
+ * is judged in arrival order against the reservations of those before it, exactly as it would be
+ * alone (the buyer's oldest open obligation with tokens left, counting in-flight jobs).
+ */
+@Injectable()
+export class SubmissionBatcher {
+  private readonly logger = new Logger(SubmissionBatcher.name);
+  private readonly commits = new GroupCommit<Submission, Submitted>((items) => batchOrEach(items, (b) => this.transact(b), (err) => this.fellBack(err, items.length)), {
+    maxItems: MAX_BATCH,
+    onFlush: (n) => this.batchSize.observe(n),
+  });
+  private readonly batchSize: Histogram;
+  private readonly fallbacks: Counter;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly batches: JobBatchRepository,
+    private readonly repo: DeliveryRepository,
+    private readonly outbox: OutboxService,
+    private readonly audit: AuditRepository,
+    metrics: Metrics,
+  ) {
+    this.batchSize = new Histogram({ name: 'submission_batch_size', help: 'Delivery jobs submitted per transaction', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [metrics.registry] });
+    this.fallbacks = new Counter({ name: 'submission_batch_fallbacks_total', help: 'Submission batches that could not commit and were stored one by one', registers: [metrics.registry] });
+  }
+
+  submit(s: Submission): Promise<Submitted> {
+    return this.commits.run(s);
+  }
+
+  private fellBack(err: unknown, size: number): void {
+    this.fallbacks.inc();
+    this.logger.warn({ err: err instanceof Error ? err.message : String(err), submissions: size }, 'submission batch rolled back; storing its jobs one by one');
+  }
+
+  private async transact(items: Submission[]): Promise<PromiseSettledResult<Submitted>[]> {
+    const pairs = [...new Map(items.map((s) => [`${s.buyerId}|${s.series.id}`, { buyerId: s.buyerId, seriesId: s.series.id }])).values()];
+    const result = await this.prisma.sqlTransaction(async (tx, commit) => {
+      const [obligations, existing] = await inOrder([this.batches.lockObligations(tx, pairs), this.batches.existingJobs(tx, items.map((s) => s.id))]);
+      let judged = judge(items, obligations, existing);
+      // The buyer may have paid a margin call since (the deposit event is only a fast path):
+      // check now, for buyers whose submissions would wait on a FUNDING obligation.
+      const waiting = [...new Set(judged.flatMap((j, i) => (j instanceof DomainError && j.code === 'OBLIGATION_FUNDING' ? [items[i].buyerId] : [])))];
+      if (waiting.length > 0) {
+        let activated = 0;
+        for (const buyerId of waiting) activated += await this.repo.activateFunded(tx, buyerId);
+        if (activated > 0) judged = judge(items, await this.batches.lockObligations(tx, pairs), existing);
+      }
+      return this.write(tx, commit, items, judged);
+    });
+    if (result.some((r) => r.status === 'fulfilled' && !r.value.replayed)) this.outbox.poke();
+    return result;
+  }
+
+  private async write(tx: SqlTx, commit: () => Promise<void>, items: Submission[], judged: (NewJob | DomainError | 'replayed')[]): Promise<PromiseSettledResult<Submitted>[]> {
+    const accepted = judged.flatMap((j) => (j instanceof DomainError || j === 'replayed' ? [] : [j]));
+    const audits = items.flatMap((s, i) => (s.audit && !(judged[i] instanceof DomainError) && judged[i] !== 'replayed' ? [{ ...s.audit, targetId: s.id }] : []));
+    // The rows with their reservations, the one message that dispatches them all, the audit
+    // last (its chain lock is held only for the commit), and the COMMIT: one round trip.
+    const [rows] = await inOrder([
+      accepted.length > 0 ? this.batches.insertJobs(tx, accepted) : Promise.resolve([] as DeliveryJob[]),
+      this.outbox.enqueueMany(tx, 'delivery.dispatch-batch', accepted.length > 0 ? [{ payload: { jobs: accepted.map((j) => ({ jobId: j.id, attempt: 0 })) }, jobId: `dispatch-batch.${accepted[0].id}` }] : []),
+      this.audit.appendMany(tx, audits),
+      commit(),
+    ]);
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    const replays = items.filter((_, i) => judged[i] === 'replayed').map((s) => s.id);
+    const replayed = new Map((replays.length > 0 ? await this.batches.jobs(this.prisma.sql, replays) : []).map((r) => [r.id, r]));
+    return items.map((s, i) => {
+      const j = judged[i];
+      if (j instanceof DomainError) return rejected(j);
+      if (j === 'replayed') return fulfilled({ job: replayed.get(s.id)!, replayed: true, audited: false });
+      return fulfilled({ job: byId.get(s.id)!, replayed: false, audited: s.audit !== undefined });
+    });
+  }
+}
+
+/**
+ * Each submission in arrival order: the buyer's oldest OPEN obligation in the series (or the one
+ * named) with tokens left after the reservations of in-flight jobs and of the submissions before
+ * it; it reserves `maxTokens`, or what is left of the obligation (billing is capped there anyway).
+ * Mutates the obligations' reservedTokens as it goes.
+ */
+function judge(items: Submission[], locked: DeliveryObligation[], existing: Set<string>): (NewJob | DomainError | 'replayed')[] {
+  const obligations = locked.map((o) => ({ ...o }));
+  const seen = new Set<string>();
+  return items.map((s) => {
+    if (existing.has(s.id) || seen.has(s.id)) return 'replayed';
+    const mine = obligations.filter((o) => o.buyerId === s.buyerId && o.seriesId === s.series.id && (s.obligationId === null || o.id === s.obligationId));
+    const pick = mine.find((o) => o.status === 'OPEN' && free(o) > 0n);
+    if (!pick) {
+      if (mine.some((o) => o.status === 'FUNDING')) return new DomainError('OBLIGATION_FUNDING', 'pay the margin call first: your escrow is not funded yet');
+      return new DomainError('NO_ENTITLEMENT', `no tokens left to call in ${s.series.code} (in-flight jobs count)`);
+    }
+    const reserve = BigInt(s.maxTokens) < free(pick) ? BigInt(s.maxTokens) : free(pick);
+    pick.reservedTokens += reserve;
+    seen.add(s.id);
+    return {
+      id: s.id,
+      buyerId: s.buyerId,
+      seriesId: s.series.id,
+      obligationId: pick.id,
+      sellerId: pick.sellerId,
+      modelClass: s.modelClass,
+      region: s.region,
+      messages: s.messages,
+      maxTokens: s.maxTokens,
+      reservedTokens: reserve,
+      callbackUrl: s.callbackUrl,
+      decisions: [{ at: new Date().toISOString(), event: 'RESERVED', obligationId: pick.id, tokens: Number(reserve) }],
+    };
+  });
+}
