@@ -19,6 +19,8 @@ const OPERATORS = Number(process.env.BENCH_OPERATORS ?? 1);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 1);
 // BENCH_PROFILE=1 runs the server with --cpu-prof (profiles in /tmp/prof).
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// BENCH_SPLIT=1: the API and the worker role (outbox relay, dispatch, reaper) in two processes.
+const SPLIT = process.env.BENCH_SPLIT === '1';
 
 type Api = <T>(method: string, path: string, body?: unknown, key?: string) => Promise<T>;
 
@@ -73,15 +75,15 @@ async function main(): Promise<void> {
   await client0.connect();
   const agents: ChildProcess[] = [];
   let server: ChildProcess | undefined;
+  let worker: ChildProcess | undefined;
   try {
     const key = `tck_bench_${randomBytes(20).toString('hex')}`;
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    server = await startServer(
-      process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'],
-      { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`, OUTBOX_POLL_MS: '20', THROTTLE_LIMIT: '10000000' },
-      `${base}/health/ready`,
-    );
+    const serverEnv = { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`, THROTTLE_LIMIT: '10000000' };
+    const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'];
+    server = await startServer(nodeArgs, { ...serverEnv, PROCESS_ROLE: SPLIT ? 'api' : 'all' }, `${base}/health/ready`);
+    if (SPLIT) worker = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...serverEnv, PORT: '0', PROCESS_ROLE: 'worker' }, stdio: ['ignore', 'ignore', 'inherit'] });
     const api = client(base, key);
     progress(`setting up: ${OPERATORS} operator(s) with ${AGENTS} nodes, ${BUYERS} buyer(s), a PHYSICAL series expiring in 8 s`);
     const member = async (kind: string) => {
@@ -117,7 +119,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
     for (const n of nodes) {
-      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', base, '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '64', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
+      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', base, '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '256', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
     }
     await new Promise((r) => setTimeout(r, 1_000));
 
@@ -163,6 +165,18 @@ async function main(): Promise<void> {
     const { rows: checks } = await client0.query<{ usage: string; total: string; released: string }>(
       `SELECT (SELECT count(*) FROM usage_records) AS usage, (SELECT sum("balanceFen") FROM ledger_accounts) AS total, (SELECT count(*) FROM transfers WHERE kind = 'ESCROW_RELEASE') AS released`,
     );
+    // Where the time went, from the server's own metrics: mean batch sizes and request latencies.
+    const metricsText = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
+    const metric = (name: string) => metricsText.split('\n').filter((l) => l.startsWith(name)).reduce((acc, l) => acc + Number(l.split(' ').at(-1)), 0);
+    const mean = (name: string) => metric(`${name}_sum`) / Math.max(1, metric(`${name}_count`));
+    const route = (path: string) => {
+      const lines = metricsText.split('\n').filter((l) => l.startsWith('http_request_duration_seconds_') && l.includes(`route="${path}"`));
+      const sum = lines.filter((l) => l.startsWith('http_request_duration_seconds_sum')).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+      const count = lines.filter((l) => l.startsWith('http_request_duration_seconds_count')).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+      return `${path} ${count} requests, mean ${((sum / Math.max(1, count)) * 1000).toFixed(1)} ms`;
+    };
+    const inside = `batches: submissions ${mean('submission_batch_size').toFixed(1)} jobs/transaction, completions ${mean('completion_batch_size').toFixed(1)}/transaction; ${route('/v1/nodes/:id/lease')}; ${route('/v1/nodes/:id/completions')}; ${route('/v1/delivery/jobs/batch')}`;
+    progress(inside);
     const rate = median(rates);
     const raw = median(raws);
     const ms = latencies;
@@ -174,11 +188,12 @@ async function main(): Promise<void> {
     await writeResults('delivery', {
       machine: await machine(db.url),
       figures,
-      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, `API + worker in one process (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
+      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, inside, `API + worker in one process (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
     });
   } finally {
     for (const a of agents) a.kill('SIGKILL');
     server?.kill('SIGTERM');
+    worker?.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1_500));
     await client0.end();
     await db.drop();

@@ -51,7 +51,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const heartbeatMs = Number(values['heartbeat-ms'] ?? 10_000);
   if (!Number.isInteger(heartbeatMs) || heartbeatMs < 50) fail('--heartbeat-ms must be a whole number ≥ 50');
   const concurrency = Number(values.concurrency ?? 4);
-  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) fail('--concurrency must be a whole number 1…64');
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) fail('--concurrency must be a whole number 1…1024');
   const leaseWaitSeconds = Number(values['lease-wait'] ?? 20);
   if (!Number.isInteger(leaseWaitSeconds) || leaseWaitSeconds < 0 || leaseWaitSeconds > 60) fail('--lease-wait must be 0…60 seconds');
   let engine: AgentConfig['engine'];

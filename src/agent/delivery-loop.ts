@@ -22,6 +22,8 @@ interface Completion {
 }
 
 const MAX_BACKOFF_MS = 10_000;
+/** The API hands out at most this many jobs per lease request. */
+const MAX_JOBS_PER_LEASE = 64;
 /** The API takes at most this many completions per request. */
 const MAX_COMPLETIONS_PER_REPORT = 64;
 
@@ -52,10 +54,13 @@ export class DeliveryLoop {
       const free = this.config.concurrency - this.inFlight.size;
       if (free <= 0) {
         await new Promise<void>((r) => (this.freed = r));
+        // The jobs of one completion report free their slots together: let them all land, so the
+        // next lease asks for all of them (not for the first one alone).
+        await new Promise((r) => setImmediate(r));
         continue;
       }
       try {
-        const jobs = await this.lease(free);
+        const jobs = await this.lease(Math.min(free, MAX_JOBS_PER_LEASE));
         this.failures = 0;
         for (const job of jobs) this.track(this.execute(job));
       } catch (err) {

@@ -8,8 +8,9 @@ import type { RawSql } from '../platform/prisma/prisma.service.js';
 
 type Row = Record<string, unknown>;
 
+/** A job row as the hot path reads it: without `messages` (only the agent needs them, at lease) or `output`. */
 export function toJob(r: Row): DeliveryJob {
-  return { ...(r as unknown as DeliveryJob), seq: BigInt(r.seq as string), reservedTokens: BigInt(r.reservedTokens as string) };
+  return { ...(r as unknown as DeliveryJob), messages: r.messages ?? null, output: (r.output as string | undefined) ?? null, seq: BigInt(r.seq as string), reservedTokens: BigInt(r.reservedTokens as string) } as DeliveryJob;
 }
 
 const BIGINT_OBLIGATION_FIELDS = ['tokens', 'priceFen', 'notionalFen', 'deliveredTokens', 'reservedTokens', 'excessTokens', 'releasedFen', 'refundedFen', 'penaltyFen', 'shortfallTokens', 'unusedTokens'] as const;
@@ -68,6 +69,8 @@ export interface Metered {
 
 export interface ObligationDelta {
   id: string;
+  /** The obligation as the batch read it. */
+  before: { deliveredTokens: bigint; releasedFen: bigint };
   deliveredTokens: bigint;
   unreserve: bigint;
   excess: bigint;
@@ -79,15 +82,21 @@ const str = (xs: bigint[]) => xs.map((x) => x.toString());
 @Injectable()
 export class JobBatchRepository {
   /**
-   * Locks the open obligations of every (buyer, series) of a submission batch, in one order
-   * (by id) so concurrent batches cannot deadlock; the caller reserves in allocation order (seq).
+   * The open obligations of every (buyer, series) of a submission batch. `lock`: FOR UPDATE, in
+   * one order (by id) so concurrent batches cannot deadlock; otherwise read as they stand, and
+   * the reservations are checked again when written (`insertJobs`). Sorted in allocation order.
    */
-  async lockObligations(tx: RawSql, pairs: { buyerId: string; seriesId: string }[]): Promise<DeliveryObligation[]> {
-    const rows = await tx.$queryRaw<Row[]>`
-      SELECT o.* FROM delivery_obligations o
-      WHERE (o."buyerId", o."seriesId") IN (SELECT * FROM unnest(${pairs.map((p) => p.buyerId)}::uuid[], ${pairs.map((p) => p.seriesId)}::uuid[]))
-        AND o.status <> 'CLOSED'
-      ORDER BY o.id FOR UPDATE`;
+  async obligationsFor(tx: RawSql, pairs: { buyerId: string; seriesId: string }[], lock: boolean): Promise<DeliveryObligation[]> {
+    const buyers = pairs.map((p) => p.buyerId);
+    const series = pairs.map((p) => p.seriesId);
+    const rows = lock
+      ? await tx.$queryRaw<Row[]>`
+          SELECT o.* FROM delivery_obligations o
+          WHERE (o."buyerId", o."seriesId") IN (SELECT * FROM unnest(${buyers}::uuid[], ${series}::uuid[])) AND o.status <> 'CLOSED'
+          ORDER BY o.id FOR UPDATE`
+      : await tx.$queryRaw<Row[]>`
+          SELECT o.* FROM delivery_obligations o
+          WHERE (o."buyerId", o."seriesId") IN (SELECT * FROM unnest(${buyers}::uuid[], ${series}::uuid[])) AND o.status <> 'CLOSED'`;
     return rows.map(toObligation).sort((a, b) => a.seq - b.seq);
   }
 
@@ -98,7 +107,11 @@ export class JobBatchRepository {
     return new Set(rows.map((r) => r.id));
   }
 
-  /** Inserts the batch's jobs (QUEUED) and adds their reservations to the obligations. */
+  /**
+   * Inserts the batch's jobs (QUEUED) and adds their reservations to the obligations — each
+   * obligation still OPEN with room for them, or the statement fails (SQLSTATE TCR01) and the
+   * transaction with it: the obligations changed since they were read unlocked.
+   */
   async insertJobs(tx: RawSql, jobs: NewJob[]): Promise<DeliveryJob[]> {
     const f = <T>(pick: (j: NewJob) => T) => jobs.map(pick);
     const reserved = new Map<string, bigint>();
@@ -107,7 +120,8 @@ export class JobBatchRepository {
       WITH reserve AS (
         UPDATE delivery_obligations o SET "reservedTokens" = o."reservedTokens" + r.tokens
         FROM unnest(${[...reserved.keys()]}::uuid[], ${str([...reserved.values()])}::bigint[]) AS r(id, tokens)
-        WHERE o.id = r.id
+        WHERE o.id = r.id AND o.status = 'OPEN' AND o.tokens - o."deliveredTokens" - o."reservedTokens" >= r.tokens
+        RETURNING o.id
       ), j AS (
         INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, messages, "maxTokens", "reservedTokens", "callbackUrl", decisions)
         SELECT id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions
@@ -116,16 +130,21 @@ export class JobBatchRepository {
                     ${str(f((j) => j.reservedTokens))}::bigint[], ${f((j) => j.callbackUrl)}::text[], ${f((j) => JSON.stringify(j.decisions))}::jsonb[]) WITH ORDINALITY
              AS x(id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, n)
         ORDER BY n
-        RETURNING *
+        RETURNING id, seq, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, "maxTokens", "reservedTokens", "callbackUrl", status, attempt, "nodeId", "leaseToken",
+                  "leaseExpiresAt", "triedNodes", decisions, "failureReason", "failureCode", "operatorFault", "createdAt", "updatedAt", "dispatchedAt", "leasedAt", "finishedAt"
       )
-      -- Both statements run whether read or not (Postgres runs every data-modifying WITH once).
-      SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM j`;
+      SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM j
+      WHERE CASE WHEN (SELECT count(*) FROM reserve) = ${reserved.size} THEN true ELSE ledger_refuse('TCR01', 'obligations changed while the submissions were judged') END`;
     return rows.map(toJob);
   }
 
   /** The jobs of a dispatch batch as they stand (unlocked: the dispatch update re-checks its state). */
   async jobs(db: RawSql, ids: string[]): Promise<DeliveryJob[]> {
-    const rows = await db.$queryRaw<Row[]>`SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM delivery_jobs j WHERE j.id = ANY(${ids}::uuid[])`;
+    const rows = await db.$queryRaw<Row[]>`
+      SELECT j.id, j.seq::text AS seq, j."buyerId", j."seriesId", j."obligationId", j."sellerId", j."modelClass", j.region, j."maxTokens", j."reservedTokens"::text AS "reservedTokens",
+             j."callbackUrl", j.status, j.attempt, j."nodeId", j."leaseToken", j."leaseExpiresAt", j."triedNodes", j.decisions, j."failureReason", j."failureCode", j."operatorFault",
+             j."createdAt", j."updatedAt", j."dispatchedAt", j."leasedAt", j."finishedAt"
+      FROM delivery_jobs j WHERE j.id = ANY(${ids}::uuid[])`;
     return rows.map(toJob);
   }
 
@@ -151,18 +170,32 @@ export class JobBatchRepository {
       RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens"`;
   }
 
-  /** Locks the jobs of a completion batch and their obligations (jobs first, each set by id, as every path does). */
-  async lockForCompletion(tx: RawSql, jobIds: string[]): Promise<{ jobs: DeliveryJob[]; obligations: DeliveryObligation[] }> {
-    const jobs = tx.$queryRaw<Row[]>`SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM delivery_jobs j WHERE j.id = ANY(${jobIds}::uuid[]) ORDER BY j.id FOR UPDATE`;
+  /**
+   * Locks the jobs of a completion batch and reads their obligations — locked too when `lock`
+   * (jobs first, each set by id, as every path does); otherwise `recordCompletions` checks they
+   * did not change before it writes.
+   */
+  async lockForCompletion(tx: RawSql, jobIds: string[], lock: boolean): Promise<{ jobs: DeliveryJob[]; obligations: DeliveryObligation[] }> {
+    const jobs = tx.$queryRaw<Row[]>`
+      SELECT j.id, j.seq::text AS seq, j."buyerId", j."seriesId", j."obligationId", j."sellerId", j."modelClass", j.region, j."maxTokens", j."reservedTokens"::text AS "reservedTokens",
+             j."callbackUrl", j.status, j.attempt, j."nodeId", j."leaseToken", j."leaseExpiresAt", j."triedNodes", j.decisions, j."failureReason", j."failureCode", j."operatorFault",
+             j."createdAt", j."updatedAt", j."dispatchedAt", j."leasedAt", j."finishedAt"
+      FROM delivery_jobs j WHERE j.id = ANY(${jobIds}::uuid[]) ORDER BY j.id FOR UPDATE`;
     // obligationId never changes after insert: reading it unlocked is safe.
-    const obligations = tx.$queryRaw<Row[]>`
-      SELECT o.* FROM delivery_obligations o
-      WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[])) ORDER BY o.id FOR UPDATE`;
+    const obligations = lock
+      ? tx.$queryRaw<Row[]>`
+          SELECT o.* FROM delivery_obligations o
+          WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[])) ORDER BY o.id FOR UPDATE`
+      : tx.$queryRaw<Row[]>`SELECT o.* FROM delivery_obligations o WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[]))`;
     const [j, o] = await Promise.all([jobs, obligations]);
     return { jobs: j.map(toJob), obligations: o.map(toObligation) };
   }
 
-  /** The usage records, the obligations' deliveries and the jobs COMPLETED, in one statement. */
+  /**
+   * The usage records, the obligations' deliveries and the jobs COMPLETED, in one statement —
+   * provided each obligation's delivered tokens and released fen are still what the batch metered
+   * from (`before`), or the statement fails (SQLSTATE TCR01) and the transaction with it.
+   */
   async recordCompletions(tx: RawSql, metered: Metered[], deltas: ObligationDelta[]): Promise<Map<string, { id: string; createdAt: Date; finishedAt: Date }>> {
     const m = <T>(pick: (x: Metered) => T) => metered.map(pick);
     const rows = await tx.$queryRaw<{ jobId: string; id: string; createdAt: Date }[]>`
@@ -176,14 +209,17 @@ export class JobBatchRepository {
         UPDATE delivery_obligations o SET "deliveredTokens" = d.delivered, "reservedTokens" = o."reservedTokens" - d.unreserve,
           "excessTokens" = o."excessTokens" + d.excess, "releasedFen" = o."releasedFen" + d.released
         FROM unnest(${deltas.map((d) => d.id)}::uuid[], ${str(deltas.map((d) => d.deliveredTokens))}::bigint[], ${str(deltas.map((d) => d.unreserve))}::bigint[],
-                    ${str(deltas.map((d) => d.excess))}::bigint[], ${str(deltas.map((d) => d.releasedFen))}::bigint[]) AS d(id, delivered, unreserve, excess, released)
-        WHERE o.id = d.id
+                    ${str(deltas.map((d) => d.excess))}::bigint[], ${str(deltas.map((d) => d.releasedFen))}::bigint[],
+                    ${str(deltas.map((d) => d.before.deliveredTokens))}::bigint[], ${str(deltas.map((d) => d.before.releasedFen))}::bigint[]) AS d(id, delivered, unreserve, excess, released, delivered_before, released_before)
+        WHERE o.id = d.id AND o."deliveredTokens" = d.delivered_before AND o."releasedFen" = d.released_before
+        RETURNING 1
       ), jobs AS (
         UPDATE delivery_jobs j SET status = 'COMPLETED', output = c.output, "finishedAt" = now(), "updatedAt" = now(), "leaseExpiresAt" = NULL
         FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.output)}::text[]) AS c(id, output)
         WHERE j.id = c.id
       )
-      SELECT * FROM usage`;
+      SELECT * FROM usage
+      WHERE CASE WHEN (SELECT count(*) FROM obligations) = ${deltas.length} THEN true ELSE ledger_refuse('TCR01', 'obligations changed while the completions were metered') END`;
     return new Map(rows.map((r) => [r.jobId, { id: r.id, createdAt: r.createdAt, finishedAt: r.createdAt }]));
   }
 }

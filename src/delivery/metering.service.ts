@@ -86,7 +86,10 @@ export class MeteringService implements OnApplicationShutdown {
 
   private async transact(items: Completion[]): Promise<PromiseSettledResult<CompletionOutcome>[]> {
     const outcomes = await this.prisma.sqlTransaction(async (tx, commit) => {
-      const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))]);
+      // A batch reads its obligations unlocked and checks them as it writes, so the obligation's
+      // row lock is held only for the last round trip (submissions reserve on the same row); one
+      // completion alone (how a batch that raced is applied again) locks them up front.
+      const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], items.length === 1);
       return this.apply(tx, commit, items, new Map(jobs.map((j) => [j.id, j])), new Map(obligations.map((o) => [o.id, o])));
     });
     const done = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, entry: nodeEntryId(items[i].jobId, o.value.attempt), token: items[i].body.leaseToken }] : []));
@@ -123,6 +126,8 @@ export class MeteringService implements OnApplicationShutdown {
       const series = (await this.listings.seriesById(job.seriesId))!;
       const product = series.product;
       const o = obligations.get(job.obligationId)!;
+      // Taken before this completion changes `o`: the state the batch read.
+      const d = deltas.get(o.id) ?? { id: o.id, before: { deliveredTokens: o.deliveredTokens, releasedFen: o.releasedFen }, deliveredTokens: 0n, unreserve: 0n, excess: 0n, releasedFen: 0n };
       const prompt = BigInt(body.usage.prompt_tokens);
       const completion = BigInt(body.usage.completion_tokens);
       const billable = billableTokens(prompt, completion, product.inputTokenWeightBp);
@@ -151,8 +156,7 @@ export class MeteringService implements OnApplicationShutdown {
       o.releasedFen += m.releaseFen;
       o.excessTokens += m.excess;
       o.reservedTokens -= job.reservedTokens;
-      const d = deltas.get(o.id) ?? { id: o.id, deliveredTokens: 0n, unreserve: 0n, excess: 0n, releasedFen: 0n };
-      deltas.set(o.id, { id: o.id, deliveredTokens: m.deliveredAfter, unreserve: d.unreserve + job.reservedTokens, excess: d.excess + m.excess, releasedFen: d.releasedFen + m.releaseFen });
+      deltas.set(o.id, { ...d, deliveredTokens: m.deliveredAfter, unreserve: d.unreserve + job.reservedTokens, excess: d.excess + m.excess, releasedFen: d.releasedFen + m.releaseFen });
       if (m.releaseFen > 0n) {
         transfers.push({
           idempotencyKey: `deliver.${jobId}.release`,

@@ -10,7 +10,9 @@ export interface NodeQueueEntry {
 }
 
 const MAX_REMEMBERED = 50_000;
-const ENTRY_OPTIONS = { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 } };
+// A finished entry is dropped at once: Postgres keeps the record; an entry added again under the
+// same id later (the reaper's restore) finds its job moved on and is finished as superseded.
+const ENTRY_OPTIONS = { removeOnComplete: true, removeOnFail: { age: 24 * 3600 } };
 
 /** BullMQ id of a delivery job's entry on a node queue: one per dispatch attempt. */
 export const nodeEntryId = (jobId: string, attempt: number): string => `${jobId}.${attempt}`;
@@ -39,7 +41,7 @@ export class NodeQueues implements OnApplicationShutdown {
   queue(nodeId: string): Queue<NodeQueueEntry> {
     let q = this.queues.get(nodeId);
     if (!q) {
-      q = new Queue<NodeQueueEntry>(this.name(nodeId), { connection: redisOptions(this.config.redisUrl, 'producer'), prefix: this.config.queuePrefix });
+      q = new Queue<NodeQueueEntry>(this.name(nodeId), { connection: { ...redisOptions(this.config.redisUrl, 'producer'), enableAutoPipelining: true }, prefix: this.config.queuePrefix });
       q.on('error', (err) => this.logger.warn({ node: nodeId, err: err.message }, 'node queue connection error'));
       this.queues.set(nodeId, q);
     }
@@ -51,7 +53,9 @@ export class NodeQueues implements OnApplicationShutdown {
     if (!w) {
       w = new Worker<NodeQueueEntry>(this.name(nodeId), null, {
         // Fail fast while Redis is away (the lease request answers empty), as producers do.
-        connection: { ...redisOptions(this.config.redisUrl, 'worker'), enableOfflineQueue: false },
+        // Auto-pipelining: the takes of one lease request (issued together) go out in one write.
+        // Safe here: this worker never blocks (manual processing, block: false).
+        connection: { ...redisOptions(this.config.redisUrl, 'worker'), enableOfflineQueue: false, enableAutoPipelining: true },
         prefix: this.config.queuePrefix,
         lockDuration: this.config.delivery.leaseMs,
         autorun: false,

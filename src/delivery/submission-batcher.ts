@@ -80,7 +80,11 @@ export class SubmissionBatcher {
   private async transact(items: Submission[]): Promise<PromiseSettledResult<Submitted>[]> {
     const pairs = [...new Map(items.map((s) => [`${s.buyerId}|${s.series.id}`, { buyerId: s.buyerId, seriesId: s.series.id }])).values()];
     const result = await this.prisma.sqlTransaction(async (tx, commit) => {
-      const [obligations, existing] = await inOrder([this.batches.lockObligations(tx, pairs), this.batches.existingJobs(tx, items.map((s) => s.id))]);
+      // A batch reads its obligations unlocked and its write checks they still have room, so the
+      // obligations' row locks are held only for the last round trip (completions credit the
+      // same rows); one submission alone (how a batch that raced is stored again) locks up front.
+      const alone = items.length === 1;
+      const [obligations, existing] = await inOrder([this.batches.obligationsFor(tx, pairs, alone), this.batches.existingJobs(tx, items.map((s) => s.id))]);
       let judged = judge(items, obligations, existing);
       // The buyer may have paid a margin call since (the deposit event is only a fast path):
       // check now, for buyers whose submissions would wait on a FUNDING obligation.
@@ -88,7 +92,7 @@ export class SubmissionBatcher {
       if (waiting.length > 0) {
         let activated = 0;
         for (const buyerId of waiting) activated += await this.repo.activateFunded(tx, buyerId);
-        if (activated > 0) judged = judge(items, await this.batches.lockObligations(tx, pairs), existing);
+        if (activated > 0) judged = judge(items, await this.batches.obligationsFor(tx, pairs, alone), existing);
       }
       return this.write(tx, commit, items, judged);
     });
