@@ -19,8 +19,9 @@ const OPERATORS = Number(process.env.BENCH_OPERATORS ?? 1);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 1);
 // BENCH_PROFILE=1 runs the server with --cpu-prof (profiles in /tmp/prof).
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-// BENCH_SPLIT=1: the API and the worker role (outbox relay, dispatch, reaper) in two processes.
-const SPLIT = process.env.BENCH_SPLIT === '1';
+// The service as N identical processes (API + worker each, like N replicas behind a load
+// balancer): agents and submitting clients are spread over them.
+const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 1);
 
 type Api = <T>(method: string, path: string, body?: unknown, key?: string) => Promise<T>;
 
@@ -75,15 +76,20 @@ async function main(): Promise<void> {
   await client0.connect();
   const agents: ChildProcess[] = [];
   let server: ChildProcess | undefined;
-  let worker: ChildProcess | undefined;
+  const replicas: ChildProcess[] = [];
   try {
     const key = `tck_bench_${randomBytes(20).toString('hex')}`;
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const serverEnv = { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`, THROTTLE_LIMIT: '10000000' };
-    const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'];
-    server = await startServer(nodeArgs, { ...serverEnv, PROCESS_ROLE: SPLIT ? 'api' : 'all' }, `${base}/health/ready`);
-    if (SPLIT) worker = spawn(process.execPath, nodeArgs, { env: { ...process.env, ...serverEnv, PORT: '0', PROCESS_ROLE: 'worker' }, stdio: ['ignore', 'ignore', 'inherit'] });
+    const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['--max-semi-space-size=64', 'dist/main.js'];
+    server = await startServer(nodeArgs, serverEnv, `${base}/health/ready`);
+    const bases = [base];
+    for (let i = 1; i < PROCESSES; i++) {
+      const other = await freePort();
+      replicas.push(await startServer(nodeArgs, { ...serverEnv, PORT: String(other) }, `http://127.0.0.1:${other}/health/ready`));
+      bases.push(`http://127.0.0.1:${other}`);
+    }
     const api = client(base, key);
     progress(`setting up: ${OPERATORS} operator(s) with ${AGENTS} nodes, ${BUYERS} buyer(s), a PHYSICAL series expiring in 8 s`);
     const member = async (kind: string) => {
@@ -118,8 +124,8 @@ async function main(): Promise<void> {
       if (Number(rows[0].n) > 0) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    for (const n of nodes) {
-      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', base, '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '256', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
+    for (const [i, n] of nodes.entries()) {
+      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', bases[i % bases.length], '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '256', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
     }
     await new Promise((r) => setTimeout(r, 1_000));
 
@@ -134,17 +140,18 @@ async function main(): Promise<void> {
       let next = 0;
       const job = (i: number) => ({ series: 'BDEL-1', modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `bench ${rep}.${i}` }], maxTokens: 16 });
       await Promise.all(
-        Array.from({ length: SUBMITTERS }, async () => {
+        Array.from({ length: SUBMITTERS }, async (_, c) => {
+          const submit = client(bases[c % bases.length], key);
           while (next < JOBS) {
             const first = next;
             const n = Math.min(PER_REQUEST, JOBS - first);
             next += n;
             const key = buyers[Math.floor(first / PER_REQUEST) % BUYERS].key;
             if (PER_REQUEST === 1) {
-              await api('POST', '/v1/delivery/jobs', job(first), key);
+              await submit('POST', '/v1/delivery/jobs', job(first), key);
               continue;
             }
-            const { items } = await api<{ items: { status: number }[] }>('POST', '/v1/delivery/jobs/batch', { jobs: Array.from({ length: n }, (_, k) => job(first + k)) }, key);
+            const { items } = await submit<{ items: { status: number }[] }>('POST', '/v1/delivery/jobs/batch', { jobs: Array.from({ length: n }, (_, k) => job(first + k)) }, key);
             const refused = items.filter((it) => it.status !== 201);
             if (refused.length > 0) throw new Error(`${refused.length} jobs refused: ${JSON.stringify(refused[0])}`);
           }
@@ -188,12 +195,12 @@ async function main(): Promise<void> {
     await writeResults('delivery', {
       machine: await machine(db.url),
       figures,
-      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, inside, `API + worker in one process (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
+      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, inside, `API + worker in ${PROCESSES === 1 ? 'one process' : `each of ${PROCESSES} processes`} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
     });
   } finally {
     for (const a of agents) a.kill('SIGKILL');
     server?.kill('SIGTERM');
-    worker?.kill('SIGTERM');
+    for (const r of replicas) r.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1_500));
     await client0.end();
     await db.drop();

@@ -56,7 +56,7 @@ export class DeliveryController {
 
   /**
    * Up to 100 jobs in one request, each judged exactly as if submitted alone (in the order
-   * given) and answered on its own: 201 with the job, or its problem. With an Idempotency-Key,
+   * given) and answered on its own: 201 with the job in short, or its problem. With an Idempotency-Key,
    * job i gets the id of key "<key>#i", so a replayed batch finds its jobs.
    */
   @Post('delivery/jobs/batch')
@@ -71,7 +71,12 @@ export class DeliveryController {
         return this.jobs.submit(p, job, fromKey ?? randomUUID(), fromKey !== undefined, entry);
       }),
     );
-    const items = results.map((r) => (r.status === 'fulfilled' ? { status: 201, job: r.value.view } : { status: toProblem(r.reason).status, problem: toProblem(r.reason) }));
+    // Each job in short (GET /v1/delivery/jobs/:id has the rest).
+    const items = results.map((r) => {
+      if (r.status === 'rejected') return { status: toProblem(r.reason).status, problem: toProblem(r.reason) };
+      const { id, series, obligationId, status, maxTokens, timings } = r.value.view;
+      return { status: 201, job: { id, series, obligationId, status, maxTokens, createdAt: timings.createdAt } };
+    });
     // Each accepted job's audit event committed with it; each refusal is recorded here.
     await Promise.all(items.flatMap((it) => (it.problem ? [this.auditRecorder.record(req, { outcome: 'FAILURE', httpStatus: it.status, errorCode: it.problem.code })] : [])));
     req.auditedInTransaction = true;
@@ -116,7 +121,7 @@ export class DeliveryController {
   @HttpCode(200)
   async complete(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: CompleteJobDto) {
     const outcome = await this.metering.complete(req.node, jobId(id), body);
-    return { ...(outcome.view ?? (await this.jobs.view(id))), replayed: outcome.replayed };
+    return { ...(await this.jobs.view(id)), replayed: outcome.replayed };
   }
 
   /**

@@ -9,10 +9,11 @@ import { Queues } from '../platform/queues/queues.js';
 import { JOBS } from '../platform/queues/job-registry.js';
 import { Clock } from '../platform/time/clock.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
-import type { DeliveryJob } from '../generated/prisma/client.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { DeliveryRepository, type EligibleNode } from './delivery.repository.js';
-import { JobBatchRepository, type Dispatched } from './job-batch.repository.js';
+import { JobBatchRepository, type Dispatched, type HotJob } from './job-batch.repository.js';
+
+type DispatchJob = HotJob & { waits: number };
 import { JobFailures } from './job-failures.js';
 import { NodeQueues, type NodeQueueEntry } from './node-queues.js';
 
@@ -53,14 +54,14 @@ export class DispatchService {
 
   /** Places each entry's job on a node queue (or waits, or fails it); answers one outcome per entry. */
   async dispatchMany(entries: { jobId: string; attempt: number }[]): Promise<string[]> {
-    const rows = new Map((await this.batches.jobs(this.prisma.sql, entries.map((e) => e.jobId))).map((j) => [j.id, j]));
+    const rows = new Map((await this.batches.jobsToDispatch(this.prisma.sql, entries.map((e) => e.jobId))).map((j) => [j.id, j]));
     // The service clock decides business time (the window); operational timestamps are wall time,
     // as the reaper compares them with the database's now().
     const now = this.clock.now();
     const wall = new Date();
     const outcome = new Map<string, string>();
-    const placeable: { job: DeliveryJob; series: SeriesWithProduct }[] = [];
-    const expired: DeliveryJob[] = [];
+    const placeable: { job: DispatchJob; series: SeriesWithProduct }[] = [];
+    const expired: DispatchJob[] = [];
     for (const { jobId, attempt } of entries) {
       const job = rows.get(jobId);
       if (!job || job.status !== 'QUEUED' || job.attempt !== attempt || outcome.has(jobId)) {
@@ -122,7 +123,7 @@ export class DispatchService {
   }
 
   /** Called off early: it waits in the queue for the window to open (the reaper re-drives it if Redis loses the delayed message). */
-  private async beforeWindow(job: DeliveryJob, series: SeriesWithProduct, now: Date, wall: Date): Promise<string> {
+  private async beforeWindow(job: DispatchJob, series: SeriesWithProduct, now: Date, wall: Date): Promise<string> {
     const def = JOBS['delivery.dispatch'];
     const delay = Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2);
     await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { updatedAt: wall } });
@@ -134,10 +135,10 @@ export class DispatchService {
    * Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway) and never
    * past the end of the window, when the job must fail.
    */
-  private async waitForCapacity(job: DeliveryJob, series: SeriesWithProduct, decision: Record<string, unknown>, now: Date, wall: Date): Promise<string> {
-    const waits = (job.decisions as { event?: string }[]).filter((d) => d.event === 'NO_ELIGIBLE_NODE').length;
+  private async waitForCapacity(job: DispatchJob, series: SeriesWithProduct, decision: Record<string, unknown>, now: Date, wall: Date): Promise<string> {
+    const waits = job.waits;
     const delay = Math.min(500 * 2 ** Math.min(waits, 10), this.config.delivery.staleMs / 2, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
-    await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { decisions: appendDecision(job.decisions, decision), updatedAt: wall } });
+    await this.batches.recordDecision(this.prisma.sql, job.id, decision);
     const def = JOBS['delivery.dispatch'];
     await this.queues.get(def.queue).add('delivery.dispatch', { jobId: job.id, attempt: job.attempt }, { ...def.options, jobId: dispatchJobId(job.id, job.attempt, `.w${waits + 1}`), delay });
     return 'waiting-for-capacity';

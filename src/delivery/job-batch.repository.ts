@@ -8,9 +8,11 @@ import type { RawSql } from '../platform/prisma/prisma.service.js';
 
 type Row = Record<string, unknown>;
 
-/** A job row as the hot path reads it: without `messages` (only the agent needs them, at lease) or `output`. */
-export function toJob(r: Row): DeliveryJob {
-  return { ...(r as unknown as DeliveryJob), messages: r.messages ?? null, output: (r.output as string | undefined) ?? null, seq: BigInt(r.seq as string), reservedTokens: BigInt(r.reservedTokens as string) } as DeliveryJob;
+/** What the hot paths need of a job (its messages, output and history stay in Postgres). */
+export type HotJob = Pick<DeliveryJob, 'id' | 'status' | 'attempt' | 'seriesId' | 'sellerId' | 'obligationId' | 'modelClass' | 'region' | 'triedNodes' | 'nodeId' | 'leaseToken' | 'reservedTokens' | 'callbackUrl'>;
+
+function toHotJob(r: Row): HotJob {
+  return { ...(r as unknown as HotJob), reservedTokens: BigInt(r.reservedTokens as string) };
 }
 
 const BIGINT_OBLIGATION_FIELDS = ['tokens', 'priceFen', 'notionalFen', 'deliveredTokens', 'reservedTokens', 'excessTokens', 'releasedFen', 'refundedFen', 'penaltyFen', 'shortfallTokens', 'unusedTokens'] as const;
@@ -116,7 +118,7 @@ export class JobBatchRepository {
     const f = <T>(pick: (j: NewJob) => T) => jobs.map(pick);
     const reserved = new Map<string, bigint>();
     for (const j of jobs) reserved.set(j.obligationId, (reserved.get(j.obligationId) ?? 0n) + j.reservedTokens);
-    const rows = await tx.$queryRaw<Row[]>`
+    const rows = await tx.$queryRaw<{ id: string; seq: string; createdAt: Date }[]>`
       WITH reserve AS (
         UPDATE delivery_obligations o SET "reservedTokens" = o."reservedTokens" + r.tokens
         FROM unnest(${[...reserved.keys()]}::uuid[], ${str([...reserved.values()])}::bigint[]) AS r(id, tokens)
@@ -130,22 +132,56 @@ export class JobBatchRepository {
                     ${str(f((j) => j.reservedTokens))}::bigint[], ${f((j) => j.callbackUrl)}::text[], ${f((j) => JSON.stringify(j.decisions))}::jsonb[]) WITH ORDINALITY
              AS x(id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, n)
         ORDER BY n
-        RETURNING id, seq, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, "maxTokens", "reservedTokens", "callbackUrl", status, attempt, "nodeId", "leaseToken",
-                  "leaseExpiresAt", "triedNodes", decisions, "failureReason", "failureCode", "operatorFault", "createdAt", "updatedAt", "dispatchedAt", "leasedAt", "finishedAt"
+        RETURNING id, seq::text AS seq, "createdAt"
       )
-      SELECT j.*, j.seq::text AS seq, j."reservedTokens"::text AS "reservedTokens" FROM j
+      SELECT * FROM j
       WHERE CASE WHEN (SELECT count(*) FROM reserve) = ${reserved.size} THEN true ELSE ledger_refuse('TCR01', 'obligations changed while the submissions were judged') END`;
-    return rows.map(toJob);
+    // Only what the database assigned comes back; the rest is what was written.
+    const assigned = new Map(rows.map((r) => [r.id, r]));
+    return jobs.map((j) => {
+      const r = assigned.get(j.id)!;
+      return {
+        ...j,
+        seq: BigInt(r.seq),
+        status: 'QUEUED',
+        attempt: 0,
+        nodeId: null,
+        leaseToken: null,
+        leaseExpiresAt: null,
+        triedNodes: [],
+        decisions: j.decisions as DeliveryJob['decisions'],
+        messages: j.messages as DeliveryJob['messages'],
+        failureReason: null,
+        failureCode: null,
+        operatorFault: false,
+        output: null,
+        createdAt: r.createdAt,
+        updatedAt: r.createdAt,
+        dispatchedAt: null,
+        leasedAt: null,
+        finishedAt: null,
+      };
+    });
   }
 
-  /** The jobs of a dispatch batch as they stand (unlocked: the dispatch update re-checks its state). */
-  async jobs(db: RawSql, ids: string[]): Promise<DeliveryJob[]> {
+  /**
+   * The jobs of a dispatch batch as they stand (unlocked: the dispatch update re-checks their
+   * state), with how often each already waited for capacity (its backoff).
+   */
+  async jobsToDispatch(db: RawSql, ids: string[]): Promise<(HotJob & { waits: number })[]> {
     const rows = await db.$queryRaw<Row[]>`
-      SELECT j.id, j.seq::text AS seq, j."buyerId", j."seriesId", j."obligationId", j."sellerId", j."modelClass", j.region, j."maxTokens", j."reservedTokens"::text AS "reservedTokens",
-             j."callbackUrl", j.status, j.attempt, j."nodeId", j."leaseToken", j."leaseExpiresAt", j."triedNodes", j.decisions, j."failureReason", j."failureCode", j."operatorFault",
-             j."createdAt", j."updatedAt", j."dispatchedAt", j."leasedAt", j."finishedAt"
+      SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
+             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl",
+             (SELECT count(*) FROM jsonb_array_elements(j.decisions) d WHERE d->>'event' = 'NO_ELIGIBLE_NODE')::int AS waits
       FROM delivery_jobs j WHERE j.id = ANY(${ids}::uuid[])`;
-    return rows.map(toJob);
+    return rows.map((r) => ({ ...toHotJob(r), waits: r.waits as number }));
+  }
+
+  /** Appends a dispatch decision to the job's history (the last 50 kept). */
+  async recordDecision(db: RawSql, id: string, decision: Record<string, unknown>): Promise<void> {
+    await db.$executeRaw`
+      UPDATE delivery_jobs SET decisions = jsonb_path_query_array(decisions || jsonb_build_array(${JSON.stringify(decision)}::jsonb), '$[last-49 to last]'), "updatedAt" = now()
+      WHERE id = ${id}::uuid`;
   }
 
   /** QUEUED at the expected attempt → DISPATCHED to its node, decision appended (last 50 kept); returns the ids moved. */
@@ -175,11 +211,10 @@ export class JobBatchRepository {
    * (jobs first, each set by id, as every path does); otherwise `recordCompletions` checks they
    * did not change before it writes.
    */
-  async lockForCompletion(tx: RawSql, jobIds: string[], lock: boolean): Promise<{ jobs: DeliveryJob[]; obligations: DeliveryObligation[] }> {
+  async lockForCompletion(tx: RawSql, jobIds: string[], lock: boolean): Promise<{ jobs: HotJob[]; obligations: DeliveryObligation[] }> {
     const jobs = tx.$queryRaw<Row[]>`
-      SELECT j.id, j.seq::text AS seq, j."buyerId", j."seriesId", j."obligationId", j."sellerId", j."modelClass", j.region, j."maxTokens", j."reservedTokens"::text AS "reservedTokens",
-             j."callbackUrl", j.status, j.attempt, j."nodeId", j."leaseToken", j."leaseExpiresAt", j."triedNodes", j.decisions, j."failureReason", j."failureCode", j."operatorFault",
-             j."createdAt", j."updatedAt", j."dispatchedAt", j."leasedAt", j."finishedAt"
+      SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
+             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl"
       FROM delivery_jobs j WHERE j.id = ANY(${jobIds}::uuid[]) ORDER BY j.id FOR UPDATE`;
     // obligationId never changes after insert: reading it unlocked is safe.
     const obligations = lock
@@ -188,7 +223,7 @@ export class JobBatchRepository {
           WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[])) ORDER BY o.id FOR UPDATE`
       : tx.$queryRaw<Row[]>`SELECT o.* FROM delivery_obligations o WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[]))`;
     const [j, o] = await Promise.all([jobs, obligations]);
-    return { jobs: j.map(toJob), obligations: o.map(toObligation) };
+    return { jobs: j.map(toHotJob), obligations: o.map(toObligation) };
   }
 
   /**

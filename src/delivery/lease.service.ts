@@ -134,7 +134,7 @@ export class LeaseService implements OnModuleDestroy {
 }
 
 /** The job (read under its lock) is leased to this node under this token; else why not, as a DomainError. */
-export function assertHoldsLease(node: NodePrincipal, job: DeliveryJob | undefined, leaseToken: string): DeliveryJob {
+export function assertHoldsLease<J extends Pick<DeliveryJob, 'sellerId' | 'status' | 'leaseToken' | 'nodeId'>>(node: NodePrincipal, job: J | undefined, leaseToken: string): J {
   if (!job || job.sellerId !== node.operatorId) throw new DomainError('NOT_FOUND', 'delivery job not found');
   if (job.status === 'LEASED' && job.leaseToken === leaseToken && job.nodeId === node.nodeId) return job;
   if ((job.status === 'COMPLETED' || job.status === 'FAILED') && job.leaseToken !== leaseToken) throw new DomainError('JOB_FINISHED', `job is ${job.status}`);

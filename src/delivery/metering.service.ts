@@ -1,20 +1,20 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Counter, Histogram } from 'prom-client';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
-import type { DeliveryJob, DeliveryObligation, UsageRecord } from '../generated/prisma/client.js';
+import type { DeliveryObligation } from '../generated/prisma/client.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { ListingCache } from '../markets/listing-cache.js';
 import { batchOrEach, fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
+import { LockMode } from '../platform/batching/lock-mode.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
-import { jobView } from './delivery-views.js';
 import { billableTokens, meter } from './domain/metering.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
-import { JobBatchRepository, type Metered, type ObligationDelta } from './job-batch.repository.js';
+import { JobBatchRepository, type HotJob, type Metered, type ObligationDelta } from './job-batch.repository.js';
 import { assertHoldsLease } from './lease.service.js';
 import { NodeQueues, nodeEntryId } from './node-queues.js';
 
@@ -28,10 +28,9 @@ interface Completion {
 }
 
 export interface CompletionOutcome {
+  /** The same completion was applied before: nothing changed now. */
   replayed: boolean;
   attempt: number;
-  /** The job as it now stands, built from the rows written (absent for a replay). */
-  view?: ReturnType<typeof jobView>;
 }
 
 /**
@@ -54,6 +53,7 @@ export class MeteringService implements OnApplicationShutdown {
   });
   private readonly batchSize: Histogram;
   private readonly fallbacks: Counter;
+  private readonly locking = new LockMode();
   /** Node-queue entries to mark done after their completion committed (best effort, off the response). */
   private finishing = Promise.resolve();
 
@@ -81,6 +81,7 @@ export class MeteringService implements OnApplicationShutdown {
 
   private fellBack(err: unknown, size: number): void {
     this.fallbacks.inc();
+    this.locking.failed(err);
     this.logger.warn({ err: err instanceof Error ? err.message : String(err), completions: size }, 'completion batch rolled back; applying its completions one by one');
   }
 
@@ -88,8 +89,9 @@ export class MeteringService implements OnApplicationShutdown {
     const outcomes = await this.prisma.sqlTransaction(async (tx, commit) => {
       // A batch reads its obligations unlocked and checks them as it writes, so the obligation's
       // row lock is held only for the last round trip (submissions reserve on the same row); one
-      // completion alone (how a batch that raced is applied again) locks them up front.
-      const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], items.length === 1);
+      // completion alone (how a batch that raced is applied again) locks them up front, as every
+      // batch does for a while once one raced (LockMode).
+      const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], items.length === 1 || this.locking.lockFirst);
       return this.apply(tx, commit, items, new Map(jobs.map((j) => [j.id, j])), new Map(obligations.map((o) => [o.id, o])));
     });
     const done = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, entry: nodeEntryId(items[i].jobId, o.value.attempt), token: items[i].body.leaseToken }] : []));
@@ -102,20 +104,20 @@ export class MeteringService implements OnApplicationShutdown {
   }
 
   /** Judges the batch in arrival order on the locked rows, then writes it all with the COMMIT. */
-  private async apply(tx: SqlTx, commit: () => Promise<void>, items: Completion[], jobs: Map<string, DeliveryJob>, obligations: Map<string, DeliveryObligation>): Promise<PromiseSettledResult<CompletionOutcome>[]> {
+  private async apply(tx: SqlTx, commit: () => Promise<void>, items: Completion[], jobs: Map<string, HotJob>, obligations: Map<string, DeliveryObligation>): Promise<PromiseSettledResult<CompletionOutcome>[]> {
     const businessDate = this.clock.businessDate();
     const results: PromiseSettledResult<CompletionOutcome>[] = [];
     const metered: Metered[] = [];
     const deltas = new Map<string, ObligationDelta>();
     const transfers: TransferRequest[] = [];
-    const views: { index: number; job: DeliveryJob; seriesCode: string; metered: Metered }[] = [];
-    for (const [index, { node, jobId, body }] of items.entries()) {
+    const webhooks: { payload: { jobId: string }; jobId: string }[] = [];
+    for (const { node, jobId, body } of items) {
       const existing = jobs.get(jobId);
       if (existing?.status === 'COMPLETED' && existing.leaseToken === body.leaseToken && existing.sellerId === node.operatorId) {
         results.push(fulfilled({ replayed: true, attempt: existing.attempt }));
         continue;
       }
-      let job: DeliveryJob;
+      let job: HotJob;
       try {
         job = assertHoldsLease(node, existing, body.leaseToken);
       } catch (err) {
@@ -171,29 +173,18 @@ export class MeteringService implements OnApplicationShutdown {
       }
       // A second completion of this job later in the batch is a replay (or refused).
       job.status = 'COMPLETED';
-      views.push({ index, job: { ...job }, seriesCode: series.code, metered: row });
+      if (job.callbackUrl) webhooks.push({ payload: { jobId }, jobId: `webhook.${jobId}` });
       results.push(fulfilled({ replayed: false, attempt: job.attempt }));
     }
     if (metered.length === 0) return results;
-    const webhooks = views.filter((v) => v.job.callbackUrl).map((v) => ({ payload: { jobId: v.job.id }, jobId: `webhook.${v.job.id}` }));
     // One round trip to the end: the rows, the money (a refusal fails its statement, and the
     // COMMIT behind it then rolls back), the webhooks and the COMMIT.
-    const [written] = await inOrder([
+    await inOrder([
       this.batches.recordCompletions(tx, metered, [...deltas.values()]),
       transfers.length > 0 ? this.ledger.postBatch(tx, transfers) : Promise.resolve(),
       this.outbox.enqueueMany(tx, 'delivery.webhook', webhooks),
       commit(),
     ]);
-    for (const v of views) {
-      const w = written.get(v.job.id)!;
-      const job = { ...v.job, output: v.metered.output, finishedAt: w.finishedAt, updatedAt: w.finishedAt, leaseExpiresAt: null };
-      results[v.index] = fulfilled({ replayed: false, attempt: v.job.attempt, view: jobView(job, v.seriesCode, usageRecord(w, v.metered)) });
-    }
     return results;
   }
-}
-
-function usageRecord(w: { id: string; createdAt: Date }, m: Metered): UsageRecord {
-  const { output: _output, ...fields } = m;
-  return { ...fields, id: w.id, createdAt: w.createdAt };
 }

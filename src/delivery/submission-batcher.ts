@@ -4,6 +4,7 @@ import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { AuditRepository, type AuditEntry } from '../platform/audit/audit.repository.js';
 import { batchOrEach, fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
+import { LockMode } from '../platform/batching/lock-mode.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
@@ -53,6 +54,7 @@ export class SubmissionBatcher {
     maxItems: MAX_BATCH,
     onFlush: (n) => this.batchSize.observe(n),
   });
+  private readonly locking = new LockMode();
   private readonly batchSize: Histogram;
   private readonly fallbacks: Counter;
 
@@ -74,6 +76,7 @@ export class SubmissionBatcher {
 
   private fellBack(err: unknown, size: number): void {
     this.fallbacks.inc();
+    this.locking.failed(err);
     this.logger.warn({ err: err instanceof Error ? err.message : String(err), submissions: size }, 'submission batch rolled back; storing its jobs one by one');
   }
 
@@ -82,9 +85,10 @@ export class SubmissionBatcher {
     const result = await this.prisma.sqlTransaction(async (tx, commit) => {
       // A batch reads its obligations unlocked and its write checks they still have room, so the
       // obligations' row locks are held only for the last round trip (completions credit the
-      // same rows); one submission alone (how a batch that raced is stored again) locks up front.
-      const alone = items.length === 1;
-      const [obligations, existing] = await inOrder([this.batches.obligationsFor(tx, pairs, alone), this.batches.existingJobs(tx, items.map((s) => s.id))]);
+      // same rows); one submission alone (how a batch that raced is stored again) locks up front, as
+      // every batch does for a while once one raced (LockMode).
+      const lockFirst = items.length === 1 || this.locking.lockFirst;
+      const [obligations, existing] = await inOrder([this.batches.obligationsFor(tx, pairs, lockFirst), this.batches.existingJobs(tx, items.map((s) => s.id))]);
       let judged = judge(items, obligations, existing);
       // The buyer may have paid a margin call since (the deposit event is only a fast path):
       // check now, for buyers whose submissions would wait on a FUNDING obligation.
@@ -92,7 +96,7 @@ export class SubmissionBatcher {
       if (waiting.length > 0) {
         let activated = 0;
         for (const buyerId of waiting) activated += await this.repo.activateFunded(tx, buyerId);
-        if (activated > 0) judged = judge(items, await this.batches.obligationsFor(tx, pairs, alone), existing);
+        if (activated > 0) judged = judge(items, await this.batches.obligationsFor(tx, pairs, lockFirst), existing);
       }
       return this.write(tx, commit, items, judged);
     });
@@ -113,7 +117,7 @@ export class SubmissionBatcher {
     ]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     const replays = items.filter((_, i) => judged[i] === 'replayed').map((s) => s.id);
-    const replayed = new Map((replays.length > 0 ? await this.batches.jobs(this.prisma.sql, replays) : []).map((r) => [r.id, r]));
+    const replayed = new Map((replays.length > 0 ? await this.prisma.deliveryJob.findMany({ where: { id: { in: replays } } }) : []).map((r) => [r.id, r]));
     return items.map((s, i) => {
       const j = judged[i];
       if (j instanceof DomainError) return rejected(j);
