@@ -64,7 +64,7 @@ export class DeliveryController {
   @Audited('delivery.job.submit-batch', 'delivery-job')
   @HttpCode(200)
   async submitBatch(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobsDto, @Req() req: TcRequest, @Headers('idempotency-key') key?: string) {
-    const entry = { ...this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201 }), action: 'delivery.job.submit' };
+    const entry = this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201, action: 'delivery.job.submit' });
     const results = await Promise.allSettled(
       body.jobs.map((job, i) => {
         const fromKey = idForRequest('delivery-job', p.memberId, key === undefined ? undefined : `${key}#${i}`);
@@ -78,7 +78,7 @@ export class DeliveryController {
       return { status: 201, job: { id, series, obligationId, status, maxTokens, createdAt: timings.createdAt } };
     });
     // Each accepted job's audit event committed with it; each refusal is recorded here.
-    await Promise.all(items.flatMap((it) => (it.problem ? [this.auditRecorder.record(req, { outcome: 'FAILURE', httpStatus: it.status, errorCode: it.problem.code })] : [])));
+    await Promise.all(items.flatMap((it) => (it.problem ? [this.auditRecorder.record(req, { outcome: 'FAILURE', httpStatus: it.status, errorCode: it.problem.code, action: 'delivery.job.submit' })] : [])));
     req.auditedInTransaction = true;
     return { items };
   }

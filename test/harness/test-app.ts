@@ -28,6 +28,8 @@ export interface TestAppOptions {
   redisUrl?: string;
   role?: AppConfig['role'];
   env?: NodeJS.ProcessEnv;
+  /** Another copy of the service: the database and queues of this app (not dropped on close). */
+  replicaOf?: TestApp;
 }
 
 /** A fresh database and queue prefix, for a test file that brings its own app or processes. */
@@ -43,7 +45,9 @@ export async function testResources(): Promise<{ databaseUrl: string; redisUrl: 
 
 /** Boots the real Nest app on a random port over a fresh database and a private queue prefix. */
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
-  const res = await testResources();
+  const res = opts.replicaOf
+    ? { databaseUrl: opts.replicaOf.config.databaseUrl, redisUrl: opts.replicaOf.config.redisUrl, queuePrefix: opts.replicaOf.config.queuePrefix, drop: async () => undefined }
+    : await testResources();
   const env = loadEnvConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', OUTBOX_POLL_MS: '50', ...opts.env });
   const config: AppConfig = {
     ...env,

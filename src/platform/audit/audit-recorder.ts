@@ -11,15 +11,18 @@ export class AuditRecorder {
 
   async record(
     req: TcRequest & { auditMeta?: AuditMeta },
-    result: { outcome: AuditOutcome; targetId?: string; httpStatus?: number; errorCode?: string },
+    result: { outcome: AuditOutcome; targetId?: string; httpStatus?: number; errorCode?: string; action?: string },
   ): Promise<void> {
     await this.audit.append(this.entry(req, result));
   }
 
-  /** The entry `record` appends; a handler may write it in its own transaction instead. */
+  /**
+   * The entry `record` appends; a handler may write it in its own transaction instead. `action`
+   * overrides the route's (an item of a batch request is recorded as the single request would be).
+   */
   entry(
     req: TcRequest & { auditMeta?: AuditMeta },
-    result: { outcome: AuditOutcome; targetId?: string; httpStatus?: number; errorCode?: string },
+    result: { outcome: AuditOutcome; targetId?: string; httpStatus?: number; errorCode?: string; action?: string },
   ): AuditEntry {
     const routePath = (req.route as { path?: string } | undefined)?.path ?? req.path;
     const params = req.params as Record<string, string> | undefined;
@@ -27,7 +30,7 @@ export class AuditRecorder {
       actorMemberId: req.principal?.memberId,
       actorKeyId: req.principal?.keyId,
       role: req.principal?.role,
-      action: req.auditMeta?.action ?? `${req.method} ${routePath}`.slice(0, 200),
+      action: result.action ?? req.auditMeta?.action ?? `${req.method} ${routePath}`.slice(0, 200),
       targetType: req.auditMeta?.targetType,
       targetId: (params?.id ?? result.targetId)?.slice(0, 200),
       requestId: String(req.id).slice(0, 100),

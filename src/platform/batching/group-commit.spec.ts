@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { fulfilled, GroupCommit, rejected } from './group-commit.js';
+import { batchOrEach, fulfilled, GroupCommit, rejected } from './group-commit.js';
+import { LockMode } from './lock-mode.js';
 
 describe('GroupCommit', () => {
   it('flushes what arrives while a flush is in flight together, in order, answering each item', async () => {
@@ -36,5 +37,37 @@ describe('GroupCommit', () => {
     expect(peak).toBe(2);
     expect(results.slice(0, 4)).toEqual([1, 2, 3, 4]);
     expect(results[5]).toBe('boom');
+  });
+});
+
+describe('batchOrEach', () => {
+  it('answers from the batch when it commits, and runs each item alone (in order) when it throws', async () => {
+    const runs: number[][] = [];
+    const run = async (items: number[]) => {
+      runs.push(items);
+      if (items.length > 1 || items[0] === 3) throw new Error(`batch of ${items.join(',')} failed`);
+      return items.map((i) => fulfilled(i * 10));
+    };
+    expect(await batchOrEach([7], run)).toEqual([fulfilled(70)]);
+    const fallbacks: unknown[] = [];
+    const out = await batchOrEach([1, 2, 3, 4], run, (err) => fallbacks.push(err));
+    expect(out.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message))).toEqual([10, 20, 'batch of 3 failed', 40]);
+    expect(runs).toEqual([[7], [1, 2, 3, 4], [1], [2], [3], [4]]);
+    expect(fallbacks).toHaveLength(1);
+    // A single item that fails is answered with its error, not run again.
+    expect(await batchOrEach([3], run)).toEqual([rejected(new Error('batch of 3 failed'))]);
+  });
+});
+
+describe('LockMode', () => {
+  it('stays optimistic until a batch races (SQLSTATE TCR01), then locks up front for a while', async () => {
+    const mode = new LockMode(50);
+    expect(mode.lockFirst).toBe(false);
+    mode.failed(Object.assign(new Error('unique violation'), { code: '23505' }));
+    expect(mode.lockFirst).toBe(false);
+    mode.failed(Object.assign(new Error('obligations changed'), { code: 'TCR01' }));
+    expect(mode.lockFirst).toBe(true);
+    await new Promise((r) => setTimeout(r, 80));
+    expect(mode.lockFirst).toBe(false);
   });
 });

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobBatchRepository } from '../../src/delivery/job-batch.repository.js';
+import { postgresError } from '../../src/platform/prisma/postgres-error.js';
+import { expectProblem, type TestMember } from '../harness/factories.js';
+import { expectLedgerConsistent } from '../harness/ledger-checks.js';
+import { expire, physicalMarket, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import type { ApiClient } from '../harness/http.js';
+import { startTestApp, type TestApp } from '../harness/test-app.js';
+
+interface Leased {
+  id: string;
+  leaseToken: string;
+}
+
+interface BatchItem {
+  status: number;
+  job?: { id: string; status: string; obligationId: string };
+  problem?: { code: string };
+}
+
+const job = (series: string, maxTokens: number, extra: Record<string, unknown> = {}) => ({ series, modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `max ${maxTokens}` }], maxTokens, ...extra });
+
+/** The batch endpoints (buyers submit many jobs, agents report many completions) and the checks behind their one-transaction batches. */
+describe('delivery batches', () => {
+  let t: TestApp;
+  let m: PhysicalMarket;
+  let buyer: TestMember;
+  let node: ApiClient;
+  let nodeId: string;
+  const obligation = () => t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { DELIVERY_MAX_TOKENS: '400000' } });
+    // One contract: 1,000,000 tokens at 400.00.
+    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 2, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    await expire(t, m);
+    buyer = m.buyers[0];
+    nodeId = m.operators[0].nodes[0].id;
+    node = t.client(m.operators[0].nodes[0].nodeToken);
+    // Only the first node takes work, so this test's leases find every job.
+    const other = m.operators[0].nodes[1];
+    expect((await t.client(m.operators[0].member.key).patch(`/v1/nodes/${other.id}`, { status: 'DRAINING' })).status).toBe(200);
+  });
+  afterAll(() => t.close());
+
+  it('POST /v1/delivery/jobs/batch judges each job in order as if alone, answers each, and writes nothing for a refused one', async () => {
+    const res = await buyer.client.post<{ items: BatchItem[] }>('/v1/delivery/jobs/batch', {
+      jobs: [job(m.series, 400_000), job(m.series, 10, { obligationId: randomUUID() }), job(m.series, 400_000), job(m.series, 400_000), job(m.series, 1)],
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.items.map((i) => i.status)).toEqual([201, 422, 201, 201, 422]);
+    // An obligation id that is not one of the buyer's draws on nothing.
+    expect(res.body.items[1].problem?.code).toBe('NO_ENTITLEMENT');
+    expect(res.body.items[4].problem?.code).toBe('NO_ENTITLEMENT');
+    const ids = res.body.items.flatMap((i) => (i.job ? [i.job.id] : []));
+    const rows = await t.prisma.deliveryJob.findMany({ where: { id: { in: ids } }, orderBy: { seq: 'asc' } });
+    // The third takes what is left of the obligation: 1,000,000 − 2 × 400,000.
+    expect(rows.map((r) => [r.id, r.reservedTokens])).toEqual([
+      [ids[0], 400_000n],
+      [ids[1], 400_000n],
+      [ids[2], 200_000n],
+    ]);
+    expect(await t.prisma.deliveryJob.count({ where: { seriesId: m.seriesId } })).toBe(3);
+    expect((await obligation()).reservedTokens).toBe(1_000_000n);
+    // One success event per stored job, committed with it; one failure per refusal.
+    const audit = await t.prisma.auditEvent.findMany({ where: { actorMemberId: buyer.id, action: 'delivery.job.submit' } });
+    expect(audit.filter((a) => a.outcome === 'SUCCESS').map((a) => a.targetId).sort()).toEqual([...ids].sort());
+    expect(audit.filter((a) => a.outcome === 'FAILURE').map((a) => a.errorCode).sort()).toEqual(['NO_ENTITLEMENT', 'NO_ENTITLEMENT']);
+
+    expectProblem(await t.client(m.operators[0].member.key).post('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] }), 403, 'FORBIDDEN_ROLE');
+    expectProblem(await buyer.client.post('/v1/delivery/jobs/batch', { jobs: [] }), 400, 'VALIDATION_FAILED');
+  });
+
+  it('POST /v1/nodes/:id/completions applies each completion once; a duplicate is a replay, a stale lease is refused, others still apply', async () => {
+    const leased = await waitFor('three jobs leased', async () => {
+      const res = await node.post<{ jobs: Leased[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 3, waitSeconds: 1 });
+      return res.body.jobs.length === 3 ? res.body.jobs : undefined;
+    }, 10_000);
+    const [a, b, c] = leased;
+    const done = (j: Leased, leaseToken = j.leaseToken) => ({ jobId: j.id, leaseToken, usage: { prompt_tokens: 40, completion_tokens: 100 }, ttftMs: 100, durationMs: 1_000, output: `done ${j.id}` });
+    const res = await node.post<{ items: { jobId: string; status: number; replayed?: boolean; problem?: { code: string } }[] }>(`/v1/nodes/${nodeId}/completions`, {
+      completions: [done(a), done(a), done(b, 'f'.repeat(32)), done(c)],
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.items.map((i) => [i.jobId, i.status, i.replayed ?? i.problem?.code])).toEqual([
+      [a.id, 200, false],
+      [a.id, 200, true],
+      [b.id, 409, 'LEASE_STALE'],
+      [c.id, 200, false],
+    ]);
+    const usage = await t.prisma.usageRecord.findMany({ where: { obligationId: (await obligation()).id } });
+    expect(usage.map((u) => u.jobId).sort()).toEqual([a.id, c.id].sort());
+    const o = await obligation();
+    // 100 + 40 × 25 % = 110 billable tokens each; b keeps its reservation (still leased).
+    expect(o.deliveredTokens).toBe(usage.reduce((s, u) => s + u.creditedTokens, 0n));
+    expect(o.deliveredTokens).toBe(220n);
+    expect(o.releasedFen).toBe(usage.reduce((s, u) => s + u.releasedFen, 0n));
+    expect(o.reservedTokens).toBe((await t.prisma.deliveryJob.findMany({ where: { status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } } })).reduce((s, j) => s + j.reservedTokens, 0n));
+    expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: b.id } })).status).toBe('LEASED');
+    expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: a.id } })).output).toBe(`done ${a.id}`);
+
+    // Another node's token may not report for this node.
+    expectProblem(await t.client(m.operators[0].nodes[1].nodeToken).post(`/v1/nodes/${nodeId}/completions`, { completions: [done(b)] }), 404, 'NOT_FOUND');
+    await expectLedgerConsistent(t.prisma);
+  });
+
+  it('a batch written over obligations that moved since it read them fails whole with TCR01, leaving no trace', async () => {
+    const repo = t.app.get(JobBatchRepository);
+    const o = await obligation();
+    // Reserving more than is left (as if completions and other submissions took it meanwhile).
+    const tooMuch = { id: randomUUID(), buyerId: o.buyerId, seriesId: o.seriesId, obligationId: o.id, sellerId: o.sellerId, modelClass: 'llm-70b-instruct', region: null, messages: [], maxTokens: 1, reservedTokens: o.tokens, callbackUrl: null, decisions: [] };
+    const submit = t.prisma.sqlTransaction((tx) => repo.insertJobs(tx, [tooMuch]));
+    await expect(submit.catch((err: unknown) => postgresError(err)?.code)).resolves.toBe('TCR01');
+    expect(await t.prisma.deliveryJob.count({ where: { id: tooMuch.id } })).toBe(0);
+    expect((await obligation()).reservedTokens).toBe(o.reservedTokens);
+
+    // A completion metered from delivered/released figures that are no longer current.
+    const leased = await t.prisma.deliveryJob.findFirstOrThrow({ where: { status: 'LEASED' } });
+    const metered = { jobId: leased.id, obligationId: o.id, nodeId, operatorId: o.sellerId, promptTokens: 0n, completionTokens: 10n, billableTokens: 10n, creditedTokens: 10n, excessTokens: 0n, releasedFen: 0n, ttftMs: 1, durationMs: 1, ttftBreach: false, rateBreach: false, output: 'x' };
+    const stale = { id: o.id, before: { deliveredTokens: o.deliveredTokens - 1n, releasedFen: o.releasedFen }, deliveredTokens: o.deliveredTokens + 10n, unreserve: leased.reservedTokens, excess: 0n, releasedFen: 0n };
+    const complete = t.prisma.sqlTransaction((tx) => repo.recordCompletions(tx, [metered], [stale]));
+    await expect(complete.catch((err: unknown) => postgresError(err)?.code)).resolves.toBe('TCR01');
+    expect(await t.prisma.usageRecord.count({ where: { jobId: leased.id } })).toBe(0);
+    expect(await obligation()).toMatchObject({ deliveredTokens: o.deliveredTokens, reservedTokens: o.reservedTokens });
+    expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: leased.id } })).status).toBe('LEASED');
+  });
+});
