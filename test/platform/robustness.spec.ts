@@ -100,7 +100,7 @@ describe('API robustness', () => {
       }
     }
     expect(problems).toEqual([]);
-    expect(nodeRoutes).toBe(4); // heartbeat, lease, complete, fail
+    expect(nodeRoutes).toBe(5); // heartbeat, lease, completions, complete, fail
   }, 120_000);
 
   it('members never reach each other: another member\'s resources answer 404', async () => {

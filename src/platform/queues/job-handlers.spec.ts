@@ -44,6 +44,8 @@ class SettlementJobs {
 class DeliveryJobs {
   @JobHandler('delivery.dispatch')
   async dispatch(): Promise<void> {}
+  @JobHandler('delivery.dispatch-batch')
+  async dispatchBatch(): Promise<void> {}
   @JobHandler('delivery.webhook')
   async webhook(): Promise<void> {}
   @JobHandler('reconciliation.run')
