@@ -8,7 +8,7 @@ import { Queue, Worker } from 'bullmq';
 import pg from 'pg';
 import { freePort, machine, median, printTable, progress, scratchDatabase, startServer, writeResults, type Figure } from './lib.js';
 
-const JOBS = Number(process.env.BENCH_JOBS ?? 2_000);
+const JOBS = Number(process.env.BENCH_JOBS ?? 8_000);
 const AGENTS = Number(process.env.BENCH_AGENTS ?? 4);
 const SUBMITTERS = Number(process.env.BENCH_SUBMITTERS ?? 16);
 // Jobs per submission request (POST /v1/delivery/jobs/batch); 1 uses POST /v1/delivery/jobs.

@@ -10,7 +10,7 @@ import { Queues } from '../platform/queues/queues.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { JobFailures } from './job-failures.js';
-import { NodeQueues, nodeEntryId } from './node-queues.js';
+import { NodeQueues, nodeEntryId, parseLeaseToken } from './node-queues.js';
 
 /**
  * Keeps delivery moving from the record in Postgres, not from Redis: an in-process loop (worker
@@ -83,7 +83,11 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
     if (moved.length > 0) {
       this.outbox.poke();
       for (const r of moved) this.logger.warn({ job: r.id, node: r.nodeId, reason: r.reason, status: r.status, attempt: r.attempt }, 'lease lost: job sent back to dispatch');
-      await Promise.all(moved.map((r) => this.nodes.discard(r.nodeId, nodeEntryId(r.id, r.previousAttempt))));
+      // The entries they came in: a leased job names its entry in its lease token; a job only
+      // dispatched had one of its own, or sits in a chunk whose other jobs move on with it.
+      const entryOf = (r: (typeof moved)[number]) => (r.leaseToken ? parseLeaseToken(r.leaseToken)?.entryId : undefined) ?? nodeEntryId(r.id, r.previousAttempt);
+      const entries = new Map(moved.map((r) => [`${r.nodeId}/${entryOf(r)}`, { nodeId: r.nodeId, entryId: entryOf(r) }]));
+      await Promise.all([...entries.values()].map((e) => this.nodes.discard(e.nodeId, e.entryId)));
     }
 
     let requeued = 0;

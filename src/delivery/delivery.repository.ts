@@ -77,10 +77,10 @@ export class DeliveryRepository {
   }
 
   /** Puts expired leases and jobs held by OFFLINE nodes back to dispatch; returns what moved. */
-  reclaim(tx: Tx, maxAttempts: number): Promise<{ id: string; attempt: number; status: string; nodeId: string; previousAttempt: number; reason: string }[]> {
+  reclaim(tx: Tx, maxAttempts: number): Promise<{ id: string; attempt: number; status: string; nodeId: string; previousAttempt: number; leaseToken: string | null; reason: string }[]> {
     return tx.$queryRaw`
       WITH lost AS (
-        SELECT j.id, j."nodeId", j.attempt,
+        SELECT j.id, j."nodeId", j.attempt, j."leaseToken",
                CASE WHEN n.status = 'OFFLINE' THEN 'NODE_OFFLINE' ELSE 'LEASE_EXPIRED' END AS reason
         FROM delivery_jobs j JOIN nodes n ON n.id = j."nodeId"
         WHERE (j.status = 'LEASED' AND j."leaseExpiresAt" < now())
@@ -98,7 +98,7 @@ export class DeliveryRepository {
         decisions = j.decisions || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', j.attempt, 'event', lost.reason, 'nodeId', j."nodeId")),
         "nodeId" = NULL, "leaseToken" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
       FROM lost WHERE j.id = lost.id
-      RETURNING j.id, j.attempt, j.status::text AS status, lost."nodeId", lost.attempt AS "previousAttempt", lost.reason`;
+      RETURNING j.id, j.attempt, j.status::text AS status, lost."nodeId", lost.attempt AS "previousAttempt", lost."leaseToken", lost.reason`;
   }
 
   /** Jobs with no progress for a while: Redis may have lost their queue entry. */

@@ -15,7 +15,7 @@ import { JobBatchRepository, type Dispatched, type HotJob } from './job-batch.re
 
 type DispatchJob = HotJob & { waits: number };
 import { JobFailures } from './job-failures.js';
-import { NodeQueues, type NodeQueueEntry } from './node-queues.js';
+import { NodeQueues, type QueuedJob } from './node-queues.js';
 
 
 /**
@@ -109,7 +109,7 @@ export class DispatchService {
 
     const moved = await this.batches.markDispatched(this.prisma.sql, chosen);
     // After the commit: a crash here leaves DISPATCHED jobs the reaper re-adds to their node queues.
-    const perNode = new Map<string, NodeQueueEntry[]>();
+    const perNode = new Map<string, QueuedJob[]>();
     for (const c of chosen) {
       if (!moved.has(c.id)) {
         outcome.set(c.id, 'superseded');

@@ -206,6 +206,13 @@ export class JobBatchRepository {
       RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens"`;
   }
 
+  /** Which of these lease tokens still lease a job (an entry is finished once its token leases none). */
+  async openLeases(db: RawSql, tokens: string[]): Promise<Set<string>> {
+    const rows = await db.$queryRaw<{ leaseToken: string }[]>`
+      SELECT DISTINCT "leaseToken" FROM delivery_jobs WHERE "leaseToken" = ANY(${tokens}::text[]) AND status = 'LEASED'`;
+    return new Set(rows.map((r) => r.leaseToken));
+  }
+
   /**
    * Locks the jobs of a completion batch and reads their obligations — locked too when `lock`
    * (jobs first, each set by id, as every path does); otherwise `recordCompletions` checks they

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
 import type { Subscription } from 'rxjs';
 import { CapacityEvents } from '../capacity/capacity.events.js';
 import type { DeliveryJob } from '../generated/prisma/client.js';
@@ -14,7 +13,7 @@ import { JobBatchRepository } from './job-batch.repository.js';
 import { appendDecision } from './dispatch.service.js';
 import type { FailJobDto } from './dto/delivery.dto.js';
 import { JobFailures } from './job-failures.js';
-import { NodeQueues, nodeEntryId } from './node-queues.js';
+import { CHUNK, entryJobs, leaseToken, newLock, NodeQueues, parseLeaseToken, type QueuedJob } from './node-queues.js';
 
 export interface LeasedJob {
   id: string;
@@ -65,48 +64,61 @@ export class LeaseService implements OnModuleDestroy {
   }
 
   /**
-   * Takes up to `max` entries off the node's queue, each under its own lease token, and records
-   * every lease in one statement. An entry whose job moved on since it was queued is stale: it is
-   * finished off the queue and not handed out.
+   * Takes entries off the node's queue until they carry `max` jobs, each entry under its own lock
+   * (the lease of its jobs), and records every lease in one statement. A chunk that carries more
+   * than is still wanted is split: the rest goes back on the queue as an entry of its own. A job
+   * that moved on since it was queued is passed over; an entry left with no job leased is
+   * finished at once.
    */
   private async takeMany(nodeId: string, max: number, signal?: AbortSignal): Promise<LeasedJob[]> {
-    if (signal?.aborted) return [];
-    // Every take goes out at once (each is one atomic BullMQ move under its own token): one
-    // round trip to Redis for the whole lease instead of one per job. While Redis is away there
-    // is simply no work to hand out; the agent asks again.
-    const entries = await Promise.all(
-      Array.from({ length: max }, async () => {
-        const token = randomBytes(16).toString('hex');
-        const entry = await this.nodes.take(nodeId, token).catch(() => null);
-        return entry ? { entryId: entry.id!, jobId: entry.data.jobId, attempt: entry.data.attempt, token } : null;
-      }),
-    );
-    const taken = entries.filter((e) => e !== null);
+    const taken: { entryId: string; lock: string; jobs: QueuedJob[] }[] = [];
+    let wanted = max;
+    while (wanted > 0 && !signal?.aborted) {
+      // As many takes at once as could be needed (each one atomic BullMQ move under its own
+      // lock): one round trip to Redis. While Redis is away there is no work to hand out.
+      const round = await Promise.all(
+        Array.from({ length: Math.ceil(wanted / CHUNK) }, async () => {
+          const lock = newLock();
+          const entry = await this.nodes.take(nodeId, lock).catch(() => null);
+          return entry ? { entryId: entry.id!, lock, jobs: entryJobs(entry.data) } : null;
+        }),
+      );
+      const got = round.filter((e) => e !== null);
+      for (const e of got) {
+        if (e.jobs.length > wanted) {
+          await this.nodes.addMany(nodeId, e.jobs.slice(Math.max(wanted, 0)));
+          e.jobs = e.jobs.slice(0, Math.max(wanted, 0));
+        }
+        wanted -= e.jobs.length;
+        taken.push(e);
+      }
+      if (got.length < round.length) break;
+    }
     if (taken.length === 0) return [];
-    const rows = await this.batches.claim(this.prisma.sql, nodeId, this.config.delivery.leaseMs, taken.map((t) => ({ id: t.jobId, attempt: t.attempt, token: t.token })));
-    const claimed = new Map(rows.map((r) => [r.leaseToken, r]));
-    await Promise.all(taken.filter((t) => !claimed.has(t.token)).map((t) => this.nodes.finish(nodeId, t.entryId, t.token, 'superseded')));
-    return taken.flatMap((t) => {
-      const r = claimed.get(t.token);
-      return r ? [{ id: r.id, leaseToken: t.token, leaseExpiresAt: r.leaseExpiresAt.toISOString(), modelClass: r.modelClass, messages: r.messages, maxTokens: r.maxTokens }] : [];
+    const claims = taken.flatMap((e) => e.jobs.map((j) => ({ id: j.jobId, attempt: j.attempt, token: leaseToken(e.entryId, e.lock) })));
+    const rows = claims.length > 0 ? await this.batches.claim(this.prisma.sql, nodeId, this.config.delivery.leaseMs, claims) : [];
+    const claimed = new Map(rows.map((r) => [r.id, r]));
+    await Promise.all(taken.filter((e) => !e.jobs.some((j) => claimed.has(j.jobId))).map((e) => this.nodes.finish(nodeId, e.entryId, e.lock, 'superseded')));
+    return claims.flatMap((c) => {
+      const r = claimed.get(c.id);
+      return r ? [{ id: r.id, leaseToken: c.token, leaseExpiresAt: r.leaseExpiresAt.toISOString(), modelClass: r.modelClass, messages: r.messages, maxTokens: r.maxTokens }] : [];
     });
   }
 
   /** Agent heartbeat: every lease the node holds runs for another lease period. */
   async extend(nodeId: string): Promise<number> {
-    const rows = await this.prisma.$queryRaw<{ id: string; attempt: number; leaseToken: string }[]>`
+    const rows = await this.prisma.$queryRaw<{ id: string; leaseToken: string }[]>`
       UPDATE delivery_jobs SET "leaseExpiresAt" = now() + ${this.config.delivery.leaseMs} * interval '1 millisecond'
-      WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' RETURNING id, attempt, "leaseToken"`;
-    await Promise.all(rows.map((r) => this.nodes.extend(nodeId, nodeEntryId(r.id, r.attempt), r.leaseToken).catch(() => undefined)));
+      WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' RETURNING id, "leaseToken"`;
+    const leases = [...new Set(rows.map((r) => r.leaseToken))].flatMap((t) => parseLeaseToken(t) ?? []);
+    await Promise.all(leases.map((l) => this.nodes.extend(nodeId, l.entryId, l.lock).catch(() => undefined)));
     return rows.length;
   }
 
   /** The agent gives a job up: back to dispatch (another node first) while attempts remain. */
   async fail(node: NodePrincipal, jobId: string, body: FailJobDto): Promise<{ id: string; status: string; attempt: number }> {
-    let leasedAttempt = 0;
     const job = await this.prisma.$transaction(async (tx) => {
       const current = await this.leased(tx, node, jobId, body.leaseToken);
-      leasedAttempt = current.attempt;
       const now = new Date();
       const next = current.attempt + 1;
       const decision = { at: now.toISOString(), attempt: current.attempt, event: 'NODE_FAILED', nodeId: node.nodeId, reason: body.reason, retryable: body.retryable };
@@ -123,7 +135,8 @@ export class LeaseService implements OnModuleDestroy {
       return failed;
     });
     this.outbox.poke();
-    await this.nodes.finish(node.nodeId, nodeEntryId(jobId, leasedAttempt), body.leaseToken, 'failed');
+    // The entry is done once none of the jobs it carried is leased under it any more.
+    if ((await this.batches.openLeases(this.prisma.sql, [body.leaseToken])).size === 0) await this.nodes.finishLease(node.nodeId, body.leaseToken, 'failed');
     return { id: job.id, status: job.status, attempt: job.attempt };
   }
 

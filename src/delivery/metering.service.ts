@@ -16,7 +16,7 @@ import { billableTokens, meter } from './domain/metering.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
 import { JobBatchRepository, type HotJob, type Metered, type ObligationDelta } from './job-batch.repository.js';
 import { assertHoldsLease } from './lease.service.js';
-import { NodeQueues, nodeEntryId } from './node-queues.js';
+import { NodeQueues } from './node-queues.js';
 
 /** Completions applied in one transaction at most; bounds a batch's statements. */
 const MAX_BATCH = 200;
@@ -94,13 +94,20 @@ export class MeteringService implements OnApplicationShutdown {
       const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], items.length === 1 || this.locking.lockFirst);
       return this.apply(tx, commit, items, new Map(jobs.map((j) => [j.id, j])), new Map(obligations.map((o) => [o.id, o])));
     });
-    const done = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, entry: nodeEntryId(items[i].jobId, o.value.attempt), token: items[i].body.leaseToken }] : []));
+    const done = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, token: items[i].body.leaseToken }] : []));
     if (done.length > 0) {
       this.outbox.poke();
       // The entries are done for Postgres already; telling BullMQ need not hold the answer back.
-      this.finishing = this.finishing.then(() => Promise.all(done.map((d) => this.nodes.finish(d.node, d.entry, d.token, 'completed'))).then(() => undefined));
+      // An entry (a chunk of jobs under one lease) is done once its token leases no job.
+      this.finishing = this.finishing.then(() => this.finishEntries(done)).catch((err: Error) => this.logger.debug({ err: err.message }, 'node queue entries not finished; harmless'));
     }
     return outcomes;
+  }
+
+  private async finishEntries(done: { node: string; token: string }[]): Promise<void> {
+    const leases = new Map(done.map((d) => [d.token, d.node]));
+    const open = await this.batches.openLeases(this.prisma.sql, [...leases.keys()]);
+    await Promise.all([...leases].filter(([token]) => !open.has(token)).map(([token, node]) => this.nodes.finishLease(node, token, 'completed')));
   }
 
   /** Judges the batch in arrival order on the locked rows, then writes it all with the COMMIT. */

@@ -1,21 +1,53 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { Job, Queue, Worker } from 'bullmq';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { redisOptions } from '../platform/queues/redis-connection.js';
 
-export interface NodeQueueEntry {
+/** A delivery job at one dispatch attempt. */
+export interface QueuedJob {
   jobId: string;
   attempt: number;
 }
+
+/** What a node-queue entry carries: one job, or a chunk of jobs dispatched together. */
+export type NodeQueueEntry = QueuedJob | { jobs: QueuedJob[] };
+
+export const entryJobs = (entry: NodeQueueEntry): QueuedJob[] => ('jobs' in entry ? entry.jobs : [entry]);
+
+/**
+ * Jobs per entry at most. A dispatch batch's jobs for one node go in chunks: one BullMQ add,
+ * take (lock) and finish per chunk instead of per job — those Redis round trips are most of
+ * what a job costs the service. A lease splits a chunk that does not fit what the agent asked.
+ */
+export const CHUNK = 16;
 
 const MAX_REMEMBERED = 50_000;
 // A finished entry is dropped at once: Postgres keeps the record; an entry added again under the
 // same id later (the reaper's restore) finds its job moved on and is finished as superseded.
 const ENTRY_OPTIONS = { removeOnComplete: true, removeOnFail: { age: 24 * 3600 } };
 
-/** BullMQ id of a delivery job's entry on a node queue: one per dispatch attempt. */
+/** BullMQ id of a delivery job's own entry on a node queue: one per dispatch attempt. */
 export const nodeEntryId = (jobId: string, attempt: number): string => `${jobId}.${attempt}`;
+
+/** BullMQ id of a chunk's entry: named after its first job. */
+const chunkEntryId = (first: QueuedJob): string => `c.${first.jobId}.${first.attempt}`;
+
+/** A fresh BullMQ lock token for taking an entry. */
+export const newLock = (): string => randomBytes(16).toString('base64url');
+
+/**
+ * The lease token of the jobs of an entry taken from a node queue: the entry's id and its BullMQ
+ * lock token, so whoever holds the lease (an agent's report, a heartbeat, the reaper) can finish,
+ * extend or drop that entry without asking Redis which entry a job came in.
+ */
+export const leaseToken = (entryId: string, lock: string): string => `${entryId}~${lock}`;
+
+export function parseLeaseToken(token: string): { entryId: string; lock: string } | null {
+  const at = token.lastIndexOf('~');
+  return at > 0 ? { entryId: token.slice(0, at), lock: token.slice(at + 1) } : null;
+}
 
 /**
  * One BullMQ queue per node (`node-<id>`), consumed by BullMQ's manual processing on behalf of
@@ -67,13 +99,18 @@ export class NodeQueues implements OnApplicationShutdown {
   }
 
   /** Same id twice is one entry (BullMQ ignores a duplicate job id), so re-adding is safe. */
-  async add(nodeId: string, entry: NodeQueueEntry): Promise<void> {
+  async add(nodeId: string, entry: QueuedJob): Promise<void> {
     await this.addMany(nodeId, [entry]);
   }
 
-  /** Several entries in one round trip (a dispatch batch's jobs for this node). */
-  async addMany(nodeId: string, entries: NodeQueueEntry[]): Promise<void> {
-    await this.queue(nodeId).addBulk(entries.map((entry) => ({ name: 'deliver', data: entry, opts: { jobId: nodeEntryId(entry.jobId, entry.attempt), ...ENTRY_OPTIONS } })));
+  /** A dispatch batch's jobs for this node, in chunks, in one round trip. */
+  async addMany(nodeId: string, jobs: QueuedJob[]): Promise<void> {
+    const entries: { data: NodeQueueEntry; id: string }[] = [];
+    for (let i = 0; i < jobs.length; i += CHUNK) {
+      const chunk = jobs.slice(i, i + CHUNK);
+      entries.push(chunk.length === 1 ? { data: chunk[0], id: nodeEntryId(chunk[0].jobId, chunk[0].attempt) } : { data: { jobs: chunk }, id: chunkEntryId(chunk[0]) });
+    }
+    await this.queue(nodeId).addBulk(entries.map((e) => ({ name: 'deliver', data: e.data, opts: { jobId: e.id, ...ENTRY_OPTIONS } })));
     this.added.emit(nodeId);
   }
 
@@ -83,9 +120,11 @@ export class NodeQueues implements OnApplicationShutdown {
    * lease request that never recorded its lease (the process died between the two, or Postgres
    * refused), or finished: the entry is removed and added again, since re-adding an id BullMQ
    * still holds does nothing. While its lock is held (a lease request is recording it right now)
-   * BullMQ refuses the removal and this throws; the reaper tries again on a later pass.
+   * BullMQ refuses the removal and this throws; the reaper tries again on a later pass. A job that
+   * went in a chunk gets an entry of its own: should the chunk still come round, the job has moved
+   * on by then and the lease passes over it.
    */
-  async restore(nodeId: string, entry: NodeQueueEntry): Promise<void> {
+  async restore(nodeId: string, entry: QueuedJob): Promise<void> {
     const existing = await Job.fromId<NodeQueueEntry>(this.queue(nodeId), nodeEntryId(entry.jobId, entry.attempt));
     if (existing) {
       const state = await existing.getState();
@@ -139,6 +178,12 @@ export class NodeQueues implements OnApplicationShutdown {
   async extend(nodeId: string, entryId: string, token: string): Promise<void> {
     const job = this.taken.get(`${nodeId}/${entryId}`) ?? (await Job.fromId<NodeQueueEntry>(this.queue(nodeId), entryId));
     await job?.extendLock(token, this.config.delivery.leaseMs);
+  }
+
+  /** Marks the entry a lease token names done (its jobs are finished); best effort. */
+  async finishLease(nodeId: string, token: string, result: string): Promise<void> {
+    const lease = parseLeaseToken(token);
+    if (lease) await this.finish(nodeId, lease.entryId, lease.lock, result);
   }
 
   /** Marks the entry done; best effort — the Postgres state already decided. */

@@ -48,7 +48,8 @@ describe('leases and exactly-once metering', () => {
     const job = await submitJob(buyer, m.series, 200, 'first');
     const [got] = await leasing;
     expect(got).toMatchObject({ id: job.body.id, maxTokens: 200, messages: [{ role: 'user', content: 'first' }] });
-    expect(got.leaseToken).toMatch(/^[0-9a-f]{32}$/);
+    // The entry it came in and the lock taken on it.
+    expect(got.leaseToken).toMatch(new RegExp(`^${got.id}\\.0~[A-Za-z0-9_-]{22}$`));
     expect((await t.clearing.get(`/v1/delivery/jobs/${got.id}`)).body).toMatchObject({ status: 'LEASED', nodeId });
     expect(await lease(0)).toEqual([]);
     expectProblem(await t.client('tcn_wrong').post(`/v1/nodes/${nodeId}/lease`, {}), 401, 'NODE_TOKEN_INVALID');
