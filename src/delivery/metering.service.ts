@@ -1,12 +1,11 @@
 import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { Counter, Histogram } from 'prom-client';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import type { DeliveryObligation } from '../generated/prisma/client.js';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { ListingCache } from '../markets/listing-cache.js';
-import { batchOrEach, fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
-import { LockMode } from '../platform/batching/lock-mode.js';
+import { BatchedTransactions } from '../platform/batching/batched-transactions.js';
+import { fulfilled, rejected } from '../platform/batching/group-commit.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
@@ -47,13 +46,7 @@ export interface CompletionOutcome {
 @Injectable()
 export class MeteringService implements OnApplicationShutdown {
   private readonly logger = new Logger(MeteringService.name);
-  private readonly commits = new GroupCommit<Completion, CompletionOutcome>((items) => batchOrEach(items, (b) => this.transact(b), (err) => this.fellBack(err, items.length)), {
-    maxItems: MAX_BATCH,
-    onFlush: (n) => this.batchSize.observe(n),
-  });
-  private readonly batchSize: Histogram;
-  private readonly fallbacks: Counter;
-  private readonly locking = new LockMode();
+  private readonly completions: BatchedTransactions<Completion, CompletionOutcome>;
   /** Node-queue entries to mark done after their completion committed (best effort, off the response). */
   private finishing = Promise.resolve();
 
@@ -67,31 +60,24 @@ export class MeteringService implements OnApplicationShutdown {
     private readonly clock: Clock,
     metrics: Metrics,
   ) {
-    this.batchSize = new Histogram({ name: 'completion_batch_size', help: 'Job completions applied per transaction', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [metrics.registry] });
-    this.fallbacks = new Counter({ name: 'completion_batch_fallbacks_total', help: 'Completion batches that could not commit and were applied one by one', registers: [metrics.registry] });
+    this.completions = new BatchedTransactions({ name: 'completion', items: 'job completions', metrics, maxItems: MAX_BATCH, transact: (items, lockFirst) => this.transact(items, lockFirst) });
   }
 
   complete(node: NodePrincipal, jobId: string, body: CompleteJobDto): Promise<CompletionOutcome> {
-    return this.commits.run({ node, jobId, body });
+    return this.completions.run({ node, jobId, body });
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.finishing;
   }
 
-  private fellBack(err: unknown, size: number): void {
-    this.fallbacks.inc();
-    this.locking.failed(err);
-    this.logger.warn({ err: err instanceof Error ? err.message : String(err), completions: size }, 'completion batch rolled back; applying its completions one by one');
-  }
-
-  private async transact(items: Completion[]): Promise<PromiseSettledResult<CompletionOutcome>[]> {
+  private async transact(items: Completion[], lockFirst: boolean): Promise<PromiseSettledResult<CompletionOutcome>[]> {
     const outcomes = await this.prisma.sqlTransaction(async (tx, commit) => {
       // A batch reads its obligations unlocked and checks them as it writes, so the obligation's
       // row lock is held only for the last round trip (submissions reserve on the same row); one
       // completion alone (how a batch that raced is applied again) locks them up front, as every
-      // batch does for a while once one raced (LockMode).
-      const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], items.length === 1 || this.locking.lockFirst);
+      // batch does for a while once one raced.
+      const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], lockFirst);
       return this.apply(tx, commit, items, new Map(jobs.map((j) => [j.id, j])), new Map(obligations.map((o) => [o.id, o])));
     });
     const done = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, token: items[i].body.leaseToken }] : []));

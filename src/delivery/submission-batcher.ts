@@ -1,10 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { Counter, Histogram } from 'prom-client';
+import { Injectable } from '@nestjs/common';
 import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { AuditRepository, type AuditEntry } from '../platform/audit/audit.repository.js';
-import { batchOrEach, fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
-import { LockMode } from '../platform/batching/lock-mode.js';
+import { BatchedTransactions } from '../platform/batching/batched-transactions.js';
+import { fulfilled, rejected } from '../platform/batching/group-commit.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { Metrics } from '../platform/metrics/metrics.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
@@ -49,46 +48,31 @@ const free = (o: DeliveryObligation) => o.tokens - o.deliveredTokens - o.reserve
  */
 @Injectable()
 export class SubmissionBatcher {
-  private readonly logger = new Logger(SubmissionBatcher.name);
-  private readonly commits = new GroupCommit<Submission, Submitted>((items) => batchOrEach(items, (b) => this.transact(b), (err) => this.fellBack(err, items.length)), {
-    maxItems: MAX_BATCH,
-    onFlush: (n) => this.batchSize.observe(n),
-  });
-  private readonly locking = new LockMode();
-  private readonly batchSize: Histogram;
-  private readonly fallbacks: Counter;
+  private readonly batches: BatchedTransactions<Submission, Submitted>;
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly batches: JobBatchRepository,
+    private readonly jobs: JobBatchRepository,
     private readonly repo: DeliveryRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
     metrics: Metrics,
   ) {
-    this.batchSize = new Histogram({ name: 'submission_batch_size', help: 'Delivery jobs submitted per transaction', buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [metrics.registry] });
-    this.fallbacks = new Counter({ name: 'submission_batch_fallbacks_total', help: 'Submission batches that could not commit and were stored one by one', registers: [metrics.registry] });
+    this.batches = new BatchedTransactions({ name: 'submission', items: 'delivery jobs submitted', metrics, maxItems: MAX_BATCH, transact: (items, lockFirst) => this.transact(items, lockFirst) });
   }
 
   submit(s: Submission): Promise<Submitted> {
-    return this.commits.run(s);
+    return this.batches.run(s);
   }
 
-  private fellBack(err: unknown, size: number): void {
-    this.fallbacks.inc();
-    this.locking.failed(err);
-    this.logger.warn({ err: err instanceof Error ? err.message : String(err), submissions: size }, 'submission batch rolled back; storing its jobs one by one');
-  }
-
-  private async transact(items: Submission[]): Promise<PromiseSettledResult<Submitted>[]> {
+  private async transact(items: Submission[], lockFirst: boolean): Promise<PromiseSettledResult<Submitted>[]> {
     const pairs = [...new Map(items.map((s) => [`${s.buyerId}|${s.series.id}`, { buyerId: s.buyerId, seriesId: s.series.id }])).values()];
     const result = await this.prisma.sqlTransaction(async (tx, commit) => {
       // A batch reads its obligations unlocked and its write checks they still have room, so the
       // obligations' row locks are held only for the last round trip (completions credit the
-      // same rows); one submission alone (how a batch that raced is stored again) locks up front, as
-      // every batch does for a while once one raced (LockMode).
-      const lockFirst = items.length === 1 || this.locking.lockFirst;
-      const [obligations, existing] = await inOrder([this.batches.obligationsFor(tx, pairs, lockFirst), this.batches.existingJobs(tx, items.map((s) => s.id))]);
+      // same rows); one submission alone (how a batch that raced is stored again) locks up front,
+      // as every batch does for a while once one raced.
+      const [obligations, existing] = await inOrder([this.jobs.obligationsFor(tx, pairs, lockFirst), this.jobs.existingJobs(tx, items.map((s) => s.id))]);
       let judged = judge(items, obligations, existing);
       // The buyer may have paid a margin call since (the deposit event is only a fast path):
       // check now, for buyers whose submissions would wait on a FUNDING obligation.
@@ -96,7 +80,7 @@ export class SubmissionBatcher {
       if (waiting.length > 0) {
         let activated = 0;
         for (const buyerId of waiting) activated += await this.repo.activateFunded(tx, buyerId);
-        if (activated > 0) judged = judge(items, await this.batches.obligationsFor(tx, pairs, lockFirst), existing);
+        if (activated > 0) judged = judge(items, await this.jobs.obligationsFor(tx, pairs, lockFirst), existing);
       }
       return this.write(tx, commit, items, judged);
     });
@@ -110,7 +94,7 @@ export class SubmissionBatcher {
     // The rows with their reservations, the one message that dispatches them all, the audit
     // last (its chain lock is held only for the commit), and the COMMIT: one round trip.
     const [rows] = await inOrder([
-      accepted.length > 0 ? this.batches.insertJobs(tx, accepted) : Promise.resolve([] as DeliveryJob[]),
+      accepted.length > 0 ? this.jobs.insertJobs(tx, accepted) : Promise.resolve([] as DeliveryJob[]),
       this.outbox.enqueueMany(tx, 'delivery.dispatch-batch', accepted.length > 0 ? [{ payload: { jobs: accepted.map((j) => ({ jobId: j.id, attempt: 0 })) }, jobId: `dispatch-batch.${accepted[0].id}` }] : []),
       this.audit.appendMany(tx, audits),
       commit(),

@@ -1,0 +1,50 @@
+import { Logger } from '@nestjs/common';
+import { Counter, Histogram } from 'prom-client';
+import type { Metrics } from '../metrics/metrics.js';
+import { batchOrEach, GroupCommit } from './group-commit.js';
+import { LockMode } from './lock-mode.js';
+
+/**
+ * Items group-committed into one transaction per batch (see `GroupCommit`), with the safety net
+ * every such batcher needs: a batch that cannot commit is run again item by item
+ * (`batchOrEach`), and once a batch raced the batcher locks up front for a while (`LockMode`).
+ * `transact` is told whether to lock up front: always for one item alone, otherwise as the
+ * LockMode says. `<name>_batch_size` and `<name>_batch_fallbacks_total` go on `/metrics`.
+ */
+export class BatchedTransactions<I, O> {
+  private readonly logger: Logger;
+  private readonly locking = new LockMode();
+  private readonly commits: GroupCommit<I, O>;
+  private readonly size: Histogram;
+  private readonly fallbacks: Counter;
+
+  constructor(opts: {
+    name: string;
+    /** What one item is, plural, for the metrics' help and the log ("completions"). */
+    items: string;
+    metrics: Metrics;
+    maxItems: number;
+    transact: (items: I[], lockFirst: boolean) => Promise<PromiseSettledResult<O>[]>;
+  }) {
+    this.logger = new Logger(`${opts.name} batches`);
+    this.size = new Histogram({ name: `${opts.name}_batch_size`, help: `${opts.items} per transaction`, buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [opts.metrics.registry] });
+    this.fallbacks = new Counter({ name: `${opts.name}_batch_fallbacks_total`, help: `Batches of ${opts.items} that could not commit and were run one by one`, registers: [opts.metrics.registry] });
+    this.commits = new GroupCommit<I, O>(
+      (items) =>
+        batchOrEach(
+          items,
+          (batch) => opts.transact(batch, batch.length === 1 || this.locking.lockFirst),
+          (err) => {
+            this.fallbacks.inc();
+            this.locking.failed(err);
+            this.logger.warn({ err: err instanceof Error ? err.message : String(err), batch: items.length }, `batch of ${opts.items} rolled back; running them one by one`);
+          },
+        ),
+      { maxItems: opts.maxItems, onFlush: (n) => this.size.observe(n) },
+    );
+  }
+
+  run(item: I): Promise<O> {
+    return this.commits.run(item);
+  }
+}
