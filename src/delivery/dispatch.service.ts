@@ -12,11 +12,12 @@ import { dispatchJobId } from './delivery-jobs.service.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { DeliveryRepository, type EligibleNode } from './delivery.repository.js';
 import { JobBatchRepository, type Dispatched, type HotJob } from './job-batch.repository.js';
-
-type DispatchJob = HotJob & { waits: number };
 import { JobFailures } from './job-failures.js';
 import { NodeQueues, type QueuedJob } from './node-queues.js';
 
+
+/** A job as dispatch reads it, with how often it already waited for capacity. */
+type DispatchJob = HotJob & { waits: number };
 
 /**
  * The delivery scheduler: places a QUEUED job on the queue of an eligible node of its obligation's

@@ -86,8 +86,10 @@ export class LeaseService implements OnModuleDestroy {
       const got = round.filter((e) => e !== null);
       for (const e of got) {
         if (e.jobs.length > wanted) {
-          await this.nodes.addMany(nodeId, e.jobs.slice(Math.max(wanted, 0)));
-          e.jobs = e.jobs.slice(0, Math.max(wanted, 0));
+          // Should Redis refuse the rest now, they stay DISPATCHED in Postgres and the reaper
+          // gives each an entry of its own once they have waited too long.
+          await this.nodes.addMany(nodeId, e.jobs.slice(wanted)).catch(() => undefined);
+          e.jobs = e.jobs.slice(0, wanted);
         }
         wanted -= e.jobs.length;
         taken.push(e);
