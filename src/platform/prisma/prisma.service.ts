@@ -57,6 +57,11 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   async sqlTransaction<T>(fn: (tx: SqlTx, commit: () => Promise<void>) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A checked-out client's connection lost (server restart, pg_terminate_backend) is emitted as
+    // an 'error' event the pool no longer listens to: unheard, it would take the process down.
+    // pg fails the pending statements itself; the client is not reused.
+    const lost = (err: Error) => (broken = err);
+    client.on('error', lost);
     let committing: Promise<void> | undefined;
     const commit = () =>
       (committing ??= client.query('COMMIT').then((res) => {
@@ -82,6 +87,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
       // Every statement has answered by now (COMMIT or ROLLBACK did): the connection goes back to
       // the pool as Prisma expects it, one statement at a time.
       setPipelined(client, false);
+      client.off('error', lost);
       // A connection that could not even roll back is discarded, not reused.
       client.release(broken);
     }
