@@ -59,7 +59,9 @@ export class NodeAgent {
       const res = await fetch(new URL(`/v1/nodes/${this.config.nodeId}/heartbeat`, this.config.api), {
         method: 'POST',
         headers: { authorization: `Bearer ${this.config.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({}),
+        // Only the leases of the jobs in hand are extended: one this agent never received (or
+        // lost in a restart) expires and goes back to dispatch.
+        body: JSON.stringify({ leases: this.delivery.leases() }),
         signal: AbortSignal.timeout(5_000),
       });
       if (!res.ok) {

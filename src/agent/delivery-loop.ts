@@ -35,6 +35,8 @@ const MAX_COMPLETIONS_PER_REPORT = 64;
 export class DeliveryLoop {
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Lease tokens of the jobs in hand, by job: what the heartbeats keep alive. */
+  private readonly held = new Map<string, string>();
   private readonly stopLeasing = new AbortController();
   private freed?: () => void;
   private failures = 0;
@@ -96,7 +98,21 @@ export class DeliveryLoop {
     return ((await res.json()) as { jobs: LeasedJob[] }).jobs;
   }
 
+  /** The lease tokens of the jobs in hand (each chunk's jobs share one). */
+  leases(): string[] {
+    return [...new Set(this.held.values())];
+  }
+
   private async execute(job: LeasedJob): Promise<void> {
+    this.held.set(job.id, job.leaseToken);
+    try {
+      await this.run1(job);
+    } finally {
+      this.held.delete(job.id);
+    }
+  }
+
+  private async run1(job: LeasedJob): Promise<void> {
     this.log('info', 'job leased', { job: job.id, maxTokens: job.maxTokens, leaseExpiresAt: job.leaseExpiresAt });
     try {
       const r = await this.engine.complete({ modelClass: job.modelClass, messages: job.messages, maxTokens: job.maxTokens });

@@ -75,7 +75,7 @@ export class CapacityController {
   @NotAudited()
   @HttpCode(200)
   heartbeat(@Req() req: TcRequest & { node: NodePrincipal }, @Body() body: HeartbeatDto): Promise<{ status: string; nextHeartbeatInMs: number }> {
-    return this.capacity.heartbeat(req.node.nodeId, body.load, body.models);
+    return this.capacity.heartbeat(req.node.nodeId, body.load, body.models, body.leases);
   }
 
   @Get('capacity')

@@ -14,6 +14,9 @@ export interface NodeWentOffline {
 @Injectable()
 export class CapacityEvents {
   readonly nodeOffline = new Subject<NodeWentOffline>();
-  /** An agent's heartbeat arrived (delivery extends the node's leases on it). */
-  readonly heartbeat = new Subject<{ nodeId: string }>();
+  /**
+   * An agent's heartbeat arrived: delivery extends the leases it names (the jobs the agent is
+   * working on), or every lease of the node when it names none.
+   */
+  readonly heartbeat = new Subject<{ nodeId: string; leases?: string[] }>();
 }

@@ -96,14 +96,14 @@ export class CapacityService {
     return toNodeView((await this.repo.findNode(id))!);
   }
 
-  async heartbeat(nodeId: string, load?: number, models?: ModelCapacity[]): Promise<{ status: string; nextHeartbeatInMs: number }> {
+  async heartbeat(nodeId: string, load?: number, models?: ModelCapacity[], leases?: string[]): Promise<{ status: string; nextHeartbeatInMs: number }> {
     if (models) {
       this.assertModels(models);
       await this.prisma.$transaction((tx) => this.repo.replaceModels(tx, nodeId, models));
     }
     const status = await this.repo.heartbeat(nodeId, load ?? null);
     if (!status) throw new DomainError('NOT_FOUND', 'node not found');
-    this.events.heartbeat.next({ nodeId });
+    this.events.heartbeat.next({ nodeId, leases });
     return { status, nextHeartbeatInMs: this.config.capacity.heartbeatIntervalMs };
   }
 

@@ -46,7 +46,7 @@ export class LeaseService implements OnModuleDestroy {
     private readonly failures: JobFailures,
     events: CapacityEvents,
   ) {
-    this.sub = events.heartbeat.subscribe(({ nodeId }) => void this.extend(nodeId).catch((err: Error) => this.logger.warn({ nodeId, err: err.message }, 'lease extension failed')));
+    this.sub = events.heartbeat.subscribe(({ nodeId, leases }) => void this.extend(nodeId, leases).catch((err: Error) => this.logger.warn({ nodeId, err: err.message }, 'lease extension failed')));
   }
 
   onModuleDestroy(): void {
@@ -107,13 +107,19 @@ export class LeaseService implements OnModuleDestroy {
     });
   }
 
-  /** Agent heartbeat: every lease the node holds runs for another lease period. */
-  async extend(nodeId: string): Promise<number> {
+  /**
+   * Agent heartbeat: the leases it names (the jobs it is working on) — or, when it names none,
+   * every lease the node holds — run for another lease period. A lease the agent does not know
+   * of (its answer was lost with a process that died, or the agent restarted) is not kept alive
+   * by the node's heartbeats: it expires and its job goes back to dispatch.
+   */
+  async extend(nodeId: string, leases?: string[]): Promise<number> {
     const rows = await this.prisma.$queryRaw<{ id: string; leaseToken: string }[]>`
       UPDATE delivery_jobs SET "leaseExpiresAt" = now() + ${this.config.delivery.leaseMs} * interval '1 millisecond'
-      WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' RETURNING id, "leaseToken"`;
-    const leases = [...new Set(rows.map((r) => r.leaseToken))].flatMap((t) => parseLeaseToken(t) ?? []);
-    await Promise.all(leases.map((l) => this.nodes.extend(nodeId, l.entryId, l.lock).catch(() => undefined)));
+      WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' AND (${leases ?? null}::text[] IS NULL OR "leaseToken" = ANY(${leases ?? null}::text[]))
+      RETURNING id, "leaseToken"`;
+    const entries = [...new Set(rows.map((r) => r.leaseToken))].flatMap((t) => parseLeaseToken(t) ?? []);
+    await Promise.all(entries.map((l) => this.nodes.extend(nodeId, l.entryId, l.lock).catch(() => undefined)));
     return rows.length;
   }
 

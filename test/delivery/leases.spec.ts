@@ -103,6 +103,28 @@ describe('leases and exactly-once metering', () => {
     expect((await complete(got.id, got.leaseToken)).status).toBe(200);
   });
 
+  it("a heartbeat naming the agent's leases keeps those alive and lets a lease the agent never received expire", async () => {
+    await submitJob(buyer, m.series, 10, 'kept');
+    const [kept] = await lease();
+    await submitJob(buyer, m.series, 10, 'lost in transit');
+    const [lost] = await lease();
+    // The agent only knows of `kept` (the answer that carried `lost` never reached it).
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setTimeout(r, 400));
+      expect((await node.post(`/v1/nodes/${nodeId}/heartbeat`, { leases: [kept.leaseToken] })).status).toBe(200);
+    }
+    expect((await complete(kept.id, kept.leaseToken)).status).toBe(200);
+    expectProblem(await complete(lost.id, lost.leaseToken), 409, 'LEASE_STALE');
+    const again = await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: lost.id } });
+    expect(again.attempt).toBe(1);
+    expect((again.decisions as { event?: string }[]).some((d) => d.event === 'LEASE_EXPIRED')).toBe(true);
+    // Leased again, it completes once.
+    const [retry] = await lease();
+    expect(retry.id).toBe(lost.id);
+    expect((await complete(retry.id, retry.leaseToken)).status).toBe(200);
+    expectProblem(await node.post(`/v1/nodes/${nodeId}/heartbeat`, { leases: ['x'.repeat(65)] }), 400, 'VALIDATION_FAILED');
+  });
+
   it('a retryable failure goes back to dispatch; after the last attempt the job FAILS for the operator and its reservation is freed', async () => {
     const job = await submitJob(buyer, m.series, 50, 'doomed');
     for (let attempt = 0; attempt < 3; attempt++) {

@@ -1,7 +1,7 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 
 export const MAX_TOKENS_PER_SECOND = 10_000_000;
 
@@ -81,6 +81,18 @@ export class HeartbeatDto {
   @IsOptional()
   @ModelCapacityList()
   models?: ModelCapacityDto[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    maxItems: 1024,
+    description: 'the lease tokens of the jobs the agent is working on: only those are extended (without the list, every lease of the node is)',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(1024)
+  @IsString({ each: true })
+  @Length(1, 64, { each: true })
+  leases?: string[];
 }
 
 export class CapacityQueryDto {
