@@ -106,13 +106,13 @@ export class DeliveryLoop {
   private async execute(job: LeasedJob): Promise<void> {
     this.held.set(job.id, job.leaseToken);
     try {
-      await this.run1(job);
+      await this.deliver(job);
     } finally {
       this.held.delete(job.id);
     }
   }
 
-  private async run1(job: LeasedJob): Promise<void> {
+  private async deliver(job: LeasedJob): Promise<void> {
     this.log('info', 'job leased', { job: job.id, maxTokens: job.maxTokens, leaseExpiresAt: job.leaseExpiresAt });
     try {
       const r = await this.engine.complete({ modelClass: job.modelClass, messages: job.messages, maxTokens: job.maxTokens });

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
+import type { DeliveryJob } from '../generated/prisma/client.js';
 import type { MemberKind } from '../generated/prisma/enums.js';
 import type { Db, RawSql, Tx } from '../platform/prisma/prisma.service.js';
 
@@ -14,9 +14,7 @@ export interface EligibleNode {
   nodeId: string;
   region: string;
   tokensPerSecond: number;
-  inFlight: number;
   spareTokensPerSecond: number;
-  triedBefore: boolean;
 }
 
 @Injectable()
@@ -30,40 +28,24 @@ export class DeliveryRepository {
       ORDER BY p."memberId"`;
   }
 
-  /** Locks the buyer's obligations in a series (allocation order) for a reservation. */
-  lockBuyerObligations(tx: Tx, buyerId: string, seriesId: string, obligationId: string | null): Promise<DeliveryObligation[]> {
-    return tx.$queryRaw`
-      SELECT * FROM delivery_obligations
-      WHERE "buyerId" = ${buyerId}::uuid AND "seriesId" = ${seriesId}::uuid AND status <> 'CLOSED'
-        AND (${obligationId}::uuid IS NULL OR id = ${obligationId}::uuid)
-      ORDER BY seq FOR UPDATE`;
-  }
-
-  lockObligation(tx: Tx, id: string): Promise<DeliveryObligation[]> {
-    return tx.$queryRaw`SELECT * FROM delivery_obligations WHERE id = ${id}::uuid FOR UPDATE`;
-  }
-
   lockJob(tx: Tx, id: string): Promise<DeliveryJob[]> {
     return tx.$queryRaw`SELECT * FROM delivery_jobs WHERE id = ${id}::uuid FOR UPDATE`;
   }
 
   /**
-   * The seller's nodes that may serve the job: ONLINE, serving the model class, in an allowed
-   * region. Spare tokens/s = the node's rate minus the quality floor of each job it holds. Nodes
-   * that already lost or failed this job sort last, so a retry goes elsewhere when it can. Ties
-   * (idle nodes of equal rate) are broken at random, which spreads load across them.
+   * The seller's nodes that may serve a job: ONLINE, serving the model class, in an allowed
+   * region, most spare tokens/s first. Spare tokens/s = the node's rate minus the quality floor
+   * of each job it holds (counted per node on the (nodeId, status) index).
    */
-  async eligibleNodes(db: RawSql, q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number; tried: string[] }): Promise<EligibleNode[]> {
+  async eligibleNodes(db: RawSql, q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number }): Promise<EligibleNode[]> {
     return db.$queryRaw<EligibleNode[]>`
       SELECT n.id AS "nodeId", n.region, nm."tokensPerSecond",
-             COALESCE(f.jobs, 0)::int AS "inFlight",
-             (nm."tokensPerSecond" - COALESCE(f.jobs, 0) * ${q.minTokensPerSecond}::int)::int AS "spareTokensPerSecond",
-             (n.id = ANY(${q.tried}::uuid[])) AS "triedBefore"
+             (nm."tokensPerSecond" - f.jobs * ${q.minTokensPerSecond}::int)::int AS "spareTokensPerSecond"
       FROM nodes n
       JOIN node_models nm ON nm."nodeId" = n.id AND nm."modelClass" = ${q.modelClass}
-      LEFT JOIN (SELECT "nodeId", count(*) AS jobs FROM delivery_jobs WHERE status IN ('DISPATCHED','LEASED') AND "nodeId" IS NOT NULL GROUP BY "nodeId") f ON f."nodeId" = n.id
+      CROSS JOIN LATERAL (SELECT count(*) AS jobs FROM delivery_jobs j WHERE j."nodeId" = n.id AND j.status IN ('DISPATCHED','LEASED')) f
       WHERE n."operatorId" = ${q.sellerId}::uuid AND n.status = 'ONLINE' AND n.region = ANY(${q.regions}::text[])
-      ORDER BY "triedBefore", "spareTokensPerSecond" DESC, random()
+      ORDER BY "spareTokensPerSecond" DESC
       LIMIT 20`;
   }
 

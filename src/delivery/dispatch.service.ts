@@ -62,7 +62,9 @@ export class DispatchService {
     const wall = new Date();
     const outcome = new Map<string, string>();
     const placeable: { job: DispatchJob; series: SeriesWithProduct }[] = [];
-    const expired: DispatchJob[] = [];
+    const expired: { job: DispatchJob; series: SeriesWithProduct }[] = [];
+    /** Jobs that go round again later: before their window opens, or waiting for capacity. */
+    const later: { job: DispatchJob; delay: number; suffix: string; decision: Record<string, unknown> | null }[] = [];
     for (const { jobId, attempt } of entries) {
       const job = rows.get(jobId);
       if (!job || job.status !== 'QUEUED' || job.attempt !== attempt || outcome.has(jobId)) {
@@ -71,11 +73,16 @@ export class DispatchService {
       }
       // Only fixed terms are used (window, regions, rate floor): the listing cache serves them.
       const series = (await this.listings.seriesById(job.seriesId))!;
-      if (now >= series.deliveryEnd) expired.push(job);
-      else if (now < series.deliveryStart) outcome.set(jobId, await this.beforeWindow(job, series, now, wall));
-      else placeable.push({ job, series });
+      if (now >= series.deliveryEnd) {
+        expired.push({ job, series });
+        outcome.set(jobId, 'failed:NO_CAPACITY');
+      } else if (now < series.deliveryStart) {
+        // Called off early: it waits in the queue for the window to open (the reaper re-drives it
+        // if Redis loses the delayed message).
+        later.push({ job, delay: Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2), suffix: `.e${wall.getTime()}`, decision: null });
+        outcome.set(jobId, 'before-window');
+      } else placeable.push({ job, series });
     }
-    for (const job of expired) outcome.set(job.id, await this.failNoCapacity(job.id, job.attempt, (await this.listings.seriesById(job.seriesId))!.deliveryEnd));
 
     const chosen: Dispatched[] = [];
     const candidatesOf = new Map<string, EligibleNode[]>();
@@ -84,7 +91,7 @@ export class DispatchService {
       const key = `${job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
       let candidates = candidatesOf.get(key);
       if (!candidates) {
-        candidates = await this.repo.eligibleNodes(this.prisma.sql, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond, tried: [] });
+        candidates = await this.repo.eligibleNodes(this.prisma.sql, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond });
         candidatesOf.set(key, candidates);
       }
       const pick = pickNode(candidates, job.triedNodes);
@@ -99,15 +106,19 @@ export class DispatchService {
         candidates: candidates.slice(0, 5).map((c) => ({ nodeId: c.nodeId, region: c.region, spare: c.spareTokensPerSecond, triedBefore: job.triedNodes.includes(c.nodeId) })),
       };
       if (!pick) {
-        outcome.set(job.id, await this.waitForCapacity(job, series, decision, now, wall));
+        // Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway)
+        // and never past the end of the window, when the job must fail.
+        const delay = Math.min(500 * 2 ** Math.min(job.waits, 10), this.config.delivery.staleMs / 2, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
+        later.push({ job, delay, suffix: `.w${job.waits + 1}`, decision });
+        outcome.set(job.id, 'waiting-for-capacity');
         continue;
       }
       // The next job of the batch sees this one's load on the node.
       pick.node.spareTokensPerSecond -= series.product.minTokensPerSecond;
-      pick.node.inFlight++;
       chosen.push({ id: job.id, attempt: job.attempt, nodeId: pick.node.nodeId, decision });
     }
 
+    await Promise.all([this.failNoCapacity(expired), this.dispatchLater(later)]);
     const moved = await this.batches.markDispatched(this.prisma.sql, chosen);
     // After the commit: a crash here leaves DISPATCHED jobs the reaper re-adds to their node queues.
     const perNode = new Map<string, QueuedJob[]>();
@@ -123,37 +134,27 @@ export class DispatchService {
     return entries.map((e) => outcome.get(e.jobId)!);
   }
 
-  /** Called off early: it waits in the queue for the window to open (the reaper re-drives it if Redis loses the delayed message). */
-  private async beforeWindow(job: DispatchJob, series: SeriesWithProduct, now: Date, wall: Date): Promise<string> {
+  /** Records why the jobs wait (one statement) and sends each a delayed dispatch message (one round trip). */
+  private async dispatchLater(later: { job: DispatchJob; delay: number; suffix: string; decision: Record<string, unknown> | null }[]): Promise<void> {
+    if (later.length === 0) return;
+    await this.batches.recordWaits(this.prisma.sql, later.map((l) => ({ id: l.job.id, decision: l.decision })));
     const def = JOBS['delivery.dispatch'];
-    const delay = Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2);
-    await this.prisma.deliveryJob.update({ where: { id: job.id }, data: { updatedAt: wall } });
-    await this.queues.get(def.queue).add('delivery.dispatch', { jobId: job.id, attempt: job.attempt }, { ...def.options, jobId: dispatchJobId(job.id, job.attempt, `.e${wall.getTime()}`), delay });
-    return 'before-window';
+    await this.queues.get(def.queue).addBulk(
+      later.map((l) => ({ name: 'delivery.dispatch', data: { jobId: l.job.id, attempt: l.job.attempt }, opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay } })),
+    );
   }
 
-  /**
-   * Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway) and never
-   * past the end of the window, when the job must fail.
-   */
-  private async waitForCapacity(job: DispatchJob, series: SeriesWithProduct, decision: Record<string, unknown>, now: Date, wall: Date): Promise<string> {
-    const waits = job.waits;
-    const delay = Math.min(500 * 2 ** Math.min(waits, 10), this.config.delivery.staleMs / 2, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
-    await this.batches.recordDecision(this.prisma.sql, job.id, decision);
-    const def = JOBS['delivery.dispatch'];
-    await this.queues.get(def.queue).add('delivery.dispatch', { jobId: job.id, attempt: job.attempt }, { ...def.options, jobId: dispatchJobId(job.id, job.attempt, `.w${waits + 1}`), delay });
-    return 'waiting-for-capacity';
-  }
-
-  private async failNoCapacity(jobId: string, attempt: number, deliveryEnd: Date): Promise<string> {
+  /** Jobs still QUEUED when their window ended FAIL as the operator's shortfall, in one transaction. */
+  private async failNoCapacity(expired: { job: DispatchJob; series: SeriesWithProduct }[]): Promise<void> {
+    if (expired.length === 0) return;
     await this.prisma.$transaction(async (tx) => {
-      const moved = await tx.deliveryJob.updateMany({
-        where: { id: jobId, status: 'QUEUED', attempt },
-        data: { status: 'FAILED', failureCode: 'NO_CAPACITY', failureReason: `no eligible node of the seller before the window ended (${deliveryEnd.toISOString()})`, operatorFault: true, finishedAt: new Date(), updatedAt: new Date() },
-      });
-      if (moved.count > 0) await this.failures.settle(tx, [jobId]);
+      const failed = await this.batches.failQueued(
+        tx,
+        'NO_CAPACITY',
+        expired.map(({ job, series }) => ({ id: job.id, attempt: job.attempt, reason: `no eligible node of the seller before the window ended (${series.deliveryEnd.toISOString()})` })),
+      );
+      await this.failures.settle(tx, failed);
     });
-    return 'failed:NO_CAPACITY';
   }
 }
 

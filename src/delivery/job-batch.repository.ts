@@ -177,11 +177,23 @@ export class JobBatchRepository {
     return rows.map((r) => ({ ...toHotJob(r), waits: r.waits as number }));
   }
 
-  /** Appends a dispatch decision to the job's history (the last 50 kept). */
-  async recordDecision(db: RawSql, id: string, decision: Record<string, unknown>): Promise<void> {
+  /** Jobs going round again later: their decision (when there is one) appended, the last 50 kept, and their progress time moved on. */
+  async recordWaits(db: RawSql, waits: { id: string; decision: Record<string, unknown> | null }[]): Promise<void> {
     await db.$executeRaw`
-      UPDATE delivery_jobs SET decisions = jsonb_path_query_array(decisions || jsonb_build_array(${JSON.stringify(decision)}::jsonb), '$[last-49 to last]'), "updatedAt" = now()
-      WHERE id = ${id}::uuid`;
+      UPDATE delivery_jobs j SET "updatedAt" = now(),
+        decisions = CASE WHEN w.decision IS NULL THEN j.decisions ELSE jsonb_path_query_array(j.decisions || jsonb_build_array(w.decision), '$[last-49 to last]') END
+      FROM unnest(${waits.map((w) => w.id)}::uuid[], ${waits.map((w) => (w.decision ? JSON.stringify(w.decision) : null))}::jsonb[]) AS w(id, decision)
+      WHERE j.id = w.id`;
+  }
+
+  /** QUEUED at the expected attempt → FAILED for the operator with `code`; returns the ids moved. */
+  async failQueued(db: RawSql, code: string, jobs: { id: string; attempt: number; reason: string }[]): Promise<string[]> {
+    const rows = await db.$queryRaw<{ id: string }[]>`
+      UPDATE delivery_jobs j SET status = 'FAILED', "failureCode" = ${code}, "failureReason" = f.reason, "operatorFault" = true, "finishedAt" = now(), "updatedAt" = now()
+      FROM unnest(${jobs.map((j) => j.id)}::uuid[], ${jobs.map((j) => j.attempt)}::int[], ${jobs.map((j) => j.reason)}::text[]) AS f(id, attempt, reason)
+      WHERE j.id = f.id AND j.status = 'QUEUED' AND j.attempt = f.attempt
+      RETURNING j.id`;
+    return rows.map((r) => r.id);
   }
 
   /** QUEUED at the expected attempt → DISPATCHED to its node, decision appended (last 50 kept); returns the ids moved. */

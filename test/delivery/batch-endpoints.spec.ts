@@ -4,14 +4,9 @@ import { JobBatchRepository } from '../../src/delivery/job-batch.repository.js';
 import { postgresError } from '../../src/platform/prisma/postgres-error.js';
 import { expectProblem, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { expire, physicalMarket, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { completionOf, expire, physicalMarket, waitFor, type LeasedJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import type { ApiClient } from '../harness/http.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
-
-interface Leased {
-  id: string;
-  leaseToken: string;
-}
 
 interface BatchItem {
   status: number;
@@ -74,11 +69,11 @@ describe('delivery batches', () => {
 
   it('POST /v1/nodes/:id/completions applies each completion once; a duplicate is a replay, a stale lease is refused, others still apply', async () => {
     const leased = await waitFor('three jobs leased', async () => {
-      const res = await node.post<{ jobs: Leased[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 3, waitSeconds: 1 });
+      const res = await node.post<{ jobs: LeasedJob[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 3, waitSeconds: 1 });
       return res.body.jobs.length === 3 ? res.body.jobs : undefined;
     }, 10_000);
     const [a, b, c] = leased;
-    const done = (j: Leased, leaseToken = j.leaseToken) => ({ jobId: j.id, leaseToken, usage: { prompt_tokens: 40, completion_tokens: 100 }, ttftMs: 100, durationMs: 1_000, output: `done ${j.id}` });
+    const done = (j: LeasedJob, leaseToken = j.leaseToken) => completionOf(j, leaseToken, `done ${j.id}`);
     const res = await node.post<{ items: { jobId: string; status: number; replayed?: boolean; problem?: { code: string } }[] }>(`/v1/nodes/${nodeId}/completions`, {
       completions: [done(a), done(a), done(b, 'f'.repeat(32)), done(c)],
     });

@@ -1,18 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { expire, physicalMarket, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { expire, physicalMarket, submitJob, waitFor, type LeasedJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { NodeQueues } from '../../src/delivery/node-queues.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 import type { ApiClient } from '../harness/http.js';
-
-interface Leased {
-  id: string;
-  leaseToken: string;
-  leaseExpiresAt: string;
-  messages: { content: string }[];
-  maxTokens: number;
-}
 
 const LEASE_MS = 1_500;
 
@@ -26,7 +18,7 @@ describe('leases and exactly-once metering', () => {
   const usage = { prompt_tokens: 40, completion_tokens: 100 }; // billable 100 + 40 × 25 % = 110
 
   const lease = async (waitSeconds = 5) => {
-    const res = await node.post<{ jobs: Leased[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 1, waitSeconds });
+    const res = await node.post<{ jobs: LeasedJob[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 1, waitSeconds });
     expect(res.status, res.text).toBe(200);
     return res.body.jobs;
   };
@@ -164,7 +156,7 @@ describe('leases and exactly-once metering', () => {
 
     // Postgres still says DISPATCHED to this node: once the entry's lock (one lease period) has
     // lapsed, the reaper replaces it and the node gets the job.
-    let got: Leased | undefined;
+    let got: LeasedJob | undefined;
     await waitFor('job leased again', async () => ([got] = await lease(1)).length > 0, 15_000);
     expect(got!.id).toBe(job.body.id);
     expect((await complete(got!.id, got!.leaseToken)).body).toMatchObject({ status: 'COMPLETED', replayed: false });

@@ -1,13 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { expire, physicalMarket, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { completionOf, expire, physicalMarket, waitFor, type LeasedJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 import { Clock } from '../../src/platform/time/clock.js';
-
-interface Leased {
-  id: string;
-  leaseToken: string;
-}
 
 const JOBS = 100;
 
@@ -45,17 +40,16 @@ describe('two copies of the service on one obligation', () => {
     const obligation = () => a.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
     expect((await obligation()).reservedTokens).toBe(BigInt(JOBS * 200));
 
-    const leased: Leased[] = [];
+    const leased: LeasedJob[] = [];
     await waitFor('every job leased', async () => {
-      const res = await a.client(node.nodeToken).post<{ jobs: Leased[] }>(`/v1/nodes/${node.id}/lease`, { maxJobs: 64, waitSeconds: 1 });
+      const res = await a.client(node.nodeToken).post<{ jobs: LeasedJob[] }>(`/v1/nodes/${node.id}/lease`, { maxJobs: 64, waitSeconds: 1 });
       leased.push(...res.body.jobs);
       return leased.length === JOBS;
     }, 20_000);
 
     // Ten reports of ten at once, alternating between the copies.
-    const done = (j: Leased) => ({ jobId: j.id, leaseToken: j.leaseToken, usage: { prompt_tokens: 40, completion_tokens: 100 }, ttftMs: 100, durationMs: 1_000, output: 'ok' });
     const reports = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => copies[i % 2].client(node.nodeToken).post<{ items: { status: number; replayed: boolean }[] }>(`/v1/nodes/${node.id}/completions`, { completions: leased.slice(i * 10, i * 10 + 10).map(done) })),
+      Array.from({ length: 10 }, (_, i) => copies[i % 2].client(node.nodeToken).post<{ items: { status: number; replayed: boolean }[] }>(`/v1/nodes/${node.id}/completions`, { completions: leased.slice(i * 10, i * 10 + 10).map((j) => completionOf(j)) })),
     );
     expect(reports.flatMap((r) => r.body.items.map((i) => [i.status, i.replayed]))).toEqual(Array(JOBS).fill([200, false]));
 

@@ -144,6 +144,20 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/** A job as a lease request hands it to the node. */
+export interface LeasedJob {
+  id: string;
+  leaseToken: string;
+  leaseExpiresAt: string;
+  messages: { content: string }[];
+  maxTokens: number;
+}
+
+/** One item of POST /v1/nodes/:id/completions for a leased job: 40 prompt + 100 completion tokens (110 billable at 25 %). */
+export function completionOf(j: Pick<LeasedJob, 'id' | 'leaseToken'>, leaseToken = j.leaseToken, output = 'ok') {
+  return { jobId: j.id, leaseToken, usage: { prompt_tokens: 40, completion_tokens: 100 }, ttftMs: 100, durationMs: 1_000, output };
+}
+
 export interface JobView {
   id: string;
   status: string;
