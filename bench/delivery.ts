@@ -22,6 +22,24 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // The service as N identical processes (API + worker each, like N replicas behind a load
 // balancer): agents and submitting clients are spread over them.
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 1);
+// BENCH_WORKERS=N: the API processes run the API role only and N worker-role processes run the
+// outbox relay, dispatch and the other queue workers (SPEC §5's split; docker-compose runs it so).
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
+
+/** A worker-role process (no HTTP): ready when it says its workers run. */
+async function startWorker(args: string[], env: NodeJS.ProcessEnv): Promise<ChildProcess> {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      process.stderr.write(chunk);
+      seen += chunk.toString();
+      if (seen.includes('worker role running')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code}`)));
+  });
+  return child;
+}
 
 type Api = <T>(method: string, path: string, body?: unknown, key?: string) => Promise<T>;
 
@@ -83,11 +101,13 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${port}`;
     const serverEnv = { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`, THROTTLE_LIMIT: '10000000' };
     const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['--max-semi-space-size=64', 'dist/main.js'];
-    server = await startServer(nodeArgs, serverEnv, `${base}/health/ready`);
+    const apiEnv = WORKERS > 0 ? { ...serverEnv, PROCESS_ROLE: 'api' } : serverEnv;
+    server = await startServer(nodeArgs, apiEnv, `${base}/health/ready`);
+    for (let i = 0; i < WORKERS; i++) replicas.push(await startWorker(nodeArgs, { ...serverEnv, PROCESS_ROLE: 'worker', PORT: '0' }));
     const bases = [base];
     for (let i = 1; i < PROCESSES; i++) {
       const other = await freePort();
-      replicas.push(await startServer(nodeArgs, { ...serverEnv, PORT: String(other) }, `http://127.0.0.1:${other}/health/ready`));
+      replicas.push(await startServer(nodeArgs, { ...apiEnv, PORT: String(other) }, `http://127.0.0.1:${other}/health/ready`));
       bases.push(`http://127.0.0.1:${other}`);
     }
     const api = client(base, key);
@@ -165,6 +185,14 @@ async function main(): Promise<void> {
       }
       const { rows: lat } = await client0.query<{ ms: number }>(`SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1`, [mark[0].seq]);
       const { rows: span } = await client0.query<{ s: number }>(`SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs WHERE seq > $1`, [mark[0].seq]);
+      // When each stage reached half and all of the jobs, in seconds from the first submission.
+      const { rows: stages } = await client0.query<Record<string, number>>(
+        `WITH t AS (SELECT "createdAt" AS c, "dispatchedAt" AS d, "leasedAt" AS l, "finishedAt" AS f, min("createdAt") OVER () AS t0 FROM delivery_jobs WHERE seq > $1)
+         SELECT ${['c', 'd', 'l', 'f'].map((x) => `extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY ${x}) - min(t0))::float8 AS ${x}50, extract(epoch FROM max(${x}) - min(t0))::float8 AS ${x}100`).join(', ')} FROM t`,
+        [mark[0].seq],
+      );
+      const st = stages[0];
+      progress(`rep ${rep}/${REPS}: stages (s from first submission, half/all): submitted ${st.c50.toFixed(2)}/${st.c100.toFixed(2)}, dispatched ${st.d50.toFixed(2)}/${st.d100.toFixed(2)}, leased ${st.l50.toFixed(2)}/${st.l100.toFixed(2)}, completed ${st.f50.toFixed(2)}/${st.f100.toFixed(2)}`);
       rates.push(JOBS / span[0].s);
       latencies.push(...lat.map((r) => r.ms));
       progress(`rep ${rep}/${REPS}: ${rates.at(-1)!.toFixed(0)} jobs/s end to end`);
@@ -195,7 +223,7 @@ async function main(): Promise<void> {
     await writeResults('delivery', {
       machine: await machine(db.url),
       figures,
-      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, inside, `API + worker in ${PROCESSES === 1 ? 'one process' : `each of ${PROCESSES} processes`} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
+      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, inside, `${WORKERS > 0 ? `API role in ${PROCESSES} process(es) and worker role in ${WORKERS}` : `API + worker in ${PROCESSES === 1 ? 'one process' : `each of ${PROCESSES} processes`}`} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
     });
   } finally {
     for (const a of agents) a.kill('SIGKILL');

@@ -23,9 +23,9 @@ interface Completion {
 
 const MAX_BACKOFF_MS = 10_000;
 /** The API hands out at most this many jobs per lease request. */
-const MAX_JOBS_PER_LEASE = 64;
+const MAX_JOBS_PER_LEASE = 256;
 /** The API takes at most this many completions per request. */
-const MAX_COMPLETIONS_PER_REPORT = 64;
+const MAX_COMPLETIONS_PER_REPORT = 256;
 
 /**
  * Leases delivery jobs for this node (long-poll), runs each on the inference engine, and reports

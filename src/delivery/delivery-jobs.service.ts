@@ -50,6 +50,7 @@ export class DeliveryJobsService {
     if (fromKey && (await this.prisma.deliveryJob.findUnique({ where: { id }, select: { id: true } }))) return { view: await this.view(id), audited: false };
     const { job, audited } = await this.submissions.submit({
       id,
+      fromKey,
       buyerId: p.memberId,
       series,
       obligationId: body.obligationId ?? null,

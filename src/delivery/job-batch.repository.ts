@@ -81,6 +81,13 @@ export interface ObligationDelta {
 
 const str = (xs: bigint[]) => xs.map((x) => x.toString());
 
+// The updates below find their rows by id and check their state inside a CASE, which the planner
+// cannot turn into an index search. As plain predicates, `status = 'DISPATCHED' AND "nodeId" = $n`
+// match the (nodeId, status) index, whose estimate is tiny (most jobs are finished, or the table
+// was not analyzed yet) while a busy node has thousands of jobs DISPATCHED: each claim then
+// compared every one of them with every claimed id (30 ms for 64 jobs in the delivery bench).
+
+
 @Injectable()
 export class JobBatchRepository {
   /**
@@ -140,8 +147,18 @@ export class JobBatchRepository {
     const assigned = new Map(rows.map((r) => [r.id, r]));
     return jobs.map((j) => {
       const r = assigned.get(j.id)!;
+      // Spelled out: a spread followed by this many new keys costs ~17 µs a job in V8 (0.1 µs so).
       return {
-        ...j,
+        id: j.id,
+        buyerId: j.buyerId,
+        seriesId: j.seriesId,
+        obligationId: j.obligationId,
+        sellerId: j.sellerId,
+        modelClass: j.modelClass,
+        region: j.region,
+        maxTokens: j.maxTokens,
+        reservedTokens: j.reservedTokens,
+        callbackUrl: j.callbackUrl,
         seq: BigInt(r.seq),
         status: 'QUEUED',
         attempt: 0,
@@ -191,7 +208,7 @@ export class JobBatchRepository {
     const rows = await db.$queryRaw<{ id: string }[]>`
       UPDATE delivery_jobs j SET status = 'FAILED', "failureCode" = ${code}, "failureReason" = f.reason, "operatorFault" = true, "finishedAt" = now(), "updatedAt" = now()
       FROM unnest(${jobs.map((j) => j.id)}::uuid[], ${jobs.map((j) => j.attempt)}::int[], ${jobs.map((j) => j.reason)}::text[]) AS f(id, attempt, reason)
-      WHERE j.id = f.id AND j.status = 'QUEUED' AND j.attempt = f.attempt
+      WHERE j.id = f.id AND CASE WHEN j.status = 'QUEUED' AND j.attempt = f.attempt THEN true ELSE false END
       RETURNING j.id`;
     return rows.map((r) => r.id);
   }
@@ -203,7 +220,7 @@ export class JobBatchRepository {
       UPDATE delivery_jobs j SET status = 'DISPATCHED', "nodeId" = d.node, "dispatchedAt" = now(), "updatedAt" = now(),
         decisions = jsonb_path_query_array(j.decisions || jsonb_build_array(d.decision), '$[last-49 to last]')
       FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.attempt)}::int[], ${rows.map((r) => r.nodeId)}::uuid[], ${rows.map((r) => JSON.stringify(r.decision))}::jsonb[]) AS d(id, attempt, node, decision)
-      WHERE j.id = d.id AND j.status = 'QUEUED' AND j.attempt = d.attempt
+      WHERE j.id = d.id AND CASE WHEN j.status = 'QUEUED' AND j.attempt = d.attempt THEN true ELSE false END
       RETURNING j.id`;
     return new Set(moved.map((r) => r.id));
   }
@@ -214,7 +231,7 @@ export class JobBatchRepository {
       UPDATE delivery_jobs j SET status = 'LEASED', "leaseToken" = c.token, "leasedAt" = now(), "updatedAt" = now(),
         "leaseExpiresAt" = now() + ${leaseMs}::int * interval '1 millisecond'
       FROM unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.attempt)}::int[], ${claims.map((c) => c.token)}::text[]) AS c(id, attempt, token)
-      WHERE j.id = c.id AND j.attempt = c.attempt AND j.status = 'DISPATCHED' AND j."nodeId" = ${nodeId}::uuid
+      WHERE j.id = c.id AND CASE WHEN j.attempt = c.attempt AND j.status = 'DISPATCHED' AND j."nodeId" = ${nodeId}::uuid THEN true ELSE false END
       RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens"`;
   }
 

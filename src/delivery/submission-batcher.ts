@@ -18,6 +18,8 @@ const MAX_BATCH = 200;
 /** A submission that passed the checks of fixed terms (model class, region, window). */
 export interface Submission {
   id: string;
+  /** The id derives from an Idempotency-Key (a replay may find it stored); else it is a fresh random UUID. */
+  fromKey: boolean;
   buyerId: string;
   series: SeriesWithProduct;
   obligationId: string | null;
@@ -72,7 +74,7 @@ export class SubmissionBatcher {
       // obligations' row locks are held only for the last round trip (completions credit the
       // same rows); one submission alone (how a batch that raced is stored again) locks up front,
       // as every batch does for a while once one raced.
-      const [obligations, existing] = await inOrder([this.jobs.obligationsFor(tx, pairs, lockFirst), this.jobs.existingJobs(tx, items.map((s) => s.id))]);
+      const [obligations, existing] = await inOrder([this.jobs.obligationsFor(tx, pairs, lockFirst), this.jobs.existingJobs(tx, items.filter((s) => s.fromKey).map((s) => s.id))]);
       let judged = judge(items, obligations, existing);
       // The buyer may have paid a margin call since (the deposit event is only a fast path):
       // check now, for buyers whose submissions would wait on a FUNDING obligation.

@@ -100,6 +100,19 @@ describe('delivery batches', () => {
     await expectLedgerConsistent(t.prisma);
   });
 
+  it('a lease takes at most 256 jobs and a report carries at most 256 completions', async () => {
+    const lease = (maxJobs: number) => node.post(`/v1/nodes/${nodeId}/lease`, { maxJobs, waitSeconds: 0 });
+    expect((await lease(256)).status).toBe(200);
+    expectProblem(await lease(257), 400, 'VALIDATION_FAILED');
+    const one = { jobId: randomUUID(), leaseToken: 'x', usage: { prompt_tokens: 1, completion_tokens: 1 }, ttftMs: 1, durationMs: 1, output: '' };
+    expectProblem(await node.post(`/v1/nodes/${nodeId}/completions`, { completions: Array.from({ length: 257 }, () => one) }), 400, 'VALIDATION_FAILED');
+    // 256 unknown jobs: accepted as a request, each answered on its own.
+    const res = await node.post<{ items: { status: number }[] }>(`/v1/nodes/${nodeId}/completions`, { completions: Array.from({ length: 256 }, () => ({ ...one, jobId: randomUUID() })) });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.items).toHaveLength(256);
+    expect(new Set(res.body.items.map((i) => i.status))).toEqual(new Set([404]));
+  });
+
   it('a batch written over obligations that moved since it read them fails whole with TCR01, leaving no trace', async () => {
     const repo = t.app.get(JobBatchRepository);
     const o = await obligation();

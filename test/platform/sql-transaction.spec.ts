@@ -44,6 +44,38 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
     expect(await rows()).toEqual([1, 2]);
   });
 
+  it('statements issued in the same tick leave in one socket write (BEGIN and COMMIT with them)', async () => {
+    type Stream = { write: (...a: unknown[]) => boolean; uncork: () => void; writableCorked: number };
+    // The writes that reach the socket of the connection the transaction checks out: a write
+    // while corked is only buffered, and the last uncork puts what was buffered out at once.
+    let onWire = 0;
+    let watched: Stream | undefined;
+    const watch = (client: unknown) => {
+      const stream = (client as { connection: { stream: Stream } }).connection.stream;
+      if (watched) return;
+      watched = stream;
+      const { write, uncork } = stream;
+      stream.write = (...a: unknown[]) => {
+        if (stream.writableCorked === 0) onWire++;
+        return write.apply(stream, a);
+      };
+      stream.uncork = () => {
+        if (stream.writableCorked === 1) onWire++;
+        uncork.apply(stream);
+      };
+    };
+    t.prisma.pool.once('acquire', watch);
+    let sent = -1;
+    await t.prisma.sqlTransaction(async (tx, commit) => {
+      await inOrder([tx.$executeRaw`INSERT INTO pipeline_probe VALUES (11)`, tx.$executeRaw`INSERT INTO pipeline_probe VALUES (12)`, commit()]);
+      sent = onWire;
+    });
+    expect(await rows()).toEqual(expect.arrayContaining([11, 12]));
+    await t.prisma.$executeRawUnsafe('DELETE FROM pipeline_probe WHERE id IN (11, 12)');
+    // BEGIN, two INSERTs and COMMIT: one write (pg alone writes each statement on its own: four).
+    expect(sent).toBe(1);
+  });
+
   it('a statement that fails takes the ones behind it and the COMMIT with it; the first error is reported; connections stay usable', async () => {
     const failed = t.prisma.sqlTransaction(async (tx, commit) => {
       await inOrder([tx.$executeRaw`INSERT INTO pipeline_probe VALUES (3)`, tx.$executeRaw`INSERT INTO pipeline_probe VALUES (1)`, tx.$executeRaw`INSERT INTO pipeline_probe VALUES (4)`, commit()]);

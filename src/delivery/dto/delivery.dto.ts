@@ -27,8 +27,12 @@ export class SubmitJobDto {
   callbackUrl?: string;
 }
 
+/** Jobs one lease request may take, and completions one report may carry. */
+export const MAX_LEASE_JOBS = 256;
+export const MAX_COMPLETIONS = 256;
+
 export class LeaseDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: 64, default: 1 }) @IsOptional() @IsInt() @Min(1) @Max(64) maxJobs?: number;
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_LEASE_JOBS, default: 1 }) @IsOptional() @IsInt() @Min(1) @Max(MAX_LEASE_JOBS) maxJobs?: number;
   @ApiPropertyOptional({ minimum: 0, maximum: 60, default: 0, description: 'long-poll: wait up to this long for work' })
   @IsOptional() @IsInt() @Min(0) @Max(60) waitSeconds?: number;
 }
@@ -76,7 +80,7 @@ export class NodeCompletionDto extends CompleteJobDto {
 }
 
 export class CompletionsDto {
-  @ApiProperty({ type: [NodeCompletionDto], maxItems: 64 })
-  @ValidateNested({ each: true }) @Type(() => NodeCompletionDto) @ArrayMinSize(1) @ArrayMaxSize(64)
+  @ApiProperty({ type: [NodeCompletionDto], maxItems: MAX_COMPLETIONS })
+  @ValidateNested({ each: true }) @Type(() => NodeCompletionDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_COMPLETIONS)
   completions!: NodeCompletionDto[];
 }

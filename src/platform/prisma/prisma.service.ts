@@ -3,7 +3,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../../generated/prisma/client.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { SqlTx } from './sql-tx.js';
+import { coalescedWrites, SqlTx } from './sql-tx.js';
 
 export type Tx = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 /** Repositories accept either the root client or a transaction, so callers compose one transaction. */
@@ -63,17 +63,21 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     const lost = (err: Error) => (broken = err);
     client.on('error', lost);
     let committing: Promise<void> | undefined;
-    const commit = () =>
-      (committing ??= client.query('COMMIT').then((res) => {
+    const coalesce = coalescedWrites(client);
+    const commit = () => {
+      if (!committing) coalesce();
+      return (committing ??= client.query('COMMIT').then((res) => {
         if (res.command !== 'COMMIT') throw new Error(`transaction rolled back at COMMIT (${res.command})`);
       }));
+    };
     try {
       setPipelined(client, true);
       // BEGIN goes out with the first statements too. Their answers come after its own, and the
       // transaction's SqlTx hands none of them over before BEGIN is known to have succeeded.
+      coalesce();
       const begun = client.query('BEGIN').then(() => undefined);
       begun.catch(() => undefined);
-      const result = await fn(new SqlTx(client, begun), commit);
+      const result = await fn(new SqlTx(client, begun, coalesce), commit);
       await begun;
       await commit();
       return result;

@@ -15,19 +15,42 @@ export class SqlTx {
   constructor(
     private readonly client: pg.PoolClient | pg.Pool,
     private readonly begun: Promise<void> = Promise.resolve(),
+    /** Called before each statement is sent (a pipelined transaction coalesces its writes). */
+    private readonly beforeSend: () => void = () => undefined,
   ) {}
 
   async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
+    this.beforeSend();
     const res = await this.client.query({ ...statement(query), values });
     await this.begun;
     return res.rows as T;
   }
 
   async $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number> {
+    this.beforeSend();
     const res = await this.client.query({ ...statement(query), values });
     await this.begun;
     return res.rowCount ?? 0;
   }
+}
+
+/**
+ * Statements a pipelined transaction issues in the same tick leave in one socket write: the
+ * connection's socket is corked at the first and uncorked when the tick ends (pg writes each
+ * statement on its own, and each write wakes the server's backend).
+ */
+export function coalescedWrites(client: pg.PoolClient): () => void {
+  const stream = (client as unknown as { connection?: { stream?: { cork?: () => void; uncork?: () => void } } }).connection?.stream;
+  let corked = false;
+  return () => {
+    if (corked || !stream?.cork || !stream.uncork) return;
+    corked = true;
+    stream.cork();
+    process.nextTick(() => {
+      corked = false;
+      stream.uncork!();
+    });
+  };
 }
 
 /**
