@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { ArrayMaxSize, ArrayMinSize, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import { SchemaChecked } from '../../platform/http/schema-checked.js';
 import { PageQueryDto } from '../../platform/pagination/page.js';
 
 export const MAX_MESSAGES = 64;
@@ -69,6 +70,8 @@ export class JobsQueryDto extends PageQueryDto {
 
 export const MAX_BATCH_JOBS = 100;
 
+/** Checked by its compiled schema first (see SchemaChecked): up to 100 jobs per request. */
+@SchemaChecked()
 export class SubmitJobsDto {
   @ApiProperty({ type: [SubmitJobDto], maxItems: MAX_BATCH_JOBS })
   @ValidateNested({ each: true }) @Type(() => SubmitJobDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_JOBS)
@@ -79,6 +82,7 @@ export class NodeCompletionDto extends CompleteJobDto {
   @ApiProperty() @IsUUID() jobId!: string;
 }
 
+@SchemaChecked()
 export class CompletionsDto {
   @ApiProperty({ type: [NodeCompletionDto], maxItems: MAX_COMPLETIONS })
   @ValidateNested({ each: true }) @Type(() => NodeCompletionDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_COMPLETIONS)

@@ -7,12 +7,14 @@ import { Logger } from 'nestjs-pino';
 import { toProblem } from '../errors/problem.js';
 import { Metrics } from '../metrics/metrics.js';
 import { serveStaticPages } from './static-pages.js';
+import { validationPipe } from './validation.js';
 
 const BODY_LIMIT = '1mb';
 
 /** HTTP concerns shared by main.ts and the e2e harness, so tests speak to the same app. */
 export function configureApp(app: INestApplication): void {
   app.useLogger(app.get(Logger));
+  validationPipe.prepare();
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
   http.set('trust proxy', 'loopback');

@@ -1,5 +1,6 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError, type ValidationPipeOptions } from '@nestjs/common';
 import { DomainError, type FieldError } from '../errors/error-codes.js';
+import { SchemaCheck } from './schema-checked.js';
 import { cacheValidationMetadata } from './validation-metadata-cache.js';
 
 cacheValidationMetadata();
@@ -12,8 +13,7 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   });
 }
 
-/** DTO validation: unknown fields are refused, every failing field is listed in `errors`. */
-export const validationPipe = new ValidationPipe({
+export const validationOptions: ValidationPipeOptions = {
   whitelist: true,
   forbidNonWhitelisted: true,
   transform: true,
@@ -22,4 +22,30 @@ export const validationPipe = new ValidationPipe({
     const fields = flatten(errors);
     return new DomainError('VALIDATION_FAILED', fields.map((f) => `${f.field}: ${f.message}`).join('; '), fields);
   },
-});
+};
+
+/**
+ * DTO validation: unknown fields are refused, every failing field is listed in `errors`. Bodies
+ * of @SchemaChecked DTOs that their compiled schema accepts skip class-validator (and arrive as
+ * the parsed JSON, not DTO instances); everything else, and every refusal, goes through it.
+ */
+export class TcValidationPipe extends ValidationPipe {
+  private schemas?: SchemaCheck;
+
+  constructor() {
+    super(validationOptions);
+  }
+
+  /** Compiles the schemas of the @SchemaChecked DTOs (at start-up, once every module is loaded); throws if one cannot be. */
+  prepare(): void {
+    this.schemas ??= new SchemaCheck();
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    this.prepare();
+    if (metadata.type === 'body' && this.schemas!.accepts(metadata.metatype, value)) return value;
+    return super.transform(value, metadata);
+  }
+}
+
+export const validationPipe = new TcValidationPipe();
