@@ -49,7 +49,10 @@ export class DispatchService {
   async dispatchBatch({ jobs }: JobPayloads['delivery.dispatch-batch']): Promise<string> {
     const outcomes = await this.dispatchMany(jobs);
     const counts = new Map<string, number>();
-    for (const o of outcomes) counts.set(o.split(':')[0], (counts.get(o.split(':')[0]) ?? 0) + 1);
+    for (const o of outcomes) {
+      const kind = o.split(':')[0];
+      counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    }
     return [...counts].map(([k, n]) => `${k} ${n}`).join(', ');
   }
 
@@ -127,7 +130,9 @@ export class DispatchService {
         outcome.set(c.id, 'superseded');
         continue;
       }
-      perNode.set(c.nodeId, [...(perNode.get(c.nodeId) ?? []), { jobId: c.id, attempt: c.attempt }]);
+      const list = perNode.get(c.nodeId) ?? [];
+      if (list.length === 0) perNode.set(c.nodeId, list);
+      list.push({ jobId: c.id, attempt: c.attempt });
       outcome.set(c.id, `dispatched:${c.nodeId}`);
     }
     await Promise.all([...perNode].map(([nodeId, list]) => this.nodes.addMany(nodeId, list)));

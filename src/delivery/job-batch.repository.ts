@@ -87,7 +87,6 @@ const str = (xs: bigint[]) => xs.map((x) => x.toString());
 // was not analyzed yet) while a busy node has thousands of jobs DISPATCHED: each claim then
 // compared every one of them with every claimed id (30 ms for 64 jobs in the delivery bench).
 
-
 @Injectable()
 export class JobBatchRepository {
   /**
