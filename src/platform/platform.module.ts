@@ -22,6 +22,7 @@ import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { Metrics } from './metrics/metrics.js';
 import { PrismaService } from './prisma/prisma.service.js';
+import { TransactionRunner } from './prisma/transaction-runner.js';
 import { Clock } from './time/clock.js';
 import { JobHandlers } from './queues/job-handlers.js';
 import { QUEUE_NAMES } from './queues/job-registry.js';
@@ -33,7 +34,7 @@ import { WorkerHost } from './queues/worker-host.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
-const shared = [PrismaService, ApiKeyRepository, IdempotencyRepository, AuditRepository, AuditRecorder, OutboxService, Queues, Metrics, Clock];
+const shared = [PrismaService, TransactionRunner, ApiKeyRepository, IdempotencyRepository, AuditRepository, AuditRecorder, OutboxService, Queues, Metrics, Clock];
 
 @Global()
 @Module({})

@@ -1,3 +1,4 @@
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataCenter, createNode, type TestNode } from '../harness/capacity-factories.js';
 import { createMember } from '../harness/factories.js';
@@ -80,5 +81,26 @@ describe('node agent as a real process', () => {
     const a = spawnNode([AGENT, '--api', t.baseUrl, '--node', node.id, '--token', 'tcn_x'], childEnv({}));
     expect(await a.exited).toBe(64);
     expect(a.output()).toMatch(/one of --inference-url or --simulate is required/);
+  });
+});
+
+// The machines this project runs on ship an end-of-life Node 20 as /usr/bin/node while the suite
+// runs on Node 24: the agent, started by that old Node, must refuse with one clear line.
+const OLD_NODE = '/usr/bin/node';
+const oldNodeVersion = (() => {
+  try {
+    return execFileSync(OLD_NODE, ['-p', 'process.versions.node'], { encoding: 'utf8' }).trim();
+  } catch {
+    return undefined;
+  }
+})();
+
+describe.runIf(oldNodeVersion !== undefined && Number(oldNodeVersion.split('.')[0]) < 22)('node agent on an old Node.js', () => {
+  it(`refuses Node ${oldNodeVersion} with a clear message and exit code 69`, () => {
+    assertBuilt();
+    const run = spawnSync(OLD_NODE, [AGENT, '--api', 'http://127.0.0.1:9', '--node', 'n', '--token', 't', '--simulate'], { encoding: 'utf8' });
+    expect(run.status).toBe(69);
+    expect(run.stderr.trim()).toBe(`tokenclear agent: Node.js ${oldNodeVersion} is not supported; install Node.js 24 LTS (or 22 from 22.12.0) and run the agent again`);
+    expect(run.stdout).toBe('');
   });
 });

@@ -1,0 +1,37 @@
+import { Injectable } from '@nestjs/common';
+import type { Db, Tx } from './prisma.service.js';
+import { PrismaService } from './prisma.service.js';
+import type { SqlTx } from './sql-tx.js';
+
+type TxOptions = { maxWait?: number; timeout?: number; isolationLevel?: 'ReadUncommitted' | 'ReadCommitted' | 'RepeatableRead' | 'Serializable' };
+
+/**
+ * What services and processors get instead of the Prisma client: a way to open one transaction
+ * that the repositories they call share, and the root client to hand to repositories outside a
+ * transaction. Queries themselves live in repositories (`*.repository.ts`); the architecture test
+ * (test/platform/architecture.spec.ts) refuses Prisma or SQL anywhere else.
+ */
+@Injectable()
+export class TransactionRunner {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /** The root client, for repository calls that need no transaction of their own. */
+  get root(): Db {
+    return this.prisma;
+  }
+
+  /** One Prisma interactive transaction: commits when `fn` resolves, rolls back when it throws. */
+  run<T>(fn: (tx: Tx) => Promise<T>, options?: TxOptions): Promise<T> {
+    return this.prisma.$transaction(fn, options);
+  }
+
+  /** A pipelined transaction of hand-written SQL on the pg driver (hot paths): see `PrismaService.sqlTransaction`. */
+  sql<T>(fn: (tx: SqlTx, commit: () => Promise<void>) => Promise<T>): Promise<T> {
+    return this.prisma.sqlTransaction(fn);
+  }
+
+  /** Single hand-written statements on the pool, outside any transaction (hot paths). */
+  get statements(): SqlTx {
+    return this.prisma.sql;
+  }
+}
