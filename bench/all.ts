@@ -43,11 +43,18 @@ const lines = [
   '',
   `Written by \`npm run bench\` on ${new Date().toISOString()}. Each bench measures its reference in the same run on the same machine; ratios are system ÷ reference (for times, lower is better).`,
   '',
-  `Machine: ${Object.entries(machine).map(([k, v]) => `${k} ${v}`).join('; ')}`,
+  `Machine: ${Object.entries(machine)
+    .map(([k, v]) => `${k} ${v}`)
+    .join('; ')}`,
   '',
   '| bench | scenario | figure | reference | ratio | goal | met |',
   '|---|---|---|---|---|---|---|',
-  ...results.flatMap(([name, r]) => r.figures.map((f) => `| ${name} | ${f.scenario} | ${fmt(f.value)} ${f.figure} | ${fmt(f.referenceValue)} (${f.reference}) | ${f.ratio.toFixed(2)}× | ${f.goal} | ${f.met ? 'yes' : '**no**'} |`)),
+  ...results.flatMap(([name, r]) =>
+    r.figures.map(
+      (f) =>
+        `| ${name} | ${f.scenario} | ${fmt(f.value)} ${f.figure} | ${fmt(f.referenceValue)} (${f.reference}) | ${f.ratio.toFixed(2)}× | ${f.goal} | ${f.met ? 'yes' : '**no**'} |`,
+    ),
+  ),
   '',
   '## Notes',
   '',

@@ -45,7 +45,11 @@ type Api = <T>(method: string, path: string, body?: unknown, key?: string) => Pr
 
 function client(base: string, defaultKey: string): Api {
   return async <T>(method: string, path: string, body?: unknown, key = defaultKey): Promise<T> => {
-    const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     const text = await res.text();
     if (res.status >= 300) throw new Error(`${method} ${path} → ${res.status} ${text}`);
     return JSON.parse(text) as T;
@@ -99,8 +103,19 @@ async function main(): Promise<void> {
     const key = `tck_bench_${randomBytes(20).toString('hex')}`;
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const serverEnv = { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`, THROTTLE_LIMIT: '10000000' };
-    const nodeArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['--max-semi-space-size=64', 'dist/main.js'];
+    const serverEnv = {
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      BOOTSTRAP_CLEARING_KEY: key,
+      LOG_LEVEL: 'error',
+      QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`,
+      THROTTLE_LIMIT: '10000000',
+    };
+    const nodeArgs = process.env.BENCH_PROFILE
+      ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js']
+      : ['--max-semi-space-size=64', 'dist/main.js'];
     const apiEnv = WORKERS > 0 ? { ...serverEnv, PROCESS_ROLE: 'api' } : serverEnv;
     server = await startServer(nodeArgs, apiEnv, `${base}/health/ready`);
     for (let i = 0; i < WORKERS; i++) replicas.push(await startWorker(nodeArgs, { ...serverEnv, PROCESS_ROLE: 'worker', PORT: '0' }));
@@ -126,16 +141,47 @@ async function main(): Promise<void> {
     for (let i = 0; i < AGENTS; i++) {
       const op = ops[i % OPERATORS];
       const dc = await api<{ id: string }>('POST', '/v1/datacenters', { name: `dc-${i}`, region: 'cn-east-1' }, op.key);
-      const node = await api<{ id: string; nodeToken: string }>('POST', '/v1/nodes', { dataCenterId: dc.id, gpuModel: 'H800', gpuCount: 8, models: [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 100_000 }] }, op.key);
+      const node = await api<{ id: string; nodeToken: string }>(
+        'POST',
+        '/v1/nodes',
+        { dataCenterId: dc.id, gpuModel: 'H800', gpuCount: 8, models: [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 100_000 }] },
+        op.key,
+      );
       await api('POST', `/v1/nodes/${node.id}/heartbeat`, {}, node.nodeToken);
       nodes.push(node);
     }
-    await api('POST', '/v1/products', { code: 'BDEL', modelClass: 'llm-70b-instruct', contractSizeTokens: 1_000_000, tickFen: 1, settlementType: 'PHYSICAL', initialMarginBp: 1000, maintenanceMarginBp: 500, feePerContractFen: 0, penaltyBp: 1000, maxTtftMs: 2000, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 2500 });
+    await api('POST', '/v1/products', {
+      code: 'BDEL',
+      modelClass: 'llm-70b-instruct',
+      contractSizeTokens: 1_000_000,
+      tickFen: 1,
+      settlementType: 'PHYSICAL',
+      initialMarginBp: 1000,
+      maintenanceMarginBp: 500,
+      feePerContractFen: 0,
+      penaltyBp: 1000,
+      maxTtftMs: 2000,
+      minTokensPerSecond: 1,
+      regions: ['cn-east-1'],
+      inputTokenWeightBp: 2500,
+    });
     const now = Date.now();
     const lastTradingAt = new Date(now + 8_000);
-    await api('POST', '/v1/series', { productCode: 'BDEL', code: 'BDEL-1', lastTradingAt: lastTradingAt.toISOString(), deliveryStart: lastTradingAt.toISOString(), deliveryEnd: new Date(now + 3_600_000).toISOString(), referencePrice: '4.00' });
+    await api('POST', '/v1/series', {
+      productCode: 'BDEL',
+      code: 'BDEL-1',
+      lastTradingAt: lastTradingAt.toISOString(),
+      deliveryStart: lastTradingAt.toISOString(),
+      deliveryEnd: new Date(now + 3_600_000).toISOString(),
+      referencePrice: '4.00',
+    });
     for (const [i, buyer] of buyers.entries()) {
-      await api('POST', '/v1/orders', { series: 'BDEL-1', side: 'SELL', price: '4.00', quantity: 10, timeInForce: 'GTC' }, ops[i % OPERATORS].key);
+      await api(
+        'POST',
+        '/v1/orders',
+        { series: 'BDEL-1', side: 'SELL', price: '4.00', quantity: 10, timeInForce: 'GTC' },
+        ops[i % OPERATORS].key,
+      );
       await api('POST', '/v1/orders', { series: 'BDEL-1', side: 'BUY', price: '4.00', quantity: 10, timeInForce: 'GTC' }, buyer.key);
     }
     progress('waiting for the scheduled EXPIRY run (delivery allocation)');
@@ -145,7 +191,28 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 250));
     }
     for (const [i, n] of nodes.entries()) {
-      agents.push(spawn(process.execPath, ['dist/agent/main.js', '--api', bases[i % bases.length], '--node', n.id, '--simulate', '--rate', '0', '--concurrency', '256', '--lease-wait', '2', '--heartbeat-ms', '2000'], { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' }));
+      agents.push(
+        spawn(
+          process.execPath,
+          [
+            'dist/agent/main.js',
+            '--api',
+            bases[i % bases.length],
+            '--node',
+            n.id,
+            '--simulate',
+            '--rate',
+            '0',
+            '--concurrency',
+            '256',
+            '--lease-wait',
+            '2',
+            '--heartbeat-ms',
+            '2000',
+          ],
+          { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' },
+        ),
+      );
     }
     await new Promise((r) => setTimeout(r, 1_000));
 
@@ -155,10 +222,17 @@ async function main(): Promise<void> {
     for (let rep = 1; rep <= REPS; rep++) {
       progress(`rep ${rep}/${REPS}: reference, raw BullMQ add + no-op process of ${JOBS} jobs`);
       raws.push(await rawBullmq(JOBS));
-      progress(`rep ${rep}/${REPS}: raw BullMQ ${raws.at(-1)!.toFixed(0)} jobs/s; now ${JOBS} delivery jobs from ${SUBMITTERS} clients, ${AGENTS} agents draining`);
+      progress(
+        `rep ${rep}/${REPS}: raw BullMQ ${raws.at(-1)!.toFixed(0)} jobs/s; now ${JOBS} delivery jobs from ${SUBMITTERS} clients, ${AGENTS} agents draining`,
+      );
       const { rows: mark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
       let next = 0;
-      const job = (i: number) => ({ series: 'BDEL-1', modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `bench ${rep}.${i}` }], maxTokens: 16 });
+      const job = (i: number) => ({
+        series: 'BDEL-1',
+        modelClass: 'llm-70b-instruct',
+        messages: [{ role: 'user', content: `bench ${rep}.${i}` }],
+        maxTokens: 16,
+      });
       await Promise.all(
         Array.from({ length: SUBMITTERS }, async (_, c) => {
           const submit = client(bases[c % bases.length], key);
@@ -171,20 +245,34 @@ async function main(): Promise<void> {
               await submit('POST', '/v1/delivery/jobs', job(first), key);
               continue;
             }
-            const { items } = await submit<{ items: { status: number }[] }>('POST', '/v1/delivery/jobs/batch', { jobs: Array.from({ length: n }, (_, k) => job(first + k)) }, key);
+            const { items } = await submit<{ items: { status: number }[] }>(
+              'POST',
+              '/v1/delivery/jobs/batch',
+              { jobs: Array.from({ length: n }, (_, k) => job(first + k)) },
+              key,
+            );
             const refused = items.filter((it) => it.status !== 201);
             if (refused.length > 0) throw new Error(`${refused.length} jobs refused: ${JSON.stringify(refused[0])}`);
           }
         }),
       );
       for (;;) {
-        const { rows } = await client0.query<{ done: string; failed: string }>(`SELECT count(*) FILTER (WHERE status = 'COMPLETED') AS done, count(*) FILTER (WHERE status = 'FAILED') AS failed FROM delivery_jobs WHERE seq > $1`, [mark[0].seq]);
+        const { rows } = await client0.query<{ done: string; failed: string }>(
+          `SELECT count(*) FILTER (WHERE status = 'COMPLETED') AS done, count(*) FILTER (WHERE status = 'FAILED') AS failed FROM delivery_jobs WHERE seq > $1`,
+          [mark[0].seq],
+        );
         progress(`rep ${rep}/${REPS}: completed ${rows[0].done}/${JOBS} (failed ${rows[0].failed})`);
         if (Number(rows[0].done) + Number(rows[0].failed) >= JOBS) break;
         await new Promise((r) => setTimeout(r, 1_000));
       }
-      const { rows: lat } = await client0.query<{ ms: number }>(`SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1`, [mark[0].seq]);
-      const { rows: span } = await client0.query<{ s: number }>(`SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs WHERE seq > $1`, [mark[0].seq]);
+      const { rows: lat } = await client0.query<{ ms: number }>(
+        `SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1`,
+        [mark[0].seq],
+      );
+      const { rows: span } = await client0.query<{ s: number }>(
+        `SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs WHERE seq > $1`,
+        [mark[0].seq],
+      );
       // When each stage reached half and all of the jobs, in seconds from the first submission.
       const { rows: stages } = await client0.query<Record<string, number>>(
         `WITH t AS (SELECT "createdAt" AS c, "dispatchedAt" AS d, "leasedAt" AS l, "finishedAt" AS f, min("createdAt") OVER () AS t0 FROM delivery_jobs WHERE seq > $1)
@@ -192,7 +280,9 @@ async function main(): Promise<void> {
         [mark[0].seq],
       );
       const st = stages[0];
-      progress(`rep ${rep}/${REPS}: stages (s from first submission, half/all): submitted ${st.c50.toFixed(2)}/${st.c100.toFixed(2)}, dispatched ${st.d50.toFixed(2)}/${st.d100.toFixed(2)}, leased ${st.l50.toFixed(2)}/${st.l100.toFixed(2)}, completed ${st.f50.toFixed(2)}/${st.f100.toFixed(2)}`);
+      progress(
+        `rep ${rep}/${REPS}: stages (s from first submission, half/all): submitted ${st.c50.toFixed(2)}/${st.c100.toFixed(2)}, dispatched ${st.d50.toFixed(2)}/${st.d100.toFixed(2)}, leased ${st.l50.toFixed(2)}/${st.l100.toFixed(2)}, completed ${st.f50.toFixed(2)}/${st.f100.toFixed(2)}`,
+      );
       rates.push(JOBS / span[0].s);
       latencies.push(...lat.map((r) => r.ms));
       progress(`rep ${rep}/${REPS}: ${rates.at(-1)!.toFixed(0)} jobs/s end to end`);
@@ -202,12 +292,20 @@ async function main(): Promise<void> {
     );
     // Where the time went, from the server's own metrics: mean batch sizes and request latencies.
     const metricsText = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${key}` } })).text();
-    const metric = (name: string) => metricsText.split('\n').filter((l) => l.startsWith(name)).reduce((acc, l) => acc + Number(l.split(' ').at(-1)), 0);
+    const metric = (name: string) =>
+      metricsText
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((acc, l) => acc + Number(l.split(' ').at(-1)), 0);
     const mean = (name: string) => metric(`${name}_sum`) / Math.max(1, metric(`${name}_count`));
     const route = (path: string) => {
       const lines = metricsText.split('\n').filter((l) => l.startsWith('http_request_duration_seconds_') && l.includes(`route="${path}"`));
-      const sum = lines.filter((l) => l.startsWith('http_request_duration_seconds_sum')).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
-      const count = lines.filter((l) => l.startsWith('http_request_duration_seconds_count')).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+      const sum = lines
+        .filter((l) => l.startsWith('http_request_duration_seconds_sum'))
+        .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+      const count = lines
+        .filter((l) => l.startsWith('http_request_duration_seconds_count'))
+        .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
       return `${path} ${count} requests, mean ${((sum / Math.max(1, count)) * 1000).toFixed(1)} ms`;
     };
     const inside = `batches: submissions ${mean('submission_batch_size').toFixed(1)} jobs/transaction, completions ${mean('completion_batch_size').toFixed(1)}/transaction, ${metric('submission_batch_fallbacks_total') + metric('completion_batch_fallbacks_total')} run again one by one; ${route('/v1/nodes/:id/lease')}; ${route('/v1/nodes/:id/completions')}; ${route('/v1/delivery/jobs/batch')}`;
@@ -216,14 +314,30 @@ async function main(): Promise<void> {
     const raw = median(raws);
     const ms = latencies;
     const figures: Figure[] = [
-      { scenario: `${JOBS} jobs end to end, ${AGENTS} agents, ${OPERATORS} operator(s), ${BUYERS} buyer(s)`, figure: 'jobs/s', value: rate, reference: 'raw BullMQ add+process, jobs/s', referenceValue: raw, ratio: rate / raw, goal: '≥ 1,000 jobs/s and ≥ 0.3× raw', met: rate >= 1_000 && rate / raw >= 0.3 },
+      {
+        scenario: `${JOBS} jobs end to end, ${AGENTS} agents, ${OPERATORS} operator(s), ${BUYERS} buyer(s)`,
+        figure: 'jobs/s',
+        value: rate,
+        reference: 'raw BullMQ add+process, jobs/s',
+        referenceValue: raw,
+        ratio: rate / raw,
+        goal: '≥ 1,000 jobs/s and ≥ 0.3× raw',
+        met: rate >= 1_000 && rate / raw >= 0.3,
+      },
     ];
     printTable(figures);
-    console.log(`submit → complete latency: p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms; usage records ${checks[0].usage}; ledger total ${checks[0].total}; escrow releases ${checks[0].released}`);
+    console.log(
+      `submit → complete latency: p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms; usage records ${checks[0].usage}; ledger total ${checks[0].total}; escrow releases ${checks[0].released}`,
+    );
     await writeResults('delivery', {
       machine: await machine(db.url),
       figures,
-      notes: [`${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`, `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`, inside, `${WORKERS > 0 ? `API role in ${PROCESSES} process(es) and worker role in ${WORKERS}` : `API + worker in ${PROCESSES === 1 ? 'one process' : `each of ${PROCESSES} processes`}`} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`],
+      notes: [
+        `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete`,
+        `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`,
+        inside,
+        `${WORKERS > 0 ? `API role in ${PROCESSES} process(es) and worker role in ${WORKERS}` : `API + worker in ${PROCESSES === 1 ? 'one process' : `each of ${PROCESSES} processes`}`} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`,
+      ],
     });
   } finally {
     for (const a of agents) a.kill('SIGKILL');

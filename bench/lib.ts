@@ -67,7 +67,11 @@ async function redisFacts(): Promise<Record<string, string>> {
     await r.connect();
     const info = await r.info();
     const field = (n: string) => new RegExp(`^${n}:(.*)$`, 'm').exec(info)?.[1]?.trim() ?? '?';
-    return { redis: field('redis_version'), redis_maxmemory_policy: field('maxmemory_policy'), redis_aof: field('aof_enabled') === '1' ? 'on' : 'off' };
+    return {
+      redis: field('redis_version'),
+      redis_maxmemory_policy: field('maxmemory_policy'),
+      redis_aof: field('aof_enabled') === '1' ? 'on' : 'off',
+    };
   } catch {
     return { redis: 'unreachable' };
   } finally {
@@ -106,14 +110,24 @@ export interface Figure {
   met: boolean;
 }
 
-export async function writeResults(name: string, data: { machine: Record<string, string>; figures: Figure[]; notes?: string[] }): Promise<void> {
+export async function writeResults(
+  name: string,
+  data: { machine: Record<string, string>; figures: Figure[]; notes?: string[] },
+): Promise<void> {
   const path = new URL(`./results/${name}.json`, import.meta.url);
   await mkdir(dirname(path.pathname), { recursive: true });
   await writeFile(path, `${JSON.stringify({ measuredAt: new Date().toISOString(), ...data }, null, 2)}\n`);
 }
 
 export function printTable(figures: Figure[]): void {
-  const rows = figures.map((f) => [f.scenario, `${f.value.toFixed(0)} ${f.figure}`, `${f.referenceValue.toFixed(0)} (${f.reference})`, `${f.ratio.toFixed(2)}×`, f.goal, f.met ? 'yes' : 'NO']);
+  const rows = figures.map((f) => [
+    f.scenario,
+    `${f.value.toFixed(0)} ${f.figure}`,
+    `${f.referenceValue.toFixed(0)} (${f.reference})`,
+    `${f.ratio.toFixed(2)}×`,
+    f.goal,
+    f.met ? 'yes' : 'NO',
+  ]);
   const head = ['scenario', 'figure', 'reference', 'ratio', 'goal', 'met'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');

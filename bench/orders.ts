@@ -51,7 +51,12 @@ async function load(base: string, seconds: number, clients: number, send: Send):
   );
   await pool.close();
   latencies.sort((a, b) => a - b);
-  return { perSecond: latencies.length / seconds, p50: latencies[Math.floor(latencies.length * 0.5)], p99: latencies[Math.floor(latencies.length * 0.99)], errors };
+  return {
+    perSecond: latencies.length / seconds,
+    p50: latencies[Math.floor(latencies.length * 0.5)],
+    p99: latencies[Math.floor(latencies.length * 0.99)],
+    errors,
+  };
 }
 
 async function main(): Promise<void> {
@@ -63,12 +68,33 @@ async function main(): Promise<void> {
   const refBase = `http://127.0.0.1:${refPort}`;
   progress('starting the API (dist/main.js) and the reference server');
   // BENCH_PROFILE=1 runs the API+worker with --cpu-prof (profiles in /tmp/prof).
-  const app = await startServer(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'], { DATABASE_URL: db.url, REDIS_URL, PORT: String(apiPort), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', NODE_ENV: 'production', QUEUE_PREFIX: `{bench${randomBytes(3).toString('hex')}}` }, `${base}/health/ready`);
-  const ref = await startServer(['--import', 'tsx', 'bench/reference-server.ts'], { DATABASE_URL: db.url, PORT: String(refPort) }, `${refBase}/ping`);
+  const app = await startServer(
+    process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'],
+    {
+      DATABASE_URL: db.url,
+      REDIS_URL,
+      PORT: String(apiPort),
+      HOST: '127.0.0.1',
+      BOOTSTRAP_CLEARING_KEY: key,
+      LOG_LEVEL: 'error',
+      NODE_ENV: 'production',
+      QUEUE_PREFIX: `{bench${randomBytes(3).toString('hex')}}`,
+    },
+    `${base}/health/ready`,
+  );
+  const ref = await startServer(
+    ['--import', 'tsx', 'bench/reference-server.ts'],
+    { DATABASE_URL: db.url, PORT: String(refPort) },
+    `${refBase}/ping`,
+  );
 
   try {
     const api = (path: string, body: unknown, k = key) =>
-      fetch(base + path, { method: 'POST', headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(base + path, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     progress(`setting up ${CLIENTS} members, 1 + 10 series`);
     const traders: string[] = [];
     for (let i = 0; i < CLIENTS; i++) {
@@ -76,10 +102,31 @@ async function main(): Promise<void> {
       await api(`/v1/members/${m.id}/deposits`, { amount: '100000000.00', currency: 'CNY', reference: `B${i}` });
       traders.push(((await (await api(`/v1/members/${m.id}/api-keys`, { role: 'trader' })).json()) as { key: string }).key);
     }
-    await api('/v1/products', { code: 'BENCH', modelClass: 'llm-70b-instruct', contractSizeTokens: 10_000_000, tickFen: 1, settlementType: 'CASH', initialMarginBp: 1000, maintenanceMarginBp: 500, feePerContractFen: Number(process.env.BENCH_FEE_FEN ?? 1), penaltyBp: 0, maxTtftMs: 1000, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 0 });
+    await api('/v1/products', {
+      code: 'BENCH',
+      modelClass: 'llm-70b-instruct',
+      contractSizeTokens: 10_000_000,
+      tickFen: 1,
+      settlementType: 'CASH',
+      initialMarginBp: 1000,
+      maintenanceMarginBp: 500,
+      feePerContractFen: Number(process.env.BENCH_FEE_FEN ?? 1),
+      penaltyBp: 0,
+      maxTtftMs: 1000,
+      minTokensPerSecond: 1,
+      regions: ['cn-east-1'],
+      inputTokenWeightBp: 0,
+    });
     const series = Array.from({ length: 11 }, (_, i) => `BENCH-S${i}`);
     for (const code of series) {
-      await api('/v1/series', { productCode: 'BENCH', code, lastTradingAt: new Date(Date.now() + 48 * HOUR).toISOString(), deliveryStart: new Date(Date.now() + 49 * HOUR).toISOString(), deliveryEnd: new Date(Date.now() + 50 * HOUR).toISOString(), referencePrice: '4.00' });
+      await api('/v1/series', {
+        productCode: 'BENCH',
+        code,
+        lastTradingAt: new Date(Date.now() + 48 * HOUR).toISOString(),
+        deliveryStart: new Date(Date.now() + 49 * HOUR).toISOString(),
+        deliveryEnd: new Date(Date.now() + 50 * HOUR).toISOString(),
+        referencePrice: '4.00',
+      });
     }
     let n = 0;
     const orderTo =
@@ -87,7 +134,13 @@ async function main(): Promise<void> {
       (c, i) => {
         n++;
         const fen = 395 + ((c * 7 + i * 13) % 11);
-        const body = { series: codes[(c + i) % codes.length], side: (c + i) % 2 ? 'BUY' : 'SELL', price: `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`, quantity: 1 + (i % 5), timeInForce: i % 4 ? 'GTC' : 'IOC' };
+        const body = {
+          series: codes[(c + i) % codes.length],
+          side: (c + i) % 2 ? 'BUY' : 'SELL',
+          price: `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`,
+          quantity: 1 + (i % 5),
+          timeInForce: i % 4 ? 'GTC' : 'IOC',
+        };
         return { path: '/v1/orders', method: 'POST', key: traders[c], body };
       };
     const samples: Record<string, LoadResult[]> = { ping: [], one: [], ten: [] };
@@ -102,12 +155,37 @@ async function main(): Promise<void> {
     const m = (k: string, f: keyof LoadResult) => median(samples[k].map((s) => s[f]));
     const errors = [...samples.one, ...samples.ten].reduce((e, s) => e + s.errors, 0);
     const figures: Figure[] = [
-      { scenario: `orders over HTTP, 1 series (${CLIENTS} clients)`, figure: `orders/s (p50 ${m('one', 'p50').toFixed(1)} ms, p99 ${m('one', 'p99').toFixed(1)} ms)`, value: m('one', 'perSecond'), reference: 'NestJS SELECT 1 req/s', referenceValue: m('ping', 'perSecond'), ratio: m('one', 'perSecond') / m('ping', 'perSecond'), goal: 'report', met: true },
-      { scenario: `orders over HTTP, 10 series (${CLIENTS} clients)`, figure: `orders/s (p50 ${m('ten', 'p50').toFixed(1)} ms, p99 ${m('ten', 'p99').toFixed(1)} ms)`, value: m('ten', 'perSecond'), reference: 'NestJS SELECT 1 req/s', referenceValue: m('ping', 'perSecond'), ratio: m('ten', 'perSecond') / m('ping', 'perSecond'), goal: '≥ 1000 orders/s, p99 < 50 ms', met: m('ten', 'perSecond') >= 1000 && m('ten', 'p99') < 50 },
+      {
+        scenario: `orders over HTTP, 1 series (${CLIENTS} clients)`,
+        figure: `orders/s (p50 ${m('one', 'p50').toFixed(1)} ms, p99 ${m('one', 'p99').toFixed(1)} ms)`,
+        value: m('one', 'perSecond'),
+        reference: 'NestJS SELECT 1 req/s',
+        referenceValue: m('ping', 'perSecond'),
+        ratio: m('one', 'perSecond') / m('ping', 'perSecond'),
+        goal: 'report',
+        met: true,
+      },
+      {
+        scenario: `orders over HTTP, 10 series (${CLIENTS} clients)`,
+        figure: `orders/s (p50 ${m('ten', 'p50').toFixed(1)} ms, p99 ${m('ten', 'p99').toFixed(1)} ms)`,
+        value: m('ten', 'perSecond'),
+        reference: 'NestJS SELECT 1 req/s',
+        referenceValue: m('ping', 'perSecond'),
+        ratio: m('ten', 'perSecond') / m('ping', 'perSecond'),
+        goal: '≥ 1000 orders/s, p99 < 50 ms',
+        met: m('ten', 'perSecond') >= 1000 && m('ten', 'p99') < 50,
+      },
     ];
     printTable(figures);
     console.log(`requests answered ≥ 300 (rejections such as INSUFFICIENT_MARGIN): ${errors}; orders sent: ${n}`);
-    await writeResults('orders', { machine: await machine(db.url), figures, notes: [`${REPS} interleaved repetitions of ${SECONDS} s, medians; the API+worker (dist/main.js) and the reference server each in its own process; ${CLIENTS} clients in the bench process (undici Pool.request, keep-alive)`, `reference p50 ${m('ping', 'p50').toFixed(1)} ms, p99 ${m('ping', 'p99').toFixed(1)} ms`] });
+    await writeResults('orders', {
+      machine: await machine(db.url),
+      figures,
+      notes: [
+        `${REPS} interleaved repetitions of ${SECONDS} s, medians; the API+worker (dist/main.js) and the reference server each in its own process; ${CLIENTS} clients in the bench process (undici Pool.request, keep-alive)`,
+        `reference p50 ${m('ping', 'p50').toFixed(1)} ms, p99 ${m('ping', 'p99').toFixed(1)} ms`,
+      ],
+    });
   } finally {
     app.kill('SIGTERM');
     ref.kill('SIGTERM');

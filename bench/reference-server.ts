@@ -21,7 +21,9 @@ class PingController {
 
 @Module({
   controllers: [PingController],
-  providers: [{ provide: DB, useFactory: () => new PrismaService({ ...loadEnvConfig({}), databaseUrl: process.env.DATABASE_URL!, redisUrl: '' }) }],
+  providers: [
+    { provide: DB, useFactory: () => new PrismaService({ ...loadEnvConfig({}), databaseUrl: process.env.DATABASE_URL!, redisUrl: '' }) },
+  ],
 })
 class PingModule {}
 

@@ -35,25 +35,37 @@ async function main(): Promise<void> {
     await client.query(`INSERT INTO series (id, code, "productId", status, "tradingStartAt", "lastTradingAt", "deliveryStart", "deliveryEnd", "referencePriceFen")
       SELECT gen_random_uuid(), 'BS-' || lpad(g::text, 5, '0'), p.id, 'TRADING', now() - interval '3 days', now() + interval '10 days', now() + interval '11 days', now() + interval '12 days', 400
       FROM products p, generate_series(1, ${SERIES}) g`);
-    await client.query(`INSERT INTO members (id, name, kind, "updatedAt") SELECT gen_random_uuid(), 'bm-' || lpad(g::text, 6, '0'), 'TRADER', now() FROM generate_series(1, ${MEMBERS}) g`);
+    await client.query(
+      `INSERT INTO members (id, name, kind, "updatedAt") SELECT gen_random_uuid(), 'bm-' || lpad(g::text, 6, '0'), 'TRADER', now() FROM generate_series(1, ${MEMBERS}) g`,
+    );
     await client.query(`INSERT INTO ledger_accounts (id, code, "memberId", type, "mustNotGoNegative")
       SELECT gen_random_uuid(), 'member:' || m.id || ':' || lower(t), m.id, t::"AccountType", true FROM members m CROSS JOIN unnest(ARRAY['CASH','MARGIN','ESCROW','PENDING']) t`);
     await client.query(`CREATE TEMP TABLE bm AS SELECT id, row_number() OVER (ORDER BY name) - 1 AS i FROM members`);
-    await client.query(`INSERT INTO trades (id, "seriesId", "priceFen", quantity, "buyerId", "sellerId", "businessDate")
+    await client.query(
+      `INSERT INTO trades (id, "seriesId", "priceFen", quantity, "buyerId", "sellerId", "businessDate")
       SELECT gen_random_uuid(), s.id, 395 + (a.i % 10), 1 + (a.i % 5), a.id, b.id, $1::date
-      FROM series s JOIN bm a ON a.i % 2 = 0 JOIN bm b ON b.i = a.i + 1`, [day]);
+      FROM series s JOIN bm a ON a.i % 2 = 0 JOIN bm b ON b.i = a.i + 1`,
+      [day],
+    );
     await client.query(`INSERT INTO positions ("memberId", "seriesId", "longQty", "shortQty", "updatedAt")
       SELECT "buyerId", "seriesId", quantity, 0, now() FROM trades UNION ALL SELECT "sellerId", "seriesId", 0, quantity, now() FROM trades`);
     // Initial margin held on every position at the reference price (cash → margin, opening transfers).
     await client.query(`UPDATE positions SET "marginQty" = abs("longQty" - "shortQty")`);
-    await client.query(`INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate")
+    await client.query(
+      `INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate")
       SELECT gen_random_uuid(), 'bench.opening-margin.' || h.m, c.id, g.id, h.fen, 'MARGIN_LOCK', $1::date
       FROM (SELECT "memberId" AS m, sum(("marginQty"::bigint * 400 * 10 * 1000 + 9999) / 10000) AS fen FROM positions GROUP BY 1) h
-      JOIN ledger_accounts c ON c."memberId" = h.m AND c.type = 'CASH' JOIN ledger_accounts g ON g."memberId" = h.m AND g.type = 'MARGIN' WHERE h.fen > 0`, [addDays(day, -1)]);
+      JOIN ledger_accounts c ON c."memberId" = h.m AND c.type = 'CASH' JOIN ledger_accounts g ON g."memberId" = h.m AND g.type = 'MARGIN' WHERE h.fen > 0`,
+      [addDays(day, -1)],
+    );
     await client.query(`UPDATE ledger_accounts a SET "balanceFen" = a."balanceFen" + x.delta FROM (
       SELECT id, sum(d) AS delta FROM (SELECT "creditAccountId" AS id, "amountFen" AS d FROM transfers UNION ALL SELECT "debitAccountId", -"amountFen" FROM transfers) legs GROUP BY id) x
       WHERE a.id = x.id`);
-    for (const d of days) await client.query(`INSERT INTO settlement_prices ("seriesId", "businessDate", "priceFen", method, details) SELECT id, $1::date, 400 + (random() * 20)::int, 'FIXED', '{}' FROM series`, [d]);
+    for (const d of days)
+      await client.query(
+        `INSERT INTO settlement_prices ("seriesId", "businessDate", "priceFen", method, details) SELECT id, $1::date, 400 + (random() * 20)::int, 'FIXED', '{}' FROM series`,
+        [d],
+      );
     await client.query('ANALYZE');
     progress(`generated in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
@@ -62,31 +74,52 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${port}`;
     const running = await startServer(
       ['dist/main.js'],
-      { DATABASE_URL: db.url, REDIS_URL, PORT: String(port), HOST: '127.0.0.1', BOOTSTRAP_CLEARING_KEY: key, LOG_LEVEL: 'error', QUEUE_PREFIX: `{bset${randomBytes(3).toString('hex')}}` },
+      {
+        DATABASE_URL: db.url,
+        REDIS_URL,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        BOOTSTRAP_CLEARING_KEY: key,
+        LOG_LEVEL: 'error',
+        QUEUE_PREFIX: `{bset${randomBytes(3).toString('hex')}}`,
+      },
       `${base}/health/ready`,
     );
     server = running;
     // The end of day as the scheduler starts it: one DAILY run over every trading series.
     async function settleDay(d: string): Promise<number> {
       const r0 = performance.now();
-      const res = await fetch(`${base}/v1/settlement/runs`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ type: 'DAILY', businessDate: d }) });
+      const res = await fetch(`${base}/v1/settlement/runs`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'DAILY', businessDate: d }),
+      });
       if (res.status !== 201) throw new Error(`start failed: ${res.status} ${await res.text()}`);
       const { items } = (await res.json()) as { items: { id: string; seriesCount: number }[] };
-      if (items.length !== 1 || items[0].seriesCount !== SERIES) throw new Error(`expected one run over ${SERIES} series, got ${JSON.stringify(items)}`);
+      if (items.length !== 1 || items[0].seriesCount !== SERIES)
+        throw new Error(`expected one run over ${SERIES} series, got ${JSON.stringify(items)}`);
       for (;;) {
-        const { rows } = await client.query<{ status: string; processed: number; total: number; error: string | null }>(`SELECT status, "processedItems" AS processed, "totalItems" AS total, error FROM settlement_runs WHERE id = $1`, [items[0].id]);
+        const { rows } = await client.query<{ status: string; processed: number; total: number; error: string | null }>(
+          `SELECT status, "processedItems" AS processed, "totalItems" AS total, error FROM settlement_runs WHERE id = $1`,
+          [items[0].id],
+        );
         rss.push(await rssMiB(running.pid!));
         const run = rows[0];
         if (run.status === 'COMPLETED') break;
         if (run.status === 'FAILED') throw new Error(`run failed: ${run.error}`);
-        progress(`run ${run.status}: members ${run.processed}/${run.total}, ${((performance.now() - r0) / 1000).toFixed(1)} s, worker RSS ${rss.at(-1)!.toFixed(0)} MiB`);
+        progress(
+          `run ${run.status}: members ${run.processed}/${run.total}, ${((performance.now() - r0) / 1000).toFixed(1)} s, worker RSS ${rss.at(-1)!.toFixed(0)} MiB`,
+        );
         await new Promise((r) => setTimeout(r, 20));
       }
       const ms = performance.now() - r0;
       // The reconciliation the run triggers works on the same cores: let it finish before the next repetition.
       const deadline = Date.now() + 600_000;
       while (Date.now() < deadline) {
-        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM reconciliation_runs WHERE "settlementRunId" = $1 AND status <> 'RUNNING'`, [items[0].id]);
+        const { rows } = await client.query<{ n: string }>(
+          `SELECT count(*) AS n FROM reconciliation_runs WHERE "settlementRunId" = $1 AND status <> 'RUNNING'`,
+          [items[0].id],
+        );
         if (Number(rows[0].n) > 0) break;
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -97,7 +130,9 @@ async function main(): Promise<void> {
     const rss: number[] = [];
     for (const [rep, d] of days.entries()) {
       const s0 = performance.now();
-      await client.query(`SELECT "seriesId", sum("longQty" - "shortQty"), sum("longQty" + "shortQty"), count(*) FROM positions GROUP BY "seriesId"`);
+      await client.query(
+        `SELECT "seriesId", sum("longQty" - "shortQty"), sum("longQty" + "shortQty"), count(*) FROM positions GROUP BY "seriesId"`,
+      );
       scans.push(performance.now() - s0);
       progress(`rep ${rep + 1}/${REPS}: reference scan ${scans.at(-1)!.toFixed(0)} ms; DAILY runs for ${d}`);
       runsMs.push(await settleDay(d));
@@ -105,16 +140,40 @@ async function main(): Promise<void> {
     }
     const scanMs = median(scans);
     const runMs = median(runsMs);
-    const [{ transfers, total }] = (await client.query<{ transfers: string; total: string }>(`SELECT count(*) AS transfers, (SELECT sum("balanceFen") FROM ledger_accounts) AS total FROM transfers WHERE "settlementRunId" IS NOT NULL`)).rows;
+    const [{ transfers, total }] = (
+      await client.query<{ transfers: string; total: string }>(
+        `SELECT count(*) AS transfers, (SELECT sum("balanceFen") FROM ledger_accounts) AS total FROM transfers WHERE "settlementRunId" IS NOT NULL`,
+      )
+    ).rows;
     progress(`${transfers} transfers posted; ledger total ${total}`);
     const positions = SERIES * MEMBERS;
     const figures: Figure[] = [
-      { scenario: `DAILY settlement, ${SERIES} series, ${positions} positions`, figure: `ms (${(positions / (runMs / 1000)).toFixed(0)} positions/s)`, value: runMs, reference: 'SELECT sum() scan, ms', referenceValue: scanMs, ratio: runMs / scanMs, goal: '≤ 10× scan and < 60 s (at 1M positions)', met: runMs / scanMs <= 10 && (runMs * 1_000_000) / positions < 60_000 },
+      {
+        scenario: `DAILY settlement, ${SERIES} series, ${positions} positions`,
+        figure: `ms (${(positions / (runMs / 1000)).toFixed(0)} positions/s)`,
+        value: runMs,
+        reference: 'SELECT sum() scan, ms',
+        referenceValue: scanMs,
+        ratio: runMs / scanMs,
+        goal: '≤ 10× scan and < 60 s (at 1M positions)',
+        met: runMs / scanMs <= 10 && (runMs * 1_000_000) / positions < 60_000,
+      },
     ];
     printTable(figures);
-    console.log(`DAILY run ${(runMs / 1000).toFixed(3)} s (median), ${(positions / (runMs / 1000)).toFixed(0)} positions/s; scan ${(scanMs / 1000).toFixed(3)} s; ratio ${(runMs / scanMs).toFixed(2)}×`);
+    console.log(
+      `DAILY run ${(runMs / 1000).toFixed(3)} s (median), ${(positions / (runMs / 1000)).toFixed(0)} positions/s; scan ${(scanMs / 1000).toFixed(3)} s; ratio ${(runMs / scanMs).toFixed(2)}×`,
+    );
     console.log(`peak worker RSS ${Math.max(...rss).toFixed(0)} MiB; transfers posted ${transfers}; ledger total ${total}`);
-    await writeResults('settlement', { machine: await machine(db.url), figures, notes: [`${REPS} interleaved repetitions (one business date each), medians`, `peak RSS of the API+worker process ${Math.max(...rss).toFixed(0)} MiB`, `${transfers} transfers (VM + IM) over the ${REPS} runs`, 'one run per business date over every series (POST /v1/settlement/runs without a series, as the end-of-day job starts it), executed by the BullMQ settlement queue, timed from the POST to COMPLETED; the reconciliation it triggers finishes before the next repetition'] });
+    await writeResults('settlement', {
+      machine: await machine(db.url),
+      figures,
+      notes: [
+        `${REPS} interleaved repetitions (one business date each), medians`,
+        `peak RSS of the API+worker process ${Math.max(...rss).toFixed(0)} MiB`,
+        `${transfers} transfers (VM + IM) over the ${REPS} runs`,
+        'one run per business date over every series (POST /v1/settlement/runs without a series, as the end-of-day job starts it), executed by the BullMQ settlement queue, timed from the POST to COMPLETED; the reconciliation it triggers finishes before the next repetition',
+      ],
+    });
   } finally {
     server?.kill('SIGTERM');
     await new Promise((r) => setTimeout(r, 1_500));

@@ -3,11 +3,7 @@
 // a shadow database on (DATABASE_URL, default the local server).
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  LOCKFILE,
-  MIGRATIONS_DIR,
-  diffMigrationsToSchema,
-} from '../src/platform/prisma/migrator.js';
+import { LOCKFILE, MIGRATIONS_DIR, diffMigrationsToSchema } from '../src/platform/prisma/migrator.js';
 
 const name = process.argv[2];
 if (!name || !/^[a-z0-9_]+$/.test(name)) {

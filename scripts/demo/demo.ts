@@ -39,7 +39,9 @@ function spawnChild(args: string[], env: NodeJS.ProcessEnv, name: string): Child
 /** HH:MM in Asia/Shanghai of the first whole minute at least `leadMs` from now. */
 function cutoffAfter(leadMs: number): { hhmm: string; at: Date } {
   const at = new Date(Math.ceil((Date.now() + leadMs) / 60_000) * 60_000);
-  const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(at);
+  const hhmm = new Intl.DateTimeFormat('en-GB', { timeZone: 'Asia/Shanghai', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(
+    at,
+  );
   return { hhmm, at };
 }
 
@@ -98,7 +100,9 @@ async function main(): Promise<void> {
     dataDir = mkdtempSync(join(tmpdir(), 'tokenclear-demo-'));
     Object.assign(env, { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()), EMBEDDED_REDIS_PORT: String(await freePort()) });
   }
-  step(`starting TokenClear (${embedded ? 'embedded PostgreSQL and Redis' : 'configured services'}); business day cut-off today at ${cutoff.hhmm} Asia/Shanghai`);
+  step(
+    `starting TokenClear (${embedded ? 'embedded PostgreSQL and Redis' : 'configured services'}); business day cut-off today at ${cutoff.hhmm} Asia/Shanghai`,
+  );
   const server = spawnChild(['dist/main.js'], env, 'server');
   await until('the API to be ready', async () => (await fetch(`${base}/health/ready`).catch(() => undefined))?.ok, 90_000);
   const clearing = new Api(base, key);
@@ -111,31 +115,91 @@ async function main(): Promise<void> {
     await clearing.post(`/v1/members/${m.id}/deposits`, { amount: deposit, currency: 'CNY', reference: `DEMO-${tag}-${name}` });
     return { id: m.id, name, key: k.key, api: clearing.as(k.key), nodes: [], agents: [] };
   };
-  const operators = [await member('op-alpha', 'OPERATOR', '5000.00'), await member('op-beta', 'OPERATOR', '5000.00'), await member('op-gamma', 'OPERATOR', '5000.00')];
-  const buyers = [await member('buyer-one', 'BUYER', '5000.00'), await member('buyer-two', 'BUYER', '5000.00'), await member('buyer-three', 'BUYER', '5000.00')];
+  const operators = [
+    await member('op-alpha', 'OPERATOR', '5000.00'),
+    await member('op-beta', 'OPERATOR', '5000.00'),
+    await member('op-gamma', 'OPERATOR', '5000.00'),
+  ];
+  const buyers = [
+    await member('buyer-one', 'BUYER', '5000.00'),
+    await member('buyer-two', 'BUYER', '5000.00'),
+    await member('buyer-three', 'BUYER', '5000.00'),
+  ];
   const trader = await member('trader', 'TRADER', '5000.00');
   const everyone = [...operators, ...buyers, trader];
   const nameOf = new Map(everyone.map((m) => [m.id, m.name]));
   for (const op of operators) {
     const dc = await op.api.post<{ id: string }>('/v1/datacenters', { name: `${op.name}-dc`, region: 'cn-east-1' });
     for (let i = 0; i < 2; i++) {
-      const node = await op.api.post<{ id: string; nodeToken: string }>('/v1/nodes', { dataCenterId: dc.id, gpuModel: 'H800', gpuCount: 8, models: [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 50_000 }] });
+      const node = await op.api.post<{ id: string; nodeToken: string }>('/v1/nodes', {
+        dataCenterId: dc.id,
+        gpuModel: 'H800',
+        gpuCount: 8,
+        models: [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 50_000 }],
+      });
       op.nodes.push(node);
-      op.agents.push(spawnChild(['dist/agent/main.js', '--api', base, '--node', node.id, '--simulate', '--rate', '0', '--heartbeat-ms', '500', '--lease-wait', '2'], { TOKENCLEAR_NODE_TOKEN: node.nodeToken }, `agent ${op.name}`));
+      op.agents.push(
+        spawnChild(
+          [
+            'dist/agent/main.js',
+            '--api',
+            base,
+            '--node',
+            node.id,
+            '--simulate',
+            '--rate',
+            '0',
+            '--heartbeat-ms',
+            '500',
+            '--lease-wait',
+            '2',
+          ],
+          { TOKENCLEAR_NODE_TOKEN: node.nodeToken },
+          `agent ${op.name}`,
+        ),
+      );
     }
   }
-  await until('every node ONLINE', async () => (await clearing.get<{ items: { status: string }[] }>('/v1/nodes')).items.filter((n) => n.status === 'ONLINE').length >= 6, 30_000);
+  await until(
+    'every node ONLINE',
+    async () => (await clearing.get<{ items: { status: string }[] }>('/v1/nodes')).items.filter((n) => n.status === 'ONLINE').length >= 6,
+    30_000,
+  );
 
   const lastTradingAt = new Date(cutoff.at.getTime() + 10_000);
   const deliveryEnd = new Date(lastTradingAt.getTime() + 30_000);
   step(`listing a CASH and a PHYSICAL series: last trading ${lastTradingAt.toISOString()}, delivery until ${deliveryEnd.toISOString()}`);
   const product = (code: string, settlementType: string, penaltyBp: number) =>
-    clearing.post('/v1/products', { code, modelClass: 'llm-70b-instruct', contractSizeTokens: 1_000_000, tickFen: 1, settlementType, initialMarginBp: 1000, maintenanceMarginBp: 750, feePerContractFen: 5, penaltyBp, maxTtftMs: 2000, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 2500 });
+    clearing.post('/v1/products', {
+      code,
+      modelClass: 'llm-70b-instruct',
+      contractSizeTokens: 1_000_000,
+      tickFen: 1,
+      settlementType,
+      initialMarginBp: 1000,
+      maintenanceMarginBp: 750,
+      feePerContractFen: 5,
+      penaltyBp,
+      maxTtftMs: 2000,
+      minTokensPerSecond: 1,
+      regions: ['cn-east-1'],
+      inputTokenWeightBp: 2500,
+    });
   await product(`DC${tag}`, 'CASH', 0);
   await product(`DP${tag}`, 'PHYSICAL', 2000);
   const [cash, phys] = [`DC${tag}-1`, `DP${tag}-1`];
-  for (const [p, code] of [[`DC${tag}`, cash], [`DP${tag}`, phys]]) {
-    await clearing.post('/v1/series', { productCode: p, code, lastTradingAt: lastTradingAt.toISOString(), deliveryStart: lastTradingAt.toISOString(), deliveryEnd: deliveryEnd.toISOString(), referencePrice: '4.00' });
+  for (const [p, code] of [
+    [`DC${tag}`, cash],
+    [`DP${tag}`, phys],
+  ]) {
+    await clearing.post('/v1/series', {
+      productCode: p,
+      code,
+      lastTradingAt: lastTradingAt.toISOString(),
+      deliveryStart: lastTradingAt.toISOString(),
+      deliveryEnd: deliveryEnd.toISOString(),
+      referencePrice: '4.00',
+    });
   }
 
   step('trading: operators sell capacity-backed tokens, buyers lock in prices, the trader speculates on the cash series');
@@ -159,7 +223,11 @@ async function main(): Promise<void> {
     async () => {
       const started = await clearing.post<{ items: Run[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: today });
       // One run settles every trading series at the end of the day (or one per series, if started so).
-      const runs = await Promise.all(started.items.filter((r) => r.series === null || r.series === cash || r.series === phys).map((r) => clearing.get<Run>(`/v1/settlement/runs/${r.id}`)));
+      const runs = await Promise.all(
+        started.items
+          .filter((r) => r.series === null || r.series === cash || r.series === phys)
+          .map((r) => clearing.get<Run>(`/v1/settlement/runs/${r.id}`)),
+      );
       return runs.length > 0 && runs.every((r) => r.status === 'COMPLETED') && runs;
     },
     60_000,
@@ -167,13 +235,21 @@ async function main(): Promise<void> {
 
   step('last trading: the physical series is allocated into delivery obligations; the cash series settles at the index fixing');
   await until('last trading', async () => Date.now() >= lastTradingAt.getTime() + 500, 60_000);
-  await clearing.post(`/v1/series/${cash}/index-fixings`, { price: '4.08', source: 'TokenClear demo index, 70B class', asOf: lastTradingAt.toISOString() });
+  await clearing.post(`/v1/series/${cash}/index-fixings`, {
+    price: '4.08',
+    source: 'TokenClear demo index, 70B class',
+    asOf: lastTradingAt.toISOString(),
+  });
   const cashExpiry = await clearing.post<Run>('/v1/settlement/runs', { type: 'EXPIRY', series: cash });
   const physExpiry = await clearing.post<Run>('/v1/settlement/runs', { type: 'EXPIRY', series: phys });
-  const expiries = await until('both expiry runs', async () => {
-    const runs = await Promise.all([cashExpiry, physExpiry].map((r) => clearing.get<Run>(`/v1/settlement/runs/${r.id}`)));
-    return runs.every((r) => r.status === 'COMPLETED') && runs;
-  }, 60_000);
+  const expiries = await until(
+    'both expiry runs',
+    async () => {
+      const runs = await Promise.all([cashExpiry, physExpiry].map((r) => clearing.get<Run>(`/v1/settlement/runs/${r.id}`)));
+      return runs.every((r) => r.status === 'COMPLETED') && runs;
+    },
+    60_000,
+  );
 
   step(`${operators[2].name} goes dark (its agents are killed); the buyers call off tokens on every obligation`);
   for (const a of operators[2].agents) a.kill('SIGKILL');
@@ -183,44 +259,79 @@ async function main(): Promise<void> {
     const buyer = buyers.find((b) => b.id === o.buyerId)!;
     const dark = o.sellerId === operators[2].id;
     for (let i = 0; i < 4; i++) {
-      const job = await buyer.api.post<{ id: string }>('/v1/delivery/jobs', { obligationId: o.id, modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `Summarise delivery ${i} of obligation ${o.id.slice(0, 8)}` }], maxTokens: dark ? 20_000 : 2_000 });
+      const job = await buyer.api.post<{ id: string }>('/v1/delivery/jobs', {
+        obligationId: o.id,
+        modelClass: 'llm-70b-instruct',
+        messages: [{ role: 'user', content: `Summarise delivery ${i} of obligation ${o.id.slice(0, 8)}` }],
+        maxTokens: dark ? 20_000 : 2_000,
+      });
       jobs.push({ id: job.id, dark });
     }
   }
-  await until('the live operators to deliver', async () => {
-    const states = await Promise.all(jobs.filter((j) => !j.dark).map((j) => clearing.get<{ status: string }>(`/v1/delivery/jobs/${j.id}`)));
-    step(`delivered ${states.filter((s) => s.status === 'COMPLETED').length}/${states.length} jobs of the live operators`);
-    return states.every((s) => s.status === 'COMPLETED');
-  }, 60_000);
+  await until(
+    'the live operators to deliver',
+    async () => {
+      const states = await Promise.all(
+        jobs.filter((j) => !j.dark).map((j) => clearing.get<{ status: string }>(`/v1/delivery/jobs/${j.id}`)),
+      );
+      step(`delivered ${states.filter((s) => s.status === 'COMPLETED').length}/${states.length} jobs of the live operators`);
+      return states.every((s) => s.status === 'COMPLETED');
+    },
+    60_000,
+  );
 
   step(`waiting for the end of the delivery window (${deliveryEnd.toISOString()}); then the window closes`);
   await until('the end of the delivery window', async () => Date.now() >= deliveryEnd.getTime() + 500, 90_000);
-  const close = await until('the DELIVERY_CLOSE run', async () => {
-    const run = await clearing.get<Run>(`/v1/settlement/runs/${(await clearing.post<Run>('/v1/settlement/runs', { type: 'DELIVERY_CLOSE', series: phys })).id}`);
-    return run.status === 'COMPLETED' && run;
-  }, 60_000);
+  const close = await until(
+    'the DELIVERY_CLOSE run',
+    async () => {
+      const run = await clearing.get<Run>(
+        `/v1/settlement/runs/${(await clearing.post<Run>('/v1/settlement/runs', { type: 'DELIVERY_CLOSE', series: phys })).id}`,
+      );
+      return run.status === 'COMPLETED' && run;
+    },
+    60_000,
+  );
 
   step('reconciling');
-  const recon = await clearing.post<{ openBreaks: number; checks: { name: string; rowsExamined: number; ms: number; differences: number }[] }>('/v1/reconciliation/runs');
+  const recon = await clearing.post<{
+    openBreaks: number;
+    checks: { name: string; rowsExamined: number; ms: number; differences: number }[];
+  }>('/v1/reconciliation/runs');
 
   // ---- report: every figure below comes from the API ----
   const out = (s = '') => process.stdout.write(`${s}\n`);
   out('\n================ TokenClear demo report ================');
   out('\nTrades');
-  for (const t of (await clearing.get<{ items: { series: string; price: string; quantity: number; buyerId: string; sellerId: string }[] }>('/v1/trades?limit=100')).items.reverse()) {
-    out(`  ${t.series.padEnd(10)} ${String(t.quantity).padStart(2)} @ ${t.price.padStart(6)}  ${nameOf.get(t.sellerId)} → ${nameOf.get(t.buyerId)}`);
+  for (const t of (
+    await clearing.get<{ items: { series: string; price: string; quantity: number; buyerId: string; sellerId: string }[] }>(
+      '/v1/trades?limit=100',
+    )
+  ).items.reverse()) {
+    out(
+      `  ${t.series.padEnd(10)} ${String(t.quantity).padStart(2)} @ ${t.price.padStart(6)}  ${nameOf.get(t.sellerId)} → ${nameOf.get(t.buyerId)}`,
+    );
   }
   out('\nSettlement prices');
-  for (const r of [...daily, ...expiries]) out(`  ${(r.series ?? `${r.seriesCount} series`).padEnd(10)} ${r.type.padEnd(7)} ${r.businessDate}  ${r.price ?? '(a price per series)'}`);
+  for (const r of [...daily, ...expiries])
+    out(
+      `  ${(r.series ?? `${r.seriesCount} series`).padEnd(10)} ${r.type.padEnd(7)} ${r.businessDate}  ${r.price ?? '(a price per series)'}`,
+    );
   out('\nVariation margin (per member, per run)');
   for (const m of everyone) {
-    const vm = (await clearing.get<{ items: { amount: string; creditAccount: string; businessDate: string }[] }>(`/v1/members/${m.id}/transfers?kind=VARIATION_MARGIN&limit=50`)).items;
+    const vm = (
+      await clearing.get<{ items: { amount: string; creditAccount: string; businessDate: string }[] }>(
+        `/v1/members/${m.id}/transfers?kind=VARIATION_MARGIN&limit=50`,
+      )
+    ).items;
     for (const t of vm) out(`  ${m.name.padEnd(12)} ${t.businessDate}  ${t.creditAccount.endsWith(':cash') ? '+' : '-'}${t.amount}`);
   }
   out('\nDelivery obligations (tokens; CNY)');
   const closed = (await clearing.get<{ items: Obligation[] }>(`/v1/obligations?series=${phys}&limit=100`)).items;
   for (const o of closed) {
-    out(`  ${nameOf.get(o.sellerId)!.padEnd(9)} → ${nameOf.get(o.buyerId)!.padEnd(11)} ${o.contracts} × 1M @ ${o.price}: delivered ${o.deliveredTokens}, shortfall ${o.shortfallTokens}, unused ${o.unusedTokens}; paid to seller ${o.released}, refunded ${o.refunded}, penalty ${o.penalty}, ${o.status}`);
+    out(
+      `  ${nameOf.get(o.sellerId)!.padEnd(9)} → ${nameOf.get(o.buyerId)!.padEnd(11)} ${o.contracts} × 1M @ ${o.price}: delivered ${o.deliveredTokens}, shortfall ${o.shortfallTokens}, unused ${o.unusedTokens}; paid to seller ${o.released}, refunded ${o.refunded}, penalty ${o.penalty}, ${o.status}`,
+    );
   }
   out('\nBalances (cash / margin / escrow)');
   for (const m of everyone) {
@@ -235,13 +346,28 @@ async function main(): Promise<void> {
   out('\nChecks');
   check(trial.total === '0.00', 'ledger trial balance is 0.00');
   check(recon.openBreaks === 0, 'reconciliation finds no break');
-  check([...daily, ...expiries, close].every((r) => r.status === 'COMPLETED'), 'every settlement run COMPLETED');
-  check(series.every((s) => s.status === 'SETTLED'), 'both series SETTLED');
+  check(
+    [...daily, ...expiries, close].every((r) => r.status === 'COMPLETED'),
+    'every settlement run COMPLETED',
+  );
+  check(
+    series.every((s) => s.status === 'SETTLED'),
+    'both series SETTLED',
+  );
   const dark = closed.filter((o) => o.sellerId === operators[2].id);
   const live = closed.filter((o) => o.sellerId !== operators[2].id);
-  check(dark.length > 0 && dark.every((o) => o.shortfallTokens > 0 && o.penalty !== '0.00' && o.refunded !== '0.00'), `${operators[2].name}'s obligations show a shortfall, refund and penalty`);
-  check(live.length > 0 && live.every((o) => o.deliveredTokens > 0 && o.shortfallTokens === 0 && o.penalty === '0.00'), 'the live operators delivered, with no shortfall');
-  check(closed.every((o) => o.status === 'CLOSED'), 'every obligation CLOSED');
+  check(
+    dark.length > 0 && dark.every((o) => o.shortfallTokens > 0 && o.penalty !== '0.00' && o.refunded !== '0.00'),
+    `${operators[2].name}'s obligations show a shortfall, refund and penalty`,
+  );
+  check(
+    live.length > 0 && live.every((o) => o.deliveredTokens > 0 && o.shortfallTokens === 0 && o.penalty === '0.00'),
+    'the live operators delivered, with no shortfall',
+  );
+  check(
+    closed.every((o) => o.status === 'CLOSED'),
+    'every obligation CLOSED',
+  );
   out(`\nfinished in ${((Date.now() - started) / 1000).toFixed(0)} s`);
   if (process.env.DEMO_SCREENSHOTS) await screenshots(base, key, process.env.DEMO_SCREENSHOTS);
   server.kill('SIGTERM');
@@ -251,7 +377,10 @@ async function main(): Promise<void> {
 /** DEMO_SCREENSHOTS=<dir>: the console overview and the market board as the demo left them (for the README). */
 async function screenshots(base: string, key: string, dir: string): Promise<void> {
   const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-dev-shm-usage'],
+  });
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(`${base}/console/`);

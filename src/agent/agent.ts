@@ -28,7 +28,12 @@ export class NodeAgent {
 
   async run(): Promise<void> {
     this.running = true;
-    this.log('info', 'agent started', { node: this.config.nodeId, api: this.config.api, inference: this.engine.description, concurrency: this.config.concurrency });
+    this.log('info', 'agent started', {
+      node: this.config.nodeId,
+      api: this.config.api,
+      inference: this.engine.description,
+      concurrency: this.config.concurrency,
+    });
     const leasing = this.delivery.run();
     while (this.running) {
       const next = await this.beat();

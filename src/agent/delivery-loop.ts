@@ -42,7 +42,9 @@ export class DeliveryLoop {
   private failures = 0;
   completed = 0;
   failed = 0;
-  private readonly completions = new GroupCommit<Completion, void>((batch) => this.reportCompletions(batch), { maxItems: MAX_COMPLETIONS_PER_REPORT });
+  private readonly completions = new GroupCommit<Completion, void>((batch) => this.reportCompletions(batch), {
+    maxItems: MAX_COMPLETIONS_PER_REPORT,
+  });
 
   constructor(
     private readonly config: AgentConfig,
@@ -94,7 +96,11 @@ export class DeliveryLoop {
   }
 
   private async lease(maxJobs: number): Promise<LeasedJob[]> {
-    const res = await this.post(`/v1/nodes/${this.config.nodeId}/lease`, { maxJobs, waitSeconds: this.config.leaseWaitSeconds }, AbortSignal.any([this.stopLeasing.signal, AbortSignal.timeout((this.config.leaseWaitSeconds + 10) * 1000)]));
+    const res = await this.post(
+      `/v1/nodes/${this.config.nodeId}/lease`,
+      { maxJobs, waitSeconds: this.config.leaseWaitSeconds },
+      AbortSignal.any([this.stopLeasing.signal, AbortSignal.timeout((this.config.leaseWaitSeconds + 10) * 1000)]),
+    );
     return ((await res.json()) as { jobs: LeasedJob[] }).jobs;
   }
 
@@ -130,8 +136,8 @@ export class DeliveryLoop {
       const retryable = err instanceof InferenceError ? err.retryable : true;
       this.failed++;
       this.log('warn', 'job failed', { job: job.id, error: (err as Error).message, retryable });
-      await this.report(job, 'fail', { leaseToken: job.leaseToken, reason: (err as Error).message.slice(0, 500), retryable }).catch((e: Error) =>
-        this.log('error', 'could not report the failure; the lease will expire', { job: job.id, error: e.message }),
+      await this.report(job, 'fail', { leaseToken: job.leaseToken, reason: (err as Error).message.slice(0, 500), retryable }).catch(
+        (e: Error) => this.log('error', 'could not report the failure; the lease will expire', { job: job.id, error: e.message }),
       );
     }
   }
@@ -141,7 +147,9 @@ export class DeliveryLoop {
    * (they are applied one by one on the server, each exactly once); answers each on its own.
    */
   private async reportCompletions(completions: Completion[]): Promise<PromiseSettledResult<void>[]> {
-    const res = await this.retrying(() => this.post(`/v1/nodes/${this.config.nodeId}/completions`, { completions }, AbortSignal.timeout(15_000)));
+    const res = await this.retrying(() =>
+      this.post(`/v1/nodes/${this.config.nodeId}/completions`, { completions }, AbortSignal.timeout(15_000)),
+    );
     const { items } = (await res.json()) as { items: { jobId: string; status: number; problem?: { code?: string; detail?: string } }[] };
     return items.map((it) => {
       if (it.status === 200) return { status: 'fulfilled', value: undefined };
@@ -149,7 +157,10 @@ export class DeliveryLoop {
         this.log('warn', 'complete refused: the lease is no longer ours', { job: it.jobId, code: it.problem?.code });
         return { status: 'fulfilled', value: undefined };
       }
-      return { status: 'rejected', reason: new Error(`completion of ${it.jobId} answered ${it.status} ${it.problem?.code ?? ''} ${it.problem?.detail ?? ''}`.trim()) };
+      return {
+        status: 'rejected',
+        reason: new Error(`completion of ${it.jobId} answered ${it.status} ${it.problem?.code ?? ''} ${it.problem?.detail ?? ''}`.trim()),
+      };
     });
   }
 
@@ -188,7 +199,9 @@ export class DeliveryLoop {
     });
     if (!res.ok) {
       const problem = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
-      throw Object.assign(new Error(`${path} answered ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim()), { status: res.status });
+      throw Object.assign(new Error(`${path} answered ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim()), {
+        status: res.status,
+      });
     }
     return res;
   }

@@ -3,7 +3,11 @@
 // AbortSignal.any, util.parseArgs) hold from these releases on.
 export const AGENT_MIN_NODE = { 22: '22.12.0', 24: '24.0.0' } as const;
 
-const parse = (v: string): number[] => v.replace(/^v/, '').split('.').map((p) => Number.parseInt(p, 10) || 0);
+const parse = (v: string): number[] =>
+  v
+    .replace(/^v/, '')
+    .split('.')
+    .map((p) => Number.parseInt(p, 10) || 0);
 
 function atLeast(version: number[], min: number[]): boolean {
   for (let i = 0; i < 3; i += 1) {

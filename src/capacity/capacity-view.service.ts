@@ -42,12 +42,22 @@ export class CapacityViewService {
    * Tokens an operator's registered, non-OFFLINE nodes can deliver over a window:
    * tokens/s × window seconds × utilisation (basis points, rounded down: never over-promise).
    */
-  async deliverableTokens(operatorId: string, modelClass: string, window: { start: Date; end: Date }, regions?: readonly string[]): Promise<bigint> {
+  async deliverableTokens(
+    operatorId: string,
+    modelClass: string,
+    window: { start: Date; end: Date },
+    regions?: readonly string[],
+  ): Promise<bigint> {
     return (await this.deliverableTokensMany([operatorId], modelClass, window, regions)).get(operatorId)!;
   }
 
   /** The same for many operators in one statement. */
-  async deliverableTokensMany(operatorIds: string[], modelClass: string, window: { start: Date; end: Date }, regions?: readonly string[]): Promise<Map<string, bigint>> {
+  async deliverableTokensMany(
+    operatorIds: string[],
+    modelClass: string,
+    window: { start: Date; end: Date },
+    regions?: readonly string[],
+  ): Promise<Map<string, bigint>> {
     const seconds = BigInt(Math.max(0, Math.floor((window.end.getTime() - window.start.getTime()) / 1000)));
     const tps = await this.repo.operatorsTokensPerSecond(operatorIds, modelClass, regions);
     return new Map([...tps].map(([id, t]) => [id, (t * seconds * BigInt(this.config.capacity.utilisationBp)) / 10_000n]));

@@ -74,7 +74,10 @@ export class CapacityController {
   @NodeAuth()
   @NotAudited()
   @HttpCode(200)
-  heartbeat(@Req() req: TcRequest & { node: NodePrincipal }, @Body() body: HeartbeatDto): Promise<{ status: string; nextHeartbeatInMs: number }> {
+  heartbeat(
+    @Req() req: TcRequest & { node: NodePrincipal },
+    @Body() body: HeartbeatDto,
+  ): Promise<{ status: string; nextHeartbeatInMs: number }> {
     return this.capacity.heartbeat(req.node.nodeId, body.load, body.models, body.leases);
   }
 

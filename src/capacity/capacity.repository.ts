@@ -42,7 +42,15 @@ export class CapacityRepository {
     return this.prisma.dataCenter.findMany({ where: { operatorId }, orderBy: { createdAt: 'asc' } });
   }
 
-  createNode(data: { dataCenterId: string; operatorId: string; region: string; gpuModel: string; gpuCount: number; tokenHash: string; models: ModelCapacity[] }): Promise<NodeWithModels> {
+  createNode(data: {
+    dataCenterId: string;
+    operatorId: string;
+    region: string;
+    gpuModel: string;
+    gpuCount: number;
+    tokenHash: string;
+    models: ModelCapacity[];
+  }): Promise<NodeWithModels> {
     const { models, ...node } = data;
     return this.prisma.node.create({ data: { ...node, models: { create: models } }, include: { models: true } });
   }

@@ -20,7 +20,9 @@ export function toNodeView(n: NodeWithModels): NodeView {
     gpuModel: n.gpuModel,
     gpuCount: n.gpuCount,
     status: n.status,
-    models: n.models.map((m) => ({ modelClass: m.modelClass, tokensPerSecond: m.tokensPerSecond })).sort((a, b) => a.modelClass.localeCompare(b.modelClass)),
+    models: n.models
+      .map((m) => ({ modelClass: m.modelClass, tokensPerSecond: m.tokensPerSecond }))
+      .sort((a, b) => a.modelClass.localeCompare(b.modelClass)),
     lastHeartbeatAt: n.lastHeartbeatAt?.toISOString() ?? null,
     load: n.loadPercent,
     createdAt: n.createdAt.toISOString(),
@@ -55,7 +57,10 @@ export class CapacityService {
     return (await this.repo.listDataCenters(memberScope(p))).map(toDataCenterView);
   }
 
-  async createNode(p: Principal, dto: { dataCenterId: string; gpuModel: string; gpuCount: number; models: ModelCapacity[] }): Promise<NodeCreatedView> {
+  async createNode(
+    p: Principal,
+    dto: { dataCenterId: string; gpuModel: string; gpuCount: number; models: ModelCapacity[] },
+  ): Promise<NodeCreatedView> {
     const dc = await this.repo.findDataCenter(dto.dataCenterId);
     if (!dc || dc.operatorId !== p.memberId) throw new DomainError('NOT_FOUND', 'data center not found');
     this.assertModels(dto.models);
@@ -96,7 +101,12 @@ export class CapacityService {
     return toNodeView((await this.repo.findNode(id))!);
   }
 
-  async heartbeat(nodeId: string, load?: number, models?: ModelCapacity[], leases?: string[]): Promise<{ status: string; nextHeartbeatInMs: number }> {
+  async heartbeat(
+    nodeId: string,
+    load?: number,
+    models?: ModelCapacity[],
+    leases?: string[],
+  ): Promise<{ status: string; nextHeartbeatInMs: number }> {
     if (models) {
       this.assertModels(models);
       await this.prisma.$transaction((tx) => this.repo.replaceModels(tx, nodeId, models));
@@ -109,13 +119,17 @@ export class CapacityService {
 
   assertRegion(region: string): void {
     if (!this.config.regions.includes(region)) {
-      throw new DomainError('UNKNOWN_REGION', `region must be one of ${this.config.regions.join(', ')}`, [{ field: 'region', message: 'unknown region' }]);
+      throw new DomainError('UNKNOWN_REGION', `region must be one of ${this.config.regions.join(', ')}`, [
+        { field: 'region', message: 'unknown region' },
+      ]);
     }
   }
 
   assertModelClass(modelClass: string, field = 'modelClass'): void {
     if (!this.config.modelClasses.includes(modelClass)) {
-      throw new DomainError('UNKNOWN_MODEL_CLASS', `model class must be one of ${this.config.modelClasses.join(', ')}`, [{ field, message: 'unknown model class' }]);
+      throw new DomainError('UNKNOWN_MODEL_CLASS', `model class must be one of ${this.config.modelClasses.join(', ')}`, [
+        { field, message: 'unknown model class' },
+      ]);
     }
   }
 
@@ -123,7 +137,10 @@ export class CapacityService {
     const seen = new Set<string>();
     models.forEach((m, i) => {
       this.assertModelClass(m.modelClass, `models.${i}.modelClass`);
-      if (seen.has(m.modelClass)) throw new DomainError('DUPLICATE_MODEL_CLASS', `${m.modelClass} is listed twice`, [{ field: `models.${i}.modelClass`, message: 'duplicate' }]);
+      if (seen.has(m.modelClass))
+        throw new DomainError('DUPLICATE_MODEL_CLASS', `${m.modelClass} is listed twice`, [
+          { field: `models.${i}.modelClass`, message: 'duplicate' },
+        ]);
       seen.add(m.modelClass);
     });
   }

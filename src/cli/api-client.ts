@@ -15,14 +15,22 @@ export class CliApi {
     private readonly key: string,
   ) {}
 
-  async request(method: string, path: string, body?: { json?: unknown; raw?: string; contentType?: string }): Promise<{ status: number; text: string; contentType: string }> {
+  async request(
+    method: string,
+    path: string,
+    body?: { json?: unknown; raw?: string; contentType?: string },
+  ): Promise<{ status: number; text: string; contentType: string }> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.base), {
         method,
         headers: {
           authorization: `Bearer ${this.key}`,
-          ...(body?.json !== undefined ? { 'content-type': 'application/json' } : body?.raw !== undefined ? { 'content-type': body.contentType ?? 'text/plain' } : {}),
+          ...(body?.json !== undefined
+            ? { 'content-type': 'application/json' }
+            : body?.raw !== undefined
+              ? { 'content-type': body.contentType ?? 'text/plain' }
+              : {}),
         },
         body: body?.json !== undefined ? JSON.stringify(body.json) : body?.raw,
         signal: AbortSignal.timeout(60_000),
@@ -38,7 +46,11 @@ export class CliApi {
       } catch {
         // not problem+json
       }
-      throw new ApiError(res.status, problem.code, `${method} ${path} → ${res.status} ${problem.code ?? ''}: ${problem.detail ?? problem.title ?? text.slice(0, 200)}`);
+      throw new ApiError(
+        res.status,
+        problem.code,
+        `${method} ${path} → ${res.status} ${problem.code ?? ''}: ${problem.detail ?? problem.title ?? text.slice(0, 200)}`,
+      );
     }
     return { status: res.status, text, contentType: res.headers.get('content-type') ?? '' };
   }

@@ -65,7 +65,13 @@ async function settlementRun(api: CliApi, io: Io, args: string[]): Promise<numbe
   }
   if (io.isTty && !values.json) io.err('\n');
   if (values.json) io.out(JSON.stringify(runs, null, 2));
-  else io.out(table(runs.map((r) => ({ ...r, series: r.series ?? `${r.seriesCount} series`, progress: `${r.progress.processed}/${r.progress.total}` })), ['series', 'type', 'businessDate', 'status', 'price', 'transferCount', 'totalMoved', 'checksum']));
+  else
+    io.out(
+      table(
+        runs.map((r) => ({ ...r, series: r.series ?? `${r.seriesCount} series`, progress: `${r.progress.processed}/${r.progress.total}` })),
+        ['series', 'type', 'businessDate', 'status', 'price', 'transferCount', 'totalMoved', 'checksum'],
+      ),
+    );
   const failed = runs.filter((r) => r.status === 'FAILED');
   for (const r of failed) io.err(`run ${r.id} (${r.series}) FAILED: ${r.error}`);
   return failed.length ? 1 : 0;
@@ -73,11 +79,20 @@ async function settlementRun(api: CliApi, io: Io, args: string[]): Promise<numbe
 
 async function reconRun(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, []);
-  const run = await api.json<{ id: string; status: string; checks: { name: string; rowsExamined: number; ms: number; differences: number }[]; breaksOpened: number; breaksCleared: number; openBreaks: number }>('POST', '/v1/reconciliation/runs', {});
+  const run = await api.json<{
+    id: string;
+    status: string;
+    checks: { name: string; rowsExamined: number; ms: number; differences: number }[];
+    breaksOpened: number;
+    breaksCleared: number;
+    openBreaks: number;
+  }>('POST', '/v1/reconciliation/runs', {});
   if (values.json) io.out(JSON.stringify(run, null, 2));
   else {
     io.out(table(run.checks, ['name', 'rowsExamined', 'ms', 'differences']));
-    io.out(`\nrun ${run.id} ${run.status}: ${run.openBreaks} open difference(s), ${run.breaksOpened} new break(s), ${run.breaksCleared} cleared`);
+    io.out(
+      `\nrun ${run.id} ${run.status}: ${run.openBreaks} open difference(s), ${run.breaksOpened} new break(s), ${run.breaksCleared} cleared`,
+    );
   }
   return run.status === 'COMPLETED' ? 0 : 1;
 }
@@ -90,7 +105,8 @@ async function breaksList(api: CliApi, io: Io, args: string[]): Promise<number> 
   if (values.member) q.set('memberId', values.member);
   const page = await api.json<{ items: Record<string, unknown>[] }>('GET', `/v1/reconciliation/breaks?${q}`);
   if (values.json) io.out(JSON.stringify(page.items, null, 2));
-  else io.out(page.items.length ? table(page.items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
+  else
+    io.out(page.items.length ? table(page.items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
   return 0;
 }
 
@@ -98,7 +114,10 @@ async function statementsExport(api: CliApi, io: Io, args: string[]): Promise<nu
   const { values } = opts(args, ['member', 'date', 'format', 'out']);
   const format = values.format ?? 'csv';
   if (format !== 'csv' && format !== 'json') throw new UsageError('--format is csv or json');
-  const res = await api.request('GET', `/v1/members/${need(values.member, '--member')}/statements/${need(values.date, '--date')}?format=${format}`);
+  const res = await api.request(
+    'GET',
+    `/v1/members/${need(values.member, '--member')}/statements/${need(values.date, '--date')}?format=${format}`,
+  );
   await output(io, res.text, values.out);
   return 0;
 }
@@ -118,11 +137,20 @@ async function bankStatementImport(api: CliApi, io: Io, args: string[]): Promise
   if (!file) throw new UsageError('give the statement file: bank-statement import <file.xml|file.csv>');
   const content = await readFile(file, 'utf8');
   const contentType = file.toLowerCase().endsWith('.csv') ? 'text/csv' : 'application/xml';
-  const res = JSON.parse((await api.request('POST', '/v1/bank-statements', { raw: content, contentType })).text) as { statementId: string; entries: number; matched: number; breaks: number; replayed: boolean; items: Record<string, unknown>[] };
+  const res = JSON.parse((await api.request('POST', '/v1/bank-statements', { raw: content, contentType })).text) as {
+    statementId: string;
+    entries: number;
+    matched: number;
+    breaks: number;
+    replayed: boolean;
+    items: Record<string, unknown>[];
+  };
   if (values.json) io.out(JSON.stringify(res, null, 2));
   else {
     io.out(table(res.items, ['bankRef', 'direction', 'amount', 'endToEndId', 'status', 'detail']));
-    io.out(`\nstatement ${res.statementId}: ${res.entries} entries, ${res.matched} matched, ${res.breaks} to investigate${res.replayed ? ' (already imported: nothing changed)' : ''}`);
+    io.out(
+      `\nstatement ${res.statementId}: ${res.entries} entries, ${res.matched} matched, ${res.breaks} to investigate${res.replayed ? ' (already imported: nothing changed)' : ''}`,
+    );
   }
   return 0;
 }

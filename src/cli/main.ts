@@ -33,7 +33,9 @@ async function main(argv: string[]): Promise<number> {
   const prisma = new PrismaService({ ...env, databaseUrl: env.databaseUrl, redisUrl: env.redisUrl ?? '' });
   try {
     const service = new BootstrapService(prisma, new MembersRepository(prisma));
-    const wanted = env.bootstrapClearingKey ?? (flags.includes('--new-key') ? (await import('../platform/auth/api-key.js')).generateApiKey() : undefined);
+    const wanted =
+      env.bootstrapClearingKey ??
+      (flags.includes('--new-key') ? (await import('../platform/auth/api-key.js')).generateApiKey() : undefined);
     const result = await service.ensureClearing(wanted);
     const shown = result.createdKey ?? (flags.includes('--new-key') ? wanted : undefined);
     process.stdout.write(
@@ -47,7 +49,11 @@ async function main(argv: string[]): Promise<number> {
 }
 
 async function http(argv: string[]): Promise<number> {
-  const io: Io = { out: (s) => process.stdout.write(`${s}\n`), err: (s) => process.stderr.write(s.startsWith('\r') ? s : `${s}\n`), isTty: Boolean(process.stderr.isTTY) };
+  const io: Io = {
+    out: (s) => process.stdout.write(`${s}\n`),
+    err: (s) => process.stderr.write(s.startsWith('\r') ? s : `${s}\n`),
+    isTty: Boolean(process.stderr.isTTY),
+  };
   // --api / --key may come anywhere; the command is the first two words.
   const rest: string[] = [];
   let api = process.env.TOKENCLEAR_API ?? 'http://127.0.0.1:3000';

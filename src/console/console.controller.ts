@@ -36,9 +36,24 @@ export class ConsoleController {
   async publicMarket() {
     const [details, capacity] = await Promise.all([this.market.allSeries(), this.capacity.aggregate({})]);
     const history = await this.repo.settlementPriceHistory(details.map((d) => d.id));
-    const byModel = new Map<string, { modelClass: string; onlineNodes: number; tokensPerSecond: number; committedTokensPerSecond: number; availableTokensPerSecond: number }>();
+    const byModel = new Map<
+      string,
+      {
+        modelClass: string;
+        onlineNodes: number;
+        tokensPerSecond: number;
+        committedTokensPerSecond: number;
+        availableTokensPerSecond: number;
+      }
+    >();
     for (const c of capacity) {
-      const m = byModel.get(c.modelClass) ?? { modelClass: c.modelClass, onlineNodes: 0, tokensPerSecond: 0, committedTokensPerSecond: 0, availableTokensPerSecond: 0 };
+      const m = byModel.get(c.modelClass) ?? {
+        modelClass: c.modelClass,
+        onlineNodes: 0,
+        tokensPerSecond: 0,
+        committedTokensPerSecond: 0,
+        availableTokensPerSecond: 0,
+      };
       m.onlineNodes += c.onlineNodes;
       m.tokensPerSecond += c.tokensPerSecond;
       m.committedTokensPerSecond += c.committedTokensPerSecond;
@@ -57,7 +72,9 @@ export class ConsoleController {
         deliveryStart: d.deliveryStart,
         deliveryEnd: d.deliveryEnd,
         ...d.marketData,
-        settlementPrices: history.filter((h) => h.seriesId === d.id).map((h) => ({ businessDate: isoDate(h.businessDate), price: formatFen(h.priceFen), method: h.method })),
+        settlementPrices: history
+          .filter((h) => h.seriesId === d.id)
+          .map((h) => ({ businessDate: isoDate(h.businessDate), price: formatFen(h.priceFen), method: h.method })),
       })),
       capacity: [...byModel.values()],
     };
@@ -74,7 +91,15 @@ export class ConsoleController {
       this.repo.openMarginCalls(),
       this.repo.openBreaksByAge(),
       this.runs.list().then((r) => this.runs.views(r)),
-      Promise.all(QUEUE_NAMES.map(async (name) => ({ queue: name, ...(await this.queues.get(name).getJobCounts('waiting', 'active', 'delayed', 'failed').catch(() => ({}))) }))),
+      Promise.all(
+        QUEUE_NAMES.map(async (name) => ({
+          queue: name,
+          ...(await this.queues
+            .get(name)
+            .getJobCounts('waiting', 'active', 'delayed', 'failed')
+            .catch(() => ({}))),
+        })),
+      ),
     ]);
     return {
       businessDate: today,

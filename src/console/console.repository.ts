@@ -7,7 +7,9 @@ export class ConsoleRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async trialBalanceFen(): Promise<bigint> {
-    const [r] = await this.prisma.$queryRaw<{ total: bigint }[]>`SELECT COALESCE(sum("balanceFen"), 0)::bigint AS total FROM ledger_accounts`;
+    const [r] = await this.prisma.$queryRaw<
+      { total: bigint }[]
+    >`SELECT COALESCE(sum("balanceFen"), 0)::bigint AS total FROM ledger_accounts`;
     return r.total;
   }
 

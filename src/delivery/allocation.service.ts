@@ -95,7 +95,12 @@ export class AllocationService {
     await this.ledger.postBatch(tx, transfers);
     await this.repo.activateFunded(tx);
     this.logger.log(
-      { series: series.code, obligations: created.length, unpairedLongs: allocation.unpairedLongs.length, unpairedShorts: allocation.unpairedShorts.length },
+      {
+        series: series.code,
+        obligations: created.length,
+        unpairedLongs: allocation.unpairedLongs.length,
+        unpairedShorts: allocation.unpairedShorts.length,
+      },
       'delivery allocated',
     );
     return { obligations: created.length };

@@ -32,22 +32,40 @@ export class DeliveryJobsService {
    * `audited`: the success audit event `audit` was committed with the job.
    */
   async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean, audit?: AuditEntry) {
-    if (!body.series && !body.obligationId) throw new DomainError('VALIDATION_FAILED', 'give series or obligationId', [{ field: 'series', message: 'series or obligationId is required' }]);
+    if (!body.series && !body.obligationId)
+      throw new DomainError('VALIDATION_FAILED', 'give series or obligationId', [
+        { field: 'series', message: 'series or obligationId is required' },
+      ]);
     if (body.maxTokens > this.config.delivery.maxTokens) {
-      throw new DomainError('VALIDATION_FAILED', `maxTokens is at most ${this.config.delivery.maxTokens}`, [{ field: 'maxTokens', message: `at most ${this.config.delivery.maxTokens}` }]);
+      throw new DomainError('VALIDATION_FAILED', `maxTokens is at most ${this.config.delivery.maxTokens}`, [
+        { field: 'maxTokens', message: `at most ${this.config.delivery.maxTokens}` },
+      ]);
     }
-    if (!this.config.modelClasses.includes(body.modelClass)) throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);
-    if (body.region && !this.config.regions.includes(body.region)) throw new DomainError('UNKNOWN_REGION', `${body.region} is not one of ${this.config.regions.join(', ')}`);
-    const obligationSeries = body.series ? undefined : (await this.prisma.deliveryObligation.findFirst({ where: { id: body.obligationId, buyerId: p.memberId } }))?.seriesId;
+    if (!this.config.modelClasses.includes(body.modelClass))
+      throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);
+    if (body.region && !this.config.regions.includes(body.region))
+      throw new DomainError('UNKNOWN_REGION', `${body.region} is not one of ${this.config.regions.join(', ')}`);
+    const obligationSeries = body.series
+      ? undefined
+      : (await this.prisma.deliveryObligation.findFirst({ where: { id: body.obligationId, buyerId: p.memberId } }))?.seriesId;
     // Only fixed terms are checked (settlement type, model class, regions, window): cached listing.
-    const series = body.series ? await this.listings.seriesByCode(body.series) : obligationSeries ? await this.listings.seriesById(obligationSeries) : null;
+    const series = body.series
+      ? await this.listings.seriesByCode(body.series)
+      : obligationSeries
+        ? await this.listings.seriesById(obligationSeries)
+        : null;
     if (!series) throw new DomainError('NOT_FOUND', body.series ? `series ${body.series} not found` : 'obligation not found');
-    if (series.product.settlementType !== 'PHYSICAL') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: nothing to deliver`);
-    if (body.modelClass !== series.product.modelClass) throw new DomainError('MODEL_CLASS_MISMATCH', `${series.code} delivers ${series.product.modelClass}`);
-    if (body.region && !series.product.regions.includes(body.region)) throw new DomainError('REGION_NOT_ALLOWED', `${series.code} delivers in ${series.product.regions.join(', ')}`);
-    if (this.clock.now() >= series.deliveryEnd) throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
+    if (series.product.settlementType !== 'PHYSICAL')
+      throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: nothing to deliver`);
+    if (body.modelClass !== series.product.modelClass)
+      throw new DomainError('MODEL_CLASS_MISMATCH', `${series.code} delivers ${series.product.modelClass}`);
+    if (body.region && !series.product.regions.includes(body.region))
+      throw new DomainError('REGION_NOT_ALLOWED', `${series.code} delivers in ${series.product.regions.join(', ')}`);
+    if (this.clock.now() >= series.deliveryEnd)
+      throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
 
-    if (fromKey && (await this.prisma.deliveryJob.findUnique({ where: { id }, select: { id: true } }))) return { view: await this.view(id), audited: false };
+    if (fromKey && (await this.prisma.deliveryJob.findUnique({ where: { id }, select: { id: true } })))
+      return { view: await this.view(id), audited: false };
     const { job, audited } = await this.submissions.submit({
       id,
       fromKey,
@@ -66,13 +84,21 @@ export class DeliveryJobsService {
 
   async view(id: string) {
     const job = await this.prisma.deliveryJob.findUniqueOrThrow({ where: { id } });
-    const [series, usage] = await Promise.all([this.prisma.series.findUniqueOrThrow({ where: { id: job.seriesId }, select: { code: true } }), this.prisma.usageRecord.findUnique({ where: { jobId: id } })]);
+    const [series, usage] = await Promise.all([
+      this.prisma.series.findUniqueOrThrow({ where: { id: job.seriesId }, select: { code: true } }),
+      this.prisma.usageRecord.findUnique({ where: { jobId: id } }),
+    ]);
     return jobView(job, series.code, usage);
   }
 
   /** The buyer who submitted it, the operator who delivers it, and clearing staff may see a job. */
   async get(p: Principal, id: string) {
-    const job = await loadOwned(p, 'delivery job', () => this.prisma.deliveryJob.findUnique({ where: { id } }), (j) => (p.memberId === j.sellerId ? j.sellerId : j.buyerId));
+    const job = await loadOwned(
+      p,
+      'delivery job',
+      () => this.prisma.deliveryJob.findUnique({ where: { id } }),
+      (j) => (p.memberId === j.sellerId ? j.sellerId : j.buyerId),
+    );
     return this.view(job.id);
   }
 
@@ -88,8 +114,16 @@ export class DeliveryJobsService {
       orderBy: { seq: 'desc' },
       take: q.limit + 1,
     });
-    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
-    return toPage(rows, q.limit, (r) => r.seq.toString(), (r) => ({ ...jobView(r, codes.get(r.seriesId)!, null), messages: undefined, output: undefined, decisions: undefined }));
+    const codes = await this.markets.seriesCodes(
+      this.prisma,
+      rows.map((r) => r.seriesId),
+    );
+    return toPage(
+      rows,
+      q.limit,
+      (r) => r.seq.toString(),
+      (r) => ({ ...jobView(r, codes.get(r.seriesId)!, null), messages: undefined, output: undefined, decisions: undefined }),
+    );
   }
 
   async obligations(p: Principal, q: { series?: string; status?: string; limit: number; cursor?: string }) {
@@ -107,7 +141,15 @@ export class DeliveryJobsService {
       orderBy: { id: 'asc' },
       take: q.limit + 1,
     });
-    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
-    return toPage(rows, q.limit, (r) => r.id, (r) => obligationView(r, codes.get(r.seriesId)!));
+    const codes = await this.markets.seriesCodes(
+      this.prisma,
+      rows.map((r) => r.seriesId),
+    );
+    return toPage(
+      rows,
+      q.limit,
+      (r) => r.id,
+      (r) => obligationView(r, codes.get(r.seriesId)!),
+    );
   }
 }

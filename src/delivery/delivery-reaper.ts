@@ -40,7 +40,9 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
 
   onApplicationBootstrap(): void {
     // Deposits open FUNDING obligations at once, in whichever process took the deposit.
-    this.subs.push(this.ledger.deposited.subscribe(({ memberId }) => void this.repo.activateFunded(this.prisma, memberId).catch(() => undefined)));
+    this.subs.push(
+      this.ledger.deposited.subscribe(({ memberId }) => void this.repo.activateFunded(this.prisma, memberId).catch(() => undefined)),
+    );
     if (this.config.role === 'api') return;
     this.subs.push(this.capacity.nodeOffline.subscribe(() => this.wake?.()));
     this.running = true;
@@ -75,17 +77,29 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
   async reapOnce(): Promise<{ reclaimed: number; failed: number; requeued: number }> {
     const moved = await this.prisma.$transaction(async (tx) => {
       const rows = await this.repo.reclaim(tx, this.config.delivery.maxAttempts);
-      await this.failures.settle(tx, rows.filter((r) => r.status === 'FAILED').map((r) => r.id));
+      await this.failures.settle(
+        tx,
+        rows.filter((r) => r.status === 'FAILED').map((r) => r.id),
+      );
       const requeued = rows.filter((r) => r.status === 'QUEUED');
-      await this.outbox.enqueueMany(tx, 'delivery.dispatch', requeued.map((r) => ({ payload: { jobId: r.id, attempt: r.attempt }, jobId: dispatchJobId(r.id, r.attempt) })));
+      await this.outbox.enqueueMany(
+        tx,
+        'delivery.dispatch',
+        requeued.map((r) => ({ payload: { jobId: r.id, attempt: r.attempt }, jobId: dispatchJobId(r.id, r.attempt) })),
+      );
       return rows;
     });
     if (moved.length > 0) {
       this.outbox.poke();
-      for (const r of moved) this.logger.warn({ job: r.id, node: r.nodeId, reason: r.reason, status: r.status, attempt: r.attempt }, 'lease lost: job sent back to dispatch');
+      for (const r of moved)
+        this.logger.warn(
+          { job: r.id, node: r.nodeId, reason: r.reason, status: r.status, attempt: r.attempt },
+          'lease lost: job sent back to dispatch',
+        );
       // The entries they came in: a leased job names its entry in its lease token; a job only
       // dispatched had one of its own, or sits in a chunk whose other jobs move on with it.
-      const entryOf = (r: (typeof moved)[number]) => (r.leaseToken ? parseLeaseToken(r.leaseToken)?.entryId : undefined) ?? nodeEntryId(r.id, r.previousAttempt);
+      const entryOf = (r: (typeof moved)[number]) =>
+        (r.leaseToken ? parseLeaseToken(r.leaseToken)?.entryId : undefined) ?? nodeEntryId(r.id, r.previousAttempt);
       const entries = new Map(moved.map((r) => [`${r.nodeId}/${entryOf(r)}`, { nodeId: r.nodeId, entryId: entryOf(r) }]));
       await Promise.all([...entries.values()].map((e) => this.nodes.discard(e.nodeId, e.entryId)));
     }
@@ -95,7 +109,13 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
       try {
         if (s.status === 'QUEUED') {
           const def = JOBS['delivery.dispatch'];
-          await this.queues.get(def.queue).add('delivery.dispatch', { jobId: s.id, attempt: s.attempt }, { ...def.options, jobId: dispatchJobId(s.id, s.attempt, `.s${Date.now()}`) });
+          await this.queues
+            .get(def.queue)
+            .add(
+              'delivery.dispatch',
+              { jobId: s.id, attempt: s.attempt },
+              { ...def.options, jobId: dispatchJobId(s.id, s.attempt, `.s${Date.now()}`) },
+            );
         } else if (s.nodeId) {
           await this.nodes.restore(s.nodeId, { jobId: s.id, attempt: s.attempt });
         }

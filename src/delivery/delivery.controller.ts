@@ -12,7 +12,16 @@ import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { DeliveryJobsService } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
-import { CompleteJobDto, CompletionsDto, FailJobDto, JobsQueryDto, LeaseDto, ObligationsQueryDto, SubmitJobDto, SubmitJobsDto } from './dto/delivery.dto.js';
+import {
+  CompleteJobDto,
+  CompletionsDto,
+  FailJobDto,
+  JobsQueryDto,
+  LeaseDto,
+  ObligationsQueryDto,
+  SubmitJobDto,
+  SubmitJobsDto,
+} from './dto/delivery.dto.js';
 import { AuditRecorder } from '../platform/audit/audit-recorder.js';
 import { toProblem } from '../platform/errors/problem.js';
 import { LeaseService } from './lease.service.js';
@@ -46,10 +55,21 @@ export class DeliveryController {
   @Post('delivery/jobs')
   @Roles('buyer')
   @Audited('delivery.job.submit', 'delivery-job')
-  async submit(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobDto, @Req() req: TcRequest, @Headers('idempotency-key') key?: string) {
+  async submit(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: SubmitJobDto,
+    @Req() req: TcRequest,
+    @Headers('idempotency-key') key?: string,
+  ) {
     const fromKey = idForRequest('delivery-job', p.memberId, key);
     // Committed with the job, before the response: an accepted job is answered 201.
-    const { view, audited } = await this.jobs.submit(p, body, fromKey ?? randomUUID(), fromKey !== undefined, this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201 }));
+    const { view, audited } = await this.jobs.submit(
+      p,
+      body,
+      fromKey ?? randomUUID(),
+      fromKey !== undefined,
+      this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201 }),
+    );
     req.auditedInTransaction = audited;
     return view;
   }
@@ -63,7 +83,12 @@ export class DeliveryController {
   @Roles('buyer')
   @Audited('delivery.job.submit-batch', 'delivery-job')
   @HttpCode(200)
-  async submitBatch(@CurrentPrincipal() p: Principal, @Body() body: SubmitJobsDto, @Req() req: TcRequest, @Headers('idempotency-key') key?: string) {
+  async submitBatch(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: SubmitJobsDto,
+    @Req() req: TcRequest,
+    @Headers('idempotency-key') key?: string,
+  ) {
     const entry = this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201, action: 'delivery.job.submit' });
     const results = await Promise.allSettled(
       body.jobs.map((job, i) => {
@@ -78,7 +103,20 @@ export class DeliveryController {
       return { status: 201, job: { id, series, obligationId, status, maxTokens, createdAt: timings.createdAt } };
     });
     // Each accepted job's audit event committed with it; each refusal is recorded here.
-    await Promise.all(items.flatMap((it) => (it.problem ? [this.auditRecorder.record(req, { outcome: 'FAILURE', httpStatus: it.status, errorCode: it.problem.code, action: 'delivery.job.submit' })] : [])));
+    await Promise.all(
+      items.flatMap((it) =>
+        it.problem
+          ? [
+              this.auditRecorder.record(req, {
+                outcome: 'FAILURE',
+                httpStatus: it.status,
+                errorCode: it.problem.code,
+                action: 'delivery.job.submit',
+              }),
+            ]
+          : [],
+      ),
+    );
     req.auditedInTransaction = true;
     return { items };
   }
@@ -98,7 +136,16 @@ export class DeliveryController {
   @Roles('operator', 'clearing')
   async quality(@CurrentPrincipal() p: Principal) {
     const rows = await this.repo.quality(this.prisma, memberScope(p));
-    return { items: rows.map((r) => ({ operatorId: r.operatorId, jobs: Number(r.jobs), billableTokens: Number(r.billableTokens), ttftBreaches: Number(r.ttftBreaches), rateBreaches: Number(r.rateBreaches) })), nextCursor: null };
+    return {
+      items: rows.map((r) => ({
+        operatorId: r.operatorId,
+        jobs: Number(r.jobs),
+        billableTokens: Number(r.billableTokens),
+        ttftBreaches: Number(r.ttftBreaches),
+        rateBreaches: Number(r.rateBreaches),
+      })),
+      nextCursor: null,
+    };
   }
 
   @Post('nodes/:id/lease')
@@ -133,11 +180,15 @@ export class DeliveryController {
   @NotAudited()
   @HttpCode(200)
   async completions(@Req() req: NodeRequest, @Body() body: CompletionsDto) {
-    const results = await Promise.allSettled(body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)));
+    const results = await Promise.allSettled(
+      body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)),
+    );
     return {
       items: results.map((r, i) => {
         const id = body.completions[i].jobId;
-        return r.status === 'fulfilled' ? { jobId: id, status: 200, replayed: r.value.replayed, jobStatus: 'COMPLETED' } : { jobId: id, status: toProblem(r.reason).status, problem: toProblem(r.reason) };
+        return r.status === 'fulfilled'
+          ? { jobId: id, status: 200, replayed: r.value.replayed, jobStatus: 'COMPLETED' }
+          : { jobId: id, status: toProblem(r.reason).status, problem: toProblem(r.reason) };
       }),
     };
   }
@@ -156,6 +207,11 @@ export class DeliveryController {
   @Audited('delivery.webhook-secret.rotate', 'member')
   async rotateSecret(@CurrentPrincipal() p: Principal, @Param('id') memberId: string) {
     assertCanSee(p, uuidParam(memberId, 'member'), 'member');
-    return { memberId, secret: await this.webhooks.rotate(memberId), header: 'X-TokenClear-Signature', scheme: 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>' };
+    return {
+      memberId,
+      secret: await this.webhooks.rotate(memberId),
+      header: 'X-TokenClear-Signature',
+      scheme: 't=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>',
+    };
   }
 }

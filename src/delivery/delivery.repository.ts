@@ -37,7 +37,10 @@ export class DeliveryRepository {
    * region, most spare tokens/s first. Spare tokens/s = the node's rate minus the quality floor
    * of each job it holds (counted per node on the (nodeId, status) index).
    */
-  async eligibleNodes(db: RawSql, q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number }): Promise<EligibleNode[]> {
+  async eligibleNodes(
+    db: RawSql,
+    q: { sellerId: string; modelClass: string; regions: string[]; minTokensPerSecond: number },
+  ): Promise<EligibleNode[]> {
     return db.$queryRaw<EligibleNode[]>`
       SELECT n.id AS "nodeId", n.region, nm."tokensPerSecond",
              (nm."tokensPerSecond" - f.jobs * ${q.minTokensPerSecond}::int)::int AS "spareTokensPerSecond"
@@ -59,7 +62,12 @@ export class DeliveryRepository {
   }
 
   /** Puts expired leases and jobs held by OFFLINE nodes back to dispatch; returns what moved. */
-  reclaim(tx: Tx, maxAttempts: number): Promise<{ id: string; attempt: number; status: string; nodeId: string; previousAttempt: number; leaseToken: string | null; reason: string }[]> {
+  reclaim(
+    tx: Tx,
+    maxAttempts: number,
+  ): Promise<
+    { id: string; attempt: number; status: string; nodeId: string; previousAttempt: number; leaseToken: string | null; reason: string }[]
+  > {
     return tx.$queryRaw`
       WITH lost AS (
         SELECT j.id, j."nodeId", j.attempt, j."leaseToken",

@@ -15,7 +15,6 @@ import { JobBatchRepository, type Dispatched, type HotJob } from './job-batch.re
 import { JobFailures } from './job-failures.js';
 import { NodeQueues, type QueuedJob } from './node-queues.js';
 
-
 /** A job as dispatch reads it, with how often it already waited for capacity. */
 type DispatchJob = HotJob & { waits: number };
 
@@ -58,7 +57,14 @@ export class DispatchService {
 
   /** Places each entry's job on a node queue (or waits, or fails it); answers one outcome per entry. */
   async dispatchMany(entries: { jobId: string; attempt: number }[]): Promise<string[]> {
-    const rows = new Map((await this.batches.jobsToDispatch(this.prisma.sql, entries.map((e) => e.jobId))).map((j) => [j.id, j]));
+    const rows = new Map(
+      (
+        await this.batches.jobsToDispatch(
+          this.prisma.sql,
+          entries.map((e) => e.jobId),
+        )
+      ).map((j) => [j.id, j]),
+    );
     // The service clock decides business time (the window); operational timestamps are wall time,
     // as the reaper compares them with the database's now().
     const now = this.clock.now();
@@ -82,7 +88,12 @@ export class DispatchService {
       } else if (now < series.deliveryStart) {
         // Called off early: it waits in the queue for the window to open (the reaper re-drives it
         // if Redis loses the delayed message).
-        later.push({ job, delay: Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2), suffix: `.e${wall.getTime()}`, decision: null });
+        later.push({
+          job,
+          delay: Math.min(series.deliveryStart.getTime() - now.getTime(), this.config.delivery.staleMs / 2),
+          suffix: `.e${wall.getTime()}`,
+          decision: null,
+        });
         outcome.set(jobId, 'before-window');
       } else placeable.push({ job, series });
     }
@@ -94,7 +105,12 @@ export class DispatchService {
       const key = `${job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
       let candidates = candidatesOf.get(key);
       if (!candidates) {
-        candidates = await this.repo.eligibleNodes(this.prisma.sql, { sellerId: job.sellerId, modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond });
+        candidates = await this.repo.eligibleNodes(this.prisma.sql, {
+          sellerId: job.sellerId,
+          modelClass: job.modelClass,
+          regions,
+          minTokensPerSecond: series.product.minTokensPerSecond,
+        });
         candidatesOf.set(key, candidates);
       }
       const pick = pickNode(candidates, job.triedNodes);
@@ -106,12 +122,23 @@ export class DispatchService {
         why: pick
           ? `${pick.triedBefore ? 'only eligible node (tried before)' : 'most spare tokens/s'}: ${pick.node.spareTokensPerSecond} of ${pick.node.tokensPerSecond} in ${pick.node.region}`
           : `no ONLINE node of the seller serves ${job.modelClass} in ${regions.join(', ')}`,
-        candidates: candidates.slice(0, 5).map((c) => ({ nodeId: c.nodeId, region: c.region, spare: c.spareTokensPerSecond, triedBefore: job.triedNodes.includes(c.nodeId) })),
+        candidates: candidates
+          .slice(0, 5)
+          .map((c) => ({
+            nodeId: c.nodeId,
+            region: c.region,
+            spare: c.spareTokensPerSecond,
+            triedBefore: job.triedNodes.includes(c.nodeId),
+          })),
       };
       if (!pick) {
         // Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway)
         // and never past the end of the window, when the job must fail.
-        const delay = Math.min(500 * 2 ** Math.min(job.waits, 10), this.config.delivery.staleMs / 2, Math.max(0, series.deliveryEnd.getTime() - now.getTime()));
+        const delay = Math.min(
+          500 * 2 ** Math.min(job.waits, 10),
+          this.config.delivery.staleMs / 2,
+          Math.max(0, series.deliveryEnd.getTime() - now.getTime()),
+        );
         later.push({ job, delay, suffix: `.w${job.waits + 1}`, decision });
         outcome.set(job.id, 'waiting-for-capacity');
         continue;
@@ -140,13 +167,24 @@ export class DispatchService {
   }
 
   /** Records why the jobs wait (one statement) and sends each a delayed dispatch message (one round trip). */
-  private async dispatchLater(later: { job: DispatchJob; delay: number; suffix: string; decision: Record<string, unknown> | null }[]): Promise<void> {
+  private async dispatchLater(
+    later: { job: DispatchJob; delay: number; suffix: string; decision: Record<string, unknown> | null }[],
+  ): Promise<void> {
     if (later.length === 0) return;
-    await this.batches.recordWaits(this.prisma.sql, later.map((l) => ({ id: l.job.id, decision: l.decision })));
-    const def = JOBS['delivery.dispatch'];
-    await this.queues.get(def.queue).addBulk(
-      later.map((l) => ({ name: 'delivery.dispatch', data: { jobId: l.job.id, attempt: l.job.attempt }, opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay } })),
+    await this.batches.recordWaits(
+      this.prisma.sql,
+      later.map((l) => ({ id: l.job.id, decision: l.decision })),
     );
+    const def = JOBS['delivery.dispatch'];
+    await this.queues
+      .get(def.queue)
+      .addBulk(
+        later.map((l) => ({
+          name: 'delivery.dispatch',
+          data: { jobId: l.job.id, attempt: l.job.attempt },
+          opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay },
+        })),
+      );
   }
 
   /** Jobs still QUEUED when their window ended FAIL as the operator's shortfall, in one transaction. */
@@ -156,7 +194,11 @@ export class DispatchService {
       const failed = await this.batches.failQueued(
         tx,
         'NO_CAPACITY',
-        expired.map(({ job, series }) => ({ id: job.id, attempt: job.attempt, reason: `no eligible node of the seller before the window ended (${series.deliveryEnd.toISOString()})` })),
+        expired.map(({ job, series }) => ({
+          id: job.id,
+          attempt: job.attempt,
+          reason: `no eligible node of the seller before the window ended (${series.deliveryEnd.toISOString()})`,
+        })),
       );
       await this.failures.settle(tx, failed);
     });

@@ -9,13 +9,40 @@ import type { RawSql } from '../platform/prisma/prisma.service.js';
 type Row = Record<string, unknown>;
 
 /** What the hot paths need of a job (its messages, output and history stay in Postgres). */
-export type HotJob = Pick<DeliveryJob, 'id' | 'status' | 'attempt' | 'seriesId' | 'sellerId' | 'obligationId' | 'modelClass' | 'region' | 'triedNodes' | 'nodeId' | 'leaseToken' | 'reservedTokens' | 'callbackUrl'>;
+export type HotJob = Pick<
+  DeliveryJob,
+  | 'id'
+  | 'status'
+  | 'attempt'
+  | 'seriesId'
+  | 'sellerId'
+  | 'obligationId'
+  | 'modelClass'
+  | 'region'
+  | 'triedNodes'
+  | 'nodeId'
+  | 'leaseToken'
+  | 'reservedTokens'
+  | 'callbackUrl'
+>;
 
 function toHotJob(r: Row): HotJob {
   return { ...(r as unknown as HotJob), reservedTokens: BigInt(r.reservedTokens as string) };
 }
 
-const BIGINT_OBLIGATION_FIELDS = ['tokens', 'priceFen', 'notionalFen', 'deliveredTokens', 'reservedTokens', 'excessTokens', 'releasedFen', 'refundedFen', 'penaltyFen', 'shortfallTokens', 'unusedTokens'] as const;
+const BIGINT_OBLIGATION_FIELDS = [
+  'tokens',
+  'priceFen',
+  'notionalFen',
+  'deliveredTokens',
+  'reservedTokens',
+  'excessTokens',
+  'releasedFen',
+  'refundedFen',
+  'penaltyFen',
+  'shortfallTokens',
+  'unusedTokens',
+] as const;
 
 export function toObligation(r: Row): DeliveryObligation {
   const o = { ...r } as Row;
@@ -225,7 +252,12 @@ export class JobBatchRepository {
   }
 
   /** Records the leases of entries taken from a node's queue; entries whose job moved on are left out. */
-  async claim(db: RawSql, nodeId: string, leaseMs: number, claims: Claim[]): Promise<{ id: string; leaseToken: string; leaseExpiresAt: Date; modelClass: string; messages: unknown; maxTokens: number }[]> {
+  async claim(
+    db: RawSql,
+    nodeId: string,
+    leaseMs: number,
+    claims: Claim[],
+  ): Promise<{ id: string; leaseToken: string; leaseExpiresAt: Date; modelClass: string; messages: unknown; maxTokens: number }[]> {
     return db.$queryRaw`
       UPDATE delivery_jobs j SET status = 'LEASED', "leaseToken" = c.token, "leasedAt" = now(), "updatedAt" = now(),
         "leaseExpiresAt" = now() + ${leaseMs}::int * interval '1 millisecond'
@@ -256,7 +288,9 @@ export class JobBatchRepository {
       ? tx.$queryRaw<Row[]>`
           SELECT o.* FROM delivery_obligations o
           WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[])) ORDER BY o.id FOR UPDATE`
-      : tx.$queryRaw<Row[]>`SELECT o.* FROM delivery_obligations o WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[]))`;
+      : tx.$queryRaw<
+          Row[]
+        >`SELECT o.* FROM delivery_obligations o WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[]))`;
     const [j, o] = await Promise.all([jobs, obligations]);
     return { jobs: j.map(toHotJob), obligations: o.map(toObligation) };
   }
@@ -266,7 +300,11 @@ export class JobBatchRepository {
    * provided each obligation's delivered tokens and released fen are still what the batch metered
    * from (`before`), or the statement fails (SQLSTATE TCR01) and the transaction with it.
    */
-  async recordCompletions(tx: RawSql, metered: Metered[], deltas: ObligationDelta[]): Promise<Map<string, { id: string; createdAt: Date; finishedAt: Date }>> {
+  async recordCompletions(
+    tx: RawSql,
+    metered: Metered[],
+    deltas: ObligationDelta[],
+  ): Promise<Map<string, { id: string; createdAt: Date; finishedAt: Date }>> {
     const m = <T>(pick: (x: Metered) => T) => metered.map(pick);
     const rows = await tx.$queryRaw<{ jobId: string; id: string; createdAt: Date }[]>`
       WITH usage AS (

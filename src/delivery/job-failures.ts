@@ -19,6 +19,10 @@ export class JobFailures {
     if (jobIds.length === 0) return;
     await this.repo.releaseReservations(tx, jobIds);
     const withCallback = await tx.deliveryJob.findMany({ where: { id: { in: jobIds }, callbackUrl: { not: null } }, select: { id: true } });
-    await this.outbox.enqueueMany(tx, 'delivery.webhook', withCallback.map((j) => ({ payload: { jobId: j.id }, jobId: `webhook.${j.id}` })));
+    await this.outbox.enqueueMany(
+      tx,
+      'delivery.webhook',
+      withCallback.map((j) => ({ payload: { jobId: j.id }, jobId: `webhook.${j.id}` })),
+    );
   }
 }

@@ -46,7 +46,10 @@ export class LeaseService implements OnModuleDestroy {
     private readonly failures: JobFailures,
     events: CapacityEvents,
   ) {
-    this.sub = events.heartbeat.subscribe(({ nodeId, leases }) => void this.extend(nodeId, leases).catch((err: Error) => this.logger.warn({ nodeId, err: err.message }, 'lease extension failed')));
+    this.sub = events.heartbeat.subscribe(
+      ({ nodeId, leases }) =>
+        void this.extend(nodeId, leases).catch((err: Error) => this.logger.warn({ nodeId, err: err.message }, 'lease extension failed')),
+    );
   }
 
   onModuleDestroy(): void {
@@ -100,10 +103,23 @@ export class LeaseService implements OnModuleDestroy {
     const claims = taken.flatMap((e) => e.jobs.map((j) => ({ id: j.jobId, attempt: j.attempt, token: leaseToken(e.entryId, e.lock) })));
     const rows = claims.length > 0 ? await this.batches.claim(this.prisma.sql, nodeId, this.config.delivery.leaseMs, claims) : [];
     const claimed = new Map(rows.map((r) => [r.id, r]));
-    await Promise.all(taken.filter((e) => !e.jobs.some((j) => claimed.has(j.jobId))).map((e) => this.nodes.finish(nodeId, e.entryId, e.lock, 'superseded')));
+    await Promise.all(
+      taken.filter((e) => !e.jobs.some((j) => claimed.has(j.jobId))).map((e) => this.nodes.finish(nodeId, e.entryId, e.lock, 'superseded')),
+    );
     return claims.flatMap((c) => {
       const r = claimed.get(c.id);
-      return r ? [{ id: r.id, leaseToken: c.token, leaseExpiresAt: r.leaseExpiresAt.toISOString(), modelClass: r.modelClass, messages: r.messages, maxTokens: r.maxTokens }] : [];
+      return r
+        ? [
+            {
+              id: r.id,
+              leaseToken: c.token,
+              leaseExpiresAt: r.leaseExpiresAt.toISOString(),
+              modelClass: r.modelClass,
+              messages: r.messages,
+              maxTokens: r.maxTokens,
+            },
+          ]
+        : [];
     });
   }
 
@@ -129,22 +145,44 @@ export class LeaseService implements OnModuleDestroy {
       const current = await this.leased(tx, node, jobId, body.leaseToken);
       const now = new Date();
       const next = current.attempt + 1;
-      const decision = { at: now.toISOString(), attempt: current.attempt, event: 'NODE_FAILED', nodeId: node.nodeId, reason: body.reason, retryable: body.retryable };
-      const common = { triedNodes: [...current.triedNodes, node.nodeId], nodeId: null, leaseToken: null, leaseExpiresAt: null, updatedAt: now, decisions: appendDecision(current.decisions, decision) };
+      const decision = {
+        at: now.toISOString(),
+        attempt: current.attempt,
+        event: 'NODE_FAILED',
+        nodeId: node.nodeId,
+        reason: body.reason,
+        retryable: body.retryable,
+      };
+      const common = {
+        triedNodes: [...current.triedNodes, node.nodeId],
+        nodeId: null,
+        leaseToken: null,
+        leaseExpiresAt: null,
+        updatedAt: now,
+        decisions: appendDecision(current.decisions, decision),
+      };
       if (body.retryable && next < this.config.delivery.maxAttempts) {
         await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId, attempt: next }, { jobId: dispatchJobId(jobId, next) });
         return tx.deliveryJob.update({ where: { id: jobId }, data: { ...common, status: 'QUEUED', attempt: next } });
       }
       const failed = await tx.deliveryJob.update({
         where: { id: jobId },
-        data: { ...common, status: 'FAILED', failureCode: 'OPERATOR_FAILURE', failureReason: body.reason, operatorFault: true, finishedAt: now },
+        data: {
+          ...common,
+          status: 'FAILED',
+          failureCode: 'OPERATOR_FAILURE',
+          failureReason: body.reason,
+          operatorFault: true,
+          finishedAt: now,
+        },
       });
       await this.failures.settle(tx, [jobId]);
       return failed;
     });
     this.outbox.poke();
     // The entry is done once none of the jobs it carried is leased under it any more.
-    if ((await this.batches.openLeases(this.prisma.sql, [body.leaseToken])).size === 0) await this.nodes.finishLease(node.nodeId, body.leaseToken, 'failed');
+    if ((await this.batches.openLeases(this.prisma.sql, [body.leaseToken])).size === 0)
+      await this.nodes.finishLease(node.nodeId, body.leaseToken, 'failed');
     return { id: job.id, status: job.status, attempt: job.attempt };
   }
 
@@ -155,9 +193,14 @@ export class LeaseService implements OnModuleDestroy {
 }
 
 /** The job (read under its lock) is leased to this node under this token; else why not, as a DomainError. */
-export function assertHoldsLease<J extends Pick<DeliveryJob, 'sellerId' | 'status' | 'leaseToken' | 'nodeId'>>(node: NodePrincipal, job: J | undefined, leaseToken: string): J {
+export function assertHoldsLease<J extends Pick<DeliveryJob, 'sellerId' | 'status' | 'leaseToken' | 'nodeId'>>(
+  node: NodePrincipal,
+  job: J | undefined,
+  leaseToken: string,
+): J {
   if (!job || job.sellerId !== node.operatorId) throw new DomainError('NOT_FOUND', 'delivery job not found');
   if (job.status === 'LEASED' && job.leaseToken === leaseToken && job.nodeId === node.nodeId) return job;
-  if ((job.status === 'COMPLETED' || job.status === 'FAILED') && job.leaseToken !== leaseToken) throw new DomainError('JOB_FINISHED', `job is ${job.status}`);
+  if ((job.status === 'COMPLETED' || job.status === 'FAILED') && job.leaseToken !== leaseToken)
+    throw new DomainError('JOB_FINISHED', `job is ${job.status}`);
   throw new DomainError('LEASE_STALE', 'this lease expired or the job was dispatched again; drop the result');
 }

@@ -60,7 +60,13 @@ export class MeteringService implements OnApplicationShutdown {
     private readonly clock: Clock,
     metrics: Metrics,
   ) {
-    this.completions = new BatchedTransactions({ name: 'completion', items: 'job completions', metrics, maxItems: MAX_BATCH, transact: (items, lockFirst) => this.transact(items, lockFirst) });
+    this.completions = new BatchedTransactions({
+      name: 'completion',
+      items: 'job completions',
+      metrics,
+      maxItems: MAX_BATCH,
+      transact: (items, lockFirst) => this.transact(items, lockFirst),
+    });
   }
 
   complete(node: NodePrincipal, jobId: string, body: CompleteJobDto): Promise<CompletionOutcome> {
@@ -80,12 +86,16 @@ export class MeteringService implements OnApplicationShutdown {
       const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], lockFirst);
       return this.apply(tx, commit, items, new Map(jobs.map((j) => [j.id, j])), new Map(obligations.map((o) => [o.id, o])));
     });
-    const done = outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, token: items[i].body.leaseToken }] : []));
+    const done = outcomes.flatMap((o, i) =>
+      o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, token: items[i].body.leaseToken }] : [],
+    );
     if (done.length > 0) {
       this.outbox.poke();
       // The entries are done for Postgres already; telling BullMQ need not hold the answer back.
       // An entry (a chunk of jobs under one lease) is done once its token leases no job.
-      this.finishing = this.finishing.then(() => this.finishEntries(done)).catch((err: Error) => this.logger.debug({ err: err.message }, 'node queue entries not finished; harmless'));
+      this.finishing = this.finishing
+        .then(() => this.finishEntries(done))
+        .catch((err: Error) => this.logger.debug({ err: err.message }, 'node queue entries not finished; harmless'));
     }
     return outcomes;
   }
@@ -93,11 +103,19 @@ export class MeteringService implements OnApplicationShutdown {
   private async finishEntries(done: { node: string; token: string }[]): Promise<void> {
     const leases = new Map(done.map((d) => [d.token, d.node]));
     const open = await this.batches.openLeases(this.prisma.sql, [...leases.keys()]);
-    await Promise.all([...leases].filter(([token]) => !open.has(token)).map(([token, node]) => this.nodes.finishLease(node, token, 'completed')));
+    await Promise.all(
+      [...leases].filter(([token]) => !open.has(token)).map(([token, node]) => this.nodes.finishLease(node, token, 'completed')),
+    );
   }
 
   /** Judges the batch in arrival order on the locked rows, then writes it all with the COMMIT. */
-  private async apply(tx: SqlTx, commit: () => Promise<void>, items: Completion[], jobs: Map<string, HotJob>, obligations: Map<string, DeliveryObligation>): Promise<PromiseSettledResult<CompletionOutcome>[]> {
+  private async apply(
+    tx: SqlTx,
+    commit: () => Promise<void>,
+    items: Completion[],
+    jobs: Map<string, HotJob>,
+    obligations: Map<string, DeliveryObligation>,
+  ): Promise<PromiseSettledResult<CompletionOutcome>[]> {
     const businessDate = this.clock.businessDate();
     const results: PromiseSettledResult<CompletionOutcome>[] = [];
     const metered: Metered[] = [];
@@ -122,7 +140,14 @@ export class MeteringService implements OnApplicationShutdown {
       const product = series.product;
       const o = obligations.get(job.obligationId)!;
       // Taken before this completion changes `o`: the state the batch read.
-      const d = deltas.get(o.id) ?? { id: o.id, before: { deliveredTokens: o.deliveredTokens, releasedFen: o.releasedFen }, deliveredTokens: 0n, unreserve: 0n, excess: 0n, releasedFen: 0n };
+      const d = deltas.get(o.id) ?? {
+        id: o.id,
+        before: { deliveredTokens: o.deliveredTokens, releasedFen: o.releasedFen },
+        deliveredTokens: 0n,
+        unreserve: 0n,
+        excess: 0n,
+        releasedFen: 0n,
+      };
       const prompt = BigInt(body.usage.prompt_tokens);
       const completion = BigInt(body.usage.completion_tokens);
       const billable = billableTokens(prompt, completion, product.inputTokenWeightBp);
@@ -151,7 +176,13 @@ export class MeteringService implements OnApplicationShutdown {
       o.releasedFen += m.releaseFen;
       o.excessTokens += m.excess;
       o.reservedTokens -= job.reservedTokens;
-      deltas.set(o.id, { ...d, deliveredTokens: m.deliveredAfter, unreserve: d.unreserve + job.reservedTokens, excess: d.excess + m.excess, releasedFen: d.releasedFen + m.releaseFen });
+      deltas.set(o.id, {
+        ...d,
+        deliveredTokens: m.deliveredAfter,
+        unreserve: d.unreserve + job.reservedTokens,
+        excess: d.excess + m.excess,
+        releasedFen: d.releasedFen + m.releaseFen,
+      });
       if (m.releaseFen > 0n) {
         transfers.push({
           idempotencyKey: `deliver.${jobId}.release`,

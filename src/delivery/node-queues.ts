@@ -73,7 +73,10 @@ export class NodeQueues implements OnApplicationShutdown {
   queue(nodeId: string): Queue<NodeQueueEntry> {
     let q = this.queues.get(nodeId);
     if (!q) {
-      q = new Queue<NodeQueueEntry>(this.name(nodeId), { connection: { ...redisOptions(this.config.redisUrl, 'producer'), enableAutoPipelining: true }, prefix: this.config.queuePrefix });
+      q = new Queue<NodeQueueEntry>(this.name(nodeId), {
+        connection: { ...redisOptions(this.config.redisUrl, 'producer'), enableAutoPipelining: true },
+        prefix: this.config.queuePrefix,
+      });
       q.on('error', (err) => this.logger.warn({ node: nodeId, err: err.message }, 'node queue connection error'));
       this.queues.set(nodeId, q);
     }
@@ -108,7 +111,11 @@ export class NodeQueues implements OnApplicationShutdown {
     const entries: { data: NodeQueueEntry; id: string }[] = [];
     for (let i = 0; i < jobs.length; i += CHUNK) {
       const chunk = jobs.slice(i, i + CHUNK);
-      entries.push(chunk.length === 1 ? { data: chunk[0], id: nodeEntryId(chunk[0].jobId, chunk[0].attempt) } : { data: { jobs: chunk }, id: chunkEntryId(chunk[0]) });
+      entries.push(
+        chunk.length === 1
+          ? { data: chunk[0], id: nodeEntryId(chunk[0].jobId, chunk[0].attempt) }
+          : { data: { jobs: chunk }, id: chunkEntryId(chunk[0]) },
+      );
     }
     await this.queue(nodeId).addBulk(entries.map((e) => ({ name: 'deliver', data: e.data, opts: { jobId: e.id, ...ENTRY_OPTIONS } })));
     this.added.emit(nodeId);
@@ -192,7 +199,10 @@ export class NodeQueues implements OnApplicationShutdown {
       const job = await this.entry(nodeId, entryId);
       await job?.moveToCompleted(result, token, false);
     } catch (err) {
-      this.logger.debug({ node: nodeId, entry: entryId, err: (err as Error).message }, 'node queue entry not finished (lock lost); harmless');
+      this.logger.debug(
+        { node: nodeId, entry: entryId, err: (err as Error).message },
+        'node queue entry not finished (lock lost); harmless',
+      );
     }
   }
 

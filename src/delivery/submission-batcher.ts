@@ -60,7 +60,13 @@ export class SubmissionBatcher {
     private readonly audit: AuditRepository,
     metrics: Metrics,
   ) {
-    this.batches = new BatchedTransactions({ name: 'submission', items: 'delivery jobs submitted', metrics, maxItems: MAX_BATCH, transact: (items, lockFirst) => this.transact(items, lockFirst) });
+    this.batches = new BatchedTransactions({
+      name: 'submission',
+      items: 'delivery jobs submitted',
+      metrics,
+      maxItems: MAX_BATCH,
+      transact: (items, lockFirst) => this.transact(items, lockFirst),
+    });
   }
 
   submit(s: Submission): Promise<Submitted> {
@@ -74,11 +80,19 @@ export class SubmissionBatcher {
       // obligations' row locks are held only for the last round trip (completions credit the
       // same rows); one submission alone (how a batch that raced is stored again) locks up front,
       // as every batch does for a while once one raced.
-      const [obligations, existing] = await inOrder([this.jobs.obligationsFor(tx, pairs, lockFirst), this.jobs.existingJobs(tx, items.filter((s) => s.fromKey).map((s) => s.id))]);
+      const [obligations, existing] = await inOrder([
+        this.jobs.obligationsFor(tx, pairs, lockFirst),
+        this.jobs.existingJobs(
+          tx,
+          items.filter((s) => s.fromKey).map((s) => s.id),
+        ),
+      ]);
       let judged = judge(items, obligations, existing);
       // The buyer may have paid a margin call since (the deposit event is only a fast path):
       // check now, for buyers whose submissions would wait on a FUNDING obligation.
-      const waiting = [...new Set(judged.flatMap((j, i) => (j instanceof DomainError && j.code === 'OBLIGATION_FUNDING' ? [items[i].buyerId] : [])))];
+      const waiting = [
+        ...new Set(judged.flatMap((j, i) => (j instanceof DomainError && j.code === 'OBLIGATION_FUNDING' ? [items[i].buyerId] : []))),
+      ];
       if (waiting.length > 0) {
         let activated = 0;
         for (const buyerId of waiting) activated += await this.repo.activateFunded(tx, buyerId);
@@ -90,20 +104,35 @@ export class SubmissionBatcher {
     return result;
   }
 
-  private async write(tx: SqlTx, commit: () => Promise<void>, items: Submission[], judged: (NewJob | DomainError | 'replayed')[]): Promise<PromiseSettledResult<Submitted>[]> {
+  private async write(
+    tx: SqlTx,
+    commit: () => Promise<void>,
+    items: Submission[],
+    judged: (NewJob | DomainError | 'replayed')[],
+  ): Promise<PromiseSettledResult<Submitted>[]> {
     const accepted = judged.flatMap((j) => (j instanceof DomainError || j === 'replayed' ? [] : [j]));
-    const audits = items.flatMap((s, i) => (s.audit && !(judged[i] instanceof DomainError) && judged[i] !== 'replayed' ? [{ ...s.audit, targetId: s.id }] : []));
+    const audits = items.flatMap((s, i) =>
+      s.audit && !(judged[i] instanceof DomainError) && judged[i] !== 'replayed' ? [{ ...s.audit, targetId: s.id }] : [],
+    );
     // The rows with their reservations, the one message that dispatches them all, the audit
     // last (its chain lock is held only for the commit), and the COMMIT: one round trip.
     const [rows] = await inOrder([
       accepted.length > 0 ? this.jobs.insertJobs(tx, accepted) : Promise.resolve([] as DeliveryJob[]),
-      this.outbox.enqueueMany(tx, 'delivery.dispatch-batch', accepted.length > 0 ? [{ payload: { jobs: accepted.map((j) => ({ jobId: j.id, attempt: 0 })) }, jobId: `dispatch-batch.${accepted[0].id}` }] : []),
+      this.outbox.enqueueMany(
+        tx,
+        'delivery.dispatch-batch',
+        accepted.length > 0
+          ? [{ payload: { jobs: accepted.map((j) => ({ jobId: j.id, attempt: 0 })) }, jobId: `dispatch-batch.${accepted[0].id}` }]
+          : [],
+      ),
       this.audit.appendMany(tx, audits),
       commit(),
     ]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     const replays = items.filter((_, i) => judged[i] === 'replayed').map((s) => s.id);
-    const replayed = new Map((replays.length > 0 ? await this.prisma.deliveryJob.findMany({ where: { id: { in: replays } } }) : []).map((r) => [r.id, r]));
+    const replayed = new Map(
+      (replays.length > 0 ? await this.prisma.deliveryJob.findMany({ where: { id: { in: replays } } }) : []).map((r) => [r.id, r]),
+    );
     return items.map((s, i) => {
       const j = judged[i];
       if (j instanceof DomainError) return rejected(j);
@@ -124,10 +153,13 @@ function judge(items: Submission[], locked: DeliveryObligation[], existing: Set<
   const seen = new Set<string>();
   return items.map((s) => {
     if (existing.has(s.id) || seen.has(s.id)) return 'replayed';
-    const mine = obligations.filter((o) => o.buyerId === s.buyerId && o.seriesId === s.series.id && (s.obligationId === null || o.id === s.obligationId));
+    const mine = obligations.filter(
+      (o) => o.buyerId === s.buyerId && o.seriesId === s.series.id && (s.obligationId === null || o.id === s.obligationId),
+    );
     const pick = mine.find((o) => o.status === 'OPEN' && free(o) > 0n);
     if (!pick) {
-      if (mine.some((o) => o.status === 'FUNDING')) return new DomainError('OBLIGATION_FUNDING', 'pay the margin call first: your escrow is not funded yet');
+      if (mine.some((o) => o.status === 'FUNDING'))
+        return new DomainError('OBLIGATION_FUNDING', 'pay the margin call first: your escrow is not funded yet');
       return new DomainError('NO_ENTITLEMENT', `no tokens left to call in ${s.series.code} (in-flight jobs count)`);
     }
     const reserve = BigInt(s.maxTokens) < free(pick) ? BigInt(s.maxTokens) : free(pick);

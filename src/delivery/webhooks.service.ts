@@ -34,7 +34,11 @@ export class WebhooksService {
 
   async rotate(memberId: string): Promise<string> {
     const secret = newSecret();
-    await this.prisma.webhookSecret.upsert({ where: { memberId }, create: { memberId, secret }, update: { secret, createdAt: new Date() } });
+    await this.prisma.webhookSecret.upsert({
+      where: { memberId },
+      create: { memberId, secret },
+      update: { secret, createdAt: new Date() },
+    });
     return secret;
   }
 
@@ -43,7 +47,10 @@ export class WebhooksService {
   async deliver({ jobId }: JobPayloads['delivery.webhook'], meta?: { attempt: number }): Promise<number> {
     const job = await this.prisma.deliveryJob.findUnique({ where: { id: jobId } });
     if (!job?.callbackUrl || (job.status !== 'COMPLETED' && job.status !== 'FAILED')) return 0;
-    const body = JSON.stringify({ event: job.status === 'COMPLETED' ? 'delivery.job.completed' : 'delivery.job.failed', job: await this.jobs.view(jobId) });
+    const body = JSON.stringify({
+      event: job.status === 'COMPLETED' ? 'delivery.job.completed' : 'delivery.job.failed',
+      job: await this.jobs.view(jobId),
+    });
     const signature = signWebhook(await this.secret(job.buyerId), body, Math.floor(Date.now() / 1000));
     let httpStatus: number | undefined;
     let error: string | undefined;
@@ -61,7 +68,9 @@ export class WebhooksService {
     } catch (err) {
       error = (err as Error).message.slice(0, 500);
     }
-    await this.prisma.webhookDelivery.create({ data: { jobId, memberId: job.buyerId, url: job.callbackUrl, attempt: meta?.attempt ?? 1, httpStatus, error, ok: !error } });
+    await this.prisma.webhookDelivery.create({
+      data: { jobId, memberId: job.buyerId, url: job.callbackUrl, attempt: meta?.attempt ?? 1, httpStatus, error, ok: !error },
+    });
     if (error) {
       this.logger.warn({ job: jobId, url: job.callbackUrl, error }, 'webhook not accepted; will retry');
       throw new Error(`webhook to ${job.callbackUrl} ${error}`);

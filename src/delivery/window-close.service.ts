@@ -24,28 +24,68 @@ export class WindowCloseService {
 
   async close(tx: Tx, ctx: { runId: string; series: SeriesWithProduct; businessDate: string; base: string }): Promise<{ closed: number }> {
     const { series, businessDate, base } = ctx;
-    const unfinished = await tx.deliveryJob.findMany({ where: { seriesId: series.id, status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } }, select: { id: true } });
+    const unfinished = await tx.deliveryJob.findMany({
+      where: { seriesId: series.id, status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } },
+      select: { id: true },
+    });
     const ids = unfinished.map((j) => j.id);
     await tx.deliveryJob.updateMany({
       where: { id: { in: ids } },
-      data: { status: 'FAILED', failureCode: 'WINDOW_CLOSED', failureReason: 'not delivered before the end of the delivery window', operatorFault: true, finishedAt: new Date(), leaseToken: null, updatedAt: new Date() },
+      data: {
+        status: 'FAILED',
+        failureCode: 'WINDOW_CLOSED',
+        failureReason: 'not delivered before the end of the delivery window',
+        operatorFault: true,
+        finishedAt: new Date(),
+        leaseToken: null,
+        updatedAt: new Date(),
+      },
     });
     await this.failures.settle(tx, ids);
 
-    const open = await tx.$queryRaw<{ id: string; sellerId: string; buyerId: string; tokens: bigint; deliveredTokens: bigint; notionalFen: bigint; releasedFen: bigint }[]>`
+    const open = await tx.$queryRaw<
+      { id: string; sellerId: string; buyerId: string; tokens: bigint; deliveredTokens: bigint; notionalFen: bigint; releasedFen: bigint }[]
+    >`
       SELECT id, "sellerId", "buyerId", tokens, "deliveredTokens", "notionalFen", "releasedFen" FROM delivery_obligations
       WHERE "seriesId" = ${series.id}::uuid AND status <> 'CLOSED' ORDER BY seq FOR UPDATE`;
-    const failed = await this.repo.failedOperatorTokens(tx, open.map((o) => o.id));
+    const failed = await this.repo.failedOperatorTokens(
+      tx,
+      open.map((o) => o.id),
+    );
     const transfers: TransferRequest[] = [];
     const closes = open.map((o) => ({ o, c: closeObligation(o, failed.get(o.id) ?? 0n, series.product.penaltyBp) }));
     for (const { o, c } of closes) {
       const escrow = memberAccount(o.buyerId, 'ESCROW');
       const refs = { settlementRunId: ctx.runId, obligationId: o.id };
       const common = { businessDate, refs };
-      if (c.releaseFen > 0n) transfers.push({ ...common, idempotencyKey: `${base}.unused.${o.id}`, debit: escrow, credit: memberAccount(o.sellerId, 'CASH'), amountFen: c.releaseFen, kind: 'ESCROW_RELEASE' });
-      if (c.refundFen > 0n) transfers.push({ ...common, idempotencyKey: `${base}.refund.${o.id}`, debit: escrow, credit: memberAccount(o.buyerId, 'CASH'), amountFen: c.refundFen, kind: 'ESCROW_REFUND' });
+      if (c.releaseFen > 0n)
+        transfers.push({
+          ...common,
+          idempotencyKey: `${base}.unused.${o.id}`,
+          debit: escrow,
+          credit: memberAccount(o.sellerId, 'CASH'),
+          amountFen: c.releaseFen,
+          kind: 'ESCROW_RELEASE',
+        });
+      if (c.refundFen > 0n)
+        transfers.push({
+          ...common,
+          idempotencyKey: `${base}.refund.${o.id}`,
+          debit: escrow,
+          credit: memberAccount(o.buyerId, 'CASH'),
+          amountFen: c.refundFen,
+          kind: 'ESCROW_REFUND',
+        });
       if (c.penaltyFen > 0n) {
-        transfers.push({ ...common, idempotencyKey: `${base}.penalty.${o.id}`, debit: memberAccount(o.sellerId, 'CASH'), credit: memberAccount(o.buyerId, 'CASH'), amountFen: c.penaltyFen, kind: 'PENALTY', collectByRight: true });
+        transfers.push({
+          ...common,
+          idempotencyKey: `${base}.penalty.${o.id}`,
+          debit: memberAccount(o.sellerId, 'CASH'),
+          credit: memberAccount(o.buyerId, 'CASH'),
+          amountFen: c.penaltyFen,
+          kind: 'PENALTY',
+          collectByRight: true,
+        });
       }
     }
     if (closes.length > 0) {

@@ -44,7 +44,15 @@ export class CashService {
     try {
       const posted = await this.ledger.post(
         tx,
-        credits.map((c) => ({ idempotencyKey: key(c), debit: HOUSE.bankSettlement, credit: memberAccount(c.memberId, 'CASH'), amountFen: c.amountFen, kind: 'DEPOSIT' as const, businessDate, reference: c.reference })),
+        credits.map((c) => ({
+          idempotencyKey: key(c),
+          debit: HOUSE.bankSettlement,
+          credit: memberAccount(c.memberId, 'CASH'),
+          amountFen: c.amountFen,
+          kind: 'DEPOSIT' as const,
+          businessDate,
+          reference: c.reference,
+        })),
       );
       const byKey = new Map(posted.map((t) => [t.idempotencyKey, t]));
       return credits.map((c) => byKey.get(key(c))!);
@@ -90,8 +98,24 @@ export class CashService {
       const pending = memberAccount(w.memberId, 'PENDING');
       await this.ledger.post(tx, [
         decision === 'APPROVED'
-          ? { idempotencyKey: `withdrawal.${w.id}.pay`, debit: pending, credit: HOUSE.bankSettlement, amountFen: w.amountFen, kind: 'WITHDRAWAL', businessDate, refs: { withdrawalId: w.id } }
-          : { idempotencyKey: `withdrawal.${w.id}.release`, debit: pending, credit: memberAccount(w.memberId, 'CASH'), amountFen: w.amountFen, kind: 'WITHDRAWAL_RELEASE', businessDate, refs: { withdrawalId: w.id } },
+          ? {
+              idempotencyKey: `withdrawal.${w.id}.pay`,
+              debit: pending,
+              credit: HOUSE.bankSettlement,
+              amountFen: w.amountFen,
+              kind: 'WITHDRAWAL',
+              businessDate,
+              refs: { withdrawalId: w.id },
+            }
+          : {
+              idempotencyKey: `withdrawal.${w.id}.release`,
+              debit: pending,
+              credit: memberAccount(w.memberId, 'CASH'),
+              amountFen: w.amountFen,
+              kind: 'WITHDRAWAL_RELEASE',
+              businessDate,
+              refs: { withdrawalId: w.id },
+            },
       ]);
       return w;
     });
@@ -123,5 +147,3 @@ export class CashService {
     if (!m || m.kind === 'CLEARING') throw new DomainError('NOT_FOUND', 'member not found');
   }
 }
-
-

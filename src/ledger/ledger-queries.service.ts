@@ -74,7 +74,11 @@ export class LedgerQueries {
   async trialBalance(): Promise<TrialBalanceView> {
     const accounts = await this.repo.allAccounts(this.prisma);
     const total = accounts.reduce((sum, a) => sum + a.balanceFen, 0n);
-    return { currency: 'CNY', accounts: accounts.map((a) => ({ code: a.code, balance: formatFen(a.balanceFen) })), total: formatFen(total) };
+    return {
+      currency: 'CNY',
+      accounts: accounts.map((a) => ({ code: a.code, balance: formatFen(a.balanceFen) })),
+      total: formatFen(total),
+    };
   }
 
   private async visibleAccounts(principal: Principal, memberId: string) {

@@ -56,7 +56,14 @@ export class LedgerService {
 
   /** A key seen before must describe the same movement; otherwise it is a caller bug, not a replay. */
   private async assertReplaysMatch(tx: RawSql, requests: TransferRequest[]): Promise<void> {
-    const existing = new Map((await this.repo.findByKeys(tx, requests.map((r) => r.idempotencyKey))).map((t) => [t.idempotencyKey, t]));
+    const existing = new Map(
+      (
+        await this.repo.findByKeys(
+          tx,
+          requests.map((r) => r.idempotencyKey),
+        )
+      ).map((t) => [t.idempotencyKey, t]),
+    );
     for (const r of requests) {
       const t = existing.get(r.idempotencyKey);
       if (!t || t.debit !== r.debit || t.credit !== r.credit || t.amountFen !== r.amountFen || t.kind !== r.kind) {

@@ -10,12 +10,19 @@ export class WithdrawalsRepository {
     return db.withdrawal.findUnique({ where: { id } });
   }
 
-  create(db: Db, data: { id?: string; memberId: string; amountFen: bigint; requestedByKeyId: string; businessDate: string }): Promise<Withdrawal> {
+  create(
+    db: Db,
+    data: { id?: string; memberId: string; amountFen: bigint; requestedByKeyId: string; businessDate: string },
+  ): Promise<Withdrawal> {
     return db.withdrawal.create({ data: { ...data, businessDate: dateColumn(data.businessDate) } });
   }
 
   /** Compare-and-set on the status; returns how many rows changed (0: someone decided first). */
-  async decide(db: Db, id: string, data: { status: 'APPROVED' | 'REJECTED'; decidedByKeyId: string; decidedAt: Date; reason?: string }): Promise<number> {
+  async decide(
+    db: Db,
+    id: string,
+    data: { status: 'APPROVED' | 'REJECTED'; decidedByKeyId: string; decidedAt: Date; reason?: string },
+  ): Promise<number> {
     const { count } = await db.withdrawal.updateMany({ where: { id, status: 'PENDING' }, data });
     return count;
   }

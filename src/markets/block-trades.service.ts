@@ -34,20 +34,45 @@ export class BlockTradesService {
       const members = await tx.member.findMany({ where: { id: { in: [input.buyerId, input.sellerId] } } });
       const buyer = members.find((m) => m.id === input.buyerId);
       const seller = members.find((m) => m.id === input.sellerId);
-      if (!buyer || !seller || buyer.kind === 'CLEARING' || seller.kind === 'CLEARING') throw new DomainError('NOT_FOUND', 'member not found');
+      if (!buyer || !seller || buyer.kind === 'CLEARING' || seller.kind === 'CLEARING')
+        throw new DomainError('NOT_FOUND', 'member not found');
       for (const m of [buyer, seller]) if (m.status !== 'ACTIVE') throw new DomainError('MEMBER_SUSPENDED', `${m.name} is suspended`);
       await this.repo.lockSeries(tx, series.id);
-      for (const [m, side] of [[buyer, 'BUY'], [seller, 'SELL']] as const) {
+      for (const [m, side] of [
+        [buyer, 'BUY'],
+        [seller, 'SELL'],
+      ] as const) {
         const before = await this.repo.exposure(tx, m.id, series.id);
         const net = before.net + (side === 'BUY' ? quantity : -quantity);
         const after: Exposure = { net, restingBuyQty: before.restingBuyQty, restingSellQty: before.restingSellQty };
         assertDeliveryRules(series, m.kind, before, after, now, this.config.traderCutoffHours);
         if (series.product.settlementType === 'PHYSICAL' && m.kind === 'OPERATOR') {
-          assertCapacityBacked(series, after, await this.capacity.deliverableTokens(m.id, series.product.modelClass, { start: series.deliveryStart, end: series.deliveryEnd }, series.product.regions));
+          assertCapacityBacked(
+            series,
+            after,
+            await this.capacity.deliverableTokens(
+              m.id,
+              series.product.modelClass,
+              { start: series.deliveryStart, end: series.deliveryEnd },
+              series.product.regions,
+            ),
+          );
         }
       }
       const businessDate = this.clock.businessDate(now);
-      const trade: NewTrade = { id: randomUUID(), seriesId: series.id, priceFen: input.priceFen, quantity, buyerId: buyer.id, sellerId: seller.id, buyOrderId: null, sellOrderId: null, block: true, businessDate, createdAt: now };
+      const trade: NewTrade = {
+        id: randomUUID(),
+        seriesId: series.id,
+        priceFen: input.priceFen,
+        quantity,
+        buyerId: buyer.id,
+        sellerId: seller.id,
+        buyOrderId: null,
+        sellOrderId: null,
+        block: true,
+        businessDate,
+        createdAt: now,
+      };
       // Both sides agreed to the block: both pay as voluntary movements.
       await this.orders.post(tx, await this.orders.book(tx, series, [trade], `block.${trade.id}`, businessDate, [buyer.id, seller.id]));
       return trade;

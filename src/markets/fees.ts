@@ -5,7 +5,12 @@ import type { NewTrade } from './markets.repository.js';
  * A trade's fees, each side to `ccp:fees`. A member who chose the trade pays voluntarily (its
  * cash may not go below zero); the other side — a resting order's owner — is charged by right.
  */
-export function feeTransfers(t: NewTrade, feePerContractFen: bigint, businessDate: string, chose: (memberId: string) => boolean): TransferRequest[] {
+export function feeTransfers(
+  t: NewTrade,
+  feePerContractFen: bigint,
+  businessDate: string,
+  chose: (memberId: string) => boolean,
+): TransferRequest[] {
   if (feePerContractFen === 0n) return [];
   return (
     [

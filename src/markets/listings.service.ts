@@ -33,9 +33,13 @@ export class ListingsService {
       throw new DomainError('INVALID_PRODUCT', m, [{ field, message: m }]);
     };
     if (!this.config.modelClasses.includes(dto.modelClass)) {
-      throw new DomainError('UNKNOWN_MODEL_CLASS', `model class must be one of ${this.config.modelClasses.join(', ')}`, [{ field: 'modelClass', message: 'unknown' }]);
+      throw new DomainError('UNKNOWN_MODEL_CLASS', `model class must be one of ${this.config.modelClasses.join(', ')}`, [
+        { field: 'modelClass', message: 'unknown' },
+      ]);
     }
-    for (const r of dto.regions) if (!this.config.regions.includes(r)) throw new DomainError('UNKNOWN_REGION', `unknown region ${r}`, [{ field: 'regions', message: 'unknown region' }]);
+    for (const r of dto.regions)
+      if (!this.config.regions.includes(r))
+        throw new DomainError('UNKNOWN_REGION', `unknown region ${r}`, [{ field: 'regions', message: 'unknown region' }]);
     if (new Set(dto.regions).size !== dto.regions.length) bad('regions are listed twice', 'regions');
     if (dto.contractSizeTokens % 1_000_000 !== 0) bad('contractSizeTokens must be a whole multiple of 1,000,000', 'contractSizeTokens');
     if (dto.maintenanceMarginBp > dto.initialMarginBp) bad('maintenance margin cannot exceed initial margin', 'maintenanceMarginBp');
@@ -60,7 +64,8 @@ export class ListingsService {
     const product = await this.prisma.product.findUnique({ where: { code: dto.productCode } });
     if (!product) throw new DomainError('NOT_FOUND', `product ${dto.productCode} not found`);
     const referencePriceFen = parseAmount(dto.referencePrice, 'referencePrice');
-    if (referencePriceFen % product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'referencePrice is not on the tick', [{ field: 'referencePrice', message: 'off tick' }]);
+    if (referencePriceFen % product.tickFen !== 0n)
+      throw new DomainError('OFF_TICK', 'referencePrice is not on the tick', [{ field: 'referencePrice', message: 'off tick' }]);
     const now = this.clock.now();
     const tradingStartAt = dto.tradingStartAt ? new Date(dto.tradingStartAt) : now;
     const [lastTradingAt, deliveryStart, deliveryEnd] = [dto.lastTradingAt, dto.deliveryStart, dto.deliveryEnd].map((d) => new Date(d));
@@ -74,18 +79,47 @@ export class ListingsService {
     try {
       return await this.prisma.$transaction(async (tx) => {
         const series = await tx.series.create({
-          data: { code: dto.code, productId: product.id, tradingStartAt, lastTradingAt, deliveryStart, deliveryEnd, referencePriceFen, status: tradingStartAt <= now ? 'TRADING' : 'LISTED' },
+          data: {
+            code: dto.code,
+            productId: product.id,
+            tradingStartAt,
+            lastTradingAt,
+            deliveryStart,
+            deliveryEnd,
+            referencePriceFen,
+            status: tradingStartAt <= now ? 'TRADING' : 'LISTED',
+          },
           include: { product: true },
         });
         if (tradingStartAt > now) {
-          await this.outbox.enqueue(tx, 'markets.series-open', { seriesId: series.id }, { jobId: `series-open-${series.id}`, notBefore: tradingStartAt });
+          await this.outbox.enqueue(
+            tx,
+            'markets.series-open',
+            { seriesId: series.id },
+            { jobId: `series-open-${series.id}`, notBefore: tradingStartAt },
+          );
         }
-        await this.outbox.enqueue(tx, 'markets.series-halt', { seriesId: series.id }, { jobId: `series-halt-${series.id}`, notBefore: lastTradingAt });
+        await this.outbox.enqueue(
+          tx,
+          'markets.series-halt',
+          { seriesId: series.id },
+          { jobId: `series-halt-${series.id}`, notBefore: lastTradingAt },
+        );
         if (product.settlementType === 'PHYSICAL') {
           // Delivery allocation at last trading, the window close at its end. A cash series waits
           // for clearing staff's index fixing, so its final settlement is started by them.
-          await this.outbox.enqueue(tx, 'settlement.scheduled-run', { seriesId: series.id, type: 'EXPIRY' }, { jobId: `expiry-run-${series.id}`, notBefore: lastTradingAt });
-          await this.outbox.enqueue(tx, 'settlement.scheduled-run', { seriesId: series.id, type: 'DELIVERY_CLOSE' }, { jobId: `delivery-close-${series.id}`, notBefore: deliveryEnd });
+          await this.outbox.enqueue(
+            tx,
+            'settlement.scheduled-run',
+            { seriesId: series.id, type: 'EXPIRY' },
+            { jobId: `expiry-run-${series.id}`, notBefore: lastTradingAt },
+          );
+          await this.outbox.enqueue(
+            tx,
+            'settlement.scheduled-run',
+            { seriesId: series.id, type: 'DELIVERY_CLOSE' },
+            { jobId: `delivery-close-${series.id}`, notBefore: deliveryEnd },
+          );
         }
         return series;
       });
@@ -117,7 +151,11 @@ export class ListingsService {
       await this.repo.lockSeries(tx, seriesId);
       await tx.series.updateMany({ where: { id: seriesId, status: { in: ['LISTED', 'TRADING'] } }, data: { status: 'EXPIRED' } });
       const resting = await this.repo.restingOrders(tx, seriesId);
-      await this.repo.cancelOrders(tx, resting.map((o) => o.id), 'SERIES_HALTED');
+      await this.repo.cancelOrders(
+        tx,
+        resting.map((o) => o.id),
+        'SERIES_HALTED',
+      );
       const businessDate = this.clock.businessDate();
       const members = [...new Set(resting.map((o) => o.memberId))].sort();
       await this.orders.post(tx, await this.margin.rebalanceMany(tx, series, members, `halt.${seriesId}`, businessDate));

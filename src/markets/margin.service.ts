@@ -22,7 +22,13 @@ export function heldMarginFen(series: SeriesWithProduct, marginQty: number, pric
 export class MarginService {
   constructor(private readonly repo: MarketsRepository) {}
 
-  async rebalance(tx: Tx, series: SeriesWithProduct, memberId: string, eventKey: string, businessDate: string): Promise<TransferRequest | undefined> {
+  async rebalance(
+    tx: Tx,
+    series: SeriesWithProduct,
+    memberId: string,
+    eventKey: string,
+    businessDate: string,
+  ): Promise<TransferRequest | undefined> {
     const [t] = await this.rebalanceMany(tx, series, [memberId], eventKey, businessDate);
     return t;
   }
@@ -32,11 +38,22 @@ export class MarginService {
    * settlement releases everything, whatever the exposure. The caller holds the series lock;
    * both the margin held and the margin required are valued at the price committed now.
    */
-  async rebalanceMany(tx: Tx, series: SeriesWithProduct, memberIds: string[], eventKey: string, businessDate: string, toZero = false): Promise<TransferRequest[]> {
+  async rebalanceMany(
+    tx: Tx,
+    series: SeriesWithProduct,
+    memberIds: string[],
+    eventKey: string,
+    businessDate: string,
+    toZero = false,
+  ): Promise<TransferRequest[]> {
     const changes = (await this.repo.exposures(tx, series.id, memberIds))
       .map((e) => ({ memberId: e.memberId, price: e.marginPriceFen, before: e.marginQty, after: toZero ? 0 : worstCaseContracts(e) }))
       .filter((c) => c.after !== c.before);
-    await this.repo.setMarginQtyMany(tx, series.id, changes.map((c) => ({ memberId: c.memberId, marginQty: c.after })));
+    await this.repo.setMarginQtyMany(
+      tx,
+      series.id,
+      changes.map((c) => ({ memberId: c.memberId, marginQty: c.after })),
+    );
     return changes
       .map((c) => ({ memberId: c.memberId, delta: heldMarginFen(series, c.after, c.price) - heldMarginFen(series, c.before, c.price) }))
       .filter((c) => c.delta !== 0n)
@@ -50,5 +67,12 @@ export function marginTransfer(memberId: string, delta: bigint, eventKey: string
   const margin = memberAccount(memberId, 'MARGIN');
   return delta > 0n
     ? { idempotencyKey: `${eventKey}.margin.${memberId}`, debit: cash, credit: margin, amountFen: delta, kind: 'MARGIN_LOCK', businessDate }
-    : { idempotencyKey: `${eventKey}.margin.${memberId}`, debit: margin, credit: cash, amountFen: -delta, kind: 'MARGIN_RELEASE', businessDate };
+    : {
+        idempotencyKey: `${eventKey}.margin.${memberId}`,
+        debit: margin,
+        credit: cash,
+        amountFen: -delta,
+        kind: 'MARGIN_RELEASE',
+        businessDate,
+      };
 }

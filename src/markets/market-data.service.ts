@@ -106,7 +106,9 @@ export class MarketDataService {
   private async withMarketData(rows: SeriesWithProduct[]) {
     const today = this.clock.businessDate();
     const now = this.clock.now();
-    const stats = await this.prisma.$queryRaw<{ id: string; bestBid: bigint | null; bestAsk: bigint | null; last: bigint | null; volume: bigint; openInterest: bigint }[]>`
+    const stats = await this.prisma.$queryRaw<
+      { id: string; bestBid: bigint | null; bestAsk: bigint | null; last: bigint | null; volume: bigint; openInterest: bigint }[]
+    >`
       SELECT s.id,
         (SELECT max("priceFen") FROM orders WHERE "seriesId" = s.id AND side = 'BUY' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestBid",
         (SELECT min("priceFen") FROM orders WHERE "seriesId" = s.id AND side = 'SELL' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestAsk",
@@ -148,11 +150,18 @@ export class MarketDataService {
         WHERE "seriesId" = ${s.id}::uuid AND side = ${sideName}::"Side" AND status IN ('OPEN','PARTIALLY_FILLED')
         GROUP BY "priceFen" ORDER BY CASE WHEN ${sideName} = 'BUY' THEN -"priceFen" ELSE "priceFen" END LIMIT ${levels}`;
     const [bids, asks] = await Promise.all([side('BUY'), side('SELL')]);
-    const level = (l: { priceFen: bigint; quantity: bigint; orders: number }) => ({ price: formatFen(l.priceFen), quantity: Number(l.quantity), orders: l.orders });
+    const level = (l: { priceFen: bigint; quantity: bigint; orders: number }) => ({
+      price: formatFen(l.priceFen),
+      quantity: Number(l.quantity),
+      orders: l.orders,
+    });
     return { series: code, currency: 'CNY', bids: bids.map(level), asks: asks.map(level) };
   }
 
-  async orders(p: Principal, q: { status?: OrderStatus; series?: string; cursor?: string; limit: number }): Promise<Page<ReturnType<typeof orderView>>> {
+  async orders(
+    p: Principal,
+    q: { status?: OrderStatus; series?: string; cursor?: string; limit: number },
+  ): Promise<Page<ReturnType<typeof orderView>>> {
     const before = decodeCursor(q.cursor, /^\d{1,19}$/);
     const seriesId = await this.seriesFilter(q.series);
     const rows = await this.prisma.order.findMany({
@@ -160,8 +169,16 @@ export class MarketDataService {
       orderBy: { seq: 'desc' },
       take: q.limit + 1,
     });
-    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
-    return toPage(rows, q.limit, (o) => o.seq.toString(), (o) => orderView(o, codes.get(o.seriesId)!));
+    const codes = await this.markets.seriesCodes(
+      this.prisma,
+      rows.map((r) => r.seriesId),
+    );
+    return toPage(
+      rows,
+      q.limit,
+      (o) => o.seq.toString(),
+      (o) => orderView(o, codes.get(o.seriesId)!),
+    );
   }
 
   /** Members see their own trades against the CCP (no counterparty); clearing staff see both sides. */
@@ -170,22 +187,34 @@ export class MarketDataService {
     const before = decodeCursor(q.cursor, /^\d{1,19}$/);
     const seriesId = await this.seriesFilter(q.series);
     const rows = await this.prisma.trade.findMany({
-      where: { seriesId, seq: before ? { lt: BigInt(before) } : undefined, ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}) },
+      where: {
+        seriesId,
+        seq: before ? { lt: BigInt(before) } : undefined,
+        ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}),
+      },
       orderBy: { seq: 'desc' },
       take: q.limit + 1,
     });
-    const codes = await this.markets.seriesCodes(this.prisma, rows.map((r) => r.seriesId));
-    return toPage(rows, q.limit, (t) => t.seq.toString(), (t) => ({
-      id: t.id,
-      series: codes.get(t.seriesId)!,
-      price: formatFen(t.priceFen),
-      currency: 'CNY',
-      quantity: t.quantity,
-      block: t.block,
-      businessDate: isoDate(t.businessDate),
-      createdAt: t.createdAt.toISOString(),
-      ...(scope ? { side: t.buyerId === scope ? 'BUY' : 'SELL', counterparty: 'CCP' } : { buyerId: t.buyerId, sellerId: t.sellerId }),
-    }));
+    const codes = await this.markets.seriesCodes(
+      this.prisma,
+      rows.map((r) => r.seriesId),
+    );
+    return toPage(
+      rows,
+      q.limit,
+      (t) => t.seq.toString(),
+      (t) => ({
+        id: t.id,
+        series: codes.get(t.seriesId)!,
+        price: formatFen(t.priceFen),
+        currency: 'CNY',
+        quantity: t.quantity,
+        block: t.block,
+        businessDate: isoDate(t.businessDate),
+        createdAt: t.createdAt.toISOString(),
+        ...(scope ? { side: t.buyerId === scope ? 'BUY' : 'SELL', counterparty: 'CCP' } : { buyerId: t.buyerId, sellerId: t.sellerId }),
+      }),
+    );
   }
 
   async positions(p: Principal, seriesCode?: string) {

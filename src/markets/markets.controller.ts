@@ -8,7 +8,15 @@ import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { formatFen, parseAmount } from '../platform/money/money.js';
 import { Clock } from '../platform/time/clock.js';
 import { BlockTradesService } from './block-trades.service.js';
-import { BlockTradeDto, BookQueryDto, CreateProductDto, CreateSeriesDto, OrdersQueryDto, PlaceOrderDto, TradesQueryDto } from './dto/markets.dto.js';
+import {
+  BlockTradeDto,
+  BookQueryDto,
+  CreateProductDto,
+  CreateSeriesDto,
+  OrdersQueryDto,
+  PlaceOrderDto,
+  TradesQueryDto,
+} from './dto/markets.dto.js';
 import { ListingsService } from './listings.service.js';
 import { MarketDataService, orderView, productView, seriesView } from './market-data.service.js';
 import { MarketsRepository } from './markets.repository.js';
@@ -69,7 +77,12 @@ export class MarketsController {
   @Post('orders')
   @Roles('operator', 'buyer', 'trader')
   @Audited('markets.order.place', 'order')
-  async place(@CurrentPrincipal() p: Principal, @Body() body: PlaceOrderDto, @Req() req: TcRequest, @Headers('idempotency-key') key?: string) {
+  async place(
+    @CurrentPrincipal() p: Principal,
+    @Body() body: PlaceOrderDto,
+    @Req() req: TcRequest,
+    @Headers('idempotency-key') key?: string,
+  ) {
     const priceFen = parseAmount(body.price, 'price');
     const { order, trades, audited } = await this.batcher.place(p, {
       seriesCode: body.series,
@@ -110,8 +123,24 @@ export class MarketsController {
   @Roles('clearing')
   @Audited('markets.block-trade', 'trade')
   async block(@Body() body: BlockTradeDto) {
-    const trade = await this.blocks.register({ seriesCode: body.series, buyerId: body.buyerId, sellerId: body.sellerId, priceFen: parseAmount(body.price, 'price'), quantity: body.quantity });
-    return { id: trade.id, series: body.series, buyerId: trade.buyerId, sellerId: trade.sellerId, price: formatFen(trade.priceFen), currency: 'CNY', quantity: trade.quantity, block: true, businessDate: trade.businessDate };
+    const trade = await this.blocks.register({
+      seriesCode: body.series,
+      buyerId: body.buyerId,
+      sellerId: body.sellerId,
+      priceFen: parseAmount(body.price, 'price'),
+      quantity: body.quantity,
+    });
+    return {
+      id: trade.id,
+      series: body.series,
+      buyerId: trade.buyerId,
+      sellerId: trade.sellerId,
+      price: formatFen(trade.priceFen),
+      currency: 'CNY',
+      quantity: trade.quantity,
+      block: true,
+      businessDate: trade.businessDate,
+    };
   }
 
   @Get('positions')

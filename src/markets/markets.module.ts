@@ -15,7 +15,17 @@ import { OrdersService } from './orders.service.js';
 @Module({
   imports: [LedgerModule, CapacityModule],
   controllers: [MarketsController],
-  providers: [MarketsRepository, ListingCache, MarginService, OrdersService, OrderBatchRepository, OrderBatcher, ListingsService, BlockTradesService, MarketDataService],
+  providers: [
+    MarketsRepository,
+    ListingCache,
+    MarginService,
+    OrdersService,
+    OrderBatchRepository,
+    OrderBatcher,
+    ListingsService,
+    BlockTradesService,
+    MarketDataService,
+  ],
   exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService],
 })
 export class MarketsModule {}

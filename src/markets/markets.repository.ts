@@ -66,7 +66,17 @@ export class MarketsRepository {
 
   /** Members' exposure in one series: position, margin held, resting quantity per side. */
   async exposures(db: Db, seriesId: string, memberIds: string[]): Promise<(MemberExposure & { memberId: string })[]> {
-    const rows = await db.$queryRaw<{ memberId: string; longQty: number; shortQty: number; marginQty: number; restingBuy: bigint; restingSell: bigint; marginPriceFen: bigint }[]>`
+    const rows = await db.$queryRaw<
+      {
+        memberId: string;
+        longQty: number;
+        shortQty: number;
+        marginQty: number;
+        restingBuy: bigint;
+        restingSell: bigint;
+        marginPriceFen: bigint;
+      }[]
+    >`
       WITH m AS (SELECT unnest(${memberIds}::uuid[]) AS id),
       resting AS (
         SELECT "memberId", sum(quantity - "filledQuantity") FILTER (WHERE side = 'BUY') AS buy, sum(quantity - "filledQuantity") FILTER (WHERE side = 'SELL') AS sell
@@ -99,7 +109,10 @@ export class MarketsRepository {
 
   async cancelOrders(tx: Tx, ids: string[], reason: string): Promise<void> {
     if (ids.length === 0) return;
-    await tx.order.updateMany({ where: { id: { in: ids }, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } }, data: { status: 'CANCELLED', cancelReason: reason } });
+    await tx.order.updateMany({
+      where: { id: { in: ids }, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } },
+      data: { status: 'CANCELLED', cancelReason: reason },
+    });
   }
 
   async insertTrades(tx: Tx, trades: NewTrade[]): Promise<void> {

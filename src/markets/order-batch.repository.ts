@@ -150,12 +150,24 @@ export class OrderBatchRepository {
            WHERE ("memberId", "clientOrderId") IN (SELECT * FROM unnest(${clientKeys.map((k) => k.memberId)}::uuid[], ${clientKeys.map((k) => k.clientOrderId)}::text[]))) AS "clientIds"`;
     const positions = new Map(reads.map((r) => [r.seriesId, new Map<string, MemberPosition>()]));
     for (const p of row.positions ?? []) {
-      positions.get(p.seriesId)!.set(p.memberId, { net: p.long - p.short, restingBuyQty: p.buy, restingSellQty: p.sell, marginQty: p.marginQty });
+      positions
+        .get(p.seriesId)!
+        .set(p.memberId, { net: p.long - p.short, restingBuyQty: p.buy, restingSellQty: p.sell, marginQty: p.marginQty });
     }
     const books = new Map(reads.map((r) => [r.seriesId, [] as BookOrder[]]));
-    for (const o of row.book ?? []) books.get(o.seriesId)!.push({ id: o.id, memberId: o.memberId, side: o.side, priceFen: BigInt(o.price), remaining: o.remaining });
+    for (const o of row.book ?? [])
+      books.get(o.seriesId)!.push({ id: o.id, memberId: o.memberId, side: o.side, priceFen: BigInt(o.price), remaining: o.remaining });
     return {
-      live: new Map(row.live.map((l) => [l.id, { status: l.status, lastSettlementPriceFen: l.price === null ? null : BigInt(l.price), lastSettlementDate: l.date === null ? null : dateColumn(l.date) }])),
+      live: new Map(
+        row.live.map((l) => [
+          l.id,
+          {
+            status: l.status,
+            lastSettlementPriceFen: l.price === null ? null : BigInt(l.price),
+            lastSettlementDate: l.date === null ? null : dateColumn(l.date),
+          },
+        ]),
+      ),
       positions,
       books,
       cash: new Map((row.cash ?? []).map((c) => [c.memberId, BigInt(c.cash)])),
@@ -168,7 +180,13 @@ export class OrderBatchRepository {
    * follows arrival), fills and self-trade cancellations of orders that rested before it, its
    * trades, and the members' positions and margin held. Returns the new orders' rows.
    */
-  async write(tx: RawSql, orders: AcceptedOrder[], resting: { id: string; filled: number; cancelled: boolean }[], trades: NewTrade[], positions: PositionChange[]): Promise<Map<string, Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>>> {
+  async write(
+    tx: RawSql,
+    orders: AcceptedOrder[],
+    resting: { id: string; filled: number; cancelled: boolean }[],
+    trades: NewTrade[],
+    positions: PositionChange[],
+  ): Promise<Map<string, Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>>> {
     const o = <T>(f: (a: AcceptedOrder) => T) => orders.map(f);
     const t = <T>(f: (a: NewTrade) => T) => trades.map(f);
     const rows = await tx.$queryRaw<{ id: string; seq: string; createdAt: Date; updatedAt: Date }[]>`

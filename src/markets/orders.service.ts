@@ -58,7 +58,14 @@ export class OrdersService {
    * block) pay their fees voluntarily; a resting order's owner is charged by right (its cash may go
    * below zero: a margin call, not a broken trade).
    */
-  async book(tx: Tx, series: SeriesWithProduct, trades: NewTrade[], eventKey: string, businessDate: string, voluntary: readonly string[]): Promise<TransferRequest[]> {
+  async book(
+    tx: Tx,
+    series: SeriesWithProduct,
+    trades: NewTrade[],
+    eventKey: string,
+    businessDate: string,
+    voluntary: readonly string[],
+  ): Promise<TransferRequest[]> {
     await this.repo.insertTrades(tx, trades);
     const members = new Set<string>(voluntary);
     await this.repo.addTradesToPositions(tx, series.id, trades);
@@ -90,7 +97,8 @@ export class OrdersService {
       const series = (await this.repo.seriesById(tx, found.seriesId))!;
       await this.repo.lockSeries(tx, series.id);
       const order = (await this.repo.findOrder(tx, orderId))!;
-      if (order.status !== 'OPEN' && order.status !== 'PARTIALLY_FILLED') throw new DomainError('ORDER_NOT_OPEN', `order is ${order.status}`);
+      if (order.status !== 'OPEN' && order.status !== 'PARTIALLY_FILLED')
+        throw new DomainError('ORDER_NOT_OPEN', `order is ${order.status}`);
       await this.repo.cancelOrders(tx, [order.id], p.role === 'clearing' ? 'CLEARING' : 'MEMBER');
       const release = await this.margin.rebalance(tx, series, order.memberId, `cancel.${order.id}`, this.clock.businessDate());
       if (release) await this.ledger.postBatch(tx, [release]);

@@ -6,7 +6,9 @@ export const MAX_ORDER_QUANTITY = 1_000_000;
 
 export function assertQuantity(quantity: unknown, field = 'quantity'): number {
   if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity < 1 || quantity > MAX_ORDER_QUANTITY) {
-    throw new DomainError('INVALID_QUANTITY', `${field} must be a whole number of contracts from 1 to ${MAX_ORDER_QUANTITY}`, [{ field, message: 'invalid quantity' }]);
+    throw new DomainError('INVALID_QUANTITY', `${field} must be a whole number of contracts from 1 to ${MAX_ORDER_QUANTITY}`, [
+      { field, message: 'invalid quantity' },
+    ]);
   }
   return quantity;
 }
@@ -14,12 +16,18 @@ export function assertQuantity(quantity: unknown, field = 'quantity'): number {
 /** Trading is open from tradingStartAt until lastTradingAt, unless the series already halted. */
 export function assertTrading(series: SeriesWithProduct, now: Date): void {
   const open = (series.status === 'LISTED' || series.status === 'TRADING') && now >= series.tradingStartAt && now < series.lastTradingAt;
-  if (!open) throw new DomainError('SERIES_NOT_TRADING', `${series.code} is ${series.status === 'LISTED' && now < series.tradingStartAt ? 'not open yet' : 'closed for trading'}`);
+  if (!open)
+    throw new DomainError(
+      'SERIES_NOT_TRADING',
+      `${series.code} is ${series.status === 'LISTED' && now < series.tradingStartAt ? 'not open yet' : 'closed for trading'}`,
+    );
 }
 
 export function assertPrice(series: SeriesWithProduct, priceFen: bigint): void {
   if (priceFen % series.product.tickFen !== 0n) {
-    throw new DomainError('OFF_TICK', `price must be a multiple of ${series.product.tickFen} fen`, [{ field: 'price', message: 'off tick' }]);
+    throw new DomainError('OFF_TICK', `price must be a multiple of ${series.product.tickFen} fen`, [
+      { field: 'price', message: 'off tick' },
+    ]);
   }
   const bp = series.product.dailyPriceLimitBp;
   if (bp === null) return;
@@ -27,7 +35,9 @@ export function assertPrice(series: SeriesWithProduct, priceFen: bigint): void {
   // The band is rounded inward, so a price at the edge never exceeds the stated percentage.
   const band = (base * BigInt(bp)) / 10_000n;
   if (priceFen < base - band || priceFen > base + band) {
-    throw new DomainError('PRICE_LIMIT', `price must lie within ${base - band}..${base + band} fen today`, [{ field: 'price', message: 'outside daily limit' }]);
+    throw new DomainError('PRICE_LIMIT', `price must lie within ${base - band}..${base + band} fen today`, [
+      { field: 'price', message: 'outside daily limit' },
+    ]);
   }
 }
 
@@ -49,7 +59,10 @@ export function assertDeliveryRules(
   }
   const cutoff = new Date(series.lastTradingAt.getTime() - traderCutoffHours * 3_600_000);
   if (memberKind === 'TRADER' && now >= cutoff && worstCaseContracts(after) > worstCaseContracts(before)) {
-    throw new DomainError('DELIVERY_NOT_ALLOWED', `traders may only reduce positions in the last ${traderCutoffHours} h before last trading`);
+    throw new DomainError(
+      'DELIVERY_NOT_ALLOWED',
+      `traders may only reduce positions in the last ${traderCutoffHours} h before last trading`,
+    );
   }
 }
 
@@ -63,6 +76,9 @@ export function assertCapacityBacked(series: SeriesWithProduct, after: Exposure,
   if (shortContracts === 0) return;
   const needed = BigInt(shortContracts) * series.product.contractSizeTokens;
   if (needed > deliverableTokens) {
-    throw new DomainError('CAPACITY_NOT_BACKED', `a short of ${needed} tokens exceeds the ${deliverableTokens} tokens your registered ${series.product.modelClass} nodes can deliver in the window`);
+    throw new DomainError(
+      'CAPACITY_NOT_BACKED',
+      `a short of ${needed} tokens exceeds the ${deliverableTokens} tokens your registered ${series.product.modelClass} nodes can deliver in the window`,
+    );
   }
 }

@@ -5,15 +5,7 @@ import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { PageQueryDto, type Page } from '../platform/pagination/page.js';
-import {
-  ApiKeyCreatedView,
-  ApiKeyView,
-  CreateApiKeyDto,
-  CreateMemberDto,
-  MeView,
-  MemberView,
-  UpdateMemberDto,
-} from './dto/member.dto.js';
+import { ApiKeyCreatedView, ApiKeyView, CreateApiKeyDto, CreateMemberDto, MeView, MemberView, UpdateMemberDto } from './dto/member.dto.js';
 import { MembersRepository } from './members.repository.js';
 import { MembersService } from './members.service.js';
 

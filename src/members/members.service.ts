@@ -19,8 +19,6 @@ const ROLE_FOR_KIND: Record<MemberKind, ApiRole> = {
   CLEARING: 'clearing',
 };
 
-
-
 export function toMemberView(m: Member): MemberView {
   return { id: m.id, name: m.name, kind: m.kind, status: m.status, createdAt: m.createdAt.toISOString() };
 }

@@ -38,7 +38,16 @@ export class PaymentsController {
     const rows = await this.payments.instructions(day);
     return {
       businessDate: day,
-      items: rows.map((r) => ({ id: r.id, memberId: r.memberId, memberName: r.memberName, direction: r.direction, amount: formatFen(r.amountFen), currency: 'CNY', endToEndId: r.endToEndId, status: r.status })),
+      items: rows.map((r) => ({
+        id: r.id,
+        memberId: r.memberId,
+        memberName: r.memberName,
+        direction: r.direction,
+        amount: formatFen(r.amountFen),
+        currency: 'CNY',
+        endToEndId: r.endToEndId,
+        status: r.status,
+      })),
       nextCursor: null,
     };
   }
@@ -48,10 +57,20 @@ export class PaymentsController {
   @ApiConsumes('application/xml', 'text/csv')
   @Audited('bank-statement.import', 'bank-statement')
   async upload(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Headers('content-type') type?: string) {
-    if (typeof body !== 'string' || !type) throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the file as application/xml (camt.053) or text/csv');
+    if (typeof body !== 'string' || !type)
+      throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the file as application/xml (camt.053) or text/csv');
     const format = type.startsWith('text/csv') ? 'csv' : 'camt053';
     const { statement, replayed } = await this.payments.importStatement(body, format, p.keyId);
     const entries = await this.payments.entries(statement.id);
-    return { id: statement.id, statementId: statement.statementId, format: statement.format, entries: statement.entries, matched: statement.matched, breaks: statement.breaks, replayed, items: entries };
+    return {
+      id: statement.id,
+      statementId: statement.statementId,
+      format: statement.format,
+      entries: statement.entries,
+      matched: statement.matched,
+      breaks: statement.breaks,
+      replayed,
+      items: entries,
+    };
   }
 }

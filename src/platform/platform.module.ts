@@ -34,7 +34,18 @@ import { WorkerHost } from './queues/worker-host.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
-const shared = [PrismaService, TransactionRunner, ApiKeyRepository, IdempotencyRepository, AuditRepository, AuditRecorder, OutboxService, Queues, Metrics, Clock];
+const shared = [
+  PrismaService,
+  TransactionRunner,
+  ApiKeyRepository,
+  IdempotencyRepository,
+  AuditRepository,
+  AuditRecorder,
+  OutboxService,
+  Queues,
+  Metrics,
+  Clock,
+];
 
 @Global()
 @Module({})
@@ -59,7 +70,10 @@ export class PlatformModule {
             autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
           },
         }),
-        ThrottlerModule.forRoot({ throttlers: [{ ttl: config.throttle.ttlMs, limit: config.throttle.limit }], storage: new SlidingWindowThrottlerStorage() }),
+        ThrottlerModule.forRoot({
+          throttlers: [{ ttl: config.throttle.ttlMs, limit: config.throttle.limit }],
+          storage: new SlidingWindowThrottlerStorage(),
+        }),
         BullModule.forRoot({ connection: redisOptions(config.redisUrl, 'producer'), prefix: config.queuePrefix }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
       ],

@@ -19,7 +19,9 @@ export interface AdjustmentPayload {
 
 /** The proposal's fingerprint: what the checker approves is exactly what the maker proposed. */
 export function payloadHash(p: AdjustmentPayload): string {
-  return createHash('sha256').update(JSON.stringify([p.debitAccount, p.creditAccount, p.amountFen.toString(), 'CNY', p.reason, p.breakId])).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify([p.debitAccount, p.creditAccount, p.amountFen.toString(), 'CNY', p.reason, p.breakId]))
+    .digest('hex');
 }
 
 export function adjustmentView(a: Adjustment) {
@@ -53,10 +55,15 @@ export class AdjustmentsService {
   ) {}
 
   async propose(p: Principal, payload: AdjustmentPayload): Promise<Adjustment> {
-    if (payload.debitAccount === payload.creditAccount) throw new DomainError('VALIDATION_FAILED', 'debit and credit accounts must differ', [{ field: 'creditAccount', message: 'same as debitAccount' }]);
+    if (payload.debitAccount === payload.creditAccount)
+      throw new DomainError('VALIDATION_FAILED', 'debit and credit accounts must differ', [
+        { field: 'creditAccount', message: 'same as debitAccount' },
+      ]);
     const accounts = await this.ledgerRepo.accountsByCode(this.prisma, [payload.debitAccount, payload.creditAccount]);
-    for (const code of [payload.debitAccount, payload.creditAccount]) if (!accounts.has(code)) throw new DomainError('ACCOUNT_NOT_FOUND', `no ledger account ${code}`);
-    if (payload.breakId && !(await this.prisma.break.findUnique({ where: { id: payload.breakId } }))) throw new DomainError('NOT_FOUND', 'break not found');
+    for (const code of [payload.debitAccount, payload.creditAccount])
+      if (!accounts.has(code)) throw new DomainError('ACCOUNT_NOT_FOUND', `no ledger account ${code}`);
+    if (payload.breakId && !(await this.prisma.break.findUnique({ where: { id: payload.breakId } })))
+      throw new DomainError('NOT_FOUND', 'break not found');
     return this.prisma.adjustment.create({ data: { ...payload, payloadHash: payloadHash(payload), proposedByKeyId: p.keyId } });
   }
 
@@ -64,18 +71,33 @@ export class AdjustmentsService {
     return this.prisma.$transaction(async (tx) => {
       const a = await this.decidable(tx, p, id);
       // The row must still be what was proposed, and the checker must have seen that payload.
-      if (payloadHash(a) !== a.payloadHash || approvedHash !== a.payloadHash) throw new DomainError('ADJUSTMENT_CHANGED', 'review the adjustment again: its payload is not the one you approve');
+      if (payloadHash(a) !== a.payloadHash || approvedHash !== a.payloadHash)
+        throw new DomainError('ADJUSTMENT_CHANGED', 'review the adjustment again: its payload is not the one you approve');
       const [t] = await this.ledger.post(tx, [
-        { idempotencyKey: `adjustment.${a.id}`, debit: a.debitAccount, credit: a.creditAccount, amountFen: a.amountFen, kind: 'ADJUSTMENT', businessDate: this.clock.businessDate(), reference: a.reason.slice(0, 200) },
+        {
+          idempotencyKey: `adjustment.${a.id}`,
+          debit: a.debitAccount,
+          credit: a.creditAccount,
+          amountFen: a.amountFen,
+          kind: 'ADJUSTMENT',
+          businessDate: this.clock.businessDate(),
+          reference: a.reason.slice(0, 200),
+        },
       ]);
-      return tx.adjustment.update({ where: { id }, data: { status: 'APPROVED', decidedByKeyId: p.keyId, decidedAt: new Date(), transferId: t.id } });
+      return tx.adjustment.update({
+        where: { id },
+        data: { status: 'APPROVED', decidedByKeyId: p.keyId, decidedAt: new Date(), transferId: t.id },
+      });
     });
   }
 
   async reject(p: Principal, id: string, comment: string): Promise<Adjustment> {
     return this.prisma.$transaction(async (tx) => {
       await this.decidable(tx, p, id);
-      return tx.adjustment.update({ where: { id }, data: { status: 'REJECTED', decidedByKeyId: p.keyId, decidedAt: new Date(), decisionComment: comment } });
+      return tx.adjustment.update({
+        where: { id },
+        data: { status: 'REJECTED', decidedByKeyId: p.keyId, decidedAt: new Date(), decisionComment: comment },
+      });
     });
   }
 

@@ -7,7 +7,10 @@ import { PrismaService } from '../platform/prisma/prisma.service.js';
 import type { BreaksQueryDto } from './dto/reconciliation.dto.js';
 
 export function breakView(b: Break, now = new Date()) {
-  const ageSeconds = Math.max(0, Math.floor(((b.status === 'OPEN' ? now : (b.resolvedAt ?? b.clearedAt ?? now)).getTime() - b.firstSeenAt.getTime()) / 1000));
+  const ageSeconds = Math.max(
+    0,
+    Math.floor(((b.status === 'OPEN' ? now : (b.resolvedAt ?? b.clearedAt ?? now)).getTime() - b.firstSeenAt.getTime()) / 1000),
+  );
   return {
     id: b.id,
     type: b.type,
@@ -22,7 +25,12 @@ export function breakView(b: Break, now = new Date()) {
     firstSeenAt: b.firstSeenAt.toISOString(),
     lastSeenAt: b.lastSeenAt.toISOString(),
     ageSeconds,
-    age: ageSeconds < 3600 ? `${Math.floor(ageSeconds / 60)} min` : ageSeconds < 86_400 ? `${Math.floor(ageSeconds / 3600)} h` : `${Math.floor(ageSeconds / 86_400)} d`,
+    age:
+      ageSeconds < 3600
+        ? `${Math.floor(ageSeconds / 60)} min`
+        : ageSeconds < 86_400
+          ? `${Math.floor(ageSeconds / 3600)} h`
+          : `${Math.floor(ageSeconds / 86_400)} d`,
     resolvedAt: b.resolvedAt?.toISOString() ?? null,
     resolvedBy: b.resolvedBy,
     comment: b.comment,
@@ -45,18 +53,29 @@ export class BreaksService {
         type: q.type,
         memberId: q.memberId,
         ...(q.minAgeHours !== undefined ? { firstSeenAt: { lte: new Date(Date.now() - q.minAgeHours * 3_600_000) } } : {}),
-        ...(after ? { OR: [{ firstSeenAt: { gt: new Date(Number(afterMs)) } }, { firstSeenAt: new Date(Number(afterMs)), id: { gt: afterId } }] } : {}),
+        ...(after
+          ? { OR: [{ firstSeenAt: { gt: new Date(Number(afterMs)) } }, { firstSeenAt: new Date(Number(afterMs)), id: { gt: afterId } }] }
+          : {}),
       },
       orderBy: [{ firstSeenAt: 'asc' }, { id: 'asc' }],
       take: limit + 1,
     });
     const now = new Date();
-    return toPage(rows, limit, (b) => `${String(b.firstSeenAt.getTime()).padStart(13, '0')}|${b.id}`, (b) => breakView(b, now));
+    return toPage(
+      rows,
+      limit,
+      (b) => `${String(b.firstSeenAt.getTime()).padStart(13, '0')}|${b.id}`,
+      (b) => breakView(b, now),
+    );
   }
 
   async resolve(p: Principal, id: string, comment: string, adjustmentId?: string): Promise<Break> {
-    if (adjustmentId && !(await this.prisma.adjustment.findUnique({ where: { id: adjustmentId } }))) throw new DomainError('NOT_FOUND', 'adjustment not found');
-    const moved = await this.prisma.break.updateMany({ where: { id, status: 'OPEN' }, data: { status: 'RESOLVED', resolvedAt: new Date(), resolvedBy: p.keyId, comment, adjustmentId } });
+    if (adjustmentId && !(await this.prisma.adjustment.findUnique({ where: { id: adjustmentId } })))
+      throw new DomainError('NOT_FOUND', 'adjustment not found');
+    const moved = await this.prisma.break.updateMany({
+      where: { id, status: 'OPEN' },
+      data: { status: 'RESOLVED', resolvedAt: new Date(), resolvedBy: p.keyId, comment, adjustmentId },
+    });
     const b = await this.prisma.break.findUnique({ where: { id } });
     if (!b) throw new DomainError('NOT_FOUND', 'break not found');
     if (moved.count === 0) throw new DomainError('BREAK_NOT_OPEN', `break is ${b.status}`);

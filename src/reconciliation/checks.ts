@@ -20,15 +20,39 @@ export interface CheckResult {
   differences: Difference[];
 }
 
-export const CHECK_NAMES = ['LEDGER_SUM', 'BALANCE_DRIFT', 'POSITION_DRIFT', 'DELIVERED_TOKENS', 'ESCROW', 'USAGE_VS_SCHEDULER', 'AUDIT_CHAIN', 'BANK_STATEMENT'] as const;
+export const CHECK_NAMES = [
+  'LEDGER_SUM',
+  'BALANCE_DRIFT',
+  'POSITION_DRIFT',
+  'DELIVERED_TOKENS',
+  'ESCROW',
+  'USAGE_VS_SCHEDULER',
+  'AUDIT_CHAIN',
+  'BANK_STATEMENT',
+] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
-
 
 // Every check is one or two set-based statements over the whole data; none loops over rows.
 
 async function ledgerSum(db: Db): Promise<CheckResult> {
-  const [r] = await db.$queryRaw<{ rows: bigint; total: bigint }[]>`SELECT count(*)::bigint AS rows, COALESCE(sum("balanceFen"), 0)::bigint AS total FROM ledger_accounts`;
-  const differences: Difference[] = r.total === 0n ? [] : [{ type: 'LEDGER_SUM', key: 'ledger', memberId: null, unit: 'CNY', expected: '0.00', actual: formatFen(r.total), difference: formatFen(r.total), references: {} }];
+  const [r] = await db.$queryRaw<
+    { rows: bigint; total: bigint }[]
+  >`SELECT count(*)::bigint AS rows, COALESCE(sum("balanceFen"), 0)::bigint AS total FROM ledger_accounts`;
+  const differences: Difference[] =
+    r.total === 0n
+      ? []
+      : [
+          {
+            type: 'LEDGER_SUM',
+            key: 'ledger',
+            memberId: null,
+            unit: 'CNY',
+            expected: '0.00',
+            actual: formatFen(r.total),
+            difference: formatFen(r.total),
+            references: {},
+          },
+        ];
   return { name: 'LEDGER_SUM', rowsExamined: Number(r.rows), differences };
 }
 
@@ -41,16 +65,29 @@ async function balanceDrift(db: Db): Promise<CheckResult> {
     SELECT a.code, a."memberId", a."balanceFen" AS balance, COALESCE(s.total, 0)::bigint AS recomputed
     FROM ledger_accounts a LEFT JOIN sums s ON s.account = a.id
     WHERE a."balanceFen" <> COALESCE(s.total, 0)`;
-  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM ledger_accounts) + (SELECT count(*) FROM transfers) AS n`;
+  const [{ n }] = await db.$queryRaw<
+    { n: bigint }[]
+  >`SELECT (SELECT count(*) FROM ledger_accounts) + (SELECT count(*) FROM transfers) AS n`;
   return {
     name: 'BALANCE_DRIFT',
     rowsExamined: Number(n),
-    differences: rows.map((r) => ({ type: 'BALANCE_DRIFT', key: r.code, memberId: r.memberId, unit: 'CNY', expected: formatFen(r.recomputed), actual: formatFen(r.balance), difference: formatFen(r.balance - r.recomputed), references: { account: r.code } })),
+    differences: rows.map((r) => ({
+      type: 'BALANCE_DRIFT',
+      key: r.code,
+      memberId: r.memberId,
+      unit: 'CNY',
+      expected: formatFen(r.recomputed),
+      actual: formatFen(r.balance),
+      difference: formatFen(r.balance - r.recomputed),
+      references: { account: r.code },
+    })),
   };
 }
 
 async function positionDrift(db: Db): Promise<CheckResult> {
-  const rows = await db.$queryRaw<{ memberId: string; seriesId: string; code: string | null; long: number; short: number; tradedLong: number; tradedShort: number }[]>`
+  const rows = await db.$queryRaw<
+    { memberId: string; seriesId: string; code: string | null; long: number; short: number; tradedLong: number; tradedShort: number }[]
+  >`
     WITH legs AS (
       SELECT "buyerId" AS member, "seriesId", quantity AS l, 0 AS s FROM trades
       UNION ALL SELECT "sellerId", "seriesId", 0, quantity FROM trades
@@ -82,11 +119,22 @@ async function deliveredTokens(db: Db): Promise<CheckResult> {
     SELECT o.id, o."buyerId", o."deliveredTokens" AS delivered, COALESCE(u.total, 0)::bigint AS metered
     FROM delivery_obligations o LEFT JOIN (SELECT "obligationId", sum("creditedTokens") AS total FROM usage_records GROUP BY "obligationId") u ON u."obligationId" = o.id
     WHERE o."deliveredTokens" <> COALESCE(u.total, 0)`;
-  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM delivery_obligations) + (SELECT count(*) FROM usage_records) AS n`;
+  const [{ n }] = await db.$queryRaw<
+    { n: bigint }[]
+  >`SELECT (SELECT count(*) FROM delivery_obligations) + (SELECT count(*) FROM usage_records) AS n`;
   return {
     name: 'DELIVERED_TOKENS',
     rowsExamined: Number(n),
-    differences: rows.map((r) => ({ type: 'DELIVERED_TOKENS', key: r.id, memberId: r.buyerId, unit: 'TOKENS', expected: r.metered.toString(), actual: r.delivered.toString(), difference: (r.delivered - r.metered).toString(), references: { obligationId: r.id } })),
+    differences: rows.map((r) => ({
+      type: 'DELIVERED_TOKENS',
+      key: r.id,
+      memberId: r.buyerId,
+      unit: 'TOKENS',
+      expected: r.metered.toString(),
+      actual: r.delivered.toString(),
+      difference: (r.delivered - r.metered).toString(),
+      references: { obligationId: r.id },
+    })),
   };
 }
 
@@ -109,13 +157,33 @@ async function escrow(db: Db): Promise<CheckResult> {
     FROM ledger_accounts a
     LEFT JOIN (SELECT "buyerId", sum("notionalFen" - "releasedFen" - "refundedFen")::bigint AS held FROM delivery_obligations GROUP BY "buyerId") h ON h."buyerId" = a."memberId"
     WHERE a.type = 'ESCROW' AND a."balanceFen" <> COALESCE(h.held, 0)`;
-  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM delivery_obligations) + (SELECT count(*) FROM transfers WHERE "obligationId" IS NOT NULL) + (SELECT count(*) FROM ledger_accounts WHERE type = 'ESCROW') AS n`;
+  const [{ n }] = await db.$queryRaw<
+    { n: bigint }[]
+  >`SELECT (SELECT count(*) FROM delivery_obligations) + (SELECT count(*) FROM transfers WHERE "obligationId" IS NOT NULL) + (SELECT count(*) FROM ledger_accounts WHERE type = 'ESCROW') AS n`;
   return {
     name: 'ESCROW',
     rowsExamined: Number(n),
     differences: [
-      ...perObligation.map((r): Difference => ({ type: 'ESCROW', key: `obligation:${r.id}`, memberId: r.buyerId, unit: 'CNY', expected: formatFen(r.recorded), actual: formatFen(r.ledger), difference: formatFen(r.ledger - r.recorded), references: { obligationId: r.id } })),
-      ...perAccount.map((r): Difference => ({ type: 'ESCROW', key: `account:${r.code}`, memberId: r.memberId, unit: 'CNY', expected: formatFen(r.held), actual: formatFen(r.balance), difference: formatFen(r.balance - r.held), references: { account: r.code } })),
+      ...perObligation.map((r): Difference => ({
+        type: 'ESCROW',
+        key: `obligation:${r.id}`,
+        memberId: r.buyerId,
+        unit: 'CNY',
+        expected: formatFen(r.recorded),
+        actual: formatFen(r.ledger),
+        difference: formatFen(r.ledger - r.recorded),
+        references: { obligationId: r.id },
+      })),
+      ...perAccount.map((r): Difference => ({
+        type: 'ESCROW',
+        key: `account:${r.code}`,
+        memberId: r.memberId,
+        unit: 'CNY',
+        expected: formatFen(r.held),
+        actual: formatFen(r.balance),
+        difference: formatFen(r.balance - r.held),
+        references: { account: r.code },
+      })),
     ],
   };
 }
@@ -134,17 +202,30 @@ async function usageVsScheduler(db: Db): Promise<CheckResult> {
     FROM (SELECT * FROM delivery_jobs WHERE status = 'COMPLETED' OR id IN (SELECT "jobId" FROM usage_records)) j
     FULL JOIN usage_records u ON u."jobId" = j.id
     WHERE j.id IS NULL OR u.id IS NULL OR j.status <> 'COMPLETED' OR u."obligationId" <> j."obligationId" OR u."operatorId" <> j."sellerId"`;
-  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM delivery_jobs WHERE status = 'COMPLETED') + (SELECT count(*) FROM usage_records) AS n`;
+  const [{ n }] = await db.$queryRaw<
+    { n: bigint }[]
+  >`SELECT (SELECT count(*) FROM delivery_jobs WHERE status = 'COMPLETED') + (SELECT count(*) FROM usage_records) AS n`;
   return {
     name: 'USAGE_VS_SCHEDULER',
     rowsExamined: Number(n),
-    differences: rows.map((r) => ({ type: 'USAGE_VS_SCHEDULER', key: r.jobId, memberId: r.buyerId, unit: 'JOB', expected: 'COMPLETED with one usage record', actual: `${r.status ?? 'no job'}${r.usage ? ' with usage' : ' without usage'}`, difference: r.problem, references: { jobId: r.jobId } })),
+    differences: rows.map((r) => ({
+      type: 'USAGE_VS_SCHEDULER',
+      key: r.jobId,
+      memberId: r.buyerId,
+      unit: 'JOB',
+      expected: 'COMPLETED with one usage record',
+      actual: `${r.status ?? 'no job'}${r.usage ? ' with usage' : ' without usage'}`,
+      difference: r.problem,
+      references: { jobId: r.jobId },
+    })),
   };
 }
 
 /** Every audit event's hash covers its fields and its predecessor's hash (set by a trigger). */
 async function auditChain(db: Db): Promise<CheckResult> {
-  const rows = await db.$queryRaw<{ seq: bigint; id: string; hash: string; recomputed: string; prevHash: string | null; previous: string | null }[]>`
+  const rows = await db.$queryRaw<
+    { seq: bigint; id: string; hash: string; recomputed: string; prevHash: string | null; previous: string | null }[]
+  >`
     WITH chain AS (
       SELECT e.seq, e.id, e.hash, e."prevHash", lag(e.hash) OVER (ORDER BY e.seq) AS previous,
              encode(sha256(convert_to(audit_event_material(e), 'UTF8')), 'hex') AS recomputed
@@ -175,7 +256,18 @@ async function auditChain(db: Db): Promise<CheckResult> {
  * instructions the bank has not confirmed two days after their date.
  */
 async function bankStatement(db: Db): Promise<CheckResult> {
-  const entries = await db.$queryRaw<{ id: string; bankRef: string; endToEndId: string | null; direction: string; amountFen: bigint; status: string; detail: string | null; memberId: string | null }[]>`
+  const entries = await db.$queryRaw<
+    {
+      id: string;
+      bankRef: string;
+      endToEndId: string | null;
+      direction: string;
+      amountFen: bigint;
+      status: string;
+      detail: string | null;
+      memberId: string | null;
+    }[]
+  >`
     SELECT e.id, e."bankRef", e."endToEndId", e.direction, e."amountFen", e.status::text AS status, e.detail, pi."memberId"
     FROM bank_statement_entries e LEFT JOIN payment_instructions pi ON pi."endToEndId" = e."endToEndId"
     WHERE e.status IN ('UNMATCHED', 'MISMATCH', 'DUPLICATE')
@@ -183,7 +275,9 @@ async function bankStatement(db: Db): Promise<CheckResult> {
   const late = await db.$queryRaw<{ id: string; memberId: string; endToEndId: string; direction: string; amountFen: bigint }[]>`
     SELECT id, "memberId", "endToEndId", direction::text AS direction, "amountFen" FROM payment_instructions
     WHERE status = 'INSTRUCTED' AND "businessDate" < current_date - 2`;
-  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM bank_statement_entries) + (SELECT count(*) FROM payment_instructions) AS n`;
+  const [{ n }] = await db.$queryRaw<
+    { n: bigint }[]
+  >`SELECT (SELECT count(*) FROM bank_statement_entries) + (SELECT count(*) FROM payment_instructions) AS n`;
   return {
     name: 'BANK_STATEMENT',
     rowsExamined: Number(n),
@@ -198,7 +292,16 @@ async function bankStatement(db: Db): Promise<CheckResult> {
         difference: `${e.status}: ${e.detail ?? ''}`.trim(),
         references: { bankRef: e.bankRef, endToEndId: e.endToEndId },
       })),
-      ...late.map((i): Difference => ({ type: 'BANK_STATEMENT', key: `instruction:${i.id}`, memberId: i.memberId, unit: 'CNY', expected: `${i.direction} ${formatFen(i.amountFen)} confirmed by the bank`, actual: 'not on any statement', difference: formatFen(i.amountFen), references: { endToEndId: i.endToEndId } })),
+      ...late.map((i): Difference => ({
+        type: 'BANK_STATEMENT',
+        key: `instruction:${i.id}`,
+        memberId: i.memberId,
+        unit: 'CNY',
+        expected: `${i.direction} ${formatFen(i.amountFen)} confirmed by the bank`,
+        actual: 'not on any statement',
+        difference: formatFen(i.amountFen),
+        references: { endToEndId: i.endToEndId },
+      })),
     ],
   };
 }

@@ -9,7 +9,15 @@ import { parseAmount, parseCurrency } from '../platform/money/money.js';
 import { decodeCursor, toPage } from '../platform/pagination/page.js';
 import { AdjustmentsService, adjustmentView } from './adjustments.service.js';
 import { BreaksService, breakView } from './breaks.service.js';
-import { AdjustmentsQueryDto, ApproveAdjustmentDto, AuditQueryDto, BreaksQueryDto, ProposeAdjustmentDto, RejectAdjustmentDto, ResolveBreakDto } from './dto/reconciliation.dto.js';
+import {
+  AdjustmentsQueryDto,
+  ApproveAdjustmentDto,
+  AuditQueryDto,
+  BreaksQueryDto,
+  ProposeAdjustmentDto,
+  RejectAdjustmentDto,
+  ResolveBreakDto,
+} from './dto/reconciliation.dto.js';
 import { ReconciliationService } from './reconciliation.service.js';
 
 /** Clearing staff's daily work: reconciliation, breaks, four-eyes adjustments, the audit trail. */
@@ -52,7 +60,15 @@ export class ReconciliationController {
   async propose(@CurrentPrincipal() p: Principal, @Body() body: ProposeAdjustmentDto) {
     parseCurrency(body.currency);
     const amountFen = parseAmount(body.amount);
-    return adjustmentView(await this.adjustments.propose(p, { debitAccount: body.debitAccount, creditAccount: body.creditAccount, amountFen, reason: body.reason, breakId: body.breakId ?? null }));
+    return adjustmentView(
+      await this.adjustments.propose(p, {
+        debitAccount: body.debitAccount,
+        creditAccount: body.creditAccount,
+        amountFen,
+        reason: body.reason,
+        breakId: body.breakId ?? null,
+      }),
+    );
   }
 
   @Get('adjustments')
@@ -81,7 +97,18 @@ export class ReconciliationController {
   async auditEvents(@Query() q: AuditQueryDto) {
     const limit = q.limit ?? 50;
     const after = decodeCursor(q.cursor, /^\d+$/);
-    const rows = await this.audit.list({ ...q, from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined, afterSeq: after ? BigInt(after) : undefined, limit: limit + 1 });
-    return toPage(rows, limit, (e) => e.seq.toString(), (e) => ({ ...e, seq: e.seq.toString(), createdAt: e.createdAt.toISOString() }));
+    const rows = await this.audit.list({
+      ...q,
+      from: q.from ? new Date(q.from) : undefined,
+      to: q.to ? new Date(q.to) : undefined,
+      afterSeq: after ? BigInt(after) : undefined,
+      limit: limit + 1,
+    });
+    return toPage(
+      rows,
+      limit,
+      (e) => e.seq.toString(),
+      (e) => ({ ...e, seq: e.seq.toString(), createdAt: e.createdAt.toISOString() }),
+    );
   }
 }

@@ -19,7 +19,11 @@ export class ReconciliationService {
 
   constructor(private readonly prisma: PrismaService) {}
 
-  async run(trigger: 'MANUAL' | 'SETTLEMENT' | 'BANK_STATEMENT', requestedBy?: string, settlementRunId?: string): Promise<ReconciliationRun> {
+  async run(
+    trigger: 'MANUAL' | 'SETTLEMENT' | 'BANK_STATEMENT',
+    requestedBy?: string,
+    settlementRunId?: string,
+  ): Promise<ReconciliationRun> {
     const run = await this.prisma.reconciliationRun.create({ data: { trigger, requestedBy, settlementRunId } });
     try {
       return await this.prisma.$transaction(
@@ -30,7 +34,12 @@ export class ReconciliationService {
           for (const name of CHECK_NAMES) {
             const t0 = performance.now();
             const result = await CHECKS[name](tx);
-            checks.push({ name, rowsExamined: result.rowsExamined, ms: Math.round(performance.now() - t0), differences: result.differences.length });
+            checks.push({
+              name,
+              rowsExamined: result.rowsExamined,
+              ms: Math.round(performance.now() - t0),
+              differences: result.differences.length,
+            });
             found.push(...result.differences);
           }
           const open = await tx.break.findMany({ where: { status: 'OPEN' }, select: { id: true, type: true, key: true } });
@@ -55,15 +64,28 @@ export class ReconciliationService {
           await tx.break.updateMany({ where: { id: { in: gone } }, data: { status: 'CLEARED', clearedAt: new Date() } });
           const finished = await tx.reconciliationRun.update({
             where: { id: run.id },
-            data: { status: 'COMPLETED', checks, breaksOpened: opened, breaksCleared: gone.length, openBreaks: seen.size, finishedAt: new Date() },
+            data: {
+              status: 'COMPLETED',
+              checks,
+              breaksOpened: opened,
+              breaksCleared: gone.length,
+              openBreaks: seen.size,
+              finishedAt: new Date(),
+            },
           });
-          this.logger.log({ run: run.id, trigger, differences: found.length, opened, cleared: gone.length }, 'reconciliation run completed');
+          this.logger.log(
+            { run: run.id, trigger, differences: found.length, opened, cleared: gone.length },
+            'reconciliation run completed',
+          );
           return finished;
         },
         { timeout: 300_000 },
       );
     } catch (err) {
-      await this.prisma.reconciliationRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000), finishedAt: new Date() } });
+      await this.prisma.reconciliationRun.update({
+        where: { id: run.id },
+        data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000), finishedAt: new Date() },
+      });
       throw err;
     }
   }
@@ -73,7 +95,9 @@ export class ReconciliationService {
   async afterSettlement({ settlementRunId }: JobPayloads['reconciliation.run']): Promise<{ runId: string | null }> {
     // An end of day finishes hundreds of runs at once: one reconciliation after the last covers all.
     const settled = await this.prisma.settlementRun.findUnique({ where: { id: settlementRunId }, select: { finishedAt: true } });
-    const covered = settled?.finishedAt && (await this.prisma.reconciliationRun.findFirst({ where: { createdAt: { gt: settled.finishedAt } }, select: { id: true } }));
+    const covered =
+      settled?.finishedAt &&
+      (await this.prisma.reconciliationRun.findFirst({ where: { createdAt: { gt: settled.finishedAt } }, select: { id: true } }));
     if (covered) return { runId: null };
     return { runId: (await this.run('SETTLEMENT', undefined, settlementRunId)).id };
   }

@@ -106,7 +106,9 @@ export class DailySettlementRepository {
 
   /** The DAILY run that settles a series on a date, if one was started. */
   async coveringRun(db: Db, seriesId: string, businessDate: string): Promise<SettlementRun | null> {
-    const row = await db.settlementRunSeries.findUnique({ where: { businessDate_seriesId: { businessDate: dateColumn(businessDate), seriesId } } });
+    const row = await db.settlementRunSeries.findUnique({
+      where: { businessDate_seriesId: { businessDate: dateColumn(businessDate), seriesId } },
+    });
     return row ? db.settlementRun.findUnique({ where: { id: row.runId } }) : null;
   }
 

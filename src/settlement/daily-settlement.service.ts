@@ -70,9 +70,16 @@ export class DailySettlementService {
           processed += range.count;
           this.progress(run.id, processed, total);
         }
-        await this.repo.repriceSeries(tx, legs.map((l) => ({ seriesId: l.seriesId, priceFen: prices.get(l.seriesId)!.priceFen })), day);
+        await this.repo.repriceSeries(
+          tx,
+          legs.map((l) => ({ seriesId: l.seriesId, priceFen: prices.get(l.seriesId)!.priceFen })),
+          day,
+        );
         const single = series.length === 1 ? prices.get(series[0].id)!.priceFen : null;
-        const counted = await tx.settlementRun.update({ where: { id: run.id }, data: { priceFen: single, processedItems: processed, totalItems: total } });
+        const counted = await tx.settlementRun.update({
+          where: { id: run.id },
+          data: { priceFen: single, processedItems: processed, totalItems: total },
+        });
         const checksum = await this.completion.complete(tx, counted, posted, day);
         return { ...counted, status: 'COMPLETED' as const, checksum };
       },
@@ -87,7 +94,15 @@ export class DailySettlementService {
   private leg(s: SeriesWithProduct, priceFen: bigint, previousFen: bigint, day: string): SeriesLeg {
     const held = marginPriceFen(s);
     const reprice = s.lastSettlementDate === null || isoDate(s.lastSettlementDate) <= day;
-    return { seriesId: s.id, priceFen, previousFen, multiplier: multiplier(s.product.contractSizeTokens), oldMarginFen: held, newMarginFen: reprice ? priceFen : held, initialMarginBp: s.product.initialMarginBp };
+    return {
+      seriesId: s.id,
+      priceFen,
+      previousFen,
+      multiplier: multiplier(s.product.contractSizeTokens),
+      oldMarginFen: held,
+      newMarginFen: reprice ? priceFen : held,
+      initialMarginBp: s.product.initialMarginBp,
+    };
   }
 
   /** VM first (CCP ↔ cash), then margin (cash ↔ margin); both collected by right. */
@@ -96,9 +111,33 @@ export class DailySettlementService {
     const margin = memberAccount(memberId, 'MARGIN');
     const out: TransferRequest[] = [];
     const common = { businessDate: day, refs: { settlementRunId: runId }, collectByRight: true };
-    if (vmFen !== 0n) out.push({ ...common, idempotencyKey: `${base}.vm.${memberId}`, kind: 'VARIATION_MARGIN', debit: vmFen > 0n ? HOUSE.ccpSettlement : cash, credit: vmFen > 0n ? cash : HOUSE.ccpSettlement, amountFen: vmFen > 0n ? vmFen : -vmFen });
-    if (imFen > 0n) out.push({ ...common, idempotencyKey: `${base}.im.margin.${memberId}`, kind: 'MARGIN_LOCK', debit: cash, credit: margin, amountFen: imFen });
-    if (imFen < 0n) out.push({ ...common, idempotencyKey: `${base}.im.margin.${memberId}`, kind: 'MARGIN_RELEASE', debit: margin, credit: cash, amountFen: -imFen });
+    if (vmFen !== 0n)
+      out.push({
+        ...common,
+        idempotencyKey: `${base}.vm.${memberId}`,
+        kind: 'VARIATION_MARGIN',
+        debit: vmFen > 0n ? HOUSE.ccpSettlement : cash,
+        credit: vmFen > 0n ? cash : HOUSE.ccpSettlement,
+        amountFen: vmFen > 0n ? vmFen : -vmFen,
+      });
+    if (imFen > 0n)
+      out.push({
+        ...common,
+        idempotencyKey: `${base}.im.margin.${memberId}`,
+        kind: 'MARGIN_LOCK',
+        debit: cash,
+        credit: margin,
+        amountFen: imFen,
+      });
+    if (imFen < 0n)
+      out.push({
+        ...common,
+        idempotencyKey: `${base}.im.margin.${memberId}`,
+        kind: 'MARGIN_RELEASE',
+        debit: margin,
+        credit: cash,
+        amountFen: -imFen,
+      });
     return out;
   }
 

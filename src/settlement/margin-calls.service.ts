@@ -47,7 +47,11 @@ export class MarginCallsService implements OnModuleDestroy {
   async list(p: Principal, status?: 'OPEN' | 'CLOSED') {
     await this.closeCovered(this.prisma, memberScope(p));
     const now = this.clock.now();
-    const rows = await this.prisma.marginCall.findMany({ where: { memberId: memberScope(p), status }, orderBy: { createdAt: 'desc' }, take: 500 });
+    const rows = await this.prisma.marginCall.findMany({
+      where: { memberId: memberScope(p), status },
+      orderBy: { createdAt: 'desc' },
+      take: 500,
+    });
     return rows.map((c) => ({
       id: c.id,
       memberId: c.memberId,

@@ -33,23 +33,41 @@ export class RunCompletionService {
   ) {}
 
   async complete(tx: Tx, run: SettlementRun, rows: PostedTransfer[], day: string): Promise<string> {
-    const vmNet = rows.filter((r) => r.key.includes('.vm.')).reduce((s, r) => s + (r.credit === HOUSE.ccpSettlement ? r.amountFen : -r.amountFen), 0n);
+    const vmNet = rows
+      .filter((r) => r.key.includes('.vm.'))
+      .reduce((s, r) => s + (r.credit === HOUSE.ccpSettlement ? r.amountFen : -r.amountFen), 0n);
     // Per series the trade legs cancel pairwise and Σ net positions is zero, so a run's VM sums to
     // zero; anything else means positions disagree with trades, and the run must not complete.
     if (vmNet !== 0n) throw new Error(`variation margin of the run does not sum to zero (${vmNet} fen): positions disagree with trades`);
     const checksum = transfersChecksum(rows);
-    const members = [...new Set(rows.flatMap((r) => [r.debit, r.credit]).filter((c) => c.startsWith('member:')).map((c) => c.split(':')[1]))];
+    const members = [
+      ...new Set(
+        rows
+          .flatMap((r) => [r.debit, r.credit])
+          .filter((c) => c.startsWith('member:'))
+          .map((c) => c.split(':')[1]),
+      ),
+    ];
     if ((await tx.marginCall.count({ where: { runId: run.id } })) === 0) {
       await this.marginCalls.openForNegativeCash(tx, members, run.id, day, endOfBusinessDay(addDays(day, 1), this.config.eodCutoff));
     }
     await tx.settlementRun.update({
       where: { id: run.id },
-      data: { status: 'COMPLETED', phase: 'FINAL', checksum, transferCount: rows.length, totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n), finishedAt: this.clock.now(), totalItems: run.processedItems },
+      data: {
+        status: 'COMPLETED',
+        phase: 'FINAL',
+        checksum,
+        transferCount: rows.length,
+        totalMovedFen: rows.reduce((s, r) => s + r.amountFen, 0n),
+        finishedAt: this.clock.now(),
+        totalItems: run.processedItems,
+      },
     });
     await this.outbox.enqueue(tx, 'reconciliation.run', { settlementRunId: run.id }, { jobId: `recon-after-${run.id}` });
     if (run.type !== 'DAILY') {
       // A physical series with obligations is IN_DELIVERY until its window closes.
-      const open = run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId!, status: { not: 'CLOSED' } } }) : 0;
+      const open =
+        run.type === 'EXPIRY' ? await tx.deliveryObligation.count({ where: { seriesId: run.seriesId!, status: { not: 'CLOSED' } } }) : 0;
       await tx.series.update({ where: { id: run.seriesId! }, data: { status: open > 0 ? 'IN_DELIVERY' : 'SETTLED' } });
     }
     this.logger.log({ run: run.id, transfers: rows.length, checksum }, 'settlement run completed');

@@ -33,9 +33,15 @@ export class SettlementPricesService {
     const ids = series.map((s) => s.id);
     const end = endOfBusinessDay(businessDate, this.config.eodCutoff);
     const start = new Date(end.getTime() - this.config.settlement.vwapMinutes * 60_000);
-    const [stored, previous] = await Promise.all([this.repo.storedPrices(db, ids, businessDate), this.repo.previousPrices(db, ids, businessDate)]);
+    const [stored, previous] = await Promise.all([
+      this.repo.storedPrices(db, ids, businessDate),
+      this.repo.previousPrices(db, ids, businessDate),
+    ]);
     const open = ids.filter((id) => !stored.has(id));
-    const [vwaps, quotes] = open.length === 0 ? [new Map(), new Map()] : await Promise.all([this.repo.windowVwaps(db, open, businessDate, start, end), this.repo.bestBidAsks(db, open)]);
+    const [vwaps, quotes] =
+      open.length === 0
+        ? [new Map(), new Map()]
+        : await Promise.all([this.repo.windowVwaps(db, open, businessDate, start, end), this.repo.bestBidAsks(db, open)]);
     const out = new Map<string, DerivedPrice>();
     for (const s of series) {
       const previousFen = previous.get(s.id) ?? s.referencePriceFen;
@@ -49,11 +55,29 @@ export class SettlementPricesService {
       const vwap = totals ? vwapFen(totals, tick) : undefined;
       const quote = quotes.get(s.id);
       if (vwap !== undefined) {
-        out.set(s.id, { priceFen: vwap, method: 'VWAP', details: { from: start.toISOString(), to: end.toISOString(), minutes: this.config.settlement.vwapMinutes }, previousFen, stored: false });
+        out.set(s.id, {
+          priceFen: vwap,
+          method: 'VWAP',
+          details: { from: start.toISOString(), to: end.toISOString(), minutes: this.config.settlement.vwapMinutes },
+          previousFen,
+          stored: false,
+        });
       } else if (quote && quote.bid !== null && quote.ask !== null) {
-        out.set(s.id, { priceFen: midFen(quote.bid, quote.ask, tick), method: 'MID', details: { bid: quote.bid.toString(), ask: quote.ask.toString() }, previousFen, stored: false });
+        out.set(s.id, {
+          priceFen: midFen(quote.bid, quote.ask, tick),
+          method: 'MID',
+          details: { bid: quote.bid.toString(), ask: quote.ask.toString() },
+          previousFen,
+          stored: false,
+        });
       } else {
-        out.set(s.id, { priceFen: previousFen, method: 'PREVIOUS', details: { source: previous.has(s.id) ? 'previous settlement price' : 'referencePrice' }, previousFen, stored: false });
+        out.set(s.id, {
+          priceFen: previousFen,
+          method: 'PREVIOUS',
+          details: { source: previous.has(s.id) ? 'previous settlement price' : 'referencePrice' },
+          previousFen,
+          stored: false,
+        });
       }
     }
     return out;
@@ -62,6 +86,10 @@ export class SettlementPricesService {
   /** Stores the derived prices not stored yet, in one statement; a price already there stays. */
   async storeMany(db: Db, businessDate: string, prices: Map<string, DerivedPrice>): Promise<void> {
     const fresh = [...prices.entries()].filter(([, p]) => !p.stored);
-    await this.repo.insertPrices(db, businessDate, fresh.map(([seriesId, p]) => ({ seriesId, priceFen: p.priceFen, method: p.method, details: p.details })));
+    await this.repo.insertPrices(
+      db,
+      businessDate,
+      fresh.map(([seriesId, p]) => ({ seriesId, priceFen: p.priceFen, method: p.method, details: p.details })),
+    );
   }
 }

@@ -59,15 +59,18 @@ export class SettlementRunsService {
     let day: string;
     let phase = 'VM';
     if (type === 'EXPIRY') {
-      if (this.clock.now() < series.lastTradingAt) throw new DomainError('SERIES_NOT_EXPIRED', `${series.code} trades until ${series.lastTradingAt.toISOString()}`);
+      if (this.clock.now() < series.lastTradingAt)
+        throw new DomainError('SERIES_NOT_EXPIRED', `${series.code} trades until ${series.lastTradingAt.toISOString()}`);
       // A physical series falls back on its last settlement price; a cash one needs the index.
       if (series.product.settlementType === 'CASH' && !(await this.prisma.indexFixing.findFirst({ where: { seriesId: series.id } }))) {
         throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
       }
       day = businessDateOf(series.lastTradingAt, this.config.eodCutoff);
     } else if (type === 'DELIVERY_CLOSE') {
-      if (series.product.settlementType !== 'PHYSICAL') throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: there is no delivery window`);
-      if (this.clock.now() < series.deliveryEnd) throw new DomainError('DELIVERY_WINDOW_OPEN', `${series.code} delivers until ${series.deliveryEnd.toISOString()}`);
+      if (series.product.settlementType !== 'PHYSICAL')
+        throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: there is no delivery window`);
+      if (this.clock.now() < series.deliveryEnd)
+        throw new DomainError('DELIVERY_WINDOW_OPEN', `${series.code} delivers until ${series.deliveryEnd.toISOString()}`);
       const expiry = await this.prisma.settlementRun.findFirst({ where: { type: 'EXPIRY', seriesId: series.id, status: 'COMPLETED' } });
       if (!expiry) throw new DomainError('SERIES_NOT_EXPIRED', `run the EXPIRY of ${series.code} (delivery allocation) first`);
       day = businessDateOf(series.deliveryEnd, this.config.eodCutoff);
@@ -78,14 +81,16 @@ export class SettlementRunsService {
       throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `unknown run type ${type as string}`);
     }
     if (type === 'DAILY') return (await this.startDaily([series.id], day, requestedBy))[0];
-    return this.prisma.$transaction(async (tx) => {
-      const key = { type, businessDate: dateColumn(day), seriesId: series.id };
-      const existing = await tx.settlementRun.findUnique({ where: { type_businessDate_seriesId: key } });
-      if (existing) return existing;
-      const run = await tx.settlementRun.create({ data: { ...key, requestedBy, phase } });
-      await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
-      return run;
-    }).finally(() => this.outbox.poke());
+    return this.prisma
+      .$transaction(async (tx) => {
+        const key = { type, businessDate: dateColumn(day), seriesId: series.id };
+        const existing = await tx.settlementRun.findUnique({ where: { type_businessDate_seriesId: key } });
+        if (existing) return existing;
+        const run = await tx.settlementRun.create({ data: { ...key, requestedBy, phase } });
+        await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
+        return run;
+      })
+      .finally(() => this.outbox.poke());
   }
 
   /**
@@ -94,18 +99,21 @@ export class SettlementRunsService {
    * the same date are serialised, so no series is ever in two runs of one date.
    */
   private async startDaily(seriesIds: string[], day: string, requestedBy?: string): Promise<SettlementRun[]> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`settlement-daily:${day}`}))`;
-      const covered = await this.dailyRepo.covered(tx, seriesIds, day);
-      const runIds = [...new Set(covered.values())];
-      const runs = runIds.length === 0 ? [] : await tx.settlementRun.findMany({ where: { id: { in: runIds } }, orderBy: { createdAt: 'asc' } });
-      const rest = [...new Set(seriesIds.filter((id) => !covered.has(id)))].sort();
-      if (rest.length === 0) return runs;
-      const run = await tx.settlementRun.create({ data: { type: 'DAILY', businessDate: dateColumn(day), requestedBy } });
-      await this.dailyRepo.cover(tx, run.id, rest, day);
-      await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
-      return [...runs, run];
-    }).finally(() => this.outbox.poke());
+    return this.prisma
+      .$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`settlement-daily:${day}`}))`;
+        const covered = await this.dailyRepo.covered(tx, seriesIds, day);
+        const runIds = [...new Set(covered.values())];
+        const runs =
+          runIds.length === 0 ? [] : await tx.settlementRun.findMany({ where: { id: { in: runIds } }, orderBy: { createdAt: 'asc' } });
+        const rest = [...new Set(seriesIds.filter((id) => !covered.has(id)))].sort();
+        if (rest.length === 0) return runs;
+        const run = await tx.settlementRun.create({ data: { type: 'DAILY', businessDate: dateColumn(day), requestedBy } });
+        await this.dailyRepo.cover(tx, run.id, rest, day);
+        await this.outbox.enqueue(tx, 'settlement.run', { runId: run.id }, { jobId: `settlement-run-${run.id}` });
+        return [...runs, run];
+      })
+      .finally(() => this.outbox.poke());
   }
 
   /**
@@ -113,21 +121,30 @@ export class SettlementRunsService {
    * as one run (plus any run already started for some of them that day).
    */
   async startAll(type: SettlementRunType, businessDate: string | undefined, requestedBy?: string): Promise<SettlementRun[]> {
-    if (type !== 'DAILY') throw new DomainError('VALIDATION_FAILED', `${type} runs need a series`, [{ field: 'series', message: 'required for this type' }]);
+    if (type !== 'DAILY')
+      throw new DomainError('VALIDATION_FAILED', `${type} runs need a series`, [{ field: 'series', message: 'required for this type' }]);
     const day = this.endedBusinessDate(businessDate);
     const series = await this.prisma.series.findMany({
       where: { status: { in: ['LISTED', 'TRADING'] }, tradingStartAt: { lte: endOfBusinessDay(day, this.config.eodCutoff) } },
       select: { id: true },
     });
     if (series.length === 0) return [];
-    return this.startDaily(series.map((s) => s.id), day, requestedBy);
+    return this.startDaily(
+      series.map((s) => s.id),
+      day,
+      requestedBy,
+    );
   }
 
   /** The business date a DAILY run settles (default: the one before today); it must have ended. */
   private endedBusinessDate(businessDate: string | undefined): string {
     const today = this.clock.businessDate();
     const day = businessDate ?? addDays(today, -1);
-    if (day >= today) throw new DomainError('BUSINESS_DAY_NOT_ENDED', `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`);
+    if (day >= today)
+      throw new DomainError(
+        'BUSINESS_DAY_NOT_ENDED',
+        `business date ${day} ends at ${endOfBusinessDay(day, this.config.eodCutoff).toISOString()}`,
+      );
     return day;
   }
 
@@ -157,8 +174,14 @@ export class SettlementRunsService {
    * when it settles one, else null and how many), the others from their series.
    */
   async views(runs: SettlementRun[]): Promise<SettlementRunView[]> {
-    const coverage = await this.dailyRepo.coverage(this.prisma, runs.filter((r) => r.type === 'DAILY').map((r) => r.id));
-    const codes = await this.markets.seriesCodes(this.prisma, runs.flatMap((r) => (r.type !== 'DAILY' && r.seriesId ? [r.seriesId] : [])));
+    const coverage = await this.dailyRepo.coverage(
+      this.prisma,
+      runs.filter((r) => r.type === 'DAILY').map((r) => r.id),
+    );
+    const codes = await this.markets.seriesCodes(
+      this.prisma,
+      runs.flatMap((r) => (r.type !== 'DAILY' && r.seriesId ? [r.seriesId] : [])),
+    );
     return runs.map((r) => {
       if (r.type !== 'DAILY') return runView(r, codes.get(r.seriesId!) ?? r.seriesId, 1);
       const c = coverage.get(r.id) ?? { count: 0, code: '' };
@@ -189,14 +212,22 @@ export class SettlementRunsService {
       const base = `settle.${run.type}.${series.id}.${day}`;
       if (run.type === 'DELIVERY_CLOSE') return await this.closeDelivery(run, series, day, base);
       const price = await this.finalPrice(series, day);
-      if (run.priceFen === null) run = await this.prisma.settlementRun.update({ where: { id: run.id }, data: { priceFen: price.priceFen } });
-      this.logger.log({ run: run.id, series: series.code, businessDate: day, price: price.priceFen.toString(), method: price.method, phase: run.phase }, 'settlement run started');
-      if (run.phase === 'VM') run = await this.variationMargin(run, series, day, price.priceFen, base, await this.vmBasis(run, series, day));
+      if (run.priceFen === null)
+        run = await this.prisma.settlementRun.update({ where: { id: run.id }, data: { priceFen: price.priceFen } });
+      this.logger.log(
+        { run: run.id, series: series.code, businessDate: day, price: price.priceFen.toString(), method: price.method, phase: run.phase },
+        'settlement run started',
+      );
+      if (run.phase === 'VM')
+        run = await this.variationMargin(run, series, day, price.priceFen, base, await this.vmBasis(run, series, day));
       if (run.phase === 'IM') run = await this.releaseMargin(run, series, day, price.priceFen, base);
       if (run.phase === 'ALLOC') run = await this.allocateDelivery(run, series, day, price.priceFen, base);
       return await this.finish(run, day);
     } catch (err) {
-      await this.prisma.settlementRun.update({ where: { id: run.id }, data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000) } });
+      await this.prisma.settlementRun.update({
+        where: { id: run.id },
+        data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000) },
+      });
       throw err;
     }
   }
@@ -208,13 +239,20 @@ export class SettlementRunsService {
   private async finalPrice(series: SeriesWithProduct, day: string): Promise<Pick<DerivedPrice, 'priceFen' | 'method' | 'details'>> {
     const fixing = await this.prisma.indexFixing.findFirst({ where: { seriesId: series.id }, orderBy: { createdAt: 'desc' } });
     if (fixing) return { priceFen: fixing.priceFen, method: 'INDEX', details: { source: fixing.source, asOf: fixing.asOf.toISOString() } };
-    if (series.product.settlementType === 'CASH') throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
+    if (series.product.settlementType === 'CASH')
+      throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
     const last = (await this.repo.previousPrice(this.prisma, series.id, addDays(day, 1))) ?? series.referencePriceFen;
     return { priceFen: last, method: 'PREVIOUS', details: { from: 'last daily settlement price' } };
   }
 
   /** PHYSICAL expiry, after the final VM and the margin release: allocation and escrow, one transaction. */
-  private async allocateDelivery(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
+  private async allocateDelivery(
+    run: SettlementRun,
+    series: SeriesWithProduct,
+    day: string,
+    priceFen: bigint,
+    base: string,
+  ): Promise<SettlementRun> {
     return this.prisma.$transaction(
       async (tx) => {
         const { obligations } = await this.allocation.allocateAndFund(tx, { runId: run.id, series, priceFen, businessDate: day, base });
@@ -225,7 +263,12 @@ export class SettlementRunsService {
   }
 
   /** DELIVERY_CLOSE: unfinished jobs fail, each obligation's remainder is paid out or refunded. */
-  private async closeDelivery(run: SettlementRun, series: SeriesWithProduct, day: string, base: string): Promise<{ status: string; checksum: string | null }> {
+  private async closeDelivery(
+    run: SettlementRun,
+    series: SeriesWithProduct,
+    day: string,
+    base: string,
+  ): Promise<{ status: string; checksum: string | null }> {
     if (run.phase === 'CLOSE') {
       run = await this.prisma.$transaction(
         async (tx) => {
@@ -243,16 +286,29 @@ export class SettlementRunsService {
    * settlement whose business date already had its daily run, from that day's price, with the
    * day's trades already accounted for.
    */
-  private async vmBasis(run: SettlementRun, series: SeriesWithProduct, day: string): Promise<{ prevPriceFen: bigint; afterDaily: boolean }> {
+  private async vmBasis(
+    run: SettlementRun,
+    series: SeriesWithProduct,
+    day: string,
+  ): Promise<{ prevPriceFen: bigint; afterDaily: boolean }> {
     const daily = await this.dailyRepo.coveringRun(this.prisma, series.id, day);
     if (daily?.status === 'COMPLETED') {
-      const settled = await this.prisma.settlementPrice.findUnique({ where: { seriesId_businessDate: { seriesId: series.id, businessDate: dateColumn(day) } } });
+      const settled = await this.prisma.settlementPrice.findUnique({
+        where: { seriesId_businessDate: { seriesId: series.id, businessDate: dateColumn(day) } },
+      });
       if (settled) return { prevPriceFen: settled.priceFen, afterDaily: true };
     }
     return { prevPriceFen: (await this.repo.previousPrice(this.prisma, series.id, day)) ?? series.referencePriceFen, afterDaily: false };
   }
 
-  private async variationMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string, basis: { prevPriceFen: bigint; afterDaily: boolean }): Promise<SettlementRun> {
+  private async variationMargin(
+    run: SettlementRun,
+    series: SeriesWithProduct,
+    day: string,
+    priceFen: bigint,
+    base: string,
+    basis: { prevPriceFen: bigint; afterDaily: boolean },
+  ): Promise<SettlementRun> {
     const prev = basis.prevPriceFen;
     const mult = multiplier(series.product.contractSizeTokens);
     let cursor = run.cursorMemberId;
@@ -262,8 +318,22 @@ export class SettlementRunsService {
       const transfers: TransferRequest[] = [];
       for (const i of inputs) {
         const vm = basis.afterDaily
-          ? variationMarginFen({ netStart: i.netEnd, netEnd: i.netEnd, prevPriceFen: prev, priceFen, todaysSignedCostFen: 0n, multiplier: mult })
-          : variationMarginFen({ netStart: i.netStart, netEnd: i.netEnd, prevPriceFen: prev, priceFen, todaysSignedCostFen: i.todaysSignedCostFen, multiplier: mult });
+          ? variationMarginFen({
+              netStart: i.netEnd,
+              netEnd: i.netEnd,
+              prevPriceFen: prev,
+              priceFen,
+              todaysSignedCostFen: 0n,
+              multiplier: mult,
+            })
+          : variationMarginFen({
+              netStart: i.netStart,
+              netEnd: i.netEnd,
+              prevPriceFen: prev,
+              priceFen,
+              todaysSignedCostFen: i.todaysSignedCostFen,
+              multiplier: mult,
+            });
         if (vm === 0n) continue;
         const cash = memberAccount(i.memberId, 'CASH');
         transfers.push({
@@ -280,7 +350,10 @@ export class SettlementRunsService {
       cursor = inputs.at(-1)!.memberId;
       run = await this.prisma.$transaction(async (tx) => {
         await this.ledger.postBatch(tx, transfers);
-        return tx.settlementRun.update({ where: { id: run.id }, data: { cursorMemberId: cursor, processedItems: { increment: inputs.length } } });
+        return tx.settlementRun.update({
+          where: { id: run.id },
+          data: { cursorMemberId: cursor, processedItems: { increment: inputs.length } },
+        });
       });
       this.logger.log({ run: run.id, phase: 'VM', processed: run.processedItems }, 'settlement progress');
     }
@@ -288,8 +361,17 @@ export class SettlementRunsService {
   }
 
   /** Final settlement: orders left are cancelled and all initial margin of the series is released. */
-  private async releaseMargin(run: SettlementRun, series: SeriesWithProduct, day: string, priceFen: bigint, base: string): Promise<SettlementRun> {
-    await this.prisma.order.updateMany({ where: { seriesId: series.id, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } }, data: { status: 'CANCELLED', cancelReason: 'SERIES_SETTLED' } });
+  private async releaseMargin(
+    run: SettlementRun,
+    series: SeriesWithProduct,
+    day: string,
+    priceFen: bigint,
+    base: string,
+  ): Promise<SettlementRun> {
+    await this.prisma.order.updateMany({
+      where: { seriesId: series.id, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } },
+      data: { status: 'CANCELLED', cancelReason: 'SERIES_SETTLED' },
+    });
     let cursor = run.cursorMemberId;
     for (;;) {
       const members = await this.repo.marginMembers(this.prisma, series.id, cursor, this.config.settlement.chunk);
@@ -297,18 +379,33 @@ export class SettlementRunsService {
       cursor = members.at(-1)!.memberId;
       run = await this.prisma.$transaction(async (tx) => {
         await this.markets.lockSeries(tx, series.id);
-        const transfers = (await this.margin.rebalanceMany(tx, series, members.map((m) => m.memberId), `${base}.im`, day, true)).map((t) => ({
+        const transfers = (
+          await this.margin.rebalanceMany(
+            tx,
+            series,
+            members.map((m) => m.memberId),
+            `${base}.im`,
+            day,
+            true,
+          )
+        ).map((t) => ({
           ...t,
           refs: { settlementRunId: run.id },
           collectByRight: true,
         }));
         await this.ledger.postBatch(tx, transfers);
-        return tx.settlementRun.update({ where: { id: run.id }, data: { cursorMemberId: cursor, processedItems: { increment: members.length } } });
+        return tx.settlementRun.update({
+          where: { id: run.id },
+          data: { cursorMemberId: cursor, processedItems: { increment: members.length } },
+        });
       });
       this.logger.log({ run: run.id, phase: 'IM', processed: run.processedItems }, 'settlement progress');
     }
     // Every position's margin is released at the price it was held at; the final price is the series' last.
-    await this.prisma.series.update({ where: { id: series.id }, data: { lastSettlementPriceFen: priceFen, lastSettlementDate: dateColumn(day) } });
+    await this.prisma.series.update({
+      where: { id: series.id },
+      data: { lastSettlementPriceFen: priceFen, lastSettlementDate: dateColumn(day) },
+    });
     const next = series.product.settlementType === 'PHYSICAL' ? 'ALLOC' : 'FINAL';
     return this.prisma.settlementRun.update({ where: { id: run.id }, data: { phase: next, cursorMemberId: null } });
   }

@@ -17,7 +17,6 @@ import { MarginCallsService } from './margin-calls.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
 import { StatementsService } from './statements.service.js';
 
-
 @ApiTags('settlement')
 @ApiBearerAuth()
 @Controller('v1')
@@ -40,7 +39,8 @@ export class SettlementController {
     @Res({ passthrough: true }) res: Response,
   ) {
     assertBusinessDate(businessDate);
-    if (format !== undefined && format !== 'json' && format !== 'csv') throw new DomainError('VALIDATION_FAILED', 'format is json or csv', [{ field: 'format', message: 'json or csv' }]);
+    if (format !== undefined && format !== 'json' && format !== 'csv')
+      throw new DomainError('VALIDATION_FAILED', 'format is json or csv', [{ field: 'format', message: 'json or csv' }]);
     const statement = await this.statements.statement(p, id, businessDate);
     if (format !== 'csv') return statement;
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -86,7 +86,8 @@ export class SettlementController {
     assertBusinessDate(businessDate);
     const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
     if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
-    if (priceFen % series.product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
+    if (priceFen % series.product.tickFen !== 0n)
+      throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
     const day = dateColumn(businessDate);
     const covering = await this.dailyRuns.coveringRun(this.prisma, series.id, businessDate);
     const done = covering && (covering.status === 'RUNNING' || covering.status === 'COMPLETED') ? covering : null;
@@ -107,9 +108,19 @@ export class SettlementController {
     const priceFen = parseAmount(body.price, 'price');
     const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
     if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
-    if (priceFen % series.product.tickFen !== 0n) throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
-    const fixing = await this.prisma.indexFixing.create({ data: { seriesId: series.id, priceFen, source: body.source, asOf: new Date(body.asOf), createdBy: p.keyId } });
-    return { id: fixing.id, series: code, price: formatFen(priceFen), currency: 'CNY', source: fixing.source, asOf: fixing.asOf.toISOString() };
+    if (priceFen % series.product.tickFen !== 0n)
+      throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
+    const fixing = await this.prisma.indexFixing.create({
+      data: { seriesId: series.id, priceFen, source: body.source, asOf: new Date(body.asOf), createdBy: p.keyId },
+    });
+    return {
+      id: fixing.id,
+      series: code,
+      price: formatFen(priceFen),
+      currency: 'CNY',
+      source: fixing.source,
+      asOf: fixing.asOf.toISOString(),
+    };
   }
 
   @Get('margin-calls')

@@ -16,7 +16,17 @@ import { StatementsService } from './statements.service.js';
 @Module({
   imports: [LedgerModule, MarketsModule, DeliveryModule],
   controllers: [SettlementController],
-  providers: [SettlementRepository, SettlementPricesService, DailySettlementRepository, DailySettlementService, RunCompletionService, SettlementRunsService, MarginCallsService, EodHandler, StatementsService],
+  providers: [
+    SettlementRepository,
+    SettlementPricesService,
+    DailySettlementRepository,
+    DailySettlementService,
+    RunCompletionService,
+    SettlementRunsService,
+    MarginCallsService,
+    EodHandler,
+    StatementsService,
+  ],
   exports: [SettlementRunsService, DailySettlementRepository],
 })
 export class SettlementModule {}

@@ -45,8 +45,14 @@ export class SettlementRepository {
   }
 
   /** Prices already stored for the date (fixed by clearing staff, or by an earlier attempt). */
-  async storedPrices(db: Db, seriesIds: string[], businessDate: string): Promise<Map<string, { priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }>> {
-    const rows = await db.$queryRaw<{ seriesId: string; priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }[]>`
+  async storedPrices(
+    db: Db,
+    seriesIds: string[],
+    businessDate: string,
+  ): Promise<Map<string, { priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }>> {
+    const rows = await db.$queryRaw<
+      { seriesId: string; priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }[]
+    >`
       SELECT "seriesId", "priceFen", method, details FROM settlement_prices WHERE "seriesId" = ANY(${seriesIds}::uuid[]) AND "businessDate" = ${businessDate}::date`;
     return new Map(rows.map((r) => [r.seriesId, { priceFen: r.priceFen, method: r.method, details: r.details }]));
   }
@@ -65,7 +71,13 @@ export class SettlementRepository {
   }
 
   /** Per series, Σ price × qty and Σ qty of the date's trades inside the VWAP window. */
-  async windowVwaps(db: Db, seriesIds: string[], businessDate: string, from: Date, to: Date): Promise<Map<string, { notionalFen: bigint; quantity: bigint }>> {
+  async windowVwaps(
+    db: Db,
+    seriesIds: string[],
+    businessDate: string,
+    from: Date,
+    to: Date,
+  ): Promise<Map<string, { notionalFen: bigint; quantity: bigint }>> {
     const rows = await db.$queryRaw<{ seriesId: string; notionalFen: bigint; quantity: bigint }[]>`
       SELECT "seriesId", sum("priceFen" * quantity)::bigint AS "notionalFen", sum(quantity)::bigint AS quantity FROM trades
       WHERE "seriesId" = ANY(${seriesIds}::uuid[]) AND "businessDate" = ${businessDate}::date AND "createdAt" >= ${from} AND "createdAt" < ${to}
@@ -80,7 +92,11 @@ export class SettlementRepository {
     return new Map(rows.map((r) => [r.seriesId, { bid: r.bid, ask: r.ask }]));
   }
 
-  async insertPrices(db: Db, businessDate: string, rows: { seriesId: string; priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }[]): Promise<void> {
+  async insertPrices(
+    db: Db,
+    businessDate: string,
+    rows: { seriesId: string; priceFen: bigint; method: PriceMethod; details: Record<string, string | number> }[],
+  ): Promise<void> {
     if (rows.length === 0) return;
     await db.$executeRaw`
       INSERT INTO settlement_prices ("seriesId", "businessDate", "priceFen", method, details)

@@ -36,8 +36,15 @@ export class StatementsService {
       this.ledger.balancesAsOf(this.prisma, memberId, businessDate),
       this.ledger.memberAccounts(this.prisma, memberId),
     ]);
-    const transfers = await this.ledger.listForAccounts(this.prisma, accounts.map((a) => a.id), { from: businessDate, to: businessDate, limit: 100_000 });
-    const trades = await this.prisma.trade.findMany({ where: { businessDate: day, OR: [{ buyerId: memberId }, { sellerId: memberId }] }, orderBy: { seq: 'asc' } });
+    const transfers = await this.ledger.listForAccounts(
+      this.prisma,
+      accounts.map((a) => a.id),
+      { from: businessDate, to: businessDate, limit: 100_000 },
+    );
+    const trades = await this.prisma.trade.findMany({
+      where: { businessDate: day, OR: [{ buyerId: memberId }, { sellerId: memberId }] },
+      orderBy: { seq: 'asc' },
+    });
     const seriesIds = [...new Set(trades.map((t) => t.seriesId))];
     const positionRows = await this.prisma.$queryRaw<{ seriesId: string; long: bigint; short: bigint }[]>`
       SELECT "seriesId", sum(CASE WHEN "buyerId" = ${memberId}::uuid THEN quantity ELSE 0 END)::bigint AS long,
@@ -49,7 +56,8 @@ export class StatementsService {
     const code = new Map(series.map((s) => [s.id, s.code]));
     const prices = await this.prisma.settlementPrice.findMany({ where: { businessDate: day, seriesId: { in: allSeries } } });
     const variationMargin = await this.variationBySeries(memberId, businessDate, series, positionRows, trades, prices);
-    const bal = (rows: { type: string; balanceFen: bigint }[]) => Object.fromEntries(rows.map((r) => [r.type.toLowerCase(), formatFen(r.balanceFen)]));
+    const bal = (rows: { type: string; balanceFen: bigint }[]) =>
+      Object.fromEntries(rows.map((r) => [r.type.toLowerCase(), formatFen(r.balanceFen)]));
     return {
       memberId,
       memberName: member.name,
@@ -58,8 +66,21 @@ export class StatementsService {
       openingBalances: bal(opening),
       closingBalances: bal(closing),
       transfers: transfers.reverse().map(toTransferView),
-      trades: trades.map((t) => ({ id: t.id, series: code.get(t.seriesId), side: t.buyerId === memberId ? 'BUY' : 'SELL', price: formatFen(t.priceFen), quantity: t.quantity, block: t.block, time: t.createdAt.toISOString() })),
-      positions: positionRows.map((r) => ({ series: code.get(r.seriesId), long: Number(r.long), short: Number(r.short), net: Number(r.long - r.short) })),
+      trades: trades.map((t) => ({
+        id: t.id,
+        series: code.get(t.seriesId),
+        side: t.buyerId === memberId ? 'BUY' : 'SELL',
+        price: formatFen(t.priceFen),
+        quantity: t.quantity,
+        block: t.block,
+        time: t.createdAt.toISOString(),
+      })),
+      positions: positionRows.map((r) => ({
+        series: code.get(r.seriesId),
+        long: Number(r.long),
+        short: Number(r.short),
+        net: Number(r.long - r.short),
+      })),
       settlementPrices: prices.map((s) => ({ series: code.get(s.seriesId), price: formatFen(s.priceFen), method: s.method })),
       variationMargin,
     };
@@ -78,7 +99,11 @@ export class StatementsService {
     trades: Trade[],
     prices: { seriesId: string; priceFen: bigint }[],
   ) {
-    const settled = await this.dailyRuns.settledSeries(this.prisma, series.map((s) => s.id), businessDate);
+    const settled = await this.dailyRuns.settledSeries(
+      this.prisma,
+      series.map((s) => s.id),
+      businessDate,
+    );
     const previous = await this.settlement.previousPrices(this.prisma, [...settled], businessDate);
     const price = new Map(prices.map((p) => [p.seriesId, p.priceFen]));
     return series
@@ -86,12 +111,28 @@ export class StatementsService {
       .map((s) => {
         const pos = positions.find((p) => p.seriesId === s.id);
         const netEnd = pos ? pos.long - pos.short : 0n;
-        const today = trades.filter((t) => t.seriesId === s.id).map((t) => ({ signed: BigInt(t.buyerId === memberId ? t.quantity : -t.quantity), priceFen: t.priceFen }));
+        const today = trades
+          .filter((t) => t.seriesId === s.id)
+          .map((t) => ({ signed: BigInt(t.buyerId === memberId ? t.quantity : -t.quantity), priceFen: t.priceFen }));
         const netStart = netEnd - today.reduce((sum, t) => sum + t.signed, 0n);
         const prevPriceFen = previous.get(s.id) ?? s.referencePriceFen;
         const priceFen = price.get(s.id)!;
-        const vm = variationMarginFen({ netStart, netEnd, prevPriceFen, priceFen, todaysSignedCostFen: today.reduce((sum, t) => sum + t.signed * t.priceFen, 0n), multiplier: multiplier(s.product.contractSizeTokens) });
-        return { series: s.code, netStart: Number(netStart), netEnd: Number(netEnd), previousPrice: formatFen(prevPriceFen), price: formatFen(priceFen), amount: formatFen(vm) };
+        const vm = variationMarginFen({
+          netStart,
+          netEnd,
+          prevPriceFen,
+          priceFen,
+          todaysSignedCostFen: today.reduce((sum, t) => sum + t.signed * t.priceFen, 0n),
+          multiplier: multiplier(s.product.contractSizeTokens),
+        });
+        return {
+          series: s.code,
+          netStart: Number(netStart),
+          netEnd: Number(netEnd),
+          previousPrice: formatFen(prevPriceFen),
+          price: formatFen(priceFen),
+          amount: formatFen(vm),
+        };
       })
       .sort((x, y) => (x.series < y.series ? -1 : 1));
   }
@@ -102,15 +143,37 @@ export class StatementsService {
       const text = v === null || v === undefined ? '' : String(v);
       return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
     };
-    const lines = [['section', 'date', 'item', 'series', 'kind_or_side', 'debit', 'credit', 'amount_or_price', 'quantity', 'currency', 'reference'].join(',')];
+    const lines = [
+      ['section', 'date', 'item', 'series', 'kind_or_side', 'debit', 'credit', 'amount_or_price', 'quantity', 'currency', 'reference'].join(
+        ',',
+      ),
+    ];
     const row = (...cells: unknown[]) => lines.push(cells.map(esc).join(','));
-    for (const [account, amount] of Object.entries(s.openingBalances)) row('opening_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
-    for (const t of s.transfers) row('transfer', t.businessDate, t.id, '', t.kind, t.debitAccount, t.creditAccount, t.amount, '', s.currency, t.reference ?? '');
-    for (const t of s.trades) row('trade', s.businessDate, t.id, t.series, t.side, '', '', t.price, t.quantity, s.currency, t.block ? 'block' : '');
+    for (const [account, amount] of Object.entries(s.openingBalances))
+      row('opening_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
+    for (const t of s.transfers)
+      row('transfer', t.businessDate, t.id, '', t.kind, t.debitAccount, t.creditAccount, t.amount, '', s.currency, t.reference ?? '');
+    for (const t of s.trades)
+      row('trade', s.businessDate, t.id, t.series, t.side, '', '', t.price, t.quantity, s.currency, t.block ? 'block' : '');
     for (const p of s.positions) row('position', s.businessDate, '', p.series, '', '', '', '', p.net, '', '');
-    for (const p of s.settlementPrices) row('settlement_price', s.businessDate, '', p.series, p.method, '', '', p.price, '', s.currency, '');
-    for (const v of s.variationMargin) row('variation_margin', s.businessDate, '', v.series, '', '', '', v.amount, v.netEnd, s.currency, `S ${v.price} vs ${v.previousPrice}`);
-    for (const [account, amount] of Object.entries(s.closingBalances)) row('closing_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
+    for (const p of s.settlementPrices)
+      row('settlement_price', s.businessDate, '', p.series, p.method, '', '', p.price, '', s.currency, '');
+    for (const v of s.variationMargin)
+      row(
+        'variation_margin',
+        s.businessDate,
+        '',
+        v.series,
+        '',
+        '',
+        '',
+        v.amount,
+        v.netEnd,
+        s.currency,
+        `S ${v.price} vs ${v.previousPrice}`,
+      );
+    for (const [account, amount] of Object.entries(s.closingBalances))
+      row('closing_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
     return `${lines.join('\n')}\n`;
   }
 }

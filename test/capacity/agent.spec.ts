@@ -15,7 +15,10 @@ describe('node agent as a real process', () => {
   const agents: Spawned[] = [];
 
   const startAgent = (api: string, extra: string[] = []) => {
-    const a = spawnNode([AGENT, '--api', api, '--node', node.id, '--simulate', '--rate', '0', '--heartbeat-ms', '150', ...extra], childEnv({ TOKENCLEAR_NODE_TOKEN: node.nodeToken }));
+    const a = spawnNode(
+      [AGENT, '--api', api, '--node', node.id, '--simulate', '--rate', '0', '--heartbeat-ms', '150', ...extra],
+      childEnv({ TOKENCLEAR_NODE_TOKEN: node.nodeToken }),
+    );
     agents.push(a);
     return a;
   };
@@ -65,7 +68,11 @@ describe('node agent as a real process', () => {
 
   it('keeps trying with backoff while the API is down, and exits cleanly on SIGTERM', { timeout: 30_000 }, async () => {
     const agent = startAgent(`http://127.0.0.1:${await freePort()}`);
-    const failuresSoFar = () => agent.output().split('\n').filter((l) => l.includes('heartbeat failed; retrying'));
+    const failuresSoFar = () =>
+      agent
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('heartbeat failed; retrying'));
     // Evidence, not a fixed sleep: a loaded machine may take a while to start the process.
     const deadline = Date.now() + 15_000;
     while (failuresSoFar().length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
@@ -98,9 +105,13 @@ const oldNodeVersion = (() => {
 describe.runIf(oldNodeVersion !== undefined && Number(oldNodeVersion.split('.')[0]) < 22)('node agent on an old Node.js', () => {
   it(`refuses Node ${oldNodeVersion} with a clear message and exit code 69`, () => {
     assertBuilt();
-    const run = spawnSync(OLD_NODE, [AGENT, '--api', 'http://127.0.0.1:9', '--node', 'n', '--token', 't', '--simulate'], { encoding: 'utf8' });
+    const run = spawnSync(OLD_NODE, [AGENT, '--api', 'http://127.0.0.1:9', '--node', 'n', '--token', 't', '--simulate'], {
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(69);
-    expect(run.stderr.trim()).toBe(`tokenclear agent: Node.js ${oldNodeVersion} is not supported; install Node.js 24 LTS (or 22 from 22.12.0) and run the agent again`);
+    expect(run.stderr.trim()).toBe(
+      `tokenclear agent: Node.js ${oldNodeVersion} is not supported; install Node.js 24 LTS (or 22 from 22.12.0) and run the agent again`,
+    );
     expect(run.stdout).toBe('');
   });
 });

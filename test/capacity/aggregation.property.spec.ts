@@ -17,11 +17,14 @@ const fleetArb = fc.array(
     operator: fc.integer({ min: 0, max: 3 }),
     region: fc.constantFrom(...REGIONS),
     status: fc.constantFrom('ONLINE' as const, 'DRAINING' as const, 'OFFLINE' as const),
-    models: fc.uniqueArray(fc.record({ modelClass: fc.constantFrom(...CLASSES), tokensPerSecond: fc.integer({ min: 1, max: 1_000_000 }) }), {
-      minLength: 1,
-      maxLength: 3,
-      selector: (m) => m.modelClass,
-    }),
+    models: fc.uniqueArray(
+      fc.record({ modelClass: fc.constantFrom(...CLASSES), tokensPerSecond: fc.integer({ min: 1, max: 1_000_000 }) }),
+      {
+        minLength: 1,
+        maxLength: 3,
+        selector: (m) => m.modelClass,
+      },
+    ),
   }),
   { maxLength: 40 },
 );
@@ -57,31 +60,40 @@ describe('GET /v1/capacity equals a brute-force recomputation on random fleets (
     );
     let run = 0;
     await fc.assert(
-      fc.asyncProperty(fleetArb, fc.option(fc.constantFrom(...CLASSES)), fc.option(fc.constantFrom(...REGIONS)), async (fleet, modelClass, region) => {
-        run++;
-        await t.prisma.nodeModel.deleteMany();
-        await t.prisma.node.deleteMany();
-        await t.prisma.dataCenter.deleteMany();
-        for (const [i, n] of fleet.entries()) {
-          const dc = await t.prisma.dataCenter.create({ data: { operatorId: operators[n.operator], name: `dc-${run}-${i}`, region: n.region } });
-          await t.prisma.node.create({
-            data: {
-              dataCenterId: dc.id,
-              operatorId: operators[n.operator],
-              region: n.region,
-              gpuModel: 'H800',
-              gpuCount: 8,
-              status: n.status,
-              tokenHash: `${run}-${i}`.padEnd(64, '0'),
-              models: { create: n.models },
-            },
-          });
-        }
-        const qs = new URLSearchParams({ ...(modelClass ? { modelClass } : {}), ...(region ? { region } : {}) });
-        const res = await t.clearing.get<{ items: unknown[] }>(`/v1/capacity?${qs}`);
-        const expected = bruteForce(fleet).filter((r) => (!modelClass || r.modelClass === modelClass) && (!region || r.region === region));
-        expect(res.body.items).toEqual(expected);
-      }),
+      fc.asyncProperty(
+        fleetArb,
+        fc.option(fc.constantFrom(...CLASSES)),
+        fc.option(fc.constantFrom(...REGIONS)),
+        async (fleet, modelClass, region) => {
+          run++;
+          await t.prisma.nodeModel.deleteMany();
+          await t.prisma.node.deleteMany();
+          await t.prisma.dataCenter.deleteMany();
+          for (const [i, n] of fleet.entries()) {
+            const dc = await t.prisma.dataCenter.create({
+              data: { operatorId: operators[n.operator], name: `dc-${run}-${i}`, region: n.region },
+            });
+            await t.prisma.node.create({
+              data: {
+                dataCenterId: dc.id,
+                operatorId: operators[n.operator],
+                region: n.region,
+                gpuModel: 'H800',
+                gpuCount: 8,
+                status: n.status,
+                tokenHash: `${run}-${i}`.padEnd(64, '0'),
+                models: { create: n.models },
+              },
+            });
+          }
+          const qs = new URLSearchParams({ ...(modelClass ? { modelClass } : {}), ...(region ? { region } : {}) });
+          const res = await t.clearing.get<{ items: unknown[] }>(`/v1/capacity?${qs}`);
+          const expected = bruteForce(fleet).filter(
+            (r) => (!modelClass || r.modelClass === modelClass) && (!region || r.region === region),
+          );
+          expect(res.body.items).toEqual(expected);
+        },
+      ),
       { numRuns: 60 },
     );
   }, 120_000);
@@ -96,7 +108,11 @@ describe('GET /v1/capacity equals a brute-force recomputation on random fleets (
     const dcs = await Promise.all(ops.map((op, i) => createDataCenter(op, REGIONS[i % REGIONS.length])));
     const snapshots: { onlineNodes: number; tokensPerSecond: number }[][] = [];
     const reading = (async () => {
-      for (let i = 0; i < 30; i++) snapshots.push((await t.clearing.get<{ items: { onlineNodes: number; tokensPerSecond: number }[] }>('/v1/capacity?modelClass=llm-8b-instruct')).body.items);
+      for (let i = 0; i < 30; i++)
+        snapshots.push(
+          (await t.clearing.get<{ items: { onlineNodes: number; tokensPerSecond: number }[] }>('/v1/capacity?modelClass=llm-8b-instruct'))
+            .body.items,
+        );
     })();
     await Promise.all(
       Array.from({ length: 24 }, async (_, i) => {
@@ -110,7 +126,14 @@ describe('GET /v1/capacity equals a brute-force recomputation on random fleets (
     // Every snapshot was internally consistent: each row's tokens/s sums nodes of 100..123 tokens/s.
     for (const rows of snapshots) for (const r of rows) expect(r.tokensPerSecond).toBeGreaterThanOrEqual(100 * r.onlineNodes);
     const nodes = await t.prisma.node.findMany({ include: { models: true } });
-    const expected = bruteForce(nodes.map((n) => ({ operator: 0, region: n.region, status: n.status, models: n.models.map((m) => ({ modelClass: m.modelClass, tokensPerSecond: m.tokensPerSecond })) })));
+    const expected = bruteForce(
+      nodes.map((n) => ({
+        operator: 0,
+        region: n.region,
+        status: n.status,
+        models: n.models.map((m) => ({ modelClass: m.modelClass, tokensPerSecond: m.tokensPerSecond })),
+      })),
+    );
     expect((await t.clearing.get<{ items: unknown[] }>('/v1/capacity')).body.items).toEqual(expected);
     expect(expected.reduce((n, r) => n + r.onlineNodes, 0)).toBe(16); // 24 registered, 8 drained
   }, 60_000);

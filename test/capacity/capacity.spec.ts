@@ -57,14 +57,27 @@ describe('capacity registry', () => {
     // operator B vs operator A's resources
     expectProblem(await opB.client.get(`/v1/nodes/${nodeA.id}`), 404, 'NOT_FOUND');
     expectProblem(await opB.client.patch(`/v1/nodes/${nodeA.id}`, { status: 'DRAINING' }), 404, 'NOT_FOUND');
-    expectProblem(await opB.client.post('/v1/nodes', { dataCenterId: dcA, gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }] }), 404, 'NOT_FOUND');
+    expectProblem(
+      await opB.client.post('/v1/nodes', {
+        dataCenterId: dcA,
+        gpuModel: 'H800',
+        gpuCount: 1,
+        models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }],
+      }),
+      404,
+      'NOT_FOUND',
+    );
     const listB = await opB.client.get<{ items: { id: string }[] }>('/v1/nodes');
     expect(listB.body.items.map((n) => n.id)).toEqual([nodeB.id]);
     const dcsB = await opB.client.get<{ items: { id: string }[] }>('/v1/datacenters');
     expect(dcsB.body.items.map((d) => d.id)).not.toContain(dcA);
     // a buyer registers nothing and sees no fleet, only the aggregate
     expectProblem(await buyer.client.post('/v1/datacenters', { name: 'x', region: 'cn-east-1' }), 403, 'FORBIDDEN_ROLE');
-    expectProblem(await buyer.client.post('/v1/nodes', { dataCenterId: dcA, gpuModel: 'H800', gpuCount: 1, models: [] }), 403, 'FORBIDDEN_ROLE');
+    expectProblem(
+      await buyer.client.post('/v1/nodes', { dataCenterId: dcA, gpuModel: 'H800', gpuCount: 1, models: [] }),
+      403,
+      'FORBIDDEN_ROLE',
+    );
     expectProblem(await buyer.client.get('/v1/nodes'), 403, 'FORBIDDEN_ROLE');
     expectProblem(await buyer.client.get(`/v1/nodes/${nodeA.id}`), 403, 'FORBIDDEN_ROLE');
     expectProblem(await buyer.client.patch(`/v1/nodes/${nodeA.id}`, { status: 'DRAINING' }), 403, 'FORBIDDEN_ROLE');
@@ -85,16 +98,39 @@ describe('capacity registry', () => {
     ['/v1/datacenters', { name: 'ok', region: 'us-east-1' }, 'UNKNOWN_REGION'],
     ['/v1/datacenters', { name: 'ok', region: 7 }, 'VALIDATION_FAILED'],
     ['/v1/datacenters', { name: 'ok' }, 'VALIDATION_FAILED'],
-    ['/v1/nodes', { dataCenterId: 'not-a-uuid', gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }] }, 'VALIDATION_FAILED'],
+    [
+      '/v1/nodes',
+      { dataCenterId: 'not-a-uuid', gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }] },
+      'VALIDATION_FAILED',
+    ],
     ['/v1/nodes', { gpuModel: 'H800', gpuCount: 0, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }] }, 'VALIDATION_FAILED'],
-    ['/v1/nodes', { gpuModel: 'H800', gpuCount: 1.5, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }] }, 'VALIDATION_FAILED'],
+    [
+      '/v1/nodes',
+      { gpuModel: 'H800', gpuCount: 1.5, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }] },
+      'VALIDATION_FAILED',
+    ],
     ['/v1/nodes', { gpuModel: '', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }] }, 'VALIDATION_FAILED'],
     ['/v1/nodes', { gpuModel: 'H800', gpuCount: 1, models: [] }, 'VALIDATION_FAILED'],
     ['/v1/nodes', { gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 0 }] }, 'VALIDATION_FAILED'],
     ['/v1/nodes', { gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: -5 }] }, 'VALIDATION_FAILED'],
-    ['/v1/nodes', { gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: '100' }] }, 'VALIDATION_FAILED'],
+    [
+      '/v1/nodes',
+      { gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: '100' }] },
+      'VALIDATION_FAILED',
+    ],
     ['/v1/nodes', { gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'gpt-x', tokensPerSecond: 100 }] }, 'UNKNOWN_MODEL_CLASS'],
-    ['/v1/nodes', { gpuModel: 'H800', gpuCount: 1, models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 1 }, { modelClass: 'llm-8b-instruct', tokensPerSecond: 2 }] }, 'DUPLICATE_MODEL_CLASS'],
+    [
+      '/v1/nodes',
+      {
+        gpuModel: 'H800',
+        gpuCount: 1,
+        models: [
+          { modelClass: 'llm-8b-instruct', tokensPerSecond: 1 },
+          { modelClass: 'llm-8b-instruct', tokensPerSecond: 2 },
+        ],
+      },
+      'DUPLICATE_MODEL_CLASS',
+    ],
   ])('POST %s %j → 400 %s, nothing written', async (path, body, code) => {
     const before = [await t.prisma.dataCenter.count(), await t.prisma.node.count(), await t.prisma.nodeModel.count()];
     const payload = path === '/v1/nodes' && !('dataCenterId' in body) ? { dataCenterId: dcA, ...body } : body;
@@ -109,10 +145,20 @@ describe('capacity registry', () => {
   });
 
   it('lets the operator drain a node and change its capacity; OFFLINE comes back only by heartbeat', async () => {
-    const drained = await opA.client.patch(`/v1/nodes/${nodeA.id}`, { status: 'DRAINING', models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 5000 }] });
+    const drained = await opA.client.patch(`/v1/nodes/${nodeA.id}`, {
+      status: 'DRAINING',
+      models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 5000 }],
+    });
     expect(drained.body).toMatchObject({ status: 'DRAINING', models: [{ modelClass: 'llm-8b-instruct', tokensPerSecond: 5000 }] });
     expect((await heartbeat(nodeA)).body).toMatchObject({ status: 'DRAINING' });
-    expect((await opA.client.patch(`/v1/nodes/${nodeA.id}`, { status: 'ONLINE', models: [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 1000 }] })).body).toMatchObject({ status: 'ONLINE' });
+    expect(
+      (
+        await opA.client.patch(`/v1/nodes/${nodeA.id}`, {
+          status: 'ONLINE',
+          models: [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 1000 }],
+        })
+      ).body,
+    ).toMatchObject({ status: 'ONLINE' });
     expectProblem(await opB.client.patch(`/v1/nodes/${nodeB.id}`, { status: 'ONLINE' }), 409, 'NODE_OFFLINE');
   });
 
@@ -132,7 +178,10 @@ describe('capacity registry', () => {
   it('computes the capacity-backed selling limit: tokens/s × window × utilisation, non-OFFLINE nodes only', async () => {
     const op = await createMember(t, 'OPERATOR');
     const dc = await createDataCenter(op, 'cn-south-1');
-    const n1 = await createNode(op, dc, [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 1000 }, { modelClass: 'llm-8b-instruct', tokensPerSecond: 9000 }]);
+    const n1 = await createNode(op, dc, [
+      { modelClass: 'llm-70b-instruct', tokensPerSecond: 1000 },
+      { modelClass: 'llm-8b-instruct', tokensPerSecond: 9000 },
+    ]);
     const n2 = await createNode(op, dc, [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 500 }]);
     await createNode(op, dc, [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 700 }]); // never heartbeats: OFFLINE
     await heartbeat(n1);
@@ -148,7 +197,16 @@ describe('capacity registry', () => {
 
   it('aggregates online capacity per model class and region, with committed and available tokens/s', async () => {
     const res = await buyer.client.get<{ items: Record<string, unknown>[] }>('/v1/capacity?modelClass=llm-8b-instruct');
-    expect(res.body.items).toEqual([{ modelClass: 'llm-8b-instruct', region: 'cn-south-1', onlineNodes: 1, tokensPerSecond: 9000, committedTokensPerSecond: 0, availableTokensPerSecond: 9000 }]);
+    expect(res.body.items).toEqual([
+      {
+        modelClass: 'llm-8b-instruct',
+        region: 'cn-south-1',
+        onlineNodes: 1,
+        tokensPerSecond: 9000,
+        committedTokensPerSecond: 0,
+        availableTokensPerSecond: 9000,
+      },
+    ]);
     expectProblem(await buyer.client.get('/v1/capacity?region=mars-1'), 400, 'UNKNOWN_REGION');
     expectProblem(await buyer.client.get('/v1/capacity?modelClass=gpt-x'), 400, 'UNKNOWN_MODEL_CLASS');
   });

@@ -47,7 +47,11 @@ describe('clearing CLI against a live server', () => {
     expect(res.output).toMatch(/CLI-1\s+DAILY\s+2026-12-01\s+COMPLETED\s+4\.10/);
     const json = await cli(['settlement', 'run', '--type', 'DAILY', '--series', 'CLI-1', '--date', DAY, '--json']);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.output.slice(json.output.indexOf('[')))[0]).toMatchObject({ series: 'CLI-1', status: 'COMPLETED', price: '4.10' });
+    expect(JSON.parse(json.output.slice(json.output.indexOf('[')))[0]).toMatchObject({
+      series: 'CLI-1',
+      status: 'COMPLETED',
+      price: '4.10',
+    });
     const refused = await cli(['settlement', 'run', '--type', 'WEEKLY', '--series', 'CLI-1']);
     expect(refused.code).toBe(3);
     expect(refused.output).toContain('VALIDATION_FAILED');

@@ -28,7 +28,8 @@ describe('clearing console and public market board in a real browser', () => {
   };
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist', 'web', 'index.html'))) throw new Error('dist/web is missing: run `npm run build` (npm test does it for you)');
+    if (!existsSync(join(ROOT, 'dist', 'web', 'index.html')))
+      throw new Error('dist/web is missing: run `npm run build` (npm test does it for you)');
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
     t = await startTestApp({ env: { LOG_LEVEL: 'error' } });
     ({ a, b } = await endedDayWithTrade(t, 'WEB-1'));
@@ -46,7 +47,9 @@ describe('clearing console and public market board in a real browser', () => {
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     onTestFailed(async ({ task }) => {
       mkdirSync(ARTIFACTS, { recursive: true });
-      await page.screenshot({ path: join(ARTIFACTS, `${task.name.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: true }).catch(() => undefined);
+      await page
+        .screenshot({ path: join(ARTIFACTS, `${task.name.replace(/[^a-z0-9]+/gi, '-')}.png`), fullPage: true })
+        .catch(() => undefined);
     });
   };
 
@@ -92,7 +95,7 @@ describe('clearing console and public market board in a real browser', () => {
     await t.prisma.$executeRaw`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" - 7 WHERE code = ${`member:${a.id}:cash`}`;
   });
 
-  it('maker proposes, the page hides approve on one\'s own proposal, a second clearing user approves, the balance changes', async () => {
+  it("maker proposes, the page hides approve on one's own proposal, a second clearing user approves, the balance changes", async () => {
     const before = (await t.clearing.get<{ cash: string }>(`/v1/members/${b.id}/balances`)).body.cash;
     await newPage();
     await signIn(t.clearingKey);
@@ -131,7 +134,12 @@ describe('clearing console and public market board in a real browser', () => {
   it('every other console page renders its data from the API', async () => {
     await newPage();
     await signIn(t.clearingKey);
-    for (const [link, text] of [['Members', a.id], ['Capacity', 'Capacity by model class'], ['Delivery', 'Obligations'], ['Markets', 'WEB-1']] as const) {
+    for (const [link, text] of [
+      ['Members', a.id],
+      ['Capacity', 'Capacity by model class'],
+      ['Delivery', 'Obligations'],
+      ['Markets', 'WEB-1'],
+    ] as const) {
       await page.getByRole('link', { name: link }).click();
       await page.getByText(text).first().waitFor();
     }

@@ -12,7 +12,12 @@ describe('kill -9 of an agent holding leases', () => {
   beforeAll(async () => {
     assertBuilt();
     t = await startTestApp({ env: { DELIVERY_LEASE_MS: '1500', DELIVERY_REAP_MS: '100', HEARTBEAT_INTERVAL_MS: '500' } });
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 2, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 2,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
   });
   afterAll(async () => {
@@ -29,15 +34,25 @@ describe('kill -9 of an agent holding leases', () => {
     agents.push(victim);
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) ids.push((await submitJob(buyer, m.series, 40, `crash ${i}`)).body.id);
-    await waitFor('node 0 to hold leases', async () => (await t.prisma.deliveryJob.count({ where: { nodeId: n0.id, status: 'LEASED' } })) >= 3, 20_000);
-    const leasedByVictim = (await t.prisma.deliveryJob.findMany({ where: { nodeId: n0.id, status: 'LEASED' }, select: { id: true } })).map((j) => j.id);
+    await waitFor(
+      'node 0 to hold leases',
+      async () => (await t.prisma.deliveryJob.count({ where: { nodeId: n0.id, status: 'LEASED' } })) >= 3,
+      20_000,
+    );
+    const leasedByVictim = (await t.prisma.deliveryJob.findMany({ where: { nodeId: n0.id, status: 'LEASED' }, select: { id: true } })).map(
+      (j) => j.id,
+    );
 
     victim.child.kill('SIGKILL');
     await victim.exited;
     expect((await op.client.patch(`/v1/nodes/${n1.id}`, { status: 'ONLINE' })).status).toBe(200);
     agents.push(startAgent(t, n1));
 
-    await waitFor('all jobs completed', async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: 'COMPLETED' } })) === ids.length, 60_000);
+    await waitFor(
+      'all jobs completed',
+      async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: 'COMPLETED' } })) === ids.length,
+      60_000,
+    );
     const usage = await t.prisma.usageRecord.findMany({ where: { jobId: { in: ids } } });
     expect(usage).toHaveLength(ids.length);
     for (const id of leasedByVictim) {

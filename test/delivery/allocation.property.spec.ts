@@ -6,11 +6,20 @@ const id = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12,
 
 /** Random books: distinct members, each net long or net short, longs with opening times. */
 const books = fc
-  .array(fc.record({ member: fc.integer({ min: 1, max: 500 }), net: fc.integer({ min: -40, max: 40 }).filter((n) => n !== 0), since: fc.integer({ min: 0, max: 20 }) }), { maxLength: 40 })
+  .array(
+    fc.record({
+      member: fc.integer({ min: 1, max: 500 }),
+      net: fc.integer({ min: -40, max: 40 }).filter((n) => n !== 0),
+      since: fc.integer({ min: 0, max: 20 }),
+    }),
+    { maxLength: 40 },
+  )
   .map((rows) => {
     const seen = new Set<number>();
     const uniq = rows.filter((r) => !seen.has(r.member) && seen.add(r.member));
-    const longs: NetLong[] = uniq.filter((r) => r.net > 0).map((r) => ({ memberId: id(r.member), contracts: r.net, since: new Date(Date.UTC(2026, 10, 1) + r.since * 3_600_000) }));
+    const longs: NetLong[] = uniq
+      .filter((r) => r.net > 0)
+      .map((r) => ({ memberId: id(r.member), contracts: r.net, since: new Date(Date.UTC(2026, 10, 1) + r.since * 3_600_000) }));
     const shorts: NetShort[] = uniq.filter((r) => r.net < 0).map((r) => ({ memberId: id(r.member), contracts: -r.net }));
     return { longs, shorts };
   });
@@ -25,11 +34,13 @@ describe('delivery allocation', () => {
         const paired = Math.min(sum(longs), sum(shorts));
         expect(sum(a.pairings)).toBe(paired);
         for (const l of longs) {
-          const got = sum(a.pairings.filter((p) => p.buyerId === l.memberId)) + sum(a.unpairedLongs.filter((u) => u.memberId === l.memberId));
+          const got =
+            sum(a.pairings.filter((p) => p.buyerId === l.memberId)) + sum(a.unpairedLongs.filter((u) => u.memberId === l.memberId));
           expect(got).toBe(l.contracts);
         }
         for (const s of shorts) {
-          const got = sum(a.pairings.filter((p) => p.sellerId === s.memberId)) + sum(a.unpairedShorts.filter((u) => u.memberId === s.memberId));
+          const got =
+            sum(a.pairings.filter((p) => p.sellerId === s.memberId)) + sum(a.unpairedShorts.filter((u) => u.memberId === s.memberId));
           expect(got).toBe(s.contracts);
         }
         // With balanced sides (no trader close-outs) nothing is left unpaired.
@@ -44,7 +55,11 @@ describe('delivery allocation', () => {
   it('is deterministic whatever the input order', () => {
     fc.assert(
       fc.property(books, fc.integer(), ({ longs, shorts }, seed) => {
-        const shuffle = <T>(xs: T[]) => xs.map((x, i) => ({ x, k: (i * 7919 + seed) % 104729 })).sort((a, b) => a.k - b.k).map((e) => e.x);
+        const shuffle = <T>(xs: T[]) =>
+          xs
+            .map((x, i) => ({ x, k: (i * 7919 + seed) % 104729 }))
+            .sort((a, b) => a.k - b.k)
+            .map((e) => e.x);
         expect(allocate(shuffle(longs), shuffle(shorts))).toEqual(allocate(longs, shorts));
       }),
       { numRuns: 300 },

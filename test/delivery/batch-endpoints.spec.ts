@@ -14,7 +14,13 @@ interface BatchItem {
   problem?: { code: string };
 }
 
-const job = (series: string, maxTokens: number, extra: Record<string, unknown> = {}) => ({ series, modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `max ${maxTokens}` }], maxTokens, ...extra });
+const job = (series: string, maxTokens: number, extra: Record<string, unknown> = {}) => ({
+  series,
+  modelClass: 'llm-70b-instruct',
+  messages: [{ role: 'user', content: `max ${maxTokens}` }],
+  maxTokens,
+  ...extra,
+});
 
 /** The batch endpoints (buyers submit many jobs, agents report many completions) and the checks behind their one-transaction batches. */
 describe('delivery batches', () => {
@@ -28,7 +34,12 @@ describe('delivery batches', () => {
   beforeAll(async () => {
     t = await startTestApp({ env: { DELIVERY_MAX_TOKENS: '400000' } });
     // One contract: 1,000,000 tokens at 400.00.
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 2, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 2,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
     buyer = m.buyers[0];
     nodeId = m.operators[0].nodes[0].id;
@@ -41,7 +52,13 @@ describe('delivery batches', () => {
 
   it('POST /v1/delivery/jobs/batch judges each job in order as if alone, answers each, and writes nothing for a refused one', async () => {
     const res = await buyer.client.post<{ items: BatchItem[] }>('/v1/delivery/jobs/batch', {
-      jobs: [job(m.series, 400_000), job(m.series, 10, { obligationId: randomUUID() }), job(m.series, 400_000), job(m.series, 400_000), job(m.series, 1)],
+      jobs: [
+        job(m.series, 400_000),
+        job(m.series, 10, { obligationId: randomUUID() }),
+        job(m.series, 400_000),
+        job(m.series, 400_000),
+        job(m.series, 1),
+      ],
     });
     expect(res.status, res.text).toBe(200);
     expect(res.body.items.map((i) => i.status)).toEqual([201, 422, 201, 201, 422]);
@@ -60,23 +77,44 @@ describe('delivery batches', () => {
     expect((await obligation()).reservedTokens).toBe(1_000_000n);
     // One success event per stored job, committed with it; one failure per refusal.
     const audit = await t.prisma.auditEvent.findMany({ where: { actorMemberId: buyer.id, action: 'delivery.job.submit' } });
-    expect(audit.filter((a) => a.outcome === 'SUCCESS').map((a) => a.targetId).sort()).toEqual([...ids].sort());
-    expect(audit.filter((a) => a.outcome === 'FAILURE').map((a) => a.errorCode).sort()).toEqual(['NO_ENTITLEMENT', 'NO_ENTITLEMENT']);
+    expect(
+      audit
+        .filter((a) => a.outcome === 'SUCCESS')
+        .map((a) => a.targetId)
+        .sort(),
+    ).toEqual([...ids].sort());
+    expect(
+      audit
+        .filter((a) => a.outcome === 'FAILURE')
+        .map((a) => a.errorCode)
+        .sort(),
+    ).toEqual(['NO_ENTITLEMENT', 'NO_ENTITLEMENT']);
 
-    expectProblem(await t.client(m.operators[0].member.key).post('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] }), 403, 'FORBIDDEN_ROLE');
+    expectProblem(
+      await t.client(m.operators[0].member.key).post('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] }),
+      403,
+      'FORBIDDEN_ROLE',
+    );
     expectProblem(await buyer.client.post('/v1/delivery/jobs/batch', { jobs: [] }), 400, 'VALIDATION_FAILED');
   });
 
   it('POST /v1/nodes/:id/completions applies each completion once; a duplicate is a replay, a stale lease is refused, others still apply', async () => {
-    const leased = await waitFor('three jobs leased', async () => {
-      const res = await node.post<{ jobs: LeasedJob[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 3, waitSeconds: 1 });
-      return res.body.jobs.length === 3 ? res.body.jobs : undefined;
-    }, 10_000);
+    const leased = await waitFor(
+      'three jobs leased',
+      async () => {
+        const res = await node.post<{ jobs: LeasedJob[] }>(`/v1/nodes/${nodeId}/lease`, { maxJobs: 3, waitSeconds: 1 });
+        return res.body.jobs.length === 3 ? res.body.jobs : undefined;
+      },
+      10_000,
+    );
     const [a, b, c] = leased;
     const done = (j: LeasedJob, leaseToken = j.leaseToken) => completionOf(j, leaseToken, `done ${j.id}`);
-    const res = await node.post<{ items: { jobId: string; status: number; replayed?: boolean; problem?: { code: string } }[] }>(`/v1/nodes/${nodeId}/completions`, {
-      completions: [done(a), done(a), done(b, 'f'.repeat(32)), done(c)],
-    });
+    const res = await node.post<{ items: { jobId: string; status: number; replayed?: boolean; problem?: { code: string } }[] }>(
+      `/v1/nodes/${nodeId}/completions`,
+      {
+        completions: [done(a), done(a), done(b, 'f'.repeat(32)), done(c)],
+      },
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.items.map((i) => [i.jobId, i.status, i.replayed ?? i.problem?.code])).toEqual([
       [a.id, 200, false],
@@ -91,12 +129,21 @@ describe('delivery batches', () => {
     expect(o.deliveredTokens).toBe(usage.reduce((s, u) => s + u.creditedTokens, 0n));
     expect(o.deliveredTokens).toBe(220n);
     expect(o.releasedFen).toBe(usage.reduce((s, u) => s + u.releasedFen, 0n));
-    expect(o.reservedTokens).toBe((await t.prisma.deliveryJob.findMany({ where: { status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } } })).reduce((s, j) => s + j.reservedTokens, 0n));
+    expect(o.reservedTokens).toBe(
+      (await t.prisma.deliveryJob.findMany({ where: { status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } } })).reduce(
+        (s, j) => s + j.reservedTokens,
+        0n,
+      ),
+    );
     expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: b.id } })).status).toBe('LEASED');
     expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: a.id } })).output).toBe(`done ${a.id}`);
 
     // Another node's token may not report for this node.
-    expectProblem(await t.client(m.operators[0].nodes[1].nodeToken).post(`/v1/nodes/${nodeId}/completions`, { completions: [done(b)] }), 404, 'NOT_FOUND');
+    expectProblem(
+      await t.client(m.operators[0].nodes[1].nodeToken).post(`/v1/nodes/${nodeId}/completions`, { completions: [done(b)] }),
+      404,
+      'NOT_FOUND',
+    );
     await expectLedgerConsistent(t.prisma);
   });
 
@@ -104,10 +151,23 @@ describe('delivery batches', () => {
     const lease = (maxJobs: number) => node.post(`/v1/nodes/${nodeId}/lease`, { maxJobs, waitSeconds: 0 });
     expect((await lease(256)).status).toBe(200);
     expectProblem(await lease(257), 400, 'VALIDATION_FAILED');
-    const one = { jobId: randomUUID(), leaseToken: 'x', usage: { prompt_tokens: 1, completion_tokens: 1 }, ttftMs: 1, durationMs: 1, output: '' };
-    expectProblem(await node.post(`/v1/nodes/${nodeId}/completions`, { completions: Array.from({ length: 257 }, () => one) }), 400, 'VALIDATION_FAILED');
+    const one = {
+      jobId: randomUUID(),
+      leaseToken: 'x',
+      usage: { prompt_tokens: 1, completion_tokens: 1 },
+      ttftMs: 1,
+      durationMs: 1,
+      output: '',
+    };
+    expectProblem(
+      await node.post(`/v1/nodes/${nodeId}/completions`, { completions: Array.from({ length: 257 }, () => one) }),
+      400,
+      'VALIDATION_FAILED',
+    );
     // 256 unknown jobs: accepted as a request, each answered on its own.
-    const res = await node.post<{ items: { status: number }[] }>(`/v1/nodes/${nodeId}/completions`, { completions: Array.from({ length: 256 }, () => ({ ...one, jobId: randomUUID() })) });
+    const res = await node.post<{ items: { status: number }[] }>(`/v1/nodes/${nodeId}/completions`, {
+      completions: Array.from({ length: 256 }, () => ({ ...one, jobId: randomUUID() })),
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body.items).toHaveLength(256);
     expect(new Set(res.body.items.map((i) => i.status))).toEqual(new Set([404]));
@@ -117,7 +177,20 @@ describe('delivery batches', () => {
     const repo = t.app.get(JobBatchRepository);
     const o = await obligation();
     // Reserving more than is left (as if completions and other submissions took it meanwhile).
-    const tooMuch = { id: randomUUID(), buyerId: o.buyerId, seriesId: o.seriesId, obligationId: o.id, sellerId: o.sellerId, modelClass: 'llm-70b-instruct', region: null, messages: [], maxTokens: 1, reservedTokens: o.tokens, callbackUrl: null, decisions: [] };
+    const tooMuch = {
+      id: randomUUID(),
+      buyerId: o.buyerId,
+      seriesId: o.seriesId,
+      obligationId: o.id,
+      sellerId: o.sellerId,
+      modelClass: 'llm-70b-instruct',
+      region: null,
+      messages: [],
+      maxTokens: 1,
+      reservedTokens: o.tokens,
+      callbackUrl: null,
+      decisions: [],
+    };
     const submit = t.prisma.sqlTransaction((tx) => repo.insertJobs(tx, [tooMuch]));
     await expect(submit.catch((err: unknown) => postgresError(err)?.code)).resolves.toBe('TCR01');
     expect(await t.prisma.deliveryJob.count({ where: { id: tooMuch.id } })).toBe(0);
@@ -125,8 +198,31 @@ describe('delivery batches', () => {
 
     // A completion metered from delivered/released figures that are no longer current.
     const leased = await t.prisma.deliveryJob.findFirstOrThrow({ where: { status: 'LEASED' } });
-    const metered = { jobId: leased.id, obligationId: o.id, nodeId, operatorId: o.sellerId, promptTokens: 0n, completionTokens: 10n, billableTokens: 10n, creditedTokens: 10n, excessTokens: 0n, releasedFen: 0n, ttftMs: 1, durationMs: 1, ttftBreach: false, rateBreach: false, output: 'x' };
-    const stale = { id: o.id, before: { deliveredTokens: o.deliveredTokens - 1n, releasedFen: o.releasedFen }, deliveredTokens: o.deliveredTokens + 10n, unreserve: leased.reservedTokens, excess: 0n, releasedFen: 0n };
+    const metered = {
+      jobId: leased.id,
+      obligationId: o.id,
+      nodeId,
+      operatorId: o.sellerId,
+      promptTokens: 0n,
+      completionTokens: 10n,
+      billableTokens: 10n,
+      creditedTokens: 10n,
+      excessTokens: 0n,
+      releasedFen: 0n,
+      ttftMs: 1,
+      durationMs: 1,
+      ttftBreach: false,
+      rateBreach: false,
+      output: 'x',
+    };
+    const stale = {
+      id: o.id,
+      before: { deliveredTokens: o.deliveredTokens - 1n, releasedFen: o.releasedFen },
+      deliveredTokens: o.deliveredTokens + 10n,
+      unreserve: leased.reservedTokens,
+      excess: 0n,
+      releasedFen: 0n,
+    };
     const complete = t.prisma.sqlTransaction((tx) => repo.recordCompletions(tx, [metered], [stale]));
     await expect(complete.catch((err: unknown) => postgresError(err)?.code)).resolves.toBe('TCR01');
     expect(await t.prisma.usageRecord.count({ where: { jobId: leased.id } })).toBe(0);

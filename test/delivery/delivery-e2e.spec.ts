@@ -4,7 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, type Spawned } from '../harness/processes.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { closeWindow, expire, fakeInferenceServer, physicalMarket, startAgent, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import {
+  closeWindow,
+  expire,
+  fakeInferenceServer,
+  physicalMarket,
+  startAgent,
+  submitJob,
+  waitFor,
+  type PhysicalMarket,
+} from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 const JOBS = 200;
@@ -68,12 +77,22 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
     const submitted: string[] = [];
     for (let i = 0; i < JOBS; i++) {
       const buyer = m.buyers[i % 3];
-      const res = await submitJob(buyer, m.series, 20 + (i % 7) * 10, `job ${i}: tell me about delivered tokens`, i % 10 === 0 ? { callbackUrl: hookUrl } : {});
+      const res = await submitJob(
+        buyer,
+        m.series,
+        20 + (i % 7) * 10,
+        `job ${i}: tell me about delivered tokens`,
+        i % 10 === 0 ? { callbackUrl: hookUrl } : {},
+      );
       expect(res.status, res.text).toBe(201);
       expect(res.body.status).toBe('QUEUED');
       submitted.push(res.body.id);
     }
-    await waitFor('all jobs completed', async () => (await t.prisma.deliveryJob.count({ where: { id: { in: submitted }, status: 'COMPLETED' } })) === JOBS, 120_000);
+    await waitFor(
+      'all jobs completed',
+      async () => (await t.prisma.deliveryJob.count({ where: { id: { in: submitted }, status: 'COMPLETED' } })) === JOBS,
+      120_000,
+    );
 
     const usage = await t.prisma.usageRecord.findMany({ where: { jobId: { in: submitted } } });
     expect(usage).toHaveLength(JOBS);
@@ -86,10 +105,23 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
       expect(u.completionTokens).toBe(BigInt(u.nodeId === realNode ? Math.min(job.maxTokens, 40) : job.maxTokens));
       expect(u.excessTokens).toBe(0n);
     }
-    expect(usage.some((u) => u.nodeId === realNode), agents[0].output().split("\n").filter((l) => !l.includes("heartbeat")).join("\n").slice(0, 3000)).toBe(true);
+    expect(
+      usage.some((u) => u.nodeId === realNode),
+      agents[0]
+        .output()
+        .split('\n')
+        .filter((l) => !l.includes('heartbeat'))
+        .join('\n')
+        .slice(0, 3000),
+    ).toBe(true);
     expect(inference.requests()).toBe(usage.filter((u) => u.nodeId === realNode).length);
     const fromServer = usage.find((u) => u.nodeId === realNode)!;
-    const view = await t.clearing.get<{ output: string; usage: { prompt_tokens: number }; sla: { met: boolean }; timings: { ttftMs: number } }>(`/v1/delivery/jobs/${fromServer.jobId}`);
+    const view = await t.clearing.get<{
+      output: string;
+      usage: { prompt_tokens: number };
+      sla: { met: boolean };
+      timings: { ttftMs: number };
+    }>(`/v1/delivery/jobs/${fromServer.jobId}`);
     expect(view.body.output).toMatch(/^w0 w1 /);
     expect(view.body.usage.prompt_tokens).toBe(Number(fromServer.promptTokens));
 
@@ -99,7 +131,10 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
       const delivered = mine.reduce((s, u) => s + u.creditedTokens, 0n);
       expect(o.deliveredTokens).toBe(delivered);
       expect(o.reservedTokens).toBe(0n);
-      const released = await t.prisma.transfer.aggregate({ where: { obligationId: o.id, kind: 'ESCROW_RELEASE' }, _sum: { amountFen: true } });
+      const released = await t.prisma.transfer.aggregate({
+        where: { obligationId: o.id, kind: 'ESCROW_RELEASE' },
+        _sum: { amountFen: true },
+      });
       expect(released._sum.amountFen ?? 0n).toBe((BigInt(o.contracts) * 40_000n * delivered) / (BigInt(o.contracts) * 1_000_000n));
       expect(o.releasedFen).toBe(released._sum.amountFen ?? 0n);
     }
@@ -125,7 +160,10 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
       const res = await m.operators[1].member.client.patch(`/v1/nodes/${n.id}`, { status: 'DRAINING' });
       expect(res.status, res.text).toBe(200);
     }
-    const target = (await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId, sellerId: m.operators[1].member.id }, orderBy: { seq: 'asc' } }));
+    const target = await t.prisma.deliveryObligation.findFirstOrThrow({
+      where: { seriesId: m.seriesId, sellerId: m.operators[1].member.id },
+      orderBy: { seq: 'asc' },
+    });
     const buyer = m.buyers.find((b) => b.id === target.buyerId)!;
     for (let i = 0; i < 3; i++) {
       const res = await submitJob(buyer, m.series, 500, `late ${i}`, { obligationId: target.id });
@@ -143,7 +181,11 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
     expect(run.status).toBe('COMPLETED');
 
     for (const id of shortfallJobs) {
-      expect(await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'FAILED', failureCode: 'WINDOW_CLOSED', operatorFault: true });
+      expect(await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id } })).toMatchObject({
+        status: 'FAILED',
+        failureCode: 'WINDOW_CLOSED',
+        operatorFault: true,
+      });
     }
     const expectedCash = new Map(cashBefore);
     const add = (id: string, fen: bigint) => expectedCash.set(id, (expectedCash.get(id) ?? 0n) + fen);
@@ -157,7 +199,14 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
       const paidTotal = (notional * (b.deliveredTokens + unused)) / b.tokens;
       const refund = notional - paidTotal;
       const penalty = (refund * 2_000n + 9_999n) / 10_000n;
-      expect(o).toMatchObject({ status: 'CLOSED', shortfallTokens: shortfall, unusedTokens: unused, refundedFen: refund, penaltyFen: penalty, releasedFen: paidTotal });
+      expect(o).toMatchObject({
+        status: 'CLOSED',
+        shortfallTokens: shortfall,
+        unusedTokens: unused,
+        refundedFen: refund,
+        penaltyFen: penalty,
+        releasedFen: paidTotal,
+      });
       if (o.id === target.id) expect(refund).toBeGreaterThan(0n);
       else expect(refund).toBe(0n);
       add(o.sellerId, paidTotal - b.releasedFen - penalty);
@@ -166,7 +215,10 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
     expect(await cashByMember(t)).toEqual(expectedCash);
     for (const b of m.buyers) expect((await t.clearing.get(`/v1/members/${b.id}/balances`)).body).toMatchObject({ escrow: '0.00' });
     expect((await t.clearing.get(`/v1/series/${m.series}`)).body).toMatchObject({ status: 'SETTLED' });
-    const again = await t.clearing.post<{ status: string; checksum: string }>('/v1/settlement/runs', { type: 'DELIVERY_CLOSE', series: m.series });
+    const again = await t.clearing.post<{ status: string; checksum: string }>('/v1/settlement/runs', {
+      type: 'DELIVERY_CLOSE',
+      series: m.series,
+    });
     expect(again.body).toMatchObject({ status: 'COMPLETED', checksum: run.checksum });
     await expectLedgerConsistent(t.prisma);
   }, 60_000);

@@ -33,12 +33,20 @@ describe('job lookups by id', () => {
   beforeAll(async () => {
     // No reaper re-drive of the synthetic jobs while the test runs.
     t = await startTestApp({ env: { DELIVERY_STALE_MS: '3600000' } });
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
     const sub = await submitJob(m.buyers[0], m.series, 10, 'template');
     expect(sub.status, sub.text).toBe(201);
     const template = sub.body.id;
-    await waitFor('the template job dispatched', async () => (await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: template } })).status === 'DISPATCHED');
+    await waitFor(
+      'the template job dispatched',
+      async () => (await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: template } })).status === 'DISPATCHED',
+    );
     // The statistics of a busy day: 20,000 finished jobs, analyzed; then a burst the statistics
     // have not seen — 1,500 jobs DISPATCHED to one node and 1,500 QUEUED.
     const copies = (n: number, status: string) =>
@@ -61,7 +69,9 @@ describe('job lookups by id', () => {
       const parsed = JSON.parse(json) as { 'Query Text': string; Plan: unknown };
       plans.push({ text: parsed['Query Text'], plan: parsed.Plan });
     });
-    await client.query("LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = 'notice'; SET auto_explain.log_format = 'json'");
+    await client.query(
+      "LOAD 'auto_explain'; SET auto_explain.log_min_duration = 0; SET auto_explain.log_level = 'notice'; SET auto_explain.log_format = 'json'",
+    );
     client.release();
   });
   afterAll(async () => {
@@ -77,8 +87,15 @@ describe('job lookups by id', () => {
 
   it('a claim reads the claimed jobs through the primary key, not the (nodeId, status) index', async () => {
     const nodeId = m.operators[0].nodes[0].id;
-    const ids = (await t.prisma.deliveryJob.findMany({ where: { status: 'DISPATCHED', nodeId }, select: { id: true }, take: 64 })).map((j) => j.id);
-    const claimed = await repo.claim(new SqlTx(pool), nodeId, 30_000, ids.map((id) => ({ id, attempt: 0, token: 'lookup-test' })));
+    const ids = (await t.prisma.deliveryJob.findMany({ where: { status: 'DISPATCHED', nodeId }, select: { id: true }, take: 64 })).map(
+      (j) => j.id,
+    );
+    const claimed = await repo.claim(
+      new SqlTx(pool),
+      nodeId,
+      30_000,
+      ids.map((id) => ({ id, attempt: 0, token: 'lookup-test' })),
+    );
     expect(claimed).toHaveLength(64);
     const paths = planOf(`SET status = 'LEASED'`);
     expect([...paths.indexes]).toEqual(['delivery_jobs_pkey']);
@@ -88,7 +105,10 @@ describe('job lookups by id', () => {
   it('dispatch reads the dispatched jobs through the primary key, not the status index', async () => {
     const nodeId = m.operators[0].nodes[0].id;
     const ids = (await t.prisma.deliveryJob.findMany({ where: { status: 'QUEUED' }, select: { id: true }, take: 64 })).map((j) => j.id);
-    const moved = await repo.markDispatched(new SqlTx(pool), ids.map((id) => ({ id, attempt: 0, nodeId, decision: { event: 'DISPATCHED' } })));
+    const moved = await repo.markDispatched(
+      new SqlTx(pool),
+      ids.map((id) => ({ id, attempt: 0, nodeId, decision: { event: 'DISPATCHED' } })),
+    );
     expect(moved.size).toBe(64);
     const paths = planOf(`SET status = 'DISPATCHED'`);
     expect([...paths.indexes]).toEqual(['delivery_jobs_pkey']);

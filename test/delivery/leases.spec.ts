@@ -22,12 +22,26 @@ describe('leases and exactly-once metering', () => {
     expect(res.status, res.text).toBe(200);
     return res.body.jobs;
   };
-  const complete = (id: string, leaseToken: string, u = usage) => node.post<{ status: string; replayed: boolean }>(`/v1/delivery/jobs/${id}/complete`, { leaseToken, usage: u, ttftMs: 120, durationMs: 2_000, output: 'ok' });
+  const complete = (id: string, leaseToken: string, u = usage) =>
+    node.post<{ status: string; replayed: boolean }>(`/v1/delivery/jobs/${id}/complete`, {
+      leaseToken,
+      usage: u,
+      ttftMs: 120,
+      durationMs: 2_000,
+      output: 'ok',
+    });
   const obligation = () => t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { DELIVERY_LEASE_MS: String(LEASE_MS), DELIVERY_REAP_MS: '100', DELIVERY_STALE_MS: '1000', DELIVERY_MAX_ATTEMPTS: '3' } });
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    t = await startTestApp({
+      env: { DELIVERY_LEASE_MS: String(LEASE_MS), DELIVERY_REAP_MS: '100', DELIVERY_STALE_MS: '1000', DELIVERY_MAX_ATTEMPTS: '3' },
+    });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
     buyer = m.buyers[0];
     nodeId = m.operators[0].nodes[0].id;
@@ -55,21 +69,37 @@ describe('leases and exactly-once metering', () => {
     expect(await t.prisma.usageRecord.count({ where: { jobId: got.id } })).toBe(1);
     expect(await obligation()).toMatchObject({ deliveredTokens: 110n, reservedTokens: 0n });
     // 110 of 1,000,000 tokens at 400.00: floor(40,000 × 110 / 1,000,000) = 4 fen.
-    expect(await t.prisma.transfer.findMany({ where: { jobId: got.id }, select: { amountFen: true, kind: true } })).toEqual([{ amountFen: 4n, kind: 'ESCROW_RELEASE' }]);
-    expectProblem(await node.post(`/v1/delivery/jobs/${got.id}/fail`, { leaseToken: got.leaseToken, reason: 'late', retryable: true }), 409, 'LEASE_STALE');
+    expect(await t.prisma.transfer.findMany({ where: { jobId: got.id }, select: { amountFen: true, kind: true } })).toEqual([
+      { amountFen: 4n, kind: 'ESCROW_RELEASE' },
+    ]);
+    expectProblem(
+      await node.post(`/v1/delivery/jobs/${got.id}/fail`, { leaseToken: got.leaseToken, reason: 'late', retryable: true }),
+      409,
+      'LEASE_STALE',
+    );
     expectProblem(await complete(got.id, 'f'.repeat(32)), 409, 'JOB_FINISHED');
-    const view = await buyer.client.get<{ usage: { billableTokens: number }; sla: { met: boolean }; attempts: number }>(`/v1/delivery/jobs/${got.id}`);
-    expect(view.body).toMatchObject({ usage: { billableTokens: 110, prompt_tokens: 40, completion_tokens: 100 }, sla: { met: true }, attempts: 1 });
+    const view = await buyer.client.get<{ usage: { billableTokens: number }; sla: { met: boolean }; attempts: number }>(
+      `/v1/delivery/jobs/${got.id}`,
+    );
+    expect(view.body).toMatchObject({
+      usage: { billableTokens: 110, prompt_tokens: 40, completion_tokens: 100 },
+      sla: { met: true },
+      attempts: 1,
+    });
   });
 
   it('a completion after the lease expired and the job was re-dispatched is refused and changes nothing', async () => {
     const job = await submitJob(buyer, m.series, 300, 'second');
     const [first] = await lease();
     expect(first.id).toBe(job.body.id);
-    await waitFor('lease to expire and the job to be dispatched again', async () => {
-      const row = await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: first.id } });
-      return row.attempt === 1 && row.status === 'DISPATCHED';
-    }, 15_000);
+    await waitFor(
+      'lease to expire and the job to be dispatched again',
+      async () => {
+        const row = await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: first.id } });
+        return row.attempt === 1 && row.status === 'DISPATCHED';
+      },
+      15_000,
+    );
     const before = await obligation();
     expectProblem(await complete(first.id, first.leaseToken), 409, 'LEASE_STALE');
     expect(await obligation()).toEqual(before);
@@ -122,11 +152,17 @@ describe('leases and exactly-once metering', () => {
     for (let attempt = 0; attempt < 3; attempt++) {
       const [got] = await lease();
       expect(got.id).toBe(job.body.id);
-      const res = await node.post<{ status: string; attempt: number }>(`/v1/delivery/jobs/${got.id}/fail`, { leaseToken: got.leaseToken, reason: 'CUDA out of memory', retryable: true });
+      const res = await node.post<{ status: string; attempt: number }>(`/v1/delivery/jobs/${got.id}/fail`, {
+        leaseToken: got.leaseToken,
+        reason: 'CUDA out of memory',
+        retryable: true,
+      });
       expect(res.status, res.text).toBe(200);
       expect(res.body.status).toBe(attempt < 2 ? 'QUEUED' : 'FAILED');
     }
-    const view = await buyer.client.get<{ status: string; failure: { code: string; operatorFault: boolean } }>(`/v1/delivery/jobs/${job.body.id}`);
+    const view = await buyer.client.get<{ status: string; failure: { code: string; operatorFault: boolean } }>(
+      `/v1/delivery/jobs/${job.body.id}`,
+    );
     expect(view.body).toMatchObject({ status: 'FAILED', failure: { code: 'OPERATOR_FAILURE', operatorFault: true } });
     expect((await obligation()).reservedTokens).toBe(0n);
     await expectLedgerConsistent(t.prisma);
@@ -136,18 +172,30 @@ describe('leases and exactly-once metering', () => {
     await submitJob(buyer, m.series, 10, 'slow one');
     const [got] = await lease();
     // TTFT 5 s > 2 s allowed; 10 tokens in 20 s = 0.5 tokens/s < 1.
-    const res = await node.post(`/v1/delivery/jobs/${got.id}/complete`, { leaseToken: got.leaseToken, usage: { prompt_tokens: 4, completion_tokens: 10 }, ttftMs: 5_000, durationMs: 20_000, output: 'slow' });
+    const res = await node.post(`/v1/delivery/jobs/${got.id}/complete`, {
+      leaseToken: got.leaseToken,
+      usage: { prompt_tokens: 4, completion_tokens: 10 },
+      ttftMs: 5_000,
+      durationMs: 20_000,
+      output: 'slow',
+    });
     expect(res.status, res.text).toBe(200);
     expect(res.body).toMatchObject({ sla: { ttftBreach: true, rateBreach: true, met: false } });
     const op = m.operators[0].member;
-    const q = await op.client.get<{ items: { operatorId: string; ttftBreaches: number; rateBreaches: number; jobs: number }[] }>('/v1/delivery/quality');
+    const q = await op.client.get<{ items: { operatorId: string; ttftBreaches: number; rateBreaches: number; jobs: number }[] }>(
+      '/v1/delivery/quality',
+    );
     expect(q.body.items).toEqual([expect.objectContaining({ operatorId: op.id, ttftBreaches: 1, rateBreaches: 1 })]);
     expectProblem(await buyer.client.get('/v1/delivery/quality'), 403, 'FORBIDDEN_ROLE');
   });
 
   it('a lease request that took a node entry and died before recording the lease does not strand the job: the reaper puts the entry back once its lock lapses', async () => {
     const job = await submitJob(buyer, m.series, 20, 'orphaned');
-    await waitFor('job dispatched', async () => (await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: job.body.id } })).status === 'DISPATCHED', 10_000);
+    await waitFor(
+      'job dispatched',
+      async () => (await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: job.body.id } })).status === 'DISPATCHED',
+      10_000,
+    );
     // What a lease request does first (BullMQ takes the entry under a lock owned by the lease
     // token), without what it does next (record the lease in Postgres): the process died between.
     const taken = await t.app.get(NodeQueues).take(nodeId, 'died-before-recording-the-lease');

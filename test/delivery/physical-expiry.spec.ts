@@ -47,7 +47,11 @@ describe('EXPIRY of a PHYSICAL series: final VM, trader close-out, allocation, e
     const [b0, b1] = m.buyers;
     const [op0, op1] = m.operators.map((o) => o.member);
     const trader = m.traders[0];
-    const fixing = await t.clearing.post(`/v1/series/${m.series}/index-fixings`, { price: '410.00', source: 'test index', asOf: m.lastTradingAt.toISOString() });
+    const fixing = await t.clearing.post(`/v1/series/${m.series}/index-fixings`, {
+      price: '410.00',
+      source: 'test index',
+      asOf: m.lastTradingAt.toISOString(),
+    });
     expect(fixing.status, fixing.text).toBe(201);
     const run = await expire(t, m);
     expect(run.price).toBe('410.00');
@@ -82,7 +86,9 @@ describe('EXPIRY of a PHYSICAL series: final VM, trader close-out, allocation, e
       if (longs[i].qty === 0) i++;
       if (shorts[j].qty === 0) j++;
     }
-    const obligations = (await t.clearing.get<{ items: Obligation[] }>(`/v1/obligations?series=${m.series}`)).body.items.sort((a, b) => a.seq - b.seq);
+    const obligations = (await t.clearing.get<{ items: Obligation[] }>(`/v1/obligations?series=${m.series}`)).body.items.sort(
+      (a, b) => a.seq - b.seq,
+    );
     expect(obligations.map((o) => ({ sellerId: o.sellerId, buyerId: o.buyerId, contracts: o.contracts }))).toEqual(expected);
     for (const o of obligations) {
       expect(o).toMatchObject({ tokens: o.contracts * 1_000_000, price: '410.00', notional: `${o.contracts * 410}.00` });
@@ -125,7 +131,11 @@ describe('EXPIRY of a PHYSICAL series: final VM, trader close-out, allocation, e
     expectProblem(await submitJob(b0, m.series, 10, 'x', { region: 'mars-1' }), 400, 'UNKNOWN_REGION');
     expectProblem(await submitJob(b0, m.series, 10_000_000, 'x'), 400, 'VALIDATION_FAILED');
     expectProblem(await submitJob(b0, m.series, 0, 'x'), 400, 'VALIDATION_FAILED');
-    expectProblem(await b0.client.post('/v1/delivery/jobs', { series: m.series, modelClass: 'llm-70b-instruct', messages: [], maxTokens: 5 }), 400, 'VALIDATION_FAILED');
+    expectProblem(
+      await b0.client.post('/v1/delivery/jobs', { series: m.series, modelClass: 'llm-70b-instruct', messages: [], maxTokens: 5 }),
+      400,
+      'VALIDATION_FAILED',
+    );
     expectProblem(await submitJob(b0, m.series, 10, 'x', { callbackUrl: 'ftp://nope' }), 400, 'VALIDATION_FAILED');
     expectProblem(await submitJob(b0, 'NO-SUCH', 10, 'x'), 404, 'NOT_FOUND');
     expectProblem(await submitJob(m.traders[0], m.series, 10, 'x'), 403, 'FORBIDDEN_ROLE');
@@ -142,7 +152,13 @@ describe('EXPIRY of a PHYSICAL series: final VM, trader close-out, allocation, e
   it('reports the tokens/s open obligations commit in GET /v1/capacity', async () => {
     // 5M tokens over the 2-hour window (7,200 s), per seller rounded up: 695 tokens/s either way
     // the shorts were ordered (556 + 139 or 417 + 278). Both nodes are in cn-east-1.
-    const cap = (await t.clearing.get<{ items: { modelClass: string; region: string; committedTokensPerSecond: number; tokensPerSecond: number }[] }>('/v1/capacity?modelClass=llm-70b-instruct&region=cn-east-1')).body.items;
-    expect(cap).toEqual([expect.objectContaining({ tokensPerSecond: 2000, committedTokensPerSecond: 695, availableTokensPerSecond: 1305 })]);
+    const cap = (
+      await t.clearing.get<{ items: { modelClass: string; region: string; committedTokensPerSecond: number; tokensPerSecond: number }[] }>(
+        '/v1/capacity?modelClass=llm-70b-instruct&region=cn-east-1',
+      )
+    ).body.items;
+    expect(cap).toEqual([
+      expect.objectContaining({ tokensPerSecond: 2000, committedTokensPerSecond: 695, availableTokensPerSecond: 1305 }),
+    ]);
   });
 });

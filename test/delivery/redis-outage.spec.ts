@@ -15,7 +15,12 @@ describe('Redis killed and restarted while jobs are being dispatched', () => {
     assertBuilt();
     redis = await RedisProcess.start();
     t = await startTestApp({ redisUrl: redis.url, env: { DELIVERY_STALE_MS: '1000', DELIVERY_REAP_MS: '200', DELIVERY_LEASE_MS: '3000' } });
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 2, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 2,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
     for (const n of m.operators[0].nodes) agents.push(startAgent(t, n));
   }, 60_000);
@@ -39,12 +44,19 @@ describe('Redis killed and restarted while jobs are being dispatched', () => {
     await redis.up();
     for (let i = 40; i < 60; i++) await submit(i);
 
-    await waitFor('all jobs completed', async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: 'COMPLETED' } })) === ids.length, 90_000);
+    await waitFor(
+      'all jobs completed',
+      async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: 'COMPLETED' } })) === ids.length,
+      90_000,
+    );
     expect(await t.prisma.usageRecord.count({ where: { jobId: { in: ids } } })).toBe(ids.length);
     const o = await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
-    const billable = (await t.prisma.usageRecord.aggregate({ where: { jobId: { in: ids } }, _sum: { billableTokens: true } }))._sum.billableTokens!;
+    const billable = (await t.prisma.usageRecord.aggregate({ where: { jobId: { in: ids } }, _sum: { billableTokens: true } }))._sum
+      .billableTokens!;
     expect(o.deliveredTokens).toBe(billable);
-    const released = (await t.prisma.transfer.aggregate({ where: { obligationId: o.id, kind: 'ESCROW_RELEASE' }, _sum: { amountFen: true } }))._sum.amountFen ?? 0n;
+    const released =
+      (await t.prisma.transfer.aggregate({ where: { obligationId: o.id, kind: 'ESCROW_RELEASE' }, _sum: { amountFen: true } }))._sum
+        .amountFen ?? 0n;
     expect(released).toBe((40_000n * billable) / 1_000_000n);
     await expectLedgerConsistent(t.prisma);
   }, 120_000);

@@ -19,7 +19,12 @@ describe('two copies of the service on one obligation', () => {
 
   beforeAll(async () => {
     a = await startTestApp();
-    m = await physicalMarket(a, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(a, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(a, m);
     b = await startTestApp({ replicaOf: a });
     // The tests' service clock was moved past last trading in the first copy: the same time here.
@@ -34,22 +39,43 @@ describe('two copies of the service on one obligation', () => {
     const buyerKey = m.buyers[0].key;
     const node = m.operators[0].nodes[0];
     const copies = [a, b];
-    const batch = (n: number) => ({ jobs: Array.from({ length: 25 }, (_, k) => ({ series: m.series, modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `job ${n}.${k}` }], maxTokens: 200 })) });
-    const submitted = await Promise.all([0, 1, 2, 3].map((n) => copies[n % 2].client(buyerKey).post<{ items: { status: number }[] }>('/v1/delivery/jobs/batch', batch(n))));
+    const batch = (n: number) => ({
+      jobs: Array.from({ length: 25 }, (_, k) => ({
+        series: m.series,
+        modelClass: 'llm-70b-instruct',
+        messages: [{ role: 'user', content: `job ${n}.${k}` }],
+        maxTokens: 200,
+      })),
+    });
+    const submitted = await Promise.all(
+      [0, 1, 2, 3].map((n) => copies[n % 2].client(buyerKey).post<{ items: { status: number }[] }>('/v1/delivery/jobs/batch', batch(n))),
+    );
     expect(submitted.flatMap((r) => r.body.items.map((i) => i.status))).toEqual(Array(JOBS).fill(201));
     const obligation = () => a.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
     expect((await obligation()).reservedTokens).toBe(BigInt(JOBS * 200));
 
     const leased: LeasedJob[] = [];
-    await waitFor('every job leased', async () => {
-      const res = await a.client(node.nodeToken).post<{ jobs: LeasedJob[] }>(`/v1/nodes/${node.id}/lease`, { maxJobs: 64, waitSeconds: 1 });
-      leased.push(...res.body.jobs);
-      return leased.length === JOBS;
-    }, 20_000);
+    await waitFor(
+      'every job leased',
+      async () => {
+        const res = await a
+          .client(node.nodeToken)
+          .post<{ jobs: LeasedJob[] }>(`/v1/nodes/${node.id}/lease`, { maxJobs: 64, waitSeconds: 1 });
+        leased.push(...res.body.jobs);
+        return leased.length === JOBS;
+      },
+      20_000,
+    );
 
     // Ten reports of ten at once, alternating between the copies.
     const reports = await Promise.all(
-      Array.from({ length: 10 }, (_, i) => copies[i % 2].client(node.nodeToken).post<{ items: { status: number; replayed: boolean }[] }>(`/v1/nodes/${node.id}/completions`, { completions: leased.slice(i * 10, i * 10 + 10).map((j) => completionOf(j)) })),
+      Array.from({ length: 10 }, (_, i) =>
+        copies[i % 2]
+          .client(node.nodeToken)
+          .post<{ items: { status: number; replayed: boolean }[] }>(`/v1/nodes/${node.id}/completions`, {
+            completions: leased.slice(i * 10, i * 10 + 10).map((j) => completionOf(j)),
+          }),
+      ),
     );
     expect(reports.flatMap((r) => r.body.items.map((i) => [i.status, i.replayed]))).toEqual(Array(JOBS).fill([200, false]));
 

@@ -72,7 +72,14 @@ export class LoadGenerator {
   private async order(): Promise<void> {
     const m = this.pick(this.actors.traders);
     const key = `ord-${randomUUID()}`;
-    const body = { series: this.series.cash, side: this.rand() < 0.5 ? 'BUY' : 'SELL', price: formatFen(BigInt(390 + Math.floor(this.rand() * 21))), quantity: 1 + Math.floor(this.rand() * 3), timeInForce: this.rand() < 0.5 ? 'GTC' : 'IOC', clientOrderId: key };
+    const body = {
+      series: this.series.cash,
+      side: this.rand() < 0.5 ? 'BUY' : 'SELL',
+      price: formatFen(BigInt(390 + Math.floor(this.rand() * 21))),
+      quantity: 1 + Math.floor(this.rand() * 3),
+      timeInForce: this.rand() < 0.5 ? 'GTC' : 'IOC',
+      clientOrderId: key,
+    };
     const res = await this.send('POST', '/v1/orders', body, m.key, key);
     if (res) this.acks.push({ kind: 'order', key, id: res.id as string, memberId: m.id });
   }
@@ -80,7 +87,13 @@ export class LoadGenerator {
   private async deposit(): Promise<void> {
     const m = this.pick([...this.actors.traders, ...this.actors.buyers]);
     const key = `D${randomUUID().replace(/-/g, '').slice(0, 30)}`;
-    const res = await this.send('POST', `/v1/members/${m.id}/deposits`, { amount: '10.00', currency: 'CNY', reference: key }, this.clearingKey, key);
+    const res = await this.send(
+      'POST',
+      `/v1/members/${m.id}/deposits`,
+      { amount: '10.00', currency: 'CNY', reference: key },
+      this.clearingKey,
+      key,
+    );
     if (res) this.acks.push({ kind: 'deposit', key, id: res.id as string, memberId: m.id });
   }
 
@@ -96,7 +109,18 @@ export class LoadGenerator {
   private async job(): Promise<void> {
     const m = this.pick(this.actors.buyers);
     const key = `job-${randomUUID()}`;
-    const res = await this.send('POST', '/v1/delivery/jobs', { series: this.series.physical, modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content: `load ${key}` }], maxTokens: 10 + Math.floor(this.rand() * 40) }, m.key, key);
+    const res = await this.send(
+      'POST',
+      '/v1/delivery/jobs',
+      {
+        series: this.series.physical,
+        modelClass: 'llm-70b-instruct',
+        messages: [{ role: 'user', content: `load ${key}` }],
+        maxTokens: 10 + Math.floor(this.rand() * 40),
+      },
+      m.key,
+      key,
+    );
     if (res) this.acks.push({ kind: 'job', key, id: res.id as string, memberId: m.id });
   }
 

@@ -7,7 +7,11 @@ export interface TestNode {
   dataCenterId: string;
 }
 
-export async function createDataCenter(op: TestMember, region = 'cn-east-1', name = `dc-${Math.random().toString(36).slice(2, 8)}`): Promise<string> {
+export async function createDataCenter(
+  op: TestMember,
+  region = 'cn-east-1',
+  name = `dc-${Math.random().toString(36).slice(2, 8)}`,
+): Promise<string> {
   const res = await op.client.post<{ id: string }>('/v1/datacenters', { name, region });
   expect(res.status, res.text).toBe(201);
   return res.body.id;

@@ -21,10 +21,7 @@ async function admin<T>(adminUrl: string, fn: (c: pg.Client) => Promise<T>): Pro
 /** A template database holding the current migrations; named by their hash so it is rebuilt on change. */
 export async function ensureTemplate(adminUrl: string): Promise<string> {
   const migrations = await readMigrations();
-  const hash = createHash('sha256')
-    .update(JSON.stringify(migrations.migrationDirectories))
-    .digest('hex')
-    .slice(0, 12);
+  const hash = createHash('sha256').update(JSON.stringify(migrations.migrationDirectories)).digest('hex').slice(0, 12);
   const name = `tc_tpl_${hash}`;
   await admin(adminUrl, async (c) => {
     // Concurrent test runs must not build the same template twice.

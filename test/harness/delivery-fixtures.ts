@@ -59,7 +59,9 @@ export async function physicalMarket(t: TestApp, spec: MarketSpec): Promise<Phys
     await fund(t, member, cash);
     const nodes: TestNode[] = [];
     for (let n = 0; n < spec.nodesPerOperator; n++) {
-      const node = await createNode(member, await createDataCenter(member, regions[n % regions.length]), [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 1000 }]);
+      const node = await createNode(member, await createDataCenter(member, regions[n % regions.length]), [
+        { modelClass: 'llm-70b-instruct', tokensPerSecond: 1000 },
+      ]);
       // One heartbeat: the node is registered and ONLINE, so the operator's shorts are backed.
       const hb = await t.client(node.nodeToken).post(`/v1/nodes/${node.id}/heartbeat`, {});
       expect(hb.status, hb.text).toBe(200);
@@ -111,7 +113,16 @@ export async function physicalMarket(t: TestApp, spec: MarketSpec): Promise<Phys
     expect(buy.body.filledQuantity).toBe(tr.quantity);
   }
   const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series } })).id;
-  return { series, seriesId, operators, buyers, traders, lastTradingAt, deliveryStart: new Date(lastTradingAt.getTime() + (spec.deliveryDelayMs ?? 0)), deliveryEnd };
+  return {
+    series,
+    seriesId,
+    operators,
+    buyers,
+    traders,
+    lastTradingAt,
+    deliveryStart: new Date(lastTradingAt.getTime() + (spec.deliveryDelayMs ?? 0)),
+    deliveryEnd,
+  };
 }
 
 /** Moves the service clock past last trading and runs the EXPIRY (allocation) over HTTP. */
@@ -131,7 +142,10 @@ export async function closeWindow(t: TestApp, m: PhysicalMarket): Promise<RunVie
 }
 
 export function startAgent(t: TestApp, node: TestNode, args: string[] = ['--simulate', '--rate', '0']): Spawned {
-  return spawnNode([AGENT, '--api', t.baseUrl, '--node', node.id, '--heartbeat-ms', '200', '--lease-wait', '2', ...args], childEnv({ TOKENCLEAR_NODE_TOKEN: node.nodeToken }));
+  return spawnNode(
+    [AGENT, '--api', t.baseUrl, '--node', node.id, '--heartbeat-ms', '200', '--lease-wait', '2', ...args],
+    childEnv({ TOKENCLEAR_NODE_TOKEN: node.nodeToken }),
+  );
 }
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
@@ -170,7 +184,13 @@ export interface JobView {
 }
 
 export function submitJob(buyer: TestMember, series: string, maxTokens: number, content: string, extra: Record<string, unknown> = {}) {
-  return buyer.client.post<JobView>('/v1/delivery/jobs', { series, modelClass: 'llm-70b-instruct', messages: [{ role: 'user', content }], maxTokens, ...extra });
+  return buyer.client.post<JobView>('/v1/delivery/jobs', {
+    series,
+    modelClass: 'llm-70b-instruct',
+    messages: [{ role: 'user', content }],
+    maxTokens,
+    ...extra,
+  });
 }
 
 /**
@@ -189,7 +209,9 @@ export async function fakeInferenceServer(): Promise<{ url: string; requests: ()
       const prompt = Math.ceil(body.messages.reduce((s, m) => s + m.content.length, 0) / 4);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (let i = 0; i < n; i++) res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: `w${i} ` } }] })}\n\n`);
-      res.write(`data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n } })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n } })}\n\n`,
+      );
       res.end('data: [DONE]\n\n');
     });
   });

@@ -48,13 +48,24 @@ export async function fund(t: TestApp, m: TestMember, amount: string): Promise<v
   expect(res.status, res.text).toBe(201);
 }
 
-export function order(m: TestMember, series: string, side: 'BUY' | 'SELL', price: unknown, quantity: unknown, timeInForce: 'GTC' | 'IOC' = 'GTC', extra: Record<string, unknown> = {}) {
-  return m.client.post<{ id: string; status: string; filledQuantity: number; trades: { id: string; price: string; quantity: number }[] }>('/v1/orders', {
-    series,
-    side,
-    price,
-    quantity,
-    timeInForce,
-    ...extra,
-  });
+export function order(
+  m: TestMember,
+  series: string,
+  side: 'BUY' | 'SELL',
+  price: unknown,
+  quantity: unknown,
+  timeInForce: 'GTC' | 'IOC' = 'GTC',
+  extra: Record<string, unknown> = {},
+) {
+  return m.client.post<{ id: string; status: string; filledQuantity: number; trades: { id: string; price: string; quantity: number }[] }>(
+    '/v1/orders',
+    {
+      series,
+      side,
+      price,
+      quantity,
+      timeInForce,
+      ...extra,
+    },
+  );
 }

@@ -12,7 +12,8 @@ export function assertBuilt(): void {
 /** Environment for a child: ours minus service URLs, so each test states exactly what it gives. */
 export function childEnv(extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const env = { ...process.env };
-  for (const k of ['DATABASE_URL', 'REDIS_URL', 'PORT', 'PROCESS_ROLE', 'BOOTSTRAP_CLEARING_KEY', 'MIGRATE_ON_START', 'DATA_DIR']) delete env[k];
+  for (const k of ['DATABASE_URL', 'REDIS_URL', 'PORT', 'PROCESS_ROLE', 'BOOTSTRAP_CLEARING_KEY', 'MIGRATE_ON_START', 'DATA_DIR'])
+    delete env[k];
   return { ...env, LOG_LEVEL: 'warn', ...extra };
 }
 
@@ -41,7 +42,8 @@ export async function waitForHttp(url: string, status: number, timeoutMs: number
     } catch {
       // not listening yet
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms\n${proc?.output() ?? ''}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms\n${proc?.output() ?? ''}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -51,6 +53,13 @@ export function processesMatching(pattern: string): Promise<string[]> {
     const ps = spawn('pgrep', ['-f', pattern]);
     let out = '';
     ps.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    ps.on('exit', () => resolvePids(out.split('\n').filter(Boolean).filter((pid) => Number(pid) !== ps.pid)));
+    ps.on('exit', () =>
+      resolvePids(
+        out
+          .split('\n')
+          .filter(Boolean)
+          .filter((pid) => Number(pid) !== ps.pid),
+      ),
+    );
   });
 }

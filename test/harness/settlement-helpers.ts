@@ -45,7 +45,13 @@ export async function threeTradersMarket(
   const [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
   for (const m of [a, b, c]) await fund(t, m, '1000.00');
   const productCode = await createProduct(t, { feePerContractFen: 0, ...product });
-  for (const code of seriesCodes) await createSeries(t, productCode, { code, lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z' });
+  for (const code of seriesCodes)
+    await createSeries(t, productCode, {
+      code,
+      lastTradingAt: '2026-12-20T07:00:00Z',
+      deliveryStart: '2026-12-21T00:00:00Z',
+      deliveryEnd: '2026-12-31T00:00:00Z',
+    });
   return { clock, a, b, c };
 }
 
@@ -60,7 +66,12 @@ export async function endedDayWithTrade(t: TestApp, code: string): Promise<{ a: 
   const [a, b] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
   for (const m of [a, b]) await fund(t, m, '100.00');
   const product = await createProduct(t, { feePerContractFen: 0 });
-  await createSeries(t, product, { code, lastTradingAt: '2026-12-20T06:00:00Z', deliveryStart: '2026-12-21T06:00:00Z', deliveryEnd: '2026-12-22T06:00:00Z' });
+  await createSeries(t, product, {
+    code,
+    lastTradingAt: '2026-12-20T06:00:00Z',
+    deliveryStart: '2026-12-21T06:00:00Z',
+    deliveryEnd: '2026-12-22T06:00:00Z',
+  });
   await order(a, code, 'SELL', '4.00', 2);
   await order(b, code, 'BUY', '4.00', 2);
   expect((await t.clearing.post(`/v1/series/${code}/settlement-price`, { price: '4.10', businessDate: '2026-12-01' })).status).toBe(201);

@@ -46,7 +46,12 @@ export async function testResources(): Promise<{ databaseUrl: string; redisUrl: 
 /** Boots the real Nest app on a random port over a fresh database and a private queue prefix. */
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
   const res = opts.replicaOf
-    ? { databaseUrl: opts.replicaOf.config.databaseUrl, redisUrl: opts.replicaOf.config.redisUrl, queuePrefix: opts.replicaOf.config.queuePrefix, drop: async () => undefined }
+    ? {
+        databaseUrl: opts.replicaOf.config.databaseUrl,
+        redisUrl: opts.replicaOf.config.redisUrl,
+        queuePrefix: opts.replicaOf.config.queuePrefix,
+        drop: async () => undefined,
+      }
     : await testResources();
   const env = loadEnvConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', OUTBOX_POLL_MS: '50', ...opts.env });
   const config: AppConfig = {

@@ -19,9 +19,23 @@ describe('balances as of a business date (statements groundwork)', () => {
     const margin = memberAccount(m.id, 'MARGIN');
     await t.prisma.$transaction((tx) =>
       ledger.post(tx, [
-        { idempotencyKey: 'd1', debit: HOUSE.bankSettlement, credit: cash, amountFen: 10_000n, kind: 'DEPOSIT', businessDate: '2026-12-01' },
+        {
+          idempotencyKey: 'd1',
+          debit: HOUSE.bankSettlement,
+          credit: cash,
+          amountFen: 10_000n,
+          kind: 'DEPOSIT',
+          businessDate: '2026-12-01',
+        },
         { idempotencyKey: 'm1', debit: cash, credit: margin, amountFen: 2_500n, kind: 'MARGIN_LOCK', businessDate: '2026-12-02' },
-        { idempotencyKey: 'v1', debit: cash, credit: HOUSE.ccpSettlement, amountFen: 300n, kind: 'VARIATION_MARGIN', businessDate: '2026-12-03' },
+        {
+          idempotencyKey: 'v1',
+          debit: cash,
+          credit: HOUSE.ccpSettlement,
+          amountFen: 300n,
+          kind: 'VARIATION_MARGIN',
+          businessDate: '2026-12-03',
+        },
       ]),
     );
     const repo = t.app.get(LedgerRepository);

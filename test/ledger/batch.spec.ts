@@ -78,8 +78,22 @@ describe('batch posting', () => {
     const before = await t.prisma.transfer.count();
     const ledger = t.app.get(LedgerService);
     const batch: TransferRequest[] = [
-      { idempotencyKey: 'ok-1', debit: HOUSE.bankSettlement, credit: memberAccount(m.id, 'MARGIN'), amountFen: 5n, kind: 'ADJUSTMENT', businessDate: '2026-12-01' },
-      { idempotencyKey: 'too-much', debit: memberAccount(m.id, 'MARGIN'), credit: HOUSE.ccpSettlement, amountFen: 6n, kind: 'ADJUSTMENT', businessDate: '2026-12-01' },
+      {
+        idempotencyKey: 'ok-1',
+        debit: HOUSE.bankSettlement,
+        credit: memberAccount(m.id, 'MARGIN'),
+        amountFen: 5n,
+        kind: 'ADJUSTMENT',
+        businessDate: '2026-12-01',
+      },
+      {
+        idempotencyKey: 'too-much',
+        debit: memberAccount(m.id, 'MARGIN'),
+        credit: HOUSE.ccpSettlement,
+        amountFen: 6n,
+        kind: 'ADJUSTMENT',
+        businessDate: '2026-12-01',
+      },
     ];
     await expect(t.prisma.$transaction((tx) => ledger.postBatch(tx, batch))).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
     expect(await t.prisma.transfer.count()).toBe(before);

@@ -65,7 +65,10 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
   });
 
   it('holds a withdrawal in pending, then pays it to the bank on approval', async () => {
-    const w = await buyer.client.post<{ id: string; status: string }>(`/v1/members/${buyer.id}/withdrawals`, { amount: '30.00', currency: 'CNY' });
+    const w = await buyer.client.post<{ id: string; status: string }>(`/v1/members/${buyer.id}/withdrawals`, {
+      amount: '30.00',
+      currency: 'CNY',
+    });
     expect(w.status, w.text).toBe(201);
     expect(w.body).toMatchObject({ status: 'PENDING', amount: '30.00', memberId: buyer.id });
     expect(await balances(buyer)).toMatchObject({ cash: '70.00', pending: '30.00' });
@@ -88,12 +91,20 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
 
   it('refuses a withdrawal beyond free cash with INSUFFICIENT_FUNDS and leaves no trace', async () => {
     const before = { withdrawals: await t.prisma.withdrawal.count(), transfers: await t.prisma.transfer.count() };
-    expectProblem(await buyer.client.post(`/v1/members/${buyer.id}/withdrawals`, { amount: '70.01', currency: 'CNY' }), 422, 'INSUFFICIENT_FUNDS');
+    expectProblem(
+      await buyer.client.post(`/v1/members/${buyer.id}/withdrawals`, { amount: '70.01', currency: 'CNY' }),
+      422,
+      'INSUFFICIENT_FUNDS',
+    );
     expect({ withdrawals: await t.prisma.withdrawal.count(), transfers: await t.prisma.transfer.count() }).toEqual(before);
   });
 
   it('checks roles and ownership on every cash route', async () => {
-    expectProblem(await buyer.client.post(`/v1/members/${buyer.id}/deposits`, { amount: '1.00', currency: 'CNY', reference: 'X' }), 403, 'FORBIDDEN_ROLE');
+    expectProblem(
+      await buyer.client.post(`/v1/members/${buyer.id}/deposits`, { amount: '1.00', currency: 'CNY', reference: 'X' }),
+      403,
+      'FORBIDDEN_ROLE',
+    );
     expectProblem(await other.client.post(`/v1/members/${buyer.id}/withdrawals`, { amount: '1.00', currency: 'CNY' }), 404, 'NOT_FOUND');
     expectProblem(await t.clearing.post(`/v1/members/${buyer.id}/withdrawals`, { amount: '1.00', currency: 'CNY' }), 403, 'FORBIDDEN_ROLE');
     expectProblem(await other.client.get(`/v1/members/${buyer.id}/balances`), 404, 'NOT_FOUND');
@@ -109,7 +120,9 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
   it('pages through withdrawals newest first, own only', async () => {
     const first = await buyer.client.get<{ items: { id: string; memberId: string }[]; nextCursor: string }>('/v1/withdrawals?limit=2');
     expect(first.body.items).toHaveLength(2);
-    const rest = await buyer.client.get<{ items: { id: string }[]; nextCursor: string | null }>(`/v1/withdrawals?limit=50&cursor=${first.body.nextCursor}`);
+    const rest = await buyer.client.get<{ items: { id: string }[]; nextCursor: string | null }>(
+      `/v1/withdrawals?limit=50&cursor=${first.body.nextCursor}`,
+    );
     const all = [...first.body.items, ...rest.body.items];
     expect(new Set(all.map((w) => w.id)).size).toBe(all.length);
     expect(all.length).toBe(await t.prisma.withdrawal.count({ where: { memberId: buyer.id } }));
@@ -119,7 +132,9 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
   });
 
   it('lists transfers newest first with kind and date filters and a cursor', async () => {
-    const all = await buyer.client.get<{ items: { kind: string }[]; nextCursor: string | null }>(`/v1/members/${buyer.id}/transfers?limit=100`);
+    const all = await buyer.client.get<{ items: { kind: string }[]; nextCursor: string | null }>(
+      `/v1/members/${buyer.id}/transfers?limit=100`,
+    );
     expect(all.body.items.map((x) => x.kind)).toEqual([
       'WITHDRAWAL_RELEASE',
       'WITHDRAWAL_HOLD',
@@ -145,7 +160,9 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
 
   it('shows clearing staff a trial balance of every account totalling 0.00', async () => {
     await deposit(other, '12.34', 'ICBC-77');
-    const tb = await t.clearing.get<{ currency: string; total: string; accounts: { code: string; balance: string }[] }>('/v1/ledger/trial-balance');
+    const tb = await t.clearing.get<{ currency: string; total: string; accounts: { code: string; balance: string }[] }>(
+      '/v1/ledger/trial-balance',
+    );
     expect(tb.body.currency).toBe('CNY');
     expect(tb.body.total).toBe('0.00');
     const byCode = Object.fromEntries(tb.body.accounts.map((a) => [a.code, a.balance]));

@@ -35,8 +35,22 @@ describe('ledger under concurrency', () => {
     const date = '2026-12-01';
     await t.prisma.$transaction((tx) =>
       ledger.post(tx, [
-        { idempotencyKey: 'seed-a', debit: HOUSE.bankSettlement, credit: memberAccount(a.id, 'CASH'), amountFen: 10_000n, kind: 'DEPOSIT', businessDate: date },
-        { idempotencyKey: 'seed-b', debit: HOUSE.bankSettlement, credit: memberAccount(b.id, 'CASH'), amountFen: 10_000n, kind: 'DEPOSIT', businessDate: date },
+        {
+          idempotencyKey: 'seed-a',
+          debit: HOUSE.bankSettlement,
+          credit: memberAccount(a.id, 'CASH'),
+          amountFen: 10_000n,
+          kind: 'DEPOSIT',
+          businessDate: date,
+        },
+        {
+          idempotencyKey: 'seed-b',
+          debit: HOUSE.bankSettlement,
+          credit: memberAccount(b.id, 'CASH'),
+          amountFen: 10_000n,
+          kind: 'DEPOSIT',
+          businessDate: date,
+        },
       ]),
     );
     // Each posting touches both members and ccp:settlement, listed in opposite orders.
@@ -44,8 +58,22 @@ describe('ledger under concurrency', () => {
       Array.from({ length: 200 }, (_, i) =>
         t.prisma.$transaction((tx) =>
           ledger.post(tx, [
-            { idempotencyKey: `x-${i}-1`, debit: memberAccount(i % 2 ? a.id : b.id, 'CASH'), credit: HOUSE.ccpSettlement, amountFen: 100n, kind: 'ADJUSTMENT', businessDate: date },
-            { idempotencyKey: `x-${i}-2`, debit: HOUSE.ccpSettlement, credit: memberAccount(i % 2 ? b.id : a.id, 'CASH'), amountFen: 100n, kind: 'ADJUSTMENT', businessDate: date },
+            {
+              idempotencyKey: `x-${i}-1`,
+              debit: memberAccount(i % 2 ? a.id : b.id, 'CASH'),
+              credit: HOUSE.ccpSettlement,
+              amountFen: 100n,
+              kind: 'ADJUSTMENT',
+              businessDate: date,
+            },
+            {
+              idempotencyKey: `x-${i}-2`,
+              debit: HOUSE.ccpSettlement,
+              credit: memberAccount(i % 2 ? b.id : a.id, 'CASH'),
+              amountFen: 100n,
+              kind: 'ADJUSTMENT',
+              businessDate: date,
+            },
           ]),
         ),
       ),
@@ -57,7 +85,14 @@ describe('ledger under concurrency', () => {
   it('the same transfer key sent 10 times in parallel is one transfer', async () => {
     const m = await createMember(t, 'BUYER');
     const ledger = t.app.get(LedgerService);
-    const request = { idempotencyKey: 'same-key-1', debit: HOUSE.bankSettlement, credit: memberAccount(m.id, 'CASH'), amountFen: 500n, kind: 'DEPOSIT' as const, businessDate: '2026-12-01' };
+    const request = {
+      idempotencyKey: 'same-key-1',
+      debit: HOUSE.bankSettlement,
+      credit: memberAccount(m.id, 'CASH'),
+      amountFen: 500n,
+      kind: 'DEPOSIT' as const,
+      businessDate: '2026-12-01',
+    };
     const posted = await Promise.all(Array.from({ length: 10 }, () => t.prisma.$transaction((tx) => ledger.post(tx, [request]))));
     expect(new Set(posted.map(([p]) => p.id)).size).toBe(1);
     expect(await t.prisma.transfer.count({ where: { idempotencyKey: 'same-key-1' } })).toBe(1);
@@ -68,7 +103,11 @@ describe('ledger under concurrency', () => {
     const m = await createMember(t, 'BUYER');
     const res = await Promise.all(
       Array.from({ length: 10 }, () =>
-        t.clearing.post(`/v1/members/${m.id}/deposits`, { amount: '7.00', currency: 'CNY', reference: 'PAR-1' }, { 'idempotency-key': 'dep-par-1' }),
+        t.clearing.post(
+          `/v1/members/${m.id}/deposits`,
+          { amount: '7.00', currency: 'CNY', reference: 'PAR-1' },
+          { 'idempotency-key': 'dep-par-1' },
+        ),
       ),
     );
     expect(res.map((r) => r.status)).toEqual(Array(10).fill(201));

@@ -51,7 +51,9 @@ describe('ledger invariants under random operation sequences (fast-check, real P
     await fc.assert(
       fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), async (ops) => {
         run++;
-        const ids = await Promise.all(Array.from({ length: MEMBERS }, (_, i) => membersService.create(`prop-${run}-${i}`, 'TRADER').then((m) => m.id)));
+        const ids = await Promise.all(
+          Array.from({ length: MEMBERS }, (_, i) => membersService.create(`prop-${run}-${i}`, 'TRADER').then((m) => m.id)),
+        );
         const model = new Map<string, bigint>();
         const bal = (code: string) => model.get(code) ?? 0n;
         const code = ([i, type]: [number, MemberAccountType]) => memberAccount(ids[i], type);
@@ -97,18 +99,43 @@ describe('ledger invariants under random operation sequences (fast-check, real P
           } else if (op.op === 'decide') {
             const w = pending[op.m]?.shift();
             if (!w) continue;
-            tryModel([{ debit: memberAccount(ids[op.m], 'PENDING'), credit: op.approve ? HOUSE.bankSettlement : memberAccount(ids[op.m], 'CASH'), fen: w.fen }]);
+            tryModel([
+              {
+                debit: memberAccount(ids[op.m], 'PENDING'),
+                credit: op.approve ? HOUSE.bankSettlement : memberAccount(ids[op.m], 'CASH'),
+                fen: w.fen,
+              },
+            ]);
             await cash.decide(principal(op.m), w.id, op.approve ? 'APPROVED' : 'REJECTED');
           } else if (op.op === 'collect') {
             tryModel([{ debit: memberAccount(ids[op.m], 'CASH'), credit: HOUSE.ccpSettlement, fen: op.fen, forced: true }]);
             await t.prisma.$transaction((tx) =>
-              ledger.post(tx, [{ idempotencyKey: key(), debit: memberAccount(ids[op.m], 'CASH'), credit: HOUSE.ccpSettlement, amountFen: op.fen, kind: 'VARIATION_MARGIN', businessDate, collectByRight: true }]),
+              ledger.post(tx, [
+                {
+                  idempotencyKey: key(),
+                  debit: memberAccount(ids[op.m], 'CASH'),
+                  credit: HOUSE.ccpSettlement,
+                  amountFen: op.fen,
+                  kind: 'VARIATION_MARGIN',
+                  businessDate,
+                  collectByRight: true,
+                },
+              ]),
             );
           } else {
             const moves = op.op === 'move' ? [op] : op.moves;
-            const requests: TransferRequest[] = moves.map((m) => ({ idempotencyKey: key(), debit: code(m.from), credit: code(m.to), amountFen: m.fen, kind: 'ADJUSTMENT', businessDate }));
+            const requests: TransferRequest[] = moves.map((m) => ({
+              idempotencyKey: key(),
+              debit: code(m.from),
+              credit: code(m.to),
+              amountFen: m.fen,
+              kind: 'ADJUSTMENT',
+              businessDate,
+            }));
             const ok = tryModel(requests.map((r) => ({ debit: r.debit, credit: r.credit, fen: r.amountFen })));
-            const posting = t.prisma.$transaction(async (tx): Promise<unknown> => (op.op === 'batch' ? ledger.postBatch(tx, requests) : ledger.post(tx, requests)));
+            const posting = t.prisma.$transaction(async (tx): Promise<unknown> =>
+              op.op === 'batch' ? ledger.postBatch(tx, requests) : ledger.post(tx, requests),
+            );
             if (ok) await posting;
             else {
               refused = true;

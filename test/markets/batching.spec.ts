@@ -18,8 +18,13 @@ describe('order batches: judged in arrival order, and placed one by one when a b
   let batcher: OrderBatcher;
   let product: string;
   const principal = (m: TestMember): Principal => ({ memberId: m.id, memberKind: 'TRADER', role: 'trader', keyId: m.keyId });
-  const bid = (m: TestMember, series: string, quantity: number) => batcher.place(principal(m), { seriesCode: series, side: 'BUY', priceFen: 390n, quantity, timeInForce: 'GTC' });
-  const outcome = (p: Promise<PlacedOrder>) => p.then((r) => r.order.status as string, (e: unknown) => (e instanceof DomainError ? e.code : String(e)));
+  const bid = (m: TestMember, series: string, quantity: number) =>
+    batcher.place(principal(m), { seriesCode: series, side: 'BUY', priceFen: 390n, quantity, timeInForce: 'GTC' });
+  const outcome = (p: Promise<PlacedOrder>) =>
+    p.then(
+      (r) => r.order.status as string,
+      (e: unknown) => (e instanceof DomainError ? e.code : String(e)),
+    );
   /** A fresh series and one funded TRADER per amount. */
   async function market(...funds: string[]): Promise<{ series: string; members: TestMember[] }> {
     const series = await createSeries(t, product);
@@ -35,7 +40,8 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     expect((await t.clearing.get<Record<string, string>>(`/v1/members/${m.id}/balances`)).body).toMatchObject({ cash, margin });
     await expectLedgerConsistent(t.prisma);
   };
-  const fallbacks = async () => (await t.app.get(Metrics).registry.getSingleMetric('order_batch_fallbacks_total')!.get()).values[0]?.value ?? 0;
+  const fallbacks = async () =>
+    (await t.app.get(Metrics).registry.getSingleMetric('order_batch_fallbacks_total')!.get()).values[0]?.value ?? 0;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -73,15 +79,31 @@ describe('order batches: judged in arrival order, and placed one by one when a b
       async (tx) => {
         await tx.$queryRaw`SELECT id FROM ledger_accounts WHERE "memberId" = ${m.id}::uuid AND type = 'CASH' FOR UPDATE`;
         // The blocker's first order takes the lane's batch; the other three form the next one.
-        const placed = Promise.all([outcome(bid(blocker, series, 1)), outcome(bid(blocker, series, 1)), outcome(bid(m, series, 2)), outcome(bid(c, series, 1))]);
+        const placed = Promise.all([
+          outcome(bid(blocker, series, 1)),
+          outcome(bid(blocker, series, 1)),
+          outcome(bid(m, series, 2)),
+          outcome(bid(c, series, 1)),
+        ]);
         // Wait until the batch of M and C is blocked on M's cash row (a wait for this transaction's
         // id), in the ledger posting — not merely on a series lock ('advisory').
         for (let i = 0; i < 400; i++) {
-          const [w] = await t.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid'`;
+          const [w] = await t.prisma.$queryRaw<
+            { n: number }[]
+          >`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event = 'transactionid'`;
           if (w.n > 0) break;
           await new Promise((r) => setTimeout(r, 25));
         }
-        await ledger.postBatch(tx, [{ idempotencyKey: `test.hold.${m.id}`, debit: memberAccount(m.id, 'CASH'), credit: memberAccount(m.id, 'PENDING'), amountFen: 500n, kind: 'WITHDRAWAL_HOLD', businessDate: '2026-11-25' }]);
+        await ledger.postBatch(tx, [
+          {
+            idempotencyKey: `test.hold.${m.id}`,
+            debit: memberAccount(m.id, 'CASH'),
+            credit: memberAccount(m.id, 'PENDING'),
+            amountFen: 500n,
+            kind: 'WITHDRAWAL_HOLD',
+            businessDate: '2026-11-25',
+          },
+        ]);
         void placed.then((r) => (results = r));
       },
       { timeout: 20_000 },
@@ -108,7 +130,9 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     ]);
     expect(responses.map((r) => r.status)).toEqual([201, 201, 422, 201]);
     const accepted = responses.filter((r) => r.status === 201).map((r) => r.body.id);
-    const events = await t.prisma.auditEvent.findMany({ where: { action: 'markets.order.place', actorMemberId: { in: [a.id, b.id, poor.id] } } });
+    const events = await t.prisma.auditEvent.findMany({
+      where: { action: 'markets.order.place', actorMemberId: { in: [a.id, b.id, poor.id] } },
+    });
     const successes = events.filter((e) => e.outcome === 'SUCCESS');
     expect(successes.map((e) => e.targetId).sort()).toEqual([...accepted].sort());
     expect(new Set(successes.map((e) => e.requestId)).size).toBe(3);
@@ -116,7 +140,9 @@ describe('order batches: judged in arrival order, and placed one by one when a b
     // Same transaction: now() is the transaction's start, so the event and the order share it.
     const orders = new Map((await t.prisma.order.findMany({ where: { id: { in: accepted } } })).map((o) => [o.id, o.createdAt.getTime()]));
     for (const e of successes) expect(e.createdAt.getTime()).toBe(orders.get(e.targetId!));
-    expect(events.filter((e) => e.outcome === 'FAILURE').map((e) => [e.actorMemberId, e.errorCode, e.httpStatus])).toEqual([[poor.id, 'INSUFFICIENT_MARGIN', 422]]);
+    expect(events.filter((e) => e.outcome === 'FAILURE').map((e) => [e.actorMemberId, e.errorCode, e.httpStatus])).toEqual([
+      [poor.id, 'INSUFFICIENT_MARGIN', 422],
+    ]);
     // The hash chain holds across events written in order transactions and by the request path.
     const [broken] = await t.prisma.$queryRaw<{ n: number }[]>`
       SELECT count(*)::int AS n FROM audit_events a

@@ -54,7 +54,14 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
             continue;
           }
           const price = formatFen(BigInt(395 + rnd(11))); // 3.95 … 4.05
-          const res = await order(c, seriesCodes[rnd(seriesCodes.length)], rnd(2) ? 'BUY' : 'SELL', price, 1 + rnd(10), rnd(4) ? 'GTC' : 'IOC');
+          const res = await order(
+            c,
+            seriesCodes[rnd(seriesCodes.length)],
+            rnd(2) ? 'BUY' : 'SELL',
+            price,
+            1 + rnd(10),
+            rnd(4) ? 'GTC' : 'IOC',
+          );
           statuses.push(res.status);
           if (res.status === 201 && res.body.status === 'OPEN') mine.push(res.body.id);
         }
@@ -67,7 +74,8 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
     for (const code of seriesCodes) {
       const s = await t.prisma.series.findUniqueOrThrow({ where: { code } });
       const book = await t.clearing.get<{ bids: { price: string }[]; asks: { price: string }[] }>(`/v1/series/${code}/book`);
-      if (book.body.bids.length && book.body.asks.length) expect(Number(book.body.bids[0].price)).toBeLessThan(Number(book.body.asks[0].price));
+      if (book.body.bids.length && book.body.asks.length)
+        expect(Number(book.body.bids[0].price)).toBeLessThan(Number(book.body.asks[0].price));
       const orders = await t.prisma.order.findMany({ where: { seriesId: s.id } });
       const trades = await t.prisma.trade.findMany({ where: { seriesId: s.id } });
       const filledByOrder = new Map<string, number>();
@@ -84,7 +92,9 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
         const shorts = trades.filter((x) => x.sellerId === p.memberId).reduce((n, x) => n + x.quantity, 0);
         expect([p.longQty, p.shortQty]).toEqual([longs, shorts]);
         const resting = (side: string) =>
-          orders.filter((o) => o.memberId === p.memberId && o.side === side && (o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED')).reduce((n, o) => n + o.quantity - o.filledQuantity, 0);
+          orders
+            .filter((o) => o.memberId === p.memberId && o.side === side && (o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED'))
+            .reduce((n, o) => n + o.quantity - o.filledQuantity, 0);
         expect(p.marginQty).toBe(worstCase(longs - shorts, resting('BUY'), resting('SELL')));
       }
     }
@@ -92,7 +102,10 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
     // (the reference price until a daily run re-prices the series).
     const marginPrice = new Map((await t.prisma.series.findMany()).map((s) => [s.id, s.lastSettlementPriceFen ?? s.referencePriceFen]));
     for (const c of clients) {
-      const held = (await t.prisma.position.findMany({ where: { memberId: c.id } })).reduce((sum, p) => sum + marginFen(p.marginQty, marginPrice.get(p.seriesId)), 0n);
+      const held = (await t.prisma.position.findMany({ where: { memberId: c.id } })).reduce(
+        (sum, p) => sum + marginFen(p.marginQty, marginPrice.get(p.seriesId)),
+        0n,
+      );
       const account = await t.prisma.ledgerAccount.findUniqueOrThrow({ where: { code: `member:${c.id}:margin` } });
       expect(account.balanceFen).toBe(held);
     }
@@ -112,13 +125,20 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
     const many = [await createSeries(t, product), await createSeries(t, product), await createSeries(t, product)];
     await storm(many, 6);
     const day = isoDate((await t.prisma.trade.findFirstOrThrow({ orderBy: { seq: 'desc' } })).businessDate);
-    for (const [code, price] of [[many[0], '4.20'], [many[1], '3.90'], [many[2], '4.05']]) {
+    for (const [code, price] of [
+      [many[0], '4.20'],
+      [many[1], '3.90'],
+      [many[2], '4.05'],
+    ]) {
       expect((await t.clearing.post(`/v1/series/${code}/settlement-price`, { price, businessDate: day })).status).toBe(201);
     }
     t.app.get(Clock).set(new Date(Date.now() + 24 * 3_600_000)); // the business date has ended; trading goes on
     const during = storm(many, 12);
     await new Promise((r) => setTimeout(r, 300));
-    const started = await t.clearing.post<{ items: { id: string; seriesCount: number }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: day });
+    const started = await t.clearing.post<{ items: { id: string; seriesCount: number }[] }>('/v1/settlement/runs', {
+      type: 'DAILY',
+      businessDate: day,
+    });
     expect(started.status, started.text).toBe(201);
     expect(started.body.items).toHaveLength(1);
     for (const r of started.body.items) await waitForRun(t, r.id);
@@ -130,7 +150,12 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
   }, 120_000);
 
   it('several series in parallel: the same invariants hold for each', async () => {
-    const many = [await createSeries(t, product), await createSeries(t, product), await createSeries(t, product), await createSeries(t, product)];
+    const many = [
+      await createSeries(t, product),
+      await createSeries(t, product),
+      await createSeries(t, product),
+      await createSeries(t, product),
+    ];
     const statuses = await storm(many, 15);
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
     await checkInvariants(many);

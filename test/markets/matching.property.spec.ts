@@ -47,7 +47,12 @@ class ReferenceBook {
       best.filled += q;
       o.filled += q;
       best.status = best.filled === best.qty ? 'FILLED' : 'PARTIALLY_FILLED';
-      this.trades.push({ price: best.price, qty: q, buyer: side === 'BUY' ? member : best.member, seller: side === 'SELL' ? member : best.member });
+      this.trades.push({
+        price: best.price,
+        qty: q,
+        buyer: side === 'BUY' ? member : best.member,
+        seller: side === 'SELL' ? member : best.member,
+      });
     }
     o.status = o.filled === o.qty ? 'FILLED' : tif === 'IOC' ? 'CANCELLED' : o.filled > 0 ? 'PARTIALLY_FILLED' : 'OPEN';
     this.orders.push(o);
@@ -62,9 +67,22 @@ class ReferenceBook {
   }
 }
 
-type Op = { kind: 'place'; series: number; member: number; side: 'BUY' | 'SELL'; price: number; qty: number; tif: 'GTC' | 'IOC' } | { kind: 'cancel'; index: number };
+type Op =
+  | { kind: 'place'; series: number; member: number; side: 'BUY' | 'SELL'; price: number; qty: number; tif: 'GTC' | 'IOC' }
+  | { kind: 'cancel'; index: number };
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('place' as const), series: fc.integer({ min: 0, max: 1 }), member: fc.integer({ min: 0, max: 3 }), side: fc.constantFrom('BUY' as const, 'SELL' as const), price: fc.integer({ min: 398, max: 402 }), qty: fc.integer({ min: 1, max: 6 }), tif: fc.constantFrom('GTC' as const, 'GTC' as const, 'IOC' as const) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('place' as const),
+      series: fc.integer({ min: 0, max: 1 }),
+      member: fc.integer({ min: 0, max: 3 }),
+      side: fc.constantFrom('BUY' as const, 'SELL' as const),
+      price: fc.integer({ min: 398, max: 402 }),
+      qty: fc.integer({ min: 1, max: 6 }),
+      tif: fc.constantFrom('GTC' as const, 'GTC' as const, 'IOC' as const),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ kind: fc.constant('cancel' as const), index: fc.nat({ max: 60 }) }) },
 );
 
@@ -89,65 +107,97 @@ describe('matching equals a reference order book on random order/cancel streams 
   // waiting, so they are matched several to a transaction, across
   // two series (which share the members' cash); the outcome must not depend on it (arrival
   // order is call order).
-  it.each(['one by one', 'bursts'] as const)('produces the same trades, statuses and resting book (%s)', async (mode) => {
-    const service = t.app.get(OrdersService);
-    const batcher = t.app.get(OrderBatcher);
-    const principal = (i: number): Principal => ({ memberId: members[i].id, memberKind: 'TRADER', role: 'trader', keyId: members[i].keyId });
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
-        const series = [await createSeries(t, product), await createSeries(t, product)];
-        const refs = [new ReferenceBook(), new ReferenceBook()];
-        // Every placed order, in arrival order: its series, its index in that series' reference, its owner.
-        const placed: { series: number; ref: number; member: number; id?: string }[] = [];
-        const told: { status: string; filled: number }[] = [];
-        const answers: PlacedOrder[] = [];
-        let burst: Promise<PlacedOrder>[] = [];
-        const settleBurst = async () => {
-          answers.push(...(await Promise.all(burst)));
-          answers.forEach((a, i) => (placed[i].id = a.order.id));
-          burst = [];
-        };
-        for (const op of ops) {
-          if (op.kind === 'place') {
-            const r = refs[op.series].place(op.member, op.side, op.price, op.qty, op.tif);
-            told.push({ status: r.status, filled: r.filled });
-            placed.push({ series: op.series, ref: r.id, member: op.member });
-            const input = { seriesCode: series[op.series], side: op.side, priceFen: BigInt(op.price), quantity: op.qty, timeInForce: op.tif };
-            if (mode === 'bursts') burst.push(batcher.place(principal(op.member), input));
-            else answers.push(await batcher.place(principal(op.member), input));
-            placed[placed.length - 1].id = answers[placed.length - 1]?.order.id;
-          } else {
-            await settleBurst();
-            if (placed.length === 0) continue;
-            const target = placed[op.index % placed.length];
-            const expectOk = refs[target.series].cancel(target.ref);
-            const res = await service.cancel(principal(target.member), target.id!).then(() => true, (e: unknown) => {
-              if (e instanceof DomainError && e.code === 'ORDER_NOT_OPEN') return false;
-              throw e;
-            });
-            expect(res).toBe(expectOk);
+  it.each(['one by one', 'bursts'] as const)(
+    'produces the same trades, statuses and resting book (%s)',
+    async (mode) => {
+      const service = t.app.get(OrdersService);
+      const batcher = t.app.get(OrderBatcher);
+      const principal = (i: number): Principal => ({
+        memberId: members[i].id,
+        memberKind: 'TRADER',
+        role: 'trader',
+        keyId: members[i].keyId,
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), async (ops) => {
+          const series = [await createSeries(t, product), await createSeries(t, product)];
+          const refs = [new ReferenceBook(), new ReferenceBook()];
+          // Every placed order, in arrival order: its series, its index in that series' reference, its owner.
+          const placed: { series: number; ref: number; member: number; id?: string }[] = [];
+          const told: { status: string; filled: number }[] = [];
+          const answers: PlacedOrder[] = [];
+          let burst: Promise<PlacedOrder>[] = [];
+          const settleBurst = async () => {
+            answers.push(...(await Promise.all(burst)));
+            answers.forEach((a, i) => (placed[i].id = a.order.id));
+            burst = [];
+          };
+          for (const op of ops) {
+            if (op.kind === 'place') {
+              const r = refs[op.series].place(op.member, op.side, op.price, op.qty, op.tif);
+              told.push({ status: r.status, filled: r.filled });
+              placed.push({ series: op.series, ref: r.id, member: op.member });
+              const input = {
+                seriesCode: series[op.series],
+                side: op.side,
+                priceFen: BigInt(op.price),
+                quantity: op.qty,
+                timeInForce: op.tif,
+              };
+              if (mode === 'bursts') burst.push(batcher.place(principal(op.member), input));
+              else answers.push(await batcher.place(principal(op.member), input));
+              placed[placed.length - 1].id = answers[placed.length - 1]?.order.id;
+            } else {
+              await settleBurst();
+              if (placed.length === 0) continue;
+              const target = placed[op.index % placed.length];
+              const expectOk = refs[target.series].cancel(target.ref);
+              const res = await service.cancel(principal(target.member), target.id!).then(
+                () => true,
+                (e: unknown) => {
+                  if (e instanceof DomainError && e.code === 'ORDER_NOT_OPEN') return false;
+                  throw e;
+                },
+              );
+              expect(res).toBe(expectOk);
+            }
           }
-        }
-        await settleBurst();
-        const memberIndex = (id: string) => members.findIndex((m) => m.id === id);
-        const orders = await t.prisma.order.findMany({ where: { id: { in: placed.map((p) => p.id!) } } });
-        const byId = new Map(orders.map((o) => [o.id, o]));
-        for (const s of [0, 1]) {
-          const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series[s] } })).id;
-          const trades = await t.prisma.trade.findMany({ where: { seriesId }, orderBy: { seq: 'asc' } });
-          expect(trades.map((x) => ({ price: Number(x.priceFen), qty: x.quantity, buyer: memberIndex(x.buyerId), seller: memberIndex(x.sellerId) }))).toEqual(refs[s].trades);
-          const mine = placed.filter((p) => p.series === s);
-          expect(mine.map((p) => ({ status: byId.get(p.id!)!.status, filled: byId.get(p.id!)!.filledQuantity }))).toEqual(refs[s].orders.map((o) => ({ status: o.status, filled: o.filled })));
-        }
-        // Time priority: within a series, the service's order sequence is the arrival order.
-        for (const s of [0, 1]) {
-          const ids = new Set(placed.filter((p) => p.series === s).map((p) => p.id));
-          expect(orders.filter((o) => ids.has(o.id)).sort((a, b) => Number(a.seq - b.seq)).map((o) => o.id)).toEqual([...ids]);
-        }
-        // Each placer is told its order's state right after its own matching.
-        expect(answers.map((p) => ({ status: p.order.status, filled: p.order.filledQuantity }))).toEqual(told);
-      }),
-      { numRuns: 50 },
-    );
-  }, 180_000);
+          await settleBurst();
+          const memberIndex = (id: string) => members.findIndex((m) => m.id === id);
+          const orders = await t.prisma.order.findMany({ where: { id: { in: placed.map((p) => p.id!) } } });
+          const byId = new Map(orders.map((o) => [o.id, o]));
+          for (const s of [0, 1]) {
+            const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series[s] } })).id;
+            const trades = await t.prisma.trade.findMany({ where: { seriesId }, orderBy: { seq: 'asc' } });
+            expect(
+              trades.map((x) => ({
+                price: Number(x.priceFen),
+                qty: x.quantity,
+                buyer: memberIndex(x.buyerId),
+                seller: memberIndex(x.sellerId),
+              })),
+            ).toEqual(refs[s].trades);
+            const mine = placed.filter((p) => p.series === s);
+            expect(mine.map((p) => ({ status: byId.get(p.id!)!.status, filled: byId.get(p.id!)!.filledQuantity }))).toEqual(
+              refs[s].orders.map((o) => ({ status: o.status, filled: o.filled })),
+            );
+          }
+          // Time priority: within a series, the service's order sequence is the arrival order.
+          for (const s of [0, 1]) {
+            const ids = new Set(placed.filter((p) => p.series === s).map((p) => p.id));
+            expect(
+              orders
+                .filter((o) => ids.has(o.id))
+                .sort((a, b) => Number(a.seq - b.seq))
+                .map((o) => o.id),
+            ).toEqual([...ids]);
+          }
+          // Each placer is told its order's state right after its own matching.
+          expect(answers.map((p) => ({ status: p.order.status, filled: p.order.filledQuantity }))).toEqual(told);
+        }),
+        { numRuns: 50 },
+      );
+    },
+    180_000,
+  );
 });

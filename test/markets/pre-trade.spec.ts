@@ -21,7 +21,11 @@ describe('pre-trade checks: each has its own code, and a rejected order changes 
     positions: await t.prisma.position.count(),
     successes: await t.prisma.auditEvent.count({ where: { action: 'markets.order.place', outcome: 'SUCCESS' } }),
   });
-  const rejected = async (res: Promise<{ status: number; headers: Headers; body: unknown; text: string }>, status: number, code: string) => {
+  const rejected = async (
+    res: Promise<{ status: number; headers: Headers; body: unknown; text: string }>,
+    status: number,
+    code: string,
+  ) => {
     const before = await snapshot();
     expectProblem(await res, status, code);
     expect(await snapshot()).toEqual(before);
@@ -87,7 +91,9 @@ describe('pre-trade checks: each has its own code, and a rejected order changes 
 
   it("CAPACITY_NOT_BACKED when an operator's short exceeds what its nodes can deliver in the window", async () => {
     await rejected(order(operator, physical, 'SELL', '4.00', 1), 422, 'CAPACITY_NOT_BACKED');
-    const node = await createNode(operator, await createDataCenter(operator, 'cn-east-1'), [{ modelClass: 'llm-70b-instruct', tokensPerSecond: 3_500 }]);
+    const node = await createNode(operator, await createDataCenter(operator, 'cn-east-1'), [
+      { modelClass: 'llm-70b-instruct', tokensPerSecond: 3_500 },
+    ]);
     await t.client().post(`/v1/nodes/${node.id}/heartbeat`, {}, { authorization: `Bearer ${node.nodeToken}` });
     // 3,500 tokens/s × 3,600 s × 0.8 = 10,080,000 tokens: one 10M-token contract, not two.
     expect((await order(operator, physical, 'SELL', '4.00', 1)).status).toBe(201);

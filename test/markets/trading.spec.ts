@@ -25,17 +25,109 @@ describe('trading: listing, matching, novation, fees and initial margin', () => 
   afterAll(() => t.close());
 
   it('validates products and series', async () => {
-    expectProblem(await t.clearing.post('/v1/products', { code: 'BAD-1', modelClass: 'llm-70b-instruct', contractSizeTokens: 1_500_000, tickFen: 1, settlementType: 'CASH', initialMarginBp: 1000, maintenanceMarginBp: 500, feePerContractFen: 0, penaltyBp: 0, maxTtftMs: 1, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 0 }), 400, 'INVALID_PRODUCT');
-    expectProblem(await t.clearing.post('/v1/products', { code: 'BAD-2', modelClass: 'llm-70b-instruct', contractSizeTokens: 1_000_000, tickFen: 0, settlementType: 'CASH', initialMarginBp: 10_001, maintenanceMarginBp: 500, feePerContractFen: 0, penaltyBp: 0, maxTtftMs: 1, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 0 }), 400, 'VALIDATION_FAILED');
-    expectProblem(await t.clearing.post('/v1/products', { code: 'BAD-3', modelClass: 'gpt-x', contractSizeTokens: 1_000_000, tickFen: 1, settlementType: 'CASH', initialMarginBp: 1000, maintenanceMarginBp: 500, feePerContractFen: 0, penaltyBp: 0, maxTtftMs: 1, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 0 }), 400, 'UNKNOWN_MODEL_CLASS');
+    expectProblem(
+      await t.clearing.post('/v1/products', {
+        code: 'BAD-1',
+        modelClass: 'llm-70b-instruct',
+        contractSizeTokens: 1_500_000,
+        tickFen: 1,
+        settlementType: 'CASH',
+        initialMarginBp: 1000,
+        maintenanceMarginBp: 500,
+        feePerContractFen: 0,
+        penaltyBp: 0,
+        maxTtftMs: 1,
+        minTokensPerSecond: 1,
+        regions: ['cn-east-1'],
+        inputTokenWeightBp: 0,
+      }),
+      400,
+      'INVALID_PRODUCT',
+    );
+    expectProblem(
+      await t.clearing.post('/v1/products', {
+        code: 'BAD-2',
+        modelClass: 'llm-70b-instruct',
+        contractSizeTokens: 1_000_000,
+        tickFen: 0,
+        settlementType: 'CASH',
+        initialMarginBp: 10_001,
+        maintenanceMarginBp: 500,
+        feePerContractFen: 0,
+        penaltyBp: 0,
+        maxTtftMs: 1,
+        minTokensPerSecond: 1,
+        regions: ['cn-east-1'],
+        inputTokenWeightBp: 0,
+      }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expectProblem(
+      await t.clearing.post('/v1/products', {
+        code: 'BAD-3',
+        modelClass: 'gpt-x',
+        contractSizeTokens: 1_000_000,
+        tickFen: 1,
+        settlementType: 'CASH',
+        initialMarginBp: 1000,
+        maintenanceMarginBp: 500,
+        feePerContractFen: 0,
+        penaltyBp: 0,
+        maxTtftMs: 1,
+        minTokensPerSecond: 1,
+        regions: ['cn-east-1'],
+        inputTokenWeightBp: 0,
+      }),
+      400,
+      'UNKNOWN_MODEL_CLASS',
+    );
     const now = Date.now();
-    expectProblem(await t.clearing.post('/v1/series', { productCode: product, code: 'X-1', lastTradingAt: new Date(now + 3_600_000).toISOString(), deliveryStart: new Date(now + 1_000).toISOString(), deliveryEnd: new Date(now + 7_200_000).toISOString(), referencePrice: '4.00' }), 400, 'INVALID_SERIES');
-    expectProblem(await t.clearing.post('/v1/series', { productCode: 'NOPE', code: 'X-2', lastTradingAt: new Date(now + 3_600_000).toISOString(), deliveryStart: new Date(now + 3_700_000).toISOString(), deliveryEnd: new Date(now + 7_200_000).toISOString(), referencePrice: '4.00' }), 404, 'NOT_FOUND');
-    expectProblem(await t.clearing.post('/v1/series', { productCode: product, code: series, lastTradingAt: new Date(now + 3_600_000).toISOString(), deliveryStart: new Date(now + 3_700_000).toISOString(), deliveryEnd: new Date(now + 7_200_000).toISOString(), referencePrice: '4.00' }), 409, 'SERIES_EXISTS');
+    expectProblem(
+      await t.clearing.post('/v1/series', {
+        productCode: product,
+        code: 'X-1',
+        lastTradingAt: new Date(now + 3_600_000).toISOString(),
+        deliveryStart: new Date(now + 1_000).toISOString(),
+        deliveryEnd: new Date(now + 7_200_000).toISOString(),
+        referencePrice: '4.00',
+      }),
+      400,
+      'INVALID_SERIES',
+    );
+    expectProblem(
+      await t.clearing.post('/v1/series', {
+        productCode: 'NOPE',
+        code: 'X-2',
+        lastTradingAt: new Date(now + 3_600_000).toISOString(),
+        deliveryStart: new Date(now + 3_700_000).toISOString(),
+        deliveryEnd: new Date(now + 7_200_000).toISOString(),
+        referencePrice: '4.00',
+      }),
+      404,
+      'NOT_FOUND',
+    );
+    expectProblem(
+      await t.clearing.post('/v1/series', {
+        productCode: product,
+        code: series,
+        lastTradingAt: new Date(now + 3_600_000).toISOString(),
+        deliveryStart: new Date(now + 3_700_000).toISOString(),
+        deliveryEnd: new Date(now + 7_200_000).toISOString(),
+        referencePrice: '4.00',
+      }),
+      409,
+      'SERIES_EXISTS',
+    );
     expectProblem(await a.client.post('/v1/products', {}), 403, 'FORBIDDEN_ROLE');
     expectProblem(await a.client.post('/v1/series', {}), 403, 'FORBIDDEN_ROLE');
     const view = await a.client.get(`/v1/series/${series}`);
-    expect(view.body).toMatchObject({ code: series, status: 'TRADING', referencePrice: '4.00', marketData: { bestBid: null, bestAsk: null, volume: 0, openInterest: 0 } });
+    expect(view.body).toMatchObject({
+      code: series,
+      status: 'TRADING',
+      referencePrice: '4.00',
+      marketData: { bestBid: null, bestAsk: null, volume: 0, openInterest: 0 },
+    });
   });
 
   it('rests a GTC order and holds initial margin for the worst case', async () => {
@@ -108,8 +200,16 @@ describe('trading: listing, matching, novation, fees and initial margin', () => 
     expect(res.status, res.text).toBe(201);
     expect(res.body).toMatchObject({ block: true, quantity: 2, price: '4.02' });
     expect((await bal(a)).cash).not.toBe(before.cash);
-    expectProblem(await t.clearing.post('/v1/block-trades', { series, buyerId: a.id, sellerId: a.id, price: '4.02', quantity: 2 }), 400, 'SELF_TRADE');
-    expectProblem(await a.client.post('/v1/block-trades', { series, buyerId: a.id, sellerId: b.id, price: '4.02', quantity: 2 }), 403, 'FORBIDDEN_ROLE');
+    expectProblem(
+      await t.clearing.post('/v1/block-trades', { series, buyerId: a.id, sellerId: a.id, price: '4.02', quantity: 2 }),
+      400,
+      'SELF_TRADE',
+    );
+    expectProblem(
+      await a.client.post('/v1/block-trades', { series, buyerId: a.id, sellerId: b.id, price: '4.02', quantity: 2 }),
+      403,
+      'FORBIDDEN_ROLE',
+    );
     await expectLedgerConsistent(t.prisma);
   });
 
@@ -133,7 +233,10 @@ describe('trading: listing, matching, novation, fees and initial margin', () => 
       deliveryEnd: new Date(last.getTime() + 31 * day).toISOString(),
     });
     const s = await t.prisma.series.findUniqueOrThrow({ where: { code } });
-    const rows = await t.prisma.outboxMessage.findMany({ where: { jobId: { in: [`series-open-${s.id}`, `series-halt-${s.id}`] } }, orderBy: { jobId: 'asc' } });
+    const rows = await t.prisma.outboxMessage.findMany({
+      where: { jobId: { in: [`series-open-${s.id}`, `series-halt-${s.id}`] } },
+      orderBy: { jobId: 'asc' },
+    });
     expect(rows.map((r) => [r.jobName, r.notBefore?.toISOString()])).toEqual([
       ['markets.series-halt', last.toISOString()],
       ['markets.series-open', start.toISOString()],

@@ -117,7 +117,11 @@ describe('authentication, roles and member scoping', () => {
   });
 
   it('audits every state-changing request, successes and failures, append-only', async () => {
-    const created = await t.clearing.post<{ id: string }>('/v1/members', { name: 'Audited Co', kind: 'TRADER' }, { 'idempotency-key': 'audit-1' });
+    const created = await t.clearing.post<{ id: string }>(
+      '/v1/members',
+      { name: 'Audited Co', kind: 'TRADER' },
+      { 'idempotency-key': 'audit-1' },
+    );
     const success = await t.prisma.auditEvent.findFirstOrThrow({ where: { targetId: created.body.id } });
     expect(success).toMatchObject({
       action: 'member.create',

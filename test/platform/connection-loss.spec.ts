@@ -20,15 +20,30 @@ describe('connections terminated by the server', () => {
     const admin = new pg.Client({ connectionString: t.config.databaseUrl });
     await admin.connect();
     const running = Array.from({ length: 6 }, (_, i) =>
-      t.prisma.sqlTransaction(async (tx, commit) => {
-        await inOrder([tx.$queryRaw`SELECT pg_sleep(1)`, tx.$queryRaw`SELECT ${i}::int AS i`, commit()]);
-      }).then(() => 'ok', (e: Error) => `failed: ${e.message}`),
+      t.prisma
+        .sqlTransaction(async (tx, commit) => {
+          await inOrder([tx.$queryRaw`SELECT pg_sleep(1)`, tx.$queryRaw`SELECT ${i}::int AS i`, commit()]);
+        })
+        .then(
+          () => 'ok',
+          (e: Error) => `failed: ${e.message}`,
+        ),
     );
-    const single = Array.from({ length: 6 }, () => t.prisma.sql.$queryRaw`SELECT pg_sleep(1)`.then(() => 'ok', (e: Error) => `failed: ${e.message}`));
+    const single = Array.from({ length: 6 }, () =>
+      t.prisma.sql.$queryRaw`SELECT pg_sleep(1)`.then(
+        () => 'ok',
+        (e: Error) => `failed: ${e.message}`,
+      ),
+    );
     await new Promise((r) => setTimeout(r, 300));
-    await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`);
+    await admin.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
     await admin.end();
-    const outcomes = await Promise.race([Promise.all([...running, ...single]), new Promise<string>((r) => setTimeout(() => r('HUNG'), 10_000))]);
+    const outcomes = await Promise.race([
+      Promise.all([...running, ...single]),
+      new Promise<string>((r) => setTimeout(() => r('HUNG'), 10_000)),
+    ]);
     expect(outcomes).not.toBe('HUNG');
     expect((outcomes as string[]).every((o) => o.startsWith('failed: '))).toBe(true);
     expect(await t.prisma.sql.$queryRaw`SELECT 1 AS one`).toEqual([{ one: 1 }]);

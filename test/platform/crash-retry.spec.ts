@@ -24,9 +24,17 @@ describe('a retry after a crash between commit and stored response has one effec
   afterAll(() => t.close());
 
   it('member creation', async () => {
-    const first = await t.clearing.post<{ id: string }>('/v1/members', { name: 'Crashy Co', kind: 'BUYER' }, { 'idempotency-key': 'crash-member' });
+    const first = await t.clearing.post<{ id: string }>(
+      '/v1/members',
+      { name: 'Crashy Co', kind: 'BUYER' },
+      { 'idempotency-key': 'crash-member' },
+    );
     await loseStoredResponse(t.clearingMemberId, 'crash-member');
-    const retry = await t.clearing.post<{ id: string }>('/v1/members', { name: 'Crashy Co', kind: 'BUYER' }, { 'idempotency-key': 'crash-member' });
+    const retry = await t.clearing.post<{ id: string }>(
+      '/v1/members',
+      { name: 'Crashy Co', kind: 'BUYER' },
+      { 'idempotency-key': 'crash-member' },
+    );
     expect(retry.status).toBe(201);
     expect(retry.body.id).toBe(first.body.id);
     expect(await t.prisma.member.count({ where: { name: 'Crashy Co' } })).toBe(1);

@@ -50,7 +50,14 @@ describe('health, metrics, docs and the queue board', () => {
     const doc = await t.client().get<{ openapi: string; paths: Record<string, unknown> }>('/openapi.json');
     expect(doc.body.openapi).toMatch(/^3\./);
     expect(Object.keys(doc.body.paths)).toEqual(
-      expect.arrayContaining(['/v1/me', '/v1/members', '/v1/members/{id}', '/v1/members/{id}/api-keys', '/v1/api-keys/{id}', '/health/ready']),
+      expect.arrayContaining([
+        '/v1/me',
+        '/v1/members',
+        '/v1/members/{id}',
+        '/v1/members/{id}/api-keys',
+        '/v1/api-keys/{id}',
+        '/health/ready',
+      ]),
     );
     const ui = await fetch(`${t.baseUrl}/docs`);
     expect(ui.status).toBe(200);

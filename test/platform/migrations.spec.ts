@@ -28,7 +28,9 @@ describe('migrations (WASM schema engine, no binary)', () => {
       const pg = (await import('pg')).default;
       const client = new pg.Client({ connectionString: db.url });
       await client.connect();
-      const rows = await client.query('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY migration_name');
+      const rows = await client.query(
+        'SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations ORDER BY migration_name',
+      );
       await client.end();
       expect(rows.rows.map((r: { migration_name: string }) => r.migration_name)).toEqual(first);
       for (const r of rows.rows as { checksum: string; finished_at: Date | null; rolled_back_at: Date | null }[]) {

@@ -50,7 +50,10 @@ describe('transactional outbox across a Redis outage', () => {
     expect(pending.sentAt).toBeNull();
 
     await redis.up();
-    await waitFor(async () => (await relay.relayOnce().catch(() => -1)) >= 0 && (await queue.getJob(`purge-${member.id}`)) !== undefined, 15_000);
+    await waitFor(
+      async () => (await relay.relayOnce().catch(() => -1)) >= 0 && (await queue.getJob(`purge-${member.id}`)) !== undefined,
+      15_000,
+    );
     const sent = await t.prisma.outboxMessage.findUniqueOrThrow({ where: { jobId: `purge-${member.id}` } });
     expect(sent.sentAt).not.toBeNull();
 

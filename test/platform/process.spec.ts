@@ -13,7 +13,10 @@ describe('the service as real processes', () => {
   it('starts on embedded Postgres and a spawned redis-server, is ready within 60 s, and exits 0 on SIGTERM leaving nothing behind', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'tc-embedded-'));
     const [port, pgPort, redisPort] = [await freePort(), await freePort(), await freePort()];
-    const proc = spawnNode([MAIN], childEnv({ PORT: String(port), DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), EMBEDDED_REDIS_PORT: String(redisPort) }));
+    const proc = spawnNode(
+      [MAIN],
+      childEnv({ PORT: String(port), DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(pgPort), EMBEDDED_REDIS_PORT: String(redisPort) }),
+    );
     try {
       const readyMs = await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 200, 60_000, proc);
       expect(readyMs).toBeLessThan(60_000);
@@ -48,14 +51,16 @@ describe('the service as real processes', () => {
     const lru = await RedisProcess.start(['--maxmemory-policy', 'allkeys-lru']);
     const noAof = await RedisProcess.start(['--appendonly', 'no']);
     try {
-      const env = (redisUrl: string) => childEnv({ DATABASE_URL: res.databaseUrl, REDIS_URL: redisUrl, PORT: '0', PROCESS_ROLE: 'worker', QUEUE_PREFIX: res.queuePrefix });
+      const env = (redisUrl: string) =>
+        childEnv({ DATABASE_URL: res.databaseUrl, REDIS_URL: redisUrl, PORT: '0', PROCESS_ROLE: 'worker', QUEUE_PREFIX: res.queuePrefix });
       const refused = spawnNode([MAIN], env(lru.url));
       expect(await refused.exited).toBe(78);
       expect(refused.output()).toMatch(/maxmemory-policy=allkeys-lru; TokenClear's queues need noeviction/);
 
       const warned = spawnNode([MAIN], { ...env(noAof.url), LOG_LEVEL: 'warn' });
       const deadline = Date.now() + 30_000;
-      while (!warned.output().includes('without AOF') && Date.now() < deadline && warned.child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+      while (!warned.output().includes('without AOF') && Date.now() < deadline && warned.child.exitCode === null)
+        await new Promise((r) => setTimeout(r, 100));
       expect(warned.output()).toContain('runs without AOF');
       warned.child.kill('SIGTERM');
       expect(await warned.exited).toBe(0);
@@ -89,7 +94,10 @@ describe('the service as real processes', () => {
       try {
         await waitForHttp(`http://127.0.0.1:${p1}/health/ready`, 200, 30_000, api1);
         await waitForHttp(`http://127.0.0.1:${p2}/health/ready`, 200, 30_000, api2);
-        const created = await new ApiClient(`http://127.0.0.1:${p1}`, key).post<{ id: string }>('/v1/members', { name: 'Split Co', kind: 'BUYER' });
+        const created = await new ApiClient(`http://127.0.0.1:${p1}`, key).post<{ id: string }>('/v1/members', {
+          name: 'Split Co',
+          kind: 'BUYER',
+        });
         expect(created.status).toBe(201);
         const seen = await new ApiClient(`http://127.0.0.1:${p2}`, key).get(`/v1/members/${created.body.id}`);
         expect(seen.status).toBe(200);

@@ -68,7 +68,11 @@ describe('API robustness', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ env: { LOG_LEVEL: 'fatal' } });
-    members = { operator: await createMember(t, 'OPERATOR'), buyer: await createMember(t, 'BUYER'), trader: await createMember(t, 'TRADER') };
+    members = {
+      operator: await createMember(t, 'OPERATOR'),
+      buyer: await createMember(t, 'BUYER'),
+      trader: await createMember(t, 'TRADER'),
+    };
     for (const r of ['operator', 'buyer', 'trader'] as const) keys[r] = members[r].key;
     keys.clearing = t.clearingKey;
   });
@@ -85,7 +89,9 @@ describe('API robustness', () => {
       if (r.public && r.ownGuard) {
         nodeRoutes++;
         const wrong = await t.client(keys.clearing).request(r.method, path, r.method === 'GET' ? undefined : {});
-        for (const res of [anonymous, wrong]) if (res.status !== 401 || (res.body as { code?: string }).code !== 'NODE_TOKEN_INVALID') problems.push(`${r.method} ${r.path} without a node token answered ${res.status}`);
+        for (const res of [anonymous, wrong])
+          if (res.status !== 401 || (res.body as { code?: string }).code !== 'NODE_TOKEN_INVALID')
+            problems.push(`${r.method} ${r.path} without a node token answered ${res.status}`);
         continue;
       }
       if (r.public) {
@@ -96,16 +102,22 @@ describe('API robustness', () => {
       for (const role of ROLES) {
         if (!r.roles || r.roles.includes(role)) continue;
         const res = await t.client(keys[role]).request(r.method, path, r.method === 'GET' || r.method === 'DELETE' ? undefined : {});
-        if (res.status !== 403 || (res.body as { code?: string }).code !== 'FORBIDDEN_ROLE') problems.push(`${r.method} ${r.path} as ${role} answered ${res.status}`);
+        if (res.status !== 403 || (res.body as { code?: string }).code !== 'FORBIDDEN_ROLE')
+          problems.push(`${r.method} ${r.path} as ${role} answered ${res.status}`);
       }
     }
     expect(problems).toEqual([]);
     expect(nodeRoutes).toBe(5); // heartbeat, lease, completions, complete, fail
   }, 120_000);
 
-  it('members never reach each other: another member\'s resources answer 404', async () => {
+  it("members never reach each other: another member's resources answer 404", async () => {
     const { buyer, trader } = members;
-    const paths = [`/v1/members/${buyer.id}`, `/v1/members/${buyer.id}/balances`, `/v1/members/${buyer.id}/transfers`, `/v1/members/${buyer.id}/statements/2026-12-01`];
+    const paths = [
+      `/v1/members/${buyer.id}`,
+      `/v1/members/${buyer.id}/balances`,
+      `/v1/members/${buyer.id}/transfers`,
+      `/v1/members/${buyer.id}/statements/2026-12-01`,
+    ];
     for (const p of paths) {
       expect((await trader.client.get(p)).status, p).toBe(404);
       expect((await buyer.client.get(p)).status, p).toBe(200);
@@ -115,12 +127,56 @@ describe('API robustness', () => {
 
   it('fuzzed paths, queries, headers and bodies from the OpenAPI document: never a 5xx, always problem+json, nothing changes when refused', async () => {
     const doc = (await t.client().get<{ paths: Record<string, Record<string, unknown>> }>('/openapi.json')).body;
-    const ops = Object.entries(doc.paths).flatMap(([path, item]) => ['get', 'post', 'patch', 'delete'].filter((m) => m in item).map((m) => ({ path: path.replace(/\{(\w+)\}/g, ':$1'), method: m.toUpperCase() })));
+    const ops = Object.entries(doc.paths).flatMap(([path, item]) =>
+      ['get', 'post', 'patch', 'delete']
+        .filter((m) => m in item)
+        .map((m) => ({ path: path.replace(/\{(\w+)\}/g, ':$1'), method: m.toUpperCase() })),
+    );
     expect(ops.length).toBeGreaterThan(60);
-    const idArb = fc.oneof(fc.uuid(), fc.constantFrom('x', '..%2F..%2Fetc', '%00', 'a'.repeat(300), '😀', '-1', '1e309', 'null'), fc.string({ maxLength: 40 }));
-    const bodyArb = fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.dictionary(fc.constantFrom('amount', 'currency', 'price', 'quantity', 'series', 'side', 'type', 'kind', 'name', 'role', 'maxTokens', 'messages', 'leaseToken', 'usage', 'payloadHash', 'businessDate', 'region', 'models'), fc.jsonValue({ maxDepth: 2 })));
-    const queryArb = fc.dictionary(fc.constantFrom('limit', 'cursor', 'status', 'series', 'format', 'businessDate', 'type', 'levels', 'minAgeHours', 'from'), fc.string({ maxLength: 20 }), { maxKeys: 3 });
-    const caseArb = fc.record({ id: idArb, body: bodyArb, query: queryArb, raw: fc.constantFrom('', '{"a":', '[1,2', 'null', '"str"', '{"amount": 1e400}'), contentType: fc.constantFrom('application/json', 'text/plain', 'application/xml', 'application/json; charset=utf-16'), idem: fc.option(fc.string({ maxLength: 300 })) });
+    const idArb = fc.oneof(
+      fc.uuid(),
+      fc.constantFrom('x', '..%2F..%2Fetc', '%00', 'a'.repeat(300), '😀', '-1', '1e309', 'null'),
+      fc.string({ maxLength: 40 }),
+    );
+    const bodyArb = fc.oneof(
+      fc.jsonValue({ maxDepth: 3 }),
+      fc.dictionary(
+        fc.constantFrom(
+          'amount',
+          'currency',
+          'price',
+          'quantity',
+          'series',
+          'side',
+          'type',
+          'kind',
+          'name',
+          'role',
+          'maxTokens',
+          'messages',
+          'leaseToken',
+          'usage',
+          'payloadHash',
+          'businessDate',
+          'region',
+          'models',
+        ),
+        fc.jsonValue({ maxDepth: 2 }),
+      ),
+    );
+    const queryArb = fc.dictionary(
+      fc.constantFrom('limit', 'cursor', 'status', 'series', 'format', 'businessDate', 'type', 'levels', 'minAgeHours', 'from'),
+      fc.string({ maxLength: 20 }),
+      { maxKeys: 3 },
+    );
+    const caseArb = fc.record({
+      id: idArb,
+      body: bodyArb,
+      query: queryArb,
+      raw: fc.constantFrom('', '{"a":', '[1,2', 'null', '"str"', '{"amount": 1e400}'),
+      contentType: fc.constantFrom('application/json', 'text/plain', 'application/xml', 'application/json; charset=utf-16'),
+      idem: fc.option(fc.string({ maxLength: 300 })),
+    });
     const cases = fc.sample(caseArb, { numRuns: 4 * ops.length, seed: 20261125 });
     const failures: string[] = [];
     const statuses = new Map<number, number>();
@@ -139,7 +195,11 @@ describe('API robustness', () => {
           const where = `${op.method} ${path.slice(0, 120)} as ${role ?? 'anonymous'} → ${res.status}`;
           if (res.status >= 500) failures.push(`${where}: ${res.text.slice(0, 200)}`);
           else if (res.status >= 400) {
-            if (!/application\/problem\+json/.test(res.headers.get('content-type') ?? '') || typeof (res.body as { code?: unknown })?.code !== 'string') failures.push(`${where}: not problem+json`);
+            if (
+              !/application\/problem\+json/.test(res.headers.get('content-type') ?? '') ||
+              typeof (res.body as { code?: unknown })?.code !== 'string'
+            )
+              failures.push(`${where}: not problem+json`);
             if ((await fingerprint()) !== before) failures.push(`${where}: state changed although refused`);
           }
         }

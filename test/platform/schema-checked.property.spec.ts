@@ -21,18 +21,49 @@ const acceptedByClassValidator = (metatype: object, body: unknown) =>
 
 /** Only what JSON can carry reaches the pipe. */
 const wire = <T>(arb: fc.Arbitrary<T>) => arb.map((v) => JSON.parse(JSON.stringify(v ?? null)) as unknown);
-const junk = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.string({ maxLength: 3 }), fc.array(fc.integer(), { maxLength: 2 }), fc.dictionary(fc.string({ maxLength: 2 }), fc.integer(), { maxKeys: 2 }));
+const junk = fc.oneof(
+  fc.constant(null),
+  fc.boolean(),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.string({ maxLength: 3 }),
+  fc.array(fc.integer(), { maxLength: 2 }),
+  fc.dictionary(fc.string({ maxLength: 2 }), fc.integer(), { maxKeys: 2 }),
+);
 /** Mostly valid, now and then one of the ways to be wrong: so whole bodies are valid often enough. */
-const near = <T>(valid: fc.Arbitrary<T>, ...wrong: fc.Arbitrary<unknown>[]) => fc.oneof({ weight: 24, arbitrary: valid as fc.Arbitrary<unknown> }, ...wrong.map((arbitrary) => ({ weight: 1, arbitrary })));
+const near = <T>(valid: fc.Arbitrary<T>, ...wrong: fc.Arbitrary<unknown>[]) =>
+  fc.oneof({ weight: 24, arbitrary: valid as fc.Arbitrary<unknown> }, ...wrong.map((arbitrary) => ({ weight: 1, arbitrary })));
 const text = (max: number) =>
   near(
     fc.string({ minLength: 1, maxLength: 8 }),
-    fc.constantFrom('', '\uFE0F', 'a\uFE0F', '😀', '\uD800', 'x'.repeat(max), 'x'.repeat(max + 1), `${'x'.repeat(max - 1)}😀`, `${'x'.repeat(max)}\uFE0F`),
+    fc.constantFrom(
+      '',
+      '\uFE0F',
+      'a\uFE0F',
+      '😀',
+      '\uD800',
+      'x'.repeat(max),
+      'x'.repeat(max + 1),
+      `${'x'.repeat(max - 1)}😀`,
+      `${'x'.repeat(max)}\uFE0F`,
+    ),
     fc.string({ unit: 'grapheme', maxLength: 4 }),
     junk,
   );
-const uuid = near(fc.uuid(), fc.constantFrom('00000000-0000-0000-0000-000000000000', 'urn:uuid:7b1b411a-1b17-4abf-943a-13ffec0ec496', '7B1B411A-1B17-4ABF-943A-13FFEC0EC496', '7b1b411a1b174abf943a13ffec0ec496', '{7b1b411a-1b17-4abf-943a-13ffec0ec496}'), fc.string({ maxLength: 36 }), junk);
-const int = (min: number, max: number) => near(fc.integer({ min, max }), fc.constantFrom(min - 1, max + 1, 0.5, -0, 1e300, String(min)), junk);
+const uuid = near(
+  fc.uuid(),
+  fc.constantFrom(
+    '00000000-0000-0000-0000-000000000000',
+    'urn:uuid:7b1b411a-1b17-4abf-943a-13ffec0ec496',
+    '7B1B411A-1B17-4ABF-943A-13FFEC0EC496',
+    '7b1b411a1b174abf943a13ffec0ec496',
+    '{7b1b411a-1b17-4abf-943a-13ffec0ec496}',
+  ),
+  fc.string({ maxLength: 36 }),
+  junk,
+);
+const int = (min: number, max: number) =>
+  near(fc.integer({ min, max }), fc.constantFrom(min - 1, max + 1, 0.5, -0, 1e300, String(min)), junk);
 /** An object now and then missing a property or carrying an unknown one; optional ones often left out. */
 const record = (props: Record<string, fc.Arbitrary<unknown>>, optional: string[] = []) =>
   fc
@@ -46,7 +77,8 @@ const record = (props: Record<string, fc.Arbitrary<unknown>>, optional: string[]
       const out: Record<string, unknown> = { ...o };
       if (typeof drop === 'string') delete out[drop];
       if (dropOptional) for (const k of optional) delete out[k];
-      if (Array.isArray(extra)) Object.defineProperty(out, extra[0] as string, { value: extra[1], enumerable: true, writable: true, configurable: true });
+      if (Array.isArray(extra))
+        Object.defineProperty(out, extra[0] as string, { value: extra[1], enumerable: true, writable: true, configurable: true });
       return out;
     });
 const list = <T>(item: fc.Arbitrary<T>, max: number) =>
@@ -57,10 +89,25 @@ const list = <T>(item: fc.Arbitrary<T>, max: number) =>
     junk,
   );
 
-const message = near(record({ role: near(fc.constantFrom('system', 'user', 'assistant'), fc.constantFrom('tool', 'User', ''), junk), content: text(32_000) }), junk);
+const message = near(
+  record({ role: near(fc.constantFrom('system', 'user', 'assistant'), fc.constantFrom('tool', 'User', ''), junk), content: text(32_000) }),
+  junk,
+);
 const job = near(
   record(
-    { series: text(40), obligationId: uuid, modelClass: text(64), messages: list(message, 64), maxTokens: int(1, 1_000_000), region: text(64), callbackUrl: near(fc.constantFrom('https://b.example/h', 'http://x'), fc.constantFrom('ftp://x', 'https://a b', 'https://', 'https://x\n'), text(2000)) },
+    {
+      series: text(40),
+      obligationId: uuid,
+      modelClass: text(64),
+      messages: list(message, 64),
+      maxTokens: int(1, 1_000_000),
+      region: text(64),
+      callbackUrl: near(
+        fc.constantFrom('https://b.example/h', 'http://x'),
+        fc.constantFrom('ftp://x', 'https://a b', 'https://', 'https://x\n'),
+        text(2000),
+      ),
+    },
     ['series', 'obligationId', 'region', 'callbackUrl'],
   ),
   junk,

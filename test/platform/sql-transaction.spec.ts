@@ -17,7 +17,11 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
   let ledger: LedgerService;
   let member: TestMember;
   const rows = async () => (await t.prisma.$queryRaw<{ id: number }[]>`SELECT id FROM pipeline_probe ORDER BY id`).map((r) => r.id);
-  const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e: unknown) => (e instanceof DomainError ? e.code : ((e as { code?: string }).code ?? String(e))));
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 'resolved',
+      (e: unknown) => (e instanceof DomainError ? e.code : ((e as { code?: string }).code ?? String(e))),
+    );
   const take = (amountFen: bigint, key: string, debit = memberAccount(member.id, 'CASH')): TransferRequest => ({
     idempotencyKey: key,
     debit,
@@ -26,7 +30,8 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
     kind: 'MARGIN_LOCK',
     businessDate: '2026-11-26',
   });
-  const transfersWithKey = async (key: string) => (await t.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM transfers WHERE "idempotencyKey" = ${key}`)[0].n;
+  const transfersWithKey = async (key: string) =>
+    (await t.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM transfers WHERE "idempotencyKey" = ${key}`)[0].n;
 
   beforeAll(async () => {
     t = await startTestApp();
@@ -39,7 +44,11 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
 
   it('statements sent together, COMMIT included, commit together', async () => {
     await t.prisma.sqlTransaction(async (tx, commit) => {
-      await inOrder([tx.$executeRaw`INSERT INTO pipeline_probe VALUES (1)`, tx.$executeRaw`INSERT INTO pipeline_probe VALUES (2)`, commit()]);
+      await inOrder([
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (1)`,
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (2)`,
+        commit(),
+      ]);
     });
     expect(await rows()).toEqual([1, 2]);
   });
@@ -67,7 +76,11 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
     t.prisma.pool.once('acquire', watch);
     let sent = -1;
     await t.prisma.sqlTransaction(async (tx, commit) => {
-      await inOrder([tx.$executeRaw`INSERT INTO pipeline_probe VALUES (11)`, tx.$executeRaw`INSERT INTO pipeline_probe VALUES (12)`, commit()]);
+      await inOrder([
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (11)`,
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (12)`,
+        commit(),
+      ]);
       sent = onWire;
     });
     expect(await rows()).toEqual(expect.arrayContaining([11, 12]));
@@ -78,14 +91,24 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
 
   it('a statement that fails takes the ones behind it and the COMMIT with it; the first error is reported; connections stay usable', async () => {
     const failed = t.prisma.sqlTransaction(async (tx, commit) => {
-      await inOrder([tx.$executeRaw`INSERT INTO pipeline_probe VALUES (3)`, tx.$executeRaw`INSERT INTO pipeline_probe VALUES (1)`, tx.$executeRaw`INSERT INTO pipeline_probe VALUES (4)`, commit()]);
+      await inOrder([
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (3)`,
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (1)`,
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (4)`,
+        commit(),
+      ]);
     });
     expect(await codeOf(failed)).toBe('23505');
     expect(await rows()).toEqual([1, 2]);
     // More transactions at once than the pool has connections (20), so every pooled connection,
     // the one that failed included, runs one: none of them inherited a broken state.
     const states = await Promise.all(
-      Array.from({ length: 25 }, () => t.prisma.sqlTransaction(async (tx) => (await tx.$queryRaw<{ s: string }[]>`SELECT current_setting('transaction_isolation') AS s, pg_sleep(0.05)::text`)[0].s)),
+      Array.from({ length: 25 }, () =>
+        t.prisma.sqlTransaction(
+          async (tx) =>
+            (await tx.$queryRaw<{ s: string }[]>`SELECT current_setting('transaction_isolation') AS s, pg_sleep(0.05)::text`)[0].s,
+        ),
+      ),
     );
     expect(states).toEqual(Array(25).fill('read committed'));
     await t.prisma.sqlTransaction((tx) => tx.$executeRaw`INSERT INTO pipeline_probe VALUES (5)`);
@@ -103,12 +126,19 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
 
   it('the ledger refuses inside its own statement, so a COMMIT pipelined behind a refused posting commits nothing', async () => {
     const refused = t.prisma.sqlTransaction(async (tx, commit) => {
-      await inOrder([tx.$executeRaw`INSERT INTO pipeline_probe VALUES (7)`, ledger.postBatch(tx, [take(400n, 'probe.ok'), take(700n, 'probe.too-much')]), commit()]);
+      await inOrder([
+        tx.$executeRaw`INSERT INTO pipeline_probe VALUES (7)`,
+        ledger.postBatch(tx, [take(400n, 'probe.ok'), take(700n, 'probe.too-much')]),
+        commit(),
+      ]);
     });
     expect(await codeOf(refused)).toBe('INSUFFICIENT_FUNDS');
     expect(await rows()).toEqual([1, 2, 5]);
     expect(await transfersWithKey('probe.ok')).toBe(0);
-    expect((await t.clearing.get<Record<string, string>>(`/v1/members/${member.id}/balances`)).body).toMatchObject({ cash: '10.00', margin: '0.00' });
+    expect((await t.clearing.get<Record<string, string>>(`/v1/members/${member.id}/balances`)).body).toMatchObject({
+      cash: '10.00',
+      margin: '0.00',
+    });
 
     const unknown = t.prisma.sqlTransaction(async (tx, commit) => {
       await inOrder([ledger.postBatch(tx, [take(1n, 'probe.unknown', 'cash:no-such-member')]), commit()]);
@@ -119,11 +149,16 @@ describe('pipelined SQL transactions (PrismaService.sqlTransaction)', () => {
 
   it('the same refusals reach callers that post through Prisma', async () => {
     expect(await codeOf(t.prisma.$transaction((tx) => ledger.post(tx, [take(1_001n, 'probe.prisma')])))).toBe('INSUFFICIENT_FUNDS');
-    expect(await codeOf(t.prisma.$transaction((tx) => ledger.post(tx, [take(1n, 'probe.prisma.unknown', 'cash:no-such-member')])))).toBe('ACCOUNT_NOT_FOUND');
+    expect(await codeOf(t.prisma.$transaction((tx) => ledger.post(tx, [take(1n, 'probe.prisma.unknown', 'cash:no-such-member')])))).toBe(
+      'ACCOUNT_NOT_FOUND',
+    );
     expect(await transfersWithKey('probe.prisma')).toBe(0);
     // And a posting that fits still goes through.
     await t.prisma.$transaction((tx) => ledger.post(tx, [take(1_000n, 'probe.fits')]));
-    expect((await t.clearing.get<Record<string, string>>(`/v1/members/${member.id}/balances`)).body).toMatchObject({ cash: '0.00', margin: '10.00' });
+    expect((await t.clearing.get<Record<string, string>>(`/v1/members/${member.id}/balances`)).body).toMatchObject({
+      cash: '0.00',
+      margin: '10.00',
+    });
     await expectLedgerConsistent(t.prisma);
   });
 });

@@ -52,7 +52,14 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
   let c: TestMember;
   let day: string;
   let byMember: Map<string, Instruction>;
-  const upload = (body: string, type = 'application/xml') => t.clearing.request<{ entries: number; matched: number; breaks: number; replayed: boolean; items: { bankRef: string; status: string }[] }>('POST', '/v1/bank-statements', body, { 'content-type': type });
+  const upload = (body: string, type = 'application/xml') =>
+    t.clearing.request<{
+      entries: number;
+      matched: number;
+      breaks: number;
+      replayed: boolean;
+      items: { bankRef: string; status: string }[];
+    }>('POST', '/v1/bank-statements', body, { 'content-type': type });
   const cash = async (m: TestMember) => (await t.clearing.get<{ cash: string }>(`/v1/members/${m.id}/balances`)).body.cash;
 
   beforeAll(async () => {
@@ -63,7 +70,10 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
     await t.clearing.post(`/v1/members/${a.id}/deposits`, { amount: '1000.00', currency: 'CNY', reference: 'DEP-A-1' });
     await fund(t, b, '500.00');
-    for (const [m, amount] of [[a, '100.00'], [b, '50.00']] as const) {
+    for (const [m, amount] of [
+      [a, '100.00'],
+      [b, '50.00'],
+    ] as const) {
       const w = await m.client.post<{ id: string }>(`/v1/members/${m.id}/withdrawals`, { amount, currency: 'CNY' });
       expect(w.status, w.text).toBe(201);
       const ok = await t.clearing.post(`/v1/withdrawals/${w.body.id}/approve`, {});
@@ -87,7 +97,12 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
     const lines = csv.text.trim().split('\n');
     expect(lines[0]).toBe('businessDate,memberId,memberName,direction,amount,currency,endToEndId,status');
-    expect(lines.slice(1).map((l) => l.split(',')[3]).sort()).toEqual(['COLLECT', 'PAY', 'PAY']);
+    expect(
+      lines
+        .slice(1)
+        .map((l) => l.split(',')[3])
+        .sort(),
+    ).toEqual(['COLLECT', 'PAY', 'PAY']);
     expectProblem(await a.client.get(`/v1/payment-instructions?businessDate=${day}`), 403, 'FORBIDDEN_ROLE');
     expectProblem(await t.clearing.get('/v1/payment-instructions?businessDate=2020-01-01&format=pain001'), 409, 'NO_PAYMENTS');
     expectProblem(await t.clearing.get('/v1/payment-instructions?businessDate=2026-13-01&format=pain001'), 400, 'VALIDATION_FAILED');
@@ -100,19 +115,37 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     expect(res.headers.get('content-type')).toMatch(/application\/xml/);
     const ordered = new XMLParser({ preserveOrder: true, ignoreAttributes: false }).parse(res.text) as Record<string, unknown[]>[];
     const names = (nodes: unknown[]) => (nodes as Record<string, unknown>[]).map((n) => Object.keys(n).find((k) => k !== ':@'));
-    const child = (nodes: unknown[], name: string) => ((nodes as Record<string, unknown[]>[]).find((n) => name in n) as Record<string, unknown[]>)[name];
+    const child = (nodes: unknown[], name: string) =>
+      ((nodes as Record<string, unknown[]>[]).find((n) => name in n) as Record<string, unknown[]>)[name];
     const initn = child(child(ordered, 'Document'), 'CstmrCdtTrfInitn');
     expect(names(initn)).toEqual(['GrpHdr', 'PmtInf']);
     expect(names(child(initn, 'GrpHdr'))).toEqual(['MsgId', 'CreDtTm', 'NbOfTxs', 'CtrlSum', 'InitgPty']);
-    expect(names(child(initn, 'PmtInf'))).toEqual(['PmtInfId', 'PmtMtd', 'NbOfTxs', 'CtrlSum', 'ReqdExctnDt', 'Dbtr', 'DbtrAcct', 'DbtrAgt', 'CdtTrfTxInf', 'CdtTrfTxInf']);
+    expect(names(child(initn, 'PmtInf'))).toEqual([
+      'PmtInfId',
+      'PmtMtd',
+      'NbOfTxs',
+      'CtrlSum',
+      'ReqdExctnDt',
+      'Dbtr',
+      'DbtrAcct',
+      'DbtrAgt',
+      'CdtTrfTxInf',
+      'CdtTrfTxInf',
+    ]);
 
-    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false }).parse(res.text) as { Document: { '@xmlns': string; CstmrCdtTrfInitn: { GrpHdr: Record<string, string>; PmtInf: Record<string, unknown> } } };
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false }).parse(res.text) as {
+      Document: { '@xmlns': string; CstmrCdtTrfInitn: { GrpHdr: Record<string, string>; PmtInf: Record<string, unknown> } };
+    };
     expect(doc.Document['@xmlns']).toBe('urn:iso:std:iso:20022:tech:xsd:pain.001.001.09');
     const { GrpHdr, PmtInf } = doc.Document.CstmrCdtTrfInitn;
     expect(GrpHdr).toMatchObject({ NbOfTxs: '2', CtrlSum: '150.00' });
     expect(GrpHdr.CreDtTm).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
     expect(PmtInf).toMatchObject({ PmtMtd: 'TRF', NbOfTxs: '2', CtrlSum: '150.00', ReqdExctnDt: { Dt: day } });
-    const txs = PmtInf.CdtTrfTxInf as { PmtId: { EndToEndId: string }; Amt: { InstdAmt: { '#text': string; '@Ccy': string } }; CdtrAcct: { Id: { Othr: { Id: string } } } }[];
+    const txs = PmtInf.CdtTrfTxInf as {
+      PmtId: { EndToEndId: string };
+      Amt: { InstdAmt: { '#text': string; '@Ccy': string } };
+      CdtrAcct: { Id: { Othr: { Id: string } } };
+    }[];
     expect(txs.map((x) => [x.CdtrAcct.Id.Othr.Id, x.PmtId.EndToEndId, x.Amt.InstdAmt['#text'], x.Amt.InstdAmt['@Ccy']]).sort()).toEqual(
       [a, b].map((m) => [m.id, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY']).sort(),
     );
@@ -133,13 +166,29 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     const res = await upload(file);
     expect(res.status, res.text).toBe(201);
     expect(res.body).toMatchObject({ entries: 6, matched: 3, breaks: 3, replayed: false });
-    expect(res.body.items.map((i) => `${i.bankRef}:${i.status}`)).toEqual(['BK0001:MATCHED', 'BK0002:MISMATCH', 'BK0003:POSTED', 'BK0004:UNMATCHED', 'BK0001:DUPLICATE', 'BK0005:MATCHED']);
+    expect(res.body.items.map((i) => `${i.bankRef}:${i.status}`)).toEqual([
+      'BK0001:MATCHED',
+      'BK0002:MISMATCH',
+      'BK0003:POSTED',
+      'BK0004:UNMATCHED',
+      'BK0001:DUPLICATE',
+      'BK0005:MATCHED',
+    ]);
     expect(await cash(c)).toBe(formatFen(parseAmount(cBefore, 'cash', { allowZero: true }) + 3_000n));
-    const after = new Map((await t.clearing.get<{ items: Instruction[] }>(`/v1/payment-instructions?businessDate=${day}`)).body.items.map((i) => [i.memberId, i.status]));
+    const after = new Map(
+      (await t.clearing.get<{ items: Instruction[] }>(`/v1/payment-instructions?businessDate=${day}`)).body.items.map((i) => [
+        i.memberId,
+        i.status,
+      ]),
+    );
     expect([after.get(a.id), after.get(b.id), after.get(c.id)]).toEqual(['CONFIRMED', 'INSTRUCTED', 'CONFIRMED']);
 
     // Breaks: the mismatch, the unknown entry, the duplicate, and B's payment the bank never confirmed.
-    const breaks = (await t.clearing.get<{ items: { key: string; difference: string; references: { bankRef?: string } }[] }>('/v1/reconciliation/breaks?status=OPEN&type=BANK_STATEMENT')).body.items;
+    const breaks = (
+      await t.clearing.get<{ items: { key: string; difference: string; references: { bankRef?: string } }[] }>(
+        '/v1/reconciliation/breaks?status=OPEN&type=BANK_STATEMENT',
+      )
+    ).body.items;
     expect(breaks).toHaveLength(4);
     expect(breaks.map((x) => x.difference.split(':')[0]).sort()).toEqual(['50.00', 'DUPLICATE', 'MISMATCH', 'UNMATCHED']);
 
@@ -161,10 +210,17 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
 
   it('refuses malformed files whole, naming the line or element', async () => {
     const entries = await t.prisma.bankStatementEntry.count();
-    const broken = await upload('<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n  <BkToCstmrStmt>\n</Document>');
+    const broken = await upload(
+      '<?xml version="1.0"?>\n<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08">\n  <BkToCstmrStmt>\n</Document>',
+    );
     expectProblem(broken, 400, 'BANK_STATEMENT_INVALID');
     expect(broken.text).toMatch(/line \d+/);
-    const usd = await upload(camt053([{ ref: 'BK0200', e2e: 'X', dir: 'CRDT', amount: '1.00', date: day }, { ref: 'BK0201', e2e: 'Y', dir: 'CRDT', amount: '2.00', ccy: 'USD', date: day }]));
+    const usd = await upload(
+      camt053([
+        { ref: 'BK0200', e2e: 'X', dir: 'CRDT', amount: '1.00', date: day },
+        { ref: 'BK0201', e2e: 'Y', dir: 'CRDT', amount: '2.00', ccy: 'USD', date: day },
+      ]),
+    );
     expectProblem(usd, 400, 'BANK_STATEMENT_INVALID');
     expect(usd.text).toContain('Stmt/Ntry[2]/Amt@Ccy');
     expectProblem(await upload(camt053([{ ref: 'BK0202', dir: 'CRDT', amount: '1.005', date: day }])), 400, 'BANK_STATEMENT_INVALID');

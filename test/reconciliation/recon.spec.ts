@@ -36,15 +36,28 @@ describe('reconciliation runs and breaks', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ env: { LOG_LEVEL: 'error' } });
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
     // Two jobs delivered by hand through the node protocol: usage records and escrow releases exist.
     const node = t.client(m.operators[0].nodes[0].nodeToken);
     for (let i = 0; i < 2; i++) {
       await submitJob(m.buyers[0], m.series, 5_000, `r${i}`);
-      const lease = await node.post<{ jobs: { id: string; leaseToken: string }[] }>(`/v1/nodes/${m.operators[0].nodes[0].id}/lease`, { waitSeconds: 5 });
+      const lease = await node.post<{ jobs: { id: string; leaseToken: string }[] }>(`/v1/nodes/${m.operators[0].nodes[0].id}/lease`, {
+        waitSeconds: 5,
+      });
       const [job] = lease.body.jobs;
-      const done = await node.post(`/v1/delivery/jobs/${job.id}/complete`, { leaseToken: job.leaseToken, usage: { prompt_tokens: 100, completion_tokens: 5_000 }, ttftMs: 10, durationMs: 1_000, output: 'x' });
+      const done = await node.post(`/v1/delivery/jobs/${job.id}/complete`, {
+        leaseToken: job.leaseToken,
+        usage: { prompt_tokens: 100, completion_tokens: 5_000 },
+        ttftMs: 10,
+        durationMs: 1_000,
+        output: 'x',
+      });
       expect(done.status, done.text).toBe(200);
     }
   });
@@ -53,7 +66,16 @@ describe('reconciliation runs and breaks', () => {
   it('finds nothing on a clean system, and says what each check examined', async () => {
     const r = await run();
     expect(r.status).toBe('COMPLETED');
-    expect(r.checks.map((c) => c.name)).toEqual(['LEDGER_SUM', 'BALANCE_DRIFT', 'POSITION_DRIFT', 'DELIVERED_TOKENS', 'ESCROW', 'USAGE_VS_SCHEDULER', 'AUDIT_CHAIN', 'BANK_STATEMENT']);
+    expect(r.checks.map((c) => c.name)).toEqual([
+      'LEDGER_SUM',
+      'BALANCE_DRIFT',
+      'POSITION_DRIFT',
+      'DELIVERED_TOKENS',
+      'ESCROW',
+      'USAGE_VS_SCHEDULER',
+      'AUDIT_CHAIN',
+      'BANK_STATEMENT',
+    ]);
     expect(r.checks.every((c) => c.differences === 0)).toBe(true);
     expect(r.checks.filter((c) => c.name !== 'BANK_STATEMENT').every((c) => c.rowsExamined > 0)).toBe(true); // no bank file yet
     expect(await open()).toEqual([]);
@@ -85,7 +107,15 @@ describe('reconciliation runs and breaks', () => {
   it('a position edited: POSITION_DRIFT with the traded and the recorded quantities', async () => {
     await sql`UPDATE positions SET "longQty" = "longQty" + 2 WHERE "memberId" = ${m.buyers[0].id}::uuid AND "seriesId" = ${m.seriesId}::uuid`;
     await run();
-    expect(await open()).toEqual([expect.objectContaining({ type: 'POSITION_DRIFT', memberId: m.buyers[0].id, expected: 'long 1 short 0', actual: 'long 3 short 0', difference: 'long 2 short 0' })]);
+    expect(await open()).toEqual([
+      expect.objectContaining({
+        type: 'POSITION_DRIFT',
+        memberId: m.buyers[0].id,
+        expected: 'long 1 short 0',
+        actual: 'long 3 short 0',
+        difference: 'long 2 short 0',
+      }),
+    ]);
     await sql`UPDATE positions SET "longQty" = "longQty" - 2 WHERE "memberId" = ${m.buyers[0].id}::uuid AND "seriesId" = ${m.seriesId}::uuid`;
     await run();
     expect(await open()).toEqual([]);
@@ -99,10 +129,12 @@ describe('reconciliation runs and breaks', () => {
     const breaks = await open();
     // Each job billed 5,000 + 100 × 25 % = 5,025 tokens; the obligation says 10,050, the records 5,025.
     expect(breaks).toHaveLength(2);
-    expect(breaks).toEqual(expect.arrayContaining([
-      expect.objectContaining({ type: 'DELIVERED_TOKENS', key: o.id, expected: '5025', actual: '10050', difference: '5025' }),
-      expect.objectContaining({ type: 'USAGE_VS_SCHEDULER', key: usage.jobId, difference: 'completed job without a usage record' }),
-    ]));
+    expect(breaks).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'DELIVERED_TOKENS', key: o.id, expected: '5025', actual: '10050', difference: '5025' }),
+        expect.objectContaining({ type: 'USAGE_VS_SCHEDULER', key: usage.jobId, difference: 'completed job without a usage record' }),
+      ]),
+    );
     await t.prisma.usageRecord.create({ data: usage });
     await run();
     expect(await open()).toEqual([]);
@@ -114,10 +146,12 @@ describe('reconciliation runs and breaks', () => {
     await run();
     const breaks = await open();
     expect(breaks).toHaveLength(2);
-    expect(breaks).toEqual(expect.arrayContaining([
-      expect.objectContaining({ type: 'ESCROW', key: `obligation:${o.id}`, difference: '0.05' }),
-      expect.objectContaining({ type: 'ESCROW', key: `account:member:${m.buyers[0].id}:escrow`, difference: '0.05' }),
-    ]));
+    expect(breaks).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'ESCROW', key: `obligation:${o.id}`, difference: '0.05' }),
+        expect.objectContaining({ type: 'ESCROW', key: `account:member:${m.buyers[0].id}:escrow`, difference: '0.05' }),
+      ]),
+    );
     await sql`UPDATE delivery_obligations SET "releasedFen" = "releasedFen" - 5 WHERE id = ${o.id}::uuid`;
     await run();
     expect(await open()).toEqual([]);
@@ -128,10 +162,18 @@ describe('reconciliation runs and breaks', () => {
     expect(victim.hash).toMatch(/^[0-9a-f]{64}$/);
     await expect(sql`UPDATE audit_events SET action = 'nothing.to.see' WHERE id = ${victim.id}::uuid`).rejects.toThrow(/append-only/);
     // A superuser could still switch triggers off; the chain tells.
-    await t.prisma.$transaction([t.prisma.$executeRaw`SET LOCAL session_replication_role = replica`, t.prisma.$executeRaw`UPDATE audit_events SET action = 'nothing.to.see' WHERE id = ${victim.id}::uuid`]);
+    await t.prisma.$transaction([
+      t.prisma.$executeRaw`SET LOCAL session_replication_role = replica`,
+      t.prisma.$executeRaw`UPDATE audit_events SET action = 'nothing.to.see' WHERE id = ${victim.id}::uuid`,
+    ]);
     await run();
-    expect(await open()).toEqual([expect.objectContaining({ type: 'AUDIT_CHAIN', key: victim.id, difference: 'event edited after it was written' })]);
-    await t.prisma.$transaction([t.prisma.$executeRaw`SET LOCAL session_replication_role = replica`, t.prisma.$executeRaw`UPDATE audit_events SET action = ${victim.action} WHERE id = ${victim.id}::uuid`]);
+    expect(await open()).toEqual([
+      expect.objectContaining({ type: 'AUDIT_CHAIN', key: victim.id, difference: 'event edited after it was written' }),
+    ]);
+    await t.prisma.$transaction([
+      t.prisma.$executeRaw`SET LOCAL session_replication_role = replica`,
+      t.prisma.$executeRaw`UPDATE audit_events SET action = ${victim.action} WHERE id = ${victim.id}::uuid`,
+    ]);
     await run();
     expect(await open()).toEqual([]);
   });
@@ -140,7 +182,9 @@ describe('reconciliation runs and breaks', () => {
     const code = `member:${m.buyers[0].id}:cash`;
     await sql`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" + 1 WHERE code = ${code}`;
     await run();
-    const drift = (await t.clearing.get<{ items: BreakView[] }>(`/v1/reconciliation/breaks?status=OPEN&type=BALANCE_DRIFT&memberId=${m.buyers[0].id}`)).body.items;
+    const drift = (
+      await t.clearing.get<{ items: BreakView[] }>(`/v1/reconciliation/breaks?status=OPEN&type=BALANCE_DRIFT&memberId=${m.buyers[0].id}`)
+    ).body.items;
     expect(drift).toHaveLength(1);
     expect(drift[0].ageSeconds).toBeGreaterThanOrEqual(0);
     expect((await t.clearing.get<{ items: BreakView[] }>('/v1/reconciliation/breaks?status=OPEN&minAgeHours=1')).body.items).toEqual([]);
@@ -149,7 +193,11 @@ describe('reconciliation runs and breaks', () => {
     expect(res.body.status).toBe('RESOLVED');
     expectProblem(await t.clearing.post(`/v1/reconciliation/breaks/${drift[0].id}/resolve`, { comment: 'again' }), 409, 'BREAK_NOT_OPEN');
     expectProblem(await t.clearing.post(`/v1/reconciliation/breaks/${drift[0].id}/resolve`, {}), 400, 'VALIDATION_FAILED');
-    const events = (await t.clearing.get<{ items: { action: string; targetId: string; outcome: string }[] }>(`/v1/audit-events?action=reconciliation.break.resolve`)).body.items;
+    const events = (
+      await t.clearing.get<{ items: { action: string; targetId: string; outcome: string }[] }>(
+        `/v1/audit-events?action=reconciliation.break.resolve`,
+      )
+    ).body.items;
     expect(events.map((e) => e.outcome).sort()).toEqual(['FAILURE', 'FAILURE', 'SUCCESS']);
     const member = await createMember(t, 'BUYER');
     expectProblem(await member.client.get('/v1/reconciliation/breaks'), 403, 'FORBIDDEN_ROLE');

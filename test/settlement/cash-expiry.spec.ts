@@ -21,7 +21,12 @@ describe('cash final settlement (EXPIRY run of a CASH series)', () => {
     await fund(t, a, '100.00');
     await fund(t, b, '100.00');
     const product = await createProduct(t, { feePerContractFen: 0 });
-    await createSeries(t, product, { code: S, lastTradingAt: '2026-12-02T06:00:00Z', deliveryStart: '2026-12-02T06:00:00Z', deliveryEnd: '2026-12-03T06:00:00Z' });
+    await createSeries(t, product, {
+      code: S,
+      lastTradingAt: '2026-12-02T06:00:00Z',
+      deliveryStart: '2026-12-02T06:00:00Z',
+      deliveryEnd: '2026-12-03T06:00:00Z',
+    });
   });
   afterAll(() => t.close());
 
@@ -34,9 +39,17 @@ describe('cash final settlement (EXPIRY run of a CASH series)', () => {
     expectProblem(await t.clearing.post('/v1/settlement/runs', { type: 'EXPIRY', series: S }), 409, 'SERIES_NOT_EXPIRED');
     clock.set(new Date('2026-12-02T06:30:00Z')); // after last trading (14:30 Shanghai, business date 12-02)
     expectProblem(await t.clearing.post('/v1/settlement/runs', { type: 'EXPIRY', series: S }), 409, 'INDEX_FIXING_MISSING');
-    const fixing = await t.clearing.post(`/v1/series/${S}/index-fixings`, { price: '4.12', source: 'inference price index, 70B class', asOf: '2026-12-02T14:00:00+08:00' });
+    const fixing = await t.clearing.post(`/v1/series/${S}/index-fixings`, {
+      price: '4.12',
+      source: 'inference price index, 70B class',
+      asOf: '2026-12-02T14:00:00+08:00',
+    });
     expect(fixing.status, fixing.text).toBe(201);
-    expectProblem(await a.client.post(`/v1/series/${S}/index-fixings`, { price: '4.12', source: 'x', asOf: '2026-12-02T14:00:00+08:00' }), 403, 'FORBIDDEN_ROLE');
+    expectProblem(
+      await a.client.post(`/v1/series/${S}/index-fixings`, { price: '4.12', source: 'x', asOf: '2026-12-02T14:00:00+08:00' }),
+      403,
+      'FORBIDDEN_ROLE',
+    );
 
     const run = await t.clearing.post<{ id: string; businessDate: string }>('/v1/settlement/runs', { type: 'EXPIRY', series: S });
     expect(run.body.businessDate).toBe('2026-12-02');

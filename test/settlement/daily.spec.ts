@@ -46,7 +46,11 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
     await order(b, Y, 'SELL', '3.80', 4);
     await order(a, Y, 'BUY', '3.80', 4); // 4 @ 3.80
     clock.set(at('2026-12-01T07:30:00Z')); // 15:30: business date 12-02 has begun
-    expectProblem(await t.clearing.post('/v1/settlement/runs', { type: 'DAILY', series: X, businessDate: '2026-12-02' }), 409, 'BUSINESS_DAY_NOT_ENDED');
+    expectProblem(
+      await t.clearing.post('/v1/settlement/runs', { type: 'DAILY', series: X, businessDate: '2026-12-02' }),
+      409,
+      'BUSINESS_DAY_NOT_ENDED',
+    );
 
     const x1 = await runDaily(X, '2026-12-01');
     expect(x1.price).toBe('4.14');
@@ -79,7 +83,11 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
     expect(y2.price).toBe('3.70');
     // A: (3×370 − 4×380 + 375)×10 = −350; B: (−3×370 + 4×380 − 375)×10 = +350
     expect(await vmOf(y2.id)).toEqual({ a: -350n, b: 350n, c: 0n });
-    expectProblem(await t.clearing.post(`/v1/series/${Y}/settlement-price`, { price: '3.60', businessDate: '2026-12-02' }), 409, 'SETTLEMENT_RUN_COMPLETED');
+    expectProblem(
+      await t.clearing.post(`/v1/series/${Y}/settlement-price`, { price: '3.60', businessDate: '2026-12-02' }),
+      409,
+      'SETTLEMENT_RUN_COMPLETED',
+    );
   });
 
   it('day 3: X trades again (VWAP 4.20); Y has no trades and keeps 3.70', async () => {
@@ -106,7 +114,11 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
     expect(sums.length).toBeGreaterThan(0);
     expect(sums.every((s) => s.net === 0n)).toBe(true);
     const before = await t.prisma.transfer.count();
-    const again = await t.clearing.post<{ id: string; status: string; checksum: string }>('/v1/settlement/runs', { type: 'DAILY', series: X, businessDate: '2026-12-01' });
+    const again = await t.clearing.post<{ id: string; status: string; checksum: string }>('/v1/settlement/runs', {
+      type: 'DAILY',
+      series: X,
+      businessDate: '2026-12-01',
+    });
     expect(again.body.status).toBe('COMPLETED');
     const { SettlementRunsService } = await import('../../src/settlement/settlement-runs.service.js');
     const replay = await t.app.get(SettlementRunsService).execute({ runId: again.body.id });
@@ -114,7 +126,7 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
     expect(await t.prisma.transfer.count()).toBe(before);
   });
 
-  it("gives each member a statement of a business date, as JSON and CSV, and only its own", async () => {
+  it('gives each member a statement of a business date, as JSON and CSV, and only its own', async () => {
     const res = await a.client.get<{
       openingBalances: Record<string, string>;
       closingBalances: Record<string, string>;
@@ -125,14 +137,29 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
     }>(`/v1/members/${a.id}/statements/2026-12-02`);
     expect(res.status, res.text).toBe(200);
     const st = res.body;
-    expect(st.trades).toEqual([{ id: expect.any(String), series: Y, side: 'SELL', price: '3.75', quantity: 1, block: false, time: expect.any(String) }]);
+    expect(st.trades).toEqual([
+      { id: expect.any(String), series: Y, side: 'SELL', price: '3.75', quantity: 1, block: false, time: expect.any(String) },
+    ]);
     expect(st.settlementPrices).toEqual(expect.arrayContaining([{ series: Y, price: '3.70', method: 'FIXED' }]));
-    expect(st.positions).toEqual(expect.arrayContaining([{ series: X, long: 0, short: 3, net: -3 }, { series: Y, long: 4, short: 1, net: 3 }]));
-    expect(st.transfers.filter((x) => x.kind === 'VARIATION_MARGIN').map((x) => x.amount).sort()).toEqual(['0.30', '3.50']);
+    expect(st.positions).toEqual(
+      expect.arrayContaining([
+        { series: X, long: 0, short: 3, net: -3 },
+        { series: Y, long: 4, short: 1, net: 3 },
+      ]),
+    );
+    expect(
+      st.transfers
+        .filter((x) => x.kind === 'VARIATION_MARGIN')
+        .map((x) => x.amount)
+        .sort(),
+    ).toEqual(['0.30', '3.50']);
     // Closing cash = opening cash + the day's movements into and out of it.
     const cash = `member:${a.id}:cash`;
     const toFen = (x: string) => BigInt(x.replace('.', '').replace(/^(-?)0+(?=\d)/, '$1'));
-    const moved = st.transfers.reduce((sum, x) => sum + (x.creditAccount === cash ? toFen(x.amount) : 0n) - (x.debitAccount === cash ? toFen(x.amount) : 0n), 0n);
+    const moved = st.transfers.reduce(
+      (sum, x) => sum + (x.creditAccount === cash ? toFen(x.amount) : 0n) - (x.debitAccount === cash ? toFen(x.amount) : 0n),
+      0n,
+    );
     expect(toFen(st.closingBalances.cash)).toBe(toFen(st.openingBalances.cash) + moved);
 
     const csv = await a.client.get(`/v1/members/${a.id}/statements/2026-12-02?format=csv`);

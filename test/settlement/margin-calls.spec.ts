@@ -26,7 +26,12 @@ describe('margin calls and the end-of-day schedule', () => {
     await fund(t, d, '4.10');
     await fund(t, e, '100.00');
     const product = await createProduct(t, { feePerContractFen: 0 });
-    await createSeries(t, product, { code: 'MC-1', lastTradingAt: '2026-12-20T07:00:00Z', deliveryStart: '2026-12-21T00:00:00Z', deliveryEnd: '2026-12-31T00:00:00Z' });
+    await createSeries(t, product, {
+      code: 'MC-1',
+      lastTradingAt: '2026-12-20T07:00:00Z',
+      deliveryStart: '2026-12-21T00:00:00Z',
+      deliveryEnd: '2026-12-31T00:00:00Z',
+    });
     await order(e, 'MC-1', 'SELL', '4.00', 1);
     await order(d, 'MC-1', 'BUY', '4.00', 1); // IM 4.00 held, 0.10 free
     await t.clearing.post('/v1/series/MC-1/settlement-price', { price: '3.50', businessDate: '2026-12-01' });
@@ -35,7 +40,9 @@ describe('margin calls and the end-of-day schedule', () => {
     // VM (1×350 − 1×400)×10 = −5.00 by right; IM at 3.50 = 3.50 (0.50 released): cash 0.10 − 5.00 + 0.50 = −4.40
     expect((await d.client.get(`/v1/members/${d.id}/balances`)).body).toMatchObject({ cash: '-4.40', margin: '3.50' });
     const open = await d.client.get<{ items: { amount: string; status: string; dueAt: string; overdue: boolean }[] }>('/v1/margin-calls');
-    expect(open.body.items).toEqual([expect.objectContaining({ amount: '4.40', status: 'OPEN', dueAt: '2026-12-02T07:00:00.000Z', overdue: false })]);
+    expect(open.body.items).toEqual([
+      expect.objectContaining({ amount: '4.40', status: 'OPEN', dueAt: '2026-12-02T07:00:00.000Z', overdue: false }),
+    ]);
     expect((await e.client.get<{ items: unknown[] }>('/v1/margin-calls')).body.items).toEqual([]);
 
     await fund(t, d, '5.00');
@@ -47,10 +54,26 @@ describe('margin calls and the end-of-day schedule', () => {
     const m = await createMember(t, 'TRADER');
     // Collected by right (e.g. variation margin): free cash goes to −1.00.
     await t.prisma.$transaction((tx) =>
-      t.app.get(LedgerService).post(tx, [{ idempotencyKey: 'overdue-vm', debit: memberAccount(m.id, 'CASH'), credit: HOUSE.ccpSettlement, amountFen: 100n, kind: 'VARIATION_MARGIN', businessDate: '2026-11-30', collectByRight: true }]),
+      t.app
+        .get(LedgerService)
+        .post(tx, [
+          {
+            idempotencyKey: 'overdue-vm',
+            debit: memberAccount(m.id, 'CASH'),
+            credit: HOUSE.ccpSettlement,
+            amountFen: 100n,
+            kind: 'VARIATION_MARGIN',
+            businessDate: '2026-11-30',
+            collectByRight: true,
+          },
+        ]),
     );
-    await t.prisma.marginCall.create({ data: { memberId: m.id, amountFen: 100n, businessDate: new Date('2026-11-30T00:00:00Z'), dueAt: new Date('2026-12-01T07:00:00Z') } });
-    const rows = await t.clearing.get<{ items: { memberId: string; status: string; overdue: boolean; amount: string }[] }>('/v1/margin-calls?status=OPEN');
+    await t.prisma.marginCall.create({
+      data: { memberId: m.id, amountFen: 100n, businessDate: new Date('2026-11-30T00:00:00Z'), dueAt: new Date('2026-12-01T07:00:00Z') },
+    });
+    const rows = await t.clearing.get<{ items: { memberId: string; status: string; overdue: boolean; amount: string }[] }>(
+      '/v1/margin-calls?status=OPEN',
+    );
     expect(rows.body.items.find((c) => c.memberId === m.id)).toMatchObject({ status: 'OPEN', overdue: true, amount: '1.00' });
   });
 
@@ -61,7 +84,10 @@ describe('margin calls and the end-of-day schedule', () => {
     // From an injected "now" of 2026-12-01 10:00 UTC (18:00 Shanghai) the next firing is 2026-12-02 15:00 Shanghai.
     const next = CronExpressionParser.parse('0 15 * * *', { currentDate: new Date('2026-12-01T10:00:00Z'), tz: 'Asia/Shanghai' }).next();
     expect(next.toISOString()).toBe('2026-12-02T07:00:00.000Z');
-    const sameDay = CronExpressionParser.parse(eodPattern('15:00'), { currentDate: new Date('2026-12-01T06:59:00Z'), tz: 'Asia/Shanghai' }).next();
+    const sameDay = CronExpressionParser.parse(eodPattern('15:00'), {
+      currentDate: new Date('2026-12-01T06:59:00Z'),
+      tz: 'Asia/Shanghai',
+    }).next();
     expect(sameDay.toISOString()).toBe('2026-12-01T07:00:00.000Z');
   });
 
@@ -74,7 +100,10 @@ describe('margin calls and the end-of-day schedule', () => {
     expect((await t.app.get(EodHandler).endOfDay()).runs).toBe(1);
     expect(await t.prisma.settlementRun.count({ where: { businessDate: new Date('2026-12-02T00:00:00Z') } })).toBe(1);
     // Clearing staff may do the same by hand: without a series, every eligible series.
-    const all = await t.clearing.post<{ items: { series: string; businessDate: string }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: '2026-12-02' });
+    const all = await t.clearing.post<{ items: { series: string; businessDate: string }[] }>('/v1/settlement/runs', {
+      type: 'DAILY',
+      businessDate: '2026-12-02',
+    });
     expect(all.status, all.text).toBe(201);
     expect(all.body.items).toEqual([expect.objectContaining({ series: 'MC-1', businessDate: '2026-12-02' })]);
     expect(await t.prisma.settlementRun.count({ where: { businessDate: new Date('2026-12-02T00:00:00Z') } })).toBe(1);

@@ -25,7 +25,8 @@ describe('a DAILY run over a set of series, netted per member', () => {
   const Y = 'NETY-2612';
   let run: RunView & { series: string | null; seriesCount: number };
 
-  const accountFen = async (m: TestMember, type: 'margin' | 'cash') => (await t.prisma.ledgerAccount.findUniqueOrThrow({ where: { code: `member:${m.id}:${type}` } })).balanceFen;
+  const accountFen = async (m: TestMember, type: 'margin' | 'cash') =>
+    (await t.prisma.ledgerAccount.findUniqueOrThrow({ where: { code: `member:${m.id}:${type}` } })).balanceFen;
   const runTransfers = (runId: string) =>
     t.prisma.$queryRaw<{ member: string; kind: string; signed: bigint }[]>`
       SELECT COALESCE(c."memberId", d."memberId") AS member, t.kind,
@@ -53,13 +54,18 @@ describe('a DAILY run over a set of series, netted per member', () => {
   afterAll(() => t.close());
 
   it('settles both series as one run: one VM and one margin transfer per member, amounts by hand', async () => {
-    const started = await t.clearing.post<{ items: (RunView & { series: string | null; seriesCount: number })[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: DAY });
+    const started = await t.clearing.post<{ items: (RunView & { series: string | null; seriesCount: number })[] }>('/v1/settlement/runs', {
+      type: 'DAILY',
+      businessDate: DAY,
+    });
     expect(started.status, started.text).toBe(201);
     expect(started.body.items).toHaveLength(1);
     expect(started.body.items[0]).toMatchObject({ series: null, seriesCount: 2, type: 'DAILY', businessDate: DAY });
     run = { ...started.body.items[0], ...(await waitForRun(t, started.body.items[0].id)) };
     expect(run.price).toBeNull(); // a set run has one price per series, stored as settlement prices
-    const detail = await t.clearing.get<{ seriesCodes: string[]; progress: { processed: number; total: number } }>(`/v1/settlement/runs/${run.id}`);
+    const detail = await t.clearing.get<{ seriesCodes: string[]; progress: { processed: number; total: number } }>(
+      `/v1/settlement/runs/${run.id}`,
+    );
     expect(detail.body.seriesCodes).toEqual([X, Y]);
     expect(detail.body.progress.processed).toBe(detail.body.progress.total);
 
@@ -68,13 +74,20 @@ describe('a DAILY run over a set of series, netted per member', () => {
       variationMargin: { series: string; netStart: number; netEnd: number; previousPrice: string; price: string; amount: string }[];
       transfers: { kind: string; amount: string; creditAccount: string }[];
     }>(`/v1/members/${a.id}/statements/${DAY}`);
-    expect(statement.body.settlementPrices).toEqual(expect.arrayContaining([{ series: X, price: '4.14', method: 'VWAP' }, { series: Y, price: '3.90', method: 'FIXED' }]));
+    expect(statement.body.settlementPrices).toEqual(
+      expect.arrayContaining([
+        { series: X, price: '4.14', method: 'VWAP' },
+        { series: Y, price: '3.90', method: 'FIXED' },
+      ]),
+    );
     // The statement breaks a's one netted VM transfer (+2.80) down by series.
     expect(statement.body.variationMargin).toEqual([
       { series: X, netStart: 0, netEnd: -3, previousPrice: '4.00', price: '4.14', amount: '-1.20' },
       { series: Y, netStart: 0, netEnd: 4, previousPrice: '4.00', price: '3.90', amount: '4.00' },
     ]);
-    expect(statement.body.transfers.filter((x) => x.kind === 'VARIATION_MARGIN').map((x) => [x.amount, x.creditAccount])).toEqual([['2.80', `member:${a.id}:cash`]]);
+    expect(statement.body.transfers.filter((x) => x.kind === 'VARIATION_MARGIN').map((x) => [x.amount, x.creditAccount])).toEqual([
+      ['2.80', `member:${a.id}:cash`],
+    ]);
 
     // VM:  X (S 4.14, S−1 4.00): a (−3×414 + 1230)×10 = −120; b (5×414 − 2070)×10 = 0; c (−2×414 + 840)×10 = +120
     //      Y (S 3.90):           a (4×390 − 4×380)×10 = +400; b −400
@@ -93,7 +106,11 @@ describe('a DAILY run over a set of series, netted per member', () => {
     expect(run.transferCount).toBe(6);
     // The positions view (margin computed in TypeScript) agrees with what the run moved in SQL.
     const pos = await t.clearing.get<{ items: { series: string; memberId: string; marginHeld: string }[] }>('/v1/positions');
-    const held = (m: TestMember) => pos.body.items.filter((p) => p.memberId === m.id).map((p) => `${p.series}:${p.marginHeld}`).sort();
+    const held = (m: TestMember) =>
+      pos.body.items
+        .filter((p) => p.memberId === m.id)
+        .map((p) => `${p.series}:${p.marginHeld}`)
+        .sort();
     expect(held(a)).toEqual([`${X}:15.33`, `${Y}:19.26`]);
     expect(held(b)).toEqual([`${X}:25.55`, `${Y}:19.26`]);
     expect(held(c)).toEqual([`${X}:10.22`]);
@@ -101,7 +118,11 @@ describe('a DAILY run over a set of series, netted per member', () => {
   });
 
   it('keeps one run per series and date: a per-series start and a second start return the same run', async () => {
-    const single = await t.clearing.post<{ id: string; series: string | null; seriesCount: number }>('/v1/settlement/runs', { type: 'DAILY', series: X, businessDate: DAY });
+    const single = await t.clearing.post<{ id: string; series: string | null; seriesCount: number }>('/v1/settlement/runs', {
+      type: 'DAILY',
+      series: X,
+      businessDate: DAY,
+    });
     expect(single.status).toBe(201);
     expect(single.body.id).toBe(run.id);
     expect(single.body).toMatchObject({ series: null, seriesCount: 2 }); // shown as the set run it is, not as X
@@ -126,10 +147,20 @@ describe('a DAILY run over a set of series, netted per member', () => {
 
   it('mixes with a per-series run of the next date: the set run covers only the series left', async () => {
     clock.set(at('2026-12-02T07:30:00Z'));
-    const x = await t.clearing.post<{ id: string; series: string }>('/v1/settlement/runs', { type: 'DAILY', series: X, businessDate: '2026-12-02' });
+    const x = await t.clearing.post<{ id: string; series: string }>('/v1/settlement/runs', {
+      type: 'DAILY',
+      series: X,
+      businessDate: '2026-12-02',
+    });
     expect(x.body.series).toBe(X);
-    const all = await t.clearing.post<{ items: { id: string; series: string | null; seriesCount: number }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: '2026-12-02' });
-    expect(all.body.items.map((r) => [r.series, r.seriesCount])).toEqual([[X, 1], [Y, 1]]);
+    const all = await t.clearing.post<{ items: { id: string; series: string | null; seriesCount: number }[] }>('/v1/settlement/runs', {
+      type: 'DAILY',
+      businessDate: '2026-12-02',
+    });
+    expect(all.body.items.map((r) => [r.series, r.seriesCount])).toEqual([
+      [X, 1],
+      [Y, 1],
+    ]);
     expect(all.body.items[0].id).toBe(x.body.id);
     for (const r of all.body.items) await waitForRun(t, r.id);
     // No trades in the window and no quotes: both keep their price, so no VM; a's 4.14 buy was

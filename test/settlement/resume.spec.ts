@@ -22,21 +22,44 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string, para
 
 /** A market with MEMBERS traders who traded yesterday, and a fixed settlement price for yesterday. */
 async function seed(url: string, day: string): Promise<void> {
-  await query(url, `INSERT INTO products (id, code, "modelClass", "contractSizeTokens", "tickFen", "settlementType", "initialMarginBp", "maintenanceMarginBp", "feePerContractFen", "penaltyBp", "maxTtftMs", "minTokensPerSecond", regions, "inputTokenWeightBp")
-    VALUES (gen_random_uuid(), 'RES', 'llm-70b-instruct', 10000000, 1, 'CASH', 1000, 500, 0, 0, 1000, 1, '{cn-east-1}', 0)`);
-  await query(url, `INSERT INTO series (id, code, "productId", status, "tradingStartAt", "lastTradingAt", "deliveryStart", "deliveryEnd", "referencePriceFen")
-    SELECT gen_random_uuid(), 'RES-1', id, 'TRADING', now() - interval '3 days', now() + interval '10 days', now() + interval '11 days', now() + interval '12 days', 400 FROM products WHERE code = 'RES'`);
-  await query(url, `INSERT INTO members (id, name, kind, "updatedAt") SELECT gen_random_uuid(), 'res-' || lpad(g::text, 4, '0'), 'TRADER', now() FROM generate_series(1, ${MEMBERS}) g`);
-  await query(url, `INSERT INTO ledger_accounts (id, code, "memberId", type, "mustNotGoNegative")
-    SELECT gen_random_uuid(), 'member:' || m.id || ':' || lower(t), m.id, t::"AccountType", true FROM members m CROSS JOIN unnest(ARRAY['CASH','MARGIN','ESCROW','PENDING']) t WHERE m.kind = 'TRADER'`);
-  await query(url, `WITH m AS (SELECT id, row_number() OVER (ORDER BY name) - 1 AS i FROM members WHERE kind = 'TRADER')
+  await query(
+    url,
+    `INSERT INTO products (id, code, "modelClass", "contractSizeTokens", "tickFen", "settlementType", "initialMarginBp", "maintenanceMarginBp", "feePerContractFen", "penaltyBp", "maxTtftMs", "minTokensPerSecond", regions, "inputTokenWeightBp")
+    VALUES (gen_random_uuid(), 'RES', 'llm-70b-instruct', 10000000, 1, 'CASH', 1000, 500, 0, 0, 1000, 1, '{cn-east-1}', 0)`,
+  );
+  await query(
+    url,
+    `INSERT INTO series (id, code, "productId", status, "tradingStartAt", "lastTradingAt", "deliveryStart", "deliveryEnd", "referencePriceFen")
+    SELECT gen_random_uuid(), 'RES-1', id, 'TRADING', now() - interval '3 days', now() + interval '10 days', now() + interval '11 days', now() + interval '12 days', 400 FROM products WHERE code = 'RES'`,
+  );
+  await query(
+    url,
+    `INSERT INTO members (id, name, kind, "updatedAt") SELECT gen_random_uuid(), 'res-' || lpad(g::text, 4, '0'), 'TRADER', now() FROM generate_series(1, ${MEMBERS}) g`,
+  );
+  await query(
+    url,
+    `INSERT INTO ledger_accounts (id, code, "memberId", type, "mustNotGoNegative")
+    SELECT gen_random_uuid(), 'member:' || m.id || ':' || lower(t), m.id, t::"AccountType", true FROM members m CROSS JOIN unnest(ARRAY['CASH','MARGIN','ESCROW','PENDING']) t WHERE m.kind = 'TRADER'`,
+  );
+  await query(
+    url,
+    `WITH m AS (SELECT id, row_number() OVER (ORDER BY name) - 1 AS i FROM members WHERE kind = 'TRADER')
     INSERT INTO trades (id, "seriesId", "priceFen", quantity, "buyerId", "sellerId", "businessDate")
     SELECT gen_random_uuid(), (SELECT id FROM series WHERE code = 'RES-1'), 395 + (a.i % 10), 1 + (a.i % 5), a.id, b.id, $1::date
-    FROM m a JOIN m b ON b.i = (a.i + 1) % ${MEMBERS}`, [day]);
-  await query(url, `INSERT INTO positions ("memberId", "seriesId", "longQty", "shortQty", "updatedAt")
+    FROM m a JOIN m b ON b.i = (a.i + 1) % ${MEMBERS}`,
+    [day],
+  );
+  await query(
+    url,
+    `INSERT INTO positions ("memberId", "seriesId", "longQty", "shortQty", "updatedAt")
     SELECT m, s, sum(l)::int, sum(sh)::int, now() FROM (
-      SELECT "buyerId" m, "seriesId" s, quantity l, 0 sh FROM trades UNION ALL SELECT "sellerId", "seriesId", 0, quantity FROM trades) x GROUP BY m, s`);
-  await query(url, `INSERT INTO settlement_prices ("seriesId", "businessDate", "priceFen", method, details) SELECT id, $1::date, 410, 'FIXED', '{}' FROM series WHERE code = 'RES-1'`, [day]);
+      SELECT "buyerId" m, "seriesId" s, quantity l, 0 sh FROM trades UNION ALL SELECT "sellerId", "seriesId", 0, quantity FROM trades) x GROUP BY m, s`,
+  );
+  await query(
+    url,
+    `INSERT INTO settlement_prices ("seriesId", "businessDate", "priceFen", method, details) SELECT id, $1::date, 410, 'FIXED', '{}' FROM series WHERE code = 'RES-1'`,
+    [day],
+  );
 }
 
 describe('a settlement run killed mid-way resumes to the same result as a clean run', () => {
@@ -50,12 +73,29 @@ describe('a settlement run killed mid-way resumes to the same result as a clean 
   const start = async (databaseUrl: string) => {
     const port = await freePort();
     if (!prefixes.has(databaseUrl)) prefixes.set(databaseUrl, `{resume${Math.random().toString(36).slice(2, 8)}}`);
-    const p = spawnNode([MAIN], childEnv({ DATABASE_URL: databaseUrl, REDIS_URL: resources.redisUrl, QUEUE_PREFIX: prefixes.get(databaseUrl)!, PORT: String(port), BOOTSTRAP_CLEARING_KEY: KEY, SETTLEMENT_CHUNK: '3', WORKER_LOCK_MS: '1000' }));
+    const p = spawnNode(
+      [MAIN],
+      childEnv({
+        DATABASE_URL: databaseUrl,
+        REDIS_URL: resources.redisUrl,
+        QUEUE_PREFIX: prefixes.get(databaseUrl)!,
+        PORT: String(port),
+        BOOTSTRAP_CLEARING_KEY: KEY,
+        SETTLEMENT_CHUNK: '3',
+        WORKER_LOCK_MS: '1000',
+      }),
+    );
     procs.push(p);
     await waitForHttp(`http://127.0.0.1:${port}/health/ready`, 200, 30_000, p);
     return { p, api: new ApiClient(`http://127.0.0.1:${port}`, KEY) };
   };
-  const runRow = async (url: string) => (await query<{ id: string; status: string; processedItems: number; checksum: string | null; attempts: number }>(url, 'SELECT id, status, "processedItems", checksum, attempts FROM settlement_runs'))[0];
+  const runRow = async (url: string) =>
+    (
+      await query<{ id: string; status: string; processedItems: number; checksum: string | null; attempts: number }>(
+        url,
+        'SELECT id, status, "processedItems", checksum, attempts FROM settlement_runs',
+      )
+    )[0];
   const waitFor = async (url: string, done: (r: Awaited<ReturnType<typeof runRow>>) => boolean, timeoutMs: number) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -105,9 +145,15 @@ describe('a settlement run killed mid-way resumes to the same result as a clean 
     const sql = 'SELECT "idempotencyKey", "amountFen"::text FROM transfers WHERE "settlementRunId" IS NOT NULL ORDER BY 1';
     expect(await query(resources.databaseUrl, sql)).toEqual(await query(clone.url, sql));
     // No transfer twice, none missing: one VM transfer per member whose VM is not zero.
-    const [{ dupes }] = await query<{ dupes: string }>(resources.databaseUrl, 'SELECT count(*) - count(DISTINCT "idempotencyKey") AS dupes FROM transfers');
+    const [{ dupes }] = await query<{ dupes: string }>(
+      resources.databaseUrl,
+      'SELECT count(*) - count(DISTINCT "idempotencyKey") AS dupes FROM transfers',
+    );
     expect(dupes).toBe('0');
-    const [{ total }] = await query<{ total: string }>(resources.databaseUrl, 'SELECT sum("balanceFen")::text AS total FROM ledger_accounts');
+    const [{ total }] = await query<{ total: string }>(
+      resources.databaseUrl,
+      'SELECT sum("balanceFen")::text AS total FROM ledger_accounts',
+    );
     expect(total).toBe('0');
     for (const p of [second, clean]) p.p.child.kill('SIGTERM');
   }, 180_000);

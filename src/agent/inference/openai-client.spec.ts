@@ -37,7 +37,12 @@ beforeAll(async () => {
       }
       if (!body.stream) {
         res.writeHead(200, { 'content-type': 'application/json' });
-        return void res.end(JSON.stringify({ choices: [{ message: { role: 'assistant', content: 'Hello there' } }], usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14 } }));
+        return void res.end(
+          JSON.stringify({
+            choices: [{ message: { role: 'assistant', content: 'Hello there' } }],
+            usage: { prompt_tokens: 12, completion_tokens: 2, total_tokens: 14 },
+          }),
+        );
       }
       // Streaming: first token after 150 ms, then the rest, then a usage chunk and [DONE].
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -67,7 +72,12 @@ describe('OpenAiChatClient', () => {
     expect(r.usage).toEqual({ prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 });
     expect(r.ttftMs).toBeGreaterThanOrEqual(140);
     expect(r.durationMs).toBeGreaterThan(r.ttftMs + 50); // the rest came ~100 ms after the first token
-    expect(seen.at(-1)).toMatchObject({ model: 'meta-llama/Llama-3.3-70B-Instruct', max_tokens: 16, stream: true, stream_options: { include_usage: true } });
+    expect(seen.at(-1)).toMatchObject({
+      model: 'meta-llama/Llama-3.3-70B-Instruct',
+      max_tokens: 16,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
   });
 
   it('reads a non-streaming answer', async () => {
@@ -92,7 +102,9 @@ describe('OpenAiChatClient', () => {
   });
 
   it('times out as TIMEOUT', async () => {
-    const err = await new OpenAiChatClient({ baseUrl: base, timeoutMs: 300, stream: false }).complete(request('slow')).catch((e: unknown) => e);
+    const err = await new OpenAiChatClient({ baseUrl: base, timeoutMs: 300, stream: false })
+      .complete(request('slow'))
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ kind: 'TIMEOUT', retryable: true });
   });
 

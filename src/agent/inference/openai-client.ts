@@ -62,7 +62,8 @@ export class OpenAiChatClient implements InferenceEngine {
   private async readJson(res: Response, started: number): Promise<InferenceResult> {
     const body = (await res.json().catch(() => null)) as ChatChunk | null;
     const output = body?.choices?.[0]?.message?.content;
-    if (typeof output !== 'string' || !validUsage(body?.usage)) throw new InferenceError('BAD_RESPONSE', 'response lacks choices[0].message.content or usage');
+    if (typeof output !== 'string' || !validUsage(body?.usage))
+      throw new InferenceError('BAD_RESPONSE', 'response lacks choices[0].message.content or usage');
     const durationMs = performance.now() - started;
     return { output, usage: body!.usage!, ttftMs: durationMs, durationMs };
   }
@@ -121,5 +122,7 @@ export class OpenAiChatClient implements InferenceEngine {
 }
 
 function validUsage(u: Usage | null | undefined): u is Usage {
-  return !!u && Number.isInteger(u.prompt_tokens) && Number.isInteger(u.completion_tokens) && u.prompt_tokens >= 0 && u.completion_tokens >= 0;
+  return (
+    !!u && Number.isInteger(u.prompt_tokens) && Number.isInteger(u.completion_tokens) && u.prompt_tokens >= 0 && u.completion_tokens >= 0
+  );
 }

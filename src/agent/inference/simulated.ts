@@ -1,7 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { InferenceEngine, InferenceRequest, InferenceResult } from './inference.js';
 
-const WORDS = ['tokens', 'delivered', 'clear', 'settle', 'yuan', 'capacity', 'node', 'market', 'future', 'escrow', 'model', 'inference', 'metered', 'ledger', 'price', 'window'];
+const WORDS = [
+  'tokens',
+  'delivered',
+  'clear',
+  'settle',
+  'yuan',
+  'capacity',
+  'node',
+  'market',
+  'future',
+  'escrow',
+  'model',
+  'inference',
+  'metered',
+  'ledger',
+  'price',
+  'window',
+];
 
 /**
  * `--simulate`: a stand-in for an inference server, for demos and tests. Deterministic text

@@ -1,7 +1,21 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 
 export const MAX_TOKENS_PER_SECOND = 10_000_000;
 
@@ -33,7 +47,12 @@ export class ModelCapacityDto {
 
 /** 1-16 served model classes, each validated as a ModelCapacityDto. */
 const ModelCapacityList = () =>
-  applyDecorators(ValidateNested({ each: true }), Type(() => ModelCapacityDto), ArrayMinSize(1), ArrayMaxSize(16));
+  applyDecorators(
+    ValidateNested({ each: true }),
+    Type(() => ModelCapacityDto),
+    ArrayMinSize(1),
+    ArrayMaxSize(16),
+  );
 
 export class CreateNodeDto {
   @ApiProperty()
@@ -85,7 +104,8 @@ export class HeartbeatDto {
   @ApiPropertyOptional({
     type: [String],
     maxItems: 1024,
-    description: 'the lease tokens of the jobs the agent is working on: only those are extended (without the list, every lease of the node is)',
+    description:
+      'the lease tokens of the jobs the agent is working on: only those are extended (without the list, every lease of the node is)',
   })
   @IsOptional()
   @IsArray()

@@ -58,7 +58,9 @@ function App() {
   const route = useHashRoute();
   useEffect(() => {
     if (!session.get()) return setChecked(true);
-    api<Me>('GET', '/v1/me').then(setMe, () => session.clear()).finally(() => setChecked(true));
+    api<Me>('GET', '/v1/me')
+      .then(setMe, () => session.clear())
+      .finally(() => setChecked(true));
   }, []);
   if (!checked) return null;
   if (!me) return <SignIn onSignedIn={setMe} />;

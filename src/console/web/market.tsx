@@ -4,8 +4,26 @@ import { ErrorBox, PriceChart, Table, useLoad } from './ui';
 
 interface Market {
   asOf: string;
-  series: { code: string; status: string; modelClass: string; settlementType: string; last: string | null; bestBid: string | null; bestAsk: string | null; volume: number; openInterest: number; lastSettlementPrice: string | null; settlementPrices: { businessDate: string; price: string }[] }[];
-  capacity: { modelClass: string; onlineNodes: number; tokensPerSecond: number; committedTokensPerSecond: number; availableTokensPerSecond: number }[];
+  series: {
+    code: string;
+    status: string;
+    modelClass: string;
+    settlementType: string;
+    last: string | null;
+    bestBid: string | null;
+    bestAsk: string | null;
+    volume: number;
+    openInterest: number;
+    lastSettlementPrice: string | null;
+    settlementPrices: { businessDate: string; price: string }[];
+  }[];
+  capacity: {
+    modelClass: string;
+    onlineNodes: number;
+    tokensPerSecond: number;
+    committedTokensPerSecond: number;
+    availableTokensPerSecond: number;
+  }[];
 }
 
 /** The public market board: no key, read from the public, cacheable endpoint only. */
@@ -41,7 +59,17 @@ function Board() {
         </section>
         <section>
           <h2>Registered capacity by model class</h2>
-          <Table rows={data?.capacity} empty="no capacity online" columns={[{ title: 'model class', value: (c) => c.modelClass }, { title: 'online nodes', value: (c) => c.onlineNodes, num: true }, { title: 'tokens/s', value: (c) => c.tokensPerSecond.toLocaleString('en'), num: true }, { title: 'committed', value: (c) => c.committedTokensPerSecond.toLocaleString('en'), num: true }, { title: 'available', value: (c) => c.availableTokensPerSecond.toLocaleString('en'), num: true }]} />
+          <Table
+            rows={data?.capacity}
+            empty="no capacity online"
+            columns={[
+              { title: 'model class', value: (c) => c.modelClass },
+              { title: 'online nodes', value: (c) => c.onlineNodes, num: true },
+              { title: 'tokens/s', value: (c) => c.tokensPerSecond.toLocaleString('en'), num: true },
+              { title: 'committed', value: (c) => c.committedTokensPerSecond.toLocaleString('en'), num: true },
+              { title: 'available', value: (c) => c.availableTokensPerSecond.toLocaleString('en'), num: true },
+            ]}
+          />
         </section>
       </main>
     </>

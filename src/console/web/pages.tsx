@@ -66,11 +66,21 @@ function Overview() {
             <div className="card">
               <div>Open margin calls</div>
               <div className="value">{data.marginCalls.open}</div>
-              <div className={data.marginCalls.overdue ? 'bad' : undefined}>{data.marginCalls.overdue} overdue · CNY {cny(data.marginCalls.amount)}</div>
+              <div className={data.marginCalls.overdue ? 'bad' : undefined}>
+                {data.marginCalls.overdue} overdue · CNY {cny(data.marginCalls.amount)}
+              </div>
             </div>
             <div className="card">
               <div>Open breaks by age</div>
-              {data.breaksByAge.length === 0 ? <div className="value good">0</div> : data.breaksByAge.map((b) => <div key={b.bucket}>{b.bucket}: {b.count}</div>)}
+              {data.breaksByAge.length === 0 ? (
+                <div className="value good">0</div>
+              ) : (
+                data.breaksByAge.map((b) => (
+                  <div key={b.bucket}>
+                    {b.bucket}: {b.count}
+                  </div>
+                ))
+              )}
             </div>
           </div>
           <section>
@@ -79,7 +89,16 @@ function Overview() {
           </section>
           <section>
             <h2>Queues</h2>
-            <Table rows={data.queues} columns={[{ title: 'queue', value: (q) => q.queue }, { title: 'waiting', value: (q) => q.waiting ?? '—', num: true }, { title: 'active', value: (q) => q.active ?? '—', num: true }, { title: 'delayed', value: (q) => q.delayed ?? '—', num: true }, { title: 'failed', value: (q) => q.failed ?? '—', num: true }]} />
+            <Table
+              rows={data.queues}
+              columns={[
+                { title: 'queue', value: (q) => q.queue },
+                { title: 'waiting', value: (q) => q.waiting ?? '—', num: true },
+                { title: 'active', value: (q) => q.active ?? '—', num: true },
+                { title: 'delayed', value: (q) => q.delayed ?? '—', num: true },
+                { title: 'failed', value: (q) => q.failed ?? '—', num: true },
+              ]}
+            />
           </section>
         </>
       )}
@@ -98,13 +117,37 @@ function RunsTable({ runs }: { runs: Run[] | undefined }) {
         { title: 'series', value: (r) => runSeries(r) },
         { title: 'type', value: (r) => r.type },
         { title: 'business date', value: (r) => r.businessDate },
-        { title: 'status', value: (r) => <span className={r.status === 'FAILED' ? 'bad' : r.status === 'COMPLETED' ? 'good' : undefined} data-testid={`run-status-${r.series ?? 'set'}`}>{r.status}</span> },
-        { title: 'progress', value: (r) => <Bar value={r.progress.processed} total={Math.max(r.progress.total, r.progress.processed, r.status === 'COMPLETED' ? 1 : 0) || 1} label={`run ${runSeries(r)}`} /> },
+        {
+          title: 'status',
+          value: (r) => (
+            <span
+              className={r.status === 'FAILED' ? 'bad' : r.status === 'COMPLETED' ? 'good' : undefined}
+              data-testid={`run-status-${r.series ?? 'set'}`}
+            >
+              {r.status}
+            </span>
+          ),
+        },
+        {
+          title: 'progress',
+          value: (r) => (
+            <Bar
+              value={r.progress.processed}
+              total={Math.max(r.progress.total, r.progress.processed, r.status === 'COMPLETED' ? 1 : 0) || 1}
+              label={`run ${runSeries(r)}`}
+            />
+          ),
+        },
         { title: 'price', value: (r) => cny(r.price), num: true },
         { title: 'transfers', value: (r) => r.transferCount, num: true },
         { title: 'moved (CNY)', value: (r) => cny(r.totalMoved), num: true },
         { title: 'checksum', value: (r) => (r.checksum ? `${r.checksum.slice(0, 12)}…` : '—') },
-        { title: 'took', value: (r) => (r.startedAt && r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : '—'), num: true },
+        {
+          title: 'took',
+          value: (r) =>
+            r.startedAt && r.finishedAt ? `${((Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000).toFixed(1)} s` : '—',
+          num: true,
+        },
       ]}
     />
   );
@@ -112,12 +155,25 @@ function RunsTable({ runs }: { runs: Run[] | undefined }) {
 
 function Runs() {
   const [date, setDate] = useState('');
-  const { data, error, reload } = useLoad(() => api<{ items: Run[] }>('GET', `/v1/settlement/runs${date ? `?businessDate=${date}` : ''}`), [date], 1_500);
+  const { data, error, reload } = useLoad(
+    () => api<{ items: Run[] }>('GET', `/v1/settlement/runs${date ? `?businessDate=${date}` : ''}`),
+    [date],
+    1_500,
+  );
   const [form, setForm] = useState({ type: 'DAILY', series: '', businessDate: '' });
   const [confirming, setConfirming] = useState(false);
   const { act, error: actionError } = useAction(reload);
   const start = async () => {
-    if (await act(() => api('POST', '/v1/settlement/runs', { type: form.type, series: form.series || undefined, businessDate: form.businessDate || undefined }))) setConfirming(false);
+    if (
+      await act(() =>
+        api('POST', '/v1/settlement/runs', {
+          type: form.type,
+          series: form.series || undefined,
+          businessDate: form.businessDate || undefined,
+        }),
+      )
+    )
+      setConfirming(false);
   };
   return (
     <>
@@ -138,14 +194,22 @@ function Runs() {
           </label>
           <label>
             business date
-            <input name="businessDate" placeholder="YYYY-MM-DD" value={form.businessDate} onChange={(e) => setForm({ ...form, businessDate: e.target.value })} />
+            <input
+              name="businessDate"
+              placeholder="YYYY-MM-DD"
+              value={form.businessDate}
+              onChange={(e) => setForm({ ...form, businessDate: e.target.value })}
+            />
           </label>
           <button type="submit">Start…</button>
         </form>
         {confirming && (
           <p role="dialog" aria-label="confirm run">
-            Start a {form.type} run for {form.series || 'every trading series'} {form.businessDate ? `on ${form.businessDate}` : '(previous business date)'}?{' '}
-            <button onClick={start}>Confirm</button> <button className="secondary" onClick={() => setConfirming(false)}>Cancel</button>
+            Start a {form.type} run for {form.series || 'every trading series'}{' '}
+            {form.businessDate ? `on ${form.businessDate}` : '(previous business date)'}? <button onClick={start}>Confirm</button>{' '}
+            <button className="secondary" onClick={() => setConfirming(false)}>
+              Cancel
+            </button>
           </p>
         )}
         <ErrorBox error={actionError} />
@@ -181,7 +245,9 @@ function Breaks({ me }: { me: Me }) {
               <input value={filter[k]} onChange={(e) => setFilter({ ...filter, [k]: e.target.value })} />
             </label>
           ))}
-          <button type="button" onClick={() => act(() => api('POST', '/v1/reconciliation/runs', {}))}>Run reconciliation</button>
+          <button type="button" onClick={() => act(() => api('POST', '/v1/reconciliation/runs', {}))}>
+            Run reconciliation
+          </button>
         </form>
         <ErrorBox error={error} />
         <Table
@@ -194,7 +260,14 @@ function Breaks({ me }: { me: Me }) {
             { title: 'actual', value: (b) => b.actual, num: true },
             { title: 'difference', value: (b) => b.difference, num: true },
             { title: 'status', value: (b) => b.status },
-            { title: '', value: (b) => <button className="secondary" onClick={() => setSelected(b)} aria-label={`open break ${b.key}`}>Open</button> },
+            {
+              title: '',
+              value: (b) => (
+                <button className="secondary" onClick={() => setSelected(b)} aria-label={`open break ${b.key}`}>
+                  Open
+                </button>
+              ),
+            },
           ]}
         />
       </section>
@@ -204,10 +277,17 @@ function Breaks({ me }: { me: Me }) {
             {selected.type} — {selected.key}
           </h2>
           <p>
-            expected <strong>{selected.expected}</strong>, actual <strong>{selected.actual}</strong>, difference <strong>{selected.difference}</strong>; member {selected.memberId ?? '—'}
+            expected <strong>{selected.expected}</strong>, actual <strong>{selected.actual}</strong>, difference{' '}
+            <strong>{selected.difference}</strong>; member {selected.memberId ?? '—'}
           </p>
           <pre>{JSON.stringify(selected.references, null, 2)}</pre>
-          <form className="inline" onSubmit={(e) => (e.preventDefault(), act(() => api('POST', `/v1/reconciliation/breaks/${selected.id}/resolve`, { comment })).then(() => setSelected(undefined)))}>
+          <form
+            className="inline"
+            onSubmit={(e) => (
+              e.preventDefault(),
+              act(() => api('POST', `/v1/reconciliation/breaks/${selected.id}/resolve`, { comment })).then(() => setSelected(undefined))
+            )}
+          >
             <label>
               comment
               <input name="comment" value={comment} onChange={(e) => setComment(e.target.value)} />
@@ -215,7 +295,13 @@ function Breaks({ me }: { me: Me }) {
             <button type="submit">Resolve</button>
           </form>
           <h2>Propose an adjustment for this break</h2>
-          <form className="inline" onSubmit={(e) => (e.preventDefault(), act(() => api('POST', '/v1/adjustments', { ...adj, currency: 'CNY', reason: `break ${selected.key}`, breakId: selected.id })))}>
+          <form
+            className="inline"
+            onSubmit={(e) => (
+              e.preventDefault(),
+              act(() => api('POST', '/v1/adjustments', { ...adj, currency: 'CNY', reason: `break ${selected.key}`, breakId: selected.id }))
+            )}
+          >
             {(['debitAccount', 'creditAccount', 'amount'] as const).map((k) => (
               <label key={k}>
                 {k}
@@ -239,7 +325,10 @@ function Adjustments({ me }: { me: Me }) {
     <>
       <section>
         <h2>Propose an adjustment</h2>
-        <form className="inline" onSubmit={(e) => (e.preventDefault(), act(() => api('POST', '/v1/adjustments', { ...form, currency: 'CNY' })))}>
+        <form
+          className="inline"
+          onSubmit={(e) => (e.preventDefault(), act(() => api('POST', '/v1/adjustments', { ...form, currency: 'CNY' })))}
+        >
           {(['debitAccount', 'creditAccount', 'amount', 'reason'] as const).map((k) => (
             <label key={k}>
               {k}
@@ -267,8 +356,18 @@ function Adjustments({ me }: { me: Me }) {
                   <em>your proposal</em>
                 ) : (
                   <>
-                    <button onClick={() => act(() => api('POST', `/v1/adjustments/${a.id}/approve`, { payloadHash: a.payloadHash }))} aria-label={`approve ${a.reason}`}>Approve</button>{' '}
-                    <button className="secondary" onClick={() => act(() => api('POST', `/v1/adjustments/${a.id}/reject`, { comment: 'rejected in console' }))}>Reject</button>
+                    <button
+                      onClick={() => act(() => api('POST', `/v1/adjustments/${a.id}/approve`, { payloadHash: a.payloadHash }))}
+                      aria-label={`approve ${a.reason}`}
+                    >
+                      Approve
+                    </button>{' '}
+                    <button
+                      className="secondary"
+                      onClick={() => act(() => api('POST', `/v1/adjustments/${a.id}/reject`, { comment: 'rejected in console' }))}
+                    >
+                      Reject
+                    </button>
                   </>
                 ),
             },
@@ -281,10 +380,23 @@ function Adjustments({ me }: { me: Me }) {
 }
 
 function Members() {
-  const { data: members, error } = useLoad(() => api<{ items: { id: string; name: string; kind: string; status: string }[] }>('GET', '/v1/members?limit=200'), []);
+  const { data: members, error } = useLoad(
+    () => api<{ items: { id: string; name: string; kind: string; status: string }[] }>('GET', '/v1/members?limit=200'),
+    [],
+  );
   const [id, setId] = useState<string>();
   const [date, setDate] = useState('');
-  const detail = useLoad(async () => (id ? Promise.all([api<Record<string, string>>('GET', `/v1/members/${id}/balances`), api<{ items: Record<string, unknown>[] }>('GET', '/v1/positions'), api<{ items: Record<string, unknown>[] }>('GET', '/v1/margin-calls')]) : undefined), [id]);
+  const detail = useLoad(
+    async () =>
+      id
+        ? Promise.all([
+            api<Record<string, string>>('GET', `/v1/members/${id}/balances`),
+            api<{ items: Record<string, unknown>[] }>('GET', '/v1/positions'),
+            api<{ items: Record<string, unknown>[] }>('GET', '/v1/margin-calls'),
+          ])
+        : undefined,
+    [id],
+  );
   const download = async () => {
     const res = await fetch(`/v1/members/${id}/statements/${date}?format=csv`, { headers: { authorization: `Bearer ${session.get()}` } });
     if (!res.ok) return alert(((await res.json()) as { detail?: string }).detail ?? res.statusText);
@@ -296,16 +408,51 @@ function Members() {
       <section>
         <h2>Members</h2>
         <ErrorBox error={error} />
-        <Table rows={members?.items} columns={[{ title: 'name', value: (m) => <a href="#/members" onClick={() => setId(m.id)}>{m.name}</a> }, { title: 'kind', value: (m) => m.kind }, { title: 'status', value: (m) => m.status }, { title: 'id', value: (m) => <code>{m.id}</code> }]} />
+        <Table
+          rows={members?.items}
+          columns={[
+            {
+              title: 'name',
+              value: (m) => (
+                <a href="#/members" onClick={() => setId(m.id)}>
+                  {m.name}
+                </a>
+              ),
+            },
+            { title: 'kind', value: (m) => m.kind },
+            { title: 'status', value: (m) => m.status },
+            { title: 'id', value: (m) => <code>{m.id}</code> },
+          ]}
+        />
       </section>
       {id && detail.data && (
         <section>
           <h2>Balances</h2>
-          <Table rows={[detail.data[0]]} columns={['cash', 'margin', 'escrow', 'pending'].map((k) => ({ title: `${k} (CNY)`, value: (b: Record<string, string>) => cny(b[k]), num: true }))} />
+          <Table
+            rows={[detail.data[0]]}
+            columns={['cash', 'margin', 'escrow', 'pending'].map((k) => ({
+              title: `${k} (CNY)`,
+              value: (b: Record<string, string>) => cny(b[k]),
+              num: true,
+            }))}
+          />
           <h2>Positions</h2>
-          <Table rows={detail.data[1].items.filter((p) => p.memberId === id)} columns={['series', 'long', 'short', 'net'].map((k) => ({ title: k, value: (p: Record<string, unknown>) => String(p[k]), num: k !== 'series' }))} />
+          <Table
+            rows={detail.data[1].items.filter((p) => p.memberId === id)}
+            columns={['series', 'long', 'short', 'net'].map((k) => ({
+              title: k,
+              value: (p: Record<string, unknown>) => String(p[k]),
+              num: k !== 'series',
+            }))}
+          />
           <h2>Margin calls</h2>
-          <Table rows={detail.data[2].items.filter((c) => c.memberId === id)} columns={['businessDate', 'amount', 'status', 'dueAt'].map((k) => ({ title: k, value: (c: Record<string, unknown>) => String(c[k]) }))} />
+          <Table
+            rows={detail.data[2].items.filter((c) => c.memberId === id)}
+            columns={['businessDate', 'amount', 'status', 'dueAt'].map((k) => ({
+              title: k,
+              value: (c: Record<string, unknown>) => String(c[k]),
+            }))}
+          />
           <form className="inline" onSubmit={(e) => (e.preventDefault(), void download())}>
             <label>
               statement date <input value={date} onChange={(e) => setDate(e.target.value)} placeholder="YYYY-MM-DD" />
@@ -319,25 +466,97 @@ function Members() {
 }
 
 function Capacity() {
-  const { data, error } = useLoad(() => Promise.all([api<{ items: { modelClass: string; region: string; onlineNodes: number; tokensPerSecond: number; committedTokensPerSecond: number; availableTokensPerSecond: number }[] }>('GET', '/v1/capacity'), api<{ items: { id: string; operatorId: string; region: string; status: string; gpuModel: string; models: { modelClass: string; tokensPerSecond: number }[]; lastHeartbeatAt: string | null }[] }>('GET', '/v1/nodes')]), [], 5_000);
+  const { data, error } = useLoad(
+    () =>
+      Promise.all([
+        api<{
+          items: {
+            modelClass: string;
+            region: string;
+            onlineNodes: number;
+            tokensPerSecond: number;
+            committedTokensPerSecond: number;
+            availableTokensPerSecond: number;
+          }[];
+        }>('GET', '/v1/capacity'),
+        api<{
+          items: {
+            id: string;
+            operatorId: string;
+            region: string;
+            status: string;
+            gpuModel: string;
+            models: { modelClass: string; tokensPerSecond: number }[];
+            lastHeartbeatAt: string | null;
+          }[];
+        }>('GET', '/v1/nodes'),
+      ]),
+    [],
+    5_000,
+  );
   const max = Math.max(1, ...(data?.[0].items.map((c) => c.tokensPerSecond) ?? [1]));
   return (
     <>
       <ErrorBox error={error} />
       <section>
         <h2>Capacity by model class × region (tokens/s)</h2>
-        <Table rows={data?.[0].items} columns={[{ title: 'model class', value: (c) => c.modelClass }, { title: 'region', value: (c) => c.region }, { title: 'online nodes', value: (c) => c.onlineNodes, num: true }, { title: 'tokens/s', value: (c) => c.tokensPerSecond.toLocaleString('en'), num: true }, { title: 'committed', value: (c) => c.committedTokensPerSecond.toLocaleString('en'), num: true }, { title: 'available', value: (c) => c.availableTokensPerSecond.toLocaleString('en'), num: true }, { title: 'committed of total', value: (c) => <Bar value={c.committedTokensPerSecond} total={c.tokensPerSecond} /> }, { title: 'share of largest', value: (c) => <Bar value={c.tokensPerSecond} total={max} /> }]} />
+        <Table
+          rows={data?.[0].items}
+          columns={[
+            { title: 'model class', value: (c) => c.modelClass },
+            { title: 'region', value: (c) => c.region },
+            { title: 'online nodes', value: (c) => c.onlineNodes, num: true },
+            { title: 'tokens/s', value: (c) => c.tokensPerSecond.toLocaleString('en'), num: true },
+            { title: 'committed', value: (c) => c.committedTokensPerSecond.toLocaleString('en'), num: true },
+            { title: 'available', value: (c) => c.availableTokensPerSecond.toLocaleString('en'), num: true },
+            { title: 'committed of total', value: (c) => <Bar value={c.committedTokensPerSecond} total={c.tokensPerSecond} /> },
+            { title: 'share of largest', value: (c) => <Bar value={c.tokensPerSecond} total={max} /> },
+          ]}
+        />
       </section>
       <section>
         <h2>Nodes</h2>
-        <Table rows={data?.[1].items} rowClass={(n) => (n.status === 'OFFLINE' ? 'offline' : '')} columns={[{ title: 'node', value: (n) => <code>{n.id.slice(0, 8)}</code> }, { title: 'operator', value: (n) => <code>{n.operatorId.slice(0, 8)}</code> }, { title: 'region', value: (n) => n.region }, { title: 'status', value: (n) => <span className={n.status === 'OFFLINE' ? 'bad' : 'good'}>{n.status}</span> }, { title: 'models', value: (n) => n.models.map((m) => `${m.modelClass} ${m.tokensPerSecond}/s`).join(', ') }, { title: 'last heartbeat', value: (n) => n.lastHeartbeatAt ?? '—' }]} />
+        <Table
+          rows={data?.[1].items}
+          rowClass={(n) => (n.status === 'OFFLINE' ? 'offline' : '')}
+          columns={[
+            { title: 'node', value: (n) => <code>{n.id.slice(0, 8)}</code> },
+            { title: 'operator', value: (n) => <code>{n.operatorId.slice(0, 8)}</code> },
+            { title: 'region', value: (n) => n.region },
+            { title: 'status', value: (n) => <span className={n.status === 'OFFLINE' ? 'bad' : 'good'}>{n.status}</span> },
+            { title: 'models', value: (n) => n.models.map((m) => `${m.modelClass} ${m.tokensPerSecond}/s`).join(', ') },
+            { title: 'last heartbeat', value: (n) => n.lastHeartbeatAt ?? '—' },
+          ]}
+        />
       </section>
     </>
   );
 }
 
 function Delivery() {
-  const { data, error } = useLoad(() => Promise.all([api<{ items: { id: string; series: string; sellerId: string; buyerId: string; tokens: number; deliveredTokens: number; shortfallTokens: number; status: string; released: string; penalty: string }[] }>('GET', '/v1/obligations?limit=500'), api<{ items: { id: string; failure: { code: string } | null }[] }>('GET', '/v1/delivery/jobs?status=FAILED&limit=500'), api<{ items: { operatorId: string; jobs: number; ttftBreaches: number; rateBreaches: number }[] }>('GET', '/v1/delivery/quality')]), [], 5_000);
+  const { data, error } = useLoad(
+    () =>
+      Promise.all([
+        api<{
+          items: {
+            id: string;
+            series: string;
+            sellerId: string;
+            buyerId: string;
+            tokens: number;
+            deliveredTokens: number;
+            shortfallTokens: number;
+            status: string;
+            released: string;
+            penalty: string;
+          }[];
+        }>('GET', '/v1/obligations?limit=500'),
+        api<{ items: { id: string; failure: { code: string } | null }[] }>('GET', '/v1/delivery/jobs?status=FAILED&limit=500'),
+        api<{ items: { operatorId: string; jobs: number; ttftBreaches: number; rateBreaches: number }[] }>('GET', '/v1/delivery/quality'),
+      ]),
+    [],
+    5_000,
+  );
   const reasons = new Map<string, number>();
   for (const j of data?.[1].items ?? []) reasons.set(j.failure?.code ?? 'UNKNOWN', (reasons.get(j.failure?.code ?? 'UNKNOWN') ?? 0) + 1);
   return (
@@ -345,31 +564,109 @@ function Delivery() {
       <ErrorBox error={error} />
       <section>
         <h2>Obligations</h2>
-        <Table rows={data?.[0].items} columns={[{ title: 'series', value: (o) => o.series }, { title: 'seller', value: (o) => <code>{o.sellerId.slice(0, 8)}</code> }, { title: 'buyer', value: (o) => <code>{o.buyerId.slice(0, 8)}</code> }, { title: 'tokens', value: (o) => o.tokens.toLocaleString('en'), num: true }, { title: 'delivered', value: (o) => o.deliveredTokens.toLocaleString('en'), num: true }, { title: 'remaining', value: (o) => (o.tokens - o.deliveredTokens).toLocaleString('en'), num: true }, { title: 'delivered of total', value: (o) => <Bar value={o.deliveredTokens} total={o.tokens} /> }, { title: 'shortfall', value: (o) => o.shortfallTokens.toLocaleString('en'), num: true }, { title: 'paid (CNY)', value: (o) => cny(o.released), num: true }, { title: 'penalty (CNY)', value: (o) => cny(o.penalty), num: true }, { title: 'status', value: (o) => o.status }]} />
+        <Table
+          rows={data?.[0].items}
+          columns={[
+            { title: 'series', value: (o) => o.series },
+            { title: 'seller', value: (o) => <code>{o.sellerId.slice(0, 8)}</code> },
+            { title: 'buyer', value: (o) => <code>{o.buyerId.slice(0, 8)}</code> },
+            { title: 'tokens', value: (o) => o.tokens.toLocaleString('en'), num: true },
+            { title: 'delivered', value: (o) => o.deliveredTokens.toLocaleString('en'), num: true },
+            { title: 'remaining', value: (o) => (o.tokens - o.deliveredTokens).toLocaleString('en'), num: true },
+            { title: 'delivered of total', value: (o) => <Bar value={o.deliveredTokens} total={o.tokens} /> },
+            { title: 'shortfall', value: (o) => o.shortfallTokens.toLocaleString('en'), num: true },
+            { title: 'paid (CNY)', value: (o) => cny(o.released), num: true },
+            { title: 'penalty (CNY)', value: (o) => cny(o.penalty), num: true },
+            { title: 'status', value: (o) => o.status },
+          ]}
+        />
       </section>
       <section>
         <h2>Failed jobs by reason</h2>
-        <Table rows={[...reasons.entries()]} empty="no failed jobs" columns={[{ title: 'reason', value: (r) => r[0] }, { title: 'jobs', value: (r) => r[1], num: true }]} />
+        <Table
+          rows={[...reasons.entries()]}
+          empty="no failed jobs"
+          columns={[
+            { title: 'reason', value: (r) => r[0] },
+            { title: 'jobs', value: (r) => r[1], num: true },
+          ]}
+        />
       </section>
       <section>
         <h2>Quality-spec breaches per operator</h2>
-        <Table rows={data?.[2].items} empty="no deliveries yet" columns={[{ title: 'operator', value: (q) => <code>{q.operatorId.slice(0, 8)}</code> }, { title: 'jobs', value: (q) => q.jobs, num: true }, { title: 'TTFT breaches', value: (q) => q.ttftBreaches, num: true }, { title: 'rate breaches', value: (q) => q.rateBreaches, num: true }]} />
+        <Table
+          rows={data?.[2].items}
+          empty="no deliveries yet"
+          columns={[
+            { title: 'operator', value: (q) => <code>{q.operatorId.slice(0, 8)}</code> },
+            { title: 'jobs', value: (q) => q.jobs, num: true },
+            { title: 'TTFT breaches', value: (q) => q.ttftBreaches, num: true },
+            { title: 'rate breaches', value: (q) => q.rateBreaches, num: true },
+          ]}
+        />
       </section>
     </>
   );
 }
 
 function Markets() {
-  const { data, error } = useLoad(() => api<{ series: { code: string; status: string; settlementPrices: { businessDate: string; price: string }[]; last: string | null; bestBid: string | null; bestAsk: string | null; volume: number; openInterest: number }[] }>('GET', '/v1/public/market'), [], 5_000);
+  const { data, error } = useLoad(
+    () =>
+      api<{
+        series: {
+          code: string;
+          status: string;
+          settlementPrices: { businessDate: string; price: string }[];
+          last: string | null;
+          bestBid: string | null;
+          bestAsk: string | null;
+          volume: number;
+          openInterest: number;
+        }[];
+      }>('GET', '/v1/public/market'),
+    [],
+    5_000,
+  );
   const [code, setCode] = useState<string>();
-  const book = useLoad(async () => (code ? Promise.all([api<{ bids: { price: string; quantity: number }[]; asks: { price: string; quantity: number }[] }>('GET', `/v1/series/${code}/book`), api<{ items: { price: string; quantity: number; createdAt: string }[] }>('GET', `/v1/trades?series=${code}&limit=20`)]) : undefined), [code], 3_000);
+  const book = useLoad(
+    async () =>
+      code
+        ? Promise.all([
+            api<{ bids: { price: string; quantity: number }[]; asks: { price: string; quantity: number }[] }>(
+              'GET',
+              `/v1/series/${code}/book`,
+            ),
+            api<{ items: { price: string; quantity: number; createdAt: string }[] }>('GET', `/v1/trades?series=${code}&limit=20`),
+          ])
+        : undefined,
+    [code],
+    3_000,
+  );
   const selected = data?.series.find((s) => s.code === code);
   return (
     <>
       <ErrorBox error={error} />
       <section>
         <h2>Series</h2>
-        <Table rows={data?.series} columns={[{ title: 'series', value: (s) => <a href="#/markets" onClick={() => setCode(s.code)}>{s.code}</a> }, { title: 'status', value: (s) => s.status }, { title: 'last', value: (s) => cny(s.last), num: true }, { title: 'bid', value: (s) => cny(s.bestBid), num: true }, { title: 'ask', value: (s) => cny(s.bestAsk), num: true }, { title: 'volume', value: (s) => s.volume, num: true }, { title: 'open interest', value: (s) => s.openInterest, num: true }]} />
+        <Table
+          rows={data?.series}
+          columns={[
+            {
+              title: 'series',
+              value: (s) => (
+                <a href="#/markets" onClick={() => setCode(s.code)}>
+                  {s.code}
+                </a>
+              ),
+            },
+            { title: 'status', value: (s) => s.status },
+            { title: 'last', value: (s) => cny(s.last), num: true },
+            { title: 'bid', value: (s) => cny(s.bestBid), num: true },
+            { title: 'ask', value: (s) => cny(s.bestAsk), num: true },
+            { title: 'volume', value: (s) => s.volume, num: true },
+            { title: 'open interest', value: (s) => s.openInterest, num: true },
+          ]}
+        />
       </section>
       {selected && book.data && (
         <section>
@@ -377,15 +674,37 @@ function Markets() {
           <div className="cards">
             <div className="card">
               <h2>Bids</h2>
-              <Table rows={book.data[0].bids} empty="no bids" columns={[{ title: 'price', value: (l) => cny(l.price), num: true }, { title: 'qty', value: (l) => l.quantity, num: true }]} />
+              <Table
+                rows={book.data[0].bids}
+                empty="no bids"
+                columns={[
+                  { title: 'price', value: (l) => cny(l.price), num: true },
+                  { title: 'qty', value: (l) => l.quantity, num: true },
+                ]}
+              />
             </div>
             <div className="card">
               <h2>Asks</h2>
-              <Table rows={book.data[0].asks} empty="no asks" columns={[{ title: 'price', value: (l) => cny(l.price), num: true }, { title: 'qty', value: (l) => l.quantity, num: true }]} />
+              <Table
+                rows={book.data[0].asks}
+                empty="no asks"
+                columns={[
+                  { title: 'price', value: (l) => cny(l.price), num: true },
+                  { title: 'qty', value: (l) => l.quantity, num: true },
+                ]}
+              />
             </div>
             <div className="card">
               <h2>Recent trades</h2>
-              <Table rows={book.data[1].items} empty="no trades" columns={[{ title: 'time', value: (t) => t.createdAt.slice(11, 19) }, { title: 'price', value: (t) => cny(t.price), num: true }, { title: 'qty', value: (t) => t.quantity, num: true }]} />
+              <Table
+                rows={book.data[1].items}
+                empty="no trades"
+                columns={[
+                  { title: 'time', value: (t) => t.createdAt.slice(11, 19) },
+                  { title: 'price', value: (t) => cny(t.price), num: true },
+                  { title: 'qty', value: (t) => t.quantity, num: true },
+                ]}
+              />
             </div>
             <div className="card">
               <h2>Settlement prices</h2>

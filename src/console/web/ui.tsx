@@ -55,18 +55,38 @@ export interface Column<R> {
   num?: boolean;
 }
 
-export function Table<R>({ rows, columns, rowClass, empty = 'nothing to show' }: { rows: R[] | undefined; columns: Column<R>[]; rowClass?: (r: R) => string; empty?: string }) {
+export function Table<R>({
+  rows,
+  columns,
+  rowClass,
+  empty = 'nothing to show',
+}: {
+  rows: R[] | undefined;
+  columns: Column<R>[];
+  rowClass?: (r: R) => string;
+  empty?: string;
+}) {
   if (!rows) return <p>loading…</p>;
   if (rows.length === 0) return <p>{empty}</p>;
   return (
     <table>
       <thead>
-        <tr>{columns.map((c) => <th key={c.title} className={c.num ? 'num' : undefined}>{c.title}</th>)}</tr>
+        <tr>
+          {columns.map((c) => (
+            <th key={c.title} className={c.num ? 'num' : undefined}>
+              {c.title}
+            </th>
+          ))}
+        </tr>
       </thead>
       <tbody>
         {rows.map((r, i) => (
           <tr key={i} className={rowClass?.(r)}>
-            {columns.map((c) => <td key={c.title} className={c.num ? 'num' : undefined}>{c.value(r)}</td>)}
+            {columns.map((c) => (
+              <td key={c.title} className={c.num ? 'num' : undefined}>
+                {c.value(r)}
+              </td>
+            ))}
           </tr>
         ))}
       </tbody>
@@ -77,7 +97,15 @@ export function Table<R>({ rows, columns, rowClass, empty = 'nothing to show' }:
 export function Bar({ value, total, label }: { value: number; total: number; label?: string }) {
   const pct = total > 0 ? Math.min(100, (value / total) * 100) : 0;
   return (
-    <div className="bar" role="progressbar" aria-valuemin={0} aria-valuemax={total} aria-valuenow={value} aria-label={label} title={`${value} / ${total}`}>
+    <div
+      className="bar"
+      role="progressbar"
+      aria-valuemin={0}
+      aria-valuemax={total}
+      aria-valuenow={value}
+      aria-label={label}
+      title={`${value} / ${total}`}
+    >
       <span style={{ width: `${pct}%` }} />
     </div>
   );

@@ -28,11 +28,19 @@ export interface MeteredCompletion {
   releaseFen: bigint;
 }
 
-export function meter(o: { tokens: bigint; deliveredTokens: bigint; notionalFen: bigint; releasedFen: bigint }, billable: bigint): MeteredCompletion {
+export function meter(
+  o: { tokens: bigint; deliveredTokens: bigint; notionalFen: bigint; releasedFen: bigint },
+  billable: bigint,
+): MeteredCompletion {
   const remaining = o.tokens - o.deliveredTokens;
   const credited = billable < remaining ? billable : remaining;
   const deliveredAfter = o.deliveredTokens + credited;
-  return { credited, excess: billable - credited, deliveredAfter, releaseFen: releasedFor(o.notionalFen, o.tokens, deliveredAfter) - o.releasedFen };
+  return {
+    credited,
+    excess: billable - credited,
+    deliveredAfter,
+    releaseFen: releasedFor(o.notionalFen, o.tokens, deliveredAfter) - o.releasedFen,
+  };
 }
 
 /**

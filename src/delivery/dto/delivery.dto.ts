@@ -1,6 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { SchemaChecked } from '../../platform/http/schema-checked.js';
 import { PageQueryDto } from '../../platform/pagination/page.js';
 
@@ -15,16 +29,25 @@ export class ChatMessageDto {
 
 export class SubmitJobDto {
   @ApiPropertyOptional({ example: 'L70-STD-2612', description: 'series (or obligationId) the tokens come from' })
-  @IsOptional() @IsString() @Length(1, 40) series?: string;
+  @IsOptional()
+  @IsString()
+  @Length(1, 40)
+  series?: string;
   @ApiPropertyOptional({ description: 'a specific obligation of the caller' }) @IsOptional() @IsUUID() obligationId?: string;
   @ApiProperty({ example: 'llm-70b-instruct' }) @IsString() @Length(1, 64) modelClass!: string;
   @ApiProperty({ type: [ChatMessageDto] })
-  @ValidateNested({ each: true }) @Type(() => ChatMessageDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_MESSAGES)
+  @ValidateNested({ each: true })
+  @Type(() => ChatMessageDto)
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_MESSAGES)
   messages!: ChatMessageDto[];
   @ApiProperty({ example: 512, minimum: 1 }) @IsInt() @Min(1) maxTokens!: number;
   @ApiPropertyOptional({ example: 'cn-east-1' }) @IsOptional() @IsString() @Length(1, 64) region?: string;
   @ApiPropertyOptional({ example: 'https://buyer.example/hooks/tokenclear' })
-  @IsOptional() @IsString() @Length(1, 2000) @Matches(/^https?:\/\/[^\s]+$/, { message: 'callbackUrl must be an http(s) URL' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 2000)
+  @Matches(/^https?:\/\/[^\s]+$/, { message: 'callbackUrl must be an http(s) URL' })
   callbackUrl?: string;
 }
 
@@ -33,9 +56,18 @@ export const MAX_LEASE_JOBS = 256;
 export const MAX_COMPLETIONS = 256;
 
 export class LeaseDto {
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_LEASE_JOBS, default: 1 }) @IsOptional() @IsInt() @Min(1) @Max(MAX_LEASE_JOBS) maxJobs?: number;
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_LEASE_JOBS, default: 1 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_LEASE_JOBS)
+  maxJobs?: number;
   @ApiPropertyOptional({ minimum: 0, maximum: 60, default: 0, description: 'long-poll: wait up to this long for work' })
-  @IsOptional() @IsInt() @Min(0) @Max(60) waitSeconds?: number;
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(60)
+  waitSeconds?: number;
 }
 
 export class UsageDto {
@@ -59,12 +91,14 @@ export class FailJobDto {
 
 export class ObligationsQueryDto extends PageQueryDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 40) series?: string;
-  @ApiPropertyOptional({ enum: ['FUNDING', 'OPEN', 'CLOSED'] }) @IsOptional() @IsIn(['FUNDING', 'OPEN', 'CLOSED']) status?: 'FUNDING' | 'OPEN' | 'CLOSED';
+  @ApiPropertyOptional({ enum: ['FUNDING', 'OPEN', 'CLOSED'] }) @IsOptional() @IsIn(['FUNDING', 'OPEN', 'CLOSED']) status?:
+    'FUNDING' | 'OPEN' | 'CLOSED';
 }
 
 export class JobsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['QUEUED', 'DISPATCHED', 'LEASED', 'COMPLETED', 'FAILED'] })
-  @IsOptional() @IsIn(['QUEUED', 'DISPATCHED', 'LEASED', 'COMPLETED', 'FAILED'])
+  @IsOptional()
+  @IsIn(['QUEUED', 'DISPATCHED', 'LEASED', 'COMPLETED', 'FAILED'])
   status?: 'QUEUED' | 'DISPATCHED' | 'LEASED' | 'COMPLETED' | 'FAILED';
 }
 
@@ -74,7 +108,10 @@ export const MAX_BATCH_JOBS = 100;
 @SchemaChecked()
 export class SubmitJobsDto {
   @ApiProperty({ type: [SubmitJobDto], maxItems: MAX_BATCH_JOBS })
-  @ValidateNested({ each: true }) @Type(() => SubmitJobDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_BATCH_JOBS)
+  @ValidateNested({ each: true })
+  @Type(() => SubmitJobDto)
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH_JOBS)
   jobs!: SubmitJobDto[];
 }
 
@@ -85,6 +122,9 @@ export class NodeCompletionDto extends CompleteJobDto {
 @SchemaChecked()
 export class CompletionsDto {
   @ApiProperty({ type: [NodeCompletionDto], maxItems: MAX_COMPLETIONS })
-  @ValidateNested({ each: true }) @Type(() => NodeCompletionDto) @ArrayMinSize(1) @ArrayMaxSize(MAX_COMPLETIONS)
+  @ValidateNested({ each: true })
+  @Type(() => NodeCompletionDto)
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_COMPLETIONS)
   completions!: NodeCompletionDto[];
 }

@@ -17,17 +17,28 @@ describe('contract math', () => {
 
   it('initial margin rounds up against the member', () => {
     // 7 contracts × 4.01 CNY × 10 = 280.70 CNY; 15 % = 42.105 → 42.11
-    expect(marginForContractsFen(worstCaseContracts({ net: 7, restingBuyQty: 0, restingSellQty: 0 }), 401n, 10_000_000n, 1_500)).toBe(4_211n);
+    expect(marginForContractsFen(worstCaseContracts({ net: 7, restingBuyQty: 0, restingSellQty: 0 }), 401n, 10_000_000n, 1_500)).toBe(
+      4_211n,
+    );
   });
 
   it('a fill never raises worst-case exposure (property)', () => {
     fc.assert(
-      fc.property(fc.integer({ min: -50, max: 50 }), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 0, max: 50 }), fc.integer({ min: 1, max: 50 }), fc.boolean(), (net, b, s, q, buySide) => {
-        const before = { net, restingBuyQty: b, restingSellQty: s };
-        const qty = Math.min(q, buySide ? b : s);
-        const after = buySide ? { net: net + qty, restingBuyQty: b - qty, restingSellQty: s } : { net: net - qty, restingBuyQty: b, restingSellQty: s - qty };
-        expect(worstCaseContracts(after)).toBeLessThanOrEqual(worstCaseContracts(before));
-      }),
+      fc.property(
+        fc.integer({ min: -50, max: 50 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 0, max: 50 }),
+        fc.integer({ min: 1, max: 50 }),
+        fc.boolean(),
+        (net, b, s, q, buySide) => {
+          const before = { net, restingBuyQty: b, restingSellQty: s };
+          const qty = Math.min(q, buySide ? b : s);
+          const after = buySide
+            ? { net: net + qty, restingBuyQty: b - qty, restingSellQty: s }
+            : { net: net - qty, restingBuyQty: b, restingSellQty: s - qty };
+          expect(worstCaseContracts(after)).toBeLessThanOrEqual(worstCaseContracts(before));
+        },
+      ),
     );
   });
 });

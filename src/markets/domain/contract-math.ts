@@ -32,6 +32,11 @@ export function worstCaseContracts(e: Exposure): number {
  * the member). The daily run computes the same in SQL (`DailySettlementRepository.netted`);
  * test/settlement/netted.spec.ts checks the two agree.
  */
-export function marginForContractsFen(contracts: number, marginPriceFen: bigint, contractSizeTokens: bigint, initialMarginBp: number): bigint {
+export function marginForContractsFen(
+  contracts: number,
+  marginPriceFen: bigint,
+  contractSizeTokens: bigint,
+  initialMarginBp: number,
+): bigint {
   return basisPoints(notionalFen(marginPriceFen, contracts, contractSizeTokens), initialMarginBp, 'against-member');
 }

@@ -159,9 +159,17 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
       for (const [id, s] of after) book.positions.set(id, s);
       for (const [id, c] of cash) state.cash.set(id, c);
       if (clientKey !== undefined) seen.add(clientKey);
-      const status: AcceptedOrder['status'] = filled === o.quantity ? 'FILLED' : rests ? (filled > 0 ? 'PARTIALLY_FILLED' : 'OPEN') : 'CANCELLED';
+      const status: AcceptedOrder['status'] =
+        filled === o.quantity ? 'FILLED' : rests ? (filled > 0 ? 'PARTIALLY_FILLED' : 'OPEN') : 'CANCELLED';
       const cancelReason = rests || filled === o.quantity ? undefined : 'IOC_REMAINDER';
-      const accepted: AcceptedOrder = { input: o, filledQuantity: filled, status, cancelReason, placed: { filledQuantity: filled, status, cancelReason }, fills: result.fills };
+      const accepted: AcceptedOrder = {
+        input: o,
+        filledQuantity: filled,
+        status,
+        cancelReason,
+        placed: { filledQuantity: filled, status, cancelReason },
+        fills: result.fills,
+      };
 
       for (const id of result.selfTradeCancelled) {
         const e = byId.get(id)!;
@@ -178,7 +186,15 @@ export function runBatch(state: BatchState, orders: readonly BatchOrder[]): Batc
       }
       const gone = new Set(result.selfTradeCancelled);
       books[other] = opposite.filter((e) => e.remaining > 0 && !gone.has(e.id));
-      if (rests) insertByPriority(books[o.side], { id: o.id, memberId: o.memberId, priceFen: o.priceFen, remaining: result.remaining, side: o.side, batch: accepted });
+      if (rests)
+        insertByPriority(books[o.side], {
+          id: o.id,
+          memberId: o.memberId,
+          priceFen: o.priceFen,
+          remaining: result.remaining,
+          side: o.side,
+          batch: accepted,
+        });
       return { accepted };
     } catch (err) {
       if (err instanceof DomainError) return { rejected: err };

@@ -1,6 +1,21 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { Allow, ArrayMaxSize, ArrayMinSize, IsArray, IsDateString, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
+import {
+  Allow,
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsDateString,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUUID,
+  Length,
+  Matches,
+  Max,
+  Min,
+} from 'class-validator';
 import { PageQueryDto } from '../../platform/pagination/page.js';
 
 const BP = { minimum: 0, maximum: 10_000 };
@@ -8,7 +23,11 @@ const BP = { minimum: 0, maximum: 10_000 };
 export class CreateProductDto {
   @ApiProperty({ example: 'L70-STD' }) @Matches(/^[A-Z0-9][A-Z0-9-]{1,31}$/, { message: 'code: 2-32 of A-Z 0-9 -' }) code!: string;
   @ApiProperty({ example: 'llm-70b-instruct' }) @IsString() @Length(1, 64) modelClass!: string;
-  @ApiProperty({ example: 10_000_000, description: 'a whole multiple of 1,000,000' }) @IsInt() @Min(1_000_000) @Max(1_000_000_000_000) contractSizeTokens!: number;
+  @ApiProperty({ example: 10_000_000, description: 'a whole multiple of 1,000,000' })
+  @IsInt()
+  @Min(1_000_000)
+  @Max(1_000_000_000_000)
+  contractSizeTokens!: number;
   @ApiProperty({ example: 1, description: 'fen, ≥ 1' }) @IsInt() @Min(1) @Max(100_000_000) tickFen!: number;
   @ApiProperty({ enum: ['CASH', 'PHYSICAL'] }) @IsIn(['CASH', 'PHYSICAL']) settlementType!: 'CASH' | 'PHYSICAL';
   @ApiProperty(BP) @IsInt() @Min(0) @Max(10_000) initialMarginBp!: number;
@@ -18,8 +37,17 @@ export class CreateProductDto {
   @ApiProperty(BP) @IsInt() @Min(0) @Max(10_000) penaltyBp!: number;
   @ApiProperty({ example: 2000 }) @IsInt() @Min(1) @Max(600_000) maxTtftMs!: number;
   @ApiProperty({ example: 20 }) @IsInt() @Min(1) @Max(10_000_000) minTokensPerSecond!: number;
-  @ApiProperty({ example: ['cn-east-1', 'cn-north-1'] }) @IsArray() @ArrayMinSize(1) @ArrayMaxSize(32) @IsString({ each: true }) regions!: string[];
-  @ApiProperty({ ...BP, example: 2500, description: 'billable = output + input × weight / 10,000' }) @IsInt() @Min(0) @Max(10_000) inputTokenWeightBp!: number;
+  @ApiProperty({ example: ['cn-east-1', 'cn-north-1'] })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(32)
+  @IsString({ each: true })
+  regions!: string[];
+  @ApiProperty({ ...BP, example: 2500, description: 'billable = output + input × weight / 10,000' })
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  inputTokenWeightBp!: number;
 }
 
 export class CreateSeriesDto {
@@ -65,5 +93,11 @@ export class TradesQueryDto extends PageQueryDto {
 }
 
 export class BookQueryDto {
-  @ApiPropertyOptional({ default: 10, minimum: 1, maximum: 100 }) @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100) levels?: number;
+  @ApiPropertyOptional({ default: 10, minimum: 1, maximum: 100 })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(100)
+  levels?: number;
 }

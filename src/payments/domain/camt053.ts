@@ -29,13 +29,16 @@ function bad(where: string, message: string): DomainError {
 
 type Node = Record<string, unknown>;
 const list = (v: unknown): Node[] => (v === undefined ? [] : Array.isArray(v) ? (v as Node[]) : [v as Node]);
-const text = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : typeof v === 'object' ? String((v as Node)['#text'] ?? '') : String(v));
+const text = (v: unknown): string | undefined =>
+  v === undefined || v === null ? undefined : typeof v === 'object' ? String((v as Node)['#text'] ?? '') : String(v);
 
 /** ISO 20022 camt.053.001.08 (bank-to-customer statement), the parts reconciliation needs. */
 export function parseCamt053(xml: string): ParsedStatement {
   const valid = XMLValidator.validate(xml);
   if (valid !== true) throw bad(`line ${valid.err.line}, column ${valid.err.col}`, valid.err.msg);
-  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, removeNSPrefix: true }).parse(xml) as Node;
+  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, removeNSPrefix: true }).parse(
+    xml,
+  ) as Node;
   const document = doc.Document as Node | undefined;
   if (!document) throw bad('Document', 'missing root element Document');
   // The namespace declaration (default or prefixed) names the message type and version.
@@ -61,7 +64,13 @@ export function parseCamt053(xml: string): ParsedStatement {
     const tx = list((n.NtryDtls as Node | undefined)?.TxDtls)[0];
     const endToEndId = text((tx?.Refs as Node | undefined)?.EndToEndId) ?? null;
     if (endToEndId && endToEndId.length > 35) throw bad(`${where}/NtryDtls/TxDtls/Refs/EndToEndId`, 'at most 35 characters');
-    return { bankRef, endToEndId: endToEndId === 'NOTPROVIDED' ? null : endToEndId, direction, amountFen: fen(text(amt) ?? '', `${where}/Amt`), bookingDate };
+    return {
+      bankRef,
+      endToEndId: endToEndId === 'NOTPROVIDED' ? null : endToEndId,
+      direction,
+      amountFen: fen(text(amt) ?? '', `${where}/Amt`),
+      bookingDate,
+    };
   });
   return { statementId, entries };
 }

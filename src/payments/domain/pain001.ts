@@ -7,14 +7,22 @@ export interface CreditTransfer {
   creditorAccount: string;
 }
 
-const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
+const escape = (s: string) =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
 /**
  * ISO 20022 pain.001.001.09 (customer credit transfer initiation) from the CCP's settlement
  * account to members, one payment information block for the business date. Amounts in CNY with
  * two decimals; the control sums are the exact fen sums.
  */
-export function renderPain001(opts: { messageId: string; createdAt: Date; executionDate: string; debtorName: string; debtorAccount: string; transfers: CreditTransfer[] }): string {
+export function renderPain001(opts: {
+  messageId: string;
+  createdAt: Date;
+  executionDate: string;
+  debtorName: string;
+  debtorAccount: string;
+  transfers: CreditTransfer[];
+}): string {
   const total = formatFen(opts.transfers.reduce((s, t) => s + t.amountFen, 0n));
   const n = opts.transfers.length;
   const txs = opts.transfers

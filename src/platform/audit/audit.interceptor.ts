@@ -22,8 +22,7 @@ export class AuditInterceptor implements NestInterceptor {
       mergeMap((value) =>
         from(
           (async () => {
-            const resultId =
-              value && typeof value === 'object' && 'id' in value ? String((value as { id: unknown }).id) : undefined;
+            const resultId = value && typeof value === 'object' && 'id' in value ? String((value as { id: unknown }).id) : undefined;
             if (!req.auditedInTransaction) await this.recorder.record(req, { outcome: 'SUCCESS', targetId: resultId });
             return value;
           })(),

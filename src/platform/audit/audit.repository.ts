@@ -55,7 +55,17 @@ export class AuditRepository {
     await this.appends.run(entry);
   }
 
-  async list(filter: { actorMemberId?: string; actorKeyId?: string; action?: string; targetType?: string; targetId?: string; from?: Date; to?: Date; afterSeq?: bigint; limit: number }) {
+  async list(filter: {
+    actorMemberId?: string;
+    actorKeyId?: string;
+    action?: string;
+    targetType?: string;
+    targetId?: string;
+    from?: Date;
+    to?: Date;
+    afterSeq?: bigint;
+    limit: number;
+  }) {
     return this.prisma.auditEvent.findMany({
       where: {
         actorMemberId: filter.actorMemberId,

@@ -27,8 +27,17 @@ export class BatchedTransactions<I, O> {
     transact: (items: I[], lockFirst: boolean) => Promise<PromiseSettledResult<O>[]>;
   }) {
     this.logger = new Logger(`${opts.name} batches`);
-    this.size = new Histogram({ name: `${opts.name}_batch_size`, help: `${opts.items} per transaction`, buckets: [1, 2, 4, 8, 16, 32, 64, 128], registers: [opts.metrics.registry] });
-    this.fallbacks = new Counter({ name: `${opts.name}_batch_fallbacks_total`, help: `Batches of ${opts.items} that could not commit and were run one by one`, registers: [opts.metrics.registry] });
+    this.size = new Histogram({
+      name: `${opts.name}_batch_size`,
+      help: `${opts.items} per transaction`,
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers: [opts.metrics.registry],
+    });
+    this.fallbacks = new Counter({
+      name: `${opts.name}_batch_fallbacks_total`,
+      help: `Batches of ${opts.items} that could not commit and were run one by one`,
+      registers: [opts.metrics.registry],
+    });
     this.commits = new GroupCommit<I, O>(
       (items) =>
         batchOrEach(
@@ -37,7 +46,10 @@ export class BatchedTransactions<I, O> {
           (err) => {
             this.fallbacks.inc();
             this.locking.failed(err);
-            this.logger.warn({ err: err instanceof Error ? err.message : String(err), batch: items.length }, `batch of ${opts.items} rolled back; running them one by one`);
+            this.logger.warn(
+              { err: err instanceof Error ? err.message : String(err), batch: items.length },
+              `batch of ${opts.items} rolled back; running them one by one`,
+            );
           },
         ),
       { maxItems: opts.maxItems, onFlush: (n) => this.size.observe(n) },

@@ -60,7 +60,11 @@ export class GroupCommit<I, O> {
  * is cached, so a revoked or rotated credential is refused at once. `sql` selects by
  * `= ANY($1::text[])`.
  */
-export function coalescedLookup<R extends object>(pool: Pick<pg.Pool, 'query'>, sql: string, keyOf: (row: R) => string): (key: string) => Promise<R | null> {
+export function coalescedLookup<R extends object>(
+  pool: Pick<pg.Pool, 'query'>,
+  sql: string,
+  keyOf: (row: R) => string,
+): (key: string) => Promise<R | null> {
   const name = statementName(sql);
   const lookups = new GroupCommit<string, R | null>(
     async (keys) => {
@@ -82,7 +86,11 @@ export const rejected = (reason: unknown): PromiseRejectedResult => ({ status: '
  * throws (a lock or unique key raced, a deadlock), each item is run again as a batch of its own,
  * one after another, so one item cannot fail the others and the outcome never depends on batching.
  */
-export async function batchOrEach<I, O>(items: I[], run: (items: I[]) => Promise<PromiseSettledResult<O>[]>, onFallback?: (err: unknown) => void): Promise<PromiseSettledResult<O>[]> {
+export async function batchOrEach<I, O>(
+  items: I[],
+  run: (items: I[]) => Promise<PromiseSettledResult<O>[]>,
+  onFallback?: (err: unknown) => void,
+): Promise<PromiseSettledResult<O>[]> {
   try {
     return await run(items);
   } catch (err) {

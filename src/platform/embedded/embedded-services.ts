@@ -3,10 +3,7 @@ import { startEmbeddedPostgres, type RunningService } from './embedded-postgres.
 import { startEmbeddedRedis } from './embedded-redis.js';
 
 /** Fills in DATABASE_URL / REDIS_URL with embedded services when the environment gave none. */
-export async function resolveServices(
-  env: EnvConfig,
-  log: (m: string) => void,
-): Promise<{ config: AppConfig; stop: () => Promise<void> }> {
+export async function resolveServices(env: EnvConfig, log: (m: string) => void): Promise<{ config: AppConfig; stop: () => Promise<void> }> {
   const started: RunningService[] = [];
   const stop = async () => {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);

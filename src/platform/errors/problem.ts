@@ -67,9 +67,7 @@ export function toProblem(exception: unknown): Problem {
     const status = exception.getStatus();
     const response = exception.getResponse();
     const message =
-      typeof response === 'object' && response && 'message' in response
-        ? (response as { message: unknown }).message
-        : exception.message;
+      typeof response === 'object' && response && 'message' in response ? (response as { message: unknown }).message : exception.message;
     const detail = Array.isArray(message) ? message.join('; ') : String(message);
     if (status === 404 && /^Cannot [A-Z]+ /.test(detail)) return build('ROUTE_NOT_FOUND', detail);
     // Terminus' readiness failure: keep which dependency is down, as extension members.

@@ -11,10 +11,7 @@ import { redisOptions } from '../queues/redis-connection.js';
 const PROBE_TIMEOUT_MS = 1_500;
 
 function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
-  return Promise.race([
-    p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), PROBE_TIMEOUT_MS)),
-  ]);
+  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), PROBE_TIMEOUT_MS))]);
 }
 
 @ApiTags('system')

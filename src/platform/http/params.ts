@@ -10,5 +10,6 @@ export function uuidParam(id: string, what: string): string {
 
 /** A business date given by a caller must be a real calendar date (YYYY-MM-DD). */
 export function assertBusinessDate(value: string | undefined, field = 'businessDate'): void {
-  if (value !== undefined && !isValidIsoDate(value)) throw new DomainError('VALIDATION_FAILED', `${field} must be a calendar date YYYY-MM-DD`, [{ field, message: 'not a calendar date' }]);
+  if (value !== undefined && !isValidIsoDate(value))
+    throw new DomainError('VALIDATION_FAILED', `${field} must be a calendar date YYYY-MM-DD`, [{ field, message: 'not a calendar date' }]);
 }

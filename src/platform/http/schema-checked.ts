@@ -16,7 +16,21 @@ import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
  * without the unicode flag as class-validator runs them, and unknown properties are refused
  * (the pipe's forbidNonWhitelisted). A property test compares both on random bodies.
  */
-const SUPPORTED = new Set(['isString', 'isLength', 'isOptional', 'isUuid', 'isInt', 'min', 'max', 'isIn', 'isBoolean', 'matches', 'arrayMinSize', 'arrayMaxSize', 'nestedValidation']);
+const SUPPORTED = new Set([
+  'isString',
+  'isLength',
+  'isOptional',
+  'isUuid',
+  'isInt',
+  'min',
+  'max',
+  'isIn',
+  'isBoolean',
+  'matches',
+  'arrayMinSize',
+  'arrayMaxSize',
+  'nestedValidation',
+]);
 
 const registered = new Set<object>();
 
@@ -52,12 +66,16 @@ function tighten(node: Json, where: string): Json {
     delete out.minLength;
     delete out.maxLength;
   }
-  if (out.format !== undefined && out.format !== 'uuid') throw new Error(`${where}: format ${JSON.stringify(out.format)} has no class-validator twin`);
+  if (out.format !== undefined && out.format !== 'uuid')
+    throw new Error(`${where}: format ${JSON.stringify(out.format)} has no class-validator twin`);
   if (out.format === 'uuid') {
     delete out.format;
     out.cvUuid = true;
   }
-  if (out.properties) out.properties = Object.fromEntries(Object.entries(out.properties as Record<string, Json>).map(([k, v]) => [k, tighten(v, `${where}.${k}`)]));
+  if (out.properties)
+    out.properties = Object.fromEntries(
+      Object.entries(out.properties as Record<string, Json>).map(([k, v]) => [k, tighten(v, `${where}.${k}`)]),
+    );
   if (out.items) out.items = tighten(out.items as Json, `${where}[]`);
   if (out.type === undefined && out.$ref === undefined) throw new Error(`${where}: no type in the schema (${JSON.stringify(node)})`);
   return out;
@@ -71,9 +89,13 @@ export class SchemaCheck {
     if (targets.length === 0) return;
     for (const target of targets) {
       const unknown = rulesOf(target).filter((r) => !SUPPORTED.has(r));
-      if (unknown.length > 0) throw new Error(`${(target as { name: string }).name}: rules ${unknown.join(', ')} cannot be checked by schema`);
+      if (unknown.length > 0)
+        throw new Error(`${(target as { name: string }).name}: rules ${unknown.join(', ')} cannot be checked by schema`);
     }
-    const all = validationMetadatasToSchemas({ refPointerPrefix: '#/definitions/', classTransformerMetadataStorage: defaultMetadataStorage }) as Record<string, Json>;
+    const all = validationMetadatasToSchemas({
+      refPointerPrefix: '#/definitions/',
+      classTransformerMetadataStorage: defaultMetadataStorage,
+    }) as Record<string, Json>;
     // The registered classes and the classes they nest, nothing else.
     const definitions: Record<string, Json> = {};
     const add = (name: string) => {
@@ -84,7 +106,12 @@ export class SchemaCheck {
     };
     for (const target of targets) add((target as { name: string }).name);
     const ajv = new Ajv({ allErrors: false, strict: false, unicodeRegExp: false, validateFormats: false });
-    ajv.addKeyword({ keyword: 'cvLength', type: 'string', schemaType: 'array', validate: ([min, max]: [number, number | undefined], s: string) => length(s, min, max) });
+    ajv.addKeyword({
+      keyword: 'cvLength',
+      type: 'string',
+      schemaType: 'array',
+      validate: ([min, max]: [number, number | undefined], s: string) => length(s, min, max),
+    });
     ajv.addKeyword({ keyword: 'cvUuid', type: 'string', schemaType: 'boolean', validate: (_: boolean, s: string) => isUUID(s) });
     ajv.addSchema({ $id: 'dto', definitions } as AnySchema);
     for (const target of targets) this.checks.set(target, ajv.compile({ $ref: `dto#/definitions/${(target as { name: string }).name}` }));

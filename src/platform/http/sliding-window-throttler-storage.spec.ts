@@ -9,12 +9,17 @@ describe('SlidingWindowThrottlerStorage', () => {
     const s = new SlidingWindowThrottlerStorage();
     const hits = [];
     for (let i = 0; i < 4; i++) hits.push(await s.increment('a', 1_000, 3, 0, 'default'));
-    expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([[1, false], [2, false], [3, false], [4, true]]);
+    expect(hits.map((h) => [h.totalHits, h.isBlocked])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+      [4, true],
+    ]);
     expect(hits[3].timeToBlockExpire).toBeGreaterThan(0);
     expect((await s.increment('b', 1_000, 3, 0, 'default')).totalHits).toBe(1);
   });
 
-  it("weights the previous window by its overlap with the last ttl, and forgets it after two", async () => {
+  it('weights the previous window by its overlap with the last ttl, and forgets it after two', async () => {
     vi.useFakeTimers({ now: 2_000_000 });
     const s = new SlidingWindowThrottlerStorage();
     for (let i = 0; i < 10; i++) await s.increment('a', 1_000, 100, 0, 'default');

@@ -35,7 +35,12 @@ export class SlidingWindowThrottlerStorage implements ThrottlerStorage {
     const totalHits = w.current + Math.floor(w.previous * overlap);
     const isBlocked = totalHits > limit;
     const toWindowEnd = Math.ceil((w.start + ttl - now) / 1000);
-    return { totalHits, timeToExpire: toWindowEnd, isBlocked, timeToBlockExpire: isBlocked ? Math.max(toWindowEnd, Math.ceil(blockDuration / 1000)) : 0 };
+    return {
+      totalHits,
+      timeToExpire: toWindowEnd,
+      isBlocked,
+      timeToBlockExpire: isBlocked ? Math.max(toWindowEnd, Math.ceil(blockDuration / 1000)) : 0,
+    };
   }
 
   /** Forgets trackers idle for two windows, at most once per window. */

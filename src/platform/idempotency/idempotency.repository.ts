@@ -8,10 +8,7 @@ export interface StoredResponse {
 }
 
 export type Claim =
-  | { kind: 'owner'; recordId: string }
-  | { kind: 'replay'; response: StoredResponse }
-  | { kind: 'mismatch' }
-  | { kind: 'busy' };
+  { kind: 'owner'; recordId: string } | { kind: 'replay'; response: StoredResponse } | { kind: 'mismatch' } | { kind: 'busy' };
 
 export interface ClaimRequest {
   memberId: string;

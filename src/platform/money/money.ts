@@ -18,7 +18,8 @@ export function parseAmount(value: unknown, field = 'amount', opts: { allowZero?
   if (typeof value !== 'string') fail('MONEY_NOT_A_STRING', field, 'must be a decimal string such as "100.00"');
   if (value.startsWith('-')) fail('MONEY_NEGATIVE', field, 'must not be negative');
   if (/^[0-9]+\.[0-9]{3,}$/.test(value)) fail('MONEY_TOO_PRECISE', field, 'at most 2 decimals');
-  if (!CANONICAL.test(value)) fail('MONEY_FORMAT', field, 'digits with an optional . and 1-2 decimals, no sign, exponent, spaces or leading zeros');
+  if (!CANONICAL.test(value))
+    fail('MONEY_FORMAT', field, 'digits with an optional . and 1-2 decimals, no sign, exponent, spaces or leading zeros');
   const [whole, decimals = ''] = value.split('.');
   const fen = BigInt(whole) * 100n + BigInt(decimals.padEnd(2, '0'));
   if (fen > MAX_FEN) fail('MONEY_OUT_OF_RANGE', field, 'at most 92233720368547758.07');

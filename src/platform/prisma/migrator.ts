@@ -144,9 +144,7 @@ function loadWasm(): Promise<void> {
       './schema_engine_bg.js': engineBg as unknown as WebAssembly.ModuleImports,
     });
     const exports = instance.exports as WebAssembly.Exports & { __wbindgen_start: () => void };
-    (engineBg as unknown as { __wbg_set_wasm: (e: WebAssembly.Exports) => void }).__wbg_set_wasm(
-      exports,
-    );
+    (engineBg as unknown as { __wbg_set_wasm: (e: WebAssembly.Exports) => void }).__wbg_set_wasm(exports);
     exports.__wbindgen_start();
   })();
   return wasmReady;
@@ -180,20 +178,13 @@ export async function readMigrations(): Promise<MigrationFileSet> {
   };
 }
 
-async function withEngine<T>(
-  databaseUrl: string,
-  fn: (engine: SchemaEngine, schema: string) => Promise<T>,
-): Promise<T> {
+async function withEngine<T>(databaseUrl: string, fn: (engine: SchemaEngine, schema: string) => Promise<T>): Promise<T> {
   await loadWasm();
   const schema = await readFile(SCHEMA_PATH, 'utf8');
   const factory = new WholeScriptPg(poolConfig(databaseUrl));
   const adapter = bindMigrationAwareSqlAdapterFactory(factory);
   const { SchemaEngine: Engine } = engineBg as unknown as { SchemaEngine: typeof SchemaEngine };
-  const engine = await Engine.new(
-    { datamodels: [[SCHEMA_PATH, schema]] },
-    () => undefined,
-    adapter,
-  );
+  const engine = await Engine.new({ datamodels: [[SCHEMA_PATH, schema]] }, () => undefined, adapter);
   try {
     return await fn(engine, schema);
   } catch (err) {
@@ -224,9 +215,7 @@ export async function diffMigrationsToSchema(databaseUrl: string, schemaText?: s
   return withEngine(databaseUrl, async (engine, fileSchema) => {
     const schema = schemaText ?? fileSchema;
     const from =
-      migrations.migrationDirectories.length === 0
-        ? ({ tag: 'empty' } as const)
-        : ({ tag: 'migrations', ...migrations } as const);
+      migrations.migrationDirectories.length === 0 ? ({ tag: 'empty' } as const) : ({ tag: 'migrations', ...migrations } as const);
     const result = await engine.diff({
       from,
       to: { tag: 'schemaDatamodel', files: [{ path: SCHEMA_PATH, content: schema }] },

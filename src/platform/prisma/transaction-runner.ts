@@ -3,7 +3,11 @@ import type { Db, Tx } from './prisma.service.js';
 import { PrismaService } from './prisma.service.js';
 import type { SqlTx } from './sql-tx.js';
 
-type TxOptions = { maxWait?: number; timeout?: number; isolationLevel?: 'ReadUncommitted' | 'ReadCommitted' | 'RepeatableRead' | 'Serializable' };
+type TxOptions = {
+  maxWait?: number;
+  timeout?: number;
+  isolationLevel?: 'ReadUncommitted' | 'ReadCommitted' | 'RepeatableRead' | 'Serializable';
+};
 
 /**
  * What services and processors get instead of the Prisma client: a way to open one transaction

@@ -71,7 +71,9 @@ describe('JobHandlers (the boot-time registry check)', () => {
   });
 
   it('refuses to boot when a job has two handlers', async () => {
-    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs, DeliveryJobs])).rejects.toThrow(/has two handlers/);
+    await expect(boot([PurgeHandler, SecondPurgeHandler, SweepHandler, SeriesLifecycle, SettlementJobs, DeliveryJobs])).rejects.toThrow(
+      /has two handlers/,
+    );
   });
 
   it('dispatches a job to its one handler', async () => {

@@ -49,7 +49,12 @@ export const JOB_OPTIONS = {
   // Series lifecycle events must happen: retry for a long while (handlers are idempotent).
   lifecycle: { ...KEEP, attempts: 20, backoff: { type: 'exponential', delay: 1_000 } },
   // Dispatch is cheap and re-driven by the reaper from Postgres; keep little history.
-  dispatch: { removeOnComplete: { age: 3600, count: 10_000 }, removeOnFail: { age: 24 * 3600 }, attempts: 5, backoff: { type: 'exponential', delay: 200 } },
+  dispatch: {
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 24 * 3600 },
+    attempts: 5,
+    backoff: { type: 'exponential', delay: 200 },
+  },
   // A buyer's endpoint may be down for a while: about an hour of exponential retries.
   webhook: { ...KEEP, attempts: 12, backoff: { type: 'exponential', delay: 1_000 } },
 } as const satisfies Record<string, JobsOptions>;
@@ -91,4 +96,11 @@ export function eodPattern(cutoff: string): string {
   return `${m} ${h} * * *`;
 }
 
-export const QUEUE_CONCURRENCY: Record<QueueName, number> = { maintenance: 1, capacity: 1, markets: 4, settlement: 2, delivery: 16, reconciliation: 1 };
+export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
+  maintenance: 1,
+  capacity: 1,
+  markets: 4,
+  settlement: 2,
+  delivery: 16,
+  reconciliation: 1,
+};

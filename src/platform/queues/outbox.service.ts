@@ -16,17 +16,16 @@ const JOB_ID = /^[A-Za-z0-9._-]{1,200}$/;
 export class OutboxService {
   private readonly listeners = new Set<Listener>();
 
-  async enqueue<K extends JobName>(
-    db: RawSql,
-    job: K,
-    payload: JobPayloads[K],
-    opts: { jobId: string; notBefore?: Date },
-  ): Promise<void> {
+  async enqueue<K extends JobName>(db: RawSql, job: K, payload: JobPayloads[K], opts: { jobId: string; notBefore?: Date }): Promise<void> {
     await this.enqueueMany(db, job, [{ payload, ...opts }]);
   }
 
   /** Many messages of one job in one statement (e.g. every job a reaper pass sends back). */
-  async enqueueMany<K extends JobName>(db: RawSql, job: K, items: { payload: JobPayloads[K]; jobId: string; notBefore?: Date }[]): Promise<void> {
+  async enqueueMany<K extends JobName>(
+    db: RawSql,
+    job: K,
+    items: { payload: JobPayloads[K]; jobId: string; notBefore?: Date }[],
+  ): Promise<void> {
     if (items.length === 0) return;
     for (const i of items) if (!JOB_ID.test(i.jobId)) throw new Error(`outbox jobId ${JSON.stringify(i.jobId)} must match ${JOB_ID}`);
     // Hand-written so a hot path's pg transaction (SqlTx) can write its messages as Prisma's can.

@@ -22,5 +22,9 @@ export function assessRedis(s: RedisSafety, where: string): { warning?: string }
         `(an evicting Redis drops jobs and locks). Set "maxmemory-policy noeviction" in redis.conf or run CONFIG SET maxmemory-policy noeviction.`,
     );
   }
-  return s.aofEnabled ? {} : { warning: `Redis at ${where} runs without AOF (appendonly no): a Redis restart loses queued jobs until the outbox relay and delivery reaper re-queue them from Postgres` };
+  return s.aofEnabled
+    ? {}
+    : {
+        warning: `Redis at ${where} runs without AOF (appendonly no): a Redis restart loses queued jobs until the outbox relay and delivery reaper re-queue them from Postgres`,
+      };
 }

@@ -38,9 +38,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         lockDuration: this.config.workerLockMs,
         stalledInterval: this.config.workerLockMs,
       });
-      worker.on('failed', (job, err) =>
-        this.logger.warn({ queue, job: job?.name, jobId: job?.id, err: err.message }, 'job failed'),
-      );
+      worker.on('failed', (job, err) => this.logger.warn({ queue, job: job?.name, jobId: job?.id, err: err.message }, 'job failed'));
       worker.on('error', (err) => this.logger.warn({ queue, err: err.message }, 'worker connection error'));
       this.workers.push(worker);
     }

@@ -5,10 +5,17 @@ import { PageQueryDto } from '../../platform/pagination/page.js';
 import { CHECK_NAMES } from '../checks.js';
 
 export class BreaksQueryDto extends PageQueryDto {
-  @ApiPropertyOptional({ enum: ['OPEN', 'RESOLVED', 'CLEARED'] }) @IsOptional() @IsIn(['OPEN', 'RESOLVED', 'CLEARED']) status?: 'OPEN' | 'RESOLVED' | 'CLEARED';
+  @ApiPropertyOptional({ enum: ['OPEN', 'RESOLVED', 'CLEARED'] }) @IsOptional() @IsIn(['OPEN', 'RESOLVED', 'CLEARED']) status?:
+    'OPEN' | 'RESOLVED' | 'CLEARED';
   @ApiPropertyOptional({ enum: CHECK_NAMES }) @IsOptional() @IsIn(CHECK_NAMES) type?: string;
   @ApiPropertyOptional() @IsOptional() @IsUUID() memberId?: string;
-  @ApiPropertyOptional({ description: 'only breaks first seen at least this many hours ago' }) @IsOptional() @Type(() => Number) @IsInt() @Min(0) @Max(100_000) minAgeHours?: number;
+  @ApiPropertyOptional({ description: 'only breaks first seen at least this many hours ago' })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(0)
+  @Max(100_000)
+  minAgeHours?: number;
 }
 
 export class ResolveBreakDto {
@@ -20,7 +27,9 @@ const ACCOUNT = /^(member:[0-9a-f-]{36}:(cash|margin|escrow|pending)|ccp:(settle
 
 export class ProposeAdjustmentDto {
   @ApiProperty({ example: 'ccp:fees' }) @Matches(ACCOUNT, { message: 'debitAccount must be a ledger account code' }) debitAccount!: string;
-  @ApiProperty({ example: 'member:…:cash' }) @Matches(ACCOUNT, { message: 'creditAccount must be a ledger account code' }) creditAccount!: string;
+  @ApiProperty({ example: 'member:…:cash' })
+  @Matches(ACCOUNT, { message: 'creditAccount must be a ledger account code' })
+  creditAccount!: string;
   @ApiProperty({ type: String, example: '12.34' }) @Allow() amount!: unknown;
   @ApiProperty({ example: 'CNY' }) @Allow() currency!: unknown;
   @ApiProperty() @IsString() @Length(1, 500) reason!: string;
@@ -28,7 +37,9 @@ export class ProposeAdjustmentDto {
 }
 
 export class ApproveAdjustmentDto {
-  @ApiProperty({ description: 'payloadHash of the adjustment as reviewed' }) @Matches(/^[0-9a-f]{64}$/, { message: 'payloadHash must be 64 hex characters' }) payloadHash!: string;
+  @ApiProperty({ description: 'payloadHash of the adjustment as reviewed' })
+  @Matches(/^[0-9a-f]{64}$/, { message: 'payloadHash must be 64 hex characters' })
+  payloadHash!: string;
 }
 
 export class RejectAdjustmentDto {
@@ -46,5 +57,6 @@ export class AuditQueryDto extends PageQueryDto {
 }
 
 export class AdjustmentsQueryDto {
-  @ApiPropertyOptional({ enum: ['PENDING', 'APPROVED', 'REJECTED'] }) @IsOptional() @IsIn(['PENDING', 'APPROVED', 'REJECTED']) status?: 'PENDING' | 'APPROVED' | 'REJECTED';
+  @ApiPropertyOptional({ enum: ['PENDING', 'APPROVED', 'REJECTED'] }) @IsOptional() @IsIn(['PENDING', 'APPROVED', 'REJECTED']) status?:
+    'PENDING' | 'APPROVED' | 'REJECTED';
 }

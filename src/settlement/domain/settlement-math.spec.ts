@@ -5,18 +5,30 @@ import { endOfBusinessDay, midFen, roundToTick, transfersChecksum, variationMarg
 describe('variation margin', () => {
   it('day one: bought 3 at 4.00, settles at 4.10, multiplier 10 → +3.00 CNY', () => {
     // (3 × 410 − 0 × 400 − 3 × 400) × 10 = 300 fen
-    expect(variationMarginFen({ netStart: 0n, netEnd: 3n, prevPriceFen: 400n, priceFen: 410n, todaysSignedCostFen: 1_200n, multiplier: 10n })).toBe(300n);
+    expect(
+      variationMarginFen({ netStart: 0n, netEnd: 3n, prevPriceFen: 400n, priceFen: 410n, todaysSignedCostFen: 1_200n, multiplier: 10n }),
+    ).toBe(300n);
   });
 
   it('a day without trades marks the position from S(t−1) to S(t)', () => {
     // (3 × 395 − 3 × 410 − 0) × 10 = −450
-    expect(variationMarginFen({ netStart: 3n, netEnd: 3n, prevPriceFen: 410n, priceFen: 395n, todaysSignedCostFen: 0n, multiplier: 10n })).toBe(-450n);
+    expect(
+      variationMarginFen({ netStart: 3n, netEnd: 3n, prevPriceFen: 410n, priceFen: 395n, todaysSignedCostFen: 0n, multiplier: 10n }),
+    ).toBe(-450n);
   });
 
   it('sums to zero across the members of a series (property)', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ buyer: fc.integer({ min: 0, max: 4 }), seller: fc.integer({ min: 0, max: 4 }), qty: fc.integer({ min: 1, max: 50 }), price: fc.integer({ min: 100, max: 900 }), today: fc.boolean() })),
+        fc.array(
+          fc.record({
+            buyer: fc.integer({ min: 0, max: 4 }),
+            seller: fc.integer({ min: 0, max: 4 }),
+            qty: fc.integer({ min: 1, max: 50 }),
+            price: fc.integer({ min: 100, max: 900 }),
+            today: fc.boolean(),
+          }),
+        ),
         fc.integer({ min: 100, max: 900 }),
         fc.integer({ min: 100, max: 900 }),
         (trades, prev, now) => {
@@ -31,7 +43,14 @@ describe('variation margin', () => {
               if (t.today) cost += signed * BigInt(t.price);
               else netStart += signed;
             }
-            total += variationMarginFen({ netStart, netEnd, prevPriceFen: BigInt(prev), priceFen: BigInt(now), todaysSignedCostFen: cost, multiplier: 10n });
+            total += variationMarginFen({
+              netStart,
+              netEnd,
+              prevPriceFen: BigInt(prev),
+              priceFen: BigInt(now),
+              todaysSignedCostFen: cost,
+              multiplier: 10n,
+            });
           }
           expect(total).toBe(0n);
         },

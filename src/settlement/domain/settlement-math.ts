@@ -5,7 +5,14 @@ import { createHash } from 'node:crypto';
  *   VM = (netEnd × S_t − netStart × S_{t−1} − Σ_today signedQty × tradePrice) × multiplier
  * Positive: the CCP pays the member; negative: the member pays the CCP.
  */
-export function variationMarginFen(v: { netStart: bigint; netEnd: bigint; prevPriceFen: bigint; priceFen: bigint; todaysSignedCostFen: bigint; multiplier: bigint }): bigint {
+export function variationMarginFen(v: {
+  netStart: bigint;
+  netEnd: bigint;
+  prevPriceFen: bigint;
+  priceFen: bigint;
+  todaysSignedCostFen: bigint;
+  multiplier: bigint;
+}): bigint {
   return (v.netEnd * v.priceFen - v.netStart * v.prevPriceFen - v.todaysSignedCostFen) * v.multiplier;
 }
 
@@ -33,6 +40,7 @@ export function endOfBusinessDay(businessDate: string, cutoff: string): Date {
 /** A run's fingerprint: identical transfers (by key, accounts and amount) give identical checksums. */
 export function transfersChecksum(rows: { key: string; debit: string; credit: string; amountFen: bigint }[]): string {
   const h = createHash('sha256');
-  for (const r of [...rows].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) h.update(`${r.key}|${r.debit}|${r.credit}|${r.amountFen}\n`);
+  for (const r of [...rows].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)))
+    h.update(`${r.key}|${r.debit}|${r.credit}|${r.amountFen}\n`);
   return h.digest('hex');
 }

@@ -2,7 +2,8 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Allow, IsDateString, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 
 export class StartRunDto {
-  @ApiProperty({ enum: ['DAILY', 'EXPIRY', 'DELIVERY_CLOSE'] }) @IsIn(['DAILY', 'EXPIRY', 'DELIVERY_CLOSE']) type!: 'DAILY' | 'EXPIRY' | 'DELIVERY_CLOSE';
+  @ApiProperty({ enum: ['DAILY', 'EXPIRY', 'DELIVERY_CLOSE'] }) @IsIn(['DAILY', 'EXPIRY', 'DELIVERY_CLOSE']) type!:
+    'DAILY' | 'EXPIRY' | 'DELIVERY_CLOSE';
   @ApiPropertyOptional({ example: '2026-12-01', description: 'default: the last business day that has ended' })
   @IsOptional()
   @Matches(/^\d{4}-\d{2}-\d{2}$/)
