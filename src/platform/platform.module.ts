@@ -5,6 +5,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
@@ -14,7 +15,8 @@ import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { ProblemFilter } from './errors/problem.filter.js';
 import { HealthController } from './health/health.controller.js';
-import { SlidingWindowThrottlerStorage } from './http/sliding-window-throttler-storage.js';
+import { bearerOf, credentialTracker } from './http/throttle-trackers.js';
+import { RedisThrottlerStorage } from './http/redis-throttler-storage.js';
 import { validationPipe } from './http/validation.js';
 import { IdempotencyPurgeHandler } from './idempotency/idempotency-purge.handler.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
@@ -51,6 +53,10 @@ const shared = [
 @Module({})
 export class PlatformModule {
   static forRoot(config: AppConfig): DynamicModule {
+    const throttlerStorage = new RedisThrottlerStorage(
+      new Redis({ ...redisOptions(config.redisUrl, 'producer'), enableAutoPipelining: true }),
+      config.queuePrefix,
+    );
     return {
       module: PlatformModule,
       imports: [
@@ -71,8 +77,20 @@ export class PlatformModule {
           },
         }),
         ThrottlerModule.forRoot({
-          throttlers: [{ ttl: config.throttle.ttlMs, limit: config.throttle.limit }],
-          storage: new SlidingWindowThrottlerStorage(),
+          // Per client address and per credential (API key or node token, by a hash of the bearer
+          // so the tracker needs no database lookup), counted in Redis across all API copies.
+          throttlers: [
+            // The per-address throttler keeps the name 'default', which @SkipThrottle() and @Throttle({ default }) name.
+            { name: 'default', ttl: config.throttle.ttlMs, limit: config.throttle.limit },
+            {
+              name: 'credential',
+              ttl: config.throttle.ttlMs,
+              limit: config.throttle.keyLimit,
+              skipIf: (ctx) => bearerOf(ctx.switchToHttp().getRequest<IncomingMessage>()) === undefined,
+              getTracker: (req) => credentialTracker(bearerOf(req as unknown as IncomingMessage) ?? ''),
+            },
+          ],
+          storage: throttlerStorage,
         }),
         BullModule.forRoot({ connection: redisOptions(config.redisUrl, 'producer'), prefix: config.queuePrefix }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
@@ -80,6 +98,8 @@ export class PlatformModule {
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: APP_CONFIG, useValue: config },
+        // A provider too, so Nest closes its Redis connection at shutdown.
+        { provide: RedisThrottlerStorage, useValue: throttlerStorage },
         ...shared,
         JobHandlers,
         OutboxRelay,

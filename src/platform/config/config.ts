@@ -60,6 +60,7 @@ const envSchema = z.object({
     .default('15:00'),
   THROTTLE_LIMIT: intIn(1, 10_000_000, 100_000),
   THROTTLE_TTL_MS: intIn(1, 3_600_000, 60_000),
+  THROTTLE_KEY_LIMIT: intIn(1, 10_000_000, 100_000),
   SHUTDOWN_GRACE_MS: intIn(100, 9_000, 8_000),
   WORKER_LOCK_MS: intIn(500, 600_000, 30_000),
   OUTBOX_POLL_MS: intIn(10, 60_000, 200),
@@ -105,7 +106,7 @@ export type AppConfig = Readonly<{
   logLevel: string;
   eodCutoff: string;
   businessTimeZone: 'Asia/Shanghai';
-  throttle: { limit: number; ttlMs: number };
+  throttle: { limit: number; keyLimit: number; ttlMs: number };
   shutdownGraceMs: number;
   /** BullMQ job lock; a worker that dies is noticed (and its job retried) after about this long. */
   workerLockMs: number;
@@ -170,7 +171,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     logLevel: e.LOG_LEVEL,
     eodCutoff: e.EOD_CUTOFF,
     businessTimeZone: 'Asia/Shanghai',
-    throttle: { limit: e.THROTTLE_LIMIT, ttlMs: e.THROTTLE_TTL_MS },
+    throttle: { limit: e.THROTTLE_LIMIT, keyLimit: e.THROTTLE_KEY_LIMIT, ttlMs: e.THROTTLE_TTL_MS },
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     workerLockMs: e.WORKER_LOCK_MS,
     outboxPollMs: e.OUTBOX_POLL_MS,
