@@ -12,6 +12,7 @@ export const ERROR_CATALOG = {
   ROUTE_NOT_FOUND: { status: 404, title: 'No such route' },
   METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   IDEMPOTENCY_KEY_REUSED: { status: 409, title: 'Idempotency key reused with a different request' },
+  SECRET_ALREADY_ISSUED: { status: 409, title: 'This request issued a secret, which is shown once: it is never replayed' },
   IDEMPOTENCY_IN_PROGRESS: { status: 409, title: 'A request with this idempotency key is still running' },
   INVALID_IDEMPOTENCY_KEY: { status: 400, title: 'Idempotency-Key header is malformed' },
   ROLE_KIND_MISMATCH: { status: 409, title: 'Role does not fit the member kind' },

@@ -16,7 +16,8 @@ export type Problem = ProblemCore & { [extension: string]: unknown };
 
 const TYPE_BASE = 'https://tokenclear.dev/problems/';
 
-function build(code: ErrorCode, detail?: string, errors?: FieldError[]): ProblemCore {
+/** The problem body of a domain error code (what the filter writes for a DomainError). */
+export function build(code: ErrorCode, detail?: string, errors?: FieldError[]): ProblemCore {
   const { status, title } = ERROR_CATALOG[code];
   return {
     type: TYPE_BASE + code.toLowerCase().replace(/_/g, '-'),

@@ -3,9 +3,11 @@ import { HTTP_CODE_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { from, mergeMap, type Observable } from 'rxjs';
 import { DomainError } from '../errors/error-codes.js';
+import { build } from '../errors/problem.js';
 import { MUTATING_METHODS, type TcRequest } from '../http/request-context.js';
 import { requestFingerprint } from './fingerprint.js';
-import { IdempotencyRepository } from './idempotency.repository.js';
+import { IdempotencyRepository, type StoredResponse } from './idempotency.repository.js';
+import { ISSUES_SECRET } from './issues-secret.decorator.js';
 import { ReplayResponse } from './replay-response.js';
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
@@ -54,18 +56,24 @@ export class IdempotencyInterceptor implements NestInterceptor {
     const status =
       this.reflector.get<number | undefined>(HTTP_CODE_METADATA, ctx.getHandler()) ??
       (req.method === 'POST' ? HttpStatus.CREATED : HttpStatus.OK);
+    const secretResource = this.reflector.get<string | undefined>(ISSUES_SECRET, ctx.getHandler());
     return next.handle().pipe(
       mergeMap((value) =>
         from(
           (async () => {
             const recordId = req.idempotency?.recordId;
             if (recordId) {
-              await this.records.complete(recordId, {
-                status,
-                type: 'application/json; charset=utf-8',
-                // Express serialises with the same JSON.stringify, so the replay is byte-identical.
-                body: value === undefined ? '' : JSON.stringify(value),
-              });
+              await this.records.complete(
+                recordId,
+                secretResource
+                  ? secretTombstone(secretResource, value)
+                  : {
+                      status,
+                      type: 'application/json; charset=utf-8',
+                      // Express serialises with the same JSON.stringify, so the replay is byte-identical.
+                      body: value === undefined ? '' : JSON.stringify(value),
+                    },
+              );
               req.idempotency = undefined;
             }
             return value;
@@ -74,4 +82,24 @@ export class IdempotencyInterceptor implements NestInterceptor {
       ),
     );
   }
+}
+
+/**
+ * What a secret-issuing request leaves in its idempotency record: not the response (which holds
+ * the secret) but the 409 its replays answer, naming the resource the first request created.
+ */
+function secretTombstone(resource: string, value: unknown): StoredResponse {
+  const id =
+    typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string'
+      ? (value as { id: string }).id
+      : undefined;
+  const problem = build(
+    'SECRET_ALREADY_ISSUED',
+    `${resource}${id ? ` ${id}` : ''} was issued by the first request with this Idempotency-Key; its secret was shown once and is not stored. Issue a new one if it was lost.`,
+  );
+  return {
+    status: problem.status,
+    type: 'application/problem+json',
+    body: JSON.stringify({ ...problem, resource, ...(id ? { id } : {}) }),
+  };
 }
