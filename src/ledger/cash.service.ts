@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { isUuid } from '../platform/http/ids.js';
 import { Injectable } from '@nestjs/common';
 import type { Withdrawal } from '../generated/prisma/client.js';
@@ -5,6 +6,7 @@ import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { LedgerEvents } from './ledger.events.js';
 import { LedgerService } from './ledger.service.js';
@@ -20,6 +22,7 @@ export class CashService {
     private readonly clock: Clock,
     private readonly events: LedgerEvents,
     private readonly withdrawals: WithdrawalsRepository,
+    private readonly outbox: OutboxService,
   ) {}
 
   /**
@@ -53,6 +56,13 @@ export class CashService {
           businessDate,
           reference: c.reference,
         })),
+      );
+      // Committed with the money: settlement closes the margin calls it covers. The id is fresh because a
+      // replayed deposit returns the original transfer (an id derived from it would collide); its job closes nothing.
+      await this.outbox.enqueueMany(
+        tx,
+        'settlement.close-covered-calls',
+        credits.map((c) => ({ payload: { memberId: c.memberId }, jobId: `close-covered-calls-${randomUUID()}` })),
       );
       const byKey = new Map(posted.map((t) => [t.idempotencyKey, t]));
       return credits.map((c) => byKey.get(key(c))!);

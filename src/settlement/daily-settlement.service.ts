@@ -6,11 +6,12 @@ import { multiplier } from '../markets/domain/contract-math.js';
 import { marginPriceFen } from '../markets/margin.service.js';
 import { MarketsRepository, type SeriesWithProduct } from '../markets/markets.repository.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { isoDate } from '../platform/time/business-date.js';
 import { DailySettlementRepository, type SeriesLeg } from './daily-settlement.repository.js';
 import { RunCompletionService, type PostedTransfer } from './run-completion.service.js';
 import { SettlementPricesService } from './settlement-prices.service.js';
+import { SettlementRunsRepository } from './settlement-runs.repository.js';
 
 /** Longer than any daily run should take; a run that needs more fails and is retried whole. */
 const RUN_TIMEOUT_MS = 30 * 60_000;
@@ -30,8 +31,9 @@ export class DailySettlementService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: DailySettlementRepository,
+    private readonly runs: SettlementRunsRepository,
     private readonly markets: MarketsRepository,
     private readonly prices: SettlementPricesService,
     private readonly ledger: LedgerService,
@@ -41,8 +43,8 @@ export class DailySettlementService {
   /** Posts the run's transfers and completes it (margin calls, checksum), all in one transaction. */
   async settle(run: SettlementRun): Promise<SettlementRun> {
     const day = isoDate(run.businessDate);
-    const total = await this.repo.memberCount(this.prisma);
-    return this.prisma.$transaction(
+    const total = await this.repo.memberCount(this.tx.root);
+    return this.tx.run(
       async (tx) => {
         const ids = await this.repo.runSeriesIds(tx, run.id);
         await this.markets.lockSeriesMany(tx, ids);
@@ -76,10 +78,7 @@ export class DailySettlementService {
           day,
         );
         const single = series.length === 1 ? prices.get(series[0].id)!.priceFen : null;
-        const counted = await tx.settlementRun.update({
-          where: { id: run.id },
-          data: { priceFen: single, processedItems: processed, totalItems: total },
-        });
+        const counted = await this.runs.update(tx, run.id, { priceFen: single, processedItems: processed, totalItems: total });
         const checksum = await this.completion.complete(tx, counted, posted, day);
         return { ...counted, status: 'COMPLETED' as const, checksum };
       },
@@ -148,8 +147,8 @@ export class DailySettlementService {
    * the run completed changes nothing (status guard); a retry starts the count again.
    */
   private progress(runId: string, processed: number, total: number): void {
-    this.prisma.settlementRun
-      .updateMany({ where: { id: runId, status: 'RUNNING' }, data: { processedItems: processed, totalItems: total } })
+    this.runs
+      .progressIfRunning(this.tx.root, runId, processed, total)
       .catch((err: Error) => this.logger.warn({ run: runId, err: err.message }, 'settlement progress not recorded'));
     this.logger.log({ run: runId, phase: 'NET', processed, total }, 'settlement progress');
   }

@@ -1,68 +1,85 @@
-import { isoDate } from '../platform/time/business-date.js';
-import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import type { Subscription } from 'rxjs';
+import type { MarginCall } from '../generated/prisma/client.js';
 import { LedgerEvents } from '../ledger/ledger.events.js';
 import { memberScope } from '../platform/auth/ownership.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
-import { PrismaService, type Db } from '../platform/prisma/prisma.service.js';
+import { decodeCursor, toPage } from '../platform/pagination/page.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import type { JobPayloads } from '../platform/queues/job-registry.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
+import { isoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
+import type { MarginCallsQueryDto } from './dto/settlement.dto.js';
+import { MarginCallsRepository } from './margin-calls.repository.js';
 
-/** Margin calls: opened after settlement for negative free cash, closed once deposits cover it. */
+const CURSOR = /^\d{13}\|[0-9a-f-]{36}$/;
+
+/**
+ * Margin calls: opened after settlement for negative free cash; closed once the member's cash is
+ * no longer negative — by the job each deposit enqueues in its own transaction, and by every
+ * settlement run's completion. Reading them never writes.
+ */
 @Injectable()
 export class MarginCallsService implements OnModuleDestroy {
+  private readonly logger = new Logger(MarginCallsService.name);
   private readonly sub: Subscription;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly repo: MarginCallsRepository,
     private readonly clock: Clock,
+    outbox: OutboxService,
     events: LedgerEvents,
   ) {
-    // Fast path; listing also closes covered calls, so a lost event only delays the close.
-    this.sub = events.deposited.subscribe(({ memberId }) => void this.closeCovered(this.prisma, memberId).catch(() => undefined));
+    // The deposit committed its close job with it; relay it now rather than at the next poll.
+    this.sub = events.deposited.subscribe(() => outbox.poke());
   }
 
   onModuleDestroy(): void {
     this.sub.unsubscribe();
   }
 
-  /** A call on each of these members whose free cash is below zero, for the shortfall; one statement. */
-  async openForNegativeCash(db: Db, memberIds: string[], runId: string, businessDate: string, dueAt: Date): Promise<number> {
-    if (memberIds.length === 0) return 0;
-    return db.$executeRaw`
-      INSERT INTO margin_calls (id, "memberId", "runId", "businessDate", "amountFen", "dueAt")
-      SELECT gen_random_uuid(), "memberId", ${runId}::uuid, ${businessDate}::date, -"balanceFen", ${dueAt}
-      FROM ledger_accounts WHERE type = 'CASH' AND "memberId" = ANY(${memberIds}::uuid[]) AND "balanceFen" < 0`;
+  @JobHandler('settlement.close-covered-calls')
+  async closeCovered({ memberId }: JobPayloads['settlement.close-covered-calls']): Promise<{ closed: number }> {
+    const closed = await this.repo.closeCovered(this.tx.root, memberId);
+    if (closed > 0) this.logger.log({ member: memberId, closed }, 'margin calls covered by a deposit closed');
+    return { closed };
   }
 
-  /** Closes every open call whose member's free cash is no longer negative. */
-  async closeCovered(db: Db, memberId?: string): Promise<number> {
-    return db.$executeRaw`
-      UPDATE margin_calls mc SET status = 'CLOSED', "closedAt" = now()
-      FROM ledger_accounts a
-      WHERE mc.status = 'OPEN' AND a."memberId" = mc."memberId" AND a.type = 'CASH' AND a."balanceFen" >= 0
-        AND (${memberId ?? null}::uuid IS NULL OR mc."memberId" = ${memberId ?? null}::uuid)`;
-  }
-
-  async list(p: Principal, status?: 'OPEN' | 'CLOSED') {
-    await this.closeCovered(this.prisma, memberScope(p));
-    const now = this.clock.now();
-    const rows = await this.prisma.marginCall.findMany({
-      where: { memberId: memberScope(p), status },
-      orderBy: { createdAt: 'desc' },
-      take: 500,
+  async list(p: Principal, q: MarginCallsQueryDto) {
+    const limit = q.limit ?? 50;
+    const after = decodeCursor(q.cursor, CURSOR);
+    const [ms, id] = after ? after.split('|') : [];
+    const rows = await this.repo.page(this.tx.root, {
+      memberId: memberScope(p),
+      status: q.status,
+      after: after ? { createdAt: new Date(Number(ms)), id } : undefined,
+      limit: limit + 1,
     });
-    return rows.map((c) => ({
-      id: c.id,
-      memberId: c.memberId,
-      runId: c.runId,
-      businessDate: isoDate(c.businessDate),
-      amount: formatFen(c.amountFen),
-      currency: 'CNY',
-      dueAt: c.dueAt.toISOString(),
-      status: c.status,
-      overdue: c.status === 'OPEN' && c.dueAt < now,
-      closedAt: c.closedAt?.toISOString() ?? null,
-    }));
+    const now = this.clock.now();
+    return toPage(
+      rows,
+      limit,
+      (c) => `${String(c.createdAt.getTime()).padStart(13, '0')}|${c.id}`,
+      (c) => callView(c, now),
+    );
   }
+}
+
+function callView(c: MarginCall, now: Date) {
+  return {
+    id: c.id,
+    memberId: c.memberId,
+    runId: c.runId,
+    businessDate: isoDate(c.businessDate),
+    amount: formatFen(c.amountFen),
+    currency: 'CNY',
+    dueAt: c.dueAt.toISOString(),
+    status: c.status,
+    overdue: c.status === 'OPEN' && c.dueAt < now,
+    closedAt: c.closedAt?.toISOString() ?? null,
+  };
 }

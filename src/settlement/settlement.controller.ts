@@ -7,13 +7,12 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen, parseAmount } from '../platform/money/money.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { dateColumn } from '../platform/time/business-date.js';
 import { assertBusinessDate } from '../platform/http/params.js';
-import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { Clock } from '../platform/time/clock.js';
-import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, StartRunDto } from './dto/settlement.dto.js';
+import { FixPriceDto, IndexFixingDto, MarginCallsQueryDto, RunsQueryDto, StartRunDto } from './dto/settlement.dto.js';
 import { MarginCallsService } from './margin-calls.service.js';
+import { PriceFixingsService } from './price-fixings.service.js';
+import { RunStartService } from './run-start.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
 import { StatementsService } from './statements.service.js';
 
@@ -23,11 +22,11 @@ import { StatementsService } from './statements.service.js';
 export class SettlementController {
   constructor(
     private readonly runs: SettlementRunsService,
+    private readonly starts: RunStartService,
+    private readonly fixings: PriceFixingsService,
     private readonly calls: MarginCallsService,
-    private readonly prisma: PrismaService,
     private readonly clock: Clock,
     private readonly statements: StatementsService,
-    private readonly dailyRuns: DailySettlementRepository,
   ) {}
 
   @Get('members/:id/statements/:businessDate')
@@ -54,16 +53,17 @@ export class SettlementController {
   async start(@CurrentPrincipal() p: Principal, @Body() body: StartRunDto) {
     assertBusinessDate(body.businessDate);
     // With a series, the run that settles it (for DAILY, possibly a run over a set of series).
-    if (body.series) return (await this.runs.views([await this.runs.start(body.type, body.series, body.businessDate, p.keyId)]))[0];
-    return { items: await this.runs.views(await this.runs.startAll(body.type, body.businessDate, p.keyId)), nextCursor: null };
+    if (body.series) return (await this.runs.views([await this.starts.start(body.type, body.series, body.businessDate, p.keyId)]))[0];
+    // One run for the whole set (plus runs already started for some of it): never more than a handful.
+    return { items: await this.runs.views(await this.starts.startAll(body.type, body.businessDate, p.keyId)), nextCursor: null };
   }
 
   /** Runs of a business date, or of the last 24 hours without one. */
   @Get('settlement/runs')
   @Roles('clearing')
-  async list(@Query('businessDate') businessDate?: string) {
-    assertBusinessDate(businessDate);
-    return { items: await this.runs.views(await this.runs.list(businessDate)), nextCursor: null };
+  list(@Query() q: RunsQueryDto) {
+    assertBusinessDate(q.businessDate);
+    return this.runs.page(q);
   }
 
   @Get('settlement/runs/:id')
@@ -73,7 +73,7 @@ export class SettlementController {
     if (!run) throw new DomainError('NOT_FOUND', 'settlement run not found');
     const [view] = await this.runs.views([run]);
     // The one place a set run names its series: lists stay short, a run's page says what it covered.
-    return { ...view, seriesCodes: run.type === 'DAILY' ? await this.dailyRuns.seriesCodes(this.prisma, run.id) : [view.series] };
+    return { ...view, seriesCodes: await this.runs.seriesCodes(run, view) };
   }
 
   /** Clearing staff fix the day's price before its run; audited like every write. */
@@ -84,19 +84,7 @@ export class SettlementController {
     const priceFen = parseAmount(body.price, 'price');
     const businessDate = body.businessDate ?? this.clock.businessDate();
     assertBusinessDate(businessDate);
-    const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
-    if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
-    if (priceFen % series.product.tickFen !== 0n)
-      throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
-    const day = dateColumn(businessDate);
-    const covering = await this.dailyRuns.coveringRun(this.prisma, series.id, businessDate);
-    const done = covering && (covering.status === 'RUNNING' || covering.status === 'COMPLETED') ? covering : null;
-    if (done) throw new DomainError('SETTLEMENT_RUN_COMPLETED', `the ${businessDate} run is already ${done.status}`);
-    await this.prisma.settlementPrice.upsert({
-      where: { seriesId_businessDate: { seriesId: series.id, businessDate: day } },
-      update: { priceFen, method: 'FIXED', details: { fixedBy: 'clearing' } },
-      create: { seriesId: series.id, businessDate: day, priceFen, method: 'FIXED', details: { fixedBy: 'clearing' } },
-    });
+    await this.fixings.fixPrice(code, businessDate, priceFen);
     return { series: code, businessDate, price: formatFen(priceFen), currency: 'CNY', method: 'FIXED' };
   }
 
@@ -106,12 +94,11 @@ export class SettlementController {
   @Audited('settlement.index-fixing.record', 'series')
   async indexFixing(@CurrentPrincipal() p: Principal, @Param('code') code: string, @Body() body: IndexFixingDto) {
     const priceFen = parseAmount(body.price, 'price');
-    const series = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
-    if (!series) throw new DomainError('NOT_FOUND', `series ${code} not found`);
-    if (priceFen % series.product.tickFen !== 0n)
-      throw new DomainError('OFF_TICK', 'price is not on the tick', [{ field: 'price', message: 'off tick' }]);
-    const fixing = await this.prisma.indexFixing.create({
-      data: { seriesId: series.id, priceFen, source: body.source, asOf: new Date(body.asOf), createdBy: p.keyId },
+    const fixing = await this.fixings.recordIndexFixing(code, {
+      priceFen,
+      source: body.source,
+      asOf: new Date(body.asOf),
+      createdBy: p.keyId,
     });
     return {
       id: fixing.id,
@@ -124,7 +111,7 @@ export class SettlementController {
   }
 
   @Get('margin-calls')
-  async marginCalls(@CurrentPrincipal() p: Principal, @Query() q: MarginCallsQueryDto) {
-    return { items: await this.calls.list(p, q.status), nextCursor: null };
+  marginCalls(@CurrentPrincipal() p: Principal, @Query() q: MarginCallsQueryDto) {
+    return this.calls.list(p, q);
   }
 }

@@ -2,15 +2,29 @@ import { Module } from '@nestjs/common';
 import { DeliveryModule } from '../delivery/delivery.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
+import { DailyRunStarts } from './daily-run-starts.service.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { DailySettlementService } from './daily-settlement.service.js';
+import { DeliveryCloseRunService } from './delivery-close-run.service.js';
 import { EodHandler } from './eod.handler.js';
-import { RunCompletionService } from './run-completion.service.js';
+import { ExpiryMarginRelease } from './expiry-margin-release.service.js';
+import { ExpiryRunService } from './expiry-run.service.js';
+import { ExpiryVariationMargin } from './expiry-variation-margin.service.js';
+import { FinalPriceService } from './final-price.service.js';
+import { MarginCallsRepository } from './margin-calls.repository.js';
 import { MarginCallsService } from './margin-calls.service.js';
+import { PriceFixingsService } from './price-fixings.service.js';
+import { RunCompletionService } from './run-completion.service.js';
+import { RunStartService } from './run-start.service.js';
+import { ScheduledRunHandler } from './scheduled-run.handler.js';
 import { SettlementPricesService } from './settlement-prices.service.js';
+import { SettlementRunHandler } from './settlement-run.handler.js';
+import { SettlementRunsRepository } from './settlement-runs.repository.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
+import { SettlementSeriesRepository } from './settlement-series.repository.js';
 import { SettlementController } from './settlement.controller.js';
 import { SettlementRepository } from './settlement.repository.js';
+import { StatementsRepository } from './statements.repository.js';
 import { StatementsService } from './statements.service.js';
 
 @Module({
@@ -18,10 +32,24 @@ import { StatementsService } from './statements.service.js';
   controllers: [SettlementController],
   providers: [
     SettlementRepository,
-    SettlementPricesService,
+    SettlementRunsRepository,
+    SettlementSeriesRepository,
     DailySettlementRepository,
+    MarginCallsRepository,
+    StatementsRepository,
+    SettlementPricesService,
+    PriceFixingsService,
     DailySettlementService,
     RunCompletionService,
+    DailyRunStarts,
+    RunStartService,
+    FinalPriceService,
+    ExpiryVariationMargin,
+    ExpiryMarginRelease,
+    ExpiryRunService,
+    DeliveryCloseRunService,
+    SettlementRunHandler,
+    ScheduledRunHandler,
     SettlementRunsService,
     MarginCallsService,
     EodHandler,

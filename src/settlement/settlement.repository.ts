@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
+import type { IndexFixing, SettlementPrice } from '../generated/prisma/client.js';
 import type { PriceMethod } from '../generated/prisma/enums.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
+import { dateColumn } from '../platform/time/business-date.js';
 
 export interface VmInput {
   memberId: string;
@@ -111,5 +113,37 @@ export class SettlementRepository {
       SELECT t."idempotencyKey" AS key, d.code AS debit, c.code AS credit, t."amountFen"
       FROM transfers t JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
       WHERE t."settlementRunId" = ${runId}::uuid`;
+  }
+
+  /** The price stored for a series and date, if any. */
+  storedPrice(db: Db, seriesId: string, businessDate: string): Promise<SettlementPrice | null> {
+    return db.settlementPrice.findUnique({ where: { seriesId_businessDate: { seriesId, businessDate: dateColumn(businessDate) } } });
+  }
+
+  /** The prices stored for these series on one date. */
+  pricesOn(db: Db, seriesIds: string[], businessDate: string): Promise<SettlementPrice[]> {
+    return db.settlementPrice.findMany({ where: { businessDate: dateColumn(businessDate), seriesId: { in: seriesIds } } });
+  }
+
+  /** Clearing staff's price for the date replaces any stored one. */
+  async fixPrice(db: Db, seriesId: string, businessDate: string, priceFen: bigint): Promise<void> {
+    const day = dateColumn(businessDate);
+    await db.settlementPrice.upsert({
+      where: { seriesId_businessDate: { seriesId, businessDate: day } },
+      update: { priceFen, method: 'FIXED', details: { fixedBy: 'clearing' } },
+      create: { seriesId, businessDate: day, priceFen, method: 'FIXED', details: { fixedBy: 'clearing' } },
+    });
+  }
+
+  /** The index fixing recorded last for a series. */
+  latestIndexFixing(db: Db, seriesId: string): Promise<IndexFixing | null> {
+    return db.indexFixing.findFirst({ where: { seriesId }, orderBy: { createdAt: 'desc' } });
+  }
+
+  createIndexFixing(
+    db: Db,
+    data: { seriesId: string; priceFen: bigint; source: string; asOf: Date; createdBy: string },
+  ): Promise<IndexFixing> {
+    return db.indexFixing.create({ data });
   }
 }

@@ -6,20 +6,22 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { addDays, dateColumn } from '../platform/time/business-date.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
+import { addDays } from '../platform/time/business-date.js';
 import type { Trade } from '../generated/prisma/client.js';
 import { multiplier } from '../markets/domain/contract-math.js';
 import { MarketsRepository, type SeriesWithProduct } from '../markets/markets.repository.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { variationMarginFen } from './domain/settlement-math.js';
 import { SettlementRepository } from './settlement.repository.js';
+import { StatementsRepository, type TradedPosition } from './statements.repository.js';
 
 /** A member's statement for one business date: balances, transfers, trades, positions, prices. */
 @Injectable()
 export class StatementsService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly repo: StatementsRepository,
     private readonly ledger: LedgerRepository,
     private readonly settlement: SettlementRepository,
     private readonly dailyRuns: DailySettlementRepository,
@@ -28,33 +30,26 @@ export class StatementsService {
 
   async statement(p: Principal, memberId: string, businessDate: string) {
     assertCanSee(p, memberId, 'member');
-    const member = isUuid(memberId) ? await this.prisma.member.findUnique({ where: { id: memberId } }) : null;
+    const db = this.tx.root;
+    const member = isUuid(memberId) ? await this.repo.member(db, memberId) : null;
     if (!member) throw new DomainError('NOT_FOUND', 'member not found');
-    const day = dateColumn(businessDate);
     const [opening, closing, accounts] = await Promise.all([
-      this.ledger.balancesAsOf(this.prisma, memberId, addDays(businessDate, -1)),
-      this.ledger.balancesAsOf(this.prisma, memberId, businessDate),
-      this.ledger.memberAccounts(this.prisma, memberId),
+      this.ledger.balancesAsOf(db, memberId, addDays(businessDate, -1)),
+      this.ledger.balancesAsOf(db, memberId, businessDate),
+      this.ledger.memberAccounts(db, memberId),
     ]);
     const transfers = await this.ledger.listForAccounts(
-      this.prisma,
+      db,
       accounts.map((a) => a.id),
       { from: businessDate, to: businessDate, limit: 100_000 },
     );
-    const trades = await this.prisma.trade.findMany({
-      where: { businessDate: day, OR: [{ buyerId: memberId }, { sellerId: memberId }] },
-      orderBy: { seq: 'asc' },
-    });
+    const trades = await this.repo.tradesOn(db, memberId, businessDate);
     const seriesIds = [...new Set(trades.map((t) => t.seriesId))];
-    const positionRows = await this.prisma.$queryRaw<{ seriesId: string; long: bigint; short: bigint }[]>`
-      SELECT "seriesId", sum(CASE WHEN "buyerId" = ${memberId}::uuid THEN quantity ELSE 0 END)::bigint AS long,
-             sum(CASE WHEN "sellerId" = ${memberId}::uuid THEN quantity ELSE 0 END)::bigint AS short
-      FROM trades WHERE ("buyerId" = ${memberId}::uuid OR "sellerId" = ${memberId}::uuid) AND "businessDate" <= ${businessDate}::date
-      GROUP BY "seriesId"`;
+    const positionRows = await this.repo.positionsFromTrades(db, memberId, businessDate);
     const allSeries = [...new Set([...seriesIds, ...positionRows.map((r) => r.seriesId)])];
-    const series = await this.markets.seriesByIds(this.prisma, allSeries);
+    const series = await this.markets.seriesByIds(db, allSeries);
     const code = new Map(series.map((s) => [s.id, s.code]));
-    const prices = await this.prisma.settlementPrice.findMany({ where: { businessDate: day, seriesId: { in: allSeries } } });
+    const prices = await this.settlement.pricesOn(db, allSeries, businessDate);
     const variationMargin = await this.variationBySeries(memberId, businessDate, series, positionRows, trades, prices);
     const bal = (rows: { type: string; balanceFen: bigint }[]) =>
       Object.fromEntries(rows.map((r) => [r.type.toLowerCase(), formatFen(r.balanceFen)]));
@@ -95,16 +90,16 @@ export class StatementsService {
     memberId: string,
     businessDate: string,
     series: SeriesWithProduct[],
-    positions: { seriesId: string; long: bigint; short: bigint }[],
+    positions: TradedPosition[],
     trades: Trade[],
     prices: { seriesId: string; priceFen: bigint }[],
   ) {
     const settled = await this.dailyRuns.settledSeries(
-      this.prisma,
+      this.tx.root,
       series.map((s) => s.id),
       businessDate,
     );
-    const previous = await this.settlement.previousPrices(this.prisma, [...settled], businessDate);
+    const previous = await this.settlement.previousPrices(this.tx.root, [...settled], businessDate);
     const price = new Map(prices.map((p) => [p.seriesId, p.priceFen]));
     return series
       .filter((s) => settled.has(s.id) && price.has(s.id))
@@ -139,7 +134,8 @@ export class StatementsService {
 
   /** One CSV with a `section` column, so a spreadsheet can filter it; amounts as decimal strings. */
   toCsv(s: Awaited<ReturnType<StatementsService['statement']>>): string {
-    const esc = (v: unknown) => {
+    type Cell = string | number | boolean | null | undefined;
+    const esc = (v: Cell) => {
       const text = v === null || v === undefined ? '' : String(v);
       return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
     };
@@ -148,7 +144,7 @@ export class StatementsService {
         ',',
       ),
     ];
-    const row = (...cells: unknown[]) => lines.push(cells.map(esc).join(','));
+    const row = (...cells: Cell[]) => lines.push(cells.map(esc).join(','));
     for (const [account, amount] of Object.entries(s.openingBalances))
       row('opening_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
     for (const t of s.transfers)

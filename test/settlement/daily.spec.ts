@@ -120,8 +120,8 @@ describe('daily settlement: a hand-computed three-day scenario', () => {
       businessDate: '2026-12-01',
     });
     expect(again.body.status).toBe('COMPLETED');
-    const { SettlementRunsService } = await import('../../src/settlement/settlement-runs.service.js');
-    const replay = await t.app.get(SettlementRunsService).execute({ runId: again.body.id });
+    const { SettlementRunHandler } = await import('../../src/settlement/settlement-run.handler.js');
+    const replay = await t.app.get(SettlementRunHandler).execute({ runId: again.body.id });
     expect(replay).toEqual({ status: 'COMPLETED', checksum: again.body.checksum });
     expect(await t.prisma.transfer.count()).toBe(before);
   });

@@ -5,10 +5,23 @@ import { LedgerService } from '../../src/ledger/ledger.service.js';
 import { HOUSE, memberAccount } from '../../src/ledger/ledger.types.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { EodHandler } from '../../src/settlement/eod.handler.js';
-import { createMember } from '../harness/factories.js';
+import { createMember, type TestMember } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { settle } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+
+type CallRow = { status: string };
+
+/** Lists the member's margin calls until `done` holds, for up to 10 s (the worker closes them, not the read). */
+async function pollMarginCalls(m: TestMember, done: (items: CallRow[]) => boolean): Promise<CallRow[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const res = await m.client.get<{ items: CallRow[] }>('/v1/margin-calls');
+    expect(res.status, res.text).toBe(200);
+    if (done(res.body.items) || Date.now() > deadline) return res.body.items;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('margin calls and the end-of-day schedule', () => {
   let t: TestApp;
@@ -46,27 +59,26 @@ describe('margin calls and the end-of-day schedule', () => {
     expect((await e.client.get<{ items: unknown[] }>('/v1/margin-calls')).body.items).toEqual([]);
 
     await fund(t, d, '5.00');
-    const closed = await d.client.get<{ items: { status: string }[] }>('/v1/margin-calls');
-    expect(closed.body.items).toEqual([expect.objectContaining({ status: 'CLOSED' })]);
+    // The deposit enqueued the close with its money; the worker closes the call (reading never does).
+    const closed = await pollMarginCalls(d, (items) => items[0]?.status === 'CLOSED');
+    expect(closed).toEqual([expect.objectContaining({ status: 'CLOSED' })]);
   });
 
   it('flags calls past their due time as overdue for clearing staff', async () => {
     const m = await createMember(t, 'TRADER');
     // Collected by right (e.g. variation margin): free cash goes to −1.00.
     await t.prisma.$transaction((tx) =>
-      t.app
-        .get(LedgerService)
-        .post(tx, [
-          {
-            idempotencyKey: 'overdue-vm',
-            debit: memberAccount(m.id, 'CASH'),
-            credit: HOUSE.ccpSettlement,
-            amountFen: 100n,
-            kind: 'VARIATION_MARGIN',
-            businessDate: '2026-11-30',
-            collectByRight: true,
-          },
-        ]),
+      t.app.get(LedgerService).post(tx, [
+        {
+          idempotencyKey: 'overdue-vm',
+          debit: memberAccount(m.id, 'CASH'),
+          credit: HOUSE.ccpSettlement,
+          amountFen: 100n,
+          kind: 'VARIATION_MARGIN',
+          businessDate: '2026-11-30',
+          collectByRight: true,
+        },
+      ]),
     );
     await t.prisma.marginCall.create({
       data: { memberId: m.id, amountFen: 100n, businessDate: new Date('2026-11-30T00:00:00Z'), dueAt: new Date('2026-12-01T07:00:00Z') },
@@ -75,6 +87,22 @@ describe('margin calls and the end-of-day schedule', () => {
       '/v1/margin-calls?status=OPEN',
     );
     expect(rows.body.items.find((c) => c.memberId === m.id)).toMatchObject({ status: 'OPEN', overdue: true, amount: '1.00' });
+  });
+
+  it('reading margin calls writes nothing, even a call whose cash is covered again', async () => {
+    // Free cash 0 covers the call, yet no money moved since it opened: only a deposit or a run closes it.
+    const m = await createMember(t, 'TRADER');
+    await t.prisma.marginCall.create({
+      data: { memberId: m.id, amountFen: 100n, businessDate: new Date('2026-11-30T00:00:00Z'), dueAt: new Date('2026-12-01T07:00:00Z') },
+    });
+    const snapshot = () => t.prisma.$queryRaw<Record<string, unknown>[]>`SELECT * FROM margin_calls ORDER BY id`;
+    const before = await snapshot();
+    for (const client of [m.client, m.client, t.clearing, t.clearing]) {
+      const res = await client.get<{ items: { memberId: string; status: string }[] }>('/v1/margin-calls');
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.items.find((c) => c.memberId === m.id)).toMatchObject({ status: 'OPEN' });
+    }
+    expect(await snapshot()).toEqual(before);
   });
 
   it('fires the end-of-day job at the cut-off in Asia/Shanghai', () => {

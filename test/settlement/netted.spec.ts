@@ -130,8 +130,8 @@ describe('a DAILY run over a set of series, netted per member', () => {
     const again = await t.clearing.post<{ items: { id: string }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: DAY });
     expect(again.body.items.map((r) => r.id)).toEqual([run.id]);
     const before = await t.prisma.transfer.count();
-    const { SettlementRunsService } = await import('../../src/settlement/settlement-runs.service.js');
-    expect(await t.app.get(SettlementRunsService).execute({ runId: run.id })).toEqual({ status: 'COMPLETED', checksum: run.checksum });
+    const { SettlementRunHandler } = await import('../../src/settlement/settlement-run.handler.js');
+    expect(await t.app.get(SettlementRunHandler).execute({ runId: run.id })).toEqual({ status: 'COMPLETED', checksum: run.checksum });
     expect(await t.prisma.transfer.count()).toBe(before);
     expect((await t.clearing.post(`/v1/series/${X}/settlement-price`, { price: '4.00', businessDate: DAY })).status).toBe(409);
   });

@@ -38,6 +38,8 @@ class SettlementJobs {
   async eod(): Promise<void> {}
   @JobHandler('settlement.scheduled-run')
   async scheduled(): Promise<void> {}
+  @JobHandler('settlement.close-covered-calls')
+  async closeCovered(): Promise<void> {}
 }
 
 @Injectable()

@@ -22,6 +22,8 @@ export interface JobPayloads {
   'settlement.eod': Record<string, never>;
   /** Scheduled at lastTradingAt (PHYSICAL EXPIRY) and deliveryEnd (DELIVERY_CLOSE): starts that run. */
   'settlement.scheduled-run': { seriesId: string; type: 'EXPIRY' | 'DELIVERY_CLOSE' };
+  /** Enqueued by a deposit: closes the member's open margin calls its cash now covers. */
+  'settlement.close-covered-calls': { memberId: string };
   /** Places one delivery job (at one dispatch attempt) on an eligible node's queue. */
   'delivery.dispatch': { jobId: string; attempt: number };
   /** The jobs of one submission batch, dispatched together (each at its attempt). */
@@ -67,6 +69,7 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'settlement.run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'settlement.eod': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'settlement.scheduled-run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
+  'settlement.close-covered-calls': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'delivery.dispatch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.dispatch-batch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },

@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Allow, IsDateString, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { PageQueryDto } from '../../platform/pagination/page.js';
 
 export class StartRunDto {
   @ApiProperty({ enum: ['DAILY', 'EXPIRY', 'DELIVERY_CLOSE'] }) @IsIn(['DAILY', 'EXPIRY', 'DELIVERY_CLOSE']) type!:
@@ -23,7 +24,7 @@ export class FixPriceDto {
   businessDate?: string;
 }
 
-export class MarginCallsQueryDto {
+export class MarginCallsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['OPEN', 'CLOSED'] }) @IsOptional() @IsIn(['OPEN', 'CLOSED']) status?: 'OPEN' | 'CLOSED';
 }
 
@@ -31,4 +32,11 @@ export class IndexFixingDto {
   @ApiProperty({ type: String, example: '4.12' }) @Allow() price!: unknown;
   @ApiProperty({ example: 'TokenClear inference price index, 70B class, 15:00 CST' }) @IsString() @Length(1, 200) source!: string;
   @ApiProperty({ example: '2026-12-20T15:00:00+08:00' }) @IsDateString({ strict: true }) asOf!: string;
+}
+
+export class RunsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({ example: '2026-12-01', description: 'default: runs created in the last 24 hours' })
+  @IsOptional()
+  @Matches(/^\d{4}-\d{2}-\d{2}$/)
+  businessDate?: string;
 }
