@@ -1,8 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
-import { CapacityRepository } from './capacity.repository.js';
+import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import { CapacityRepository, type CapacityKey, type CapacityRow } from './capacity.repository.js';
 import { NoOpenObligations, committedKey, type CommittedCapacitySource } from './committed-capacity.js';
 import type { CapacityRowView } from './dto/capacity.dto.js';
+
+// A capacity page resumes after the last row's model class and region (neither holds a newline).
+const CAPACITY_CURSOR = /^[^\n]{1,64}\n[^\n]{1,64}$/;
 
 /** Market-wide capacity and the capacity-backed selling limit ("warehouse receipt"). */
 @Injectable()
@@ -22,20 +26,43 @@ export class CapacityViewService {
     this.committed = source;
   }
 
+  /** Every row of online capacity net of commitments (one per model class × region at most). */
   async aggregate(filter: { modelClass?: string; region?: string }): Promise<CapacityRowView[]> {
     const [rows, committed] = await Promise.all([this.repo.aggregate(filter), this.committed.committedTokensPerSecond(filter)]);
-    return rows.map((r) => {
-      const committedTps = committed.get(committedKey(r.modelClass, r.region)) ?? 0n;
-      const available = r.tokensPerSecond > committedTps ? r.tokensPerSecond - committedTps : 0n;
-      return {
-        modelClass: r.modelClass,
-        region: r.region,
-        onlineNodes: r.onlineNodes,
-        tokensPerSecond: Number(r.tokensPerSecond),
-        committedTokensPerSecond: Number(committedTps),
-        availableTokensPerSecond: Number(available),
-      };
-    });
+    return rows.map((r) => this.rowView(r, committed));
+  }
+
+  /** The same rows a page at a time, in (modelClass, region) order. */
+  async aggregatePage(
+    filter: { modelClass?: string; region?: string },
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<Page<CapacityRowView>> {
+    const [modelClass, region] = decodeCursor(cursor, CAPACITY_CURSOR)?.split('\n') ?? [];
+    const after: CapacityKey | undefined = modelClass === undefined ? undefined : { modelClass, region };
+    const [rows, committed] = await Promise.all([
+      this.repo.aggregate(filter, { after, limit }),
+      this.committed.committedTokensPerSecond(filter),
+    ]);
+    return toPage(
+      rows,
+      limit,
+      (r) => `${r.modelClass}\n${r.region}`,
+      (r) => this.rowView(r, committed),
+    );
+  }
+
+  private rowView(r: CapacityRow, committed: Map<string, bigint>): CapacityRowView {
+    const committedTps = committed.get(committedKey(r.modelClass, r.region)) ?? 0n;
+    const available = r.tokensPerSecond > committedTps ? r.tokensPerSecond - committedTps : 0n;
+    return {
+      modelClass: r.modelClass,
+      region: r.region,
+      onlineNodes: r.onlineNodes,
+      tokensPerSecond: Number(r.tokensPerSecond),
+      committedTokensPerSecond: Number(committedTps),
+      availableTokensPerSecond: Number(available),
+    };
   }
 
   /**

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nest
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import type { Principal, TcRequest } from '../platform/http/request-context.js';
+import { PageQueryDto, type Page } from '../platform/pagination/page.js';
 import { CapacityViewService } from './capacity-view.service.js';
 import { CapacityService, toNodeView } from './capacity.service.js';
 import {
@@ -37,8 +38,8 @@ export class CapacityController {
 
   @Get('datacenters')
   @Roles('operator', 'clearing')
-  async listDataCenters(@CurrentPrincipal() p: Principal): Promise<{ items: DataCenterView[]; nextCursor: null }> {
-    return { items: await this.capacity.listDataCenters(p), nextCursor: null };
+  listDataCenters(@CurrentPrincipal() p: Principal, @Query() q: PageQueryDto): Promise<Page<DataCenterView>> {
+    return this.capacity.listDataCenters(p, q.cursor, q.limit ?? 50);
   }
 
   @Post('nodes')
@@ -51,8 +52,8 @@ export class CapacityController {
 
   @Get('nodes')
   @Roles('operator', 'clearing')
-  async listNodes(@CurrentPrincipal() p: Principal): Promise<{ items: NodeView[]; nextCursor: null }> {
-    return { items: await this.capacity.listNodes(p), nextCursor: null };
+  listNodes(@CurrentPrincipal() p: Principal, @Query() q: PageQueryDto): Promise<Page<NodeView>> {
+    return this.capacity.listNodes(p, q.cursor, q.limit ?? 50);
   }
 
   @Get('nodes/:id')
@@ -82,9 +83,9 @@ export class CapacityController {
   }
 
   @Get('capacity')
-  async aggregate(@Query() q: CapacityQueryDto): Promise<{ items: CapacityRowView[]; nextCursor: null }> {
+  aggregate(@Query() q: CapacityQueryDto): Promise<Page<CapacityRowView>> {
     if (q.region) this.capacity.assertRegion(q.region);
     if (q.modelClass) this.capacity.assertModelClass(q.modelClass);
-    return { items: await this.view.aggregate(q), nextCursor: null };
+    return this.view.aggregatePage({ modelClass: q.modelClass, region: q.region }, q.cursor, q.limit ?? 50);
   }
 }

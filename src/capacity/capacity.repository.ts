@@ -10,6 +10,21 @@ export interface ModelCapacity {
   tokensPerSecond: number;
 }
 
+/** Where a page of rows in creation order resumes: the last row's instant and id. */
+export interface CreatedKey {
+  createdAt: Date;
+  id: string;
+}
+
+/** Where a page of capacity rows resumes. */
+export interface CapacityKey {
+  modelClass: string;
+  region: string;
+}
+
+const afterCreated = (after: CreatedKey | undefined) =>
+  after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {};
+
 export interface CapacityRow {
   modelClass: string;
   region: string;
@@ -38,8 +53,13 @@ export class CapacityRepository {
     return this.prisma.dataCenter.findUnique({ where: { id } });
   }
 
-  listDataCenters(operatorId: string | undefined): Promise<DataCenter[]> {
-    return this.prisma.dataCenter.findMany({ where: { operatorId }, orderBy: { createdAt: 'asc' } });
+  /** Data centers in registration order (id breaks ties), `limit + 1` of them after `after`. */
+  listDataCenters(operatorId: string | undefined, after: CreatedKey | undefined, limit: number): Promise<DataCenter[]> {
+    return this.prisma.dataCenter.findMany({
+      where: { operatorId, ...afterCreated(after) },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
   }
 
   createNode(data: {
@@ -59,8 +79,14 @@ export class CapacityRepository {
     return this.prisma.node.findUnique({ where: { id }, include: { models: true } });
   }
 
-  listNodes(operatorId: string | undefined, status?: NodeStatus): Promise<NodeWithModels[]> {
-    return this.prisma.node.findMany({ where: { operatorId, status }, include: { models: true }, orderBy: { createdAt: 'asc' } });
+  /** Nodes in registration order (id breaks ties), `limit + 1` of them after `after`. */
+  listNodes(operatorId: string | undefined, after: CreatedKey | undefined, limit: number): Promise<NodeWithModels[]> {
+    return this.prisma.node.findMany({
+      where: { operatorId, ...afterCreated(after) },
+      include: { models: true },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
   }
 
   async replaceModels(db: Db, nodeId: string, models: ModelCapacity[]): Promise<void> {
@@ -94,19 +120,26 @@ export class CapacityRepository {
       RETURNING id, "operatorId"`;
   }
 
-  /** Online capacity per model class × region, as one consistent snapshot. */
-  aggregate(filter: { modelClass?: string; region?: string }): Promise<CapacityRow[]> {
+  /**
+   * Online capacity per model class × region, as one consistent snapshot, in (modelClass, region)
+   * order. With `page`: the `limit + 1` rows after `page.after`; without, every row (at most one per
+   * configured model class × region).
+   */
+  aggregate(filter: { modelClass?: string; region?: string }, page?: { after?: CapacityKey; limit: number }): Promise<CapacityRow[]> {
+    const afterClass = page?.after?.modelClass ?? null;
+    const afterRegion = page?.after?.region ?? null;
     return this.prisma.$queryRaw<CapacityRow[]>`
       SELECT m."modelClass", n.region, count(*)::int AS "onlineNodes", sum(m."tokensPerSecond")::bigint AS "tokensPerSecond"
       FROM nodes n JOIN node_models m ON m."nodeId" = n.id
       WHERE n.status = 'ONLINE'
         AND (${filter.modelClass ?? null}::text IS NULL OR m."modelClass" = ${filter.modelClass ?? null}::text)
         AND (${filter.region ?? null}::text IS NULL OR n.region = ${filter.region ?? null}::text)
+        AND (${afterClass}::text IS NULL OR (m."modelClass", n.region) > (${afterClass}::text, ${afterRegion}::text))
       GROUP BY m."modelClass", n.region
-      ORDER BY m."modelClass", n.region`;
+      ORDER BY m."modelClass", n.region
+      LIMIT ${page ? page.limit + 1 : null}::int`;
   }
 
-  /** Σ tokens/s of an operator's non-OFFLINE nodes serving a model class, optionally in some regions. */
   /** Tokens/s of each operator's non-OFFLINE nodes serving a model class (0 for none), in one statement. */
   async operatorsTokensPerSecond(operatorIds: string[], modelClass: string, regions?: readonly string[]): Promise<Map<string, bigint>> {
     const rows = await this.prisma.$queryRaw<{ operatorId: string; tps: bigint }[]>`

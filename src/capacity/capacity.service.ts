@@ -6,9 +6,10 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { CapacityEvents } from './capacity.events.js';
-import { CapacityRepository, type ModelCapacity, type NodeWithModels } from './capacity.repository.js';
+import { CapacityRepository, type CreatedKey, type ModelCapacity, type NodeWithModels } from './capacity.repository.js';
 import type { DataCenterView, NodeCreatedView, NodeView } from './dto/capacity.dto.js';
 
 export function toNodeView(n: NodeWithModels): NodeView {
@@ -33,12 +34,22 @@ function toDataCenterView(d: DataCenter): DataCenterView {
   return { id: d.id, operatorId: d.operatorId, name: d.name, region: d.region, createdAt: d.createdAt.toISOString() };
 }
 
+// Lists in registration order resume after the last row's instant (ms) and id.
+const createdKey = (r: CreatedKey): string => `${r.createdAt.getTime()}|${r.id}`;
+
+function afterCreated(cursor: string | undefined): CreatedKey | undefined {
+  const key = decodeCursor(cursor, /^\d{1,15}\|[0-9a-f-]{36}$/);
+  if (key === undefined) return undefined;
+  const [ms, id] = key.split('|');
+  return { createdAt: new Date(Number(ms)), id };
+}
+
 /** Data centers and nodes of operators: registration, operator updates, agent heartbeats. */
 @Injectable()
 export class CapacityService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: CapacityRepository,
     private readonly events: CapacityEvents,
   ) {}
@@ -53,8 +64,10 @@ export class CapacityService {
     }
   }
 
-  async listDataCenters(p: Principal): Promise<DataCenterView[]> {
-    return (await this.repo.listDataCenters(memberScope(p))).map(toDataCenterView);
+  /** Operators see their own data centers, clearing staff every one. */
+  async listDataCenters(p: Principal, cursor: string | undefined, limit: number): Promise<Page<DataCenterView>> {
+    const rows = await this.repo.listDataCenters(memberScope(p), afterCreated(cursor), limit);
+    return toPage(rows, limit, createdKey, toDataCenterView);
   }
 
   async createNode(
@@ -74,7 +87,7 @@ export class CapacityService {
       tokenHash: hashApiKey(nodeToken),
       models: dto.models,
     });
-    return { ...toNodeView(node), nodeToken };
+    return Object.assign(toNodeView(node), { nodeToken });
   }
 
   async getNode(p: Principal, id: string): Promise<NodeWithModels> {
@@ -84,8 +97,10 @@ export class CapacityService {
     return node;
   }
 
-  async listNodes(p: Principal): Promise<NodeView[]> {
-    return (await this.repo.listNodes(memberScope(p))).map(toNodeView);
+  /** Operators see their own nodes, clearing staff every one. */
+  async listNodes(p: Principal, cursor: string | undefined, limit: number): Promise<Page<NodeView>> {
+    const rows = await this.repo.listNodes(memberScope(p), afterCreated(cursor), limit);
+    return toPage(rows, limit, createdKey, toNodeView);
   }
 
   /** Operators drain a node or bring a drained one back; an OFFLINE node comes back by heartbeat only. */
@@ -94,7 +109,7 @@ export class CapacityService {
     if (node.operatorId !== p.memberId) throw new DomainError('NOT_FOUND', 'node not found');
     if (dto.models) this.assertModels(dto.models);
     if (dto.status && node.status === 'OFFLINE') throw new DomainError('NODE_OFFLINE');
-    await this.prisma.$transaction(async (tx) => {
+    await this.tx.run(async (tx) => {
       if (dto.models) await this.repo.replaceModels(tx, id, dto.models);
       if (dto.status) await this.repo.setStatus(tx, id, dto.status);
     });
@@ -109,7 +124,7 @@ export class CapacityService {
   ): Promise<{ status: string; nextHeartbeatInMs: number }> {
     if (models) {
       this.assertModels(models);
-      await this.prisma.$transaction((tx) => this.repo.replaceModels(tx, nodeId, models));
+      await this.tx.run((tx) => this.repo.replaceModels(tx, nodeId, models));
     }
     const status = await this.repo.heartbeat(nodeId, load ?? null);
     if (!status) throw new DomainError('NOT_FOUND', 'node not found');

@@ -5,6 +5,7 @@ import { COMMANDS, UsageError, type Io } from './commands.js';
 import { MembersRepository } from '../members/members.repository.js';
 import { ConfigError, loadEnvConfig } from '../platform/config/config.js';
 import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 
 // `npm run cli -- <command>`. bootstrap needs the database directly; every other command is a
 // thin client of the HTTP API with a clearing key.
@@ -32,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const prisma = new PrismaService({ ...env, databaseUrl: env.databaseUrl, redisUrl: env.redisUrl ?? '' });
   try {
-    const service = new BootstrapService(prisma, new MembersRepository(prisma));
+    const service = new BootstrapService(new TransactionRunner(prisma), new MembersRepository(prisma));
     const wanted =
       env.bootstrapClearingKey ??
       (flags.includes('--new-key') ? (await import('../platform/auth/api-key.js')).generateApiKey() : undefined);

@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { Clock } from '../platform/time/clock.js';
 import { CapacityViewService } from '../capacity/capacity-view.service.js';
 import type { Exposure } from './domain/contract-math.js';
+import { MembersRepository } from '../members/members.repository.js';
 import { MarketsRepository, type NewTrade } from './markets.repository.js';
 import { OrdersService } from './orders.service.js';
 import { assertCapacityBacked, assertDeliveryRules, assertPrice, assertQuantity, assertTrading } from './pre-trade.js';
@@ -15,8 +16,9 @@ import { assertCapacityBacked, assertDeliveryRules, assertPrice, assertQuantity,
 export class BlockTradesService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: MarketsRepository,
+    private readonly members: MembersRepository,
     private readonly orders: OrdersService,
     private readonly capacity: CapacityViewService,
     private readonly clock: Clock,
@@ -25,13 +27,13 @@ export class BlockTradesService {
   async register(input: { seriesCode: string; buyerId: string; sellerId: string; priceFen: bigint; quantity: unknown }): Promise<NewTrade> {
     const quantity = assertQuantity(input.quantity);
     if (input.buyerId === input.sellerId) throw new DomainError('SELF_TRADE');
-    return this.prisma.$transaction(async (tx) => {
+    return this.tx.run(async (tx) => {
       const series = await this.repo.seriesByCode(tx, input.seriesCode);
       if (!series) throw new DomainError('NOT_FOUND', `series ${input.seriesCode} not found`);
       const now = this.clock.now();
       assertTrading(series, now);
       assertPrice(series, input.priceFen);
-      const members = await tx.member.findMany({ where: { id: { in: [input.buyerId, input.sellerId] } } });
+      const members = await this.members.findByIds(tx, [input.buyerId, input.sellerId]);
       const buyer = members.find((m) => m.id === input.buyerId);
       const seller = members.find((m) => m.id === input.sellerId);
       if (!buyer || !seller || buyer.kind === 'CLEARING' || seller.kind === 'CLEARING')

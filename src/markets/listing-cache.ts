@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 
 /**
@@ -14,16 +14,16 @@ export class ListingCache {
   private readonly byId = new Map<string, SeriesWithProduct>();
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly markets: MarketsRepository,
   ) {}
 
   async seriesByCode(code: string): Promise<SeriesWithProduct | null> {
-    return this.byCode.get(code) ?? this.remember(await this.markets.seriesByCode(this.prisma, code));
+    return this.byCode.get(code) ?? this.remember(await this.markets.seriesByCode(this.tx.root, code));
   }
 
   async seriesById(id: string): Promise<SeriesWithProduct | null> {
-    return this.byId.get(id) ?? this.remember(await this.markets.seriesById(this.prisma, id));
+    return this.byId.get(id) ?? this.remember(await this.markets.seriesById(this.tx.root, id));
   }
 
   private remember(series: SeriesWithProduct | null): SeriesWithProduct | null {

@@ -3,12 +3,13 @@ import type { Product } from '../generated/prisma/client.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { parseAmount } from '../platform/money/money.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
 import type { CreateProductDto, CreateSeriesDto } from './dto/markets.dto.js';
+import { ListingsRepository } from './listings.repository.js';
 import { MarginService } from './margin.service.js';
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 import { OrdersService } from './orders.service.js';
@@ -20,7 +21,8 @@ export class ListingsService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly listings: ListingsRepository,
     private readonly repo: MarketsRepository,
     private readonly outbox: OutboxService,
     private readonly margin: MarginService,
@@ -44,14 +46,21 @@ export class ListingsService {
     if (dto.contractSizeTokens % 1_000_000 !== 0) bad('contractSizeTokens must be a whole multiple of 1,000,000', 'contractSizeTokens');
     if (dto.maintenanceMarginBp > dto.initialMarginBp) bad('maintenance margin cannot exceed initial margin', 'maintenanceMarginBp');
     try {
-      return await this.prisma.product.create({
-        data: {
-          ...dto,
-          contractSizeTokens: BigInt(dto.contractSizeTokens),
-          tickFen: BigInt(dto.tickFen),
-          feePerContractFen: BigInt(dto.feePerContractFen),
-          dailyPriceLimitBp: dto.dailyPriceLimitBp ?? null,
-        },
+      return await this.listings.createProduct(this.tx.root, {
+        code: dto.code,
+        modelClass: dto.modelClass,
+        contractSizeTokens: BigInt(dto.contractSizeTokens),
+        tickFen: BigInt(dto.tickFen),
+        settlementType: dto.settlementType,
+        initialMarginBp: dto.initialMarginBp,
+        maintenanceMarginBp: dto.maintenanceMarginBp,
+        dailyPriceLimitBp: dto.dailyPriceLimitBp ?? null,
+        feePerContractFen: BigInt(dto.feePerContractFen),
+        penaltyBp: dto.penaltyBp,
+        maxTtftMs: dto.maxTtftMs,
+        minTokensPerSecond: dto.minTokensPerSecond,
+        regions: dto.regions,
+        inputTokenWeightBp: dto.inputTokenWeightBp,
       });
     } catch (err) {
       if ((err as { code?: string }).code === 'P2002') throw new DomainError('PRODUCT_EXISTS');
@@ -61,7 +70,7 @@ export class ListingsService {
 
   /** Lists a series; its opening and halt are scheduled through the outbox in the same transaction. */
   async createSeries(dto: CreateSeriesDto): Promise<SeriesWithProduct> {
-    const product = await this.prisma.product.findUnique({ where: { code: dto.productCode } });
+    const product = await this.listings.productByCode(this.tx.root, dto.productCode);
     if (!product) throw new DomainError('NOT_FOUND', `product ${dto.productCode} not found`);
     const referencePriceFen = parseAmount(dto.referencePrice, 'referencePrice');
     if (referencePriceFen % product.tickFen !== 0n)
@@ -77,19 +86,16 @@ export class ListingsService {
     if (deliveryStart < lastTradingAt) bad('the delivery window starts after last trading', 'deliveryStart');
     if (deliveryEnd <= deliveryStart) bad('deliveryEnd must be after deliveryStart', 'deliveryEnd');
     try {
-      return await this.prisma.$transaction(async (tx) => {
-        const series = await tx.series.create({
-          data: {
-            code: dto.code,
-            productId: product.id,
-            tradingStartAt,
-            lastTradingAt,
-            deliveryStart,
-            deliveryEnd,
-            referencePriceFen,
-            status: tradingStartAt <= now ? 'TRADING' : 'LISTED',
-          },
-          include: { product: true },
+      return await this.tx.run(async (tx) => {
+        const series = await this.listings.createSeries(tx, {
+          code: dto.code,
+          productId: product.id,
+          tradingStartAt,
+          lastTradingAt,
+          deliveryStart,
+          deliveryEnd,
+          referencePriceFen,
+          status: tradingStartAt <= now ? 'TRADING' : 'LISTED',
         });
         if (tradingStartAt > now) {
           await this.outbox.enqueue(
@@ -131,7 +137,7 @@ export class ListingsService {
 
   @JobHandler('markets.series-open')
   async open({ seriesId }: JobPayloads['markets.series-open']): Promise<void> {
-    await this.prisma.series.updateMany({ where: { id: seriesId, status: 'LISTED' }, data: { status: 'TRADING' } });
+    await this.listings.openSeries(this.tx.root, seriesId);
   }
 
   /**
@@ -141,15 +147,15 @@ export class ListingsService {
    */
   @JobHandler('markets.series-halt')
   async halt({ seriesId }: JobPayloads['markets.series-halt']): Promise<{ cancelled: number }> {
-    const series = await this.repo.seriesById(this.prisma, seriesId);
+    const series = await this.repo.seriesById(this.tx.root, seriesId);
     if (!series) return { cancelled: 0 };
     if (this.clock.now() < series.lastTradingAt) {
       // Ran early (clock skew, manual trigger): BullMQ retries with backoff until it is time.
       throw new Error(`series ${series.code} halts at ${series.lastTradingAt.toISOString()}`);
     }
-    return this.prisma.$transaction(async (tx) => {
+    return this.tx.run(async (tx) => {
       await this.repo.lockSeries(tx, seriesId);
-      await tx.series.updateMany({ where: { id: seriesId, status: { in: ['LISTED', 'TRADING'] } }, data: { status: 'EXPIRED' } });
+      await this.listings.expireSeries(tx, seriesId);
       const resting = await this.repo.restingOrders(tx, seriesId);
       await this.repo.cancelOrders(
         tx,

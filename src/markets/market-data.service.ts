@@ -7,13 +7,20 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { Clock } from '../platform/time/clock.js';
 import { heldMarginFen } from './margin.service.js';
+import { ListingsRepository } from './listings.repository.js';
+import { MarketDataRepository, type BookLevel } from './market-data.repository.js';
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 
 // An unknown series code in a list filter matches nothing (a uuid no row has), rather than everything.
 const NO_SERIES = '00000000-0000-0000-0000-000000000000';
+
+// Page cursors: orders and trades resume before a seq; series after (last trading ms, id); positions after (series, member).
+const SEQ_CURSOR = /^\d{1,19}$/;
+const SERIES_CURSOR = /^\d{1,15}\|[0-9a-f-]{36}$/;
+const POSITION_CURSOR = /^[0-9a-f-]{36}\|[0-9a-f-]{36}$/;
 
 const price = (fen: bigint | null | undefined) => (fen === null || fen === undefined ? null : formatFen(fen));
 
@@ -87,35 +94,32 @@ export function orderView(o: Order, seriesCode: string, trades: Pick<Trade, 'id'
 @Injectable()
 export class MarketDataService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly markets: MarketsRepository,
+    private readonly listings: ListingsRepository,
+    private readonly data: MarketDataRepository,
     private readonly clock: Clock,
   ) {}
 
   async series(code: string) {
-    const s = await this.prisma.series.findUnique({ where: { code }, include: { product: true } });
+    const s = await this.markets.seriesByCode(this.tx.root, code);
     if (!s) throw new DomainError('NOT_FOUND', `series ${code} not found`);
     return (await this.withMarketData([s]))[0];
   }
 
   /** Every series with its product and today's market data (the public board), in one statement. */
   async allSeries() {
-    return this.withMarketData(await this.prisma.series.findMany({ include: { product: true }, orderBy: { lastTradingAt: 'asc' } }));
+    return this.withMarketData(await this.listings.allSeries(this.tx.root));
   }
 
   private async withMarketData(rows: SeriesWithProduct[]) {
     const today = this.clock.businessDate();
     const now = this.clock.now();
-    const stats = await this.prisma.$queryRaw<
-      { id: string; bestBid: bigint | null; bestAsk: bigint | null; last: bigint | null; volume: bigint; openInterest: bigint }[]
-    >`
-      SELECT s.id,
-        (SELECT max("priceFen") FROM orders WHERE "seriesId" = s.id AND side = 'BUY' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestBid",
-        (SELECT min("priceFen") FROM orders WHERE "seriesId" = s.id AND side = 'SELL' AND status IN ('OPEN','PARTIALLY_FILLED')) AS "bestAsk",
-        (SELECT "priceFen" FROM trades WHERE "seriesId" = s.id ORDER BY seq DESC LIMIT 1) AS last,
-        (SELECT COALESCE(sum(quantity), 0) FROM trades WHERE "seriesId" = s.id AND "businessDate" = ${today}::date)::bigint AS volume,
-        (SELECT COALESCE(sum(GREATEST("longQty" - "shortQty", 0)), 0) FROM positions WHERE "seriesId" = s.id)::bigint AS "openInterest"
-      FROM unnest(${rows.map((r) => r.id)}::uuid[]) AS s(id)`;
+    const stats = await this.data.stats(
+      this.tx.root,
+      rows.map((r) => r.id),
+      today,
+    );
     const byId = new Map(stats.map((x) => [x.id, x]));
     return rows.map((s) => {
       const x = byId.get(s.id)!;
@@ -135,22 +139,37 @@ export class MarketDataService {
     });
   }
 
-  async listSeries() {
-    const rows = await this.prisma.series.findMany({ include: { product: true }, orderBy: { lastTradingAt: 'asc' } });
+  async products(q: { cursor?: string; limit: number }): Promise<Page<ReturnType<typeof productView>>> {
+    const after = decodeCursor(q.cursor, /^[A-Z0-9][A-Z0-9-]{1,31}$/);
+    const rows = await this.listings.listProducts(this.tx.root, after, q.limit);
+    return toPage(rows, q.limit, (p) => p.code, productView);
+  }
+
+  /** Series by last trading (soonest first). */
+  async listSeries(q: { cursor?: string; limit: number }): Promise<Page<ReturnType<typeof seriesView>>> {
+    const after = decodeCursor(q.cursor, SERIES_CURSOR)?.split('|');
+    const rows = await this.listings.listSeries(
+      this.tx.root,
+      after ? { lastTradingAt: new Date(Number(after[0])), id: after[1] } : undefined,
+      q.limit,
+    );
     const now = this.clock.now();
-    return rows.map((s) => seriesView(s, now));
+    return toPage(
+      rows,
+      q.limit,
+      (s) => `${s.lastTradingAt.getTime()}|${s.id}`,
+      (s) => seriesView(s, now),
+    );
   }
 
   async book(code: string, levels: number) {
-    const s = await this.prisma.series.findUnique({ where: { code } });
-    if (!s) throw new DomainError('NOT_FOUND', `series ${code} not found`);
-    const side = (sideName: 'BUY' | 'SELL') =>
-      this.prisma.$queryRaw<{ priceFen: bigint; quantity: bigint; orders: number }[]>`
-        SELECT "priceFen", sum(quantity - "filledQuantity")::bigint AS quantity, count(*)::int AS orders FROM orders
-        WHERE "seriesId" = ${s.id}::uuid AND side = ${sideName}::"Side" AND status IN ('OPEN','PARTIALLY_FILLED')
-        GROUP BY "priceFen" ORDER BY CASE WHEN ${sideName} = 'BUY' THEN -"priceFen" ELSE "priceFen" END LIMIT ${levels}`;
-    const [bids, asks] = await Promise.all([side('BUY'), side('SELL')]);
-    const level = (l: { priceFen: bigint; quantity: bigint; orders: number }) => ({
+    const seriesId = await this.markets.seriesIdByCode(this.tx.root, code);
+    if (!seriesId) throw new DomainError('NOT_FOUND', `series ${code} not found`);
+    const [bids, asks] = await Promise.all([
+      this.data.bookLevels(this.tx.root, seriesId, 'BUY', levels),
+      this.data.bookLevels(this.tx.root, seriesId, 'SELL', levels),
+    ]);
+    const level = (l: BookLevel) => ({
       price: formatFen(l.priceFen),
       quantity: Number(l.quantity),
       orders: l.orders,
@@ -162,15 +181,16 @@ export class MarketDataService {
     p: Principal,
     q: { status?: OrderStatus; series?: string; cursor?: string; limit: number },
   ): Promise<Page<ReturnType<typeof orderView>>> {
-    const before = decodeCursor(q.cursor, /^\d{1,19}$/);
+    const before = decodeCursor(q.cursor, SEQ_CURSOR);
     const seriesId = await this.seriesFilter(q.series);
-    const rows = await this.prisma.order.findMany({
-      where: { memberId: memberScope(p), status: q.status, seriesId, seq: before ? { lt: BigInt(before) } : undefined },
-      orderBy: { seq: 'desc' },
-      take: q.limit + 1,
-    });
+    const rows = await this.data.listOrders(
+      this.tx.root,
+      { memberId: memberScope(p), status: q.status, seriesId },
+      before === undefined ? undefined : BigInt(before),
+      q.limit,
+    );
     const codes = await this.markets.seriesCodes(
-      this.prisma,
+      this.tx.root,
       rows.map((r) => r.seriesId),
     );
     return toPage(
@@ -184,19 +204,16 @@ export class MarketDataService {
   /** Members see their own trades against the CCP (no counterparty); clearing staff see both sides. */
   async trades(p: Principal, q: { series?: string; cursor?: string; limit: number }) {
     const scope = memberScope(p);
-    const before = decodeCursor(q.cursor, /^\d{1,19}$/);
+    const before = decodeCursor(q.cursor, SEQ_CURSOR);
     const seriesId = await this.seriesFilter(q.series);
-    const rows = await this.prisma.trade.findMany({
-      where: {
-        seriesId,
-        seq: before ? { lt: BigInt(before) } : undefined,
-        ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}),
-      },
-      orderBy: { seq: 'desc' },
-      take: q.limit + 1,
-    });
+    const rows = await this.data.listTrades(
+      this.tx.root,
+      { memberId: scope, seriesId },
+      before === undefined ? undefined : BigInt(before),
+      q.limit,
+    );
     const codes = await this.markets.seriesCodes(
-      this.prisma,
+      this.tx.root,
       rows.map((r) => r.seriesId),
     );
     return toPage(
@@ -217,27 +234,36 @@ export class MarketDataService {
     );
   }
 
-  async positions(p: Principal, seriesCode?: string) {
-    const rows = await this.prisma.position.findMany({
-      where: { memberId: memberScope(p), seriesId: await this.seriesFilter(seriesCode) },
-      orderBy: [{ seriesId: 'asc' }, { memberId: 'asc' }],
-    });
-    const series = new Map((await this.markets.seriesByIds(this.prisma, [...new Set(rows.map((r) => r.seriesId))])).map((s) => [s.id, s]));
-    return rows.map((r) => {
-      const s = series.get(r.seriesId)!;
-      return {
-        series: s.code,
-        memberId: r.memberId,
-        long: r.longQty,
-        short: r.shortQty,
-        net: r.longQty - r.shortQty,
-        marginHeld: formatFen(heldMarginFen(s, r.marginQty)),
-        currency: 'CNY',
-      };
-    });
+  /** Members see their own positions; clearing staff every member's. By series, then member. */
+  async positions(p: Principal, q: { series?: string; cursor?: string; limit: number }) {
+    const after = decodeCursor(q.cursor, POSITION_CURSOR)?.split('|');
+    const rows = await this.data.listPositions(
+      this.tx.root,
+      { memberId: memberScope(p), seriesId: await this.seriesFilter(q.series) },
+      after ? { seriesId: after[0], memberId: after[1] } : undefined,
+      q.limit,
+    );
+    const series = new Map((await this.markets.seriesByIds(this.tx.root, [...new Set(rows.map((r) => r.seriesId))])).map((s) => [s.id, s]));
+    return toPage(
+      rows,
+      q.limit,
+      (r) => `${r.seriesId}|${r.memberId}`,
+      (r) => {
+        const s = series.get(r.seriesId)!;
+        return {
+          series: s.code,
+          memberId: r.memberId,
+          long: r.longQty,
+          short: r.shortQty,
+          net: r.longQty - r.shortQty,
+          marginHeld: formatFen(heldMarginFen(s, r.marginQty)),
+          currency: 'CNY',
+        };
+      },
+    );
   }
 
   private async seriesFilter(code: string | undefined): Promise<string | undefined> {
-    return code === undefined ? undefined : ((await this.markets.seriesIdByCode(this.prisma, code)) ?? NO_SERIES);
+    return code === undefined ? undefined : ((await this.markets.seriesIdByCode(this.tx.root, code)) ?? NO_SERIES);
   }
 }

@@ -15,14 +15,15 @@ import {
   CreateSeriesDto,
   OrdersQueryDto,
   PlaceOrderDto,
+  PositionsQueryDto,
   TradesQueryDto,
 } from './dto/markets.dto.js';
 import { ListingsService } from './listings.service.js';
 import { MarketDataService, orderView, productView, seriesView } from './market-data.service.js';
-import { MarketsRepository } from './markets.repository.js';
+import { ListingCache } from './listing-cache.js';
 import { OrderBatcher } from './order-batcher.js';
 import { OrdersService } from './orders.service.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { PageQueryDto } from '../platform/pagination/page.js';
 
 @ApiTags('markets')
 @ApiBearerAuth()
@@ -35,8 +36,7 @@ export class MarketsController {
     private readonly auditRecorder: AuditRecorder,
     private readonly blocks: BlockTradesService,
     private readonly data: MarketDataService,
-    private readonly repo: MarketsRepository,
-    private readonly prisma: PrismaService,
+    private readonly listed: ListingCache,
     private readonly clock: Clock,
   ) {}
 
@@ -48,8 +48,8 @@ export class MarketsController {
   }
 
   @Get('products')
-  async listProducts() {
-    return { items: (await this.prisma.product.findMany({ orderBy: { code: 'asc' } })).map(productView), nextCursor: null };
+  listProducts(@Query() q: PageQueryDto) {
+    return this.data.products({ cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Post('series')
@@ -60,8 +60,8 @@ export class MarketsController {
   }
 
   @Get('series')
-  async listSeries() {
-    return { items: await this.data.listSeries(), nextCursor: null };
+  listSeries(@Query() q: PageQueryDto) {
+    return this.data.listSeries({ cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Get('series/:code')
@@ -105,18 +105,19 @@ export class MarketsController {
   @Audited('markets.order.cancel', 'order')
   async cancel(@CurrentPrincipal() p: Principal, @Param('id') id: string) {
     const order = await this.ordersService.cancel(p, id);
-    const series = await this.repo.seriesById(this.prisma, order.seriesId);
+    // A series' code never changes after listing: the listing cache may answer.
+    const series = await this.listed.seriesById(order.seriesId);
     return orderView(order, series!.code);
   }
 
   @Get('orders')
   listOrders(@CurrentPrincipal() p: Principal, @Query() q: OrdersQueryDto) {
-    return this.data.orders(p, { ...q, limit: q.limit ?? 50 });
+    return this.data.orders(p, { status: q.status, series: q.series, cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Get('trades')
   trades(@CurrentPrincipal() p: Principal, @Query() q: TradesQueryDto) {
-    return this.data.trades(p, { ...q, limit: q.limit ?? 50 });
+    return this.data.trades(p, { series: q.series, cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Post('block-trades')
@@ -144,7 +145,7 @@ export class MarketsController {
   }
 
   @Get('positions')
-  async positions(@CurrentPrincipal() p: Principal, @Query('series') series?: string) {
-    return { items: await this.data.positions(p, series), nextCursor: null };
+  positions(@CurrentPrincipal() p: Principal, @Query() q: PositionsQueryDto) {
+    return this.data.positions(p, { series: q.series, cursor: q.cursor, limit: q.limit ?? 50 });
   }
 }

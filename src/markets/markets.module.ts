@@ -1,10 +1,13 @@
 import { Module } from '@nestjs/common';
 import { CapacityModule } from '../capacity/capacity.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
+import { MembersModule } from '../members/members.module.js';
 import { BlockTradesService } from './block-trades.service.js';
 import { ListingCache } from './listing-cache.js';
+import { ListingsRepository } from './listings.repository.js';
 import { ListingsService } from './listings.service.js';
 import { MarginService } from './margin.service.js';
+import { MarketDataRepository } from './market-data.repository.js';
 import { MarketDataService } from './market-data.service.js';
 import { MarketsController } from './markets.controller.js';
 import { MarketsRepository } from './markets.repository.js';
@@ -13,10 +16,12 @@ import { OrderBatchRepository } from './order-batch.repository.js';
 import { OrdersService } from './orders.service.js';
 
 @Module({
-  imports: [LedgerModule, CapacityModule],
+  imports: [LedgerModule, CapacityModule, MembersModule],
   controllers: [MarketsController],
   providers: [
     MarketsRepository,
+    ListingsRepository,
+    MarketDataRepository,
     ListingCache,
     MarginService,
     OrdersService,

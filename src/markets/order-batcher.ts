@@ -1,24 +1,22 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { Counter, Histogram } from 'prom-client';
-import type { Order } from '../generated/prisma/client.js';
 import { CapacityViewService } from '../capacity/capacity-view.service.js';
-import type { TransferRequest } from '../ledger/ledger.types.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { AuditRepository } from '../platform/audit/audit.repository.js';
 import { fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { Metrics } from '../platform/metrics/metrics.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
 import { Clock } from '../platform/time/clock.js';
-import { heldFor, runBatch, type AcceptedOrder, type BatchOrder, type MemberPosition, type SeriesBook } from './domain/order-batch.js';
-import { marginPriceFen, marginTransfer } from './margin.service.js';
-import { feeTransfers } from './fees.js';
+import { runBatch, type BatchOrder, type SeriesBook } from './domain/order-batch.js';
+import { marginPriceFen } from './margin.service.js';
 import { ListingCache } from './listing-cache.js';
-import { OrderBatchRepository, type BatchSnapshot, type PositionChange, type SeriesRead } from './order-batch.repository.js';
-import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
+import { positionChanges, toOrder, toTrade, transfers } from './order-batch-effects.js';
+import { OrderBatchRepository, type BatchSnapshot, type SeriesRead } from './order-batch.repository.js';
+import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 import { OrdersService, type PlacedOrder, type PlaceOrder } from './orders.service.js';
 import { assertQuantity } from './pre-trade.js';
 
@@ -63,7 +61,7 @@ export class OrderBatcher {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly transactions: TransactionRunner,
     private readonly markets: MarketsRepository,
     private readonly listings: ListingCache,
     private readonly repo: OrderBatchRepository,
@@ -132,7 +130,10 @@ export class OrderBatcher {
     for (const p of pending) {
       const listed = byCode.get(p.input.seriesCode);
       if (!listed) answers.set(p, rejected(new DomainError('NOT_FOUND', `series ${p.input.seriesCode} not found`)));
-      else (series.set(listed.id, listed), (p.order.seriesId = listed.id));
+      else {
+        series.set(listed.id, listed);
+        p.order.seriesId = listed.id;
+      }
     }
     // One order id twice (concurrent replays of one Idempotency-Key): the later ones go after
     // the batch, one by one, and find the first placed.
@@ -180,7 +181,7 @@ export class OrderBatcher {
     const deliverable = settledLater(
       Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)),
     );
-    return this.prisma.sqlTransaction(async (tx, commit) => {
+    return this.transactions.sql(async (tx, commit) => {
       const [, snapshot] = await inOrder([this.markets.lockSeriesMany(tx, [...listed.keys()]), this.repo.snapshot(tx, reads, clientKeys)]);
       return this.match(tx, commit, batch, listed, snapshot, await deliverable);
     });
@@ -281,100 +282,6 @@ export class OrderBatcher {
       series.product.regions,
     );
   }
-}
-
-/**
- * The batch's money: fees of every trade (the aggressor's voluntary, the resting side's by
- * right) and one transfer per member for its net change of margin over every series.
- */
-function transfers(
-  books: Map<string, SeriesBook>,
-  firstOrderId: string,
-  trades: BatchTrade[],
-  positions: PositionChange[],
-  initial: Map<string, Map<string, MemberPosition>>,
-  businessDate: string,
-): TransferRequest[] {
-  const out = trades.flatMap((t) => {
-    const aggressor = t.buyOrderId === t.aggressorOrderId ? t.buyerId : t.sellerId;
-    return feeTransfers(t, books.get(t.seriesId)!.series.product.feePerContractFen, businessDate, (m) => m === aggressor);
-  });
-  const margin = new Map<string, bigint>();
-  for (const p of positions) {
-    const book = books.get(p.seriesId)!;
-    const delta = heldFor(book, p.marginQty) - heldFor(book, initial.get(p.seriesId)!.get(p.memberId)!.marginQty);
-    margin.set(p.memberId, (margin.get(p.memberId) ?? 0n) + delta);
-  }
-  for (const [memberId, delta] of margin)
-    if (delta !== 0n) out.push(marginTransfer(memberId, delta, `order.${firstOrderId}`, businessDate));
-  return out;
-}
-
-type BatchTrade = NewTrade & { aggressorOrderId: string };
-
-function toTrade(a: AcceptedOrder, f: AcceptedOrder['fills'][number], businessDate: string, now: Date): BatchTrade {
-  const buy = a.input.side === 'BUY';
-  return {
-    id: randomUUID(),
-    seriesId: a.input.seriesId,
-    priceFen: f.priceFen,
-    quantity: f.quantity,
-    buyerId: buy ? a.input.memberId : f.counterpartyId,
-    sellerId: buy ? f.counterpartyId : a.input.memberId,
-    buyOrderId: buy ? a.input.id : f.restingId,
-    sellOrderId: buy ? f.restingId : a.input.id,
-    block: false,
-    businessDate,
-    createdAt: now,
-    aggressorOrderId: a.input.id,
-  };
-}
-
-/** Per member and series: contracts bought and sold in the batch, and margin held now (when either changed). */
-function positionChanges(
-  trades: NewTrade[],
-  initial: Map<string, Map<string, MemberPosition>>,
-  books: Map<string, SeriesBook>,
-): PositionChange[] {
-  const out = new Map<string, PositionChange>();
-  const of = (seriesId: string, memberId: string) => {
-    const key = `${seriesId}:${memberId}`;
-    return (
-      out.get(key) ??
-      out
-        .set(key, { seriesId, memberId, longAdd: 0, shortAdd: 0, marginQty: books.get(seriesId)!.positions.get(memberId)!.marginQty })
-        .get(key)!
-    );
-  };
-  for (const t of trades) {
-    of(t.seriesId, t.buyerId).longAdd += t.quantity;
-    of(t.seriesId, t.sellerId).shortAdd += t.quantity;
-  }
-  for (const [seriesId, book] of books) {
-    for (const [memberId, p] of book.positions) if (p.marginQty !== initial.get(seriesId)!.get(memberId)!.marginQty) of(seriesId, memberId);
-  }
-  // Row locks in one order (series, member), whatever the batch.
-  return [...out.values()].sort((a, b) => (a.seriesId + a.memberId < b.seriesId + b.memberId ? -1 : 1));
-}
-
-function toOrder(a: AcceptedOrder, row: Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>): Order {
-  return {
-    id: a.input.id,
-    seq: row.seq,
-    seriesId: a.input.seriesId,
-    memberId: a.input.memberId,
-    side: a.input.side,
-    priceFen: a.input.priceFen,
-    quantity: a.input.quantity,
-    // What the placer is told is its order's state right after its own matching.
-    filledQuantity: a.placed.filledQuantity,
-    status: a.placed.status,
-    timeInForce: a.input.timeInForce,
-    clientOrderId: a.input.clientOrderId ?? null,
-    cancelReason: a.placed.cancelReason ?? null,
-    createdAt: row.createdAt,
-    updatedAt: row.updatedAt,
-  };
 }
 
 /** What the batch reads of a series: the most aggressive limits of its orders bound the book read. */

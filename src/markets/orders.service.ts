@@ -7,7 +7,8 @@ import type { AuditEntry } from '../platform/audit/audit.repository.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
-import { PrismaService, type RawSql, type Tx } from '../platform/prisma/prisma.service.js';
+import type { RawSql, Tx } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { Clock } from '../platform/time/clock.js';
 import type { Side } from './domain/matching.js';
 import { feeTransfers } from './fees.js';
@@ -37,7 +38,7 @@ export interface PlacedOrder {
 @Injectable()
 export class OrdersService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: MarketsRepository,
     private readonly margin: MarginService,
     private readonly ledger: LedgerService,
@@ -46,9 +47,9 @@ export class OrdersService {
 
   /** An order placed before under this id (a replayed request), with the trades it produced. */
   async replay(id: string): Promise<PlacedOrder | null> {
-    const existing = await this.repo.findOrder(this.prisma, id);
+    const existing = await this.repo.findOrder(this.tx.root, id);
     if (!existing) return null;
-    const trades = await this.repo.tradesOfOrder(this.prisma, existing.id);
+    const trades = await this.repo.tradesOfOrder(this.tx.root, existing.id);
     return { order: existing, trades: trades.map((t) => ({ ...t, businessDate: isoDate(t.businessDate) })) };
   }
 
@@ -91,7 +92,7 @@ export class OrdersService {
   }
 
   async cancel(p: Principal, orderId: string): Promise<Order> {
-    return this.prisma.$transaction(async (tx) => {
+    return this.tx.run(async (tx) => {
       const found = isUuid(orderId) ? await this.repo.findOrder(tx, orderId) : null;
       if (!found || (p.role !== 'clearing' && found.memberId !== p.memberId)) throw new DomainError('NOT_FOUND', 'order not found');
       const series = (await this.repo.seriesById(tx, found.seriesId))!;

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { generateApiKey, hashApiKey } from '../platform/auth/api-key.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { MembersRepository } from './members.repository.js';
 
 export interface BootstrapResult {
@@ -17,18 +17,18 @@ export interface BootstrapResult {
 @Injectable()
 export class BootstrapService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly members: MembersRepository,
   ) {}
 
   async ensureClearing(key?: string): Promise<BootstrapResult> {
-    return this.prisma.$transaction(async (tx) => {
-      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('tokenclear:bootstrap'))`;
+    return this.tx.run(async (tx) => {
+      await this.members.lockBootstrap(tx);
       const member =
         (await this.members.findClearingMember(tx)) ??
         (await this.members.create(tx, { name: 'TokenClear Clearing House', kind: 'CLEARING' }));
       if (!key) {
-        const existing = await tx.apiKey.findFirst({ where: { memberId: member.id, role: 'clearing', revokedAt: null } });
+        const existing = await this.members.findLiveKey(tx, member.id, 'clearing');
         if (existing) return { clearingMemberId: member.id, keyId: existing.id };
       }
       const text = key ?? generateApiKey();

@@ -66,8 +66,8 @@ export class MembersController {
 
   @Get('members/:id/api-keys')
   @ApiOkResponse({ type: [ApiKeyView] })
-  async listKeys(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<{ items: ApiKeyView[]; nextCursor: null }> {
-    return { items: await this.service.listKeys(p, id), nextCursor: null };
+  listKeys(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Query() q: PageQueryDto): Promise<Page<ApiKeyView>> {
+    return this.service.listKeys(p, id, q.cursor, q.limit ?? 50);
   }
 
   @Delete('api-keys/:id')

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ApiKey, Member } from '../generated/prisma/client.js';
 import type { ApiRole, MemberKind, MemberStatus } from '../generated/prisma/enums.js';
-import { PrismaService, type Db } from '../platform/prisma/prisma.service.js';
+import { PrismaService, type Db, type Tx } from '../platform/prisma/prisma.service.js';
 
 @Injectable()
 export class MembersRepository {
@@ -13,6 +13,11 @@ export class MembersRepository {
 
   findById(id: string, db: Db = this.prisma): Promise<Member | null> {
     return db.member.findUnique({ where: { id } });
+  }
+
+  /** Members by id, those that exist. */
+  findByIds(db: Db, ids: string[]): Promise<Member[]> {
+    return db.member.findMany({ where: { id: { in: ids } } });
   }
 
   list(afterId: string | undefined, limit: number): Promise<Member[]> {
@@ -35,8 +40,26 @@ export class MembersRepository {
     return this.prisma.apiKey.findUnique({ where: { id } });
   }
 
-  listKeys(memberId: string): Promise<ApiKey[]> {
-    return this.prisma.apiKey.findMany({ where: { memberId }, orderBy: { createdAt: 'asc' } });
+  /** A member's keys in creation order (id breaks ties), `limit + 1` of them after `after`. */
+  listKeys(memberId: string, after: { createdAt: Date; id: string } | undefined, limit: number): Promise<ApiKey[]> {
+    return this.prisma.apiKey.findMany({
+      where: {
+        memberId,
+        ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
+  }
+
+  /** A live key of the member in the role, if any. */
+  findLiveKey(db: Db, memberId: string, role: ApiRole): Promise<ApiKey | null> {
+    return db.apiKey.findFirst({ where: { memberId, role, revokedAt: null } });
+  }
+
+  /** Serialises bootstraps across processes for the rest of the transaction. */
+  async lockBootstrap(tx: Tx): Promise<void> {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('tokenclear:bootstrap'))`;
   }
 
   /** Revocation is permanent; revoking twice keeps the first instant. */

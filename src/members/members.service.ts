@@ -7,10 +7,13 @@ import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import type { ApiKeyCreatedView, ApiKeyView, MemberView } from './dto/member.dto.js';
 import { MembersRepository } from './members.repository.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
+
+/** An api key page's cursor: the last key's creation instant (ms) and id. */
+const KEY_CURSOR = /^\d{1,15}\|[0-9a-f-]{36}$/;
 
 const ROLE_FOR_KIND: Record<MemberKind, ApiRole> = {
   OPERATOR: 'operator',
@@ -38,7 +41,7 @@ function toKeyView(k: ApiKey): ApiKeyView {
 @Injectable()
 export class MembersService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly members: MembersRepository,
     private readonly ledger: LedgerRepository,
   ) {}
@@ -47,7 +50,7 @@ export class MembersService {
   async create(name: string, kind: MemberKind, id?: string): Promise<MemberView> {
     const existing = id ? await this.members.findById(id) : null;
     if (existing) return toMemberView(existing);
-    const member = await this.prisma.$transaction(async (tx) => {
+    const member = await this.tx.run(async (tx) => {
       const m = await this.members.create(tx, { id, name: name.trim(), kind });
       await this.ledger.createMemberAccounts(tx, m.id);
       return m;
@@ -82,13 +85,16 @@ export class MembersService {
       throw new DomainError('ROLE_KIND_MISMATCH', `A ${member.kind} member can only hold ${ROLE_FOR_KIND[member.kind]} keys`);
     }
     const key = generateApiKey();
-    const row = await this.members.createKey(this.prisma, { memberId, role, hash: hashApiKey(key), label });
+    const row = await this.members.createKey(this.tx.root, { memberId, role, hash: hashApiKey(key), label });
     return { id: row.id, key, role: row.role, label: row.label };
   }
 
-  async listKeys(principal: Principal, memberId: string): Promise<ApiKeyView[]> {
+  async listKeys(principal: Principal, memberId: string, cursor: string | undefined, limit: number): Promise<Page<ApiKeyView>> {
     await this.loadVisible(principal, memberId);
-    return (await this.members.listKeys(memberId)).map(toKeyView);
+    const after = decodeCursor(cursor, KEY_CURSOR);
+    const [ms, id] = after ? after.split('|') : [];
+    const rows = await this.members.listKeys(memberId, after ? { createdAt: new Date(Number(ms)), id } : undefined, limit);
+    return toPage(rows, limit, (k) => `${k.createdAt.getTime()}|${k.id}`, toKeyView);
   }
 
   /** Clearing staff may revoke any key; a member only its own. */

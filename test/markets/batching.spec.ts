@@ -11,6 +11,9 @@ import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
+// Code-unit order (ids are ASCII): the same whatever the locale.
+const compareText = (x: string | null, y: string | null): number => ((x ?? '') < (y ?? '') ? -1 : (x ?? '') > (y ?? '') ? 1 : 0);
+
 // Product: 10M-token contracts (× 10), reference 4.00, IM 10 %: a 3.90 bid of one contract holds
 // 4.00 of margin (at the reference price); fee 0.05 per contract traded.
 describe('order batches: judged in arrival order, and placed one by one when a batch cannot commit', () => {
@@ -134,7 +137,7 @@ describe('order batches: judged in arrival order, and placed one by one when a b
       where: { action: 'markets.order.place', actorMemberId: { in: [a.id, b.id, poor.id] } },
     });
     const successes = events.filter((e) => e.outcome === 'SUCCESS');
-    expect(successes.map((e) => e.targetId).sort()).toEqual([...accepted].sort());
+    expect(successes.map((e) => e.targetId).sort(compareText)).toEqual([...accepted].sort(compareText));
     expect(new Set(successes.map((e) => e.requestId)).size).toBe(3);
     expect(successes.every((e) => e.targetType === 'order' && e.role === 'trader' && e.httpStatus === 201)).toBe(true);
     // Same transaction: now() is the transaction's start, so the event and the order share it.

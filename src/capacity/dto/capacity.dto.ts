@@ -16,6 +16,7 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { PageQueryDto } from '../../platform/pagination/page.js';
 
 export const MAX_TOKENS_PER_SECOND = 10_000_000;
 
@@ -115,7 +116,7 @@ export class HeartbeatDto {
   leases?: string[];
 }
 
-export class CapacityQueryDto {
+export class CapacityQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ example: 'llm-70b-instruct' })
   @IsOptional()
   @IsString()

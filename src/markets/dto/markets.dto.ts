@@ -92,6 +92,10 @@ export class TradesQueryDto extends PageQueryDto {
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 40) series?: string;
 }
 
+export class PositionsQueryDto extends PageQueryDto {
+  @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 40) series?: string;
+}
+
 export class BookQueryDto {
   @ApiPropertyOptional({ default: 10, minimum: 1, maximum: 100 })
   @IsOptional()
