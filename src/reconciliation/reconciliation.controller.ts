@@ -72,8 +72,8 @@ export class ReconciliationController {
   }
 
   @Get('adjustments')
-  async listAdjustments(@Query() q: AdjustmentsQueryDto) {
-    return { items: (await this.adjustments.list(q.status)).map(adjustmentView), nextCursor: null };
+  listAdjustments(@Query() q: AdjustmentsQueryDto) {
+    return this.adjustments.list(q);
   }
 
   @Get('adjustments/:id')
@@ -98,7 +98,11 @@ export class ReconciliationController {
     const limit = q.limit ?? 50;
     const after = decodeCursor(q.cursor, /^\d+$/);
     const rows = await this.audit.list({
-      ...q,
+      actorMemberId: q.actorMemberId,
+      actorKeyId: q.actorKeyId,
+      action: q.action,
+      targetType: q.targetType,
+      targetId: q.targetId,
       from: q.from ? new Date(q.from) : undefined,
       to: q.to ? new Date(q.to) : undefined,
       afterSeq: after ? BigInt(after) : undefined,
