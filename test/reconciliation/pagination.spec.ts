@@ -118,5 +118,11 @@ describe('reconciliation and payments lists page with the shared cursor', () => 
       expectProblem(await t.clearing.get(`${path}${sep}cursor=bm90LWEta2V5`), 400, 'VALIDATION_FAILED');
       expect((await t.clearing.get(`${path}${sep}limit=500`)).status).toBe(200);
     }
+    // A well-formed sequence number past bigint's range is refused too, not a database error.
+    expectProblem(
+      await t.clearing.get(`/v1/audit-events?cursor=${Buffer.from('9'.repeat(30)).toString('base64url')}`),
+      400,
+      'VALIDATION_FAILED',
+    );
   });
 });
