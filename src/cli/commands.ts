@@ -99,15 +99,29 @@ async function reconRun(api: CliApi, io: Io, args: string[]): Promise<number> {
 
 async function breaksList(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, ['status', 'type', 'member']);
-  const q = new URLSearchParams({ limit: '500' });
+  const q = new URLSearchParams();
   if (values.status) q.set('status', values.status);
   if (values.type) q.set('type', values.type);
   if (values.member) q.set('memberId', values.member);
-  const page = await api.json<{ items: Record<string, unknown>[] }>('GET', `/v1/reconciliation/breaks?${q}`);
-  if (values.json) io.out(JSON.stringify(page.items, null, 2));
-  else
-    io.out(page.items.length ? table(page.items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
+  const items = await everyPage<Record<string, unknown>>(api, `/v1/reconciliation/breaks?${q}`);
+  if (values.json) io.out(JSON.stringify(items, null, 2));
+  else io.out(items.length ? table(items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
   return 0;
+}
+
+/** Every row of a paged list: the API answers at most 500 a page, and a command means them all. */
+async function everyPage<T>(api: CliApi, path: string): Promise<T[]> {
+  const items: T[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { items: T[]; nextCursor: string | null } = await api.json(
+      'GET',
+      `${path}${path.includes('?') ? '&' : '?'}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor !== null);
+  return items;
 }
 
 async function statementsExport(api: CliApi, io: Io, args: string[]): Promise<number> {
@@ -126,7 +140,14 @@ async function paymentsExport(api: CliApi, io: Io, args: string[]): Promise<numb
   const { values } = opts(args, ['date', 'format', 'out']);
   const format = values.format ?? 'pain001';
   if (!['pain001', 'csv', 'json'].includes(format)) throw new UsageError('--format is pain001, csv or json');
-  const res = await api.request('GET', `/v1/payment-instructions?businessDate=${need(values.date, '--date')}&format=${format}`);
+  const path = `/v1/payment-instructions?businessDate=${need(values.date, '--date')}`;
+  if (format === 'json') {
+    // The JSON list is paged; the export is the whole date.
+    const items = await everyPage<Record<string, unknown>>(api, path);
+    await output(io, JSON.stringify({ businessDate: values.date, items, nextCursor: null }), values.out);
+    return 0;
+  }
+  const res = await api.request('GET', `${path}&format=${format}`);
   await output(io, res.text, values.out);
   return 0;
 }

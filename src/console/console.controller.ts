@@ -9,7 +9,6 @@ import { Queues } from '../platform/queues/queues.js';
 import { QUEUE_NAMES } from '../platform/queues/job-registry.js';
 import { isoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
-import { SettlementRunsService } from '../settlement/settlement-runs.service.js';
 import { ConsoleRepository } from './console.repository.js';
 
 @ApiTags('console')
@@ -20,7 +19,6 @@ export class ConsoleController {
     private readonly market: MarketDataService,
     private readonly capacity: CapacityViewService,
     private readonly queues: Queues,
-    private readonly runs: SettlementRunsService,
     private readonly clock: Clock,
   ) {}
 
@@ -80,17 +78,19 @@ export class ConsoleController {
     };
   }
 
-  /** Clearing staff's start page. */
+  /**
+   * Clearing staff's start page: counts and totals only. The day's settlement runs are a list of
+   * their own (GET /v1/settlement/runs, paged), which the page reads beside this.
+   */
   @Get('console/overview')
   @ApiBearerAuth()
   @Roles('clearing')
   async overview() {
     const today = this.clock.businessDate();
-    const [total, calls, breaks, runs, depths] = await Promise.all([
+    const [total, calls, breaks, depths] = await Promise.all([
       this.repo.trialBalanceFen(),
       this.repo.openMarginCalls(),
       this.repo.openBreaksByAge(),
-      this.runs.list().then((r) => this.runs.views(r)),
       Promise.all(
         QUEUE_NAMES.map(async (name) => ({
           queue: name,
@@ -106,7 +106,6 @@ export class ConsoleController {
       trialBalance: { total: formatFen(total), currency: 'CNY', balanced: total === 0n },
       marginCalls: { open: calls.count, overdue: calls.overdue, amount: formatFen(calls.amountFen), currency: 'CNY' },
       breaksByAge: breaks,
-      runs,
       queues: depths,
     };
   }

@@ -35,10 +35,10 @@ export class PaymentsController {
       res.type('text/csv').setHeader('content-disposition', `attachment; filename="payments-${day}.csv"`);
       return this.payments.csv(day);
     }
-    const rows = await this.payments.instructions(day);
+    const page = await this.payments.instructionsPage(day, q);
     return {
       businessDate: day,
-      items: rows.map((r) => ({
+      items: page.items.map((r) => ({
         id: r.id,
         memberId: r.memberId,
         memberName: r.memberName,
@@ -48,7 +48,7 @@ export class PaymentsController {
         endToEndId: r.endToEndId,
         status: r.status,
       })),
-      nextCursor: null,
+      nextCursor: page.nextCursor,
     };
   }
 

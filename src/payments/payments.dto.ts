@@ -1,7 +1,9 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsOptional, Matches } from 'class-validator';
+import { PageQueryDto } from '../platform/pagination/page.js';
 
-export class PaymentInstructionsQueryDto {
+/** Paging applies to the JSON list; the pain.001 and CSV files always hold every instruction of the date. */
+export class PaymentInstructionsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ example: '2026-12-01' })
   @IsOptional()
   @Matches(/^\d{4}-\d{2}-\d{2}$/, { message: 'businessDate must be YYYY-MM-DD' })

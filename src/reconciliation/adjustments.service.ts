@@ -6,8 +6,12 @@ import { LedgerService } from '../ledger/ledger.service.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
-import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import type { Tx } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { Clock } from '../platform/time/clock.js';
+import { AdjustmentsRepository, type AdjustmentStatus } from './adjustments.repository.js';
+import { ReconciliationRepository } from './reconciliation.repository.js';
 
 export interface AdjustmentPayload {
   debitAccount: string;
@@ -48,7 +52,9 @@ export function adjustmentView(a: Adjustment) {
 @Injectable()
 export class AdjustmentsService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly repo: AdjustmentsRepository,
+    private readonly recon: ReconciliationRepository,
     private readonly ledger: LedgerService,
     private readonly ledgerRepo: LedgerRepository,
     private readonly clock: Clock,
@@ -59,16 +65,16 @@ export class AdjustmentsService {
       throw new DomainError('VALIDATION_FAILED', 'debit and credit accounts must differ', [
         { field: 'creditAccount', message: 'same as debitAccount' },
       ]);
-    const accounts = await this.ledgerRepo.accountsByCode(this.prisma, [payload.debitAccount, payload.creditAccount]);
+    const accounts = await this.ledgerRepo.accountsByCode(this.tx.root, [payload.debitAccount, payload.creditAccount]);
     for (const code of [payload.debitAccount, payload.creditAccount])
       if (!accounts.has(code)) throw new DomainError('ACCOUNT_NOT_FOUND', `no ledger account ${code}`);
-    if (payload.breakId && !(await this.prisma.break.findUnique({ where: { id: payload.breakId } })))
+    if (payload.breakId && !(await this.recon.findBreak(this.tx.root, payload.breakId)))
       throw new DomainError('NOT_FOUND', 'break not found');
-    return this.prisma.adjustment.create({ data: { ...payload, payloadHash: payloadHash(payload), proposedByKeyId: p.keyId } });
+    return this.repo.create(this.tx.root, { ...payload, payloadHash: payloadHash(payload), proposedByKeyId: p.keyId });
   }
 
   async approve(p: Principal, id: string, approvedHash: string): Promise<Adjustment> {
-    return this.prisma.$transaction(async (tx) => {
+    return this.tx.run(async (tx) => {
       const a = await this.decidable(tx, p, id);
       // The row must still be what was proposed, and the checker must have seen that payload.
       if (payloadHash(a) !== a.payloadHash || approvedHash !== a.payloadHash)
@@ -84,35 +90,39 @@ export class AdjustmentsService {
           reference: a.reason.slice(0, 200),
         },
       ]);
-      return tx.adjustment.update({
-        where: { id },
-        data: { status: 'APPROVED', decidedByKeyId: p.keyId, decidedAt: new Date(), transferId: t.id },
-      });
+      return this.repo.decide(tx, id, { status: 'APPROVED', decidedByKeyId: p.keyId, transferId: t.id });
     });
   }
 
   async reject(p: Principal, id: string, comment: string): Promise<Adjustment> {
-    return this.prisma.$transaction(async (tx) => {
+    return this.tx.run(async (tx) => {
       await this.decidable(tx, p, id);
-      return tx.adjustment.update({
-        where: { id },
-        data: { status: 'REJECTED', decidedByKeyId: p.keyId, decidedAt: new Date(), decisionComment: comment },
-      });
+      return this.repo.decide(tx, id, { status: 'REJECTED', decidedByKeyId: p.keyId, decisionComment: comment });
     });
   }
 
-  list(status?: 'PENDING' | 'APPROVED' | 'REJECTED'): Promise<Adjustment[]> {
-    return this.prisma.adjustment.findMany({ where: { status }, orderBy: { createdAt: 'desc' }, take: 200 });
+  /** Newest first, a page at a time. */
+  async list(q: { status?: AdjustmentStatus; limit?: number; cursor?: string }): Promise<Page<ReturnType<typeof adjustmentView>>> {
+    const limit = q.limit ?? 50;
+    const after = decodeCursor(q.cursor, /^\d{13}\|[0-9a-f-]{36}$/);
+    const [afterMs, afterId] = after ? after.split('|') : [];
+    const rows = await this.repo.page(
+      this.tx.root,
+      q.status,
+      after ? { createdAt: new Date(Number(afterMs)), id: afterId } : undefined,
+      limit + 1,
+    );
+    return toPage(rows, limit, (a) => `${String(a.createdAt.getTime()).padStart(13, '0')}|${a.id}`, adjustmentView);
   }
 
   async get(id: string): Promise<Adjustment> {
-    const a = await this.prisma.adjustment.findUnique({ where: { id } });
+    const a = await this.repo.find(this.tx.root, id);
     if (!a) throw new DomainError('NOT_FOUND', 'adjustment not found');
     return a;
   }
 
   private async decidable(tx: Tx, p: Principal, id: string): Promise<Adjustment> {
-    const [a] = await tx.$queryRaw<Adjustment[]>`SELECT * FROM adjustments WHERE id = ${id}::uuid FOR UPDATE`;
+    const a = await this.repo.lock(tx, id);
     if (!a) throw new DomainError('NOT_FOUND', 'adjustment not found');
     if (a.status !== 'PENDING') throw new DomainError('ADJUSTMENT_NOT_PENDING', `adjustment is ${a.status}`);
     if (a.proposedByKeyId === p.keyId) throw new DomainError('SELF_APPROVAL');

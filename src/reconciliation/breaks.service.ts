@@ -3,8 +3,10 @@ import type { Break } from '../generated/prisma/client.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { decodeCursor, toPage } from '../platform/pagination/page.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import type { BreaksQueryDto } from './dto/reconciliation.dto.js';
+import { AdjustmentsRepository } from './adjustments.repository.js';
+import { ReconciliationRepository } from './reconciliation.repository.js';
 
 export function breakView(b: Break, now = new Date()) {
   const ageSeconds = Math.max(
@@ -41,25 +43,27 @@ export function breakView(b: Break, now = new Date()) {
 
 @Injectable()
 export class BreaksService {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly repo: ReconciliationRepository,
+    private readonly adjustments: AdjustmentsRepository,
+  ) {}
 
   async list(q: BreaksQueryDto) {
     const limit = q.limit ?? 50;
     const after = decodeCursor(q.cursor, /^\d{13}\|[0-9a-f-]{36}$/);
     const [afterMs, afterId] = after ? after.split('|') : [];
-    const rows = await this.prisma.break.findMany({
-      where: {
+    const rows = await this.repo.breaksPage(
+      this.tx.root,
+      {
         status: q.status,
         type: q.type,
         memberId: q.memberId,
-        ...(q.minAgeHours !== undefined ? { firstSeenAt: { lte: new Date(Date.now() - q.minAgeHours * 3_600_000) } } : {}),
-        ...(after
-          ? { OR: [{ firstSeenAt: { gt: new Date(Number(afterMs)) } }, { firstSeenAt: new Date(Number(afterMs)), id: { gt: afterId } }] }
-          : {}),
+        firstSeenBy: q.minAgeHours !== undefined ? new Date(Date.now() - q.minAgeHours * 3_600_000) : undefined,
       },
-      orderBy: [{ firstSeenAt: 'asc' }, { id: 'asc' }],
-      take: limit + 1,
-    });
+      after ? { firstSeenAt: new Date(Number(afterMs)), id: afterId } : undefined,
+      limit + 1,
+    );
     const now = new Date();
     return toPage(
       rows,
@@ -70,15 +74,12 @@ export class BreaksService {
   }
 
   async resolve(p: Principal, id: string, comment: string, adjustmentId?: string): Promise<Break> {
-    if (adjustmentId && !(await this.prisma.adjustment.findUnique({ where: { id: adjustmentId } })))
+    if (adjustmentId && !(await this.adjustments.find(this.tx.root, adjustmentId)))
       throw new DomainError('NOT_FOUND', 'adjustment not found');
-    const moved = await this.prisma.break.updateMany({
-      where: { id, status: 'OPEN' },
-      data: { status: 'RESOLVED', resolvedAt: new Date(), resolvedBy: p.keyId, comment, adjustmentId },
-    });
-    const b = await this.prisma.break.findUnique({ where: { id } });
+    const moved = await this.repo.resolveOpenBreak(this.tx.root, id, { resolvedBy: p.keyId, comment, adjustmentId });
+    const b = await this.repo.findBreak(this.tx.root, id);
     if (!b) throw new DomainError('NOT_FOUND', 'break not found');
-    if (moved.count === 0) throw new DomainError('BREAK_NOT_OPEN', `break is ${b.status}`);
+    if (!moved) throw new DomainError('BREAK_NOT_OPEN', `break is ${b.status}`);
     return b;
   }
 }

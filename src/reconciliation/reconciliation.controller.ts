@@ -1,13 +1,12 @@
 import { Body, Controller, Get, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { AuditRepository } from '../platform/audit/audit.repository.js';
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import { uuidParam } from '../platform/http/params.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { parseAmount, parseCurrency } from '../platform/money/money.js';
-import { decodeCursor, toPage } from '../platform/pagination/page.js';
 import { AdjustmentsService, adjustmentView } from './adjustments.service.js';
+import { AuditTrailService } from './audit-trail.service.js';
 import { BreaksService, breakView } from './breaks.service.js';
 import {
   AdjustmentsQueryDto,
@@ -30,7 +29,7 @@ export class ReconciliationController {
     private readonly recon: ReconciliationService,
     private readonly breaks: BreaksService,
     private readonly adjustments: AdjustmentsService,
-    private readonly audit: AuditRepository,
+    private readonly auditTrail: AuditTrailService,
   ) {}
 
   @Post('reconciliation/runs')
@@ -72,8 +71,8 @@ export class ReconciliationController {
   }
 
   @Get('adjustments')
-  async listAdjustments(@Query() q: AdjustmentsQueryDto) {
-    return { items: (await this.adjustments.list(q.status)).map(adjustmentView), nextCursor: null };
+  listAdjustments(@Query() q: AdjustmentsQueryDto) {
+    return this.adjustments.list(q);
   }
 
   @Get('adjustments/:id')
@@ -94,21 +93,7 @@ export class ReconciliationController {
   }
 
   @Get('audit-events')
-  async auditEvents(@Query() q: AuditQueryDto) {
-    const limit = q.limit ?? 50;
-    const after = decodeCursor(q.cursor, /^\d+$/);
-    const rows = await this.audit.list({
-      ...q,
-      from: q.from ? new Date(q.from) : undefined,
-      to: q.to ? new Date(q.to) : undefined,
-      afterSeq: after ? BigInt(after) : undefined,
-      limit: limit + 1,
-    });
-    return toPage(
-      rows,
-      limit,
-      (e) => e.seq.toString(),
-      (e) => ({ ...e, seq: e.seq.toString(), createdAt: e.createdAt.toISOString() }),
-    );
+  auditEvents(@Query() q: AuditQueryDto) {
+    return this.auditTrail.list(q);
   }
 }

@@ -1,13 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { Prisma, ReconciliationRun } from '../generated/prisma/client.js';
+import type { ReconciliationRun } from '../generated/prisma/client.js';
 import { DomainError } from '../platform/errors/error-codes.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
-import { CHECKS, CHECK_NAMES, type Difference } from './checks.js';
-
-// Runs never overlap: two concurrent runs could both open the same break.
-const RECON_LOCK = 727_275;
+import { CHECK_NAMES, type Difference } from './checks.js';
+import { ChecksRepository } from './checks.repository.js';
+import { ReconciliationRepository } from './reconciliation.repository.js';
 
 /**
  * Reconciliation: every check over the whole data, each difference a Break. A difference already
@@ -17,23 +16,27 @@ const RECON_LOCK = 727_275;
 export class ReconciliationService {
   private readonly logger = new Logger(ReconciliationService.name);
 
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly repo: ReconciliationRepository,
+    private readonly checks: ChecksRepository,
+  ) {}
 
   async run(
     trigger: 'MANUAL' | 'SETTLEMENT' | 'BANK_STATEMENT',
     requestedBy?: string,
     settlementRunId?: string,
   ): Promise<ReconciliationRun> {
-    const run = await this.prisma.reconciliationRun.create({ data: { trigger, requestedBy, settlementRunId } });
+    const run = await this.repo.createRun(this.tx.root, { trigger, requestedBy, settlementRunId });
     try {
-      return await this.prisma.$transaction(
+      return await this.tx.run(
         async (tx) => {
-          await tx.$executeRaw`SELECT pg_advisory_xact_lock(${RECON_LOCK})`;
+          await this.repo.lockRuns(tx);
           const checks = [];
           const found: Difference[] = [];
           for (const name of CHECK_NAMES) {
             const t0 = performance.now();
-            const result = await CHECKS[name](tx);
+            const result = await this.checks.run(tx, name);
             checks.push({
               name,
               rowsExamined: result.rowsExamined,
@@ -42,36 +45,26 @@ export class ReconciliationService {
             });
             found.push(...result.differences);
           }
-          const open = await tx.break.findMany({ where: { status: 'OPEN' }, select: { id: true, type: true, key: true } });
+          const open = await this.repo.openBreaks(tx);
           const keyOf = (x: { type: string; key: string }) => `${x.type}|${x.key}`;
           const openByKey = new Map(open.map((b) => [keyOf(b), b.id]));
           const seen = new Set(found.map(keyOf));
           const fresh = found.filter((d) => !openByKey.has(keyOf(d)));
           const still = found.filter((d) => openByKey.has(keyOf(d)));
-          await tx.break.createMany({
-            data: fresh.map((d) => ({ ...d, references: d.references as Prisma.InputJsonValue, firstRunId: run.id, lastRunId: run.id })),
-          });
-          // Differences still open are refreshed in one statement (their amounts may have moved).
-          if (still.length > 0) {
-            await tx.$executeRaw`
-              UPDATE breaks b SET expected = u.expected, actual = u.actual, difference = u.difference, "lastSeenAt" = now(), "lastRunId" = ${run.id}::uuid
-              FROM unnest(${still.map((d) => openByKey.get(keyOf(d))!)}::uuid[], ${still.map((d) => d.expected)}::text[],
-                          ${still.map((d) => d.actual)}::text[], ${still.map((d) => d.difference)}::text[]) AS u(id, expected, actual, difference)
-              WHERE b.id = u.id`;
-          }
+          await this.repo.openBreaksFor(tx, run.id, fresh);
+          await this.repo.refreshBreaks(
+            tx,
+            run.id,
+            still.map((d) => ({ id: openByKey.get(keyOf(d))!, expected: d.expected, actual: d.actual, difference: d.difference })),
+          );
           const opened = fresh.length;
           const gone = open.filter((b) => !seen.has(keyOf(b))).map((b) => b.id);
-          await tx.break.updateMany({ where: { id: { in: gone } }, data: { status: 'CLEARED', clearedAt: new Date() } });
-          const finished = await tx.reconciliationRun.update({
-            where: { id: run.id },
-            data: {
-              status: 'COMPLETED',
-              checks,
-              breaksOpened: opened,
-              breaksCleared: gone.length,
-              openBreaks: seen.size,
-              finishedAt: new Date(),
-            },
+          await this.repo.clearBreaks(tx, gone);
+          const finished = await this.repo.completeRun(tx, run.id, {
+            checks,
+            breaksOpened: opened,
+            breaksCleared: gone.length,
+            openBreaks: seen.size,
           });
           this.logger.log(
             { run: run.id, trigger, differences: found.length, opened, cleared: gone.length },
@@ -82,10 +75,7 @@ export class ReconciliationService {
         { timeout: 300_000 },
       );
     } catch (err) {
-      await this.prisma.reconciliationRun.update({
-        where: { id: run.id },
-        data: { status: 'FAILED', error: (err as Error).message.slice(0, 2000), finishedAt: new Date() },
-      });
+      await this.repo.failRun(this.tx.root, run.id, (err as Error).message.slice(0, 2000));
       throw err;
     }
   }
@@ -94,16 +84,12 @@ export class ReconciliationService {
   @JobHandler('reconciliation.run')
   async afterSettlement({ settlementRunId }: JobPayloads['reconciliation.run']): Promise<{ runId: string | null }> {
     // An end of day finishes hundreds of runs at once: one reconciliation after the last covers all.
-    const settled = await this.prisma.settlementRun.findUnique({ where: { id: settlementRunId }, select: { finishedAt: true } });
-    const covered =
-      settled?.finishedAt &&
-      (await this.prisma.reconciliationRun.findFirst({ where: { createdAt: { gt: settled.finishedAt } }, select: { id: true } }));
-    if (covered) return { runId: null };
+    if (await this.repo.runAfterSettlement(this.tx.root, settlementRunId)) return { runId: null };
     return { runId: (await this.run('SETTLEMENT', undefined, settlementRunId)).id };
   }
 
   async get(id: string): Promise<ReconciliationRun> {
-    const run = await this.prisma.reconciliationRun.findUnique({ where: { id } });
+    const run = await this.repo.findRun(this.tx.root, id);
     if (!run) throw new DomainError('NOT_FOUND', 'reconciliation run not found');
     return run;
   }

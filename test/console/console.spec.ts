@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { parseAmount } from '../../src/platform/money/money.js';
-import { createClearingUser, type TestMember } from '../harness/factories.js';
+import { createClearingUser, createMember, type TestMember } from '../harness/factories.js';
 import { order } from '../harness/market-factories.js';
 import { ROOT } from '../harness/processes.js';
 import { endedDayWithTrade } from '../harness/settlement-helpers.js';
@@ -21,8 +21,8 @@ describe('clearing console and public market board in a real browser', () => {
   let b: TestMember;
   let checker: TestMember;
 
-  const signIn = async (key: string) => {
-    await page.goto(`${t.baseUrl}/console/`);
+  const signIn = async (key: string, query = '') => {
+    await page.goto(`${t.baseUrl}/console/${query}`);
     await page.getByLabel('Clearing API key').fill(key);
     await page.getByRole('button', { name: 'Sign in' }).click();
   };
@@ -143,6 +143,43 @@ describe('clearing console and public market board in a real browser', () => {
       await page.getByRole('link', { name: link }).click();
       await page.getByText(text).first().waitFor();
     }
+    expect(await page.getByRole('alert').count()).toBe(0);
+  });
+
+  it('pages through a list longer than a page: the rows past the first page appear after "Load more"', async () => {
+    for (let i = 0; i < 3; i++) await createMember(t, 'BUYER', `paging-member-${i}`);
+    // Every member, page after page, as the API orders them.
+    const pages: string[][] = [];
+    let cursor: string | null = null;
+    do {
+      const res: { status: number; body: { items: { id: string }[]; nextCursor: string | null } } = await t.clearing.get(
+        `/v1/members?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(res.status).toBe(200);
+      pages.push(res.body.items.map((m) => m.id));
+      cursor = res.body.nextCursor;
+    } while (cursor !== null);
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    const all = pages.flat();
+
+    await newPage();
+    await signIn(t.clearingKey, '?pageSize=2');
+    await page.getByRole('link', { name: 'Members' }).click();
+    const section = page.locator('section', { has: page.getByRole('heading', { name: 'Members' }) });
+    const rows = section.locator('tbody tr');
+    await expect.poll(() => rows.count()).toBe(2);
+    const shown = async () => (await section.locator('tbody code').allTextContents()).join(' ');
+    expect(await shown()).toContain(pages[0][0]);
+    for (const id of pages.slice(1).flat()) expect(await shown()).not.toContain(id);
+
+    const more = section.getByRole('button', { name: 'Load more members' });
+    for (let loaded = 1; loaded < pages.length; loaded++) {
+      await more.click();
+      await expect.poll(() => rows.count()).toBe(pages.slice(0, loaded + 1).flat().length);
+    }
+    await expect.poll(() => more.count()).toBe(0);
+    const ids = await section.locator('tbody code').allTextContents();
+    expect(ids).toEqual(all);
     expect(await page.getByRole('alert').count()).toBe(0);
   });
 });

@@ -60,7 +60,7 @@ describe('adjustments under four eyes (maker-checker)', () => {
       checker.client.post<AdjustmentView>(`/v1/adjustments/${p.body.id}/approve`, { payloadHash: hash }),
       other.client.post<AdjustmentView>(`/v1/adjustments/${p.body.id}/approve`, { payloadHash: hash }),
     ]);
-    expect([r1.status, r2.status].sort()).toEqual([201, 409]);
+    expect([r1.status, r2.status].toSorted((x, y) => x - y)).toEqual([201, 409]);
     expect((r1.status === 409 ? r1 : r2).body).toMatchObject({ code: 'ADJUSTMENT_NOT_PENDING' });
     expect(await cash(a)).toBe('87.66');
     expect(await cash(b)).toBe('12.34');

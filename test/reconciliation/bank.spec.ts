@@ -8,6 +8,9 @@ import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { fund } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
+// A stable order for comparing lists of rows whatever order they came in.
+const byJson = (x: unknown, y: unknown) => JSON.stringify(x).localeCompare(JSON.stringify(y));
+
 interface Instruction {
   memberId: string;
   direction: string;
@@ -146,9 +149,9 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
       Amt: { InstdAmt: { '#text': string; '@Ccy': string } };
       CdtrAcct: { Id: { Othr: { Id: string } } };
     }[];
-    expect(txs.map((x) => [x.CdtrAcct.Id.Othr.Id, x.PmtId.EndToEndId, x.Amt.InstdAmt['#text'], x.Amt.InstdAmt['@Ccy']]).sort()).toEqual(
-      [a, b].map((m) => [m.id, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY']).sort(),
-    );
+    expect(
+      txs.map((x) => [x.CdtrAcct.Id.Othr.Id, x.PmtId.EndToEndId, x.Amt.InstdAmt['#text'], x.Amt.InstdAmt['@Ccy']]).toSorted(byJson),
+    ).toEqual([a, b].map((m) => [m.id, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY']).toSorted(byJson));
     for (const x of txs) expect(x.Amt.InstdAmt['#text']).toMatch(/^\d+\.\d{2}$/);
   });
 

@@ -2,13 +2,8 @@ import { useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 import { api, session } from './api';
 import { PAGES } from './pages';
+import type { Me } from './types';
 import { ErrorBox } from './ui';
-
-interface Me {
-  memberId: string;
-  role: string;
-  keyId: string;
-}
 
 function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
   const [key, setKey] = useState('');

@@ -29,8 +29,11 @@ function bad(where: string, message: string): DomainError {
 
 type Node = Record<string, unknown>;
 const list = (v: unknown): Node[] => (v === undefined ? [] : Array.isArray(v) ? (v as Node[]) : [v as Node]);
+/** Tag values are not parsed (parseTagValue: false), so a leaf is a string; anything else reads as empty. */
+const scalar = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
+// An element with attributes keeps its text under '#text'.
 const text = (v: unknown): string | undefined =>
-  v === undefined || v === null ? undefined : typeof v === 'object' ? String((v as Node)['#text'] ?? '') : String(v);
+  v === undefined || v === null ? undefined : typeof v === 'object' ? scalar((v as Node)['#text']) : scalar(v);
 
 /** ISO 20022 camt.053.001.08 (bank-to-customer statement), the parts reconciliation needs. */
 export function parseCamt053(xml: string): ParsedStatement {
@@ -53,7 +56,7 @@ export function parseCamt053(xml: string): ParsedStatement {
   const entries = list(stmt.Ntry).map((n, i): StatementEntry => {
     const where = `Stmt/Ntry[${i + 1}]`;
     const amt = n.Amt as Node | string | undefined;
-    const ccy = typeof amt === 'object' ? String(amt['@Ccy'] ?? '') : '';
+    const ccy = typeof amt === 'object' ? scalar(amt['@Ccy']) : '';
     if (ccy !== 'CNY') throw bad(`${where}/Amt@Ccy`, `currency must be CNY, got ${JSON.stringify(ccy)}`);
     const direction = text(n.CdtDbtInd);
     if (direction !== 'CRDT' && direction !== 'DBIT') throw bad(`${where}/CdtDbtInd`, 'must be CRDT or DBIT');

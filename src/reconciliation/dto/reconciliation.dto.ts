@@ -56,7 +56,7 @@ export class AuditQueryDto extends PageQueryDto {
   @ApiPropertyOptional() @IsOptional() @IsDateString({ strict: true }) to?: string;
 }
 
-export class AdjustmentsQueryDto {
+export class AdjustmentsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['PENDING', 'APPROVED', 'REJECTED'] }) @IsOptional() @IsIn(['PENDING', 'APPROVED', 'REJECTED']) status?:
     'PENDING' | 'APPROVED' | 'REJECTED';
 }

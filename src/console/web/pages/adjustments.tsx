@@ -1,0 +1,69 @@
+import { useState } from 'react';
+import { api, cny } from '../api';
+import { More, usePaged } from '../paged';
+import type { Adjustment, Me } from '../types';
+import { ErrorBox, Table, useAction } from '../ui';
+
+export function Adjustments({ me }: { me: Me }) {
+  const pending = usePaged<Adjustment>('/v1/adjustments?status=PENDING');
+  const { error, reload } = pending;
+  const { act, error: actionError } = useAction(reload);
+  const [form, setForm] = useState({ debitAccount: '', creditAccount: '', amount: '', reason: '' });
+  return (
+    <>
+      <section>
+        <h2>Propose an adjustment</h2>
+        <form
+          className="inline"
+          onSubmit={(e) => (e.preventDefault(), act(() => api('POST', '/v1/adjustments', { ...form, currency: 'CNY' })))}
+        >
+          {(['debitAccount', 'creditAccount', 'amount', 'reason'] as const).map((k) => (
+            <label key={k}>
+              {k}
+              <input name={k} value={form[k]} onChange={(e) => setForm({ ...form, [k]: e.target.value })} />
+            </label>
+          ))}
+          <button type="submit">Propose</button>
+        </form>
+      </section>
+      <section>
+        <h2>Pending (four eyes: a different clearing user approves)</h2>
+        <ErrorBox error={error} />
+        <Table
+          rows={pending.items}
+          empty="nothing pending"
+          columns={[
+            { title: 'debit', value: (a) => a.debitAccount },
+            { title: 'credit', value: (a) => a.creditAccount },
+            { title: 'amount (CNY)', value: (a) => cny(a.amount), num: true },
+            { title: 'reason', value: (a) => a.reason },
+            {
+              title: '',
+              value: (a) =>
+                a.proposedByKeyId === me.keyId ? (
+                  <em>your proposal</em>
+                ) : (
+                  <>
+                    <button
+                      onClick={() => act(() => api('POST', `/v1/adjustments/${a.id}/approve`, { payloadHash: a.payloadHash }))}
+                      aria-label={`approve ${a.reason}`}
+                    >
+                      Approve
+                    </button>{' '}
+                    <button
+                      className="secondary"
+                      onClick={() => act(() => api('POST', `/v1/adjustments/${a.id}/reject`, { comment: 'rejected in console' }))}
+                    >
+                      Reject
+                    </button>
+                  </>
+                ),
+            },
+          ]}
+        />
+        <More list={pending} what="adjustments" />
+        <ErrorBox error={actionError} />
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,89 @@
+import { cny } from '../api';
+import { More, usePaged } from '../paged';
+import { Bar, ErrorBox, Table } from '../ui';
+
+interface Obligation {
+  id: string;
+  series: string;
+  sellerId: string;
+  buyerId: string;
+  tokens: number;
+  deliveredTokens: number;
+  shortfallTokens: number;
+  status: string;
+  released: string;
+  penalty: string;
+}
+
+interface FailedJob {
+  id: string;
+  failure: { code: string } | null;
+}
+
+interface Quality {
+  operatorId: string;
+  jobs: number;
+  ttftBreaches: number;
+  rateBreaches: number;
+}
+
+/** Obligations and their progress, failed jobs by reason, quality-spec breaches per operator. */
+export function Delivery() {
+  const obligations = usePaged<Obligation>('/v1/obligations', { refreshMs: 5_000 });
+  const failed = usePaged<FailedJob>('/v1/delivery/jobs?status=FAILED', { refreshMs: 5_000 });
+  const quality = usePaged<Quality>('/v1/delivery/quality', { refreshMs: 5_000, limit: null });
+  const reasons = new Map<string, number>();
+  for (const j of failed.items ?? []) reasons.set(j.failure?.code ?? 'UNKNOWN', (reasons.get(j.failure?.code ?? 'UNKNOWN') ?? 0) + 1);
+  return (
+    <>
+      <ErrorBox error={obligations.error ?? failed.error ?? quality.error} />
+      <section>
+        <h2>Obligations</h2>
+        <Table
+          rows={obligations.items}
+          columns={[
+            { title: 'series', value: (o) => o.series },
+            { title: 'seller', value: (o) => <code>{o.sellerId.slice(0, 8)}</code> },
+            { title: 'buyer', value: (o) => <code>{o.buyerId.slice(0, 8)}</code> },
+            { title: 'tokens', value: (o) => o.tokens.toLocaleString('en'), num: true },
+            { title: 'delivered', value: (o) => o.deliveredTokens.toLocaleString('en'), num: true },
+            { title: 'remaining', value: (o) => (o.tokens - o.deliveredTokens).toLocaleString('en'), num: true },
+            { title: 'delivered of total', value: (o) => <Bar value={o.deliveredTokens} total={o.tokens} /> },
+            { title: 'shortfall', value: (o) => o.shortfallTokens.toLocaleString('en'), num: true },
+            { title: 'paid (CNY)', value: (o) => cny(o.released), num: true },
+            { title: 'penalty (CNY)', value: (o) => cny(o.penalty), num: true },
+            { title: 'status', value: (o) => o.status },
+          ]}
+        />
+        <More list={obligations} what="obligations" />
+      </section>
+      <section>
+        <h2>Failed jobs by reason</h2>
+        {failed.hasMore && <p>Counted over the {failed.items?.length} failed jobs loaded so far.</p>}
+        <Table
+          rows={failed.items ? [...reasons.entries()] : undefined}
+          empty="no failed jobs"
+          columns={[
+            { title: 'reason', value: (r) => r[0] },
+            { title: 'jobs', value: (r) => r[1], num: true },
+          ]}
+        />
+        <More list={failed} what="failed jobs" />
+      </section>
+      <section>
+        <h2>Quality-spec breaches per operator</h2>
+        <Table
+          rows={quality.items}
+          empty="no deliveries yet"
+          columns={[
+            { title: 'operator', value: (q) => <code>{q.operatorId.slice(0, 8)}</code> },
+            { title: 'jobs', value: (q) => q.jobs, num: true },
+            { title: 'TTFT breaches', value: (q) => q.ttftBreaches, num: true },
+            { title: 'rate breaches', value: (q) => q.rateBreaches, num: true },
+          ]}
+        />
+        <More list={quality} what="operators" />
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,98 @@
+import { useState } from 'react';
+import { api, cny, session } from '../api';
+import { More, usePaged } from '../paged';
+import { ErrorBox, Table, useLoad } from '../ui';
+
+interface Member {
+  id: string;
+  name: string;
+  kind: string;
+  status: string;
+}
+
+type Row = Record<string, unknown>;
+
+/** Members, and one member's balances, positions, margin calls and statements. */
+export function Members() {
+  const members = usePaged<Member>('/v1/members');
+  const [id, setId] = useState<string>();
+  return (
+    <>
+      <section>
+        <h2>Members</h2>
+        <ErrorBox error={members.error} />
+        <Table
+          rows={members.items}
+          columns={[
+            {
+              title: 'name',
+              value: (m) => (
+                <a href="#/members" onClick={() => setId(m.id)}>
+                  {m.name}
+                </a>
+              ),
+            },
+            { title: 'kind', value: (m) => m.kind },
+            { title: 'status', value: (m) => m.status },
+            { title: 'id', value: (m) => <code>{m.id}</code> },
+          ]}
+        />
+        <More list={members} what="members" />
+      </section>
+      {id && <MemberDetail id={id} />}
+    </>
+  );
+}
+
+function MemberDetail({ id }: { id: string }) {
+  const balances = useLoad(() => api<Record<string, string>>('GET', `/v1/members/${id}/balances`), [id]);
+  // Neither list filters by member yet: the member's rows are picked from each page as it loads.
+  const positions = usePaged<Row>('/v1/positions');
+  const calls = usePaged<Row>('/v1/margin-calls');
+  const [date, setDate] = useState('');
+  const download = async () => {
+    const res = await fetch(`/v1/members/${id}/statements/${date}?format=csv`, { headers: { authorization: `Bearer ${session.get()}` } });
+    if (!res.ok) return alert(((await res.json()) as { detail?: string }).detail ?? res.statusText);
+    const url = URL.createObjectURL(await res.blob());
+    Object.assign(document.createElement('a'), { href: url, download: `statement-${id}-${date}.csv` }).click();
+  };
+  return (
+    <section>
+      <ErrorBox error={balances.error ?? positions.error ?? calls.error} />
+      <h2>Balances</h2>
+      <Table
+        rows={balances.data ? [balances.data] : undefined}
+        columns={['cash', 'margin', 'escrow', 'pending'].map((k) => ({
+          title: `${k} (CNY)`,
+          value: (b: Record<string, string>) => cny(b[k]),
+          num: true,
+        }))}
+      />
+      <h2>Positions</h2>
+      <Table
+        rows={positions.items?.filter((p) => p.memberId === id)}
+        columns={['series', 'long', 'short', 'net'].map((k) => ({
+          title: k,
+          value: (p: Row) => String(p[k]),
+          num: k !== 'series',
+        }))}
+      />
+      <More list={positions} what="positions" />
+      <h2>Margin calls</h2>
+      <Table
+        rows={calls.items?.filter((c) => c.memberId === id)}
+        columns={['businessDate', 'amount', 'status', 'dueAt'].map((k) => ({
+          title: k,
+          value: (c: Row) => String(c[k]),
+        }))}
+      />
+      <More list={calls} what="margin calls" />
+      <form className="inline" onSubmit={(e) => (e.preventDefault(), void download())}>
+        <label>
+          statement date <input value={date} onChange={(e) => setDate(e.target.value)} placeholder="YYYY-MM-DD" />
+        </label>
+        <button type="submit">Download CSV</button>
+      </form>
+    </section>
+  );
+}
