@@ -11,6 +11,7 @@ import { ReconciliationModule } from './reconciliation/reconciliation.module.js'
 import { MarketsModule } from './markets/markets.module.js';
 import { SettlementModule } from './settlement/settlement.module.js';
 import { MembersModule } from './members/members.module.js';
+import { StaffModule } from './staff/staff.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
 import { clearingKeyMiddleware } from './platform/auth/clearing-basic.middleware.js';
 import type { AppConfig } from './platform/config/config.js';
@@ -42,6 +43,7 @@ export class AppModule {
         PaymentsModule,
         ConsoleModule,
         MembersModule,
+        StaffModule,
       ],
     };
   }

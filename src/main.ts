@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
-import { BootstrapService } from './members/bootstrap.service.js';
+import { BootstrapService } from './staff/bootstrap.service.js';
 import { ConfigError, loadEnvConfig, type AppConfig } from './platform/config/config.js';
 import { resolveServices } from './platform/embedded/embedded-services.js';
 import { configureApp } from './platform/http/configure-app.js';

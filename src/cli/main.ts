@@ -1,5 +1,7 @@
 import 'reflect-metadata';
-import { BootstrapService } from '../members/bootstrap.service.js';
+import { BootstrapService } from '../staff/bootstrap.service.js';
+import { StaffRepository } from '../staff/staff.repository.js';
+import { StaffService } from '../staff/staff.service.js';
 import { ApiError, CliApi } from './api-client.js';
 import { COMMANDS, UsageError, type Io } from './commands.js';
 import { MembersRepository } from '../members/members.repository.js';
@@ -33,7 +35,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const prisma = new PrismaService({ ...env, databaseUrl: env.databaseUrl, redisUrl: env.redisUrl ?? '' });
   try {
-    const service = new BootstrapService(new TransactionRunner(prisma), new MembersRepository(prisma));
+    const tx = new TransactionRunner(prisma);
+    const members = new MembersRepository(prisma);
+    const service = new BootstrapService(tx, members, new StaffService(tx, new StaffRepository(prisma), members));
     const wanted =
       env.bootstrapClearingKey ??
       (flags.includes('--new-key') ? (await import('../platform/auth/api-key.js')).generateApiKey() : undefined);

@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiOkResponse, ApiCreatedResponse, ApiTags, ApiHeader } 
 import { Audited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
+import { IssuesSecret } from '../platform/idempotency/issues-secret.decorator.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { PageQueryDto, type Page } from '../platform/pagination/page.js';
 import { ApiKeyCreatedView, ApiKeyView, CreateApiKeyDto, CreateMemberDto, MeView, MemberView, UpdateMemberDto } from './dto/member.dto.js';
@@ -59,9 +60,10 @@ export class MembersController {
   @Roles('clearing')
   @Audited('api-key.create', 'api-key')
   @ApiHeader(IDEMPOTENCY_HEADER)
+  @IssuesSecret('api-key')
   @ApiCreatedResponse({ type: ApiKeyCreatedView })
-  createKey(@Param('id') id: string, @Body() body: CreateApiKeyDto): Promise<ApiKeyCreatedView> {
-    return this.service.createKey(id, body.role, body.label);
+  createKey(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Body() body: CreateApiKeyDto): Promise<ApiKeyCreatedView> {
+    return this.service.createKey(p, id, body.role, body.label);
   }
 
   @Get('members/:id/api-keys')

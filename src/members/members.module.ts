@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module.js';
-import { BootstrapService } from './bootstrap.service.js';
 import { MembersController } from './members.controller.js';
 import { MembersRepository } from './members.repository.js';
 import { MembersService } from './members.service.js';
@@ -8,7 +7,7 @@ import { MembersService } from './members.service.js';
 @Module({
   imports: [LedgerModule],
   controllers: [MembersController],
-  providers: [MembersRepository, MembersService, BootstrapService],
-  exports: [MembersRepository, BootstrapService],
+  providers: [MembersRepository, MembersService],
+  exports: [MembersRepository],
 })
 export class MembersModule {}

@@ -32,8 +32,12 @@ export class MembersRepository {
     return this.prisma.member.update({ where: { id }, data: { status } });
   }
 
-  createKey(db: Db, data: { memberId: string; role: ApiRole; hash: string; label?: string }): Promise<ApiKey> {
+  createKey(db: Db, data: { memberId: string; role: ApiRole; hash: string; label?: string; staffId?: string }): Promise<ApiKey> {
     return db.apiKey.upsert({ where: { hash: data.hash }, update: {}, create: data });
+  }
+
+  findKeyByHash(db: Db, hash: string): Promise<ApiKey | null> {
+    return db.apiKey.findUnique({ where: { hash } });
   }
 
   findKey(id: string): Promise<ApiKey | null> {

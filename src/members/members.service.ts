@@ -11,6 +11,7 @@ import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import type { ApiKeyCreatedView, ApiKeyView, MemberView } from './dto/member.dto.js';
 import { MembersRepository } from './members.repository.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
+import { personOf } from '../staff/four-eyes.js';
 
 /** An api key page's cursor: the last key's creation instant (ms) and id. */
 const KEY_CURSOR = /^\d{1,15}\|[0-9a-f-]{36}$/;
@@ -78,14 +79,19 @@ export class MembersService {
     return toMemberView(await this.members.setStatus(id, status));
   }
 
-  async createKey(memberId: string, role: ApiRole, label?: string): Promise<ApiKeyCreatedView> {
+  /**
+   * A clearing key made here belongs to the person asking for it (a second key of the same pair
+   * of eyes); a key for another person comes only with that person's approval (POST /v1/staff).
+   */
+  async createKey(principal: Principal, memberId: string, role: ApiRole, label?: string): Promise<ApiKeyCreatedView> {
     const member = await this.members.findById(memberId);
     if (!member) throw new DomainError('NOT_FOUND', 'member not found');
     if (ROLE_FOR_KIND[member.kind] !== role) {
       throw new DomainError('ROLE_KIND_MISMATCH', `A ${member.kind} member can only hold ${ROLE_FOR_KIND[member.kind]} keys`);
     }
     const key = generateApiKey();
-    const row = await this.members.createKey(this.tx.root, { memberId, role, hash: hashApiKey(key), label });
+    const staffId = role === 'clearing' ? personOf(principal) : undefined;
+    const row = await this.members.createKey(this.tx.root, { memberId, role, hash: hashApiKey(key), label, staffId });
     return { id: row.id, key, role: row.role, label: row.label };
   }
 

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import type { Adjustment } from '../generated/prisma/client.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
 import { LedgerService } from '../ledger/ledger.service.js';
+import { assertSecondPerson } from '../staff/four-eyes.js';
+import { StaffRepository } from '../staff/staff.repository.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
@@ -58,6 +60,7 @@ export class AdjustmentsService {
     private readonly ledger: LedgerService,
     private readonly ledgerRepo: LedgerRepository,
     private readonly clock: Clock,
+    private readonly staff: StaffRepository,
   ) {}
 
   async propose(p: Principal, payload: AdjustmentPayload): Promise<Adjustment> {
@@ -125,7 +128,8 @@ export class AdjustmentsService {
     const a = await this.repo.lock(tx, id);
     if (!a) throw new DomainError('NOT_FOUND', 'adjustment not found');
     if (a.status !== 'PENDING') throw new DomainError('ADJUSTMENT_NOT_PENDING', `adjustment is ${a.status}`);
-    if (a.proposedByKeyId === p.keyId) throw new DomainError('SELF_APPROVAL');
+    // Four eyes by person: the proposer's other keys are the same pair of eyes.
+    assertSecondPerson(p, { staffId: await this.staff.staffOfKey(tx, a.proposedByKeyId), keyId: a.proposedByKeyId }, 'SELF_APPROVAL');
     return a;
   }
 }

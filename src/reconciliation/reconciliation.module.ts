@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { LedgerModule } from '../ledger/ledger.module.js';
+import { StaffModule } from '../staff/staff.module.js';
 import { AdjustmentsRepository } from './adjustments.repository.js';
 import { AdjustmentsService } from './adjustments.service.js';
 import { AuditTrailService } from './audit-trail.service.js';
@@ -10,7 +11,7 @@ import { ReconciliationRepository } from './reconciliation.repository.js';
 import { ReconciliationService } from './reconciliation.service.js';
 
 @Module({
-  imports: [LedgerModule],
+  imports: [LedgerModule, StaffModule],
   controllers: [ReconciliationController],
   providers: [
     ReconciliationService,

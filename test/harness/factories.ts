@@ -1,3 +1,4 @@
+import { BootstrapService } from '../../src/staff/bootstrap.service.js';
 import { expect } from 'vitest';
 import type { ApiClient } from './http.js';
 import type { TestApp } from './test-app.js';
@@ -23,14 +24,13 @@ export async function createMember(t: TestApp, kind: Kind, name = `${kind.toLowe
   return { id: member.body.id, key: key.body.key, keyId: key.body.id, client: t.client(key.body.key) };
 }
 
-/** A second clearing key on the clearing member: a distinct person for maker-checker. */
-export async function createClearingUser(t: TestApp): Promise<TestMember> {
-  const key = await t.clearing.post<{ id: string; key: string }>(`/v1/members/${t.clearingMemberId}/api-keys`, {
-    role: 'clearing',
-    label: `clearing-${++seq}`,
-  });
-  expect(key.status, key.text).toBe(201);
-  return { id: t.clearingMemberId, key: key.body.key, keyId: key.body.id, client: t.client(key.body.key) };
+/**
+ * Another person of the clearing house's staff, with a first clearing key: added the way the first
+ * team is (`cli staff add`, database access), so four-eyes tests have a second pair of eyes.
+ */
+export async function createClearingUser(t: TestApp, name = `staff-${++seq}`): Promise<TestMember & { staffId: string }> {
+  const added = await t.app.get(BootstrapService).addStaff(name);
+  return { id: added.clearingMemberId, key: added.key, keyId: added.keyId, staffId: added.staffId, client: t.client(added.key) };
 }
 
 export function expectProblem(res: { status: number; headers: Headers; body: unknown; text: string }, status: number, code: string): void {

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { inject } from 'vitest';
 import { AppModule } from '../../src/app.module.js';
-import { BootstrapService } from '../../src/members/bootstrap.service.js';
+import { BootstrapService } from '../../src/staff/bootstrap.service.js';
 import { loadEnvConfig, type AppConfig } from '../../src/platform/config/config.js';
 import { configureApp } from '../../src/platform/http/configure-app.js';
 import { PrismaService } from '../../src/platform/prisma/prisma.service.js';

@@ -36,6 +36,7 @@ export class ApiKeyGuard implements CanActivate {
       memberKind: credential.memberKind,
       role: credential.role,
       keyId: credential.keyId,
+      ...(credential.staffId ? { staffId: credential.staffId } : {}),
     };
     await this.keys.touch(credential);
 

@@ -12,6 +12,7 @@ export interface Credential {
   memberId: string;
   memberKind: MemberKind;
   memberStatus: MemberStatus;
+  staffId: string | null;
 }
 
 // lastUsedAt is a hint for humans; writing it on every request would turn reads into writes.
@@ -26,7 +27,7 @@ export class ApiKeyRepository {
     this.findByHash = coalescedLookup<Credential>(
       prisma.pool,
       `SELECT k.id AS "keyId", k.hash, k.role::text AS role, k."revokedAt", k."lastUsedAt", k."memberId",
-              m.kind::text AS "memberKind", m.status::text AS "memberStatus"
+              m.kind::text AS "memberKind", m.status::text AS "memberStatus", k."staffId"
        FROM api_keys k JOIN members m ON m.id = k."memberId" WHERE k.hash = ANY($1::text[])`,
       (r) => r.hash,
     );

@@ -63,7 +63,11 @@ export const ERROR_CATALOG = {
   OBLIGATION_FUNDING: { status: 409, title: 'The delivery obligation waits for the buyer to fund its escrow (see margin calls)' },
   LEASE_STALE: { status: 409, title: 'The lease token is not the current lease of this job' },
   JOB_FINISHED: { status: 409, title: 'The delivery job has already finished' },
-  SELF_APPROVAL: { status: 409, title: 'The proposer of an adjustment may not decide it: a second clearing user must' },
+  SELF_APPROVAL: {
+    status: 409,
+    title: 'The proposer may not decide it: a second person of the clearing house must (two keys of one person are one pair of eyes)',
+  },
+  STAFF_NOT_PENDING: { status: 409, title: 'The staff proposal has already been decided' },
   ADJUSTMENT_NOT_PENDING: { status: 409, title: 'The adjustment has already been decided' },
   ADJUSTMENT_CHANGED: { status: 409, title: 'The adjustment is not the payload that was proposed' },
   BREAK_NOT_OPEN: { status: 409, title: 'The break is no longer open' },

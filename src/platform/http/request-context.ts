@@ -6,6 +6,8 @@ export interface Principal {
   memberKind: MemberKind;
   role: ApiRole;
   keyId: string;
+  /** The person holding a clearing key (SPEC §6.2); absent for member keys. */
+  staffId?: string;
 }
 
 export interface TcRequest extends Request {
