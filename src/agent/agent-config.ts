@@ -34,7 +34,7 @@ export const AGENT_USAGE = `usage: npm run agent -- --api <url> --node <id> [--t
                     + maxTokens / minTokensPerSecond × 2, other jobs ${DEFAULT_INFERENCE_TIMEOUT_MS} ms
   --report-max-bytes  completion reports are cut to stay under this (default ${DEFAULT_REPORT_MAX_BYTES});
                     one the API still refuses as too large (413) is sent in halves
-  Secrets never go on the command line (it shows in ps): the node token may come from
+  Keep secrets off the command line (it shows in ps): the node token may come from
   TOKENCLEAR_NODE_TOKEN; the inference server's API key comes from TOKENCLEAR_INFERENCE_KEY or
   from the file named by --inference-key-file (trimmed; the file wins over the variable).`;
 
