@@ -188,9 +188,11 @@ export class DeliveryLoop {
    */
   private async sendCompletions(completions: Completion[], jsons: string[]): Promise<PromiseSettledResult<void>[]> {
     const body = completionsBody(jsons);
-    let res: Response;
+    type Answer = { items: { jobId: string; status: number; problem?: { code?: string; detail?: string } }[] };
+    let items: Answer['items'];
     try {
-      res = await this.retrying(() => this.post(`/v1/nodes/${this.config.nodeId}/completions`, body, AbortSignal.timeout(15_000)));
+      const res = await this.retrying(() => this.post(`/v1/nodes/${this.config.nodeId}/completions`, body, AbortSignal.timeout(15_000)));
+      ({ items } = (await res.json()) as Answer);
     } catch (err) {
       if ((err as { status?: number }).status !== 413) return completions.map(() => ({ status: 'rejected', reason: err }));
       const bytes = Buffer.byteLength(body);
@@ -209,7 +211,6 @@ export class DeliveryLoop {
         ...(await this.sendCompletions(completions.slice(half), jsons.slice(half))),
       ];
     }
-    const { items } = (await res.json()) as { items: { jobId: string; status: number; problem?: { code?: string; detail?: string } }[] };
     return items.map((it) => {
       if (it.status === 200) return { status: 'fulfilled', value: undefined };
       if (it.status === 409) {
