@@ -2,6 +2,8 @@ import { GroupCommit } from '../platform/batching/group-commit.js';
 import type { AgentConfig } from './agent-config.js';
 import type { Log } from './agent.js';
 import { InferenceError, type ChatMessage, type InferenceEngine } from './inference/inference.js';
+import { jobTimeoutMs } from './job-timeout.js';
+import { completionsBody, splitByBytes } from './report-split.js';
 
 interface LeasedJob {
   id: string;
@@ -10,6 +12,10 @@ interface LeasedJob {
   modelClass: string;
   messages: ChatMessage[];
   maxTokens: number;
+  /** The product's rate floor; sets the job's time limit (see jobTimeoutMs). */
+  minTokensPerSecond?: number;
+  /** Sampling seed, for a deterministic answer (verification by re-execution). */
+  seed?: number;
 }
 
 interface Completion {
@@ -19,6 +25,13 @@ interface Completion {
   ttftMs: number;
   durationMs: number;
   output: string;
+  /** Present (true) only when the usage is the agent's estimate, not the inference server's count. */
+  usageEstimated?: true;
+}
+
+/** A completion the API refuses as too large (413) even alone: the job is given up, not retried. */
+class CompletionTooLarge extends Error {
+  readonly retryable = false;
 }
 
 const MAX_BACKOFF_MS = 10_000;
@@ -84,7 +97,7 @@ export class DeliveryLoop {
   }
 
   async drained(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    while (this.inFlight.size > 0) await Promise.allSettled(this.inFlight);
   }
 
   private track(p: Promise<void>): void {
@@ -98,7 +111,7 @@ export class DeliveryLoop {
   private async lease(maxJobs: number): Promise<LeasedJob[]> {
     const res = await this.post(
       `/v1/nodes/${this.config.nodeId}/lease`,
-      { maxJobs, waitSeconds: this.config.leaseWaitSeconds },
+      JSON.stringify({ maxJobs, waitSeconds: this.config.leaseWaitSeconds }),
       AbortSignal.any([this.stopLeasing.signal, AbortSignal.timeout((this.config.leaseWaitSeconds + 10) * 1000)]),
     );
     return ((await res.json()) as { jobs: LeasedJob[] }).jobs;
@@ -121,7 +134,13 @@ export class DeliveryLoop {
   private async deliver(job: LeasedJob): Promise<void> {
     this.log('info', 'job leased', { job: job.id, maxTokens: job.maxTokens, leaseExpiresAt: job.leaseExpiresAt });
     try {
-      const r = await this.engine.complete({ modelClass: job.modelClass, messages: job.messages, maxTokens: job.maxTokens });
+      const r = await this.engine.complete({
+        modelClass: job.modelClass,
+        messages: job.messages,
+        maxTokens: job.maxTokens,
+        ...(Number.isSafeInteger(job.seed) ? { seed: job.seed } : {}),
+        timeoutMs: jobTimeoutMs(job, this.config.timeouts),
+      });
       await this.completions.run({
         jobId: job.id,
         leaseToken: job.leaseToken,
@@ -129,28 +148,69 @@ export class DeliveryLoop {
         ttftMs: Math.round(r.ttftMs),
         durationMs: Math.round(r.durationMs),
         output: r.output,
+        ...(r.usageEstimated ? { usageEstimated: true } : {}),
       });
       this.completed++;
-      this.log('info', 'job completed', { job: job.id, usage: r.usage, ttftMs: Math.round(r.ttftMs) });
+      this.log('info', 'job completed', {
+        job: job.id,
+        usage: r.usage,
+        usageEstimated: r.usageEstimated ?? false,
+        ttftMs: Math.round(r.ttftMs),
+      });
     } catch (err) {
-      const retryable = err instanceof InferenceError ? err.retryable : true;
+      const { reason, retryable } = failureOf(err);
       this.failed++;
-      this.log('warn', 'job failed', { job: job.id, error: (err as Error).message, retryable });
-      await this.report(job, 'fail', { leaseToken: job.leaseToken, reason: (err as Error).message.slice(0, 500), retryable }).catch(
-        (e: Error) => this.log('error', 'could not report the failure; the lease will expire', { job: job.id, error: e.message }),
+      this.log('warn', 'job failed', { job: job.id, error: reason, retryable });
+      await this.report(job, 'fail', { leaseToken: job.leaseToken, reason: reason.slice(0, 500), retryable }).catch((e: Error) =>
+        this.log('error', 'could not report the failure; the lease will expire', { job: job.id, error: e.message }),
       );
     }
   }
 
   /**
-   * Sends the completions that finished while the previous report was on its way, in one request
-   * (they are applied one by one on the server, each exactly once); answers each on its own.
+   * Sends the completions that finished while the previous report was on its way, in as few
+   * requests as fit the byte budget (they are applied one by one on the server, each exactly
+   * once); answers each on its own. A request's failure fails its own completions only.
    */
   private async reportCompletions(completions: Completion[]): Promise<PromiseSettledResult<void>[]> {
-    const res = await this.retrying(() =>
-      this.post(`/v1/nodes/${this.config.nodeId}/completions`, { completions }, AbortSignal.timeout(15_000)),
-    );
-    const { items } = (await res.json()) as { items: { jobId: string; status: number; problem?: { code?: string; detail?: string } }[] };
+    const jsons = completions.map((c) => JSON.stringify(c));
+    const sizes = jsons.map((j) => Buffer.byteLength(j));
+    const results: PromiseSettledResult<void>[] = [];
+    for (const [from, to] of splitByBytes(sizes, this.config.reportMaxBytes, MAX_COMPLETIONS_PER_REPORT))
+      results.push(...(await this.sendCompletions(completions.slice(from, to), jsons.slice(from, to))));
+    return results;
+  }
+
+  /**
+   * One report request. The API's body limit may be lower than our budget (a proxy in front of
+   * it, an older server): on 413 the report is halved and each half sent, down to a single
+   * completion, which then fails alone — finished work is never dropped with its neighbours.
+   */
+  private async sendCompletions(completions: Completion[], jsons: string[]): Promise<PromiseSettledResult<void>[]> {
+    const body = completionsBody(jsons);
+    type Answer = { items: { jobId: string; status: number; problem?: { code?: string; detail?: string } }[] };
+    let items: Answer['items'];
+    try {
+      const res = await this.retrying(() => this.post(`/v1/nodes/${this.config.nodeId}/completions`, body, AbortSignal.timeout(15_000)));
+      ({ items } = (await res.json()) as Answer);
+    } catch (err) {
+      if ((err as { status?: number }).status !== 413) return completions.map(() => ({ status: 'rejected', reason: err }));
+      const bytes = Buffer.byteLength(body);
+      if (completions.length === 1) {
+        this.log('error', 'completion too large for the API even alone (413): reporting the job as failed', {
+          job: completions[0].jobId,
+          bytes,
+        });
+        const reason = new CompletionTooLarge(`REPORT_TOO_LARGE: the API refused the ${bytes}-byte completion report (413)`);
+        return [{ status: 'rejected', reason }];
+      }
+      const half = Math.ceil(completions.length / 2);
+      this.log('warn', 'completion report too large for the API (413): sending it in halves', { completions: completions.length, bytes });
+      return [
+        ...(await this.sendCompletions(completions.slice(0, half), jsons.slice(0, half))),
+        ...(await this.sendCompletions(completions.slice(half), jsons.slice(half))),
+      ];
+    }
     return items.map((it) => {
       if (it.status === 200) return { status: 'fulfilled', value: undefined };
       if (it.status === 409) {
@@ -167,7 +227,7 @@ export class DeliveryLoop {
   /** Reports a failure; 409 (the lease is no longer ours) is final and expected. */
   private async report(job: LeasedJob, what: 'fail', body: unknown): Promise<void> {
     try {
-      await this.retrying(() => this.post(`/v1/delivery/jobs/${job.id}/${what}`, body, AbortSignal.timeout(15_000)));
+      await this.retrying(() => this.post(`/v1/delivery/jobs/${job.id}/${what}`, JSON.stringify(body), AbortSignal.timeout(15_000)));
     } catch (err) {
       if ((err as { status?: number }).status !== 409) throw err;
       this.log('warn', `${what} refused: the lease is no longer ours`, { job: job.id });
@@ -190,11 +250,11 @@ export class DeliveryLoop {
     }
   }
 
-  private async post(path: string, body: unknown, signal: AbortSignal): Promise<Response> {
+  private async post(path: string, json: string, signal: AbortSignal): Promise<Response> {
     const res = await fetch(new URL(path, this.config.api), {
       method: 'POST',
       headers: { authorization: `Bearer ${this.config.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+      body: json,
       signal,
     });
     if (!res.ok) {
@@ -205,4 +265,11 @@ export class DeliveryLoop {
     }
     return res;
   }
+}
+
+/** What the failure report says: the inference failure's kind first (TIMEOUT, HTTP…), and whether another node may try. */
+function failureOf(err: unknown): { reason: string; retryable: boolean } {
+  if (err instanceof InferenceError) return { reason: `${err.kind}: ${err.message}`, retryable: err.retryable };
+  if (err instanceof CompletionTooLarge) return { reason: err.message, retryable: err.retryable };
+  return { reason: (err as Error).message, retryable: true };
 }

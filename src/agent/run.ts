@@ -1,4 +1,4 @@
-import { AGENT_USAGE, AgentUsageError, parseAgentArgs, type AgentConfig } from './agent-config.js';
+import { AGENT_USAGE, AgentHelp, AgentUsageError, parseAgentArgs, type AgentConfig } from './agent-config.js';
 import { NodeAgent, type Log } from './agent.js';
 import type { InferenceEngine } from './inference/inference.js';
 import { OpenAiChatClient } from './inference/openai-client.js';
@@ -30,6 +30,10 @@ let config: AgentConfig;
 try {
   config = parseAgentArgs(process.argv.slice(2));
 } catch (err) {
+  if (err instanceof AgentHelp) {
+    process.stdout.write(`${AGENT_USAGE}\n`);
+    process.exit(0);
+  }
   process.stderr.write(`${(err as Error).message}\n${AGENT_USAGE}\n`);
   process.exit(err instanceof AgentUsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 64 : 1);
 }

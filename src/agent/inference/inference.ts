@@ -7,6 +7,10 @@ export interface InferenceRequest {
   modelClass: string;
   messages: ChatMessage[];
   maxTokens: number;
+  /** Sampling seed the job carries (for verification by re-execution); sent with `temperature: 0`. */
+  seed?: number;
+  /** This job's time limit for a complete answer; the engine's default when absent. */
+  timeoutMs?: number;
 }
 
 export interface Usage {
@@ -20,7 +24,10 @@ export interface InferenceResult {
   /** Time to first token, ms (equals durationMs when the server did not stream). */
   ttftMs: number;
   durationMs: number;
-  /** True when the server sent no usage and completion tokens were counted from stream chunks. */
+  /**
+   * True when the figures are not the inference server's own count: it sent no usage (completion
+   * tokens are stream chunks, prompt tokens 0), or the run was simulated.
+   */
   usageEstimated?: boolean;
 }
 
@@ -47,3 +54,6 @@ export interface InferenceEngine {
   readonly description: string;
   complete(request: InferenceRequest, signal?: AbortSignal): Promise<InferenceResult>;
 }
+
+/** An inference call's time limit when neither the job nor the command line sets one. */
+export const DEFAULT_INFERENCE_TIMEOUT_MS = 120_000;

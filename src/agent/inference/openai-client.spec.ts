@@ -120,7 +120,7 @@ describe('SimulatedInference', () => {
     const a = await sim.complete(request('llm-70b-instruct'));
     const b = await sim.complete(request('llm-70b-instruct'));
     expect(a.output).toBe(b.output);
-    expect(a.output.split(' ')).toHaveLength(16);
+    expect(a.output.trimStart().split(' ')).toHaveLength(16); // 16 words, each with its leading space
     expect(a.usage).toEqual({ prompt_tokens: 3, completion_tokens: 16 });
     expect(a.durationMs).toBeGreaterThanOrEqual(75); // 16 tokens at 200/s = 80 ms
     expect(sim.description).toMatch(/SIMULATED/);

@@ -1,4 +1,11 @@
-import { InferenceError, type InferenceEngine, type InferenceRequest, type InferenceResult, type Usage } from './inference.js';
+import {
+  DEFAULT_INFERENCE_TIMEOUT_MS,
+  InferenceError,
+  type InferenceEngine,
+  type InferenceRequest,
+  type InferenceResult,
+  type Usage,
+} from './inference.js';
 
 interface ChatChunk {
   choices?: { delta?: { content?: string | null }; message?: { content?: string | null } }[];
@@ -6,10 +13,12 @@ interface ChatChunk {
 }
 
 export interface OpenAiClientOptions {
+  /** Where the server's OpenAI API lives; see chatCompletionsUrl. */
   baseUrl: string;
   /** Model name the server knows, per model class; defaults to the class name itself. */
   models?: Record<string, string>;
   apiKey?: string;
+  /** Used when a request names no timeout of its own. */
   timeoutMs?: number;
   stream?: boolean;
 }
@@ -20,32 +29,39 @@ export interface OpenAiClientOptions {
  */
 export class OpenAiChatClient implements InferenceEngine {
   readonly description: string;
+  private readonly url: URL;
 
   constructor(private readonly opts: OpenAiClientOptions) {
-    this.description = `OpenAI-compatible server at ${opts.baseUrl}`;
+    this.url = chatCompletionsUrl(opts.baseUrl);
+    this.description = `OpenAI-compatible server at ${this.url.href}`;
   }
 
   async complete(req: InferenceRequest, outer?: AbortSignal): Promise<InferenceResult> {
     const stream = this.opts.stream ?? true;
     const started = performance.now();
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 120_000);
+    const timeoutMs = req.timeoutMs ?? this.opts.timeoutMs ?? DEFAULT_INFERENCE_TIMEOUT_MS;
+    const timeout = AbortSignal.timeout(timeoutMs);
     const signal = outer ? AbortSignal.any([outer, timeout]) : timeout;
     let res: Response;
     try {
-      res = await fetch(new URL('/v1/chat/completions', this.opts.baseUrl), {
+      res = await fetch(this.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}) },
         body: JSON.stringify({
           model: this.opts.models?.[req.modelClass] ?? req.modelClass,
           messages: req.messages,
           max_tokens: req.maxTokens,
+          // Greedy decoding always: the buyer cannot choose sampling, and a job re-run elsewhere
+          // for verification (SPEC §6.1) is only comparable if neither run sampled at random.
+          temperature: 0,
+          ...(req.seed !== undefined ? { seed: req.seed } : {}),
           stream,
           ...(stream ? { stream_options: { include_usage: true } } : {}),
         }),
         signal,
       });
     } catch (err) {
-      throw this.transportError(err, timeout);
+      throw this.transportError(err, timeout, timeoutMs);
     }
     if (!res.ok) {
       const text = await res.text().catch(() => '');
@@ -55,7 +71,7 @@ export class OpenAiChatClient implements InferenceEngine {
       return stream ? await this.readStream(res, started) : await this.readJson(res, started);
     } catch (err) {
       if (err instanceof InferenceError) throw err;
-      throw this.transportError(err, timeout);
+      throw this.transportError(err, timeout, timeoutMs);
     }
   }
 
@@ -115,10 +131,23 @@ export class OpenAiChatClient implements InferenceEngine {
     };
   }
 
-  private transportError(err: unknown, timeout: AbortSignal): InferenceError {
-    if (timeout.aborted) return new InferenceError('TIMEOUT', `no complete answer within ${this.opts.timeoutMs ?? 120_000} ms`);
+  private transportError(err: unknown, timeout: AbortSignal, timeoutMs: number): InferenceError {
+    if (timeout.aborted) return new InferenceError('TIMEOUT', `no complete answer within ${timeoutMs} ms`);
     return new InferenceError('CONNECTION', `cannot reach inference server: ${(err as Error).message}`);
   }
+}
+
+/**
+ * The chat completions endpoint under an OpenAI API base, keeping the base's path (a gateway's
+ * `http://h/openai/` → `http://h/openai/v1/chat/completions`). A base that already ends in
+ * `/v1` (how vLLM documents its URL: `http://h:8000/v1`) gets `/chat/completions` only.
+ */
+export function chatCompletionsUrl(base: string): URL {
+  const url = new URL(base);
+  const path = url.pathname.replace(/\/+$/, '');
+  url.pathname = `${path}${path.endsWith('/v1') ? '' : '/v1'}/chat/completions`;
+  url.hash = '';
+  return url;
 }
 
 function validUsage(u: Usage | null | undefined): u is Usage {

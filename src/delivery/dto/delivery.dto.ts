@@ -81,6 +81,11 @@ export class CompleteJobDto {
   @ApiProperty() @IsInt() @Min(0) @Max(86_400_000) ttftMs!: number;
   @ApiProperty() @IsInt() @Min(0) @Max(86_400_000) durationMs!: number;
   @ApiProperty({ maxLength: MAX_OUTPUT_CHARS }) @IsString() @Length(0, MAX_OUTPUT_CHARS) output!: string;
+  // Accepted, not yet acted on: the server will count tokens itself (SPEC §6.1).
+  @ApiPropertyOptional({ description: 'true when usage is the node’s estimate (its inference server reported none), not a count' })
+  @IsOptional()
+  @IsBoolean()
+  usageEstimated?: boolean;
 }
 
 export class FailJobDto {
