@@ -131,27 +131,42 @@ async function main(): Promise<void> {
       singleUniform: [],
       singleHot: [],
     };
-    const rss = rssPeak(process.pid);
-    const started = await rowStart();
+    // Each scenario's own start (its first repetition) and peak RSS over its repetitions.
+    const { commit } = await rowStart();
+    const firstStart: Record<string, string> = {};
+    const peaks: Record<string, number> = {};
+    const timed = async <T>(scenario: string, fn: () => Promise<T>): Promise<T> => {
+      firstStart[scenario] ??= new Date().toISOString();
+      const rss = rssPeak(process.pid);
+      try {
+        return await fn();
+      } finally {
+        peaks[scenario] = Math.max(peaks[scenario] ?? 0, await rss.stop());
+      }
+    };
     for (let rep = 1; rep <= REPS; rep++) {
       progress(`rep ${rep}/${REPS}: pgbench`);
       samples.pgbench.push(await pgbenchTps(pgbenchDb.url, PGBENCH_SECONDS, CLIENTS));
       progress(`rep ${rep}/${REPS}: batch uniform (${BATCH_N})`);
-      samples.batchUniform.push(await batchRate(false));
+      samples.batchUniform.push(await timed('batchUniform', () => batchRate(false)));
       progress(`rep ${rep}/${REPS}: batch hot-account (${BATCH_N})`);
-      samples.batchHot.push(await batchRate(true));
+      samples.batchHot.push(await timed('batchHot', () => batchRate(true)));
       progress(`rep ${rep}/${REPS}: ${CLIENTS} clients, batches of ${SMALL_BATCH} (${SMALL_N})`);
-      const small = await smallBatchRate();
+      const small = await timed('small', smallBatchRate);
       samples.smallTransfers.push(small.transfers);
       samples.smallTx.push(small.tx);
       progress(`rep ${rep}/${REPS}: single uniform (${SINGLE_N}, ${CLIENTS} clients)`);
-      samples.singleUniform.push(await singleRate(false));
+      samples.singleUniform.push(await timed('singleUniform', () => singleRate(false)));
       progress(`rep ${rep}/${REPS}: single hot-account (${SINGLE_N}, ${CLIENTS} clients)`);
-      samples.singleHot.push(await singleRate(true));
+      samples.singleHot.push(await timed('singleHot', () => singleRate(true)));
     }
     const m = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, median(v)])) as Record<keyof typeof samples, number>;
-    const peak = await rss.stop();
-    const meta = { ...started, peakRssMiB: peak, rssOf: 'bench process (the ledger runs in-process; no API process)' };
+    const meta = (scenario: string) => ({
+      startedAt: firstStart[scenario],
+      commit,
+      peakRssMiB: peaks[scenario],
+      rssOf: 'bench process (the ledger runs in-process; no API process)',
+    });
     const atLeast = (x: number, ref: number, k: number, unit: string) =>
       x >= k * ref ? { met: true } : { met: false, failReason: `${(x / ref).toFixed(2)}× < ${k}× ${unit}` };
     const goal8 = '≥ 8× pgbench (transfers/s)';
@@ -165,7 +180,7 @@ async function main(): Promise<void> {
         ratio: m.batchUniform / m.pgbench,
         goal: goal8,
         ...atLeast(m.batchUniform, m.pgbench, 8, 'pgbench'),
-        ...meta,
+        ...meta('batchUniform'),
       },
       {
         scenario: `ledger batch of ${BATCH_N}, uniform accounts, as transactions`,
@@ -176,7 +191,7 @@ async function main(): Promise<void> {
         ratio: m.batchUniform / BATCH_N / m.pgbench,
         goal: 'report',
         met: true,
-        ...meta,
+        ...meta('batchUniform'),
       },
       {
         scenario: `ledger batch of ${BATCH_N}, hot account (ccp:settlement)`,
@@ -187,7 +202,7 @@ async function main(): Promise<void> {
         ratio: m.batchHot / m.pgbench,
         goal: goal8,
         ...atLeast(m.batchHot, m.pgbench, 8, 'pgbench'),
-        ...meta,
+        ...meta('batchHot'),
       },
       {
         scenario: `ledger, ${CLIENTS} clients posting batches of ${SMALL_BATCH}, uniform`,
@@ -198,7 +213,7 @@ async function main(): Promise<void> {
         ratio: m.smallTransfers / m.pgbench,
         goal: goal8,
         ...atLeast(m.smallTransfers, m.pgbench, 8, 'pgbench'),
-        ...meta,
+        ...meta('small'),
       },
       {
         scenario: `ledger, ${CLIENTS} clients posting batches of ${SMALL_BATCH}, as transactions`,
@@ -209,7 +224,7 @@ async function main(): Promise<void> {
         ratio: m.smallTx / m.pgbench,
         goal: 'report',
         met: true,
-        ...meta,
+        ...meta('small'),
       },
       {
         scenario: 'ledger batch hot vs single hot',
@@ -220,7 +235,7 @@ async function main(): Promise<void> {
         ratio: m.batchHot / m.singleHot,
         goal: '≥ 10× single',
         ...atLeast(m.batchHot, m.singleHot, 10, 'single'),
-        ...meta,
+        ...meta('batchHot'),
       },
       {
         scenario: 'ledger single transfers, uniform',
@@ -231,7 +246,7 @@ async function main(): Promise<void> {
         ratio: m.singleUniform / m.pgbench,
         goal: 'report',
         met: true,
-        ...meta,
+        ...meta('singleUniform'),
       },
       {
         scenario: 'ledger single transfers, hot account',
@@ -242,7 +257,7 @@ async function main(): Promise<void> {
         ratio: m.singleHot / m.pgbench,
         goal: 'report',
         met: true,
-        ...meta,
+        ...meta('singleHot'),
       },
     ];
     printTable(figures);

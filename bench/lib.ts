@@ -129,7 +129,16 @@ export async function commit(): Promise<string> {
   if (headCommit) return headCommit;
   try {
     const { stdout } = await run('git', ['rev-parse', 'HEAD']);
-    const { stdout: dirty } = await run('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'prisma', 'bench']);
+    const { stdout: dirty } = await run('git', [
+      'status',
+      '--porcelain',
+      '--untracked-files=no',
+      '--',
+      'src',
+      'prisma',
+      'bench',
+      ':!bench/results',
+    ]);
     headCommit = `${stdout.trim()}${dirty.trim() ? ' (+ uncommitted changes)' : ''}`;
   } catch {
     headCommit = 'unknown';

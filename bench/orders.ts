@@ -37,6 +37,7 @@ interface LoadResult {
   p50: number;
   p99: number;
   peakRssMiB: number;
+  startedAt: string;
 }
 
 type Send = (client: number, i: number) => { path: string; method: 'GET' | 'POST'; key?: string; body?: unknown };
@@ -51,6 +52,7 @@ async function load(base: string, seconds: number, clients: number, send: Send, 
   const latencies: number[] = [];
   let [accepted, refused, errors] = [0, 0, 0];
   const rss = rssPeak(serverPid);
+  const startedAt = new Date().toISOString();
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   await Promise.all(
@@ -90,6 +92,7 @@ async function load(base: string, seconds: number, clients: number, send: Send, 
     p50: latencies[Math.floor(latencies.length * 0.5)],
     p99: latencies[Math.floor(latencies.length * 0.99)],
     peakRssMiB,
+    startedAt,
   };
 }
 
@@ -178,7 +181,7 @@ async function main(): Promise<void> {
         return { path: '/v1/orders', method: 'POST', key: traders[c], body };
       };
     const samples: Record<'ping' | 'one' | 'ten', LoadResult[]> = { ping: [], one: [], ten: [] };
-    const started = await rowStart();
+    const { commit } = await rowStart();
     for (let rep = 1; rep <= REPS; rep++) {
       progress(`rep ${rep}/${REPS}: reference (SELECT 1)`);
       samples.ping.push(await load(refBase, SECONDS, CLIENTS, () => ({ path: '/ping', method: 'GET' }), ref.pid!));
@@ -193,8 +196,9 @@ async function main(): Promise<void> {
         );
       }
     }
-    const m = (k: keyof typeof samples, f: keyof LoadResult) => median(samples[k].map((s) => s[f]));
-    const sum = (k: keyof typeof samples, f: keyof LoadResult) => samples[k].reduce((a, s) => a + s[f], 0);
+    type Num = Exclude<keyof LoadResult, 'startedAt'>;
+    const m = (k: keyof typeof samples, f: Num) => median(samples[k].map((s) => s[f]));
+    const sum = (k: keyof typeof samples, f: Num) => samples[k].reduce((a, s) => a + s[f], 0);
     const pct = (x: number, of: number) => (of === 0 ? 0 : (100 * x) / of);
     const ping = m('ping', 'perSecond');
     // The reference must answer too: a reference that errored would make every ratio flatter.
@@ -213,7 +217,8 @@ async function main(): Promise<void> {
         goal,
         met: reasons.length === 0,
         ...(reasons.length ? { failReason: reasons.join('; ') } : {}),
-        ...started,
+        startedAt: samples[k][0].startedAt,
+        commit,
         peakRssMiB: Math.max(...samples[k].map((s) => s.peakRssMiB)),
         rssOf: 'API+worker process (dist/main.js)',
       };
