@@ -1,7 +1,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
@@ -108,13 +108,80 @@ export interface Figure {
   ratio: number;
   goal: string;
   met: boolean;
+  /** Why the row failed its goal (or why it cannot count), in words. */
+  failReason?: string;
+  /** When this row's own measurement started (its first repetition), ISO time. */
+  startedAt: string;
+  /** git rev-parse HEAD of the tree measured. */
+  commit: string;
+  /** Peak resident memory (MiB) of the process under load, and which process that was. */
+  peakRssMiB?: number;
+  rssOf?: string;
+}
+
+/** A row's context, stamped when its measurement starts: time, commit (the machine line is per file). */
+export async function rowStart(): Promise<{ startedAt: string; commit: string }> {
+  return { startedAt: new Date().toISOString(), commit: await commit() };
+}
+
+let headCommit: string | undefined;
+export async function commit(): Promise<string> {
+  if (headCommit) return headCommit;
+  try {
+    const { stdout } = await run('git', ['rev-parse', 'HEAD']);
+    const { stdout: dirty } = await run('git', [
+      'status',
+      '--porcelain',
+      '--untracked-files=no',
+      '--',
+      'src',
+      'prisma',
+      'bench',
+      ':!bench/results',
+    ]);
+    headCommit = `${stdout.trim()}${dirty.trim() ? ' (+ uncommitted changes)' : ''}`;
+  } catch {
+    headCommit = 'unknown';
+  }
+  return headCommit;
+}
+
+/** Resident memory of a process, from /proc (no ps process spawned on every poll). */
+export async function rssMiB(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+/** Samples a process's RSS every `everyMs` until stop(), which returns the peak in MiB. */
+export function rssPeak(pid: number, everyMs = 100): { stop: () => Promise<number> } {
+  let peak = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      peak = Math.max(peak, await rssMiB(pid).catch(() => 0));
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      return Math.max(peak, await rssMiB(pid).catch(() => 0));
+    },
+  };
+}
+
+/** bench/results/, or BENCH_RESULTS_DIR (smoke runs write there, leaving the committed figures alone). */
+export function resultsFile(file: string): URL {
+  const dir = process.env.BENCH_RESULTS_DIR;
+  return dir ? new URL(file, `file://${dir.replace(/\/?$/, '/')}`) : new URL(`./results/${file}`, import.meta.url);
 }
 
 export async function writeResults(
   name: string,
-  data: { machine: Record<string, string>; figures: Figure[]; notes?: string[] },
+  data: { machine: Record<string, string>; figures: Figure[]; notes?: string[]; [extra: string]: unknown },
 ): Promise<void> {
-  const path = new URL(`./results/${name}.json`, import.meta.url);
+  const path = resultsFile(`${name}.json`);
   await mkdir(dirname(path.pathname), { recursive: true });
   await writeFile(path, `${JSON.stringify({ measuredAt: new Date().toISOString(), ...data }, null, 2)}\n`);
 }
@@ -124,11 +191,12 @@ export function printTable(figures: Figure[]): void {
     f.scenario,
     `${f.value.toFixed(0)} ${f.figure}`,
     `${f.referenceValue.toFixed(0)} (${f.reference})`,
-    `${f.ratio.toFixed(2)}×`,
+    `${f.ratio >= 0.01 ? f.ratio.toFixed(2) : f.ratio.toPrecision(2)}×`,
     f.goal,
-    f.met ? 'yes' : 'NO',
+    f.met ? 'yes' : `NO${f.failReason ? ` (${f.failReason})` : ''}`,
+    f.peakRssMiB === undefined ? '—' : `${f.peakRssMiB.toFixed(0)} MiB`,
   ]);
-  const head = ['scenario', 'figure', 'reference', 'ratio', 'goal', 'met'];
+  const head = ['scenario', 'figure', 'reference', 'ratio', 'goal', 'met', 'peak RSS'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join('  ');
   console.log(line(head));
