@@ -1,5 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { IssuesSecret } from '../platform/idempotency/issues-secret.decorator.js';
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import type { Principal, TcRequest } from '../platform/http/request-context.js';
@@ -14,6 +15,7 @@ import {
   DataCenterView,
   HeartbeatDto,
   NodeCreatedView,
+  NodeTokenView,
   NodeView,
   UpdateNodeDto,
 } from './dto/capacity.dto.js';
@@ -45,6 +47,7 @@ export class CapacityController {
   @Post('nodes')
   @Roles('operator')
   @Audited('capacity.node.register', 'node')
+  @IssuesSecret('node')
   @ApiCreatedResponse({ type: NodeCreatedView })
   createNode(@CurrentPrincipal() p: Principal, @Body() body: CreateNodeDto): Promise<NodeCreatedView> {
     return this.capacity.createNode(p, body);
@@ -61,6 +64,16 @@ export class CapacityController {
   @ApiOkResponse({ type: NodeView })
   async getNode(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<NodeView> {
     return toNodeView(await this.capacity.getNode(p, id));
+  }
+
+  @Post('nodes/:id/token')
+  @Roles('operator')
+  @HttpCode(200)
+  @Audited('capacity.node.rotate-token', 'node')
+  @IssuesSecret('node token')
+  @ApiOkResponse({ type: NodeTokenView })
+  rotateToken(@CurrentPrincipal() p: Principal, @Param('id') id: string): Promise<NodeTokenView> {
+    return this.capacity.rotateToken(p, id);
   }
 
   @Patch('nodes/:id')

@@ -32,17 +32,26 @@ export interface CapacityRow {
   tokensPerSecond: bigint;
 }
 
+export type NodeCredential = Pick<Node, 'id' | 'operatorId' | 'tokenHash'> & { operatorStatus: string };
+
 @Injectable()
 export class CapacityRepository {
   /** The node a token belongs to (every agent request asks). */
-  readonly findNodeByTokenHash: (key: string) => Promise<Pick<Node, 'id' | 'operatorId' | 'tokenHash'> | null>;
+  readonly findNodeByTokenHash: (key: string) => Promise<NodeCredential | null>;
 
   constructor(private readonly prisma: PrismaService) {
-    this.findNodeByTokenHash = coalescedLookup<Pick<Node, 'id' | 'operatorId' | 'tokenHash'>>(
+    // With the operator's status: a suspended member's nodes are refused at the door.
+    this.findNodeByTokenHash = coalescedLookup<NodeCredential>(
       prisma.pool,
-      `SELECT id, "operatorId", "tokenHash" FROM nodes WHERE "tokenHash" = ANY($1::text[])`,
+      `SELECT n.id, n."operatorId", n."tokenHash", m.status::text AS "operatorStatus"
+       FROM nodes n JOIN members m ON m.id = n."operatorId" WHERE n."tokenHash" = ANY($1::text[])`,
       (r) => r.tokenHash,
     );
+  }
+
+  /** A new token for the node; the old one stops matching at once (lookups are by hash). */
+  async replaceToken(id: string, tokenHash: string): Promise<void> {
+    await this.prisma.node.update({ where: { id }, data: { tokenHash } });
   }
 
   createDataCenter(data: { operatorId: string; name: string; region: string }): Promise<DataCenter> {

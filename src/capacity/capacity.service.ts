@@ -90,6 +90,15 @@ export class CapacityService {
     return Object.assign(toNodeView(node), { nodeToken });
   }
 
+  /** A new node token, shown once; the old one is refused from now on. */
+  async rotateToken(p: Principal, id: string): Promise<{ id: string; nodeToken: string }> {
+    const node = await this.getNode(p, id);
+    if (node.operatorId !== p.memberId) throw new DomainError('NOT_FOUND', 'node not found');
+    const nodeToken = generateSecret('tcn_');
+    await this.repo.replaceToken(id, hashApiKey(nodeToken));
+    return { id, nodeToken };
+  }
+
   async getNode(p: Principal, id: string): Promise<NodeWithModels> {
     const node = isUuid(id) ? await this.repo.findNode(id) : null;
     if (!node) throw new DomainError('NOT_FOUND', 'node not found');

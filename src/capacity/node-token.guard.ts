@@ -26,6 +26,8 @@ export class NodeTokenGuard implements CanActivate {
     const hash = hashApiKey(token);
     const node = await this.capacity.findNodeByTokenHash(hash);
     if (!node || !hashesEqual(node.tokenHash, hash)) throw new DomainError('NODE_TOKEN_INVALID');
+    // A suspended operator's nodes take no work and report none (its leases go back to dispatch).
+    if (node.operatorStatus !== 'ACTIVE') throw new DomainError('MEMBER_SUSPENDED', 'the operator of this node is suspended');
     if (this.ownNodeParam && (req.params as Record<string, string>).id !== node.id) throw new DomainError('NOT_FOUND', 'node not found');
     req.node = { nodeId: node.id, operatorId: node.operatorId };
     return true;

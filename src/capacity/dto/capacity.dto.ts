@@ -156,6 +156,11 @@ export class NodeCreatedView extends NodeView {
   @ApiProperty({ description: 'Shown once: the agent authenticates with it' }) nodeToken!: string;
 }
 
+export class NodeTokenView {
+  @ApiProperty() id!: string;
+  @ApiProperty({ description: 'Shown once: the old token is refused from now on' }) nodeToken!: string;
+}
+
 export class CapacityRowView {
   @ApiProperty() modelClass!: string;
   @ApiProperty() region!: string;
