@@ -1,81 +1,144 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { DomainError } from '../../platform/errors/error-codes.js';
+import { createHash } from 'node:crypto';
+import { formatFen } from '../../platform/money/money.js';
 import { isValidIsoDate } from '../../platform/time/business-date.js';
+import { bad, cnyAmount, fen, list, maxText, optionalMaxText, path, readIsoDocument, text, type XmlNode } from './iso20022-xml.js';
 
 export interface StatementEntry {
+  /** The bank's reference for this booking (≤ 35); derived when the file has none — see bankRefDerived. */
   bankRef: string;
   endToEndId: string | null;
   direction: 'CRDT' | 'DBIT';
   amountFen: bigint;
   bookingDate: string;
+  /** True when the file gave no AcctSvcrRef and the reference was derived (still the same for the same file). */
+  bankRefDerived?: boolean;
+}
+
+export interface StatementBalances {
+  /** Opening booked balance (OPBD, or PRCD when the bank states the previous closing instead); negative when DBIT. */
+  openingFen: bigint;
+  /** Closing booked balance (CLBD); negative when DBIT. */
+  closingFen: bigint;
+  /** opening + Σ credits − Σ debits over the statement's entries. */
+  computedClosingFen: bigint;
+  consistent: boolean;
 }
 
 export interface ParsedStatement {
   statementId: string;
   entries: StatementEntry[];
+  /** Null when the file states no opening or no closing booked balance (the CSV format never does). */
+  balances: StatementBalances | null;
 }
 
-const AMOUNT = /^(0|[1-9]\d{0,15})(\.\d{1,2})?$/;
+const CAMT053 = /^urn:iso:std:iso:20022:tech:xsd:camt\.053\.001\.\d{2}$/;
 
-function fen(amount: string, where: string): bigint {
-  if (!AMOUNT.test(amount)) throw bad(where, `amount ${JSON.stringify(amount)} is not a CNY amount with at most 2 decimals`);
-  const [whole, frac = ''] = amount.split('.');
-  return BigInt(whole) * 100n + BigInt(frac.padEnd(2, '0'));
+const direction = (v: unknown, where: string): 'CRDT' | 'DBIT' => {
+  const d = text(v);
+  if (d !== 'CRDT' && d !== 'DBIT') throw bad(where, 'must be CRDT or DBIT');
+  return d;
+};
+const signed = (amountFen: bigint, d: 'CRDT' | 'DBIT') => (d === 'DBIT' ? -amountFen : amountFen);
+
+/**
+ * A reference for a booking the bank gave none usable for: from the entry's AcctSvcrRef and the
+ * position in the batch when there is one (stable across statements), else from the statement id,
+ * NtryRef and positions — the same file always yields the same references, so a re-import is still
+ * recognised as booked. 35 characters: "DRV" + 32 hex digits of a SHA-256.
+ */
+function derivedRef(...parts: (string | number)[]): string {
+  return `DRV${createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32).toUpperCase()}`;
 }
 
-function bad(where: string, message: string): DomainError {
-  return new DomainError('BANK_STATEMENT_INVALID', `${where}: ${message}`, [{ field: where, message }]);
+function balance(bals: XmlNode[], codes: string[], where: string): bigint | null {
+  for (const code of codes) {
+    const found = bals.filter((b) => text(path(b, 'Tp', 'CdOrPrtry', 'Cd')) === code);
+    if (found.length > 1) throw bad(`${where}[${code}]`, `the balance ${code} is stated ${found.length} times`);
+    if (found.length === 1) {
+      const at = `${where}[${code}]`;
+      return signed(cnyAmount(found[0].Amt, `${at}/Amt`), direction(found[0].CdtDbtInd, `${at}/CdtDbtInd`));
+    }
+  }
+  return null;
 }
 
-type Node = Record<string, unknown>;
-const list = (v: unknown): Node[] => (v === undefined ? [] : Array.isArray(v) ? (v as Node[]) : [v as Node]);
-/** Tag values are not parsed (parseTagValue: false), so a leaf is a string; anything else reads as empty. */
-const scalar = (v: unknown): string => (typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '');
-// An element with attributes keeps its text under '#text'.
-const text = (v: unknown): string | undefined =>
-  v === undefined || v === null ? undefined : typeof v === 'object' ? scalar((v as Node)['#text']) : scalar(v);
-
-/** ISO 20022 camt.053.001.08 (bank-to-customer statement), the parts reconciliation needs. */
+/**
+ * ISO 20022 camt.053 (bank-to-customer statement, read as version 08), the parts reconciliation
+ * needs. Each TxDtls of a batched entry is its own entry; the opening and closing booked balances
+ * are checked against the entries.
+ */
 export function parseCamt053(xml: string): ParsedStatement {
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) throw bad(`line ${valid.err.line}, column ${valid.err.col}`, valid.err.msg);
-  const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', parseTagValue: false, removeNSPrefix: true }).parse(
-    xml,
-  ) as Node;
-  const document = doc.Document as Node | undefined;
-  if (!document) throw bad('Document', 'missing root element Document');
-  // The namespace declaration (default or prefixed) names the message type and version.
-  const ns = /xmlns(?::\w+)?="([^"]*)"/.exec(xml)?.[1] ?? '';
-  if (!ns.includes('camt.053')) throw bad('Document@xmlns', `expected a camt.053 namespace, got ${JSON.stringify(ns)}`);
-  const statement = (document.BkToCstmrStmt as Node | undefined)?.Stmt;
-  const stmts = list(statement);
+  const message = readIsoDocument(xml, CAMT053, 'BkToCstmrStmt', 'camt.053');
+  const stmts = list(message.Stmt);
   if (stmts.length !== 1) throw bad('BkToCstmrStmt/Stmt', `expected exactly one statement, found ${stmts.length}`);
   const stmt = stmts[0];
-  const statementId = text(stmt.Id);
-  if (!statementId) throw bad('Stmt/Id', 'missing');
-  const entries = list(stmt.Ntry).map((n, i): StatementEntry => {
+  const statementId = maxText(text(stmt.Id), 35, 'Stmt/Id');
+
+  const entries: StatementEntry[] = [];
+  let movementFen = 0n;
+  list(stmt.Ntry).forEach((n, i) => {
     const where = `Stmt/Ntry[${i + 1}]`;
-    const amt = n.Amt as Node | string | undefined;
-    const ccy = typeof amt === 'object' ? scalar(amt['@Ccy']) : '';
-    if (ccy !== 'CNY') throw bad(`${where}/Amt@Ccy`, `currency must be CNY, got ${JSON.stringify(ccy)}`);
-    const direction = text(n.CdtDbtInd);
-    if (direction !== 'CRDT' && direction !== 'DBIT') throw bad(`${where}/CdtDbtInd`, 'must be CRDT or DBIT');
-    const bookingDate = text((n.BookgDt as Node | undefined)?.Dt);
+    const entryFen = cnyAmount(n.Amt, `${where}/Amt`);
+    const entryDirection = direction(n.CdtDbtInd, `${where}/CdtDbtInd`);
+    const bookingDate = text(path(n, 'BookgDt', 'Dt'));
     if (!bookingDate || !isValidIsoDate(bookingDate)) throw bad(`${where}/BookgDt/Dt`, 'must be a date YYYY-MM-DD');
-    const bankRef = text(n.AcctSvcrRef);
-    if (!bankRef || bankRef.length > 35) throw bad(`${where}/AcctSvcrRef`, 'the bank reference (1-35 characters) is required');
-    const tx = list((n.NtryDtls as Node | undefined)?.TxDtls)[0];
-    const endToEndId = text((tx?.Refs as Node | undefined)?.EndToEndId) ?? null;
-    if (endToEndId && endToEndId.length > 35) throw bad(`${where}/NtryDtls/TxDtls/Refs/EndToEndId`, 'at most 35 characters');
-    return {
-      bankRef,
-      endToEndId: endToEndId === 'NOTPROVIDED' ? null : endToEndId,
-      direction,
-      amountFen: fen(text(amt) ?? '', `${where}/Amt`),
-      bookingDate,
-    };
+    const entryRef = optionalMaxText(text(n.AcctSvcrRef), 35, `${where}/AcctSvcrRef`);
+    // NtryRef is unique within the statement only, so it keys a derived reference, never stands alone.
+    const ntryRef = optionalMaxText(text(n.NtryRef), 35, `${where}/NtryRef`);
+    movementFen += signed(entryFen, entryDirection);
+
+    const txs = list(n.NtryDtls).flatMap((d) => list(d.TxDtls));
+    const batched = txs.length > 1;
+    const parts = (txs.length === 0 ? [undefined] : txs).map((tx, k): StatementEntry => {
+      const at = batched ? `${where}/NtryDtls/TxDtls[${k + 1}]` : `${where}/NtryDtls/TxDtls`;
+      const e2e = optionalMaxText(text(path(tx, 'Refs', 'EndToEndId')), 35, `${at}/Refs/EndToEndId`);
+      // A single transaction is the entry: what was booked is the entry's amount (a TxDtls amount
+      // may be the instructed one, before charges or in another currency). A batch is split by the
+      // transactions' own amounts, which must add up to the entry.
+      let amountFen = entryFen;
+      let txDirection = entryDirection;
+      if (batched) {
+        const txAmountAt = tx?.Amt !== undefined ? `${at}/Amt` : `${at}/AmtDtls/TxAmt/Amt`;
+        const txAmount = tx?.Amt ?? path(tx, 'AmtDtls', 'TxAmt', 'Amt');
+        if (txAmount === undefined) throw bad(txAmountAt, 'a batched entry needs the amount of each transaction');
+        amountFen = cnyAmount(txAmount, txAmountAt);
+        if (tx?.CdtDbtInd !== undefined) txDirection = direction(tx.CdtDbtInd, `${at}/CdtDbtInd`);
+      }
+      const txRef = optionalMaxText(text(path(tx, 'Refs', 'AcctSvcrRef')), 35, `${at}/Refs/AcctSvcrRef`);
+      // The bank's own references first: the transaction's, else the entry's (with the position in
+      // the batch when that still fits 35); only without either, a reference derived from the file.
+      const positioned = entryRef === null ? null : `${entryRef}/${k + 1}`;
+      const own = !batched ? (entryRef ?? txRef) : (txRef ?? (positioned && positioned.length <= 35 ? positioned : null));
+      const bankRef = own ?? (entryRef ? derivedRef(entryRef, k + 1) : derivedRef(statementId, ntryRef ?? '', i + 1, k + 1));
+      return {
+        bankRef,
+        endToEndId: e2e === 'NOTPROVIDED' ? null : e2e,
+        direction: txDirection,
+        amountFen,
+        bookingDate,
+        ...(own === null ? { bankRefDerived: true } : {}),
+      };
+    });
+    if (batched) {
+      const sum = parts.reduce((s, p) => s + signed(p.amountFen, p.direction), 0n);
+      if (sum !== signed(entryFen, entryDirection))
+        throw bad(
+          `${where}/NtryDtls`,
+          `the transactions add up to ${formatFen(sum)}, the entry is ${formatFen(signed(entryFen, entryDirection))}`,
+        );
+    }
+    // A reference booked twice is not refused here: matching reports it as a DUPLICATE break.
+    entries.push(...parts);
   });
-  return { statementId, entries };
+
+  const bals = list(stmt.Bal);
+  const openingFen = balance(bals, ['OPBD', 'PRCD'], 'Stmt/Bal');
+  const closingFen = balance(bals, ['CLBD'], 'Stmt/Bal');
+  const balances =
+    openingFen === null || closingFen === null
+      ? null
+      : { openingFen, closingFen, computedClosingFen: openingFen + movementFen, consistent: openingFen + movementFen === closingFen };
+  return { statementId, entries, balances };
 }
 
 /** The documented CSV alternative: bookingDate,direction,amount,currency,endToEndId,bankRef. */
@@ -94,5 +157,5 @@ export function parseStatementCsv(csv: string): ParsedStatement {
     if (!bankRef || bankRef.length > 35) throw bad(where, 'bankRef (1-35 characters) is required');
     return { bookingDate, direction, amountFen: fen(amount, where), endToEndId: endToEndId || null, bankRef };
   });
-  return { statementId: `CSV-${entries[0]?.bookingDate ?? 'empty'}`, entries };
+  return { statementId: `CSV-${entries[0]?.bookingDate ?? 'empty'}`, entries, balances: null };
 }
