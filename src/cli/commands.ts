@@ -99,14 +99,14 @@ async function reconRun(api: CliApi, io: Io, args: string[]): Promise<number> {
 
 async function breaksList(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, ['status', 'type', 'member']);
-  const q = new URLSearchParams({ limit: '500' });
+  const q = new URLSearchParams();
   if (values.status) q.set('status', values.status);
   if (values.type) q.set('type', values.type);
   if (values.member) q.set('memberId', values.member);
-  const page = await api.json<{ items: Record<string, unknown>[] }>('GET', `/v1/reconciliation/breaks?${q}`);
-  if (values.json) io.out(JSON.stringify(page.items, null, 2));
-  else
-    io.out(page.items.length ? table(page.items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
+  // Every break, not the first page: the list is what clearing staff work through.
+  const items = await api.all<Record<string, unknown>>('/v1/reconciliation/breaks', q);
+  if (values.json) io.out(JSON.stringify(items, null, 2));
+  else io.out(items.length ? table(items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
   return 0;
 }
 

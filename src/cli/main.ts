@@ -1,10 +1,11 @@
 import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
 import { BootstrapService } from '../members/bootstrap.service.js';
 import { ApiError, CliApi } from './api-client.js';
 import { COMMANDS, UsageError, type Io } from './commands.js';
 import { MembersRepository } from '../members/members.repository.js';
 import { ConfigError, loadEnvConfig } from '../platform/config/config.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { databaseProviders } from '../platform/prisma/database-providers.js';
 
 // `npm run cli -- <command>`. bootstrap needs the database directly; every other command is a
 // thin client of the HTTP API with a clearing key.
@@ -30,9 +31,19 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('DATABASE_URL is required for bootstrap\n');
     return 2;
   }
-  const prisma = new PrismaService({ ...env, databaseUrl: env.databaseUrl, redisUrl: env.redisUrl ?? '' });
+  // A Nest context of just what bootstrap needs: the same wiring as in the app, no HTTP, no queues.
+  const context = await NestFactory.createApplicationContext(
+    {
+      providers: [
+        ...databaseProviders({ ...env, databaseUrl: env.databaseUrl, redisUrl: env.redisUrl ?? '' }),
+        MembersRepository,
+        BootstrapService,
+      ],
+    },
+    { logger: false },
+  );
   try {
-    const service = new BootstrapService(prisma, new MembersRepository(prisma));
+    const service = context.get(BootstrapService);
     const wanted =
       env.bootstrapClearingKey ??
       (flags.includes('--new-key') ? (await import('../platform/auth/api-key.js')).generateApiKey() : undefined);
@@ -44,7 +55,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return 0;
   } finally {
-    await prisma.$disconnect();
+    await context.close();
   }
 }
 

@@ -14,6 +14,7 @@ import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { ProblemFilter } from './errors/problem.filter.js';
 import { HealthController } from './health/health.controller.js';
+import { HealthRepository } from './health/health.repository.js';
 import { SlidingWindowThrottlerStorage } from './http/sliding-window-throttler-storage.js';
 import { validationPipe } from './http/validation.js';
 import { IdempotencyPurgeHandler } from './idempotency/idempotency-purge.handler.js';
@@ -27,6 +28,7 @@ import { Clock } from './time/clock.js';
 import { JobHandlers } from './queues/job-handlers.js';
 import { QUEUE_NAMES } from './queues/job-registry.js';
 import { OutboxRelay } from './queues/outbox-relay.js';
+import { OutboxRepository } from './queues/outbox.repository.js';
 import { OutboxService } from './queues/outbox.service.js';
 import { Queues } from './queues/queues.js';
 import { redisOptions } from './queues/redis-connection.js';
@@ -41,6 +43,7 @@ const shared = [
   IdempotencyRepository,
   AuditRepository,
   AuditRecorder,
+  OutboxRepository,
   OutboxService,
   Queues,
   Metrics,
@@ -83,6 +86,7 @@ export class PlatformModule {
         ...shared,
         JobHandlers,
         OutboxRelay,
+        HealthRepository,
         WorkerHost,
         IdempotencyPurgeHandler,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
