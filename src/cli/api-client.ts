@@ -58,4 +58,20 @@ export class CliApi {
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     return JSON.parse((await this.request(method, path, body === undefined ? undefined : { json: body })).text) as T;
   }
+
+  /**
+   * Every row of a paged list (GET `path` with `query`), following `nextCursor` to the last page
+   * at the largest page size: a table that must show all rows never stops at one page.
+   */
+  async all<T>(path: string, query: URLSearchParams = new URLSearchParams(), field = 'items'): Promise<T[]> {
+    const rows: T[] = [];
+    const q = new URLSearchParams(query);
+    q.set('limit', '500');
+    for (;;) {
+      const page = await this.json<Record<string, unknown> & { nextCursor: string | null }>('GET', `${path}?${q}`);
+      rows.push(...(page[field] as T[]));
+      if (!page.nextCursor) return rows;
+      q.set('cursor', page.nextCursor);
+    }
+  }
 }

@@ -103,7 +103,8 @@ async function breaksList(api: CliApi, io: Io, args: string[]): Promise<number> 
   if (values.status) q.set('status', values.status);
   if (values.type) q.set('type', values.type);
   if (values.member) q.set('memberId', values.member);
-  const items = await everyPage<Record<string, unknown>>(api, `/v1/reconciliation/breaks?${q}`);
+  // Every break, not the first page: the list is what clearing staff work through.
+  const items = await api.all<Record<string, unknown>>('/v1/reconciliation/breaks', q);
   if (values.json) io.out(JSON.stringify(items, null, 2));
   else io.out(items.length ? table(items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
   return 0;

@@ -1,4 +1,7 @@
 import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { randomUUID } from 'node:crypto';
+import { AuditRepository } from '../platform/audit/audit.repository.js';
 import { BootstrapService } from '../staff/bootstrap.service.js';
 import { StaffRepository } from '../staff/staff.repository.js';
 import { StaffService } from '../staff/staff.service.js';
@@ -6,14 +9,14 @@ import { ApiError, CliApi } from './api-client.js';
 import { COMMANDS, UsageError, type Io } from './commands.js';
 import { MembersRepository } from '../members/members.repository.js';
 import { ConfigError, loadEnvConfig } from '../platform/config/config.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
-import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
+import { databaseProviders } from '../platform/prisma/database-providers.js';
 
 // `npm run cli -- <command>`. bootstrap needs the database directly; every other command is a
 // thin client of the HTTP API with a clearing key.
 const USAGE = `usage: npm run cli -- <command> [--json]
 
   bootstrap [--new-key]                      create the clearing member and a first clearing key (needs DATABASE_URL)
+  staff add --name N                         add a person of the first team with a first clearing key (needs DATABASE_URL; audited)
   settlement run --type DAILY|EXPIRY|DELIVERY_CLOSE [--series S] [--date YYYY-MM-DD]
                                              start a run (all trading series without --series) and follow it
   recon run                                  run every reconciliation check
@@ -27,17 +30,42 @@ or --api / --key. Exit codes: 0 ok, 1 failed, 2 usage, 3 API refused or unreacha
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...flags] = argv;
-  if (command !== 'bootstrap') return http(argv);
+  const staffAdd = command === 'staff' && flags[0] === 'add';
+  if (command !== 'bootstrap' && !staffAdd) return http(argv);
   const env = loadEnvConfig();
   if (!env.databaseUrl) {
-    process.stderr.write('DATABASE_URL is required for bootstrap\n');
+    process.stderr.write(`DATABASE_URL is required for ${staffAdd ? 'staff add' : 'bootstrap'}\n`);
     return 2;
   }
-  const prisma = new PrismaService({ ...env, databaseUrl: env.databaseUrl, redisUrl: env.redisUrl ?? '' });
+  const nameAt = flags.indexOf('--name');
+  const name = nameAt >= 0 ? flags[nameAt + 1]?.trim() : undefined;
+  if (staffAdd && (!name || name.length > 200)) {
+    process.stderr.write(`staff add needs --name N (1-200 characters)\n\n${USAGE}\n`);
+    return 2;
+  }
+  // A Nest context of just what bootstrap needs: the same wiring as in the app, no HTTP, no queues.
+  const context = await NestFactory.createApplicationContext(
+    {
+      providers: [
+        ...databaseProviders({ ...env, databaseUrl: env.databaseUrl, redisUrl: env.redisUrl ?? '' }),
+        MembersRepository,
+        StaffRepository,
+        StaffService,
+        AuditRepository,
+        BootstrapService,
+      ],
+    },
+    { logger: false },
+  );
   try {
-    const tx = new TransactionRunner(prisma);
-    const members = new MembersRepository(prisma);
-    const service = new BootstrapService(tx, members, new StaffService(tx, new StaffRepository(prisma), members));
+    const service = context.get(BootstrapService);
+    if (staffAdd) {
+      const added = await service.addStaff(name!, `cli-${randomUUID()}`);
+      process.stdout.write(
+        `staff ${added.staffId} (${name}) active\nclearing key id ${added.keyId}\nclearing key (shown once): ${added.key}\n`,
+      );
+      return 0;
+    }
     const wanted =
       env.bootstrapClearingKey ??
       (flags.includes('--new-key') ? (await import('../platform/auth/api-key.js')).generateApiKey() : undefined);
@@ -49,7 +77,7 @@ async function main(argv: string[]): Promise<number> {
     );
     return 0;
   } finally {
-    await prisma.$disconnect();
+    await context.close();
   }
 }
 

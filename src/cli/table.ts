@@ -1,6 +1,12 @@
 /** A plain text table: columns padded to their widest cell. */
 export function table(rows: Record<string, unknown>[], columns: string[]): string {
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+  const cell = (v: unknown): string => {
+    if (v === null || v === undefined) return '';
+    if (typeof v === 'string') return v;
+    if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return v.toString();
+    // Rows come from JSON: what is left is an object or an array.
+    return JSON.stringify(v) ?? '';
+  };
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
   const line = (cells: string[]) =>
     cells

@@ -6,6 +6,7 @@ import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { basisPoints } from '../platform/money/money.js';
 import type { Tx } from '../platform/prisma/prisma.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
+import { ObligationsRepository } from './obligations.repository.js';
 import { allocate } from './domain/allocation.js';
 
 export interface ExpiryContext {
@@ -28,12 +29,13 @@ export class AllocationService {
 
   constructor(
     private readonly repo: DeliveryRepository,
+    private readonly obligations: ObligationsRepository,
     private readonly ledger: LedgerService,
   ) {}
 
   async allocateAndFund(tx: Tx, ctx: ExpiryContext): Promise<{ obligations: number }> {
     const { series, priceFen, businessDate, base } = ctx;
-    const existing = await tx.deliveryObligation.count({ where: { seriesId: series.id } });
+    const existing = await this.obligations.countForSeries(tx, series.id);
     if (existing > 0) return { obligations: existing };
     const size = series.product.contractSizeTokens;
     const positions = await this.repo.netPositions(tx, series.id);
@@ -74,8 +76,8 @@ export class AllocationService {
       notionalFen: notionalFen(priceFen, a.contracts, size),
       status: 'FUNDING' as const,
     }));
-    await tx.deliveryObligation.createMany({ data: rows });
-    const created = await tx.deliveryObligation.findMany({ where: { seriesId: series.id }, orderBy: { seq: 'asc' } });
+    await this.obligations.createMany(tx, rows);
+    const created = await this.obligations.forSeries(tx, series.id);
 
     // DvP: the buyer pays the notional into its own escrow now, by right (cash may go negative:
     // that is a margin call, and the obligation waits in FUNDING until the buyer's cash recovers).

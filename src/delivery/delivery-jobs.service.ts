@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { DeliveryJobStatus, ObligationStatus } from '../generated/prisma/enums.js';
 import { ListingCache } from '../markets/listing-cache.js';
 import { MarketsRepository } from '../markets/markets.repository.js';
 import { memberScope, loadOwned } from '../platform/auth/ownership.js';
@@ -6,10 +7,13 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { decodeCursor, toPage } from '../platform/pagination/page.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import type { AuditEntry } from '../platform/audit/audit.repository.js';
 import { Clock } from '../platform/time/clock.js';
 import { jobView, obligationView } from './delivery-views.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
+import { DeliveryRepository } from './delivery.repository.js';
+import { ObligationsRepository } from './obligations.repository.js';
 import { SubmissionBatcher } from './submission-batcher.js';
 import type { SubmitJobDto } from './dto/delivery.dto.js';
 
@@ -20,7 +24,10 @@ export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): stri
 export class DeliveryJobsService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly jobs: DeliveryJobsRepository,
+    private readonly obligationRows: ObligationsRepository,
+    private readonly repo: DeliveryRepository,
     private readonly markets: MarketsRepository,
     private readonly listings: ListingCache,
     private readonly submissions: SubmissionBatcher,
@@ -47,7 +54,7 @@ export class DeliveryJobsService {
       throw new DomainError('UNKNOWN_REGION', `${body.region} is not one of ${this.config.regions.join(', ')}`);
     const obligationSeries = body.series
       ? undefined
-      : (await this.prisma.deliveryObligation.findFirst({ where: { id: body.obligationId, buyerId: p.memberId } }))?.seriesId;
+      : await this.obligationRows.seriesOfBuyers(this.tx.root, body.obligationId, p.memberId);
     // Only fixed terms are checked (settlement type, model class, regions, window): cached listing.
     const series = body.series
       ? await this.listings.seriesByCode(body.series)
@@ -64,8 +71,7 @@ export class DeliveryJobsService {
     if (this.clock.now() >= series.deliveryEnd)
       throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
 
-    if (fromKey && (await this.prisma.deliveryJob.findUnique({ where: { id }, select: { id: true } })))
-      return { view: await this.view(id), audited: false };
+    if (fromKey && (await this.jobs.exists(this.tx.root, id))) return { view: await this.view(id), audited: false };
     const { job, audited } = await this.submissions.submit({
       id,
       fromKey,
@@ -83,12 +89,8 @@ export class DeliveryJobsService {
   }
 
   async view(id: string) {
-    const job = await this.prisma.deliveryJob.findUniqueOrThrow({ where: { id } });
-    const [series, usage] = await Promise.all([
-      this.prisma.series.findUniqueOrThrow({ where: { id: job.seriesId }, select: { code: true } }),
-      this.prisma.usageRecord.findUnique({ where: { jobId: id } }),
-    ]);
-    return jobView(job, series.code, usage);
+    const { job, seriesCode, usage } = await this.jobs.withView(this.tx.root, id);
+    return jobView(job, seriesCode, usage);
   }
 
   /** The buyer who submitted it, the operator who delivers it, and clearing staff may see a job. */
@@ -96,26 +98,23 @@ export class DeliveryJobsService {
     const job = await loadOwned(
       p,
       'delivery job',
-      () => this.prisma.deliveryJob.findUnique({ where: { id } }),
+      () => this.jobs.find(this.tx.root, id),
       (j) => (p.memberId === j.sellerId ? j.sellerId : j.buyerId),
     );
     return this.view(job.id);
   }
 
-  async listJobs(p: Principal, q: { status?: string; limit: number; cursor?: string }) {
+  async listJobs(p: Principal, q: { status?: DeliveryJobStatus; limit: number; cursor?: string }) {
     const after = decodeCursor(q.cursor, /^\d+$/);
     const scope = memberScope(p);
-    const rows = await this.prisma.deliveryJob.findMany({
-      where: {
-        ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}),
-        ...(q.status ? { status: q.status as never } : {}),
-        ...(after ? { seq: { lt: BigInt(after) } } : {}),
-      },
-      orderBy: { seq: 'desc' },
-      take: q.limit + 1,
+    const rows = await this.jobs.page(this.tx.root, {
+      memberId: scope,
+      status: q.status,
+      beforeSeq: after ? BigInt(after) : undefined,
+      limit: q.limit,
     });
     const codes = await this.markets.seriesCodes(
-      this.prisma,
+      this.tx.root,
       rows.map((r) => r.seriesId),
     );
     return toPage(
@@ -126,23 +125,20 @@ export class DeliveryJobsService {
     );
   }
 
-  async obligations(p: Principal, q: { series?: string; status?: string; limit: number; cursor?: string }) {
+  async obligations(p: Principal, q: { series?: string; status?: ObligationStatus; limit: number; cursor?: string }) {
     const scope = memberScope(p);
-    const seriesId = q.series ? await this.markets.seriesIdByCode(this.prisma, q.series) : undefined;
+    const seriesId = q.series ? await this.markets.seriesIdByCode(this.tx.root, q.series) : undefined;
     if (q.series && !seriesId) throw new DomainError('NOT_FOUND', `series ${q.series} not found`);
     const after = decodeCursor(q.cursor, /^[0-9a-f-]{36}$/);
-    const rows = await this.prisma.deliveryObligation.findMany({
-      where: {
-        ...(scope ? { OR: [{ buyerId: scope }, { sellerId: scope }] } : {}),
-        ...(seriesId ? { seriesId } : {}),
-        ...(q.status ? { status: q.status as never } : {}),
-        ...(after ? { id: { gt: after } } : {}),
-      },
-      orderBy: { id: 'asc' },
-      take: q.limit + 1,
+    const rows = await this.obligationRows.page(this.tx.root, {
+      memberId: scope,
+      seriesId: seriesId ?? undefined,
+      status: q.status,
+      afterId: after,
+      limit: q.limit,
     });
     const codes = await this.markets.seriesCodes(
-      this.prisma,
+      this.tx.root,
       rows.map((r) => r.seriesId),
     );
     return toPage(
@@ -150,6 +146,24 @@ export class DeliveryJobsService {
       q.limit,
       (r) => r.id,
       (r) => obligationView(r, codes.get(r.seriesId)!),
+    );
+  }
+
+  /** Quality-spec breaches summed per operator (own; clearing sees all), paged by operator id. */
+  async quality(p: Principal, q: { limit: number; cursor?: string }) {
+    const after = decodeCursor(q.cursor, /^[0-9a-f-]{36}$/);
+    const rows = await this.repo.quality(this.tx.root, { operatorId: memberScope(p), afterOperatorId: after, limit: q.limit });
+    return toPage(
+      rows,
+      q.limit,
+      (r) => r.operatorId,
+      (r) => ({
+        operatorId: r.operatorId,
+        jobs: Number(r.jobs),
+        billableTokens: Number(r.billableTokens),
+        ttftBreaches: Number(r.ttftBreaches),
+        rateBreaches: Number(r.rateBreaches),
+      }),
     );
   }
 }

@@ -3,7 +3,7 @@ import type { Subscription } from 'rxjs';
 import { CapacityEvents } from '../capacity/capacity.events.js';
 import { LedgerEvents } from '../ledger/ledger.events.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { JOBS } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Queues } from '../platform/queues/queues.js';
@@ -28,7 +28,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: DeliveryRepository,
     private readonly nodes: NodeQueues,
     private readonly queues: Queues,
@@ -41,7 +41,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
   onApplicationBootstrap(): void {
     // Deposits open FUNDING obligations at once, in whichever process took the deposit.
     this.subs.push(
-      this.ledger.deposited.subscribe(({ memberId }) => void this.repo.activateFunded(this.prisma, memberId).catch(() => undefined)),
+      this.ledger.deposited.subscribe(({ memberId }) => void this.repo.activateFunded(this.tx.root, memberId).catch(() => undefined)),
     );
     if (this.config.role === 'api') return;
     this.subs.push(this.capacity.nodeOffline.subscribe(() => this.wake?.()));
@@ -75,7 +75,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
 
   /** One pass; public for tests and tools. Returns what it did. */
   async reapOnce(): Promise<{ reclaimed: number; failed: number; requeued: number }> {
-    const moved = await this.prisma.$transaction(async (tx) => {
+    const moved = await this.tx.run(async (tx) => {
       const rows = await this.repo.reclaim(tx, this.config.delivery.maxAttempts);
       await this.failures.settle(
         tx,
@@ -105,7 +105,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
     }
 
     let requeued = 0;
-    for (const s of await this.repo.stale(this.prisma, this.config.delivery.staleMs, 500)) {
+    for (const s of await this.repo.stale(this.tx.root, this.config.delivery.staleMs, 500)) {
       try {
         if (s.status === 'QUEUED') {
           const def = JOBS['delivery.dispatch'];
@@ -124,7 +124,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
         this.logger.warn({ job: s.id, err: (err as Error).message }, 'could not re-queue a stale job yet');
       }
     }
-    await this.repo.activateFunded(this.prisma);
+    await this.repo.activateFunded(this.tx.root);
     return { reclaimed: moved.length, failed: moved.filter((r) => r.status === 'FAILED').length, requeued };
   }
 }

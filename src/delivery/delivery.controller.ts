@@ -6,12 +6,11 @@ import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { NodeAuth, NodeAuthForJob } from '../capacity/node-token.guard.js';
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
-import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
+import { assertCanSee } from '../platform/auth/ownership.js';
 import { uuidParam } from '../platform/http/params.js';
 import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { DeliveryJobsService } from './delivery-jobs.service.js';
-import { DeliveryRepository } from './delivery.repository.js';
 import {
   CompleteJobDto,
   CompletionsDto,
@@ -19,6 +18,7 @@ import {
   JobsQueryDto,
   LeaseDto,
   ObligationsQueryDto,
+  QualityQueryDto,
   SubmitJobDto,
   SubmitJobsDto,
 } from './dto/delivery.dto.js';
@@ -26,7 +26,6 @@ import { AuditRecorder } from '../platform/audit/audit-recorder.js';
 import { toProblem } from '../platform/errors/problem.js';
 import { LeaseService } from './lease.service.js';
 import { MeteringService } from './metering.service.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
 import { WebhooksService } from './webhooks.service.js';
 
 type NodeRequest = TcRequest & { node: NodePrincipal };
@@ -42,14 +41,12 @@ export class DeliveryController {
     private readonly leases: LeaseService,
     private readonly metering: MeteringService,
     private readonly webhooks: WebhooksService,
-    private readonly repo: DeliveryRepository,
-    private readonly prisma: PrismaService,
     private readonly auditRecorder: AuditRecorder,
   ) {}
 
   @Get('obligations')
   obligations(@CurrentPrincipal() p: Principal, @Query() q: ObligationsQueryDto) {
-    return this.jobs.obligations(p, { ...q, limit: q.limit ?? 50 });
+    return this.jobs.obligations(p, { series: q.series, status: q.status, cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Post('delivery/jobs')
@@ -123,7 +120,7 @@ export class DeliveryController {
 
   @Get('delivery/jobs')
   list(@CurrentPrincipal() p: Principal, @Query() q: JobsQueryDto) {
-    return this.jobs.listJobs(p, { ...q, limit: q.limit ?? 50 });
+    return this.jobs.listJobs(p, { status: q.status, cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Get('delivery/jobs/:id')
@@ -134,18 +131,8 @@ export class DeliveryController {
   /** Quality-spec breaches summed per operator (own; clearing sees all). */
   @Get('delivery/quality')
   @Roles('operator', 'clearing')
-  async quality(@CurrentPrincipal() p: Principal) {
-    const rows = await this.repo.quality(this.prisma, memberScope(p));
-    return {
-      items: rows.map((r) => ({
-        operatorId: r.operatorId,
-        jobs: Number(r.jobs),
-        billableTokens: Number(r.billableTokens),
-        ttftBreaches: Number(r.ttftBreaches),
-        rateBreaches: Number(r.rateBreaches),
-      })),
-      nextCursor: null,
-    };
+  quality(@CurrentPrincipal() p: Principal, @Query() q: QualityQueryDto) {
+    return this.jobs.quality(p, { cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Post('nodes/:id/lease')

@@ -7,7 +7,10 @@ import { OpenObligationsCapacity } from './committed-capacity.source.js';
 import { DeliveryJobsService } from './delivery-jobs.service.js';
 import { DeliveryReaper } from './delivery-reaper.js';
 import { DeliveryController } from './delivery.controller.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
+import { ObligationsRepository } from './obligations.repository.js';
+import { WebhooksRepository } from './webhooks.repository.js';
 import { DispatchService } from './dispatch.service.js';
 import { JobFailures } from './job-failures.js';
 import { JobBatchRepository } from './job-batch.repository.js';
@@ -23,6 +26,9 @@ import { WindowCloseService } from './window-close.service.js';
   controllers: [DeliveryController],
   providers: [
     DeliveryRepository,
+    DeliveryJobsRepository,
+    ObligationsRepository,
+    WebhooksRepository,
     JobBatchRepository,
     SubmissionBatcher,
     NodeQueues,

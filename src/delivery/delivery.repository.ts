@@ -141,12 +141,18 @@ export class DeliveryRepository {
       GROUP BY 1, 2`;
   }
 
-  /** Quality-spec breaches and volumes per operator (the operator's own, or all for clearing). */
-  quality(db: Db, operatorId: string | undefined) {
+  /**
+   * Quality-spec breaches and volumes per operator (the operator's own, or all for clearing): one
+   * page in operator id order, after `afterOperatorId`, limit + 1 rows.
+   */
+  quality(db: Db, q: { operatorId?: string; afterOperatorId?: string; limit: number }) {
     return db.$queryRaw<{ operatorId: string; jobs: bigint; billableTokens: bigint; ttftBreaches: bigint; rateBreaches: bigint }[]>`
       SELECT "operatorId", count(*)::bigint AS jobs, sum("billableTokens")::bigint AS "billableTokens",
              count(*) FILTER (WHERE "ttftBreach")::bigint AS "ttftBreaches", count(*) FILTER (WHERE "rateBreach")::bigint AS "rateBreaches"
-      FROM usage_records WHERE ${operatorId ?? null}::uuid IS NULL OR "operatorId" = ${operatorId ?? null}::uuid
-      GROUP BY "operatorId" ORDER BY "operatorId"`;
+      FROM usage_records
+      WHERE (${q.operatorId ?? null}::uuid IS NULL OR "operatorId" = ${q.operatorId ?? null}::uuid)
+        AND (${q.afterOperatorId ?? null}::uuid IS NULL OR "operatorId" > ${q.afterOperatorId ?? null}::uuid)
+      GROUP BY "operatorId" ORDER BY "operatorId"
+      LIMIT ${q.limit + 1}`;
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { ListingCache } from '../markets/listing-cache.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { Queues } from '../platform/queues/queues.js';
@@ -11,7 +11,8 @@ import { Clock } from '../platform/time/clock.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { DeliveryRepository, type EligibleNode } from './delivery.repository.js';
-import { JobBatchRepository, type Dispatched, type HotJob } from './job-batch.repository.js';
+import { JobBatchRepository } from './job-batch.repository.js';
+import type { Dispatched, HotJob } from './job-batch.rows.js';
 import { JobFailures } from './job-failures.js';
 import { NodeQueues, type QueuedJob } from './node-queues.js';
 
@@ -27,7 +28,7 @@ type DispatchJob = HotJob & { waits: number };
 export class DispatchService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: DeliveryRepository,
     private readonly batches: JobBatchRepository,
     private readonly listings: ListingCache,
@@ -60,7 +61,7 @@ export class DispatchService {
     const rows = new Map(
       (
         await this.batches.jobsToDispatch(
-          this.prisma.sql,
+          this.tx.statements,
           entries.map((e) => e.jobId),
         )
       ).map((j) => [j.id, j]),
@@ -105,7 +106,7 @@ export class DispatchService {
       const key = `${job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
       let candidates = candidatesOf.get(key);
       if (!candidates) {
-        candidates = await this.repo.eligibleNodes(this.prisma.sql, {
+        candidates = await this.repo.eligibleNodes(this.tx.statements, {
           sellerId: job.sellerId,
           modelClass: job.modelClass,
           regions,
@@ -122,14 +123,12 @@ export class DispatchService {
         why: pick
           ? `${pick.triedBefore ? 'only eligible node (tried before)' : 'most spare tokens/s'}: ${pick.node.spareTokensPerSecond} of ${pick.node.tokensPerSecond} in ${pick.node.region}`
           : `no ONLINE node of the seller serves ${job.modelClass} in ${regions.join(', ')}`,
-        candidates: candidates
-          .slice(0, 5)
-          .map((c) => ({
-            nodeId: c.nodeId,
-            region: c.region,
-            spare: c.spareTokensPerSecond,
-            triedBefore: job.triedNodes.includes(c.nodeId),
-          })),
+        candidates: candidates.slice(0, 5).map((c) => ({
+          nodeId: c.nodeId,
+          region: c.region,
+          spare: c.spareTokensPerSecond,
+          triedBefore: job.triedNodes.includes(c.nodeId),
+        })),
       };
       if (!pick) {
         // Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway)
@@ -149,7 +148,7 @@ export class DispatchService {
     }
 
     await Promise.all([this.failNoCapacity(expired), this.dispatchLater(later)]);
-    const moved = await this.batches.markDispatched(this.prisma.sql, chosen);
+    const moved = await this.batches.markDispatched(this.tx.statements, chosen);
     // After the commit: a crash here leaves DISPATCHED jobs the reaper re-adds to their node queues.
     const perNode = new Map<string, QueuedJob[]>();
     for (const c of chosen) {
@@ -172,25 +171,23 @@ export class DispatchService {
   ): Promise<void> {
     if (later.length === 0) return;
     await this.batches.recordWaits(
-      this.prisma.sql,
+      this.tx.statements,
       later.map((l) => ({ id: l.job.id, decision: l.decision })),
     );
     const def = JOBS['delivery.dispatch'];
-    await this.queues
-      .get(def.queue)
-      .addBulk(
-        later.map((l) => ({
-          name: 'delivery.dispatch',
-          data: { jobId: l.job.id, attempt: l.job.attempt },
-          opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay },
-        })),
-      );
+    await this.queues.get(def.queue).addBulk(
+      later.map((l) => ({
+        name: 'delivery.dispatch',
+        data: { jobId: l.job.id, attempt: l.job.attempt },
+        opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay },
+      })),
+    );
   }
 
   /** Jobs still QUEUED when their window ended FAIL as the operator's shortfall, in one transaction. */
   private async failNoCapacity(expired: { job: DispatchJob; series: SeriesWithProduct }[]): Promise<void> {
     if (expired.length === 0) return;
-    await this.prisma.$transaction(async (tx) => {
+    await this.tx.run(async (tx) => {
       const failed = await this.batches.failQueued(
         tx,
         'NO_CAPACITY',

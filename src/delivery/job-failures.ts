@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { Tx } from '../platform/prisma/prisma.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 
 /**
@@ -12,17 +13,18 @@ import { DeliveryRepository } from './delivery.repository.js';
 export class JobFailures {
   constructor(
     private readonly repo: DeliveryRepository,
+    private readonly jobs: DeliveryJobsRepository,
     private readonly outbox: OutboxService,
   ) {}
 
   async settle(tx: Tx, jobIds: string[]): Promise<void> {
     if (jobIds.length === 0) return;
     await this.repo.releaseReservations(tx, jobIds);
-    const withCallback = await tx.deliveryJob.findMany({ where: { id: { in: jobIds }, callbackUrl: { not: null } }, select: { id: true } });
+    const withCallback = await this.jobs.withCallback(tx, jobIds);
     await this.outbox.enqueueMany(
       tx,
       'delivery.webhook',
-      withCallback.map((j) => ({ payload: { jobId: j.id }, jobId: `webhook.${j.id}` })),
+      withCallback.map((id) => ({ payload: { jobId: id }, jobId: `webhook.${id}` })),
     );
   }
 }

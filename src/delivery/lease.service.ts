@@ -5,9 +5,11 @@ import type { DeliveryJob } from '../generated/prisma/client.js';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
-import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import type { Tx } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { JobBatchRepository } from './job-batch.repository.js';
 import { appendDecision } from './dispatch.service.js';
@@ -38,8 +40,9 @@ export class LeaseService implements OnModuleDestroy {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: DeliveryRepository,
+    private readonly jobs: DeliveryJobsRepository,
     private readonly batches: JobBatchRepository,
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
@@ -101,7 +104,7 @@ export class LeaseService implements OnModuleDestroy {
     }
     if (taken.length === 0) return [];
     const claims = taken.flatMap((e) => e.jobs.map((j) => ({ id: j.jobId, attempt: j.attempt, token: leaseToken(e.entryId, e.lock) })));
-    const rows = claims.length > 0 ? await this.batches.claim(this.prisma.sql, nodeId, this.config.delivery.leaseMs, claims) : [];
+    const rows = claims.length > 0 ? await this.batches.claim(this.tx.statements, nodeId, this.config.delivery.leaseMs, claims) : [];
     const claimed = new Map(rows.map((r) => [r.id, r]));
     await Promise.all(
       taken.filter((e) => !e.jobs.some((j) => claimed.has(j.jobId))).map((e) => this.nodes.finish(nodeId, e.entryId, e.lock, 'superseded')),
@@ -130,10 +133,7 @@ export class LeaseService implements OnModuleDestroy {
    * by the node's heartbeats: it expires and its job goes back to dispatch.
    */
   async extend(nodeId: string, leases?: string[]): Promise<number> {
-    const rows = await this.prisma.$queryRaw<{ id: string; leaseToken: string }[]>`
-      UPDATE delivery_jobs SET "leaseExpiresAt" = now() + ${this.config.delivery.leaseMs} * interval '1 millisecond'
-      WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' AND (${leases ?? null}::text[] IS NULL OR "leaseToken" = ANY(${leases ?? null}::text[]))
-      RETURNING id, "leaseToken"`;
+    const rows = await this.jobs.extendLeases(this.tx.root, nodeId, this.config.delivery.leaseMs, leases);
     const entries = [...new Set(rows.map((r) => r.leaseToken))].flatMap((t) => parseLeaseToken(t) ?? []);
     await Promise.all(entries.map((l) => this.nodes.extend(nodeId, l.entryId, l.lock).catch(() => undefined)));
     return rows.length;
@@ -141,7 +141,7 @@ export class LeaseService implements OnModuleDestroy {
 
   /** The agent gives a job up: back to dispatch (another node first) while attempts remain. */
   async fail(node: NodePrincipal, jobId: string, body: FailJobDto): Promise<{ id: string; status: string; attempt: number }> {
-    const job = await this.prisma.$transaction(async (tx) => {
+    const job = await this.tx.run(async (tx) => {
       const current = await this.leased(tx, node, jobId, body.leaseToken);
       const now = new Date();
       const next = current.attempt + 1;
@@ -163,25 +163,22 @@ export class LeaseService implements OnModuleDestroy {
       };
       if (body.retryable && next < this.config.delivery.maxAttempts) {
         await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId, attempt: next }, { jobId: dispatchJobId(jobId, next) });
-        return tx.deliveryJob.update({ where: { id: jobId }, data: { ...common, status: 'QUEUED', attempt: next } });
+        return this.jobs.update(tx, jobId, { ...common, status: 'QUEUED', attempt: next });
       }
-      const failed = await tx.deliveryJob.update({
-        where: { id: jobId },
-        data: {
-          ...common,
-          status: 'FAILED',
-          failureCode: 'OPERATOR_FAILURE',
-          failureReason: body.reason,
-          operatorFault: true,
-          finishedAt: now,
-        },
+      const failed = await this.jobs.update(tx, jobId, {
+        ...common,
+        status: 'FAILED',
+        failureCode: 'OPERATOR_FAILURE',
+        failureReason: body.reason,
+        operatorFault: true,
+        finishedAt: now,
       });
       await this.failures.settle(tx, [jobId]);
       return failed;
     });
     this.outbox.poke();
     // The entry is done once none of the jobs it carried is leased under it any more.
-    if ((await this.batches.openLeases(this.prisma.sql, [body.leaseToken])).size === 0)
+    if ((await this.batches.openLeases(this.tx.statements, [body.leaseToken])).size === 0)
       await this.nodes.finishLease(node.nodeId, body.leaseToken, 'failed');
     return { id: job.id, status: job.status, attempt: job.attempt };
   }

@@ -7,13 +7,14 @@ import { ListingCache } from '../markets/listing-cache.js';
 import { BatchedTransactions } from '../platform/batching/batched-transactions.js';
 import { fulfilled, rejected } from '../platform/batching/group-commit.js';
 import { Metrics } from '../platform/metrics/metrics.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { billableTokens, meter } from './domain/metering.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
-import { JobBatchRepository, type HotJob, type Metered, type ObligationDelta } from './job-batch.repository.js';
+import { JobBatchRepository } from './job-batch.repository.js';
+import type { HotJob, Metered, ObligationDelta } from './job-batch.rows.js';
 import { assertHoldsLease } from './lease.service.js';
 import { NodeQueues } from './node-queues.js';
 
@@ -51,7 +52,7 @@ export class MeteringService implements OnApplicationShutdown {
   private finishing = Promise.resolve();
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly batches: JobBatchRepository,
     private readonly listings: ListingCache,
     private readonly ledger: LedgerService,
@@ -78,7 +79,7 @@ export class MeteringService implements OnApplicationShutdown {
   }
 
   private async transact(items: Completion[], lockFirst: boolean): Promise<PromiseSettledResult<CompletionOutcome>[]> {
-    const outcomes = await this.prisma.sqlTransaction(async (tx, commit) => {
+    const outcomes = await this.tx.sql(async (tx, commit) => {
       // A batch reads its obligations unlocked and checks them as it writes, so the obligation's
       // row lock is held only for the last round trip (submissions reserve on the same row); one
       // completion alone (how a batch that raced is applied again) locks them up front, as every
@@ -102,7 +103,7 @@ export class MeteringService implements OnApplicationShutdown {
 
   private async finishEntries(done: { node: string; token: string }[]): Promise<void> {
     const leases = new Map(done.map((d) => [d.token, d.node]));
-    const open = await this.batches.openLeases(this.prisma.sql, [...leases.keys()]);
+    const open = await this.batches.openLeases(this.tx.statements, [...leases.keys()]);
     await Promise.all(
       [...leases].filter(([token]) => !open.has(token)).map(([token, node]) => this.nodes.finishLease(node, token, 'completed')),
     );

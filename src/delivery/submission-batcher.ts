@@ -6,11 +6,13 @@ import { BatchedTransactions } from '../platform/batching/batched-transactions.j
 import { fulfilled, rejected } from '../platform/batching/group-commit.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { Metrics } from '../platform/metrics/metrics.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
-import { JobBatchRepository, type NewJob } from './job-batch.repository.js';
+import { JobBatchRepository } from './job-batch.repository.js';
+import type { NewJob } from './job-batch.rows.js';
 
 /** Submissions taken into one transaction at most; bounds a batch's statements. */
 const MAX_BATCH = 200;
@@ -53,9 +55,10 @@ export class SubmissionBatcher {
   private readonly batches: BatchedTransactions<Submission, Submitted>;
 
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly jobs: JobBatchRepository,
     private readonly repo: DeliveryRepository,
+    private readonly stored: DeliveryJobsRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
     metrics: Metrics,
@@ -75,7 +78,7 @@ export class SubmissionBatcher {
 
   private async transact(items: Submission[], lockFirst: boolean): Promise<PromiseSettledResult<Submitted>[]> {
     const pairs = [...new Map(items.map((s) => [`${s.buyerId}|${s.series.id}`, { buyerId: s.buyerId, seriesId: s.series.id }])).values()];
-    const result = await this.prisma.sqlTransaction(async (tx, commit) => {
+    const result = await this.tx.sql(async (tx, commit) => {
       // A batch reads its obligations unlocked and its write checks they still have room, so the
       // obligations' row locks are held only for the last round trip (completions credit the
       // same rows); one submission alone (how a batch that raced is stored again) locks up front,
@@ -130,9 +133,7 @@ export class SubmissionBatcher {
     ]);
     const byId = new Map(rows.map((r) => [r.id, r]));
     const replays = items.filter((_, i) => judged[i] === 'replayed').map((s) => s.id);
-    const replayed = new Map(
-      (replays.length > 0 ? await this.prisma.deliveryJob.findMany({ where: { id: { in: replays } } }) : []).map((r) => [r.id, r]),
-    );
+    const replayed = new Map((replays.length > 0 ? await this.stored.byIds(this.tx.root, replays) : []).map((r) => [r.id, r]));
     return items.map((s, i) => {
       const j = judged[i];
       if (j instanceof DomainError) return rejected(j);

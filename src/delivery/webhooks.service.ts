@@ -1,10 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHmac, randomBytes } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryJobsService } from './delivery-jobs.service.js';
+import { WebhooksRepository } from './webhooks.repository.js';
 
 export const SIGNATURE_HEADER = 'X-TokenClear-Signature';
 
@@ -22,30 +24,27 @@ export class WebhooksService {
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly repo: WebhooksRepository,
+    private readonly stored: DeliveryJobsRepository,
     private readonly jobs: DeliveryJobsService,
   ) {}
 
   /** The member's secret, created on first use (signing needs it in clear). */
   async secret(memberId: string): Promise<string> {
-    const row = await this.prisma.webhookSecret.upsert({ where: { memberId }, create: { memberId, secret: newSecret() }, update: {} });
-    return row.secret;
+    return this.repo.secretOrCreate(this.tx.root, memberId, newSecret());
   }
 
   async rotate(memberId: string): Promise<string> {
     const secret = newSecret();
-    await this.prisma.webhookSecret.upsert({
-      where: { memberId },
-      create: { memberId, secret },
-      update: { secret, createdAt: new Date() },
-    });
+    await this.repo.replaceSecret(this.tx.root, memberId, secret);
     return secret;
   }
 
   /** One delivery attempt; a refusal throws so BullMQ retries with backoff. Every attempt is recorded. */
   @JobHandler('delivery.webhook')
   async deliver({ jobId }: JobPayloads['delivery.webhook'], meta?: { attempt: number }): Promise<number> {
-    const job = await this.prisma.deliveryJob.findUnique({ where: { id: jobId } });
+    const job = await this.stored.find(this.tx.root, jobId);
     if (!job?.callbackUrl || (job.status !== 'COMPLETED' && job.status !== 'FAILED')) return 0;
     const body = JSON.stringify({
       event: job.status === 'COMPLETED' ? 'delivery.job.completed' : 'delivery.job.failed',
@@ -68,8 +67,14 @@ export class WebhooksService {
     } catch (err) {
       error = (err as Error).message.slice(0, 500);
     }
-    await this.prisma.webhookDelivery.create({
-      data: { jobId, memberId: job.buyerId, url: job.callbackUrl, attempt: meta?.attempt ?? 1, httpStatus, error, ok: !error },
+    await this.repo.recordAttempt(this.tx.root, {
+      jobId,
+      memberId: job.buyerId,
+      url: job.callbackUrl,
+      attempt: meta?.attempt ?? 1,
+      httpStatus,
+      error,
+      ok: !error,
     });
     if (error) {
       this.logger.warn({ job: jobId, url: job.callbackUrl, error }, 'webhook not accepted; will retry');

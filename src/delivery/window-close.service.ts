@@ -3,7 +3,9 @@ import { LedgerService } from '../ledger/ledger.service.js';
 import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import type { Tx } from '../platform/prisma/prisma.service.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
+import { ObligationsRepository } from './obligations.repository.js';
 import { closeObligation } from './domain/metering.js';
 import { JobFailures } from './job-failures.js';
 
@@ -18,36 +20,18 @@ export class WindowCloseService {
 
   constructor(
     private readonly repo: DeliveryRepository,
+    private readonly jobs: DeliveryJobsRepository,
+    private readonly obligations: ObligationsRepository,
     private readonly ledger: LedgerService,
     private readonly failures: JobFailures,
   ) {}
 
   async close(tx: Tx, ctx: { runId: string; series: SeriesWithProduct; businessDate: string; base: string }): Promise<{ closed: number }> {
     const { series, businessDate, base } = ctx;
-    const unfinished = await tx.deliveryJob.findMany({
-      where: { seriesId: series.id, status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } },
-      select: { id: true },
-    });
-    const ids = unfinished.map((j) => j.id);
-    await tx.deliveryJob.updateMany({
-      where: { id: { in: ids } },
-      data: {
-        status: 'FAILED',
-        failureCode: 'WINDOW_CLOSED',
-        failureReason: 'not delivered before the end of the delivery window',
-        operatorFault: true,
-        finishedAt: new Date(),
-        leaseToken: null,
-        updatedAt: new Date(),
-      },
-    });
+    const ids = await this.jobs.failUnfinished(tx, series.id);
     await this.failures.settle(tx, ids);
 
-    const open = await tx.$queryRaw<
-      { id: string; sellerId: string; buyerId: string; tokens: bigint; deliveredTokens: bigint; notionalFen: bigint; releasedFen: bigint }[]
-    >`
-      SELECT id, "sellerId", "buyerId", tokens, "deliveredTokens", "notionalFen", "releasedFen" FROM delivery_obligations
-      WHERE "seriesId" = ${series.id}::uuid AND status <> 'CLOSED' ORDER BY seq FOR UPDATE`;
+    const open = await this.obligations.lockUnclosed(tx, series.id);
     const failed = await this.repo.failedOperatorTokens(
       tx,
       open.map((o) => o.id),
@@ -88,15 +72,10 @@ export class WindowCloseService {
         });
       }
     }
-    if (closes.length > 0) {
-      await tx.$executeRaw`
-        UPDATE delivery_obligations o SET status = 'CLOSED', "closedAt" = now(), "reservedTokens" = 0,
-          "shortfallTokens" = u.shortfall, "unusedTokens" = u.unused, "releasedFen" = o."releasedFen" + u.release, "refundedFen" = u.refund, "penaltyFen" = u.penalty
-        FROM unnest(${closes.map((x) => x.o.id)}::uuid[], ${closes.map((x) => x.c.shortfall)}::bigint[], ${closes.map((x) => x.c.unused)}::bigint[],
-                    ${closes.map((x) => x.c.releaseFen)}::bigint[], ${closes.map((x) => x.c.refundFen)}::bigint[], ${closes.map((x) => x.c.penaltyFen)}::bigint[])
-          AS u(id, shortfall, unused, release, refund, penalty)
-        WHERE o.id = u.id`;
-    }
+    await this.obligations.close(
+      tx,
+      closes.map(({ o, c }) => ({ id: o.id, ...c })),
+    );
     await this.ledger.postBatch(tx, transfers);
     this.logger.log({ series: series.code, obligations: open.length, failedJobs: ids.length }, 'delivery window closed');
     return { closed: open.length };

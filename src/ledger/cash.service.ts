@@ -5,7 +5,9 @@ import type { Withdrawal } from '../generated/prisma/client.js';
 import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
-import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
+import type { Tx } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
+import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { LedgerEvents } from './ledger.events.js';
@@ -13,11 +15,13 @@ import { LedgerService } from './ledger.service.js';
 import { WithdrawalsRepository } from './withdrawals.repository.js';
 import { HOUSE, memberAccount, type PostedTransfer } from './ledger.types.js';
 
+const WITHDRAWAL_CURSOR = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|[0-9a-f-]{36}$/;
+
 /** Deposits recorded by clearing staff and member withdrawals held, then approved or rejected. */
 @Injectable()
 export class CashService {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly ledger: LedgerService,
     private readonly clock: Clock,
     private readonly events: LedgerEvents,
@@ -31,7 +35,7 @@ export class CashService {
    */
   async deposit(memberId: string, amountFen: bigint, reference: string): Promise<PostedTransfer> {
     await this.assertMember(memberId);
-    const [posted] = await this.prisma.$transaction((tx) => this.depositsIn(tx, [{ memberId, amountFen, reference }]));
+    const [posted] = await this.tx.run((tx) => this.depositsIn(tx, [{ memberId, amountFen, reference }]));
     this.events.deposited.next({ memberId, amountFen });
     return posted;
   }
@@ -80,10 +84,10 @@ export class CashService {
     assertCanSee(principal, memberId, 'member');
     if (id) {
       // A retry of a request whose first attempt committed (see idForRequest).
-      const existing = await this.withdrawals.find(this.prisma, id);
+      const existing = await this.withdrawals.find(this.tx.root, id);
       if (existing) return existing;
     }
-    return this.prisma.$transaction(async (tx) => {
+    return this.tx.run(async (tx) => {
       const businessDate = this.clock.businessDate();
       const w = await this.withdrawals.create(tx, { id, memberId, amountFen, requestedByKeyId: principal.keyId, businessDate });
       await this.ledger.post(tx, [
@@ -102,7 +106,7 @@ export class CashService {
   }
 
   async decide(principal: Principal, withdrawalId: string, decision: 'APPROVED' | 'REJECTED', reason?: string): Promise<Withdrawal> {
-    return this.prisma.$transaction(async (tx) => {
+    return this.tx.run(async (tx) => {
       const w = await this.claimPending(tx, withdrawalId, decision, principal.keyId, reason);
       const businessDate = this.clock.businessDate();
       const pending = memberAccount(w.memberId, 'PENDING');
@@ -132,14 +136,31 @@ export class CashService {
   }
 
   async getWithdrawal(principal: Principal, id: string): Promise<Withdrawal> {
-    const w = isUuid(id) ? await this.withdrawals.find(this.prisma, id) : null;
+    const w = isUuid(id) ? await this.withdrawals.find(this.tx.root, id) : null;
     if (!w) throw new DomainError('NOT_FOUND', 'withdrawal not found');
     assertCanSee(principal, w.memberId, 'withdrawal');
     return w;
   }
 
-  listWithdrawals(principal: Principal, status: Withdrawal['status'] | undefined, beforeCreated: Date | undefined, limit: number) {
-    return this.withdrawals.list(this.prisma, { memberId: memberScope(principal), status, before: beforeCreated, limit });
+  /** Newest first; the cursor is the last row's (createdAt, id): ids break ties between equal timestamps. */
+  async listWithdrawals(
+    principal: Principal,
+    q: { status?: Withdrawal['status']; cursor?: string; limit: number },
+  ): Promise<Page<Withdrawal>> {
+    const key = decodeCursor(q.cursor, WITHDRAWAL_CURSOR);
+    const [createdAt, id] = key?.split('|') ?? [];
+    const rows = await this.withdrawals.page(this.tx.root, {
+      memberId: memberScope(principal),
+      status: q.status,
+      before: key ? { createdAt: new Date(createdAt), id } : undefined,
+      limit: q.limit,
+    });
+    return toPage(
+      rows,
+      q.limit,
+      (w) => `${w.createdAt.toISOString()}|${w.id}`,
+      (w) => w,
+    );
   }
 
   /** Compare-and-set on the status: two clearing users deciding at once cannot both win. */
@@ -153,7 +174,7 @@ export class CashService {
   }
 
   private async assertMember(memberId: string): Promise<void> {
-    const m = isUuid(memberId) ? await this.withdrawals.member(this.prisma, memberId) : null;
+    const m = isUuid(memberId) ? await this.withdrawals.member(this.tx.root, memberId) : null;
     if (!m || m.kind === 'CLEARING') throw new DomainError('NOT_FOUND', 'member not found');
   }
 }

@@ -8,7 +8,7 @@ import { isUuid } from '../platform/http/ids.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
-import { PrismaService } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import type { BalancesView, TransferView, TrialBalanceView, WithdrawalView } from './dto/cash.dto.js';
 import { LedgerRepository } from './ledger.repository.js';
 import type { PostedTransfer } from './ledger.types.js';
@@ -46,7 +46,7 @@ export function toWithdrawalView(w: Withdrawal): WithdrawalView {
 @Injectable()
 export class LedgerQueries {
   constructor(
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
     private readonly repo: LedgerRepository,
   ) {}
 
@@ -64,26 +64,32 @@ export class LedgerQueries {
     const accounts = await this.visibleAccounts(principal, memberId);
     const before = decodeCursor(q.cursor, /^\d{1,19}$/);
     const rows = await this.repo.listForAccounts(
-      this.prisma,
+      this.tx.root,
       accounts.map((a) => a.id),
       { kinds: q.kind ? [q.kind] : undefined, from: q.from, to: q.to, beforeSeq: before ? BigInt(before) : undefined, limit: q.limit },
     );
     return toPage(rows, q.limit, (t) => t.seq.toString(), toTransferView);
   }
 
-  async trialBalance(): Promise<TrialBalanceView> {
-    const accounts = await this.repo.allAccounts(this.prisma);
-    const total = accounts.reduce((sum, a) => sum + a.balanceFen, 0n);
-    return {
-      currency: 'CNY',
-      accounts: accounts.map((a) => ({ code: a.code, balance: formatFen(a.balanceFen) })),
-      total: formatFen(total),
-    };
+  /** The accounts a page at a time (they grow with members); the total is always over every account. */
+  async trialBalance(q: { cursor?: string; limit: number }): Promise<TrialBalanceView> {
+    const after = decodeCursor(q.cursor, /^[A-Za-z0-9:._-]{1,100}$/);
+    const [rows, total] = await Promise.all([
+      this.repo.accountsPage(this.tx.root, { afterCode: after, limit: q.limit }),
+      this.repo.totalBalanceFen(this.tx.root),
+    ]);
+    const page = toPage(
+      rows,
+      q.limit,
+      (a) => a.code,
+      (a) => ({ code: a.code, balance: formatFen(a.balanceFen) }),
+    );
+    return { currency: 'CNY', accounts: page.items, total: formatFen(total), nextCursor: page.nextCursor };
   }
 
   private async visibleAccounts(principal: Principal, memberId: string) {
     assertCanSee(principal, memberId, 'member');
-    const accounts = isUuid(memberId) ? await this.repo.memberAccounts(this.prisma, memberId) : [];
+    const accounts = isUuid(memberId) ? await this.repo.memberAccounts(this.tx.root, memberId) : [];
     if (accounts.length === 0) throw new DomainError('NOT_FOUND', 'member not found');
     return accounts;
   }

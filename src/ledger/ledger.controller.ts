@@ -5,7 +5,7 @@ import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { parseAmount, parseCurrency } from '../platform/money/money.js';
-import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import type { Page } from '../platform/pagination/page.js';
 import { CashService } from './cash.service.js';
 import {
   BalancesView,
@@ -13,6 +13,7 @@ import {
   DepositDto,
   TransferView,
   TransfersQueryDto,
+  TrialBalanceQueryDto,
   TrialBalanceView,
   WithdrawalDto,
   WithdrawalView,
@@ -36,7 +37,7 @@ export class LedgerController {
   async deposit(@Param('id') memberId: string, @Body() body: DepositDto): Promise<TransferView & { memberId: string }> {
     const amount = parseAmount(body.amount);
     parseCurrency(body.currency);
-    return { ...toTransferView(await this.cash.deposit(memberId, amount, body.reference)), memberId };
+    return Object.assign(toTransferView(await this.cash.deposit(memberId, amount, body.reference)), { memberId });
   }
 
   @Post('members/:id/withdrawals')
@@ -74,10 +75,8 @@ export class LedgerController {
 
   @Get('withdrawals')
   async listWithdrawals(@CurrentPrincipal() p: Principal, @Query() q: WithdrawalsQueryDto): Promise<Page<WithdrawalView>> {
-    const limit = q.limit ?? 50;
-    const before = decodeCursor(q.cursor, /^\d{4}-\d{2}-\d{2}T[\d:.]+Z$/);
-    const rows = await this.cash.listWithdrawals(p, q.status, before ? new Date(before) : undefined, limit);
-    return toPage(rows, limit, (w) => w.createdAt.toISOString(), toWithdrawalView);
+    const page = await this.cash.listWithdrawals(p, { status: q.status, cursor: q.cursor, limit: q.limit ?? 50 });
+    return { items: page.items.map(toWithdrawalView), nextCursor: page.nextCursor };
   }
 
   @Get('withdrawals/:id')
@@ -94,13 +93,14 @@ export class LedgerController {
 
   @Get('members/:id/transfers')
   transfers(@CurrentPrincipal() p: Principal, @Param('id') memberId: string, @Query() q: TransfersQueryDto): Promise<Page<TransferView>> {
-    return this.queries.transfers(p, memberId, { ...q, limit: q.limit ?? 50 });
+    return this.queries.transfers(p, memberId, { kind: q.kind, from: q.from, to: q.to, cursor: q.cursor, limit: q.limit ?? 50 });
   }
 
   @Get('ledger/trial-balance')
   @Roles('clearing')
   @ApiOkResponse({ type: TrialBalanceView })
-  trialBalance(): Promise<TrialBalanceView> {
-    return this.queries.trialBalance();
+  trialBalance(@Query() q: TrialBalanceQueryDto): Promise<TrialBalanceView> {
+    // A trial balance is read whole: by default the largest page, so a small ledger is one request.
+    return this.queries.trialBalance({ cursor: q.cursor, limit: q.limit ?? 500 });
   }
 }

@@ -186,8 +186,20 @@ export class LedgerRepository {
     return db.ledgerAccount.findMany({ where: { memberId }, select: { id: true, code: true, type: true, balanceFen: true } });
   }
 
-  allAccounts(db: Db) {
-    return db.ledgerAccount.findMany({ select: { code: true, balanceFen: true, type: true, memberId: true }, orderBy: { code: 'asc' } });
+  /** One page of every account in code order (codes are unique), after `afterCode`: limit + 1 rows. */
+  accountsPage(db: Db, q: { afterCode?: string; limit: number }) {
+    return db.ledgerAccount.findMany({
+      where: q.afterCode === undefined ? {} : { code: { gt: q.afterCode } },
+      select: { code: true, balanceFen: true, type: true, memberId: true },
+      orderBy: { code: 'asc' },
+      take: q.limit + 1,
+    });
+  }
+
+  /** The sum of every account's balance: 0 when the ledger balances. */
+  async totalBalanceFen(db: Db): Promise<bigint> {
+    const { _sum } = await db.ledgerAccount.aggregate({ _sum: { balanceFen: true } });
+    return _sum.balanceFen ?? 0n;
   }
 
   /** Balance of each of a member's accounts at the end of a business date, from transfers alone. */

@@ -27,10 +27,19 @@ export class WithdrawalsRepository {
     return count;
   }
 
-  list(db: Db, filter: { memberId?: string; status?: WithdrawalStatus; before?: Date; limit: number }): Promise<Withdrawal[]> {
+  /** One page, newest first, before the (createdAt, id) of `before`: limit + 1 rows. */
+  page(
+    db: Db,
+    filter: { memberId?: string; status?: WithdrawalStatus; before?: { createdAt: Date; id: string }; limit: number },
+  ): Promise<Withdrawal[]> {
+    const { before } = filter;
     return db.withdrawal.findMany({
-      where: { memberId: filter.memberId, status: filter.status, createdAt: filter.before ? { lt: filter.before } : undefined },
-      orderBy: { createdAt: 'desc' },
+      where: {
+        memberId: filter.memberId,
+        status: filter.status,
+        ...(before ? { OR: [{ createdAt: { lt: before.createdAt } }, { createdAt: before.createdAt, id: { lt: before.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: filter.limit + 1,
     });
   }

@@ -17,6 +17,7 @@ import { ProblemFilter } from './errors/problem.filter.js';
 import { HealthController } from './health/health.controller.js';
 import { bearerOf, credentialTracker } from './http/throttle-trackers.js';
 import { RedisThrottlerStorage } from './http/redis-throttler-storage.js';
+import { HealthRepository } from './health/health.repository.js';
 import { validationPipe } from './http/validation.js';
 import { IdempotencyPurgeHandler } from './idempotency/idempotency-purge.handler.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
@@ -29,6 +30,7 @@ import { Clock } from './time/clock.js';
 import { JobHandlers } from './queues/job-handlers.js';
 import { QUEUE_NAMES } from './queues/job-registry.js';
 import { OutboxRelay } from './queues/outbox-relay.js';
+import { OutboxRepository } from './queues/outbox.repository.js';
 import { OutboxService } from './queues/outbox.service.js';
 import { Queues } from './queues/queues.js';
 import { redisOptions } from './queues/redis-connection.js';
@@ -43,6 +45,7 @@ const shared = [
   IdempotencyRepository,
   AuditRepository,
   AuditRecorder,
+  OutboxRepository,
   OutboxService,
   Queues,
   Metrics,
@@ -103,6 +106,7 @@ export class PlatformModule {
         ...shared,
         JobHandlers,
         OutboxRelay,
+        HealthRepository,
         WorkerHost,
         IdempotencyPurgeHandler,
         { provide: APP_GUARD, useClass: ApiKeyGuard },

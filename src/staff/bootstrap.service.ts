@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MembersRepository } from '../members/members.repository.js';
+import { AuditRepository } from '../platform/audit/audit.repository.js';
 import { hashApiKey } from '../platform/auth/api-key.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { StaffService } from './staff.service.js';
@@ -24,6 +25,7 @@ export class BootstrapService {
     private readonly tx: TransactionRunner,
     private readonly members: MembersRepository,
     private readonly staff: StaffService,
+    private readonly audit: AuditRepository,
   ) {}
 
   async ensureClearing(key?: string, name = 'bootstrap'): Promise<BootstrapResult> {
@@ -41,14 +43,20 @@ export class BootstrapService {
     });
   }
 
-  /** `cli staff add --name N`: a person of the first team with a first key (database access). */
-  async addStaff(name: string): Promise<{ staffId: string; keyId: string; key: string; clearingMemberId: string }> {
+  /**
+   * `cli staff add --name N`: a person of the first team with a first key (database access, so no
+   * second person can be asked); audited in the same transaction, as action `staff.add` by `cli`.
+   */
+  async addStaff(name: string, requestId: string): Promise<{ staffId: string; keyId: string; key: string; clearingMemberId: string }> {
     return this.tx.run(async (tx) => {
       await this.members.lockBootstrap(tx);
       const member =
         (await this.members.findClearingMember(tx)) ??
         (await this.members.create(tx, { name: 'TokenClear Clearing House', kind: 'CLEARING' }));
       const added = await this.staff.addFirstTeamMember(tx, member.id, name, 'CLI');
+      await this.audit.appendMany(tx, [
+        { role: 'cli', action: 'staff.add', targetType: 'staff', targetId: added.staff.id, requestId, outcome: 'SUCCESS' },
+      ]);
       return { staffId: added.staff.id, keyId: added.keyId, key: added.key, clearingMemberId: member.id };
     });
   }

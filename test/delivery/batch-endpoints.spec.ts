@@ -80,14 +80,14 @@ describe('delivery batches', () => {
     expect(
       audit
         .filter((a) => a.outcome === 'SUCCESS')
-        .map((a) => a.targetId)
-        .sort(),
-    ).toEqual([...ids].sort());
+        .map((a) => a.targetId ?? '')
+        .sort((x, y) => x.localeCompare(y)),
+    ).toEqual([...ids].sort((x, y) => x.localeCompare(y)));
     expect(
       audit
         .filter((a) => a.outcome === 'FAILURE')
-        .map((a) => a.errorCode)
-        .sort(),
+        .map((a) => a.errorCode ?? '')
+        .sort((x, y) => x.localeCompare(y)),
     ).toEqual(['NO_ENTITLEMENT', 'NO_ENTITLEMENT']);
 
     expectProblem(

@@ -63,7 +63,7 @@ describe('leases and exactly-once metering', () => {
     // The same completion twice at once, then a third with other numbers: one effect.
     const [a, b] = await Promise.all([complete(got.id, got.leaseToken), complete(got.id, got.leaseToken)]);
     expect([a.status, b.status]).toEqual([200, 200]);
-    expect([a.body.replayed, b.body.replayed].sort()).toEqual([false, true]);
+    expect([a.body.replayed, b.body.replayed].sort((x, y) => Number(x) - Number(y))).toEqual([false, true]);
     const third = await complete(got.id, got.leaseToken, { prompt_tokens: 1, completion_tokens: 999 });
     expect(third.body).toMatchObject({ status: 'COMPLETED', replayed: true });
     expect(await t.prisma.usageRecord.count({ where: { jobId: got.id } })).toBe(1);

@@ -29,7 +29,7 @@ export async function createMember(t: TestApp, kind: Kind, name = `${kind.toLowe
  * team is (`cli staff add`, database access), so four-eyes tests have a second pair of eyes.
  */
 export async function createClearingUser(t: TestApp, name = `staff-${++seq}`): Promise<TestMember & { staffId: string }> {
-  const added = await t.app.get(BootstrapService).addStaff(name);
+  const added = await t.app.get(BootstrapService).addStaff(name, `test-${seq}`);
   return { id: added.clearingMemberId, key: added.key, keyId: added.keyId, staffId: added.staffId, client: t.client(added.key) };
 }
 

@@ -69,7 +69,9 @@ describe('batch posting', () => {
     const replay = await t.prisma.$transaction((tx) => ledger.postBatch(tx, requests), { timeout: 120_000 });
     expect(replay).toEqual({ requested: N, inserted: 0, replayed: N });
     const after = await t.prisma.ledgerAccount.findMany({ where: { code: { in: [...expected.keys()] } } });
-    expect(after.map((a) => [a.code, a.balanceFen]).sort()).toEqual(actual.map((a) => [a.code, a.balanceFen]).sort());
+    const byCode = (rows: { code: string; balanceFen: bigint }[]) =>
+      rows.map((a) => [a.code, a.balanceFen] as const).sort((x, y) => x[0].localeCompare(y[0]));
+    expect(byCode(after)).toEqual(byCode(actual));
     expect(await t.prisma.transfer.count()).toBe(N);
   }, 180_000);
 

@@ -107,6 +107,8 @@ export class JobsQueryDto extends PageQueryDto {
   status?: 'QUEUED' | 'DISPATCHED' | 'LEASED' | 'COMPLETED' | 'FAILED';
 }
 
+export class QualityQueryDto extends PageQueryDto {}
+
 export const MAX_BATCH_JOBS = 100;
 
 /** Checked by its compiled schema first (see SchemaChecked): up to 100 jobs per request. */

@@ -57,6 +57,9 @@ export class WithdrawalsQueryDto extends PageQueryDto {
   status?: 'PENDING' | 'APPROVED' | 'REJECTED';
 }
 
+/** The trial balance's accounts, a page at a time (default: the largest page). */
+export class TrialBalanceQueryDto extends PageQueryDto {}
+
 export class BalancesView {
   @ApiProperty({ enum: ['CNY'] }) currency!: 'CNY';
   @ApiProperty({ example: '100.00' }) cash!: string;
@@ -94,5 +97,7 @@ export class TrialBalanceView {
   @ApiProperty({ enum: ['CNY'] }) currency!: 'CNY';
   @ApiProperty({ type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, balance: { type: 'string' } } } })
   accounts!: { code: string; balance: string }[];
-  @ApiProperty({ example: '0.00', description: 'must be 0.00' }) total!: string;
+  @ApiProperty({ example: '0.00', description: 'over every account, not only this page: must be 0.00' }) total!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'cursor of the next page of accounts; null on the last' })
+  nextCursor!: string | null;
 }

@@ -5,8 +5,9 @@ import { SkipThrottle } from '@nestjs/throttler';
 import { Redis, type RedisOptions as RedisClientOptions } from 'ioredis';
 import { Public } from '../auth/auth.decorators.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { PrismaService } from '../prisma/prisma.service.js';
+import { TransactionRunner } from '../prisma/transaction-runner.js';
 import { redisOptions } from '../queues/redis-connection.js';
+import { HealthRepository } from './health.repository.js';
 
 const PROBE_TIMEOUT_MS = 1_500;
 
@@ -26,7 +27,8 @@ export class HealthController implements OnModuleDestroy {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly repo: HealthRepository,
   ) {
     this.redis = new Redis(redisOptions(config.redisUrl, 'probe') as RedisClientOptions);
     this.redis.on('error', () => undefined);
@@ -44,7 +46,7 @@ export class HealthController implements OnModuleDestroy {
       async () => {
         const s = this.indicators.check('postgres');
         try {
-          await withTimeout(this.prisma.$queryRaw`SELECT 1`, 'postgres');
+          await withTimeout(this.repo.ping(this.tx.root), 'postgres');
           return s.up();
         } catch (err) {
           return s.down({ message: (err as Error).message });

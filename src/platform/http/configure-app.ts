@@ -26,7 +26,8 @@ export function configureApp(app: INestApplication): void {
   app.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
     if (!err) return next();
     // Body parsing fails before the request logger has assigned an id; give this answer one too.
-    const requestId = String((req as { id?: unknown }).id ?? randomUUID());
+    const assigned = (req as { id?: unknown }).id;
+    const requestId = typeof assigned === 'string' || typeof assigned === 'number' ? String(assigned) : randomUUID();
     res.setHeader('X-Request-Id', requestId);
     const problem = { ...toProblem(err), instance: req.originalUrl, requestId };
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));

@@ -12,7 +12,7 @@ export function postgresError(err: unknown): { code: string; message: string } |
   if (!e || typeof e !== 'object') return undefined;
   const cause = e.meta?.driverAdapterError?.cause;
   if (e.code === 'P2010' && typeof cause?.originalCode === 'string')
-    return { code: cause.originalCode, message: String(cause.originalMessage ?? '') };
+    return { code: cause.originalCode, message: typeof cause.originalMessage === 'string' ? cause.originalMessage : '' };
   if (typeof e.code === 'string' && /^[0-9A-Z]{5}$/.test(e.code) && typeof e.message === 'string')
     return { code: e.code, message: e.message };
   return undefined;

@@ -1,21 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
-import { PrismaService } from '../prisma/prisma.service.js';
+import { TransactionRunner } from '../prisma/transaction-runner.js';
 import { JOBS, type JobName, type QueueName } from './job-registry.js';
+import { OutboxRepository, type OutboxRow } from './outbox.repository.js';
 import { OutboxService } from './outbox.service.js';
 import { Queues } from './queues.js';
 
 const BATCH = 500;
 const MAX_BACKOFF_MS = 5_000;
-
-interface OutboxRow {
-  seq: bigint;
-  queue: string;
-  jobName: string;
-  jobId: string;
-  payload: unknown;
-  notBefore: Date | null;
-}
 
 /**
  * Moves committed outbox rows to BullMQ. Rows are claimed with SKIP LOCKED so any number of
@@ -38,7 +30,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly prisma: PrismaService,
+    private readonly tx: TransactionRunner,
+    private readonly repo: OutboxRepository,
     private readonly queues: Queues,
     private readonly outbox: OutboxService,
   ) {}
@@ -59,16 +52,17 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
 
   /** One pass: relays up to BATCH rows; returns how many were sent. Public for tests and tools. */
   async relayOnce(): Promise<number> {
-    return this.prisma.$transaction(
+    return this.tx.run(
       async (tx) => {
-        const rows = await tx.$queryRaw<OutboxRow[]>`
-          SELECT seq, queue, "jobName", "jobId", payload, "notBefore" FROM outbox_messages
-          WHERE "sentAt" IS NULL ORDER BY seq LIMIT ${BATCH} FOR UPDATE SKIP LOCKED`;
+        const rows = await this.repo.claimUnsent(tx, BATCH);
         if (rows.length === 0) return 0;
         const byQueue = new Map<QueueName, OutboxRow[]>();
         for (const row of rows) {
+          // Pushed, not copied: a copy per append would be quadratic in the batch.
           const q = row.queue as QueueName;
-          byQueue.set(q, [...(byQueue.get(q) ?? []), row]);
+          const list = byQueue.get(q);
+          if (list) list.push(row);
+          else byQueue.set(q, [row]);
         }
         for (const [queue, batch] of byQueue) {
           await this.queues.get(queue).addBulk(
@@ -79,9 +73,10 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
             })),
           );
         }
-        const seqs = rows.map((r) => r.seq);
-        await tx.$executeRaw`UPDATE outbox_messages SET "sentAt" = now(), attempts = attempts + 1
-          WHERE seq = ANY(${seqs}::bigint[])`;
+        await this.repo.markSent(
+          tx,
+          rows.map((r) => r.seq),
+        );
         return rows.length;
       },
       { timeout: 30_000 },

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { RawSql } from '../prisma/prisma.service.js';
 import { JOBS, type JobName, type JobPayloads } from './job-registry.js';
+import { OutboxRepository } from './outbox.repository.js';
 
 type Listener = () => void;
 
@@ -16,6 +17,8 @@ const JOB_ID = /^[A-Za-z0-9._-]{1,200}$/;
 export class OutboxService {
   private readonly listeners = new Set<Listener>();
 
+  constructor(private readonly repo: OutboxRepository) {}
+
   async enqueue<K extends JobName>(db: RawSql, job: K, payload: JobPayloads[K], opts: { jobId: string; notBefore?: Date }): Promise<void> {
     await this.enqueueMany(db, job, [{ payload, ...opts }]);
   }
@@ -28,11 +31,7 @@ export class OutboxService {
   ): Promise<void> {
     if (items.length === 0) return;
     for (const i of items) if (!JOB_ID.test(i.jobId)) throw new Error(`outbox jobId ${JSON.stringify(i.jobId)} must match ${JOB_ID}`);
-    // Hand-written so a hot path's pg transaction (SqlTx) can write its messages as Prisma's can.
-    await db.$executeRaw`
-      INSERT INTO outbox_messages (id, queue, "jobName", "jobId", payload, "notBefore")
-      SELECT gen_random_uuid(), ${JOBS[job].queue}, ${job}, x.job_id, x.payload, x.not_before
-      FROM unnest(${items.map((i) => i.jobId)}::text[], ${items.map((i) => JSON.stringify(i.payload))}::jsonb[], ${items.map((i) => i.notBefore?.toISOString() ?? null)}::timestamptz[]) AS x(job_id, payload, not_before)`;
+    await this.repo.insert(db, JOBS[job].queue, job, items);
   }
 
   /** Lets an in-process relay react at once after the caller's transaction commits. */

@@ -1,0 +1,92 @@
+import { Injectable } from '@nestjs/common';
+import type { DeliveryJob, Prisma, UsageRecord } from '../generated/prisma/client.js';
+import type { DeliveryJobStatus } from '../generated/prisma/enums.js';
+import type { Db, RawSql, Tx } from '../platform/prisma/prisma.service.js';
+
+/**
+ * Delivery jobs one at a time, through Prisma: lookups, the buyer's list, a node's failure
+ * report, the window close. The batched hot paths (submission, dispatch, lease, completion) are
+ * in JobBatchRepository.
+ */
+@Injectable()
+export class DeliveryJobsRepository {
+  find(db: Db, id: string): Promise<DeliveryJob | null> {
+    return db.deliveryJob.findUnique({ where: { id } });
+  }
+
+  async exists(db: Db, id: string): Promise<boolean> {
+    return (await db.deliveryJob.findUnique({ where: { id }, select: { id: true } })) !== null;
+  }
+
+  /** A job with what its view shows beside it: its series' code and its usage record. */
+  async withView(db: Db, id: string): Promise<{ job: DeliveryJob; seriesCode: string; usage: UsageRecord | null }> {
+    const job = await db.deliveryJob.findUniqueOrThrow({ where: { id } });
+    const [series, usage] = await Promise.all([
+      db.series.findUniqueOrThrow({ where: { id: job.seriesId }, select: { code: true } }),
+      db.usageRecord.findUnique({ where: { jobId: id } }),
+    ]);
+    return { job, seriesCode: series.code, usage };
+  }
+
+  byIds(db: Db, ids: string[]): Promise<DeliveryJob[]> {
+    return db.deliveryJob.findMany({ where: { id: { in: ids } } });
+  }
+
+  /** One page, newest first (by seq, unique), before `beforeSeq`: limit + 1 rows. */
+  page(db: Db, q: { memberId?: string; status?: DeliveryJobStatus; beforeSeq?: bigint; limit: number }): Promise<DeliveryJob[]> {
+    return db.deliveryJob.findMany({
+      where: {
+        ...(q.memberId ? { OR: [{ buyerId: q.memberId }, { sellerId: q.memberId }] } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.beforeSeq !== undefined ? { seq: { lt: q.beforeSeq } } : {}),
+      },
+      orderBy: { seq: 'desc' },
+      take: q.limit + 1,
+    });
+  }
+
+  update(tx: Tx, id: string, data: Prisma.DeliveryJobUpdateInput): Promise<DeliveryJob> {
+    return tx.deliveryJob.update({ where: { id }, data });
+  }
+
+  /** Of these jobs, those the buyer asked to be called back about. */
+  async withCallback(tx: Tx, ids: string[]): Promise<string[]> {
+    const rows = await tx.deliveryJob.findMany({ where: { id: { in: ids }, callbackUrl: { not: null } }, select: { id: true } });
+    return rows.map((j) => j.id);
+  }
+
+  /** Fails the series' jobs still unfinished when its delivery window closed; returns their ids. */
+  async failUnfinished(tx: Tx, seriesId: string): Promise<string[]> {
+    const unfinished = await tx.deliveryJob.findMany({
+      where: { seriesId, status: { in: ['QUEUED', 'DISPATCHED', 'LEASED'] } },
+      select: { id: true },
+    });
+    const ids = unfinished.map((j) => j.id);
+    await tx.deliveryJob.updateMany({
+      where: { id: { in: ids } },
+      data: {
+        status: 'FAILED',
+        failureCode: 'WINDOW_CLOSED',
+        failureReason: 'not delivered before the end of the delivery window',
+        operatorFault: true,
+        finishedAt: new Date(),
+        leaseToken: null,
+        updatedAt: new Date(),
+      },
+    });
+    return ids;
+  }
+
+  /** Another lease period for the node's leases (those named, or all of them); returns the jobs extended. */
+  extendLeases(
+    db: RawSql,
+    nodeId: string,
+    leaseMs: number,
+    leases: string[] | undefined,
+  ): PromiseLike<{ id: string; leaseToken: string }[]> {
+    return db.$queryRaw<{ id: string; leaseToken: string }[]>`
+      UPDATE delivery_jobs SET "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond'
+      WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' AND (${leases ?? null}::text[] IS NULL OR "leaseToken" = ANY(${leases ?? null}::text[]))
+      RETURNING id, "leaseToken"`;
+  }
+}

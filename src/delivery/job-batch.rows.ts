@@ -1,0 +1,104 @@
+import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
+
+// The rows the delivery hot path reads and writes (JobBatchRepository), and their conversion from
+// what pg returns (int8 as text) to the Prisma shapes the views expect.
+
+export type Row = Record<string, unknown>;
+
+/** What the hot paths need of a job (its messages, output and history stay in Postgres). */
+export type HotJob = Pick<
+  DeliveryJob,
+  | 'id'
+  | 'status'
+  | 'attempt'
+  | 'seriesId'
+  | 'sellerId'
+  | 'obligationId'
+  | 'modelClass'
+  | 'region'
+  | 'triedNodes'
+  | 'nodeId'
+  | 'leaseToken'
+  | 'reservedTokens'
+  | 'callbackUrl'
+>;
+
+export function toHotJob(r: Row): HotJob {
+  return { ...(r as unknown as HotJob), reservedTokens: BigInt(r.reservedTokens as string) };
+}
+
+const BIGINT_OBLIGATION_FIELDS = [
+  'tokens',
+  'priceFen',
+  'notionalFen',
+  'deliveredTokens',
+  'reservedTokens',
+  'excessTokens',
+  'releasedFen',
+  'refundedFen',
+  'penaltyFen',
+  'shortfallTokens',
+  'unusedTokens',
+] as const;
+
+export function toObligation(r: Row): DeliveryObligation {
+  const o = { ...r } as Row;
+  for (const f of BIGINT_OBLIGATION_FIELDS) o[f] = BigInt(r[f] as string);
+  return o as unknown as DeliveryObligation;
+}
+
+export interface NewJob {
+  id: string;
+  buyerId: string;
+  seriesId: string;
+  obligationId: string;
+  sellerId: string;
+  modelClass: string;
+  region: string | null;
+  messages: unknown;
+  maxTokens: number;
+  reservedTokens: bigint;
+  callbackUrl: string | null;
+  decisions: unknown[];
+}
+
+export interface Dispatched {
+  id: string;
+  attempt: number;
+  nodeId: string;
+  decision: Record<string, unknown>;
+}
+
+export interface Claim {
+  id: string;
+  attempt: number;
+  token: string;
+}
+
+export interface Metered {
+  jobId: string;
+  obligationId: string;
+  nodeId: string;
+  operatorId: string;
+  promptTokens: bigint;
+  completionTokens: bigint;
+  billableTokens: bigint;
+  creditedTokens: bigint;
+  excessTokens: bigint;
+  releasedFen: bigint;
+  ttftMs: number;
+  durationMs: number;
+  ttftBreach: boolean;
+  rateBreach: boolean;
+  output: string;
+}
+
+export interface ObligationDelta {
+  id: string;
+  /** The obligation as the batch read it. */
+  before: { deliveredTokens: bigint; releasedFen: bigint };
+  deliveredTokens: bigint;
+  unreserve: bigint;
+  excess: bigint;
+  releasedFen: bigint;
+}
