@@ -10,6 +10,7 @@ import { PaymentsModule } from './payments/payments.module.js';
 import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { MarketsModule } from './markets/markets.module.js';
 import { SettlementModule } from './settlement/settlement.module.js';
+import { StreamGatewayModule } from './streams/stream-gateway.module.js';
 import { MembersModule } from './members/members.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
 import { clearingKeyMiddleware } from './platform/auth/clearing-basic.middleware.js';
@@ -42,6 +43,7 @@ export class AppModule {
         PaymentsModule,
         ConsoleModule,
         MembersModule,
+        StreamGatewayModule,
       ],
     };
   }
