@@ -301,6 +301,36 @@ describe('streams: /v1/stream gateway and Redis fan-out', () => {
     expect(await onPrimary.next((m) => m.type === 'delta')).toMatchObject({ seq: 2, data: { levels: [{ quantity: 8 }] } });
   });
 
+  it('afterCommit publishes only once the transaction promise resolved; a rollback publishes nothing', async () => {
+    const c = await connect(t);
+    await c.subscribe('book', series);
+    await expect(publisher.afterCommit(Promise.reject(new Error('rolled back')), () => [bookDelta(series, '10.00', 1)])).rejects.toThrow(
+      'rolled back',
+    );
+    expect(await publisher.afterCommit(Promise.resolve(42), (n) => [bookDelta(series, '10.00', n)])).toBe(42);
+    await c.next((m) => m.type === 'delta');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(c.stream('book', series).map((m) => [m.seq, (m.data as { levels?: { quantity: number }[] }).levels?.[0].quantity])).toEqual([
+      [1, undefined],
+      [2, 42],
+    ]);
+  });
+
+  it('a Redis reconnect of the fan-out subscriber sends every subscription a fresh snapshot', async () => {
+    const c = await connect(t);
+    await c.subscribe('book', series);
+    await publisher.publish(bookDelta(series, '10.00', 3));
+    await c.next((m) => m.type === 'delta');
+    // Events published while the subscriber was away are lost to it: the snapshot replaces them.
+    gateway()['subscriber']!.disconnect(true);
+    await c.next((m) => m.type === 'snapshot' && m.seq === 1, 10_000, 2);
+    await eventually(async () => {
+      await publisher.publish(bookDelta(series, '10.00', 4));
+      return c.stream('book', series).length > 1;
+    });
+    expect(seqs(c.stream('book', series))).toEqual(range(1, c.stream('book', series).length));
+  });
+
   it('slow consumers: a client that stops reading is closed with 1013 and its buffer released; readers are unaffected', async () => {
     const reader = await connect(t);
     const slow = await connect(t);
