@@ -10,6 +10,7 @@ import { PaymentsModule } from './payments/payments.module.js';
 import { ReconciliationModule } from './reconciliation/reconciliation.module.js';
 import { MarketsModule } from './markets/markets.module.js';
 import { SettlementModule } from './settlement/settlement.module.js';
+import { StreamGatewayModule } from './streams/stream-gateway.module.js';
 import { MembersModule } from './members/members.module.js';
 import { StaffModule } from './staff/staff.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
@@ -44,6 +45,7 @@ export class AppModule {
         ConsoleModule,
         MembersModule,
         StaffModule,
+        StreamGatewayModule,
       ],
     };
   }

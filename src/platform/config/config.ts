@@ -86,6 +86,11 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: intIn(100, 60_000, 5_000),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
+  STREAM_MAX_BUFFER_BYTES: intIn(1_024, 1_073_741_824, 1_048_576),
+  STREAM_PING_INTERVAL_MS: intIn(50, 600_000, 30_000),
+  STREAM_IDLE_TIMEOUT_MS: intIn(50, 3_600_000, 30_000),
+  STREAM_CLOSE_GRACE_MS: intIn(0, 60_000, 5_000),
+  STREAM_MAX_SUBSCRIPTIONS: intIn(1, 10_000, 100),
 });
 
 export type AppConfig = Readonly<{
@@ -131,6 +136,17 @@ export type AppConfig = Readonly<{
     maxLeaseWaitSeconds: number;
     maxTokens: number;
     webhookTimeoutMs: number;
+  };
+  streams: {
+    /** A connection whose unsent bytes pass this is closed with 1013 rather than buffered without bound. */
+    maxBufferBytes: number;
+    /** Ping period; a connection that has not answered the previous ping by the next one is dropped. */
+    pingIntervalMs: number;
+    /** A connection that neither authenticates nor subscribes within this is closed. */
+    idleTimeoutMs: number;
+    /** How long a closing (slow or idle) connection may take to read its close frame before it is cut. */
+    closeGraceMs: number;
+    maxSubscriptions: number;
   };
 }>;
 
@@ -194,6 +210,13 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       maxLeaseWaitSeconds: e.DELIVERY_MAX_LEASE_WAIT_S,
       maxTokens: e.DELIVERY_MAX_TOKENS,
       webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
+    streams: {
+      maxBufferBytes: e.STREAM_MAX_BUFFER_BYTES,
+      pingIntervalMs: e.STREAM_PING_INTERVAL_MS,
+      idleTimeoutMs: e.STREAM_IDLE_TIMEOUT_MS,
+      closeGraceMs: e.STREAM_CLOSE_GRACE_MS,
+      maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
     },
   };
 }

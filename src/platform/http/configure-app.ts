@@ -1,4 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
@@ -14,6 +15,8 @@ const BODY_LIMIT = '1mb';
 /** HTTP concerns shared by main.ts and the e2e harness, so tests speak to the same app. */
 export function configureApp(app: INestApplication): void {
   app.useLogger(app.get(Logger));
+  // /v1/stream (src/streams) on the HTTP server's own port: plain ws, no socket.io protocol.
+  app.useWebSocketAdapter(new WsAdapter(app));
   validationPipe.prepare();
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
