@@ -34,5 +34,14 @@ SELECT k.id, COALESCE(k.label, 'clearing key ' || left(k.id::text, 8)), 'ACTIVE'
 FROM "api_keys" k WHERE k.role = 'clearing';
 UPDATE "api_keys" SET "staffId" = id WHERE role = 'clearing';
 
--- Every clearing key belongs to a person; other roles' keys belong to none.
-ALTER TABLE "api_keys" ADD CONSTRAINT "api_keys_clearing_has_staff" CHECK ((role = 'clearing') = ("staffId" IS NOT NULL));
+-- Every clearing key belongs to a person; other roles' keys belong to none. (A trigger rather than
+-- a CHECK constraint: Prisma's schema engine cannot diff a CHECK it does not model.)
+CREATE FUNCTION api_keys_staff_matches_role() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (NEW.role = 'clearing') <> (NEW."staffId" IS NOT NULL) THEN
+    RAISE EXCEPTION 'a clearing key belongs to exactly one person; other keys to none' USING ERRCODE = 'TCS01';
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER api_keys_staff_matches_role BEFORE INSERT OR UPDATE ON "api_keys"
+  FOR EACH ROW EXECUTE FUNCTION api_keys_staff_matches_role();
