@@ -19,6 +19,7 @@ export interface NewProduct {
   minTokensPerSecond: number;
   regions: string[];
   inputTokenWeightBp: number;
+  indexCode: string | null;
 }
 
 export interface NewSeries {

@@ -8,6 +8,7 @@ import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
+import { IndexQueriesService } from '../indices/index-queries.service.js';
 import type { CreateProductDto, CreateSeriesDto } from './dto/markets.dto.js';
 import { ListingsRepository } from './listings.repository.js';
 import { MarginService } from './margin.service.js';
@@ -28,6 +29,7 @@ export class ListingsService {
     private readonly margin: MarginService,
     private readonly orders: OrdersService,
     private readonly clock: Clock,
+    private readonly indices: IndexQueriesService,
   ) {}
 
   async createProduct(dto: CreateProductDto): Promise<Product> {
@@ -45,6 +47,12 @@ export class ListingsService {
     if (new Set(dto.regions).size !== dto.regions.length) bad('regions are listed twice', 'regions');
     if (dto.contractSizeTokens % 1_000_000 !== 0) bad('contractSizeTokens must be a whole multiple of 1,000,000', 'contractSizeTokens');
     if (dto.maintenanceMarginBp > dto.initialMarginBp) bad('maintenance margin cannot exceed initial margin', 'maintenanceMarginBp');
+    if (dto.indexCode !== undefined) {
+      if (dto.settlementType !== 'CASH') bad('only a CASH product settles on an index', 'indexCode');
+      const indexClass = await this.indices.indexModelClass(dto.indexCode);
+      if (!indexClass) throw new DomainError('UNKNOWN_INDEX', `no token index ${dto.indexCode}`, [{ field: 'indexCode', message: 'unknown' }]);
+      if (indexClass !== dto.modelClass) bad(`index ${dto.indexCode} prices ${indexClass}, not ${dto.modelClass}`, 'indexCode');
+    }
     try {
       return await this.listings.createProduct(this.tx.root, {
         code: dto.code,
@@ -61,6 +69,7 @@ export class ListingsService {
         minTokensPerSecond: dto.minTokensPerSecond,
         regions: dto.regions,
         inputTokenWeightBp: dto.inputTokenWeightBp,
+        indexCode: dto.indexCode ?? null,
       });
     } catch (err) {
       if ((err as { code?: string }).code === 'P2002') throw new DomainError('PRODUCT_EXISTS');
