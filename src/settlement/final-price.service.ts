@@ -43,7 +43,7 @@ export class FinalPriceService {
             index: index.indexCode,
             fixingId: index.id,
             businessDate: index.businessDate,
-            method: index.method,
+            fixingMethod: index.method,
             hash: index.hash ?? '',
           },
         };
