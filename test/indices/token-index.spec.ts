@@ -9,6 +9,7 @@ import { createClearingUser, createMember, expectProblem, type TestMember } from
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { waitForRun } from '../harness/settlement-helpers.js';
+import { assertBuilt, childEnv, ROOT, spawnNode } from '../harness/processes.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 const M = 1_000_000n;
@@ -419,5 +420,26 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     await tamper(421n);
     await recon();
     expect(await chainBreaks()).toEqual([]);
+  });
+
+  it('the CLI prints the fixings of an index without a key (table or JSON, every page, a date range)', async () => {
+    assertBuilt();
+    const cli = async (args: string[]) => {
+      const p = spawnNode([`${ROOT}/dist/cli/main.js`, ...args], childEnv({ TOKENCLEAR_API: t.baseUrl, TOKENCLEAR_KEY: '' }));
+      return { code: await p.exited, output: p.output() };
+    };
+    const listed = await cli(['indices', 'fixings', 'TTI-8B']);
+    expect(listed.code, listed.output).toBe(0);
+    expect(listed.output).toMatch(/2026-12-01\s+4\.21\s+TRADES\s+80000000\s+/);
+    expect(listed.output).toMatch(/2026-12-01\s+4\.20\s+CORRECTION\s+80000000\s+yes\s+/);
+    const json = await cli(['indices', 'fixings', 'TTI-8B', '--from', '2026-12-02', '--to', '2026-12-03', '--json']);
+    expect(json.code, json.output).toBe(0);
+    const items = JSON.parse(json.output.slice(json.output.indexOf('['))) as IndexFixingView[];
+    expect(items.map((f) => [f.businessDate, f.method, f.price])).toEqual([
+      ['2026-12-02', 'PREVIOUS', '4.21'],
+      ['2026-12-03', 'PREVIOUS', '4.21'],
+    ]);
+    expect((await cli(['indices', 'fixings'])).code).toBe(2);
+    expect((await cli(['indices', 'fixings', 'TTI-1T'])).code).toBe(3);
   });
 });
