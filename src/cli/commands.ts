@@ -191,7 +191,12 @@ async function indexFixings(api: CliApi, io: Io, args: string[]): Promise<number
     io.out(
       items.length
         ? table(
-            items.map((f) => ({ ...f, effective: f.effective ? 'yes' : '', correctsId: f.correctsId ?? '', hash: f.hash?.slice(0, 16) ?? '' })),
+            items.map((f) => ({
+              ...f,
+              effective: f.effective ? 'yes' : '',
+              correctsId: f.correctsId ?? '',
+              hash: f.hash?.slice(0, 16) ?? '',
+            })),
             ['businessDate', 'price', 'method', 'volumeTokens', 'effective', 'id', 'correctsId', 'hash'],
           )
         : `no fixings of ${code}`,

@@ -43,7 +43,10 @@ export class IndexFixingService {
     const index = await this.repo.index(this.tx.root, indexCode);
     if (!index) throw new DomainError('NOT_FOUND', `index ${indexCode} not found`);
     if (businessDate >= this.clock.businessDate())
-      throw new DomainError('BUSINESS_DAY_NOT_ENDED', `${businessDate} ends at ${endOfBusinessDay(businessDate, this.config.eodCutoff).toISOString()}`);
+      throw new DomainError(
+        'BUSINESS_DAY_NOT_ENDED',
+        `${businessDate} ends at ${endOfBusinessDay(businessDate, this.config.eodCutoff).toISOString()}`,
+      );
     const dayStart = endOfBusinessDay(addDays(businessDate, -1), this.config.eodCutoff);
     const dayEnd = endOfBusinessDay(businessDate, this.config.eodCutoff);
     return this.tx.run(async (tx) => {
@@ -79,7 +82,10 @@ export class IndexFixingService {
         reason: null,
       };
       const fixing = await this.repo.insertPublished(tx, f, nextLink(await this.repo.chainHead(tx, indexCode), f), this.clock.now());
-      this.logger.log({ index: indexCode, businessDate, price: fixing.priceFen.toString(), method: fixing.method }, 'index fixing published');
+      this.logger.log(
+        { index: indexCode, businessDate, price: fixing.priceFen.toString(), method: fixing.method },
+        'index fixing published',
+      );
       return { indexCode, businessDate, fixing, created: true };
     });
   }

@@ -55,7 +55,12 @@ export class IndexQueriesService {
       after: key ? { businessDate: date, chainSeq: BigInt(seq) } : undefined,
       limit: q.limit + 1,
     });
-    const page = toPage(rows, q.limit, (r) => `${isoDate(r.businessDate)}|${r.chainSeq}`, (r) => r);
+    const page = toPage(
+      rows,
+      q.limit,
+      (r) => `${isoDate(r.businessDate)}|${r.chainSeq}`,
+      (r) => r,
+    );
     return { items: await this.views(page.items), nextCursor: page.nextCursor };
   }
 
@@ -75,8 +80,6 @@ export class IndexQueriesService {
 
   async effectiveOn(indexCode: string, businessDate: string): Promise<EffectiveFixing | null> {
     const f = await this.repo.effectiveOn(this.tx.root, indexCode, businessDate);
-    return f
-      ? { id: f.id, indexCode, businessDate: isoDate(f.businessDate), priceFen: f.priceFen, method: f.method, hash: f.hash }
-      : null;
+    return f ? { id: f.id, indexCode, businessDate: isoDate(f.businessDate), priceFen: f.priceFen, method: f.method, hash: f.hash } : null;
   }
 }

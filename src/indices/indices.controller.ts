@@ -56,7 +56,8 @@ export class IndicesController {
   @Header('Cache-Control', 'public, max-age=5')
   @ApiOperation({
     summary: 'Published fixings of an index by business date (public; corrections appear beside what they correct)',
-    description: 'price in CNY per 1M tokens; `effective` marks the fixing that counts for its date. Methodology: GET /v1/indices/methodology',
+    description:
+      'price in CNY per 1M tokens; `effective` marks the fixing that counts for its date. Methodology: GET /v1/indices/methodology',
   })
   fixingsOf(@Param('code') code: string, @Query() q: FixingsQueryDto) {
     assertBusinessDate(q.from, 'from');
@@ -84,7 +85,12 @@ export class IndicesController {
   @ApiBearerAuth()
   @Roles('clearing')
   @Audited('indices.correction.propose', 'token-index-fixing')
-  async propose(@CurrentPrincipal() p: Principal, @Param('code') code: string, @Param('id') id: string, @Body() body: ProposeCorrectionDto) {
+  async propose(
+    @CurrentPrincipal() p: Principal,
+    @Param('code') code: string,
+    @Param('id') id: string,
+    @Body() body: ProposeCorrectionDto,
+  ) {
     const priceFen = parseAmount(body.price, 'price');
     return (await this.queries.staffViews([await this.corrections.propose(p, code, id, priceFen, body.reason)]))[0];
   }

@@ -109,7 +109,9 @@ export class IndicesRepository {
       orderBy: { chainSeq: 'desc' },
       select: { chainSeq: true, prevHash: true, hash: true },
     });
-    return head && head.chainSeq !== null && head.hash !== null ? { chainSeq: head.chainSeq, prevHash: head.prevHash, hash: head.hash } : null;
+    return head && head.chainSeq !== null && head.hash !== null
+      ? { chainSeq: head.chainSeq, prevHash: head.prevHash, hash: head.hash }
+      : null;
   }
 
   /** An original fixing, published and chained at once. */
@@ -179,10 +181,7 @@ export class IndicesRepository {
   }
 
   /** Published corrections naming these fixings, and the last publication of each of their dates. */
-  async linksOf(
-    db: Db,
-    rows: TokenIndexFixing[],
-  ): Promise<{ correctedBy: Map<string, string[]>; effectiveSeq: Map<string, bigint> }> {
+  async linksOf(db: Db, rows: TokenIndexFixing[]): Promise<{ correctedBy: Map<string, string[]>; effectiveSeq: Map<string, bigint> }> {
     const correctedBy = new Map<string, string[]>();
     const effectiveSeq = new Map<string, bigint>();
     if (rows.length === 0) return { correctedBy, effectiveSeq };

@@ -50,7 +50,8 @@ export class ListingsService {
     if (dto.indexCode !== undefined) {
       if (dto.settlementType !== 'CASH') bad('only a CASH product settles on an index', 'indexCode');
       const indexClass = await this.indices.indexModelClass(dto.indexCode);
-      if (!indexClass) throw new DomainError('UNKNOWN_INDEX', `no token index ${dto.indexCode}`, [{ field: 'indexCode', message: 'unknown' }]);
+      if (!indexClass)
+        throw new DomainError('UNKNOWN_INDEX', `no token index ${dto.indexCode}`, [{ field: 'indexCode', message: 'unknown' }]);
       if (indexClass !== dto.modelClass) bad(`index ${dto.indexCode} prices ${indexClass}, not ${dto.modelClass}`, 'indexCode');
     }
     try {

@@ -80,7 +80,8 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     return buy.body.trades[0].id;
   }
 
-  const run = (code: string, businessDate?: string) => t.clearing.post<Run>(`/v1/indices/${code}/fixings/run`, businessDate ? { businessDate } : {});
+  const run = (code: string, businessDate?: string) =>
+    t.clearing.post<Run>(`/v1/indices/${code}/fixings/run`, businessDate ? { businessDate } : {});
   const publicFixings = (code: string, query = '') => t.client().get<FixingsPage>(`/v1/indices/${code}/fixings${query}`);
 
   beforeAll(async () => {
@@ -117,8 +118,21 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
   it('a CASH product may name an index of its model class; anything else is refused', async () => {
     const product = await t.clearing.get<{ items: { code: string; indexCode: string | null }[] }>('/v1/products?limit=500');
     expect(product.body.items.find((p) => p.code === ids.p70)).toMatchObject({ indexCode: 'TTI-70B' });
-    const base = { modelClass: 'llm-70b-instruct', contractSizeTokens: 10_000_000, tickFen: 1, initialMarginBp: 1000, maintenanceMarginBp: 750 };
-    const rest = { feePerContractFen: 0, penaltyBp: 0, maxTtftMs: 2000, minTokensPerSecond: 1, regions: ['cn-east-1'], inputTokenWeightBp: 0 };
+    const base = {
+      modelClass: 'llm-70b-instruct',
+      contractSizeTokens: 10_000_000,
+      tickFen: 1,
+      initialMarginBp: 1000,
+      maintenanceMarginBp: 750,
+    };
+    const rest = {
+      feePerContractFen: 0,
+      penaltyBp: 0,
+      maxTtftMs: 2000,
+      minTokensPerSecond: 1,
+      regions: ['cn-east-1'],
+      inputTokenWeightBp: 0,
+    };
     const create = (code: string, extra: Record<string, unknown>) => t.clearing.post('/v1/products', { code, ...base, ...rest, ...extra });
     expectProblem(await create('BAD-IDX-1', { settlementType: 'CASH', indexCode: 'TTI-1T' }), 400, 'UNKNOWN_INDEX');
     expectProblem(await create('BAD-IDX-2', { settlementType: 'PHYSICAL', indexCode: 'TTI-70B' }), 400, 'INVALID_PRODUCT');
@@ -187,11 +201,21 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     const on = async (code: string, day: string) => (await publicFixings(code, `?from=${day}&to=${day}`)).body.items;
     // TTI-400B: no trade; 60M tokens delivered at 3.80 reach the minimum alone.
     expect(await on('TTI-400B', '2026-12-02')).toEqual([
-      expect.objectContaining({ method: 'DELIVERIES', price: '3.80', volumeTokens: 60_000_000, inputs: { trades: [], obligations: [ids.o2] } }),
+      expect.objectContaining({
+        method: 'DELIVERIES',
+        price: '3.80',
+        volumeTokens: 60_000_000,
+        inputs: { trades: [], obligations: [ids.o2] },
+      }),
     ]);
     // TTI-8B: no print at all: yesterday's fixing carried.
     expect(await on('TTI-8B', '2026-12-02')).toEqual([
-      expect.objectContaining({ method: 'PREVIOUS', price: '4.21', volumeTokens: 0, inputs: { trades: [], obligations: [], previous: ids.f8d1 } }),
+      expect.objectContaining({
+        method: 'PREVIOUS',
+        price: '4.21',
+        volumeTokens: 0,
+        inputs: { trades: [], obligations: [], previous: ids.f8d1 },
+      }),
     ]);
     expect(await on('TTI-70B', '2026-12-02')).toEqual([]);
     ids.f400d2 = (await on('TTI-400B', '2026-12-02'))[0].id;
@@ -209,12 +233,22 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     await t.app.get(IndexFixingHandler).atCutoff();
     await t.app.get(IndexFixingHandler).atCutoff(); // a retried job changes nothing
     expect(await on('TTI-400B', '2026-12-03')).toEqual([
-      expect.objectContaining({ method: 'PREVIOUS', price: '3.80', volumeTokens: 0, inputs: { trades: [], obligations: [], previous: ids.f400d2 } }),
+      expect.objectContaining({
+        method: 'PREVIOUS',
+        price: '3.80',
+        volumeTokens: 0,
+        inputs: { trades: [], obligations: [], previous: ids.f400d2 },
+      }),
     ]);
     // TTI-70B on 12-03: I70-X is the front month (delivering past the cut-off), I70-JAN deferred.
     // Σ p·w = 400·20 + 410·30 + 450·20 (40M at half) = 8,000 + 12,300 + 9,000 = 29,300; Σ w = 70 → 418.57 → 4.19.
     expect(await on('TTI-70B', '2026-12-03')).toEqual([
-      expect.objectContaining({ method: 'TRADES', price: '4.19', volumeTokens: 90_000_000, inputs: { trades: [ids.e1, ids.e2, ids.e3], obligations: [] } }),
+      expect.objectContaining({
+        method: 'TRADES',
+        price: '4.19',
+        volumeTokens: 90_000_000,
+        inputs: { trades: [ids.e1, ids.e2, ids.e3], obligations: [] },
+      }),
     ]);
     expect(await t.prisma.tokenIndexFixing.count()).toBe(6);
   });
@@ -340,7 +374,10 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     expect((await publicFixings('TTI-8B', '?from=2026-12-01&to=2026-12-01')).body.items.map((f) => f.id)).toEqual([ids.f8d1]);
     // The proposer cannot approve, not even with a second key of their own.
     expectProblem(await t.clearing.post(`/v1/indices/fixings/${proposed.body.id}/approve`), 409, 'SELF_APPROVAL');
-    const ownSecondKey = await t.clearing.post<{ key: string }>(`/v1/members/${t.clearingMemberId}/api-keys`, { role: 'clearing', label: 'laptop' });
+    const ownSecondKey = await t.clearing.post<{ key: string }>(`/v1/members/${t.clearingMemberId}/api-keys`, {
+      role: 'clearing',
+      label: 'laptop',
+    });
     expect(ownSecondKey.status).toBe(201);
     expectProblem(await t.client(ownSecondKey.body.key).post(`/v1/indices/fixings/${proposed.body.id}/approve`), 409, 'SELF_APPROVAL');
     expectProblem(await t.client(a.key).post(`/v1/indices/fixings/${proposed.body.id}/approve`), 403, 'FORBIDDEN_ROLE');
@@ -349,7 +386,12 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     const head = (await publicFixings('TTI-8B')).body.items.at(-1)!; // 12-03, the chain's last link so far
     const approved = await second.client.post<IndexFixingStaffView>(`/v1/indices/fixings/${proposed.body.id}/approve`);
     expect(approved.status, approved.text).toBe(200);
-    expect(approved.body).toMatchObject({ status: 'PUBLISHED', effective: true, proposedBy: expect.any(String), decidedBy: second.staffId });
+    expect(approved.body).toMatchObject({
+      status: 'PUBLISHED',
+      effective: true,
+      proposedBy: expect.any(String),
+      decidedBy: second.staffId,
+    });
     expect(approved.body.chainSeq).toBe(Math.max(...(await publicFixings('TTI-8B')).body.items.map((f) => f.chainSeq!)));
     expect(approved.body.prevHash).toBe(head.hash);
     expectProblem(await second.client.post(`/v1/indices/fixings/${proposed.body.id}/approve`), 409, 'INDEX_CORRECTION_NOT_PENDING');
@@ -379,12 +421,16 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     );
     expectProblem(await t.clearing.post(`/v1/indices/fixings/${other.body.id}/reject`), 409, 'SELF_APPROVAL');
     expect((await second.client.post(`/v1/indices/fixings/${other.body.id}/reject`)).body).toMatchObject({ status: 'REJECTED' });
-    expectProblem(await t.clearing.post(`/v1/indices/TTI-70B/fixings/${ids.f8d1}/corrections`, { price: '1.00', reason: 'wrong index' }), 404, 'NOT_FOUND');
+    expectProblem(
+      await t.clearing.post(`/v1/indices/TTI-70B/fixings/${ids.f8d1}/corrections`, { price: '1.00', reason: 'wrong index' }),
+      404,
+      'NOT_FOUND',
+    );
     expect((await publicFixings('TTI-8B')).body.items.map((f) => f.status)).toEqual(['PUBLISHED', 'PUBLISHED', 'PUBLISHED', 'PUBLISHED']);
     // The correction is the effective price of its date for anything settling afterwards.
-    expect((await t.client().get<{ items: TokenIndexView[] }>('/v1/indices')).body.items.find((i) => i.code === 'TTI-8B')!.latest!.businessDate).toBe(
-      '2026-12-03',
-    );
+    expect(
+      (await t.client().get<{ items: TokenIndexView[] }>('/v1/indices')).body.items.find((i) => i.code === 'TTI-8B')!.latest!.businessDate,
+    ).toBe('2026-12-03');
   });
 
   it('reconciliation recomputes each index chain: clean, then a break at the one row changed behind the trigger', async () => {

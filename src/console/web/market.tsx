@@ -13,7 +13,12 @@ async function indexHistories(): Promise<{ index: TokenIndexView; history: Index
   const indices = await api<Page<TokenIndexView>>('GET', '/v1/indices', undefined, null);
   return Promise.all(
     indices.items.map(async (index) => {
-      const fixings = await api<Page<IndexFixingView>>('GET', `/v1/indices/${encodeURIComponent(index.code)}/fixings?limit=500`, undefined, null);
+      const fixings = await api<Page<IndexFixingView>>(
+        'GET',
+        `/v1/indices/${encodeURIComponent(index.code)}/fixings?limit=500`,
+        undefined,
+        null,
+      );
       return { index, history: fixings.items.filter((f) => f.effective) };
     }),
   );

@@ -100,7 +100,12 @@ describe('token index fixing', () => {
     expect(firstBrokenLink([chain[0], { ...chain[1], priceFen: 999n }, chain[2]])?.id).toBe('f1');
     expect(firstBrokenLink([chain[0], chain[2]])?.id).toBe('f2');
     // A stored prevHash that does not name the link before is a break too.
-    expect(firstBrokenLink([{ ...chain[0], prevHash: null }, { ...chain[1], prevHash: 'x'.repeat(64) }])?.id).toBe('f1');
+    expect(
+      firstBrokenLink([
+        { ...chain[0], prevHash: null },
+        { ...chain[1], prevHash: 'x'.repeat(64) },
+      ])?.id,
+    ).toBe('f1');
   });
 
   it('hashes JSON inputs canonically: the key order JSONB hands back does not matter', () => {

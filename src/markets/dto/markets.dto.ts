@@ -48,7 +48,10 @@ export class CreateProductDto {
   @Min(0)
   @Max(10_000)
   inputTokenWeightBp!: number;
-  @ApiPropertyOptional({ example: 'TTI-70B', description: 'CASH only: the token index whose fixing settles the series when clearing records none' })
+  @ApiPropertyOptional({
+    example: 'TTI-70B',
+    description: 'CASH only: the token index whose fixing settles the series when clearing records none',
+  })
   @IsOptional()
   @IsString()
   @Length(1, 32)
