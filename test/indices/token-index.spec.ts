@@ -111,6 +111,8 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     ids.p70 = p70;
     // Cash series expiring 2026-12-03 14:00 Shanghai (business date 12-03), and a deferred month.
     await createSeries(t, p70, month('I70-X', '2026-12-03T06:00:00Z', '2026-12-03T06:00:00Z', '2026-12-04T06:00:00Z'));
+    // Same product, same expiry, no trades: clearing records a fixing for it, which wins over the index.
+    await createSeries(t, p70, month('I70-Y', '2026-12-03T06:00:00Z', '2026-12-03T06:00:00Z', '2026-12-04T06:00:00Z'));
     await createSeries(t, p70, month('I70-JAN', '2027-01-20T07:00:00Z', '2027-01-21T00:00:00Z', '2027-01-31T00:00:00Z'));
   });
   afterAll(() => t.close());
@@ -349,6 +351,17 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     const cashB = await t.prisma.ledgerAccount.findUniqueOrThrow({ where: { code: `member:${b.id}:cash` } });
     expect(toB.creditAccountId).toBe(cashB.id);
     expect((await t.clearing.get(`/v1/series/I70-X`)).body).toMatchObject({ status: 'SETTLED', lastSettlementPrice: '4.19' });
+
+    // Clearing's recorded fixing, when there is one, is what settles (today's behaviour), and the run says so.
+    const manual = await t.clearing.post<{ id: string }>('/v1/series/I70-Y/index-fixings', {
+      price: '4.05',
+      source: 'clearing committee',
+      asOf: '2026-12-03T14:00:00+08:00',
+    });
+    expect(manual.status, manual.text).toBe(201);
+    const y = await t.clearing.post<SettlementRunView>('/v1/settlement/runs', { type: 'EXPIRY', series: 'I70-Y' });
+    const yDone = (await t.clearing.get<SettlementRunView>(`/v1/settlement/runs/${(await waitForRun(t, y.body.id)).id}`)).body;
+    expect(yDone).toMatchObject({ price: '4.05', priceSource: { method: 'INDEX', from: 'CLEARING_FIXING', fixingId: manual.body.id } });
     await expectLedgerConsistent(t.prisma);
   });
 
@@ -487,5 +500,31 @@ describe('token index: fixings, fallbacks, corrections, cash expiry, hash chain'
     ]);
     expect((await cli(['indices', 'fixings'])).code).toBe(2);
     expect((await cli(['indices', 'fixings', 'TTI-1T'])).code).toBe(3);
+  });
+
+  it('chains concurrent publications of one index in order: each link once, no gap, no fork', async () => {
+    clock.set(new Date('2026-12-10T02:00:00Z'));
+    const days = ['2026-12-04', '2026-12-05', '2026-12-06', '2026-12-07', '2026-12-08'];
+    // Each date asked for twice at once, and a correction proposed and approved meanwhile.
+    const proposal = await t.clearing.post<IndexFixingStaffView>(`/v1/indices/TTI-400B/fixings/${ids.f400d2}/corrections`, {
+      price: '3.81',
+      reason: 'rounding of a delivery print',
+    });
+    const second = await createClearingUser(t);
+    const results = await Promise.all([
+      ...[...days, ...days].map((d) => run('TTI-400B', d)),
+      second.client.post<IndexFixingStaffView>(`/v1/indices/fixings/${proposal.body.id}/approve`),
+    ]);
+    for (const r of results) expect(r.status, r.text).toBeLessThan(300);
+    const created = results.slice(0, 10).filter((r) => (r.body as Run).created);
+    expect(created).toHaveLength(days.length);
+    const chain = await t.prisma.tokenIndexFixing.findMany({
+      where: { indexCode: 'TTI-400B', status: 'PUBLISHED' },
+      orderBy: { chainSeq: 'asc' },
+    });
+    expect(chain.map((f) => Number(f.chainSeq))).toEqual(chain.map((_, i) => i + 1));
+    for (let i = 1; i < chain.length; i++) expect(chain[i].prevHash).toBe(chain[i - 1].hash);
+    const recon = await t.clearing.post<{ checks: { name: string; differences: number }[] }>('/v1/reconciliation/runs', {});
+    expect(recon.body.checks.find((c) => c.name === 'INDEX_CHAIN')).toMatchObject({ differences: 0 });
   });
 });
