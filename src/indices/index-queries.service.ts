@@ -31,7 +31,7 @@ export class IndexQueriesService {
   async indices(): Promise<Page<TokenIndexView>> {
     const items: TokenIndexView[] = [];
     for (const index of await this.repo.indices(this.tx.root)) {
-      const latest = await this.repo.effectiveBefore(this.tx.root, index.code, '9999-12-31', true);
+      const latest = await this.repo.effectiveBefore(this.tx.root, index.code);
       items.push({
         code: index.code,
         modelClass: index.modelClass,

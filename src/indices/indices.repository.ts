@@ -83,13 +83,12 @@ export class IndicesRepository {
   }
 
   /**
-   * The effective fixing of the latest date before (or on, with `inclusive`) `businessDate`: of
-   * the published fixings of that date, the one published last (a correction after the original).
+   * The effective fixing of the latest date before `businessDate` (of any date without one): of the
+   * published fixings of that date, the one published last (a correction after the original).
    */
-  effectiveBefore(db: Db, indexCode: string, businessDate: string, inclusive = false): Promise<TokenIndexFixing | null> {
-    const day = dateColumn(businessDate);
+  effectiveBefore(db: Db, indexCode: string, businessDate?: string): Promise<TokenIndexFixing | null> {
     return db.tokenIndexFixing.findFirst({
-      where: { indexCode, status: 'PUBLISHED', businessDate: inclusive ? { lte: day } : { lt: day } },
+      where: { indexCode, status: 'PUBLISHED', ...(businessDate ? { businessDate: { lt: dateColumn(businessDate) } } : {}) },
       orderBy: [{ businessDate: 'desc' }, { chainSeq: 'desc' }],
     });
   }
