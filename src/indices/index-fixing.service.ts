@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { TokenIndexFixing } from '../generated/prisma/client.js';
+import { MarketsRepository } from '../markets/markets.repository.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
@@ -32,6 +33,7 @@ export class IndexFixingService {
     private readonly tx: TransactionRunner,
     private readonly repo: IndicesRepository,
     private readonly clock: Clock,
+    private readonly markets: MarketsRepository,
   ) {}
 
   /** The business date that ended last (the day a cut-off job fixes). */
@@ -53,6 +55,9 @@ export class IndexFixingService {
       await this.repo.lockIndex(tx, indexCode);
       const existing = await this.repo.original(tx, indexCode, businessDate);
       if (existing) return { indexCode, businessDate, fixing: existing, created: false };
+      // A match that began before the cut-off may still be committing a trade of the day: wait for
+      // the class's matching locks (as a daily run does), so every trade of the date is seen.
+      await this.markets.lockSeriesMany(tx, await this.repo.classSeriesIds(tx, index.modelClass));
       const trades = await this.repo.trades(tx, index.modelClass, businessDate, dayEnd);
       const deliveries = await this.repo.deliveries(tx, index.modelClass, dayStart, dayEnd);
       const previous = await this.repo.effectiveBefore(tx, indexCode, businessDate);

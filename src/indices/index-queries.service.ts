@@ -74,10 +74,6 @@ export class IndexQueriesService {
     return rows.map((r) => staffView(r, links));
   }
 
-  async indexModelClass(code: string): Promise<string | null> {
-    return (await this.repo.index(this.tx.root, code))?.modelClass ?? null;
-  }
-
   async effectiveOn(indexCode: string, businessDate: string): Promise<EffectiveFixing | null> {
     const f = await this.repo.effectiveOn(this.tx.root, indexCode, businessDate);
     return f ? { id: f.id, indexCode, businessDate: isoDate(f.businessDate), priceFen: f.priceFen, method: f.method, hash: f.hash } : null;

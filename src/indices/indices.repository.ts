@@ -47,6 +47,12 @@ export class IndicesRepository {
     await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${`token-index:${code}`}))`;
   }
 
+  /** Every series of the model class (whose matching the fixing waits for). */
+  async classSeriesIds(db: Db, modelClass: string): Promise<string[]> {
+    const rows = await db.series.findMany({ where: { product: { modelClass } }, select: { id: true } });
+    return rows.map((r) => r.id);
+  }
+
   /**
    * The business date's trades in every series of the model class, with their tokens; a trade is
    * in the front month when its series has the earliest delivery start among the series of the

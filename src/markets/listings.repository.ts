@@ -47,6 +47,11 @@ export class ListingsRepository {
     return db.product.create({ data });
   }
 
+  /** The model class a token index prices (a CASH product may settle on it), or null if there is no such index. */
+  async tokenIndexModelClass(db: Db, code: string): Promise<string | null> {
+    return (await db.tokenIndex.findUnique({ where: { code }, select: { modelClass: true } }))?.modelClass ?? null;
+  }
+
   productByCode(db: Db, code: string): Promise<Product | null> {
     return db.product.findUnique({ where: { code } });
   }

@@ -8,7 +8,6 @@ import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
-import { IndexQueriesService } from '../indices/index-queries.service.js';
 import type { CreateProductDto, CreateSeriesDto } from './dto/markets.dto.js';
 import { ListingsRepository } from './listings.repository.js';
 import { MarginService } from './margin.service.js';
@@ -29,7 +28,6 @@ export class ListingsService {
     private readonly margin: MarginService,
     private readonly orders: OrdersService,
     private readonly clock: Clock,
-    private readonly indices: IndexQueriesService,
   ) {}
 
   async createProduct(dto: CreateProductDto): Promise<Product> {
@@ -49,7 +47,7 @@ export class ListingsService {
     if (dto.maintenanceMarginBp > dto.initialMarginBp) bad('maintenance margin cannot exceed initial margin', 'maintenanceMarginBp');
     if (dto.indexCode !== undefined) {
       if (dto.settlementType !== 'CASH') bad('only a CASH product settles on an index', 'indexCode');
-      const indexClass = await this.indices.indexModelClass(dto.indexCode);
+      const indexClass = await this.listings.tokenIndexModelClass(this.tx.root, dto.indexCode);
       if (!indexClass)
         throw new DomainError('UNKNOWN_INDEX', `no token index ${dto.indexCode}`, [{ field: 'indexCode', message: 'unknown' }]);
       if (indexClass !== dto.modelClass) bad(`index ${dto.indexCode} prices ${indexClass}, not ${dto.modelClass}`, 'indexCode');

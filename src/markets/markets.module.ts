@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { CapacityModule } from '../capacity/capacity.module.js';
-import { IndicesModule } from '../indices/indices.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MembersModule } from '../members/members.module.js';
 import { BlockTradesService } from './block-trades.service.js';
@@ -17,7 +16,7 @@ import { OrderBatchRepository } from './order-batch.repository.js';
 import { OrdersService } from './orders.service.js';
 
 @Module({
-  imports: [LedgerModule, CapacityModule, MembersModule, IndicesModule],
+  imports: [LedgerModule, CapacityModule, MembersModule],
   controllers: [MarketsController],
   providers: [
     MarketsRepository,
