@@ -25,7 +25,8 @@ export class CliApi {
       res = await fetch(new URL(path, this.base), {
         method,
         headers: {
-          authorization: `Bearer ${this.key}`,
+          // Public commands may run without a key.
+          ...(this.key ? { authorization: `Bearer ${this.key}` } : {}),
           ...(body?.json !== undefined
             ? { 'content-type': 'application/json' }
             : body?.raw !== undefined

@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import type { CliApi } from './api-client.js';
 import { progressBar, table } from './table.js';
+import type { IndexFixingView } from '../indices/index-fixing.view.js';
 import type { SettlementRunView } from '../settlement/settlement-run.view.js';
 
 export interface Io {
@@ -177,6 +178,36 @@ async function bankStatementImport(api: CliApi, io: Io, args: string[]): Promise
   return 0;
 }
 
+/** `indices fixings <code> [--from D --to D] [--json]`: every published fixing (public: no key needed), all pages. */
+async function indexFixings(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values, positionals } = opts(args, ['from', 'to']);
+  const code = positionals[0];
+  if (!code) throw new UsageError('give the index: indices fixings <code>, e.g. TTI-70B');
+  const q = new URLSearchParams();
+  if (values.from) q.set('from', values.from);
+  if (values.to) q.set('to', values.to);
+  const items = await everyPage<IndexFixingView>(api, `/v1/indices/${encodeURIComponent(code)}/fixings?${q}`);
+  if (values.json) io.out(JSON.stringify(items, null, 2));
+  else
+    io.out(
+      items.length
+        ? table(
+            items.map((f) => ({
+              ...f,
+              effective: f.effective ? 'yes' : '',
+              correctsId: f.correctsId ?? '',
+              hash: f.hash?.slice(0, 16) ?? '',
+            })),
+            ['businessDate', 'price', 'method', 'volumeTokens', 'effective', 'id', 'correctsId', 'hash'],
+          )
+        : `no fixings of ${code}`,
+    );
+  return 0;
+}
+
+/** Commands that read public routes: they run without a key. */
+export const PUBLIC_COMMANDS: ReadonlySet<string> = new Set(['indices fixings']);
+
 export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => Promise<number>> = {
   'settlement run': settlementRun,
   'recon run': reconRun,
@@ -184,4 +215,5 @@ export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => P
   'statements export': statementsExport,
   'payments export': paymentsExport,
   'bank-statement import': bankStatementImport,
+  'indices fixings': indexFixings,
 };

@@ -6,7 +6,7 @@ import { BootstrapService } from '../staff/bootstrap.service.js';
 import { StaffRepository } from '../staff/staff.repository.js';
 import { StaffService } from '../staff/staff.service.js';
 import { ApiError, CliApi } from './api-client.js';
-import { COMMANDS, UsageError, type Io } from './commands.js';
+import { COMMANDS, PUBLIC_COMMANDS, UsageError, type Io } from './commands.js';
 import { MembersRepository } from '../members/members.repository.js';
 import { ConfigError, loadEnvConfig } from '../platform/config/config.js';
 import { databaseProviders } from '../platform/prisma/database-providers.js';
@@ -24,6 +24,7 @@ const USAGE = `usage: npm run cli -- <command> [--json]
   statements export --member ID --date D [--format csv|json] [--out FILE]
   payments export --date D [--format pain001|csv|json] [--out FILE]
   bank-statement import FILE.xml|FILE.csv    camt.053 XML or the statement CSV
+  indices fixings CODE [--from D] [--to D]   a token index's published fixings (no key needed)
 
 HTTP commands use TOKENCLEAR_API (default http://127.0.0.1:3000) and TOKENCLEAR_KEY (a clearing key),
 or --api / --key. Exit codes: 0 ok, 1 failed, 2 usage, 3 API refused or unreachable.`;
@@ -102,12 +103,12 @@ async function http(argv: string[]): Promise<number> {
     io.err(USAGE);
     return rest.length ? 2 : 0;
   }
-  if (!key) {
+  if (!key && !PUBLIC_COMMANDS.has(name)) {
     io.err('a clearing key is required: set TOKENCLEAR_KEY or pass --key');
     return 2;
   }
   try {
-    return await run(new CliApi(api, key), io, rest.slice(2));
+    return await run(new CliApi(api, key ?? ''), io, rest.slice(2));
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`${err.message}\n\n${USAGE}`);

@@ -19,6 +19,7 @@ export interface NewProduct {
   minTokensPerSecond: number;
   regions: string[];
   inputTokenWeightBp: number;
+  indexCode: string | null;
 }
 
 export interface NewSeries {
@@ -44,6 +45,11 @@ export class ListingsRepository {
   /** Fails with Prisma's P2002 when the code is taken. */
   createProduct(db: Db, data: NewProduct): Promise<Product> {
     return db.product.create({ data });
+  }
+
+  /** The model class a token index prices (a CASH product may settle on it), or null if there is no such index. */
+  async tokenIndexModelClass(db: Db, code: string): Promise<string | null> {
+    return (await db.tokenIndex.findUnique({ where: { code }, select: { modelClass: true } }))?.modelClass ?? null;
   }
 
   productByCode(db: Db, code: string): Promise<Product | null> {

@@ -45,6 +45,13 @@ export class ListingsService {
     if (new Set(dto.regions).size !== dto.regions.length) bad('regions are listed twice', 'regions');
     if (dto.contractSizeTokens % 1_000_000 !== 0) bad('contractSizeTokens must be a whole multiple of 1,000,000', 'contractSizeTokens');
     if (dto.maintenanceMarginBp > dto.initialMarginBp) bad('maintenance margin cannot exceed initial margin', 'maintenanceMarginBp');
+    if (dto.indexCode !== undefined) {
+      if (dto.settlementType !== 'CASH') bad('only a CASH product settles on an index', 'indexCode');
+      const indexClass = await this.listings.tokenIndexModelClass(this.tx.root, dto.indexCode);
+      if (!indexClass)
+        throw new DomainError('UNKNOWN_INDEX', `no token index ${dto.indexCode}`, [{ field: 'indexCode', message: 'unknown' }]);
+      if (indexClass !== dto.modelClass) bad(`index ${dto.indexCode} prices ${indexClass}, not ${dto.modelClass}`, 'indexCode');
+    }
     try {
       return await this.listings.createProduct(this.tx.root, {
         code: dto.code,
@@ -61,6 +68,7 @@ export class ListingsService {
         minTokensPerSecond: dto.minTokensPerSecond,
         regions: dto.regions,
         inputTokenWeightBp: dto.inputTokenWeightBp,
+        indexCode: dto.indexCode ?? null,
       });
     } catch (err) {
       if ((err as { code?: string }).code === 'P2002') throw new DomainError('PRODUCT_EXISTS');

@@ -42,6 +42,7 @@ export function productView(p: Product) {
     minTokensPerSecond: p.minTokensPerSecond,
     regions: p.regions,
     inputTokenWeightBp: p.inputTokenWeightBp,
+    indexCode: p.indexCode,
     currency: 'CNY' as const,
   };
 }

@@ -1,5 +1,7 @@
 import { Injectable } from '@nestjs/common';
+import { firstBrokenLink, fixingHash } from '../indices/domain/fixing.js';
 import { formatFen } from '../platform/money/money.js';
+import { isoDate } from '../platform/time/business-date.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
 import type { CheckName, CheckResult, Difference } from './checks.js';
 
@@ -286,7 +288,61 @@ const CHECKS: Record<CheckName, (db: Db) => Promise<CheckResult>> = {
   USAGE_VS_SCHEDULER: usageVsScheduler,
   AUDIT_CHAIN: auditChain,
   BANK_STATEMENT: bankStatement,
+  INDEX_CHAIN: indexChain,
 };
+
+/**
+ * Each token index's published fixings, in chain order, recomputed link by link (SHA-256 over the
+ * content and the previous hash, src/indices/domain/fixing.ts): the first link that does not
+ * match is a break — a fixing edited or removed behind the database's immutability trigger.
+ */
+async function indexChain(db: Db): Promise<CheckResult> {
+  const rows = await db.$queryRaw<
+    {
+      id: string;
+      indexCode: string;
+      businessDate: Date;
+      priceFen: bigint;
+      method: string;
+      volumeTokens: bigint;
+      inputs: unknown;
+      correctsId: string | null;
+      reason: string | null;
+      chainSeq: bigint | null;
+      prevHash: string | null;
+      hash: string | null;
+    }[]
+  >`
+    SELECT id, "indexCode", "businessDate", "priceFen", method, "volumeTokens", inputs, "correctsId", reason, "chainSeq", "prevHash", hash
+    FROM token_index_fixings WHERE status = 'PUBLISHED' OR "chainSeq" IS NOT NULL
+    ORDER BY "indexCode", "chainSeq" NULLS LAST, id`;
+  const byIndex = new Map<string, typeof rows>();
+  for (const r of rows) byIndex.set(r.indexCode, [...(byIndex.get(r.indexCode) ?? []), r]);
+  const differences: Difference[] = [];
+  for (const [indexCode, chain] of byIndex) {
+    const links = chain.map((r) => ({ ...r, businessDate: isoDate(r.businessDate) }));
+    const broken = firstBrokenLink(links);
+    if (!broken) continue;
+    const at = links.indexOf(broken);
+    differences.push({
+      type: 'INDEX_CHAIN',
+      key: `${indexCode}:${broken.id}`,
+      memberId: null,
+      unit: 'HASH',
+      // The hash the link should carry after the chain before it.
+      expected: fixingHash(at === 0 ? null : links[at - 1].hash, broken),
+      actual: broken.hash ?? 'no hash',
+      difference: 'fixing changed, removed or inserted after publication',
+      references: {
+        indexCode,
+        fixingId: broken.id,
+        businessDate: broken.businessDate,
+        chainSeq: broken.chainSeq?.toString() ?? null,
+      },
+    });
+  }
+  return { name: 'INDEX_CHAIN', rowsExamined: rows.length, differences };
+}
 
 /**
  * The reconciliation checks: each one is its queries and how their rows read as differences, kept

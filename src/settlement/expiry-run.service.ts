@@ -28,16 +28,23 @@ export class ExpiryRunService {
   ) {}
 
   async execute(run: SettlementRun, series: SeriesWithProduct, day: string, base: string): Promise<{ status: string; checksum: string }> {
-    const price = await this.prices.finalPrice(series, day);
-    if (run.priceFen === null) run = await this.runs.update(this.tx.root, run.id, { priceFen: price.priceFen });
+    // The price is taken once and kept with its source: a resumed run settles at the price it
+    // started with, even if a fixing was recorded or corrected meanwhile.
+    if (run.priceFen === null) {
+      const price = await this.prices.finalPrice(series, day);
+      run = await this.runs.update(this.tx.root, run.id, {
+        priceFen: price.priceFen,
+        priceSource: { method: price.method, ...price.details },
+      });
+    }
+    const priceFen = run.priceFen!;
     this.logger.log(
-      { run: run.id, series: series.code, businessDate: day, price: price.priceFen.toString(), method: price.method, phase: run.phase },
+      { run: run.id, series: series.code, businessDate: day, price: priceFen.toString(), source: run.priceSource, phase: run.phase },
       'settlement run started',
     );
-    if (run.phase === 'VM')
-      run = await this.variationMargin.run(run, series, day, price.priceFen, base, await this.prices.vmBasis(series, day));
-    if (run.phase === 'IM') run = await this.marginRelease.run(run, series, day, price.priceFen, base);
-    if (run.phase === 'ALLOC') run = await this.allocateDelivery(run, series, day, price.priceFen, base);
+    if (run.phase === 'VM') run = await this.variationMargin.run(run, series, day, priceFen, base, await this.prices.vmBasis(series, day));
+    if (run.phase === 'IM') run = await this.marginRelease.run(run, series, day, priceFen, base);
+    if (run.phase === 'ALLOC') run = await this.allocateDelivery(run, series, day, priceFen, base);
     return this.completion.finish(run, day);
   }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { IndexQueriesService } from '../indices/index-queries.service.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
@@ -14,17 +15,45 @@ export class FinalPriceService {
     private readonly tx: TransactionRunner,
     private readonly prices: SettlementRepository,
     private readonly daily: DailySettlementRepository,
+    private readonly indices: IndexQueriesService,
   ) {}
 
   /**
-   * The final price: the latest index fixing recorded by clearing staff (required for a cash
-   * series); a physical series without one takes its last daily settlement price.
+   * The final price: the latest index fixing recorded by clearing staff; else, for a cash series
+   * whose product names a token index, that index's effective fixing of the last trading date
+   * (`day`); a physical series without one takes its last daily settlement price. `details` say
+   * which, and the EXPIRY run keeps them as its `priceSource`.
    */
   async finalPrice(series: SeriesWithProduct, day: string): Promise<Pick<DerivedPrice, 'priceFen' | 'method' | 'details'>> {
     const fixing = await this.prices.latestIndexFixing(this.tx.root, series.id);
-    if (fixing) return { priceFen: fixing.priceFen, method: 'INDEX', details: { source: fixing.source, asOf: fixing.asOf.toISOString() } };
-    if (series.product.settlementType === 'CASH')
-      throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
+    if (fixing)
+      return {
+        priceFen: fixing.priceFen,
+        method: 'INDEX',
+        details: { from: 'CLEARING_FIXING', fixingId: fixing.id, source: fixing.source, asOf: fixing.asOf.toISOString() },
+      };
+    if (series.product.settlementType === 'CASH') {
+      const index = series.product.indexCode ? await this.indices.effectiveOn(series.product.indexCode, day) : null;
+      if (index)
+        return {
+          priceFen: index.priceFen,
+          method: 'INDEX',
+          details: {
+            from: 'TOKEN_INDEX',
+            index: index.indexCode,
+            fixingId: index.id,
+            businessDate: index.businessDate,
+            fixingMethod: index.method,
+            hash: index.hash ?? '',
+          },
+        };
+      throw new DomainError(
+        'INDEX_FIXING_MISSING',
+        series.product.indexCode
+          ? `no fixing of ${series.product.indexCode} for ${day} and none recorded for ${series.code}`
+          : `record the index fixing of ${series.code} first`,
+      );
+    }
     const last = (await this.prices.previousPrice(this.tx.root, series.id, addDays(day, 1))) ?? series.referencePriceFen;
     return { priceFen: last, method: 'PREVIOUS', details: { from: 'last daily settlement price' } };
   }

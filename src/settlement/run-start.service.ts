@@ -9,8 +9,8 @@ import { OutboxService } from '../platform/queues/outbox.service.js';
 import { businessDateOf } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { DailyRunStarts } from './daily-run-starts.service.js';
+import { FinalPriceService } from './final-price.service.js';
 import { SettlementRunsRepository } from './settlement-runs.repository.js';
-import { SettlementRepository } from './settlement.repository.js';
 
 /**
  * Starting a run, by clearing staff or a schedule: checks the series is due, then records the run
@@ -23,11 +23,11 @@ export class RunStartService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly tx: TransactionRunner,
     private readonly runs: SettlementRunsRepository,
-    private readonly prices: SettlementRepository,
     private readonly markets: MarketsRepository,
     private readonly daily: DailyRunStarts,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
+    private readonly finalPrices: FinalPriceService,
   ) {}
 
   /** Starts (or returns) the run for a series and date; the work happens in a worker job. */
@@ -39,11 +39,10 @@ export class RunStartService {
     if (type === 'EXPIRY') {
       if (this.clock.now() < series.lastTradingAt)
         throw new DomainError('SERIES_NOT_EXPIRED', `${series.code} trades until ${series.lastTradingAt.toISOString()}`);
-      // A physical series falls back on its last settlement price; a cash one needs the index.
-      if (series.product.settlementType === 'CASH' && !(await this.prices.latestIndexFixing(this.tx.root, series.id))) {
-        throw new DomainError('INDEX_FIXING_MISSING', `record the index fixing of ${series.code} first`);
-      }
       day = businessDateOf(series.lastTradingAt, this.config.eodCutoff);
+      // A physical series falls back on its last settlement price; a cash one needs a fixing
+      // (clearing's, or its token index's of the last trading date): INDEX_FIXING_MISSING otherwise.
+      if (series.product.settlementType === 'CASH') await this.finalPrices.finalPrice(series, day);
     } else if (type === 'DELIVERY_CLOSE') {
       if (series.product.settlementType !== 'PHYSICAL')
         throw new DomainError('SETTLEMENT_TYPE_MISMATCH', `${series.code} is cash-settled: there is no delivery window`);

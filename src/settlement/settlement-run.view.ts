@@ -12,6 +12,8 @@ export interface SettlementRunView {
   status: string;
   phase: string;
   price: string | null;
+  /** EXPIRY: where the final price came from — `from` CLEARING_FIXING (recorded by clearing) or TOKEN_INDEX (index, fixingId, businessDate, hash). */
+  priceSource: Record<string, string> | null;
   currency: string;
   progress: { processed: number; total: number };
   transferCount: number;

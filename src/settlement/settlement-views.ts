@@ -13,6 +13,7 @@ export function runView(r: SettlementRun, seriesCode: string | null, seriesCount
     status: r.status,
     phase: r.phase,
     price: r.priceFen === null ? null : formatFen(r.priceFen),
+    priceSource: (r.priceSource as Record<string, string> | null) ?? null,
     currency: 'CNY',
     progress: { processed: r.processedItems, total: r.totalItems },
     transferCount: r.transferCount,

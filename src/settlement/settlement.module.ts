@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { DeliveryModule } from '../delivery/delivery.module.js';
+import { IndicesModule } from '../indices/indices.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
 import { DailyRunStarts } from './daily-run-starts.service.js';
@@ -28,7 +29,7 @@ import { StatementsRepository } from './statements.repository.js';
 import { StatementsService } from './statements.service.js';
 
 @Module({
-  imports: [LedgerModule, MarketsModule, DeliveryModule],
+  imports: [LedgerModule, MarketsModule, DeliveryModule, IndicesModule],
   controllers: [SettlementController],
   providers: [
     SettlementRepository,

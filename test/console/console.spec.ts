@@ -131,6 +131,27 @@ describe('clearing console and public market board in a real browser', () => {
     expect(text).not.toMatch(/"(memberId|buyerId|sellerId|operatorId|balance|cash|margin|escrow|key)"/);
   });
 
+  it('the market board charts each token index from the public index API', async () => {
+    // WEB-1 (llm-70b-instruct) traded 2 × 10M tokens at 4.00 on 2026-12-01: TTI-70B fixes at 4.00.
+    const fixed = await t.clearing.post<{ fixing: { price: string } }>('/v1/indices/TTI-70B/fixings/run', { businessDate: DAY });
+    expect(fixed.status, fixed.text).toBe(201);
+    expect(fixed.body.fixing.price).toBe('4.00');
+    await newPage();
+    await page.goto(`${t.baseUrl}/market`);
+    await page.getByTestId('index-TTI-70B').waitFor();
+    const row = await page.locator('tr', { has: page.getByTestId('index-TTI-70B') }).textContent();
+    expect(row).toContain('2026-12-01');
+    expect(row).toContain('4.00');
+    expect(row).toContain('TRADES');
+    await page.getByRole('img', { name: 'TTI-70B history' }).waitFor();
+    expect(await page.getByRole('link', { name: 'methodology' }).getAttribute('href')).toBe('/v1/indices/methodology');
+    for (const path of ['/v1/indices', '/v1/indices/TTI-70B/fixings']) {
+      const text = await (await fetch(`${t.baseUrl}${path}`)).text();
+      for (const id of [a.id, b.id, checker.id, t.clearingMemberId]) expect(text).not.toContain(id);
+      expect(text).not.toMatch(/"(memberId|buyerId|sellerId|operatorId|proposedBy|decidedBy|balance|cash|margin|key)"/);
+    }
+  });
+
   it('every other console page renders its data from the API', async () => {
     await newPage();
     await signIn(t.clearingKey);

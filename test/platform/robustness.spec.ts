@@ -63,7 +63,7 @@ describe('API robustness', () => {
         (SELECT count(*) FROM products), (SELECT count(*) FROM series), (SELECT count(*) FROM data_centers), (SELECT count(*) FROM nodes),
         (SELECT count(*) FROM withdrawals), (SELECT count(*) FROM delivery_jobs), (SELECT count(*) FROM adjustments),
         (SELECT count(*) FROM settlement_runs), (SELECT count(*) FROM index_fixings), (SELECT count(*) FROM settlement_prices),
-        (SELECT count(*) FROM bank_statements), (SELECT count(*) FROM breaks WHERE status = 'RESOLVED')) AS f`
+        (SELECT count(*) FROM bank_statements), (SELECT count(*) FROM breaks WHERE status = 'RESOLVED'), (SELECT count(*) FROM token_index_fixings)) AS f`
     )[0].f;
 
   beforeAll(async () => {

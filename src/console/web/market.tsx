@@ -1,6 +1,57 @@
 import { createRoot } from 'react-dom/client';
+import type { IndexFixingView, TokenIndexView } from '../../indices/index-fixing.view';
 import { api, cny } from './api';
 import { ErrorBox, PriceChart, Table, useLoad } from './ui';
+
+interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+/** Each index with the effective fixing of every date it has (a correction replaces what it corrects). */
+async function indexHistories(): Promise<{ index: TokenIndexView; history: IndexFixingView[] }[]> {
+  const indices = await api<Page<TokenIndexView>>('GET', '/v1/indices', undefined, null);
+  return Promise.all(
+    indices.items.map(async (index) => {
+      const fixings = await api<Page<IndexFixingView>>(
+        'GET',
+        `/v1/indices/${encodeURIComponent(index.code)}/fixings?limit=500`,
+        undefined,
+        null,
+      );
+      return { index, history: fixings.items.filter((f) => f.effective) };
+    }),
+  );
+}
+
+function Indices() {
+  const { data, error } = useLoad(indexHistories, [], 60_000);
+  return (
+    <section>
+      <h2>TokenClear token indices</h2>
+      <p>
+        Fixed each business day at the cut-off from TokenClear&apos;s own trades and metered deliveries —{' '}
+        <a href="/v1/indices/methodology">methodology</a>.
+      </p>
+      <ErrorBox error={error} />
+      <Table
+        rows={data}
+        empty="no index fixed yet"
+        columns={[
+          { title: 'index', value: (r) => <strong data-testid={`index-${r.index.code}`}>{r.index.code}</strong> },
+          { title: 'model class', value: (r) => r.index.modelClass },
+          { title: 'date', value: (r) => r.index.latest?.businessDate ?? '—' },
+          { title: 'fixing', value: (r) => cny(r.index.latest?.price), num: true },
+          { title: 'method', value: (r) => r.index.latest?.method ?? '—' },
+          {
+            title: 'history',
+            value: (r) => <PriceChart points={r.history} label={`${r.index.code} history`} empty="no fixings yet" />,
+          },
+        ]}
+      />
+    </section>
+  );
+}
 
 interface Market {
   asOf: string;
@@ -37,6 +88,7 @@ function Board() {
       </header>
       <main>
         <ErrorBox error={error} />
+        <Indices />
         <section>
           <h2>Series</h2>
           <Table

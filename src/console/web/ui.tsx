@@ -112,8 +112,16 @@ export function Bar({ value, total, label }: { value: number; total: number; lab
 }
 
 /** A small SVG line chart of prices over dates (settlement price history). */
-export function PriceChart({ points }: { points: { businessDate: string; price: string }[] }) {
-  if (points.length === 0) return <p>no settlement prices yet</p>;
+export function PriceChart({
+  points,
+  label = 'settlement price history',
+  empty = 'no settlement prices yet',
+}: {
+  points: { businessDate: string; price: string }[];
+  label?: string;
+  empty?: string;
+}) {
+  if (points.length === 0) return <p>{empty}</p>;
   const w = 360;
   const h = 120;
   // Pixel positions only: labels show the price strings as the API gave them.
@@ -122,7 +130,7 @@ export function PriceChart({ points }: { points: { businessDate: string; price: 
   const y = (v: number) => (hi === lo ? h / 2 : h - 10 - ((v - lo) / (hi - lo)) * (h - 20));
   const x = (i: number) => (points.length === 1 ? w / 2 : 10 + (i * (w - 20)) / (points.length - 1));
   return (
-    <svg width={w} height={h} role="img" aria-label="settlement price history">
+    <svg width={w} height={h} role="img" aria-label={label}>
       <polyline fill="none" stroke="#2a9d8f" strokeWidth="2" points={ys.map((v, i) => `${x(i)},${y(v)}`).join(' ')} />
       {ys.map((v, i) => (
         <circle key={i} cx={x(i)} cy={y(v)} r="3" fill="#14213d">

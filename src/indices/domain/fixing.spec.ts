@@ -99,5 +99,27 @@ describe('token index fixing', () => {
     expect(firstBrokenLink(chain)).toBeUndefined();
     expect(firstBrokenLink([chain[0], { ...chain[1], priceFen: 999n }, chain[2]])?.id).toBe('f1');
     expect(firstBrokenLink([chain[0], chain[2]])?.id).toBe('f2');
+    // A stored prevHash that does not name the link before is a break too.
+    expect(
+      firstBrokenLink([
+        { ...chain[0], prevHash: null },
+        { ...chain[1], prevHash: 'x'.repeat(64) },
+      ])?.id,
+    ).toBe('f1');
+  });
+
+  it('hashes JSON inputs canonically: the key order JSONB hands back does not matter', () => {
+    const f: ChainedFixing = {
+      indexCode: 'TTI-8B',
+      businessDate: '2026-12-01',
+      priceFen: 410n,
+      method: 'PREVIOUS',
+      volumeTokens: 0n,
+      inputs: { trades: [], obligations: [], previous: 'p' },
+      correctsId: null,
+      reason: null,
+    };
+    expect(fixingHash(null, { ...f, inputs: { previous: 'p', trades: [], obligations: [] } })).toBe(fixingHash(null, f));
+    expect(fixingHash(null, { ...f, inputs: { previous: 'q', trades: [], obligations: [] } })).not.toBe(fixingHash(null, f));
   });
 });

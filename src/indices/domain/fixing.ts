@@ -116,31 +116,50 @@ export interface ChainedFixing {
   reason: string | null;
 }
 
+/** Objects with their keys sorted, recursively: Postgres JSONB does not keep the order they were written in. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object')
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  return value;
+}
+
 /**
  * Each fixing's hash covers its content and the previous fixing's hash (of the same index, in
  * publication order), so no published row can be changed or removed unseen: reconciliation
- * recomputes the chain. Canonical JSON: fixed key order, bigints as decimal strings.
+ * recomputes the chain. Canonical JSON: fixed field order, object keys sorted, bigints as decimal
+ * strings — so the hash of a row read back from the database equals the hash it was written with.
  */
 export function fixingHash(prevHash: string | null, f: ChainedFixing): string {
-  const canonical = JSON.stringify([
+  const text = JSON.stringify([
     prevHash ?? '',
     f.indexCode,
     f.businessDate,
     f.priceFen.toString(),
     f.method,
     f.volumeTokens.toString(),
-    f.inputs,
+    canonical(f.inputs),
     f.correctsId,
     f.reason,
   ]);
-  return createHash('sha256').update(canonical).digest('hex');
+  return createHash('sha256').update(text).digest('hex');
 }
 
-/** The first link whose stored hash does not match the recomputed chain, if any. */
-export function firstBrokenLink<T extends ChainedFixing & { id: string; hash: string }>(chain: readonly T[]): T | undefined {
+/**
+ * The first link whose stored hash does not match the recomputed chain (or whose stored prevHash
+ * does not name the link before it), if any.
+ */
+export function firstBrokenLink<T extends ChainedFixing & { id: string; hash: string | null; prevHash?: string | null }>(
+  chain: readonly T[],
+): T | undefined {
   let prev: string | null = null;
   for (const f of chain) {
-    if (fixingHash(prev, f) !== f.hash) return f;
+    if (f.hash === null || fixingHash(prev, f) !== f.hash) return f;
+    if (f.prevHash !== undefined && (f.prevHash ?? null) !== prev) return f;
     prev = f.hash;
   }
   return undefined;

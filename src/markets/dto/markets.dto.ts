@@ -48,6 +48,14 @@ export class CreateProductDto {
   @Min(0)
   @Max(10_000)
   inputTokenWeightBp!: number;
+  @ApiPropertyOptional({
+    example: 'TTI-70B',
+    description: 'CASH only: the token index whose fixing settles the series when clearing records none',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 32)
+  indexCode?: string;
 }
 
 export class CreateSeriesDto {

@@ -76,6 +76,7 @@ const envSchema = z.object({
   ORDER_BATCH_LANES: intIn(1, 64, 1),
   SETTLEMENT_VWAP_MINUTES: intIn(1, 1_440, 30),
   SETTLEMENT_CHUNK: intIn(1, 1_000_000, 5_000),
+  INDEX_MIN_VOLUME_TOKENS: intIn(0, Number.MAX_SAFE_INTEGER, 10_000_000),
   DATABASE_POOL_MAX: intIn(2, 500, 20),
   DELIVERY_LEASE_MS: intIn(500, 3_600_000, 30_000),
   DELIVERY_MAX_ATTEMPTS: intIn(1, 100, 5),
@@ -124,6 +125,8 @@ export type AppConfig = Readonly<{
   /** Matching lanes per process: each series always uses the same one; a lane runs one batch at a time. */
   orderBatchLanes: number;
   settlement: { vwapMinutes: number; chunk: number };
+  /** Token index (docs/index-methodology.md): tokens a day's prints must reach for TRADES or DELIVERIES. */
+  index: { minVolumeTokens: bigint };
   delivery: {
     /** A leased job not completed, failed or extended (agent heartbeat) within this goes back to dispatch. */
     leaseMs: number;
@@ -202,6 +205,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     traderCutoffHours: e.TRADER_CUTOFF_HOURS,
     orderBatchLanes: e.ORDER_BATCH_LANES,
     settlement: { vwapMinutes: e.SETTLEMENT_VWAP_MINUTES, chunk: e.SETTLEMENT_CHUNK },
+    index: { minVolumeTokens: BigInt(e.INDEX_MIN_VOLUME_TOKENS) },
     delivery: {
       leaseMs: e.DELIVERY_LEASE_MS,
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,

@@ -40,7 +40,10 @@ export function configureApp(app: INestApplication): void {
     app,
     new DocumentBuilder()
       .setTitle('TokenClear API')
-      .setDescription('Clearing, settlement and physical delivery of AI inference token futures (CNY).')
+      .setDescription(
+        'Clearing, settlement and physical delivery of AI inference token futures (CNY). ' +
+          'Token index methodology (TTI-8B, TTI-70B, TTI-400B): GET /v1/indices/methodology.',
+      )
       .setVersion('1')
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key (tck_…)' })
       .build(),

@@ -52,6 +52,8 @@ class DeliveryJobs {
   async webhook(): Promise<void> {}
   @JobHandler('reconciliation.run')
   async recon(): Promise<void> {}
+  @JobHandler('indices.fixing')
+  async fixing(): Promise<void> {}
 }
 
 @Injectable()

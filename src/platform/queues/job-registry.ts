@@ -30,6 +30,8 @@ export interface JobPayloads {
   'delivery.dispatch-batch': { jobs: { jobId: string; attempt: number }[] };
   /** POSTs a finished job's result to the buyer's callback URL, signed. */
   'delivery.webhook': { jobId: string };
+  /** At the end-of-day cut-off: fixes every token index for the business date that just ended (idempotent). */
+  'indices.fixing': Record<string, never>;
   /** Every reconciliation check; queued after each settlement run. */
   'reconciliation.run': { settlementRunId: string };
 }
@@ -73,6 +75,7 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'delivery.dispatch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.dispatch-batch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
+  'indices.fixing': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
 };
 
@@ -90,6 +93,7 @@ export function schedules(config: AppConfig): Schedule[] {
     { id: 'purge-idempotency', job: 'maintenance.purge-idempotency', repeat: { pattern: '17 * * * *' }, payload: { retentionHours: 48 } },
     { id: 'capacity-sweep', job: 'capacity.sweep-offline', repeat: { every: config.capacity.heartbeatIntervalMs }, payload: {} },
     { id: 'settlement-eod', job: 'settlement.eod', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
+    { id: 'index-fixing', job: 'indices.fixing', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
   ];
 }
 
