@@ -1,3 +1,5 @@
+import { TokenCounter } from './counting/token-counter.js';
+import { lastStartFor } from './domain/delivery-window.js';
 import { Inject, Injectable } from '@nestjs/common';
 import type { DeliveryJobStatus, ObligationStatus } from '../generated/prisma/enums.js';
 import { ListingCache } from '../markets/listing-cache.js';
@@ -32,6 +34,7 @@ export class DeliveryJobsService {
     private readonly listings: ListingCache,
     private readonly submissions: SubmissionBatcher,
     private readonly clock: Clock,
+    private readonly counter: TokenCounter,
   ) {}
 
   /**
@@ -68,8 +71,20 @@ export class DeliveryJobsService {
       throw new DomainError('MODEL_CLASS_MISMATCH', `${series.code} delivers ${series.product.modelClass}`);
     if (body.region && !series.product.regions.includes(body.region))
       throw new DomainError('REGION_NOT_ALLOWED', `${series.code} delivers in ${series.product.regions.join(', ')}`);
-    if (this.clock.now() >= series.deliveryEnd)
+    const now = this.clock.now();
+    if (now >= series.deliveryEnd)
       throw new DomainError('NO_ENTITLEMENT', `the delivery window of ${series.code} ended at ${series.deliveryEnd.toISOString()}`);
+    // Fair attribution (SPEC §6.1): a job the operator could not finish before the window ends,
+    // even at the product's guaranteed rate, is refused now — it would otherwise become the
+    // operator's shortfall (and penalty) through no fault of theirs.
+    const latestStart = lastStartFor(series.deliveryEnd, body.maxTokens, series.product.minTokensPerSecond);
+    if (now > latestStart)
+      throw new DomainError(
+        'DELIVERY_WINDOW_TOO_SHORT',
+        `${body.maxTokens} tokens at ${series.product.minTokensPerSecond} tokens/s cannot finish before ${series.code}'s window ends at ${series.deliveryEnd.toISOString()} (latest start ${latestStart.toISOString()})`,
+      );
+    // The clearing house's own count of the prompt, once, with the product's pinned tokenizer.
+    const countedPromptTokens = await this.counter.prompt(series.product, body.messages);
 
     if (fromKey && (await this.jobs.exists(this.tx.root, id))) return { view: await this.view(id), audited: false };
     const { job, audited } = await this.submissions.submit({
@@ -83,6 +98,7 @@ export class DeliveryJobsService {
       messages: body.messages,
       maxTokens: body.maxTokens,
       callbackUrl: body.callbackUrl ?? null,
+      countedPromptTokens,
       audit,
     });
     return { view: jobView(job, series.code, null), audited };

@@ -1,3 +1,4 @@
+import { TokenCounter } from './counting/token-counter.js';
 import { Module } from '@nestjs/common';
 import { CapacityModule } from '../capacity/capacity.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
@@ -42,6 +43,7 @@ import { WindowCloseService } from './window-close.service.js';
     DeliveryReaper,
     WebhooksService,
     OpenObligationsCapacity,
+    TokenCounter,
   ],
   exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService],
 })

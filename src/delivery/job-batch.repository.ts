@@ -5,6 +5,7 @@ import {
   toHotJob,
   toObligation,
   type Claim,
+  type CompletingJob,
   type Dispatched,
   type HotJob,
   type Metered,
@@ -70,12 +71,13 @@ export class JobBatchRepository {
         WHERE o.id = r.id AND o.status = 'OPEN' AND o.tokens - o."deliveredTokens" - o."reservedTokens" >= r.tokens
         RETURNING o.id
       ), j AS (
-        INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, messages, "maxTokens", "reservedTokens", "callbackUrl", decisions)
-        SELECT id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions
+        INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, messages, "maxTokens", "reservedTokens", "callbackUrl", decisions, "countedPromptTokens")
+        SELECT id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, counted_prompt
         FROM unnest(${f((j) => j.id)}::uuid[], ${f((j) => j.buyerId)}::uuid[], ${f((j) => j.seriesId)}::uuid[], ${f((j) => j.obligationId)}::uuid[], ${f((j) => j.sellerId)}::uuid[],
                     ${f((j) => j.modelClass)}::text[], ${f((j) => j.region)}::text[], ${f((j) => JSON.stringify(j.messages))}::jsonb[], ${f((j) => j.maxTokens)}::int[],
-                    ${str(f((j) => j.reservedTokens))}::bigint[], ${f((j) => j.callbackUrl)}::text[], ${f((j) => JSON.stringify(j.decisions))}::jsonb[]) WITH ORDINALITY
-             AS x(id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, n)
+                    ${str(f((j) => j.reservedTokens))}::bigint[], ${f((j) => j.callbackUrl)}::text[], ${f((j) => JSON.stringify(j.decisions))}::jsonb[],
+                    ${f((j) => j.countedPromptTokens)}::int[]) WITH ORDINALITY
+             AS x(id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, counted_prompt, n)
         ORDER BY n
         RETURNING id, seq::text AS seq, "createdAt"
       )
@@ -110,6 +112,7 @@ export class JobBatchRepository {
         failureCode: null,
         operatorFault: false,
         output: null,
+        countedPromptTokens: j.countedPromptTokens,
         meteringFlagged: false,
         timingFlagged: false,
         verification: 'NONE',
@@ -196,10 +199,14 @@ export class JobBatchRepository {
    * (jobs first, each set by id, as every path does); otherwise `recordCompletions` checks they
    * did not change before it writes.
    */
-  async lockForCompletion(tx: RawSql, jobIds: string[], lock: boolean): Promise<{ jobs: HotJob[]; obligations: DeliveryObligation[] }> {
+  async lockForCompletion(
+    tx: RawSql,
+    jobIds: string[],
+    lock: boolean,
+  ): Promise<{ jobs: CompletingJob[]; obligations: DeliveryObligation[] }> {
     const jobs = tx.$queryRaw<Row[]>`
-      SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
-             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl"
+      SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."buyerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
+             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl", j."maxTokens", j."leasedAt", j."countedPromptTokens"
       FROM delivery_jobs j WHERE j.id = ANY(${jobIds}::uuid[]) ORDER BY j.id FOR UPDATE`;
     // obligationId never changes after insert: reading it unlocked is safe.
     const obligations = lock
@@ -210,7 +217,7 @@ export class JobBatchRepository {
           Row[]
         >`SELECT o.* FROM delivery_obligations o WHERE o.id IN (SELECT "obligationId" FROM delivery_jobs WHERE id = ANY(${jobIds}::uuid[]))`;
     const [j, o] = await Promise.all([jobs, obligations]);
-    return { jobs: j.map(toHotJob), obligations: o.map(toObligation) };
+    return { jobs: j.map((r) => toHotJob(r) as CompletingJob), obligations: o.map(toObligation) };
   }
 
   /**
@@ -226,10 +233,13 @@ export class JobBatchRepository {
     const m = <T>(pick: (x: Metered) => T) => metered.map(pick);
     const rows = await tx.$queryRaw<{ jobId: string; id: string; createdAt: Date }[]>`
       WITH usage AS (
-        INSERT INTO usage_records (id, "jobId", "obligationId", "nodeId", "operatorId", "promptTokens", "completionTokens", "billableTokens", "creditedTokens", "excessTokens", "releasedFen", "ttftMs", "durationMs", "ttftBreach", "rateBreach")
+        INSERT INTO usage_records (id, "jobId", "obligationId", "nodeId", "operatorId", "promptTokens", "completionTokens", "billableTokens", "creditedTokens", "excessTokens", "releasedFen", "ttftMs", "durationMs", "ttftBreach", "rateBreach",
+                                   "reportedPromptTokens", "reportedCompletionTokens", "reportedTtftMs", "reportedDurationMs", "usageEstimated", tokenizer, "discrepancyBp", "outputSha256")
         SELECT gen_random_uuid(), * FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.obligationId)}::uuid[], ${m((x) => x.nodeId)}::uuid[], ${m((x) => x.operatorId)}::uuid[],
           ${str(m((x) => x.promptTokens))}::bigint[], ${str(m((x) => x.completionTokens))}::bigint[], ${str(m((x) => x.billableTokens))}::bigint[], ${str(m((x) => x.creditedTokens))}::bigint[],
-          ${str(m((x) => x.excessTokens))}::bigint[], ${str(m((x) => x.releasedFen))}::bigint[], ${m((x) => x.ttftMs)}::int[], ${m((x) => x.durationMs)}::int[], ${m((x) => x.ttftBreach)}::boolean[], ${m((x) => x.rateBreach)}::boolean[])
+          ${str(m((x) => x.excessTokens))}::bigint[], ${str(m((x) => x.releasedFen))}::bigint[], ${m((x) => x.ttftMs)}::int[], ${m((x) => x.durationMs)}::int[], ${m((x) => x.ttftBreach)}::boolean[], ${m((x) => x.rateBreach)}::boolean[],
+          ${m((x) => String(x.reportedPromptTokens))}::bigint[], ${m((x) => String(x.reportedCompletionTokens))}::bigint[], ${m((x) => x.reportedTtftMs)}::int[], ${m((x) => x.reportedDurationMs)}::int[],
+          ${m((x) => x.usageEstimated)}::boolean[], ${m((x) => x.tokenizer)}::text[], ${m((x) => x.discrepancyBp)}::int[], ${m((x) => x.outputSha256)}::text[])
         RETURNING "jobId", id, "createdAt"
       ), obligations AS (
         UPDATE delivery_obligations o SET "deliveredTokens" = d.delivered, "reservedTokens" = o."reservedTokens" - d.unreserve,
@@ -240,8 +250,10 @@ export class JobBatchRepository {
         WHERE o.id = d.id AND o."deliveredTokens" = d.delivered_before AND o."releasedFen" = d.released_before
         RETURNING 1
       ), jobs AS (
-        UPDATE delivery_jobs j SET status = 'COMPLETED', output = c.output, "finishedAt" = now(), "updatedAt" = now(), "leaseExpiresAt" = NULL
-        FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.output)}::text[]) AS c(id, output)
+        UPDATE delivery_jobs j SET status = 'COMPLETED', output = c.output, "finishedAt" = now(), "updatedAt" = now(), "leaseExpiresAt" = NULL,
+          "meteringFlagged" = c.metering_flag, "timingFlagged" = c.timing_flag
+        FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.output)}::text[], ${m((x) => x.meteringFlagged)}::boolean[], ${m((x) => x.timingFlagged)}::boolean[])
+             AS c(id, output, metering_flag, timing_flag)
         WHERE j.id = c.id
       )
       SELECT * FROM usage

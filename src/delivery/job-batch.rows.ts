@@ -23,6 +23,9 @@ export type HotJob = Pick<
   | 'callbackUrl'
 >;
 
+/** A job as a completion judges it: what the hot paths read, plus its size, lease and counted prompt. */
+export type CompletingJob = HotJob & Pick<DeliveryJob, 'maxTokens' | 'leasedAt' | 'countedPromptTokens' | 'buyerId'>;
+
 export function toHotJob(r: Row): HotJob {
   return { ...(r as unknown as HotJob), reservedTokens: BigInt(r.reservedTokens as string) };
 }
@@ -59,6 +62,7 @@ export interface NewJob {
   maxTokens: number;
   reservedTokens: bigint;
   callbackUrl: string | null;
+  countedPromptTokens: number;
   decisions: unknown[];
 }
 
@@ -91,6 +95,16 @@ export interface Metered {
   ttftBreach: boolean;
   rateBreach: boolean;
   output: string;
+  reportedPromptTokens: number;
+  reportedCompletionTokens: number;
+  reportedTtftMs: number;
+  reportedDurationMs: number;
+  usageEstimated: boolean;
+  tokenizer: string;
+  discrepancyBp: number;
+  outputSha256: string;
+  meteringFlagged: boolean;
+  timingFlagged: boolean;
 }
 
 export interface ObligationDelta {

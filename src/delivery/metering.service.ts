@@ -1,4 +1,4 @@
-import { Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import type { DeliveryObligation } from '../generated/prisma/client.js';
 import { LedgerService } from '../ledger/ledger.service.js';
@@ -11,10 +11,14 @@ import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { inOrder, type SqlTx } from '../platform/prisma/sql-tx.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
-import { billableTokens, meter } from './domain/metering.js';
+import { meter } from './domain/metering.js';
+import { boundTimings, verifyUsage } from './domain/verified-usage.js';
+import { TokenCounter } from './counting/token-counter.js';
+import { createHash } from 'node:crypto';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
 import { JobBatchRepository } from './job-batch.repository.js';
-import type { HotJob, Metered, ObligationDelta } from './job-batch.rows.js';
+import type { CompletingJob, Metered, ObligationDelta } from './job-batch.rows.js';
 import { assertHoldsLease } from './lease.service.js';
 import { NodeQueues } from './node-queues.js';
 
@@ -59,6 +63,8 @@ export class MeteringService implements OnApplicationShutdown {
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
+    private readonly counter: TokenCounter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
   ) {
     this.completions = new BatchedTransactions({
@@ -114,7 +120,7 @@ export class MeteringService implements OnApplicationShutdown {
     tx: SqlTx,
     commit: () => Promise<void>,
     items: Completion[],
-    jobs: Map<string, HotJob>,
+    jobs: Map<string, CompletingJob>,
     obligations: Map<string, DeliveryObligation>,
   ): Promise<PromiseSettledResult<CompletionOutcome>[]> {
     const businessDate = this.clock.businessDate();
@@ -129,7 +135,7 @@ export class MeteringService implements OnApplicationShutdown {
         results.push(fulfilled({ replayed: true, attempt: existing.attempt }));
         continue;
       }
-      let job: HotJob;
+      let job: CompletingJob;
       try {
         job = assertHoldsLease(node, existing, body.leaseToken);
       } catch (err) {
@@ -149,27 +155,61 @@ export class MeteringService implements OnApplicationShutdown {
         excess: 0n,
         releasedFen: 0n,
       };
-      const prompt = BigInt(body.usage.prompt_tokens);
-      const completion = BigInt(body.usage.completion_tokens);
-      const billable = billableTokens(prompt, completion, product.inputTokenWeightBp);
+      // The clearing house owns the meter (SPEC §6.1): billable tokens come from its own count of
+      // the output and of the prompt (counted at submission), completion capped at maxTokens —
+      // never from the node's report, which is kept beside the count.
+      const countedCompletion = await this.counter.completion(product, body.output);
+      const reported = { promptTokens: body.usage.prompt_tokens, completionTokens: body.usage.completion_tokens };
+      const usage = verifyUsage({
+        // Jobs submitted before the count existed have no counted prompt: their report stands for it.
+        counted: { promptTokens: job.countedPromptTokens ?? reported.promptTokens, completionTokens: countedCompletion },
+        reported,
+        maxTokens: job.maxTokens,
+        inputTokenWeightBp: product.inputTokenWeightBp,
+        toleranceBp: product.meteringToleranceBp,
+      });
+      const timings = boundTimings({
+        reportedTtftMs: body.ttftMs,
+        reportedDurationMs: body.durationMs,
+        // Physical time, as Postgres stamped the lease (now()), not the business clock (which
+        // tests and replays may set): how long the node really had the job.
+        leaseToReportMs: job.leasedAt ? Date.now() - job.leasedAt.getTime() : body.durationMs,
+        completionTokens: usage.paidCompletionTokens,
+        maxTokensPerSecond: this.config.delivery.maxPlausibleTokensPerSecond,
+      });
+      const billable = usage.billableTokens;
       const m = meter(o, billable);
       const row: Metered = {
         jobId,
         obligationId: o.id,
         nodeId: node.nodeId,
         operatorId: node.operatorId,
-        promptTokens: prompt,
-        completionTokens: completion,
+        promptTokens: BigInt(usage.counted.promptTokens),
+        completionTokens: BigInt(usage.paidCompletionTokens),
         billableTokens: billable,
         creditedTokens: m.credited,
         excessTokens: m.excess,
         releasedFen: m.releaseFen,
-        ttftMs: body.ttftMs,
-        durationMs: body.durationMs,
-        ttftBreach: body.ttftMs > product.maxTtftMs,
+        ttftMs: timings.ttftMs,
+        durationMs: timings.durationMs,
+        // SLA verdicts on the bounded timings and the counted tokens.
+        ttftBreach: timings.ttftMs > product.maxTtftMs,
         // Rate = completion tokens / duration; compared without division: tokens × 1000 < floor × ms.
-        rateBreach: body.durationMs > 0 && completion * 1000n < BigInt(product.minTokensPerSecond) * BigInt(body.durationMs),
+        rateBreach:
+          timings.durationMs > 0 &&
+          BigInt(usage.paidCompletionTokens) * 1000n < BigInt(product.minTokensPerSecond) * BigInt(timings.durationMs),
         output: body.output,
+        reportedPromptTokens: reported.promptTokens,
+        reportedCompletionTokens: reported.completionTokens,
+        reportedTtftMs: body.ttftMs,
+        reportedDurationMs: body.durationMs,
+        usageEstimated: body.usageEstimated === true,
+        tokenizer: this.counter.tokenizerOf(product),
+        discrepancyBp: usage.discrepancyBp,
+        outputSha256: createHash('sha256').update(body.output).digest('hex'),
+        // An estimate that says so is not a discrepancy; a report that claims to be a count is.
+        meteringFlagged: usage.discrepancy && body.usageEstimated !== true,
+        timingFlagged: timings.impossible,
       };
       metered.push(row);
       // The next completion of this obligation in the batch meters on from here.

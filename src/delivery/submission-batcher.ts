@@ -30,6 +30,8 @@ export interface Submission {
   messages: unknown;
   maxTokens: number;
   callbackUrl: string | null;
+  /** Prompt tokens by the clearing house's count (SPEC §6.1). */
+  countedPromptTokens: number;
   /** The request's success audit event, committed with the job (its target filled in here). */
   audit?: AuditEntry;
 }
@@ -178,6 +180,7 @@ function judge(items: Submission[], locked: DeliveryObligation[], existing: Set<
       maxTokens: s.maxTokens,
       reservedTokens: reserve,
       callbackUrl: s.callbackUrl,
+      countedPromptTokens: s.countedPromptTokens,
       decisions: [{ at: new Date().toISOString(), event: 'RESERVED', obligationId: pick.id, tokens: Number(reserve) }],
     };
   });

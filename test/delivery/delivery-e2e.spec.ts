@@ -122,7 +122,7 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
       sla: { met: boolean };
       timings: { ttftMs: number };
     }>(`/v1/delivery/jobs/${fromServer.jobId}`);
-    expect(view.body.output).toMatch(/^w0 w1 /);
+    expect(view.body.output).toMatch(/^ market market /);
     expect(view.body.usage.prompt_tokens).toBe(Number(fromServer.promptTokens));
 
     // Per obligation: delivered = Σ usage; escrow released so far = floor(notional × delivered / tokens).

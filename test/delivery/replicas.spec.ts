@@ -43,7 +43,7 @@ describe('two copies of the service on one obligation', () => {
       jobs: Array.from({ length: 25 }, (_, k) => ({
         series: m.series,
         modelClass: 'llm-70b-instruct',
-        messages: [{ role: 'user', content: `job ${n}.${k}` }],
+        messages: [{ role: 'user', content: 'ok' }],
         maxTokens: 200,
       })),
     });
@@ -70,11 +70,9 @@ describe('two copies of the service on one obligation', () => {
     // Ten reports of ten at once, alternating between the copies.
     const reports = await Promise.all(
       Array.from({ length: 10 }, (_, i) =>
-        copies[i % 2]
-          .client(node.nodeToken)
-          .post<{ items: { status: number; replayed: boolean }[] }>(`/v1/nodes/${node.id}/completions`, {
-            completions: leased.slice(i * 10, i * 10 + 10).map((j) => completionOf(j)),
-          }),
+        copies[i % 2].client(node.nodeToken).post<{ items: { status: number; replayed: boolean }[] }>(`/v1/nodes/${node.id}/completions`, {
+          completions: leased.slice(i * 10, i * 10 + 10).map((j) => completionOf(j)),
+        }),
       ),
     );
     expect(reports.flatMap((r) => r.body.items.map((i) => [i.status, i.replayed]))).toEqual(Array(JOBS).fill([200, false]));
@@ -83,12 +81,12 @@ describe('two copies of the service on one obligation', () => {
     expect(new Set(usage.map((u) => u.jobId)).size).toBe(JOBS);
     expect(usage).toHaveLength(JOBS);
     const o = await obligation();
-    // 110 billable tokens a job (100 + 40 × 25 %); released on the cumulative total, rounded
-    // down: floor(40,000 fen × 11,000 / 1,000,000) = 440 fen.
-    expect(o).toMatchObject({ deliveredTokens: 11_000n, reservedTokens: 0n, releasedFen: 440n });
-    expect(usage.reduce((s, u) => s + u.releasedFen, 0n)).toBe(440n);
+    // 102 billable tokens a job as the clearing house counts them (100 + ⌊8 × 25 %⌋); released on
+    // the cumulative total, rounded down: floor(40,000 fen × 10,200 / 1,000,000) = 408 fen.
+    expect(o).toMatchObject({ deliveredTokens: 10_200n, reservedTokens: 0n, releasedFen: 408n });
+    expect(usage.reduce((s, u) => s + u.releasedFen, 0n)).toBe(408n);
     const transfers = await a.prisma.transfer.findMany({ where: { kind: 'ESCROW_RELEASE', obligationId: o.id } });
-    expect(transfers.reduce((s, t) => s + t.amountFen, 0n)).toBe(440n);
+    expect(transfers.reduce((s, t) => s + t.amountFen, 0n)).toBe(408n);
     await expectLedgerConsistent(a.prisma);
   });
 });

@@ -87,7 +87,9 @@ export async function physicalMarket(t: TestApp, spec: MarketSpec): Promise<Phys
     feePerContractFen: 0,
     penaltyBp: 2_000,
     maxTtftMs: 2_000,
-    minTokensPerSecond: 1,
+    // The guaranteed rate also bounds the largest job the 2-hour window takes (SPEC §6.1:
+    // DELIVERY_WINDOW_TOO_SHORT): 100 tokens/s lets a 400,000-token job in.
+    minTokensPerSecond: 100,
     inputTokenWeightBp: 2_500,
     regions,
     ...spec.product,
@@ -167,9 +169,33 @@ export interface LeasedJob {
   maxTokens: number;
 }
 
-/** One item of POST /v1/nodes/:id/completions for a leased job: 40 prompt + 100 completion tokens (110 billable at 25 %). */
-export function completionOf(j: Pick<LeasedJob, 'id' | 'leaseToken'>, leaseToken = j.leaseToken, output = 'ok') {
-  return { jobId: j.id, leaseToken, usage: { prompt_tokens: 40, completion_tokens: 100 }, ttftMs: 100, durationMs: 1_000, output };
+/**
+ * An honest output of exactly `tokens` tokens by every pinned tokenizer (qwen3, llama3,
+ * deepseek-v3 each count " market" as one token): the clearing house bills what it counts.
+ */
+export function honestOutput(tokens = 100): string {
+  return ' market'.repeat(tokens);
+}
+
+/**
+ * The prompt tokens the clearing house counts for a one-message job whose content is one short
+ * word ('first', 'ok', 'a', …): 1 (role) + 1 (content) + 3 (framing) + 3 (reply primer) = 8.
+ */
+export const ONE_WORD_PROMPT_TOKENS = 8;
+
+/**
+ * One item of POST /v1/nodes/:id/completions for a leased job of a one-word prompt, honest: 100
+ * completion tokens, reported as counted (102 billable at 25 %: 100 + ⌊8 × 25 %⌋).
+ */
+export function completionOf(j: Pick<LeasedJob, 'id' | 'leaseToken'>, leaseToken = j.leaseToken, output = honestOutput(100)) {
+  return {
+    jobId: j.id,
+    leaseToken,
+    usage: { prompt_tokens: ONE_WORD_PROMPT_TOKENS, completion_tokens: 100 },
+    ttftMs: 100,
+    durationMs: 1_000,
+    output,
+  };
 }
 
 export interface JobView {
@@ -195,7 +221,8 @@ export function submitJob(buyer: TestMember, series: string, maxTokens: number, 
 
 /**
  * A local OpenAI-compatible server (as vLLM or llama.cpp serve it): streams the answer word by
- * word and reports usage in the last chunk. Prompt tokens = characters / 4, rounded up.
+ * token by token and reports usage in the last chunk. Its prompt count is its own (characters / 4,
+ * rounded up), as a real server's chat template differs from the clearing house's rule.
  */
 export async function fakeInferenceServer(): Promise<{ url: string; requests: () => number; close: () => Promise<void> }> {
   let count = 0;
@@ -208,7 +235,8 @@ export async function fakeInferenceServer(): Promise<{ url: string; requests: ()
       const n = Math.min(body.max_tokens, 40);
       const prompt = Math.ceil(body.messages.reduce((s, m) => s + m.content.length, 0) / 4);
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      for (let i = 0; i < n; i++) res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: `w${i} ` } }] })}\n\n`);
+      // One token a chunk, as a real server streams (" market" is one token in every pinned tokenizer).
+      for (let i = 0; i < n; i++) res.write(`data: ${JSON.stringify({ choices: [{ delta: { content: ' market' } }] })}\n\n`);
       res.write(
         `data: ${JSON.stringify({ choices: [], usage: { prompt_tokens: prompt, completion_tokens: n, total_tokens: prompt + n } })}\n\n`,
       );

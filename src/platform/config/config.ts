@@ -85,6 +85,7 @@ const envSchema = z.object({
   DELIVERY_MAX_LEASE_WAIT_S: intIn(0, 60, 20),
   DELIVERY_MAX_TOKENS: intIn(1, 1_000_000, 32_768),
   WEBHOOK_TIMEOUT_MS: intIn(100, 60_000, 5_000),
+  METERING_MAX_TOKENS_PER_SECOND: intIn(1, 100_000_000, 20_000),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
   STREAM_MAX_BUFFER_BYTES: intIn(1_024, 1_073_741_824, 1_048_576),
@@ -139,6 +140,8 @@ export type AppConfig = Readonly<{
     maxLeaseWaitSeconds: number;
     maxTokens: number;
     webhookTimeoutMs: number;
+    /** No single job decodes faster: a reported duration below counted tokens at this rate is impossible. */
+    maxPlausibleTokensPerSecond: number;
   };
   streams: {
     /** A connection whose unsent bytes pass this is closed with 1013 rather than buffered without bound. */
@@ -214,6 +217,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       maxLeaseWaitSeconds: e.DELIVERY_MAX_LEASE_WAIT_S,
       maxTokens: e.DELIVERY_MAX_TOKENS,
       webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      maxPlausibleTokensPerSecond: e.METERING_MAX_TOKENS_PER_SECOND,
     },
     streams: {
       maxBufferBytes: e.STREAM_MAX_BUFFER_BYTES,

@@ -57,6 +57,7 @@ export const ERROR_CATALOG = {
   INDEX_FIXING_MISSING: { status: 409, title: 'No index fixing recorded for the series' },
   SETTLEMENT_TYPE_MISMATCH: { status: 409, title: 'This run type does not apply to this series' },
   DELIVERY_WINDOW_OPEN: { status: 409, title: 'The delivery window of the series has not ended yet' },
+  DELIVERY_WINDOW_TOO_SHORT: { status: 409, title: "The job cannot finish before the delivery window ends at the product's minimum rate" },
   MODEL_CLASS_MISMATCH: { status: 400, title: "Model class does not match the series' product" },
   REGION_NOT_ALLOWED: { status: 400, title: "Region is not one of the product's delivery regions" },
   NO_ENTITLEMENT: { status: 422, title: 'No open delivery obligation with tokens left for this buyer in this series' },
