@@ -14,6 +14,8 @@ import { MarketsRepository } from './markets.repository.js';
 import { OrderBatcher } from './order-batcher.js';
 import { OrderBatchRepository } from './order-batch.repository.js';
 import { OrdersService } from './orders.service.js';
+import { LargeTradersRepository } from './large-traders.repository.js';
+import { LargeTradersService } from './large-traders.service.js';
 
 @Module({
   imports: [LedgerModule, CapacityModule, MembersModule],
@@ -30,6 +32,8 @@ import { OrdersService } from './orders.service.js';
     ListingsService,
     BlockTradesService,
     MarketDataService,
+    LargeTradersRepository,
+    LargeTradersService,
   ],
   exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService],
 })

@@ -15,22 +15,29 @@ export class MarginCallsRepository {
   async openForNegativeCash(db: Db, memberIds: string[], runId: string, businessDate: string, dueAt: Date): Promise<number> {
     if (memberIds.length === 0) return 0;
     return db.$executeRaw`
-      INSERT INTO margin_calls (id, "memberId", "runId", "businessDate", "amountFen", "dueAt")
-      SELECT gen_random_uuid(), "memberId", ${runId}::uuid, ${businessDate}::date, -"balanceFen", ${dueAt}
+      INSERT INTO margin_calls (id, "memberId", "runId", type, "businessDate", "amountFen", "dueAt")
+      SELECT gen_random_uuid(), "memberId", ${runId}::uuid, 'VARIATION', ${businessDate}::date, -"balanceFen", ${dueAt}
       FROM ledger_accounts WHERE type = 'CASH' AND "memberId" = ANY(${memberIds}::uuid[]) AND "balanceFen" < 0`;
   }
 
-  /** Closes every open call (of one member, or of all) whose member's free cash is no longer negative. */
+  /** Closes every open VARIATION call (of one member, or of all) whose member's free cash is no longer negative. */
   closeCovered(db: Db, memberId?: string): Promise<number> {
     return db.$executeRaw`
       UPDATE margin_calls mc SET status = 'CLOSED', "closedAt" = now()
       FROM ledger_accounts a
-      WHERE mc.status = 'OPEN' AND a."memberId" = mc."memberId" AND a.type = 'CASH' AND a."balanceFen" >= 0
+      WHERE mc.status = 'OPEN' AND mc.type = 'VARIATION' AND a."memberId" = mc."memberId" AND a.type = 'CASH' AND a."balanceFen" >= 0
         AND (${memberId ?? null}::uuid IS NULL OR mc."memberId" = ${memberId ?? null}::uuid)`;
   }
 
   countForRun(db: Db, runId: string): Promise<number> {
-    return db.marginCall.count({ where: { runId } });
+    return db.marginCall.count({ where: { runId, type: 'VARIATION' } });
+  }
+
+  /** Which of these members have free cash below zero. */
+  async negativeCash(db: Db, memberIds: string[]): Promise<Set<string>> {
+    const rows = await db.$queryRaw<{ memberId: string }[]>`
+      SELECT "memberId" FROM ledger_accounts WHERE type = 'CASH' AND "memberId" = ANY(${memberIds}::uuid[]) AND "balanceFen" < 0`;
+    return new Set(rows.map((r) => r.memberId));
   }
 
   /** Newest first, the id breaking ties, after `after`; `limit` rows at most. */

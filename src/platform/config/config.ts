@@ -76,6 +76,8 @@ const envSchema = z.object({
   ORDER_BATCH_LANES: intIn(1, 64, 1),
   SETTLEMENT_VWAP_MINUTES: intIn(1, 1_440, 30),
   SETTLEMENT_CHUNK: intIn(1, 1_000_000, 5_000),
+  INTRADAY_MARK_MINUTES: intIn(1, 1_440, 15),
+  MARGIN_CALL_DUE_MINUTES: intIn(1, 10_080, 120),
   DATABASE_POOL_MAX: intIn(2, 500, 20),
   DELIVERY_LEASE_MS: intIn(500, 3_600_000, 30_000),
   DELIVERY_MAX_ATTEMPTS: intIn(1, 100, 5),
@@ -119,6 +121,8 @@ export type AppConfig = Readonly<{
   /** Matching lanes per process: each series always uses the same one; a lane runs one batch at a time. */
   orderBatchLanes: number;
   settlement: { vwapMinutes: number; chunk: number };
+  /** Intraday re-mark period; a MAINTENANCE call is due this many minutes after it opens. */
+  risk: { intradayMarkMinutes: number; marginCallDueMinutes: number };
   delivery: {
     /** A leased job not completed, failed or extended (agent heartbeat) within this goes back to dispatch. */
     leaseMs: number;
@@ -186,6 +190,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     traderCutoffHours: e.TRADER_CUTOFF_HOURS,
     orderBatchLanes: e.ORDER_BATCH_LANES,
     settlement: { vwapMinutes: e.SETTLEMENT_VWAP_MINUTES, chunk: e.SETTLEMENT_CHUNK },
+    risk: { intradayMarkMinutes: e.INTRADAY_MARK_MINUTES, marginCallDueMinutes: e.MARGIN_CALL_DUE_MINUTES },
     delivery: {
       leaseMs: e.DELIVERY_LEASE_MS,
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,

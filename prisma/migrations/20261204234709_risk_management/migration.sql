@@ -46,5 +46,8 @@ CREATE TABLE "portfolio_margins" (
 -- CreateIndex
 CREATE INDEX "series_events_seriesId_at_idx" ON "series_events"("seriesId", "at");
 
+-- CreateIndex
+CREATE INDEX "trades_seriesId_createdAt_idx" ON "trades"("seriesId", "createdAt");
+
 -- AddForeignKey
 ALTER TABLE "series_events" ADD CONSTRAINT "series_events_seriesId_fkey" FOREIGN KEY ("seriesId") REFERENCES "series"("id") ON DELETE CASCADE ON UPDATE CASCADE;
