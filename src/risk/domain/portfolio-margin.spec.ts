@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { maintenanceFen, outrightFen, portfolioMargin, scenarioLossFen, worstCase, type ProductRisk, type SeriesLeg } from './portfolio-margin.js';
+import {
+  maintenanceFen,
+  outrightFen,
+  portfolioMargin,
+  scenarioLossFen,
+  worstCase,
+  type ProductRisk,
+  type SeriesLeg,
+} from './portfolio-margin.js';
 
 const product = (o: Partial<ProductRisk> = {}): ProductRisk => ({
   multiplier: 10n,
@@ -43,7 +51,10 @@ describe('portfolio margin (hand-computed, fen)', () => {
   });
 
   it('concentration add-on on the part above the threshold of open interest', () => {
-    const m = portfolioMargin([leg('a', 30, { openInterest: 100 })], product({ concentrationThresholdBp: 2_000, concentrationAddOnBp: 500 }));
+    const m = portfolioMargin(
+      [leg('a', 30, { openInterest: 100 })],
+      product({ concentrationThresholdBp: 2_000, concentrationAddOnBp: 500 }),
+    );
     // outright 30 × 400 × 10 × 10 % = 12000; excess 30 − 20 = 10 → 10 × 400 × 10 × 5 % = 2000
     expect(m).toMatchObject({ outrightFen: 12_000n, concentrationFen: 2_000n, totalFen: 14_000n });
   });
@@ -95,7 +106,12 @@ describe('portfolio margin (properties)', () => {
   it('monotone in position size', () => {
     fc.assert(
       fc.property(legsArb, productArb, fc.integer({ min: 1, max: 5 }), (legs, p, k) => {
-        const scaled = legs.map((l) => ({ ...l, net: l.net * k, restingBuyQty: l.restingBuyQty * k, restingSellQty: l.restingSellQty * k }));
+        const scaled = legs.map((l) => ({
+          ...l,
+          net: l.net * k,
+          restingBuyQty: l.restingBuyQty * k,
+          restingSellQty: l.restingSellQty * k,
+        }));
         expect(portfolioMargin(scaled, p).totalFen).toBeGreaterThanOrEqual(portfolioMargin(legs, p).totalFen);
       }),
     );
