@@ -20,7 +20,7 @@ export interface MemberAssessment {
   imFen: bigint;
   maintenanceFen: bigint;
   equityFen: bigint;
-  products: ProductRequirement[];
+  products: (ProductRequirement & { productCode: string })[];
 }
 
 /** Members per re-mark pass. */
@@ -112,7 +112,7 @@ export class MaintenanceMarginService {
         imFen: req.imFen,
         maintenanceFen: req.maintenanceFen,
         equityFen: f.cashFen + f.marginFen + f.unsettledFen,
-        products: req.products,
+        products: req.products.map((x) => ({ ...x, productCode: products.get(x.productId)!.code })),
       };
     });
   }

@@ -64,14 +64,14 @@ describe('position limits and the large-trader report', () => {
     expect((await order(x, c, 'BUY', '4.00', 4)).status).toBe(201);
     const over = await order(x, a, 'BUY', '4.00', 1);
     expectProblem(over, 422, 'POSITION_LIMIT');
-    expect((over.body as { detail: string }).detail).toMatch(/all series/);
+    expect((over.body as unknown as { detail: string }).detail).toMatch(/all series/);
     // Reducing is always allowed: a resting sell does not add to the worst case of a long book.
     expect((await order(x, c, 'SELL', '4.10', 2)).status).toBe(201);
 
     // Spot month: 5 in the spot series is past its limit of 4.
     const spotOver = await order(m2, spot, 'SELL', '4.00', 5);
     expectProblem(spotOver, 422, 'POSITION_LIMIT');
-    expect((spotOver.body as { detail: string }).detail).toMatch(/spot-month/);
+    expect((spotOver.body as unknown as { detail: string }).detail).toMatch(/spot-month/);
     expect((await order(m2, spot, 'SELL', '4.00', 4)).status).toBe(201);
 
     // 8 of 10 (80 %) listed; 7 of 10 not.
@@ -82,9 +82,10 @@ describe('position limits and the large-trader report', () => {
     const items: LargeTrader[] = [];
     let cursor: string | null = null;
     do {
-      const res = await t.clearing.get<{ items: LargeTrader[]; nextCursor: string | null }>(
-        `/v1/reports/large-traders?limit=1${cursor ? `&cursor=${cursor}` : ''}`,
-      );
+      const res: { status: number; text: string; body: { items: LargeTrader[]; nextCursor: string | null } } = await t.clearing.get<{
+        items: LargeTrader[];
+        nextCursor: string | null;
+      }>(`/v1/reports/large-traders?limit=1${cursor ? `&cursor=${cursor}` : ''}`);
       expect(res.status, res.text).toBe(200);
       items.push(...res.body.items);
       cursor = res.body.nextCursor;

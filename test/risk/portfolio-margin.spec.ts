@@ -48,6 +48,28 @@ describe('portfolio initial margin over HTTP (hand-computed, fen)', () => {
     expect((await balances(y)).margin).toBe('40.00');
     expect((await balances(z)).margin).toBe('40.00');
 
+    // The statement shows the components.
+    const statement = await x.client.get<{ initialMargin: { total: string; products: Record<string, string>[] } }>(
+      `/v1/members/${x.id}/statements/2026-12-01`,
+    );
+    expect(statement.status, statement.text).toBe(200);
+    expect(statement.body.initialMargin).toEqual({
+      total: '8.00',
+      maintenance: '6.00',
+      products: [
+        {
+          product,
+          outright: '80.00',
+          scenario: '8.00',
+          spreadCharge: '8.00',
+          spreadCredit: '72.00',
+          concentrationAddOn: '0.00',
+          initialMargin: '8.00',
+          maintenance: '6.00',
+        },
+      ],
+    });
+
     // Unwinding one leg brings the other back to its outright.
     expect((await order(y, near, 'BUY', '4.00', 10)).status).toBe(201);
     expect((await order(x, near, 'SELL', '4.00', 10)).status).toBe(201);
