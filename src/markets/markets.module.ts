@@ -16,6 +16,7 @@ import { OrderBatchRepository } from './order-batch.repository.js';
 import { OrdersService } from './orders.service.js';
 import { LargeTradersRepository } from './large-traders.repository.js';
 import { LargeTradersService } from './large-traders.service.js';
+import { PortfolioRepository } from './portfolio.repository.js';
 
 @Module({
   imports: [LedgerModule, CapacityModule, MembersModule],
@@ -34,6 +35,7 @@ import { LargeTradersService } from './large-traders.service.js';
     MarketDataService,
     LargeTradersRepository,
     LargeTradersService,
+    PortfolioRepository,
   ],
   exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService],
 })

@@ -213,7 +213,8 @@ export class OrderBatchRepository {
           SELECT sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
           FROM orders o WHERE o."memberId" = rp.member AND o."seriesId" = s2.id AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
         ) r ON true
-        WHERE NOT EXISTS (SELECT 1 FROM pairs x WHERE x.member = rp.member AND x.sid = s2.id)
+        -- Margined legs only: a series whose margin was released at expiry no longer counts.
+        WHERE p."marginQty" > 0 AND NOT EXISTS (SELECT 1 FROM pairs x WHERE x.member = rp.member AND x.sid = s2.id)
       )
       SELECT
         (SELECT json_agg(json_build_object('id', s.id, 'status', s.status, 'price', s."lastSettlementPriceFen"::text, 'date', s."lastSettlementDate"::text,

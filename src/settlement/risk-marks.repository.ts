@@ -62,7 +62,8 @@ export class RiskMarksRepository {
         FROM orders o WHERE o."memberId" = p."memberId" AND o."seriesId" = p."seriesId" AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
       ) r ON true
       WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED')
-        AND (p."longQty" <> 0 OR p."shortQty" <> 0 OR p."marginQty" <> 0)
+        -- Margined legs: a series whose margin was released at expiry no longer requires any.
+        AND p."marginQty" > 0
         AND (${members}::uuid[] IS NULL OR p."memberId" = ANY(${members}::uuid[]))
         AND (${members}::uuid[] IS NOT NULL OR ((${from}::uuid IS NULL OR p."memberId" > ${from}::uuid) AND p."memberId" <= ${to}::uuid))
       ORDER BY p."memberId", p."seriesId"`;

@@ -74,6 +74,15 @@ describe('portfolio initial margin over HTTP (hand-computed, fen)', () => {
     expect((await order(y, near, 'BUY', '4.00', 10)).status).toBe(201);
     expect((await order(x, near, 'SELL', '4.00', 10)).status).toBe(201);
     expect(await balances(x)).toEqual(expect.objectContaining({ margin: '40.00', cash: '960.00' }));
+
+    // X is short 10 far now. A resting buy of 10 near offsets it whichever way prices move: the
+    // portfolio needs nothing more than the short's 40.00 (outrights would say 80.00).
+    const resting = await order(x, near, 'BUY', '3.50', 10);
+    expect(resting.status, resting.text).toBe(201);
+    expect(await balances(x)).toEqual(expect.objectContaining({ margin: '40.00', cash: '960.00' }));
+    // Cancelling it (outside the order batch) moves the outright and the adjustment together.
+    expect((await x.client.delete(`/v1/orders/${resting.body.id}`)).status).toBe(200);
+    expect(await balances(x)).toEqual(expect.objectContaining({ margin: '40.00', cash: '960.00' }));
   });
 
   it('a concentrated position pays the add-on on the part above the threshold of open interest', async () => {
