@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, expectProblem } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -57,5 +58,41 @@ describe('dynamic circuit breaker', () => {
     } while (Date.now() < deadline);
     expect(detail.status).toBe('TRADING');
     expect(detail.marketData.circuitBreakerEvents.map((e) => e.kind)).toEqual(['RESUMED', 'PAUSED']);
+  });
+
+  it('the anchor is the last trade at least 60 minutes old, else the reference price; a breach anchors after it', async () => {
+    const clock = t.app.get(Clock);
+    const t0 = new Date('2026-12-01T02:00:00Z').getTime();
+    const at = (minutes: number) => clock.set(new Date(t0 + minutes * 60_000));
+    at(0);
+    try {
+      const product = await createProduct(t, { feePerContractFen: 0, circuitBreakerBp: 500, circuitBreakerPauseSeconds: 1 });
+      const series = await createSeries(t, product, {
+        lastTradingAt: '2026-12-20T07:00:00Z',
+        deliveryStart: '2026-12-21T00:00:00Z',
+        deliveryEnd: '2026-12-31T00:00:00Z',
+      });
+      const [x, y] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+      for (const m of [x, y]) await fund(t, m, '1000.00');
+      const trade = async (price: string) => {
+        expect((await order(y, series, 'SELL', price, 1)).status).toBe(201);
+        return order(x, series, 'BUY', price, 1);
+      };
+      expect((await trade('4.00')).body.filledQuantity).toBe(1);
+      at(30);
+      // No trade is an hour old yet: the anchor is the reference price 4.00 (band 3.80..4.20).
+      expect((await trade('4.20')).body.filledQuantity).toBe(1);
+      at(61);
+      // The 4.00 trade is now the last one at least an hour old: 4.21 is beyond 4.00 + 5 %.
+      expect((await order(y, series, 'SELL', '4.21', 1)).status).toBe(201);
+      expectProblem(await order(x, series, 'BUY', '4.21', 1), 409, 'SERIES_PAUSED');
+      at(91);
+      // The 4.20 trade (30 min) is an hour old now, but the breach at 61 min is newer: anchor 4.21,
+      // band 4.00..4.42 (4.43 would breach again).
+      expect((await order(x, series, 'BUY', '4.21', 1)).body.filledQuantity).toBe(1);
+      expect((await trade('4.42')).body.filledQuantity).toBe(1);
+    } finally {
+      clock.set(new Date());
+    }
   });
 });
