@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { MarginCall, Prisma } from '../generated/prisma/client.js';
-import type { MarginCallStatus } from '../generated/prisma/enums.js';
+import type { MarginCallStatus, MarginCallType } from '../generated/prisma/enums.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
 
 /** Where a page of margin calls goes on from: the last call it showed, newest first. */
@@ -41,12 +41,15 @@ export class MarginCallsRepository {
   }
 
   /** Newest first, the id breaking ties, after `after`; `limit` rows at most. */
-  page(db: Db, q: { memberId?: string; status?: MarginCallStatus; after?: CallPosition; limit: number }): Promise<MarginCall[]> {
+  page(
+    db: Db,
+    q: { memberId?: string; status?: MarginCallStatus; type?: MarginCallType; after?: CallPosition; limit: number },
+  ): Promise<MarginCall[]> {
     const after: Prisma.MarginCallWhereInput = q.after
       ? { OR: [{ createdAt: { lt: q.after.createdAt } }, { createdAt: q.after.createdAt, id: { lt: q.after.id } }] }
       : {};
     return db.marginCall.findMany({
-      where: { memberId: q.memberId, status: q.status, ...after },
+      where: { memberId: q.memberId, status: q.status, type: q.type, ...after },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: q.limit,
     });

@@ -60,6 +60,7 @@ export class MarginCallsService implements OnModuleDestroy {
     const rows = await this.repo.page(this.tx.root, {
       memberId: memberScope(p),
       status: q.status,
+      type: q.type,
       after: after ? { createdAt: new Date(Number(ms)), id } : undefined,
       limit: limit + 1,
     });

@@ -54,6 +54,9 @@ describe('maintenance margin: intraday re-mark, reduce-only, closed by a deposit
     const calls = (await x.client.get<{ items: CallRow[] }>('/v1/margin-calls')).body.items;
     expect(calls).toEqual([expect.objectContaining({ type: 'MAINTENANCE', status: 'OPEN', amount: '17.00', overdue: false })]);
     expect(new Date(calls[0].dueAt).getTime() - Date.now()).toBeGreaterThan((t.config.risk.marginCallDueMinutes - 1) * 60_000);
+    const byType = await t.clearing.get<{ items: { memberId: string }[] }>('/v1/margin-calls?type=MAINTENANCE&status=OPEN');
+    expect(byType.body.items.map((c) => c.memberId)).toContain(x.id);
+    expect((await t.clearing.get<{ items: unknown[] }>(`/v1/margin-calls?type=VARIATION&status=OPEN`)).body.items).toEqual([]);
     // No money moved: cash is still positive.
     expect((await x.client.get(`/v1/members/${x.id}/balances`)).body).toMatchObject({ cash: '10.00', margin: '40.00' });
     // A second re-mark does not open a second call.
