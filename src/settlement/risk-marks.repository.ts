@@ -12,7 +12,7 @@ export interface MarkRow {
   sell: number;
   /** Margin price: last settlement price, else reference price. */
   marginFen: bigint;
-  /** Last trade price of the series, any day; null before its first trade. */
+  /** Last trade price of the series since its last settlement; null without one. */
   lastFen: bigint | null;
   openInterest: number;
 }
@@ -53,7 +53,9 @@ export class RiskMarksRepository {
       SELECT p."memberId", p."seriesId", s."productId", p."longQty" - p."shortQty" AS net,
              COALESCE(r.buy, 0)::int AS buy, COALESCE(r.sell, 0)::int AS sell,
              COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS "marginFen",
-             (SELECT t."priceFen" FROM trades t WHERE t."seriesId" = s.id ORDER BY t.seq DESC LIMIT 1) AS "lastFen",
+             -- A trade older than the last settlement price is no mark: that price is newer.
+             (SELECT t."priceFen" FROM trades t WHERE t."seriesId" = s.id AND (s."lastSettlementDate" IS NULL OR t."businessDate" > s."lastSettlementDate")
+               ORDER BY t.seq DESC LIMIT 1) AS "lastFen",
              CASE WHEN pr."concentrationAddOnBp" > 0 THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s.id) ELSE 0 END::int AS oi,
              pr."concentrationAddOnBp" AS "addOn"
       FROM positions p JOIN series s ON s.id = p."seriesId" JOIN products pr ON pr.id = s."productId"
