@@ -20,6 +20,13 @@ export interface NewProduct {
   regions: string[];
   inputTokenWeightBp: number;
   indexCode: string | null;
+  spreadChargeBp: number | null;
+  concentrationThresholdBp: number;
+  concentrationAddOnBp: number;
+  positionLimit: number | null;
+  spotMonthLimit: number | null;
+  circuitBreakerBp: number | null;
+  circuitBreakerPauseSeconds: number;
 }
 
 export interface NewSeries {
@@ -95,5 +102,25 @@ export class ListingsRepository {
   /** Every series with its product, by last trading (the console's public board). */
   allSeries(db: Db): Promise<SeriesWithProduct[]> {
     return db.series.findMany({ include: { product: true }, orderBy: [{ lastTradingAt: 'asc' }, { id: 'asc' }] });
+  }
+
+  /**
+   * Ends a circuit-breaker pause whose time has come and records RESUMED, in one statement; false
+   * when already ended (a retried job), EARLY when it is not yet time.
+   */
+  async endPause(db: Db, seriesId: string, now: Date): Promise<boolean | 'EARLY'> {
+    const [row] = await db.$queryRaw<{ state: string }[]>`
+      WITH s AS (SELECT id, "pausedUntil" FROM series WHERE id = ${seriesId}::uuid),
+      ended AS (
+        UPDATE series SET "pausedUntil" = NULL FROM s
+        WHERE series.id = s.id AND s."pausedUntil" IS NOT NULL AND s."pausedUntil" <= ${now}
+        RETURNING series.id, s."pausedUntil" AS until, series."anchorPriceFen" AS anchor
+      ),
+      ev AS (
+        INSERT INTO series_events (id, "seriesId", kind, "anchorFen", at) SELECT gen_random_uuid(), id, 'RESUMED', anchor, until FROM ended RETURNING 1
+      )
+      SELECT CASE WHEN EXISTS (SELECT 1 FROM ended) THEN 'ENDED'
+                  WHEN (SELECT "pausedUntil" FROM s) IS NULL THEN 'NONE' ELSE 'EARLY' END AS state`;
+    return row.state === 'ENDED' ? true : row.state === 'EARLY' ? 'EARLY' : false;
   }
 }

@@ -52,6 +52,10 @@ export class ListingsService {
         throw new DomainError('UNKNOWN_INDEX', `no token index ${dto.indexCode}`, [{ field: 'indexCode', message: 'unknown' }]);
       if (indexClass !== dto.modelClass) bad(`index ${dto.indexCode} prices ${indexClass}, not ${dto.modelClass}`, 'indexCode');
     }
+    if (dto.spreadChargeBp !== undefined && dto.spreadChargeBp > dto.initialMarginBp)
+      bad('a spread charge above the initial margin would never apply', 'spreadChargeBp');
+    if (dto.spotMonthLimit !== undefined && dto.positionLimit !== undefined && dto.spotMonthLimit > dto.positionLimit)
+      bad('the spot-month limit cannot exceed the all-months limit', 'spotMonthLimit');
     try {
       return await this.listings.createProduct(this.tx.root, {
         code: dto.code,
@@ -69,6 +73,13 @@ export class ListingsService {
         regions: dto.regions,
         inputTokenWeightBp: dto.inputTokenWeightBp,
         indexCode: dto.indexCode ?? null,
+        spreadChargeBp: dto.spreadChargeBp ?? null,
+        concentrationThresholdBp: dto.concentrationThresholdBp ?? 10_000,
+        concentrationAddOnBp: dto.concentrationAddOnBp ?? 0,
+        positionLimit: dto.positionLimit ?? null,
+        spotMonthLimit: dto.spotMonthLimit ?? null,
+        circuitBreakerBp: dto.circuitBreakerBp ?? null,
+        circuitBreakerPauseSeconds: dto.circuitBreakerPauseSeconds ?? 120,
       });
     } catch (err) {
       if ((err as { code?: string }).code === 'P2002') throw new DomainError('PRODUCT_EXISTS');
@@ -146,6 +157,15 @@ export class ListingsService {
   @JobHandler('markets.series-open')
   async open({ seriesId }: JobPayloads['markets.series-open']): Promise<void> {
     await this.listings.openSeries(this.tx.root, seriesId);
+  }
+
+  /** The end of a circuit-breaker pause, recorded once (orders already trade again from `pausedUntil`). */
+  @JobHandler('markets.resume-series')
+  async resume({ seriesId }: JobPayloads['markets.resume-series']): Promise<{ resumed: boolean }> {
+    const resumed = await this.listings.endPause(this.tx.root, seriesId, this.clock.now());
+    if (resumed === 'EARLY') throw new Error(`series ${seriesId} is still paused: retried with backoff`);
+    if (resumed) this.logger.log({ series: seriesId }, 'circuit-breaker pause ended');
+    return { resumed: resumed === true };
   }
 
   /**

@@ -3,6 +3,9 @@ import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import type { Tx } from '../platform/prisma/prisma.service.js';
 import { marginForContractsFen, worstCaseContracts } from './domain/contract-math.js';
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
+import { portfolioMargin } from '../risk/domain/portfolio-margin.js';
+import { hasPortfolioMargin, productRisk } from './domain/risk-params.js';
+import { PortfolioRepository } from './portfolio.repository.js';
 
 /** Margin price: the last daily settlement price, or the listing's reference price before one exists. */
 export function marginPriceFen(series: SeriesWithProduct): bigint {
@@ -20,7 +23,10 @@ export function heldMarginFen(series: SeriesWithProduct, marginQty: number, pric
  */
 @Injectable()
 export class MarginService {
-  constructor(private readonly repo: MarketsRepository) {}
+  constructor(
+    private readonly repo: MarketsRepository,
+    private readonly portfolio: PortfolioRepository,
+  ) {}
 
   async rebalance(
     tx: Tx,
@@ -54,10 +60,31 @@ export class MarginService {
       series.id,
       changes.map((c) => ({ memberId: c.memberId, marginQty: c.after })),
     );
-    return changes
-      .map((c) => ({ memberId: c.memberId, delta: heldMarginFen(series, c.after, c.price) - heldMarginFen(series, c.before, c.price) }))
-      .filter((c) => c.delta !== 0n)
-      .map((c) => marginTransfer(c.memberId, c.delta, eventKey, businessDate));
+    const delta = new Map<string, bigint>();
+    for (const c of changes) delta.set(c.memberId, heldMarginFen(series, c.after, c.price) - heldMarginFen(series, c.before, c.price));
+    for (const [memberId, d] of await this.adjust(tx, series, memberIds)) delta.set(memberId, (delta.get(memberId) ?? 0n) + d);
+    return [...delta].filter(([, d]) => d !== 0n).map(([memberId, d]) => marginTransfer(memberId, d, eventKey, businessDate));
+  }
+
+  /**
+   * Portfolio products: the members' adjustments (IM − Σ outright) recomputed from their margined
+   * legs now (a cancel, a block trade, a halt or an expiry's release changed one), written; the changes.
+   */
+  private async adjust(tx: Tx, series: SeriesWithProduct, memberIds: string[]): Promise<Map<string, bigint>> {
+    if (!hasPortfolioMargin(series.product) || memberIds.length === 0) return new Map();
+    const risk = productRisk(series.product);
+    const [legs, held] = await Promise.all([
+      this.portfolio.legs(tx, memberIds, series.productId, risk.concentrationAddOnBp > 0),
+      this.portfolio.adjustments(tx, memberIds, series.productId),
+    ]);
+    const changes = memberIds
+      .map((memberId) => {
+        const m = portfolioMargin(legs.get(memberId)!, risk);
+        return { memberId, deltaFen: m.totalFen - m.outrightFen - (held.get(memberId) ?? 0n) };
+      })
+      .filter((c) => c.deltaFen !== 0n);
+    await this.portfolio.addAdjustments(tx, series.productId, changes);
+    return new Map(changes.map((c) => [c.memberId, c.deltaFen]));
   }
 }
 

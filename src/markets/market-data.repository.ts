@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Order, Position, Trade } from '../generated/prisma/client.js';
+import type { Order, Position, SeriesEvent, Trade } from '../generated/prisma/client.js';
 import type { OrderStatus } from '../generated/prisma/enums.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
 import type { Side } from './domain/matching.js';
@@ -91,5 +91,16 @@ export class MarketDataRepository {
       orderBy: [{ seriesId: 'asc' }, { memberId: 'asc' }],
       take: limit + 1,
     });
+  }
+
+  /** The last 20 circuit-breaker events of each series, newest first. */
+  async breakerEvents(db: Db, seriesIds: string[]): Promise<Map<string, SeriesEvent[]>> {
+    if (seriesIds.length === 0) return new Map();
+    const rows = await db.$queryRaw<SeriesEvent[]>`
+      SELECT e.* FROM unnest(${seriesIds}::uuid[]) AS s(id), LATERAL (
+        SELECT * FROM series_events e WHERE e."seriesId" = s.id ORDER BY e.at DESC, e.kind DESC LIMIT 20) e`;
+    const out = new Map<string, SeriesEvent[]>();
+    for (const r of rows) (out.get(r.seriesId) ?? out.set(r.seriesId, []).get(r.seriesId)!).push(r);
+    return out;
   }
 }

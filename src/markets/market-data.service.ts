@@ -43,6 +43,13 @@ export function productView(p: Product) {
     regions: p.regions,
     inputTokenWeightBp: p.inputTokenWeightBp,
     indexCode: p.indexCode,
+    spreadChargeBp: p.spreadChargeBp,
+    concentrationThresholdBp: p.concentrationThresholdBp,
+    concentrationAddOnBp: p.concentrationAddOnBp,
+    positionLimit: p.positionLimit,
+    spotMonthLimit: p.spotMonthLimit,
+    circuitBreakerBp: p.circuitBreakerBp,
+    circuitBreakerPauseSeconds: p.circuitBreakerPauseSeconds,
     currency: 'CNY' as const,
   };
 }
@@ -55,11 +62,15 @@ export function effectiveStatus(s: Series, now: Date): string {
 }
 
 export function seriesView(s: Series & { product: Product }, now: Date) {
+  const status = effectiveStatus(s, now);
+  // A circuit-breaker pause is shown as a status of its own; it ends by time (the resume job records it).
+  const paused = status === 'TRADING' && s.pausedUntil !== null && now < s.pausedUntil;
   return {
     id: s.id,
     code: s.code,
     productCode: s.product.code,
-    status: effectiveStatus(s, now),
+    status: paused ? 'PAUSED' : status,
+    pausedUntil: paused ? s.pausedUntil!.toISOString() : null,
     settlementType: s.product.settlementType,
     modelClass: s.product.modelClass,
     tradingStartAt: s.tradingStartAt.toISOString(),
@@ -122,6 +133,10 @@ export class MarketDataService {
       today,
     );
     const byId = new Map(stats.map((x) => [x.id, x]));
+    const events = await this.data.breakerEvents(
+      this.tx.root,
+      rows.filter((r) => r.product.circuitBreakerBp !== null).map((r) => r.id),
+    );
     return rows.map((s) => {
       const x = byId.get(s.id)!;
       return {
@@ -135,6 +150,13 @@ export class MarketDataService {
           openInterest: Number(x.openInterest),
           lastSettlementPrice: price(s.lastSettlementPriceFen),
           businessDate: today,
+          // Circuit-breaker pauses and resumes, newest first.
+          circuitBreakerEvents: (events.get(s.id) ?? []).map((e) => ({
+            kind: e.kind,
+            at: e.at.toISOString(),
+            price: price(e.priceFen),
+            anchor: price(e.anchorFen),
+          })),
         },
       };
     });

@@ -23,6 +23,7 @@ import { MarketDataService, orderView, productView, seriesView } from './market-
 import { ListingCache } from './listing-cache.js';
 import { OrderBatcher } from './order-batcher.js';
 import { OrdersService } from './orders.service.js';
+import { LargeTradersService } from './large-traders.service.js';
 import { PageQueryDto } from '../platform/pagination/page.js';
 
 @ApiTags('markets')
@@ -38,6 +39,7 @@ export class MarketsController {
     private readonly data: MarketDataService,
     private readonly listed: ListingCache,
     private readonly clock: Clock,
+    private readonly largeTraders: LargeTradersService,
   ) {}
 
   @Post('products')
@@ -147,5 +149,12 @@ export class MarketsController {
   @Get('positions')
   positions(@CurrentPrincipal() p: Principal, @Query() q: PositionsQueryDto) {
     return this.data.positions(p, { series: q.series, cursor: q.cursor, limit: q.limit ?? 50 });
+  }
+
+  /** Members at 80 % or more of a position limit (all-months or spot-month). */
+  @Roles('clearing')
+  @Get('reports/large-traders')
+  largeTraderReport(@Query() q: PageQueryDto) {
+    return this.largeTraders.list({ cursor: q.cursor, limit: q.limit ?? 50 });
   }
 }

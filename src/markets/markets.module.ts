@@ -14,6 +14,9 @@ import { MarketsRepository } from './markets.repository.js';
 import { OrderBatcher } from './order-batcher.js';
 import { OrderBatchRepository } from './order-batch.repository.js';
 import { OrdersService } from './orders.service.js';
+import { LargeTradersRepository } from './large-traders.repository.js';
+import { LargeTradersService } from './large-traders.service.js';
+import { PortfolioRepository } from './portfolio.repository.js';
 
 @Module({
   imports: [LedgerModule, CapacityModule, MembersModule],
@@ -30,6 +33,9 @@ import { OrdersService } from './orders.service.js';
     ListingsService,
     BlockTradesService,
     MarketDataService,
+    LargeTradersRepository,
+    LargeTradersService,
+    PortfolioRepository,
   ],
   exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService],
 })

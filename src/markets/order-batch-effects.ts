@@ -13,7 +13,8 @@ import type { PositionChange } from './order-batch.repository.js';
 
 /**
  * The batch's money: fees of every trade (the aggressor's voluntary, the resting side's by
- * right) and one transfer per member for its net change of margin over every series.
+ * right) and one transfer per member for its net change of margin over every series and its
+ * portfolio adjustments.
  */
 export function transfers(
   books: Map<string, SeriesBook>,
@@ -22,6 +23,7 @@ export function transfers(
   positions: PositionChange[],
   initial: Map<string, Map<string, MemberPosition>>,
   businessDate: string,
+  adjustments: { memberId: string; deltaFen: bigint }[] = [],
 ): TransferRequest[] {
   const out = trades.flatMap((t) => {
     const aggressor = t.buyOrderId === t.aggressorOrderId ? t.buyerId : t.sellerId;
@@ -33,6 +35,8 @@ export function transfers(
     const delta = heldFor(book, p.marginQty) - heldFor(book, initial.get(p.seriesId)!.get(p.memberId)!.marginQty);
     margin.set(p.memberId, (margin.get(p.memberId) ?? 0n) + delta);
   }
+  // Portfolio margin: the change of each member's adjustment (spread credit, concentration add-on).
+  for (const a of adjustments) margin.set(a.memberId, (margin.get(a.memberId) ?? 0n) + a.deltaFen);
   for (const [memberId, delta] of margin)
     if (delta !== 0n) out.push(marginTransfer(memberId, delta, `order.${firstOrderId}`, businessDate));
   return out;

@@ -3,6 +3,7 @@ import type { Order } from '../generated/prisma/client.js';
 import type { SeriesStatus } from '../generated/prisma/enums.js';
 import type { RawSql } from '../platform/prisma/prisma.service.js';
 import { dateColumn } from '../platform/time/business-date.js';
+import type { SeriesLeg } from '../risk/domain/portfolio-margin.js';
 import type { AcceptedOrder, BookOrder, MemberPosition } from './domain/order-batch.js';
 import type { Side } from './domain/matching.js';
 import type { NewTrade } from './markets.repository.js';
@@ -12,6 +13,17 @@ export interface SeriesLiveFields {
   status: SeriesStatus;
   lastSettlementPriceFen: bigint | null;
   lastSettlementDate: Date | null;
+  pausedUntil: Date | null;
+  anchorPriceFen: bigint | null;
+  anchorAt: Date | null;
+}
+
+/** What the risk checks read of a series besides its live fields (each only when its product needs it). */
+export interface SeriesRiskRead {
+  /** The last trade at least an hour old (circuit breaker). */
+  oldTrade?: { priceFen: bigint; at: Date };
+  /** Contracts long over every member (concentration add-on). */
+  openInterest: number;
 }
 
 /** What the batch reads of each series: the most aggressive limits of its orders bound the book read. */
@@ -23,6 +35,12 @@ export interface SeriesRead {
   /** Total quantity of the batch's buys and sells in the series. */
   buyQty: number;
   sellQty: number;
+  /** The product has portfolio margin or an all-months limit: read members' other series of it. */
+  portfolio: boolean;
+  /** The product has a circuit breaker: read the anchoring trade. */
+  breaker: boolean;
+  /** The product has a concentration add-on: read open interest. */
+  openInterest: boolean;
 }
 
 export interface BatchSnapshot {
@@ -33,6 +51,29 @@ export interface BatchSnapshot {
   books: Map<string, BookOrder[]>;
   cash: Map<string, bigint>;
   clientOrderIds: Set<string>;
+  risk: Map<string, SeriesRiskRead>;
+  /** `${memberId}:${productId}` → the member's legs in the product's series outside the batch's pairs. */
+  otherLegs: Map<string, SeriesLeg[]>;
+  /** `${memberId}:${productId}` → portfolio adjustment held. */
+  adjustments: Map<string, bigint>;
+  /** Members of the batch under an open MAINTENANCE call. */
+  maintenanceCalls: Set<string>;
+}
+
+/** A circuit-breaker pause decided by a batch. */
+export interface SeriesPause {
+  seriesId: string;
+  until: Date;
+  priceFen: bigint;
+  anchorFen: bigint;
+  at: Date;
+}
+
+/** A change of a member's portfolio adjustment in a product. */
+export interface AdjustmentChange {
+  memberId: string;
+  productId: string;
+  deltaFen: bigint;
 }
 
 /** A member's change of position and margin held in a series, written once per batch. */
@@ -45,7 +86,22 @@ export interface PositionChange {
 }
 
 interface SnapshotRow {
-  live: { id: string; status: SeriesStatus; price: string | null; date: string | null }[];
+  live: {
+    id: string;
+    status: SeriesStatus;
+    price: string | null;
+    date: string | null;
+    pausedUntil: string | null;
+    anchor: string | null;
+    anchorAt: string | null;
+    oldPrice: string | null;
+    oldAt: string | null;
+    oi: number | null;
+  }[];
+  others:
+    { memberId: string; productId: string; seriesId: string; price: string; net: number; buy: number; sell: number; oi: number }[] | null;
+  adjustments: { memberId: string; productId: string; fen: string }[] | null;
+  calls: string[] | null;
   positions: { seriesId: string; memberId: string; long: number; short: number; marginQty: number; buy: number; sell: number }[] | null;
   cash: { memberId: string; cash: string }[] | null;
   book: { id: string; seriesId: string; memberId: string; side: Side; price: string; remaining: number }[] | null;
@@ -65,12 +121,18 @@ export class OrderBatchRepository {
    * and resting quantities per series, and its free cash. Cash is read, not locked: the ledger
    * locks and re-checks it when the batch posts.
    */
-  async snapshot(tx: RawSql, reads: SeriesRead[], clientKeys: { memberId: string; clientOrderId: string }[]): Promise<BatchSnapshot> {
+  async snapshot(
+    tx: RawSql,
+    reads: SeriesRead[],
+    clientKeys: { memberId: string; clientOrderId: string }[],
+    anchorCutoff: Date,
+  ): Promise<BatchSnapshot> {
     const pairs = reads.flatMap((r) => r.memberIds.map((m) => [r.seriesId, m]));
     const [row] = await tx.$queryRaw<SnapshotRow[]>`
       WITH lim AS (
         SELECT * FROM unnest(${reads.map((r) => r.seriesId)}::uuid[], ${reads.map((r) => r.maxBuy?.toString() ?? null)}::bigint[], ${reads.map((r) => r.minSell?.toString() ?? null)}::bigint[],
-                             ${reads.map((r) => r.buyQty)}::int[], ${reads.map((r) => r.sellQty)}::int[]) AS l(sid, max_buy, min_sell, need_buy, need_sell)
+                             ${reads.map((r) => r.buyQty)}::int[], ${reads.map((r) => r.sellQty)}::int[], ${reads.map((r) => r.portfolio)}::boolean[],
+                             ${reads.map((r) => r.breaker)}::boolean[], ${reads.map((r) => r.openInterest)}::boolean[]) AS l(sid, max_buy, min_sell, need_buy, need_sell, portfolio, breaker, oi)
       ),
       batch_members AS (
         SELECT * FROM unnest(${pairs.map((p) => p[0])}::uuid[], ${pairs.map((p) => p[1])}::uuid[]) AS x(sid, member)
@@ -134,10 +196,41 @@ export class OrderBatchRepository {
                sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
         FROM pairs JOIN orders o ON o."memberId" = pairs.member AND o."seriesId" = pairs.sid AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
         GROUP BY 1, 2
+      ),
+      -- Portfolio margin and the all-months limit look at the member's other series of the
+      -- product: read, not locked (their own batches hold those series).
+      risk_pairs AS (
+        SELECT DISTINCT x.member, s."productId" AS pid FROM pairs x JOIN lim ON lim.sid = x.sid AND lim.portfolio JOIN series s ON s.id = x.sid
+      ),
+      others AS (
+        SELECT rp.member, rp.pid, s2.id AS sid, COALESCE(s2."lastSettlementPriceFen", s2."referencePriceFen") AS price,
+               p."longQty" - p."shortQty" AS net, COALESCE(r.buy, 0) AS buy, COALESCE(r.sell, 0) AS sell,
+               CASE WHEN pr."concentrationAddOnBp" > 0 THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s2.id) ELSE 0 END AS oi
+        FROM risk_pairs rp JOIN products pr ON pr.id = rp.pid
+        JOIN series s2 ON s2."productId" = rp.pid AND s2.status <> 'SETTLED'
+        JOIN positions p ON p."memberId" = rp.member AND p."seriesId" = s2.id
+        LEFT JOIN LATERAL (
+          SELECT sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
+          FROM orders o WHERE o."memberId" = rp.member AND o."seriesId" = s2.id AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
+        ) r ON true
+        -- Margined legs only: a series whose margin was released at expiry no longer counts.
+        WHERE p."marginQty" > 0 AND NOT EXISTS (SELECT 1 FROM pairs x WHERE x.member = rp.member AND x.sid = s2.id)
       )
       SELECT
-        (SELECT json_agg(json_build_object('id', s.id, 'status', s.status, 'price', s."lastSettlementPriceFen"::text, 'date', s."lastSettlementDate"::text))
-           FROM series s WHERE s.id IN (SELECT sid FROM lim)) AS live,
+        (SELECT json_agg(json_build_object('id', s.id, 'status', s.status, 'price', s."lastSettlementPriceFen"::text, 'date', s."lastSettlementDate"::text,
+                'pausedUntil', s."pausedUntil", 'anchor', s."anchorPriceFen"::text, 'anchorAt', s."anchorAt", 'oldPrice', old.price::text, 'oldAt', old.at,
+                'oi', CASE WHEN lim.oi THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s.id) END))
+           FROM series s JOIN lim ON lim.sid = s.id
+           LEFT JOIN LATERAL (
+             SELECT t."priceFen" AS price, t."createdAt" AS at FROM trades t
+             WHERE lim.breaker AND t."seriesId" = s.id AND t."createdAt" <= ${anchorCutoff}::timestamptz ORDER BY t."createdAt" DESC LIMIT 1
+           ) old ON true) AS live,
+        (SELECT json_agg(json_build_object('memberId', member, 'productId', pid, 'seriesId', sid, 'price', price::text, 'net', net, 'buy', buy, 'sell', sell, 'oi', oi))
+           FROM others) AS others,
+        (SELECT json_agg(json_build_object('memberId', pm."memberId", 'productId', pm."productId", 'fen', pm."adjustmentFen"::text))
+           FROM portfolio_margins pm JOIN risk_pairs rp ON rp.member = pm."memberId" AND rp.pid = pm."productId") AS adjustments,
+        (SELECT json_agg(DISTINCT mc."memberId") FROM margin_calls mc
+           WHERE mc.status = 'OPEN' AND mc.type = 'MAINTENANCE' AND mc."memberId" IN (SELECT member FROM batch_members)) AS calls,
         (SELECT json_agg(json_build_object('seriesId', x.sid, 'memberId', x.member, 'long', COALESCE(p."longQty", 0), 'short', COALESCE(p."shortQty", 0),
                 'marginQty', COALESCE(p."marginQty", 0), 'buy', COALESCE(r.buy, 0), 'sell', COALESCE(r.sell, 0)))
            FROM pairs x LEFT JOIN positions p ON p."memberId" = x.member AND p."seriesId" = x.sid
@@ -157,6 +250,19 @@ export class OrderBatchRepository {
     const books = new Map(reads.map((r) => [r.seriesId, [] as BookOrder[]]));
     for (const o of row.book ?? [])
       books.get(o.seriesId)!.push({ id: o.id, memberId: o.memberId, side: o.side, priceFen: BigInt(o.price), remaining: o.remaining });
+    const otherLegs = new Map<string, SeriesLeg[]>();
+    for (const o of row.others ?? []) {
+      const key = `${o.memberId}:${o.productId}`;
+      const legs = otherLegs.get(key) ?? otherLegs.set(key, []).get(key)!;
+      legs.push({
+        seriesId: o.seriesId,
+        net: o.net,
+        restingBuyQty: o.buy,
+        restingSellQty: o.sell,
+        priceFen: BigInt(o.price),
+        openInterest: o.oi,
+      });
+    }
     return {
       live: new Map(
         row.live.map((l) => [
@@ -165,6 +271,18 @@ export class OrderBatchRepository {
             status: l.status,
             lastSettlementPriceFen: l.price === null ? null : BigInt(l.price),
             lastSettlementDate: l.date === null ? null : dateColumn(l.date),
+            pausedUntil: l.pausedUntil === null ? null : new Date(l.pausedUntil),
+            anchorPriceFen: l.anchor === null ? null : BigInt(l.anchor),
+            anchorAt: l.anchorAt === null ? null : new Date(l.anchorAt),
+          },
+        ]),
+      ),
+      risk: new Map(
+        row.live.map((l) => [
+          l.id,
+          {
+            oldTrade: l.oldPrice === null || l.oldAt === null ? undefined : { priceFen: BigInt(l.oldPrice), at: new Date(l.oldAt) },
+            openInterest: l.oi ?? 0,
           },
         ]),
       ),
@@ -172,6 +290,9 @@ export class OrderBatchRepository {
       books,
       cash: new Map((row.cash ?? []).map((c) => [c.memberId, BigInt(c.cash)])),
       clientOrderIds: new Set(row.clientIds ?? []),
+      otherLegs,
+      adjustments: new Map((row.adjustments ?? []).map((a) => [`${a.memberId}:${a.productId}`, BigInt(a.fen)])),
+      maintenanceCalls: new Set(row.calls ?? []),
     };
   }
 
@@ -186,6 +307,8 @@ export class OrderBatchRepository {
     resting: { id: string; filled: number; cancelled: boolean }[],
     trades: NewTrade[],
     positions: PositionChange[],
+    adjustments: AdjustmentChange[] = [],
+    pauses: SeriesPause[] = [],
   ): Promise<Map<string, Pick<Order, 'seq' | 'createdAt' | 'updatedAt'>>> {
     const o = <T>(f: (a: AcceptedOrder) => T) => orders.map(f);
     const t = <T>(f: (a: NewTrade) => T) => trades.map(f);
@@ -230,6 +353,27 @@ export class OrderBatchRepository {
           "marginQty" = EXCLUDED."marginQty",
           "firstLongAt" = COALESCE(positions."firstLongAt", EXCLUDED."firstLongAt"),
           "updatedAt" = now()
+        RETURNING 1
+      ),
+      new_adjustments AS (
+        INSERT INTO portfolio_margins ("memberId", "productId", "adjustmentFen", "updatedAt")
+        SELECT m, pid, d, now()
+        FROM unnest(${adjustments.map((a) => a.memberId)}::uuid[], ${adjustments.map((a) => a.productId)}::uuid[], ${adjustments.map((a) => a.deltaFen.toString())}::bigint[]) AS x(m, pid, d)
+        ON CONFLICT ("memberId", "productId") DO UPDATE SET "adjustmentFen" = portfolio_margins."adjustmentFen" + EXCLUDED."adjustmentFen", "updatedAt" = now()
+        RETURNING 1
+      ),
+      paused AS (
+        UPDATE series s SET "pausedUntil" = x.until, "anchorPriceFen" = x.price, "anchorAt" = x.at
+        FROM unnest(${pauses.map((p) => p.seriesId)}::uuid[], ${pauses.map((p) => p.until.toISOString())}::timestamptz[], ${pauses.map((p) => p.priceFen.toString())}::bigint[],
+                    ${pauses.map((p) => p.at.toISOString())}::timestamptz[]) AS x(id, until, price, at)
+        WHERE s.id = x.id
+        RETURNING 1
+      ),
+      pause_events AS (
+        INSERT INTO series_events (id, "seriesId", kind, "priceFen", "anchorFen", at)
+        SELECT gen_random_uuid(), id, 'PAUSED', price, anchor, at
+        FROM unnest(${pauses.map((p) => p.seriesId)}::uuid[], ${pauses.map((p) => p.priceFen.toString())}::bigint[], ${pauses.map((p) => p.anchorFen.toString())}::bigint[],
+                    ${pauses.map((p) => p.at.toISOString())}::timestamptz[]) AS x(id, price, anchor, at)
         RETURNING 1
       )
       -- Every data-modifying CTE runs to completion whether or not it is read.

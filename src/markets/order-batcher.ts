@@ -19,6 +19,9 @@ import { OrderBatchRepository, type BatchSnapshot, type SeriesRead } from './ord
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 import { OrdersService, type PlacedOrder, type PlaceOrder } from './orders.service.js';
 import { assertQuantity } from './pre-trade.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
+import { anchorPrice, ANCHOR_AGE_MS } from '../risk/domain/limits.js';
+import { hasPortfolioMargin, readsProductLegs } from './domain/risk-params.js';
 
 /** Orders of one series taken into one transaction at most; bounds a batch's statement size. */
 const MAX_BATCH = 200;
@@ -68,6 +71,7 @@ export class OrderBatcher {
     private readonly orders: OrdersService,
     private readonly capacity: CapacityViewService,
     private readonly audit: AuditRepository,
+    private readonly outbox: OutboxService,
     private readonly clock: Clock,
     metrics: Metrics,
   ) {
@@ -168,12 +172,13 @@ export class OrderBatcher {
   private transact(batch: Pending[], series: Map<string, SeriesWithProduct>): Promise<(PlacedOrder | DomainError)[]> {
     const listed = new Map(batch.map((p) => [p.order.seriesId, series.get(p.order.seriesId)!]));
     const orders = batch.map((p) => p.order);
-    const reads = [...listed.keys()].map((seriesId) =>
+    const reads = [...listed].map(([seriesId, s]) =>
       seriesRead(
-        seriesId,
+        s,
         orders.filter((o) => o.seriesId === seriesId),
       ),
     );
+    const anchorCutoff = new Date(this.clock.now().getTime() - ANCHOR_AGE_MS);
     const clientKeys = orders
       .filter((o) => o.clientOrderId !== undefined)
       .map((o) => ({ memberId: o.memberId, clientOrderId: o.clientOrderId! }));
@@ -182,7 +187,10 @@ export class OrderBatcher {
       Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)),
     );
     return this.transactions.sql(async (tx, commit) => {
-      const [, snapshot] = await inOrder([this.markets.lockSeriesMany(tx, [...listed.keys()]), this.repo.snapshot(tx, reads, clientKeys)]);
+      const [, snapshot] = await inOrder([
+        this.markets.lockSeriesMany(tx, [...listed.keys()]),
+        this.repo.snapshot(tx, reads, clientKeys, anchorCutoff),
+      ]);
       return this.match(tx, commit, batch, listed, snapshot, await deliverable);
     });
   }
@@ -216,7 +224,20 @@ export class OrderBatcher {
     for (const [id, fixed] of listed) {
       const series: SeriesWithProduct = { ...fixed, ...snapshot.live.get(id)! };
       const book = snapshot.books.get(id)!;
+      const risk = snapshot.risk.get(id)!;
       books.set(id, {
+        anchorFen:
+          series.product.circuitBreakerBp === null
+            ? null
+            : anchorPrice({
+                oldTrade: risk.oldTrade,
+                breach:
+                  series.anchorPriceFen !== null && series.anchorAt !== null
+                    ? { priceFen: series.anchorPriceFen, at: series.anchorAt }
+                    : undefined,
+                referenceFen: marginPriceFen(series),
+              }),
+        openInterest: risk.openInterest,
         series,
         marginPriceFen: marginPriceFen(series),
         positions: snapshot.positions.get(id)!,
@@ -228,7 +249,14 @@ export class OrderBatcher {
     const initial = new Map([...books].map(([id, b]) => [id, new Map(b.positions)]));
     const now = this.clock.now();
     const result = runBatch(
-      { now, traderCutoffHours: this.config.traderCutoffHours, books, cash: snapshot.cash, clientOrderIds: snapshot.clientOrderIds },
+      {
+        now,
+        traderCutoffHours: this.config.traderCutoffHours,
+        books,
+        cash: snapshot.cash,
+        clientOrderIds: snapshot.clientOrderIds,
+        risk: { otherLegs: snapshot.otherLegs, adjustments: snapshot.adjustments, maintenanceCalls: snapshot.maintenanceCalls },
+      },
       orders,
     );
 
@@ -249,10 +277,22 @@ export class OrderBatcher {
         [...result.resting].map(([id, change]) => ({ id, ...change })),
         trades,
         positions,
+        result.adjustments,
+        result.pauses,
       ),
       accepted.length > 0
-        ? this.orders.post(tx, transfers(books, accepted[0].input.id, trades, positions, initial, businessDate))
+        ? this.orders.post(tx, transfers(books, accepted[0].input.id, trades, positions, initial, businessDate, result.adjustments))
         : Promise.resolve(),
+      // The pause ends by itself at `until` (orders compare the time); the job records the resume.
+      this.outbox.enqueueMany(
+        tx,
+        'markets.resume-series',
+        result.pauses.map((p) => ({
+          payload: { seriesId: p.seriesId },
+          jobId: `resume-${p.seriesId}-${p.until.getTime()}`,
+          notBefore: p.until,
+        })),
+      ),
       this.audit.appendMany(
         tx,
         accepted.flatMap((a) => audits.get(a.input.id) ?? []),
@@ -285,10 +325,13 @@ export class OrderBatcher {
 }
 
 /** What the batch reads of a series: the most aggressive limits of its orders bound the book read. */
-function seriesRead(seriesId: string, mine: BatchOrder[]): SeriesRead {
+function seriesRead(series: SeriesWithProduct, mine: BatchOrder[]): SeriesRead {
   const [buys, sells] = [mine.filter((o) => o.side === 'BUY'), mine.filter((o) => o.side === 'SELL')];
   return {
-    seriesId,
+    seriesId: series.id,
+    portfolio: readsProductLegs(series.product),
+    breaker: series.product.circuitBreakerBp !== null,
+    openInterest: hasPortfolioMargin(series.product) && series.product.concentrationAddOnBp > 0,
     memberIds: [...new Set(mine.map((o) => o.memberId))],
     maxBuy: buys.length ? buys.map((o) => o.priceFen).reduce((a, b) => (b > a ? b : a)) : null,
     minSell: sells.length ? sells.map((o) => o.priceFen).reduce((a, b) => (b < a ? b : a)) : null,

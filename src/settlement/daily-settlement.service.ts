@@ -10,6 +10,8 @@ import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { isoDate } from '../platform/time/business-date.js';
 import { DailySettlementRepository, type SeriesLeg } from './daily-settlement.repository.js';
 import { RunCompletionService, type PostedTransfer } from './run-completion.service.js';
+import { PortfolioAdjustmentsService } from './portfolio-adjustments.service.js';
+import { hasPortfolioMargin } from '../markets/domain/risk-params.js';
 import { SettlementPricesService } from './settlement-prices.service.js';
 import { SettlementRunsRepository } from './settlement-runs.repository.js';
 
@@ -38,6 +40,7 @@ export class DailySettlementService {
     private readonly prices: SettlementPricesService,
     private readonly ledger: LedgerService,
     private readonly completion: RunCompletionService,
+    private readonly portfolio: PortfolioAdjustmentsService,
   ) {}
 
   /** Posts the run's transfers and completes it (margin calls, checksum), all in one transaction. */
@@ -54,6 +57,9 @@ export class DailySettlementService {
         await this.prices.storeMany(tx, day, prices);
         const legs = series.map((s) => this.leg(s, prices.get(s.id)!.priceFen, prices.get(s.id)!.previousFen, day));
         const base = `settle.DAILY.${series[0].id}.${day}`;
+        // Products margined as portfolios: their adjustments are recomputed at the new prices.
+        const portfolios = new Map(series.filter((s) => hasPortfolioMargin(s.product)).map((s) => [s.product.id, s.product]));
+        const newMargin = new Map(legs.map((l) => [l.seriesId, l.newMarginFen]));
         this.logger.log({ run: run.id, businessDate: day, series: series.length, members: total }, 'daily settlement run started');
 
         const posted: PostedTransfer[] = [];
@@ -63,9 +69,16 @@ export class DailySettlementService {
           const range = await this.repo.memberRange(tx, cursor, this.config.settlement.chunk);
           if (!range) break;
           const transfers: TransferRequest[] = [];
-          for (const r of await this.repo.netted(tx, legs, day, cursor, range.last)) {
-            transfers.push(...this.transfers(r.memberId, r.vmFen, r.imFen, base, day, run.id));
+          const moves = new Map(
+            (await this.repo.netted(tx, legs, day, cursor, range.last)).map((r) => [r.memberId, { vm: r.vmFen, im: r.imFen }]),
+          );
+          if (portfolios.size > 0) {
+            for (const [memberId, delta] of await this.portfolio.reprice(tx, { from: cursor, to: range.last }, newMargin, portfolios)) {
+              const m = moves.get(memberId) ?? moves.set(memberId, { vm: 0n, im: 0n }).get(memberId)!;
+              m.im += delta;
+            }
           }
+          for (const [memberId, m] of moves) transfers.push(...this.transfers(memberId, m.vm, m.im, base, day, run.id));
           await this.ledger.postBatch(tx, transfers);
           for (const t of transfers) posted.push({ key: t.idempotencyKey, debit: t.debit, credit: t.credit, amountFen: t.amountFen });
           cursor = range.last;

@@ -14,12 +14,14 @@ import { isoDate } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import type { MarginCallsQueryDto } from './dto/settlement.dto.js';
 import { MarginCallsRepository } from './margin-calls.repository.js';
+import { MaintenanceMarginService } from './maintenance-margin.service.js';
 
 const CURSOR = /^\d{13}\|[0-9a-f-]{36}$/;
 
 /**
- * Margin calls: opened after settlement for negative free cash; closed once the member's cash is
- * no longer negative — by the job each deposit enqueues in its own transaction, and by every
+ * Margin calls: VARIATION calls open after settlement for negative free cash and close once the
+ * member's cash is no longer negative; MAINTENANCE calls (MaintenanceMarginService) open when equity
+ * falls below the maintenance requirement and close once it covers it again — by the job each deposit enqueues in its own transaction, and by every
  * settlement run's completion. Reading them never writes.
  */
 @Injectable()
@@ -31,6 +33,7 @@ export class MarginCallsService implements OnModuleDestroy {
     private readonly tx: TransactionRunner,
     private readonly repo: MarginCallsRepository,
     private readonly clock: Clock,
+    private readonly maintenance: MaintenanceMarginService,
     outbox: OutboxService,
     events: LedgerEvents,
   ) {
@@ -44,7 +47,8 @@ export class MarginCallsService implements OnModuleDestroy {
 
   @JobHandler('settlement.close-covered-calls')
   async closeCovered({ memberId }: JobPayloads['settlement.close-covered-calls']): Promise<{ closed: number }> {
-    const closed = await this.repo.closeCovered(this.tx.root, memberId);
+    // VARIATION: cash no longer negative; MAINTENANCE: equity covers the maintenance requirement again.
+    const closed = (await this.repo.closeCovered(this.tx.root, memberId)) + (await this.maintenance.closeCovered(this.tx.root, memberId));
     if (closed > 0) this.logger.log({ member: memberId, closed }, 'margin calls covered by a deposit closed');
     return { closed };
   }
@@ -56,6 +60,7 @@ export class MarginCallsService implements OnModuleDestroy {
     const rows = await this.repo.page(this.tx.root, {
       memberId: memberScope(p),
       status: q.status,
+      type: q.type,
       after: after ? { createdAt: new Date(Number(ms)), id } : undefined,
       limit: limit + 1,
     });
@@ -74,6 +79,7 @@ function callView(c: MarginCall, now: Date) {
     id: c.id,
     memberId: c.memberId,
     runId: c.runId,
+    type: c.type,
     businessDate: isoDate(c.businessDate),
     amount: formatFen(c.amountFen),
     currency: 'CNY',

@@ -9,6 +9,7 @@ import { addDays } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { endOfBusinessDay, transfersChecksum } from './domain/settlement-math.js';
 import { MarginCallsRepository } from './margin-calls.repository.js';
+import { MaintenanceMarginService } from './maintenance-margin.service.js';
 import { SettlementRunsRepository } from './settlement-runs.repository.js';
 import { SettlementSeriesRepository } from './settlement-series.repository.js';
 import { SettlementRepository } from './settlement.repository.js';
@@ -39,6 +40,7 @@ export class RunCompletionService {
     private readonly marginCalls: MarginCallsRepository,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
+    private readonly maintenance: MaintenanceMarginService,
   ) {}
 
   /** A chunked run (EXPIRY, DELIVERY_CLOSE) completes from what the ledger holds of it, in a transaction of its own. */
@@ -70,6 +72,8 @@ export class RunCompletionService {
     await this.marginCalls.closeCovered(tx);
     if ((await this.marginCalls.countForRun(tx, run.id)) === 0) {
       await this.marginCalls.openForNegativeCash(tx, members, run.id, day, endOfBusinessDay(addDays(day, 1), this.config.eodCutoff));
+      // Negative cash is a VARIATION call already; the others are checked against maintenance.
+      if (run.type === 'DAILY') await this.maintenance.afterDailyRun(tx, members, run.id, await this.marginCalls.negativeCash(tx, members));
     }
     await this.runs.update(tx, run.id, {
       status: 'COMPLETED',

@@ -14,6 +14,9 @@ import { ExpiryVariationMargin } from './expiry-variation-margin.service.js';
 import { FinalPriceService } from './final-price.service.js';
 import { MarginCallsRepository } from './margin-calls.repository.js';
 import { MarginCallsService } from './margin-calls.service.js';
+import { MaintenanceMarginService } from './maintenance-margin.service.js';
+import { RiskMarksRepository } from './risk-marks.repository.js';
+import { PortfolioAdjustmentsService } from './portfolio-adjustments.service.js';
 import { PriceFixingsService } from './price-fixings.service.js';
 import { RunCompletionService } from './run-completion.service.js';
 import { RunStartService } from './run-start.service.js';
@@ -53,6 +56,9 @@ import { StatementsService } from './statements.service.js';
     ScheduledRunHandler,
     SettlementRunsService,
     MarginCallsService,
+    RiskMarksRepository,
+    MaintenanceMarginService,
+    PortfolioAdjustmentsService,
     EodHandler,
     StatementsService,
   ],

@@ -12,6 +12,8 @@ import type { Trade } from '../generated/prisma/client.js';
 import { multiplier } from '../markets/domain/contract-math.js';
 import { MarketsRepository, type SeriesWithProduct } from '../markets/markets.repository.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
+import { MaintenanceMarginService } from './maintenance-margin.service.js';
+import { RiskMarksRepository } from './risk-marks.repository.js';
 import { variationMarginFen } from './domain/settlement-math.js';
 import { SettlementRepository } from './settlement.repository.js';
 import { StatementsRepository, type TradedPosition } from './statements.repository.js';
@@ -26,6 +28,8 @@ export class StatementsService {
     private readonly settlement: SettlementRepository,
     private readonly dailyRuns: DailySettlementRepository,
     private readonly markets: MarketsRepository,
+    private readonly risk: RiskMarksRepository,
+    private readonly maintenance: MaintenanceMarginService,
   ) {}
 
   async statement(p: Principal, memberId: string, businessDate: string) {
@@ -51,6 +55,7 @@ export class StatementsService {
     const code = new Map(series.map((s) => [s.id, s.code]));
     const prices = await this.settlement.pricesOn(db, allSeries, businessDate);
     const variationMargin = await this.variationBySeries(memberId, businessDate, series, positionRows, trades, prices);
+    const initialMargin = await this.initialMargin(memberId);
     const bal = (rows: { type: string; balanceFen: bigint }[]) =>
       Object.fromEntries(rows.map((r) => [r.type.toLowerCase(), formatFen(r.balanceFen)]));
     return {
@@ -78,6 +83,32 @@ export class StatementsService {
       })),
       settlementPrices: prices.map((s) => ({ series: code.get(s.seriesId), price: formatFen(s.priceFen), method: s.method })),
       variationMargin,
+      initialMargin,
+    };
+  }
+
+  /**
+   * The initial margin the member's open positions and resting orders require now, at each series'
+   * margin price (after a daily run: that run's prices), per product with its components.
+   */
+  private async initialMargin(memberId: string) {
+    const db = this.tx.root;
+    const [a] = await this.maintenance.assess(db, await this.risk.exposures(db, { members: [memberId] }), 'margin', [memberId]);
+    return {
+      total: formatFen(a.imFen),
+      maintenance: formatFen(a.maintenanceFen),
+      products: a.products
+        .sort((x, y) => (x.productCode < y.productCode ? -1 : 1))
+        .map((p) => ({
+          product: p.productCode,
+          outright: formatFen(p.outrightFen),
+          scenario: formatFen(p.scenarioFen),
+          spreadCharge: formatFen(p.spreadFen),
+          spreadCredit: formatFen(p.spreadCreditFen),
+          concentrationAddOn: formatFen(p.concentrationFen),
+          initialMargin: formatFen(p.totalFen),
+          maintenance: formatFen(p.maintenanceFen),
+        })),
     };
   }
 
@@ -167,6 +198,20 @@ export class StatementsService {
         v.netEnd,
         s.currency,
         `S ${v.price} vs ${v.previousPrice}`,
+      );
+    for (const m of s.initialMargin.products)
+      row(
+        'initial_margin',
+        s.businessDate,
+        m.product,
+        '',
+        '',
+        '',
+        '',
+        m.initialMargin,
+        '',
+        s.currency,
+        `outright ${m.outright}; spread charge ${m.spreadCharge} (credit ${m.spreadCredit}); concentration ${m.concentrationAddOn}; maintenance ${m.maintenance}`,
       );
     for (const [account, amount] of Object.entries(s.closingBalances))
       row('closing_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');

@@ -67,6 +67,7 @@ interface Market {
     openInterest: number;
     lastSettlementPrice: string | null;
     settlementPrices: { businessDate: string; price: string }[];
+    circuitBreakerEvents: { kind: string; at: string; price: string | null; anchor: string | null }[];
   }[];
   capacity: {
     modelClass: string;
@@ -75,6 +76,19 @@ interface Market {
     committedTokensPerSecond: number;
     availableTokensPerSecond: number;
   }[];
+}
+
+/** The status, with the circuit breaker's last event (a pause shows its breach and anchor prices). */
+function SeriesStatus({ status, events }: { status: string; events: Market['series'][number]['circuitBreakerEvents'] }) {
+  const last = events?.[0];
+  if (!last) return <>{status}</>;
+  const at = new Date(last.at).toLocaleTimeString('en-GB');
+  return (
+    <span title={events.map((e) => `${e.kind} ${e.at}${e.price ? ` at ${e.price}` : ''}`).join('\n')}>
+      {status}
+      <small> · {last.kind === 'PAUSED' ? `paused ${at} (${cny(last.price)} vs anchor ${cny(last.anchor)})` : `resumed ${at}`}</small>
+    </span>
+  );
 }
 
 /** The public market board: no key, read from the public, cacheable endpoint only. */
@@ -98,7 +112,7 @@ function Board() {
               { title: 'series', value: (s) => <strong data-testid={`series-${s.code}`}>{s.code}</strong> },
               { title: 'model class', value: (s) => s.modelClass },
               { title: 'type', value: (s) => s.settlementType },
-              { title: 'status', value: (s) => s.status },
+              { title: 'status', value: (s) => <SeriesStatus status={s.status} events={s.circuitBreakerEvents} /> },
               { title: 'last', value: (s) => cny(s.last), num: true },
               { title: 'bid', value: (s) => cny(s.bestBid), num: true },
               { title: 'ask', value: (s) => cny(s.bestAsk), num: true },

@@ -56,6 +56,43 @@ export class CreateProductDto {
   @IsString()
   @Length(1, 32)
   indexCode?: string;
+  @ApiPropertyOptional({ ...BP, description: 'calendar-spread charge per offset contract; omitted: no spread credit' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  spreadChargeBp?: number;
+  @ApiPropertyOptional({ ...BP, default: 10_000, description: "share of a series' open interest above which the add-on applies" })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  concentrationThresholdBp?: number;
+  @ApiPropertyOptional({ ...BP, default: 0 }) @IsOptional() @IsInt() @Min(0) @Max(10_000) concentrationAddOnBp?: number;
+  @ApiPropertyOptional({ description: 'all-months limit, contracts; omitted: none' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
+  positionLimit?: number;
+  @ApiPropertyOptional({ description: 'per series within 30 days of delivery start, contracts; omitted: none' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
+  spotMonthLimit?: number;
+  @ApiPropertyOptional({ minimum: 1, maximum: 10_000, description: 'dynamic circuit breaker band; omitted: off' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  circuitBreakerBp?: number;
+  @ApiPropertyOptional({ minimum: 1, maximum: 86_400, default: 120 })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(86_400)
+  circuitBreakerPauseSeconds?: number;
 }
 
 export class CreateSeriesDto {

@@ -77,6 +77,8 @@ const envSchema = z.object({
   SETTLEMENT_VWAP_MINUTES: intIn(1, 1_440, 30),
   SETTLEMENT_CHUNK: intIn(1, 1_000_000, 5_000),
   INDEX_MIN_VOLUME_TOKENS: intIn(0, Number.MAX_SAFE_INTEGER, 10_000_000),
+  INTRADAY_MARK_MINUTES: intIn(1, 1_440, 15),
+  MARGIN_CALL_DUE_MINUTES: intIn(1, 10_080, 120),
   DATABASE_POOL_MAX: intIn(2, 500, 20),
   DELIVERY_LEASE_MS: intIn(500, 3_600_000, 30_000),
   DELIVERY_MAX_ATTEMPTS: intIn(1, 100, 5),
@@ -128,6 +130,8 @@ export type AppConfig = Readonly<{
   settlement: { vwapMinutes: number; chunk: number };
   /** Token index (docs/index-methodology.md): tokens a day's prints must reach for TRADES or DELIVERIES. */
   index: { minVolumeTokens: bigint };
+  /** Intraday re-mark period; a MAINTENANCE call is due this many minutes after it opens. */
+  risk: { intradayMarkMinutes: number; marginCallDueMinutes: number };
   delivery: {
     /** A leased job not completed, failed or extended (agent heartbeat) within this goes back to dispatch. */
     leaseMs: number;
@@ -209,6 +213,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     orderBatchLanes: e.ORDER_BATCH_LANES,
     settlement: { vwapMinutes: e.SETTLEMENT_VWAP_MINUTES, chunk: e.SETTLEMENT_CHUNK },
     index: { minVolumeTokens: BigInt(e.INDEX_MIN_VOLUME_TOKENS) },
+    risk: { intradayMarkMinutes: e.INTRADAY_MARK_MINUTES, marginCallDueMinutes: e.MARGIN_CALL_DUE_MINUTES },
     delivery: {
       leaseMs: e.DELIVERY_LEASE_MS,
       maxAttempts: e.DELIVERY_MAX_ATTEMPTS,

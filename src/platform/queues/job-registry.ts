@@ -16,6 +16,10 @@ export interface JobPayloads {
   'markets.series-open': { seriesId: string };
   /** At lastTradingAt: trading halts, resting orders are cancelled and their margin released. */
   'markets.series-halt': { seriesId: string };
+  /** At the end of a circuit-breaker pause: records the series' resume (trading resumes by time anyway). */
+  'markets.resume-series': { seriesId: string };
+  /** Every INTRADAY_MARK_MINUTES: re-marks positions at the last trade prices; opens MAINTENANCE calls, moves no money. */
+  'settlement.intraday-mark': Record<string, never>;
   /** Executes (or resumes) one settlement run; idempotent by construction. */
   'settlement.run': { runId: string };
   /** At the end-of-day cut-off: opens the DAILY run of every trading series. */
@@ -68,6 +72,8 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'capacity.sweep-offline': { queue: 'capacity', options: JOB_OPTIONS.sweep },
   'markets.series-open': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
   'markets.series-halt': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
+  'markets.resume-series': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
+  'settlement.intraday-mark': { queue: 'settlement', options: JOB_OPTIONS.sweep },
   'settlement.run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'settlement.eod': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'settlement.scheduled-run': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
@@ -94,6 +100,7 @@ export function schedules(config: AppConfig): Schedule[] {
     { id: 'capacity-sweep', job: 'capacity.sweep-offline', repeat: { every: config.capacity.heartbeatIntervalMs }, payload: {} },
     { id: 'settlement-eod', job: 'settlement.eod', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
     { id: 'index-fixing', job: 'indices.fixing', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
+    { id: 'intraday-mark', job: 'settlement.intraday-mark', repeat: { every: config.risk.intradayMarkMinutes * 60_000 }, payload: {} },
   ];
 }
 

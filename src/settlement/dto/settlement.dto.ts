@@ -26,6 +26,10 @@ export class FixPriceDto {
 
 export class MarginCallsQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['OPEN', 'CLOSED'] }) @IsOptional() @IsIn(['OPEN', 'CLOSED']) status?: 'OPEN' | 'CLOSED';
+  @ApiPropertyOptional({ enum: ['VARIATION', 'MAINTENANCE'] })
+  @IsOptional()
+  @IsIn(['VARIATION', 'MAINTENANCE'])
+  type?: 'VARIATION' | 'MAINTENANCE';
 }
 
 export class IndexFixingDto {

@@ -41,9 +41,42 @@ export function Markets() {
     3_000,
   );
   const selected = data?.series.find((s) => s.code === code);
+  // Members at 80 % or more of a position limit (first page: the report is short by nature).
+  const large = useLoad(
+    () =>
+      api<{
+        items: {
+          memberId: string;
+          product: string;
+          allMonths: { contracts: number; limit: number | null; usageBp: number | null };
+          spotMonth: { series: string; contracts: number; limit: number; usageBp: number }[];
+        }[];
+      }>('GET', '/v1/reports/large-traders?limit=100'),
+    [],
+    15_000,
+  );
   return (
     <>
       <ErrorBox error={error} />
+      <section>
+        <h2>Large traders (≥ 80 % of a position limit)</h2>
+        <Table
+          rows={large.data?.items}
+          empty="no member near a limit"
+          columns={[
+            { title: 'member', value: (r) => <code>{r.memberId}</code> },
+            { title: 'product', value: (r) => r.product },
+            {
+              title: 'all months',
+              value: (r) =>
+                r.allMonths.limit === null
+                  ? '—'
+                  : `${r.allMonths.contracts} / ${r.allMonths.limit} (${(r.allMonths.usageBp ?? 0) / 100} %)`,
+            },
+            { title: 'spot month', value: (r) => r.spotMonth.map((s) => `${s.series} ${s.contracts} / ${s.limit}`).join(', ') || '—' },
+          ]}
+        />
+      </section>
       <section>
         <h2>Series</h2>
         <Table

@@ -1,0 +1,48 @@
+import { Injectable } from '@nestjs/common';
+import type { Db } from '../platform/prisma/prisma.service.js';
+import type { SeriesLeg } from '../risk/domain/portfolio-margin.js';
+
+/** Portfolio margin outside the order batch: members' margined legs in one product, and their adjustments. */
+@Injectable()
+export class PortfolioRepository {
+  /** Legs whose outright margin is held (marginQty > 0) in the product's series, at each series' margin price. */
+  async legs(db: Db, memberIds: string[], productId: string, withOpenInterest: boolean): Promise<Map<string, SeriesLeg[]>> {
+    const rows = await db.$queryRaw<
+      { memberId: string; seriesId: string; net: number; buy: number; sell: number; price: bigint; oi: number }[]
+    >`
+      SELECT p."memberId", p."seriesId", p."longQty" - p."shortQty" AS net, COALESCE(r.buy, 0)::int AS buy, COALESCE(r.sell, 0)::int AS sell,
+             COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS price,
+             CASE WHEN ${withOpenInterest} THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s.id) ELSE 0 END::int AS oi
+      FROM positions p JOIN series s ON s.id = p."seriesId" AND s."productId" = ${productId}::uuid AND s.status <> 'SETTLED'
+      LEFT JOIN LATERAL (
+        SELECT sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
+        FROM orders o WHERE o."memberId" = p."memberId" AND o."seriesId" = p."seriesId" AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
+      ) r ON true
+      WHERE p."memberId" = ANY(${memberIds}::uuid[]) AND p."marginQty" > 0`;
+    const out = new Map<string, SeriesLeg[]>(memberIds.map((m) => [m, []]));
+    for (const r of rows)
+      out.get(r.memberId)!.push({
+        seriesId: r.seriesId,
+        net: r.net,
+        restingBuyQty: r.buy,
+        restingSellQty: r.sell,
+        priceFen: BigInt(r.price),
+        openInterest: r.oi,
+      });
+    return out;
+  }
+
+  async adjustments(db: Db, memberIds: string[], productId: string): Promise<Map<string, bigint>> {
+    const rows = await db.$queryRaw<{ memberId: string; fen: bigint }[]>`
+      SELECT "memberId", "adjustmentFen" AS fen FROM portfolio_margins WHERE "productId" = ${productId}::uuid AND "memberId" = ANY(${memberIds}::uuid[])`;
+    return new Map(rows.map((r) => [r.memberId, BigInt(r.fen)]));
+  }
+
+  async addAdjustments(db: Db, productId: string, rows: { memberId: string; deltaFen: bigint }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await db.$executeRaw`
+      INSERT INTO portfolio_margins ("memberId", "productId", "adjustmentFen", "updatedAt")
+      SELECT m, ${productId}::uuid, d, now() FROM unnest(${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.deltaFen.toString())}::bigint[]) AS x(m, d)
+      ON CONFLICT ("memberId", "productId") DO UPDATE SET "adjustmentFen" = portfolio_margins."adjustmentFen" + EXCLUDED."adjustmentFen", "updatedAt" = now()`;
+  }
+}

@@ -1,0 +1,147 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Product } from '../generated/prisma/client.js';
+import { multiplier } from '../markets/domain/contract-math.js';
+import { productRisk } from '../markets/domain/risk-params.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import type { Db } from '../platform/prisma/prisma.service.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import { dateColumn } from '../platform/time/business-date.js';
+import { Clock } from '../platform/time/clock.js';
+import { maintenanceShortfallFen, memberRequirement, type ProductRequirement } from '../risk/domain/member-requirement.js';
+import type { SeriesLeg } from '../risk/domain/portfolio-margin.js';
+import { RiskMarksRepository, type MarkRow } from './risk-marks.repository.js';
+
+/** How positions are marked: at the last trade price (intraday) or at the margin price (after a daily run). */
+export type MarkAt = 'last' | 'margin';
+
+export interface MemberAssessment {
+  memberId: string;
+  imFen: bigint;
+  maintenanceFen: bigint;
+  equityFen: bigint;
+  products: (ProductRequirement & { productCode: string })[];
+}
+
+/** Members per re-mark pass. */
+const CHUNK = 2_000;
+
+/**
+ * Maintenance margin (SPEC 6.3): equity = cash + margin + P&L not yet settled, against the
+ * maintenance requirement = portfolio IM × maintenanceMarginBp / initialMarginBp, marked at the last
+ * trade price every INTRADAY_MARK_MINUTES and at the settlement price by each daily run. Opens
+ * MAINTENANCE calls (no money moves), closes them once equity covers the requirement again.
+ */
+@Injectable()
+export class MaintenanceMarginService {
+  private readonly logger = new Logger(MaintenanceMarginService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly tx: TransactionRunner,
+    private readonly repo: RiskMarksRepository,
+    private readonly clock: Clock,
+  ) {}
+
+  @JobHandler('settlement.intraday-mark')
+  async intradayMark(): Promise<{ opened: number; closed: number }> {
+    let cursor: string | null = null;
+    let opened = 0;
+    let closed = 0;
+    for (;;) {
+      const range = await this.repo.memberRange(this.tx.root, cursor, CHUNK);
+      if (!range) break;
+      const rows = await this.repo.exposures(this.tx.root, { from: cursor, to: range.last });
+      const r = await this.check(this.tx.root, rows, 'last', null, new Set());
+      opened += r.opened;
+      closed += r.closed;
+      cursor = range.last;
+    }
+    if (opened + closed > 0) this.logger.log({ opened, closed }, 'intraday re-mark: maintenance calls');
+    return { opened, closed };
+  }
+
+  /** After a daily run, in its transaction: members without a VARIATION call whose equity is short. */
+  async afterDailyRun(db: Db, memberIds: string[], runId: string, skip: Set<string>): Promise<number> {
+    if (memberIds.length === 0) return 0;
+    const rows = await this.repo.exposures(db, { members: memberIds });
+    return (await this.check(db, rows, 'margin', runId, skip)).opened;
+  }
+
+  /** A deposit's job: closes the member's MAINTENANCE calls once equity covers the requirement at the last marks. */
+  async closeCovered(db: Db, memberId: string): Promise<number> {
+    const open = await this.repo.openMaintenance(db, [memberId]);
+    if (open.length === 0) return 0;
+    const [a] = await this.assess(db, await this.repo.exposures(db, { members: [memberId] }), 'last', [memberId]);
+    if (a.equityFen < a.maintenanceFen) return 0;
+    return this.repo.closeCalls(
+      db,
+      open.map((c) => c.id),
+    );
+  }
+
+  /** Each member's requirement and equity at the marks. */
+  async assess(db: Db, rows: MarkRow[], at: MarkAt, memberIds?: string[]): Promise<MemberAssessment[]> {
+    const products = new Map<string, Product>(
+      (await this.repo.productsByIds(db, [...new Set(rows.map((r) => r.productId))])).map((p) => [p.id, p]),
+    );
+    const markOf = (r: MarkRow) => (at === 'last' ? (r.lastFen ?? r.marginFen) : r.marginFen);
+    const byMember = new Map<string, Map<string, SeriesLeg[]>>();
+    for (const id of memberIds ?? []) byMember.set(id, new Map());
+    const marks = new Map<string, { markFen: bigint; mult: bigint }>();
+    for (const r of rows) {
+      const legs = byMember.get(r.memberId) ?? byMember.set(r.memberId, new Map()).get(r.memberId)!;
+      const list = legs.get(r.productId) ?? legs.set(r.productId, []).get(r.productId)!;
+      list.push({
+        seriesId: r.seriesId,
+        net: r.net,
+        restingBuyQty: r.buy,
+        restingSellQty: r.sell,
+        priceFen: markOf(r),
+        openInterest: r.openInterest,
+      });
+      marks.set(r.seriesId, { markFen: markOf(r), mult: multiplier(products.get(r.productId)!.contractSizeTokens) });
+    }
+    const members = [...byMember.keys()];
+    const funds = await this.repo.funds(db, members, marks);
+    return members.map((memberId) => {
+      const req = memberRequirement(byMember.get(memberId)!, (id) => productRisk(products.get(id)!));
+      const f = funds.get(memberId)!;
+      return {
+        memberId,
+        imFen: req.imFen,
+        maintenanceFen: req.maintenanceFen,
+        equityFen: f.cashFen + f.marginFen + f.unsettledFen,
+        products: req.products.map((x) => ({ ...x, productCode: products.get(x.productId)!.code })),
+      };
+    });
+  }
+
+  private async check(
+    db: Db,
+    rows: MarkRow[],
+    at: MarkAt,
+    runId: string | null,
+    skip: Set<string>,
+  ): Promise<{ opened: number; closed: number }> {
+    const assessed = await this.assess(db, rows, at);
+    const open = new Map(
+      (
+        await this.repo.openMaintenance(
+          db,
+          assessed.map((a) => a.memberId),
+        )
+      ).map((c) => [c.memberId, c]),
+    );
+    const now = this.clock.now();
+    const calls = assessed
+      .filter((a) => !skip.has(a.memberId) && !open.has(a.memberId))
+      .map((a) => ({ memberId: a.memberId, amountFen: maintenanceShortfallFen(a.equityFen, a.maintenanceFen) }))
+      .filter((c) => c.amountFen > 0n);
+    const covered = assessed.filter((a) => open.has(a.memberId) && a.equityFen >= a.maintenanceFen).map((a) => open.get(a.memberId)!.id);
+    const dueAt = new Date(now.getTime() + this.config.risk.marginCallDueMinutes * 60_000);
+    const opened = await this.repo.openMaintenanceCalls(db, calls, dateColumn(this.clock.businessDate(now)), dueAt, runId);
+    const closed = await this.repo.closeCalls(db, covered);
+    return { opened, closed };
+  }
+}

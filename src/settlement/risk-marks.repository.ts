@@ -1,0 +1,173 @@
+import { Injectable } from '@nestjs/common';
+import type { MarginCall } from '../generated/prisma/client.js';
+import type { Db } from '../platform/prisma/prisma.service.js';
+
+/** One member's exposure in one series, with what marking it needs. */
+export interface MarkRow {
+  memberId: string;
+  seriesId: string;
+  productId: string;
+  net: number;
+  buy: number;
+  sell: number;
+  /** Margin price: last settlement price, else reference price. */
+  marginFen: bigint;
+  /** Last trade price of the series since its last settlement; null without one. */
+  lastFen: bigint | null;
+  openInterest: number;
+}
+
+/** Cash, margin held and variation margin not yet settled, per member. */
+export interface MemberFunds {
+  cashFen: bigint;
+  marginFen: bigint;
+  /** P&L since the series' last settlement at the mark prices: net × (mark − base) + Σ signed q × (base − price). */
+  unsettledFen: bigint;
+}
+
+/**
+ * The reads of marking (intraday re-mark, daily run, portfolio adjustments, large traders): every
+ * position of a range of members in series not yet settled, and their funds.
+ */
+@Injectable()
+export class RiskMarksRepository {
+  /** Positions (with resting orders) of members in (fromMember, toMember], or of the listed members. */
+  async exposures(db: Db, range: { from: string | null; to: string } | { members: string[] }): Promise<MarkRow[]> {
+    const from = 'members' in range ? null : range.from;
+    const to = 'members' in range ? null : range.to;
+    const members = 'members' in range ? range.members : null;
+    const rows = await db.$queryRaw<
+      {
+        memberId: string;
+        seriesId: string;
+        productId: string;
+        net: number;
+        buy: number;
+        sell: number;
+        marginFen: bigint;
+        lastFen: bigint | null;
+        oi: number;
+        addOn: number;
+      }[]
+    >`
+      SELECT p."memberId", p."seriesId", s."productId", p."longQty" - p."shortQty" AS net,
+             COALESCE(r.buy, 0)::int AS buy, COALESCE(r.sell, 0)::int AS sell,
+             COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS "marginFen",
+             -- A trade older than the last settlement price is no mark: that price is newer.
+             (SELECT t."priceFen" FROM trades t WHERE t."seriesId" = s.id AND (s."lastSettlementDate" IS NULL OR t."businessDate" > s."lastSettlementDate")
+               ORDER BY t.seq DESC LIMIT 1) AS "lastFen",
+             CASE WHEN pr."concentrationAddOnBp" > 0 THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s.id) ELSE 0 END::int AS oi,
+             pr."concentrationAddOnBp" AS "addOn"
+      FROM positions p JOIN series s ON s.id = p."seriesId" JOIN products pr ON pr.id = s."productId"
+      LEFT JOIN LATERAL (
+        SELECT sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
+        FROM orders o WHERE o."memberId" = p."memberId" AND o."seriesId" = p."seriesId" AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
+      ) r ON true
+      WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED')
+        -- Margined legs: a series whose margin was released at expiry no longer requires any.
+        AND p."marginQty" > 0
+        AND (${members}::uuid[] IS NULL OR p."memberId" = ANY(${members}::uuid[]))
+        AND (${members}::uuid[] IS NOT NULL OR ((${from}::uuid IS NULL OR p."memberId" > ${from}::uuid) AND p."memberId" <= ${to}::uuid))
+      ORDER BY p."memberId", p."seriesId"`;
+    return rows.map((r) => ({
+      memberId: r.memberId,
+      seriesId: r.seriesId,
+      productId: r.productId,
+      net: r.net,
+      buy: r.buy,
+      sell: r.sell,
+      marginFen: BigInt(r.marginFen),
+      lastFen: r.lastFen === null ? null : BigInt(r.lastFen),
+      openInterest: r.oi,
+    }));
+  }
+
+  /**
+   * Cash, margin and the P&L not yet settled at `marks` (seriesId → mark price) of these members:
+   * positions at mark − margin price, and the trades since the series' last settlement date at
+   * margin price − trade price.
+   */
+  async funds(db: Db, memberIds: string[], marks: Map<string, { markFen: bigint; mult: bigint }>): Promise<Map<string, MemberFunds>> {
+    const ids = [...marks.keys()];
+    const mark = ids.map((id) => marks.get(id)!.markFen.toString());
+    const mult = ids.map((id) => marks.get(id)!.mult.toString());
+    const rows = await db.$queryRaw<{ memberId: string; cash: bigint | null; margin: bigint | null; pnl: bigint | null }[]>`
+      WITH m AS (
+        SELECT x.id, x.mark, x.mult, COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS base, s."lastSettlementDate" AS settled
+        FROM unnest(${ids}::uuid[], ${mark}::bigint[], ${mult}::bigint[]) AS x(id, mark, mult) JOIN series s ON s.id = x.id
+      ),
+      pnl AS (
+        SELECT p."memberId" AS member, (p."longQty" - p."shortQty")::bigint * (m.mark - m.base) * m.mult AS v
+        FROM positions p JOIN m ON m.id = p."seriesId" WHERE p."memberId" = ANY(${memberIds}::uuid[])
+        UNION ALL
+        SELECT t."buyerId", t.quantity::bigint * (m.base - t."priceFen") * m.mult FROM trades t JOIN m ON m.id = t."seriesId"
+        WHERE t."buyerId" = ANY(${memberIds}::uuid[]) AND (m.settled IS NULL OR t."businessDate" > m.settled)
+        UNION ALL
+        SELECT t."sellerId", -t.quantity::bigint * (m.base - t."priceFen") * m.mult FROM trades t JOIN m ON m.id = t."seriesId"
+        WHERE t."sellerId" = ANY(${memberIds}::uuid[]) AND (m.settled IS NULL OR t."businessDate" > m.settled)
+      )
+      SELECT x.member AS "memberId",
+             (SELECT a."balanceFen" FROM ledger_accounts a WHERE a."memberId" = x.member AND a.type = 'CASH') AS cash,
+             (SELECT a."balanceFen" FROM ledger_accounts a WHERE a."memberId" = x.member AND a.type = 'MARGIN') AS margin,
+             (SELECT sum(v)::bigint FROM pnl WHERE pnl.member = x.member) AS pnl
+      FROM unnest(${memberIds}::uuid[]) AS x(member)`;
+    return new Map(
+      rows.map((r) => [r.memberId, { cashFen: BigInt(r.cash ?? 0), marginFen: BigInt(r.margin ?? 0), unsettledFen: BigInt(r.pnl ?? 0) }]),
+    );
+  }
+
+  async adjustments(db: Db, memberIds: string[]): Promise<Map<string, bigint>> {
+    const rows = await db.$queryRaw<{ memberId: string; productId: string; fen: bigint }[]>`
+      SELECT "memberId", "productId", "adjustmentFen" AS fen FROM portfolio_margins WHERE "memberId" = ANY(${memberIds}::uuid[])`;
+    return new Map(rows.map((r) => [`${r.memberId}:${r.productId}`, BigInt(r.fen)]));
+  }
+
+  /** Adds each delta to the member's adjustment in the product. */
+  async addAdjustments(db: Db, rows: { memberId: string; productId: string; deltaFen: bigint }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await db.$executeRaw`
+      INSERT INTO portfolio_margins ("memberId", "productId", "adjustmentFen", "updatedAt")
+      SELECT m, pid, d, now() FROM unnest(${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.productId)}::uuid[], ${rows.map((r) => r.deltaFen.toString())}::bigint[]) AS x(m, pid, d)
+      ON CONFLICT ("memberId", "productId") DO UPDATE SET "adjustmentFen" = portfolio_margins."adjustmentFen" + EXCLUDED."adjustmentFen", "updatedAt" = now()`;
+  }
+
+  /** Members with an open MAINTENANCE call among these. */
+  async openMaintenance(db: Db, memberIds: string[]): Promise<MarginCall[]> {
+    return db.marginCall.findMany({ where: { memberId: { in: memberIds }, status: 'OPEN', type: 'MAINTENANCE' } });
+  }
+
+  async openMaintenanceCalls(
+    db: Db,
+    calls: { memberId: string; amountFen: bigint }[],
+    businessDate: Date,
+    dueAt: Date,
+    runId: string | null,
+  ): Promise<number> {
+    if (calls.length === 0) return 0;
+    const r = await db.marginCall.createMany({
+      data: calls.map((c) => ({ memberId: c.memberId, amountFen: c.amountFen, businessDate, dueAt, runId, type: 'MAINTENANCE' as const })),
+    });
+    return r.count;
+  }
+
+  async closeCalls(db: Db, ids: string[]): Promise<number> {
+    if (ids.length === 0) return 0;
+    const r = await db.marginCall.updateMany({
+      where: { id: { in: ids }, status: 'OPEN' },
+      data: { status: 'CLOSED', closedAt: new Date() },
+    });
+    return r.count;
+  }
+
+  /** Members with positions, in id order, after `after`. */
+  async memberRange(db: Db, after: string | null, size: number): Promise<{ last: string } | null> {
+    const [row] = await db.$queryRaw<{ last: string | null }[]>`
+      SELECT (array_agg(m ORDER BY m DESC))[1] AS last FROM (
+        SELECT DISTINCT "memberId" AS m FROM positions WHERE ${after}::uuid IS NULL OR "memberId" > ${after}::uuid ORDER BY 1 LIMIT ${size}) x`;
+    return row.last === null ? null : { last: row.last };
+  }
+
+  productsByIds(db: Db, ids: string[]) {
+    return db.product.findMany({ where: { id: { in: ids } } });
+  }
+}
