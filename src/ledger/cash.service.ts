@@ -5,6 +5,7 @@ import type { Withdrawal } from '../generated/prisma/client.js';
 import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
+import { BankAccountsService } from '../payments/bank-accounts.service.js';
 import { PrismaService, type Tx } from '../platform/prisma/prisma.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
@@ -23,6 +24,7 @@ export class CashService {
     private readonly events: LedgerEvents,
     private readonly withdrawals: WithdrawalsRepository,
     private readonly outbox: OutboxService,
+    private readonly bankAccounts: BankAccountsService,
   ) {}
 
   /**
@@ -85,7 +87,16 @@ export class CashService {
     }
     return this.prisma.$transaction(async (tx) => {
       const businessDate = this.clock.businessDate();
-      const w = await this.withdrawals.create(tx, { id, memberId, amountFen, requestedByKeyId: principal.keyId, businessDate });
+      // Paid only to a verified account (SPEC §6.5): 409 NO_VERIFIED_BANK_ACCOUNT otherwise.
+      const payee = await this.bankAccounts.payee(tx, memberId);
+      const w = await this.withdrawals.create(tx, {
+        id,
+        memberId,
+        amountFen,
+        requestedByKeyId: principal.keyId,
+        businessDate,
+        bankAccountId: payee.id,
+      });
       await this.ledger.post(tx, [
         {
           idempotencyKey: `withdrawal.${w.id}.hold`,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
-import { type TestMember } from '../harness/factories.js';
+import { verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { assertBuilt, childEnv, ROOT, spawnNode } from '../harness/processes.js';
 import { endedDayWithTrade } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -25,6 +25,7 @@ describe('clearing CLI against a live server', () => {
     assertBuilt();
     t = await startTestApp({ env: { LOG_LEVEL: 'error' } });
     ({ a } = await endedDayWithTrade(t, 'CLI-1'));
+    await verifiedBankAccount(t, a);
   });
   afterAll(() => t.close());
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFen, parseAmount } from '../../src/platform/money/money.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { dateColumn } from '../../src/platform/time/business-date.js';
-import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
+import { createMember, expectProblem, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { fund } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -55,6 +55,7 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
   let c: TestMember;
   let day: string;
   let byMember: Map<string, Instruction>;
+  const accounts = new Map<string, { accountNumber: string }>();
   const upload = (body: string, type = 'application/xml') =>
     t.clearing.request<{
       entries: number;
@@ -71,6 +72,7 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     t.app.get(Clock).set(new Date(Date.now() - 5 * 86_400_000));
     day = t.app.get(Clock).businessDate();
     [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    for (const m of [a, b]) accounts.set(m.id, await verifiedBankAccount(t, m));
     await t.clearing.post(`/v1/members/${a.id}/deposits`, { amount: '1000.00', currency: 'CNY', reference: 'DEP-A-1' });
     await fund(t, b, '500.00');
     for (const [m, amount] of [
@@ -151,7 +153,7 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     }[];
     expect(
       txs.map((x) => [x.CdtrAcct.Id.Othr.Id, x.PmtId.EndToEndId, x.Amt.InstdAmt['#text'], x.Amt.InstdAmt['@Ccy']]).toSorted(byJson),
-    ).toEqual([a, b].map((m) => [m.id, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY']).toSorted(byJson));
+    ).toEqual([a, b].map((m) => [accounts.get(m.id)!.accountNumber, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY']).toSorted(byJson));
     for (const x of txs) expect(x.Amt.InstdAmt['#text']).toMatch(/^\d+\.\d{2}$/);
   });
 

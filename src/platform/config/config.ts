@@ -86,6 +86,19 @@ const envSchema = z.object({
   WEBHOOK_TIMEOUT_MS: intIn(100, 60_000, 5_000),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
+  // The CCP's settlement account, the debtor of every pain.001 (dev defaults: a placeholder account).
+  CCP_BANK_CODE: z.string().regex(/^\d{12}$/, 'must be the 12-digit CNAPS code of the bank').default('102100099996'),
+  CCP_ACCOUNT_NUMBER: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,34}$/, 'must be 1-34 letters or digits')
+    .default('0200000000000000001'),
+  CCP_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .max(140)
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
+    .default('TokenClear CCP'),
 });
 
 export type AppConfig = Readonly<{
@@ -132,6 +145,8 @@ export type AppConfig = Readonly<{
     maxTokens: number;
     webhookTimeoutMs: number;
   };
+  /** The CCP's own settlement account: debtor of every payment file. */
+  ccpBank: { name: string; bankCode: string; accountNumber: string };
 }>;
 
 /** Environment as read, before embedded services fill in missing URLs. */
@@ -195,6 +210,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       maxTokens: e.DELIVERY_MAX_TOKENS,
       webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
     },
+    ccpBank: { name: e.CCP_NAME, bankCode: e.CCP_BANK_CODE, accountNumber: e.CCP_ACCOUNT_NUMBER },
   };
 }
 
