@@ -176,6 +176,27 @@ async function bankStatementImport(api: CliApi, io: Io, args: string[]): Promise
   return 0;
 }
 
+async function paymentStatusImport(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values, positionals } = opts(args, []);
+  const file = positionals[0];
+  if (!file) throw new UsageError('give the status report: payment-status import <file.xml>');
+  const content = await readFile(file, 'utf8');
+  const res = JSON.parse((await api.request('POST', '/v1/payment-status-reports', { raw: content, contentType: 'application/xml' })).text) as {
+    messageId: string;
+    transactions: number;
+    replayed: boolean;
+    items: Record<string, unknown>[];
+  };
+  if (values.json) io.out(JSON.stringify(res, null, 2));
+  else {
+    io.out(table(res.items, ['endToEndId', 'status', 'reasonCode', 'amount', 'outcome', 'detail']));
+    io.out(
+      `\nstatus report ${res.messageId}: ${res.transactions} transaction(s)${res.replayed ? ' (already imported: nothing changed)' : ''}`,
+    );
+  }
+  return 0;
+}
+
 export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => Promise<number>> = {
   'settlement run': settlementRun,
   'recon run': reconRun,
@@ -183,4 +204,5 @@ export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => P
   'statements export': statementsExport,
   'payments export': paymentsExport,
   'bank-statement import': bankStatementImport,
+  'payment-status import': paymentStatusImport,
 };

@@ -1,4 +1,8 @@
 import { XMLParser } from 'fast-xml-parser';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFen, parseAmount } from '../../src/platform/money/money.js';
 import { Clock } from '../../src/platform/time/clock.js';
@@ -116,8 +120,14 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
 
   it('exports pain.001.001.09 that parses back with consistent counts, sums, ids, currency and dates', async () => {
     const res = await t.clearing.request('GET', `/v1/payment-instructions?businessDate=${day}&format=pain001`);
-    expect(res.status).toBe(200);
+    expect(res.status, res.text).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/xml/);
+    // What the bank checks first: the file is valid against the message's schema.
+    const file = join(mkdtempSync(join(tmpdir(), 'tc-bank-')), 'pain001.xml');
+    writeFileSync(file, res.text);
+    execFileSync('xmllint', ['--noout', '--schema', join(import.meta.dirname, '../fixtures/iso20022/pain.001.001.09.xsd'), file], {
+      stdio: 'pipe',
+    });
     const ordered = new XMLParser({ preserveOrder: true, ignoreAttributes: false }).parse(res.text) as Record<string, unknown[]>[];
     const names = (nodes: unknown[]) => (nodes as Record<string, unknown>[]).map((n) => Object.keys(n).find((k) => k !== ':@'));
     const child = (nodes: unknown[], name: string) =>
