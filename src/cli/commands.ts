@@ -181,7 +181,9 @@ async function paymentStatusImport(api: CliApi, io: Io, args: string[]): Promise
   const file = positionals[0];
   if (!file) throw new UsageError('give the status report: payment-status import <file.xml>');
   const content = await readFile(file, 'utf8');
-  const res = JSON.parse((await api.request('POST', '/v1/payment-status-reports', { raw: content, contentType: 'application/xml' })).text) as {
+  const res = JSON.parse(
+    (await api.request('POST', '/v1/payment-status-reports', { raw: content, contentType: 'application/xml' })).text,
+  ) as {
     messageId: string;
     transactions: number;
     replayed: boolean;

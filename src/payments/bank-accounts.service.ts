@@ -85,7 +85,12 @@ export class BankAccountsService {
     const limit = q.limit ?? 50;
     const after = decodeCursor(q.cursor, /^\d{13}\|[0-9a-f-]{36}$/);
     const [ms, afterId] = after ? after.split('|') : [];
-    const rows = await this.repo.page(this.tx.root, memberId, after ? { createdAt: new Date(Number(ms)), id: afterId } : undefined, limit + 1);
+    const rows = await this.repo.page(
+      this.tx.root,
+      memberId,
+      after ? { createdAt: new Date(Number(ms)), id: afterId } : undefined,
+      limit + 1,
+    );
     return toPage(rows, limit, (a) => `${String(a.createdAt.getTime()).padStart(13, '0')}|${a.id}`, bankAccountView);
   }
 

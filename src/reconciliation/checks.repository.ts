@@ -270,7 +270,9 @@ async function bankStatement(db: Db): Promise<CheckResult> {
     FROM payment_status_entries e JOIN payment_status_reports r ON r.id = e."reportId"
     WHERE e.outcome IN ('RETURNED', 'UNKNOWN', 'CONFLICT')
       AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type IN ('PAYMENT_REJECTED', 'PAYMENT_STATUS') AND b.key = e.id::text AND b.status = 'RESOLVED')`;
-  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM bank_statement_entries) + (SELECT count(*) FROM payment_instructions)
+  const [{ n }] = await db.$queryRaw<
+    { n: bigint }[]
+  >`SELECT (SELECT count(*) FROM bank_statement_entries) + (SELECT count(*) FROM payment_instructions)
       + (SELECT count(*) FROM bank_statements) + (SELECT count(*) FROM payment_status_entries) AS n`;
   return {
     name: 'BANK_STATEMENT',

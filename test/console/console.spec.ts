@@ -161,7 +161,9 @@ describe('clearing console and public market board in a real browser', () => {
     await page.getByRole('heading', { name: 'Bank accounts' }).waitFor();
     await page.getByText('6228480010001234567').waitFor();
     await page.getByRole('button', { name: 'approve 6228480010001234567' }).click();
-    await expect.poll(async () => (await t.prisma.bankAccount.findUniqueOrThrow({ where: { id: proposed.body.id } })).status).toBe('VERIFIED');
+    await expect
+      .poll(async () => (await t.prisma.bankAccount.findUniqueOrThrow({ where: { id: proposed.body.id } })).status)
+      .toBe('VERIFIED');
     await expect.poll(() => page.getByRole('button', { name: 'approve 6228480010001234567' }).count()).toBe(0);
     expect(await page.getByRole('alert').count()).toBe(0);
   });

@@ -26,8 +26,9 @@ describe('member bank accounts (SPEC §6.5): four eyes by person, withdrawals on
     m = await createMember(t, 'TRADER');
     other = await createMember(t, 'BUYER');
     second = await createClearingUser(t, 'Second Person');
-    firstStaffId = (await t.prisma.apiKey.findUniqueOrThrow({ where: { id: (await t.clearing.get<{ keyId: string }>('/v1/me')).body.keyId } }))
-      .staffId!;
+    firstStaffId = (
+      await t.prisma.apiKey.findUniqueOrThrow({ where: { id: (await t.clearing.get<{ keyId: string }>('/v1/me')).body.keyId } })
+    ).staffId!;
     await t.clearing.post(`/v1/members/${m.id}/deposits`, { amount: '100.00', currency: 'CNY', reference: 'BA-DEP-1' });
   });
   afterAll(() => t.close());
@@ -76,7 +77,10 @@ describe('member bank accounts (SPEC §6.5): four eyes by person, withdrawals on
     expect(proposed.body).toMatchObject({ status: 'PENDING', proposedByStaffId: firstStaffId });
     expectProblem(await t.clearing.post(`/v1/bank-accounts/${proposed.body.id}/approve`), 409, 'SELF_APPROVAL');
     expectProblem(await t.clearing.post(`/v1/bank-accounts/${proposed.body.id}/reject`), 409, 'SELF_APPROVAL');
-    const ownSecondKey = await t.clearing.post<{ key: string }>(`/v1/members/${t.clearingMemberId}/api-keys`, { role: 'clearing', label: 'laptop' });
+    const ownSecondKey = await t.clearing.post<{ key: string }>(`/v1/members/${t.clearingMemberId}/api-keys`, {
+      role: 'clearing',
+      label: 'laptop',
+    });
     expect(ownSecondKey.status, ownSecondKey.text).toBe(201);
     expectProblem(await t.client(ownSecondKey.body.key).post(`/v1/bank-accounts/${proposed.body.id}/approve`), 409, 'SELF_APPROVAL');
     expect((await t.prisma.bankAccount.findUniqueOrThrow({ where: { id: proposed.body.id } })).status).toBe('PENDING');
@@ -89,13 +93,15 @@ describe('member bank accounts (SPEC §6.5): four eyes by person, withdrawals on
       (await t.prisma.auditEvent.findMany({ where: { targetId: proposed.body.id }, orderBy: { seq: 'asc' } })).map(
         (a) => `${a.action}:${a.outcome}`,
       );
-    await expect.poll(audit).toEqual([
-      'bank-account.approve:FAILURE',
-      'bank-account.reject:FAILURE',
-      'bank-account.approve:FAILURE',
-      'bank-account.approve:SUCCESS',
-      'bank-account.reject:FAILURE',
-    ]);
+    await expect
+      .poll(audit)
+      .toEqual([
+        'bank-account.approve:FAILURE',
+        'bank-account.reject:FAILURE',
+        'bank-account.approve:FAILURE',
+        'bank-account.approve:SUCCESS',
+        'bank-account.reject:FAILURE',
+      ]);
 
     // Now the member can withdraw, and the withdrawal records the account it pays to.
     const w = await m.client.post<{ id: string }>(`/v1/members/${m.id}/withdrawals`, { amount: '10.00', currency: 'CNY' });

@@ -163,7 +163,11 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     }[];
     expect(
       txs.map((x) => [x.CdtrAcct.Id.Othr.Id, x.PmtId.EndToEndId, x.Amt.InstdAmt['#text'], x.Amt.InstdAmt['@Ccy']]).toSorted(byJson),
-    ).toEqual([a, b].map((m) => [accounts.get(m.id)!.accountNumber, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY']).toSorted(byJson));
+    ).toEqual(
+      [a, b]
+        .map((m) => [accounts.get(m.id)!.accountNumber, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY'])
+        .toSorted(byJson),
+    );
     for (const x of txs) expect(x.Amt.InstdAmt['#text']).toMatch(/^\d+\.\d{2}$/);
   });
 

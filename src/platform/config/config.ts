@@ -87,7 +87,10 @@ const envSchema = z.object({
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
   // The CCP's settlement account, the debtor of every pain.001 (dev defaults: a placeholder account).
-  CCP_BANK_CODE: z.string().regex(/^\d{12}$/, 'must be the 12-digit CNAPS code of the bank').default('102100099996'),
+  CCP_BANK_CODE: z
+    .string()
+    .regex(/^\d{12}$/, 'must be the 12-digit CNAPS code of the bank')
+    .default('102100099996'),
   CCP_ACCOUNT_NUMBER: z
     .string()
     .regex(/^[A-Za-z0-9]{1,34}$/, 'must be 1-34 letters or digits')
@@ -97,6 +100,8 @@ const envSchema = z.object({
     .trim()
     .min(1)
     .max(140)
+    // It goes into every payment file as the debtor's name, where XML forbids most control characters.
+    // eslint-disable-next-line no-control-regex
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
     .default('TokenClear CCP'),
 });

@@ -127,7 +127,10 @@ function BankAccounts({ memberId }: { memberId: string }) {
             value: (a) =>
               a.status === 'PENDING' && (
                 <>
-                  <button onClick={() => act(() => api('POST', `/v1/bank-accounts/${a.id}/approve`, {}))} aria-label={`approve ${a.accountNumber}`}>
+                  <button
+                    onClick={() => act(() => api('POST', `/v1/bank-accounts/${a.id}/approve`, {}))}
+                    aria-label={`approve ${a.accountNumber}`}
+                  >
                     Approve
                   </button>{' '}
                   <button
