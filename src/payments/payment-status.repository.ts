@@ -32,11 +32,12 @@ export class PaymentStatusRepository {
     return tx.paymentInstruction.findMany({ where: { id: { in: ids.map((r) => r.id) } } });
   }
 
-  async setInstructionStatus(db: Db, ids: string[], status: 'CONFIRMED' | 'REJECTED'): Promise<void> {
+  /** From INSTRUCTED (or ACCEPTED, for a later rejection) only: a statement's confirmation is never undone. */
+  async setInstructionStatus(db: Db, ids: string[], status: 'ACCEPTED' | 'REJECTED'): Promise<void> {
     if (ids.length === 0) return;
     await db.paymentInstruction.updateMany({
-      where: { id: { in: ids }, status: 'INSTRUCTED' },
-      data: { status, ...(status === 'CONFIRMED' ? { confirmedAt: new Date() } : {}), updatedAt: new Date() },
+      where: { id: { in: ids }, status: { in: status === 'ACCEPTED' ? ['INSTRUCTED'] : ['INSTRUCTED', 'ACCEPTED'] } },
+      data: { status, updatedAt: new Date() },
     });
   }
 

@@ -12,7 +12,9 @@ import { ReconciliationService } from '../reconciliation/reconciliation.service.
 import { parsePain002, type TransactionStatus } from './domain/pain002.js';
 import { PaymentStatusRepository } from './payment-status.repository.js';
 
-// ACSC: settled on the creditor's account; ACCP: accepted for execution. Either is the bank's word it pays.
+// ACSC: settled on the creditor's account; ACCP: accepted for execution. Either is the bank's word it
+// pays: the instruction becomes ACCEPTED — not CONFIRMED, which means booked on a statement, so the
+// statement's debit still matches it rather than reading as a duplicate.
 const CONFIRMING = new Set(['ACSC', 'ACCP']);
 
 type Entry = Omit<Prisma.PaymentStatusEntryCreateManyInput, 'reportId' | 'position'>;
@@ -27,8 +29,8 @@ function reasonOf(t: TransactionStatus): { code: string | null; info: string | n
  * The bank's pain.002 answer to our pain.001. A rejected payment returns its withdrawals: the cash
  * comes back to the member by a new WITHDRAWAL_RETURN transfer (keyed by the instruction, so a
  * second report cannot return it twice), the withdrawals become REJECTED, and the reconciliation
- * run that follows opens a PAYMENT_REJECTED break with the bank's reason. Accepted payments confirm
- * their instruction; an end-to-end id we never sent, or a status contradicting what we know, is a
+ * run that follows opens a PAYMENT_REJECTED break with the bank's reason. Accepted payments mark
+ * their instruction ACCEPTED; an end-to-end id we never sent, or a status contradicting what we know, is a
  * PAYMENT_STATUS break. The same file again is the same import.
  */
 @Injectable()
@@ -66,7 +68,7 @@ export class PaymentStatusService {
         );
         const byE2e = new Map(found.map((i) => [i.endToEndId, i]));
         const entries: Entry[] = [];
-        const confirmed: string[] = [];
+        const accepted: string[] = [];
         for (const t of parsed.transactions) {
           const { code, info } = reasonOf(t);
           const base = { endToEndId: t.originalEndToEndId, status: t.status, reasonCode: code, reasonInfo: info };
@@ -87,13 +89,13 @@ export class PaymentStatusService {
             if (i.status === 'REJECTED')
               entries.push({ ...base, ...about, outcome: 'CONFLICT', detail: 'accepted after the bank rejected the payment' });
             else {
-              if (i.status === 'INSTRUCTED') confirmed.push(i.id);
-              i.status = 'CONFIRMED';
+              if (i.status === 'INSTRUCTED') accepted.push(i.id);
+              if (i.status === 'INSTRUCTED') i.status = 'ACCEPTED';
               entries.push({ ...base, ...about, outcome: 'CONFIRMED' });
             }
           } else entries.push({ ...base, ...about, outcome: 'NOTED', detail: `status ${t.status ?? 'none'}: nothing to do yet` });
         }
-        await this.repo.setInstructionStatus(tx, confirmed, 'CONFIRMED');
+        await this.repo.setInstructionStatus(tx, accepted, 'ACCEPTED');
         await this.repo.createEntries(
           tx,
           entries.map((e, k) => ({ ...e, reportId: created.id, position: k + 1 })),

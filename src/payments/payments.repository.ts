@@ -105,7 +105,10 @@ export class PaymentsRepository {
 
   async confirmInstructions(db: Db, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await db.paymentInstruction.updateMany({ where: { id: { in: ids } }, data: { status: 'CONFIRMED', confirmedAt: new Date() } });
+    await db.paymentInstruction.updateMany({
+      where: { id: { in: ids }, status: { in: ['INSTRUCTED', 'ACCEPTED'] } },
+      data: { status: 'CONFIRMED', confirmedAt: new Date() },
+    });
   }
 
   async createEntries(db: Db, entries: Prisma.BankStatementEntryCreateManyInput[]): Promise<void> {

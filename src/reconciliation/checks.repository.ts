@@ -5,6 +5,10 @@ import type { CheckName, CheckResult, Difference } from './checks.js';
 
 // Every check is one or two set-based statements over the whole data; none loops over rows.
 
+// A break's expected, actual and difference are VARCHAR(100): a longer description (an entry's
+// detail is up to 300) must not fail the whole reconciliation run.
+const clip = (s: string) => (s.length > 100 ? `${s.slice(0, 99)}…` : s);
+
 async function ledgerSum(db: Db): Promise<CheckResult> {
   const [r] = await db.$queryRaw<
     { rows: bigint; total: bigint }[]
@@ -245,7 +249,7 @@ async function bankStatement(db: Db): Promise<CheckResult> {
       AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type = 'BANK_STATEMENT' AND b.key = e.id::text AND b.status = 'RESOLVED')`;
   const late = await db.$queryRaw<{ id: string; memberId: string; endToEndId: string; direction: string; amountFen: bigint }[]>`
     SELECT id, "memberId", "endToEndId", direction::text AS direction, "amountFen" FROM payment_instructions
-    WHERE status = 'INSTRUCTED' AND "businessDate" < current_date - 2`;
+    WHERE status IN ('INSTRUCTED', 'ACCEPTED') AND "businessDate" < current_date - 2`;
   // Statements whose opening balance plus their entries is not the closing balance they state.
   const unbalanced = await db.$queryRaw<{ id: string; statementId: string; closingFen: bigint; computedClosingFen: bigint }[]>`
     SELECT s.id, s."statementId", s."closingFen", s."computedClosingFen" FROM bank_statements s
@@ -308,7 +312,7 @@ async function bankStatement(db: Db): Promise<CheckResult> {
               unit: 'ENTRY',
               expected: 'a status for a payment we instructed',
               actual: `${e.status ?? 'no status'} ${e.endToEndId}`,
-              difference: `${e.outcome}: ${e.detail ?? ''}`.trim(),
+              difference: clip(`${e.outcome}: ${e.detail ?? ''}`.trim()),
               references,
             };
       }),
@@ -319,7 +323,7 @@ async function bankStatement(db: Db): Promise<CheckResult> {
         unit: 'ENTRY',
         expected: e.status === 'DUPLICATE' ? 'booked once' : 'a matching instruction or deposit',
         actual: `${e.direction} ${formatFen(e.amountFen)} CNY`,
-        difference: `${e.status}: ${e.detail ?? ''}`.trim(),
+        difference: clip(`${e.status}: ${e.detail ?? ''}`.trim()),
         references: { bankRef: e.bankRef, endToEndId: e.endToEndId },
       })),
       ...late.map((i): Difference => ({

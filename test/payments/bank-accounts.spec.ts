@@ -119,6 +119,23 @@ describe('member bank accounts (SPEC §6.5): four eyes by person, withdrawals on
     expect(row).toMatchObject({ status: 'VERIFIED', proposedByStaffId: null, decidedByStaffId: firstStaffId });
   });
 
+  it('the OpenAPI document shows the bank routes', async () => {
+    const doc = await t.client().get<{ paths: Record<string, Record<string, unknown>> }>('/openapi.json');
+    expect(doc.status).toBe(200);
+    const routes = Object.entries(doc.body.paths).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`));
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'POST /v1/members/{id}/bank-accounts',
+        'GET /v1/members/{id}/bank-accounts',
+        'POST /v1/bank-accounts/{id}/approve',
+        'POST /v1/bank-accounts/{id}/reject',
+        'GET /v1/payment-instructions',
+        'POST /v1/bank-statements',
+        'POST /v1/payment-status-reports',
+      ]),
+    );
+  });
+
   it('lists newest first, a page at a time; clearing sees every member', async () => {
     const all = await t.clearing.get<{ items: Account[] }>(`/v1/members/${m.id}/bank-accounts?limit=500`);
     const seen: string[] = [];

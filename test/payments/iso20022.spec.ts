@@ -263,7 +263,7 @@ describe('ISO 20022 with the bank: pain.001 out, camt.053 and pain.002 in (SPEC 
         i.status,
       ]),
     );
-    expect([instructions.get(rejected.id), instructions.get(settled.id)]).toEqual(['REJECTED', 'CONFIRMED']);
+    expect([instructions.get(rejected.id), instructions.get(settled.id)]).toEqual(['REJECTED', 'ACCEPTED']);
 
     const rejections = await breaks('PAYMENT_REJECTED');
     expect(rejections).toEqual([
@@ -293,6 +293,35 @@ describe('ISO 20022 with the bank: pain.001 out, camt.053 and pain.002 in (SPEC 
     validatePain001(file.text);
     expect(file.text).not.toContain(e2e('rejected'));
     expect(file.text).toContain(e2e('settled'));
+
+    // The statement then books the accepted payment (matched, now CONFIRMED); a booking of the rejected one is a break.
+    const booked = await upload(
+      fixture('camt053-xsi-first.xml')
+        .replace('STMT-20261125-XSI', 'STMT-20261125-AFTER-PSR')
+        .replace('BK20261125001', 'BK20261125101')
+        .replace('BK20261125002', 'BK20261125102')
+        .replace('TC20261125A1B2C3D4E5F6A7B8C9D0E1F2', e2e('rejected'))
+        .replace(
+          '<Amt Ccy="CNY">130.00</Amt>\n        <CdtDbtInd>CRDT</CdtDbtInd>',
+          '<Amt Ccy="CNY">50.00</Amt>\n        <CdtDbtInd>DBIT</CdtDbtInd>',
+        )
+        .replace('NOTPROVIDED', e2e('settled'))
+        .replace('<Amt Ccy="CNY">10030.00</Amt>', '<Amt Ccy="CNY">9850.00</Amt>'),
+    );
+    expect(booked.status, booked.text).toBe(201);
+    expect(booked.body.balances).toMatchObject({ closing: '9850.00', consistent: true });
+    expect(booked.body.items.map((i) => [i.endToEndId, i.status])).toEqual([
+      [e2e('rejected'), 'MISMATCH'],
+      [e2e('settled'), 'MATCHED'],
+    ]);
+    const after = await t.prisma.paymentInstruction.findMany({ where: { memberId: { in: [rejected.id, settled.id] } } });
+    expect(new Map(after.map((i) => [i.memberId, i.status]))).toEqual(
+      new Map([
+        [rejected.id, 'REJECTED'],
+        [settled.id, 'CONFIRMED'],
+      ]),
+    );
+    expect(await cash(rejected)).toBe('1000.00');
     await expectLedgerConsistent(t.prisma);
   });
 

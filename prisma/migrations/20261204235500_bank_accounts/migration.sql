@@ -6,6 +6,7 @@ CREATE TYPE "PaymentStatusOutcome" AS ENUM ('CONFIRMED', 'RETURNED', 'NOTED', 'U
 
 -- AlterEnum
 ALTER TYPE "PaymentInstructionStatus" ADD VALUE 'REJECTED';
+ALTER TYPE "PaymentInstructionStatus" ADD VALUE 'ACCEPTED';
 
 -- AlterEnum
 ALTER TYPE "TransferKind" ADD VALUE 'WITHDRAWAL_RETURN';
