@@ -208,6 +208,29 @@ async function indexFixings(api: CliApi, io: Io, args: string[]): Promise<number
 /** Commands that read public routes: they run without a key. */
 export const PUBLIC_COMMANDS: ReadonlySet<string> = new Set(['indices fixings']);
 
+async function paymentStatusImport(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values, positionals } = opts(args, []);
+  const file = positionals[0];
+  if (!file) throw new UsageError('give the status report: payment-status import <file.xml>');
+  const content = await readFile(file, 'utf8');
+  const res = JSON.parse(
+    (await api.request('POST', '/v1/payment-status-reports', { raw: content, contentType: 'application/xml' })).text,
+  ) as {
+    messageId: string;
+    transactions: number;
+    replayed: boolean;
+    items: Record<string, unknown>[];
+  };
+  if (values.json) io.out(JSON.stringify(res, null, 2));
+  else {
+    io.out(table(res.items, ['endToEndId', 'status', 'reasonCode', 'amount', 'outcome', 'detail']));
+    io.out(
+      `\nstatus report ${res.messageId}: ${res.transactions} transaction(s)${res.replayed ? ' (already imported: nothing changed)' : ''}`,
+    );
+  }
+  return 0;
+}
+
 export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => Promise<number>> = {
   'settlement run': settlementRun,
   'recon run': reconRun,
@@ -216,4 +239,5 @@ export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => P
   'payments export': paymentsExport,
   'bank-statement import': bankStatementImport,
   'indices fixings': indexFixings,
+  'payment-status import': paymentStatusImport,
 };

@@ -25,6 +25,7 @@ const USAGE = `usage: npm run cli -- <command> [--json]
   payments export --date D [--format pain001|csv|json] [--out FILE]
   bank-statement import FILE.xml|FILE.csv    camt.053 XML or the statement CSV
   indices fixings CODE [--from D] [--to D]   a token index's published fixings (no key needed)
+  payment-status import FILE.xml             pain.002 status report (RJCT returns the payment)
 
 HTTP commands use TOKENCLEAR_API (default http://127.0.0.1:3000) and TOKENCLEAR_KEY (a clearing key),
 or --api / --key. Exit codes: 0 ok, 1 failed, 2 usage, 3 API refused or unreachable.`;

@@ -8,6 +8,7 @@ import type { Principal } from '../platform/http/request-context.js';
 import type { Tx } from '../platform/prisma/prisma.service.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import { BankAccountsService } from '../payments/bank-accounts.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { LedgerEvents } from './ledger.events.js';
@@ -27,6 +28,7 @@ export class CashService {
     private readonly events: LedgerEvents,
     private readonly withdrawals: WithdrawalsRepository,
     private readonly outbox: OutboxService,
+    private readonly bankAccounts: BankAccountsService,
   ) {}
 
   /**
@@ -89,7 +91,16 @@ export class CashService {
     }
     return this.tx.run(async (tx) => {
       const businessDate = this.clock.businessDate();
-      const w = await this.withdrawals.create(tx, { id, memberId, amountFen, requestedByKeyId: principal.keyId, businessDate });
+      // Paid only to a verified account (SPEC §6.5): 409 NO_VERIFIED_BANK_ACCOUNT otherwise.
+      const payee = await this.bankAccounts.payee(tx, memberId);
+      const w = await this.withdrawals.create(tx, {
+        id,
+        memberId,
+        amountFen,
+        requestedByKeyId: principal.keyId,
+        businessDate,
+        bankAccountId: payee.id,
+      });
       await this.ledger.post(tx, [
         {
           idempotencyKey: `withdrawal.${w.id}.hold`,

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { BankAccountsModule } from '../payments/bank-accounts.module.js';
 import { CashService } from './cash.service.js';
 import { LedgerQueries } from './ledger-queries.service.js';
 import { LedgerController } from './ledger.controller.js';
@@ -8,6 +9,7 @@ import { LedgerService } from './ledger.service.js';
 import { WithdrawalsRepository } from './withdrawals.repository.js';
 
 @Module({
+  imports: [BankAccountsModule],
   controllers: [LedgerController],
   providers: [LedgerRepository, LedgerService, CashService, LedgerQueries, LedgerEvents, WithdrawalsRepository],
   exports: [LedgerService, LedgerRepository, LedgerQueries, LedgerEvents, CashService],

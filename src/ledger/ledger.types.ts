@@ -14,6 +14,7 @@ export const TRANSFER_KINDS = [
   'ESCROW_REFUND',
   'PENALTY',
   'ADJUSTMENT',
+  'WITHDRAWAL_RETURN',
 ] as const satisfies readonly TransferKind[];
 
 export type MemberAccountType = Extract<AccountType, 'CASH' | 'MARGIN' | 'ESCROW' | 'PENDING'>;

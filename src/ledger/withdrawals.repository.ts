@@ -12,7 +12,7 @@ export class WithdrawalsRepository {
 
   create(
     db: Db,
-    data: { id?: string; memberId: string; amountFen: bigint; requestedByKeyId: string; businessDate: string },
+    data: { id?: string; memberId: string; amountFen: bigint; requestedByKeyId: string; businessDate: string; bankAccountId?: string },
   ): Promise<Withdrawal> {
     return db.withdrawal.create({ data: { ...data, businessDate: dateColumn(data.businessDate) } });
   }

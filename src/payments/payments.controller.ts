@@ -10,6 +10,7 @@ import { Clock } from '../platform/time/clock.js';
 import { addDays } from '../platform/time/business-date.js';
 import { assertBusinessDate } from '../platform/http/params.js';
 import { PaymentInstructionsQueryDto } from './payments.dto.js';
+import { PaymentStatusService } from './payment-status.service.js';
 import { PaymentsService } from './payments.service.js';
 
 @ApiTags('reconciliation')
@@ -19,6 +20,7 @@ import { PaymentsService } from './payments.service.js';
 export class PaymentsController {
   constructor(
     private readonly payments: PaymentsService,
+    private readonly statuses: PaymentStatusService,
     private readonly clock: Clock,
   ) {}
 
@@ -69,8 +71,39 @@ export class PaymentsController {
       entries: statement.entries,
       matched: statement.matched,
       breaks: statement.breaks,
+      // As stated by the bank and as its entries add up; a difference opens a STATEMENT_BALANCE break.
+      balances:
+        statement.openingFen === null || statement.closingFen === null || statement.computedClosingFen === null
+          ? null
+          : {
+              opening: formatFen(statement.openingFen),
+              closing: formatFen(statement.closingFen),
+              computedClosing: formatFen(statement.computedClosingFen),
+              consistent: statement.closingFen === statement.computedClosingFen,
+            },
       replayed,
       items: entries,
+    };
+  }
+
+  /**
+   * pain.002 (application/xml), as the bank sent it: RJCT returns the payment's withdrawals to the
+   * member's cash and opens a break with the bank's reason; ACSC/ACCP confirm the instruction.
+   */
+  @Post('payment-status-reports')
+  @ApiConsumes('application/xml')
+  @Audited('payment-status.import', 'payment-status-report')
+  async statusReport(@CurrentPrincipal() p: Principal, @Body() body: unknown, @Headers('content-type') type?: string) {
+    if (typeof body !== 'string' || !type || type.startsWith('text/csv'))
+      throw new DomainError('UNSUPPORTED_MEDIA_TYPE', 'send the pain.002 file as application/xml');
+    const { report, replayed } = await this.statuses.import(body, p.keyId);
+    return {
+      id: report.id,
+      messageId: report.messageId,
+      originalMessageId: report.originalMessageId,
+      transactions: report.transactions,
+      replayed,
+      items: await this.statuses.entries(report.id),
     };
   }
 }

@@ -7,6 +7,7 @@ import { dateColumn } from '../platform/time/business-date.js';
 const STATEMENT_LOCK = 727_276;
 
 export type NamedInstruction = PaymentInstruction & { memberName: string };
+export type Payee = { memberId: string; bankCode: string; accountNumber: string; holderName: string };
 
 /** Payment instructions (what the bank is told to move) and bank statements (what it moved). */
 @Injectable()
@@ -70,7 +71,16 @@ export class PaymentsRepository {
 
   createStatement(
     db: Db,
-    data: { fileHash: string; format: string; statementId: string; entries: number; uploadedBy?: string },
+    data: {
+      fileHash: string;
+      format: string;
+      statementId: string;
+      entries: number;
+      uploadedBy?: string;
+      openingFen?: bigint;
+      closingFen?: bigint;
+      computedClosingFen?: bigint;
+    },
   ): Promise<BankStatement> {
     return db.bankStatement.create({ data: { ...data, matched: 0, breaks: 0 } });
   }
@@ -95,11 +105,39 @@ export class PaymentsRepository {
 
   async confirmInstructions(db: Db, ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await db.paymentInstruction.updateMany({ where: { id: { in: ids } }, data: { status: 'CONFIRMED', confirmedAt: new Date() } });
+    await db.paymentInstruction.updateMany({
+      where: { id: { in: ids }, status: { in: ['INSTRUCTED', 'ACCEPTED'] } },
+      data: { status: 'CONFIRMED', confirmedAt: new Date() },
+    });
   }
 
   async createEntries(db: Db, entries: Prisma.BankStatementEntryCreateManyInput[]): Promise<void> {
     await db.bankStatementEntry.createMany({ data: entries });
+  }
+
+  /**
+   * Who each member's payout goes to: the verified account its latest withdrawal paid out that
+   * day recorded, else (withdrawals from before accounts were recorded) its latest verified one.
+   */
+  payees(db: Db, businessDate: string, memberIds: string[]): Promise<Payee[]> {
+    if (memberIds.length === 0) return Promise.resolve([]);
+    return db.$queryRaw<Payee[]>`
+      WITH paid AS (
+        SELECT DISTINCT ON (w."memberId") w."memberId", w."bankAccountId" AS id
+        FROM transfers t JOIN withdrawals w ON w.id = t."withdrawalId"
+        WHERE t.kind = 'WITHDRAWAL' AND t."businessDate" = ${businessDate}::date
+          AND w."memberId" = ANY(${memberIds}::uuid[]) AND w."bankAccountId" IS NOT NULL
+        ORDER BY w."memberId", t.seq DESC
+      ), latest AS (
+        SELECT DISTINCT ON ("memberId") "memberId", id FROM bank_accounts
+        WHERE "memberId" = ANY(${memberIds}::uuid[]) AND status = 'VERIFIED'
+        ORDER BY "memberId", "decidedAt" DESC, id DESC
+      )
+      SELECT m."memberId", b."bankCode", b."accountNumber", b."holderName"
+      FROM unnest(${memberIds}::uuid[]) AS m("memberId")
+      LEFT JOIN paid p ON p."memberId" = m."memberId"
+      LEFT JOIN latest l ON l."memberId" = m."memberId"
+      JOIN bank_accounts b ON b.id = COALESCE(p.id, l.id)`;
   }
 
   entries(db: Db, statementId: string): Promise<BankStatementEntry[]> {

@@ -1,8 +1,9 @@
-import { Injectable, Logger } from '@nestjs/common';
-import { createHash } from 'node:crypto';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BankStatement } from '../generated/prisma/client.js';
 import { CashService } from '../ledger/cash.service.js';
 import { LedgerEvents } from '../ledger/ledger.events.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import { formatFen } from '../platform/money/money.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
@@ -14,11 +15,18 @@ import { renderPain001 } from './domain/pain001.js';
 import { counterparts, matchEntry } from './domain/statement-matching.js';
 import { PaymentsRepository, type NamedInstruction } from './payments.repository.js';
 
-export const CCP_NAME = 'TokenClear CCP';
-
 /** End-to-end id of a member's net payment for a date: ≤ 35 characters, stable across exports. */
 export function endToEndId(businessDate: string, memberId: string): string {
   return `TC${businessDate.replace(/-/g, '')}${memberId.replace(/-/g, '').slice(0, 24).toUpperCase()}`;
+}
+
+/**
+ * A MsgId no export has used (a bank refuses a file whose MsgId it has seen): the date, the time
+ * in base 36 and 40 random bits — 29 characters, within Max35Text.
+ */
+export function paymentMessageId(businessDate: string, now: Date): string {
+  const stamp = now.getTime().toString(36).toUpperCase().padStart(9, '0');
+  return `TC-${businessDate.replace(/-/g, '')}-${stamp}-${randomBytes(5).toString('hex').toUpperCase().slice(0, 8)}`;
 }
 
 /**
@@ -36,6 +44,7 @@ export class PaymentsService {
     private readonly cash: CashService,
     private readonly recon: ReconciliationService,
     private readonly events: LedgerEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -67,21 +76,43 @@ export class PaymentsService {
     await this.repo.upsertInstructions(this.tx.root, businessDate, due);
   }
 
+  /** From the CCP's account to each member's verified account; a fresh MsgId, the instructions' own EndToEndIds. */
   async pain001(businessDate: string, now: Date): Promise<string> {
-    const pay = (await this.instructions(businessDate)).filter((i) => i.direction === 'PAY');
+    const pay = (await this.instructions(businessDate)).filter((i) => i.direction === 'PAY' && i.status !== 'REJECTED');
     if (pay.length === 0) throw new DomainError('NO_PAYMENTS', `nothing to pay out for ${businessDate}`);
+    const payees = new Map(
+      (
+        await this.repo.payees(
+          this.tx.root,
+          businessDate,
+          pay.map((i) => i.memberId),
+        )
+      ).map((p) => [p.memberId, p]),
+    );
+    const missing = pay.filter((i) => !payees.has(i.memberId));
+    if (missing.length > 0)
+      throw new DomainError(
+        'NO_VERIFIED_BANK_ACCOUNT',
+        `no verified bank account to pay ${missing.map((i) => `${i.memberName} (${i.memberId})`).join(', ')}`,
+      );
+    const ccp = this.config.ccpBank;
     return renderPain001({
-      messageId: `TC-PAY-${businessDate.replace(/-/g, '')}`,
+      messageId: paymentMessageId(businessDate, now),
       createdAt: now,
       executionDate: businessDate,
-      debtorName: CCP_NAME,
-      debtorAccount: 'bank:settlement',
-      transfers: pay.map((i) => ({
-        endToEndId: i.endToEndId,
-        amountFen: i.amountFen,
-        creditorName: i.memberName,
-        creditorAccount: i.memberId,
-      })),
+      debtorName: ccp.name,
+      debtorAccount: ccp.accountNumber,
+      debtorAgentCnaps: ccp.bankCode,
+      transfers: pay.map((i) => {
+        const payee = payees.get(i.memberId)!;
+        return {
+          endToEndId: i.endToEndId,
+          amountFen: i.amountFen,
+          creditorName: payee.holderName,
+          creditorAccount: payee.accountNumber,
+          creditorAgentCnaps: payee.bankCode,
+        };
+      }),
     });
   }
 
@@ -125,6 +156,9 @@ export class PaymentsService {
           statementId: parsed.statementId,
           entries: parsed.entries.length,
           uploadedBy,
+          openingFen: parsed.balances?.openingFen,
+          closingFen: parsed.balances?.closingFen,
+          computedClosingFen: parsed.balances?.computedClosingFen,
         });
         const found = await this.repo.counterparts(
           tx,

@@ -7,6 +7,10 @@ import type { CheckName, CheckResult, Difference } from './checks.js';
 
 // Every check is one or two set-based statements over the whole data; none loops over rows.
 
+// A break's expected, actual and difference are VARCHAR(100): a longer description (an entry's
+// detail is up to 300) must not fail the whole reconciliation run.
+const clip = (s: string) => (s.length > 100 ? `${s.slice(0, 99)}…` : s);
+
 async function ledgerSum(db: Db): Promise<CheckResult> {
   const [r] = await db.$queryRaw<
     { rows: bigint; total: bigint }[]
@@ -247,14 +251,73 @@ async function bankStatement(db: Db): Promise<CheckResult> {
       AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type = 'BANK_STATEMENT' AND b.key = e.id::text AND b.status = 'RESOLVED')`;
   const late = await db.$queryRaw<{ id: string; memberId: string; endToEndId: string; direction: string; amountFen: bigint }[]>`
     SELECT id, "memberId", "endToEndId", direction::text AS direction, "amountFen" FROM payment_instructions
-    WHERE status = 'INSTRUCTED' AND "businessDate" < current_date - 2`;
+    WHERE status IN ('INSTRUCTED', 'ACCEPTED') AND "businessDate" < current_date - 2`;
+  // Statements whose opening balance plus their entries is not the closing balance they state.
+  const unbalanced = await db.$queryRaw<{ id: string; statementId: string; closingFen: bigint; computedClosingFen: bigint }[]>`
+    SELECT s.id, s."statementId", s."closingFen", s."computedClosingFen" FROM bank_statements s
+    WHERE s."closingFen" IS DISTINCT FROM s."computedClosingFen" AND s."computedClosingFen" IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type = 'STATEMENT_BALANCE' AND b.key = s.id::text AND b.status = 'RESOLVED')`;
+  // What the bank's pain.002 reports said that needs a person: rejections (returned to the member), unknown or contradicting statuses.
+  const statuses = await db.$queryRaw<
+    {
+      id: string;
+      endToEndId: string;
+      status: string | null;
+      reasonCode: string | null;
+      reasonInfo: string | null;
+      outcome: string;
+      memberId: string | null;
+      amountFen: bigint | null;
+      detail: string | null;
+      messageId: string;
+    }[]
+  >`
+    SELECT e.id, e."endToEndId", e.status, e."reasonCode", e."reasonInfo", e.outcome::text AS outcome, e."memberId", e."amountFen", e.detail, r."messageId"
+    FROM payment_status_entries e JOIN payment_status_reports r ON r.id = e."reportId"
+    WHERE e.outcome IN ('RETURNED', 'UNKNOWN', 'CONFLICT')
+      AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type IN ('PAYMENT_REJECTED', 'PAYMENT_STATUS') AND b.key = e.id::text AND b.status = 'RESOLVED')`;
   const [{ n }] = await db.$queryRaw<
     { n: bigint }[]
-  >`SELECT (SELECT count(*) FROM bank_statement_entries) + (SELECT count(*) FROM payment_instructions) AS n`;
+  >`SELECT (SELECT count(*) FROM bank_statement_entries) + (SELECT count(*) FROM payment_instructions)
+      + (SELECT count(*) FROM bank_statements) + (SELECT count(*) FROM payment_status_entries) AS n`;
   return {
     name: 'BANK_STATEMENT',
     rowsExamined: Number(n),
     differences: [
+      ...unbalanced.map((s): Difference => ({
+        type: 'STATEMENT_BALANCE',
+        key: s.id,
+        memberId: null,
+        unit: 'CNY',
+        expected: formatFen(s.computedClosingFen),
+        actual: formatFen(s.closingFen),
+        difference: formatFen(s.closingFen - s.computedClosingFen),
+        references: { bankStatementId: s.id, statementId: s.statementId },
+      })),
+      ...statuses.map((e): Difference => {
+        const references = { endToEndId: e.endToEndId, reasonCode: e.reasonCode, reasonInfo: e.reasonInfo, statusReport: e.messageId };
+        return e.outcome === 'RETURNED'
+          ? {
+              type: 'PAYMENT_REJECTED',
+              key: e.id,
+              memberId: e.memberId,
+              unit: 'CNY',
+              expected: `${formatFen(e.amountFen ?? 0n)} paid to the member's bank account`,
+              actual: `RJCT ${e.reasonCode ?? ''}`.trim(),
+              difference: formatFen(e.amountFen ?? 0n),
+              references,
+            }
+          : {
+              type: 'PAYMENT_STATUS',
+              key: e.id,
+              memberId: e.memberId,
+              unit: 'ENTRY',
+              expected: 'a status for a payment we instructed',
+              actual: `${e.status ?? 'no status'} ${e.endToEndId}`,
+              difference: clip(`${e.outcome}: ${e.detail ?? ''}`.trim()),
+              references,
+            };
+      }),
       ...entries.map((e): Difference => ({
         type: 'BANK_STATEMENT',
         key: e.id,
@@ -262,7 +325,7 @@ async function bankStatement(db: Db): Promise<CheckResult> {
         unit: 'ENTRY',
         expected: e.status === 'DUPLICATE' ? 'booked once' : 'a matching instruction or deposit',
         actual: `${e.direction} ${formatFen(e.amountFen)} CNY`,
-        difference: `${e.status}: ${e.detail ?? ''}`.trim(),
+        difference: clip(`${e.status}: ${e.detail ?? ''}`.trim()),
         references: { bankRef: e.bankRef, endToEndId: e.endToEndId },
       })),
       ...late.map((i): Difference => ({

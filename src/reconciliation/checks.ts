@@ -1,6 +1,6 @@
 /** One difference a check found: becomes (or keeps open) a Break. */
 export interface Difference {
-  type: CheckName;
+  type: BreakType;
   /** Identity of the difference within its type, stable across runs. */
   key: string;
   memberId: string | null;
@@ -29,3 +29,10 @@ export const CHECK_NAMES = [
   'INDEX_CHAIN',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
+
+/**
+ * Breaks a check can open besides its own name: the bank statement check also reports statements
+ * whose balances do not add up and the bank's payment status reports (rejections, unknown ids).
+ */
+export const BREAK_TYPES = [...CHECK_NAMES, 'STATEMENT_BALANCE', 'PAYMENT_REJECTED', 'PAYMENT_STATUS'] as const;
+export type BreakType = (typeof BREAK_TYPES)[number];

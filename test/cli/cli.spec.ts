@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
-import { type TestMember } from '../harness/factories.js';
+import { verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { assertBuilt, childEnv, ROOT, spawnNode } from '../harness/processes.js';
 import { endedDayWithTrade } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -25,6 +25,7 @@ describe('clearing CLI against a live server', () => {
     assertBuilt();
     t = await startTestApp({ env: { LOG_LEVEL: 'error' } });
     ({ a } = await endedDayWithTrade(t, 'CLI-1'));
+    await verifiedBankAccount(t, a);
   });
   afterAll(() => t.close());
 
@@ -95,6 +96,18 @@ describe('clearing CLI against a live server', () => {
     expect(imported.output).toContain('1 entries, 0 matched, 1 to investigate');
     expect((await cli(['bank-statement', 'import', file])).output).toContain('already imported');
     expect((await cli(['breaks', 'list', '--type', 'BANK_STATEMENT'])).output).toContain('UNMATCHED');
+
+    const report = join(dir, 'pain002.xml');
+    writeFileSync(
+      report,
+      readFileSync(join(ROOT, 'test/fixtures/iso20022/pain002-rjct-acsc.xml'), 'utf8').replace('ICBC-PSR-20261125-01', 'ICBC-PSR-CLI'),
+    );
+    const statuses = await cli(['payment-status', 'import', report]);
+    expect(statuses.code, statuses.output).toBe(0);
+    expect(statuses.output).toMatch(/TC20261125A1B2C3D4E5F6A7B8C9D0E1F2\s+RJCT\s+AC04\s+\S*\s*UNKNOWN/);
+    expect(statuses.output).toContain('status report ICBC-PSR-CLI: 2 transaction(s)');
+    expect((await cli(['payment-status', 'import', report])).output).toContain('already imported');
+    expect((await cli(['payment-status', 'import'])).code).toBe(2);
   });
 
   it('exits 3 when the API is unreachable', async () => {

@@ -167,6 +167,28 @@ describe('clearing console and public market board in a real browser', () => {
     expect(await page.getByRole('alert').count()).toBe(0);
   });
 
+  it("the member page lists the member's bank accounts; clearing approves a pending one", async () => {
+    const proposed = await a.client.post<{ id: string }>(`/v1/members/${a.id}/bank-accounts`, {
+      bankCode: '103100000026',
+      accountNumber: '6228480010001234567',
+      holderName: 'Console Test Holder',
+    });
+    expect(proposed.status, proposed.text).toBe(201);
+    const name = (await t.clearing.get<{ name: string }>(`/v1/members/${a.id}`)).body.name;
+    await newPage();
+    await signIn(t.clearingKey);
+    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('link', { name, exact: true }).click();
+    await page.getByRole('heading', { name: 'Bank accounts' }).waitFor();
+    await page.getByText('6228480010001234567').waitFor();
+    await page.getByRole('button', { name: 'approve 6228480010001234567' }).click();
+    await expect
+      .poll(async () => (await t.prisma.bankAccount.findUniqueOrThrow({ where: { id: proposed.body.id } })).status)
+      .toBe('VERIFIED');
+    await expect.poll(() => page.getByRole('button', { name: 'approve 6228480010001234567' }).count()).toBe(0);
+    expect(await page.getByRole('alert').count()).toBe(0);
+  });
+
   it('pages through a list longer than a page: the rows past the first page appear after "Load more"', async () => {
     for (let i = 0; i < 3; i++) await createMember(t, 'BUYER', `paging-member-${i}`);
     // Every member, page after page, as the API orders them.

@@ -88,6 +88,15 @@ describe(`fault injection under load (${SECONDS} s, seed ${SEED})`, () => {
         await ok(
           clearing.post(`/v1/members/${m.id}/deposits`, { amount: '100000.00', currency: 'CNY', reference: `INIT-${m.id.slice(0, 8)}` }),
         );
+        // Withdrawals pay to a verified bank account: the member proposes one, clearing verifies it.
+        const account = await ok(
+          new ApiClient(bases[0], k.key).post<{ id: string }>(`/v1/members/${m.id}/bank-accounts`, {
+            bankCode: '105100000017',
+            accountNumber: `6222${m.id.replace(/-/g, '').slice(0, 15)}`.replace(/[a-f]/g, '0'),
+            holderName: `${kind} ${m.id.slice(0, 8)}`,
+          }),
+        );
+        await ok(clearing.post(`/v1/bank-accounts/${account.id}/approve`, {}));
         return { id: m.id, key: k.key, kind };
       };
       const ops = [await member('OPERATOR'), await member('OPERATOR')];

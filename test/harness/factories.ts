@@ -38,3 +38,26 @@ export function expectProblem(res: { status: number; headers: Headers; body: unk
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(res.body).toMatchObject({ status, code, type: expect.any(String), title: expect.any(String), detail: expect.any(String) });
 }
+
+let accountSeq = 0;
+
+/**
+ * Gives the member a verified bank account the way production does: the member proposes it, a
+ * clearing person verifies it. Members can only withdraw to one (409 NO_VERIFIED_BANK_ACCOUNT).
+ */
+export async function verifiedBankAccount(
+  t: TestApp,
+  m: TestMember,
+  account: { bankCode?: string; accountNumber?: string; holderName?: string } = {},
+): Promise<{ id: string; bankCode: string; accountNumber: string; holderName: string }> {
+  const body = {
+    bankCode: account.bankCode ?? '105100000017',
+    accountNumber: account.accountNumber ?? `6222${String(Date.now() % 1e9).padStart(9, '0')}${String(++accountSeq).padStart(6, '0')}`,
+    holderName: account.holderName ?? `Holder ${m.id.slice(0, 8)}`,
+  };
+  const proposed = await m.client.post<{ id: string }>(`/v1/members/${m.id}/bank-accounts`, body);
+  expect(proposed.status, proposed.text).toBe(201);
+  const verified = await t.clearing.post(`/v1/bank-accounts/${proposed.body.id}/approve`, {});
+  expect(verified.status, verified.text).toBe(200);
+  return { id: proposed.body.id, ...body };
+}

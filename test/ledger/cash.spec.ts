@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
+import { createMember, expectProblem, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -15,6 +15,7 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
   beforeAll(async () => {
     t = await startTestApp();
     buyer = await createMember(t, 'BUYER');
+    await verifiedBankAccount(t, buyer);
     other = await createMember(t, 'OPERATOR');
   });
   afterAll(() => t.close());

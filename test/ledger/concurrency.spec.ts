@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LedgerService } from '../../src/ledger/ledger.service.js';
 import { HOUSE, memberAccount } from '../../src/ledger/ledger.types.js';
-import { createMember } from '../harness/factories.js';
+import { createMember, verifiedBankAccount } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -14,6 +14,7 @@ describe('ledger under concurrency', () => {
 
   it('200 concurrent 1.00 withdrawals against 100.00: exactly 100 succeed, cash ends at 0.00, never negative, no 5xx', async () => {
     const m = await createMember(t, 'TRADER');
+    await verifiedBankAccount(t, m);
     await t.clearing.post(`/v1/members/${m.id}/deposits`, { amount: '100.00', currency: 'CNY', reference: 'RACE-1' });
     const results = await Promise.all(
       Array.from({ length: 200 }, () => m.client.post(`/v1/members/${m.id}/withdrawals`, { amount: '1.00', currency: 'CNY' })),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMember, type TestMember } from '../harness/factories.js';
+import { createMember, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -19,6 +19,7 @@ describe('a retry after a crash between commit and stored response has one effec
   beforeAll(async () => {
     t = await startTestApp();
     trader = await createMember(t, 'TRADER');
+    await verifiedBankAccount(t, trader);
     await fund(t, trader, '100.00');
   });
   afterAll(() => t.close());

@@ -1,9 +1,13 @@
 import { XMLParser } from 'fast-xml-parser';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatFen, parseAmount } from '../../src/platform/money/money.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { dateColumn } from '../../src/platform/time/business-date.js';
-import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
+import { createMember, expectProblem, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { fund } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -55,6 +59,7 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
   let c: TestMember;
   let day: string;
   let byMember: Map<string, Instruction>;
+  const accounts = new Map<string, { accountNumber: string }>();
   const upload = (body: string, type = 'application/xml') =>
     t.clearing.request<{
       entries: number;
@@ -71,6 +76,7 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     t.app.get(Clock).set(new Date(Date.now() - 5 * 86_400_000));
     day = t.app.get(Clock).businessDate();
     [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    for (const m of [a, b]) accounts.set(m.id, await verifiedBankAccount(t, m));
     await t.clearing.post(`/v1/members/${a.id}/deposits`, { amount: '1000.00', currency: 'CNY', reference: 'DEP-A-1' });
     await fund(t, b, '500.00');
     for (const [m, amount] of [
@@ -114,8 +120,14 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
 
   it('exports pain.001.001.09 that parses back with consistent counts, sums, ids, currency and dates', async () => {
     const res = await t.clearing.request('GET', `/v1/payment-instructions?businessDate=${day}&format=pain001`);
-    expect(res.status).toBe(200);
+    expect(res.status, res.text).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/application\/xml/);
+    // What the bank checks first: the file is valid against the message's schema.
+    const file = join(mkdtempSync(join(tmpdir(), 'tc-bank-')), 'pain001.xml');
+    writeFileSync(file, res.text);
+    execFileSync('xmllint', ['--noout', '--schema', join(import.meta.dirname, '../fixtures/iso20022/pain.001.001.09.xsd'), file], {
+      stdio: 'pipe',
+    });
     const ordered = new XMLParser({ preserveOrder: true, ignoreAttributes: false }).parse(res.text) as Record<string, unknown[]>[];
     const names = (nodes: unknown[]) => (nodes as Record<string, unknown>[]).map((n) => Object.keys(n).find((k) => k !== ':@'));
     const child = (nodes: unknown[], name: string) =>
@@ -151,7 +163,11 @@ describe('payment instructions (pain.001) and bank statements (camt.053)', () =>
     }[];
     expect(
       txs.map((x) => [x.CdtrAcct.Id.Othr.Id, x.PmtId.EndToEndId, x.Amt.InstdAmt['#text'], x.Amt.InstdAmt['@Ccy']]).toSorted(byJson),
-    ).toEqual([a, b].map((m) => [m.id, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY']).toSorted(byJson));
+    ).toEqual(
+      [a, b]
+        .map((m) => [accounts.get(m.id)!.accountNumber, byMember.get(m.id)!.endToEndId, byMember.get(m.id)!.amount, 'CNY'])
+        .toSorted(byJson),
+    );
     for (const x of txs) expect(x.Amt.InstdAmt['#text']).toMatch(/^\d+\.\d{2}$/);
   });
 

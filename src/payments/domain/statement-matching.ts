@@ -52,6 +52,15 @@ function decide(e: StatementEntry, known: Counterparts): EntryDecision {
         detail: `instruction ${e.endToEndId} was already confirmed`,
       },
     };
+  if (instruction?.status === 'REJECTED')
+    return {
+      outcome: {
+        status: 'MISMATCH',
+        matchedType: 'PAYMENT_INSTRUCTION',
+        matchedId: instruction.id,
+        detail: 'rejected by the bank (pain.002) and returned to the member',
+      },
+    };
   if (instruction) {
     const expected = instruction.direction === 'PAY' ? 'DBIT' : 'CRDT';
     if (e.direction !== expected || e.amountFen !== instruction.amountFen) {

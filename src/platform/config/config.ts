@@ -95,6 +95,24 @@ const envSchema = z.object({
   STREAM_IDLE_TIMEOUT_MS: intIn(50, 3_600_000, 30_000),
   STREAM_CLOSE_GRACE_MS: intIn(0, 60_000, 5_000),
   STREAM_MAX_SUBSCRIPTIONS: intIn(1, 10_000, 100),
+  // The CCP's settlement account, the debtor of every pain.001 (dev defaults: a placeholder account).
+  CCP_BANK_CODE: z
+    .string()
+    .regex(/^\d{12}$/, 'must be the 12-digit CNAPS code of the bank')
+    .default('102100099996'),
+  CCP_ACCOUNT_NUMBER: z
+    .string()
+    .regex(/^[A-Za-z0-9]{1,34}$/, 'must be 1-34 letters or digits')
+    .default('0200000000000000001'),
+  CCP_NAME: z
+    .string()
+    .trim()
+    .min(1)
+    .max(140)
+    // It goes into every payment file as the debtor's name, where XML forbids most control characters.
+    // eslint-disable-next-line no-control-regex
+    .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
+    .default('TokenClear CCP'),
 });
 
 export type AppConfig = Readonly<{
@@ -158,6 +176,8 @@ export type AppConfig = Readonly<{
     closeGraceMs: number;
     maxSubscriptions: number;
   };
+  /** The CCP's own settlement account: debtor of every payment file. */
+  ccpBank: { name: string; bankCode: string; accountNumber: string };
 }>;
 
 /** Environment as read, before embedded services fill in missing URLs. */
@@ -231,6 +251,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       closeGraceMs: e.STREAM_CLOSE_GRACE_MS,
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
     },
+    ccpBank: { name: e.CCP_NAME, bankCode: e.CCP_BANK_CODE, accountNumber: e.CCP_ACCOUNT_NUMBER },
   };
 }
 

@@ -80,6 +80,8 @@ export const ERROR_CATALOG = {
   INDEX_CORRECTION_NOT_PENDING: { status: 409, title: 'The index fixing correction has already been decided' },
   BANK_STATEMENT_INVALID: { status: 400, title: 'The bank statement file is malformed' },
   NO_PAYMENTS: { status: 409, title: 'No payments are due on that business date' },
+  NO_VERIFIED_BANK_ACCOUNT: { status: 409, title: 'The member has no verified bank account to pay to' },
+  BANK_ACCOUNT_NOT_PENDING: { status: 409, title: 'The bank account has already been decided' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

@@ -2,12 +2,12 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { Allow, IsDateString, IsIn, IsInt, IsOptional, IsString, IsUUID, Length, Matches, Max, Min } from 'class-validator';
 import { PageQueryDto } from '../../platform/pagination/page.js';
-import { CHECK_NAMES } from '../checks.js';
+import { BREAK_TYPES } from '../checks.js';
 
 export class BreaksQueryDto extends PageQueryDto {
   @ApiPropertyOptional({ enum: ['OPEN', 'RESOLVED', 'CLEARED'] }) @IsOptional() @IsIn(['OPEN', 'RESOLVED', 'CLEARED']) status?:
     'OPEN' | 'RESOLVED' | 'CLEARED';
-  @ApiPropertyOptional({ enum: CHECK_NAMES }) @IsOptional() @IsIn(CHECK_NAMES) type?: string;
+  @ApiPropertyOptional({ enum: BREAK_TYPES }) @IsOptional() @IsIn(BREAK_TYPES) type?: string;
   @ApiPropertyOptional() @IsOptional() @IsUUID() memberId?: string;
   @ApiPropertyOptional({ description: 'only breaks first seen at least this many hours ago' })
   @IsOptional()

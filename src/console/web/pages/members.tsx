@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api, cny, session } from '../api';
 import { More, usePaged } from '../paged';
-import { ErrorBox, Table, useLoad } from '../ui';
+import { ErrorBox, Table, useAction, useLoad } from '../ui';
 
 interface Member {
   id: string;
@@ -11,6 +11,14 @@ interface Member {
 }
 
 type Row = Record<string, unknown>;
+
+interface BankAccount {
+  id: string;
+  bankCode: string;
+  accountNumber: string;
+  holderName: string;
+  status: string;
+}
 
 /** Members, and one member's balances, positions, margin calls and statements. */
 export function Members() {
@@ -87,6 +95,7 @@ function MemberDetail({ id }: { id: string }) {
         }))}
       />
       <More list={calls} what="margin calls" />
+      <BankAccounts memberId={id} />
       <form className="inline" onSubmit={(e) => (e.preventDefault(), void download())}>
         <label>
           statement date <input value={date} onChange={(e) => setDate(e.target.value)} placeholder="YYYY-MM-DD" />
@@ -94,5 +103,49 @@ function MemberDetail({ id }: { id: string }) {
         <button type="submit">Download CSV</button>
       </form>
     </section>
+  );
+}
+
+/** Where the member's payouts go; a pending account is verified by a clearing person other than its proposer. */
+function BankAccounts({ memberId }: { memberId: string }) {
+  const accounts = usePaged<BankAccount>(`/v1/members/${memberId}/bank-accounts`);
+  const { act, error } = useAction(accounts.reload);
+  return (
+    <>
+      <h2>Bank accounts</h2>
+      <ErrorBox error={accounts.error ?? error} />
+      <Table
+        rows={accounts.items}
+        empty="no bank account: the member cannot withdraw"
+        columns={[
+          { title: 'bank (CNAPS)', value: (a) => <code>{a.bankCode}</code> },
+          { title: 'account', value: (a) => <code>{a.accountNumber}</code> },
+          { title: 'holder', value: (a) => a.holderName },
+          { title: 'status', value: (a) => a.status },
+          {
+            title: '',
+            value: (a) =>
+              a.status === 'PENDING' && (
+                <>
+                  <button
+                    onClick={() => act(() => api('POST', `/v1/bank-accounts/${a.id}/approve`, {}))}
+                    aria-label={`approve ${a.accountNumber}`}
+                  >
+                    Approve
+                  </button>{' '}
+                  <button
+                    className="secondary"
+                    onClick={() => act(() => api('POST', `/v1/bank-accounts/${a.id}/reject`, { reason: 'rejected in console' }))}
+                    aria-label={`reject ${a.accountNumber}`}
+                  >
+                    Reject
+                  </button>
+                </>
+              ),
+          },
+        ]}
+      />
+      <More list={accounts} what="bank accounts" />
+    </>
   );
 }
