@@ -98,7 +98,7 @@ export class IndexFixingService {
   /** Every index for one ended date (the cut-off job). */
   async fixAll(businessDate: string = this.lastEndedDate()): Promise<FixingOutcome[]> {
     const out: FixingOutcome[] = [];
-    for (const index of await this.repo.indices(this.tx.root)) out.push(await this.fix(index.code, businessDate));
+    for (const index of await this.repo.allIndices(this.tx.root)) out.push(await this.fix(index.code, businessDate));
     return out;
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { TokenIndexFixing } from '../generated/prisma/client.js';
 import { DomainError } from '../platform/errors/error-codes.js';
-import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import { decodeCursor, encodeCursor, toPage, type Page } from '../platform/pagination/page.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { isoDate } from '../platform/time/business-date.js';
 import type { IndexFixingStaffView, IndexFixingView, TokenIndexView } from './index-fixing.view.js';
@@ -28,9 +28,10 @@ export class IndexQueriesService {
     private readonly repo: IndicesRepository,
   ) {}
 
-  async indices(): Promise<Page<TokenIndexView>> {
+  async indices(cursor: string | undefined, limit: number): Promise<Page<TokenIndexView>> {
+    const rows = await this.repo.indices(this.tx.root, decodeCursor(cursor, /^[A-Za-z0-9-]{1,32}$/), limit);
     const items: TokenIndexView[] = [];
-    for (const index of await this.repo.indices(this.tx.root)) {
+    for (const index of rows.slice(0, limit)) {
       const latest = await this.repo.effectiveBefore(this.tx.root, index.code);
       items.push({
         code: index.code,
@@ -40,7 +41,7 @@ export class IndexQueriesService {
         methodology: METHODOLOGY_PATH,
       });
     }
-    return { items, nextCursor: null };
+    return { items, nextCursor: rows.length > limit ? encodeCursor(rows[limit - 1].code) : null };
   }
 
   async fixings(code: string, q: { from?: string; to?: string; cursor?: string; limit: number }): Promise<Page<IndexFixingView>> {

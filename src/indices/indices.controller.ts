@@ -8,6 +8,7 @@ import { CurrentPrincipal, Public, Roles } from '../platform/auth/auth.decorator
 import { parseAmount } from '../platform/money/money.js';
 import { assertBusinessDate } from '../platform/http/params.js';
 import type { Principal } from '../platform/http/request-context.js';
+import { PageQueryDto } from '../platform/pagination/page.js';
 import { FixingsQueryDto, ProposeCorrectionDto, RunFixingDto } from './dto/indices.dto.js';
 import { IndexCorrectionsService } from './index-corrections.service.js';
 import { IndexFixingService } from './index-fixing.service.js';
@@ -35,8 +36,8 @@ export class IndicesController {
   @Throttle(PUBLIC_THROTTLE)
   @Header('Cache-Control', 'public, max-age=5')
   @ApiOperation({ summary: 'The token indices with their latest effective fixing (public). Methodology: GET /v1/indices/methodology' })
-  list() {
-    return this.queries.indices();
+  list(@Query() q: PageQueryDto) {
+    return this.queries.indices(q.cursor, q.limit ?? 50);
   }
 
   @Get('methodology')

@@ -34,8 +34,18 @@ export interface ChainLink {
  */
 @Injectable()
 export class IndicesRepository {
-  indices(db: Db): Promise<TokenIndex[]> {
+  /** Every index (configured: a handful), by code. */
+  allIndices(db: Db): Promise<TokenIndex[]> {
     return db.tokenIndex.findMany({ orderBy: { code: 'asc' } });
+  }
+
+  /** By code, `limit + 1` of them after `afterCode`. */
+  indices(db: Db, afterCode: string | undefined, limit: number): Promise<TokenIndex[]> {
+    return db.tokenIndex.findMany({
+      where: afterCode ? { code: { gt: afterCode } } : undefined,
+      orderBy: { code: 'asc' },
+      take: limit + 1,
+    });
   }
 
   index(db: Db, code: string): Promise<TokenIndex | null> {

@@ -47,12 +47,13 @@ describe('every list endpoint is paged', () => {
     const problems: string[] = [];
     for (const route of getRoutes(t)) {
       if (route.startsWith('/health') || route === '/metrics' || route.startsWith('/admin')) continue;
-      // Member-scoped routes take a member id; others with parameters are single resources.
-      const path = route.replace(/:id\b/, op.id);
+      // Member-scoped routes take a member id, index routes an index code; others with
+      // parameters are single resources.
+      const path = route.replace(/:id\b/, op.id).replace(/:code\b/, route.startsWith('/v1/indices') ? 'TTI-70B' : ':code');
       if (path.includes(':')) continue;
       const sep = path.includes('?') ? '&' : '?';
       const one = await t.clearing.get<{ items?: unknown[]; nextCursor?: unknown }>(`${path}${sep}limit=1`);
-      if (one.status !== 200 || !Array.isArray(one.body.items)) continue;
+      if (one.status !== 200 || !Array.isArray(one.body?.items)) continue;
       lists.push(route);
       if (one.body.items.length > 1) problems.push(`${route}: limit=1 answered ${one.body.items.length} rows`);
       if (!('nextCursor' in one.body)) problems.push(`${route}: no nextCursor`);
@@ -86,6 +87,9 @@ describe('every list endpoint is paged', () => {
         '/v1/withdrawals',
         '/v1/members/:id/transfers',
         '/v1/staff',
+        '/v1/indices/:code/fixings',
+        '/v1/members/:id/bank-accounts',
+        '/v1/reports/large-traders',
       ]),
     );
   });
