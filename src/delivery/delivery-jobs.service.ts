@@ -179,6 +179,10 @@ export class DeliveryJobsService {
         billableTokens: Number(r.billableTokens),
         ttftBreaches: Number(r.ttftBreaches),
         rateBreaches: Number(r.rateBreaches),
+        meteringDiscrepancies: Number(r.discrepancies),
+        impossibleTimings: Number(r.timingFlags),
+        verificationsPassed: Number(r.verificationsPassed),
+        verificationsFailed: Number(r.verificationsFailed),
       }),
     );
   }

@@ -62,6 +62,26 @@ export function jobView(j: DeliveryJob, seriesCode: string, usage: UsageRecord |
       durationMs: usage?.durationMs ?? null,
     },
     sla: usage ? { ttftBreach: usage.ttftBreach, rateBreach: usage.rateBreach, met: !usage.ttftBreach && !usage.rateBreach } : null,
+    // SPEC §6.1: what the node reported beside what the clearing house counted (and billed).
+    metering: usage
+      ? {
+          reported: { promptTokens: Number(usage.reportedPromptTokens), completionTokens: Number(usage.reportedCompletionTokens) },
+          counted: { promptTokens: Number(usage.promptTokens), completionTokens: Number(usage.completionTokens) },
+          billableTokens: Number(usage.billableTokens),
+          discrepancyBp: usage.discrepancyBp,
+          tokenizer: usage.tokenizer,
+          usageEstimated: usage.usageEstimated,
+          flagged: j.meteringFlagged,
+          reportedTimings: { ttftMs: usage.reportedTtftMs, durationMs: usage.reportedDurationMs },
+          timingFlagged: j.timingFlagged,
+          outputSha256: usage.outputSha256,
+        }
+      : null,
+    verification: {
+      status: j.verification,
+      ...(j.similarityBp !== null ? { similarityBp: j.similarityBp } : {}),
+      ...(j.verifierNodeId ? { verifierNodeId: j.verifierNodeId } : {}),
+    },
     decisions: j.decisions,
     callbackUrl: j.callbackUrl,
   };

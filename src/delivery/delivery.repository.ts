@@ -146,13 +146,28 @@ export class DeliveryRepository {
    * page in operator id order, after `afterOperatorId`, limit + 1 rows.
    */
   quality(db: Db, q: { operatorId?: string; afterOperatorId?: string; limit: number }) {
-    return db.$queryRaw<{ operatorId: string; jobs: bigint; billableTokens: bigint; ttftBreaches: bigint; rateBreaches: bigint }[]>`
-      SELECT "operatorId", count(*)::bigint AS jobs, sum("billableTokens")::bigint AS "billableTokens",
-             count(*) FILTER (WHERE "ttftBreach")::bigint AS "ttftBreaches", count(*) FILTER (WHERE "rateBreach")::bigint AS "rateBreaches"
-      FROM usage_records
-      WHERE (${q.operatorId ?? null}::uuid IS NULL OR "operatorId" = ${q.operatorId ?? null}::uuid)
-        AND (${q.afterOperatorId ?? null}::uuid IS NULL OR "operatorId" > ${q.afterOperatorId ?? null}::uuid)
-      GROUP BY "operatorId" ORDER BY "operatorId"
+    return db.$queryRaw<
+      {
+        operatorId: string;
+        jobs: bigint;
+        billableTokens: bigint;
+        ttftBreaches: bigint;
+        rateBreaches: bigint;
+        discrepancies: bigint;
+        timingFlags: bigint;
+        verificationsPassed: bigint;
+        verificationsFailed: bigint;
+      }[]
+    >`
+      SELECT u."operatorId", count(*)::bigint AS jobs, sum(u."billableTokens")::bigint AS "billableTokens",
+             count(*) FILTER (WHERE u."ttftBreach")::bigint AS "ttftBreaches", count(*) FILTER (WHERE u."rateBreach")::bigint AS "rateBreaches",
+             count(*) FILTER (WHERE j."meteringFlagged")::bigint AS discrepancies, count(*) FILTER (WHERE j."timingFlagged")::bigint AS "timingFlags",
+             count(*) FILTER (WHERE j.verification = 'PASSED')::bigint AS "verificationsPassed",
+             count(*) FILTER (WHERE j.verification = 'FAILED')::bigint AS "verificationsFailed"
+      FROM usage_records u JOIN delivery_jobs j ON j.id = u."jobId"
+      WHERE (${q.operatorId ?? null}::uuid IS NULL OR u."operatorId" = ${q.operatorId ?? null}::uuid)
+        AND (${q.afterOperatorId ?? null}::uuid IS NULL OR u."operatorId" > ${q.afterOperatorId ?? null}::uuid)
+      GROUP BY u."operatorId" ORDER BY u."operatorId"
       LIMIT ${q.limit + 1}`;
   }
 }

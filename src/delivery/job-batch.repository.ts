@@ -178,13 +178,24 @@ export class JobBatchRepository {
     nodeId: string,
     leaseMs: number,
     claims: Claim[],
-  ): Promise<{ id: string; leaseToken: string; leaseExpiresAt: Date; modelClass: string; messages: unknown; maxTokens: number }[]> {
+  ): Promise<
+    {
+      id: string;
+      leaseToken: string;
+      leaseExpiresAt: Date;
+      modelClass: string;
+      messages: unknown;
+      maxTokens: number;
+      seriesId: string;
+      verifiesJobId: string | null;
+    }[]
+  > {
     return db.$queryRaw`
       UPDATE delivery_jobs j SET status = 'LEASED', "leaseToken" = c.token, "leasedAt" = now(), "updatedAt" = now(),
         "leaseExpiresAt" = now() + ${leaseMs}::int * interval '1 millisecond'
       FROM unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.attempt)}::int[], ${claims.map((c) => c.token)}::text[]) AS c(id, attempt, token)
       WHERE j.id = c.id AND CASE WHEN j.attempt = c.attempt AND j.status = 'DISPATCHED' AND j."nodeId" = ${nodeId}::uuid THEN true ELSE false END
-      RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens"`;
+      RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens", j."seriesId", j."verifiesJobId"`;
   }
 
   /** Which of these lease tokens still lease a job (an entry is finished once its token leases none). */

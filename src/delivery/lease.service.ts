@@ -13,6 +13,8 @@ import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { JobBatchRepository } from './job-batch.repository.js';
 import { appendDecision } from './dispatch.service.js';
+import { seedFor } from './domain/verification.js';
+import { ListingCache } from '../markets/listing-cache.js';
 import type { FailJobDto } from './dto/delivery.dto.js';
 import { JobFailures } from './job-failures.js';
 import { CHUNK, entryJobs, leaseToken, newLock, NodeQueues, parseLeaseToken, type QueuedJob } from './node-queues.js';
@@ -24,6 +26,13 @@ export interface LeasedJob {
   modelClass: string;
   messages: unknown;
   maxTokens: number;
+  /** The product's guaranteed rate: the agent sizes its per-job timeout from it. */
+  minTokensPerSecond: number;
+  /**
+   * Sampling seed derived from the job id (a verification re-run carries its original's), asked
+   * of the inference server with temperature 0 so an honest output can be reproduced.
+   */
+  seed: number;
 }
 
 const POLL_MS = 100;
@@ -47,6 +56,7 @@ export class LeaseService implements OnModuleDestroy {
     private readonly nodes: NodeQueues,
     private readonly outbox: OutboxService,
     private readonly failures: JobFailures,
+    private readonly listings: ListingCache,
     events: CapacityEvents,
   ) {
     this.sub = events.heartbeat.subscribe(
@@ -109,6 +119,10 @@ export class LeaseService implements OnModuleDestroy {
     await Promise.all(
       taken.filter((e) => !e.jobs.some((j) => claimed.has(j.jobId))).map((e) => this.nodes.finish(nodeId, e.entryId, e.lock, 'superseded')),
     );
+    const floors = new Map<string, number>();
+    for (const r of rows) {
+      if (!floors.has(r.seriesId)) floors.set(r.seriesId, (await this.listings.seriesById(r.seriesId))?.product.minTokensPerSecond ?? 1);
+    }
     return claims.flatMap((c) => {
       const r = claimed.get(c.id);
       return r
@@ -120,6 +134,8 @@ export class LeaseService implements OnModuleDestroy {
               modelClass: r.modelClass,
               messages: r.messages,
               maxTokens: r.maxTokens,
+              minTokensPerSecond: floors.get(r.seriesId)!,
+              seed: seedFor(r.verifiesJobId ?? r.id),
             },
           ]
         : [];

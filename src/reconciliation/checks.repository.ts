@@ -3,6 +3,7 @@ import { firstBrokenLink, fixingHash } from '../indices/domain/fixing.js';
 import { formatFen } from '../platform/money/money.js';
 import { isoDate } from '../platform/time/business-date.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
+import { meteringDiscrepancy } from './integrity-checks.repository.js';
 import type { CheckName, CheckResult, Difference } from './checks.js';
 
 // Every check is one or two set-based statements over the whole data; none loops over rows.
@@ -352,6 +353,7 @@ const CHECKS: Record<CheckName, (db: Db) => Promise<CheckResult>> = {
   AUDIT_CHAIN: auditChain,
   BANK_STATEMENT: bankStatement,
   INDEX_CHAIN: indexChain,
+  METERING_DISCREPANCY: meteringDiscrepancy,
 };
 
 /**

@@ -27,6 +27,7 @@ export const CHECK_NAMES = [
   'AUDIT_CHAIN',
   'BANK_STATEMENT',
   'INDEX_CHAIN',
+  'METERING_DISCREPANCY',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 

@@ -76,6 +76,7 @@ describe('reconciliation runs and breaks', () => {
       'AUDIT_CHAIN',
       'BANK_STATEMENT',
       'INDEX_CHAIN',
+      'METERING_DISCREPANCY',
     ]);
     expect(r.checks.every((c) => c.differences === 0)).toBe(true);
     // No bank file and no index fixing yet.

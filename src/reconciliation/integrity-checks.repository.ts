@@ -1,0 +1,45 @@
+import type { Db } from '../platform/prisma/prisma.service.js';
+import type { CheckResult } from './checks.js';
+
+/**
+ * Delivery integrity (SPEC §6.1): every completion whose node reported other figures than the
+ * clearing house counted, beyond the product's tolerance, is a METERING_DISCREPANCY break — the
+ * seller was paid the count, the break is for clearing staff to follow up with the operator.
+ * A break once RESOLVED stays resolved (the discrepancy is a fact of the past, not a drift).
+ */
+export async function meteringDiscrepancy(db: Db): Promise<CheckResult> {
+  const rows = await db.$queryRaw<
+    {
+      jobId: string;
+      operatorId: string;
+      obligationId: string;
+      nodeId: string;
+      promptTokens: bigint;
+      completionTokens: bigint;
+      reportedPromptTokens: bigint;
+      reportedCompletionTokens: bigint;
+      discrepancyBp: number;
+      tokenizer: string | null;
+    }[]
+  >`
+    SELECT u."jobId", u."operatorId", u."obligationId", u."nodeId", u."promptTokens", u."completionTokens",
+           u."reportedPromptTokens", u."reportedCompletionTokens", u."discrepancyBp", u.tokenizer
+    FROM usage_records u JOIN delivery_jobs j ON j.id = u."jobId"
+    WHERE j."meteringFlagged"
+      AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type = 'METERING_DISCREPANCY' AND b.key = u."jobId"::text AND b.status = 'RESOLVED')`;
+  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM usage_records`;
+  return {
+    name: 'METERING_DISCREPANCY',
+    rowsExamined: Number(n),
+    differences: rows.map((r) => ({
+      type: 'METERING_DISCREPANCY',
+      key: r.jobId,
+      memberId: r.operatorId,
+      unit: 'TOKENS',
+      expected: `counted ${r.promptTokens} + ${r.completionTokens}`,
+      actual: `reported ${r.reportedPromptTokens} + ${r.reportedCompletionTokens}`,
+      difference: `${r.discrepancyBp} bp`,
+      references: { jobId: r.jobId, obligationId: r.obligationId, nodeId: r.nodeId, tokenizer: r.tokenizer },
+    })),
+  };
+}
