@@ -4,6 +4,7 @@ import { BullBoardModule } from '@bull-board/nestjs';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CapacityModule } from './capacity/capacity.module.js';
 import { ConsoleModule } from './console/console.module.js';
+import { DefaultsModule } from './defaults/defaults.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { PaymentsModule } from './payments/payments.module.js';
@@ -46,6 +47,7 @@ export class AppModule {
         MembersModule,
         StaffModule,
         StreamGatewayModule,
+        DefaultsModule,
       ],
     };
   }

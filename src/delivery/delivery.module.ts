@@ -43,6 +43,6 @@ import { WindowCloseService } from './window-close.service.js';
     WebhooksService,
     OpenObligationsCapacity,
   ],
-  exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService],
+  exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService, ObligationsRepository],
 })
 export class DeliveryModule {}

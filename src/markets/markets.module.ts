@@ -31,6 +31,6 @@ import { OrdersService } from './orders.service.js';
     BlockTradesService,
     MarketDataService,
   ],
-  exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService],
+  exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService, BlockTradesService],
 })
 export class MarketsModule {}

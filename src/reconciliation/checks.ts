@@ -26,5 +26,6 @@ export const CHECK_NAMES = [
   'USAGE_VS_SCHEDULER',
   'AUDIT_CHAIN',
   'BANK_STATEMENT',
+  'DEFAULT_FUND',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];

@@ -11,6 +11,8 @@ import { ExpiryMarginRelease } from './expiry-margin-release.service.js';
 import { ExpiryRunService } from './expiry-run.service.js';
 import { ExpiryVariationMargin } from './expiry-variation-margin.service.js';
 import { FinalPriceService } from './final-price.service.js';
+import { GuaranteeTopUp } from './guarantee-top-up.js';
+import { GuaranteeTopUpRepository } from './guarantee-top-up.repository.js';
 import { MarginCallsRepository } from './margin-calls.repository.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { PriceFixingsService } from './price-fixings.service.js';
@@ -54,6 +56,8 @@ import { StatementsService } from './statements.service.js';
     MarginCallsService,
     EodHandler,
     StatementsService,
+    GuaranteeTopUpRepository,
+    GuaranteeTopUp,
   ],
   exports: [SettlementRunsService, DailySettlementRepository],
 })

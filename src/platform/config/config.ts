@@ -91,6 +91,9 @@ const envSchema = z.object({
   STREAM_IDLE_TIMEOUT_MS: intIn(50, 3_600_000, 30_000),
   STREAM_CLOSE_GRACE_MS: intIn(0, 60_000, 5_000),
   STREAM_MAX_SUBSCRIPTIONS: intIn(1, 10_000, 100),
+  DEFAULT_AUCTION_SECONDS: intIn(1, 7 * 86_400, 3_600),
+  AUTO_PROPOSE_DEFAULT: bool.default(false),
+  DEFAULT_SWEEP_MS: intIn(1_000, 86_400_000, 60_000),
 });
 
 export type AppConfig = Readonly<{
@@ -147,6 +150,13 @@ export type AppConfig = Readonly<{
     /** How long a closing (slow or idle) connection may take to read its close frame before it is cut. */
     closeGraceMs: number;
     maxSubscriptions: number;
+  };
+  defaults: {
+    /** How long a defaulter's lots take sealed bids. */
+    auctionSeconds: number;
+    /** Propose (never approve) a default for a member whose margin call is overdue. */
+    autoPropose: boolean;
+    sweepMs: number;
   };
 }>;
 
@@ -218,6 +228,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       closeGraceMs: e.STREAM_CLOSE_GRACE_MS,
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
     },
+    defaults: { auctionSeconds: e.DEFAULT_AUCTION_SECONDS, autoPropose: e.AUTO_PROPOSE_DEFAULT, sweepMs: e.DEFAULT_SWEEP_MS },
   };
 }
 

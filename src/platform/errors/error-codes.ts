@@ -73,6 +73,12 @@ export const ERROR_CATALOG = {
   BREAK_NOT_OPEN: { status: 409, title: 'The break is no longer open' },
   BANK_STATEMENT_INVALID: { status: 400, title: 'The bank statement file is malformed' },
   NO_PAYMENTS: { status: 409, title: 'No payments are due on that business date' },
+  DEFAULT_ALREADY_OPEN: { status: 409, title: 'The member already has a default proposed or in auction' },
+  DEFAULT_NOT_PROPOSED: { status: 409, title: 'The default has already been decided' },
+  AUCTION_CLOSED: { status: 409, title: 'The default auction is not taking bids' },
+  NO_SUCH_LOT: { status: 422, title: "The defaulter's book has no lot in this series" },
+  BUY_IN_NOT_POSSIBLE: { status: 409, title: 'The obligation has no undelivered tokens to buy in' },
+  NO_STANDBY_CAPACITY: { status: 422, title: 'No standby offer covers the tokens to buy in' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;
