@@ -92,10 +92,6 @@ export class BuyInService {
     return toPage(rows, limit, (o) => `${String(o.createdAt.getTime()).padStart(13, '0')}|${o.id}`, offerView);
   }
 
-  async summary() {
-    return (await this.standby.summary(this.tx.root)).map((r) => ({ ...r, tokens: Number(r.tokens) }));
-  }
-
   /** Clearing's `POST /v1/obligations/:id/buy-in`. */
   async buyIn(obligationId: string): Promise<BuyInResult> {
     if (!isUuid(obligationId)) throw new DomainError('NOT_FOUND', 'obligation not found');

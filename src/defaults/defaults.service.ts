@@ -22,7 +22,10 @@ import type { DefaultView } from './dto/defaults.dto.js';
 
 const CURSOR = /^\d{13}\|[0-9a-f-]{36}$/;
 
-export function defaultView(d: MemberDefault): DefaultView {
+/** The view's fields as a plain object type (the DTO class is for the OpenAPI document). */
+type DefaultFields = { [K in keyof DefaultView]: DefaultView[K] };
+
+export function defaultView(d: MemberDefault): DefaultFields {
   const fen = (v: bigint | null) => (v === null ? null : v.toString());
   return {
     id: d.id,
@@ -63,7 +66,7 @@ export class DefaultsService {
     private readonly clock: Clock,
   ) {}
 
-  async propose(p: Principal, memberId: string, reason: string): Promise<DefaultView> {
+  async propose(p: Principal, memberId: string, reason: string): Promise<DefaultFields> {
     const staffId = personOf(p);
     return defaultView(await this.proposeIn(memberId, reason, { origin: 'API', proposedByStaffId: staffId, proposedByKeyId: p.keyId }));
   }
@@ -83,7 +86,7 @@ export class DefaultsService {
     });
   }
 
-  async approve(p: Principal, id: string): Promise<DefaultView> {
+  async approve(p: Principal, id: string): Promise<DefaultFields> {
     const approved = await this.tx.run(async (tx) => {
       const d = await this.lockProposed(tx, id);
       assertSecondPerson(p, { staffId: d.proposedByStaffId, keyId: d.proposedByKeyId }, 'SELF_APPROVAL');
@@ -206,7 +209,7 @@ export class DefaultsService {
   async list(
     p: Principal,
     q: { status?: 'PROPOSED' | 'AUCTION' | 'COMPLETED'; cursor?: string; limit?: number },
-  ): Promise<Page<DefaultView>> {
+  ): Promise<Page<DefaultFields>> {
     const limit = q.limit ?? 50;
     if (p.role !== 'clearing' && q.status === 'PROPOSED') return { items: [], nextCursor: null };
     const after = decodeCursor(q.cursor, CURSOR);

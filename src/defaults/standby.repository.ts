@@ -38,12 +38,4 @@ export class StandbyRepository {
         status = CASE WHEN "remainingTokens" - ${tokens} = 0 THEN 'EXHAUSTED'::"StandbyOfferStatus" ELSE status END
       WHERE id = ${id}::uuid`;
   }
-
-  /** Open standby tokens per model class and region (the capacity page). */
-  summary(db: Db): Promise<{ modelClass: string; region: string; offers: number; tokens: bigint; minPremiumBp: number }[]> {
-    return db.$queryRaw`
-      SELECT o."modelClass", r.region, count(*)::int AS offers, sum(o."remainingTokens")::bigint AS tokens, min(o."premiumBp")::int AS "minPremiumBp"
-      FROM standby_offers o CROSS JOIN unnest(o.regions) AS r(region)
-      WHERE o.status = 'OPEN' GROUP BY 1, 2 ORDER BY 1, 2`;
-  }
 }

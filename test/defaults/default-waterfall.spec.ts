@@ -183,12 +183,13 @@ describe('member default: auction, tear-up and waterfall, exact in fen', () => {
     const lot2 = r.lots.find((l) => l.series === S2)!;
     expect(lot1).toMatchObject({ soldQuantity: 5, tornUpQuantity: 0, lossFen: '2800' });
     expect(lot2).toMatchObject({ soldQuantity: 0, tornUpQuantity: 3, lossFen: '0' });
-    expect(r.awards.map((x) => [x.kind, x.series, x.memberId, x.quantity, x.price]).sort()).toEqual(
+    const byText = (p: unknown[], q: unknown[]) => JSON.stringify(p).localeCompare(JSON.stringify(q));
+    expect(r.awards.map((x) => [x.kind, x.series, x.memberId, x.quantity, x.price]).sort(byText)).toEqual(
       [
         ['AWARD', S1, w.id, 3, '6.40'],
         ['AWARD', S1, v.id, 2, '6.80'],
         ['TEAR_UP', S2, b.id, 3, '4.50'],
-      ].sort(),
+      ].sort(byText),
     );
     // Loss = X's negative cash after the close-out: 7850 + 2800 = 10650.
     // Margin 4350, guarantee 2000, capital 1000 → 7350; the remaining 3300 from A and B pro rata
