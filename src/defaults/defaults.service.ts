@@ -107,12 +107,15 @@ export class DefaultsService {
           multiplier: multiplier(pos.contractSizeTokens),
         })),
       );
-      const auctionEndsAt = new Date(now.getTime() + this.config.defaults.auctionSeconds * 1000);
+      const auctionMs = this.config.defaults.auctionSeconds * 1000;
+      const auctionEndsAt = new Date(now.getTime() + auctionMs);
+      // The relay delays by wall time (as dispatch does); the close itself checks business time.
+      const notBefore = new Date(Date.now() + auctionMs);
       await this.outbox.enqueue(
         tx,
         'defaults.close-auction',
         { defaultId: d.id },
-        { jobId: `default-close-${d.id}`, notBefore: auctionEndsAt },
+        { jobId: `default-close-${d.id}`, notBefore },
       );
       return this.repo.update(tx, d.id, { status: 'AUCTION', approvedByStaffId: personOf(p), approvedAt: now, auctionEndsAt });
     });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectProblem } from '../harness/factories.js';
+import { createClearingUser, expectProblem } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import {
   closeWindow,
@@ -155,4 +155,67 @@ describe('physical buy-in: a seller goes dark mid-window, a standby operator del
     const recon = await t.clearing.post<{ checks: { name: string; differences: number }[] }>('/v1/reconciliation/runs', {});
     expect(recon.body.checks.filter((c) => c.differences > 0)).toEqual([]);
   }, 120_000);
+});
+
+describe('a seller defaults: its undelivered obligation is bought in at approval, the premium falls to the waterfall', () => {
+  let t: TestApp;
+  let m: PhysicalMarket;
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { DEFAULT_AUCTION_SECONDS: '1', LOG_LEVEL: 'error' } });
+    // Operators hold 100.00 each; the buyer 1,000.00 (400.00 goes to escrow at expiry).
+    m = await physicalMarket(t, {
+      operators: 2,
+      nodesPerOperator: 1,
+      buyers: 1,
+      cash: '100.00',
+      buyerCash: { 0: '1000.00' },
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
+    await expire(t, m);
+  });
+  afterAll(() => t.close());
+
+  it('moves the whole obligation to the standby operator and covers the premium from ccp:capital', async () => {
+    const [op0, op1] = m.operators.map((o) => o.member);
+    const buyer = m.buyers[0];
+    expect(
+      (
+        await op1.client.post('/v1/standby-offers', {
+          modelClass: 'llm-70b-instruct',
+          regions: ['cn-north-1', 'cn-east-1'],
+          tokens: 1_000_000,
+          premiumBp: 5_000,
+        })
+      ).status,
+    ).toBe(201);
+    expect((await t.clearing.post('/v1/ccp/capital', { amount: '150.00', currency: 'CNY', reference: 'CAP-2' })).status).toBe(201);
+    const checker = await createClearingUser(t);
+    const proposed = await t.clearing.post<{ id: string }>('/v1/defaults', { memberId: op0.id, reason: 'stopped delivering' });
+    expect((await checker.client.post(`/v1/defaults/${proposed.body.id}/approve`, {})).status).toBe(200);
+
+    const obligations = await t.prisma.deliveryObligation.findMany({ where: { seriesId: m.seriesId }, orderBy: { seq: 'asc' } });
+    expect(obligations.map((o) => [o.sellerId, o.tokens, o.notionalFen, o.boughtInTokens])).toEqual([
+      [op0.id, 0n, 0n, 1_000_000n],
+      [op1.id, 1_000_000n, 40_000n, 0n],
+    ]);
+    // Premium 50 % of 400.00 = 200.00: op0's 100.00 → −100.00, op1 100.00 → 300.00; the buyer's cash unmoved.
+    expect((await t.clearing.get(`/v1/members/${buyer.id}/balances`)).body).toMatchObject({ cash: '600.00', escrow: '400.00' });
+    expect((await t.clearing.get(`/v1/members/${op1.id}/balances`)).body).toMatchObject({ cash: '300.00' });
+
+    // No positions left to auction (the series expired): the waterfall covers op0's −100.00 from ccp:capital.
+    let report: { status: string; lossFen: string; waterfall: { layer: string; amountFen: string }[] } = {
+      status: '',
+      lossFen: '',
+      waterfall: [],
+    };
+    for (let i = 0; i < 100 && report.status !== 'COMPLETED'; i++) {
+      report = (await t.clearing.get<typeof report>(`/v1/defaults/${proposed.body.id}`)).body;
+      if (report.status !== 'COMPLETED') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(report).toMatchObject({ status: 'COMPLETED', lossFen: '10000' });
+    expect(report.waterfall.map((s) => [s.layer, s.amountFen])).toEqual([['CCP_CAPITAL', '10000']]);
+    expect((await t.clearing.get(`/v1/members/${op0.id}/balances`)).body).toMatchObject({ cash: '0.00' });
+    await expectLedgerConsistent(t.prisma);
+  });
 });

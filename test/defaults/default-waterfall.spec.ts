@@ -120,6 +120,11 @@ describe('member default: auction, tear-up and waterfall, exact in fen', () => {
     expect(await balance(acct(b, 'cash'))).toBe(99_150n);
     const g = await x.client.get(`/v1/members/${x.id}/guarantee`);
     expect(g.body).toMatchObject({ requirement: '20.00', contribution: '20.00' });
+    const st = await x.client.get<{ closingBalances: Record<string, string>; guaranteeFund: unknown }>(
+      `/v1/members/${x.id}/statements/${D}`,
+    );
+    expect(st.body.closingBalances.guarantee).toBe('20.00');
+    expect(st.body.guaranteeFund).toEqual({ requirement: '20.00', contribution: '20.00' });
     const calls = await t.clearing.get<{ items: { memberId: string; amount: string }[] }>('/v1/margin-calls?status=OPEN');
     expect(calls.body.items.find((c) => c.memberId === x.id)?.amount).toBe('78.50');
 
@@ -251,7 +256,9 @@ describe('default declaration: four eyes and a defaulted member locked out', () 
   let y: TestMember;
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { DEFAULT_AUCTION_SECONDS: '1', LOG_LEVEL: 'error' } });
+    t = await startTestApp({
+      env: { DEFAULT_AUCTION_SECONDS: '1', AUTO_PROPOSE_DEFAULT: 'true', DEFAULT_SWEEP_MS: '1000', LOG_LEVEL: 'error' },
+    });
     y = await createMember(t, 'TRADER');
     await fund(t, y, '50.00');
   });
@@ -296,4 +303,34 @@ describe('default declaration: four eyes and a defaulted member locked out', () 
     expect((await t.clearing.get(`/v1/defaults/${id}`)).body).toMatchObject({ status: 'COMPLETED', lossFen: '0', waterfall: [] });
     await expectLedgerConsistent(t.prisma);
   });
+
+  it('AUTO_PROPOSE_DEFAULT proposes (never declares) a default for a member whose margin call is overdue', async () => {
+    const z = await createMember(t, 'TRADER');
+    // An open call past its due time, as a daily run leaves it for a member who did not pay.
+    await t.prisma.marginCall.create({
+      data: { memberId: z.id, businessDate: new Date('2026-12-01'), amountFen: 1_000n, dueAt: new Date(Date.now() - 60_000) },
+    });
+    const proposed = await waitForProposal(t, z.id);
+    expect(proposed).toMatchObject({ origin: 'AUTO', status: 'PROPOSED', proposedBy: null });
+    expect((await t.clearing.get<{ status: string }>(`/v1/members/${z.id}`)).body.status).toBe('ACTIVE');
+    // A person declares it.
+    const approved = await t.clearing.post(`/v1/defaults/${proposed.id}/approve`, {});
+    expect(approved.status, approved.text).toBe(200);
+    expect((await t.clearing.get<{ status: string }>(`/v1/members/${z.id}`)).body.status).toBe('SUSPENDED');
+  });
 });
+
+async function waitForProposal(
+  t: TestApp,
+  memberId: string,
+): Promise<{ id: string; origin: string; status: string; proposedBy: string | null }> {
+  for (let i = 0; i < 100; i++) {
+    const list = await t.clearing.get<{
+      items: { id: string; memberId: string; origin: string; status: string; proposedBy: string | null }[];
+    }>('/v1/defaults?status=PROPOSED');
+    const found = list.body.items.find((d) => d.memberId === memberId);
+    if (found) return found;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error('no default was proposed');
+}
