@@ -111,12 +111,7 @@ export class DefaultsService {
       const auctionEndsAt = new Date(now.getTime() + auctionMs);
       // The relay delays by wall time (as dispatch does); the close itself checks business time.
       const notBefore = new Date(Date.now() + auctionMs);
-      await this.outbox.enqueue(
-        tx,
-        'defaults.close-auction',
-        { defaultId: d.id },
-        { jobId: `default-close-${d.id}`, notBefore },
-      );
+      await this.outbox.enqueue(tx, 'defaults.close-auction', { defaultId: d.id }, { jobId: `default-close-${d.id}`, notBefore });
       return this.repo.update(tx, d.id, { status: 'AUCTION', approvedByStaffId: personOf(p), approvedAt: now, auctionEndsAt });
     });
     this.outbox.poke();
