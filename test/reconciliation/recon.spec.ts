@@ -75,6 +75,7 @@ describe('reconciliation runs and breaks', () => {
       'USAGE_VS_SCHEDULER',
       'AUDIT_CHAIN',
       'BANK_STATEMENT',
+      'DEFAULT_FUND',
     ]);
     expect(r.checks.every((c) => c.differences === 0)).toBe(true);
     expect(r.checks.filter((c) => c.name !== 'BANK_STATEMENT').every((c) => c.rowsExamined > 0)).toBe(true); // no bank file yet
