@@ -124,7 +124,8 @@ export class DefaultsService {
     const priceFen = parseAmount(body.price, 'price');
     const quantity = assertQuantity(body.quantity);
     const bid = await this.tx.run(async (tx) => {
-      const d = isUuid(id) ? await this.repo.find(tx, id) : null;
+      // Locked as the close locks it: a bid either lands before the close reads the bids, or is refused.
+      const d = isUuid(id) ? await this.repo.lock(tx, id) : null;
       if (!d) throw new DomainError('NOT_FOUND', 'default not found');
       if (d.memberId === p.memberId) throw new DomainError('FORBIDDEN_ROLE', 'the defaulter may not bid');
       if (d.status !== 'AUCTION' || !d.auctionEndsAt || this.clock.now() >= d.auctionEndsAt)
