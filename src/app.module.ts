@@ -5,6 +5,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { CapacityModule } from './capacity/capacity.module.js';
 import { ConsoleModule } from './console/console.module.js';
 import { IndicesModule } from './indices/indices.module.js';
+import { DefaultsModule } from './defaults/defaults.module.js';
 import { DeliveryModule } from './delivery/delivery.module.js';
 import { LedgerModule } from './ledger/ledger.module.js';
 import { PaymentsModule } from './payments/payments.module.js';
@@ -48,6 +49,7 @@ export class AppModule {
         MembersModule,
         StaffModule,
         StreamGatewayModule,
+        DefaultsModule,
       ],
     };
   }

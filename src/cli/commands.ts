@@ -231,6 +231,81 @@ async function paymentStatusImport(api: CliApi, io: Io, args: string[]): Promise
   return 0;
 }
 
+interface DefaultReport {
+  id: string;
+  memberId: string;
+  status: string;
+  reason: string;
+  auctionEndsAt: string | null;
+  lossFen: string | null;
+  coveredFen: string | null;
+  uncoveredFen: string | null;
+  lots: Record<string, unknown>[];
+  bids: Record<string, unknown>[];
+  awards: Record<string, unknown>[];
+  waterfall: Record<string, unknown>[];
+}
+
+const DEFAULT_COLUMNS = ['id', 'memberId', 'status', 'origin', 'createdAt', 'auctionEndsAt', 'lossFen', 'uncoveredFen'];
+
+/** `defaults list [--status S]`: every default, newest first. */
+async function defaultsList(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values } = opts(args, ['status']);
+  const items = await everyPage<Record<string, unknown>>(
+    api,
+    `/v1/defaults${values.status ? `?status=${encodeURIComponent(values.status)}` : ''}`,
+  );
+  if (values.json) io.out(JSON.stringify(items, null, 2));
+  else io.out(items.length ? table(items, DEFAULT_COLUMNS) : 'no defaults');
+  return 0;
+}
+
+/** `defaults show <id>`: lots, bids, awards and every waterfall step in fen. */
+async function defaultsShow(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values, positionals } = opts(args, []);
+  const id = positionals[0];
+  if (!id) throw new UsageError('give the default id: defaults show <id>');
+  const d = await api.json<DefaultReport>('GET', `/v1/defaults/${encodeURIComponent(id)}`);
+  if (values.json) {
+    io.out(JSON.stringify(d, null, 2));
+    return 0;
+  }
+  io.out(`default ${d.id} of member ${d.memberId}: ${d.status} (${d.reason})`);
+  if (d.auctionEndsAt) io.out(`auction ends ${d.auctionEndsAt}`);
+  if (d.lots.length)
+    io.out(`\nlots\n${table(d.lots, ['series', 'side', 'quantity', 'referencePrice', 'soldQuantity', 'tornUpQuantity', 'lossFen'])}`);
+  if (d.bids.length) io.out(`\nbids\n${table(d.bids, ['series', 'bidderId', 'price', 'quantity', 'awardedQuantity', 'createdAt'])}`);
+  if (d.awards.length) io.out(`\nclose-out\n${table(d.awards, ['kind', 'series', 'memberId', 'quantity', 'price', 'tradeId'])}`);
+  if (d.waterfall.length) io.out(`\nwaterfall\n${table(d.waterfall, ['seq', 'layer', 'memberId', 'amountFen'])}`);
+  if (d.lossFen !== null) io.out(`\nloss ${d.lossFen} fen: covered ${d.coveredFen}, uncovered ${d.uncoveredFen}`);
+  return 0;
+}
+
+/** `defaults propose --member M --reason R`: the maker's half of a default declaration. */
+async function defaultsPropose(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values } = opts(args, ['member', 'reason']);
+  const d = await api.json<Record<string, unknown>>('POST', '/v1/defaults', {
+    memberId: need(values.member, '--member'),
+    reason: need(values.reason, '--reason'),
+  });
+  io.out(
+    values.json
+      ? JSON.stringify(d, null, 2)
+      : `default ${String(d.id)} PROPOSED: another person approves it with 'defaults approve ${String(d.id)}'`,
+  );
+  return 0;
+}
+
+/** `defaults approve <id>`: a second person declares the default (the member is suspended, the auction opens). */
+async function defaultsApprove(api: CliApi, io: Io, args: string[]): Promise<number> {
+  const { values, positionals } = opts(args, []);
+  const id = positionals[0];
+  if (!id) throw new UsageError('give the default id: defaults approve <id>');
+  const d = await api.json<Record<string, unknown>>('POST', `/v1/defaults/${encodeURIComponent(id)}/approve`, {});
+  io.out(values.json ? JSON.stringify(d, null, 2) : `default ${String(d.id)} ${String(d.status)}: auction ends ${String(d.auctionEndsAt)}`);
+  return 0;
+}
+
 export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => Promise<number>> = {
   'settlement run': settlementRun,
   'recon run': reconRun,
@@ -240,4 +315,8 @@ export const COMMANDS: Record<string, (api: CliApi, io: Io, args: string[]) => P
   'bank-statement import': bankStatementImport,
   'indices fixings': indexFixings,
   'payment-status import': paymentStatusImport,
+  'defaults list': defaultsList,
+  'defaults show': defaultsShow,
+  'defaults propose': defaultsPropose,
+  'defaults approve': defaultsApprove,
 };

@@ -26,6 +26,10 @@ const USAGE = `usage: npm run cli -- <command> [--json]
   bank-statement import FILE.xml|FILE.csv    camt.053 XML or the statement CSV
   indices fixings CODE [--from D] [--to D]   a token index's published fixings (no key needed)
   payment-status import FILE.xml             pain.002 status report (RJCT returns the payment)
+  defaults list [--status PROPOSED|AUCTION|COMPLETED]
+  defaults show ID                           lots, bids, close-out and every waterfall step in fen
+  defaults propose --member ID --reason R    the maker's half of a default declaration
+  defaults approve ID                        a second person declares it: suspension, auction
 
 HTTP commands use TOKENCLEAR_API (default http://127.0.0.1:3000) and TOKENCLEAR_KEY (a clearing key),
 or --api / --key. Exit codes: 0 ok, 1 failed, 2 usage, 3 API refused or unreachable.`;

@@ -45,6 +45,6 @@ import { WindowCloseService } from './window-close.service.js';
     OpenObligationsCapacity,
     TokenCounter,
   ],
-  exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService],
+  exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService, ObligationsRepository],
 })
 export class DeliveryModule {}

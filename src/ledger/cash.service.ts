@@ -146,6 +146,38 @@ export class CashService {
     });
   }
 
+  /**
+   * A defaulted member's withdrawals are frozen: each pending one is refused inside the caller's
+   * transaction and its amount returned pending → cash, where the default's waterfall sees it.
+   */
+  async refusePendingOf(tx: Tx, memberId: string, deciderKeyId: string | null, reason: string): Promise<number> {
+    const pending = await this.withdrawals.pendingOf(tx, memberId);
+    const businessDate = this.clock.businessDate();
+    for (const w of pending) {
+      if (
+        (await this.withdrawals.decide(tx, w.id, {
+          status: 'REJECTED',
+          decidedByKeyId: deciderKeyId,
+          decidedAt: this.clock.now(),
+          reason,
+        })) === 0
+      )
+        continue;
+      await this.ledger.post(tx, [
+        {
+          idempotencyKey: `withdrawal.${w.id}.release`,
+          debit: memberAccount(memberId, 'PENDING'),
+          credit: memberAccount(memberId, 'CASH'),
+          amountFen: w.amountFen,
+          kind: 'WITHDRAWAL_RELEASE',
+          businessDate,
+          refs: { withdrawalId: w.id },
+        },
+      ]);
+    }
+    return pending.length;
+  }
+
   async getWithdrawal(principal: Principal, id: string): Promise<Withdrawal> {
     const w = isUuid(id) ? await this.withdrawals.find(this.tx.root, id) : null;
     if (!w) throw new DomainError('NOT_FOUND', 'withdrawal not found');

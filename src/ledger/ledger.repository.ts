@@ -39,6 +39,7 @@ const MUST_NOT_GO_NEGATIVE: Record<(typeof MEMBER_ACCOUNT_TYPES)[number], boolea
   MARGIN: true,
   ESCROW: true,
   PENDING: true,
+  GUARANTEE: true,
 };
 
 @Injectable()

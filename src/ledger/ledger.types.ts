@@ -15,16 +15,25 @@ export const TRANSFER_KINDS = [
   'PENALTY',
   'ADJUSTMENT',
   'WITHDRAWAL_RETURN',
+  'GUARANTEE_CONTRIBUTION',
+  'CAPITAL',
+  'DEFAULT_CLOSE_OUT',
+  'DEFAULT_WATERFALL',
+  'BUY_IN_PREMIUM',
 ] as const satisfies readonly TransferKind[];
 
-export type MemberAccountType = Extract<AccountType, 'CASH' | 'MARGIN' | 'ESCROW' | 'PENDING'>;
-export const MEMBER_ACCOUNT_TYPES: readonly MemberAccountType[] = ['CASH', 'MARGIN', 'ESCROW', 'PENDING'];
+export type MemberAccountType = Extract<AccountType, 'CASH' | 'MARGIN' | 'ESCROW' | 'PENDING' | 'GUARANTEE'>;
+export const MEMBER_ACCOUNT_TYPES: readonly MemberAccountType[] = ['CASH', 'MARGIN', 'ESCROW', 'PENDING', 'GUARANTEE'];
 
 export const HOUSE = {
   ccpSettlement: 'ccp:settlement',
   ccpFees: 'ccp:fees',
   ccpPenalties: 'ccp:penalties',
   bankSettlement: 'bank:settlement',
+  /** The CCP's own capital: skin in the game, the waterfall's third layer (SPEC §6.4). */
+  ccpCapital: 'ccp:capital',
+  /** Default management: every waterfall step passes through it; zero once a default completes. */
+  ccpDefault: 'ccp:default',
 } as const;
 
 export function memberAccount(memberId: string, type: MemberAccountType): string {

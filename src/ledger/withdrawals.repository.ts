@@ -21,7 +21,7 @@ export class WithdrawalsRepository {
   async decide(
     db: Db,
     id: string,
-    data: { status: 'APPROVED' | 'REJECTED'; decidedByKeyId: string; decidedAt: Date; reason?: string },
+    data: { status: 'APPROVED' | 'REJECTED'; decidedByKeyId: string | null; decidedAt: Date; reason?: string },
   ): Promise<number> {
     const { count } = await db.withdrawal.updateMany({ where: { id, status: 'PENDING' }, data });
     return count;
@@ -42,6 +42,10 @@ export class WithdrawalsRepository {
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: filter.limit + 1,
     });
+  }
+
+  pendingOf(db: Db, memberId: string): Promise<Withdrawal[]> {
+    return db.withdrawal.findMany({ where: { memberId, status: 'PENDING' }, orderBy: { createdAt: 'asc' } });
   }
 
   member(db: Db, id: string): Promise<Member | null> {

@@ -37,6 +37,6 @@ import { PortfolioRepository } from './portfolio.repository.js';
     LargeTradersService,
     PortfolioRepository,
   ],
-  exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService],
+  exports: [MarketsRepository, ListingCache, MarginService, OrdersService, MarketDataService, BlockTradesService],
 })
 export class MarketsModule {}

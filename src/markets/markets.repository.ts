@@ -151,6 +151,11 @@ export class MarketsRepository {
     return (await db.series.findUnique({ where: { code }, select: { id: true } }))?.id ?? null;
   }
 
+  /** A member's resting orders in every series (a default cancels them all). */
+  restingOrdersOf(tx: Tx, memberId: string): Promise<Order[]> {
+    return tx.order.findMany({ where: { memberId, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } }, orderBy: { id: 'asc' } });
+  }
+
   restingOrders(tx: Tx, seriesId: string): Promise<Order[]> {
     return tx.order.findMany({ where: { seriesId, status: { in: ['OPEN', 'PARTIALLY_FILLED'] } } });
   }

@@ -91,6 +91,25 @@ export class OrdersService {
     }
   }
 
+  /**
+   * Cancels every resting order of a member inside the caller's transaction (a declared default),
+   * series by series under each series' lock, releasing the margin they held. Returns how many.
+   */
+  async cancelAllOf(tx: Tx, memberId: string, reason: string, eventKey: string): Promise<number> {
+    const orders = await this.repo.restingOrdersOf(tx, memberId);
+    const bySeries = new Map<string, string[]>();
+    for (const o of orders) bySeries.set(o.seriesId, [...(bySeries.get(o.seriesId) ?? []), o.id]);
+    const businessDate = this.clock.businessDate();
+    for (const seriesId of [...bySeries.keys()].sort()) {
+      await this.repo.lockSeries(tx, seriesId);
+      const series = (await this.repo.seriesById(tx, seriesId))!;
+      await this.repo.cancelOrders(tx, bySeries.get(seriesId)!, reason);
+      const release = await this.margin.rebalance(tx, series, memberId, `${eventKey}.${seriesId}`, businessDate);
+      if (release) await this.ledger.postBatch(tx, [release]);
+    }
+    return orders.length;
+  }
+
   async cancel(p: Principal, orderId: string): Promise<Order> {
     return this.tx.run(async (tx) => {
       const found = isUuid(orderId) ? await this.repo.findOrder(tx, orderId) : null;

@@ -343,7 +343,53 @@ async function bankStatement(db: Db): Promise<CheckResult> {
   };
 }
 
+/**
+ * Default management balances (SPEC §6.4): every waterfall step passes through `ccp:default` in
+ * the close-out's one transaction, so the account holds nothing between defaults; and each
+ * completed default's recorded steps add up to the loss it says they covered.
+ */
+async function defaultFund(db: Db): Promise<CheckResult> {
+  const [acct] = await db.$queryRaw<
+    { balance: bigint }[]
+  >`SELECT COALESCE(sum("balanceFen"), 0)::bigint AS balance FROM ledger_accounts WHERE code = 'ccp:default'`;
+  const defaults = await db.$queryRaw<{ id: string; memberId: string; covered: bigint; steps: bigint }[]>`
+    SELECT d.id, d."memberId", COALESCE(d."coveredFen", 0)::bigint AS covered, COALESCE((SELECT sum("amountFen") FROM default_waterfall_steps s WHERE s."defaultId" = d.id), 0)::bigint AS steps
+    FROM member_defaults d WHERE d.status = 'COMPLETED'`;
+  const unbalanced = defaults.filter((d) => d.covered !== d.steps);
+  return {
+    name: 'DEFAULT_FUND',
+    rowsExamined: defaults.length + 1,
+    differences: [
+      ...(acct.balance === 0n
+        ? []
+        : [
+            {
+              type: 'DEFAULT_FUND' as const,
+              key: 'account:ccp:default',
+              memberId: null,
+              unit: 'CNY' as const,
+              expected: '0.00',
+              actual: formatFen(acct.balance),
+              difference: formatFen(acct.balance),
+              references: { account: 'ccp:default' },
+            },
+          ]),
+      ...unbalanced.map((d): Difference => ({
+        type: 'DEFAULT_FUND',
+        key: `default:${d.id}`,
+        memberId: d.memberId,
+        unit: 'CNY',
+        expected: formatFen(d.covered),
+        actual: formatFen(d.steps),
+        difference: formatFen(d.steps - d.covered),
+        references: { defaultId: d.id },
+      })),
+    ],
+  };
+}
+
 const CHECKS: Record<CheckName, (db: Db) => Promise<CheckResult>> = {
+  DEFAULT_FUND: defaultFund,
   LEDGER_SUM: ledgerSum,
   BALANCE_DRIFT: balanceDrift,
   POSITION_DRIFT: positionDrift,

@@ -9,6 +9,7 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { isoDate } from '../platform/time/business-date.js';
 import { DailySettlementRepository, type SeriesLeg } from './daily-settlement.repository.js';
+import { GuaranteeTopUp } from './guarantee-top-up.js';
 import { RunCompletionService, type PostedTransfer } from './run-completion.service.js';
 import { PortfolioAdjustmentsService } from './portfolio-adjustments.service.js';
 import { hasPortfolioMargin } from '../markets/domain/risk-params.js';
@@ -41,6 +42,7 @@ export class DailySettlementService {
     private readonly ledger: LedgerService,
     private readonly completion: RunCompletionService,
     private readonly portfolio: PortfolioAdjustmentsService,
+    private readonly guarantee: GuaranteeTopUp,
   ) {}
 
   /** Posts the run's transfers and completes it (margin calls, checksum), all in one transaction. */
@@ -85,6 +87,10 @@ export class DailySettlementService {
           processed += range.count;
           this.progress(run.id, processed, total);
         }
+        // A small separate step: guarantee contributions topped up to their requirements.
+        const topUps = await this.guarantee.transfers(tx, base, day, run.id);
+        await this.ledger.postBatch(tx, topUps);
+        for (const t of topUps) posted.push({ key: t.idempotencyKey, debit: t.debit, credit: t.credit, amountFen: t.amountFen });
         await this.repo.repriceSeries(
           tx,
           legs.map((l) => ({ seriesId: l.seriesId, priceFen: prices.get(l.seriesId)!.priceFen })),

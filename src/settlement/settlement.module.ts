@@ -12,6 +12,8 @@ import { ExpiryMarginRelease } from './expiry-margin-release.service.js';
 import { ExpiryRunService } from './expiry-run.service.js';
 import { ExpiryVariationMargin } from './expiry-variation-margin.service.js';
 import { FinalPriceService } from './final-price.service.js';
+import { GuaranteeTopUp } from './guarantee-top-up.js';
+import { GuaranteeTopUpRepository } from './guarantee-top-up.repository.js';
 import { MarginCallsRepository } from './margin-calls.repository.js';
 import { MarginCallsService } from './margin-calls.service.js';
 import { MaintenanceMarginService } from './maintenance-margin.service.js';
@@ -61,6 +63,8 @@ import { StatementsService } from './statements.service.js';
     PortfolioAdjustmentsService,
     EodHandler,
     StatementsService,
+    GuaranteeTopUpRepository,
+    GuaranteeTopUp,
   ],
   exports: [SettlementRunsService, DailySettlementRepository],
 })

@@ -33,4 +33,9 @@ export class StatementsRepository {
       FROM trades WHERE ("buyerId" = ${memberId}::uuid OR "sellerId" = ${memberId}::uuid) AND "businessDate" <= ${businessDate}::date
       GROUP BY "seriesId"`;
   }
+
+  /** The member's guarantee-fund requirement now (0 when clearing set none). */
+  async guaranteeRequirement(db: Db, memberId: string): Promise<bigint> {
+    return (await db.guaranteeRequirement.findUnique({ where: { memberId } }))?.amountFen ?? 0n;
+  }
 }

@@ -56,6 +56,7 @@ export class StatementsService {
     const prices = await this.settlement.pricesOn(db, allSeries, businessDate);
     const variationMargin = await this.variationBySeries(memberId, businessDate, series, positionRows, trades, prices);
     const initialMargin = await this.initialMargin(memberId);
+    const requirementFen = await this.repo.guaranteeRequirement(db, memberId);
     const bal = (rows: { type: string; balanceFen: bigint }[]) =>
       Object.fromEntries(rows.map((r) => [r.type.toLowerCase(), formatFen(r.balanceFen)]));
     return {
@@ -84,6 +85,11 @@ export class StatementsService {
       settlementPrices: prices.map((s) => ({ series: code.get(s.seriesId), price: formatFen(s.priceFen), method: s.method })),
       variationMargin,
       initialMargin,
+      // The member's guarantee-fund contribution at the day's close against its requirement (SPEC §6.4).
+      guaranteeFund: {
+        requirement: formatFen(requirementFen),
+        contribution: formatFen(closing.find((r) => r.type === 'GUARANTEE')?.balanceFen ?? 0n),
+      },
     };
   }
 
@@ -215,6 +221,7 @@ export class StatementsService {
       );
     for (const [account, amount] of Object.entries(s.closingBalances))
       row('closing_balance', s.businessDate, account, '', '', '', '', amount, '', s.currency, '');
+    row('guarantee_fund', s.businessDate, 'requirement', '', '', '', '', s.guaranteeFund.requirement, '', s.currency, '');
     return `${lines.join('\n')}\n`;
   }
 }

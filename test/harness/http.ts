@@ -43,6 +43,9 @@ export class ApiClient {
   post<T = Record<string, unknown>>(path: string, body?: unknown, headers?: Record<string, string>) {
     return this.request<T>('POST', path, body ?? {}, headers);
   }
+  put<T = Record<string, unknown>>(path: string, body: unknown, headers?: Record<string, string>) {
+    return this.request<T>('PUT', path, body, headers);
+  }
   patch<T = Record<string, unknown>>(path: string, body: unknown, headers?: Record<string, string>) {
     return this.request<T>('PATCH', path, body, headers);
   }

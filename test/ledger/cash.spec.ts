@@ -20,10 +20,10 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
   });
   afterAll(() => t.close());
 
-  it('creates cash, margin, escrow and pending accounts with the member, all at zero', async () => {
+  it('creates cash, margin, escrow, pending and guarantee accounts with the member, all at zero', async () => {
     expect(await balances(buyer)).toEqual({ currency: 'CNY', cash: '0.00', margin: '0.00', escrow: '0.00', pending: '0.00' });
     const codes = (await t.prisma.ledgerAccount.findMany({ where: { memberId: buyer.id } })).map((a) => a.code).sort();
-    expect(codes).toEqual(['cash', 'escrow', 'margin', 'pending'].map((x) => `member:${buyer.id}:${x}`));
+    expect(codes).toEqual(['cash', 'escrow', 'guarantee', 'margin', 'pending'].map((x) => `member:${buyer.id}:${x}`));
   });
 
   it('records a deposit bank:settlement → member cash, once per bank reference', async () => {

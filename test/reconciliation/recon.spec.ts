@@ -77,6 +77,7 @@ describe('reconciliation runs and breaks', () => {
       'BANK_STATEMENT',
       'INDEX_CHAIN',
       'METERING_DISCREPANCY',
+      'DEFAULT_FUND',
     ]);
     expect(r.checks.every((c) => c.differences === 0)).toBe(true);
     // No bank file and no index fixing yet.

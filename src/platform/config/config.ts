@@ -113,6 +113,9 @@ const envSchema = z.object({
     // eslint-disable-next-line no-control-regex
     .refine((v) => !/[\u0000-\u001f\u007f]/.test(v), 'must not contain control characters')
     .default('TokenClear CCP'),
+  DEFAULT_AUCTION_SECONDS: intIn(1, 7 * 86_400, 3_600),
+  AUTO_PROPOSE_DEFAULT: bool.default(false),
+  DEFAULT_SWEEP_MS: intIn(1_000, 86_400_000, 60_000),
 });
 
 export type AppConfig = Readonly<{
@@ -178,6 +181,13 @@ export type AppConfig = Readonly<{
   };
   /** The CCP's own settlement account: debtor of every payment file. */
   ccpBank: { name: string; bankCode: string; accountNumber: string };
+  defaults: {
+    /** How long a defaulter's lots take sealed bids. */
+    auctionSeconds: number;
+    /** Propose (never approve) a default for a member whose margin call is overdue. */
+    autoPropose: boolean;
+    sweepMs: number;
+  };
 }>;
 
 /** Environment as read, before embedded services fill in missing URLs. */
@@ -252,6 +262,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       maxSubscriptions: e.STREAM_MAX_SUBSCRIPTIONS,
     },
     ccpBank: { name: e.CCP_NAME, bankCode: e.CCP_BANK_CODE, accountNumber: e.CCP_ACCOUNT_NUMBER },
+    defaults: { auctionSeconds: e.DEFAULT_AUCTION_SECONDS, autoPropose: e.AUTO_PROPOSE_DEFAULT, sweepMs: e.DEFAULT_SWEEP_MS },
   };
 }
 

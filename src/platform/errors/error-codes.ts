@@ -82,6 +82,12 @@ export const ERROR_CATALOG = {
   NO_PAYMENTS: { status: 409, title: 'No payments are due on that business date' },
   NO_VERIFIED_BANK_ACCOUNT: { status: 409, title: 'The member has no verified bank account to pay to' },
   BANK_ACCOUNT_NOT_PENDING: { status: 409, title: 'The bank account has already been decided' },
+  DEFAULT_ALREADY_OPEN: { status: 409, title: 'The member already has a default proposed or in auction' },
+  DEFAULT_NOT_PROPOSED: { status: 409, title: 'The default has already been decided' },
+  AUCTION_CLOSED: { status: 409, title: 'The default auction is not taking bids' },
+  NO_SUCH_LOT: { status: 422, title: "The defaulter's book has no lot in this series" },
+  BUY_IN_NOT_POSSIBLE: { status: 409, title: 'The obligation has no undelivered tokens to buy in' },
+  NO_STANDBY_CAPACITY: { status: 422, title: 'No standby offer covers the tokens to buy in' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

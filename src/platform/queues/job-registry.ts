@@ -4,7 +4,7 @@ import type { AppConfig } from '../config/config.js';
 // The one list of every queue and job, with one payload type per job. Payloads carry ids and
 // small parameters only; handlers reload state from Postgres and must be idempotent.
 
-export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets', 'settlement', 'delivery', 'reconciliation'] as const;
+export const QUEUE_NAMES = ['maintenance', 'capacity', 'markets', 'settlement', 'delivery', 'reconciliation', 'defaults'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 export interface JobPayloads {
@@ -38,6 +38,10 @@ export interface JobPayloads {
   'indices.fixing': Record<string, never>;
   /** Every reconciliation check; queued after each settlement run. */
   'reconciliation.run': { settlementRunId: string };
+  /** At a default's auction end: awards, tear-ups and the waterfall; early deliveries re-schedule themselves. */
+  'defaults.close-auction': { defaultId: string };
+  /** AUTO_PROPOSE_DEFAULT: proposes a default for each member with an overdue margin call. */
+  'defaults.auto-propose': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 
@@ -83,6 +87,8 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
   'indices.fixing': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
+  'defaults.close-auction': { queue: 'defaults', options: JOB_OPTIONS.lifecycle },
+  'defaults.auto-propose': { queue: 'defaults', options: JOB_OPTIONS.sweep },
 };
 
 export interface Schedule<K extends JobName = JobName> {
@@ -101,6 +107,9 @@ export function schedules(config: AppConfig): Schedule[] {
     { id: 'settlement-eod', job: 'settlement.eod', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
     { id: 'index-fixing', job: 'indices.fixing', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
     { id: 'intraday-mark', job: 'settlement.intraday-mark', repeat: { every: config.risk.intradayMarkMinutes * 60_000 }, payload: {} },
+    ...(config.defaults.autoPropose
+      ? [{ id: 'defaults-auto-propose', job: 'defaults.auto-propose' as const, repeat: { every: config.defaults.sweepMs }, payload: {} }]
+      : []),
   ];
 }
 
@@ -117,4 +126,5 @@ export const QUEUE_CONCURRENCY: Record<QueueName, number> = {
   settlement: 2,
   delivery: 16,
   reconciliation: 1,
+  defaults: 1,
 };

@@ -20,10 +20,22 @@ interface NodeRow {
   lastHeartbeatAt: string | null;
 }
 
-/** Capacity by model class and region, and every node with its last heartbeat. */
+interface StandbyRow {
+  id: string;
+  operatorId: string;
+  modelClass: string;
+  regions: string[];
+  tokens: number;
+  remainingTokens: number;
+  premiumBp: number;
+  status: string;
+}
+
+/** Capacity by model class and region, every node with its last heartbeat, and standby offers for buy-ins. */
 export function Capacity() {
   const capacity = usePaged<CapacityRow>('/v1/capacity', { refreshMs: 5_000, limit: null });
   const nodes = usePaged<NodeRow>('/v1/nodes', { refreshMs: 5_000 });
+  const standby = usePaged<StandbyRow>('/v1/standby-offers', { refreshMs: 5_000 });
   const max = Math.max(1, ...(capacity.items?.map((c) => c.tokensPerSecond) ?? [1]));
   return (
     <>
@@ -60,6 +72,27 @@ export function Capacity() {
           ]}
         />
         <More list={nodes} what="nodes" />
+      </section>
+      <section>
+        <h2>Standby capacity (buy-in offers, lowest premium first when used)</h2>
+        <ErrorBox error={standby.error} />
+        <Table
+          rows={standby.items}
+          empty="no standby offers"
+          columns={[
+            { title: 'operator', value: (o) => <code>{o.operatorId.slice(0, 8)}</code> },
+            { title: 'model class', value: (o) => o.modelClass },
+            { title: 'regions', value: (o) => o.regions.join(', ') },
+            {
+              title: 'tokens left',
+              value: (o) => `${o.remainingTokens.toLocaleString('en')} of ${o.tokens.toLocaleString('en')}`,
+              num: true,
+            },
+            { title: 'premium (bp)', value: (o) => o.premiumBp, num: true },
+            { title: 'status', value: (o) => o.status },
+          ]}
+        />
+        <More list={standby} what="standby offers" />
       </section>
     </>
   );
