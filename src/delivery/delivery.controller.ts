@@ -5,6 +5,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { NodeAuth, NodeAuthForJob } from '../capacity/node-token.guard.js';
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
+import { IssuesSecret } from '../platform/idempotency/issues-secret.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import { assertCanSee } from '../platform/auth/ownership.js';
 import { uuidParam } from '../platform/http/params.js';
@@ -128,6 +129,13 @@ export class DeliveryController {
     return this.jobs.get(p, jobId(id));
   }
 
+  /** Every attempt to deliver the job's webhook, oldest first (refused ones included). */
+  @Get('delivery/jobs/:id/webhook-deliveries')
+  @Roles('buyer', 'clearing')
+  webhookDeliveries(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Query() q: QualityQueryDto) {
+    return this.jobs.webhookDeliveries(p, jobId(id), { cursor: q.cursor, limit: q.limit ?? 50 });
+  }
+
   /** Quality-spec breaches summed per operator (own; clearing sees all). */
   @Get('delivery/quality')
   @Roles('operator', 'clearing')
@@ -192,6 +200,7 @@ export class DeliveryController {
   @Post('members/:id/webhook-secret')
   @Roles('buyer', 'clearing')
   @Audited('delivery.webhook-secret.rotate', 'member')
+  @IssuesSecret('webhook secret')
   async rotateSecret(@CurrentPrincipal() p: Principal, @Param('id') memberId: string) {
     assertCanSee(p, uuidParam(memberId, 'member'), 'member');
     return {

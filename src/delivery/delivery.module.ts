@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { EgressPolicy } from '../platform/egress/egress-policy.js';
 import { CapacityModule } from '../capacity/capacity.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
@@ -42,6 +44,7 @@ import { WindowCloseService } from './window-close.service.js';
     DeliveryReaper,
     WebhooksService,
     OpenObligationsCapacity,
+    { provide: EgressPolicy, useFactory: (c: AppConfig) => new EgressPolicy(c.webhooks.allowHosts), inject: [APP_CONFIG] },
   ],
   exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService],
 })

@@ -76,6 +76,13 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
 };
 
+/** A job's BullMQ options under this configuration (webhook retries start after WEBHOOK_RETRY_DELAY_MS). */
+export function jobOptions(name: JobName, config: AppConfig): JobsOptions {
+  const options = JOBS[name].options;
+  if (name !== 'delivery.webhook') return options;
+  return { ...options, backoff: { type: 'exponential', delay: config.webhooks.retryDelayMs } };
+}
+
 export interface Schedule<K extends JobName = JobName> {
   id: string;
   job: K;
