@@ -28,6 +28,8 @@ export interface JobPayloads {
   'delivery.dispatch': { jobId: string; attempt: number };
   /** The jobs of one submission batch, dispatched together (each at its attempt). */
   'delivery.dispatch-batch': { jobs: { jobId: string; attempt: number }[] };
+  /** A suspended operator's leased and dispatched jobs go back to dispatch at once. */
+  'delivery.return-leases': { operatorId: string };
   /** POSTs a finished job's result to the buyer's callback URL, signed. */
   'delivery.webhook': { jobId: string };
   /** Every reconciliation check; queued after each settlement run. */
@@ -73,6 +75,7 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'delivery.dispatch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.dispatch-batch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
+  'delivery.return-leases': { queue: 'delivery', options: JOB_OPTIONS.lifecycle },
   'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
 };
 
