@@ -17,7 +17,17 @@ import { DeliveryRepository } from './delivery.repository.js';
 import { ObligationsRepository } from './obligations.repository.js';
 import { SubmissionBatcher } from './submission-batcher.js';
 import { WebhooksRepository } from './webhooks.repository.js';
-import type { SubmitJobDto } from './dto/delivery.dto.js';
+import { MAX_JOB_CHARS, type SubmitJobDto } from './dto/delivery.dto.js';
+import { charsOf } from '../platform/http/body-limits.js';
+
+/** A body's @CharBudget (see body-limits.ts): over it → 400 naming the field that carries the text. */
+export function assertWithinBudget(body: unknown, budget: number, field: string): void {
+  const chars = charsOf(body);
+  if (chars > budget)
+    throw new DomainError('VALIDATION_FAILED', `at most ${budget} characters of text in all, got ${chars}`, [
+      { field, message: `at most ${budget} characters in all` },
+    ]);
+}
 
 export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): string => `dispatch.${jobId}.${attempt}${suffix}`;
 
@@ -52,6 +62,7 @@ export class DeliveryJobsService {
         { field: 'maxTokens', message: `at most ${this.config.delivery.maxTokens}` },
       ]);
     }
+    assertWithinBudget(body, MAX_JOB_CHARS, 'messages');
     if (body.callbackUrl !== undefined) this.checkCallbackUrl(body.callbackUrl);
     if (!this.config.modelClasses.includes(body.modelClass))
       throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);

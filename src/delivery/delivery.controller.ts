@@ -11,13 +11,15 @@ import { assertCanSee } from '../platform/auth/ownership.js';
 import { uuidParam } from '../platform/http/params.js';
 import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
-import { DeliveryJobsService } from './delivery-jobs.service.js';
+import { assertWithinBudget, DeliveryJobsService } from './delivery-jobs.service.js';
 import {
   CompleteJobDto,
   CompletionsDto,
   FailJobDto,
   JobsQueryDto,
   LeaseDto,
+  MAX_BATCH_CHARS,
+  MAX_REPORT_CHARS,
   ObligationsQueryDto,
   QualityQueryDto,
   SubmitJobDto,
@@ -87,6 +89,7 @@ export class DeliveryController {
     @Req() req: TcRequest,
     @Headers('idempotency-key') key?: string,
   ) {
+    assertWithinBudget(body, MAX_BATCH_CHARS, 'jobs');
     const entry = this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201, action: 'delivery.job.submit' });
     const results = await Promise.allSettled(
       body.jobs.map((job, i) => {
@@ -175,6 +178,7 @@ export class DeliveryController {
   @NotAudited()
   @HttpCode(200)
   async completions(@Req() req: NodeRequest, @Body() body: CompletionsDto) {
+    assertWithinBudget(body, MAX_REPORT_CHARS, 'completions');
     const results = await Promise.allSettled(
       body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)),
     );
