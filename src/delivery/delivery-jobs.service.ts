@@ -20,11 +20,19 @@ import { WebhooksRepository } from './webhooks.repository.js';
 import { MAX_JOB_CHARS, type SubmitJobDto } from './dto/delivery.dto.js';
 import { charsOf } from '../platform/http/body-limits.js';
 
-/** A body's @CharBudget (see body-limits.ts): over it → 400 naming the field that carries the text. */
-export function assertWithinBudget(body: unknown, budget: number, field: string): void {
+/**
+ * A body's @CharBudget (see body-limits.ts): over it → 400 naming the field that carries the text;
+ * or 413 where the client cuts its bodies on 413 (the agent's completion reports).
+ */
+export function assertWithinBudget(
+  body: unknown,
+  budget: number,
+  field: string,
+  code: 'VALIDATION_FAILED' | 'PAYLOAD_TOO_LARGE' = 'VALIDATION_FAILED',
+): void {
   const chars = charsOf(body);
   if (chars > budget)
-    throw new DomainError('VALIDATION_FAILED', `at most ${budget} characters of text in all, got ${chars}`, [
+    throw new DomainError(code, `${field}: at most ${budget} characters of text in all, got ${chars}`, [
       { field, message: `at most ${budget} characters in all` },
     ]);
 }
@@ -124,7 +132,12 @@ export class DeliveryJobsService {
     );
     const key = decodeCursor(q.cursor, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|[0-9a-f-]{36}$/);
     const [createdAt, rowId] = key?.split('|') ?? [];
-    const rows = await this.webhookRows.attempts(this.tx.root, job.id, key ? { createdAt: new Date(createdAt), id: rowId } : undefined, q.limit);
+    const rows = await this.webhookRows.attempts(
+      this.tx.root,
+      job.id,
+      key ? { createdAt: new Date(createdAt), id: rowId } : undefined,
+      q.limit,
+    );
     return toPage(
       rows,
       q.limit,

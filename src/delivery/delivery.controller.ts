@@ -178,7 +178,7 @@ export class DeliveryController {
   @NotAudited()
   @HttpCode(200)
   async completions(@Req() req: NodeRequest, @Body() body: CompletionsDto) {
-    assertWithinBudget(body, MAX_REPORT_CHARS, 'completions');
+    assertWithinBudget(body, MAX_REPORT_CHARS, 'completions', 'PAYLOAD_TOO_LARGE');
     const results = await Promise.allSettled(
       body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)),
     );

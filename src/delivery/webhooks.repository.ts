@@ -21,7 +21,16 @@ export class WebhooksRepository {
 
   async recordAttempt(
     db: Db,
-    data: { jobId: string; memberId: string; url: string; attempt: number; httpStatus?: number; error?: string; ok: boolean; refused: boolean },
+    data: {
+      jobId: string;
+      memberId: string;
+      url: string;
+      attempt: number;
+      httpStatus?: number;
+      error?: string;
+      ok: boolean;
+      refused: boolean;
+    },
   ): Promise<void> {
     await db.webhookDelivery.create({ data });
   }

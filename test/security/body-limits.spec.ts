@@ -24,7 +24,12 @@ describe('body limits fit the largest valid body of every route', () => {
   beforeAll(async () => {
     t = await startTestApp({ env: { LOG_LEVEL: 'fatal', DELIVERY_MAX_TOKENS: '32768' } });
     table = (t.app.getHttpAdapter().getInstance() as { get(k: string): RouteLimit[] }).get(BODY_LIMITS);
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
   });
   afterAll(() => t.close());

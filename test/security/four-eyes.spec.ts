@@ -18,8 +18,7 @@ describe('four eyes: two people, whatever keys they hold', () => {
   let ownSecondKey: ReturnType<TestApp['client']>;
   let buyer: TestMember;
 
-  const balances = async (m: TestMember) =>
-    (await t.clearing.get<{ cash: string; pending: string }>(`/v1/members/${m.id}/balances`)).body;
+  const balances = async (m: TestMember) => (await t.clearing.get<{ cash: string; pending: string }>(`/v1/members/${m.id}/balances`)).body;
   const withdraw = (amount: string) =>
     buyer.client.post<WithdrawalView>(`/v1/members/${buyer.id}/withdrawals`, { amount, currency: 'CNY' });
 

@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem } from '../harness/factories.js';
-import { completionOf, expire, physicalMarket, submitJob, waitFor, type LeasedJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import {
+  completionOf,
+  expire,
+  physicalMarket,
+  submitJob,
+  waitFor,
+  type LeasedJob,
+  type PhysicalMarket,
+} from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 /**
@@ -13,7 +21,12 @@ describe('suspension returns leases', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ env: { DELIVERY_LEASE_MS: '60000', DELIVERY_REAP_MS: '200' } });
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
   });
   afterAll(() => t.close());
@@ -50,7 +63,11 @@ describe('suspension returns leases', () => {
 
     // The node is refused everywhere; its old results cannot land.
     expectProblem(await node.post(`/v1/nodes/${nodeInfo.id}/lease`, { maxJobs: 1 }), 403, 'MEMBER_SUSPENDED');
-    expectProblem(await node.post(`/v1/nodes/${nodeInfo.id}/completions`, { completions: [completionOf(leased[0])] }), 403, 'MEMBER_SUSPENDED');
+    expectProblem(
+      await node.post(`/v1/nodes/${nodeInfo.id}/completions`, { completions: [completionOf(leased[0])] }),
+      403,
+      'MEMBER_SUSPENDED',
+    );
     // Dispatch does not pick the suspended operator's node again.
     await waitFor('dispatch to find no eligible node', async () => {
       const r = await t.prisma.deliveryJob.findMany({ where: { id: { in: ids } } });
@@ -75,7 +92,9 @@ describe('suspension returns leases', () => {
     });
     expect(done.body.items.map((i) => i.status)).toEqual([200, 200]);
     // The stale lease of the first attempt is refused as stale.
-    const stale = await node.post<{ items: { status: number }[] }>(`/v1/nodes/${nodeInfo.id}/completions`, { completions: [completionOf(leased[0])] });
+    const stale = await node.post<{ items: { status: number }[] }>(`/v1/nodes/${nodeInfo.id}/completions`, {
+      completions: [completionOf(leased[0])],
+    });
     expect(stale.body.items[0].status).toBe(409);
     const finished = await t.prisma.deliveryJob.findMany({ where: { id: { in: ids } } });
     expect(finished.map((j) => [j.status, j.attempt])).toEqual([

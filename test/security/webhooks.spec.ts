@@ -2,7 +2,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem, type TestMember } from '../harness/factories.js';
-import { completionOf, expire, physicalMarket, submitJob, waitFor, type LeasedJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import {
+  completionOf,
+  expire,
+  physicalMarket,
+  submitJob,
+  waitFor,
+  type LeasedJob,
+  type PhysicalMarket,
+} from '../harness/delivery-fixtures.js';
 import type { ApiClient } from '../harness/http.js';
 import { wherePlaintext } from '../harness/secrets.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -44,7 +52,12 @@ describe('webhook egress: checked at submit and at send, every attempt recorded,
     });
     await new Promise<void>((r) => receiver.listen(0, '0.0.0.0', r));
     port = (receiver.address() as AddressInfo).port;
-    m = await physicalMarket(t, { operators: 1, nodesPerOperator: 1, buyers: 2, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 2,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
     await expire(t, m);
     buyer = m.buyers[0];
     nodeId = m.operators[0].nodes[0].id;
@@ -141,7 +154,9 @@ describe('webhook egress: checked at submit and at send, every attempt recorded,
     expect(JSON.parse(hits.at(-1)!)).toMatchObject({ event: 'delivery.job.completed', job: { id: sub.body.id } });
 
     // Paged; the buyer's own and clearing only.
-    const page = await buyer.client.get<{ items: Attempt[]; nextCursor: string }>(`/v1/delivery/jobs/${sub.body.id}/webhook-deliveries?limit=2`);
+    const page = await buyer.client.get<{ items: Attempt[]; nextCursor: string }>(
+      `/v1/delivery/jobs/${sub.body.id}/webhook-deliveries?limit=2`,
+    );
     expect(page.body.items).toHaveLength(2);
     const rest = await buyer.client.get<{ items: Attempt[] }>(
       `/v1/delivery/jobs/${sub.body.id}/webhook-deliveries?limit=2&cursor=${page.body.nextCursor}`,

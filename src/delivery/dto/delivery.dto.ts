@@ -26,7 +26,8 @@ export const MAX_OUTPUT_CHARS = 1_000_000;
  * Character budgets (all strings of the body together, UTF-16 units): 64 messages × 32,000
  * characters is 2 million characters a job and 200 million a batch of 100, bodies no one should
  * send or parse. A job carries at most 512,000 (a 128k-token context), a batch 1,000,000, a
- * completion report 2,000,000 (a whole 1,000,000-character output fits); over it → 400.
+ * completion report 2,000,000 (a whole 1,000,000-character output fits); over it → 400 (413 for a
+ * report: the agent halves a report on 413).
  */
 export const MAX_JOB_CHARS = 512_000;
 export const MAX_BATCH_CHARS = 1_000_000;

@@ -246,7 +246,10 @@ export function routeLimits(controllers: object[]): RouteLimit[] {
       const bodyArg = Object.entries(args).find(([k]) => k.split(':')[0] === String(RouteParamtypes.BODY))?.[1];
       const types = (Reflect.getMetadata('design:paramtypes', proto, name) ?? []) as unknown[];
       const dto = bodyArg ? types[bodyArg.index] : undefined;
-      const isDto = typeof dto === 'function' && dto !== Object && getMetadataStorage().getTargetValidationMetadatas(dto as new () => unknown, '', true, false).length > 0;
+      const isDto =
+        typeof dto === 'function' &&
+        dto !== Object &&
+        getMetadataStorage().getTargetValidationMetadatas(dto as new () => unknown, '', true, false).length > 0;
       let limit = NO_BODY_LIMIT;
       try {
         if (isDto) limit = bounds.of(dto as { name: string });
@@ -255,7 +258,9 @@ export function routeLimits(controllers: object[]): RouteLimit[] {
         continue;
       }
       if (limit > MAX_REASONABLE_BODY)
-        throw new Error(`${RequestMethod[method]} ${full}: its largest valid body is ${limit} bytes; give ${(dto as { name: string }).name} a @CharBudget`);
+        throw new Error(
+          `${RequestMethod[method]} ${full}: its largest valid body is ${limit} bytes; give ${(dto as { name: string }).name} a @CharBudget`,
+        );
       out.push({ method: RequestMethod[method], path: full, dto: isDto ? (dto as { name: string }).name : null, limit });
     }
   }
