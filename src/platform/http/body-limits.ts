@@ -25,7 +25,11 @@ import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
 export const BYTES_PER_CHAR = 6;
 /** No route's limit may exceed this: a DTO whose maxima reach past it needs a @CharBudget. */
 export const MAX_REASONABLE_BODY = 16 * 1024 * 1024;
-/** Routes without a JSON body DTO still parse `{}` and small stray bodies (then ignore them). */
+/**
+ * The least limit of any route: routes without a JSON body DTO still parse `{}` and small stray
+ * bodies (then ignore them), and a small body with an unknown field is answered 400 naming the
+ * field rather than 413 — a kilobyte costs nothing to read.
+ */
 export const NO_BODY_LIMIT = 1024;
 /** The longest JSON.stringify of a number (e.g. -1.7976931348623157e+308). */
 const LONGEST_NUMBER = 24;
@@ -252,7 +256,7 @@ export function routeLimits(controllers: object[]): RouteLimit[] {
         getMetadataStorage().getTargetValidationMetadatas(dto as new () => unknown, '', true, false).length > 0;
       let limit = NO_BODY_LIMIT;
       try {
-        if (isDto) limit = bounds.of(dto as { name: string });
+        if (isDto) limit = Math.max(NO_BODY_LIMIT, bounds.of(dto as { name: string }));
       } catch (err) {
         problems.push(`${RequestMethod[method]} ${full}: ${(err as Error).message}`);
         continue;
