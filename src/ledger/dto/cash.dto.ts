@@ -94,7 +94,8 @@ export class WithdrawalView {
   @ApiPropertyOptional({
     type: String,
     nullable: true,
-    description: 'above WITHDRAWAL_FOUR_EYES_ABOVE: when the first of two approvals was given (still PENDING until a second person approves)',
+    description:
+      'above WITHDRAWAL_FOUR_EYES_ABOVE: when the first of two approvals was given (still PENDING until a second person approves)',
   })
   firstApprovedAt?: string | null;
 }

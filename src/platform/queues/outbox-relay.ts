@@ -69,7 +69,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
             batch.map((row) => ({
               name: row.jobName,
               data: row.payload,
-              opts: { ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}), jobId: row.jobId, delay: delayUntil(row.notBefore) },
+              opts: {
+                ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
+                jobId: row.jobId,
+                delay: delayUntil(row.notBefore),
+              },
             })),
           );
         }
