@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectProblem } from '../harness/factories.js';
+import { assertBuilt, type Spawned } from '../harness/processes.js';
 import {
   completionOf,
   expire,
   physicalMarket,
+  startAgent,
   submitJob,
   waitFor,
   type LeasedJob,
@@ -102,4 +104,64 @@ describe('suspension returns leases', () => {
       ['COMPLETED', 1],
     ]);
   });
+});
+
+describe('suspension with a real agent holding leases', () => {
+  let t: TestApp;
+  let m: PhysicalMarket;
+  const agents: Spawned[] = [];
+
+  beforeAll(async () => {
+    assertBuilt();
+    t = await startTestApp({ env: { DELIVERY_LEASE_MS: '60000', DELIVERY_REAP_MS: '200', HEARTBEAT_INTERVAL_MS: '500' } });
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
+    await expire(t, m);
+  });
+  afterAll(async () => {
+    for (const a of agents) a.child.kill('SIGKILL');
+    await t.close();
+  });
+
+  it('the agent is refused 403 MEMBER_SUSPENDED, its in-flight jobs go back at once and are metered once after reinstatement', async () => {
+    const [op, buyer] = [m.operators[0].member, m.buyers[0]];
+    const node = m.operators[0].nodes[0];
+    // Slow simulated inference: 200 tokens at 40 tokens/s = 5 s a job, so the leases are in hand when the suspension lands.
+    const agent = startAgent(t, node, ['--simulate', '--rate', '40', '--concurrency', '4']);
+    agents.push(agent);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await submitJob(buyer, m.series, 200, `suspend ${i}`)).body.id);
+    await waitFor(
+      'the agent to hold leases',
+      async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: 'LEASED' } })) >= 2,
+      20_000,
+    );
+
+    expect((await t.clearing.patch(`/v1/members/${op.id}`, { status: 'SUSPENDED' })).status).toBe(200);
+    const suspendedAt = Date.now();
+    await waitFor(
+      'the leases back to dispatch',
+      async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: { in: ['LEASED', 'DISPATCHED'] } } })) === 0,
+      10_000,
+    );
+    expect(Date.now() - suspendedAt).toBeLessThan(10_000); // the lease (60 s) did not have to run out
+    await waitFor('the agent to be refused', async () => agent.output().includes('MEMBER_SUSPENDED'), 10_000);
+    // Its results of the first attempts cannot land while suspended.
+    await new Promise((r) => setTimeout(r, 6_000));
+    expect(await t.prisma.usageRecord.count({ where: { jobId: { in: ids } } })).toBe(0);
+
+    expect((await t.clearing.patch(`/v1/members/${op.id}`, { status: 'ACTIVE' })).status).toBe(200);
+    await waitFor(
+      'all jobs completed after reinstatement',
+      async () => (await t.prisma.deliveryJob.count({ where: { id: { in: ids }, status: 'COMPLETED' } })) === ids.length,
+      60_000,
+    );
+    expect(await t.prisma.usageRecord.count({ where: { jobId: { in: ids } } })).toBe(ids.length);
+    const jobs = await t.prisma.deliveryJob.findMany({ where: { id: { in: ids } } });
+    expect(jobs.filter((j) => JSON.stringify(j.decisions).includes('MEMBER_SUSPENDED')).length).toBeGreaterThanOrEqual(2);
+  }, 120_000);
 });
