@@ -18,24 +18,7 @@ import { ObligationsRepository } from './obligations.repository.js';
 import { SubmissionBatcher } from './submission-batcher.js';
 import { WebhooksRepository } from './webhooks.repository.js';
 import { MAX_JOB_CHARS, type SubmitJobDto } from './dto/delivery.dto.js';
-import { charsOf } from '../platform/http/body-limits.js';
-
-/**
- * A body's @CharBudget (see body-limits.ts): over it → 400 naming the field that carries the text;
- * or 413 where the client cuts its bodies on 413 (the agent's completion reports).
- */
-export function assertWithinBudget(
-  body: unknown,
-  budget: number,
-  field: string,
-  code: 'VALIDATION_FAILED' | 'PAYLOAD_TOO_LARGE' = 'VALIDATION_FAILED',
-): void {
-  const chars = charsOf(body);
-  if (chars > budget)
-    throw new DomainError(code, `${field}: at most ${budget} characters of text in all, got ${chars}`, [
-      { field, message: `at most ${budget} characters in all` },
-    ]);
-}
+import { assertWithinBudget } from '../platform/http/body-limits.js';
 
 export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): string => `dispatch.${jobId}.${attempt}${suffix}`;
 

@@ -11,7 +11,8 @@ import { assertCanSee } from '../platform/auth/ownership.js';
 import { uuidParam } from '../platform/http/params.js';
 import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
-import { assertWithinBudget, DeliveryJobsService } from './delivery-jobs.service.js';
+import { DeliveryJobsService } from './delivery-jobs.service.js';
+import { assertWithinBudget } from '../platform/http/body-limits.js';
 import {
   CompleteJobDto,
   CompletionsDto,

@@ -22,3 +22,21 @@ describe('patternMaxLength', () => {
     expect(charsOf({ a: 'xy', b: [{ c: 'z' }, 3, null], longKeyName: true })).toBe(3);
   });
 });
+
+describe('limitFinder', () => {
+  it('matches literal and parameterised paths by method; the largest of several matches wins', async () => {
+    const { limitFinder } = await import('./body-limits.js');
+    const find = limitFinder([
+      { method: 'POST', path: '/v1/delivery/jobs', dto: 'A', limit: 10 },
+      { method: 'POST', path: '/v1/delivery/jobs/batch', dto: 'B', limit: 30 },
+      { method: 'POST', path: '/v1/delivery/jobs/:id/fail', dto: 'C', limit: 20 },
+      { method: 'POST', path: '/v1/delivery/jobs/:id', dto: 'D', limit: 5 },
+    ]);
+    expect(find('POST', '/v1/delivery/jobs')).toBe(10);
+    expect(find('POST', '/v1/delivery/jobs/')).toBe(10);
+    expect(find('POST', '/v1/delivery/jobs/batch')).toBe(30);
+    expect(find('POST', '/v1/delivery/jobs/123/fail')).toBe(20);
+    expect(find('GET', '/v1/delivery/jobs')).toBeUndefined();
+    expect(find('POST', '/v1/delivery/jobs/1/2/fail')).toBeUndefined();
+  });
+});

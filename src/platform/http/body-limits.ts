@@ -4,6 +4,7 @@ import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { defaultMetadataStorage } from 'class-transformer/cjs/storage.js';
 import { getMetadataStorage } from 'class-validator';
 import { validationMetadatasToSchemas } from 'class-validator-jsonschema';
+import { DomainError } from '../errors/error-codes.js';
 
 /**
  * JSON body limits derived from the body DTOs (SPEC §6.2: "body limits fit the largest valid body
@@ -59,6 +60,23 @@ export function charsOf(value: unknown): number {
   if (Array.isArray(value)) return value.reduce((n: number, v) => n + charsOf(v), 0);
   if (value && typeof value === 'object') return Object.values(value).reduce((n: number, v) => n + charsOf(v), 0);
   return 0;
+}
+
+/**
+ * A body's @CharBudget (see body-limits.ts): over it → 400 naming the field that carries the text;
+ * or 413 where the client cuts its bodies on 413 (the agent's completion reports).
+ */
+export function assertWithinBudget(
+  body: unknown,
+  budget: number,
+  field: string,
+  code: 'VALIDATION_FAILED' | 'PAYLOAD_TOO_LARGE' = 'VALIDATION_FAILED',
+): void {
+  const chars = charsOf(body);
+  if (chars > budget)
+    throw new DomainError(code, `${field}: at most ${budget} characters of text in all, got ${chars}`, [
+      { field, message: `at most ${budget} characters in all` },
+    ]);
 }
 
 type Json = Record<string, unknown>;
@@ -272,16 +290,29 @@ export function routeLimits(controllers: object[]): RouteLimit[] {
   return out;
 }
 
-/** Matches a request to its routes' limit: the largest of those whose pattern matches (never refuse a valid body). */
+/**
+ * Matches a request to its routes' limit: the largest of those whose pattern matches (never refuse
+ * a valid body). Literal paths are one map lookup; only routes with parameters are tried as patterns,
+ * those of the request's method alone — it runs before every request.
+ */
 export function limitFinder(routes: RouteLimit[]): (method: string, path: string) => number | undefined {
-  const compiled = routes.map((r) => ({
-    method: r.method,
-    re: new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+')}/?$`),
-    limit: r.limit,
-  }));
+  const literal = new Map<string, number>();
+  const patterns = new Map<string, { re: RegExp; limit: number }[]>();
+  for (const r of routes) {
+    if (!r.path.includes(':')) {
+      const key = `${r.method} ${r.path}`;
+      literal.set(key, Math.max(literal.get(key) ?? 0, r.limit));
+      continue;
+    }
+    const re = new RegExp(`^${r.path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:[A-Za-z0-9_]+/g, '[^/]+')}/?$`);
+    const list = patterns.get(r.method) ?? [];
+    if (list.length === 0) patterns.set(r.method, list);
+    list.push({ re, limit: r.limit });
+  }
   return (method, path) => {
-    let best: number | undefined;
-    for (const c of compiled) if ((c.method === method || c.method === 'ALL') && c.re.test(path)) best = Math.max(best ?? 0, c.limit);
+    const trimmed = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+    let best = literal.get(`${method} ${trimmed}`);
+    for (const c of patterns.get(method) ?? []) if (c.re.test(path)) best = Math.max(best ?? 0, c.limit);
     return best;
   };
 }
