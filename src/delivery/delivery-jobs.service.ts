@@ -6,6 +6,7 @@ import { ListingCache } from '../markets/listing-cache.js';
 import { MarketsRepository } from '../markets/markets.repository.js';
 import { memberScope, loadOwned } from '../platform/auth/ownership.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { EgressPolicy, EgressRefused } from '../platform/egress/egress-policy.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { decodeCursor, toPage } from '../platform/pagination/page.js';
@@ -17,7 +18,9 @@ import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { ObligationsRepository } from './obligations.repository.js';
 import { SubmissionBatcher } from './submission-batcher.js';
-import type { SubmitJobDto } from './dto/delivery.dto.js';
+import { WebhooksRepository } from './webhooks.repository.js';
+import { MAX_JOB_CHARS, type SubmitJobDto } from './dto/delivery.dto.js';
+import { assertWithinBudget } from '../platform/http/body-limits.js';
 
 export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): string => `dispatch.${jobId}.${attempt}${suffix}`;
 
@@ -35,6 +38,8 @@ export class DeliveryJobsService {
     private readonly submissions: SubmissionBatcher,
     private readonly clock: Clock,
     private readonly counter: TokenCounter,
+    private readonly egress: EgressPolicy,
+    private readonly webhookRows: WebhooksRepository,
   ) {}
 
   /**
@@ -51,6 +56,8 @@ export class DeliveryJobsService {
         { field: 'maxTokens', message: `at most ${this.config.delivery.maxTokens}` },
       ]);
     }
+    assertWithinBudget(body, MAX_JOB_CHARS, 'messages');
+    if (body.callbackUrl !== undefined) this.checkCallbackUrl(body.callbackUrl);
     if (!this.config.modelClasses.includes(body.modelClass))
       throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);
     if (body.region && !this.config.regions.includes(body.region))
@@ -102,6 +109,49 @@ export class DeliveryJobsService {
       audit,
     });
     return { view: jobView(job, series.code, null), audited };
+  }
+
+  /** SPEC §6.2: https to a public address (names are checked again, resolved, at send time). */
+  private checkCallbackUrl(url: string): void {
+    try {
+      this.egress.checkUrl(url);
+    } catch (err) {
+      if (!(err instanceof EgressRefused)) throw err;
+      throw new DomainError('CALLBACK_URL_NOT_ALLOWED', err.message, [{ field: 'callbackUrl', message: err.message }]);
+    }
+  }
+
+  /** A job's webhook attempts, oldest first: its buyer and clearing staff only (the URL is the buyer's). */
+  async webhookDeliveries(p: Principal, id: string, q: { cursor?: string; limit: number }) {
+    const job = await loadOwned(
+      p,
+      'delivery job',
+      () => this.jobs.find(this.tx.root, id),
+      (j) => j.buyerId,
+    );
+    const key = decodeCursor(q.cursor, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\|[0-9a-f-]{36}$/);
+    const [createdAt, rowId] = key?.split('|') ?? [];
+    const rows = await this.webhookRows.attempts(
+      this.tx.root,
+      job.id,
+      key ? { createdAt: new Date(createdAt), id: rowId } : undefined,
+      q.limit,
+    );
+    return toPage(
+      rows,
+      q.limit,
+      (r) => `${r.createdAt.toISOString()}|${r.id}`,
+      (r) => ({
+        id: r.id,
+        jobId: r.jobId,
+        attempt: r.attempt,
+        url: r.url,
+        outcome: r.ok ? 'DELIVERED' : r.refused ? 'REFUSED' : 'FAILED',
+        httpStatus: r.httpStatus,
+        error: r.error,
+        at: r.createdAt.toISOString(),
+      }),
+    );
   }
 
   async view(id: string) {

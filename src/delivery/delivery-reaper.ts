@@ -3,12 +3,16 @@ import type { Subscription } from 'rxjs';
 import { CapacityEvents } from '../capacity/capacity.events.js';
 import { LedgerEvents } from '../ledger/ledger.events.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import type { Tx } from '../platform/prisma/prisma.service.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
-import { JOBS } from '../platform/queues/job-registry.js';
+import { JobHandler } from '../platform/queues/job-handler.decorator.js';
+import { JOBS, type JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Queues } from '../platform/queues/queues.js';
 import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryRepository } from './delivery.repository.js';
+
+type Reclaimed = Awaited<ReturnType<DeliveryRepository['reclaim']>>[number];
 import { JobFailures } from './job-failures.js';
 import { NodeQueues, nodeEntryId, parseLeaseToken } from './node-queues.js';
 
@@ -75,34 +79,7 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
 
   /** One pass; public for tests and tools. Returns what it did. */
   async reapOnce(): Promise<{ reclaimed: number; failed: number; requeued: number }> {
-    const moved = await this.tx.run(async (tx) => {
-      const rows = await this.repo.reclaim(tx, this.config.delivery.maxAttempts);
-      await this.failures.settle(
-        tx,
-        rows.filter((r) => r.status === 'FAILED').map((r) => r.id),
-      );
-      const requeued = rows.filter((r) => r.status === 'QUEUED');
-      await this.outbox.enqueueMany(
-        tx,
-        'delivery.dispatch',
-        requeued.map((r) => ({ payload: { jobId: r.id, attempt: r.attempt }, jobId: dispatchJobId(r.id, r.attempt) })),
-      );
-      return rows;
-    });
-    if (moved.length > 0) {
-      this.outbox.poke();
-      for (const r of moved)
-        this.logger.warn(
-          { job: r.id, node: r.nodeId, reason: r.reason, status: r.status, attempt: r.attempt },
-          'lease lost: job sent back to dispatch',
-        );
-      // The entries they came in: a leased job names its entry in its lease token; a job only
-      // dispatched had one of its own, or sits in a chunk whose other jobs move on with it.
-      const entryOf = (r: (typeof moved)[number]) =>
-        (r.leaseToken ? parseLeaseToken(r.leaseToken)?.entryId : undefined) ?? nodeEntryId(r.id, r.previousAttempt);
-      const entries = new Map(moved.map((r) => [`${r.nodeId}/${entryOf(r)}`, { nodeId: r.nodeId, entryId: entryOf(r) }]));
-      await Promise.all([...entries.values()].map((e) => this.nodes.discard(e.nodeId, e.entryId)));
-    }
+    const moved = await this.sendBack((tx) => this.repo.reclaim(tx, this.config.delivery.maxAttempts));
 
     let requeued = 0;
     for (const s of await this.repo.stale(this.tx.root, this.config.delivery.staleMs, 500)) {
@@ -126,5 +103,48 @@ export class DeliveryReaper implements OnApplicationBootstrap, OnApplicationShut
     }
     await this.repo.activateFunded(this.tx.root);
     return { reclaimed: moved.length, failed: moved.filter((r) => r.status === 'FAILED').length, requeued };
+  }
+
+  /** A suspended operator's leases, back to dispatch at once (queued by the suspension, with it). */
+  @JobHandler('delivery.return-leases')
+  async returnLeases({ operatorId }: JobPayloads['delivery.return-leases']): Promise<number> {
+    const moved = await this.sendBack((tx) => this.repo.reclaimOperator(tx, operatorId, this.config.delivery.maxAttempts));
+    return moved.length;
+  }
+
+  /**
+   * Moves the jobs `reclaim` picks back to dispatch (or fails those at their last attempt), in one
+   * transaction with their dispatch messages, then drops the node-queue entries they came in.
+   */
+  private async sendBack(reclaim: (tx: Tx) => Promise<Reclaimed[]>): Promise<Reclaimed[]> {
+    const moved = await this.tx.run(async (tx) => {
+      const rows = await reclaim(tx);
+      await this.failures.settle(
+        tx,
+        rows.filter((r) => r.status === 'FAILED').map((r) => r.id),
+      );
+      const requeued = rows.filter((r) => r.status === 'QUEUED');
+      await this.outbox.enqueueMany(
+        tx,
+        'delivery.dispatch',
+        requeued.map((r) => ({ payload: { jobId: r.id, attempt: r.attempt }, jobId: dispatchJobId(r.id, r.attempt) })),
+      );
+      return rows;
+    });
+    if (moved.length > 0) {
+      this.outbox.poke();
+      for (const r of moved)
+        this.logger.warn(
+          { job: r.id, node: r.nodeId, reason: r.reason, status: r.status, attempt: r.attempt },
+          'lease lost: job sent back to dispatch',
+        );
+      // The entries they came in: a leased job names its entry in its lease token; a job only
+      // dispatched had one of its own, or sits in a chunk whose other jobs move on with it.
+      const entryOf = (r: Reclaimed) =>
+        (r.leaseToken ? parseLeaseToken(r.leaseToken)?.entryId : undefined) ?? nodeEntryId(r.id, r.previousAttempt);
+      const entries = new Map(moved.map((r) => [`${r.nodeId}/${entryOf(r)}`, { nodeId: r.nodeId, entryId: entryOf(r) }]));
+      await Promise.all([...entries.values()].map((e) => this.nodes.discard(e.nodeId, e.entryId)));
+    }
+    return moved;
   }
 }

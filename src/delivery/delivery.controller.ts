@@ -5,18 +5,22 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { NodeAuth, NodeAuthForJob } from '../capacity/node-token.guard.js';
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
+import { IssuesSecret } from '../platform/idempotency/issues-secret.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
 import { assertCanSee } from '../platform/auth/ownership.js';
 import { uuidParam } from '../platform/http/params.js';
 import type { Principal, TcRequest } from '../platform/http/request-context.js';
 import { idForRequest } from '../platform/idempotency/deterministic-id.js';
 import { DeliveryJobsService } from './delivery-jobs.service.js';
+import { assertWithinBudget } from '../platform/http/body-limits.js';
 import {
   CompleteJobDto,
   CompletionsDto,
   FailJobDto,
   JobsQueryDto,
   LeaseDto,
+  MAX_BATCH_CHARS,
+  MAX_REPORT_CHARS,
   ObligationsQueryDto,
   QualityQueryDto,
   SubmitJobDto,
@@ -86,6 +90,7 @@ export class DeliveryController {
     @Req() req: TcRequest,
     @Headers('idempotency-key') key?: string,
   ) {
+    assertWithinBudget(body, MAX_BATCH_CHARS, 'jobs');
     const entry = this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 201, action: 'delivery.job.submit' });
     const results = await Promise.allSettled(
       body.jobs.map((job, i) => {
@@ -128,6 +133,13 @@ export class DeliveryController {
     return this.jobs.get(p, jobId(id));
   }
 
+  /** Every attempt to deliver the job's webhook, oldest first (refused ones included). */
+  @Get('delivery/jobs/:id/webhook-deliveries')
+  @Roles('buyer', 'clearing')
+  webhookDeliveries(@CurrentPrincipal() p: Principal, @Param('id') id: string, @Query() q: QualityQueryDto) {
+    return this.jobs.webhookDeliveries(p, jobId(id), { cursor: q.cursor, limit: q.limit ?? 50 });
+  }
+
   /** Quality-spec breaches summed per operator (own; clearing sees all). */
   @Get('delivery/quality')
   @Roles('operator', 'clearing')
@@ -167,6 +179,7 @@ export class DeliveryController {
   @NotAudited()
   @HttpCode(200)
   async completions(@Req() req: NodeRequest, @Body() body: CompletionsDto) {
+    assertWithinBudget(body, MAX_REPORT_CHARS, 'completions', 'PAYLOAD_TOO_LARGE');
     const results = await Promise.allSettled(
       body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)),
     );
@@ -192,6 +205,7 @@ export class DeliveryController {
   @Post('members/:id/webhook-secret')
   @Roles('buyer', 'clearing')
   @Audited('delivery.webhook-secret.rotate', 'member')
+  @IssuesSecret('webhook secret')
   async rotateSecret(@CurrentPrincipal() p: Principal, @Param('id') memberId: string) {
     assertCanSee(p, uuidParam(memberId, 'member'), 'member');
     return {

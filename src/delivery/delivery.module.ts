@@ -1,5 +1,7 @@
 import { TokenCounter } from './counting/token-counter.js';
 import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { EgressPolicy } from '../platform/egress/egress-policy.js';
 import { CapacityModule } from '../capacity/capacity.module.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
@@ -44,6 +46,7 @@ import { WindowCloseService } from './window-close.service.js';
     WebhooksService,
     OpenObligationsCapacity,
     TokenCounter,
+    { provide: EgressPolicy, useFactory: (c: AppConfig) => new EgressPolicy(c.webhooks.allowHosts), inject: [APP_CONFIG] },
   ],
   exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService, ObligationsRepository],
 })

@@ -48,6 +48,7 @@ export class DeliveryRepository {
       JOIN node_models nm ON nm."nodeId" = n.id AND nm."modelClass" = ${q.modelClass}
       CROSS JOIN LATERAL (SELECT count(*) AS jobs FROM delivery_jobs j WHERE j."nodeId" = n.id AND j.status IN ('DISPATCHED','LEASED')) f
       WHERE n."operatorId" = ${q.sellerId}::uuid AND n.status = 'ONLINE' AND n.region = ANY(${q.regions}::text[])
+        AND EXISTS (SELECT 1 FROM members m WHERE m.id = n."operatorId" AND m.status = 'ACTIVE')
       ORDER BY "spareTokensPerSecond" DESC
       LIMIT 20`;
   }
@@ -76,6 +77,38 @@ export class DeliveryRepository {
         WHERE (j.status = 'LEASED' AND j."leaseExpiresAt" < now())
            OR (j.status IN ('DISPATCHED','LEASED') AND n.status = 'OFFLINE')
         FOR UPDATE OF j SKIP LOCKED
+      )
+      UPDATE delivery_jobs j SET
+        attempt = j.attempt + 1,
+        status = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN 'FAILED'::"DeliveryJobStatus" ELSE 'QUEUED'::"DeliveryJobStatus" END,
+        "failureCode" = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN lost.reason ELSE j."failureCode" END,
+        "failureReason" = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN 'gave up after ' || (j.attempt + 1) || ' attempts; last: ' || lost.reason ELSE j."failureReason" END,
+        "operatorFault" = j.attempt + 1 >= ${maxAttempts},
+        "finishedAt" = CASE WHEN j.attempt + 1 >= ${maxAttempts} THEN now() ELSE NULL END,
+        "triedNodes" = array_append(j."triedNodes", j."nodeId"::text),
+        decisions = j.decisions || jsonb_build_array(jsonb_build_object('at', now(), 'attempt', j.attempt, 'event', lost.reason, 'nodeId', j."nodeId")),
+        "nodeId" = NULL, "leaseToken" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
+      FROM lost WHERE j.id = lost.id
+      RETURNING j.id, j.attempt, j.status::text AS status, lost."nodeId", lost.attempt AS "previousAttempt", lost."leaseToken", lost.reason`;
+  }
+
+  /**
+   * Every job a (suspended) operator's nodes hold, leased or only dispatched, back to dispatch at
+   * once — the same move as reclaim, with MEMBER_SUSPENDED as the reason.
+   */
+  reclaimOperator(
+    tx: Tx,
+    operatorId: string,
+    maxAttempts: number,
+  ): Promise<
+    { id: string; attempt: number; status: string; nodeId: string; previousAttempt: number; leaseToken: string | null; reason: string }[]
+  > {
+    return tx.$queryRaw`
+      WITH lost AS (
+        SELECT j.id, j."nodeId", j.attempt, j."leaseToken", 'MEMBER_SUSPENDED' AS reason
+        FROM delivery_jobs j JOIN nodes n ON n.id = j."nodeId"
+        WHERE j.status IN ('DISPATCHED','LEASED') AND n."operatorId" = ${operatorId}::uuid
+        FOR UPDATE OF j
       )
       UPDATE delivery_jobs j SET
         attempt = j.attempt + 1,

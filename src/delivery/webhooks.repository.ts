@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { WebhookDelivery } from '../generated/prisma/client.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
 
 /** Members' webhook signing secrets and the record of every delivery attempt. */
@@ -20,8 +21,29 @@ export class WebhooksRepository {
 
   async recordAttempt(
     db: Db,
-    data: { jobId: string; memberId: string; url: string; attempt: number; httpStatus?: number; error?: string; ok: boolean },
+    data: {
+      jobId: string;
+      memberId: string;
+      url: string;
+      attempt: number;
+      httpStatus?: number;
+      error?: string;
+      ok: boolean;
+      refused: boolean;
+    },
   ): Promise<void> {
     await db.webhookDelivery.create({ data });
+  }
+
+  /** A job's attempts, oldest first, after the (createdAt, id) of `after`: limit + 1 rows. */
+  attempts(db: Db, jobId: string, after: { createdAt: Date; id: string } | undefined, limit: number): Promise<WebhookDelivery[]> {
+    return db.webhookDelivery.findMany({
+      where: {
+        jobId,
+        ...(after ? { OR: [{ createdAt: { gt: after.createdAt } }, { createdAt: after.createdAt, id: { gt: after.id } }] } : {}),
+      },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+      take: limit + 1,
+    });
   }
 }

@@ -1,6 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { UnrecoverableError } from 'bullmq';
 import { createHmac, randomBytes } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { EgressPolicy, EgressRefused } from '../platform/egress/egress-policy.js';
+import { guardedPost } from '../platform/egress/guarded-post.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
@@ -28,6 +31,7 @@ export class WebhooksService {
     private readonly repo: WebhooksRepository,
     private readonly stored: DeliveryJobsRepository,
     private readonly jobs: DeliveryJobsService,
+    private readonly egress: EgressPolicy,
   ) {}
 
   /** The member's secret, created on first use (signing needs it in clear). */
@@ -53,18 +57,21 @@ export class WebhooksService {
     const signature = signWebhook(await this.secret(job.buyerId), body, Math.floor(Date.now() / 1000));
     let httpStatus: number | undefined;
     let error: string | undefined;
+    let refused = false;
     try {
-      const res = await fetch(job.callbackUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'X-TokenClear-Job': jobId },
+      // Resolved, checked and connected to by address here, at send time: a name that now points
+      // inside (DNS rebinding) is refused; no redirect is followed; the answer is capped.
+      const res = await guardedPost(
+        this.egress,
+        job.callbackUrl,
+        { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'X-TokenClear-Job': jobId },
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.config.delivery.webhookTimeoutMs),
-      });
+        { timeoutMs: this.config.delivery.webhookTimeoutMs, maxResponseBytes: this.config.webhooks.maxResponseBytes },
+      );
       httpStatus = res.status;
-      await res.body?.cancel();
       if (res.status < 200 || res.status >= 300) error = `answered ${res.status}`;
     } catch (err) {
+      refused = err instanceof EgressRefused;
       error = (err as Error).message.slice(0, 500);
     }
     await this.repo.recordAttempt(this.tx.root, {
@@ -75,7 +82,13 @@ export class WebhooksService {
       httpStatus,
       error,
       ok: !error,
+      refused,
     });
+    if (refused) {
+      // The address is what is wrong, not the moment: retrying would knock on the same door.
+      this.logger.warn({ job: jobId, url: job.callbackUrl, error }, 'webhook refused by the egress policy; not retried');
+      throw new UnrecoverableError(`webhook to ${job.callbackUrl} refused: ${error}`);
+    }
     if (error) {
       this.logger.warn({ job: jobId, url: job.callbackUrl, error }, 'webhook not accepted; will retry');
       throw new Error(`webhook to ${job.callbackUrl} ${error}`);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isUuid } from '../platform/http/ids.js';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Withdrawal } from '../generated/prisma/client.js';
 import { assertCanSee, memberScope } from '../platform/auth/ownership.js';
 import { DomainError } from '../platform/errors/error-codes.js';
@@ -11,6 +11,8 @@ import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js'
 import { BankAccountsService } from '../payments/bank-accounts.service.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
+import { assertSecondPerson, personOf } from '../staff/four-eyes.js';
 import { LedgerEvents } from './ledger.events.js';
 import { LedgerService } from './ledger.service.js';
 import { WithdrawalsRepository } from './withdrawals.repository.js';
@@ -29,6 +31,7 @@ export class CashService {
     private readonly withdrawals: WithdrawalsRepository,
     private readonly outbox: OutboxService,
     private readonly bankAccounts: BankAccountsService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
@@ -116,8 +119,17 @@ export class CashService {
     });
   }
 
+  /**
+   * Above WITHDRAWAL_FOUR_EYES_ABOVE money leaves only with two people's approval (SPEC §6.2): the
+   * first approval is recorded and the withdrawal stays PENDING; a second, different person pays
+   * it (the same person with another key is SELF_APPROVAL). Either may reject at any time.
+   */
   async decide(principal: Principal, withdrawalId: string, decision: 'APPROVED' | 'REJECTED', reason?: string): Promise<Withdrawal> {
     return this.tx.run(async (tx) => {
+      if (decision === 'APPROVED') {
+        const first = await this.firstOfTwoApprovals(tx, principal, withdrawalId);
+        if (first) return first;
+      }
       const w = await this.claimPending(tx, withdrawalId, decision, principal.keyId, reason);
       const businessDate = this.clock.businessDate();
       const pending = memberAccount(w.memberId, 'PENDING');
@@ -204,6 +216,20 @@ export class CashService {
       (w) => `${w.createdAt.toISOString()}|${w.id}`,
       (w) => w,
     );
+  }
+
+  /** The withdrawal when this approval was the first of two it needs; undefined when it decides. */
+  private async firstOfTwoApprovals(tx: Tx, principal: Principal, id: string): Promise<Withdrawal | undefined> {
+    if (!isUuid(id)) throw new DomainError('NOT_FOUND', 'withdrawal not found');
+    const w = await this.withdrawals.lockForDecision(tx, id);
+    if (!w) throw new DomainError('NOT_FOUND', 'withdrawal not found');
+    if (w.status !== 'PENDING') throw new DomainError('WITHDRAWAL_NOT_PENDING', `withdrawal is already ${w.status}`);
+    if (w.amountFen <= this.config.withdrawalFourEyesAboveFen) return undefined;
+    if (!w.firstApprovedByKeyId) {
+      return this.withdrawals.recordFirstApproval(tx, id, { keyId: principal.keyId, staffId: personOf(principal), at: this.clock.now() });
+    }
+    assertSecondPerson(principal, { staffId: w.firstApprovedByStaffId, keyId: w.firstApprovedByKeyId }, 'SELF_APPROVAL');
+    return undefined;
   }
 
   /** Compare-and-set on the status: two clearing users deciding at once cannot both win. */

@@ -39,6 +39,7 @@ export function toWithdrawalView(w: Withdrawal): WithdrawalView {
     createdAt: w.createdAt.toISOString(),
     decidedAt: w.decidedAt?.toISOString() ?? null,
     reason: w.reason,
+    firstApprovedAt: w.firstApprovedAt?.toISOString() ?? null,
   };
 }
 

@@ -27,6 +27,20 @@ export class WithdrawalsRepository {
     return count;
   }
 
+  /** The row locked until the transaction ends: a first and a second approval are taken in turn. */
+  async lockForDecision(db: Db, id: string): Promise<Withdrawal | null> {
+    await db.$queryRaw`SELECT id FROM withdrawals WHERE id = ${id}::uuid FOR UPDATE`;
+    return db.withdrawal.findUnique({ where: { id } });
+  }
+
+  /** Records the first of two approvals (the row is locked by lockForDecision). */
+  async recordFirstApproval(db: Db, id: string, data: { keyId: string; staffId: string; at: Date }): Promise<Withdrawal> {
+    return db.withdrawal.update({
+      where: { id },
+      data: { firstApprovedByKeyId: data.keyId, firstApprovedByStaffId: data.staffId, firstApprovedAt: data.at },
+    });
+  }
+
   /** One page, newest first, before the (createdAt, id) of `before`: limit + 1 rows. */
   page(
     db: Db,

@@ -28,8 +28,8 @@ export class MembersRepository {
     });
   }
 
-  setStatus(id: string, status: MemberStatus): Promise<Member> {
-    return this.prisma.member.update({ where: { id }, data: { status } });
+  setStatus(id: string, status: MemberStatus, db: Db = this.prisma): Promise<Member> {
+    return db.member.update({ where: { id }, data: { status } });
   }
 
   createKey(db: Db, data: { memberId: string; role: ApiRole; hash: string; label?: string; staffId?: string }): Promise<ApiKey> {

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { isUuid, UUID_PATTERN } from '../platform/http/ids.js';
 import { Injectable } from '@nestjs/common';
 import type { ApiKey, Member } from '../generated/prisma/client.js';
@@ -8,6 +9,7 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
+import { OutboxService } from '../platform/queues/outbox.service.js';
 import type { ApiKeyCreatedView, ApiKeyView, MemberView } from './dto/member.dto.js';
 import { MembersRepository } from './members.repository.js';
 import { LedgerRepository } from '../ledger/ledger.repository.js';
@@ -45,6 +47,7 @@ export class MembersService {
     private readonly tx: TransactionRunner,
     private readonly members: MembersRepository,
     private readonly ledger: LedgerRepository,
+    private readonly outbox: OutboxService,
   ) {}
 
   /** The member and its cash, margin, escrow and pending accounts exist together or not at all. */
@@ -76,7 +79,18 @@ export class MembersService {
     if (member.kind === 'CLEARING' && status === 'SUSPENDED') {
       throw new DomainError('ROLE_KIND_MISMATCH', 'The clearing house itself cannot be suspended');
     }
-    return toMemberView(await this.members.setStatus(id, status));
+    if (status !== 'SUSPENDED') return toMemberView(await this.members.setStatus(id, status));
+    // Committed with the suspension: delivery sends the leases its nodes hold back to dispatch at
+    // once (the token guard already refuses those nodes, so their results could not land).
+    const suspended = await this.tx.run(async (tx) => {
+      const m = await this.members.setStatus(id, status, tx);
+      if (m.kind === 'OPERATOR') {
+        await this.outbox.enqueue(tx, 'delivery.return-leases', { operatorId: id }, { jobId: `return-leases.${randomUUID()}` });
+      }
+      return m;
+    });
+    this.outbox.poke();
+    return toMemberView(suspended);
   }
 
   /**

@@ -31,7 +31,7 @@ describe('physical delivery end to end: 2 operators × 2 nodes with real agent p
 
   beforeAll(async () => {
     assertBuilt();
-    t = await startTestApp({ env: { DELIVERY_LEASE_MS: '5000', DELIVERY_REAP_MS: '200' } });
+    t = await startTestApp({ env: { DELIVERY_LEASE_MS: '5000', DELIVERY_REAP_MS: '200', WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
     inference = await fakeInferenceServer();
     hooks = http.createServer((req, res) => {
       let body = '';

@@ -13,7 +13,9 @@ describe('window close with an operator shortfall (all its nodes OFFLINE)', () =
 
   beforeAll(async () => {
     // Heartbeats every 300 ms: a silent node is OFFLINE after 900 ms and the next sweep.
-    t = await startTestApp({ env: { HEARTBEAT_INTERVAL_MS: '300', DELIVERY_STALE_MS: '1000', DELIVERY_REAP_MS: '100' } });
+    t = await startTestApp({
+      env: { HEARTBEAT_INTERVAL_MS: '300', DELIVERY_STALE_MS: '1000', DELIVERY_REAP_MS: '100', WEBHOOK_ALLOW_HOSTS: '127.0.0.1' },
+    });
     m = await physicalMarket(t, {
       operators: 1,
       nodesPerOperator: 2,

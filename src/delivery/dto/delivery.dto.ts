@@ -15,18 +15,30 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { CharBudget } from '../../platform/http/body-limits.js';
 import { SchemaChecked } from '../../platform/http/schema-checked.js';
 import { PageQueryDto } from '../../platform/pagination/page.js';
 
 export const MAX_MESSAGES = 64;
 export const MAX_MESSAGE_CHARS = 32_000;
 export const MAX_OUTPUT_CHARS = 1_000_000;
+/**
+ * Character budgets (all strings of the body together, UTF-16 units): 64 messages × 32,000
+ * characters is 2 million characters a job and 200 million a batch of 100, bodies no one should
+ * send or parse. A job carries at most 512,000 (a 128k-token context), a batch 1,000,000, a
+ * completion report 2,000,000 (a whole 1,000,000-character output fits); over it → 400 (413 for a
+ * report: the agent halves a report on 413).
+ */
+export const MAX_JOB_CHARS = 512_000;
+export const MAX_BATCH_CHARS = 1_000_000;
+export const MAX_REPORT_CHARS = 2_000_000;
 
 export class ChatMessageDto {
   @ApiProperty({ enum: ['system', 'user', 'assistant'] }) @IsIn(['system', 'user', 'assistant']) role!: 'system' | 'user' | 'assistant';
   @ApiProperty({ maxLength: MAX_MESSAGE_CHARS }) @IsString() @Length(1, MAX_MESSAGE_CHARS) content!: string;
 }
 
+@CharBudget(MAX_JOB_CHARS)
 export class SubmitJobDto {
   @ApiPropertyOptional({ example: 'L70-STD-2612', description: 'series (or obligationId) the tokens come from' })
   @IsOptional()
@@ -113,6 +125,7 @@ export const MAX_BATCH_JOBS = 100;
 
 /** Checked by its compiled schema first (see SchemaChecked): up to 100 jobs per request. */
 @SchemaChecked()
+@CharBudget(MAX_BATCH_CHARS)
 export class SubmitJobsDto {
   @ApiProperty({ type: [SubmitJobDto], maxItems: MAX_BATCH_JOBS })
   @ValidateNested({ each: true })
@@ -127,6 +140,7 @@ export class NodeCompletionDto extends CompleteJobDto {
 }
 
 @SchemaChecked()
+@CharBudget(MAX_REPORT_CHARS)
 export class CompletionsDto {
   @ApiProperty({ type: [NodeCompletionDto], maxItems: MAX_COMPLETIONS })
   @ValidateNested({ each: true })

@@ -91,6 +91,13 @@ export class WithdrawalView {
   @ApiProperty() createdAt!: string;
   @ApiPropertyOptional() decidedAt?: string | null;
   @ApiPropertyOptional() reason?: string | null;
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description:
+      'above WITHDRAWAL_FOUR_EYES_ABOVE: when the first of two approvals was given (still PENDING until a second person approves)',
+  })
+  firstApprovedAt?: string | null;
 }
 
 export class TrialBalanceView {

@@ -14,6 +14,7 @@ import {
   Length,
   Matches,
   Max,
+  MaxLength,
   Min,
 } from 'class-validator';
 import { PageQueryDto } from '../../platform/pagination/page.js';
@@ -42,6 +43,7 @@ export class CreateProductDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(32)
   @IsString({ each: true })
+  @MaxLength(64, { each: true }) // a finite largest body (platform/http/body-limits.ts)
   regions!: string[];
   @ApiProperty({ ...BP, example: 2500, description: 'billable = output + input × weight / 10,000' })
   @IsInt()
@@ -98,10 +100,14 @@ export class CreateProductDto {
 export class CreateSeriesDto {
   @ApiProperty({ example: 'L70-STD' }) @IsString() @Length(1, 32) productCode!: string;
   @ApiProperty({ example: 'L70-STD-2612' }) @Matches(/^[A-Z0-9][A-Z0-9-]{1,39}$/, { message: 'code: 2-40 of A-Z 0-9 -' }) code!: string;
-  @ApiPropertyOptional({ description: 'default: now' }) @IsOptional() @IsDateString({ strict: true }) tradingStartAt?: string;
-  @ApiProperty() @IsDateString({ strict: true }) lastTradingAt!: string;
-  @ApiProperty() @IsDateString({ strict: true }) deliveryStart!: string;
-  @ApiProperty() @IsDateString({ strict: true }) deliveryEnd!: string;
+  @ApiPropertyOptional({ description: 'default: now' })
+  @IsOptional()
+  @IsDateString({ strict: true })
+  @MaxLength(64)
+  tradingStartAt?: string;
+  @ApiProperty() @IsDateString({ strict: true }) @MaxLength(64) lastTradingAt!: string;
+  @ApiProperty() @IsDateString({ strict: true }) @MaxLength(64) deliveryStart!: string;
+  @ApiProperty() @IsDateString({ strict: true }) @MaxLength(64) deliveryEnd!: string;
   @ApiProperty({ type: String, example: '4.00', description: 'CNY per 1M tokens: the margin price until the first daily settlement price' })
   @Allow()
   referencePrice!: unknown;

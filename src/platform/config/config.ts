@@ -88,6 +88,29 @@ const envSchema = z.object({
   DELIVERY_MAX_TOKENS: intIn(1, 1_000_000, 32_768),
   WEBHOOK_TIMEOUT_MS: intIn(100, 60_000, 5_000),
   METERING_MAX_TOKENS_PER_SECOND: intIn(1, 100_000_000, 20_000),
+  /** Hosts a callbackUrl may name over plain http and inside addresses (tests, development). */
+  WEBHOOK_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim().toLowerCase())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().regex(/^[a-z0-9.:-]{1,253}$/, 'must be comma-separated host names or IP addresses'))),
+  /** First retry delay of a webhook (exponential from there); tests shorten it. */
+  WEBHOOK_RETRY_DELAY_MS: intIn(10, 600_000, 1_000),
+  WEBHOOK_MAX_RESPONSE_BYTES: intIn(0, 1_048_576, 16_384),
+  /** A withdrawal above this amount (CNY) needs the approval of two different people. */
+  WITHDRAWAL_FOUR_EYES_ABOVE: z
+    .string()
+    .default('100000.00')
+    .pipe(z.string().regex(/^\d{1,15}(\.\d{1,2})?$/, 'must be an amount in CNY, e.g. 100000.00'))
+    .transform((v) => {
+      const [yuan, fen = ''] = v.split('.');
+      return BigInt(yuan) * 100n + BigInt(fen.padEnd(2, '0'));
+    }),
   REGIONS: csv('cn-north-1,cn-east-1,cn-east-2,cn-south-1,cn-west-1'),
   MODEL_CLASSES: csv('llm-8b-instruct,llm-70b-instruct,llm-400b-moe'),
   STREAM_MAX_BUFFER_BYTES: intIn(1_024, 1_073_741_824, 1_048_576),
@@ -168,6 +191,9 @@ export type AppConfig = Readonly<{
     /** No single job decodes faster: a reported duration below counted tokens at this rate is impossible. */
     maxPlausibleTokensPerSecond: number;
   };
+  webhooks: { allowHosts: readonly string[]; retryDelayMs: number; maxResponseBytes: number };
+  /** Withdrawals above this (fen) need a second person's approval. */
+  withdrawalFourEyesAboveFen: bigint;
   streams: {
     /** A connection whose unsent bytes pass this is closed with 1013 rather than buffered without bound. */
     maxBufferBytes: number;
@@ -254,6 +280,12 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
       maxPlausibleTokensPerSecond: e.METERING_MAX_TOKENS_PER_SECOND,
     },
+    webhooks: {
+      allowHosts: e.WEBHOOK_ALLOW_HOSTS,
+      retryDelayMs: e.WEBHOOK_RETRY_DELAY_MS,
+      maxResponseBytes: e.WEBHOOK_MAX_RESPONSE_BYTES,
+    },
+    withdrawalFourEyesAboveFen: e.WITHDRAWAL_FOUR_EYES_ABOVE,
     streams: {
       maxBufferBytes: e.STREAM_MAX_BUFFER_BYTES,
       pingIntervalMs: e.STREAM_PING_INTERVAL_MS,

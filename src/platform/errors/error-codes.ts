@@ -31,6 +31,7 @@ export const ERROR_CATALOG = {
   DEPOSIT_REFERENCE_REUSED: { status: 409, title: 'Bank reference already recorded with a different amount' },
   WITHDRAWAL_NOT_PENDING: { status: 409, title: 'Withdrawal is no longer pending' },
   ACCOUNT_NOT_FOUND: { status: 404, title: 'Ledger account not found' },
+  CALLBACK_URL_NOT_ALLOWED: { status: 400, title: 'callbackUrl points where webhooks may not go (https to a public address only)' },
   UNKNOWN_REGION: { status: 400, title: 'Region is not one of the configured regions' },
   UNKNOWN_MODEL_CLASS: { status: 400, title: 'Model class is not one of the configured model classes' },
   DUPLICATE_MODEL_CLASS: { status: 400, title: 'A model class is listed twice' },

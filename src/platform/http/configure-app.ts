@@ -1,16 +1,18 @@
 import type { INestApplication } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
+import { DiscoveryService } from '@nestjs/core';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
 import { toProblem } from '../errors/problem.js';
 import { Metrics } from '../metrics/metrics.js';
+import { limitFinder, NO_BODY_LIMIT, routeLimits } from './body-limits.js';
 import { serveStaticPages } from './static-pages.js';
 import { validationPipe } from './validation.js';
 
-const BODY_LIMIT = '1mb';
+export const BODY_LIMITS = 'tc:body-limits';
 
 /** HTTP concerns shared by main.ts and the e2e harness, so tests speak to the same app. */
 export function configureApp(app: INestApplication): void {
@@ -22,7 +24,29 @@ export function configureApp(app: INestApplication): void {
   http.disable('x-powered-by');
   http.set('trust proxy', 'loopback');
   app.use(app.get(Metrics).middleware());
-  app.use(express.json({ limit: BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] }));
+  // One JSON parser per limit, chosen before routing by method and path: each route's limit is its
+  // DTO's largest valid body (body-limits.ts). A per-route limit rather than one global maximum
+  // with a check after parsing: a 6 MB limit on every route would let anyone make any route read
+  // and parse 6 MB; here a route reads no more than its own largest valid body.
+  const table = routeLimits(
+    app
+      .get(DiscoveryService)
+      .getControllers()
+      .map((w) => w.instance as object | undefined)
+      .filter((i): i is object => i !== undefined),
+  );
+  http.set(BODY_LIMITS, table);
+  const limitOf = limitFinder(table);
+  const parsers = new Map<number, RequestHandler>();
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const limit = limitOf(req.method, req.path) ?? NO_BODY_LIMIT;
+    let parser = parsers.get(limit);
+    if (!parser) {
+      parser = express.json({ limit, strict: true, type: ['application/json', 'application/*+json'] });
+      parsers.set(limit, parser);
+    }
+    parser(req, res, next);
+  });
   // Bank files (camt.053 XML, statement CSV) are uploaded as they come from the bank.
   app.use(express.text({ limit: '10mb', type: ['application/xml', 'text/xml', 'text/csv'] }));
   // Body-parser failures happen before Nest routing; answer them as problem+json too.

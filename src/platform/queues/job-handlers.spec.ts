@@ -50,6 +50,8 @@ class DeliveryJobs {
   async dispatchBatch(): Promise<void> {}
   @JobHandler('delivery.webhook')
   async webhook(): Promise<void> {}
+  @JobHandler('delivery.return-leases')
+  async returnLeases(): Promise<void> {}
   @JobHandler('reconciliation.run')
   async recon(): Promise<void> {}
   @JobHandler('indices.fixing')

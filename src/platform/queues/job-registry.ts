@@ -32,6 +32,8 @@ export interface JobPayloads {
   'delivery.dispatch': { jobId: string; attempt: number };
   /** The jobs of one submission batch, dispatched together (each at its attempt). */
   'delivery.dispatch-batch': { jobs: { jobId: string; attempt: number }[] };
+  /** A suspended operator's leased and dispatched jobs go back to dispatch at once. */
+  'delivery.return-leases': { operatorId: string };
   /** POSTs a finished job's result to the buyer's callback URL, signed. */
   'delivery.webhook': { jobId: string };
   /** At the end-of-day cut-off: fixes every token index for the business date that just ended (idempotent). */
@@ -86,10 +88,18 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'delivery.dispatch-batch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
   'indices.fixing': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
+  'delivery.return-leases': { queue: 'delivery', options: JOB_OPTIONS.lifecycle },
   'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
   'defaults.close-auction': { queue: 'defaults', options: JOB_OPTIONS.lifecycle },
   'defaults.auto-propose': { queue: 'defaults', options: JOB_OPTIONS.sweep },
 };
+
+/** A job's BullMQ options under this configuration (webhook retries start after WEBHOOK_RETRY_DELAY_MS). */
+export function jobOptions(name: JobName, config: AppConfig): JobsOptions {
+  const options = JOBS[name].options;
+  if (name !== 'delivery.webhook') return options;
+  return { ...options, backoff: { type: 'exponential', delay: config.webhooks.retryDelayMs } };
+}
 
 export interface Schedule<K extends JobName = JobName> {
   id: string;

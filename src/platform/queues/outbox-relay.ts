@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { TransactionRunner } from '../prisma/transaction-runner.js';
-import { JOBS, type JobName, type QueueName } from './job-registry.js';
+import { JOBS, jobOptions, type JobName, type QueueName } from './job-registry.js';
 import { OutboxRepository, type OutboxRow } from './outbox.repository.js';
 import { OutboxService } from './outbox.service.js';
 import { Queues } from './queues.js';
@@ -69,7 +69,11 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
             batch.map((row) => ({
               name: row.jobName,
               data: row.payload,
-              opts: { ...JOBS[row.jobName as JobName]?.options, jobId: row.jobId, delay: delayUntil(row.notBefore) },
+              opts: {
+                ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
+                jobId: row.jobId,
+                delay: delayUntil(row.notBefore),
+              },
             })),
           );
         }

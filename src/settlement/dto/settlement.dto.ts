@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Allow, IsDateString, IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
+import { Allow, IsDateString, IsIn, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../platform/pagination/page.js';
 
 export class StartRunDto {
@@ -35,7 +35,7 @@ export class MarginCallsQueryDto extends PageQueryDto {
 export class IndexFixingDto {
   @ApiProperty({ type: String, example: '4.12' }) @Allow() price!: unknown;
   @ApiProperty({ example: 'TokenClear inference price index, 70B class, 15:00 CST' }) @IsString() @Length(1, 200) source!: string;
-  @ApiProperty({ example: '2026-12-20T15:00:00+08:00' }) @IsDateString({ strict: true }) asOf!: string;
+  @ApiProperty({ example: '2026-12-20T15:00:00+08:00' }) @IsDateString({ strict: true }) @MaxLength(64) asOf!: string;
 }
 
 export class RunsQueryDto extends PageQueryDto {
