@@ -54,6 +54,17 @@ describe('ledger invariants under random operation sequences (fast-check, real P
         const ids = await Promise.all(
           Array.from({ length: MEMBERS }, (_, i) => membersService.create(`prop-${run}-${i}`, 'TRADER').then((m) => m.id)),
         );
+        // Withdrawals pay to a verified account (SPEC §6.5); that flow has its own tests.
+        await t.prisma.bankAccount.createMany({
+          data: ids.map((memberId, i) => ({
+            memberId,
+            bankCode: '105100000017',
+            accountNumber: `6222${run}${i}`,
+            holderName: `prop ${i}`,
+            status: 'VERIFIED' as const,
+            proposedByKeyId: randomUUID(),
+          })),
+        });
         const model = new Map<string, bigint>();
         const bal = (code: string) => model.get(code) ?? 0n;
         const code = ([i, type]: [number, MemberAccountType]) => memberAccount(ids[i], type);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
+import { createMember, expectProblem, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import type { ApiClient, ApiResponse } from '../harness/http.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -35,6 +35,7 @@ describe('ledger list endpoints page with a cursor', () => {
   beforeAll(async () => {
     t = await startTestApp();
     buyer = await createMember(t, 'BUYER');
+    await verifiedBankAccount(t, buyer);
     for (let i = 0; i < 5; i++) {
       const res = await t.clearing.post(`/v1/members/${buyer.id}/deposits`, { amount: '10.00', currency: 'CNY', reference: `PAGE-${i}` });
       expect(res.status, res.text).toBe(201);

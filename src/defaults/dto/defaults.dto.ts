@@ -71,6 +71,7 @@ export class StandbyOfferDto {
   @ArrayMinSize(1)
   @ArrayMaxSize(20)
   @IsString({ each: true })
+  @Length(1, 64, { each: true })
   regions!: string[];
 
   @ApiProperty({ type: Number, description: 'Tokens the operator stands ready to deliver' })

@@ -56,6 +56,14 @@ class DeliveryJobs {
   async recon(): Promise<void> {}
   @JobHandler('indices.fixing')
   async fixing(): Promise<void> {}
+  @JobHandler('markets.resume-series')
+  async resume(): Promise<void> {}
+  @JobHandler('settlement.intraday-mark')
+  async intradayMark(): Promise<void> {}
+  @JobHandler('defaults.close-auction')
+  async closeAuction(): Promise<void> {}
+  @JobHandler('defaults.auto-propose')
+  async autoPropose(): Promise<void> {}
 }
 
 @Injectable()
