@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Clock } from '../../src/platform/time/clock.js';
-import { createClearingUser, createMember, expectProblem, type TestMember } from '../harness/factories.js';
+import { createClearingUser, createMember, expectProblem, type TestMember, verifiedBankAccount } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { settle } from '../harness/settlement-helpers.js';
@@ -260,6 +260,7 @@ describe('default declaration: four eyes and a defaulted member locked out', () 
       env: { DEFAULT_AUCTION_SECONDS: '1', AUTO_PROPOSE_DEFAULT: 'true', DEFAULT_SWEEP_MS: '1000', LOG_LEVEL: 'error' },
     });
     y = await createMember(t, 'TRADER');
+    await verifiedBankAccount(t, y);
     await fund(t, y, '50.00');
   });
   afterAll(() => t.close());

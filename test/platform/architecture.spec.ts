@@ -5,7 +5,13 @@ import { ROOT } from '../harness/processes.js';
 
 // STYLE.md §1: only repositories touch Prisma or SQL. Services hold rules, controllers hold HTTP,
 // and both reach the database through repositories (transactions through TransactionRunner).
-const ALLOWED = [/\.repository\.ts$/, /^src\/platform\/platform\.module\.ts$/, /^src\/platform\/prisma\//, /^src\/generated\//, /\.spec\.ts$/];
+const ALLOWED = [
+  /\.repository\.ts$/,
+  /^src\/platform\/platform\.module\.ts$/,
+  /^src\/platform\/prisma\//,
+  /^src\/generated\//,
+  /\.spec\.ts$/,
+];
 
 const FORBIDDEN: { rule: string; pattern: RegExp }[] = [
   { rule: 'imports PrismaService', pattern: /import\s[^;]*\bPrismaService\b[^;]*from/ },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClearingUser, createMember, expectProblem, type TestMember } from '../harness/factories.js';
+import { createClearingUser, createMember, expectProblem, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { fund } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -26,6 +26,7 @@ describe('four eyes: two people, whatever keys they hold', () => {
     t = await startTestApp({ env: { WITHDRAWAL_FOUR_EYES_ABOVE: '1000.00' } });
     second = await createClearingUser(t, 'Second Person');
     buyer = await createMember(t, 'BUYER');
+    await verifiedBankAccount(t, buyer);
     await fund(t, buyer, '10000.00');
     // A second key of the bootstrap person: the same pair of eyes.
     const key = await t.clearing.post<{ key: string }>(`/v1/members/${t.clearingMemberId}/api-keys`, { role: 'clearing', label: 'laptop' });

@@ -6,7 +6,7 @@ import { PUBLIC_ROUTE } from '../../src/platform/auth/auth.decorators.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createDataCenter } from '../harness/capacity-factories.js';
 import { expire, physicalMarket, submitJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
-import { expectProblem, type TestMember } from '../harness/factories.js';
+import { expectProblem, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { createProduct, createSeries, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -93,6 +93,8 @@ describe('OWASP API Security Top 10 (2023)', () => {
     const { sellerId } = await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: job.body.id } });
     owned.set(job.body.id, { kind: 'delivery-job', visibleTo: new Set([buyerA.id, sellerId]) });
     owned.set(job.body.obligationId, { kind: 'obligation', visibleTo: new Set([buyerA.id, sellerId]) });
+    const bankAccount = await verifiedBankAccount(t, buyerA);
+    owned.set(bankAccount.id, { kind: 'bank-account', visibleTo: new Set([buyerA.id]) });
     const w = await buyerA.client.post<{ id: string }>(`/v1/members/${buyerA.id}/withdrawals`, { amount: '1.00', currency: 'CNY' });
     expect(w.status, w.text).toBe(201);
     owned.set(w.body.id, { kind: 'withdrawal', visibleTo: new Set([buyerA.id]) });
