@@ -5,7 +5,6 @@ import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
@@ -31,7 +30,7 @@ import { QUEUE_NAMES } from './queues/job-registry.js';
 import { OutboxRelay } from './queues/outbox-relay.js';
 import { OutboxService } from './queues/outbox.service.js';
 import { Queues } from './queues/queues.js';
-import { redisOptions } from './queues/redis-connection.js';
+import { OwnedRedisClients } from './redis/owned-redis-clients.js';
 import { WorkerHost } from './queues/worker-host.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
@@ -53,10 +52,8 @@ const shared = [
 @Module({})
 export class PlatformModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const throttlerStorage = new RedisThrottlerStorage(
-      new Redis({ ...redisOptions(config.redisUrl, 'producer'), enableAutoPipelining: true }),
-      config.queuePrefix,
-    );
+    const redis = new OwnedRedisClients(config);
+    const throttlerStorage = new RedisThrottlerStorage(redis.create('producer', { autoPipelining: true }), config.queuePrefix);
     return {
       module: PlatformModule,
       imports: [
@@ -92,7 +89,7 @@ export class PlatformModule {
           ],
           storage: throttlerStorage,
         }),
-        BullModule.forRoot({ connection: redisOptions(config.redisUrl, 'producer'), prefix: config.queuePrefix }),
+        BullModule.forRoot({ connection: redis.create('producer'), prefix: config.queuePrefix }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
       ],
       controllers: [HealthController, MetricsController],
@@ -100,6 +97,7 @@ export class PlatformModule {
         { provide: APP_CONFIG, useValue: config },
         // A provider too, so Nest closes its Redis connection at shutdown.
         { provide: RedisThrottlerStorage, useValue: throttlerStorage },
+        { provide: OwnedRedisClients, useValue: redis },
         ...shared,
         JobHandlers,
         OutboxRelay,

@@ -59,6 +59,8 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
     role: opts.role ?? 'all',
     databaseUrl: res.databaseUrl,
     redisUrl: opts.redisUrl ?? res.redisUrl,
+    // A copy runs on the same Redis Cluster as the app it copies (REDIS_CLUSTER_NODES in `env`).
+    redisClusterNodes: env.redisClusterNodes ?? opts.replicaOf?.config.redisClusterNodes,
     queuePrefix: res.queuePrefix,
     embedded: { ...env.embedded, postgres: false, redis: false },
   };
