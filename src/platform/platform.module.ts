@@ -23,6 +23,7 @@ import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { Metrics } from './metrics/metrics.js';
 import { PrismaService } from './prisma/prisma.service.js';
+import { ReadDb } from './prisma/read-replica.js';
 import { TransactionRunner } from './prisma/transaction-runner.js';
 import { Clock } from './time/clock.js';
 import { JobHandlers } from './queues/job-handlers.js';
@@ -37,6 +38,7 @@ const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 const shared = [
   PrismaService,
+  ReadDb,
   TransactionRunner,
   ApiKeyRepository,
   IdempotencyRepository,

@@ -30,6 +30,8 @@ export interface TestAppOptions {
   env?: NodeJS.ProcessEnv;
   /** Another copy of the service: the database and queues of this app (not dropped on close). */
   replicaOf?: TestApp;
+  /** A database the caller owns (e.g. a private primary with a replica): used as is, not dropped. */
+  databaseUrl?: string;
 }
 
 /** A fresh database and queue prefix, for a test file that brings its own app or processes. */
@@ -52,7 +54,14 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         queuePrefix: opts.replicaOf.config.queuePrefix,
         drop: async () => undefined,
       }
-    : await testResources();
+    : opts.databaseUrl
+      ? {
+          databaseUrl: opts.databaseUrl,
+          redisUrl: inject('redisUrl'),
+          queuePrefix: `{t${randomBytes(5).toString('hex')}}`,
+          drop: async () => undefined,
+        }
+      : await testResources();
   const env = loadEnvConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', OUTBOX_POLL_MS: '50', ...opts.env });
   const config: AppConfig = {
     ...env,
