@@ -122,12 +122,14 @@ export class DispatchService {
         why: pick
           ? `${pick.triedBefore ? 'only eligible node (tried before)' : 'most spare tokens/s'}: ${pick.node.spareTokensPerSecond} of ${pick.node.tokensPerSecond} in ${pick.node.region}`
           : `no ONLINE node of the seller serves ${job.modelClass} in ${regions.join(', ')}`,
-        candidates: candidates.slice(0, 5).map((c) => ({
-          nodeId: c.nodeId,
-          region: c.region,
-          spare: c.spareTokensPerSecond,
-          triedBefore: job.triedNodes.includes(c.nodeId),
-        })),
+        candidates: candidates
+          .slice(0, 5)
+          .map((c) => ({
+            nodeId: c.nodeId,
+            region: c.region,
+            spare: c.spareTokensPerSecond,
+            triedBefore: job.triedNodes.includes(c.nodeId),
+          })),
       };
       if (!pick) {
         // Backoff, but within the reaper's staleness (it would re-drive a quieter job anyway)
@@ -174,13 +176,15 @@ export class DispatchService {
       later.map((l) => ({ id: l.job.id, decision: l.decision })),
     );
     const def = JOBS['delivery.dispatch'];
-    await this.queues.get(def.queue).addBulk(
-      later.map((l) => ({
-        name: 'delivery.dispatch',
-        data: { jobId: l.job.id, attempt: l.job.attempt },
-        opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay },
-      })),
-    );
+    await this.queues
+      .get(def.queue)
+      .addBulk(
+        later.map((l) => ({
+          name: 'delivery.dispatch',
+          data: { jobId: l.job.id, attempt: l.job.attempt },
+          opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay },
+        })),
+      );
   }
 
   /** Jobs still QUEUED when their window ended FAIL as the operator's shortfall, in one transaction. */
