@@ -60,6 +60,9 @@ const envSchema = z.object({
     ),
   DATABASE_READ_URL: url(['postgres', 'postgresql']),
   READ_MAX_LAG_MS: intIn(0, 3_600_000, 5_000),
+  // Whose X-Forwarded-For to believe (express 'trust proxy'): the load balancer's hop, e.g.
+  // 'loopback, uniquelocal' when nginx or an ingress runs on a private network.
+  TRUST_PROXY: z.string().min(1).default('loopback'),
   DATA_DIR: z.string().min(1).default('./.data'),
   EMBEDDED_PG_PORT: intIn(1, 65535, 54329),
   EMBEDDED_REDIS_PORT: intIn(1, 65535, 63799),
@@ -125,6 +128,8 @@ export type AppConfig = Readonly<{
   databaseReadUrl?: string;
   /** Replica reads fall back to the primary while the replica is further behind than this. */
   readMaxLagMs: number;
+  /** Express 'trust proxy': the hops whose X-Forwarded-For names the client (per-address rate limits). */
+  trustProxy: string;
   embedded: { postgres: boolean; redis: boolean; pgPort: number; redisPort: number };
   dataDir: string;
   queuePrefix: string;
@@ -198,6 +203,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     redisClusterNodes: cluster,
     databaseReadUrl: e.DATABASE_READ_URL,
     readMaxLagMs: e.READ_MAX_LAG_MS,
+    trustProxy: e.TRUST_PROXY,
     embedded: { postgres: !e.DATABASE_URL, redis: !e.REDIS_URL && !cluster, pgPort: e.EMBEDDED_PG_PORT, redisPort: e.EMBEDDED_REDIS_PORT },
     dataDir: e.DATA_DIR,
     queuePrefix: e.QUEUE_PREFIX,

@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { toProblem } from '../errors/problem.js';
 import { Metrics } from '../metrics/metrics.js';
 import { serveStaticPages } from './static-pages.js';
@@ -17,7 +18,7 @@ export function configureApp(app: INestApplication): void {
   validationPipe.prepare();
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
-  http.set('trust proxy', 'loopback');
+  http.set('trust proxy', app.get<AppConfig>(APP_CONFIG).trustProxy);
   app.use(app.get(Metrics).middleware());
   app.use(express.json({ limit: BODY_LIMIT, strict: true, type: ['application/json', 'application/*+json'] }));
   // Bank files (camt.053 XML, statement CSV) are uploaded as they come from the bank.
