@@ -33,6 +33,8 @@ async function until(what: string, probe: () => Promise<boolean>, timeoutMs: num
  * cluster), a short node timeout so a killed master's replica is promoted within seconds.
  */
 export class RedisCluster {
+  private forget = () => undefined as void;
+
   private constructor(
     private readonly nodes: ClusterNode[],
     private readonly nodeTimeoutMs: number,
@@ -45,6 +47,15 @@ export class RedisCluster {
     const nodeTimeoutMs = opts.nodeTimeoutMs ?? 1_500;
     const nodes: ClusterNode[] = [];
     const cluster = new RedisCluster(nodes, nodeTimeoutMs, masters);
+    // A test process that ends without its afterAll (a hook timeout, a crash) must not leave
+    // six redis-servers behind.
+    const orphans = () =>
+      nodes.forEach((n) => {
+        n.child.kill('SIGKILL');
+        rmSync(n.dir, { recursive: true, force: true });
+      });
+    process.once('exit', orphans);
+    cluster.forget = () => process.off('exit', orphans);
     try {
       for (let i = 0; i < count; i++) {
         const port = await freePort();
@@ -177,6 +188,7 @@ export class RedisCluster {
   }
 
   async stop(): Promise<void> {
+    this.forget();
     await Promise.all(
       this.nodes.map(async (n) => {
         if (n.child.exitCode === null && n.child.signalCode === null) {
