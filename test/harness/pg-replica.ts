@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +78,7 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
  */
 export class PgReplicaPair {
   private replicaRunning = true;
+  private forget = () => undefined as void;
 
   private constructor(
     private readonly primaryDir: string,
@@ -90,6 +91,22 @@ export class PgReplicaPair {
     const primaryDir = privateDir('tc-pg-primary-');
     const replicaDir = privateDir('tc-pg-replica-');
     const pair = new PgReplicaPair(primaryDir, replicaDir, await freePort(), await freePort());
+    // pg_ctl daemonizes the servers: a test process that ends without its afterAll stops them here.
+    const orphans = () => {
+      for (const dir of [replicaDir, primaryDir]) {
+        const [file, argv] = asRoot
+          ? ['runuser', ['-u', 'postgres', '--', join(BIN, 'pg_ctl'), '-D', dir, '-m', 'immediate', 'stop']]
+          : [join(BIN, 'pg_ctl'), ['-D', dir, '-m', 'immediate', 'stop']];
+        try {
+          execFileSync(file, argv, { stdio: 'ignore', timeout: 10_000 });
+        } catch {
+          // not running
+        }
+        rmSync(dir, { recursive: true, force: true });
+      }
+    };
+    process.once('exit', orphans);
+    pair.forget = () => process.off('exit', orphans);
     try {
       await pgCommand('initdb', ['-D', primaryDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--no-sync', '--locale=C']);
       // initdb's pg_hba.conf already trusts replication connections from loopback.
@@ -186,6 +203,7 @@ export class PgReplicaPair {
   }
 
   async stop(): Promise<void> {
+    this.forget();
     await this.stopReplica();
     await pgCommand('pg_ctl', ['-D', this.primaryDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
     rmSync(this.primaryDir, { recursive: true, force: true });
