@@ -3,7 +3,7 @@ import { Job, Queue, Worker } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
-import { redisOptions } from '../platform/queues/redis-connection.js';
+import { createRedis, type RedisClient } from '../platform/redis/redis-factory.js';
 
 /** A delivery job at one dispatch attempt. */
 export interface QueuedJob {
@@ -61,6 +61,8 @@ export class NodeQueues implements OnApplicationShutdown {
   private readonly logger = new Logger(NodeQueues.name);
   private readonly queues = new Map<string, Queue<NodeQueueEntry>>();
   private readonly workers = new Map<string, Worker<NodeQueueEntry>>();
+  /** BullMQ leaves passed-in connections open: closed at shutdown. */
+  private readonly connections: RedisClient[] = [];
   /** In-process wake-up for long-polling lease requests when this process adds work. */
   private readonly added = new EventEmitter().setMaxListeners(0);
 
@@ -70,11 +72,17 @@ export class NodeQueues implements OnApplicationShutdown {
     return `node-${nodeId}`;
   }
 
+  private connect(role: 'producer' | 'lease'): RedisClient {
+    const c = createRedis(this.config, role, { autoPipelining: true });
+    this.connections.push(c);
+    return c;
+  }
+
   queue(nodeId: string): Queue<NodeQueueEntry> {
     let q = this.queues.get(nodeId);
     if (!q) {
       q = new Queue<NodeQueueEntry>(this.name(nodeId), {
-        connection: { ...redisOptions(this.config.redisUrl, 'producer'), enableAutoPipelining: true },
+        connection: this.connect('producer'),
         prefix: this.config.queuePrefix,
       });
       q.on('error', (err) => this.logger.warn({ node: nodeId, err: err.message }, 'node queue connection error'));
@@ -90,7 +98,7 @@ export class NodeQueues implements OnApplicationShutdown {
         // Fail fast while Redis is away (the lease request answers empty), as producers do.
         // Auto-pipelining: the takes of one lease request (issued together) go out in one write.
         // Safe here: this worker never blocks (manual processing, block: false).
-        connection: { ...redisOptions(this.config.redisUrl, 'worker'), enableOfflineQueue: false, enableAutoPipelining: true },
+        connection: this.connect('lease'),
         prefix: this.config.queuePrefix,
         lockDuration: this.config.delivery.leaseMs,
         autorun: false,
@@ -222,5 +230,6 @@ export class NodeQueues implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => w.close(true).catch(() => undefined)));
     await Promise.all([...this.queues.values()].map((q) => q.close().catch(() => undefined)));
+    for (const c of this.connections.splice(0)) c.disconnect();
   }
 }

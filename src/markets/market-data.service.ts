@@ -7,6 +7,7 @@ import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { formatFen } from '../platform/money/money.js';
 import { decodeCursor, toPage, type Page } from '../platform/pagination/page.js';
+import { ReadDb } from '../platform/prisma/read-replica.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { Clock } from '../platform/time/clock.js';
 import { heldMarginFen } from './margin.service.js';
@@ -111,6 +112,8 @@ export class MarketDataService {
     private readonly listings: ListingsRepository,
     private readonly data: MarketDataRepository,
     private readonly clock: Clock,
+    // Lists and market data may be a moment stale: the replica serves them when fresh enough.
+    private readonly reads: ReadDb,
   ) {}
 
   async series(code: string) {
@@ -127,10 +130,12 @@ export class MarketDataService {
   private async withMarketData(rows: SeriesWithProduct[]) {
     const today = this.clock.businessDate();
     const now = this.clock.now();
-    const stats = await this.data.stats(
-      this.tx.root,
-      rows.map((r) => r.id),
-      today,
+    const stats = await this.reads.read((db) =>
+      this.data.stats(
+        db,
+        rows.map((r) => r.id),
+        today,
+      ),
     );
     const byId = new Map(stats.map((x) => [x.id, x]));
     const events = await this.data.breakerEvents(
@@ -171,10 +176,8 @@ export class MarketDataService {
   /** Series by last trading (soonest first). */
   async listSeries(q: { cursor?: string; limit: number }): Promise<Page<ReturnType<typeof seriesView>>> {
     const after = decodeCursor(q.cursor, SERIES_CURSOR)?.split('|');
-    const rows = await this.listings.listSeries(
-      this.tx.root,
-      after ? { lastTradingAt: new Date(Number(after[0])), id: after[1] } : undefined,
-      q.limit,
+    const rows = await this.reads.read((db) =>
+      this.listings.listSeries(db, after ? { lastTradingAt: new Date(Number(after[0])), id: after[1] } : undefined, q.limit),
     );
     const now = this.clock.now();
     return toPage(
@@ -229,16 +232,21 @@ export class MarketDataService {
     const scope = memberScope(p);
     const before = decodeCursor(q.cursor, SEQ_CURSOR);
     const seriesId = await this.seriesFilter(q.series);
-    const rows = await this.data.listTrades(
-      this.tx.root,
-      { memberId: scope, seriesId },
-      before === undefined ? undefined : BigInt(before),
-      q.limit,
-    );
-    const codes = await this.markets.seriesCodes(
-      this.tx.root,
-      rows.map((r) => r.seriesId),
-    );
+    const { rows, codes } = await this.reads.read(async (db) => {
+      const rows = await this.data.listTrades(
+        db,
+        { memberId: scope, seriesId },
+        before === undefined ? undefined : BigInt(before),
+        q.limit,
+      );
+      return {
+        rows,
+        codes: await this.markets.seriesCodes(
+          db,
+          rows.map((r) => r.seriesId),
+        ),
+      };
+    });
     return toPage(
       rows,
       q.limit,

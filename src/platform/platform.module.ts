@@ -5,7 +5,6 @@ import { TerminusModule } from '@nestjs/terminus';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Redis } from 'ioredis';
 import { LoggerModule } from 'nestjs-pino';
 import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
@@ -25,6 +24,7 @@ import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { Metrics } from './metrics/metrics.js';
 import { PrismaService } from './prisma/prisma.service.js';
+import { ReadDb } from './prisma/read-replica.js';
 import { TransactionRunner } from './prisma/transaction-runner.js';
 import { Clock } from './time/clock.js';
 import { JobHandlers } from './queues/job-handlers.js';
@@ -33,13 +33,14 @@ import { OutboxRelay } from './queues/outbox-relay.js';
 import { OutboxRepository } from './queues/outbox.repository.js';
 import { OutboxService } from './queues/outbox.service.js';
 import { Queues } from './queues/queues.js';
-import { redisOptions } from './queues/redis-connection.js';
+import { OwnedRedisClients } from './redis/owned-redis-clients.js';
 import { WorkerHost } from './queues/worker-host.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 const shared = [
   PrismaService,
+  ReadDb,
   TransactionRunner,
   ApiKeyRepository,
   IdempotencyRepository,
@@ -56,10 +57,8 @@ const shared = [
 @Module({})
 export class PlatformModule {
   static forRoot(config: AppConfig): DynamicModule {
-    const throttlerStorage = new RedisThrottlerStorage(
-      new Redis({ ...redisOptions(config.redisUrl, 'producer'), enableAutoPipelining: true }),
-      config.queuePrefix,
-    );
+    const redis = new OwnedRedisClients(config);
+    const throttlerStorage = new RedisThrottlerStorage(redis.create('producer', { autoPipelining: true }), config.queuePrefix);
     return {
       module: PlatformModule,
       imports: [
@@ -95,7 +94,7 @@ export class PlatformModule {
           ],
           storage: throttlerStorage,
         }),
-        BullModule.forRoot({ connection: redisOptions(config.redisUrl, 'producer'), prefix: config.queuePrefix }),
+        BullModule.forRoot({ connection: redis.create('producer'), prefix: config.queuePrefix }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
       ],
       controllers: [HealthController, MetricsController],
@@ -103,6 +102,7 @@ export class PlatformModule {
         { provide: APP_CONFIG, useValue: config },
         // A provider too, so Nest closes its Redis connection at shutdown.
         { provide: RedisThrottlerStorage, useValue: throttlerStorage },
+        { provide: OwnedRedisClients, useValue: redis },
         ...shared,
         JobHandlers,
         OutboxRelay,

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
-import { redisOptions } from '../platform/queues/redis-connection.js';
+import { createRedis, type RedisClient } from '../platform/redis/redis-factory.js';
 import { redisChannel, type StreamEvent } from './stream-events.js';
 
 /**
@@ -17,13 +16,13 @@ import { redisChannel, type StreamEvent } from './stream-events.js';
 @Injectable()
 export class StreamPublisher implements OnModuleDestroy {
   private readonly logger = new Logger(StreamPublisher.name);
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly channel: string;
   private failures = 0;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     // Producer options: fail fast while Redis is away instead of queueing events in memory.
-    this.redis = new Redis(redisOptions(config.redisUrl, 'producer'));
+    this.redis = createRedis(config, 'producer');
     this.redis.on('error', () => undefined); // reconnects on its own; failures are counted per publish
     this.channel = redisChannel(config.queuePrefix);
   }

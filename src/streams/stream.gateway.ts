@@ -1,12 +1,11 @@
 import { Inject, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { WebSocketGateway, type OnGatewayConnection } from '@nestjs/websockets';
-import { Redis } from 'ioredis';
 import type { IncomingMessage } from 'node:http';
 import { Counter, Gauge } from 'prom-client';
 import type WebSocket from 'ws';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { Metrics } from '../platform/metrics/metrics.js';
-import { redisOptions } from '../platform/queues/redis-connection.js';
+import { createRedis, type RedisClient } from '../platform/redis/redis-factory.js';
 import { StreamAuth } from './stream-auth.js';
 import { StreamConnection } from './stream-connection.js';
 import { decodeEvents, redisChannel } from './stream-events.js';
@@ -28,7 +27,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
   private readonly logger = new Logger(StreamGateway.name);
   private readonly hub = new StreamHub((sub, err) => this.logger.error({ err, channel: sub.channel }, 'stream delivery failed'));
   private readonly connections = new Set<StreamConnection>();
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
   private readonly slowConsumers: Counter;
   private slowConsumersClosed = 0;
@@ -58,7 +57,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
   async onModuleInit(): Promise<void> {
     // A worker-only process publishes but serves no sockets: it needs no subscriber.
     if (this.config.role === 'worker') return;
-    const subscriber = new Redis(redisOptions(this.config.redisUrl, 'worker'));
+    const subscriber = createRedis(this.config, 'worker');
     this.subscriber = subscriber;
     let connectedBefore = false;
     subscriber.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'stream fan-out: redis error'));

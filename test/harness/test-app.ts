@@ -30,6 +30,8 @@ export interface TestAppOptions {
   env?: NodeJS.ProcessEnv;
   /** Another copy of the service: the database and queues of this app (not dropped on close). */
   replicaOf?: TestApp;
+  /** A database the caller owns (e.g. a private primary with a replica): used as is, not dropped. */
+  databaseUrl?: string;
 }
 
 /** A fresh database and queue prefix, for a test file that brings its own app or processes. */
@@ -52,13 +54,22 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
         queuePrefix: opts.replicaOf.config.queuePrefix,
         drop: async () => undefined,
       }
-    : await testResources();
+    : opts.databaseUrl
+      ? {
+          databaseUrl: opts.databaseUrl,
+          redisUrl: inject('redisUrl'),
+          queuePrefix: `{t${randomBytes(5).toString('hex')}}`,
+          drop: async () => undefined,
+        }
+      : await testResources();
   const env = loadEnvConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn', OUTBOX_POLL_MS: '50', ...opts.env });
   const config: AppConfig = {
     ...env,
     role: opts.role ?? 'all',
     databaseUrl: res.databaseUrl,
     redisUrl: opts.redisUrl ?? res.redisUrl,
+    // A copy runs on the same Redis Cluster as the app it copies (REDIS_CLUSTER_NODES in `env`).
+    redisClusterNodes: env.redisClusterNodes ?? opts.replicaOf?.config.redisClusterNodes,
     queuePrefix: res.queuePrefix,
     embedded: { ...env.embedded, postgres: false, redis: false },
   };

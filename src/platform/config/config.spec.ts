@@ -25,6 +25,24 @@ describe('loadEnvConfig', () => {
     expect(loadEnvConfig({ DATABASE_URL: 'postgresql://u@h/db' }).migrateOnStart).toBe(false);
   });
 
+  it('takes a Redis Cluster (no embedded Redis) and a read replica with its lag limit', () => {
+    const c = loadEnvConfig({
+      REDIS_CLUSTER_NODES: 'r1:7000, r2.internal:7001',
+      DATABASE_READ_URL: 'postgresql://u@replica/db',
+      READ_MAX_LAG_MS: '250',
+    });
+    expect(c.redisClusterNodes).toEqual([
+      { host: 'r1', port: 7000 },
+      { host: 'r2.internal', port: 7001 },
+    ]);
+    expect(c.embedded.redis).toBe(false);
+    expect(c.redisUrl).toBe('redis://r1:7000');
+    expect(c).toMatchObject({ databaseReadUrl: 'postgresql://u@replica/db', readMaxLagMs: 250 });
+    expect(loadEnvConfig({}).readMaxLagMs).toBe(5_000);
+    expect(() => loadEnvConfig({ REDIS_CLUSTER_NODES: 'redis://r1:7000' })).toThrow(/REDIS_CLUSTER_NODES.*must be host:port/);
+    expect(() => loadEnvConfig({ DATABASE_READ_URL: 'mysql://x' })).toThrow(/DATABASE_READ_URL/);
+  });
+
   it.each([
     ['PORT', 'abc', /PORT: must be a whole number/],
     ['PORT', '70000', /PORT/],

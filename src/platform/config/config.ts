@@ -39,6 +39,30 @@ const envSchema = z.object({
   PORT: intIn(0, 65535, 3000),
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']),
+  // host:port,… of Redis Cluster nodes (any few; the rest are discovered). REDIS_URL, when also
+  // set, gives only the credentials and TLS.
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .optional()
+    .transform((v) =>
+      v === undefined
+        ? undefined
+        : v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    )
+    .pipe(
+      z
+        .array(z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'must be host:port,host:port,…'))
+        .min(1)
+        .optional(),
+    ),
+  DATABASE_READ_URL: url(['postgres', 'postgresql']),
+  READ_MAX_LAG_MS: intIn(0, 3_600_000, 5_000),
+  // Whose X-Forwarded-For to believe (express 'trust proxy'): the load balancer's hop, e.g.
+  // 'loopback, uniquelocal' when nginx or an ingress runs on a private network.
+  TRUST_PROXY: z.string().min(1).default('loopback'),
   DATA_DIR: z.string().min(1).default('./.data'),
   EMBEDDED_PG_PORT: intIn(1, 65535, 54329),
   EMBEDDED_REDIS_PORT: intIn(1, 65535, 63799),
@@ -151,6 +175,14 @@ export type AppConfig = Readonly<{
   /** Connections this process may hold (interactive transactions keep one each while open). */
   databasePoolMax: number;
   redisUrl: string;
+  /** Set: BullMQ, leases and rate limits run on this Redis Cluster (see platform/redis). */
+  redisClusterNodes?: readonly { host: string; port: number }[];
+  /** A streaming replica for read-only endpoints; never for anything that decides money. */
+  databaseReadUrl?: string;
+  /** Replica reads fall back to the primary while the replica is further behind than this. */
+  readMaxLagMs: number;
+  /** Express 'trust proxy': the hops whose X-Forwarded-For names the client (per-address rate limits). */
+  trustProxy: string;
   embedded: { postgres: boolean; redis: boolean; pgPort: number; redisPort: number };
   dataDir: string;
   queuePrefix: string;
@@ -237,6 +269,10 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const cluster = e.REDIS_CLUSTER_NODES?.map((hp) => {
+    const at = hp.lastIndexOf(':');
+    return { host: hp.slice(0, at), port: Number(hp.slice(at + 1)) };
+  });
   return {
     env: e.NODE_ENV,
     role: e.PROCESS_ROLE,
@@ -244,8 +280,13 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     port: e.PORT,
     databaseUrl: e.DATABASE_URL,
     databasePoolMax: e.DATABASE_POOL_MAX,
-    redisUrl: e.REDIS_URL,
-    embedded: { postgres: !e.DATABASE_URL, redis: !e.REDIS_URL, pgPort: e.EMBEDDED_PG_PORT, redisPort: e.EMBEDDED_REDIS_PORT },
+    // On a cluster the URL names a seed node (for messages); clients use redisClusterNodes.
+    redisUrl: e.REDIS_URL ?? (cluster ? `redis://${cluster[0].host}:${cluster[0].port}` : undefined),
+    redisClusterNodes: cluster,
+    databaseReadUrl: e.DATABASE_READ_URL,
+    readMaxLagMs: e.READ_MAX_LAG_MS,
+    trustProxy: e.TRUST_PROXY,
+    embedded: { postgres: !e.DATABASE_URL, redis: !e.REDIS_URL && !cluster, pgPort: e.EMBEDDED_PG_PORT, redisPort: e.EMBEDDED_REDIS_PORT },
     dataDir: e.DATA_DIR,
     queuePrefix: e.QUEUE_PREFIX,
     bootstrapClearingKey: e.BOOTSTRAP_CLEARING_KEY,

@@ -2,11 +2,10 @@ import { Controller, Get, Inject, type OnModuleDestroy } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
-import { Redis, type RedisOptions as RedisClientOptions } from 'ioredis';
 import { Public } from '../auth/auth.decorators.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { TransactionRunner } from '../prisma/transaction-runner.js';
-import { redisOptions } from '../queues/redis-connection.js';
+import { createRedis, type RedisClient } from '../redis/redis-factory.js';
 import { HealthRepository } from './health.repository.js';
 
 const PROBE_TIMEOUT_MS = 1_500;
@@ -21,7 +20,7 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
 @Controller('health')
 export class HealthController implements OnModuleDestroy {
   // A dedicated, fail-fast connection: readiness must answer "Redis is down", not hang.
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -30,7 +29,7 @@ export class HealthController implements OnModuleDestroy {
     private readonly tx: TransactionRunner,
     private readonly repo: HealthRepository,
   ) {
-    this.redis = new Redis(redisOptions(config.redisUrl, 'probe') as RedisClientOptions);
+    this.redis = createRedis(config, 'probe');
     this.redis.on('error', () => undefined);
   }
 

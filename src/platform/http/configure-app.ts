@@ -6,6 +6,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { randomUUID } from 'node:crypto';
 import { Logger } from 'nestjs-pino';
+import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { toProblem } from '../errors/problem.js';
 import { Metrics } from '../metrics/metrics.js';
 import { limitFinder, NO_BODY_LIMIT, routeLimits } from './body-limits.js';
@@ -22,7 +23,7 @@ export function configureApp(app: INestApplication): void {
   validationPipe.prepare();
   const http = app.getHttpAdapter().getInstance() as express.Express;
   http.disable('x-powered-by');
-  http.set('trust proxy', 'loopback');
+  http.set('trust proxy', app.get<AppConfig>(APP_CONFIG).trustProxy);
   app.use(app.get(Metrics).middleware());
   // One JSON parser per limit, chosen before routing by method and path: each route's limit is its
   // DTO's largest valid body (body-limits.ts). A per-route limit rather than one global maximum

@@ -1,7 +1,7 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { ThrottlerStorageRecord } from '@nestjs/throttler/dist/throttler-storage-record.interface.js';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis/redis-factory.js';
 
 /**
  * Rate-limit counters shared by every API copy (SPEC §6.2: N copies must not mean N× the limit).
@@ -37,7 +37,7 @@ local total = c + math.floor(p * (1 - (now - s) / ttl))
 return {total, math.ceil((s + ttl - now) / 1000)}
 `;
 
-type Throttled = Redis & { throttleHit(key: string, ttl: number): Promise<[number, number]> };
+type Throttled = RedisClient & { throttleHit(key: string, ttl: number): Promise<[number, number]> };
 
 export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShutdown {
   private readonly logger = new Logger(RedisThrottlerStorage.name);
@@ -45,7 +45,7 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
   private lastWarning = 0;
 
   constructor(
-    redis: Redis,
+    redis: RedisClient,
     private readonly prefix: string,
   ) {
     redis.defineCommand('throttleHit', { numberOfKeys: 1, lua: SCRIPT });
@@ -56,7 +56,9 @@ export class RedisThrottlerStorage implements ThrottlerStorage, OnApplicationShu
     let totalHits: number;
     let toWindowEnd: number;
     try {
-      [totalHits, toWindowEnd] = await this.redis.throttleHit(`${this.prefix}throttle:${throttlerName}:${key}`, ttl);
+      // The tracker is the hash tag: on a Redis Cluster the counters spread over every shard
+      // instead of all landing on the queue prefix's slot (the script touches only this key).
+      [totalHits, toWindowEnd] = await this.redis.throttleHit(`${this.prefix.replace(/[{}]/g, '')}throttle:{${throttlerName}:${key}}`, ttl);
     } catch (err) {
       const now = Date.now();
       if (now - this.lastWarning > 10_000) {

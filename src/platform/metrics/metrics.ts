@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { Queues } from '../queues/queues.js';
 
 const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as const;
@@ -9,6 +9,17 @@ const JOB_STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'] as co
 export class Metrics {
   readonly registry = new Registry();
   private readonly httpDuration: Histogram<'method' | 'route' | 'status'>;
+  private readonly dbReads = new Counter({
+    name: 'db_reads_total',
+    help: 'Read-only queries (market data, lists, statements) by where they ran: replica or primary',
+    labelNames: ['target'],
+    registers: [this.registry],
+  });
+  private readonly replicaLagMs = new Gauge({
+    name: 'db_replica_lag_ms',
+    help: 'Replica lag at the last probe, in ms (0 when caught up)',
+    registers: [this.registry],
+  });
 
   constructor(queues: Queues) {
     collectDefaultMetrics({ register: this.registry });
@@ -33,6 +44,21 @@ export class Metrics {
         }
       },
     });
+  }
+
+  readServed(target: 'replica' | 'primary'): void {
+    this.dbReads.inc({ target });
+  }
+
+  replicaLag(ms: number): void {
+    this.replicaLagMs.set(Number.isFinite(ms) ? ms : -1);
+  }
+
+  /** Reads served so far by the replica and by the primary. */
+  async readsServed(): Promise<{ replica: number; primary: number }> {
+    const { values } = await this.dbReads.get();
+    const of = (t: string) => values.find((v) => v.labels.target === t)?.value ?? 0;
+    return { replica: of('replica'), primary: of('primary') };
   }
 
   /** Express middleware: the route label is the matched pattern, so ids do not explode cardinality. */

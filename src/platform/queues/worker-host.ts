@@ -1,11 +1,10 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
-import { Redis } from 'ioredis';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { JobHandlers } from './job-handlers.js';
 import { JOBS, QUEUE_CONCURRENCY, QUEUE_NAMES, schedules, type JobName, type JobPayloads } from './job-registry.js';
 import { Queues } from './queues.js';
-import { redisOptions } from './redis-connection.js';
+import { createRedis, infoOfMasters, type RedisClient } from '../redis/redis-factory.js';
 import { assessRedis, parseRedisInfo } from './redis-safety.js';
 
 function redactedUrl(url: string): string {
@@ -20,6 +19,7 @@ function redactedUrl(url: string): string {
 export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(WorkerHost.name);
   private readonly workers: Worker[] = [];
+  private readonly connections: RedisClient[] = [];
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -31,8 +31,10 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     if (this.config.role === 'api') return;
     await this.checkRedis();
     for (const queue of QUEUE_NAMES) {
+      const connection = createRedis(this.config, 'worker');
+      this.connections.push(connection);
       const worker = new Worker(queue, (job: Job) => this.process(job), {
-        connection: redisOptions(this.config.redisUrl, 'worker'),
+        connection,
         prefix: this.config.queuePrefix,
         concurrency: QUEUE_CONCURRENCY[queue],
         lockDuration: this.config.workerLockMs,
@@ -58,12 +60,12 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
 
   /** Refuses an evicting Redis before any worker starts (see redis-safety.ts). */
   private async checkRedis(): Promise<void> {
-    const probe = new Redis({ ...redisOptions(this.config.redisUrl, 'probe'), retryStrategy: () => null });
+    const probe = createRedis(this.config, 'probe', { noReconnect: true });
     probe.on('error', () => undefined);
-    let info: string;
+    let infos: { node?: string; info: string }[];
     try {
       await probe.connect();
-      info = await probe.info();
+      infos = await infoOfMasters(probe);
     } catch (err) {
       // Workers wait for Redis anyway; the check runs when it can, so say it could not.
       this.logger.warn({ err: (err as Error).message }, 'could not check the Redis eviction policy (Redis unreachable at start)');
@@ -71,8 +73,11 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     } finally {
       probe.disconnect();
     }
-    const { warning } = assessRedis(parseRedisInfo(info), redactedUrl(this.config.redisUrl));
-    if (warning) this.logger.warn(warning);
+    // On a cluster every master holds some queue's keys: each must refuse eviction.
+    for (const { node, info } of infos) {
+      const { warning } = assessRedis(parseRedisInfo(info), node ? `cluster node ${node}` : redactedUrl(this.config.redisUrl));
+      if (warning) this.logger.warn(warning);
+    }
   }
 
   private async process(job: Job): Promise<unknown> {
@@ -99,9 +104,13 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         clearTimeout(timer);
         if (timedOut) {
           this.logger.warn({ queue: worker.name }, 'worker did not drain in time; forcing close');
-          await worker.close(true).catch(() => undefined);
+          // Bounded too: a close already under way (e.g. on a cluster that lost a master while a
+          // blocking read was out) may never settle, and shutdown must not wait on it.
+          await Promise.race([worker.close(true).catch(() => undefined), new Promise((r) => setTimeout(r, 1_000).unref())]);
         }
       }),
     );
+    // BullMQ leaves a passed-in connection open.
+    for (const c of this.connections.splice(0)) c.disconnect();
   }
 }
