@@ -9,6 +9,7 @@ import type { Exposure } from './domain/contract-math.js';
 import { MembersRepository } from '../members/members.repository.js';
 import { MarketsRepository, type NewTrade } from './markets.repository.js';
 import { OrdersService } from './orders.service.js';
+import { MarketStream } from './market-stream.service.js';
 import { assertCapacityBacked, assertDeliveryRules, assertPrice, assertQuantity, assertTrading } from './pre-trade.js';
 
 /** A pre-agreed trade registered by clearing staff: every pre-trade check but the book. */
@@ -22,12 +23,13 @@ export class BlockTradesService {
     private readonly orders: OrdersService,
     private readonly capacity: CapacityViewService,
     private readonly clock: Clock,
+    private readonly stream: MarketStream,
   ) {}
 
   async register(input: { seriesCode: string; buyerId: string; sellerId: string; priceFen: bigint; quantity: unknown }): Promise<NewTrade> {
     const quantity = assertQuantity(input.quantity);
     if (input.buyerId === input.sellerId) throw new DomainError('SELF_TRADE');
-    return this.tx.run(async (tx) => {
+    const registered = await this.tx.run(async (tx) => {
       const series = await this.repo.seriesByCode(tx, input.seriesCode);
       if (!series) throw new DomainError('NOT_FOUND', `series ${input.seriesCode} not found`);
       const now = this.clock.now();
@@ -79,5 +81,7 @@ export class BlockTradesService {
       await this.orders.post(tx, await this.orders.book(tx, series, [trade], `block.${trade.id}`, businessDate, [buyer.id, seller.id]));
       return trade;
     });
+    this.stream.afterBlock(registered, input.seriesCode);
+    return registered;
   }
 }
