@@ -1,6 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import express from 'express';
 import { randomUUID } from 'node:crypto';
@@ -36,7 +36,13 @@ export function configureApp(app: INestApplication): void {
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   });
 
-  const document = SwaggerModule.createDocument(
+  SwaggerModule.setup('docs', app, openApiDocument(app), { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+  serveStaticPages(app);
+}
+
+/** /openapi.json, also built without a server by `npm run client:generate` (src/client/generate.ts). */
+export function openApiDocument(app: INestApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('TokenClear API')
@@ -45,6 +51,4 @@ export function configureApp(app: INestApplication): void {
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key (tck_…)' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
-  serveStaticPages(app);
 }
