@@ -24,7 +24,8 @@ export function createApiClient(options: ApiClientOptions): ApiClient {
     client.use({
       onRequest({ request }) {
         const value = typeof key === 'function' ? key() : key;
-        if (value) request.headers.set('authorization', `Bearer ${value}`);
+        // A call that names its own key (a sign-in checking one) keeps it.
+        if (value && !request.headers.has('authorization')) request.headers.set('authorization', `Bearer ${value}`);
         return request;
       },
     });

@@ -1,5 +1,5 @@
 import { createRoot } from 'react-dom/client';
-import { api, cny } from './api';
+import { call, cny, publicClient } from './api';
 import { ErrorBox, PriceChart, Table, useLoad } from './ui';
 
 interface Market {
@@ -26,9 +26,15 @@ interface Market {
   }[];
 }
 
-/** The public market board: no key, read from the public, cacheable endpoint only. */
+/**
+ * The public market board: no key, read from the public, cacheable endpoint only, and read again
+ * when /v1/stream reports a trade or a series change (revalidating past the HTTP cache).
+ */
 function Board() {
-  const { data, error } = useLoad(() => api<Market>('GET', '/v1/public/market', undefined, null), [], 5_000);
+  const { data, error } = useLoad(() => call<Market>(publicClient.GET('/v1/public/market', { cache: 'no-cache' })), [], {
+    channels: [{ channel: 'trades' }, { channel: 'series' }],
+    withKey: false,
+  });
   return (
     <>
       <header>
