@@ -26,6 +26,11 @@ export class SettlementStreamRepository {
     });
   }
 
+  /** A series' delivery obligations (allocated by its EXPIRY run, settled by its DELIVERY_CLOSE run). */
+  obligations(db: Db, seriesId: string) {
+    return db.deliveryObligation.findMany({ where: { seriesId }, orderBy: { seq: 'asc' } });
+  }
+
   /** Calls the run opened, and calls closed since it started (its completion closes the covered ones). */
   marginCalls(db: Db, runId: string, since: Date) {
     return db.marginCall.findMany({

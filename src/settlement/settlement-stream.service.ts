@@ -1,4 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { obligationView } from '../delivery/delivery-views.js';
 import { formatFen } from '../platform/money/money.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { isoDate } from '../platform/time/business-date.js';
@@ -8,8 +9,9 @@ import { SettlementStreamRepository } from './settlement-stream.repository.js';
 
 /**
  * Settlement's side of /v1/stream, once a run has committed: each series' settlement price
- * (`series`), the status an EXPIRY or DELIVERY_CLOSE run moved its series to, and the margin
- * calls the run opened or closed (`margin-calls`, for their member). Read back from the database,
+ * (`series`), the status an EXPIRY or DELIVERY_CLOSE run moved its series to, the series'
+ * obligations those runs allocated or settled (`obligations`, for buyer and seller), and the
+ * margin calls the run opened or closed (`margin-calls`, for their member). Read back from the database,
  * so what is published is what committed; never fails the run.
  */
 @Injectable()
@@ -68,6 +70,10 @@ export class SettlementStream {
         });
       if (run.type !== 'DAILY') events.push({ channel: 'series', series: s.code, data: { kind: 'status', status: s.status, at } });
     }
+    if (run.type !== 'DAILY')
+      for (const s of series)
+        for (const o of await this.repo.obligations(this.tx.root, s.id))
+          events.push({ channel: 'obligations', series: s.code, memberIds: [o.buyerId, o.sellerId], data: obligationView(o, s.code) });
     for (const c of calls)
       events.push({
         channel: 'margin-calls',
