@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { applyBookMessage, TokenClearStream, type LiveBook, type StreamMessage as ClientMessage } from '../../src/client/stream.js';
 import { MarketStream } from '../../src/markets/market-stream.service.js';
 import { createMember, type TestMember } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
@@ -148,6 +150,24 @@ describe('streams: the market publishes after commit', () => {
     expect(bEvents.map((m) => m.data)).toEqual([expect.objectContaining({ id: theirs.body.id, memberId: b.id, status: 'FILLED' })]);
     expect(JSON.stringify(ca.messages)).not.toContain(b.id);
     expect(JSON.stringify(cb.messages)).not.toContain(a.id);
+  });
+
+  it('the stream client (src/client/stream.ts, on ws): a member keeps a live book and sees its own order', async () => {
+    const series = await createSeries(t, product);
+    const stream = new TokenClearStream({ url: t.baseUrl, key: a.key, WebSocket: WebSocket as never });
+    let book: LiveBook | undefined;
+    const orders: ClientMessage[] = [];
+    stream.subscribe('book', series, (m) => (book = applyBookMessage(book, m)));
+    stream.subscribe('orders', series, (m) => orders.push(m));
+    try {
+      await expect.poll(() => book).toEqual({ bids: [], asks: [] });
+      const placed = await order(a, series, 'BUY', '5.00', 2);
+      await expect.poll(() => book).toEqual({ bids: [{ price: '5.00', quantity: 2 }], asks: [] });
+      await expect.poll(() => orders.map((m) => (m.data as { id?: string }).id)).toContain(placed.body.id);
+      expect(stream.gaps).toBe(0);
+    } finally {
+      stream.close();
+    }
   });
 
   it('two API copies: an order placed over HTTP on copy A reaches a subscriber on copy B', async () => {
