@@ -17,6 +17,8 @@ export interface MarketChange {
   orderIds: readonly string[];
   /** Price levels whose resting quantity changed, per series id. */
   levels: ReadonlyMap<string, LevelKey[]>;
+  /** Published with the change, after what is read back (a series' new status). */
+  also?: StreamEvent[];
 }
 
 /**
@@ -76,6 +78,20 @@ export class MarketStream {
     this.enqueue({ codes: new Map([[trade.seriesId, seriesCode]]), trades: [trade], orderIds: [], levels: new Map() });
   }
 
+  /** A series halted at lastTradingAt: EXPIRED on `series`, its resting orders cancelled (levels and orders). */
+  afterHalt(series: { id: string; code: string }, cancelled: readonly Order[]): void {
+    const levels: LevelKey[] = [];
+    for (const o of cancelled)
+      if (!levels.some((k) => k.side === o.side && k.priceFen === o.priceFen)) levels.push({ side: o.side, priceFen: o.priceFen });
+    this.enqueue({
+      codes: new Map([[series.id, series.code]]),
+      trades: [],
+      orderIds: cancelled.map((o) => o.id),
+      levels: new Map(levels.length ? [[series.id, levels]] : []),
+      also: [{ channel: 'series', series: series.code, data: { kind: 'status', status: 'EXPIRED', at: new Date().toISOString() } }],
+    });
+  }
+
   /** Waits for every change enqueued so far (tests, shutdown). */
   idle(): Promise<void> {
     return this.tail;
@@ -128,6 +144,7 @@ export class MarketStream {
       const series = change.codes.get(o.seriesId)!;
       events.push({ channel: 'orders', series, memberIds: [o.memberId], data: orderView(o, series) });
     }
+    events.push(...(change.also ?? []));
     return events;
   }
 }

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { applyBookMessage, TokenClearStream, type LiveBook, type StreamMessage as ClientMessage } from '../../src/client/stream.js';
+import { ListingsService } from '../../src/markets/listings.service.js';
 import { MarketStream } from '../../src/markets/market-stream.service.js';
+import { MarketsRepository } from '../../src/markets/markets.repository.js';
+import { TransactionRunner } from '../../src/platform/prisma/transaction-runner.js';
+import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, type TestMember } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -188,5 +192,30 @@ describe('streams: the market publishes after commit', () => {
       data: { memberId: a.id },
     });
     expect(await onB.next((m) => m.channel === 'book' && m.type === 'delta')).toMatchObject({ seq: 2 });
+  });
+  it('a halt at lastTradingAt: EXPIRED on series, the cancelled order to its member, its level emptied', async () => {
+    const series = await createSeries(t, product);
+    const placed = await order(a, series, 'BUY', '3.00', 1);
+    const c = await connect(t, a.key);
+    await c.subscribe('series', series);
+    await c.subscribe('orders', series);
+    await c.subscribe('book', series);
+    const seriesId = (await t.app.get(MarketsRepository).seriesIdByCode(t.app.get(TransactionRunner).root, series))!;
+    const clock = t.app.get(Clock);
+    clock.set(new Date(Date.now() + 49 * 3_600_000));
+    try {
+      expect(await t.app.get(ListingsService).halt({ seriesId })).toEqual({ cancelled: 1 });
+    } finally {
+      clock.set(new Date());
+    }
+    expect(await c.next((m) => m.channel === 'series' && m.type === 'event')).toMatchObject({
+      data: { kind: 'status', status: 'EXPIRED' },
+    });
+    expect(await c.next((m) => m.channel === 'orders' && m.type === 'event')).toMatchObject({
+      data: { id: placed.body.id, status: 'CANCELLED', cancelReason: 'SERIES_HALTED' },
+    });
+    expect(await c.next((m) => m.channel === 'book' && m.type === 'delta')).toMatchObject({
+      data: { levels: [{ side: 'BUY', price: '3.00', quantity: 0 }] },
+    });
   });
 });
