@@ -23,15 +23,16 @@ export interface MarketChange {
 
 /**
  * The market's side of /v1/stream, called once a change has committed: book deltas (each touched
- * level's new total, read back), the trades, and every changed order for its member. Reads and
- * publishes run one change at a time in call order, so one process publishes in commit order;
- * the DB clock as the delta version orders the deltas of several API copies. Never fails the
- * caller: the database is the record.
+ * level's new total, read back), the trades, and every changed order for its member. One read
+ * and publish at a time, in call order (changes that commit meanwhile go together), so one
+ * process publishes in commit order; the DB clock as the delta version orders the deltas of
+ * several API copies. Never fails the caller: the database is the record.
  */
 @Injectable()
 export class MarketStream {
   private readonly logger = new Logger(MarketStream.name);
-  private tail: Promise<void> = Promise.resolve();
+  private pending: MarketChange[] = [];
+  private draining: Promise<void> | undefined;
 
   constructor(
     private readonly tx: TransactionRunner,
@@ -93,17 +94,30 @@ export class MarketStream {
   }
 
   /** Waits for every change enqueued so far (tests, shutdown). */
-  idle(): Promise<void> {
-    return this.tail;
+  async idle(): Promise<void> {
+    while (this.draining) await this.draining;
   }
 
   private enqueue(change: MarketChange): void {
-    this.tail = this.tail
-      .then(() => this.events(change))
-      .then((events) => this.publisher.publish(events))
-      .catch((err: unknown) =>
-        this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'market change not published on /v1/stream'),
-      );
+    this.pending.push(change);
+    this.draining ??= this.drain();
+  }
+
+  /**
+   * One read and one publish at a time: the changes that committed meanwhile are read back
+   * together (their levels and orders once), so a burst of batches costs one round of reads, not
+   * one each, and nothing queues without bound.
+   */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const changes = this.pending.splice(0);
+      try {
+        await this.publisher.publish(await this.events(merge(changes)));
+      } catch (err) {
+        this.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'market change not published on /v1/stream');
+      }
+    }
+    this.draining = undefined;
   }
 
   private async events(change: MarketChange): Promise<StreamEvent[]> {
@@ -147,4 +161,27 @@ export class MarketStream {
     events.push(...(change.also ?? []));
     return events;
   }
+}
+
+/** Several committed changes as one: every touched level and order once, the trades in commit order. */
+function merge(changes: MarketChange[]): MarketChange {
+  if (changes.length === 1) return changes[0];
+  const codes = new Map<string, string>();
+  const levels = new Map<string, LevelKey[]>();
+  const orderIds = new Set<string>();
+  for (const c of changes) {
+    for (const [id, code] of c.codes) codes.set(id, code);
+    for (const id of c.orderIds) orderIds.add(id);
+    for (const [seriesId, keys] of c.levels) {
+      const list = levels.get(seriesId) ?? levels.set(seriesId, []).get(seriesId)!;
+      for (const k of keys) if (!list.some((x) => x.side === k.side && x.priceFen === k.priceFen)) list.push(k);
+    }
+  }
+  return {
+    codes,
+    levels,
+    orderIds: [...orderIds],
+    trades: changes.flatMap((c) => c.trades),
+    also: changes.flatMap((c) => c.also ?? []),
+  };
 }
