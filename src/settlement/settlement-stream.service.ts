@@ -33,6 +33,15 @@ export class SettlementStream {
       );
   }
 
+  /** Clearing fixed a series' price for a business date (committed): on `series` at once, before any run uses it. */
+  priceFixed(seriesCode: string, businessDate: string, priceFen: bigint): void {
+    this.publisher.publishAfterCommit({
+      channel: 'series',
+      series: seriesCode,
+      data: { kind: 'settlement-price', businessDate, price: formatFen(priceFen), currency: 'CNY', method: 'FIXED', final: false },
+    });
+  }
+
   /** Waits for every run enqueued so far (tests). */
   idle(): Promise<void> {
     return this.tail;

@@ -36,8 +36,6 @@ describe('streams: settlement publishes after its run commits', () => {
     });
     await order(e, 'SS-1', 'SELL', '4.00', 1);
     await order(d, 'SS-1', 'BUY', '4.00', 1);
-    await t.clearing.post('/v1/series/SS-1/settlement-price', { price: '3.50', businessDate: '2026-12-01' });
-
     const pub = await StreamClient.connect(t);
     const dc = await StreamClient.connect(t, { key: d.key });
     const ec = await StreamClient.connect(t, { key: e.key });
@@ -46,14 +44,20 @@ describe('streams: settlement publishes after its run commits', () => {
     await dc.subscribe('margin-calls');
     await ec.subscribe('margin-calls');
 
+    // Clearing's fixing is on the series channel at once; the run repeats it as the run's price.
+    expect((await t.clearing.post('/v1/series/SS-1/settlement-price', { price: '3.50', businessDate: '2026-12-01' })).status).toBe(201);
+    expect(await pub.next((m) => m.type === 'event')).toMatchObject({
+      seq: 2,
+      data: { kind: 'settlement-price', businessDate: '2026-12-01', price: '3.50', method: 'FIXED' },
+    });
+
     t.app.get(Clock).set(new Date('2026-12-01T07:30:00Z'));
     await settle(t, { type: 'DAILY', series: 'SS-1', businessDate: '2026-12-01' });
     await t.app.get(SettlementStream).idle();
 
-    expect(await pub.next((m) => m.type === 'event')).toMatchObject({
+    expect(await pub.next((m) => m.type === 'event' && m.seq === 3)).toMatchObject({
       channel: 'series',
       series: 'SS-1',
-      seq: 2,
       data: { kind: 'settlement-price', businessDate: '2026-12-01', price: '3.50', currency: 'CNY', final: false },
     });
     expect(await dc.next((m) => m.type === 'event')).toMatchObject({
