@@ -25,10 +25,11 @@ const SMOKE: Record<string, string> = {
   BENCH_MEMBERS: '100',
   BENCH_DAY_TRADES: '4',
   BENCH_TRANSFERS: '20000',
+  BENCH_SUBSCRIBERS: '200',
 };
 if (process.env.BENCH_SMOKE === '1') for (const [k, v] of Object.entries(SMOKE)) process.env[k] ??= v;
 
-const BENCHES = ['ledger', 'orders', 'delivery', 'settlement', 'reconciliation'] as const;
+const BENCHES = ['ledger', 'orders', 'delivery', 'settlement', 'reconciliation', 'stream'] as const;
 
 interface Result {
   measuredAt: string;

@@ -1,5 +1,6 @@
+import { createApiClient, type ApiClient } from '../client/api.js';
 import type { AgentConfig } from './agent-config.js';
-import { DeliveryLoop } from './delivery-loop.js';
+import { answered, DeliveryLoop } from './delivery-loop.js';
 import type { InferenceEngine } from './inference/inference.js';
 
 export type Log = (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -17,6 +18,7 @@ export class NodeAgent {
   private wake?: () => void;
   private failures = 0;
   readonly delivery: DeliveryLoop;
+  private readonly api: ApiClient;
 
   constructor(
     private readonly config: AgentConfig,
@@ -24,6 +26,7 @@ export class NodeAgent {
     private readonly log: Log,
   ) {
     this.delivery = new DeliveryLoop(config, engine, log);
+    this.api = createApiClient({ baseUrl: config.api, key: config.token });
   }
 
   async run(): Promise<void> {
@@ -61,19 +64,14 @@ export class NodeAgent {
   /** Sends one heartbeat; returns how long to wait before the next. */
   private async beat(): Promise<number> {
     try {
-      const res = await fetch(new URL(`/v1/nodes/${this.config.nodeId}/heartbeat`, this.config.api), {
-        method: 'POST',
-        headers: { authorization: `Bearer ${this.config.token}`, 'content-type': 'application/json' },
+      const res = await this.api.POST('/v1/nodes/{id}/heartbeat', {
+        params: { path: { id: this.config.nodeId } },
         // Only the leases of the jobs in hand are extended: one this agent never received (or
         // lost in a restart) expires and goes back to dispatch.
-        body: JSON.stringify({ leases: this.delivery.leases() }),
+        body: { leases: this.delivery.leases() },
         signal: AbortSignal.timeout(5_000),
       });
-      if (!res.ok) {
-        const problem = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
-        throw new Error(`heartbeat answered ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim());
-      }
-      const body = (await res.json()) as { status: string; nextHeartbeatInMs?: number };
+      const body = answered<{ status: string; nextHeartbeatInMs?: number }>('heartbeat', res);
       if (this.failures > 0) this.log('info', 'API reachable again', { afterFailures: this.failures });
       this.failures = 0;
       this.log('info', 'heartbeat', { status: body.status });

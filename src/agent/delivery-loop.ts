@@ -1,3 +1,4 @@
+import { createApiClient, data, problemOf, type ApiClient, type ApiResult } from '../client/api.js';
 import { GroupCommit } from '../platform/batching/group-commit.js';
 import type { AgentConfig } from './agent-config.js';
 import type { Log } from './agent.js';
@@ -59,11 +60,15 @@ export class DeliveryLoop {
     maxItems: MAX_COMPLETIONS_PER_REPORT,
   });
 
+  private readonly api: ApiClient;
+
   constructor(
     private readonly config: AgentConfig,
     private readonly engine: InferenceEngine,
     private readonly log: Log,
-  ) {}
+  ) {
+    this.api = createApiClient({ baseUrl: config.api, key: config.token });
+  }
 
   async run(): Promise<void> {
     this.running = true;
@@ -109,12 +114,12 @@ export class DeliveryLoop {
   }
 
   private async lease(maxJobs: number): Promise<LeasedJob[]> {
-    const res = await this.post(
-      `/v1/nodes/${this.config.nodeId}/lease`,
-      JSON.stringify({ maxJobs, waitSeconds: this.config.leaseWaitSeconds }),
-      AbortSignal.any([this.stopLeasing.signal, AbortSignal.timeout((this.config.leaseWaitSeconds + 10) * 1000)]),
-    );
-    return ((await res.json()) as { jobs: LeasedJob[] }).jobs;
+    const res = await this.api.POST('/v1/nodes/{id}/lease', {
+      params: { path: { id: this.config.nodeId } },
+      body: { maxJobs, waitSeconds: this.config.leaseWaitSeconds },
+      signal: AbortSignal.any([this.stopLeasing.signal, AbortSignal.timeout((this.config.leaseWaitSeconds + 10) * 1000)]),
+    });
+    return answered<{ jobs: LeasedJob[] }>(`/v1/nodes/${this.config.nodeId}/lease`, res).jobs;
   }
 
   /** The lease tokens of the jobs in hand (each chunk's jobs share one). */
@@ -191,8 +196,18 @@ export class DeliveryLoop {
     type Answer = { items: { jobId: string; status: number; problem?: { code?: string; detail?: string } }[] };
     let items: Answer['items'];
     try {
-      const res = await this.retrying(() => this.post(`/v1/nodes/${this.config.nodeId}/completions`, body, AbortSignal.timeout(15_000)));
-      ({ items } = (await res.json()) as Answer);
+      ({ items } = await this.retrying(async () =>
+        answered<Answer>(
+          `/v1/nodes/${this.config.nodeId}/completions`,
+          await this.api.POST('/v1/nodes/{id}/completions', {
+            params: { path: { id: this.config.nodeId } },
+            body: { completions },
+            // The bytes splitByBytes measured, not a second serialisation.
+            bodySerializer: () => body,
+            signal: AbortSignal.timeout(15_000),
+          }),
+        ),
+      ));
     } catch (err) {
       if ((err as { status?: number }).status !== 413) return completions.map(() => ({ status: 'rejected', reason: err }));
       const bytes = Buffer.byteLength(body);
@@ -225,9 +240,18 @@ export class DeliveryLoop {
   }
 
   /** Reports a failure; 409 (the lease is no longer ours) is final and expected. */
-  private async report(job: LeasedJob, what: 'fail', body: unknown): Promise<void> {
+  private async report(job: LeasedJob, what: 'fail', body: { leaseToken: string; reason: string; retryable: boolean }): Promise<void> {
     try {
-      await this.retrying(() => this.post(`/v1/delivery/jobs/${job.id}/${what}`, JSON.stringify(body), AbortSignal.timeout(15_000)));
+      await this.retrying(async () =>
+        answered(
+          `/v1/delivery/jobs/${job.id}/${what}`,
+          await this.api.POST('/v1/delivery/jobs/{id}/fail', {
+            params: { path: { id: job.id } },
+            body,
+            signal: AbortSignal.timeout(15_000),
+          }),
+        ),
+      );
     } catch (err) {
       if ((err as { status?: number }).status !== 409) throw err;
       this.log('warn', `${what} refused: the lease is no longer ours`, { job: job.id });
@@ -238,7 +262,7 @@ export class DeliveryLoop {
    * A few retries while the API is unreachable or failing (5xx, 429); any 4xx is final
    * (retrying cannot help).
    */
-  private async retrying(send: () => Promise<Response>): Promise<Response> {
+  private async retrying<T>(send: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await send();
@@ -249,22 +273,17 @@ export class DeliveryLoop {
       }
     }
   }
+}
 
-  private async post(path: string, json: string, signal: AbortSignal): Promise<Response> {
-    const res = await fetch(new URL(path, this.config.api), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${this.config.token}`, 'content-type': 'application/json' },
-      body: json,
-      signal,
+/** The body of a successful answer; a failure throws with its status (what retrying() and the 413/409 handling read). */
+export function answered<T = unknown>(path: string, res: ApiResult): T {
+  if (!res.response.ok) {
+    const problem = problemOf(res);
+    throw Object.assign(new Error(`${path} answered ${res.response.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim()), {
+      status: res.response.status,
     });
-    if (!res.ok) {
-      const problem = (await res.json().catch(() => ({}))) as { code?: string; detail?: string };
-      throw Object.assign(new Error(`${path} answered ${res.status} ${problem.code ?? ''} ${problem.detail ?? ''}`.trim()), {
-        status: res.status,
-      });
-    }
-    return res;
   }
+  return data<T>(res);
 }
 
 /** What the failure report says: the inference failure's kind first (TIMEOUT, HTTP…), and whether another node may try. */

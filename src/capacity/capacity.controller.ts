@@ -1,5 +1,5 @@
 import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiCreatedResponse, ApiOkResponse, ApiParam, ApiTags } from '@nestjs/swagger';
 import { IssuesSecret } from '../platform/idempotency/issues-secret.decorator.js';
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
 import { CurrentPrincipal, Roles } from '../platform/auth/auth.decorators.js';
@@ -85,6 +85,7 @@ export class CapacityController {
   }
 
   @Post('nodes/:id/heartbeat')
+  @ApiParam({ name: 'id', type: String, description: 'the node (its token authenticates it)' })
   @NodeAuth()
   @NotAudited()
   @HttpCode(200)

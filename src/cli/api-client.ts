@@ -1,4 +1,6 @@
-/** The CLI's HTTP client: a clearing key, problem+json errors turned into readable failures. */
+import { createApiClient, data, errorText, problemOf, type ApiClient, type ApiResult } from '../client/api.js';
+
+/** The CLI's HTTP client: the typed client with a clearing key, problem+json errors turned into readable failures. */
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -9,12 +11,66 @@ export class ApiError extends Error {
   }
 }
 
+const TIMEOUT_MS = 60_000;
+
 export class CliApi {
+  /** Every call goes through it (src/client/api.ts); `call` adds the CLI's error handling. */
+  readonly client: ApiClient;
+
   constructor(
     readonly base: string,
     private readonly key: string,
-  ) {}
+  ) {
+    this.client = createApiClient({ baseUrl: base, key });
+  }
 
+  /** A timeout for each request (the client's `signal`). */
+  signal(): AbortSignal {
+    return AbortSignal.timeout(TIMEOUT_MS);
+  }
+
+  /**
+   * Awaits one call of `client` and answers its body; `label` (method and path) names it in the
+   * error. An unreachable API and every 4xx/5xx become an ApiError with the problem's code.
+   */
+  async call<T>(label: string, request: Promise<ApiResult>): Promise<T> {
+    let res: ApiResult;
+    try {
+      res = await request;
+    } catch (err) {
+      throw new ApiError(0, 'UNREACHABLE', `cannot reach ${this.base}: ${(err as Error).message}`);
+    }
+    const status = res.response.status;
+    if (status >= 400) {
+      const problem = problemOf(res);
+      throw new ApiError(
+        status,
+        problem.code,
+        `${label} → ${status} ${problem.code ?? ''}: ${problem.detail ?? problem.title ?? errorText(res).slice(0, 200)}`,
+      );
+    }
+    return data<T>(res);
+  }
+
+  /**
+   * Every row of a paged list, following `nextCursor` to the last page at the largest page size:
+   * a table that must show all rows never stops at one page. `page(cursor)` makes one call.
+   */
+  async all<T>(label: string, page: (limit: number, cursor: string | undefined) => Promise<ApiResult>, field = 'items'): Promise<T[]> {
+    const rows: T[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const body = await this.call<Record<string, unknown> & { nextCursor: string | null }>(label, page(500, cursor));
+      rows.push(...(body[field] as T[]));
+      if (!body.nextCursor) return rows;
+      cursor = body.nextCursor;
+    }
+  }
+
+  /**
+   * A raw request (bodies the OpenAPI document does not describe: XML bank files, CSV exports),
+   * with the same errors as `call`. Public commands may run without a key.
+   */
   async request(
     method: string,
     path: string,
@@ -56,23 +112,8 @@ export class CliApi {
     return { status: res.status, text, contentType: res.headers.get('content-type') ?? '' };
   }
 
+  /** A JSON request answered with its parsed body (commands written before the typed client). */
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     return JSON.parse((await this.request(method, path, body === undefined ? undefined : { json: body })).text) as T;
-  }
-
-  /**
-   * Every row of a paged list (GET `path` with `query`), following `nextCursor` to the last page
-   * at the largest page size: a table that must show all rows never stops at one page.
-   */
-  async all<T>(path: string, query: URLSearchParams = new URLSearchParams(), field = 'items'): Promise<T[]> {
-    const rows: T[] = [];
-    const q = new URLSearchParams(query);
-    q.set('limit', '500');
-    for (;;) {
-      const page = await this.json<Record<string, unknown> & { nextCursor: string | null }>('GET', `${path}?${q}`);
-      rows.push(...(page[field] as T[]));
-      if (!page.nextCursor) return rows;
-      q.set('cursor', page.nextCursor);
-    }
   }
 }

@@ -1,5 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
+import type { ApiPaths } from '../client/api.js';
 import type { CliApi } from './api-client.js';
 import { progressBar, table } from './table.js';
 import type { IndexFixingView } from '../indices/index-fixing.view.js';
@@ -14,6 +15,8 @@ export interface Io {
 export class UsageError extends Error {}
 
 type Run = SettlementRunView;
+/** The query parameters of a GET path, as the document declares them. */
+type ApiQuery<P extends keyof ApiPaths> = ApiPaths[P] extends { get: { parameters: { query?: infer Q } } } ? Q : never;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -44,15 +47,25 @@ async function output(io: Io, text: string, out: string | undefined): Promise<vo
 async function settlementRun(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, ['type', 'series', 'date']);
   const type = need(values.type, '--type');
-  const body = { type, series: values.series, businessDate: values.date };
-  const started = await api.json<Run | { items: Run[] }>('POST', '/v1/settlement/runs', body);
+  const body = { type: type as 'DAILY', series: values.series, businessDate: values.date };
+  const started = await api.call<Run | { items: Run[] }>(
+    'POST /v1/settlement/runs',
+    api.client.POST('/v1/settlement/runs', { body, signal: api.signal() }),
+  );
   let runs = 'items' in started ? started.items : [started];
   if (runs.length === 0) {
     io.err('no series to settle');
     return 0;
   }
   for (;;) {
-    runs = await Promise.all(runs.map((r) => api.json<Run>('GET', `/v1/settlement/runs/${r.id}`)));
+    runs = await Promise.all(
+      runs.map((r) =>
+        api.call<Run>(
+          `GET /v1/settlement/runs/${r.id}`,
+          api.client.GET('/v1/settlement/runs/{id}', { params: { path: { id: r.id } }, signal: api.signal() }),
+        ),
+      ),
+    );
     const processed = runs.reduce((s, r) => s + r.progress.processed, 0);
     const total = runs.reduce((s, r) => s + Math.max(r.progress.total, r.progress.processed), 0);
     const finished = runs.filter((r) => r.status === 'COMPLETED' || r.status === 'FAILED').length;
@@ -80,14 +93,14 @@ async function settlementRun(api: CliApi, io: Io, args: string[]): Promise<numbe
 
 async function reconRun(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, []);
-  const run = await api.json<{
+  const run = await api.call<{
     id: string;
     status: string;
     checks: { name: string; rowsExamined: number; ms: number; differences: number }[];
     breaksOpened: number;
     breaksCleared: number;
     openBreaks: number;
-  }>('POST', '/v1/reconciliation/runs', {});
+  }>('POST /v1/reconciliation/runs', api.client.POST('/v1/reconciliation/runs', { signal: api.signal() }));
   if (values.json) io.out(JSON.stringify(run, null, 2));
   else {
     io.out(table(run.checks, ['name', 'rowsExamined', 'ms', 'differences']));
@@ -100,57 +113,56 @@ async function reconRun(api: CliApi, io: Io, args: string[]): Promise<number> {
 
 async function breaksList(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, ['status', 'type', 'member']);
-  const q = new URLSearchParams();
-  if (values.status) q.set('status', values.status);
-  if (values.type) q.set('type', values.type);
-  if (values.member) q.set('memberId', values.member);
+  type Query = NonNullable<ApiQuery<'/v1/reconciliation/breaks'>>;
+  const query: Query = {
+    ...(values.status ? { status: values.status as Query['status'] } : {}),
+    ...(values.type ? { type: values.type as Query['type'] } : {}),
+    ...(values.member ? { memberId: values.member } : {}),
+  };
   // Every break, not the first page: the list is what clearing staff work through.
-  const items = await api.all<Record<string, unknown>>('/v1/reconciliation/breaks', q);
+  const items = await api.all<Record<string, unknown>>('GET /v1/reconciliation/breaks', (limit, cursor) =>
+    api.client.GET('/v1/reconciliation/breaks', { params: { query: { ...query, limit, cursor } }, signal: api.signal() }),
+  );
   if (values.json) io.out(JSON.stringify(items, null, 2));
   else io.out(items.length ? table(items, ['id', 'type', 'status', 'age', 'expected', 'actual', 'difference', 'key']) : 'no breaks');
   return 0;
-}
-
-/** Every row of a paged list: the API answers at most 500 a page, and a command means them all. */
-async function everyPage<T>(api: CliApi, path: string): Promise<T[]> {
-  const items: T[] = [];
-  let cursor: string | null = null;
-  do {
-    const page: { items: T[]; nextCursor: string | null } = await api.json(
-      'GET',
-      `${path}${path.includes('?') ? '&' : '?'}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-    );
-    items.push(...page.items);
-    cursor = page.nextCursor;
-  } while (cursor !== null);
-  return items;
 }
 
 async function statementsExport(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, ['member', 'date', 'format', 'out']);
   const format = values.format ?? 'csv';
   if (format !== 'csv' && format !== 'json') throw new UsageError('--format is csv or json');
-  const res = await api.request(
-    'GET',
-    `/v1/members/${need(values.member, '--member')}/statements/${need(values.date, '--date')}?format=${format}`,
+  const id = need(values.member, '--member');
+  const businessDate = need(values.date, '--date');
+  // `format` is read by the controller from the query but not declared in the document.
+  const params = { path: { id, businessDate }, query: { format } } as unknown as { path: { id: string; businessDate: string } };
+  const text = await api.call<string>(
+    `GET /v1/members/${id}/statements/${businessDate}?format=${format}`,
+    api.client.GET('/v1/members/{id}/statements/{businessDate}', { params, parseAs: 'text', signal: api.signal() }),
   );
-  await output(io, res.text, values.out);
+  await output(io, text, values.out);
   return 0;
 }
 
 async function paymentsExport(api: CliApi, io: Io, args: string[]): Promise<number> {
   const { values } = opts(args, ['date', 'format', 'out']);
   const format = values.format ?? 'pain001';
-  if (!['pain001', 'csv', 'json'].includes(format)) throw new UsageError('--format is pain001, csv or json');
-  const path = `/v1/payment-instructions?businessDate=${need(values.date, '--date')}`;
+  if (format !== 'pain001' && format !== 'csv' && format !== 'json') throw new UsageError('--format is pain001, csv or json');
+  const businessDate = need(values.date, '--date');
+  const label = `GET /v1/payment-instructions?businessDate=${businessDate}`;
   if (format === 'json') {
     // The JSON list is paged; the export is the whole date.
-    const items = await everyPage<Record<string, unknown>>(api, path);
+    const items = await api.all<Record<string, unknown>>(label, (limit, cursor) =>
+      api.client.GET('/v1/payment-instructions', { params: { query: { businessDate, limit, cursor } }, signal: api.signal() }),
+    );
     await output(io, JSON.stringify({ businessDate: values.date, items, nextCursor: null }), values.out);
     return 0;
   }
-  const res = await api.request('GET', `${path}&format=${format}`);
-  await output(io, res.text, values.out);
+  const text = await api.call<string>(
+    `${label}&format=${format}`,
+    api.client.GET('/v1/payment-instructions', { params: { query: { businessDate, format } }, parseAs: 'text', signal: api.signal() }),
+  );
+  await output(io, text, values.out);
   return 0;
 }
 
@@ -160,14 +172,24 @@ async function bankStatementImport(api: CliApi, io: Io, args: string[]): Promise
   if (!file) throw new UsageError('give the statement file: bank-statement import <file.xml|file.csv>');
   const content = await readFile(file, 'utf8');
   const contentType = file.toLowerCase().endsWith('.csv') ? 'text/csv' : 'application/xml';
-  const res = JSON.parse((await api.request('POST', '/v1/bank-statements', { raw: content, contentType })).text) as {
+  // The file goes as the bank sent it: the document has no JSON body here, so the raw text is
+  // passed through the serializer untouched.
+  const res = await api.call<{
     statementId: string;
     entries: number;
     matched: number;
     breaks: number;
     replayed: boolean;
     items: Record<string, unknown>[];
-  };
+  }>(
+    'POST /v1/bank-statements',
+    api.client.POST('/v1/bank-statements', {
+      params: { header: { 'content-type': contentType } },
+      body: content as never,
+      bodySerializer: (raw: unknown) => raw as string,
+      signal: api.signal(),
+    }),
+  );
   if (values.json) io.out(JSON.stringify(res, null, 2));
   else {
     io.out(table(res.items, ['bankRef', 'direction', 'amount', 'endToEndId', 'status', 'detail']));
@@ -176,6 +198,22 @@ async function bankStatementImport(api: CliApi, io: Io, args: string[]): Promise
     );
   }
   return 0;
+}
+
+/** Every row of a paged list by raw path (public routes need no key), following nextCursor. */
+async function everyPage<T>(api: CliApi, path: string): Promise<T[]> {
+  const rows: T[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const sep = path.includes('?') ? '&' : '?';
+    const page = await api.json<{ items: T[]; nextCursor: string | null }>(
+      'GET',
+      `${path}${sep}limit=500${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    rows.push(...page.items);
+    if (!page.nextCursor) return rows;
+    cursor = page.nextCursor;
+  }
 }
 
 /** `indices fixings <code> [--from D --to D] [--json]`: every published fixing (public: no key needed), all pages. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { NodeAuth, NodeAuthForJob } from '../capacity/node-token.guard.js';
 import { Audited, NotAudited } from '../platform/audit/audited.decorator.js';
@@ -148,6 +148,7 @@ export class DeliveryController {
   }
 
   @Post('nodes/:id/lease')
+  @ApiParam({ name: 'id', type: String, description: 'the node (its token authenticates it)' })
   @NodeAuth()
   @NotAudited()
   @HttpCode(200)
@@ -175,6 +176,7 @@ export class DeliveryController {
    * /delivery/jobs/:id/complete, each answered on its own (200 with `replayed`, or its problem).
    */
   @Post('nodes/:id/completions')
+  @ApiParam({ name: 'id', type: String, description: 'the node (its token authenticates it)' })
   @NodeAuth()
   @NotAudited()
   @HttpCode(200)

@@ -1,3 +1,4 @@
+import { MarketStream } from './market-stream.service.js';
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { memberAccount } from '../ledger/ledger.types.js';
@@ -45,10 +46,14 @@ export class BlockTradesService {
     private readonly orders: OrdersService,
     private readonly capacity: CapacityViewService,
     private readonly clock: Clock,
+    private readonly stream: MarketStream,
   ) {}
 
   async register(input: BlockTradeInput): Promise<NewTrade> {
-    return this.tx.run((tx) => this.registerIn(tx, input));
+    const registered = await this.tx.run((tx) => this.registerIn(tx, input));
+    // Published once committed (a close-out inside a default's transaction publishes nothing here).
+    this.stream.afterBlock(registered, input.seriesCode);
+    return registered;
   }
 
   /** The same inside the caller's transaction; `closeOut` for a defaulter's close-out trades. */

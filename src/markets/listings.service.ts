@@ -11,6 +11,7 @@ import { Clock } from '../platform/time/clock.js';
 import type { CreateProductDto, CreateSeriesDto } from './dto/markets.dto.js';
 import { ListingsRepository } from './listings.repository.js';
 import { MarginService } from './margin.service.js';
+import { MarketStream } from './market-stream.service.js';
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
 import { OrdersService } from './orders.service.js';
 
@@ -28,6 +29,7 @@ export class ListingsService {
     private readonly margin: MarginService,
     private readonly orders: OrdersService,
     private readonly clock: Clock,
+    private readonly stream: MarketStream,
   ) {}
 
   async createProduct(dto: CreateProductDto): Promise<Product> {
@@ -181,7 +183,7 @@ export class ListingsService {
       // Ran early (clock skew, manual trigger): BullMQ retries with backoff until it is time.
       throw new Error(`series ${series.code} halts at ${series.lastTradingAt.toISOString()}`);
     }
-    return this.tx.run(async (tx) => {
+    const halted = await this.tx.run(async (tx) => {
       await this.repo.lockSeries(tx, seriesId);
       await this.listings.expireSeries(tx, seriesId);
       const resting = await this.repo.restingOrders(tx, seriesId);
@@ -194,7 +196,9 @@ export class ListingsService {
       const members = [...new Set(resting.map((o) => o.memberId))].sort();
       await this.orders.post(tx, await this.margin.rebalanceMany(tx, series, members, `halt.${seriesId}`, businessDate));
       this.logger.log({ series: series.code, cancelled: resting.length }, 'series halted');
-      return { cancelled: resting.length };
+      return resting;
     });
+    this.stream.afterHalt(series, halted);
+    return { cancelled: halted.length };
   }
 }

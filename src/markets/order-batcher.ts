@@ -14,6 +14,7 @@ import { Clock } from '../platform/time/clock.js';
 import { runBatch, type BatchOrder, type SeriesBook } from './domain/order-batch.js';
 import { marginPriceFen } from './margin.service.js';
 import { ListingCache } from './listing-cache.js';
+import { MarketStream } from './market-stream.service.js';
 import { positionChanges, toOrder, toTrade, transfers } from './order-batch-effects.js';
 import { OrderBatchRepository, type BatchSnapshot, type SeriesRead } from './order-batch.repository.js';
 import { MarketsRepository, type SeriesWithProduct } from './markets.repository.js';
@@ -73,6 +74,7 @@ export class OrderBatcher {
     private readonly audit: AuditRepository,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
+    private readonly stream: MarketStream,
     metrics: Metrics,
   ) {
     this.batchSize = new Histogram({
@@ -186,13 +188,14 @@ export class OrderBatcher {
     const deliverable = settledLater(
       Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)),
     );
-    return this.transactions.sql(async (tx, commit) => {
+    const committed = this.transactions.sql(async (tx, commit) => {
       const [, snapshot] = await inOrder([
         this.markets.lockSeriesMany(tx, [...listed.keys()]),
         this.repo.snapshot(tx, reads, clientKeys, anchorCutoff),
       ]);
       return this.match(tx, commit, batch, listed, snapshot, await deliverable);
     });
+    return committed.then((outcomes) => (this.stream.afterBatch(outcomes, listed), outcomes));
   }
 
   /**

@@ -13,6 +13,7 @@ import { Clock } from '../platform/time/clock.js';
 import type { Side } from './domain/matching.js';
 import { feeTransfers } from './fees.js';
 import { MarginService } from './margin.service.js';
+import { MarketStream } from './market-stream.service.js';
 import { MarketsRepository, type NewTrade, type SeriesWithProduct } from './markets.repository.js';
 
 export interface PlaceOrder {
@@ -43,6 +44,7 @@ export class OrdersService {
     private readonly margin: MarginService,
     private readonly ledger: LedgerService,
     private readonly clock: Clock,
+    private readonly stream: MarketStream,
   ) {}
 
   /** An order placed before under this id (a replayed request), with the trades it produced. */
@@ -111,10 +113,12 @@ export class OrdersService {
   }
 
   async cancel(p: Principal, orderId: string): Promise<Order> {
-    return this.tx.run(async (tx) => {
+    let seriesCode = '';
+    const cancelled = await this.tx.run(async (tx) => {
       const found = isUuid(orderId) ? await this.repo.findOrder(tx, orderId) : null;
       if (!found || (p.role !== 'clearing' && found.memberId !== p.memberId)) throw new DomainError('NOT_FOUND', 'order not found');
       const series = (await this.repo.seriesById(tx, found.seriesId))!;
+      seriesCode = series.code;
       await this.repo.lockSeries(tx, series.id);
       const order = (await this.repo.findOrder(tx, orderId))!;
       if (order.status !== 'OPEN' && order.status !== 'PARTIALLY_FILLED')
@@ -124,5 +128,7 @@ export class OrdersService {
       if (release) await this.ledger.postBatch(tx, [release]);
       return (await this.repo.findOrder(tx, orderId))!;
     });
+    this.stream.afterCancel(cancelled, seriesCode);
+    return cancelled;
   }
 }

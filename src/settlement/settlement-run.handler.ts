@@ -10,6 +10,7 @@ import { DailySettlementService } from './daily-settlement.service.js';
 import { DeliveryCloseRunService } from './delivery-close-run.service.js';
 import { ExpiryRunService } from './expiry-run.service.js';
 import { SettlementRunsRepository } from './settlement-runs.repository.js';
+import { SettlementStream } from './settlement-stream.service.js';
 
 /**
  * Executes (or resumes) one settlement run in the worker. DAILY: netted per member and atomic —
@@ -29,6 +30,7 @@ export class SettlementRunHandler {
     private readonly deliveryClose: DeliveryCloseRunService,
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
+    private readonly stream: SettlementStream,
   ) {}
 
   @JobHandler('settlement.run')
@@ -41,12 +43,17 @@ export class SettlementRunHandler {
       if (run.type === 'DAILY') {
         const done = await this.daily.settle(run);
         this.outbox.poke();
+        this.stream.afterRun(run.id);
         return { status: 'COMPLETED', checksum: done.checksum! };
       }
       const series = (await this.markets.seriesById(this.tx.root, run.seriesId!))!;
       const base = `settle.${run.type}.${series.id}.${day}`;
-      if (run.type === 'DELIVERY_CLOSE') return await this.deliveryClose.execute(run, series, day, base);
-      return await this.expiry.execute(run, series, day, base);
+      const done =
+        run.type === 'DELIVERY_CLOSE'
+          ? await this.deliveryClose.execute(run, series, day, base)
+          : await this.expiry.execute(run, series, day, base);
+      this.stream.afterRun(run.id);
+      return done;
     } catch (err) {
       await this.runs.update(this.tx.root, run.id, { status: 'FAILED', error: (err as Error).message.slice(0, 2000) });
       throw err;

@@ -14,6 +14,7 @@ import { MarginCallsService } from './margin-calls.service.js';
 import { PriceFixingsService } from './price-fixings.service.js';
 import { RunStartService } from './run-start.service.js';
 import { SettlementRunsService } from './settlement-runs.service.js';
+import { SettlementStream } from './settlement-stream.service.js';
 import { StatementsService } from './statements.service.js';
 
 @ApiTags('settlement')
@@ -27,6 +28,7 @@ export class SettlementController {
     private readonly calls: MarginCallsService,
     private readonly clock: Clock,
     private readonly statements: StatementsService,
+    private readonly stream: SettlementStream,
   ) {}
 
   @Get('members/:id/statements/:businessDate')
@@ -85,6 +87,7 @@ export class SettlementController {
     const businessDate = body.businessDate ?? this.clock.businessDate();
     assertBusinessDate(businessDate);
     await this.fixings.fixPrice(code, businessDate, priceFen);
+    this.stream.priceFixed(code, businessDate, priceFen);
     return { series: code, businessDate, price: formatFen(priceFen), currency: 'CNY', method: 'FIXED' };
   }
 

@@ -32,11 +32,16 @@ import { SettlementController } from './settlement.controller.js';
 import { SettlementRepository } from './settlement.repository.js';
 import { StatementsRepository } from './statements.repository.js';
 import { StatementsService } from './statements.service.js';
+import { StreamsModule } from '../streams/streams.module.js';
+import { SettlementStreamRepository } from './settlement-stream.repository.js';
+import { SettlementStream } from './settlement-stream.service.js';
 
 @Module({
-  imports: [LedgerModule, MarketsModule, DeliveryModule, IndicesModule],
+  imports: [LedgerModule, MarketsModule, DeliveryModule, IndicesModule, StreamsModule],
   controllers: [SettlementController],
   providers: [
+    SettlementStreamRepository,
+    SettlementStream,
     SettlementRepository,
     SettlementRunsRepository,
     SettlementSeriesRepository,

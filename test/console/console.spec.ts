@@ -152,6 +152,22 @@ describe('clearing console and public market board in a real browser', () => {
     }
   });
 
+  it('the market board shows a trade the moment it happens, without a reload (live from /v1/stream)', async () => {
+    await newPage();
+    await page.goto(`${t.baseUrl}/market`);
+    const row = page.locator('tr', { has: page.getByTestId('series-WEB-1') });
+    await row.waitFor();
+    const last = row.locator('td').nth(4);
+    expect(await last.textContent()).toBe('4.00');
+    const loads = { n: 0 };
+    page.on('framenavigated', () => loads.n++);
+    expect((await order(a, 'WEB-1', 'SELL', '4.20', 1)).status).toBe(201);
+    const bought = await order(b, 'WEB-1', 'BUY', '4.20', 1);
+    expect(bought.body.filledQuantity, bought.text).toBe(1);
+    await expect.poll(() => last.textContent(), { timeout: 10_000 }).toBe('4.20');
+    expect(loads.n).toBe(0);
+  });
+
   it('every other console page renders its data from the API', async () => {
     await newPage();
     await signIn(t.clearingKey);

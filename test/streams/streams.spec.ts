@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MarketStream } from '../../src/markets/market-stream.service.js';
 import { StreamPublisher } from '../../src/streams/stream-publisher.js';
 import type { JobEvent, OrderEvent, StreamEvent } from '../../src/streams/stream-events.js';
 import { StreamGateway } from '../../src/streams/stream.gateway.js';
@@ -7,9 +8,9 @@ import { createProduct, createSeries, fund, order } from '../harness/market-fact
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 import { eventually, StreamClient, type StreamMessage } from './stream-client.js';
 
-// Markets, delivery and settlement do not publish yet (issue 26 part 2 wires them), so events
-// here go through the real StreamPublisher and Redis, as the domains will; snapshots come from
-// the real database (orders placed over HTTP).
+// The gateway on its own: events here go through the real StreamPublisher and Redis, as the
+// domains' do (market-stream.spec.ts covers what the market publishes); snapshots come from the
+// real database (orders placed over HTTP).
 
 // A client that stops reading also stops answering pings: the primary pings rarely so the slow
 // consumer test sees the buffer limit act; the replica pings fast for the heartbeat tests.
@@ -77,6 +78,9 @@ describe('streams: /v1/stream gateway and Redis fan-out', () => {
     expect((await order(b, series, 'SELL', '12.00', 2)).status).toBe(201);
     // One cross, so the tape is not empty.
     expect((await order(b, series, 'SELL', '10.00', 1)).status).toBe(201);
+    // The market publishes these orders after commit: let that pass before the tests subscribe.
+    await t.app.get(MarketStream).idle();
+    await new Promise((r) => setTimeout(r, 100));
   });
   afterAll(async () => {
     for (const c of clients) c.close();

@@ -1,4 +1,6 @@
-/** The console's only way to the API: the clearing key from session storage, problem+json errors. */
+import { createApiClient, data, type ApiClient, type ApiResult } from '../../client/api';
+
+/** The console's only way to the API: the typed client (src/client), the clearing key from session storage, problem+json errors. */
 export interface Problem {
   status: number;
   code: string;
@@ -19,23 +21,40 @@ export const session = {
   clear: () => sessionStorage.removeItem(KEY),
 };
 
-export async function api<T>(method: string, path: string, body?: unknown, key = session.get()): Promise<T> {
-  const res = await fetch(path, {
-    method,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (!res.ok) {
-    let problem: Problem = { status: res.status, code: 'HTTP_ERROR', title: `HTTP ${res.status}` };
-    try {
-      problem = JSON.parse(text) as Problem;
-    } catch {
-      // not problem+json
-    }
-    throw new ApiProblem(problem);
+/** Signed-in calls: the session's key on each request. */
+export const client: ApiClient = createApiClient({ baseUrl: location.origin, key: () => session.get() });
+/** The public board's calls: never a key. */
+export const publicClient: ApiClient = createApiClient({ baseUrl: location.origin });
+
+/** The body of a successful call, or an ApiProblem (the problem+json, or a stand-in when the body is not one). */
+export async function call<T>(request: Promise<ApiResult>): Promise<T> {
+  const res = await request;
+  if (!res.response.ok) {
+    const error = res.error;
+    throw new ApiProblem(
+      typeof error === 'object' && error !== null
+        ? (error as Problem)
+        : { status: res.response.status, code: 'HTTP_ERROR', title: `HTTP ${res.response.status}` },
+    );
   }
-  return (text ? JSON.parse(text) : {}) as T;
+  return data<T | undefined>(res) ?? ({} as T);
+}
+
+/**
+ * A call by method and path, for paths built at run time (lists with their filters, actions on
+ * a row): the same typed client underneath, with the path checked at run time only.
+ */
+export function api<T>(method: 'GET' | 'POST', path: string, body?: unknown, key?: string): Promise<T> {
+  return call<T>(
+    client.request(
+      method.toLowerCase() as 'get',
+      path as '/v1/me',
+      {
+        ...(body === undefined ? {} : { body: body as never }),
+        ...(key === undefined ? {} : { headers: { authorization: `Bearer ${key}` } }),
+      } as never,
+    ),
+  );
 }
 
 /** Money as the API sends it (decimal strings); shown with thousands separators, never as floats. */

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
-import { api, session } from './api';
+import { call, client, session } from './api';
 import { PAGES } from './pages';
 import type { Me } from './types';
 import { ErrorBox } from './ui';
@@ -15,7 +15,7 @@ function SignIn({ onSignedIn }: { onSignedIn: (me: Me) => void }) {
         onSubmit={async (e) => {
           e.preventDefault();
           try {
-            const me = await api<Me>('GET', '/v1/me', undefined, key.trim());
+            const me = await call<Me>(client.GET('/v1/me', { headers: { authorization: `Bearer ${key.trim()}` } }));
             if (me.role !== 'clearing') throw new Error('this console is for clearing staff: use a clearing key');
             session.set(key.trim());
             onSignedIn(me);
@@ -53,7 +53,7 @@ function App() {
   const route = useHashRoute();
   useEffect(() => {
     if (!session.get()) return setChecked(true);
-    api<Me>('GET', '/v1/me')
+    call<Me>(client.GET('/v1/me'))
       .then(setMe, () => session.clear())
       .finally(() => setChecked(true));
   }, []);

@@ -1,6 +1,6 @@
 import { createRoot } from 'react-dom/client';
 import type { IndexFixingView, TokenIndexView } from '../../indices/index-fixing.view';
-import { api, cny } from './api';
+import { call, cny, publicClient } from './api';
 import { ErrorBox, PriceChart, Table, useLoad } from './ui';
 
 interface Page<T> {
@@ -10,22 +10,19 @@ interface Page<T> {
 
 /** Each index with the effective fixing of every date it has (a correction replaces what it corrects). */
 async function indexHistories(): Promise<{ index: TokenIndexView; history: IndexFixingView[] }[]> {
-  const indices = await api<Page<TokenIndexView>>('GET', '/v1/indices', undefined, null);
+  const publicGet = async <T,>(path: string): Promise<T> => (await fetch(path)).json() as Promise<T>;
+  const indices = await publicGet<Page<TokenIndexView>>('/v1/indices');
   return Promise.all(
     indices.items.map(async (index) => {
-      const fixings = await api<Page<IndexFixingView>>(
-        'GET',
-        `/v1/indices/${encodeURIComponent(index.code)}/fixings?limit=500`,
-        undefined,
-        null,
-      );
+      const fixings = await publicGet<Page<IndexFixingView>>(`/v1/indices/${encodeURIComponent(index.code)}/fixings?limit=500`);
       return { index, history: fixings.items.filter((f) => f.effective) };
     }),
   );
 }
 
 function Indices() {
-  const { data, error } = useLoad(indexHistories, [], 60_000);
+  // Fixings are published at the cut-off, with the day's settlement prices: reload on series news.
+  const { data, error } = useLoad(indexHistories, [], { channels: [{ channel: 'series' }], withKey: false });
   return (
     <section>
       <h2>TokenClear token indices</h2>
@@ -91,9 +88,15 @@ function SeriesStatus({ status, events }: { status: string; events: Market['seri
   );
 }
 
-/** The public market board: no key, read from the public, cacheable endpoint only. */
+/**
+ * The public market board: no key, read from the public, cacheable endpoint only, and read again
+ * when /v1/stream reports a trade or a series change (revalidating past the HTTP cache).
+ */
 function Board() {
-  const { data, error } = useLoad(() => api<Market>('GET', '/v1/public/market', undefined, null), [], 5_000);
+  const { data, error } = useLoad(() => call<Market>(publicClient.GET('/v1/public/market', { cache: 'no-cache' })), [], {
+    channels: [{ channel: 'trades' }, { channel: 'series' }],
+    withKey: false,
+  });
   return (
     <>
       <header>

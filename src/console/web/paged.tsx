@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { api } from './api';
+import { useLiveReload, type Live } from './live';
 
 /** Every list endpoint answers one page of rows and the cursor of the next (null on the last). */
 export interface Page<T> {
@@ -35,11 +36,11 @@ export interface Paged<T> {
 }
 
 /**
- * A paged list: the first page on mount, the next one on `more()`. A reload (every `refreshMs`,
+ * A paged list: the first page on mount, the next one on `more()`. A reload (on stream news on `live`,
  * after an action, or when `path` changes) fetches again as many pages as were shown, so a
  * refresh never takes back rows the user asked for. `path` undefined: nothing to load.
  */
-export function usePaged<T>(path: string | undefined, opts: { refreshMs?: number; limit?: number | null } = {}): Paged<T> {
+export function usePaged<T>(path: string | undefined, opts: { live?: Live[]; limit?: number | null } = {}): Paged<T> {
   // null: an aggregate that takes no page size, though it answers in the same shape.
   const limit = opts.limit === null ? undefined : (opts.limit ?? pageSize());
   const [state, setState] = useState<{ path: string; items: T[]; nextCursor: string | null }>();
@@ -71,10 +72,8 @@ export function usePaged<T>(path: string | undefined, opts: { refreshMs?: number
   useEffect(() => {
     pages.current = 1;
     void reload();
-    if (!opts.refreshMs) return;
-    const t = setInterval(() => void reload(), opts.refreshMs);
-    return () => clearInterval(t);
-  }, [reload, opts.refreshMs]);
+  }, [reload]);
+  useLiveReload(opts.live, reload);
 
   const shown = state && state.path === path ? state : undefined;
   const more = async () => {

@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { ApiProblem } from './api';
+import { useLiveReload, type Live } from './live';
 
 export function ErrorBox({ error }: { error: unknown }) {
   if (!error) return null;
@@ -18,17 +19,18 @@ export function ErrorBox({ error }: { error: unknown }) {
   );
 }
 
-/** Loads on mount and every `refreshMs`; errors are shown, never swallowed. */
-export function useLoad<T>(load: () => Promise<T>, deps: unknown[], refreshMs?: number) {
+/**
+ * Loads on mount and again when the stream has news on `live` (no polling); errors are shown,
+ * never swallowed. `live.withKey: false` for the public board.
+ */
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[], live?: { channels: Live[]; withKey?: boolean }) {
   const [data, setData] = useState<T>();
   const [error, setError] = useState<unknown>();
   const reload = useCallback(() => load().then((d) => (setData(d), setError(undefined)), setError), deps);
   useEffect(() => {
     void reload();
-    if (!refreshMs) return;
-    const t = setInterval(() => void reload(), refreshMs);
-    return () => clearInterval(t);
-  }, [reload, refreshMs]);
+  }, [reload]);
+  useLiveReload(live?.channels, reload, live?.withKey ?? true);
   return { data, error, reload };
 }
 

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import { DiscoveryService } from '@nestjs/core';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import express from 'express';
 import { randomUUID } from 'node:crypto';
@@ -61,7 +61,13 @@ export function configureApp(app: INestApplication): void {
     res.status(problem.status).type('application/problem+json').send(JSON.stringify(problem));
   });
 
-  const document = SwaggerModule.createDocument(
+  SwaggerModule.setup('docs', app, openApiDocument(app), { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
+  serveStaticPages(app);
+}
+
+/** /openapi.json, also built without a server by `npm run client:generate` (src/client/generate.ts). */
+export function openApiDocument(app: INestApplication): OpenAPIObject {
+  return SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('TokenClear API')
@@ -73,6 +79,4 @@ export function configureApp(app: INestApplication): void {
       .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key (tck_…)' })
       .build(),
   );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'openapi.json', raw: ['json'] });
-  serveStaticPages(app);
 }

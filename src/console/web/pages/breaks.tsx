@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api } from '../api';
+import { call, client } from '../api';
 import { More, usePaged } from '../paged';
 import type { Break, Me } from '../types';
 import { ErrorBox, Table, useAction } from '../ui';
@@ -24,7 +24,7 @@ export function Breaks({ me }: { me: Me }) {
               <input value={filter[k]} onChange={(e) => setFilter({ ...filter, [k]: e.target.value })} />
             </label>
           ))}
-          <button type="button" onClick={() => act(() => api('POST', '/v1/reconciliation/runs', {}))}>
+          <button type="button" onClick={() => act(() => call(client.POST('/v1/reconciliation/runs')))}>
             Run reconciliation
           </button>
         </form>
@@ -65,7 +65,9 @@ export function Breaks({ me }: { me: Me }) {
             className="inline"
             onSubmit={(e) => (
               e.preventDefault(),
-              act(() => api('POST', `/v1/reconciliation/breaks/${selected.id}/resolve`, { comment })).then(() => setSelected(undefined))
+              act(() =>
+                call(client.POST('/v1/reconciliation/breaks/{id}/resolve', { params: { path: { id: selected.id } }, body: { comment } })),
+              ).then(() => setSelected(undefined))
             )}
           >
             <label>
@@ -79,7 +81,13 @@ export function Breaks({ me }: { me: Me }) {
             className="inline"
             onSubmit={(e) => (
               e.preventDefault(),
-              act(() => api('POST', '/v1/adjustments', { ...adj, currency: 'CNY', reason: `break ${selected.key}`, breakId: selected.id }))
+              act(() =>
+                call(
+                  client.POST('/v1/adjustments', {
+                    body: { ...adj, currency: 'CNY', reason: `break ${selected.key}`, breakId: selected.id } as never,
+                  }),
+                ),
+              )
             )}
           >
             {(['debitAccount', 'creditAccount', 'amount'] as const).map((k) => (

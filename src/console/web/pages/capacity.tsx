@@ -33,9 +33,10 @@ interface StandbyRow {
 
 /** Capacity by model class and region, every node with its last heartbeat, and standby offers for buy-ins. */
 export function Capacity() {
-  const capacity = usePaged<CapacityRow>('/v1/capacity', { refreshMs: 5_000, limit: null });
-  const nodes = usePaged<NodeRow>('/v1/nodes', { refreshMs: 5_000 });
-  const standby = usePaged<StandbyRow>('/v1/standby-offers', { refreshMs: 5_000 });
+  // Capacity has no stream channel: it follows delivery (jobs), and loads again on each visit.
+  const capacity = usePaged<CapacityRow>('/v1/capacity', { live: [{ channel: 'jobs' }], limit: null });
+  const nodes = usePaged<NodeRow>('/v1/nodes', { live: [{ channel: 'jobs' }] });
+  const standby = usePaged<StandbyRow>('/v1/standby-offers', { live: [{ channel: 'jobs' }] });
   const max = Math.max(1, ...(capacity.items?.map((c) => c.tokensPerSecond) ?? [1]));
   return (
     <>

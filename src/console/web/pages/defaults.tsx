@@ -33,11 +33,17 @@ interface DefaultReport extends DefaultRow {
   waterfall: { seq: number; layer: string; memberId: string | null; amountFen: string; amount: string }[];
 }
 
-const fenToCny = (fen: string | null) => (fen === null ? '—' : cny((Number(BigInt(fen)) / 100).toFixed(2)));
+// Fen as a decimal string by integer arithmetic (never through a float).
+const fenToCny = (fen: string | null) => {
+  if (fen === null) return '—';
+  const v = BigInt(fen);
+  const a = v < 0n ? -v : v;
+  return cny(`${v < 0n ? '-' : ''}${a / 100n}.${(a % 100n).toString().padStart(2, '0')}`);
+};
 
 /** One default: its lots, sealed bids, close-out and every waterfall step. */
 function DefaultDetail({ id }: { id: string }) {
-  const { data, error } = useLoad(() => api<DefaultReport>('GET', `/v1/defaults/${id}`), [id], 3_000);
+  const { data, error } = useLoad(() => api<DefaultReport>('GET', `/v1/defaults/${id}`), [id], { channels: [{ channel: 'margin-calls' }] });
   if (!data) return <ErrorBox error={error} />;
   return (
     <section>
@@ -105,7 +111,7 @@ function DefaultDetail({ id }: { id: string }) {
 
 /** Member defaults: propose (maker), approve (a different person), follow the auction and the waterfall. */
 export function Defaults() {
-  const list = usePaged<DefaultRow>('/v1/defaults', { refreshMs: 5_000 });
+  const list = usePaged<DefaultRow>('/v1/defaults', { live: [{ channel: 'margin-calls' }] });
   const { act, error: actionError } = useAction(list.reload);
   const [form, setForm] = useState({ memberId: '', reason: '' });
   const [open, setOpen] = useState<string>();

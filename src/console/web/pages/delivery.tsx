@@ -29,9 +29,9 @@ interface Quality {
 
 /** Obligations and their progress, failed jobs by reason, quality-spec breaches per operator. */
 export function Delivery() {
-  const obligations = usePaged<Obligation>('/v1/obligations', { refreshMs: 5_000 });
-  const failed = usePaged<FailedJob>('/v1/delivery/jobs?status=FAILED', { refreshMs: 5_000 });
-  const quality = usePaged<Quality>('/v1/delivery/quality', { refreshMs: 5_000, limit: null });
+  const obligations = usePaged<Obligation>('/v1/obligations', { live: [{ channel: 'obligations' }] });
+  const failed = usePaged<FailedJob>('/v1/delivery/jobs?status=FAILED', { live: [{ channel: 'jobs' }] });
+  const quality = usePaged<Quality>('/v1/delivery/quality', { live: [{ channel: 'jobs' }], limit: null });
   const reasons = new Map<string, number>();
   for (const j of failed.items ?? []) reasons.set(j.failure?.code ?? 'UNKNOWN', (reasons.get(j.failure?.code ?? 'UNKNOWN') ?? 0) + 1);
   return (

@@ -1,12 +1,24 @@
 import { useState } from 'react';
-import { api, cny } from '../api';
+import { applyBookMessage, type LiveBook } from '../../../client/stream';
+import { api, call, client, cny } from '../api';
+import { useStream } from '../live';
 import { ErrorBox, PriceChart, Table, useLoad } from '../ui';
 
-/** Every series with today's market data; one series' book, recent trades and settlement prices. */
+interface Trade {
+  id: string;
+  price: string;
+  quantity: number;
+  createdAt: string;
+}
+
+// The twenty most recent: a glance at the tape, not the trade history.
+const TAPE = 20;
+
+/** Every series with today's market data; one series' book, recent trades and settlement prices, live from /v1/stream. */
 export function Markets() {
   const { data, error } = useLoad(
     () =>
-      api<{
+      call<{
         series: {
           code: string;
           status: string;
@@ -17,29 +29,31 @@ export function Markets() {
           volume: number;
           openInterest: number;
         }[];
-      }>('GET', '/v1/public/market'),
+      }>(client.GET('/v1/public/market', { cache: 'no-cache' })),
     [],
-    5_000,
+    { channels: [{ channel: 'trades' }, { channel: 'series' }] },
   );
   const [code, setCode] = useState<string>();
-  const book = useLoad(
-    async () =>
-      code
-        ? Promise.all([
-            api<{ bids: { price: string; quantity: number }[]; asks: { price: string; quantity: number }[] }>(
-              'GET',
-              `/v1/series/${encodeURIComponent(code)}/book`,
-            ),
-            // The twenty most recent: a glance at the tape, not the trade history.
-            api<{ items: { price: string; quantity: number; createdAt: string }[] }>(
-              'GET',
-              `/v1/trades?series=${encodeURIComponent(code)}&limit=20`,
-            ),
-          ])
-        : undefined,
-    [code],
-    3_000,
-  );
+  const [book, setBook] = useState<{ code: string; book: LiveBook }>();
+  const [tape, setTape] = useState<{ code: string; trades: Trade[] }>();
+  const channels = code
+    ? [
+        { channel: 'book' as const, series: code },
+        { channel: 'trades' as const, series: code },
+      ]
+    : undefined;
+  useStream(channels, (m) => {
+    if (m.series !== code || code === undefined) return;
+    if (m.channel === 'book') setBook((b) => ({ code, book: applyBookMessage(b?.code === code ? b.book : undefined, m) }));
+    if (m.channel === 'trades')
+      setTape((t) => ({
+        code,
+        trades:
+          m.type === 'snapshot'
+            ? (m.data as { items: Trade[] }).items.slice(0, TAPE)
+            : [m.data as Trade, ...(t?.code === code ? t.trades : [])].slice(0, TAPE),
+      }));
+  });
   const selected = data?.series.find((s) => s.code === code);
   // Members at 80 % or more of a position limit (first page: the report is short by nature).
   const large = useLoad(
@@ -53,8 +67,9 @@ export function Markets() {
         }[];
       }>('GET', '/v1/reports/large-traders?limit=100'),
     [],
-    15_000,
   );
+  const shownBook = book && book.code === code ? book.book : undefined;
+  const shownTape = tape && tape.code === code ? tape.trades : undefined;
   return (
     <>
       <ErrorBox error={error} />
@@ -99,14 +114,14 @@ export function Markets() {
           ]}
         />
       </section>
-      {selected && book.data && (
+      {selected && shownBook && (
         <section>
           <h2>{selected.code}</h2>
           <div className="cards">
             <div className="card">
               <h2>Bids</h2>
               <Table
-                rows={book.data[0].bids}
+                rows={shownBook.bids}
                 empty="no bids"
                 columns={[
                   { title: 'price', value: (l) => cny(l.price), num: true },
@@ -117,7 +132,7 @@ export function Markets() {
             <div className="card">
               <h2>Asks</h2>
               <Table
-                rows={book.data[0].asks}
+                rows={shownBook.asks}
                 empty="no asks"
                 columns={[
                   { title: 'price', value: (l) => cny(l.price), num: true },
@@ -128,7 +143,7 @@ export function Markets() {
             <div className="card">
               <h2>Recent trades</h2>
               <Table
-                rows={book.data[1].items}
+                rows={shownTape}
                 empty="no trades"
                 columns={[
                   { title: 'time', value: (t) => t.createdAt.slice(11, 19) },

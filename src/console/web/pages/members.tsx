@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api, cny, session } from '../api';
+import { api, call, client, cny, session } from '../api';
 import { More, usePaged } from '../paged';
 import { ErrorBox, Table, useAction, useLoad } from '../ui';
 
@@ -53,7 +53,7 @@ export function Members() {
 }
 
 function MemberDetail({ id }: { id: string }) {
-  const balances = useLoad(() => api<Record<string, string>>('GET', `/v1/members/${id}/balances`), [id]);
+  const balances = useLoad(() => call<Record<string, string>>(client.GET('/v1/members/{id}/balances', { params: { path: { id } } })), [id]);
   // Neither list filters by member yet: the member's rows are picked from each page as it loads.
   const positions = usePaged<Row>('/v1/positions');
   const calls = usePaged<Row>('/v1/margin-calls');

@@ -1,24 +1,26 @@
-import { api, cny } from '../api';
+import { call, client, cny } from '../api';
 import { More, usePaged } from '../paged';
 import { RunsTable } from '../runs-table';
 import type { Run } from '../types';
 import { ErrorBox, Table, useLoad } from '../ui';
 
-/** Clearing staff's start page: the day at a glance, refreshed every two seconds. */
+/** Clearing staff's start page: the day at a glance, reloaded when the stream reports trades, settlement or margin calls. */
+const LIVE = [{ channel: 'trades' }, { channel: 'series' }, { channel: 'margin-calls' }, { channel: 'obligations' }] as const;
+
 export function Overview() {
   // Without a business date: the runs created in the last 24 hours.
-  const runs = usePaged<Run>('/v1/settlement/runs', { refreshMs: 2_000 });
+  const runs = usePaged<Run>('/v1/settlement/runs', { live: [...LIVE] });
   const { data, error } = useLoad(
     () =>
-      api<{
+      call<{
         businessDate: string;
         trialBalance: { total: string; balanced: boolean };
         marginCalls: { open: number; overdue: number; amount: string };
         breaksByAge: { bucket: string; count: number }[];
         queues: { queue: string; waiting?: number; active?: number; delayed?: number; failed?: number }[];
-      }>('GET', '/v1/console/overview'),
+      }>(client.GET('/v1/console/overview')),
     [],
-    2_000,
+    { channels: [...LIVE] },
   );
   return (
     <>

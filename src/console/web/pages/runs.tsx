@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { api } from '../api';
+import { call, client } from '../api';
 import { More, usePaged } from '../paged';
 import { RunsTable } from '../runs-table';
 import type { Run } from '../types';
@@ -7,7 +7,10 @@ import { ErrorBox, useAction } from '../ui';
 
 export function Runs() {
   const [date, setDate] = useState('');
-  const runs = usePaged<Run>(`/v1/settlement/runs${date ? `?businessDate=${encodeURIComponent(date)}` : ''}`, { refreshMs: 1_500 });
+  const runs = usePaged<Run>(`/v1/settlement/runs${date ? `?businessDate=${encodeURIComponent(date)}` : ''}`, {
+    // A run publishes its series' settlement prices and status as it completes.
+    live: [{ channel: 'series' }, { channel: 'margin-calls' }],
+  });
   const { error, reload } = runs;
   const [form, setForm] = useState({ type: 'DAILY', series: '', businessDate: '' });
   const [confirming, setConfirming] = useState(false);
@@ -15,11 +18,15 @@ export function Runs() {
   const start = async () => {
     if (
       await act(() =>
-        api('POST', '/v1/settlement/runs', {
-          type: form.type,
-          series: form.series || undefined,
-          businessDate: form.businessDate || undefined,
-        }),
+        call(
+          client.POST('/v1/settlement/runs', {
+            body: {
+              type: form.type as 'DAILY',
+              series: form.series || undefined,
+              businessDate: form.businessDate || undefined,
+            },
+          }),
+        ),
       )
     )
       setConfirming(false);
