@@ -129,6 +129,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/bank-accounts/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["BankAccountsController_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/bank-accounts/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["BankAccountsController_reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/bank-statements": {
         parameters: {
             query?: never;
@@ -177,6 +209,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/ccp/capital": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["DefaultsController_capital"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/console/overview": {
         parameters: {
             query?: never;
@@ -203,6 +251,70 @@ export interface paths {
         get: operations["CapacityController_listDataCenters"];
         put?: never;
         post: operations["CapacityController_createDataCenter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/defaults": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["DefaultsController_list"];
+        put?: never;
+        post: operations["DefaultsController_propose"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/defaults/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["DefaultsController_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/defaults/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["DefaultsController_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/defaults/{id}/bids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["DefaultsController_bid"];
         delete?: never;
         options?: never;
         head?: never;
@@ -273,6 +385,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/delivery/jobs/{id}/webhook-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["DeliveryController_webhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/delivery/jobs/batch": {
         parameters: {
             query?: never;
@@ -297,6 +425,124 @@ export interface paths {
             cookie?: never;
         };
         get: operations["DeliveryController_quality"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The token indices with their latest effective fixing (public). Methodology: GET /v1/indices/methodology */
+        get: operations["IndicesController_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indices/{code}/fixings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Published fixings of an index by business date (public; corrections appear beside what they correct)
+         * @description price in CNY per 1M tokens; `effective` marks the fixing that counts for its date. Methodology: GET /v1/indices/methodology
+         */
+        get: operations["IndicesController_fixingsOf"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indices/{code}/fixings/{id}/corrections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["IndicesController_propose"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indices/{code}/fixings/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["IndicesController_run"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indices/fixings/{id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["IndicesController_approve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indices/fixings/{id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["IndicesController_reject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/indices/methodology": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How the indices are computed, published and corrected (IOSCO-style methodology, markdown) */
+        get: operations["IndicesController_methodology"];
         put?: never;
         post?: never;
         delete?: never;
@@ -417,6 +663,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/members/{id}/bank-accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["BankAccountsController_list"];
+        put?: never;
+        post: operations["BankAccountsController_propose"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/members/{id}/deposits": {
         parameters: {
             query?: never;
@@ -427,6 +689,38 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["LedgerController_deposit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{id}/guarantee": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["DefaultsController_getGuarantee"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{id}/guarantee-requirement": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put: operations["DefaultsController_setRequirement"];
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -609,6 +903,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/obligations/{id}/buy-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["DefaultsController_buyIn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orders": {
         parameters: {
             query?: never;
@@ -651,6 +961,22 @@ export interface paths {
         get: operations["PaymentsController_instructions"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/payment-status-reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["PaymentsController_statusReport"];
         delete?: never;
         options?: never;
         head?: never;
@@ -761,6 +1087,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["ReconciliationController_getRun"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/large-traders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["MarketsController_largeTraderReport"];
         put?: never;
         post?: never;
         delete?: never;
@@ -929,6 +1271,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/standby-offers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["DefaultsController_offers"];
+        put?: never;
+        post: operations["DefaultsController_offer"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/trades": {
         parameters: {
             query?: never;
@@ -1047,6 +1405,37 @@ export interface components {
             /** @example 0.00 */
             pending: string;
         };
+        BankAccountDecisionDto: {
+            reason?: string;
+        };
+        BankAccountView: {
+            accountNumber: string;
+            /** @example 102100099996 */
+            bankCode: string;
+            createdAt: string;
+            decidedAt?: Record<string, never>;
+            decidedByKeyId?: Record<string, never>;
+            decidedByStaffId?: Record<string, never>;
+            holderName: string;
+            id: string;
+            memberId: string;
+            proposedByKeyId: string;
+            /** @description the clearing person who proposed it; null when the member did */
+            proposedByStaffId?: Record<string, never>;
+            reason?: Record<string, never>;
+            /** @enum {string} */
+            status: "PENDING" | "VERIFIED" | "REJECTED";
+        };
+        BidDto: {
+            /**
+             * @description CNY per 1,000,000 tokens
+             * @example 4.10
+             */
+            price: string;
+            quantity: Record<string, never>;
+            /** @example L70-STD-2612 */
+            series: string;
+        };
         BlockTradeDto: {
             buyerId: string;
             /** @example 4.00 */
@@ -1055,6 +1444,20 @@ export interface components {
             quantity: Record<string, never>;
             sellerId: string;
             series: string;
+        };
+        CapitalDto: {
+            /**
+             * @description CNY, decimal string, at most 2 decimals
+             * @example 100.00
+             */
+            amount: string;
+            /** @enum {string} */
+            currency: "CNY";
+            /**
+             * @description Bank reference of the capital paid in (1-35 characters)
+             * @example CAP-2026-12
+             */
+            reference?: string;
         };
         ChatMessageDto: {
             content: string;
@@ -1102,8 +1505,19 @@ export interface components {
             models: components["schemas"]["ModelCapacityDto"][];
         };
         CreateProductDto: {
+            /** @description dynamic circuit breaker band; omitted: off */
+            circuitBreakerBp?: number;
+            /** @default 120 */
+            circuitBreakerPauseSeconds: number;
             /** @example L70-STD */
             code: string;
+            /** @default 0 */
+            concentrationAddOnBp: number;
+            /**
+             * @description share of a series' open interest above which the add-on applies
+             * @default 10000
+             */
+            concentrationThresholdBp: number;
             /**
              * @description a whole multiple of 1,000,000
              * @example 10000000
@@ -1112,6 +1526,11 @@ export interface components {
             dailyPriceLimitBp?: number;
             /** @example 5 */
             feePerContractFen: number;
+            /**
+             * @description CASH only: the token index whose fixing settles the series when clearing records none
+             * @example TTI-70B
+             */
+            indexCode?: string;
             initialMarginBp: number;
             /**
              * @description billable = output + input × weight / 10,000
@@ -1126,6 +1545,8 @@ export interface components {
             /** @example llm-70b-instruct */
             modelClass: string;
             penaltyBp: number;
+            /** @description all-months limit, contracts; omitted: none */
+            positionLimit?: number;
             /**
              * @example [
              *       "cn-east-1",
@@ -1135,6 +1556,10 @@ export interface components {
             regions: string[];
             /** @enum {string} */
             settlementType: "CASH" | "PHYSICAL";
+            /** @description per series within 30 days of delivery start, contracts; omitted: none */
+            spotMonthLimit?: number;
+            /** @description calendar-spread charge per offset contract; omitted: no spread credit */
+            spreadChargeBp?: number;
             /**
              * @description fen, ≥ 1
              * @example 1
@@ -1195,6 +1620,22 @@ export interface components {
             businessDate?: string;
             /** @example 4.05 */
             price: string;
+        };
+        GuaranteeRequirementDto: {
+            /**
+             * @description CNY, decimal string, at most 2 decimals
+             * @example 100.00
+             */
+            amount: string;
+            /** @enum {string} */
+            currency: "CNY";
+        };
+        GuaranteeView: {
+            contribution: string;
+            /** @enum {string} */
+            currency: "CNY";
+            memberId: string;
+            requirement: string;
         };
         HeartbeatDto: {
             /** @description the lease tokens of the jobs the agent is working on: only those are extended (without the list, every lease of the node is) */
@@ -1326,6 +1767,32 @@ export interface components {
             debitAccount: string;
             reason: string;
         };
+        ProposeBankAccountDto: {
+            /** @example 6222020200112233445 */
+            accountNumber: string;
+            /**
+             * @description CNAPS code of the bank (12 digits)
+             * @example 102100099996
+             */
+            bankCode: string;
+            /** @example Beijing Inference Trading Co., Ltd. */
+            holderName: string;
+        };
+        ProposeCorrectionDto: {
+            /**
+             * @description the corrected price, CNY per 1M tokens
+             * @example 4.20
+             */
+            price: string;
+            /** @example a trade busted after the cut-off was included */
+            reason: string;
+        };
+        ProposeDefaultDto: {
+            /** Format: uuid */
+            memberId: string;
+            /** @example Margin call of 2026-12-03 unpaid */
+            reason: string;
+        };
         ProposeStaffDto: {
             /** @example Li Wei */
             name: string;
@@ -1338,6 +1805,13 @@ export interface components {
             adjustmentId?: string;
             /** @example bank confirmed the late credit; adjusted */
             comment: string;
+        };
+        RunFixingDto: {
+            /**
+             * @description an ended business date; default: the one that ended last
+             * @example 2026-12-01
+             */
+            businessDate?: string;
         };
         StaffApprovedView: {
             createdAt: string;
@@ -1365,6 +1839,20 @@ export interface components {
             proposedBy: string | null;
             /** @enum {string} */
             status: "PENDING" | "ACTIVE" | "REJECTED";
+        };
+        StandbyOfferDto: {
+            /** @example llm-70b-instruct */
+            modelClass: string;
+            /** @description Premium over the obligation price, basis points of the moved value */
+            premiumBp: number;
+            /**
+             * @example [
+             *       "cn-east-1"
+             *     ]
+             */
+            regions: string[];
+            /** @description Tokens the operator stands ready to deliver */
+            tokens: number;
         };
         StartRunDto: {
             /**
@@ -1415,7 +1903,7 @@ export interface components {
             debitAccount: string;
             id: string;
             /** @enum {string} */
-            kind: "DEPOSIT" | "WITHDRAWAL_HOLD" | "WITHDRAWAL" | "WITHDRAWAL_RELEASE" | "MARGIN_LOCK" | "MARGIN_RELEASE" | "VARIATION_MARGIN" | "FEE" | "ESCROW_FUND" | "ESCROW_RELEASE" | "ESCROW_REFUND" | "PENALTY" | "ADJUSTMENT";
+            kind: "DEPOSIT" | "WITHDRAWAL_HOLD" | "WITHDRAWAL" | "WITHDRAWAL_RELEASE" | "MARGIN_LOCK" | "MARGIN_RELEASE" | "VARIATION_MARGIN" | "FEE" | "ESCROW_FUND" | "ESCROW_RELEASE" | "ESCROW_REFUND" | "PENALTY" | "ADJUSTMENT" | "WITHDRAWAL_RETURN" | "GUARANTEE_CONTRIBUTION" | "CAPITAL" | "DEFAULT_CLOSE_OUT" | "DEFAULT_WATERFALL" | "BUY_IN_PREMIUM";
             reference?: Record<string, never>;
             /** @description settlementRunId, tradeId, obligationId, jobId, withdrawalId when set */
             refs: Record<string, never>;
@@ -1465,6 +1953,8 @@ export interface components {
             /** @enum {string} */
             currency: "CNY";
             decidedAt?: Record<string, never>;
+            /** @description above WITHDRAWAL_FOUR_EYES_ABOVE: when the first of two approvals was given (still PENDING until a second person approves) */
+            firstApprovedAt?: string | null;
             id: string;
             memberId: string;
             reason?: Record<string, never>;
@@ -1802,6 +2292,56 @@ export interface operations {
             };
         };
     };
+    BankAccountsController_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BankAccountDecisionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankAccountView"];
+                };
+            };
+        };
+    };
+    BankAccountsController_reject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BankAccountDecisionDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankAccountView"];
+                };
+            };
+        };
+    };
     PaymentsController_upload: {
         parameters: {
             query?: never;
@@ -1858,6 +2398,27 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DefaultsController_capital: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CapitalDto"];
+            };
+        };
+        responses: {
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1923,6 +2484,110 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["DataCenterView"];
                 };
+            };
+        };
+    };
+    DefaultsController_list: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+                status?: "PROPOSED" | "AUCTION" | "COMPLETED";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DefaultsController_propose: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProposeDefaultDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DefaultsController_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DefaultsController_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DefaultsController_bid: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BidDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -2036,6 +2701,29 @@ export interface operations {
             };
         };
     };
+    DeliveryController_webhookDeliveries: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     DeliveryController_submitBatch: {
         parameters: {
             query?: never;
@@ -2080,6 +2768,156 @@ export interface operations {
             };
         };
     };
+    IndicesController_list: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    IndicesController_fixingsOf: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                /** @description first business date (inclusive) */
+                from?: string;
+                limit?: number;
+                /** @description last business date (inclusive) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    IndicesController_propose: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProposeCorrectionDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    IndicesController_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RunFixingDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    IndicesController_approve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    IndicesController_reject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    IndicesController_methodology: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     LedgerController_trialBalance: {
         parameters: {
             query?: {
@@ -2110,6 +2948,7 @@ export interface operations {
                 cursor?: string;
                 limit?: number;
                 status?: "OPEN" | "CLOSED";
+                type?: "VARIATION" | "MAINTENANCE";
             };
             header?: never;
             path?: never;
@@ -2312,6 +3151,54 @@ export interface operations {
             };
         };
     };
+    BankAccountsController_list: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    BankAccountsController_propose: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProposeBankAccountDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BankAccountView"];
+                };
+            };
+        };
+    };
     LedgerController_deposit: {
         parameters: {
             query?: never;
@@ -2333,6 +3220,52 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TransferView"];
+                };
+            };
+        };
+    };
+    DefaultsController_getGuarantee: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuaranteeView"];
+                };
+            };
+        };
+    };
+    DefaultsController_setRequirement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GuaranteeRequirementDto"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GuaranteeView"];
                 };
             };
         };
@@ -2364,7 +3297,7 @@ export interface operations {
                 cursor?: string;
                 /** @description first business date (inclusive) */
                 from?: string;
-                kind?: "DEPOSIT" | "WITHDRAWAL_HOLD" | "WITHDRAWAL" | "WITHDRAWAL_RELEASE" | "MARGIN_LOCK" | "MARGIN_RELEASE" | "VARIATION_MARGIN" | "FEE" | "ESCROW_FUND" | "ESCROW_RELEASE" | "ESCROW_REFUND" | "PENALTY" | "ADJUSTMENT";
+                kind?: "DEPOSIT" | "WITHDRAWAL_HOLD" | "WITHDRAWAL" | "WITHDRAWAL_RELEASE" | "MARGIN_LOCK" | "MARGIN_RELEASE" | "VARIATION_MARGIN" | "FEE" | "ESCROW_FUND" | "ESCROW_RELEASE" | "ESCROW_REFUND" | "PENALTY" | "ADJUSTMENT" | "WITHDRAWAL_RETURN" | "GUARANTEE_CONTRIBUTION" | "CAPITAL" | "DEFAULT_CLOSE_OUT" | "DEFAULT_WATERFALL" | "BUY_IN_PREMIUM";
                 limit?: number;
                 /** @description last business date (inclusive) */
                 to?: string;
@@ -2637,6 +3570,25 @@ export interface operations {
             };
         };
     };
+    DefaultsController_buyIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     MarketsController_listOrders: {
         parameters: {
             query?: {
@@ -2718,6 +3670,25 @@ export interface operations {
         requestBody?: never;
         responses: {
             200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    PaymentsController_statusReport: {
+        parameters: {
+            query?: never;
+            header: {
+                "content-type": string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            201: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2816,7 +3787,7 @@ export interface operations {
                 /** @description only breaks first seen at least this many hours ago */
                 minAgeHours?: number;
                 status?: "OPEN" | "RESOLVED" | "CLEARED";
-                type?: "LEDGER_SUM" | "BALANCE_DRIFT" | "POSITION_DRIFT" | "DELIVERED_TOKENS" | "ESCROW" | "USAGE_VS_SCHEDULER" | "AUDIT_CHAIN" | "BANK_STATEMENT";
+                type?: "LEDGER_SUM" | "BALANCE_DRIFT" | "POSITION_DRIFT" | "DELIVERED_TOKENS" | "ESCROW" | "USAGE_VS_SCHEDULER" | "AUDIT_CHAIN" | "BANK_STATEMENT" | "INDEX_CHAIN" | "METERING_DISCREPANCY" | "DEFAULT_FUND" | "STATEMENT_BALANCE" | "PAYMENT_REJECTED" | "PAYMENT_STATUS";
             };
             header?: never;
             path?: never;
@@ -2879,6 +3850,27 @@ export interface operations {
             path: {
                 id: string;
             };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    MarketsController_largeTraderReport: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3167,6 +4159,48 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["StaffView"];
                 };
+            };
+        };
+    };
+    DefaultsController_offers: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    DefaultsController_offer: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StandbyOfferDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
