@@ -221,8 +221,9 @@ export class LeaseService implements OnModuleDestroy {
 /** How many earlier runs of the job a node failed saying the request caused it. */
 export function requestClaims(decisions: unknown): number {
   if (!Array.isArray(decisions)) return 0;
-  return decisions.filter((d) => (d as { event?: string; cause?: string }).event === 'NODE_FAILED' && (d as { cause?: string }).cause === 'REQUEST')
-    .length;
+  return decisions.filter(
+    (d) => (d as { event?: string; cause?: string }).event === 'NODE_FAILED' && (d as { cause?: string }).cause === 'REQUEST',
+  ).length;
 }
 
 /** The job (read under its lock) is leased to this node under this token; else why not, as a DomainError. */

@@ -55,7 +55,7 @@ export async function meteringDiscrepancy(db: Db): Promise<CheckResult> {
 export async function traceChain(db: Db): Promise<CheckResult> {
   const differences: Difference[] = [];
   let examined = 0;
-  for (let after: string | null = null; ; ) {
+  for (let after: string | null = null; ;) {
     const page = await sealedObligations(db, after, 200);
     for (const o of page) {
       examined++;

@@ -73,7 +73,15 @@ export async function traceEntries(db: Db, obligationId: string): Promise<TraceE
     FROM delivery_jobs j LEFT JOIN usage_records u ON u."jobId" = j.id
     WHERE j."obligationId" = ${obligationId}::uuid ORDER BY j.seq`;
   const transfers = await db.$queryRaw<
-    { id: string; kind: string; amountFen: bigint; debitAccountId: string; creditAccountId: string; jobId: string | null; businessDate: Date }[]
+    {
+      id: string;
+      kind: string;
+      amountFen: bigint;
+      debitAccountId: string;
+      creditAccountId: string;
+      jobId: string | null;
+      businessDate: Date;
+    }[]
   >`
     SELECT id, kind::text AS kind, "amountFen", "debitAccountId", "creditAccountId", "jobId", "businessDate" FROM transfers
     WHERE "obligationId" = ${obligationId}::uuid ORDER BY seq`;
@@ -157,7 +165,11 @@ export async function sealTraces(db: Db, seals: { id: string; hash: string }[]):
 }
 
 /** Closed obligations carrying a sealed trace, one page in id order after `afterId`. */
-export function sealedObligations(db: Db, afterId: string | null, limit: number): Promise<{ id: string; sellerId: string; traceHash: string }[]> {
+export function sealedObligations(
+  db: Db,
+  afterId: string | null,
+  limit: number,
+): Promise<{ id: string; sellerId: string; traceHash: string }[]> {
   return db.$queryRaw`
     SELECT id, "sellerId", "traceHash" FROM delivery_obligations
     WHERE status = 'CLOSED' AND "traceHash" IS NOT NULL AND (${afterId}::uuid IS NULL OR id > ${afterId}::uuid)

@@ -111,7 +111,7 @@ describe('fault attribution: a failure the request caused is the buyer’s, an o
     expect(o.unusedTokens).toBeGreaterThanOrEqual(Number(rejected.reservedTokens));
     // Penalty 20 % of the shortfall's value (400.00 per 1M tokens), rounded up against the seller.
     const refundFen = (40_000n * broken.reservedTokens) / 1_000_000n;
-    expect(o.penalty).toBe(((Number((refundFen * 2_000n + 9_999n) / 10_000n) / 100).toFixed(2)));
+    expect(o.penalty).toBe((Number((refundFen * 2_000n + 9_999n) / 10_000n) / 100).toFixed(2));
     await expectLedgerConsistent(t.prisma);
   }, 90_000);
 });

@@ -84,7 +84,18 @@ describe('the trace of an obligation: trades → obligation → jobs → usage �
     expect(trace).toMatchObject({ obligationId, status: 'CLOSED', nextCursor: null });
     expect(trace.items).toHaveLength(trace.links);
     // Order of the chain, and each link carrying its predecessor's hash from GENESIS to the sealed head.
-    expect(trace.items.map((l) => l.kind)).toEqual(['TRADE', 'OBLIGATION', 'JOB', 'USAGE', 'JOB', 'USAGE', 'TRANSFER', 'TRANSFER', 'TRANSFER', 'TRANSFER']);
+    expect(trace.items.map((l) => l.kind)).toEqual([
+      'TRADE',
+      'OBLIGATION',
+      'JOB',
+      'USAGE',
+      'JOB',
+      'USAGE',
+      'TRANSFER',
+      'TRANSFER',
+      'TRANSFER',
+      'TRANSFER',
+    ]);
     expect(trace.items[0].prevHash).toBe(GENESIS);
     for (let i = 1; i < trace.items.length; i++) expect(trace.items[i].prevHash).toBe(trace.items[i - 1].hash);
     expect(verifyChain(trace.items)).toBe(true);
