@@ -162,8 +162,8 @@ export class LeaseService implements OnModuleDestroy {
    * dispatch (which prefers another of the seller's nodes), the second claim is accepted as
    * REQUEST_REJECTED with no operator fault. So an operator cannot call every failure the buyer's
    * to escape the shortfall penalty: a prompt another node serves is delivered (or is a failure
-   * of that node). A seller with one node re-runs it
-   * there; with no attempt left the claim stands as made.
+   * of that node). A seller with one node re-runs it there; with no attempt left the claim stands
+   * as made.
    */
   async fail(node: NodePrincipal, jobId: string, body: FailJobDto): Promise<{ id: string; status: string; attempt: number }> {
     const job = await this.tx.run(async (tx) => {
