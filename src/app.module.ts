@@ -15,6 +15,7 @@ import { SettlementModule } from './settlement/settlement.module.js';
 import { StreamGatewayModule } from './streams/stream-gateway.module.js';
 import { MembersModule } from './members/members.module.js';
 import { StaffModule } from './staff/staff.module.js';
+import { TraceModule } from './trace/trace.module.js';
 import { ApiKeyRepository } from './platform/auth/api-key.repository.js';
 import { clearingKeyMiddleware } from './platform/auth/clearing-basic.middleware.js';
 import type { AppConfig } from './platform/config/config.js';
@@ -42,6 +43,7 @@ export class AppModule {
         MarketsModule,
         SettlementModule,
         DeliveryModule,
+        TraceModule,
         ReconciliationModule,
         PaymentsModule,
         ConsoleModule,

@@ -163,10 +163,10 @@ export class DeliveryLoop {
         ttftMs: Math.round(r.ttftMs),
       });
     } catch (err) {
-      const { reason, retryable } = failureOf(err);
+      const { reason, retryable, cause } = failureOf(err);
       this.failed++;
-      this.log('warn', 'job failed', { job: job.id, error: reason, retryable });
-      await this.report(job, 'fail', { leaseToken: job.leaseToken, reason: reason.slice(0, 500), retryable }).catch((e: Error) =>
+      this.log('warn', 'job failed', { job: job.id, error: reason, retryable, cause });
+      await this.report(job, 'fail', { leaseToken: job.leaseToken, reason: reason.slice(0, 500), retryable, cause }).catch((e: Error) =>
         this.log('error', 'could not report the failure; the lease will expire', { job: job.id, error: e.message }),
       );
     }
@@ -286,9 +286,12 @@ export function answered<T = unknown>(path: string, res: ApiResult): T {
   return data<T>(res);
 }
 
-/** What the failure report says: the inference failure's kind first (TIMEOUT, HTTP…), and whether another node may try. */
-function failureOf(err: unknown): { reason: string; retryable: boolean } {
-  if (err instanceof InferenceError) return { reason: `${err.kind}: ${err.message}`, retryable: err.retryable };
-  if (err instanceof CompletionTooLarge) return { reason: err.message, retryable: err.retryable };
-  return { reason: (err as Error).message, retryable: true };
+/**
+ * What the failure report says: the inference failure's kind first (TIMEOUT, HTTP…), whether
+ * another node may try, and who caused it — the request when the server refused the prompt.
+ */
+export function failureOf(err: unknown): { reason: string; retryable: boolean; cause: 'REQUEST' | 'OPERATOR' } {
+  if (err instanceof InferenceError) return { reason: `${err.kind}: ${err.message}`, retryable: err.retryable, cause: err.fault };
+  if (err instanceof CompletionTooLarge) return { reason: err.message, retryable: err.retryable, cause: 'OPERATOR' };
+  return { reason: (err as Error).message, retryable: true, cause: 'OPERATOR' };
 }

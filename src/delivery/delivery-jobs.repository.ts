@@ -28,6 +28,11 @@ export class DeliveryJobsRepository {
     return { job, seriesCode: series.code, usage };
   }
 
+  /** The usage records of a page of jobs (its metering, for the list view). */
+  usageOf(db: Db, jobIds: string[]): Promise<UsageRecord[]> {
+    return db.usageRecord.findMany({ where: { jobId: { in: jobIds } } });
+  }
+
   byIds(db: Db, ids: string[]): Promise<DeliveryJob[]> {
     return db.deliveryJob.findMany({ where: { id: { in: ids } } });
   }

@@ -179,15 +179,27 @@ export class DeliveryJobsService {
       beforeSeq: after ? BigInt(after) : undefined,
       limit: q.limit,
     });
-    const codes = await this.markets.seriesCodes(
-      this.tx.root,
-      rows.map((r) => r.seriesId),
-    );
+    const [codes, usage] = await Promise.all([
+      this.markets.seriesCodes(
+        this.tx.root,
+        rows.map((r) => r.seriesId),
+      ),
+      this.jobs.usageOf(
+        this.tx.root,
+        rows.map((r) => r.id),
+      ),
+    ]);
+    const usageOf = new Map(usage.map((u) => [u.jobId, u]));
     return toPage(
       rows,
       q.limit,
       (r) => r.seq.toString(),
-      (r) => ({ ...jobView(r, codes.get(r.seriesId)!, null), messages: undefined, output: undefined, decisions: undefined }),
+      (r) => ({
+        ...jobView(r, codes.get(r.seriesId)!, usageOf.get(r.id) ?? null),
+        messages: undefined,
+        output: undefined,
+        decisions: undefined,
+      }),
     );
   }
 

@@ -155,12 +155,22 @@ export class LeaseService implements OnModuleDestroy {
     return rows.length;
   }
 
-  /** The agent gives a job up: back to dispatch (another node first) while attempts remain. */
+  /**
+   * The agent gives a job up: back to dispatch (another node first) while attempts remain. A
+   * failure the node says the request caused (the inference server's 4xx for the prompt) is the
+   * buyer's — but only once a second run agrees: the first such claim sends the job back to
+   * dispatch (which prefers another of the seller's nodes), the second claim is accepted as
+   * REQUEST_REJECTED with no operator fault. So an operator cannot call every failure the buyer's
+   * to escape the shortfall penalty: a prompt another node serves is delivered (or is a failure
+   * of that node). A seller with one node re-runs it there; with no attempt left the claim stands
+   * as made.
+   */
   async fail(node: NodePrincipal, jobId: string, body: FailJobDto): Promise<{ id: string; status: string; attempt: number }> {
     const job = await this.tx.run(async (tx) => {
       const current = await this.leased(tx, node, jobId, body.leaseToken);
       const now = new Date();
       const next = current.attempt + 1;
+      const cause = body.cause ?? 'OPERATOR';
       const decision = {
         at: now.toISOString(),
         attempt: current.attempt,
@@ -168,6 +178,7 @@ export class LeaseService implements OnModuleDestroy {
         nodeId: node.nodeId,
         reason: body.reason,
         retryable: body.retryable,
+        cause,
       };
       const common = {
         triedNodes: [...current.triedNodes, node.nodeId],
@@ -177,16 +188,19 @@ export class LeaseService implements OnModuleDestroy {
         updatedAt: now,
         decisions: appendDecision(current.decisions, decision),
       };
-      if (body.retryable && next < this.config.delivery.maxAttempts) {
+      const requestCaused = cause === 'REQUEST';
+      const confirmed = requestCaused && requestClaims(current.decisions) > 0;
+      const retry = next < this.config.delivery.maxAttempts && (requestCaused ? !confirmed : body.retryable);
+      if (retry) {
         await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId, attempt: next }, { jobId: dispatchJobId(jobId, next) });
         return this.jobs.update(tx, jobId, { ...common, status: 'QUEUED', attempt: next });
       }
       const failed = await this.jobs.update(tx, jobId, {
         ...common,
         status: 'FAILED',
-        failureCode: 'OPERATOR_FAILURE',
+        failureCode: requestCaused ? 'REQUEST_REJECTED' : 'OPERATOR_FAILURE',
         failureReason: body.reason,
-        operatorFault: true,
+        operatorFault: !requestCaused,
         finishedAt: now,
       });
       await this.failures.settle(tx, [jobId]);
@@ -203,6 +217,14 @@ export class LeaseService implements OnModuleDestroy {
   async leased(tx: Tx, node: NodePrincipal, jobId: string, leaseToken: string): Promise<DeliveryJob> {
     return assertHoldsLease(node, (await this.repo.lockJob(tx, jobId))[0], leaseToken);
   }
+}
+
+/** How many earlier runs of the job a node failed saying the request caused it. */
+export function requestClaims(decisions: unknown): number {
+  if (!Array.isArray(decisions)) return 0;
+  return decisions.filter(
+    (d) => (d as { event?: string; cause?: string }).event === 'NODE_FAILED' && (d as { cause?: string }).cause === 'REQUEST',
+  ).length;
 }
 
 /** The job (read under its lock) is leased to this node under this token; else why not, as a DomainError. */

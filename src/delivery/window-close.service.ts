@@ -8,11 +8,16 @@ import { DeliveryRepository } from './delivery.repository.js';
 import { ObligationsRepository } from './obligations.repository.js';
 import { closeObligation } from './domain/metering.js';
 import { JobFailures } from './job-failures.js';
+import { chain, headHash } from '../trace/domain/trace-chain.js';
+import { sealTraces, traceEntries } from '../trace/trace.repository.js';
 
 /**
  * The DELIVERY_CLOSE run's work, in the caller's one transaction: jobs still unfinished at the end
  * of the window fail (the operator did not deliver in time), then every obligation's remainder is
  * split into shortfall (refund + penalty to the buyer) and unused (take-or-pay: paid to the seller).
+ * Only operator-fault failures count as shortfall: a job the request made fail (REQUEST_REJECTED)
+ * gave its tokens back to the obligation, so they end as unused. Last, each closed obligation's
+ * trace chain is sealed: its head hash is stored for TRACE_CHAIN to recompute.
  */
 @Injectable()
 export class WindowCloseService {
@@ -77,6 +82,9 @@ export class WindowCloseService {
       closes.map(({ o, c }) => ({ id: o.id, ...c })),
     );
     await this.ledger.postBatch(tx, transfers);
+    const seals: { id: string; hash: string }[] = [];
+    for (const { o } of closes) seals.push({ id: o.id, hash: headHash(chain(await traceEntries(tx, o.id))) });
+    await sealTraces(tx, seals);
     this.logger.log({ series: series.code, obligations: open.length, failedJobs: ids.length }, 'delivery window closed');
     return { closed: open.length };
   }

@@ -3,7 +3,7 @@ import { firstBrokenLink, fixingHash } from '../indices/domain/fixing.js';
 import { formatFen } from '../platform/money/money.js';
 import { isoDate } from '../platform/time/business-date.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
-import { meteringDiscrepancy } from './integrity-checks.repository.js';
+import { meteringDiscrepancy, traceChain } from './integrity-checks.repository.js';
 import type { CheckName, CheckResult, Difference } from './checks.js';
 
 // Every check is one or two set-based statements over the whole data; none loops over rows.
@@ -400,6 +400,7 @@ const CHECKS: Record<CheckName, (db: Db) => Promise<CheckResult>> = {
   BANK_STATEMENT: bankStatement,
   INDEX_CHAIN: indexChain,
   METERING_DISCREPANCY: meteringDiscrepancy,
+  TRACE_CHAIN: traceChain,
 };
 
 /**

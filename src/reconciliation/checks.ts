@@ -28,6 +28,7 @@ export const CHECK_NAMES = [
   'BANK_STATEMENT',
   'INDEX_CHAIN',
   'METERING_DISCREPANCY',
+  'TRACE_CHAIN',
   'DEFAULT_FUND',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];

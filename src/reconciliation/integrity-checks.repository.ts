@@ -1,5 +1,7 @@
 import type { Db } from '../platform/prisma/prisma.service.js';
-import type { CheckResult } from './checks.js';
+import { chain, headHash } from '../trace/domain/trace-chain.js';
+import { outputHashMismatches, sealedObligations, traceEntries, usageRecordCount } from '../trace/trace.repository.js';
+import type { CheckResult, Difference } from './checks.js';
 
 /**
  * Delivery integrity (SPEC §6.1): every completion whose node reported other figures than the
@@ -42,4 +44,47 @@ export async function meteringDiscrepancy(db: Db): Promise<CheckResult> {
       references: { jobId: r.jobId, obligationId: r.obligationId, nodeId: r.nodeId, tokenizer: r.tokenizer },
     })),
   };
+}
+
+/**
+ * Trace integrity (SPEC §6.1): every closed obligation's trace chain is recomputed and its head
+ * compared with the hash sealed at window close — a usage record, job or transfer changed after
+ * close is a TRACE_CHAIN break keyed by the obligation. Each usage record's outputSha256 must
+ * also be the SHA-256 of its job's stored output (a break keyed by the usage record).
+ */
+export async function traceChain(db: Db): Promise<CheckResult> {
+  const differences: Difference[] = [];
+  let examined = 0;
+  for (let after: string | null = null; ;) {
+    const page = await sealedObligations(db, after, 200);
+    for (const o of page) {
+      examined++;
+      const head = headHash(chain(await traceEntries(db, o.id)));
+      if (head !== o.traceHash)
+        differences.push({
+          type: 'TRACE_CHAIN',
+          key: o.id,
+          memberId: o.sellerId,
+          unit: 'HASH',
+          expected: o.traceHash,
+          actual: head,
+          difference: 'trace head differs from the seal',
+          references: { obligationId: o.id },
+        });
+    }
+    if (page.length < 200) break;
+    after = page.at(-1)!.id;
+  }
+  for (const u of await outputHashMismatches(db))
+    differences.push({
+      type: 'TRACE_CHAIN',
+      key: `output:${u.usageId}`,
+      memberId: u.operatorId,
+      unit: 'HASH',
+      expected: u.recorded ?? '',
+      actual: u.actual ?? 'no output',
+      difference: 'usage outputSha256 is not the SHA-256 of the job output',
+      references: { usageRecordId: u.usageId, jobId: u.jobId, obligationId: u.obligationId },
+    });
+  return { name: 'TRACE_CHAIN', rowsExamined: examined + (await usageRecordCount(db)), differences };
 }

@@ -44,6 +44,15 @@ export class InferenceError extends Error {
     this.name = 'InferenceError';
   }
 
+  /**
+   * The request's fault: the server refused this prompt (a 4xx other than 408 timeout and 429
+   * overload, which say nothing about the prompt). Everything else is the operator's.
+   */
+  get fault(): 'REQUEST' | 'OPERATOR' {
+    const s = this.status;
+    return this.kind === 'HTTP' && s !== undefined && s >= 400 && s < 500 && s !== 408 && s !== 429 ? 'REQUEST' : 'OPERATOR';
+  }
+
   /** Server overload and transient transport trouble may succeed elsewhere; 4xx will not. */
   get retryable(): boolean {
     return this.kind !== 'HTTP' || this.status === undefined || this.status >= 500 || this.status === 429;

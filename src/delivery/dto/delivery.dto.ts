@@ -100,10 +100,18 @@ export class CompleteJobDto {
   usageEstimated?: boolean;
 }
 
+export const FAILURE_CAUSES = ['REQUEST', 'OPERATOR'] as const;
+export type FailureCause = (typeof FAILURE_CAUSES)[number];
+
 export class FailJobDto {
   @ApiProperty() @IsString() @Length(1, 64) leaseToken!: string;
   @ApiProperty({ example: 'inference server answered 503' }) @IsString() @Length(1, 500) reason!: string;
   @ApiProperty() @IsBoolean() retryable!: boolean;
+  /**
+   * Who caused the failure: REQUEST when the inference server refused the prompt (a 4xx other
+   * than 408/429), OPERATOR otherwise. Absent (older agents) means OPERATOR.
+   */
+  @ApiPropertyOptional({ enum: FAILURE_CAUSES }) @IsOptional() @IsIn(FAILURE_CAUSES) cause?: FailureCause;
 }
 
 export class ObligationsQueryDto extends PageQueryDto {

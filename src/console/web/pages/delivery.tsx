@@ -25,18 +25,43 @@ interface Quality {
   jobs: number;
   ttftBreaches: number;
   rateBreaches: number;
+  meteringDiscrepancies: number;
+  impossibleTimings: number;
+  verificationsPassed: number;
+  verificationsFailed: number;
 }
 
-/** Obligations and their progress, failed jobs by reason, quality-spec breaches per operator. */
+/** A completed job as the list shows it: the node's report beside the clearing house's count. */
+interface MeteredJob {
+  id: string;
+  nodeId: string | null;
+  metering: {
+    reported: { promptTokens: number; completionTokens: number };
+    counted: { promptTokens: number; completionTokens: number };
+    billableTokens: number;
+    discrepancyBp: number;
+    flagged: boolean;
+    timingFlagged: boolean;
+  } | null;
+  verification: { status: string; similarityBp?: number };
+}
+
+const tokens = (p: { promptTokens: number; completionTokens: number }) => `${p.promptTokens} + ${p.completionTokens}`;
+
+/**
+ * Obligations and their progress, failed jobs by reason, metering of completed jobs (counted vs
+ * reported, flags, verification), quality per operator.
+ */
 export function Delivery() {
   const obligations = usePaged<Obligation>('/v1/obligations', { live: [{ channel: 'obligations' }] });
   const failed = usePaged<FailedJob>('/v1/delivery/jobs?status=FAILED', { live: [{ channel: 'jobs' }] });
   const quality = usePaged<Quality>('/v1/delivery/quality', { live: [{ channel: 'jobs' }], limit: null });
+  const metered = usePaged<MeteredJob>('/v1/delivery/jobs?status=COMPLETED', { live: [{ channel: 'jobs' }] });
   const reasons = new Map<string, number>();
   for (const j of failed.items ?? []) reasons.set(j.failure?.code ?? 'UNKNOWN', (reasons.get(j.failure?.code ?? 'UNKNOWN') ?? 0) + 1);
   return (
     <>
-      <ErrorBox error={obligations.error ?? failed.error ?? quality.error} />
+      <ErrorBox error={obligations.error ?? failed.error ?? quality.error ?? metered.error} />
       <section>
         <h2>Obligations</h2>
         <Table
@@ -71,7 +96,35 @@ export function Delivery() {
         <More list={failed} what="failed jobs" />
       </section>
       <section>
-        <h2>Quality-spec breaches per operator</h2>
+        <h2>Metering of completed jobs</h2>
+        <Table
+          rows={metered.items}
+          empty="no completed jobs"
+          columns={[
+            { title: 'job', value: (j) => <code>{j.id.slice(0, 8)}</code> },
+            { title: 'node', value: (j) => <code>{j.nodeId?.slice(0, 8) ?? '—'}</code> },
+            { title: 'counted (in + out)', value: (j) => (j.metering ? tokens(j.metering.counted) : '—'), num: true },
+            { title: 'reported (in + out)', value: (j) => (j.metering ? tokens(j.metering.reported) : '—'), num: true },
+            { title: 'billable', value: (j) => j.metering?.billableTokens ?? '—', num: true },
+            {
+              title: 'discrepancy (bp)',
+              value: (j) => (j.metering ? `${j.metering.discrepancyBp}${j.metering.flagged ? ' ⚑' : ''}` : '—'),
+              num: true,
+            },
+            { title: 'timing', value: (j) => (j.metering?.timingFlagged ? 'impossible ⚑' : 'ok') },
+            {
+              title: 'verification',
+              value: (j) =>
+                j.verification.similarityBp !== undefined
+                  ? `${j.verification.status} (${j.verification.similarityBp} bp)`
+                  : j.verification.status,
+            },
+          ]}
+        />
+        <More list={metered} what="completed jobs" />
+      </section>
+      <section>
+        <h2>Quality per operator</h2>
         <Table
           rows={quality.items}
           empty="no deliveries yet"
@@ -80,6 +133,10 @@ export function Delivery() {
             { title: 'jobs', value: (q) => q.jobs, num: true },
             { title: 'TTFT breaches', value: (q) => q.ttftBreaches, num: true },
             { title: 'rate breaches', value: (q) => q.rateBreaches, num: true },
+            { title: 'metering discrepancies', value: (q) => q.meteringDiscrepancies, num: true },
+            { title: 'impossible timings', value: (q) => q.impossibleTimings, num: true },
+            { title: 'verified ✓', value: (q) => q.verificationsPassed, num: true },
+            { title: 'verified ✗', value: (q) => q.verificationsFailed, num: true },
           ]}
         />
         <More list={quality} what="operators" />

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "delivery_obligations" ADD COLUMN     "traceHash" VARCHAR(64);
