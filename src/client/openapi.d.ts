@@ -919,6 +919,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/obligations/{id}/trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["TraceController_trace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/orders": {
         parameters: {
             query?: never;
@@ -1607,6 +1623,8 @@ export interface components {
             reference: string;
         };
         FailJobDto: {
+            /** @enum {string} */
+            cause?: "REQUEST" | "OPERATOR";
             leaseToken: string;
             /** @example inference server answered 503 */
             reason: string;
@@ -3589,6 +3607,29 @@ export interface operations {
             };
         };
     };
+    TraceController_trace: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page */
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     MarketsController_listOrders: {
         parameters: {
             query?: {
@@ -3787,7 +3828,7 @@ export interface operations {
                 /** @description only breaks first seen at least this many hours ago */
                 minAgeHours?: number;
                 status?: "OPEN" | "RESOLVED" | "CLEARED";
-                type?: "LEDGER_SUM" | "BALANCE_DRIFT" | "POSITION_DRIFT" | "DELIVERED_TOKENS" | "ESCROW" | "USAGE_VS_SCHEDULER" | "AUDIT_CHAIN" | "BANK_STATEMENT" | "INDEX_CHAIN" | "METERING_DISCREPANCY" | "DEFAULT_FUND" | "STATEMENT_BALANCE" | "PAYMENT_REJECTED" | "PAYMENT_STATUS";
+                type?: "LEDGER_SUM" | "BALANCE_DRIFT" | "POSITION_DRIFT" | "DELIVERED_TOKENS" | "ESCROW" | "USAGE_VS_SCHEDULER" | "AUDIT_CHAIN" | "BANK_STATEMENT" | "INDEX_CHAIN" | "METERING_DISCREPANCY" | "TRACE_CHAIN" | "DEFAULT_FUND" | "STATEMENT_BALANCE" | "PAYMENT_REJECTED" | "PAYMENT_STATUS";
             };
             header?: never;
             path?: never;
