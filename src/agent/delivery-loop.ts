@@ -240,7 +240,11 @@ export class DeliveryLoop {
   }
 
   /** Reports a failure; 409 (the lease is no longer ours) is final and expected. */
-  private async report(job: LeasedJob, what: 'fail', body: { leaseToken: string; reason: string; retryable: boolean }): Promise<void> {
+  private async report(
+    job: LeasedJob,
+    what: 'fail',
+    body: { leaseToken: string; reason: string; retryable: boolean; cause?: 'REQUEST' | 'OPERATOR' },
+  ): Promise<void> {
     try {
       await this.retrying(async () =>
         answered(
