@@ -1,3 +1,4 @@
+import { NodeAudit } from './node-audit.js';
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { Response } from 'express';
@@ -46,6 +47,7 @@ export class DeliveryController {
     private readonly metering: MeteringService,
     private readonly webhooks: WebhooksService,
     private readonly auditRecorder: AuditRecorder,
+    private readonly nodeAudit: NodeAudit,
   ) {}
 
   @Get('obligations')
@@ -159,7 +161,9 @@ export class DeliveryController {
     res.on('close', () => {
       if (!res.writableEnded) abort.abort();
     });
-    return { jobs: await this.leases.lease(req.node, body.maxJobs ?? 1, body.waitSeconds ?? 0, abort.signal) };
+    const jobs = await this.leases.lease(req.node, body.maxJobs ?? 1, body.waitSeconds ?? 0, abort.signal);
+    if (jobs.length > 0) await this.nodeAudit.record(req, req.node, 'delivery.lease', { type: 'node', id: req.node.nodeId });
+    return { jobs };
   }
 
   @Post('delivery/jobs/:id/complete')
@@ -168,6 +172,7 @@ export class DeliveryController {
   @HttpCode(200)
   async complete(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: CompleteJobDto) {
     const outcome = await this.metering.complete(req.node, jobId(id), body);
+    if (!outcome.replayed) await this.nodeAudit.record(req, req.node, 'delivery.complete', { type: 'delivery-job', id });
     return { ...(await this.jobs.view(id)), replayed: outcome.replayed };
   }
 
@@ -185,6 +190,8 @@ export class DeliveryController {
     const results = await Promise.allSettled(
       body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)),
     );
+    if (results.some((r) => r.status === 'fulfilled' && !r.value.replayed))
+      await this.nodeAudit.record(req, req.node, 'delivery.completions', { type: 'node', id: req.node.nodeId });
     return {
       items: results.map((r, i) => {
         const id = body.completions[i].jobId;
@@ -199,8 +206,10 @@ export class DeliveryController {
   @NodeAuthForJob()
   @NotAudited()
   @HttpCode(200)
-  fail(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: FailJobDto) {
-    return this.leases.fail(req.node, jobId(id), body);
+  async fail(@Req() req: NodeRequest, @Param('id') id: string, @Body() body: FailJobDto) {
+    const failed = await this.leases.fail(req.node, jobId(id), body);
+    await this.nodeAudit.record(req, req.node, 'delivery.fail', { type: 'delivery-job', id });
+    return failed;
   }
 
   /** A new webhook signing secret for the member, shown once (the old one stops signing at once). */

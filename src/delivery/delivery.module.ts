@@ -1,4 +1,5 @@
 import { TokenCounter } from './counting/token-counter.js';
+import { NodeAudit } from './node-audit.js';
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { EgressPolicy } from '../platform/egress/egress-policy.js';
@@ -46,6 +47,7 @@ import { WindowCloseService } from './window-close.service.js';
     WebhooksService,
     OpenObligationsCapacity,
     TokenCounter,
+    NodeAudit,
     { provide: EgressPolicy, useFactory: (c: AppConfig) => new EgressPolicy(c.webhooks.allowHosts), inject: [APP_CONFIG] },
   ],
   exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService, ObligationsRepository],
