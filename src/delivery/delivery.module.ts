@@ -23,6 +23,8 @@ import { MeteringService } from './metering.service.js';
 import { NodeQueues } from './node-queues.js';
 import { WebhooksService } from './webhooks.service.js';
 import { WindowCloseService } from './window-close.service.js';
+import { VerificationRepository } from './verification.repository.js';
+import { VerificationService } from './verification.service.js';
 
 @Module({
   imports: [LedgerModule, MarketsModule, CapacityModule],
@@ -46,6 +48,8 @@ import { WindowCloseService } from './window-close.service.js';
     WebhooksService,
     OpenObligationsCapacity,
     TokenCounter,
+    VerificationRepository,
+    VerificationService,
     { provide: EgressPolicy, useFactory: (c: AppConfig) => new EgressPolicy(c.webhooks.allowHosts), inject: [APP_CONFIG] },
   ],
   exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService, ObligationsRepository],

@@ -28,6 +28,7 @@ export const CHECK_NAMES = [
   'BANK_STATEMENT',
   'INDEX_CHAIN',
   'METERING_DISCREPANCY',
+  'VERIFICATION_FAILED',
   'DEFAULT_FUND',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
