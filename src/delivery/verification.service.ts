@@ -15,6 +15,9 @@ import { tokenSimilarityBp } from './domain/similarity.js';
 import { valueAtObligationPrice, verdict, verificationPenaltyFen } from './domain/verification.js';
 import { VerificationRepository } from './verification.repository.js';
 
+/** Outputs up to this many tokens together get an exact similarity (≤ 6.4 × 10⁷ steps). */
+const EXACT_SIMILARITY_TOKENS = 8_000;
+
 /**
  * Verification by re-execution (SPEC §6.1), off the delivery hot path: the completion batch only
  * marks a selected job PENDING and leaves an outbox message; these worker jobs create the re-run
@@ -68,9 +71,10 @@ export class VerificationService {
       const encoder = await this.counter.encoder(this.counter.tokenizerOf(product));
       const a = encoder.encode(original.output ?? '');
       const b = encoder.encode(rerun.output ?? '');
-      // The search stops once the similarity is proved under half the threshold (answering 0):
-      // exact where it matters, bounded for long outputs with nothing in common.
-      const similarityBp = tokenSimilarityBp(a, b, Math.floor(product.verificationThresholdBp / 2));
+      // Exact for outputs of usual length; for long ones the search (O((n+m)·D)) stops once the
+      // similarity is proved under half the threshold, answering 0: the verdict is the same.
+      const floorBp = a.length + b.length <= EXACT_SIMILARITY_TOKENS ? 0 : Math.floor(product.verificationThresholdBp / 2);
+      const similarityBp = tokenSimilarityBp(a, b, floorBp);
       const outcome = verdict(similarityBp, product.verificationThresholdBp);
 
       // The verifier's run, counted as any completion is (prompt counted at submission, output capped at maxTokens).
