@@ -121,4 +121,21 @@ export class VerificationRepository {
         "verifierNodeId" = ${v.verifierNodeId}::uuid, "updatedAt" = now()
       WHERE id = ${v.jobId}::uuid`;
   }
+
+  /**
+   * At the window's close, the series' re-runs not yet completed: FAILED as NOT_VERIFIED (no one's
+   * fault, no shortfall: they reserve nothing), their originals back to verification NONE.
+   */
+  async dropUnfinished(tx: RawSql, seriesId: string): Promise<number> {
+    const rows = await tx.$queryRaw<{ verifiesJobId: string }[]>`
+      UPDATE delivery_jobs SET status = 'FAILED', "failureCode" = 'NOT_VERIFIED', "failureReason" = 'not re-run before the end of the delivery window',
+        "operatorFault" = false, "finishedAt" = now(), "leaseToken" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
+      WHERE "seriesId" = ${seriesId}::uuid AND "verifiesJobId" IS NOT NULL AND status IN ('QUEUED', 'DISPATCHED', 'LEASED')
+      RETURNING "verifiesJobId"`;
+    if (rows.length > 0)
+      await tx.$executeRaw`
+        UPDATE delivery_jobs SET verification = 'NONE', "updatedAt" = now()
+        WHERE id = ANY(${rows.map((r) => r.verifiesJobId)}::uuid[]) AND verification = 'PENDING'`;
+    return rows.length;
+  }
 }

@@ -8,6 +8,7 @@ import { DeliveryRepository } from './delivery.repository.js';
 import { ObligationsRepository } from './obligations.repository.js';
 import { closeObligation } from './domain/metering.js';
 import { JobFailures } from './job-failures.js';
+import { VerificationRepository } from './verification.repository.js';
 
 /**
  * The DELIVERY_CLOSE run's work, in the caller's one transaction: jobs still unfinished at the end
@@ -24,10 +25,13 @@ export class WindowCloseService {
     private readonly obligations: ObligationsRepository,
     private readonly ledger: LedgerService,
     private readonly failures: JobFailures,
+    private readonly verification: VerificationRepository,
   ) {}
 
   async close(tx: Tx, ctx: { runId: string; series: SeriesWithProduct; businessDate: string; base: string }): Promise<{ closed: number }> {
     const { series, businessDate, base } = ctx;
+    // Verification re-runs still out are dropped first: the originals stay unverified, not failed.
+    await this.verification.dropUnfinished(tx, series.id);
     const ids = await this.jobs.failUnfinished(tx, series.id);
     await this.failures.settle(tx, ids);
 
