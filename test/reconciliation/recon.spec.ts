@@ -85,6 +85,7 @@ describe('reconciliation runs and breaks', () => {
       'BANK_STATEMENT',
       'INDEX_CHAIN',
       'METERING_DISCREPANCY',
+      'VERIFICATION_FAILED',
       'DEFAULT_FUND',
     ]);
     expect(r.checks.every((c) => c.differences === 0)).toBe(true);
