@@ -124,18 +124,19 @@ export class VerificationRepository {
 
   /**
    * At the window's close, the series' re-runs not yet completed: FAILED as NOT_VERIFIED (no one's
-   * fault, no shortfall: they reserve nothing), their originals back to verification NONE.
+   * fault, no shortfall: they reserve nothing). Every original whose re-run failed, this way or
+   * earlier (the verifier's node gave it up, its leases ran out), goes back to verification NONE:
+   * not verified, not a breach.
    */
   async dropUnfinished(tx: RawSql, seriesId: string): Promise<number> {
-    const rows = await tx.$queryRaw<{ verifiesJobId: string }[]>`
+    const dropped = await tx.$executeRaw`
       UPDATE delivery_jobs SET status = 'FAILED', "failureCode" = 'NOT_VERIFIED', "failureReason" = 'not re-run before the end of the delivery window',
         "operatorFault" = false, "finishedAt" = now(), "leaseToken" = NULL, "leaseExpiresAt" = NULL, "updatedAt" = now()
-      WHERE "seriesId" = ${seriesId}::uuid AND "verifiesJobId" IS NOT NULL AND status IN ('QUEUED', 'DISPATCHED', 'LEASED')
-      RETURNING "verifiesJobId"`;
-    if (rows.length > 0)
-      await tx.$executeRaw`
-        UPDATE delivery_jobs SET verification = 'NONE', "updatedAt" = now()
-        WHERE id = ANY(${rows.map((r) => r.verifiesJobId)}::uuid[]) AND verification = 'PENDING'`;
-    return rows.length;
+      WHERE "seriesId" = ${seriesId}::uuid AND "verifiesJobId" IS NOT NULL AND status IN ('QUEUED', 'DISPATCHED', 'LEASED')`;
+    await tx.$executeRaw`
+      UPDATE delivery_jobs o SET verification = 'NONE', "updatedAt" = now()
+      WHERE o."seriesId" = ${seriesId}::uuid AND o.verification = 'PENDING'
+        AND EXISTS (SELECT 1 FROM delivery_jobs r WHERE r."verifiesJobId" = o.id AND r.status = 'FAILED')`;
+    return dropped;
   }
 }

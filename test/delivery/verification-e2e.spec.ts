@@ -113,6 +113,11 @@ describe('verification by re-execution', () => {
       const view = await m.buyers[0].client.get<{ verification: unknown }>(`/v1/delivery/jobs/${j.id}`);
       expect(view.body.verification).toEqual({ status: 'PASSED', similarityBp: 10_000, verifierNodeId: verifier.nodes[0].id });
     }
+    // The buyer's list shows the jobs it submitted; the re-runs are the verifier's.
+    const listed = await m.buyers[0].client.get<{ items: { id: string }[] }>('/v1/delivery/jobs?limit=100');
+    expect(listed.body.items.map((i) => i.id).sort()).toEqual([...ids].sort());
+    const verifierList = await verifier.member.client.get<{ items: { id: string }[] }>('/v1/delivery/jobs?limit=100');
+    expect(verifierList.body.items).toHaveLength(3);
     // The obligation is what the originals delivered (3 × 42), nothing reserved left.
     expect(o).toMatchObject({ deliveredTokens: 126n, reservedTokens: 0n, releasedFen: 504n });
     // Each verifier run: 42 billable tokens at 4 fen, from ccp:fees (idempotent by re-run id).

@@ -92,9 +92,6 @@ export async function physicalMarket(t: TestApp, spec: MarketSpec): Promise<Phys
     minTokensPerSecond: 100,
     inputTokenWeightBp: 2_500,
     regions,
-    // No verification re-runs unless a spec asks (test/delivery/verification*.spec.ts): a sampled
-    // 2 % would add jobs, fees and penalties at random to specs that count them exactly.
-    verificationBp: 0,
     ...spec.product,
   });
   const lastTradingAt = new Date(now + HOUR);
