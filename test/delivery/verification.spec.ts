@@ -92,8 +92,19 @@ describe('verification re-runs', () => {
     await expectLedgerConsistent(t.prisma);
   }, 60_000);
 
-  it('with no other operator online it waits, and is dropped NOT_VERIFIED at the end of the window: original NONE, no fee, no shortfall', async () => {
+  it('given up by the verifier, or with no other operator online (it waits, then is dropped NOT_VERIFIED): at the window end the originals are NONE, no fee, no shortfall', async () => {
     const [seller, verifier] = m.operators;
+    // First a re-run the verifier's node gives up for good: the verifier's failure, nobody's shortfall.
+    expect((await submitJob(m.buyers[0], m.series, 40, 'first')).status).toBe(201);
+    const givenUp = await lease(seller.nodes[0]);
+    expect((await complete(seller.nodes[0], givenUp)).status).toBe(200);
+    const failing = await lease(verifier.nodes[0]);
+    const failed = await t
+      .client(verifier.nodes[0].nodeToken)
+      .post(`/v1/delivery/jobs/${failing.id}/fail`, { leaseToken: failing.leaseToken, reason: 'CUDA out of memory', retryable: false });
+    expect(failed.status, failed.text).toBe(200);
+    expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: givenUp.id } })).verification).toBe('PENDING');
+
     expect((await verifier.member.client.patch(`/v1/nodes/${verifier.nodes[0].id}`, { status: 'DRAINING' })).status).toBe(200);
     const submitted = await submitJob(m.buyers[0], m.series, 40, 'a');
     expect(submitted.status, submitted.text).toBe(201);
@@ -113,6 +124,7 @@ describe('verification re-runs', () => {
     });
     expect(dropped).toMatchObject({ failureCode: 'NOT_VERIFIED', operatorFault: false });
     expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: original.id } })).verification).toBe('NONE');
+    expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: givenUp.id } })).verification).toBe('NONE');
     expect(await t.prisma.transfer.count({ where: { kind: 'FEE', jobId: rerun.id } })).toBe(0);
     const o = await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
     expect(o).toMatchObject({ status: 'CLOSED', shortfallTokens: 0n, penaltyFen: 0n, reservedTokens: 0n });
