@@ -1581,6 +1581,16 @@ export interface components {
              * @example 1
              */
             tickFen: number;
+            /**
+             * @description share of completed jobs re-run on another operator’s node (SPEC §6.1)
+             * @default 200
+             */
+            verificationBp: number;
+            /**
+             * @description token-level similarity under which a verification fails
+             * @default 9000
+             */
+            verificationThresholdBp: number;
         };
         CreateSeriesDto: {
             /** @example L70-STD-2612 */
@@ -3828,7 +3838,7 @@ export interface operations {
                 /** @description only breaks first seen at least this many hours ago */
                 minAgeHours?: number;
                 status?: "OPEN" | "RESOLVED" | "CLEARED";
-                type?: "LEDGER_SUM" | "BALANCE_DRIFT" | "POSITION_DRIFT" | "DELIVERED_TOKENS" | "ESCROW" | "USAGE_VS_SCHEDULER" | "AUDIT_CHAIN" | "BANK_STATEMENT" | "INDEX_CHAIN" | "METERING_DISCREPANCY" | "TRACE_CHAIN" | "DEFAULT_FUND" | "STATEMENT_BALANCE" | "PAYMENT_REJECTED" | "PAYMENT_STATUS";
+                type?: "LEDGER_SUM" | "BALANCE_DRIFT" | "POSITION_DRIFT" | "DELIVERED_TOKENS" | "ESCROW" | "USAGE_VS_SCHEDULER" | "AUDIT_CHAIN" | "BANK_STATEMENT" | "INDEX_CHAIN" | "METERING_DISCREPANCY" | "TRACE_CHAIN" | "VERIFICATION_FAILED" | "DEFAULT_FUND" | "STATEMENT_BALANCE" | "PAYMENT_REJECTED" | "PAYMENT_STATUS";
             };
             header?: never;
             path?: never;

@@ -41,7 +41,8 @@ export class DeliveryJobsRepository {
   page(db: Db, q: { memberId?: string; status?: DeliveryJobStatus; beforeSeq?: bigint; limit: number }): Promise<DeliveryJob[]> {
     return db.deliveryJob.findMany({
       where: {
-        ...(q.memberId ? { OR: [{ buyerId: q.memberId }, { sellerId: q.memberId }] } : {}),
+        // A verification re-run is the verifying operator's job, not one the buyer submitted.
+        ...(q.memberId ? { OR: [{ buyerId: q.memberId, verifiesJobId: null }, { sellerId: q.memberId }] } : {}),
         ...(q.status ? { status: q.status } : {}),
         ...(q.beforeSeq !== undefined ? { seq: { lt: q.beforeSeq } } : {}),
       },

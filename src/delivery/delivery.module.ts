@@ -24,6 +24,8 @@ import { MeteringService } from './metering.service.js';
 import { NodeQueues } from './node-queues.js';
 import { WebhooksService } from './webhooks.service.js';
 import { WindowCloseService } from './window-close.service.js';
+import { VerificationRepository } from './verification.repository.js';
+import { VerificationService } from './verification.service.js';
 
 @Module({
   imports: [LedgerModule, MarketsModule, CapacityModule],
@@ -48,6 +50,8 @@ import { WindowCloseService } from './window-close.service.js';
     OpenObligationsCapacity,
     TokenCounter,
     NodeAudit,
+    VerificationRepository,
+    VerificationService,
     { provide: EgressPolicy, useFactory: (c: AppConfig) => new EgressPolicy(c.webhooks.allowHosts), inject: [APP_CONFIG] },
   ],
   exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService, ObligationsRepository],

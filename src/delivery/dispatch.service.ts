@@ -15,9 +15,10 @@ import { JobBatchRepository } from './job-batch.repository.js';
 import type { Dispatched, HotJob } from './job-batch.rows.js';
 import { JobFailures } from './job-failures.js';
 import { NodeQueues, type QueuedJob } from './node-queues.js';
+import { VerificationRepository } from './verification.repository.js';
 
 /** A job as dispatch reads it, with how often it already waited for capacity. */
-type DispatchJob = HotJob & { waits: number };
+type DispatchJob = HotJob & { waits: number; verifiesJobId: string | null };
 
 /**
  * The delivery scheduler: places a QUEUED job on the queue of an eligible node of its obligation's
@@ -36,6 +37,7 @@ export class DispatchService {
     private readonly queues: Queues,
     private readonly clock: Clock,
     private readonly failures: JobFailures,
+    private readonly verification: VerificationRepository,
   ) {}
 
   @JobHandler('delivery.dispatch')
@@ -85,7 +87,7 @@ export class DispatchService {
       const series = (await this.listings.seriesById(job.seriesId))!;
       if (now >= series.deliveryEnd) {
         expired.push({ job, series });
-        outcome.set(jobId, 'failed:NO_CAPACITY');
+        outcome.set(jobId, job.verifiesJobId ? 'failed:NOT_VERIFIED' : 'failed:NO_CAPACITY');
       } else if (now < series.deliveryStart) {
         // Called off early: it waits in the queue for the window to open (the reaper re-drives it
         // if Redis loses the delayed message).
@@ -100,18 +102,18 @@ export class DispatchService {
     }
 
     const chosen: Dispatched[] = [];
-    const candidatesOf = new Map<string, EligibleNode[]>();
+    const candidatesOf = new Map<string, (EligibleNode & { operatorId?: string })[]>();
     for (const { job, series } of placeable) {
       const regions = job.region ? [job.region] : series.product.regions;
-      const key = `${job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
+      // A verification re-run goes to another operator than the original's seller (SPEC §6.1).
+      const verifies = job.verifiesJobId;
+      const key = `${verifies ? `v:${verifies}` : job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
       let candidates = candidatesOf.get(key);
       if (!candidates) {
-        candidates = await this.repo.eligibleNodes(this.tx.statements, {
-          sellerId: job.sellerId,
-          modelClass: job.modelClass,
-          regions,
-          minTokensPerSecond: series.product.minTokensPerSecond,
-        });
+        const q = { modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond };
+        candidates = verifies
+          ? await this.verification.verifierNodes(this.tx.statements, { ...q, originalJobId: verifies })
+          : await this.repo.eligibleNodes(this.tx.statements, { ...q, sellerId: job.sellerId });
         candidatesOf.set(key, candidates);
       }
       const pick = pickNode(candidates, job.triedNodes);
@@ -122,7 +124,7 @@ export class DispatchService {
         nodeId: pick?.node.nodeId ?? null,
         why: pick
           ? `${pick.triedBefore ? 'only eligible node (tried before)' : 'most spare tokens/s'}: ${pick.node.spareTokensPerSecond} of ${pick.node.tokensPerSecond} in ${pick.node.region}`
-          : `no ONLINE node of the seller serves ${job.modelClass} in ${regions.join(', ')}`,
+          : `no ONLINE node ${verifies ? 'of another operator' : 'of the seller'} serves ${job.modelClass} in ${regions.join(', ')}`,
         candidates: candidates.slice(0, 5).map((c) => ({
           nodeId: c.nodeId,
           region: c.region,
@@ -144,7 +146,13 @@ export class DispatchService {
       }
       // The next job of the batch sees this one's load on the node.
       pick.node.spareTokensPerSecond -= series.product.minTokensPerSecond;
-      chosen.push({ id: job.id, attempt: job.attempt, nodeId: pick.node.nodeId, decision });
+      chosen.push({
+        id: job.id,
+        attempt: job.attempt,
+        nodeId: pick.node.nodeId,
+        decision,
+        ...(verifies && pick.node.operatorId ? { sellerId: pick.node.operatorId } : {}),
+      });
     }
 
     await Promise.all([this.failNoCapacity(expired), this.dispatchLater(later)]);
@@ -185,9 +193,22 @@ export class DispatchService {
   }
 
   /** Jobs still QUEUED when their window ended FAIL as the operator's shortfall, in one transaction. */
-  private async failNoCapacity(expired: { job: DispatchJob; series: SeriesWithProduct }[]): Promise<void> {
-    if (expired.length === 0) return;
+  private async failNoCapacity(all: { job: DispatchJob; series: SeriesWithProduct }[]): Promise<void> {
+    if (all.length === 0) return;
+    const expired = all.filter((e) => !e.job.verifiesJobId);
+    const unverified = all.filter((e) => e.job.verifiesJobId);
     await this.tx.run(async (tx) => {
+      // A re-run that found no other operator's node in the window: the original is left unverified.
+      if (unverified.length > 0)
+        await this.verification.dropUnverified(
+          tx,
+          unverified.map(({ job, series }) => ({
+            id: job.id,
+            attempt: job.attempt,
+            reason: `no node of another operator before the window ended (${series.deliveryEnd.toISOString()})`,
+          })),
+        );
+      if (expired.length === 0) return;
       const failed = await this.batches.failQueued(
         tx,
         'NO_CAPACITY',
@@ -207,7 +228,7 @@ export class DispatchService {
  * (else among those that have); ties (idle nodes of equal rate) broken at random, which spreads
  * load across them.
  */
-function pickNode(candidates: EligibleNode[], tried: string[]): { node: EligibleNode; triedBefore: boolean } | null {
+function pickNode<N extends EligibleNode>(candidates: N[], tried: string[]): { node: N; triedBefore: boolean } | null {
   for (const triedBefore of [false, true]) {
     const pool = candidates.filter((c) => tried.includes(c.nodeId) === triedBefore);
     if (pool.length === 0) continue;

@@ -11,6 +11,7 @@ import {
   type Metered,
   type NewJob,
   type ObligationDelta,
+  type Rerun,
   type Row,
 } from './job-batch.rows.js';
 
@@ -132,13 +133,13 @@ export class JobBatchRepository {
    * The jobs of a dispatch batch as they stand (unlocked: the dispatch update re-checks their
    * state), with how often each already waited for capacity (its backoff).
    */
-  async jobsToDispatch(db: RawSql, ids: string[]): Promise<(HotJob & { waits: number })[]> {
+  async jobsToDispatch(db: RawSql, ids: string[]): Promise<(HotJob & { waits: number; verifiesJobId: string | null })[]> {
     const rows = await db.$queryRaw<Row[]>`
       SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
-             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl",
+             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl", j."verifiesJobId",
              (SELECT count(*) FROM jsonb_array_elements(j.decisions) d WHERE d->>'event' = 'NO_ELIGIBLE_NODE')::int AS waits
       FROM delivery_jobs j WHERE j.id = ANY(${ids}::uuid[])`;
-    return rows.map((r) => ({ ...toHotJob(r), waits: r.waits as number }));
+    return rows.map((r) => ({ ...toHotJob(r), waits: r.waits as number, verifiesJobId: r.verifiesJobId as string | null }));
   }
 
   /** Jobs going round again later: their decision (when there is one) appended, the last 50 kept, and their progress time moved on. */
@@ -165,8 +166,10 @@ export class JobBatchRepository {
     if (rows.length === 0) return new Set();
     const moved = await db.$queryRaw<{ id: string }[]>`
       UPDATE delivery_jobs j SET status = 'DISPATCHED', "nodeId" = d.node, "dispatchedAt" = now(), "updatedAt" = now(),
+        "sellerId" = COALESCE(d.seller, j."sellerId"),
         decisions = jsonb_path_query_array(j.decisions || jsonb_build_array(d.decision), '$[last-49 to last]')
-      FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.attempt)}::int[], ${rows.map((r) => r.nodeId)}::uuid[], ${rows.map((r) => JSON.stringify(r.decision))}::jsonb[]) AS d(id, attempt, node, decision)
+      FROM unnest(${rows.map((r) => r.id)}::uuid[], ${rows.map((r) => r.attempt)}::int[], ${rows.map((r) => r.nodeId)}::uuid[], ${rows.map((r) => JSON.stringify(r.decision))}::jsonb[],
+                  ${rows.map((r) => r.sellerId ?? null)}::uuid[]) AS d(id, attempt, node, decision, seller)
       WHERE j.id = d.id AND CASE WHEN j.status = 'QUEUED' AND j.attempt = d.attempt THEN true ELSE false END
       RETURNING j.id`;
     return new Set(moved.map((r) => r.id));
@@ -217,7 +220,7 @@ export class JobBatchRepository {
   ): Promise<{ jobs: CompletingJob[]; obligations: DeliveryObligation[] }> {
     const jobs = tx.$queryRaw<Row[]>`
       SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."buyerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
-             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl", j."maxTokens", j."leasedAt", j."countedPromptTokens"
+             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl", j."maxTokens", j."leasedAt", j."countedPromptTokens", j."verifiesJobId"
       FROM delivery_jobs j WHERE j.id = ANY(${jobIds}::uuid[]) ORDER BY j.id FOR UPDATE`;
     // obligationId never changes after insert: reading it unlocked is safe.
     const obligations = lock
@@ -262,13 +265,23 @@ export class JobBatchRepository {
         RETURNING 1
       ), jobs AS (
         UPDATE delivery_jobs j SET status = 'COMPLETED', output = c.output, "finishedAt" = now(), "updatedAt" = now(), "leaseExpiresAt" = NULL,
-          "meteringFlagged" = c.metering_flag, "timingFlagged" = c.timing_flag
-        FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.output)}::text[], ${m((x) => x.meteringFlagged)}::boolean[], ${m((x) => x.timingFlagged)}::boolean[])
-             AS c(id, output, metering_flag, timing_flag)
+          "meteringFlagged" = c.metering_flag, "timingFlagged" = c.timing_flag,
+          verification = CASE WHEN c.verify THEN 'PENDING'::"VerificationStatus" ELSE j.verification END
+        FROM unnest(${m((x) => x.jobId)}::uuid[], ${m((x) => x.output)}::text[], ${m((x) => x.meteringFlagged)}::boolean[], ${m((x) => x.timingFlagged)}::boolean[],
+                    ${m((x) => x.verify)}::boolean[])
+             AS c(id, output, metering_flag, timing_flag, verify)
         WHERE j.id = c.id
       )
       SELECT * FROM usage
       WHERE CASE WHEN (SELECT count(*) FROM obligations) = ${deltas.length} THEN true ELSE ledger_refuse('TCR01', 'obligations changed while the completions were metered') END`;
     return new Map(rows.map((r) => [r.jobId, { id: r.id, createdAt: r.createdAt, finishedAt: r.createdAt }]));
+  }
+
+  /** Verification re-runs COMPLETED with their output; the worker job that judges them does the rest. */
+  async recordReruns(tx: RawSql, reruns: Rerun[]): Promise<void> {
+    await tx.$executeRaw`
+      UPDATE delivery_jobs j SET status = 'COMPLETED', output = c.output, "finishedAt" = now(), "updatedAt" = now(), "leaseExpiresAt" = NULL
+      FROM unnest(${reruns.map((r) => r.jobId)}::uuid[], ${reruns.map((r) => r.output)}::text[]) AS c(id, output)
+      WHERE j.id = c.id`;
   }
 }

@@ -24,7 +24,7 @@ export type HotJob = Pick<
 >;
 
 /** A job as a completion judges it: what the hot paths read, plus its size, lease and counted prompt. */
-export type CompletingJob = HotJob & Pick<DeliveryJob, 'maxTokens' | 'leasedAt' | 'countedPromptTokens' | 'buyerId'>;
+export type CompletingJob = HotJob & Pick<DeliveryJob, 'maxTokens' | 'leasedAt' | 'countedPromptTokens' | 'buyerId' | 'verifiesJobId'>;
 
 export function toHotJob(r: Row): HotJob {
   return { ...(r as unknown as HotJob), reservedTokens: BigInt(r.reservedTokens as string) };
@@ -71,6 +71,8 @@ export interface Dispatched {
   attempt: number;
   nodeId: string;
   decision: Record<string, unknown>;
+  /** A verification re-run goes to another operator's node: that operator does (and is paid for) the work. */
+  sellerId?: string;
 }
 
 export interface Claim {
@@ -105,6 +107,14 @@ export interface Metered {
   outputSha256: string;
   meteringFlagged: boolean;
   timingFlagged: boolean;
+  /** Selected for verification by re-execution: the job's verification becomes PENDING. */
+  verify: boolean;
+}
+
+/** A verification re-run's completion: no usage, no obligation, no money on the hot path (judged by a worker job). */
+export interface Rerun {
+  jobId: string;
+  output: string;
 }
 
 export interface ObligationDelta {

@@ -18,7 +18,8 @@ import { createHash } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
 import { JobBatchRepository } from './job-batch.repository.js';
-import type { CompletingJob, Metered, ObligationDelta } from './job-batch.rows.js';
+import type { CompletingJob, Metered, ObligationDelta, Rerun } from './job-batch.rows.js';
+import { selectedForVerification } from './domain/verification.js';
 import { assertHoldsLease } from './lease.service.js';
 import { NodeQueues } from './node-queues.js';
 
@@ -129,6 +130,10 @@ export class MeteringService implements OnApplicationShutdown {
     const deltas = new Map<string, ObligationDelta>();
     const transfers: TransferRequest[] = [];
     const webhooks: { payload: { jobId: string }; jobId: string }[] = [];
+    const reruns: Rerun[] = [];
+    /** Verification work goes to worker jobs: creating a re-run (a job selected) or judging one (a re-run completed). */
+    const toVerify: { payload: { jobId: string }; jobId: string }[] = [];
+    const toJudge: { payload: { jobId: string }; jobId: string }[] = [];
     for (const { node, jobId, body } of items) {
       const existing = jobs.get(jobId);
       if (existing?.status === 'COMPLETED' && existing.leaseToken === body.leaseToken && existing.sellerId === node.operatorId) {
@@ -140,6 +145,14 @@ export class MeteringService implements OnApplicationShutdown {
         job = assertHoldsLease(node, existing, body.leaseToken);
       } catch (err) {
         results.push(rejected(err));
+        continue;
+      }
+      if (job.verifiesJobId) {
+        // A verification re-run: no buyer money, nothing metered against the obligation here.
+        reruns.push({ jobId, output: body.output });
+        toJudge.push({ payload: { jobId }, jobId: `verification-judge.${jobId}` });
+        job.status = 'COMPLETED';
+        results.push(fulfilled({ replayed: false, attempt: job.attempt }));
         continue;
       }
       // The product's terms (input weight, quality floors) never change: cached listing.
@@ -210,8 +223,10 @@ export class MeteringService implements OnApplicationShutdown {
         // An estimate that says so is not a discrepancy; a report that claims to be a count is.
         meteringFlagged: usage.discrepancy && body.usageEstimated !== true,
         timingFlagged: timings.impossible,
+        verify: selectedForVerification(jobId, product.verificationBp),
       };
       metered.push(row);
+      if (row.verify) toVerify.push({ payload: { jobId }, jobId: `verification-create.${jobId}` });
       // The next completion of this obligation in the batch meters on from here.
       o.deliveredTokens = m.deliveredAfter;
       o.releasedFen += m.releaseFen;
@@ -241,13 +256,17 @@ export class MeteringService implements OnApplicationShutdown {
       if (job.callbackUrl) webhooks.push({ payload: { jobId }, jobId: `webhook.${jobId}` });
       results.push(fulfilled({ replayed: false, attempt: job.attempt }));
     }
-    if (metered.length === 0) return results;
+    if (metered.length === 0 && reruns.length === 0) return results;
     // One round trip to the end: the rows, the money (a refusal fails its statement, and the
     // COMMIT behind it then rolls back), the webhooks and the COMMIT.
+    const none = Promise.resolve();
     await inOrder([
-      this.batches.recordCompletions(tx, metered, [...deltas.values()]),
-      transfers.length > 0 ? this.ledger.postBatch(tx, transfers) : Promise.resolve(),
+      metered.length > 0 ? this.batches.recordCompletions(tx, metered, [...deltas.values()]) : none,
+      reruns.length > 0 ? this.batches.recordReruns(tx, reruns) : none,
+      transfers.length > 0 ? this.ledger.postBatch(tx, transfers) : none,
       this.outbox.enqueueMany(tx, 'delivery.webhook', webhooks),
+      toVerify.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-create', toVerify) : none,
+      toJudge.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-judge', toJudge) : none,
       commit(),
     ]);
     return results;

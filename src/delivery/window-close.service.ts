@@ -10,6 +10,7 @@ import { closeObligation } from './domain/metering.js';
 import { JobFailures } from './job-failures.js';
 import { chain, headHash } from '../trace/domain/trace-chain.js';
 import { sealTraces, traceEntries } from '../trace/trace.repository.js';
+import { VerificationRepository } from './verification.repository.js';
 
 /**
  * The DELIVERY_CLOSE run's work, in the caller's one transaction: jobs still unfinished at the end
@@ -29,10 +30,13 @@ export class WindowCloseService {
     private readonly obligations: ObligationsRepository,
     private readonly ledger: LedgerService,
     private readonly failures: JobFailures,
+    private readonly verification: VerificationRepository,
   ) {}
 
   async close(tx: Tx, ctx: { runId: string; series: SeriesWithProduct; businessDate: string; base: string }): Promise<{ closed: number }> {
     const { series, businessDate, base } = ctx;
+    // Verification re-runs still out are dropped first: the originals stay unverified, not failed.
+    await this.verification.dropUnfinished(tx, series.id);
     const ids = await this.jobs.failUnfinished(tx, series.id);
     await this.failures.settle(tx, ids);
 

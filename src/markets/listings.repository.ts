@@ -27,6 +27,8 @@ export interface NewProduct {
   spotMonthLimit: number | null;
   circuitBreakerBp: number | null;
   circuitBreakerPauseSeconds: number;
+  verificationBp?: number;
+  verificationThresholdBp?: number;
 }
 
 export interface NewSeries {

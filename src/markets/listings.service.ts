@@ -82,6 +82,8 @@ export class ListingsService {
         spotMonthLimit: dto.spotMonthLimit ?? null,
         circuitBreakerBp: dto.circuitBreakerBp ?? null,
         circuitBreakerPauseSeconds: dto.circuitBreakerPauseSeconds ?? 120,
+        verificationBp: dto.verificationBp ?? 200,
+        verificationThresholdBp: dto.verificationThresholdBp ?? 9_000,
       });
     } catch (err) {
       if ((err as { code?: string }).code === 'P2002') throw new DomainError('PRODUCT_EXISTS');

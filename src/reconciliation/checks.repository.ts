@@ -3,7 +3,7 @@ import { firstBrokenLink, fixingHash } from '../indices/domain/fixing.js';
 import { formatFen } from '../platform/money/money.js';
 import { isoDate } from '../platform/time/business-date.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
-import { meteringDiscrepancy, traceChain } from './integrity-checks.repository.js';
+import { meteringDiscrepancy, traceChain, verificationFailed } from './integrity-checks.repository.js';
 import type { CheckName, CheckResult, Difference } from './checks.js';
 
 // Every check is one or two set-based statements over the whole data; none loops over rows.
@@ -177,12 +177,12 @@ async function usageVsScheduler(db: Db): Promise<CheckResult> {
         WHEN u."obligationId" <> j."obligationId" THEN 'usage record on another obligation'
         ELSE 'usage record from another operator'
       END AS problem
-    FROM (SELECT * FROM delivery_jobs WHERE status = 'COMPLETED' OR id IN (SELECT "jobId" FROM usage_records)) j
+    FROM (SELECT * FROM delivery_jobs WHERE (status = 'COMPLETED' AND "verifiesJobId" IS NULL) OR id IN (SELECT "jobId" FROM usage_records)) j
     FULL JOIN usage_records u ON u."jobId" = j.id
     WHERE j.id IS NULL OR u.id IS NULL OR j.status <> 'COMPLETED' OR u."obligationId" <> j."obligationId" OR u."operatorId" <> j."sellerId"`;
   const [{ n }] = await db.$queryRaw<
     { n: bigint }[]
-  >`SELECT (SELECT count(*) FROM delivery_jobs WHERE status = 'COMPLETED') + (SELECT count(*) FROM usage_records) AS n`;
+  >`SELECT (SELECT count(*) FROM delivery_jobs WHERE status = 'COMPLETED' AND "verifiesJobId" IS NULL) + (SELECT count(*) FROM usage_records) AS n`;
   return {
     name: 'USAGE_VS_SCHEDULER',
     rowsExamined: Number(n),
@@ -401,6 +401,7 @@ const CHECKS: Record<CheckName, (db: Db) => Promise<CheckResult>> = {
   INDEX_CHAIN: indexChain,
   METERING_DISCREPANCY: meteringDiscrepancy,
   TRACE_CHAIN: traceChain,
+  VERIFICATION_FAILED: verificationFailed,
 };
 
 /**

@@ -29,6 +29,7 @@ export const CHECK_NAMES = [
   'INDEX_CHAIN',
   'METERING_DISCREPANCY',
   'TRACE_CHAIN',
+  'VERIFICATION_FAILED',
   'DEFAULT_FUND',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];

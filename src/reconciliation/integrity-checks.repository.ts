@@ -88,3 +88,43 @@ export async function traceChain(db: Db): Promise<CheckResult> {
     });
   return { name: 'TRACE_CHAIN', rowsExamined: examined + (await usageRecordCount(db)), differences };
 }
+
+/**
+ * Verification by re-execution (SPEC §6.1): every job whose re-run on another operator's node
+ * came out less similar than the product's threshold is a VERIFICATION_FAILED break against the
+ * original's seller (already penalised; the break is for clearing staff to follow up). A break
+ * once RESOLVED stays resolved.
+ */
+export async function verificationFailed(db: Db): Promise<CheckResult> {
+  const rows = await db.$queryRaw<
+    {
+      jobId: string;
+      sellerId: string;
+      obligationId: string;
+      nodeId: string | null;
+      verifierNodeId: string | null;
+      similarityBp: number | null;
+      thresholdBp: number;
+    }[]
+  >`
+    SELECT j.id AS "jobId", j."sellerId", j."obligationId", j."nodeId", j."verifierNodeId", j."similarityBp", p."verificationThresholdBp" AS "thresholdBp"
+    FROM delivery_jobs j JOIN series s ON s.id = j."seriesId" JOIN products p ON p.id = s."productId"
+    WHERE j.verification = 'FAILED'
+      AND NOT EXISTS (SELECT 1 FROM breaks b WHERE b.type = 'VERIFICATION_FAILED' AND b.key = j.id::text AND b.status = 'RESOLVED')`;
+  // Every job's verdict is looked at (most are NONE: not sampled).
+  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM delivery_jobs`;
+  return {
+    name: 'VERIFICATION_FAILED',
+    rowsExamined: Number(n),
+    differences: rows.map((r) => ({
+      type: 'VERIFICATION_FAILED',
+      key: r.jobId,
+      memberId: r.sellerId,
+      unit: 'JOB',
+      expected: `similarity ≥ ${r.thresholdBp} bp`,
+      actual: `${r.similarityBp ?? 0} bp`,
+      difference: `${(r.similarityBp ?? 0) - r.thresholdBp} bp`,
+      references: { jobId: r.jobId, obligationId: r.obligationId, nodeId: r.nodeId, verifierNodeId: r.verifierNodeId },
+    })),
+  };
+}

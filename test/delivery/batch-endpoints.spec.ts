@@ -233,6 +233,7 @@ describe('delivery batches', () => {
       outputSha256: '2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881',
       meteringFlagged: false,
       timingFlagged: false,
+      verify: false,
     };
     const stale = {
       id: o.id,

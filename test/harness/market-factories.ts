@@ -21,6 +21,9 @@ export async function createProduct(t: TestApp, overrides: Record<string, unknow
     minTokensPerSecond: 20,
     regions: ['cn-east-1', 'cn-north-1'],
     inputTokenWeightBp: 2_500,
+    // No verification re-runs unless a spec asks (test/delivery/verification*.spec.ts): a sampled
+    // 2 % would add jobs, fees and penalties at random to specs that count them exactly.
+    verificationBp: 0,
     ...overrides,
   });
   expect(res.status, res.text).toBe(201);

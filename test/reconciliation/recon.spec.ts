@@ -86,6 +86,7 @@ describe('reconciliation runs and breaks', () => {
       'INDEX_CHAIN',
       'METERING_DISCREPANCY',
       'TRACE_CHAIN',
+      'VERIFICATION_FAILED',
       'DEFAULT_FUND',
     ]);
     expect(r.checks.every((c) => c.differences === 0)).toBe(true);

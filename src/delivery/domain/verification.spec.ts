@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { seedFor, selectedForVerification, verdict } from './verification.js';
+import { seedFor, selectedForVerification, valueAtObligationPrice, verdict, verificationPenaltyFen } from './verification.js';
 
 describe('verification sampling', () => {
   it('selects about verificationBp of jobs, the same jobs every time', () => {
@@ -23,5 +23,19 @@ describe('verification sampling', () => {
   it('passes at or above the threshold', () => {
     expect(verdict(9_000, 9_000)).toBe('PASSED');
     expect(verdict(8_999, 9_000)).toBe('FAILED');
+  });
+});
+
+describe('verification money', () => {
+  const o = { notionalFen: 40_000n, tokens: 1_000_000n };
+  it('values tokens at the obligation price, rounded down', () => {
+    expect(valueAtObligationPrice(o, 42n)).toBe(1n);
+    expect(valueAtObligationPrice({ notionalFen: 4_000_000n, tokens: 1_000_000n }, 42n)).toBe(168n);
+    expect(valueAtObligationPrice({ notionalFen: 1n, tokens: 0n }, 42n)).toBe(0n);
+  });
+  it('penalises penaltyBp of the job value, rounded against the seller', () => {
+    expect(verificationPenaltyFen({ notionalFen: 4_000_000n, tokens: 1_000_000n }, 42n, 2_000)).toBe(34n);
+    expect(verificationPenaltyFen({ notionalFen: 4_000_000n, tokens: 1_000_000n }, 50n, 2_000)).toBe(40n);
+    expect(verificationPenaltyFen(o, 10n, 2_000)).toBe(0n);
   });
 });

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { basisPoints } from '../../platform/money/money.js';
 
 /**
  * Verification by re-execution (SPEC §6.1). Which completed jobs are re-run is decided by the job
@@ -27,4 +28,17 @@ export type VerificationVerdict = 'PASSED' | 'FAILED';
 
 export function verdict(similarityBp: number, thresholdBp: number): VerificationVerdict {
   return similarityBp >= thresholdBp ? 'PASSED' : 'FAILED';
+}
+
+/** What `tokens` billable tokens are worth at the obligation's price (notional / tokens), rounded down. */
+export function valueAtObligationPrice(o: { notionalFen: bigint; tokens: bigint }, tokens: bigint): bigint {
+  return o.tokens > 0n ? (o.notionalFen * tokens) / o.tokens : 0n;
+}
+
+/**
+ * A failed verification's penalty: the product's penaltyBp of the job's value (the original's
+ * billable tokens at the obligation price), rounded against the seller as window-close penalties are.
+ */
+export function verificationPenaltyFen(o: { notionalFen: bigint; tokens: bigint }, originalBillable: bigint, penaltyBp: number): bigint {
+  return basisPoints(valueAtObligationPrice(o, originalBillable), penaltyBp, 'against-member');
 }

@@ -95,6 +95,18 @@ export class CreateProductDto {
   @Min(1)
   @Max(86_400)
   circuitBreakerPauseSeconds?: number;
+  @ApiPropertyOptional({ ...BP, default: 200, description: 'share of completed jobs re-run on another operator’s node (SPEC §6.1)' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  verificationBp?: number;
+  @ApiPropertyOptional({ ...BP, default: 9_000, description: 'token-level similarity under which a verification fails' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  verificationThresholdBp?: number;
 }
 
 export class CreateSeriesDto {

@@ -52,6 +52,10 @@ class DeliveryJobs {
   async webhook(): Promise<void> {}
   @JobHandler('delivery.return-leases')
   async returnLeases(): Promise<void> {}
+  @JobHandler('delivery.verification-create')
+  async verificationCreate(): Promise<void> {}
+  @JobHandler('delivery.verification-judge')
+  async verificationJudge(): Promise<void> {}
   @JobHandler('reconciliation.run')
   async recon(): Promise<void> {}
   @JobHandler('indices.fixing')

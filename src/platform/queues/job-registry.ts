@@ -36,6 +36,10 @@ export interface JobPayloads {
   'delivery.return-leases': { operatorId: string };
   /** POSTs a finished job's result to the buyer's callback URL, signed. */
   'delivery.webhook': { jobId: string };
+  /** A completed job selected for verification: inserts its re-run (SPEC §6.1) and sends it to dispatch. */
+  'delivery.verification-create': { jobId: string };
+  /** A verification re-run completed: compares the outputs, pays the verifier, and on a failure penalises the original's seller. */
+  'delivery.verification-judge': { jobId: string };
   /** At the end-of-day cut-off: fixes every token index for the business date that just ended (idempotent). */
   'indices.fixing': Record<string, never>;
   /** Every reconciliation check; queued after each settlement run. */
@@ -87,6 +91,8 @@ export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'delivery.dispatch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.dispatch-batch': { queue: 'delivery', options: JOB_OPTIONS.dispatch },
   'delivery.webhook': { queue: 'delivery', options: JOB_OPTIONS.webhook },
+  'delivery.verification-create': { queue: 'delivery', options: JOB_OPTIONS.lifecycle },
+  'delivery.verification-judge': { queue: 'delivery', options: JOB_OPTIONS.lifecycle },
   'indices.fixing': { queue: 'settlement', options: JOB_OPTIONS.lifecycle },
   'delivery.return-leases': { queue: 'delivery', options: JOB_OPTIONS.lifecycle },
   'reconciliation.run': { queue: 'reconciliation', options: JOB_OPTIONS.maintenance },
