@@ -51,7 +51,7 @@ export class StaffService {
       assertSecondPerson(p, { staffId: row.proposedBy }, 'SELF_APPROVAL');
       const decided = await this.staff.decide(tx, id, 'ACTIVE', personOf(p));
       const { key, keyId } = await this.issueKey(tx, decided.id, p.memberId, 'first key');
-      return { ...toStaffView(decided), key, keyId };
+      return Object.assign(toStaffView(decided), { key, keyId });
     });
   }
 

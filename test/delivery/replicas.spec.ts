@@ -39,8 +39,8 @@ describe('two copies of the service on one obligation', () => {
     const buyerKey = m.buyers[0].key;
     const node = m.operators[0].nodes[0];
     const copies = [a, b];
-    const batch = (n: number) => ({
-      jobs: Array.from({ length: 25 }, (_, k) => ({
+    const batch = () => ({
+      jobs: Array.from({ length: 25 }, () => ({
         series: m.series,
         modelClass: 'llm-70b-instruct',
         messages: [{ role: 'user', content: 'ok' }],
@@ -48,7 +48,7 @@ describe('two copies of the service on one obligation', () => {
       })),
     });
     const submitted = await Promise.all(
-      [0, 1, 2, 3].map((n) => copies[n % 2].client(buyerKey).post<{ items: { status: number }[] }>('/v1/delivery/jobs/batch', batch(n))),
+      [0, 1, 2, 3].map((n) => copies[n % 2].client(buyerKey).post<{ items: { status: number }[] }>('/v1/delivery/jobs/batch', batch())),
     );
     expect(submitted.flatMap((r) => r.body.items.map((i) => i.status))).toEqual(Array(JOBS).fill(201));
     const obligation = () => a.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
