@@ -73,8 +73,8 @@ async function seed(client: pg.Client): Promise<void> {
     `INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate")
      SELECT gen_random_uuid(), 'bench.recon.move.' || g, d.id, c.id, 1 + g % 100, 'ADJUSTMENT', $1::date
      FROM generate_series(1, ${Math.max(0, TRANSFERS - MEMBERS)}) g
-     JOIN rc d ON d.i = (g * 7919) % ${MEMBERS}
-     JOIN rc c ON c.i = (g * 7919 + 1 + g % ${Math.max(1, MEMBERS - 1)}) % ${MEMBERS}`,
+     JOIN rc d ON d.i = (g::bigint * 7919) % ${MEMBERS}
+     JOIN rc c ON c.i = (g::bigint * 7919 + 1 + g % ${Math.max(1, MEMBERS - 1)}) % ${MEMBERS}`,
     [DAY],
   );
   await client.query(`UPDATE ledger_accounts a SET "balanceFen" = x.total FROM (

@@ -1,6 +1,8 @@
 import { TokenCounter } from './counting/token-counter.js';
 import { NodeAudit } from './node-audit.js';
+import { JobStream } from './job-stream.js';
 import { Module } from '@nestjs/common';
+import { StreamsModule } from '../streams/streams.module.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { EgressPolicy } from '../platform/egress/egress-policy.js';
 import { CapacityModule } from '../capacity/capacity.module.js';
@@ -28,7 +30,7 @@ import { VerificationRepository } from './verification.repository.js';
 import { VerificationService } from './verification.service.js';
 
 @Module({
-  imports: [LedgerModule, MarketsModule, CapacityModule],
+  imports: [StreamsModule, LedgerModule, MarketsModule, CapacityModule],
   controllers: [DeliveryController],
   providers: [
     DeliveryRepository,
@@ -50,6 +52,7 @@ import { VerificationService } from './verification.service.js';
     OpenObligationsCapacity,
     TokenCounter,
     NodeAudit,
+    JobStream,
     VerificationRepository,
     VerificationService,
     { provide: EgressPolicy, useFactory: (c: AppConfig) => new EgressPolicy(c.webhooks.allowHosts), inject: [APP_CONFIG] },

@@ -14,6 +14,7 @@ import { DeliveryRepository } from './delivery.repository.js';
 import { JobBatchRepository } from './job-batch.repository.js';
 import { appendDecision } from './dispatch.service.js';
 import { seedFor } from './domain/verification.js';
+import { JobStream } from './job-stream.js';
 import { ListingCache } from '../markets/listing-cache.js';
 import type { FailJobDto } from './dto/delivery.dto.js';
 import { JobFailures } from './job-failures.js';
@@ -57,6 +58,7 @@ export class LeaseService implements OnModuleDestroy {
     private readonly outbox: OutboxService,
     private readonly failures: JobFailures,
     private readonly listings: ListingCache,
+    private readonly stream: JobStream,
     events: CapacityEvents,
   ) {
     this.sub = events.heartbeat.subscribe(
@@ -116,6 +118,7 @@ export class LeaseService implements OnModuleDestroy {
     const claims = taken.flatMap((e) => e.jobs.map((j) => ({ id: j.jobId, attempt: j.attempt, token: leaseToken(e.entryId, e.lock) })));
     const rows = claims.length > 0 ? await this.batches.claim(this.tx.statements, nodeId, this.config.delivery.leaseMs, claims) : [];
     const claimed = new Map(rows.map((r) => [r.id, r]));
+    this.stream.changed(claimed.keys());
     await Promise.all(
       taken.filter((e) => !e.jobs.some((j) => claimed.has(j.jobId))).map((e) => this.nodes.finish(nodeId, e.entryId, e.lock, 'superseded')),
     );
@@ -207,6 +210,7 @@ export class LeaseService implements OnModuleDestroy {
       return failed;
     });
     this.outbox.poke();
+    this.stream.changed([job.id]);
     // The entry is done once none of the jobs it carried is leased under it any more.
     if ((await this.batches.openLeases(this.tx.statements, [body.leaseToken])).size === 0)
       await this.nodes.finishLease(node.nodeId, body.leaseToken, 'failed');

@@ -18,6 +18,7 @@ import { createHash } from 'node:crypto';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
 import { JobBatchRepository } from './job-batch.repository.js';
+import { JobStream } from './job-stream.js';
 import type { CompletingJob, Metered, ObligationDelta, Rerun } from './job-batch.rows.js';
 import { selectedForVerification } from './domain/verification.js';
 import { assertHoldsLease } from './lease.service.js';
@@ -65,6 +66,7 @@ export class MeteringService implements OnApplicationShutdown {
     private readonly outbox: OutboxService,
     private readonly clock: Clock,
     private readonly counter: TokenCounter,
+    private readonly stream: JobStream,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
   ) {
@@ -97,6 +99,7 @@ export class MeteringService implements OnApplicationShutdown {
     const done = outcomes.flatMap((o, i) =>
       o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, token: items[i].body.leaseToken }] : [],
     );
+    this.stream.changed(outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [items[i].jobId] : [])));
     if (done.length > 0) {
       this.outbox.poke();
       // The entries are done for Postgres already; telling BullMQ need not hold the answer back.

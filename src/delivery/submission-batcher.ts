@@ -12,6 +12,7 @@ import { OutboxService } from '../platform/queues/outbox.service.js';
 import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { JobBatchRepository } from './job-batch.repository.js';
+import { JobStream } from './job-stream.js';
 import type { NewJob } from './job-batch.rows.js';
 
 /** Submissions taken into one transaction at most; bounds a batch's statements. */
@@ -63,6 +64,7 @@ export class SubmissionBatcher {
     private readonly stored: DeliveryJobsRepository,
     private readonly outbox: OutboxService,
     private readonly audit: AuditRepository,
+    private readonly stream: JobStream,
     metrics: Metrics,
   ) {
     this.batches = new BatchedTransactions({
@@ -106,6 +108,7 @@ export class SubmissionBatcher {
       return this.write(tx, commit, items, judged);
     });
     if (result.some((r) => r.status === 'fulfilled' && !r.value.replayed)) this.outbox.poke();
+    this.stream.changed(result.flatMap((r) => (r.status === 'fulfilled' && !r.value.replayed ? [r.value.job.id] : [])));
     return result;
   }
 

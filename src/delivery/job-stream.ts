@@ -1,0 +1,70 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ListingCache } from '../markets/listing-cache.js';
+import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
+import type { JobEvent, StreamEvent } from '../streams/stream-events.js';
+import { StreamPublisher } from '../streams/stream-publisher.js';
+import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
+import { jobView } from './delivery-views.js';
+
+/**
+ * Delivery's side of /v1/stream (`jobs`, SPEC §6.6): called with the ids of jobs whose status a
+ * committed transaction changed (submitted, leased, completed, failed), it reads them back and
+ * publishes each to its buyer and its delivering operator. One read and publish at a time; ids
+ * that arrive meanwhile go together in the next round — at thousands of jobs a second that is one
+ * query per round, not per job. Never fails the caller: the database is the record.
+ */
+@Injectable()
+export class JobStream {
+  private readonly logger = new Logger(JobStream.name);
+  private pending = new Set<string>();
+  private draining: Promise<void> | undefined;
+
+  constructor(
+    private readonly tx: TransactionRunner,
+    private readonly jobs: DeliveryJobsRepository,
+    private readonly listings: ListingCache,
+    private readonly publisher: StreamPublisher,
+  ) {}
+
+  changed(ids: Iterable<string>): void {
+    for (const id of ids) this.pending.add(id);
+    if (this.pending.size > 0) this.draining ??= this.drain();
+  }
+
+  /** Resolves once everything handed over so far is published (tests, shutdown). */
+  async flushed(): Promise<void> {
+    while (this.draining) await this.draining;
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (this.pending.size > 0) {
+        const ids = [...this.pending];
+        this.pending = new Set();
+        try {
+          this.publisher.publishAfterCommit(await this.events(ids));
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message, jobs: ids.length }, 'job events not published; the database has them');
+        }
+      }
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  private async events(ids: string[]): Promise<StreamEvent[]> {
+    const [rows, usage] = await Promise.all([this.jobs.byIds(this.tx.root, ids), this.jobs.usageOf(this.tx.root, ids)]);
+    const usageByJob = new Map(usage.map((u) => [u.jobId, u]));
+    const events: StreamEvent[] = [];
+    for (const job of rows) {
+      const code = (await this.listings.seriesById(job.seriesId))?.code ?? job.seriesId;
+      // The event leaves out the output and the decision log (the job's GET has them).
+      const view: Partial<ReturnType<typeof jobView>> = jobView(job, code, usageByJob.get(job.id) ?? null);
+      delete view.output;
+      delete view.decisions;
+      const data = view as JobEvent;
+      events.push({ channel: 'jobs', series: code, memberIds: [job.buyerId, job.sellerId], data });
+    }
+    return events;
+  }
+}
