@@ -87,11 +87,20 @@ export async function traceEntries(db: Db, obligationId: string): Promise<TraceE
     WHERE "obligationId" = ${obligationId}::uuid ORDER BY seq`;
 
   const day = (d: Date) => d.toISOString().slice(0, 10);
+  // Trades are novated: a counterparty that is neither party to this obligation is the CCP to
+  // them, and its identity is not theirs to see (SPEC §1; the OWASP suite's data-exposure test).
+  const party = (memberId: string) => (memberId === o.buyerId || memberId === o.sellerId ? memberId : 'CCP');
   return [
     ...trades.map((t) => ({
       kind: 'TRADE' as const,
       id: t.id,
-      content: { priceFen: t.priceFen, quantity: t.quantity, buyerId: t.buyerId, sellerId: t.sellerId, businessDate: day(t.businessDate) },
+      content: {
+        priceFen: t.priceFen,
+        quantity: t.quantity,
+        buyerId: party(t.buyerId),
+        sellerId: party(t.sellerId),
+        businessDate: day(t.businessDate),
+      },
     })),
     {
       kind: 'OBLIGATION' as const,

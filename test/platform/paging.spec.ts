@@ -1,30 +1,13 @@
-import { RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
-import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { routes } from '../harness/routes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMember, type TestMember } from '../harness/factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 /** Every GET route Nest registered (derived, so a new list endpoint is checked without listing it here). */
-function getRoutes(t: TestApp): string[] {
-  const discovery = t.app.get(DiscoveryService);
-  const scanner = t.app.get(MetadataScanner);
-  const out: string[] = [];
-  for (const wrapper of discovery.getControllers()) {
-    const instance = wrapper.instance as Record<string, unknown> | undefined;
-    if (!instance) continue;
-    const proto = Object.getPrototypeOf(instance) as object;
-    const base = String(Reflect.getMetadata(PATH_METADATA, proto.constructor) ?? '');
-    for (const name of scanner.getAllMethodNames(proto)) {
-      const handler = instance[name] as (...a: unknown[]) => unknown;
-      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
-      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-      if (path === undefined || method !== RequestMethod.GET) continue;
-      out.push(`/${[base, path].filter((p) => p && p !== '/').join('/')}`.replace(/\/+/g, '/'));
-    }
-  }
-  return out;
-}
+const getRoutes = (t: TestApp) =>
+  routes(t)
+    .filter((r) => r.method === 'GET')
+    .map((r) => r.path);
 
 /**
  * Issue 19: every list endpoint pages with the shared cursor helper — `limit` ≤ 500 (above: 400),

@@ -1,52 +1,11 @@
-import { RequestMethod } from '@nestjs/common';
-import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { routes } from '../harness/routes.js';
 import fc from 'fast-check';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALLOWED_ROLES, PUBLIC_ROUTE } from '../../src/platform/auth/auth.decorators.js';
 import { createMember, type TestMember } from '../harness/factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
-interface Route {
-  method: string;
-  path: string;
-  roles: string[] | undefined;
-  public: boolean;
-  /** Public to API keys but behind its own guard (node-token routes). */
-  ownGuard: boolean;
-}
-
 const ROLES = ['operator', 'buyer', 'trader', 'clearing'] as const;
-
-/** Every route as Nest registered it, with its auth metadata (the matrix is derived, not listed by hand). */
-function routes(t: TestApp): Route[] {
-  const discovery = t.app.get(DiscoveryService);
-  const scanner = t.app.get(MetadataScanner);
-  const reflector = t.app.get(Reflector);
-  const out: Route[] = [];
-  for (const wrapper of discovery.getControllers()) {
-    const instance = wrapper.instance as Record<string, unknown> | undefined;
-    if (!instance) continue;
-    const proto = Object.getPrototypeOf(instance) as object;
-    const base = String(Reflect.getMetadata(PATH_METADATA, proto.constructor) ?? '');
-    for (const name of scanner.getAllMethodNames(proto)) {
-      const handler = instance[name] as (...a: unknown[]) => unknown;
-      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
-      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-      if (path === undefined || method === undefined) continue;
-      const full = `/${[base, path].filter((p) => p && p !== '/').join('/')}`.replace(/\/+/g, '/');
-      out.push({
-        method: RequestMethod[method],
-        path: full,
-        roles: reflector.getAllAndOverride<string[] | undefined>(ALLOWED_ROLES, [handler, proto.constructor]),
-        public: reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, [handler, proto.constructor]) === true,
-        ownGuard: ((Reflect.getMetadata(GUARDS_METADATA, handler) as unknown[] | undefined) ?? []).length > 0,
-      });
-    }
-  }
-  return out;
-}
 
 const fill = (path: string, value: () => string) => path.replace(/:[A-Za-z]+/g, () => encodeURIComponent(value()));
 

@@ -1,8 +1,5 @@
-import { RequestMethod } from '@nestjs/common';
-import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
-import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { routes, type Route } from '../harness/routes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PUBLIC_ROUTE } from '../../src/platform/auth/auth.decorators.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createDataCenter } from '../harness/capacity-factories.js';
 import { expire, physicalMarket, submitJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
@@ -15,39 +12,6 @@ import { startTestApp, type TestApp } from '../harness/test-app.js';
  * this file and the other specs that cover it. Routes are derived from what Nest registered, so a
  * new route is checked without being named here.
  */
-
-interface Route {
-  method: string;
-  path: string;
-  public: boolean;
-  ownGuard: boolean;
-}
-
-function routes(t: TestApp): Route[] {
-  const discovery = t.app.get(DiscoveryService);
-  const scanner = t.app.get(MetadataScanner);
-  const reflector = t.app.get(Reflector);
-  const out: Route[] = [];
-  for (const wrapper of discovery.getControllers()) {
-    const instance = wrapper.instance as Record<string, unknown> | undefined;
-    if (!instance) continue;
-    const proto = Object.getPrototypeOf(instance) as object;
-    const base = String(Reflect.getMetadata(PATH_METADATA, proto.constructor) ?? '');
-    for (const name of scanner.getAllMethodNames(proto)) {
-      const handler = instance[name] as (...a: unknown[]) => unknown;
-      const path = Reflect.getMetadata(PATH_METADATA, handler) as string | undefined;
-      const method = Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod | undefined;
-      if (path === undefined || method === undefined) continue;
-      out.push({
-        method: RequestMethod[method],
-        path: `/${[base, path].filter((p) => p && p !== '/').join('/')}`.replace(/\/+/g, '/'),
-        public: reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, [handler, proto.constructor]) === true,
-        ownGuard: ((Reflect.getMetadata(GUARDS_METADATA, handler) as unknown[] | undefined) ?? []).length > 0,
-      });
-    }
-  }
-  return out;
-}
 
 const SECRET = /(tck|tcn|whsec)_[A-Za-z0-9_-]{16,}/;
 
