@@ -15,6 +15,7 @@ import { Clock } from '../platform/time/clock.js';
 import type { MarginCallsQueryDto } from './dto/settlement.dto.js';
 import { MarginCallsRepository } from './margin-calls.repository.js';
 import { MaintenanceMarginService } from './maintenance-margin.service.js';
+import { SettlementStream } from './settlement-stream.service.js';
 
 const CURSOR = /^\d{13}\|[0-9a-f-]{36}$/;
 
@@ -34,6 +35,7 @@ export class MarginCallsService implements OnModuleDestroy {
     private readonly repo: MarginCallsRepository,
     private readonly clock: Clock,
     private readonly maintenance: MaintenanceMarginService,
+    private readonly stream: SettlementStream,
     outbox: OutboxService,
     events: LedgerEvents,
   ) {
@@ -48,8 +50,12 @@ export class MarginCallsService implements OnModuleDestroy {
   @JobHandler('settlement.close-covered-calls')
   async closeCovered({ memberId }: JobPayloads['settlement.close-covered-calls']): Promise<{ closed: number }> {
     // VARIATION: cash no longer negative; MAINTENANCE: equity covers the maintenance requirement again.
+    const since = new Date(Date.now() - 1_000);
     const closed = (await this.repo.closeCovered(this.tx.root, memberId)) + (await this.maintenance.closeCovered(this.tx.root, memberId));
-    if (closed > 0) this.logger.log({ member: memberId, closed }, 'margin calls covered by a deposit closed');
+    if (closed > 0) {
+      this.logger.log({ member: memberId, closed }, 'margin calls covered by a deposit closed');
+      this.stream.afterCallsClosed(memberId, since);
+    }
     return { closed };
   }
 

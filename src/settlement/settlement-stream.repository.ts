@@ -38,4 +38,12 @@ export class SettlementStreamRepository {
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     });
   }
+
+  /** A member's calls closed since `since` (a deposit's close job). */
+  closedCallsOf(db: Db, memberId: string, since: Date) {
+    return db.marginCall.findMany({
+      where: { memberId, status: 'CLOSED', closedAt: { gte: since } },
+      orderBy: [{ closedAt: 'asc' }, { id: 'asc' }],
+    });
+  }
 }

@@ -1,3 +1,4 @@
+import type { MarginCall } from '../generated/prisma/client.js';
 import { Injectable, Logger } from '@nestjs/common';
 import { obligationView } from '../delivery/delivery-views.js';
 import { formatFen } from '../platform/money/money.js';
@@ -47,6 +48,14 @@ export class SettlementStream {
     return this.tail;
   }
 
+  /** Calls a deposit's close job closed (`since`: when the job began), to their member. */
+  afterCallsClosed(memberId: string, since: Date): void {
+    void this.repo
+      .closedCallsOf(this.tx.root, memberId, since)
+      .then((calls) => this.publisher.publish(calls.map(marginCallEvent)))
+      .catch((err: Error) => this.logger.warn({ err: err.message, memberId }, 'margin-call events not published; the database has them'));
+  }
+
   private async events(runId: string): Promise<StreamEvent[]> {
     const run = await this.repo.run(this.tx.root, runId);
     if (!run || run.status !== 'COMPLETED') return [];
@@ -83,22 +92,25 @@ export class SettlementStream {
       for (const s of series)
         for (const o of await this.repo.obligations(this.tx.root, s.id))
           events.push({ channel: 'obligations', series: s.code, memberIds: [o.buyerId, o.sellerId], data: obligationView(o, s.code) });
-    for (const c of calls)
-      events.push({
-        channel: 'margin-calls',
-        memberIds: [c.memberId],
-        data: {
-          id: c.id,
-          memberId: c.memberId,
-          runId: c.runId,
-          businessDate: isoDate(c.businessDate),
-          amount: formatFen(c.amountFen),
-          currency: 'CNY',
-          dueAt: c.dueAt.toISOString(),
-          status: c.status,
-          closedAt: c.closedAt?.toISOString() ?? null,
-        },
-      });
+    for (const c of calls) events.push(marginCallEvent(c));
     return events;
   }
+}
+
+function marginCallEvent(c: MarginCall): StreamEvent {
+  return {
+    channel: 'margin-calls',
+    memberIds: [c.memberId],
+    data: {
+      id: c.id,
+      memberId: c.memberId,
+      runId: c.runId,
+      businessDate: isoDate(c.businessDate),
+      amount: formatFen(c.amountFen),
+      currency: 'CNY',
+      dueAt: c.dueAt.toISOString(),
+      status: c.status,
+      closedAt: c.closedAt?.toISOString() ?? null,
+    },
+  };
 }

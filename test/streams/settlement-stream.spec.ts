@@ -67,5 +67,13 @@ describe('streams: settlement publishes after its run commits', () => {
     });
     await new Promise((r) => setTimeout(r, 200));
     expect(ec.messages.filter((m) => m.type === 'event')).toEqual([]);
+
+    // A deposit that covers the call closes it in the worker; the member sees it CLOSED.
+    await fund(t, d, '10.00');
+    expect(await dc.next((m) => m.type === 'event' && m.seq === 3, 15_000)).toMatchObject({
+      channel: 'margin-calls',
+      data: { memberId: d.id, status: 'CLOSED' },
+    });
+    expect(ec.messages.filter((m) => m.type === 'event')).toEqual([]);
   });
 });
