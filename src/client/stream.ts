@@ -194,7 +194,18 @@ export function applyBookMessage(book: LiveBook | undefined, message: StreamMess
     if (l.quantity > 0) side.push({ price: l.price, quantity: l.quantity });
   }
   // Prices are decimal strings with the same scale per series: compare as numbers.
-  next.bids.sort((a, b) => Number(b.price) - Number(a.price));
-  next.asks.sort((a, b) => Number(a.price) - Number(b.price));
+  next.bids.sort((a, b) => compareFen(b.price, a.price));
+  next.asks.sort((a, b) => compareFen(a.price, b.price));
   return next;
+}
+
+/** Orders two decimal CNY prices ("4.20") by their integer fen, never through a float. */
+function compareFen(a: string, b: string): number {
+  const fen = (p: string) => {
+    const [whole, decimals = ''] = p.split('.');
+    return BigInt(whole) * 100n + BigInt(decimals.padEnd(2, '0'));
+  };
+  const x = fen(a);
+  const y = fen(b);
+  return x === y ? 0 : x < y ? -1 : 1;
 }

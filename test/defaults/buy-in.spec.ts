@@ -1,3 +1,4 @@
+import { parseAmount } from '../../src/platform/money/money.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClearingUser, expectProblem } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
@@ -122,8 +123,8 @@ describe('physical buy-in: a seller goes dark mid-window, a standby operator del
     expect(res.body.substitutes).toHaveLength(1);
     const [sub] = res.body.substitutes;
     expect(sub).toMatchObject({ sellerId: op1.id, tokens: Number(moved) });
-    expect(BigInt(Math.round(Number(sub.notional) * 100))).toBe(movedFen);
-    expect(BigInt(Math.round(Number(sub.premium) * 100))).toBe(premiumFen);
+    expect(parseAmount(sub.notional)).toBe(movedFen);
+    expect(parseAmount(sub.premium)).toBe(premiumFen);
     expectProblem(await t.clearing.post(`/v1/obligations/${original.id}/buy-in`, {}), 409, 'BUY_IN_NOT_POSSIBLE');
     // The premium moved from the seller to the standby operator; the buyer's cash did not move.
     expect(await cashFen(op0.id)).toBe(op0Before + keptFen - premiumFen);
