@@ -5,6 +5,7 @@ import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import {
   closeWindow,
   expire,
+  expiredMarket,
   physicalMarket,
   startAgent,
   submitJob,
@@ -26,22 +27,21 @@ describe('physical buy-in: a seller goes dark mid-window, a standby operator del
   const job = async (id: string) => (await m.buyers[0].client.get<JobView>(`/v1/delivery/jobs/${id}`)).body;
 
   beforeAll(async () => {
-    t = await startTestApp({
-      env: {
+    ({ t, m } = await expiredMarket(
+      {
         HEARTBEAT_INTERVAL_MS: '300',
         DELIVERY_STALE_MS: '1000',
         DELIVERY_REAP_MS: '100',
         DELIVERY_LEASE_MS: '3000',
         LOG_LEVEL: 'error',
       },
-    });
-    m = await physicalMarket(t, {
-      operators: 2,
-      nodesPerOperator: 1,
-      buyers: 1,
-      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
-    });
-    await expire(t, m);
+      {
+        operators: 2,
+        nodesPerOperator: 1,
+        buyers: 1,
+        trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+      },
+    ));
   });
   afterAll(async () => {
     for (const a of agents) a.child.kill('SIGKILL');

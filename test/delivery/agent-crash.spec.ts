@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { expire, physicalMarket, startAgent, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { expiredMarket, startAgent, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { assertBuilt, type Spawned } from '../harness/processes.js';
-import { startTestApp, type TestApp } from '../harness/test-app.js';
+import type { TestApp } from '../harness/test-app.js';
 
 describe('kill -9 of an agent holding leases', () => {
   let t: TestApp;
@@ -11,14 +11,15 @@ describe('kill -9 of an agent holding leases', () => {
 
   beforeAll(async () => {
     assertBuilt();
-    t = await startTestApp({ env: { DELIVERY_LEASE_MS: '1500', DELIVERY_REAP_MS: '100', HEARTBEAT_INTERVAL_MS: '500' } });
-    m = await physicalMarket(t, {
-      operators: 1,
-      nodesPerOperator: 2,
-      buyers: 1,
-      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
-    });
-    await expire(t, m);
+    ({ t, m } = await expiredMarket(
+      { DELIVERY_LEASE_MS: '1500', DELIVERY_REAP_MS: '100', HEARTBEAT_INTERVAL_MS: '500' },
+      {
+        operators: 1,
+        nodesPerOperator: 2,
+        buyers: 1,
+        trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+      },
+    ));
   });
   afterAll(async () => {
     for (const a of agents) a.child.kill('SIGKILL');

@@ -7,7 +7,7 @@ import { createMember, type TestMember } from './factories.js';
 import { createProduct, fund, order } from './market-factories.js';
 import { ROOT, childEnv, spawnNode, type Spawned } from './processes.js';
 import { waitForRun, type RunView } from './settlement-helpers.js';
-import type { TestApp } from './test-app.js';
+import { startTestApp, type TestApp } from './test-app.js';
 
 export const AGENT = `${ROOT}/dist/agent/main.js`;
 const MINUTE = 60_000;
@@ -246,4 +246,15 @@ export async function fakeInferenceServer(): Promise<{ url: string; requests: ()
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
   return { url: `http://127.0.0.1:${port}`, requests: () => count, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/**
+ * A test app with `env` and a physical market already expired into delivery (obligations open):
+ * the starting point of every delivery spec that runs agents.
+ */
+export async function expiredMarket(env: NodeJS.ProcessEnv, spec: MarketSpec): Promise<{ t: TestApp; m: PhysicalMarket }> {
+  const t = await startTestApp({ env });
+  const m = await physicalMarket(t, spec);
+  await expire(t, m);
+  return { t, m };
 }

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
-import { expire, physicalMarket, startAgent, submitJob, waitFor, type JobView, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { expiredMarket, startAgent, submitJob, waitFor, type JobView, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import type { Spawned } from '../harness/processes.js';
-import { startTestApp, type TestApp } from '../harness/test-app.js';
+import type { TestApp } from '../harness/test-app.js';
 
 /**
  * SPEC §6.2 with §6.4: a suspended operator's agent is refused at once, the jobs it held go back
@@ -16,22 +16,21 @@ describe("a suspended operator's jobs complete elsewhere", () => {
   const job = async (id: string) => (await m.buyers[0].client.get<JobView>(`/v1/delivery/jobs/${id}`)).body;
 
   beforeAll(async () => {
-    t = await startTestApp({
-      env: {
+    ({ t, m } = await expiredMarket(
+      {
         HEARTBEAT_INTERVAL_MS: '300',
         DELIVERY_STALE_MS: '1000',
         DELIVERY_REAP_MS: '100',
         DELIVERY_LEASE_MS: '3000',
         LOG_LEVEL: 'error',
       },
-    });
-    m = await physicalMarket(t, {
-      operators: 2,
-      nodesPerOperator: 1,
-      buyers: 1,
-      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
-    });
-    await expire(t, m);
+      {
+        operators: 2,
+        nodesPerOperator: 1,
+        buyers: 1,
+        trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+      },
+    ));
   });
   afterAll(async () => {
     for (const a of agents) a.child.kill('SIGKILL');
