@@ -9,6 +9,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Queue, Worker } from 'bullmq';
 import pg from 'pg';
+import { simulatedOutput } from '../src/agent/inference/simulated.js';
+import { countCompletionTokens, countPromptTokens } from '../src/delivery/counting/chat-template.js';
+import { loadTokenizer, tokenizerFor } from '../src/delivery/counting/tokenizers.js';
 import { CHUNK } from '../src/delivery/node-queues.js';
 import {
   freePort,
@@ -18,6 +21,7 @@ import {
   progress,
   rowStart,
   rssPeak,
+  cpuSeconds,
   scratchDatabase,
   startServer,
   writeResults,
@@ -327,6 +331,7 @@ async function main(): Promise<void> {
     const perJobRaws: number[] = [];
     const latencies: number[] = [];
     const peaks: number[] = [];
+    const cpuPerJobUs: number[] = [];
     let failedJobs = 0;
     const started = await rowStart();
     for (let rep = 1; rep <= REPS; rep++) {
@@ -341,6 +346,7 @@ async function main(): Promise<void> {
       );
       const { rows: mark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
       const rss = rssPeak(server.pid!);
+      const cpu0 = await cpuSeconds(server.pid!);
       const t0 = performance.now();
       let next = 0;
       const job = (i: number) => ({
@@ -396,6 +402,8 @@ async function main(): Promise<void> {
       const seconds = (performance.now() - t0) / 1000;
       await submitting;
       peaks.push(await rss.stop());
+      // The API process's CPU per job (all its work: HTTP, counting, SQL, queues), whatever else the machine ran.
+      cpuPerJobUs.push((((await cpuSeconds(server.pid!)) - cpu0) * 1e6) / JOBS);
       failedJobs += failed;
       // Only completed jobs count.
       rates.push(completed / seconds);
@@ -420,7 +428,7 @@ async function main(): Promise<void> {
       serverSpanRates.push(JOBS / span[0].s);
       latencies.push(...lat.map((r) => r.ms));
       progress(
-        `rep ${rep}/${REPS}: ${rates.at(-1)!.toFixed(0)} jobs/s end to end seen by the client (${serverSpanRates.at(-1)!.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peaks.at(-1)!.toFixed(0)} MiB`,
+        `rep ${rep}/${REPS}: ${rates.at(-1)!.toFixed(0)} jobs/s end to end seen by the client (${serverSpanRates.at(-1)!.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peaks.at(-1)!.toFixed(0)} MiB, API CPU ${cpuPerJobUs.at(-1)!.toFixed(0)} µs a job`,
       );
     }
     const { rows: checks } = await client0.query<{ usage: string; total: string; released: string }>(
@@ -455,6 +463,18 @@ async function main(): Promise<void> {
       ...(rate / raw < 0.5 ? [`${(rate / raw).toFixed(2)}× < 0.5× like-for-like raw BullMQ`] : []),
       ...(failedJobs > 0 ? [`${failedJobs} jobs FAILED`] : []),
     ];
+    // The per-job cost of the clearing house's counting alone (SPEC §6.1), on the bench's own
+    // prompts and the agents' simulated outputs, in this process after a warm-up.
+    const encoder = await loadTokenizer(tokenizerFor('llm-70b-instruct'));
+    const texts = Array.from({ length: JOBS }, (_, i) => {
+      const messages = [{ role: 'user' as const, content: `bench 1.${i}` }];
+      return { messages, output: simulatedOutput(messages, i, 16) };
+    });
+    let countedTokens = 0;
+    for (const t of texts.slice(0, 500)) countedTokens += countPromptTokens(encoder, t.messages) + countCompletionTokens(encoder, t.output);
+    const c0 = performance.now();
+    for (const t of texts) countedTokens += countPromptTokens(encoder, t.messages) + countCompletionTokens(encoder, t.output);
+    const counting = ((performance.now() - c0) * 1000) / JOBS;
     const meta = {
       ...started,
       peakRssMiB: Math.max(...peaks),
@@ -494,6 +514,7 @@ async function main(): Promise<void> {
       machine: await machine(db.url),
       figures,
       notes: [
+        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 || PROCESSES > 1 ? 'first API process only' : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job`,
         `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete (server timestamps)`,
         `timing: system and like-for-like reference both from the first submission sent by the bench to the first poll (every ${POLL_MS} ms, by the bench process) that sees every job finished — system: count of COMPLETED/FAILED delivery_jobs in Postgres; reference: BullMQ completed+failed counts of its queues. The old server-side span (first createdAt → last finishedAt) gave ${median(serverSpanRates).toFixed(0)} jobs/s (median), for comparison only`,
         `like-for-like reference: ${SUBMITTERS} clients, addBulk of ${PER_REQUEST} jobs cut in entries of ≤ ${CHUNK} (the dispatcher's CHUNK), round-robin over ${AGENTS} queues, each drained by one worker process (bench/raw-worker.ts) taking ${Math.max(1, Math.ceil(AGENT_CONCURRENCY / CHUNK))} entries at once (≈ ${AGENT_CONCURRENCY} jobs, the agents' --concurrency)`,

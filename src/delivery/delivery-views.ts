@@ -28,7 +28,38 @@ export function obligationView(o: DeliveryObligation, seriesCode: string) {
   };
 }
 
-export function jobView(j: DeliveryJob, seriesCode: string, usage: UsageRecord | null) {
+/** The job columns a view shows (all but messages and the decision log's own view). */
+export type JobViewFields = Pick<
+  DeliveryJob,
+  | 'id'
+  | 'obligationId'
+  | 'modelClass'
+  | 'region'
+  | 'maxTokens'
+  | 'status'
+  | 'attempt'
+  | 'nodeId'
+  | 'leaseExpiresAt'
+  | 'failureCode'
+  | 'failureReason'
+  | 'operatorFault'
+  | 'createdAt'
+  | 'dispatchedAt'
+  | 'leasedAt'
+  | 'finishedAt'
+  | 'meteringFlagged'
+  | 'timingFlagged'
+  | 'verification'
+  | 'similarityBp'
+  | 'verifierNodeId'
+  | 'callbackUrl'
+>;
+
+/** The usage columns a job's view shows. */
+export type UsageViewFields = Omit<UsageRecord, 'id' | 'jobId' | 'obligationId' | 'nodeId' | 'operatorId' | 'createdAt'>;
+
+/** A job as /v1/stream's `jobs` channel shows it: its view without the output and the decision log. */
+export function jobEventView(j: JobViewFields, seriesCode: string, usage: UsageViewFields | null) {
   return {
     id: j.id,
     series: seriesCode,
@@ -52,7 +83,6 @@ export function jobView(j: DeliveryJob, seriesCode: string, usage: UsageRecord |
           currency: 'CNY',
         }
       : null,
-    output: j.output,
     timings: {
       createdAt: j.createdAt.toISOString(),
       dispatchedAt: j.dispatchedAt?.toISOString() ?? null,
@@ -82,7 +112,10 @@ export function jobView(j: DeliveryJob, seriesCode: string, usage: UsageRecord |
       ...(j.similarityBp !== null ? { similarityBp: j.similarityBp } : {}),
       ...(j.verifierNodeId ? { verifierNodeId: j.verifierNodeId } : {}),
     },
-    decisions: j.decisions,
     callbackUrl: j.callbackUrl,
   };
+}
+
+export function jobView(j: DeliveryJob, seriesCode: string, usage: UsageRecord | null) {
+  return { ...jobEventView(j, seriesCode, usage), output: j.output, decisions: j.decisions };
 }

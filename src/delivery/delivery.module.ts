@@ -14,6 +14,7 @@ import { DeliveryJobsService } from './delivery-jobs.service.js';
 import { DeliveryReaper } from './delivery-reaper.js';
 import { DeliveryController } from './delivery.controller.js';
 import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
+import { JobEventsRepository } from './job-events.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { ObligationsRepository } from './obligations.repository.js';
 import { WebhooksRepository } from './webhooks.repository.js';
@@ -35,6 +36,7 @@ import { VerificationService } from './verification.service.js';
   providers: [
     DeliveryRepository,
     DeliveryJobsRepository,
+    JobEventsRepository,
     ObligationsRepository,
     WebhooksRepository,
     JobBatchRepository,

@@ -12,13 +12,10 @@ import { dispatchJobId } from './delivery-jobs.service.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
 import { DeliveryRepository, type EligibleNode } from './delivery.repository.js';
 import { JobBatchRepository } from './job-batch.repository.js';
-import type { Dispatched, HotJob } from './job-batch.rows.js';
+import type { DispatchJob, Dispatched } from './job-batch.rows.js';
 import { JobFailures } from './job-failures.js';
 import { NodeQueues, type QueuedJob } from './node-queues.js';
 import { VerificationRepository } from './verification.repository.js';
-
-/** A job as dispatch reads it, with how often it already waited for capacity. */
-type DispatchJob = HotJob & { waits: number; verifiesJobId: string | null };
 
 /**
  * The delivery scheduler: places a QUEUED job on the queue of an eligible node of its obligation's
@@ -105,14 +102,15 @@ export class DispatchService {
     const candidatesOf = new Map<string, (EligibleNode & { operatorId?: string })[]>();
     for (const { job, series } of placeable) {
       const regions = job.region ? [job.region] : series.product.regions;
-      // A verification re-run goes to another operator than the original's seller (SPEC §6.1).
+      // A verification re-run goes to another operator than the original's seller (SPEC §6.1):
+      // re-runs of one seller's jobs share their candidates (one node query per seller, not per re-run).
       const verifies = job.verifiesJobId;
-      const key = `${verifies ? `v:${verifies}` : job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
+      const key = `${verifies ? `v:${job.verifiesSellerId}` : job.sellerId}|${job.modelClass}|${regions.join(',')}|${series.product.minTokensPerSecond}`;
       let candidates = candidatesOf.get(key);
       if (!candidates) {
         const q = { modelClass: job.modelClass, regions, minTokensPerSecond: series.product.minTokensPerSecond };
         candidates = verifies
-          ? await this.verification.verifierNodes(this.tx.statements, { ...q, originalJobId: verifies })
+          ? await this.verification.verifierNodes(this.tx.statements, { ...q, excludeOperatorId: job.verifiesSellerId ?? job.sellerId })
           : await this.repo.eligibleNodes(this.tx.statements, { ...q, sellerId: job.sellerId });
         candidatesOf.set(key, candidates);
       }
@@ -182,13 +180,35 @@ export class DispatchService {
       this.tx.statements,
       later.map((l) => ({ id: l.job.id, decision: l.decision })),
     );
-    const def = JOBS['delivery.dispatch'];
-    await this.queues.get(def.queue).addBulk(
-      later.map((l) => ({
-        name: 'delivery.dispatch',
-        data: { jobId: l.job.id, attempt: l.job.attempt },
-        opts: { ...def.options, jobId: dispatchJobId(l.job.id, l.job.attempt, l.suffix), delay: l.delay },
-      })),
+    // Jobs that go round again with the same delay and suffix go in one delayed dispatch-batch
+    // message (jobs waiting for capacity together are retried together, as they were placed).
+    const groups = new Map<string, typeof later>();
+    for (const l of later) {
+      const key = `${l.delay}|${l.suffix}`;
+      const group = groups.get(key);
+      if (group) group.push(l);
+      else groups.set(key, [l]);
+    }
+    const single = JOBS['delivery.dispatch'];
+    const batch = JOBS['delivery.dispatch-batch'];
+    await this.queues.get(single.queue).addBulk(
+      [...groups.values()].map((g) =>
+        g.length === 1
+          ? {
+              name: 'delivery.dispatch',
+              data: { jobId: g[0].job.id, attempt: g[0].job.attempt },
+              opts: { ...single.options, jobId: dispatchJobId(g[0].job.id, g[0].job.attempt, g[0].suffix), delay: g[0].delay },
+            }
+          : {
+              name: 'delivery.dispatch-batch',
+              data: { jobs: g.map((l) => ({ jobId: l.job.id, attempt: l.job.attempt })) },
+              opts: {
+                ...batch.options,
+                jobId: `dispatch-batch.${dispatchJobId(g[0].job.id, g[0].job.attempt, g[0].suffix)}`,
+                delay: g[0].delay,
+              },
+            },
+      ),
     );
   }
 

@@ -6,8 +6,8 @@ import {
   toObligation,
   type Claim,
   type CompletingJob,
+  type DispatchJob,
   type Dispatched,
-  type HotJob,
   type Metered,
   type NewJob,
   type ObligationDelta,
@@ -133,13 +133,19 @@ export class JobBatchRepository {
    * The jobs of a dispatch batch as they stand (unlocked: the dispatch update re-checks their
    * state), with how often each already waited for capacity (its backoff).
    */
-  async jobsToDispatch(db: RawSql, ids: string[]): Promise<(HotJob & { waits: number; verifiesJobId: string | null })[]> {
+  async jobsToDispatch(db: RawSql, ids: string[]): Promise<DispatchJob[]> {
     const rows = await db.$queryRaw<Row[]>`
       SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
              j."reservedTokens"::text AS "reservedTokens", j."callbackUrl", j."verifiesJobId",
+             (SELECT o."sellerId" FROM delivery_jobs o WHERE o.id = j."verifiesJobId") AS "verifiesSellerId",
              (SELECT count(*) FROM jsonb_array_elements(j.decisions) d WHERE d->>'event' = 'NO_ELIGIBLE_NODE')::int AS waits
       FROM delivery_jobs j WHERE j.id = ANY(${ids}::uuid[])`;
-    return rows.map((r) => ({ ...toHotJob(r), waits: r.waits as number, verifiesJobId: r.verifiesJobId as string | null }));
+    return rows.map((r) => ({
+      ...toHotJob(r),
+      waits: r.waits as number,
+      verifiesJobId: r.verifiesJobId as string | null,
+      verifiesSellerId: r.verifiesSellerId as string | null,
+    }));
   }
 
   /** Jobs going round again later: their decision (when there is one) appended, the last 50 kept, and their progress time moved on. */

@@ -23,6 +23,9 @@ export type HotJob = Pick<
   | 'callbackUrl'
 >;
 
+/** A job as dispatch reads it: how often it already waited for capacity, and for a verification re-run the original's seller (who must not verify it). */
+export type DispatchJob = HotJob & { waits: number; verifiesJobId: string | null; verifiesSellerId: string | null };
+
 /** A job as a completion judges it: what the hot paths read, plus its size, lease and counted prompt. */
 export type CompletingJob = HotJob & Pick<DeliveryJob, 'maxTokens' | 'leasedAt' | 'countedPromptTokens' | 'buyerId' | 'verifiesJobId'>;
 

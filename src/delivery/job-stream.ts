@@ -1,10 +1,10 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ListingCache } from '../markets/listing-cache.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
-import type { JobEvent, StreamEvent } from '../streams/stream-events.js';
+import type { StreamEvent } from '../streams/stream-events.js';
 import { StreamPublisher } from '../streams/stream-publisher.js';
-import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
-import { jobView } from './delivery-views.js';
+import { jobEventView } from './delivery-views.js';
+import { JobEventsRepository } from './job-events.repository.js';
 
 /**
  * Delivery's side of /v1/stream (`jobs`, SPEC §6.6): called with the ids of jobs whose status a
@@ -21,7 +21,7 @@ export class JobStream {
 
   constructor(
     private readonly tx: TransactionRunner,
-    private readonly jobs: DeliveryJobsRepository,
+    private readonly jobs: JobEventsRepository,
     private readonly listings: ListingCache,
     private readonly publisher: StreamPublisher,
   ) {}
@@ -53,17 +53,10 @@ export class JobStream {
   }
 
   private async events(ids: string[]): Promise<StreamEvent[]> {
-    const [rows, usage] = await Promise.all([this.jobs.byIds(this.tx.root, ids), this.jobs.usageOf(this.tx.root, ids)]);
-    const usageByJob = new Map(usage.map((u) => [u.jobId, u]));
     const events: StreamEvent[] = [];
-    for (const job of rows) {
+    for (const { job, usage } of await this.jobs.byIds(this.tx.statements, ids)) {
       const code = (await this.listings.seriesById(job.seriesId))?.code ?? job.seriesId;
-      // The event leaves out the output and the decision log (the job's GET has them).
-      const view: Partial<ReturnType<typeof jobView>> = jobView(job, code, usageByJob.get(job.id) ?? null);
-      delete view.output;
-      delete view.decisions;
-      const data = view as JobEvent;
-      events.push({ channel: 'jobs', series: code, memberIds: [job.buyerId, job.sellerId], data });
+      events.push({ channel: 'jobs', series: code, memberIds: [job.buyerId, job.sellerId], data: jobEventView(job, code, usage) });
     }
     return events;
   }

@@ -135,9 +135,19 @@ export class MeteringService implements OnApplicationShutdown {
     const webhooks: { payload: { jobId: string }; jobId: string }[] = [];
     const reruns: Rerun[] = [];
     /** Verification work goes to worker jobs: creating a re-run (a job selected) or judging one (a re-run completed). */
-    const toVerify: { payload: { jobId: string }; jobId: string }[] = [];
+    const toVerify: string[] = [];
     const toJudge: { payload: { jobId: string }; jobId: string }[] = [];
-    for (const { node, jobId, body } of items) {
+    // The clearing house's count of every output this batch may pay for, asked together: one
+    // counting task off the event loop for the batch (CountingPool), not one wait per job. Reports
+    // on a lease the job does not hold (or replays) are not counted: they are refused or answered below.
+    const counted = await Promise.all(
+      items.map(async ({ jobId, body }) => {
+        const job = jobs.get(jobId);
+        if (!job || job.verifiesJobId || job.status === 'COMPLETED' || job.leaseToken !== body.leaseToken) return undefined;
+        return this.counter.completion((await this.listings.seriesById(job.seriesId))!.product, body.output);
+      }),
+    );
+    for (const [index, { node, jobId, body }] of items.entries()) {
       const existing = jobs.get(jobId);
       if (existing?.status === 'COMPLETED' && existing.leaseToken === body.leaseToken && existing.sellerId === node.operatorId) {
         results.push(fulfilled({ replayed: true, attempt: existing.attempt }));
@@ -174,7 +184,7 @@ export class MeteringService implements OnApplicationShutdown {
       // The clearing house owns the meter (SPEC §6.1): billable tokens come from its own count of
       // the output and of the prompt (counted at submission), completion capped at maxTokens —
       // never from the node's report, which is kept beside the count.
-      const countedCompletion = await this.counter.completion(product, body.output);
+      const countedCompletion = counted[index] ?? (await this.counter.completion(product, body.output));
       const reported = { promptTokens: body.usage.prompt_tokens, completionTokens: body.usage.completion_tokens };
       const usage = verifyUsage({
         // Jobs submitted before the count existed have no counted prompt: their report stands for it.
@@ -229,7 +239,7 @@ export class MeteringService implements OnApplicationShutdown {
         verify: selectedForVerification(jobId, product.verificationBp),
       };
       metered.push(row);
-      if (row.verify) toVerify.push({ payload: { jobId }, jobId: `verification-create.${jobId}` });
+      if (row.verify) toVerify.push(jobId);
       // The next completion of this obligation in the batch meters on from here.
       o.deliveredTokens = m.deliveredAfter;
       o.releasedFen += m.releaseFen;
@@ -268,7 +278,12 @@ export class MeteringService implements OnApplicationShutdown {
       reruns.length > 0 ? this.batches.recordReruns(tx, reruns) : none,
       transfers.length > 0 ? this.ledger.postBatch(tx, transfers) : none,
       this.outbox.enqueueMany(tx, 'delivery.webhook', webhooks),
-      toVerify.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-create', toVerify) : none,
+      // One message creates the batch's re-runs together (one transaction, one dispatch message).
+      toVerify.length > 0
+        ? this.outbox.enqueueMany(tx, 'delivery.verification-create', [
+            { payload: { jobIds: toVerify }, jobId: `verification-create.${toVerify[0]}` },
+          ])
+        : none,
       toJudge.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-judge', toJudge) : none,
       commit(),
     ]);

@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import { AuditRepository } from '../platform/audit/audit.repository.js';
+import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { TcRequest } from '../platform/http/request-context.js';
 
 /**
@@ -13,9 +14,14 @@ import type { TcRequest } from '../platform/http/request-context.js';
  */
 @Injectable()
 export class NodeAudit {
-  constructor(private readonly audit: AuditRepository) {}
+  constructor(
+    private readonly audit: AuditRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
-  record(req: TcRequest, node: NodePrincipal, action: string, target: { type: 'node' | 'delivery-job'; id: string }): Promise<void> {
+  async record(req: TcRequest, node: NodePrincipal, action: string, target: { type: 'node' | 'delivery-job'; id: string }): Promise<void> {
+    // NODE_AUDIT=off exists only for bench:delivery to measure this row's cost; production refuses it.
+    if (!this.config.delivery.auditNodeRequests) return;
     return this.audit.append({
       actorMemberId: node.operatorId,
       role: 'node',

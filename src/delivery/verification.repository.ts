@@ -50,9 +50,11 @@ export class VerificationRepository {
     return rows[0];
   }
 
-  async rerunOf(db: RawSql, originalId: string): Promise<string | undefined> {
-    const rows = await db.$queryRaw<{ id: string }[]>`SELECT id FROM delivery_jobs WHERE "verifiesJobId" = ${originalId}::uuid LIMIT 1`;
-    return rows[0]?.id;
+  /** The jobs among `ids` still PENDING verification, locked (FOR UPDATE) in id order. */
+  async lockPending(tx: RawSql, ids: string[]): Promise<string[]> {
+    const rows = await tx.$queryRaw<{ id: string }[]>`
+      SELECT id FROM delivery_jobs WHERE id = ANY(${ids}::uuid[]) AND verification = 'PENDING' ORDER BY id FOR UPDATE`;
+    return rows.map((r) => r.id);
   }
 
   async rerun(db: RawSql, id: string): Promise<RerunJob | undefined> {
@@ -62,24 +64,30 @@ export class VerificationRepository {
   }
 
   /**
-   * The re-run: the original's messages, maxTokens and model class, on its obligation (so views and
-   * the trace find it) but reserving nothing. Its seller is the original's until dispatch hands it
-   * to the verifying operator.
+   * The re-runs of the originals that have none yet, in one statement: each the original's
+   * messages, maxTokens and model class, on its obligation (so views and the trace find it) but
+   * reserving nothing. Its seller is the original's until dispatch hands it to the verifying
+   * operator. Answers the new re-runs' ids.
    */
-  async insertRerun(tx: RawSql, id: string, o: OriginalJob): Promise<void> {
-    await tx.$executeRaw`
+  async insertReruns(tx: RawSql, originalIds: string[]): Promise<string[]> {
+    const rows = await tx.$queryRaw<{ id: string }[]>`
       INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, messages, "maxTokens", "reservedTokens", "countedPromptTokens", "verifiesJobId")
-      VALUES (${id}::uuid, ${o.buyerId}::uuid, ${o.seriesId}::uuid, ${o.obligationId}::uuid, ${o.sellerId}::uuid, ${o.modelClass}, NULL,
-              ${JSON.stringify(o.messages)}::jsonb, ${o.maxTokens}::int, 0, ${o.countedPromptTokens}::int, ${o.id}::uuid)`;
+      SELECT gen_random_uuid(), o."buyerId", o."seriesId", o."obligationId", o."sellerId", o."modelClass", NULL, o.messages, o."maxTokens", 0, o."countedPromptTokens", o.id
+        FROM delivery_jobs o
+       WHERE o.id = ANY(${originalIds}::uuid[])
+         AND NOT EXISTS (SELECT 1 FROM delivery_jobs r WHERE r."verifiesJobId" = o.id)
+       ORDER BY o.id
+      RETURNING id`;
+    return rows.map((r) => r.id);
   }
 
   /**
    * ONLINE nodes serving the model class in the regions, of any ACTIVE operator but the original
-   * job's seller: the verifier must be someone else.
+   * job's seller (`excludeOperatorId`): the verifier must be someone else.
    */
   async verifierNodes(
     db: RawSql,
-    q: { originalJobId: string; modelClass: string; regions: string[]; minTokensPerSecond: number },
+    q: { excludeOperatorId: string; modelClass: string; regions: string[]; minTokensPerSecond: number },
   ): Promise<(EligibleNode & { operatorId: string })[]> {
     return db.$queryRaw<(EligibleNode & { operatorId: string })[]>`
       SELECT n.id AS "nodeId", n."operatorId", n.region, nm."tokensPerSecond",
@@ -87,7 +95,7 @@ export class VerificationRepository {
       FROM nodes n
       JOIN node_models nm ON nm."nodeId" = n.id AND nm."modelClass" = ${q.modelClass}
       CROSS JOIN LATERAL (SELECT count(*) AS jobs FROM delivery_jobs j WHERE j."nodeId" = n.id AND j.status IN ('DISPATCHED','LEASED')) f
-      WHERE n."operatorId" <> (SELECT "sellerId" FROM delivery_jobs WHERE id = ${q.originalJobId}::uuid)
+      WHERE n."operatorId" <> ${q.excludeOperatorId}::uuid
         AND n.status = 'ONLINE' AND n.region = ANY(${q.regions}::text[])
         AND EXISTS (SELECT 1 FROM members m WHERE m.id = n."operatorId" AND m.status = 'ACTIVE')
       ORDER BY "spareTokensPerSecond" DESC

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { ListingCache } from '../markets/listing-cache.js';
@@ -9,7 +8,6 @@ import type { JobPayloads } from '../platform/queues/job-registry.js';
 import { OutboxService } from '../platform/queues/outbox.service.js';
 import { Clock } from '../platform/time/clock.js';
 import { TokenCounter } from './counting/token-counter.js';
-import { dispatchJobId } from './delivery-jobs.service.js';
 import { billableTokens } from './domain/metering.js';
 import { tokenSimilarityBp } from './domain/similarity.js';
 import { valueAtObligationPrice, verdict, verificationPenaltyFen } from './domain/verification.js';
@@ -45,19 +43,24 @@ export class VerificationService {
   ) {}
 
   @JobHandler('delivery.verification-create')
-  async create({ jobId }: JobPayloads['delivery.verification-create']): Promise<string> {
-    const outcome = await this.tx.run(async (tx) => {
-      const original = await this.repo.lockOriginal(tx, jobId);
-      if (!original || original.verification !== 'PENDING') return 'not-pending';
-      const existing = await this.repo.rerunOf(tx, jobId);
-      if (existing) return `exists:${existing}`;
-      const id = randomUUID();
-      await this.repo.insertRerun(tx, id, original);
-      await this.outbox.enqueue(tx, 'delivery.dispatch', { jobId: id, attempt: 0 }, { jobId: dispatchJobId(id, 0) });
-      return `created:${id}`;
+  async create({ jobIds }: JobPayloads['delivery.verification-create']): Promise<string> {
+    const created = await this.tx.run(async (tx) => {
+      // Locked first, then the re-runs inserted for those still without one: a second delivery of
+      // this message (or a judge racing it) waits on the lock and then sees the re-runs.
+      const pending = await this.repo.lockPending(tx, jobIds);
+      if (pending.length === 0) return [];
+      const ids = await this.repo.insertReruns(tx, pending);
+      if (ids.length > 0)
+        await this.outbox.enqueue(
+          tx,
+          'delivery.dispatch-batch',
+          { jobs: ids.map((id) => ({ jobId: id, attempt: 0 })) },
+          { jobId: `dispatch-batch.${ids[0]}` },
+        );
+      return ids;
     });
-    this.outbox.poke();
-    return outcome;
+    if (created.length > 0) this.outbox.poke();
+    return `created ${created.length} of ${jobIds.length}`;
   }
 
   @JobHandler('delivery.verification-judge')

@@ -1,4 +1,4 @@
-import type { jobView, obligationView } from '../delivery/delivery-views.js';
+import type { jobEventView, obligationView } from '../delivery/delivery-views.js';
 import type { SeriesStatus } from '../generated/prisma/enums.js';
 import type { orderView } from '../markets/market-data.service.js';
 import type { Principal } from '../platform/http/request-context.js';
@@ -51,7 +51,7 @@ export type SeriesEvent =
   | { kind: 'settlement-price'; businessDate: string; price: string; currency: 'CNY'; method?: string; final?: boolean };
 
 export type OrderEvent = ReturnType<typeof orderView>;
-export type JobEvent = Omit<ReturnType<typeof jobView>, 'output' | 'decisions'>;
+export type JobEvent = ReturnType<typeof jobEventView>;
 export type ObligationEvent = ReturnType<typeof obligationView>;
 export interface MarginCallEvent {
   id: string;

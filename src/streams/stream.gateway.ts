@@ -66,7 +66,10 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
       if (connectedBefore) for (const conn of this.connections) conn.resnapshot();
       connectedBefore = true;
     });
-    subscriber.on('message', (_channel: string, payload: string) => this.hub.deliver(decodeEvents(payload)));
+    subscriber.on('message', (_channel: string, payload: string) => {
+      // Every copy receives every event; one with no subscriber has nothing to decode it for.
+      if (this.hub.size > 0) this.hub.deliver(decodeEvents(payload));
+    });
     let waited: NodeJS.Timeout | undefined;
     await Promise.race([
       subscriber.subscribe(redisChannel(this.config.queuePrefix)),

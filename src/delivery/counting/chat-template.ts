@@ -12,9 +12,35 @@ import type { Encoder } from './tokenizers.js';
 export const FRAMING_TOKENS_PER_MESSAGE = 3;
 export const REPLY_PRIMER_TOKENS = 3;
 
-export function countPromptTokens(encoder: Encoder, messages: readonly { role: string; content: string }[]): number {
+/** A chat message as counting reads it. */
+export interface ChatMessageLike {
+  role: string;
+  content: string;
+}
+
+export function countPromptTokens(encoder: Encoder, messages: readonly ChatMessageLike[]): number {
   let n = REPLY_PRIMER_TOKENS;
-  for (const m of messages) n += encoder.encode(m.role).length + encoder.encode(m.content).length + FRAMING_TOKENS_PER_MESSAGE;
+  for (const m of messages) n += roleTokens(encoder, m.role) + encoder.encode(m.content).length + FRAMING_TOKENS_PER_MESSAGE;
+  return n;
+}
+
+/**
+ * A role's token count, remembered per encoder: roles are a handful of short strings (system,
+ * user, assistant, tool), and encoding one costs a call's fixed overhead (~10 µs) every message.
+ * Exact — the count of a string never changes; roles longer than a role name are not remembered.
+ */
+const roleCounts = new WeakMap<Encoder, Map<string, number>>();
+const MAX_REMEMBERED_ROLE = 32;
+const MAX_REMEMBERED_ROLES = 64;
+
+function roleTokens(encoder: Encoder, role: string): number {
+  let counts = roleCounts.get(encoder);
+  if (!counts) roleCounts.set(encoder, (counts = new Map()));
+  let n = counts.get(role);
+  if (n === undefined) {
+    n = encoder.encode(role).length;
+    if (role.length <= MAX_REMEMBERED_ROLE && counts.size < MAX_REMEMBERED_ROLES) counts.set(role, n);
+  }
   return n;
 }
 

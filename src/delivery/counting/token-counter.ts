@@ -1,6 +1,7 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
-import { countCompletionTokens, countPromptTokens } from './chat-template.js';
+import type { ChatMessageLike } from './chat-template.js';
+import { CountingPool } from './counting-pool.js';
 import { loadTokenizer, tokenizerFor, type Encoder, type TokenizerName } from './tokenizers.js';
 
 /** What the counter needs of a product: its model class and the tokenizer it may pin. */
@@ -10,25 +11,35 @@ export interface CountingTerms {
 }
 
 /**
- * The clearing house's own token count (SPEC §6.1). Tokenizers load once per process; the API
- * loads the ones of its configured model classes at start-up, so the first completion does not
- * pay 0.2–0.8 s of loading. Counting runs on the event loop: measured at ~0.4 µs a token of
- * output, it stays below the rest of a completion's cost (see the README's Metering section).
+ * The clearing house's own token count (SPEC §6.1). Prompts and outputs are counted on a worker
+ * thread (CountingPool; COUNTING_THREADS, 0 = on the event loop), a batch's counts in one task;
+ * the API loads its model classes' tokenizers there at start-up, so the first completion does not
+ * pay 0.2–0.8 s of loading. Verification's judge compares token ids and encodes on this thread.
  */
 @Injectable()
-export class TokenCounter implements OnApplicationBootstrap {
+export class TokenCounter implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(TokenCounter.name);
   private readonly ready = new Map<TokenizerName, Encoder>();
+  readonly pool: CountingPool;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.pool = new CountingPool(config.delivery.countingThreads);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     // Tests load a tokenizer when their first job needs it rather than every app paying ~1 s.
     if (this.config.role === 'worker' || this.config.env === 'test') return;
     const started = performance.now();
     const names = [...new Set(this.config.modelClasses.map((c) => tokenizerFor(c)))];
-    await Promise.all(names.map((n) => this.encoder(n)));
-    this.logger.log({ tokenizers: names, ms: Math.round(performance.now() - started) }, 'tokenizers loaded');
+    await Promise.all(names.map((n) => this.pool.preload(n)));
+    this.logger.log(
+      { tokenizers: names, ms: Math.round(performance.now() - started), thread: this.pool.threaded },
+      this.pool.threaded ? 'tokenizers loaded in the counting thread' : 'tokenizers loaded',
+    );
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.pool.close();
   }
 
   tokenizerOf(terms: CountingTerms): TokenizerName {
@@ -44,17 +55,11 @@ export class TokenCounter implements OnApplicationBootstrap {
     return e;
   }
 
-  async prompt(terms: CountingTerms, messages: readonly { role: string; content: string }[]): Promise<number> {
-    return countPromptTokens(await this.encoder(this.tokenizerOf(terms)), messages);
+  prompt(terms: CountingTerms, messages: readonly ChatMessageLike[]): Promise<number> {
+    return this.pool.prompt(this.tokenizerOf(terms), messages);
   }
 
-  /** Synchronous once the product's tokenizer is loaded (it is, after start-up or a first prompt count). */
-  completionNow(terms: CountingTerms, output: string): number | undefined {
-    const e = this.ready.get(this.tokenizerOf(terms));
-    return e ? countCompletionTokens(e, output) : undefined;
-  }
-
-  async completion(terms: CountingTerms, output: string): Promise<number> {
-    return countCompletionTokens(await this.encoder(this.tokenizerOf(terms)), output);
+  completion(terms: CountingTerms, output: string): Promise<number> {
+    return this.pool.completion(this.tokenizerOf(terms), output);
   }
 }

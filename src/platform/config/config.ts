@@ -112,6 +112,10 @@ const envSchema = z.object({
   DELIVERY_MAX_TOKENS: intIn(1, 1_000_000, 32_768),
   WEBHOOK_TIMEOUT_MS: intIn(100, 60_000, 5_000),
   METERING_MAX_TOKENS_PER_SECOND: intIn(1, 100_000_000, 20_000),
+  /** `off` only to measure what auditing node requests costs (bench:delivery); refused in production. */
+  NODE_AUDIT: z.enum(['on', 'off']).default('on'),
+  /** Worker threads that count tokens (SPEC §6.1); 0 counts on the event loop. */
+  COUNTING_THREADS: intIn(0, 16, 1),
   /** Hosts a callbackUrl may name over plain http and inside addresses (tests, development). */
   WEBHOOK_ALLOW_HOSTS: z
     .string()
@@ -222,6 +226,10 @@ export type AppConfig = Readonly<{
     webhookTimeoutMs: number;
     /** No single job decodes faster: a reported duration below counted tokens at this rate is impossible. */
     maxPlausibleTokensPerSecond: number;
+    /** Node leases, completions and failures in the audit trail (SPEC §6.2); false only when measuring its cost. */
+    auditNodeRequests: boolean;
+    /** Worker threads counting prompts and outputs (0: on the event loop). */
+    countingThreads: number;
   };
   webhooks: { allowHosts: readonly string[]; retryDelayMs: number; maxResponseBytes: number };
   /** Withdrawals above this (fen) need a second person's approval. */
@@ -269,6 +277,8 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  if (e.NODE_AUDIT === 'off' && e.NODE_ENV === 'production')
+    throw new ConfigError(['NODE_AUDIT: off is for measuring its cost and is refused with NODE_ENV=production']);
   const cluster = e.REDIS_CLUSTER_NODES?.map((hp) => {
     const at = hp.lastIndexOf(':');
     return { host: hp.slice(0, at), port: Number(hp.slice(at + 1)) };
@@ -320,6 +330,8 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       maxTokens: e.DELIVERY_MAX_TOKENS,
       webhookTimeoutMs: e.WEBHOOK_TIMEOUT_MS,
       maxPlausibleTokensPerSecond: e.METERING_MAX_TOKENS_PER_SECOND,
+      auditNodeRequests: e.NODE_AUDIT === 'on',
+      countingThreads: e.COUNTING_THREADS,
     },
     webhooks: {
       allowHosts: e.WEBHOOK_ALLOW_HOSTS,

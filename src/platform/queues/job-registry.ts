@@ -36,8 +36,8 @@ export interface JobPayloads {
   'delivery.return-leases': { operatorId: string };
   /** POSTs a finished job's result to the buyer's callback URL, signed. */
   'delivery.webhook': { jobId: string };
-  /** A completed job selected for verification: inserts its re-run (SPEC §6.1) and sends it to dispatch. */
-  'delivery.verification-create': { jobId: string };
+  /** A completion batch's jobs selected for verification: inserts their re-runs (SPEC §6.1) and sends them to dispatch together. */
+  'delivery.verification-create': { jobIds: string[] };
   /** A verification re-run completed: compares the outputs, pays the verifier, and on a failure penalises the original's seller. */
   'delivery.verification-judge': { jobId: string };
   /** At the end-of-day cut-off: fixes every token index for the business date that just ended (idempotent). */
