@@ -1047,6 +1047,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reconciliation/archives": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["MonthArchiveController_archive"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reconciliation/archives/{month}/check": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["MonthArchiveController_check"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reconciliation/breaks": {
         parameters: {
             query?: never;
@@ -1408,6 +1440,13 @@ export interface components {
         ApproveAdjustmentDto: {
             /** @description payloadHash of the adjustment as reviewed */
             payloadHash: string;
+        };
+        ArchiveMonthDto: {
+            /**
+             * @description a UTC month that has ended, the oldest still live
+             * @example 2026-10
+             */
+            month: string;
         };
         BalancesView: {
             /** @example 100.00 */
@@ -3816,6 +3855,46 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    MonthArchiveController_archive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ArchiveMonthDto"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    MonthArchiveController_check: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                month: string;
+            };
             cookie?: never;
         };
         requestBody?: never;

@@ -114,14 +114,21 @@ export class LedgerRepository {
         JOIN ledger_accounts c ON c.code = t.credit_code
         WHERE (SELECT count(*) FROM locked) >= 0
       ),
+      -- transfers is partitioned by month, so its keys are unique in transfer_keys: a key already
+      -- there (any month, archived or not) is a replay and posts nothing.
+      claimed AS (
+        INSERT INTO transfer_keys ("idempotencyKey", "transferId", "createdAt")
+        SELECT key, gen_random_uuid(), now() FROM input ORDER BY n
+        ON CONFLICT ("idempotencyKey") DO NOTHING
+        RETURNING "idempotencyKey", "transferId", "createdAt"
+      ),
       ins AS (
-        INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate",
+        INSERT INTO transfers (id, "createdAt", "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate",
                                "settlementRunId", "tradeId", "obligationId", "jobId", "withdrawalId", reference)
-        SELECT gen_random_uuid(), key, debit, credit, amount, kind::"TransferKind", bdate, run, trade, obligation, job, withdrawal, reference
-        FROM input
+        SELECT k."transferId", k."createdAt", key, debit, credit, amount, kind::"TransferKind", bdate, run, trade, obligation, job, withdrawal, reference
+        FROM input JOIN claimed k ON k."idempotencyKey" = input.key
         -- Transfers take their sequence numbers in the order they were asked for.
         ORDER BY n
-        ON CONFLICT ("idempotencyKey") DO NOTHING
         RETURNING "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen"
       ),
       moves AS (
@@ -157,8 +164,10 @@ export class LedgerRepository {
     const rows = await db.$queryRaw<TransferRow[]>`
       SELECT t.id, t.seq::text AS seq, t."idempotencyKey", d.code AS debit, c.code AS credit, t."amountFen"::text AS "amountFen", t.kind, t."businessDate"::text AS "businessDate",
              t."settlementRunId", t."tradeId", t."obligationId", t."jobId", t."withdrawalId", t.reference, t."createdAt"
-      FROM transfers t JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
-      WHERE t."idempotencyKey" = ANY(${keys}::text[])
+      -- By the key table: transfers has no index on the key; (id, createdAt) finds the partition.
+      FROM transfer_keys k JOIN transfers t ON t.id = k."transferId" AND t."createdAt" = k."createdAt"
+      JOIN ledger_accounts d ON d.id = t."debitAccountId" JOIN ledger_accounts c ON c.id = t."creditAccountId"
+      WHERE k."idempotencyKey" = ANY(${keys}::text[])
       ORDER BY t.seq`;
     return rows.map(toPosted);
   }

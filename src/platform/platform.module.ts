@@ -21,6 +21,8 @@ import { validationPipe } from './http/validation.js';
 import { IdempotencyPurgeHandler } from './idempotency/idempotency-purge.handler.js';
 import { IdempotencyInterceptor } from './idempotency/idempotency.interceptor.js';
 import { IdempotencyRepository } from './idempotency/idempotency.repository.js';
+import { PartitionsAheadHandler } from './partitions/partitions-ahead.handler.js';
+import { PartitionsRepository } from './partitions/partitions.repository.js';
 import { MetricsController } from './metrics/metrics.controller.js';
 import { Metrics } from './metrics/metrics.js';
 import { PrismaService } from './prisma/prisma.service.js';
@@ -44,6 +46,7 @@ const shared = [
   TransactionRunner,
   ApiKeyRepository,
   IdempotencyRepository,
+  PartitionsRepository,
   AuditRepository,
   AuditRecorder,
   OutboxRepository,
@@ -109,6 +112,7 @@ export class PlatformModule {
         HealthRepository,
         WorkerHost,
         IdempotencyPurgeHandler,
+        PartitionsAheadHandler,
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_GUARD, useClass: ThrottlerGuard },
         // Audit wraps idempotency: a replay is not a new state change and is not audited again.

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { Prisma } from '../generated/prisma/client.js';
 import { formatFen } from '../platform/money/money.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
 import { bankStatement, defaultFund, indexChain } from './ccp-checks.repository.js';
@@ -34,6 +35,8 @@ async function balanceDrift(db: Db): Promise<CheckResult> {
     WITH moves AS (
       SELECT "creditAccountId" AS account, "amountFen" AS delta FROM transfers
       UNION ALL SELECT "debitAccountId", -"amountFen" FROM transfers
+      -- Archived months: what their transfers moved, recorded when they were archived.
+      UNION ALL SELECT key, amount FROM archived_totals WHERE scope = 'ACCOUNT_NET_FEN'
     ), sums AS (SELECT account, sum(delta)::bigint AS total FROM moves GROUP BY account)
     SELECT a.code, a."memberId", a."balanceFen" AS balance, COALESCE(s.total, 0)::bigint AS recomputed
     FROM ledger_accounts a LEFT JOIN sums s ON s.account = a.id
@@ -90,7 +93,11 @@ async function positionDrift(db: Db): Promise<CheckResult> {
 async function deliveredTokens(db: Db): Promise<CheckResult> {
   const rows = await db.$queryRaw<{ id: string; buyerId: string; delivered: bigint; metered: bigint }[]>`
     SELECT o.id, o."buyerId", o."deliveredTokens" AS delivered, COALESCE(u.total, 0)::bigint AS metered
-    FROM delivery_obligations o LEFT JOIN (SELECT "obligationId", sum("creditedTokens") AS total FROM usage_records GROUP BY "obligationId") u ON u."obligationId" = o.id
+    FROM delivery_obligations o LEFT JOIN (
+      SELECT "obligationId", sum(tokens) AS total FROM (
+        SELECT "obligationId", "creditedTokens" AS tokens FROM usage_records
+        UNION ALL SELECT key, amount FROM archived_totals WHERE scope = 'OBLIGATION_CREDITED_TOKENS') c
+      GROUP BY "obligationId") u ON u."obligationId" = o.id
     WHERE o."deliveredTokens" <> COALESCE(u.total, 0)`;
   const [{ n }] = await db.$queryRaw<
     { n: bigint }[]
@@ -120,7 +127,10 @@ async function escrow(db: Db): Promise<CheckResult> {
     WITH moved AS (
       SELECT "obligationId",
              sum(CASE WHEN kind = 'ESCROW_FUND' THEN "amountFen" WHEN kind IN ('ESCROW_RELEASE', 'ESCROW_REFUND') THEN -"amountFen" ELSE 0 END)::bigint AS held
-      FROM transfers WHERE "obligationId" IS NOT NULL GROUP BY "obligationId"
+      FROM (SELECT "obligationId", kind::text AS kind, "amountFen" FROM transfers WHERE "obligationId" IS NOT NULL
+            -- Archived months' escrow moves, net, as one ESCROW_FUND each.
+            UNION ALL SELECT key, 'ESCROW_FUND', amount FROM archived_totals WHERE scope = 'OBLIGATION_HELD_FEN') t
+      GROUP BY "obligationId"
     )
     SELECT o.id, o."buyerId", (o."notionalFen" - o."releasedFen" - o."refundedFen")::bigint AS recorded, COALESCE(m.held, 0)::bigint AS ledger
     FROM delivery_obligations o LEFT JOIN moved m ON m."obligationId" = o.id
@@ -161,6 +171,12 @@ async function escrow(db: Db): Promise<CheckResult> {
   };
 }
 
+// Jobs whose usage record is in an archived month (its key stays in usage_keys): the archive
+// check covers them, not this one.
+const ARCHIVED_USAGE_JOBS = Prisma.sql`
+  SELECT k."jobId" FROM usage_keys k JOIN archived_months a
+    ON k."createdAt" >= (a.month::timestamp AT TIME ZONE 'UTC') AND k."createdAt" < ((a.month + interval '1 month') AT TIME ZONE 'UTC')`;
+
 /** What agents reported (usage records) against what the scheduler recorded (jobs). */
 async function usageVsScheduler(db: Db): Promise<CheckResult> {
   const rows = await db.$queryRaw<{ jobId: string; buyerId: string | null; status: string | null; usage: boolean; problem: string }[]>`
@@ -172,7 +188,8 @@ async function usageVsScheduler(db: Db): Promise<CheckResult> {
         WHEN u."obligationId" <> j."obligationId" THEN 'usage record on another obligation'
         ELSE 'usage record from another operator'
       END AS problem
-    FROM (SELECT * FROM delivery_jobs WHERE (status = 'COMPLETED' AND "verifiesJobId" IS NULL) OR id IN (SELECT "jobId" FROM usage_records)) j
+    FROM (SELECT * FROM delivery_jobs WHERE (status = 'COMPLETED' AND "verifiesJobId" IS NULL AND id NOT IN (${ARCHIVED_USAGE_JOBS}))
+                                          OR id IN (SELECT "jobId" FROM usage_records)) j
     FULL JOIN usage_records u ON u."jobId" = j.id
     WHERE j.id IS NULL OR u.id IS NULL OR j.status <> 'COMPLETED' OR u."obligationId" <> j."obligationId" OR u."operatorId" <> j."sellerId"`;
   const [{ n }] = await db.$queryRaw<

@@ -180,8 +180,11 @@ export function sealedObligations(
   limit: number,
 ): Promise<{ id: string; sellerId: string; traceHash: string }[]> {
   return db.$queryRaw`
-    SELECT id, "sellerId", "traceHash" FROM delivery_obligations
+    SELECT id, "sellerId", "traceHash" FROM delivery_obligations o
     WHERE status = 'CLOSED' AND "traceHash" IS NOT NULL AND (${afterId}::uuid IS NULL OR id > ${afterId}::uuid)
+      -- A trace with rows in an archived month was checked before the month was archived (only a
+      -- reconciled month is); the live tables alone no longer hold it.
+      AND NOT EXISTS (SELECT 1 FROM archived_totals a WHERE a.key = o.id AND a.scope IN ('OBLIGATION_HELD_FEN', 'OBLIGATION_CREDITED_TOKENS'))
     ORDER BY id LIMIT ${limit}`;
 }
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { PRISMA_DIR, applyMigrations, diffMigrationsToSchema } from '../../src/platform/prisma/migrator.js';
+import { PARTITIONED_KEY_DRIFT, withoutPartitionedKeyDrift } from '../../src/platform/prisma/partitioned-drift.js';
 import { createTestDatabase } from '../harness/databases.js';
 
 describe('migrations (WASM schema engine, no binary)', () => {
@@ -17,6 +18,26 @@ describe('migrations (WASM schema engine, no binary)', () => {
     const changed = schema.replace('model Member {', 'model Member {\n  nickname String?');
     const drift = await diffMigrationsToSchema(admin(), changed);
     expect(drift).toMatch(/ALTER TABLE "members" ADD COLUMN\s+"nickname" TEXT/);
+  });
+
+  it("accepts exactly the partitioned tables' key differences: other drift on those tables still fails", async () => {
+    const schema = await readFile(join(PRISMA_DIR, 'schema.prisma'), 'utf8');
+    const changed = schema.replace('  @@index([settlementRunId])\n', '  @@index([settlementRunId])\n  @@index([kind])\n');
+    expect(changed).not.toBe(schema);
+    const drift = await diffMigrationsToSchema(admin(), changed);
+    expect(drift).toMatch(/CREATE INDEX "transfers_kind_idx" ON "transfers"\("kind"\)/);
+    expect(drift).not.toMatch(/transfers_pkey|transfers_idempotencyKey_key/);
+    // The filter drops only those statements, whole, and keeps anything else beside them.
+    const script = [
+      ...PARTITIONED_KEY_DRIFT.map((s) => `-- Accepted\n${s}`),
+      '-- DropIndex\nDROP INDEX "transfers_settlementRunId_idx";',
+    ].join('\n\n');
+    expect(withoutPartitionedKeyDrift(script).trim()).toBe('-- DropIndex\nDROP INDEX "transfers_settlementRunId_idx";');
+    expect(
+      withoutPartitionedKeyDrift(
+        '-- AlterTable\nALTER TABLE "transfers" DROP CONSTRAINT "transfers_pkey",\nADD CONSTRAINT "transfers_pkey" PRIMARY KEY ("seq");',
+      ),
+    ).toContain('PRIMARY KEY ("seq")');
   });
 
   it('applies migrations once, recording them as prisma migrate deploy does', async () => {

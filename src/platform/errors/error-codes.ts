@@ -89,6 +89,7 @@ export const ERROR_CATALOG = {
   NO_SUCH_LOT: { status: 422, title: "The defaulter's book has no lot in this series" },
   BUY_IN_NOT_POSSIBLE: { status: 409, title: 'The obligation has no undelivered tokens to buy in' },
   NO_STANDBY_CAPACITY: { status: 422, title: 'No standby offer covers the tokens to buy in' },
+  MONTH_NOT_ARCHIVABLE: { status: 409, title: 'The month cannot be archived (not closed, not the oldest, not reconciled or no partition)' },
   INTERNAL: { status: 500, title: 'Internal error' },
   SERVICE_UNAVAILABLE: { status: 503, title: 'A dependency is unavailable' },
 } as const satisfies Record<string, { status: number; title: string }>;

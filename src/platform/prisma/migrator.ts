@@ -9,6 +9,7 @@ import { parse as parseConnectionString } from 'pg-connection-string';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as engineBg from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationDirectory, SchemaEngine } from '@prisma/schema-engine-wasm';
+import { withoutPartitionedKeyDrift } from './partitioned-drift.js';
 
 // Prisma's schema engine as WebAssembly: `prisma migrate` needs a native binary that these
 // machines cannot download. The WASM build records migrations in `_prisma_migrations` exactly
@@ -209,7 +210,10 @@ export async function applyMigrations(databaseUrl: string): Promise<string[]> {
   });
 }
 
-/** SQL that would bring the migrations up to schema.prisma (or `schemaText`); empty when they agree. */
+/**
+ * SQL that would bring the migrations up to schema.prisma (or `schemaText`); empty when they agree.
+ * The partitioned tables' key differences are not drift (partitioned-drift.ts).
+ */
 export async function diffMigrationsToSchema(databaseUrl: string, schemaText?: string): Promise<string> {
   const migrations = await readMigrations();
   return withEngine(databaseUrl, async (engine, fileSchema) => {
@@ -223,7 +227,7 @@ export async function diffMigrationsToSchema(databaseUrl: string, schemaText?: s
       exitCode: null,
       filters: NO_FILTERS,
     });
-    const sql = result.stdout ?? '';
+    const sql = withoutPartitionedKeyDrift(result.stdout ?? '');
     return /^\s*(-- This is an empty migration\.)?\s*$/.test(sql) ? '' : sql;
   });
 }

@@ -14,6 +14,8 @@ class PurgeHandler {
     this.calls.push(p);
     return 'done';
   }
+  @JobHandler('maintenance.partitions-ahead')
+  async partitionsAhead(): Promise<void> {}
 }
 
 @Injectable()

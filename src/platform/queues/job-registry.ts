@@ -10,6 +10,8 @@ export type QueueName = (typeof QUEUE_NAMES)[number];
 export interface JobPayloads {
   /** Deletes completed idempotency records older than the retention window. */
   'maintenance.purge-idempotency': { retentionHours: number };
+  /** Creates the monthly partitions of transfers, usage_records and audit_events this many months ahead (idempotent). */
+  'maintenance.partitions-ahead': { monthsAhead: number };
   /** Marks nodes OFFLINE whose last heartbeat is older than the configured silence. */
   'capacity.sweep-offline': Record<string, never>;
   /** At tradingStartAt: LISTED → TRADING. */
@@ -79,6 +81,7 @@ export const JOB_OPTIONS = {
 
 export const JOBS: { readonly [K in JobName]: JobDefinition } = {
   'maintenance.purge-idempotency': { queue: 'maintenance', options: JOB_OPTIONS.maintenance },
+  'maintenance.partitions-ahead': { queue: 'maintenance', options: JOB_OPTIONS.maintenance },
   'capacity.sweep-offline': { queue: 'capacity', options: JOB_OPTIONS.sweep },
   'markets.series-open': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
   'markets.series-halt': { queue: 'markets', options: JOB_OPTIONS.lifecycle },
@@ -119,6 +122,9 @@ export interface Schedule<K extends JobName = JobName> {
 export function schedules(config: AppConfig): Schedule[] {
   return [
     { id: 'purge-idempotency', job: 'maintenance.purge-idempotency', repeat: { pattern: '17 * * * *' }, payload: { retentionHours: 48 } },
+    // Daily, three months ahead: a month's partition exists long before its first row, so the
+    // DEFAULT partition stays empty unless this job has been down for months.
+    { id: 'partitions-ahead', job: 'maintenance.partitions-ahead', repeat: { pattern: '41 3 * * *' }, payload: { monthsAhead: 3 } },
     { id: 'capacity-sweep', job: 'capacity.sweep-offline', repeat: { every: config.capacity.heartbeatIntervalMs }, payload: {} },
     { id: 'settlement-eod', job: 'settlement.eod', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
     { id: 'index-fixing', job: 'indices.fixing', repeat: { pattern: eodPattern(config.eodCutoff) }, payload: {} },
