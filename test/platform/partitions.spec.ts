@@ -160,6 +160,13 @@ describe('monthly partitions of transfers, usage records and audit events', () =
         SELECT gen_random_uuid(), "jobId", "obligationId", "nodeId", "operatorId", "promptTokens", "completionTokens", "billableTokens", "creditedTokens", "excessTokens",
                "releasedFen", "ttftMs", "durationMs", "ttftBreach", "rateBreach" FROM usage_records WHERE id = ${usage[0].id}::uuid`,
     ).rejects.toThrow(/usage_keys_pkey|unique/);
+    // So is a transfer written past the ledger (straight SQL) with a key last month's transfer holds.
+    await expect(
+      t.prisma.$executeRaw`
+        INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate")
+        SELECT gen_random_uuid(), 'hist-m1', "debitAccountId", "creditAccountId", 1, kind, "businessDate" FROM transfers WHERE "idempotencyKey" = 'now-1'`,
+    ).rejects.toThrow(/transfer_keys_pkey|unique/);
+    expect(await t.prisma.transfer.count({ where: { idempotencyKey: 'hist-m1' } })).toBe(1);
     // Prisma's unique lookups on the models still work on the partitioned tables.
     expect((await t.prisma.usageRecord.findUnique({ where: { jobId: usage[0].jobId } }))?.id).toBe(usage[0].id);
     expect((await t.prisma.transfer.findUnique({ where: { id: posted.id } }))?.idempotencyKey).toBe('now-1');

@@ -43,12 +43,6 @@ CREATE TABLE "archived_totals" (
     CONSTRAINT "archived_totals_pkey" PRIMARY KEY ("month","scope","key")
 );
 
--- CreateIndex
-CREATE UNIQUE INDEX "transfer_keys_transferId_key" ON "transfer_keys"("transferId");
-
--- CreateIndex
-CREATE UNIQUE INDEX "usage_keys_usageId_key" ON "usage_keys"("usageId");
-
 -- AddForeignKey
 ALTER TABLE "archived_totals" ADD CONSTRAINT "archived_totals_month_fkey" FOREIGN KEY ("month") REFERENCES "archived_months"("month") ON DELETE RESTRICT ON UPDATE RESTRICT;
 
@@ -101,36 +95,42 @@ BEGIN
   RETURN created;
 END $$ LANGUAGE plpgsql;
 
--- The global keys, whoever inserts: the ledger writes transfer_keys first (its ON CONFLICT
--- replay), so the trigger finds the key with this row's id; any other writer (a bench, a
--- script, usage_records' inserts) gets its key written here, and a key already taken by
--- another row fails the insert with unique_violation, as the unique index did.
-CREATE FUNCTION transfers_claim_key() RETURNS trigger AS $$
+-- The global keys, whoever inserts, checked once per statement over the rows it inserted (a
+-- transition table: set-based, where a row trigger costs a PL/pgSQL call and a lookup per row —
+-- bench:ledger posts 50,000 transfers a statement). The ledger claims its keys in transfer_keys
+-- first (its ON CONFLICT replay), so they are found with this row's id; any other writer (a
+-- bench seed, a script, usage_records' inserts) gets its keys written here; a key another row
+-- holds fails the statement with unique_violation, as the unique index did.
+CREATE FUNCTION transfers_claim_keys() RETURNS trigger AS $$
 DECLARE
-  owner uuid;
+  taken text;
 BEGIN
-  SELECT "transferId" INTO owner FROM transfer_keys WHERE "idempotencyKey" = NEW."idempotencyKey";
-  IF NOT FOUND THEN
-    INSERT INTO transfer_keys ("idempotencyKey", "transferId", "createdAt") VALUES (NEW."idempotencyKey", NEW.id, NEW."createdAt");
-  ELSIF owner <> NEW.id THEN
+  INSERT INTO transfer_keys ("idempotencyKey", "transferId", "createdAt")
+  SELECT n."idempotencyKey", n.id, n."createdAt" FROM new_rows n
+  ON CONFLICT ("idempotencyKey") DO NOTHING;
+  SELECT n."idempotencyKey" INTO taken FROM new_rows n
+    JOIN transfer_keys k ON k."idempotencyKey" = n."idempotencyKey" AND k."transferId" <> n.id LIMIT 1;
+  IF FOUND THEN
     RAISE EXCEPTION 'duplicate key value violates unique constraint "transfer_keys_pkey"' USING ERRCODE = 'unique_violation',
-      DETAIL = format('Key ("idempotencyKey")=(%s) already exists.', NEW."idempotencyKey");
+      DETAIL = format('Key ("idempotencyKey")=(%s) already exists.', taken);
   END IF;
-  RETURN NEW;
+  RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
-CREATE FUNCTION usage_records_claim_key() RETURNS trigger AS $$
+CREATE FUNCTION usage_records_claim_keys() RETURNS trigger AS $$
 DECLARE
-  owner uuid;
+  taken uuid;
 BEGIN
-  SELECT "usageId" INTO owner FROM usage_keys WHERE "jobId" = NEW."jobId";
-  IF NOT FOUND THEN
-    INSERT INTO usage_keys ("jobId", "usageId", "createdAt") VALUES (NEW."jobId", NEW.id, NEW."createdAt");
-  ELSIF owner <> NEW.id THEN
+  INSERT INTO usage_keys ("jobId", "usageId", "createdAt")
+  SELECT n."jobId", n.id, n."createdAt" FROM new_rows n
+  ON CONFLICT ("jobId") DO NOTHING;
+  SELECT n."jobId" INTO taken FROM new_rows n
+    JOIN usage_keys k ON k."jobId" = n."jobId" AND k."usageId" <> n.id LIMIT 1;
+  IF FOUND THEN
     RAISE EXCEPTION 'duplicate key value violates unique constraint "usage_keys_pkey"' USING ERRCODE = 'unique_violation',
-      DETAIL = format('Key ("jobId")=(%s) already exists.', NEW."jobId");
+      DETAIL = format('Key ("jobId")=(%s) already exists.', taken);
   END IF;
-  RETURN NEW;
+  RETURN NULL;
 END $$ LANGUAGE plpgsql;
 
 -- Move each table: rename the old one (its index names freed), create the partitioned parent
@@ -203,11 +203,11 @@ $$ LANGUAGE sql IMMUTABLE;
 
 -- Row triggers on a partitioned table are cloned to every partition, present and future.
 CREATE TRIGGER transfers_check BEFORE INSERT ON transfers FOR EACH ROW EXECUTE FUNCTION transfers_check_row();
-CREATE TRIGGER transfers_key BEFORE INSERT ON transfers FOR EACH ROW EXECUTE FUNCTION transfers_claim_key();
+CREATE TRIGGER transfers_keys AFTER INSERT ON transfers REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION transfers_claim_keys();
 CREATE TRIGGER transfers_immutable BEFORE UPDATE OR DELETE ON transfers FOR EACH ROW EXECUTE FUNCTION transfers_refuse_change();
 CREATE TRIGGER transfers_no_truncate BEFORE TRUNCATE ON transfers FOR EACH STATEMENT EXECUTE FUNCTION transfers_refuse_change();
 CREATE TRIGGER transfers_no_truncate BEFORE TRUNCATE ON transfers_default FOR EACH STATEMENT EXECUTE FUNCTION transfers_refuse_change();
-CREATE TRIGGER usage_records_key BEFORE INSERT ON usage_records FOR EACH ROW EXECUTE FUNCTION usage_records_claim_key();
+CREATE TRIGGER usage_records_keys AFTER INSERT ON usage_records REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION usage_records_claim_keys();
 CREATE TRIGGER audit_events_chain BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_chain();
 CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events FOR EACH ROW EXECUTE FUNCTION audit_events_refuse_change();
 CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events FOR EACH STATEMENT EXECUTE FUNCTION audit_events_refuse_change();
