@@ -102,7 +102,7 @@ export class LedgerRepository {
         SELECT id, code FROM ledger_accounts WHERE code = ANY(${codes}::text[]) ORDER BY id FOR UPDATE
       ),
       input AS (
-        SELECT t.key, d.id AS debit, c.id AS credit, t.amount, t.kind, t.bdate, t.run, t.trade, t.obligation, t.job, t.withdrawal, t.reference, t.forced, t.n
+        SELECT gen_random_uuid() AS id, t.key, d.id AS debit, c.id AS credit, t.amount, t.kind, t.bdate, t.run, t.trade, t.obligation, t.job, t.withdrawal, t.reference, t.forced, t.n
         FROM unnest(
           ${keys}::text[], ${debits}::text[], ${credits}::text[], ${amounts}::bigint[], ${kinds}::text[],
           ${dates}::date[], ${runs}::uuid[], ${trades}::uuid[], ${obligations}::uuid[], ${jobs}::uuid[],
@@ -116,17 +116,19 @@ export class LedgerRepository {
       ),
       -- transfers is partitioned by month, so its keys are unique in transfer_keys: a key already
       -- there (any month, archived or not) is a replay and posts nothing.
+      -- The ids are drawn in \`input\` (materialised: each row keeps its id), so the transfer is
+      -- found from its key by a semi-join, not a sorted join of the two.
       claimed AS (
         INSERT INTO transfer_keys ("idempotencyKey", "transferId", "createdAt")
-        SELECT key, gen_random_uuid(), now() FROM input ORDER BY n
+        SELECT key, id, now() FROM input ORDER BY n
         ON CONFLICT ("idempotencyKey") DO NOTHING
-        RETURNING "idempotencyKey", "transferId", "createdAt"
+        RETURNING "idempotencyKey"
       ),
       ins AS (
         INSERT INTO transfers (id, "createdAt", "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate",
                                "settlementRunId", "tradeId", "obligationId", "jobId", "withdrawalId", reference)
-        SELECT k."transferId", k."createdAt", key, debit, credit, amount, kind::"TransferKind", bdate, run, trade, obligation, job, withdrawal, reference
-        FROM input JOIN claimed k ON k."idempotencyKey" = input.key
+        SELECT id, now(), key, debit, credit, amount, kind::"TransferKind", bdate, run, trade, obligation, job, withdrawal, reference
+        FROM input WHERE key IN (SELECT "idempotencyKey" FROM claimed)
         -- Transfers take their sequence numbers in the order they were asked for.
         ORDER BY n
         RETURNING "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen"
