@@ -4,15 +4,17 @@
 // in the same run. The like-for-like reference has the system's shape: the same clients adding
 // the same batches with addBulk, CHUNK jobs per queue entry, one queue per agent, drained by one
 // no-op worker process per agent with the agents' concurrency. Both are timed from the bench's
-// side: from the first submission sent to the poll that first sees every job finished.
+// side: from the first submission sent to the poll that first sees every job finished. Each
+// repetition drains on 1 and on 2 API copies (BENCH_COPIES, issue 27) against the same reference.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Queue, Worker } from 'bullmq';
 import pg from 'pg';
 import { simulatedOutput } from '../src/agent/inference/simulated.js';
 import { countCompletionTokens, countPromptTokens } from '../src/delivery/counting/chat-template.js';
 import { loadTokenizer, tokenizerFor } from '../src/delivery/counting/tokenizers.js';
 import { CHUNK } from '../src/delivery/node-queues.js';
+import { copiesList, cpuOf, startCopies, stopProcess } from './copies.js';
+import { rawBullmqBatched, rawBullmqPerJob, type Shape } from './delivery-reference.js';
 import {
   freePort,
   machine,
@@ -21,7 +23,6 @@ import {
   progress,
   rowStart,
   rssPeak,
-  cpuSeconds,
   scratchDatabase,
   startServer,
   writeResults,
@@ -40,8 +41,9 @@ const BUYERS = Number(process.env.BENCH_BUYERS ?? 1);
 // BENCH_PROFILE=1 runs the server with --cpu-prof (profiles in /tmp/prof).
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // The service as N identical processes (API + worker each, like N replicas behind a load
-// balancer): agents and submitting clients are spread over them.
-const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 1);
+// balancer), for each N of BENCH_COPIES (default 1,2) in every repetition: agents and submitting
+// clients are spread over them.
+const COPIES = copiesList();
 // BENCH_WORKERS=N: the API processes run the API role only and N worker-role processes run the
 // outbox relay, dispatch and the other queue workers (SPEC §5's split; docker-compose runs it so).
 const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
@@ -50,19 +52,52 @@ const AGENT_CONCURRENCY = Number(process.env.BENCH_AGENT_CONCURRENCY ?? 256);
 // How often the bench polls for completion (system: a count in Postgres; reference: BullMQ's counts).
 const POLL_MS = Number(process.env.BENCH_POLL_MS ?? 50);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const SHAPE: Shape = {
+  agents: AGENTS,
+  submitters: SUBMITTERS,
+  perRequest: PER_REQUEST,
+  agentConcurrency: AGENT_CONCURRENCY,
+  pollMs: POLL_MS,
+  redisUrl: REDIS_URL,
+};
 
-/** One reference worker process (bench/raw-worker.ts), ready when it says so. */
-async function startRawWorker(prefix: string, queue: string, concurrency: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/raw-worker.ts', REDIS_URL, prefix, queue, String(concurrency)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('ready')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`raw worker exited with ${code}`)));
-  });
-  return child;
+/** One repetition's drain at one count of copies. */
+interface Phase {
+  rate: number;
+  serverSpanRate: number;
+  latencies: number[];
+  peakRssMiB: number;
+  /** CPU of all the API processes together per job, µs. */
+  cpuPerJobUs: number;
+  /** Cores each API process used over the drain. */
+  cores: number[];
+  failed: number;
+}
+
+/** One agent per node, each talking to copy i mod N, as the first copy's own agents did before. */
+function spawnAgents(nodes: { id: string; nodeToken: string }[], bases: string[]): ChildProcess[] {
+  return nodes.map((n, i) =>
+    spawn(
+      process.execPath,
+      [
+        'dist/agent/main.js',
+        '--api',
+        bases[i % bases.length],
+        '--node',
+        n.id,
+        '--simulate',
+        '--rate',
+        '0',
+        '--concurrency',
+        String(AGENT_CONCURRENCY),
+        '--lease-wait',
+        '2',
+        '--heartbeat-ms',
+        '2000',
+      ],
+      { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' },
+    ),
+  );
 }
 
 /** A worker-role process (no HTTP): ready when it says its workers run. */
@@ -100,109 +135,11 @@ function percentile(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 }
 
-/**
- * The like-for-like reference: SUBMITTERS clients each adding PER_REQUEST jobs per call with
- * addBulk, CHUNK jobs per entry, spread over AGENTS queues (one per node, as the system has), each
- * drained by its own no-op worker process taking AGENT_CONCURRENCY jobs at once (in entries).
- * Timed like the system: from the first add sent to the poll that sees every entry finished.
- */
-async function rawBullmqBatched(n: number): Promise<number> {
-  const u = new URL(REDIS_URL);
-  const connection = { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
-  const prefix = '{benchraw}';
-  const name = `bench-rawb-${randomBytes(4).toString('hex')}`;
-  const queues = Array.from({ length: AGENTS }, (_, i) => new Queue(`${name}-${i}`, { connection, prefix }));
-  const perWorker = Math.max(1, Math.ceil(AGENT_CONCURRENCY / CHUNK));
-  const workers = await Promise.all(queues.map((q) => startRawWorker(prefix, q.name, perWorker)));
-  try {
-    const entries = countEntries(n);
-    let next = 0;
-    let batchNo = 0;
-    const t0 = performance.now();
-    const submitting = Promise.all(
-      Array.from({ length: SUBMITTERS }, async () => {
-        while (next < n) {
-          const first = next;
-          const size = Math.min(PER_REQUEST, n - first);
-          next += size;
-          const queue = queues[batchNo++ % AGENTS];
-          const bulk = [];
-          for (let i = 0; i < size; i += CHUNK) {
-            const jobs = Array.from({ length: Math.min(CHUNK, size - i) }, (_, k) => ({ i: first + i + k }));
-            bulk.push({ name: 'deliver', data: { jobs }, opts: { removeOnComplete: false } });
-          }
-          await queue.addBulk(bulk);
-        }
-      }),
-    );
-    // A failed add must end the wait, not leave the poll spinning.
-    let submitError: unknown;
-    submitting.catch((err: unknown) => (submitError = err));
-    let seen = 0;
-    while (seen < entries) {
-      await sleep(POLL_MS);
-      if (submitError) throw submitError;
-      const counts = await Promise.all(queues.map((q) => q.getJobCounts('completed', 'failed')));
-      seen = counts.reduce((a, c) => a + (c.completed ?? 0) + (c.failed ?? 0), 0);
-    }
-    const s = (performance.now() - t0) / 1000;
-    await submitting;
-    const failed = (await Promise.all(queues.map((q) => q.getFailedCount()))).reduce((a, b) => a + b, 0);
-    if (failed > 0) throw new Error(`${failed} reference entries failed`);
-    return n / s;
-  } finally {
-    for (const w of workers) w.kill('SIGTERM');
-    await Promise.all(workers.map((w) => new Promise((r) => (w.exitCode !== null ? r(null) : w.once('exit', r)))));
-    for (const q of queues) {
-      await q.obliterate({ force: true });
-      await q.close();
-    }
-  }
-}
-
-/** Entries the batched reference adds for n jobs: each batch cut in CHUNKs, as the dispatcher cuts them. */
-function countEntries(n: number): number {
-  let entries = 0;
-  for (let first = 0; first < n; first += PER_REQUEST) entries += Math.ceil(Math.min(PER_REQUEST, n - first) / CHUNK);
-  return entries;
-}
-
-/** The old reference (kept as a labelled second row): add one job per call, one in-process worker of concurrency 16, timed from the client's start to the worker's last 'completed' event. */
-async function rawBullmqPerJob(n: number): Promise<number> {
-  const u = new URL(REDIS_URL);
-  const connection = { host: u.hostname, port: Number(u.port || 6379), maxRetriesPerRequest: null };
-  const name = `bench-raw-${randomBytes(4).toString('hex')}`;
-  const queue = new Queue(name, { connection, prefix: '{benchraw}' });
-  let done = 0;
-  let finish!: () => void;
-  const finished = new Promise<void>((r) => (finish = r));
-  const worker = new Worker(name, async () => undefined, { connection, prefix: '{benchraw}', concurrency: 16 });
-  worker.on('completed', () => {
-    if (++done === n) finish();
-  });
-  const t0 = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: SUBMITTERS }, async () => {
-      while (next < n) {
-        next++;
-        await queue.add('noop', { i: next }, { removeOnComplete: true });
-      }
-    }),
-  );
-  await finished;
-  const rate = n / ((performance.now() - t0) / 1000);
-  await worker.close();
-  await queue.obliterate({ force: true });
-  await queue.close();
-  return rate;
-}
-
 async function main(): Promise<void> {
   const db = await scratchDatabase(true);
   const client0 = new pg.Client({ connectionString: db.url });
   await client0.connect();
-  const agents: ChildProcess[] = [];
+  let agents: ChildProcess[] = [];
   let server: ChildProcess | undefined;
   const replicas: ChildProcess[] = [];
   try {
@@ -225,12 +162,6 @@ async function main(): Promise<void> {
     const apiEnv = WORKERS > 0 ? { ...serverEnv, PROCESS_ROLE: 'api' } : serverEnv;
     server = await startServer(nodeArgs, apiEnv, `${base}/health/ready`);
     for (let i = 0; i < WORKERS; i++) replicas.push(await startWorker(nodeArgs, { ...serverEnv, PROCESS_ROLE: 'worker', PORT: '0' }));
-    const bases = [base];
-    for (let i = 1; i < PROCESSES; i++) {
-      const other = await freePort();
-      replicas.push(await startServer(nodeArgs, { ...apiEnv, PORT: String(other) }, `http://127.0.0.1:${other}/health/ready`));
-      bases.push(`http://127.0.0.1:${other}`);
-    }
     const api = client(base, key);
     progress(`setting up: ${OPERATORS} operator(s) with ${AGENTS} nodes, ${BUYERS} buyer(s), a PHYSICAL series expiring in 8 s`);
     const member = async (kind: string) => {
@@ -299,138 +230,157 @@ async function main(): Promise<void> {
       if (Number(rows[0].n) > 0) break;
       await new Promise((r) => setTimeout(r, 250));
     }
-    for (const [i, n] of nodes.entries()) {
-      agents.push(
-        spawn(
-          process.execPath,
-          [
-            'dist/agent/main.js',
-            '--api',
-            bases[i % bases.length],
-            '--node',
-            n.id,
-            '--simulate',
-            '--rate',
-            '0',
-            '--concurrency',
-            '256',
-            '--lease-wait',
-            '2',
-            '--heartbeat-ms',
-            '2000',
-          ],
-          { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' },
-        ),
-      );
-    }
-    await new Promise((r) => setTimeout(r, 1_000));
 
-    const rates: number[] = [];
-    const serverSpanRates: number[] = [];
     const raws: number[] = [];
     const perJobRaws: number[] = [];
-    const latencies: number[] = [];
-    const peaks: number[] = [];
-    const cpuPerJobUs: number[] = [];
-    let failedJobs = 0;
+    const phases = new Map<number, Phase[]>(COPIES.map((n) => [n, []]));
     const started = await rowStart();
     for (let rep = 1; rep <= REPS; rep++) {
       progress(
         `rep ${rep}/${REPS}: like-for-like reference, raw BullMQ addBulk of ${PER_REQUEST} (${CHUNK}/entry), ${AGENTS} worker processes`,
       );
-      raws.push(await rawBullmqBatched(JOBS));
+      raws.push(await rawBullmqBatched(SHAPE, JOBS));
       progress(`rep ${rep}/${REPS}: like-for-like raw BullMQ ${raws.at(-1)!.toFixed(0)} jobs/s; old per-job reference`);
-      perJobRaws.push(await rawBullmqPerJob(JOBS));
-      progress(
-        `rep ${rep}/${REPS}: per-job raw BullMQ ${perJobRaws.at(-1)!.toFixed(0)} jobs/s; now ${JOBS} delivery jobs from ${SUBMITTERS} clients, ${AGENTS} agents draining`,
-      );
-      const { rows: mark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
-      const rss = rssPeak(server.pid!);
-      const cpu0 = await cpuSeconds(server.pid!);
-      const t0 = performance.now();
-      let next = 0;
-      const job = (i: number) => ({
-        series: 'BDEL-1',
-        modelClass: 'llm-70b-instruct',
-        messages: [{ role: 'user', content: `bench ${rep}.${i}` }],
-        maxTokens: 16,
-      });
-      const submitting = Promise.all(
-        Array.from({ length: SUBMITTERS }, async (_, c) => {
-          const submit = client(bases[c % bases.length], key);
-          while (next < JOBS) {
-            const first = next;
-            const n = Math.min(PER_REQUEST, JOBS - first);
-            next += n;
-            const key = buyers[Math.floor(first / PER_REQUEST) % BUYERS].key;
-            if (PER_REQUEST === 1) {
-              await submit('POST', '/v1/delivery/jobs', job(first), key);
-              continue;
-            }
-            const { items } = await submit<{ items: { status: number }[] }>(
-              'POST',
-              '/v1/delivery/jobs/batch',
-              { jobs: Array.from({ length: n }, (_, k) => job(first + k)) },
-              key,
-            );
-            const refused = items.filter((it) => it.status !== 201);
-            if (refused.length > 0) throw new Error(`${refused.length} jobs refused: ${JSON.stringify(refused[0])}`);
+      perJobRaws.push(await rawBullmqPerJob(SHAPE, JOBS));
+      for (const copies of COPIES) {
+        progress(
+          `rep ${rep}/${REPS}: per-job raw BullMQ ${perJobRaws.at(-1)!.toFixed(0)} jobs/s; now ${JOBS} delivery jobs from ${SUBMITTERS} clients, ${AGENTS} agents draining, ${copies} API cop${copies === 1 ? 'y' : 'ies'}`,
+        );
+        // The extra copies and the agents live for this phase only: a 1-copy phase has no second copy taking queue work.
+        const extra = copies > 1 ? await startCopies(copies - 1, nodeArgs, apiEnv) : { bases: [], processes: [] };
+        replicas.push(...extra.processes);
+        const bases = [base, ...extra.bases];
+        const pids = [server.pid!, ...extra.processes.map((p) => p.pid!)];
+        agents = spawnAgents(nodes, bases);
+        await sleep(1_000);
+        // A replica in service is warm: a new copy first serves a few unmeasured batches through
+        // the whole path (submission, lease, completion), as the first copy did during setup.
+        if (copies > 1) {
+          const { rows: warmMark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
+          const warm = bases.length * 4 * PER_REQUEST;
+          for (let b = 0; b < warm / PER_REQUEST; b++) {
+            const jobs = Array.from({ length: PER_REQUEST }, (_, k) => ({
+              series: 'BDEL-1',
+              modelClass: 'llm-70b-instruct',
+              messages: [{ role: 'user', content: `warm ${rep}.${b}.${k}` }],
+              maxTokens: 16,
+            }));
+            await client(bases[b % bases.length], buyers[0].key)('POST', '/v1/delivery/jobs/batch', { jobs });
           }
-        }),
-      );
-      // Completion seen from the bench's side: a count in Postgres polled every POLL_MS while the
-      // submissions are still going; the clock stops at the poll that first sees every job finished.
-      let lastLog = 0;
-      let completed = 0;
-      let failed = 0;
-      let submitError: unknown;
-      submitting.catch((err: unknown) => (submitError = err));
-      for (;;) {
-        await sleep(POLL_MS);
-        if (submitError) throw submitError;
-        const { rows } = await client0.query<{ done: string; failed: string }>(
-          `SELECT count(*) FILTER (WHERE status = 'COMPLETED') AS done, count(*) FILTER (WHERE status = 'FAILED') AS failed FROM delivery_jobs WHERE seq > $1`,
+          for (;;) {
+            const { rows } = await client0.query<{ n: string }>(
+              `SELECT count(*) AS n FROM delivery_jobs WHERE seq > $1 AND status IN ('COMPLETED', 'FAILED')`,
+              [warmMark[0].seq],
+            );
+            if (Number(rows[0].n) >= warm) break;
+            await sleep(POLL_MS);
+          }
+        }
+        const { rows: mark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
+        const rss = pids.map((pid) => rssPeak(pid));
+        const cpu0 = await cpuOf(pids);
+        const t0 = performance.now();
+        let next = 0;
+        const job = (i: number) => ({
+          series: 'BDEL-1',
+          modelClass: 'llm-70b-instruct',
+          messages: [{ role: 'user', content: `bench ${rep}.${copies}.${i}` }],
+          maxTokens: 16,
+        });
+        const submitting = Promise.all(
+          Array.from({ length: SUBMITTERS }, async (_, c) => {
+            const submit = client(bases[c % bases.length], key);
+            while (next < JOBS) {
+              const first = next;
+              const n = Math.min(PER_REQUEST, JOBS - first);
+              next += n;
+              const key = buyers[Math.floor(first / PER_REQUEST) % BUYERS].key;
+              if (PER_REQUEST === 1) {
+                await submit('POST', '/v1/delivery/jobs', job(first), key);
+                continue;
+              }
+              const { items } = await submit<{ items: { status: number }[] }>(
+                'POST',
+                '/v1/delivery/jobs/batch',
+                { jobs: Array.from({ length: n }, (_, k) => job(first + k)) },
+                key,
+              );
+              const refused = items.filter((it) => it.status !== 201);
+              if (refused.length > 0) throw new Error(`${refused.length} jobs refused: ${JSON.stringify(refused[0])}`);
+            }
+          }),
+        );
+        // Completion seen from the bench's side: a count in Postgres polled every POLL_MS while the
+        // submissions are still going; the clock stops at the poll that first sees every job finished.
+        let lastLog = 0;
+        let completed = 0;
+        let failed = 0;
+        let submitError: unknown;
+        submitting.catch((err: unknown) => (submitError = err));
+        for (;;) {
+          await sleep(POLL_MS);
+          if (submitError) throw submitError;
+          const { rows } = await client0.query<{ done: string; failed: string }>(
+            `SELECT count(*) FILTER (WHERE status = 'COMPLETED') AS done, count(*) FILTER (WHERE status = 'FAILED') AS failed FROM delivery_jobs WHERE seq > $1`,
+            [mark[0].seq],
+          );
+          [completed, failed] = [Number(rows[0].done), Number(rows[0].failed)];
+          if (completed + failed >= JOBS) break;
+          if (performance.now() - lastLog > 1_000) {
+            lastLog = performance.now();
+            progress(`rep ${rep}/${REPS}: completed ${completed}/${JOBS} (failed ${failed})`);
+          }
+        }
+        const seconds = (performance.now() - t0) / 1000;
+        await submitting;
+        const peakRssMiB = Math.max(...(await Promise.all(rss.map((r) => r.stop()))));
+        // The API processes' CPU (all their work: HTTP, counting, SQL, queues), whatever else the machine ran.
+        const cpu = (await cpuOf(pids)).map((c, i) => c - cpu0[i]);
+        const { rows: lat } = await client0.query<{ ms: number }>(
+          `SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1`,
           [mark[0].seq],
         );
-        [completed, failed] = [Number(rows[0].done), Number(rows[0].failed)];
-        if (completed + failed >= JOBS) break;
-        if (performance.now() - lastLog > 1_000) {
-          lastLog = performance.now();
-          progress(`rep ${rep}/${REPS}: completed ${completed}/${JOBS} (failed ${failed})`);
-        }
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      await submitting;
-      peaks.push(await rss.stop());
-      // The API process's CPU per job (all its work: HTTP, counting, SQL, queues), whatever else the machine ran.
-      cpuPerJobUs.push((((await cpuSeconds(server.pid!)) - cpu0) * 1e6) / JOBS);
-      failedJobs += failed;
-      // Only completed jobs count.
-      rates.push(completed / seconds);
-      const { rows: lat } = await client0.query<{ ms: number }>(
-        `SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1`,
-        [mark[0].seq],
-      );
-      const { rows: span } = await client0.query<{ s: number }>(
-        `SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs WHERE seq > $1`,
-        [mark[0].seq],
-      );
-      // When each stage reached half and all of the jobs, in seconds from the first submission.
-      const { rows: stages } = await client0.query<Record<string, number>>(
-        `WITH t AS (SELECT "createdAt" AS c, "dispatchedAt" AS d, "leasedAt" AS l, "finishedAt" AS f, min("createdAt") OVER () AS t0 FROM delivery_jobs WHERE seq > $1)
+        const { rows: span } = await client0.query<{ s: number }>(
+          `SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs WHERE seq > $1`,
+          [mark[0].seq],
+        );
+        // When each stage reached half and all of the jobs, in seconds from the first submission.
+        const { rows: stages } = await client0.query<Record<string, number>>(
+          `WITH t AS (SELECT "createdAt" AS c, "dispatchedAt" AS d, "leasedAt" AS l, "finishedAt" AS f, min("createdAt") OVER () AS t0 FROM delivery_jobs WHERE seq > $1)
          SELECT ${['c', 'd', 'l', 'f'].map((x) => `extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY ${x}) - min(t0))::float8 AS ${x}50, extract(epoch FROM max(${x}) - min(t0))::float8 AS ${x}100`).join(', ')} FROM t`,
-        [mark[0].seq],
-      );
-      const st = stages[0];
-      progress(
-        `rep ${rep}/${REPS}: stages (s from first submission, half/all): submitted ${st.c50.toFixed(2)}/${st.c100.toFixed(2)}, dispatched ${st.d50.toFixed(2)}/${st.d100.toFixed(2)}, leased ${st.l50.toFixed(2)}/${st.l100.toFixed(2)}, completed ${st.f50.toFixed(2)}/${st.f100.toFixed(2)}`,
-      );
-      serverSpanRates.push(JOBS / span[0].s);
-      latencies.push(...lat.map((r) => r.ms));
-      progress(
-        `rep ${rep}/${REPS}: ${rates.at(-1)!.toFixed(0)} jobs/s end to end seen by the client (${serverSpanRates.at(-1)!.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peaks.at(-1)!.toFixed(0)} MiB, API CPU ${cpuPerJobUs.at(-1)!.toFixed(0)} µs a job`,
-      );
+          [mark[0].seq],
+        );
+        const st = stages[0];
+        progress(
+          `rep ${rep}/${REPS}: stages (s from first submission, half/all): submitted ${st.c50.toFixed(2)}/${st.c100.toFixed(2)}, dispatched ${st.d50.toFixed(2)}/${st.d100.toFixed(2)}, leased ${st.l50.toFixed(2)}/${st.l100.toFixed(2)}, completed ${st.f50.toFixed(2)}/${st.f100.toFixed(2)}`,
+        );
+        const phase: Phase = {
+          // Only completed jobs count.
+          rate: completed / seconds,
+          serverSpanRate: JOBS / span[0].s,
+          latencies: lat.map((r) => r.ms),
+          peakRssMiB,
+          cpuPerJobUs: (cpu.reduce((a, b) => a + b, 0) * 1e6) / JOBS,
+          cores: cpu.map((c) => c / seconds),
+          failed,
+        };
+        phases.get(copies)!.push(phase);
+        progress(
+          `rep ${rep}/${REPS}, ${copies} cop${copies === 1 ? 'y' : 'ies'}: ${phase.rate.toFixed(0)} jobs/s end to end seen by the client (${phase.serverSpanRate.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peakRssMiB.toFixed(0)} MiB, API CPU ${phase.cpuPerJobUs.toFixed(0)} µs a job (${phase.cores.map((c) => c.toFixed(2)).join(' + ')} cores)`,
+        );
+        await Promise.all(agents.map((a) => stopProcess(a, 5_000)));
+        for (const p of extra.processes) await stopProcess(p);
+      }
     }
+    // The first count of copies (1 by default) keeps the rows this bench always had.
+    const own = phases.get(COPIES[0])!;
+    const rates = own.map((p) => p.rate);
+    const serverSpanRates = own.map((p) => p.serverSpanRate);
+    const latencies = own.flatMap((p) => p.latencies);
+    const peaks = own.map((p) => p.peakRssMiB);
+    const cpuPerJobUs = own.map((p) => p.cpuPerJobUs);
+    const failedJobs = own.reduce((a, p) => a + p.failed, 0);
+    const allFailed = [...phases.values()].flat().reduce((a, p) => a + p.failed, 0);
     const { rows: checks } = await client0.query<{ usage: string; total: string; released: string }>(
       `SELECT (SELECT count(*) FROM usage_records) AS usage, (SELECT sum("balanceFen") FROM ledger_accounts) AS total, (SELECT count(*) FROM transfers WHERE kind = 'ESCROW_RELEASE') AS released`,
     );
@@ -478,7 +428,7 @@ async function main(): Promise<void> {
     const meta = {
       ...started,
       peakRssMiB: Math.max(...peaks),
-      rssOf: WORKERS > 0 || PROCESSES > 1 ? 'first API process' : 'API+worker process',
+      rssOf: WORKERS > 0 ? 'API process' : 'API+worker process',
     };
     const scenario = `${JOBS} jobs end to end, ${AGENTS} agents × ${AGENT_CONCURRENCY}, ${SUBMITTERS} clients × ${PER_REQUEST}/request`;
     const figures: Figure[] = [
@@ -505,6 +455,25 @@ async function main(): Promise<void> {
         met: true,
         ...meta,
       },
+      ...COPIES.slice(1).map((n): Figure => {
+        const ps = phases.get(n)!;
+        const r = median(ps.map((p) => p.rate));
+        const failedHere = ps.reduce((a, p) => a + p.failed, 0);
+        return {
+          scenario: `${scenario}, ${n} API copies`,
+          figure: `completed jobs/s (client-observed; ${(r / rate).toFixed(2)}× ${COPIES[0]} cop${COPIES[0] === 1 ? 'y' : 'ies'} in the same run; API CPU ${median(ps.map((p) => p.cpuPerJobUs)).toFixed(0)} µs a job over the copies)`,
+          value: r,
+          reference: `raw BullMQ like-for-like (addBulk ${PER_REQUEST}, ${CHUNK}/entry, ${AGENTS} worker processes), jobs/s`,
+          referenceValue: raw,
+          ratio: r / raw,
+          goal: 'report (no job FAILED)',
+          met: failedHere === 0,
+          ...(failedHere ? { failReason: `${failedHere} jobs FAILED` } : {}),
+          ...started,
+          peakRssMiB: Math.max(...ps.map((p) => p.peakRssMiB)),
+          rssOf: `largest of ${n} API processes`,
+        };
+      }),
     ];
     printTable(figures);
     console.log(
@@ -514,21 +483,24 @@ async function main(): Promise<void> {
       machine: await machine(db.url),
       figures,
       notes: [
-        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 || PROCESSES > 1 ? 'first API process only' : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job`,
+        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? 'API role only' : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job`,
         `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete (server timestamps)`,
         `timing: system and like-for-like reference both from the first submission sent by the bench to the first poll (every ${POLL_MS} ms, by the bench process) that sees every job finished — system: count of COMPLETED/FAILED delivery_jobs in Postgres; reference: BullMQ completed+failed counts of its queues. The old server-side span (first createdAt → last finishedAt) gave ${median(serverSpanRates).toFixed(0)} jobs/s (median), for comparison only`,
         `like-for-like reference: ${SUBMITTERS} clients, addBulk of ${PER_REQUEST} jobs cut in entries of ≤ ${CHUNK} (the dispatcher's CHUNK), round-robin over ${AGENTS} queues, each drained by one worker process (bench/raw-worker.ts) taking ${Math.max(1, Math.ceil(AGENT_CONCURRENCY / CHUNK))} entries at once (≈ ${AGENT_CONCURRENCY} jobs, the agents' --concurrency)`,
-        `${failedJobs} delivery jobs FAILED over all repetitions (not counted as delivered)`,
-        `${checks[0].usage} usage records for ${REPS * JOBS} jobs; ledger total ${checks[0].total}`,
-        inside,
-        `${WORKERS > 0 ? `API role in ${PROCESSES} process(es) and worker role in ${WORKERS}` : `API + worker in ${PROCESSES === 1 ? 'one process' : `each of ${PROCESSES} processes`}`} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`,
+        ...COPIES.slice(1).map((n) => {
+          const ps = phases.get(n)!;
+          const cores = (qs: Phase[]) => qs.map((p) => p.cores.map((c) => c.toFixed(2)).join(' + ')).join(' | ');
+          return `${n} copies ÷ ${COPIES[0]}: ${(median(ps.map((p) => p.rate)) / rate).toFixed(2)}× (medians, same run; by repetition ${ps.map((p, i) => (p.rate / own[i].rate).toFixed(2)).join(', ')}); API CPU per job over all copies ${median(ps.map((p) => p.cpuPerJobUs)).toFixed(0)} µs at ${n}, ${median(cpuPerJobUs).toFixed(0)} µs at ${COPIES[0]}; cores per API process by repetition: ${n} copies ${cores(ps)}; ${COPIES[0]}: ${cores(own)} — 2 cores shared with the agents, the bench's clients, Postgres and Redis; the second copy is started (and the agents restarted, spread over the copies) for its phase and stopped after it`;
+        }),
+        `${allFailed} delivery jobs FAILED over all repetitions and copies (not counted as delivered)`,
+        `${checks[0].usage} usage records for ${REPS * COPIES.length * JOBS} jobs; ledger total ${checks[0].total}`,
+        `${inside} (first API process, every phase)`,
+        `each repetition: the two references, then the system at ${COPIES.join(', then ')} API cop(ies); ${WORKERS > 0 ? `API role in each copy and worker role in ${WORKERS} process(es)` : 'API + worker in each copy'} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`,
       ],
     });
   } finally {
     for (const a of agents) a.kill('SIGKILL');
-    server?.kill('SIGTERM');
-    for (const r of replicas) r.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1_500));
+    for (const p of [...replicas, ...(server ? [server] : [])]) await stopProcess(p, 3_000);
     await client0.end();
     await db.drop();
   }

@@ -1,10 +1,16 @@
 // npm run bench:orders — orders/s and latency over HTTP to 1 and to 10 series, against a bare
-// NestJS endpoint doing one SELECT 1 on the same Postgres, same client loop, same run.
-// Knobs: BENCH_REPS, BENCH_SECONDS, BENCH_PROFILE=1 (API+worker under --cpu-prof, /tmp/prof),
-// BENCH_FEE_FEN (fee per contract; 0 takes the ccp:fees account out of every order).
+// NestJS endpoint doing one SELECT 1 on the same Postgres, same client loop, same run. In each
+// repetition: the 10-series load on a product without and on one with portfolio margin (issue 23,
+// their order alternating), and every load on 1 and on 2 API copies (issue 27), each count of
+// copies against as many copies of the reference.
+// Knobs: BENCH_REPS, BENCH_SECONDS, BENCH_CLIENTS, BENCH_COPIES (default 1,2), BENCH_PROFILE=1
+// (API+worker under --cpu-prof, /tmp/prof), BENCH_FEE_FEN (fee per contract; 0 takes the ccp:fees
+// account out of every order).
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { Pool } from 'undici';
+import { copiesList, cpuOf, startCopies, stopProcess } from './copies.js';
+import { load, type LoadResult, type Send } from './http-load.js';
 import {
   freePort,
   machine,
@@ -12,252 +18,292 @@ import {
   printTable,
   progress,
   rowStart,
-  rssPeak,
   scratchDatabase,
   startServer,
   writeResults,
   type Figure,
 } from './lib.js';
+import { orderTo, PORTFOLIO, poster, productFacts, setupMarket } from './orders-market.js';
+import { buckets, formatBound, minus, plus, quantileBound, scalar, scrape, type Buckets } from './prom.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 32);
-const HOUR = 3_600_000;
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const COPIES = copiesList();
+const PRETRADE = 'order_batch_pretrade_seconds';
+/** The portfolio-margin load runs at the first count of copies only (issue 23 is about one API). */
+const PM_KEY = `tenPM×${COPIES[0]}`;
 
-interface LoadResult {
-  /** Accepted (2xx) responses per second: refusals and errors do not count. */
-  perSecond: number;
-  sent: number;
-  accepted: number;
-  /** 4xx other than 429: the system said no (INSUFFICIENT_MARGIN, OFF_TICK…). */
-  refused: number;
-  /** 5xx, 429 and requests that got no answer. */
-  errors: number;
-  p50: number;
-  p99: number;
-  peakRssMiB: number;
-  startedAt: string;
+/** One phase of one repetition: the load, the servers' CPU over it, and what the API's metrics saw. */
+interface Sample extends LoadResult {
+  /** CPU seconds (user + system) of each server process over the phase. */
+  cpu: number[];
+  preTrade: Buckets;
+  preTradeSeconds: number;
+  batches: number;
+  batchedOrders: number;
 }
 
-type Send = (client: number, i: number) => { path: string; method: 'GET' | 'POST'; key?: string; body?: unknown };
+const empty = (): Omit<Sample, keyof LoadResult | 'cpu'> => ({ preTrade: new Map(), preTradeSeconds: 0, batches: 0, batchedOrders: 0 });
 
-/**
- * K clients, each sending its next request as soon as the last answered, for `seconds`. The
- * clients share this process's CPUs with the servers, so they use undici's pooled `request`
- * (a fraction of `fetch`'s cost per request), the same way for the system and the reference.
- */
-async function load(base: string, seconds: number, clients: number, send: Send, serverPid: number): Promise<LoadResult> {
-  const pool = new Pool(base, { connections: clients, pipelining: 1 });
-  const latencies: number[] = [];
-  let [accepted, refused, errors] = [0, 0, 0];
-  const rss = rssPeak(serverPid);
-  const startedAt = new Date().toISOString();
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      for (let i = 0; performance.now() < end; i++) {
-        const r = send(c, i);
-        const s0 = performance.now();
-        try {
-          const res = await pool.request({
-            path: r.path,
-            method: r.method,
-            headers: r.key ? { authorization: `Bearer ${r.key}`, 'content-type': 'application/json' } : {},
-            body: r.body === undefined ? undefined : JSON.stringify(r.body),
-          });
-          await res.body.dump();
-          if (res.statusCode < 300) accepted++;
-          else if (res.statusCode >= 500 || res.statusCode === 429) errors++;
-          else refused++;
-        } catch {
-          errors++;
-        }
-        latencies.push(performance.now() - s0);
-      }
-    }),
-  );
-  // The last requests may answer after the deadline: divide by the time actually taken.
-  const elapsed = (performance.now() - t0) / 1000;
-  const peakRssMiB = await rss.stop();
-  await pool.close();
-  latencies.sort((a, b) => a - b);
+/** Metrics of one API process's scrape that a phase diffs. */
+function inside(text: string): Omit<Sample, keyof LoadResult | 'cpu'> {
   return {
-    perSecond: accepted / elapsed,
-    sent: latencies.length,
-    accepted,
-    refused,
-    errors,
-    p50: latencies[Math.floor(latencies.length * 0.5)],
-    p99: latencies[Math.floor(latencies.length * 0.99)],
-    peakRssMiB,
-    startedAt,
+    preTrade: buckets(text, PRETRADE),
+    preTradeSeconds: scalar(text, `${PRETRADE}_sum`),
+    batches: scalar(text, 'order_batch_size_count'),
+    batchedOrders: scalar(text, 'order_batch_size_sum'),
   };
+}
+
+async function measure(bases: string[], pids: number[], send: Send, metrics: boolean): Promise<Sample> {
+  const before = metrics ? await Promise.all(bases.map(scrape)) : [];
+  const cpu0 = await cpuOf(pids);
+  const r = await load(bases, SECONDS, CLIENTS, send, pids);
+  const cpu1 = await cpuOf(pids);
+  const after = metrics ? await Promise.all(bases.map(scrape)) : [];
+  const s: Sample = { ...r, cpu: cpu1.map((c, i) => c - cpu0[i]), ...empty() };
+  for (let i = 0; i < after.length; i++) {
+    const [a, b] = [inside(after[i]), inside(before[i])];
+    s.preTrade = plus(s.preTrade, minus(a.preTrade, b.preTrade));
+    s.preTradeSeconds += a.preTradeSeconds - b.preTradeSeconds;
+    s.batches += a.batches - b.batches;
+    s.batchedOrders += a.batchedOrders - b.batchedOrders;
+  }
+  return s;
 }
 
 async function main(): Promise<void> {
   if (!existsSync('dist/main.js')) throw new Error('run `npm run build` first (npm run bench:orders does)');
   const db = await scratchDatabase(true);
   const key = `tck_bench_${randomBytes(20).toString('hex')}`;
-  const [apiPort, refPort] = [await freePort(), await freePort()];
+  const apiPort = await freePort();
   const base = `http://127.0.0.1:${apiPort}`;
-  const refBase = `http://127.0.0.1:${refPort}`;
-  progress('starting the API (dist/main.js) and the reference server');
-  // BENCH_PROFILE=1 runs the API+worker with --cpu-prof (profiles in /tmp/prof).
-  const app = await startServer(
-    process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'],
-    {
-      DATABASE_URL: db.url,
-      REDIS_URL,
-      PORT: String(apiPort),
-      HOST: '127.0.0.1',
-      BOOTSTRAP_CLEARING_KEY: key,
-      LOG_LEVEL: 'error',
-      NODE_ENV: 'production',
-      QUEUE_PREFIX: `{bench${randomBytes(3).toString('hex')}}`,
-    },
-    `${base}/health/ready`,
-  );
-  const ref = await startServer(
-    ['--import', 'tsx', 'bench/reference-server.ts'],
-    { DATABASE_URL: db.url, PORT: String(refPort) },
-    `${refBase}/ping`,
-  );
-
+  const apiArgs = process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof', 'dist/main.js'] : ['dist/main.js'];
+  // Every copy: the same database, Redis and queues (QUEUE_PREFIX), as replicas would share them.
+  const apiEnv = {
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    HOST: '127.0.0.1',
+    BOOTSTRAP_CLEARING_KEY: key,
+    LOG_LEVEL: 'error',
+    NODE_ENV: 'production',
+    QUEUE_PREFIX: `{bench${randomBytes(3).toString('hex')}}`,
+  };
+  progress(`starting the API (dist/main.js) and ${Math.max(...COPIES)} reference server(s)`);
+  const app = await startServer(apiArgs, { ...apiEnv, PORT: String(apiPort) }, `${base}/health/ready`);
+  // The reference servers do nothing between requests: all of them run throughout.
+  const refs: ChildProcess[] = [];
+  const refBases: string[] = [];
+  const extra: ChildProcess[] = [];
   try {
-    const api = (path: string, body: unknown, k = key) =>
-      fetch(base + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${k}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-    progress(`setting up ${CLIENTS} members, 1 + 10 series`);
-    const traders: string[] = [];
-    for (let i = 0; i < CLIENTS; i++) {
-      const m = (await (await api('/v1/members', { name: `bench-${i}`, kind: 'TRADER' })).json()) as { id: string };
-      await api(`/v1/members/${m.id}/deposits`, { amount: '100000000.00', currency: 'CNY', reference: `B${i}` });
-      traders.push(((await (await api(`/v1/members/${m.id}/api-keys`, { role: 'trader' })).json()) as { key: string }).key);
+    for (let i = 0; i < Math.max(...COPIES); i++) {
+      const port = await freePort();
+      refBases.push(`http://127.0.0.1:${port}`);
+      refs.push(
+        await startServer(
+          ['--import', 'tsx', 'bench/reference-server.ts'],
+          { DATABASE_URL: db.url, PORT: String(port) },
+          `${refBases[i]}/ping`,
+        ),
+      );
     }
-    await api('/v1/products', {
-      code: 'BENCH',
-      modelClass: 'llm-70b-instruct',
-      contractSizeTokens: 10_000_000,
-      tickFen: 1,
-      settlementType: 'CASH',
-      initialMarginBp: 1000,
-      maintenanceMarginBp: 500,
-      feePerContractFen: Number(process.env.BENCH_FEE_FEN ?? 1),
-      penaltyBp: 0,
-      maxTtftMs: 1000,
-      minTokensPerSecond: 1,
-      regions: ['cn-east-1'],
-      inputTokenWeightBp: 0,
-    });
-    const series = Array.from({ length: 11 }, (_, i) => `BENCH-S${i}`);
-    for (const code of series) {
-      await api('/v1/series', {
-        productCode: 'BENCH',
-        code,
-        lastTradingAt: new Date(Date.now() + 48 * HOUR).toISOString(),
-        deliveryStart: new Date(Date.now() + 49 * HOUR).toISOString(),
-        deliveryEnd: new Date(Date.now() + 50 * HOUR).toISOString(),
-        referencePrice: '4.00',
-      });
-    }
-    let n = 0;
-    const orderTo =
-      (codes: string[]): Send =>
-      (c, i) => {
-        n++;
-        const fen = 395 + ((c * 7 + i * 13) % 11);
-        const body = {
-          series: codes[(c + i) % codes.length],
-          side: (c + i) % 2 ? 'BUY' : 'SELL',
-          price: `${Math.floor(fen / 100)}.${String(fen % 100).padStart(2, '0')}`,
-          quantity: 1 + (i % 5),
-          timeInForce: i % 4 ? 'GTC' : 'IOC',
-        };
-        return { path: '/v1/orders', method: 'POST', key: traders[c], body };
-      };
-    const samples: Record<'ping' | 'one' | 'ten', LoadResult[]> = { ping: [], one: [], ten: [] };
+    progress(`setting up ${CLIENTS} members; products BENCH (1 + 10 series) and BENCHPM (10 series, portfolio margin)`);
+    const market = await setupMarket(poster(base, key), CLIENTS, Number(process.env.BENCH_FEE_FEN ?? 1));
+    const ping: Send = () => ({ path: '/ping', method: 'GET' });
+    const [one, ten, tenPM] = [
+      orderTo(market.off.slice(0, 1), market.traders),
+      orderTo(market.off.slice(1), market.traders),
+      orderTo(market.on, market.traders),
+    ];
+    const samples = new Map<string, Sample[]>();
+    const record = (k: string, s: Sample) => {
+      samples.set(k, [...(samples.get(k) ?? []), s]);
+      const cores = s.cpu.map((c) => (c / s.elapsedSeconds).toFixed(2)).join(' + ');
+      progress(
+        `  ${k}: ${s.accepted}/${s.sent} accepted, ${s.refused} refused, ${s.errors} errors, ${s.perSecond.toFixed(0)}/s accepted; server CPU ${cores} cores`,
+      );
+    };
+    const pmChecks: string[] = [];
     const { commit } = await rowStart();
     for (let rep = 1; rep <= REPS; rep++) {
-      progress(`rep ${rep}/${REPS}: reference (SELECT 1)`);
-      samples.ping.push(await load(refBase, SECONDS, CLIENTS, () => ({ path: '/ping', method: 'GET' }), ref.pid!));
-      progress(`rep ${rep}/${REPS}: orders to 1 series`);
-      samples.one.push(await load(base, SECONDS, CLIENTS, orderTo([series[0]]), app.pid!));
-      progress(`rep ${rep}/${REPS}: orders to 10 series`);
-      samples.ten.push(await load(base, SECONDS, CLIENTS, orderTo(series.slice(1)), app.pid!));
-      for (const k of ['ping', 'one', 'ten'] as const) {
-        const s = samples[k].at(-1)!;
-        progress(
-          `  ${k}: ${s.accepted}/${s.sent} accepted, ${s.refused} refused, ${s.errors} errors, ${s.perSecond.toFixed(0)}/s accepted`,
+      for (const n of COPIES) {
+        progress(`rep ${rep}/${REPS}, ${n} API cop${n === 1 ? 'y' : 'ies'}`);
+        const started = n > 1 ? await startCopies(n - 1, apiArgs, apiEnv) : { bases: [], processes: [] };
+        extra.push(...started.processes);
+        const bases = [base, ...started.bases];
+        const pids = [app.pid!, ...started.processes.map((p) => p.pid!)];
+        // A replica in service is warm: a new copy gets one unmeasured second of orders first.
+        if (n > 1) await load(bases, 1, CLIENTS, ten, pids);
+        record(
+          `ping×${n}`,
+          await measure(
+            refBases.slice(0, n),
+            refs.slice(0, n).map((r) => r.pid!),
+            ping,
+            false,
+          ),
         );
+        record(`one×${n}`, await measure(bases, pids, one, true));
+        // Off and on alternate which goes first, so neither always follows the other.
+        const tens: [string, Send][] = [[`ten×${n}`, ten], ...(n === COPIES[0] ? [[PM_KEY, tenPM] as [string, Send]] : [])];
+        for (const [k, send] of rep % 2 ? tens : tens.reverse()) record(k, await measure(bases, pids, send, true));
+        if (n === COPIES[0]) {
+          // The on-product's orders must have gone through portfolio margin: its adjustments are written.
+          const f = await productFacts(db.url, 'BENCHPM');
+          if (f.nonZero === 0) throw new Error(`BENCHPM: no non-zero portfolio adjustment written after rep ${rep} (${JSON.stringify(f)})`);
+          pmChecks.push(`rep ${rep}: ${f.trades} trades, ${f.adjustments} portfolio_margins rows (${f.nonZero} non-zero)`);
+          progress(`  BENCHPM in the database: ${pmChecks.at(-1)!}; net credits Σ ${f.creditFen} fen, net charges Σ ${f.addOnFen} fen`);
+        }
+        for (const p of started.processes) await stopProcess(p);
       }
     }
-    type Num = Exclude<keyof LoadResult, 'startedAt'>;
-    const m = (k: keyof typeof samples, f: Num) => median(samples[k].map((s) => s[f]));
-    const sum = (k: keyof typeof samples, f: Num) => samples[k].reduce((a, s) => a + s[f], 0);
-    const pct = (x: number, of: number) => (of === 0 ? 0 : (100 * x) / of);
-    const ping = m('ping', 'perSecond');
-    // The reference must answer too: a reference that errored would make every ratio flatter.
-    const pingErrors = pct(sum('ping', 'errors') + sum('ping', 'refused'), sum('ping', 'sent'));
-    const row = (k: 'one' | 'ten', label: string, goal: string, goalMet: (errPct: number) => string[]): Figure => {
-      const errPct = pct(sum(k, 'errors'), sum(k, 'sent'));
-      const refPct = pct(sum(k, 'refused'), sum(k, 'sent'));
-      const reasons = [...goalMet(errPct), ...(pingErrors > 1 ? [`reference failed ${pingErrors.toFixed(1)} % of its requests`] : [])];
-      return {
-        scenario: `orders over HTTP, ${label} (${CLIENTS} clients)`,
-        figure: `accepted orders/s (p50 ${m(k, 'p50').toFixed(1)} ms, p99 ${m(k, 'p99').toFixed(1)} ms; refused ${refPct.toFixed(2)} %, errors ${errPct.toFixed(2)} %)`,
-        value: m(k, 'perSecond'),
-        reference: 'NestJS SELECT 1 req/s',
-        referenceValue: ping,
-        ratio: m(k, 'perSecond') / ping,
-        goal,
-        met: reasons.length === 0,
-        ...(reasons.length ? { failReason: reasons.join('; ') } : {}),
-        startedAt: samples[k][0].startedAt,
-        commit,
-        peakRssMiB: Math.max(...samples[k].map((s) => s.peakRssMiB)),
-        rssOf: 'API+worker process (dist/main.js)',
-      };
-    };
-    const errorRule = (errPct: number) => (errPct > 1 ? [`errors ${errPct.toFixed(2)} % > 1 %: run failed`] : []);
-    const figures: Figure[] = [
-      row('one', '1 series', 'report (errors ≤ 1 %)', errorRule),
-      row('ten', '10 series', '≥ 2,000 accepted/s, p99 < 50 ms, ≥ 0.6× SELECT 1, errors ≤ 1 %', (errPct) => [
-        ...errorRule(errPct),
-        ...(m('ten', 'perSecond') < 2000 ? [`${m('ten', 'perSecond').toFixed(0)} accepted/s < 2,000`] : []),
-        ...(m('ten', 'p99') >= 50 ? [`p99 ${m('ten', 'p99').toFixed(1)} ms ≥ 50 ms`] : []),
-        ...(m('ten', 'perSecond') / ping < 0.6 ? [`${(m('ten', 'perSecond') / ping).toFixed(2)}× < 0.6× SELECT 1`] : []),
-      ]),
-    ];
-    printTable(figures);
+    const figures = rowsOf(samples, commit);
+    printTable(figures.rows);
+    const [offFacts, onFacts] = [await productFacts(db.url, 'BENCH'), await productFacts(db.url, 'BENCHPM')];
     const counts = Object.fromEntries(
-      (['ping', 'one', 'ten'] as const).map((k) => [
+      [...samples].map(([k, ss]) => [
         k,
-        { sent: sum(k, 'sent'), accepted: sum(k, 'accepted'), refused: sum(k, 'refused'), errors: sum(k, 'errors') },
+        { sent: sumOf(ss, 'sent'), accepted: sumOf(ss, 'accepted'), refused: sumOf(ss, 'refused'), errors: sumOf(ss, 'errors') },
       ]),
     );
-    console.log(`counts over all repetitions: ${JSON.stringify(counts)}; orders built: ${n}`);
+    console.log(`counts over all repetitions: ${JSON.stringify(counts)}`);
     await writeResults('orders', {
       machine: await machine(db.url),
-      figures,
+      figures: figures.rows,
       counts,
+      preTrade: figures.preTrade,
       notes: [
-        `${REPS} interleaved repetitions of ${SECONDS} s, medians; the API+worker (dist/main.js) and the reference server each in its own process; ${CLIENTS} clients in the bench process (undici Pool.request, keep-alive)`,
+        `${REPS} interleaved repetitions of ${SECONDS} s, medians; in each: for each of ${COPIES.join(', ')} API cop(ies) the reference on as many reference servers, 1 series, 10 series (and at ${COPIES[0]} cop${COPIES[0] === 1 ? 'y' : 'ies'} 10 series of BENCHPM, off and on alternating first); ${CLIENTS} clients in the bench process (undici Pool.request, keep-alive), client c pinned to copy c mod N`,
         'only accepted (2xx) orders count toward orders/s; refused = 4xx answers other than 429, errors = 5xx, 429 and requests with no answer; p50/p99 over every request; a row with more than 1 % errors is failed',
-        `counts (sent/accepted/refused/errors over all repetitions): 1 series ${counts.one.sent}/${counts.one.accepted}/${counts.one.refused}/${counts.one.errors}, 10 series ${counts.ten.sent}/${counts.ten.accepted}/${counts.ten.refused}/${counts.ten.errors}, SELECT 1 ${counts.ping.sent}/${counts.ping.accepted}/${counts.ping.refused}/${counts.ping.errors}`,
-        `reference p50 ${m('ping', 'p50').toFixed(1)} ms, p99 ${m('ping', 'p99').toFixed(1)} ms, peak RSS ${Math.max(...samples.ping.map((s) => s.peakRssMiB)).toFixed(0)} MiB`,
+        `portfolio margin: BENCHPM is BENCH with spreadChargeBp ${PORTFOLIO.spreadChargeBp}, concentrationThresholdBp ${PORTFOLIO.concentrationThresholdBp}, concentrationAddOnBp ${PORTFOLIO.concentrationAddOnBp}; series a month apart; in the database at the end: BENCHPM ${onFacts.trades} trades, ${onFacts.adjustments} portfolio_margins rows (${onFacts.nonZero} non-zero; members with a net credit Σ ${onFacts.creditFen} fen, with a net charge Σ ${onFacts.addOnFen} fen); BENCH ${offFacts.trades} trades, ${offFacts.adjustments} rows; ${pmChecks.join('; ')}`,
+        ...figures.notes,
+        'the 10-series load now trades: its side used to be (client + i) mod 2 with the series (client + i) mod 10, so every order of a series was on one side and 10 series only rested orders (figures before this change are of that load)',
       ],
     });
   } finally {
-    app.kill('SIGTERM');
-    ref.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1_000));
+    for (const p of [...extra, app, ...refs]) await stopProcess(p, 3_000);
     await db.drop();
   }
+}
+
+const sumOf = (ss: Sample[], f: 'sent' | 'accepted' | 'refused' | 'errors') => ss.reduce((a, s) => a + s[f], 0);
+const pct = (x: number, of: number) => (of === 0 ? 0 : (100 * x) / of);
+
+/** The rows, the notes that go with them, and the pre-trade histograms kept in the results file. */
+function rowsOf(samples: Map<string, Sample[]>, commit: string): { rows: Figure[]; notes: string[]; preTrade: Record<string, unknown> } {
+  const of = (k: string) => samples.get(k) ?? [];
+  const m = (k: string, f: 'perSecond' | 'p50' | 'p99') => median(of(k).map((s) => s[f]));
+  const errPct = (k: string) => pct(sumOf(of(k), 'errors'), sumOf(of(k), 'sent'));
+  const cpu = (k: string) => {
+    const ss = of(k);
+    const total = ss.reduce((a, s) => a + s.cpu.reduce((x, y) => x + y, 0), 0);
+    const wall = ss.reduce((a, s) => a + s.elapsedSeconds, 0);
+    return { cores: total / wall, usPerOrder: (total * 1e6) / Math.max(1, sumOf(ss, 'accepted')) };
+  };
+  const preTrade = (k: string) => {
+    const ss = of(k);
+    const b = ss.reduce((acc, s) => plus(acc, s.preTrade), new Map<number, number>());
+    const q = quantileBound(b, 0.99);
+    const batches = ss.reduce((a, s) => a + s.batches, 0);
+    return {
+      p99: formatBound(q.le),
+      meanMs: (ss.reduce((a, s) => a + s.preTradeSeconds, 0) * 1000) / Math.max(1, q.count),
+      count: q.count,
+      ordersPerBatch: ss.reduce((a, s) => a + s.batchedOrders, 0) / Math.max(1, batches),
+      buckets: [...b].map(([le, n]) => [String(le), n]),
+    };
+  };
+  const errorRule = (k: string) => (errPct(k) > 1 ? [`errors ${errPct(k).toFixed(2)} % > 1 %: run failed`] : []);
+  const row = (
+    k: string,
+    n: number,
+    label: string,
+    goal: string,
+    reasons: string[],
+    reference?: { label: string; value: number },
+  ): Figure => {
+    const pingKey = `ping×${n}`;
+    const ping = m(pingKey, 'perSecond');
+    const pingFailed = pct(sumOf(of(pingKey), 'errors') + sumOf(of(pingKey), 'refused'), sumOf(of(pingKey), 'sent'));
+    // The reference must answer too: a reference that errored would make every ratio flatter.
+    const all = [...reasons, ...(pingFailed > 1 ? [`reference failed ${pingFailed.toFixed(1)} % of its requests`] : [])];
+    const c = cpu(k);
+    const ref = reference ?? { label: `NestJS SELECT 1 req/s${n > 1 ? `, ${n} copies` : ''}`, value: ping };
+    return {
+      scenario: `orders over HTTP, ${label} (${CLIENTS} clients${n > 1 ? `, ${n} API copies` : ''})`,
+      figure: `accepted orders/s (p50 ${m(k, 'p50').toFixed(1)} ms, p99 ${m(k, 'p99').toFixed(1)} ms; refused ${pct(sumOf(of(k), 'refused'), sumOf(of(k), 'sent')).toFixed(2)} %, errors ${errPct(k).toFixed(2)} %; API CPU ${c.cores.toFixed(2)} cores, ${c.usPerOrder.toFixed(0)} µs/order)`,
+      value: m(k, 'perSecond'),
+      reference: ref.label,
+      referenceValue: ref.value,
+      ratio: m(k, 'perSecond') / ref.value,
+      goal,
+      met: all.length === 0,
+      ...(all.length ? { failReason: all.join('; ') } : {}),
+      startedAt: of(k)[0].startedAt,
+      commit,
+      peakRssMiB: Math.max(...of(k).map((s) => s.peakRssMiB)),
+      rssOf: n > 1 ? `largest of ${n} API+worker processes` : 'API+worker process (dist/main.js)',
+    };
+  };
+  const rows: Figure[] = [];
+  const notes: string[] = [];
+  const first = COPIES[0];
+  for (const n of COPIES) {
+    const [oneK, tenK] = [`one×${n}`, `ten×${n}`];
+    rows.push(row(oneK, n, '1 series', 'report (errors ≤ 1 %)', errorRule(oneK)));
+    const ten = m(tenK, 'perSecond');
+    const ratio = ten / m(`ping×${n}`, 'perSecond');
+    rows.push(
+      n === 1
+        ? row(tenK, n, '10 series', '≥ 2,000 accepted/s, p99 < 50 ms, ≥ 0.6× SELECT 1, errors ≤ 1 %', [
+            ...errorRule(tenK),
+            ...(ten < 2000 ? [`${ten.toFixed(0)} accepted/s < 2,000`] : []),
+            ...(m(tenK, 'p99') >= 50 ? [`p99 ${m(tenK, 'p99').toFixed(1)} ms ≥ 50 ms`] : []),
+            ...(ratio < 0.6 ? [`${ratio.toFixed(2)}× < 0.6× SELECT 1`] : []),
+          ])
+        : row(tenK, n, '10 series', 'report (errors ≤ 1 %)', errorRule(tenK)),
+    );
+    if (n !== first) {
+      const x = (k: string) => (m(`${k}×${n}`, 'perSecond') / m(`${k}×${first}`, 'perSecond')).toFixed(2);
+      // Cores each copy used, by repetition: whether the second copy got CPU of its own or took the first's.
+      const cores = (k: string) => of(k).map((s) => s.cpu.map((v) => (v / s.elapsedSeconds).toFixed(2)).join(' + '));
+      // Each copy batches only its own clients' orders while Postgres serialises a series across copies.
+      const perBatch = (k: string) =>
+        (
+          of(k).reduce((a, s) => a + s.batchedOrders, 0) /
+          Math.max(
+            1,
+            of(k).reduce((a, s) => a + s.batches, 0),
+          )
+        ).toFixed(1);
+      notes.push(
+        `${n} copies ÷ ${first}: 1 series ${x('one')}×, 10 series ${x('ten')}×, SELECT 1 reference ${x('ping')}× (medians of the same run); API CPU (cores per copy, by repetition), 10 series: ${n} copies ${cores(`ten×${n}`).join(' | ')}; ${first} cop${first === 1 ? 'y' : 'ies'} ${cores(`ten×${first}`).join(' | ')} — on 2 cores shared with the bench's clients and Postgres; orders per batch, 10 series: ${perBatch(`ten×${n}`)} at ${n} copies, ${perBatch(`ten×${first}`)} at ${first}`,
+      );
+    }
+  }
+  const [offK, onK] = [`ten×${first}`, PM_KEY];
+  const on = m(onK, 'perSecond');
+  const off = m(offK, 'perSecond');
+  const [pOn, pOff] = [preTrade(onK), preTrade(offK)];
+  rows.push(row(onK, first, '10 series, portfolio margin on', 'report (errors ≤ 1 %)', errorRule(onK)));
+  const perRep = of(onK).map((s, i) => (s.perSecond / of(offK)[i].perSecond).toFixed(2));
+  rows.push({
+    ...row(
+      onK,
+      first,
+      '10 series, portfolio margin on vs off',
+      'on ≥ 0.9× off (same run)',
+      [...errorRule(onK), ...errorRule(offK), ...(on / off < 0.9 ? [`${(on / off).toFixed(2)}× < 0.9× off`] : [])],
+      { label: 'the same load on the product without portfolio margin (same run), accepted orders/s', value: off },
+    ),
+    figure: `accepted orders/s with portfolio margin on (pre-trade step p99 ${pOn.p99} on, ${pOff.p99} off; per repetition on ÷ off ${perRep.join(', ')})`,
+  });
+  notes.push(
+    `pre-trade step of an order batch (OrderBatcher: runBatch — checks, matching, outright and portfolio margin; not the batch's reads and writes), histogram ${PRETRADE} from each API copy's /metrics diffed over the phase: p99 bucket-bounded (the upper bound of the bucket holding it) — 10 series off ${pOff.p99} (mean ${pOff.meanMs.toFixed(3)} ms, ${pOff.count} batches, ${pOff.ordersPerBatch.toFixed(1)} orders/batch), on ${pOn.p99} (mean ${pOn.meanMs.toFixed(3)} ms, ${pOn.count} batches, ${pOn.ordersPerBatch.toFixed(1)} orders/batch)`,
+  );
+  return { rows, notes, preTrade: { off: pOff, on: pOn } };
 }
 
 await main();

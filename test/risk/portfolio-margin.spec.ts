@@ -1,4 +1,6 @@
+import type { Histogram } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Metrics } from '../../src/platform/metrics/metrics.js';
 import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, type TestMember } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
@@ -104,5 +106,20 @@ describe('portfolio initial margin over HTTP (hand-computed, fen)', () => {
     expect(await balances(x)).toEqual(expect.objectContaining({ margin: '168.00', cash: '832.00' }));
     expect(await balances(y)).toEqual(expect.objectContaining({ margin: '168.00', cash: '832.00' }));
     clock.set(new Date('2026-12-01T03:00:00Z'));
+  });
+
+  it("times each batch's pre-trade step, labelled by whether the batch's product has portfolio margin (bench:orders reads it)", async () => {
+    const batches = async (portfolio: string) =>
+      (await (t.app.get(Metrics).registry.getSingleMetric('order_batch_pretrade_seconds') as Histogram<'portfolio'>).get()).values.find(
+        (v) => v.metricName === 'order_batch_pretrade_seconds_count' && v.labels.portfolio === portfolio,
+      )?.value ?? 0;
+    const [on, off] = [await batches('on'), await batches('off')];
+    const spread = await createSeries(t, await createProduct(t, { spreadChargeBp: 200 }), SERIES_DATES);
+    const plain = await createSeries(t, await createProduct(t), SERIES_DATES);
+    const x = await createMember(t, 'TRADER');
+    await fund(t, x, '1000.00');
+    expect((await order(x, spread, 'BUY', '3.90', 1)).status).toBe(201);
+    expect((await order(x, plain, 'BUY', '3.90', 1)).status).toBe(201);
+    expect([(await batches('on')) - on, (await batches('off')) - off]).toEqual([1, 1]);
   });
 });
