@@ -199,7 +199,8 @@ export class OrderBatcher {
       Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)),
     );
     const committed = this.transactions.sql(async (tx, commit) => {
-      const [, snapshot] = await inOrder([
+      const [, , snapshot] = await inOrder([
+        this.repo.useGenericPlans(tx),
         this.markets.lockSeriesMany(tx, [...listed.keys()]),
         this.repo.snapshot(tx, reads, clientKeys, anchorCutoff),
       ]);
