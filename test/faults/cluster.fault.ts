@@ -328,9 +328,15 @@ describe(`fault injection on a Redis Cluster (${SECONDS} s, seed ${SEED})`, () =
       );
       invariant(twice.length === 0, 'each job metered (and paid) at most once');
       const [meter] = await q<{ n: string }>(
-        `SELECT count(*) AS n FROM delivery_jobs j LEFT JOIN usage_records u ON u."jobId" = j.id WHERE (j.status = 'COMPLETED') <> (u.id IS NOT NULL)`,
+        `SELECT count(*) AS n FROM delivery_jobs j LEFT JOIN usage_records u ON u."jobId" = j.id
+          WHERE j."verifiesJobId" IS NULL AND (j.status = 'COMPLETED') <> (u.id IS NOT NULL)`,
       );
       invariant(meter.n === '0', `a usage record exactly for each completed job (${meter.n} off)`);
+      // Verification re-runs are never metered against an obligation (SPEC §6.1): no usage record, ever.
+      const [reruns] = await q<{ n: string }>(
+        `SELECT count(*) AS n FROM delivery_jobs j JOIN usage_records u ON u."jobId" = j.id WHERE j."verifiesJobId" IS NOT NULL`,
+      );
+      invariant(reruns.n === '0', `no usage record for a verification re-run (${reruns.n})`);
       const [unsent] = await q<{ n: string }>(`SELECT count(*) AS n FROM outbox_messages WHERE "sentAt" IS NULL`);
       invariant(unsent.n === '0', `every outbox row delivered (${unsent.n} left)`);
       const recon = await clearing.post<{ status: string; openBreaks: number; checks: { name: string; differences: number }[] }>(
