@@ -417,7 +417,13 @@ describe(`fault injection under load (${SECONDS} s, seed ${SEED})`, () => {
         '/v1/reconciliation/runs',
         {},
       );
-      invariant(recon.status === 201 && recon.body.openBreaks === 0, `reconciliation finds zero breaks (${recon.text.slice(0, 300)})`);
+      const openBreaks = await q<{ type: string; key: string; difference: string }>(
+        `SELECT type::text AS type, key, difference FROM breaks WHERE status = 'OPEN' ORDER BY type, key LIMIT 20`,
+      );
+      invariant(
+        recon.status === 201 && recon.body.openBreaks === 0,
+        `reconciliation finds zero breaks (${recon.status}: ${recon.body.openBreaks} open; checks with differences ${JSON.stringify(recon.body.checks?.filter((c) => c.differences > 0))}; open ${JSON.stringify(openBreaks)})`,
+      );
       await check.end();
 
       const summary = {
