@@ -22,7 +22,7 @@ export interface Market {
   on: string[];
 }
 
-type Post = (path: string, body: unknown) => Promise<unknown>;
+export type Post = (path: string, body: unknown) => Promise<unknown>;
 
 export function poster(base: string, key: string): Post {
   return async (path, body) => {
@@ -38,14 +38,20 @@ export function poster(base: string, key: string): Post {
   };
 }
 
-export async function setupMarket(post: Post, clients: number, feeFen: number): Promise<Market> {
+/** `clients` TRADER members, each funded with 1,000,000.00 CNY: one trader API key each. */
+export async function fundedTraders(post: Post, clients: number): Promise<string[]> {
   const traders: string[] = [];
   for (let i = 0; i < clients; i++) {
     const m = (await post('/v1/members', { name: `bench-${i}`, kind: 'TRADER' })) as { id: string };
     await post(`/v1/members/${m.id}/deposits`, { amount: '100000000.00', currency: 'CNY', reference: `B${i}` });
     traders.push(((await post(`/v1/members/${m.id}/api-keys`, { role: 'trader' })) as { key: string }).key);
   }
-  const product = {
+  return traders;
+}
+
+/** The benches' CASH product terms (a code is added by the caller). */
+export function benchProductTerms(feeFen: number) {
+  return {
     modelClass: 'llm-70b-instruct',
     contractSizeTokens: 10_000_000,
     tickFen: 1,
@@ -59,6 +65,11 @@ export async function setupMarket(post: Post, clients: number, feeFen: number): 
     regions: ['cn-east-1'],
     inputTokenWeightBp: 0,
   };
+}
+
+export async function setupMarket(post: Post, clients: number, feeFen: number): Promise<Market> {
+  const traders = await fundedTraders(post, clients);
+  const product = benchProductTerms(feeFen);
   await post('/v1/products', { code: 'BENCH', ...product });
   await post('/v1/products', { code: 'BENCHPM', ...product, ...PORTFOLIO });
   // Months: series k trades until 2 days + k × 30 days from now, so a member's legs in several

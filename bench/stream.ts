@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { Pool } from 'undici';
 import WebSocket from 'ws';
+import { benchProductTerms, fundedTraders, poster } from './orders-market.js';
 import {
   freePort,
   machine,
@@ -63,37 +64,10 @@ async function main(): Promise<void> {
   );
   const subs: Subscriber[] = [];
   try {
-    const api = async <T>(path: string, body: unknown): Promise<T> => {
-      const res = await fetch(base + path, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
-      });
-      if (!res.ok) throw new Error(`${path} answered ${res.status}: ${await res.text()}`);
-      return (await res.json()) as T;
-    };
+    const api = poster(base, key);
     progress(`setting up ${CLIENTS} members and 10 series`);
-    const traders: string[] = [];
-    for (let i = 0; i < CLIENTS; i++) {
-      const m = await api<{ id: string }>('/v1/members', { name: `bench-${i}`, kind: 'TRADER' });
-      await api(`/v1/members/${m.id}/deposits`, { amount: '100000000.00', currency: 'CNY', reference: `B${i}` });
-      traders.push((await api<{ key: string }>(`/v1/members/${m.id}/api-keys`, { role: 'trader' })).key);
-    }
-    await api('/v1/products', {
-      code: 'BENCH',
-      modelClass: 'llm-70b-instruct',
-      contractSizeTokens: 10_000_000,
-      tickFen: 1,
-      settlementType: 'CASH',
-      initialMarginBp: 1000,
-      maintenanceMarginBp: 500,
-      feePerContractFen: 1,
-      penaltyBp: 0,
-      maxTtftMs: 1000,
-      minTokensPerSecond: 1,
-      regions: ['cn-east-1'],
-      inputTokenWeightBp: 0,
-    });
+    const traders = await fundedTraders(api, CLIENTS);
+    await api('/v1/products', { code: 'BENCH', ...benchProductTerms(1) });
     const series = Array.from({ length: 10 }, (_, i) => `BENCH-S${i}`);
     for (const code of series)
       await api('/v1/series', {

@@ -119,6 +119,12 @@ async function deliveredTokens(db: Db): Promise<CheckResult> {
 }
 
 /**
+ * What an obligation's transfers leave in escrow, summed over its rows: funded − released −
+ * refunded. One rule for the live ESCROW check and for a month's archived totals.
+ */
+export const ESCROW_HELD_FEN = `sum(CASE WHEN kind = 'ESCROW_FUND' THEN "amountFen" WHEN kind IN ('ESCROW_RELEASE', 'ESCROW_REFUND') THEN -"amountFen" ELSE 0 END)`;
+
+/**
  * Escrow = funded − released − refunded: per obligation (its record against its transfers), and
  * per buyer escrow account (its balance against what its obligations still hold).
  */
@@ -126,7 +132,7 @@ async function escrow(db: Db): Promise<CheckResult> {
   const perObligation = await db.$queryRaw<{ id: string; buyerId: string; recorded: bigint; ledger: bigint }[]>`
     WITH moved AS (
       SELECT "obligationId",
-             sum(CASE WHEN kind = 'ESCROW_FUND' THEN "amountFen" WHEN kind IN ('ESCROW_RELEASE', 'ESCROW_REFUND') THEN -"amountFen" ELSE 0 END)::bigint AS held
+             ${Prisma.raw(ESCROW_HELD_FEN)}::bigint AS held
       FROM (SELECT "obligationId", kind::text AS kind, "amountFen" FROM transfers WHERE "obligationId" IS NOT NULL
             -- Archived months' escrow moves, net, as one ESCROW_FUND each.
             UNION ALL SELECT key, 'ESCROW_FUND', amount FROM archived_totals WHERE scope = 'OBLIGATION_HELD_FEN') t

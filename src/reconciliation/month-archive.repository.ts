@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Db, Tx } from '../platform/prisma/prisma.service.js';
+import { ESCROW_HELD_FEN } from './checks.repository.js';
 
 /** A month as its first day (UTC), and the names of its partitions / archived tables. */
 export interface MonthTables {
@@ -142,7 +143,7 @@ export class MonthArchiveRepository {
                  SELECT "creditAccountId" AS account, "amountFen" AS delta FROM ${tr} UNION ALL SELECT "debitAccountId", -"amountFen" FROM ${tr}) m GROUP BY account
                UNION ALL
                SELECT 'OBLIGATION_HELD_FEN', "obligationId",
-                      sum(CASE WHEN kind = 'ESCROW_FUND' THEN "amountFen" WHEN kind IN ('ESCROW_RELEASE', 'ESCROW_REFUND') THEN -"amountFen" ELSE 0 END)::bigint
+                      ${ESCROW_HELD_FEN}::bigint
                FROM ${tr} WHERE "obligationId" IS NOT NULL GROUP BY "obligationId"
                UNION ALL
                SELECT 'OBLIGATION_CREDITED_TOKENS', "obligationId", sum("creditedTokens")::bigint FROM ${us} GROUP BY "obligationId"`,

@@ -2,15 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENESIS, verifyChain, type TraceLink } from '../../src/trace/domain/trace-chain.js';
 import { createMember } from '../harness/factories.js';
-import {
-  closeWindow,
-  expire,
-  honestOutput,
-  ONE_WORD_PROMPT_TOKENS,
-  physicalMarket,
-  submitJob,
-  type PhysicalMarket,
-} from '../harness/delivery-fixtures.js';
+import { deliverByHand, closeWindow, expire, physicalMarket, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 interface TraceView {
@@ -50,22 +42,10 @@ describe('the trace of an obligation: trades → obligation → jobs → usage �
       trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
     });
     await expire(t, m);
-    const node = t.client(m.operators[0].nodes[0].nodeToken);
-    for (const [i, tokens] of [300, 700].entries()) {
-      expect((await submitJob(m.buyers[0], m.series, tokens, i === 0 ? 'ok' : 'a')).status).toBe(201);
-      const lease = await node.post<{ jobs: { id: string; leaseToken: string }[] }>(`/v1/nodes/${m.operators[0].nodes[0].id}/lease`, {
-        waitSeconds: 5,
-      });
-      const [job] = lease.body.jobs;
-      const done = await node.post(`/v1/delivery/jobs/${job.id}/complete`, {
-        leaseToken: job.leaseToken,
-        usage: { prompt_tokens: ONE_WORD_PROMPT_TOKENS, completion_tokens: tokens },
-        ttftMs: 10,
-        durationMs: 250,
-        output: honestOutput(tokens),
-      });
-      expect(done.status, done.text).toBe(200);
-    }
+    await deliverByHand(t, m, [
+      { tokens: 300, content: 'ok' },
+      { tokens: 700, content: 'a' },
+    ]);
     const run = await closeWindow(t, m);
     expect(run.status).toBe('COMPLETED');
     obligationId = (await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } })).id;

@@ -160,6 +160,30 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
   }
 }
 
+/**
+ * Jobs delivered by hand through the node protocol (submit, lease on operator 0's first node,
+ * complete honestly: the output is exactly `tokens` counted tokens, the report what is counted):
+ * usage records and escrow releases exist afterwards. One job per entry, in order.
+ */
+export async function deliverByHand(t: TestApp, m: PhysicalMarket, jobs: { tokens: number; content: string }[]): Promise<void> {
+  const nodeOf = m.operators[0].nodes[0];
+  const node = t.client(nodeOf.nodeToken);
+  for (const { tokens, content } of jobs) {
+    const submitted = await submitJob(m.buyers[0], m.series, tokens, content);
+    expect(submitted.status, submitted.text).toBe(201);
+    const lease = await node.post<{ jobs: { id: string; leaseToken: string }[] }>(`/v1/nodes/${nodeOf.id}/lease`, { waitSeconds: 5 });
+    const [job] = lease.body.jobs;
+    const done = await node.post(`/v1/delivery/jobs/${job.id}/complete`, {
+      leaseToken: job.leaseToken,
+      usage: { prompt_tokens: ONE_WORD_PROMPT_TOKENS, completion_tokens: tokens },
+      ttftMs: 10,
+      durationMs: 250,
+      output: honestOutput(tokens),
+    });
+    expect(done.status, done.text).toBe(200);
+  }
+}
+
 /** A job as a lease request hands it to the node. */
 export interface LeasedJob {
   id: string;

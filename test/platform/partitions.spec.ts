@@ -4,14 +4,7 @@ import { HOUSE } from '../../src/ledger/ledger.types.js';
 import { PartitionsAheadHandler } from '../../src/platform/partitions/partitions-ahead.handler.js';
 import { PartitionsRepository } from '../../src/platform/partitions/partitions.repository.js';
 import { schedules } from '../../src/platform/queues/job-registry.js';
-import {
-  expire,
-  honestOutput,
-  ONE_WORD_PROMPT_TOKENS,
-  physicalMarket,
-  submitJob,
-  type PhysicalMarket,
-} from '../harness/delivery-fixtures.js';
+import { deliverByHand, expire, physicalMarket, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 interface RunView {
@@ -81,22 +74,10 @@ describe('monthly partitions of transfers, usage records and audit events', () =
       trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
     });
     await expire(t, m);
-    const node = t.client(m.operators[0].nodes[0].nodeToken);
-    for (let i = 0; i < 2; i++) {
-      await submitJob(m.buyers[0], m.series, 5_000, 'ok');
-      const lease = await node.post<{ jobs: { id: string; leaseToken: string }[] }>(`/v1/nodes/${m.operators[0].nodes[0].id}/lease`, {
-        waitSeconds: 5,
-      });
-      const [job] = lease.body.jobs;
-      const done = await node.post(`/v1/delivery/jobs/${job.id}/complete`, {
-        leaseToken: job.leaseToken,
-        usage: { prompt_tokens: ONE_WORD_PROMPT_TOKENS, completion_tokens: 5_000 },
-        ttftMs: 10,
-        durationMs: 250,
-        output: honestOutput(5_000),
-      });
-      expect(done.status, done.text).toBe(200);
-    }
+    await deliverByHand(t, m, [
+      { tokens: 5_000, content: 'ok' },
+      { tokens: 5_000, content: 'ok' },
+    ]);
     // Fixture: the first usage record as if metered at the last millisecond of last month (a
     // superuser rewrite with triggers off; its key row follows it). The row moves partition.
     const [first] = await t.prisma.usageRecord.findMany({ orderBy: { createdAt: 'asc' }, take: 1 });

@@ -1,13 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMember, expectProblem } from '../harness/factories.js';
-import {
-  expire,
-  honestOutput,
-  ONE_WORD_PROMPT_TOKENS,
-  physicalMarket,
-  submitJob,
-  type PhysicalMarket,
-} from '../harness/delivery-fixtures.js';
+import { deliverByHand, expire, physicalMarket, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 interface BreakView {
@@ -51,23 +44,10 @@ describe('reconciliation runs and breaks', () => {
     });
     await expire(t, m);
     // Two jobs delivered by hand through the node protocol: usage records and escrow releases exist.
-    const node = t.client(m.operators[0].nodes[0].nodeToken);
-    for (let i = 0; i < 2; i++) {
-      await submitJob(m.buyers[0], m.series, 5_000, 'ok');
-      const lease = await node.post<{ jobs: { id: string; leaseToken: string }[] }>(`/v1/nodes/${m.operators[0].nodes[0].id}/lease`, {
-        waitSeconds: 5,
-      });
-      const [job] = lease.body.jobs;
-      const done = await node.post(`/v1/delivery/jobs/${job.id}/complete`, {
-        leaseToken: job.leaseToken,
-        // Honest: what the clearing house counts (8 prompt tokens for a one-word message).
-        usage: { prompt_tokens: ONE_WORD_PROMPT_TOKENS, completion_tokens: 5_000 },
-        ttftMs: 10,
-        durationMs: 250,
-        output: honestOutput(5_000),
-      });
-      expect(done.status, done.text).toBe(200);
-    }
+    await deliverByHand(t, m, [
+      { tokens: 5_000, content: 'ok' },
+      { tokens: 5_000, content: 'ok' },
+    ]);
   });
   afterAll(() => t.close());
 
