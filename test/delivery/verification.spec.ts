@@ -14,6 +14,7 @@ import {
 import type { TestNode } from '../harness/capacity-factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { VerificationService } from '../../src/delivery/verification.service.js';
 
 /**
  * SPEC §6.1, verification by re-execution, through the node API by hand: a re-run is leased only
@@ -68,6 +69,9 @@ describe('verification re-runs', () => {
 
     const rerun = await lease(verifier.nodes[0]);
     expect(rerun.seed).toBe(seedFor(original.id));
+    // The creating message delivered again (a relay retry): no second re-run, nothing else moves.
+    expect(await t.app.get(VerificationService).create({ jobIds: [original.id] })).toBe('created 0 of 1');
+    expect(await t.prisma.deliveryJob.count({ where: { verifiesJobId: original.id } })).toBe(1);
     expect(rerun.messages).toEqual(original.messages);
     // The seller's own node is never offered its re-run.
     const own = await t

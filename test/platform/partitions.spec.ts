@@ -5,6 +5,7 @@ import { PartitionsAheadHandler } from '../../src/platform/partitions/partitions
 import { PartitionsRepository } from '../../src/platform/partitions/partitions.repository.js';
 import { schedules } from '../../src/platform/queues/job-registry.js';
 import { deliverByHand, expire, physicalMarket, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import { expectProblem } from '../harness/factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 interface RunView {
@@ -191,6 +192,18 @@ describe('monthly partitions of transfers, usage records and audit events', () =
     // Months are archived oldest first: the audit chain's live part must start where the archive ends.
     expect((await archive(ym(m1))).status).toBe(409);
     expect((await t.clearing.get(`/v1/reconciliation/archives/${ym(m1)}/check`)).status).toBe(404);
+    // Only clearing archives or checks a month: the buyer and the operator of the market are refused.
+    for (const member of [m.buyers[0], m.operators[0].member]) {
+      expectProblem(await member.client.post('/v1/reconciliation/archives', { month: ym(m2) }), 403, 'FORBIDDEN_ROLE');
+      expectProblem(await member.client.get(`/v1/reconciliation/archives/${ym(m2)}/check`), 403, 'FORBIDDEN_ROLE');
+    }
+    // A month cannot be archived out of sight while the books disagree: a balance moved past the
+    // ledger is a reconciliation break, and the archive is refused with nothing detached.
+    const drifted = HOUSE.ccpFees;
+    await t.prisma.$executeRaw`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" + 1 WHERE code = ${drifted}`;
+    expectProblem(await archive(ym(m2)), 409, 'MONTH_NOT_ARCHIVABLE');
+    expect(await partitionOf('transfers', `"idempotencyKey" = 'hist-m2'`)).toEqual([`transfers${suffix(m2)}`]);
+    await t.prisma.$executeRaw`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" - 1 WHERE code = ${drifted}`;
 
     for (const month of [m2, m1]) {
       const res = await archive(ym(month));

@@ -59,6 +59,17 @@ describe('loadEnvConfig', () => {
     expect(() => loadEnvConfig({ [name]: value })).toThrow(message);
   });
 
+  it('NODE_AUDIT=off (for measuring the node audit only) is refused in production; counting threads are bounded', () => {
+    expect(loadEnvConfig({}).delivery).toMatchObject({ auditNodeRequests: true, countingThreads: 1 });
+    expect(loadEnvConfig({ NODE_AUDIT: 'off' }).delivery.auditNodeRequests).toBe(false);
+    expect(() => loadEnvConfig({ NODE_AUDIT: 'off', NODE_ENV: 'production' })).toThrow(
+      /NODE_AUDIT: off .* refused with NODE_ENV=production/,
+    );
+    expect(() => loadEnvConfig({ NODE_AUDIT: 'maybe' })).toThrow(ConfigError);
+    expect(loadEnvConfig({ COUNTING_THREADS: '0' }).delivery.countingThreads).toBe(0);
+    expect(() => loadEnvConfig({ COUNTING_THREADS: '17' })).toThrow(/COUNTING_THREADS/);
+  });
+
   it('reports every bad variable at once', () => {
     try {
       loadEnvConfig({ PORT: 'x', EOD_CUTOFF: 'noon' });
