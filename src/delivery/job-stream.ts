@@ -4,7 +4,7 @@ import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import type { StreamEvent } from '../streams/stream-events.js';
 import { StreamPublisher } from '../streams/stream-publisher.js';
 import { jobEventView } from './delivery-views.js';
-import { JobEventsRepository } from './job-events.repository.js';
+import { JobEventsRepository, type JobEventRow } from './job-events.repository.js';
 
 /**
  * Delivery's side of /v1/stream (`jobs`, SPEC §6.6): called with the ids of jobs whose status a
@@ -25,6 +25,19 @@ export class JobStream {
     private readonly listings: ListingCache,
     private readonly publisher: StreamPublisher,
   ) {}
+
+  /**
+   * Jobs a commit has just written, as written (a submission's rows): published from the rows in
+   * hand, not read back — by the time a read-back ran, dispatch may already have moved the job on
+   * and its buyer would never see it QUEUED.
+   */
+  written(jobs: readonly JobEventRow['job'][]): void {
+    if (jobs.length === 0) return;
+    this.toEvents(jobs.map((job) => ({ job, usage: null }))).then(
+      (events) => this.publisher.publishAfterCommit(events),
+      (err: Error) => this.logger.warn({ err: err.message, jobs: jobs.length }, 'job events not published; the database has them'),
+    );
+  }
 
   changed(ids: Iterable<string>): void {
     for (const id of ids) this.pending.add(id);
@@ -53,8 +66,12 @@ export class JobStream {
   }
 
   private async events(ids: string[]): Promise<StreamEvent[]> {
+    return this.toEvents(await this.jobs.byIds(this.tx.statements, ids));
+  }
+
+  private async toEvents(rows: readonly JobEventRow[]): Promise<StreamEvent[]> {
     const events: StreamEvent[] = [];
-    for (const { job, usage } of await this.jobs.byIds(this.tx.statements, ids)) {
+    for (const { job, usage } of rows) {
       const code = (await this.listings.seriesById(job.seriesId))?.code ?? job.seriesId;
       events.push({ channel: 'jobs', series: code, memberIds: [job.buyerId, job.sellerId], data: jobEventView(job, code, usage) });
     }

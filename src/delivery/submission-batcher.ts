@@ -108,7 +108,7 @@ export class SubmissionBatcher {
       return this.write(tx, commit, items, judged);
     });
     if (result.some((r) => r.status === 'fulfilled' && !r.value.replayed)) this.outbox.poke();
-    this.stream.changed(result.flatMap((r) => (r.status === 'fulfilled' && !r.value.replayed ? [r.value.job.id] : [])));
+    this.stream.written(result.flatMap((r) => (r.status === 'fulfilled' && !r.value.replayed ? [r.value.job] : [])));
     return result;
   }
 

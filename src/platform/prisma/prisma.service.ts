@@ -32,6 +32,13 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     const warn = (err: Error) => logger.warn({ err: err.message }, 'postgres connection lost; the pool will reconnect');
     const pool = new pg.Pool({ connectionString: config.databaseUrl, max: config.databasePoolMax });
     pool.on('error', warn);
+    // The pool listens to a client only while it is idle in the pool: one checked out, or being
+    // ended (released as broken, pool.end at shutdown), emits a server's FATAL (a terminated
+    // backend, a database dropped WITH (FORCE)) to nobody, and an unheard 'error' ends the process.
+    // Every client is heard for its whole life.
+    pool.on('connect', (client) =>
+      client.on('error', (err: Error) => logger.debug({ err: err.message }, 'postgres connection closed by the server')),
+    );
     super({
       adapter: new PrismaPg(pool, { onConnectionError: warn }),
       // Under a burst on one hot account, transactions queue on its row lock while holding pool
@@ -58,8 +65,8 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     // A checked-out client's connection lost (server restart, pg_terminate_backend) is emitted as
-    // an 'error' event the pool no longer listens to: unheard, it would take the process down.
-    // pg fails the pending statements itself; the client is not reused.
+    // an 'error' event (heard by the listener every client gets at connect): marked here so the
+    // client is not reused. pg fails the pending statements itself.
     const lost = (err: Error) => (broken = err);
     client.on('error', lost);
     let committing: Promise<void> | undefined;
