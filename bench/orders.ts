@@ -41,17 +41,26 @@ interface Sample extends LoadResult {
   cpu: number[];
   preTrade: Buckets;
   preTradeSeconds: number;
+  /** Seconds inside batch transactions (BEGIN to COMMIT), summed. */
+  batchSeconds: number;
   batches: number;
   batchedOrders: number;
 }
 
-const empty = (): Omit<Sample, keyof LoadResult | 'cpu'> => ({ preTrade: new Map(), preTradeSeconds: 0, batches: 0, batchedOrders: 0 });
+const empty = (): Omit<Sample, keyof LoadResult | 'cpu'> => ({
+  preTrade: new Map(),
+  preTradeSeconds: 0,
+  batchSeconds: 0,
+  batches: 0,
+  batchedOrders: 0,
+});
 
 /** Metrics of one API process's scrape that a phase diffs. */
 function inside(text: string): Omit<Sample, keyof LoadResult | 'cpu'> {
   return {
     preTrade: buckets(text, PRETRADE),
     preTradeSeconds: scalar(text, `${PRETRADE}_sum`),
+    batchSeconds: scalar(text, 'order_batch_seconds_sum'),
     batches: scalar(text, 'order_batch_size_count'),
     batchedOrders: scalar(text, 'order_batch_size_sum'),
   };
@@ -68,6 +77,7 @@ async function measure(bases: string[], pids: number[], send: Send, metrics: boo
     const [a, b] = [inside(after[i]), inside(before[i])];
     s.preTrade = plus(s.preTrade, minus(a.preTrade, b.preTrade));
     s.preTradeSeconds += a.preTradeSeconds - b.preTradeSeconds;
+    s.batchSeconds += a.batchSeconds - b.batchSeconds;
     s.batches += a.batches - b.batches;
     s.batchedOrders += a.batchedOrders - b.batchedOrders;
   }
@@ -184,7 +194,7 @@ async function main(): Promise<void> {
     });
   } finally {
     for (const p of [...extra, app, ...refs]) await stopProcess(p, 3_000);
-    await db.drop();
+    if (!process.env.BENCH_KEEP_DB) await db.drop();
   }
 }
 
@@ -210,6 +220,7 @@ function rowsOf(samples: Map<string, Sample[]>, commit: string): { rows: Figure[
     return {
       p99: formatBound(q.le),
       meanMs: (ss.reduce((a, s) => a + s.preTradeSeconds, 0) * 1000) / Math.max(1, q.count),
+      batchMeanMs: (ss.reduce((a, s) => a + s.batchSeconds, 0) * 1000) / Math.max(1, q.count),
       count: q.count,
       ordersPerBatch: ss.reduce((a, s) => a + s.batchedOrders, 0) / Math.max(1, batches),
       buckets: [...b].map(([le, n]) => [String(le), n]),
@@ -301,7 +312,7 @@ function rowsOf(samples: Map<string, Sample[]>, commit: string): { rows: Figure[
     figure: `accepted orders/s with portfolio margin on (pre-trade step p99 ${pOn.p99} on, ${pOff.p99} off; per repetition on ÷ off ${perRep.join(', ')})`,
   });
   notes.push(
-    `pre-trade step of an order batch (OrderBatcher: runBatch — checks, matching, outright and portfolio margin; not the batch's reads and writes), histogram ${PRETRADE} from each API copy's /metrics diffed over the phase: p99 bucket-bounded (the upper bound of the bucket holding it) — 10 series off ${pOff.p99} (mean ${pOff.meanMs.toFixed(3)} ms, ${pOff.count} batches, ${pOff.ordersPerBatch.toFixed(1)} orders/batch), on ${pOn.p99} (mean ${pOn.meanMs.toFixed(3)} ms, ${pOn.count} batches, ${pOn.ordersPerBatch.toFixed(1)} orders/batch)`,
+    `pre-trade step of an order batch (OrderBatcher: runBatch — checks, matching, outright and portfolio margin; not the batch's reads and writes), histogram ${PRETRADE} from each API copy's /metrics diffed over the phase: p99 bucket-bounded (the upper bound of the bucket holding it) — 10 series off ${pOff.p99} (mean ${pOff.meanMs.toFixed(3)} ms, ${pOff.count} batches, ${pOff.ordersPerBatch.toFixed(1)} orders/batch), on ${pOn.p99} (mean ${pOn.meanMs.toFixed(3)} ms, ${pOn.count} batches, ${pOn.ordersPerBatch.toFixed(1)} orders/batch); the whole batch transaction (order_batch_seconds, BEGIN to COMMIT, series locks held) — off mean ${pOff.batchMeanMs.toFixed(2)} ms, on ${pOn.batchMeanMs.toFixed(2)} ms`,
   );
   return { rows, notes, preTrade: { off: pOff, on: pOn } };
 }

@@ -98,8 +98,11 @@ interface SnapshotRow {
     oldAt: string | null;
     oi: number | null;
   }[];
-  others:
-    { memberId: string; productId: string; seriesId: string; price: string; net: number; buy: number; sell: number; oi: number }[] | null;
+  riskPairs: { memberId: string; productId: string }[] | null;
+  /** Column-wise (one array per field: ~250 legs a batch, keys once). Arrays are null when no row. */
+  riskLegs: { memberId: string[] | null; seriesId: string[]; net: number[] };
+  riskOrders: { memberId: string[] | null; seriesId: string[]; buy: number[]; sell: number[] };
+  riskSeries: { id: string; productId: string; price: string; oi: number }[] | null;
   adjustments: { memberId: string; productId: string; fen: string }[] | null;
   calls: string[] | null;
   positions: { seriesId: string; memberId: string; long: number; short: number; marginQty: number; buy: number; sell: number }[] | null;
@@ -202,42 +205,49 @@ export class OrderBatchRepository {
         SELECT sid, member FROM batch_members
         UNION SELECT "seriesId", "memberId" FROM book
       ),
-      resting AS (
-        SELECT o."seriesId" AS sid, o."memberId" AS member,
-               sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
-        FROM pairs JOIN orders o ON o."memberId" = pairs.member AND o."seriesId" = pairs.sid AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
-        GROUP BY 1, 2
-      ),
       -- Portfolio margin and the all-months limit look at the member's other series of the
       -- product: read, not locked (their own batches hold those series).
       risk_pairs AS (
         SELECT DISTINCT x.member, s."productId" AS pid FROM pairs x JOIN lim ON lim.sid = x.sid AND lim.portfolio JOIN series s ON s.id = x.sid
       ),
-      others AS (
-        SELECT rp.member, rp.pid, s2.id AS sid, COALESCE(s2."lastSettlementPriceFen", s2."referencePriceFen") AS price,
-               p."longQty" - p."shortQty" AS net, COALESCE(r.buy, 0) AS buy, COALESCE(r.sell, 0) AS sell,
+      -- Resting quantities come from resting_quantities, kept by triggers on orders (summing
+      -- each member's live orders per series cost a scan of them per pair).
+      -- The live series of the products whose portfolios the batch reads, with open interest when
+      -- the product charges a concentration add-on (the batch's own series among them: a product
+      -- with an add-on has portfolio margin, so its series are read here).
+      risk_series AS MATERIALIZED (
+        SELECT s2.id, s2."productId" AS pid, COALESCE(s2."lastSettlementPriceFen", s2."referencePriceFen") AS price,
                CASE WHEN pr."concentrationAddOnBp" > 0 THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s2.id) ELSE 0 END AS oi
-        FROM risk_pairs rp JOIN products pr ON pr.id = rp.pid
-        JOIN series s2 ON s2."productId" = rp.pid AND s2.status <> 'SETTLED'
-        JOIN positions p ON p."memberId" = rp.member AND p."seriesId" = s2.id
-        LEFT JOIN LATERAL (
-          SELECT sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
-          FROM orders o WHERE o."memberId" = rp.member AND o."seriesId" = s2.id AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
-        ) r ON true
-        -- Margined legs only: a series whose margin was released at expiry no longer counts.
-        WHERE p."marginQty" > 0 AND NOT EXISTS (SELECT 1 FROM pairs x WHERE x.member = rp.member AND x.sid = s2.id)
+        FROM series s2 JOIN products pr ON pr.id = s2."productId"
+        WHERE s2."productId" IN (SELECT pid FROM risk_pairs) AND s2.status <> 'SETTLED'
+      ),
+      resting AS (
+        SELECT r."seriesId" AS sid, r."memberId" AS member, r."buyQty" AS buy, r."sellQty" AS sell
+        FROM pairs JOIN resting_quantities r ON r."memberId" = pairs.member AND r."seriesId" = pairs.sid
       )
       SELECT
         (SELECT json_agg(json_build_object('id', s.id, 'status', s.status, 'price', s."lastSettlementPriceFen"::text, 'date', s."lastSettlementDate"::text,
                 'pausedUntil', s."pausedUntil", 'anchor', s."anchorPriceFen"::text, 'anchorAt', s."anchorAt", 'oldPrice', old.price::text, 'oldAt', old.at,
-                'oi', CASE WHEN lim.oi THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s.id) END))
+                'oi', CASE WHEN lim.oi THEN (SELECT rs.oi FROM risk_series rs WHERE rs.id = s.id) END))
            FROM series s JOIN lim ON lim.sid = s.id
            LEFT JOIN LATERAL (
              SELECT t."priceFen" AS price, t."createdAt" AS at FROM trades t
              WHERE lim.breaker AND t."seriesId" = s.id AND t."createdAt" <= ${anchorCutoff}::timestamptz ORDER BY t."createdAt" DESC LIMIT 1
            ) old ON true) AS live,
-        (SELECT json_agg(json_build_object('memberId', member, 'productId', pid, 'seriesId', sid, 'price', price::text, 'net', net, 'buy', buy, 'sell', sell, 'oi', oi))
-           FROM others) AS others,
+        -- A portfolio member's legs in the product's other series are put together by the caller
+        -- from four plain reads, each through its own index by key arrays (= ANY (ARRAY(…)) is an
+        -- index condition; IN (SELECT …) left the generic plan free to scan the table): in one
+        -- join under the generic plan (estimates of a row or two per CTE) Postgres walked every
+        -- series' orders and positions once per leg, ~250 legs a batch at 10 series and 32 members.
+        (SELECT json_agg(json_build_object('memberId', member, 'productId', pid)) FROM risk_pairs) AS "riskPairs",
+        (SELECT json_build_object('memberId', json_agg(q."memberId"), 'seriesId', json_agg(q."seriesId"), 'net', json_agg(q."longQty" - q."shortQty"))
+           -- Margined legs only: a series whose margin was released at expiry no longer counts.
+           FROM positions q WHERE q."memberId" = ANY (ARRAY(SELECT member FROM risk_pairs)) AND q."marginQty" > 0
+             AND q."seriesId" = ANY (ARRAY(SELECT id FROM risk_series))) AS "riskLegs",
+        (SELECT json_build_object('memberId', json_agg(r."memberId"), 'seriesId', json_agg(r."seriesId"), 'buy', json_agg(r."buyQty"), 'sell', json_agg(r."sellQty"))
+           FROM resting_quantities r WHERE r."memberId" = ANY (ARRAY(SELECT member FROM risk_pairs)) AND (r."buyQty" > 0 OR r."sellQty" > 0)
+             AND r."seriesId" = ANY (ARRAY(SELECT id FROM risk_series))) AS "riskOrders",
+        (SELECT json_agg(json_build_object('id', id, 'productId', pid, 'price', price::text, 'oi', oi)) FROM risk_series) AS "riskSeries",
         (SELECT json_agg(json_build_object('memberId', pm."memberId", 'productId', pm."productId", 'fen', pm."adjustmentFen"::text))
            FROM portfolio_margins pm JOIN risk_pairs rp ON rp.member = pm."memberId" AND rp.pid = pm."productId") AS adjustments,
         (SELECT json_agg(DISTINCT mc."memberId") FROM margin_calls mc
@@ -261,19 +271,7 @@ export class OrderBatchRepository {
     const books = new Map(reads.map((r) => [r.seriesId, [] as BookOrder[]]));
     for (const o of row.book ?? [])
       books.get(o.seriesId)!.push({ id: o.id, memberId: o.memberId, side: o.side, priceFen: BigInt(o.price), remaining: o.remaining });
-    const otherLegs = new Map<string, SeriesLeg[]>();
-    for (const o of row.others ?? []) {
-      const key = `${o.memberId}:${o.productId}`;
-      const legs = otherLegs.get(key) ?? otherLegs.set(key, []).get(key)!;
-      legs.push({
-        seriesId: o.seriesId,
-        net: o.net,
-        restingBuyQty: o.buy,
-        restingSellQty: o.sell,
-        priceFen: BigInt(o.price),
-        openInterest: o.oi,
-      });
-    }
+    const otherLegs = otherLegsOf(row, row.positions ?? []);
     return {
       live: new Map(
         row.live.map((l) => [
@@ -391,4 +389,35 @@ export class OrderBatchRepository {
       SELECT id, seq::text AS seq, "createdAt", "updatedAt" FROM new_orders`;
     return new Map(rows.map((r) => [r.id, { seq: BigInt(r.seq), createdAt: r.createdAt, updatedAt: r.updatedAt }]));
   }
+}
+
+/**
+ * `${memberId}:${productId}` → a portfolio member's margined legs in the product's live series
+ * other than the batch's own pairs (those the batch reads and locks itself).
+ */
+function otherLegsOf(row: SnapshotRow, pairs: { seriesId: string; memberId: string }[]): Map<string, SeriesLeg[]> {
+  const legs = new Map<string, SeriesLeg[]>();
+  for (const r of row.riskPairs ?? []) legs.set(`${r.memberId}:${r.productId}`, []);
+  if (legs.size === 0) return legs;
+  const inBatch = new Set(pairs.map((p) => `${p.memberId}:${p.seriesId}`));
+  const series = new Map((row.riskSeries ?? []).map((s) => [s.id, s]));
+  const o = row.riskOrders;
+  const resting = new Map((o.memberId ?? []).map((m, i) => [`${m}:${o.seriesId[i]}`, { buy: o.buy[i], sell: o.sell[i] }]));
+  const l = row.riskLegs;
+  for (const [i, memberId] of (l.memberId ?? []).entries()) {
+    const seriesId = l.seriesId[i];
+    const s = series.get(seriesId);
+    const mine = s && legs.get(`${memberId}:${s.productId}`);
+    if (!s || !mine || inBatch.has(`${memberId}:${seriesId}`)) continue;
+    const r = resting.get(`${memberId}:${seriesId}`);
+    mine.push({
+      seriesId,
+      net: l.net[i],
+      restingBuyQty: r?.buy ?? 0,
+      restingSellQty: r?.sell ?? 0,
+      priceFen: BigInt(s.price),
+      openInterest: s.oi,
+    });
+  }
+  return legs;
 }

@@ -63,6 +63,7 @@ export class OrderBatcher {
   private readonly batchSize: Histogram;
   private readonly fallbacks: Counter;
   private readonly preTrade: Histogram<'portfolio'>;
+  private readonly batchTime: Histogram<'portfolio'>;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -96,6 +97,14 @@ export class OrderBatcher {
       help: 'Pre-trade step of an order batch (checks, matching, margin): portfolio "on" when a series of the batch has portfolio margin',
       labelNames: ['portfolio'],
       buckets: [0.00005, 0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+      registers: [metrics.registry],
+    });
+    // The whole batch transaction, locks to COMMIT: what a batch holds its series for.
+    this.batchTime = new Histogram({
+      name: 'order_batch_seconds',
+      help: 'Order batch transaction, from BEGIN to COMMIT (series locks held): portfolio "on" when a series of the batch has portfolio margin',
+      labelNames: ['portfolio'],
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1],
       registers: [metrics.registry],
     });
   }
@@ -198,6 +207,7 @@ export class OrderBatcher {
     const deliverable = settledLater(
       Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)),
     );
+    const timed = this.batchTime.startTimer({ portfolio: [...listed.values()].some((s) => hasPortfolioMargin(s.product)) ? 'on' : 'off' });
     const committed = this.transactions.sql(async (tx, commit) => {
       const [, , snapshot] = await inOrder([
         this.repo.useGenericPlans(tx),
@@ -206,7 +216,7 @@ export class OrderBatcher {
       ]);
       return this.match(tx, commit, batch, listed, snapshot, await deliverable);
     });
-    return committed.then((outcomes) => (this.stream.afterBatch(outcomes, listed), outcomes));
+    return committed.finally(timed).then((outcomes) => (this.stream.afterBatch(outcomes, listed), outcomes));
   }
 
   /**

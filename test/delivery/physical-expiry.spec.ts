@@ -3,6 +3,7 @@ import { createMember, expectProblem } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { expire, physicalMarket, submitJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 interface Obligation {
   id: string;
@@ -160,5 +161,9 @@ describe('EXPIRY of a PHYSICAL series: final VM, trader close-out, allocation, e
     expect(cap).toEqual([
       expect.objectContaining({ tokensPerSecond: 2000, committedTokensPerSecond: 695, availableTokensPerSecond: 1305 }),
     ]);
+  });
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
   });
 });

@@ -7,6 +7,7 @@ import { createMember, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 // Product under test: 10M-token contracts (× 10), reference price 4.00 (400 fen), IM 10 %.
 const MULT = 10n;
@@ -160,4 +161,8 @@ describe('markets under concurrency (20 clients over HTTP)', () => {
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
     await checkInvariants(many);
   }, 120_000);
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
+  });
 });

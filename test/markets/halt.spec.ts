@@ -3,6 +3,7 @@ import { createMember, expectProblem } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 describe('series halt at lastTradingAt (delayed job through the outbox)', () => {
   let t: TestApp;
@@ -42,4 +43,8 @@ describe('series halt at lastTradingAt (delayed job through the outbox)', () => 
     expectProblem(await order(m, series, 'BUY', '3.90', 1), 409, 'SERIES_NOT_TRADING');
     await expectLedgerConsistent(t.prisma);
   }, 30_000);
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
+  });
 });

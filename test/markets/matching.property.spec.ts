@@ -5,6 +5,7 @@ import { OrdersService, type PlacedOrder } from '../../src/markets/orders.servic
 import { DomainError } from '../../src/platform/errors/error-codes.js';
 import type { Principal } from '../../src/platform/http/request-context.js';
 import { createMember, type TestMember } from '../harness/factories.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 import { createProduct, createSeries, fund } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
@@ -194,6 +195,18 @@ describe('matching equals a reference order book on random order/cancel streams 
           }
           // Each placer is told its order's state right after its own matching.
           expect(answers.map((p) => ({ status: p.order.status, filled: p.order.filledQuantity }))).toEqual(told);
+          // The resting quantities the risk checks read are the reference book's live orders.
+          await expectRestingConsistent(t.prisma);
+          for (const s of [0, 1]) {
+            const seriesId = (await t.prisma.series.findUniqueOrThrow({ where: { code: series[s] } })).id;
+            const kept = await t.prisma.restingQuantity.findMany({ where: { seriesId } });
+            for (const [i, m] of members.entries()) {
+              const live = refs[s].orders.filter((o) => o.member === i && (o.status === 'OPEN' || o.status === 'PARTIALLY_FILLED'));
+              const left = (side: 'BUY' | 'SELL') => live.filter((o) => o.side === side).reduce((a, o) => a + o.qty - o.filled, 0);
+              const row = kept.find((k) => k.memberId === m.id);
+              expect({ buy: row?.buyQty ?? 0, sell: row?.sellQty ?? 0 }).toEqual({ buy: left('BUY'), sell: left('SELL') });
+            }
+          }
         }),
         { numRuns: 50 },
       );

@@ -3,6 +3,7 @@ import { createMember, expectProblem, type TestMember } from '../harness/factori
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 describe('trading: listing, matching, novation, fees and initial margin', () => {
   let t: TestApp;
@@ -252,5 +253,9 @@ describe('trading: listing, matching, novation, fees and initial margin', () => 
     expect(halt!.timestamp + halt!.delay).toBeGreaterThanOrEqual(last.getTime() - 5_000);
     expect(halt!.timestamp + halt!.delay).toBeLessThanOrEqual(last.getTime() + 5_000);
     expect(await halt!.getState()).toBe('delayed');
+  });
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
   });
 });

@@ -3,6 +3,7 @@ import { Clock } from '../../src/platform/time/clock.js';
 import { createMember, expectProblem } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 interface SeriesDetail {
   status: string;
@@ -94,5 +95,9 @@ describe('dynamic circuit breaker', () => {
     } finally {
       clock.set(new Date());
     }
+  });
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
   });
 });

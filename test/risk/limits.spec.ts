@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMember, expectProblem } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 const DAY = 86_400_000;
 const far = (days: number) => ({
@@ -95,5 +96,9 @@ describe('position limits and the large-trader report', () => {
     expect(mine.find((i) => i.memberId === x.id)!.allMonths).toEqual({ contracts: 10, limit: 10, usageBp: 10_000 });
     expect(mine.find((i) => i.memberId === m3.id)!.allMonths).toEqual({ contracts: 8, limit: 10, usageBp: 8_000 });
     expect(mine.find((i) => i.memberId === m2.id)!.spotMonth).toEqual([{ series: spot, contracts: 4, limit: 4, usageBp: 10_000 }]);
+  });
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
   });
 });

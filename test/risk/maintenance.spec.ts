@@ -4,6 +4,7 @@ import { MaintenanceMarginService } from '../../src/settlement/maintenance-margi
 import { createMember, expectProblem, type TestMember } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 type CallRow = { type: string; status: string; amount: string; dueAt: string; overdue: boolean };
 
@@ -75,5 +76,9 @@ describe('maintenance margin: intraday re-mark, reduce-only, closed by a deposit
     const closed = await pollCalls(x, (items) => items[0]?.status === 'CLOSED');
     expect(closed).toEqual([expect.objectContaining({ type: 'MAINTENANCE', status: 'CLOSED' })]);
     expect((await order(x, series, 'BUY', '3.60', 1)).status).toBe(201);
+  });
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
   });
 });

@@ -6,6 +6,7 @@ import { createMember, type TestMember } from '../harness/factories.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { settle } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 // 10M-token contracts at 4.00 (multiplier 10), initial margin 10 %: one contract's outright
 // margin is 400 × 10 × 10 % = 400 fen.
@@ -121,5 +122,9 @@ describe('portfolio initial margin over HTTP (hand-computed, fen)', () => {
     expect((await order(x, spread, 'BUY', '3.90', 1)).status).toBe(201);
     expect((await order(x, plain, 'BUY', '3.90', 1)).status).toBe(201);
     expect([(await batches('on')) - on, (await batches('off')) - off]).toEqual([1, 1]);
+  });
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
   });
 });

@@ -5,6 +5,7 @@ import { expectLedgerConsistent } from '../harness/ledger-checks.js';
 import { createProduct, createSeries, fund, order } from '../harness/market-factories.js';
 import { waitForRun } from '../harness/settlement-helpers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { expectRestingConsistent } from '../harness/market-checks.js';
 
 describe('cash final settlement (EXPIRY run of a CASH series)', () => {
   let t: TestApp;
@@ -61,5 +62,9 @@ describe('cash final settlement (EXPIRY run of a CASH series)', () => {
     expect((await t.clearing.get(`/v1/series/${S}`)).body).toMatchObject({ status: 'SETTLED', lastSettlementPrice: '4.12' });
     expect(await t.prisma.order.count({ where: { status: { in: ['OPEN', 'PARTIALLY_FILLED'] } } })).toBe(0);
     await expectLedgerConsistent(t.prisma);
+  });
+
+  it('resting quantities kept for the risk checks equal the live orders', async () => {
+    await expectRestingConsistent(t.prisma);
   });
 });
