@@ -100,8 +100,8 @@ interface SnapshotRow {
   }[];
   riskPairs: { memberId: string; productId: string }[] | null;
   /** Column-wise (one array per field: ~250 legs a batch, keys once). Arrays are null when no row. */
-  riskLegs: { memberId: string[] | null; seriesId: string[]; net: number[] };
-  riskOrders: { memberId: string[] | null; seriesId: string[]; buy: number[]; sell: number[] };
+  /** memberId and seriesId are null on a row with resting quantities and no margined leg (none expected). */
+  riskLegs: { memberId: (string | null)[] | null; seriesId: (string | null)[]; net: (number | null)[]; buy: number[]; sell: number[] };
   riskSeries: { id: string; productId: string; price: string; oi: number }[] | null;
   adjustments: { memberId: string; productId: string; fen: string }[] | null;
   calls: string[] | null;
@@ -235,18 +235,24 @@ export class OrderBatchRepository {
              WHERE lim.breaker AND t."seriesId" = s.id AND t."createdAt" <= ${anchorCutoff}::timestamptz ORDER BY t."createdAt" DESC LIMIT 1
            ) old ON true) AS live,
         -- A portfolio member's legs in the product's other series are put together by the caller
-        -- from four plain reads, each through its own index by key arrays (= ANY (ARRAY(…)) is an
+        -- from three plain reads, each through its own index by key arrays (= ANY (ARRAY(…)) is an
         -- index condition; IN (SELECT …) left the generic plan free to scan the table): in one
         -- join under the generic plan (estimates of a row or two per CTE) Postgres walked every
         -- series' orders and positions once per leg, ~250 legs a batch at 10 series and 32 members.
         (SELECT json_agg(json_build_object('memberId', member, 'productId', pid)) FROM risk_pairs) AS "riskPairs",
-        (SELECT json_build_object('memberId', json_agg(q."memberId"), 'seriesId', json_agg(q."seriesId"), 'net', json_agg(q."longQty" - q."shortQty"))
-           -- Margined legs only: a series whose margin was released at expiry no longer counts.
-           FROM positions q WHERE q."memberId" = ANY (ARRAY(SELECT member FROM risk_pairs)) AND q."marginQty" > 0
-             AND q."seriesId" = ANY (ARRAY(SELECT id FROM risk_series))) AS "riskLegs",
-        (SELECT json_build_object('memberId', json_agg(r."memberId"), 'seriesId', json_agg(r."seriesId"), 'buy', json_agg(r."buyQty"), 'sell', json_agg(r."sellQty"))
-           FROM resting_quantities r WHERE r."memberId" = ANY (ARRAY(SELECT member FROM risk_pairs)) AND (r."buyQty" > 0 OR r."sellQty" > 0)
-             AND r."seriesId" = ANY (ARRAY(SELECT id FROM risk_series))) AS "riskOrders",
+        (SELECT json_build_object('memberId', json_agg(q."memberId"), 'seriesId', json_agg(q."seriesId"), 'net', json_agg(q."longQty" - q."shortQty"),
+                'buy', json_agg(COALESCE(r."buyQty", 0)), 'sell', json_agg(COALESCE(r."sellQty", 0)))
+           -- Margined legs only: a series whose margin was released at expiry no longer counts
+           -- (a resting order holds margin, so every resting quantity is on a margined leg).
+           FROM (SELECT * FROM positions q WHERE q."memberId" = ANY (ARRAY(SELECT member FROM risk_pairs)) AND q."marginQty" > 0
+                   AND q."seriesId" = ANY (ARRAY(SELECT id FROM risk_series))) q
+           -- FULL JOIN keeps both reads on their own key arrays (a LEFT JOIN let the generic plan
+           -- probe one side per row of the other: 18 ms a batch, and so did a WHERE on the
+           -- margined side, which reduces the join to a LEFT JOIN); rows without a margined leg
+           -- (memberId null) are skipped by the caller.
+           FULL JOIN (SELECT * FROM resting_quantities r WHERE r."memberId" = ANY (ARRAY(SELECT member FROM risk_pairs))
+                        AND r."seriesId" = ANY (ARRAY(SELECT id FROM risk_series))) r
+             ON r."memberId" = q."memberId" AND r."seriesId" = q."seriesId") AS "riskLegs",
         (SELECT json_agg(json_build_object('id', id, 'productId', pid, 'price', price::text, 'oi', oi)) FROM risk_series) AS "riskSeries",
         (SELECT json_agg(json_build_object('memberId', pm."memberId", 'productId', pm."productId", 'fen', pm."adjustmentFen"::text))
            FROM portfolio_margins pm JOIN risk_pairs rp ON rp.member = pm."memberId" AND rp.pid = pm."productId") AS adjustments,
@@ -401,20 +407,18 @@ function otherLegsOf(row: SnapshotRow, pairs: { seriesId: string; memberId: stri
   if (legs.size === 0) return legs;
   const inBatch = new Set(pairs.map((p) => `${p.memberId}:${p.seriesId}`));
   const series = new Map((row.riskSeries ?? []).map((s) => [s.id, s]));
-  const o = row.riskOrders;
-  const resting = new Map((o.memberId ?? []).map((m, i) => [`${m}:${o.seriesId[i]}`, { buy: o.buy[i], sell: o.sell[i] }]));
   const l = row.riskLegs;
   for (const [i, memberId] of (l.memberId ?? []).entries()) {
     const seriesId = l.seriesId[i];
+    if (memberId === null || seriesId === null) continue;
     const s = series.get(seriesId);
     const mine = s && legs.get(`${memberId}:${s.productId}`);
     if (!s || !mine || inBatch.has(`${memberId}:${seriesId}`)) continue;
-    const r = resting.get(`${memberId}:${seriesId}`);
     mine.push({
       seriesId,
-      net: l.net[i],
-      restingBuyQty: r?.buy ?? 0,
-      restingSellQty: r?.sell ?? 0,
+      net: l.net[i] ?? 0,
+      restingBuyQty: l.buy[i],
+      restingSellQty: l.sell[i],
       priceFen: BigInt(s.price),
       openInterest: s.oi,
     });
