@@ -60,23 +60,59 @@ async function balanceDrift(db: Db): Promise<CheckResult> {
   };
 }
 
+/**
+ * Positions against the trades, in two steps. Per series, control totals (contracts long and short)
+ * and hash totals (Σ contracts × a hash of the member, long and short) from each side: equal totals
+ * leave no difference a member-by-member comparison could find, short of two members' hashes
+ * colliding (1 in 2³² per pair) where drifts cancel exactly. Only a series whose totals differ is
+ * compared member by member. The totals are grouped by series (hundreds of groups), where the full
+ * comparison grouped every trade leg by member and series (a million groups at a million positions:
+ * 1.95 s of a 2.3 s reconciliation in bench:reconciliation).
+ */
 async function positionDrift(db: Db): Promise<CheckResult> {
-  const rows = await db.$queryRaw<
-    { memberId: string; seriesId: string; code: string | null; long: number; short: number; tradedLong: number; tradedShort: number }[]
-  >`
+  const [totals] = await db.$queryRaw<{ n: bigint; differing: string[] | null }[]>`
+    WITH t AS (
+      SELECT "seriesId", count(*) AS n, sum(quantity) AS q,
+             sum(quantity::bigint * uuid_hash("buyerId")) AS hl, sum(quantity::bigint * uuid_hash("sellerId")) AS hs
+      FROM trades GROUP BY 1
+    ), p AS (
+      SELECT "seriesId", count(*) AS n, sum("longQty") AS l, sum("shortQty") AS s,
+             sum("longQty"::bigint * uuid_hash("memberId")) AS hl, sum("shortQty"::bigint * uuid_hash("memberId")) AS hs
+      FROM positions GROUP BY 1
+    )
+    SELECT COALESCE(sum(COALESCE(p.n, 0) + COALESCE(t.n, 0)), 0)::bigint AS n,
+           array_agg(COALESCE(p."seriesId", t."seriesId")) FILTER (WHERE
+             COALESCE(p.l, 0) <> COALESCE(t.q, 0) OR COALESCE(p.s, 0) <> COALESCE(t.q, 0)
+             OR COALESCE(p.hl, 0) <> COALESCE(t.hl, 0) OR COALESCE(p.hs, 0) <> COALESCE(t.hs, 0)) AS differing
+    FROM p FULL JOIN t ON t."seriesId" = p."seriesId"`;
+  const differing = totals.differing ?? [];
+  const rows =
+    differing.length === 0
+      ? []
+      : await db.$queryRaw<
+          {
+            memberId: string;
+            seriesId: string;
+            code: string | null;
+            long: number;
+            short: number;
+            tradedLong: number;
+            tradedShort: number;
+          }[]
+        >`
     WITH legs AS (
-      SELECT "buyerId" AS member, "seriesId", quantity AS l, 0 AS s FROM trades
-      UNION ALL SELECT "sellerId", "seriesId", 0, quantity FROM trades
-    ), traded AS (SELECT member, "seriesId", sum(l)::int AS l, sum(s)::int AS s FROM legs GROUP BY member, "seriesId")
+      SELECT "buyerId" AS member, "seriesId", quantity AS l, 0 AS s FROM trades WHERE "seriesId" = ANY (${differing}::uuid[])
+      UNION ALL SELECT "sellerId", "seriesId", 0, quantity FROM trades WHERE "seriesId" = ANY (${differing}::uuid[])
+    ), traded AS (SELECT member, "seriesId", sum(l)::int AS l, sum(s)::int AS s FROM legs GROUP BY member, "seriesId"),
+    held AS (SELECT * FROM positions WHERE "seriesId" = ANY (${differing}::uuid[]))
     SELECT COALESCE(p."memberId", t.member) AS "memberId", COALESCE(p."seriesId", t."seriesId") AS "seriesId", se.code,
            COALESCE(p."longQty", 0) AS long, COALESCE(p."shortQty", 0) AS short, COALESCE(t.l, 0) AS "tradedLong", COALESCE(t.s, 0) AS "tradedShort"
-    FROM positions p FULL JOIN traded t ON t.member = p."memberId" AND t."seriesId" = p."seriesId"
+    FROM held p FULL JOIN traded t ON t.member = p."memberId" AND t."seriesId" = p."seriesId"
     LEFT JOIN series se ON se.id = COALESCE(p."seriesId", t."seriesId")
     WHERE COALESCE(p."longQty", 0) <> COALESCE(t.l, 0) OR COALESCE(p."shortQty", 0) <> COALESCE(t.s, 0)`;
-  const [{ n }] = await db.$queryRaw<{ n: bigint }[]>`SELECT (SELECT count(*) FROM positions) + (SELECT count(*) FROM trades) AS n`;
   return {
     name: 'POSITION_DRIFT',
-    rowsExamined: Number(n),
+    rowsExamined: Number(totals.n),
     differences: rows.map((r) => ({
       type: 'POSITION_DRIFT',
       key: `${r.memberId}:${r.seriesId}`,

@@ -117,6 +117,26 @@ describe('reconciliation runs and breaks', () => {
     expect(await open()).toEqual([]);
   });
 
+  it('a contract moved from one member to another: the series still sums right, and POSITION_DRIFT finds both members', async () => {
+    const [buyer, op] = [m.buyers[0].id, m.operators[0].member.id];
+    // The series' control totals (1 long, 1 short) are unchanged: only the members' hash totals differ.
+    await sql`UPDATE positions SET "longQty" = "longQty" - 1 WHERE "memberId" = ${buyer}::uuid AND "seriesId" = ${m.seriesId}::uuid`;
+    await sql`UPDATE positions SET "longQty" = "longQty" + 1 WHERE "memberId" = ${op}::uuid AND "seriesId" = ${m.seriesId}::uuid`;
+    await run();
+    const breaks = await open();
+    expect(breaks).toHaveLength(2);
+    expect(breaks).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'POSITION_DRIFT', memberId: buyer, expected: 'long 1 short 0', actual: 'long 0 short 0' }),
+        expect.objectContaining({ type: 'POSITION_DRIFT', memberId: op, expected: 'long 0 short 1', actual: 'long 1 short 1' }),
+      ]),
+    );
+    await sql`UPDATE positions SET "longQty" = "longQty" + 1 WHERE "memberId" = ${buyer}::uuid AND "seriesId" = ${m.seriesId}::uuid`;
+    await sql`UPDATE positions SET "longQty" = "longQty" - 1 WHERE "memberId" = ${op}::uuid AND "seriesId" = ${m.seriesId}::uuid`;
+    await run();
+    expect(await open()).toEqual([]);
+  });
+
   it('a usage record deleted: DELIVERED_TOKENS on the obligation and USAGE_VS_SCHEDULER on the job', async () => {
     const [usage] = await t.prisma.usageRecord.findMany({ orderBy: { createdAt: 'asc' }, take: 1 });
     const o = await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
