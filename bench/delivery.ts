@@ -321,7 +321,8 @@ async function main(): Promise<void> {
           await sleep(POLL_MS);
           if (submitError) throw submitError;
           const { rows } = await client0.query<{ done: string; failed: string }>(
-            `SELECT count(*) FILTER (WHERE status = 'COMPLETED') AS done, count(*) FILTER (WHERE status = 'FAILED') AS failed FROM delivery_jobs WHERE seq > $1`,
+            // Buyers' jobs only: verification re-runs are jobs too, and must not count toward them.
+            `SELECT count(*) FILTER (WHERE status = 'COMPLETED') AS done, count(*) FILTER (WHERE status = 'FAILED') AS failed FROM delivery_jobs WHERE seq > $1 AND "verifiesJobId" IS NULL`,
             [mark[0].seq],
           );
           [completed, failed] = [Number(rows[0].done), Number(rows[0].failed)];
@@ -337,16 +338,16 @@ async function main(): Promise<void> {
         // The API processes' CPU (all their work: HTTP, counting, SQL, queues), whatever else the machine ran.
         const cpu = (await cpuOf(pids)).map((c, i) => c - cpu0[i]);
         const { rows: lat } = await client0.query<{ ms: number }>(
-          `SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1`,
+          `SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1 AND "verifiesJobId" IS NULL`,
           [mark[0].seq],
         );
         const { rows: span } = await client0.query<{ s: number }>(
-          `SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs WHERE seq > $1`,
+          `SELECT extract(epoch FROM max("finishedAt") - min("createdAt"))::float8 AS s FROM delivery_jobs WHERE seq > $1 AND "verifiesJobId" IS NULL`,
           [mark[0].seq],
         );
         // When each stage reached half and all of the jobs, in seconds from the first submission.
         const { rows: stages } = await client0.query<Record<string, number>>(
-          `WITH t AS (SELECT "createdAt" AS c, "dispatchedAt" AS d, "leasedAt" AS l, "finishedAt" AS f, min("createdAt") OVER () AS t0 FROM delivery_jobs WHERE seq > $1)
+          `WITH t AS (SELECT "createdAt" AS c, "dispatchedAt" AS d, "leasedAt" AS l, "finishedAt" AS f, min("createdAt") OVER () AS t0 FROM delivery_jobs WHERE seq > $1 AND "verifiesJobId" IS NULL)
          SELECT ${['c', 'd', 'l', 'f'].map((x) => `extract(epoch FROM percentile_disc(0.5) WITHIN GROUP (ORDER BY ${x}) - min(t0))::float8 AS ${x}50, extract(epoch FROM max(${x}) - min(t0))::float8 AS ${x}100`).join(', ')} FROM t`,
           [mark[0].seq],
         );
