@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const running = await startServer(
-      ['dist/main.js'],
+      process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof2', 'dist/main.js'] : ['dist/main.js'],
       {
         DATABASE_URL: db.url,
         REDIS_URL,

@@ -36,69 +36,79 @@ export class RiskMarksRepository {
     const from = 'members' in range ? null : range.from;
     const to = 'members' in range ? null : range.to;
     const members = 'members' in range ? range.members : null;
-    const rows = await db.$queryRaw<
-      {
-        memberId: string;
-        seriesId: string;
-        productId: string;
-        net: number;
-        buy: number;
-        sell: number;
-        marginFen: bigint;
-        lastFen: bigint | null;
-        oi: number;
-        addOn: number;
-      }[]
-    >`
-      -- One pass each over trades, open interest and resting orders for the positions asked about,
-      -- joined by key: per-position correlated sub-queries cost ~80 s at 1M positions (the daily
-      -- run's maintenance check over every member).
-      WITH pos AS (
-        SELECT p."memberId", p."seriesId", p."longQty" - p."shortQty" AS net FROM positions p
-        WHERE p."marginQty" > 0
-          AND (${members}::uuid[] IS NULL OR p."memberId" = ANY(${members}::uuid[]))
-          AND (${members}::uuid[] IS NOT NULL OR ((${from}::uuid IS NULL OR p."memberId" > ${from}::uuid) AND p."memberId" <= ${to}::uuid))
-      ), ser AS (
+    // What marking needs of each series, once per series: a range's positions (a million in the
+    // daily run) come back as keys and quantities only. With the series' fields on every row,
+    // reading the rows cost ~5 s of a 7 s daily run at 1M positions (node parses every field).
+    const series = await db.$queryRaw<{ id: string; productId: string; marginFen: bigint; lastFen: bigint | null; oi: number }[]>`
+      WITH ser AS (
         SELECT s.id, s."productId", s."lastSettlementDate", COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS "marginFen",
                pr."concentrationAddOnBp" AS "addOn"
         FROM series s JOIN products pr ON pr.id = s."productId"
-        WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED') AND s.id IN (SELECT DISTINCT "seriesId" FROM pos)
-      ), last AS (
-        -- A trade older than the last settlement price is no mark: that price is newer.
-        SELECT DISTINCT ON (t."seriesId") t."seriesId", t."priceFen" FROM trades t JOIN ser ON ser.id = t."seriesId"
-        WHERE ser."lastSettlementDate" IS NULL OR t."businessDate" > ser."lastSettlementDate"
-        ORDER BY t."seriesId", t.seq DESC
+        -- Listed members: the series they hold. A range (the daily run, the intraday re-mark):
+        -- every live series (a DISTINCT over a million positions cost 0.46 s).
+        WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED')
+          -- Their series read once (ARRAY(...) is an init plan; an IN (SELECT ...) here was re-run
+          -- for each series: 22 s for the 1,000 members a daily run lists).
+          AND (${members}::uuid[] IS NULL
+               OR s.id = ANY(ARRAY(SELECT DISTINCT "seriesId" FROM positions q WHERE q."memberId" = ANY(${members}::uuid[]))))
       ), oi AS (
         SELECT q."seriesId", sum(q."longQty")::int AS oi FROM positions q JOIN ser ON ser.id = q."seriesId" AND ser."addOn" > 0
         GROUP BY q."seriesId"
+      )
+      SELECT ser.id, ser."productId", ser."marginFen", last."priceFen" AS "lastFen", COALESCE(oi.oi, 0)::int AS oi
+      FROM ser
+      -- The last trade since the series' last settlement (an older one is no mark: that price is
+      -- newer), looked up per series through its index: a join over every trade was planned as a
+      -- loop over the series scanning all trades each time (6.5 s at 1,000 series, 510k trades).
+      LEFT JOIN LATERAL (
+        SELECT t."priceFen" FROM trades t
+        WHERE t."seriesId" = ser.id AND (ser."lastSettlementDate" IS NULL OR t."businessDate" > ser."lastSettlementDate")
+        ORDER BY t.seq DESC LIMIT 1
+      ) last ON true
+      LEFT JOIN oi ON oi."seriesId" = ser.id`;
+    if (series.length === 0) return [];
+    const ids = series.map((x) => x.id);
+    const rows = await db.$queryRaw<{ memberId: string; seriesId: string; net: number; buy: number; sell: number }[]>`
+      -- One pass each over positions and resting orders, joined by key: per-position correlated
+      -- sub-queries cost ~80 s at 1M positions (the daily run's maintenance check over every member).
+      WITH pos AS (
+        SELECT p."memberId", p."seriesId", p."longQty" - p."shortQty" AS net FROM positions p
+        WHERE p."marginQty" > 0 AND p."seriesId" = ANY(${ids}::uuid[])
+          AND (${members}::uuid[] IS NULL OR p."memberId" = ANY(${members}::uuid[]))
+          AND (${members}::uuid[] IS NOT NULL OR ((${from}::uuid IS NULL OR p."memberId" > ${from}::uuid) AND p."memberId" <= ${to}::uuid))
       ), resting AS (
         SELECT o."memberId", o."seriesId",
                sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy,
                sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
-        FROM orders o JOIN ser ON ser.id = o."seriesId"
-        WHERE o.status IN ('OPEN', 'PARTIALLY_FILLED')
+        FROM orders o
+        WHERE o.status IN ('OPEN', 'PARTIALLY_FILLED') AND o."seriesId" = ANY(${ids}::uuid[])
           AND (${members}::uuid[] IS NULL OR o."memberId" = ANY(${members}::uuid[]))
         GROUP BY o."memberId", o."seriesId"
       )
-      SELECT p."memberId", p."seriesId", ser."productId", p.net,
-             COALESCE(r.buy, 0)::int AS buy, COALESCE(r.sell, 0)::int AS sell,
-             ser."marginFen", last."priceFen" AS "lastFen",
-             COALESCE(oi.oi, 0)::int AS oi, ser."addOn"
-      FROM pos p JOIN ser ON ser.id = p."seriesId"
-      LEFT JOIN last ON last."seriesId" = p."seriesId"
-      LEFT JOIN oi ON oi."seriesId" = p."seriesId"
-      LEFT JOIN resting r ON r."memberId" = p."memberId" AND r."seriesId" = p."seriesId"
-      ORDER BY p."memberId", p."seriesId"`;
+      SELECT p."memberId", p."seriesId", p.net, COALESCE(r.buy, 0)::int AS buy, COALESCE(r.sell, 0)::int AS sell
+      FROM pos p LEFT JOIN resting r ON r."memberId" = p."memberId" AND r."seriesId" = p."seriesId"`;
+    // In no particular order: sorting a range's million rows cost 1.2 s in Postgres (and as much
+    // in node for the daily run's listed members), and nothing depends on it. One member's view
+    // (its statement, a deposit's check) lists its series in key order.
+    if (members?.length === 1) rows.sort((a, b) => (a.seriesId < b.seriesId ? -1 : a.seriesId > b.seriesId ? 1 : 0));
+    const bySeries = new Map(
+      series.map((x) => [
+        x.id,
+        {
+          productId: x.productId,
+          marginFen: BigInt(x.marginFen),
+          lastFen: x.lastFen === null ? null : BigInt(x.lastFen),
+          openInterest: x.oi,
+        },
+      ]),
+    );
     return rows.map((r) => ({
       memberId: r.memberId,
       seriesId: r.seriesId,
-      productId: r.productId,
       net: r.net,
       buy: r.buy,
       sell: r.sell,
-      marginFen: BigInt(r.marginFen),
-      lastFen: r.lastFen === null ? null : BigInt(r.lastFen),
-      openInterest: r.oi,
+      ...bySeries.get(r.seriesId)!,
     }));
   }
 
@@ -125,12 +135,15 @@ export class RiskMarksRepository {
         UNION ALL
         SELECT t."sellerId", -t.quantity::bigint * (m.base - t."priceFen") * m.mult FROM trades t JOIN m ON m.id = t."seriesId"
         WHERE t."sellerId" = ANY(${memberIds}::uuid[]) AND (m.settled IS NULL OR t."businessDate" > m.settled)
-      )
+      ),
+      -- Summed once per member and joined: a sub-query per member over pnl re-ran the whole union
+      -- for each (9 s of a 20 s daily run at 1,000 members and 1M positions).
+      sums AS (SELECT member, sum(v)::bigint AS v FROM pnl GROUP BY member)
       SELECT x.member AS "memberId",
              (SELECT a."balanceFen" FROM ledger_accounts a WHERE a."memberId" = x.member AND a.type = 'CASH') AS cash,
              (SELECT a."balanceFen" FROM ledger_accounts a WHERE a."memberId" = x.member AND a.type = 'MARGIN') AS margin,
-             (SELECT sum(v)::bigint FROM pnl WHERE pnl.member = x.member) AS pnl
-      FROM unnest(${memberIds}::uuid[]) AS x(member)`;
+             s.v AS pnl
+      FROM unnest(${memberIds}::uuid[]) AS x(member) LEFT JOIN sums s ON s.member = x.member`;
     return new Map(
       rows.map((r) => [r.memberId, { cashFen: BigInt(r.cash ?? 0), marginFen: BigInt(r.margin ?? 0), unsettledFen: BigInt(r.pnl ?? 0) }]),
     );
