@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMember, expectProblem, verifiedBankAccount, type TestMember } from '../harness/factories.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
@@ -175,5 +176,27 @@ describe('cash: deposits, withdrawals, balances, history, trial balance', () => 
   it('refuses to rewrite history: transfers are immutable in the database', async () => {
     await expect(t.prisma.$executeRaw`UPDATE transfers SET "amountFen" = 1`).rejects.toThrow(/immutable/);
     await expect(t.prisma.$executeRaw`DELETE FROM transfers`).rejects.toThrow(/immutable/);
+  });
+
+  it('refuses, in the database, a transfer the ledger would never write; the whole statement fails', async () => {
+    const [a, b] = await t.prisma.$queryRaw<{ id: string }[]>`SELECT id FROM ledger_accounts ORDER BY code LIMIT 2`;
+    const count = async () => Number((await t.prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM transfers`)[0].n);
+    const before = await count();
+    // A good row beside the bad one: the statement is refused whole, not row by row.
+    const insert = (debit: string, credit: string, amount: number) => t.prisma.$executeRaw`
+      INSERT INTO transfers (id, "idempotencyKey", "debitAccountId", "creditAccountId", "amountFen", kind, "businessDate")
+      VALUES (gen_random_uuid(), ${`probe-ok-${randomUUID()}`}, ${a.id}::uuid, ${b.id}::uuid, 1, 'DEPOSIT', '2026-12-01'),
+             (gen_random_uuid(), ${`probe-bad-${randomUUID()}`}, ${debit}::uuid, ${credit}::uuid, ${amount}, 'DEPOSIT', '2026-12-01')`;
+    await expect(insert(a.id, b.id, 0)).rejects.toThrow(/amount must be positive/);
+    await expect(insert(a.id, b.id, -5)).rejects.toThrow(/amount must be positive/);
+    await expect(insert(a.id, a.id, 1)).rejects.toThrow(/must differ/);
+    await expect(insert(a.id, randomUUID(), 1)).rejects.toThrow(/does not exist/);
+    await expect(insert(randomUUID(), b.id, 1)).rejects.toThrow(/does not exist/);
+    expect(await count()).toBe(before);
+    // Accounts are permanent: a transfer can never be left pointing at nothing.
+    await expect(t.prisma.$executeRaw`DELETE FROM ledger_accounts WHERE id = ${a.id}::uuid`).rejects.toThrow(/permanent/);
+    await expect(t.prisma.$executeRaw`UPDATE ledger_accounts SET id = gen_random_uuid() WHERE id = ${a.id}::uuid`).rejects.toThrow(
+      /permanent/,
+    );
   });
 });

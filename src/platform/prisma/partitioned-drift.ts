@@ -15,8 +15,17 @@ export const PARTITIONED_KEY_DRIFT: readonly string[] = [
   'CREATE UNIQUE INDEX "usage_records_jobId_key" ON "usage_records"("jobId");',
 ];
 
+// transfers' accounts are checked per statement, not by foreign keys (migration
+// 20261206000500_ledger_statement_checks: a foreign-key lookup per row was 30 % of a batch's
+// posting). schema.prisma keeps the relations (Prisma's includes need them), so the diff always
+// proposes the two constraints back, and exactly these are not drift.
+export const LEDGER_FOREIGN_KEY_DRIFT: readonly string[] = [
+  'ALTER TABLE "transfers" ADD CONSTRAINT "transfers_debitAccountId_fkey" FOREIGN KEY ("debitAccountId") REFERENCES "ledger_accounts"("id") ON DELETE RESTRICT ON UPDATE RESTRICT;',
+  'ALTER TABLE "transfers" ADD CONSTRAINT "transfers_creditAccountId_fkey" FOREIGN KEY ("creditAccountId") REFERENCES "ledger_accounts"("id") ON DELETE RESTRICT ON UPDATE RESTRICT;',
+];
+
 const normalize = (statement: string) => statement.replace(/\s+/g, ' ').trim();
-const ACCEPTED = new Set(PARTITIONED_KEY_DRIFT.map(normalize));
+const ACCEPTED = new Set([...PARTITIONED_KEY_DRIFT, ...LEDGER_FOREIGN_KEY_DRIFT].map(normalize));
 
 /** The diff script without the statements above (each comes as a `-- Comment` line and one statement). */
 export function withoutPartitionedKeyDrift(script: string): string {
