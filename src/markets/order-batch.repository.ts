@@ -99,8 +99,11 @@ interface SnapshotRow {
     oi: number | null;
   }[];
   riskPairs: { memberId: string; productId: string }[] | null;
-  /** Column-wise (one array per field: ~250 legs a batch, keys once). Arrays are null when no row. */
-  /** memberId and seriesId are null on a row with resting quantities and no margined leg (none expected). */
+  /**
+   * Column-wise (one array per field: ~250 legs a batch, keys once); memberId is null when there is
+   * no row. memberId and seriesId are null on a row with resting quantities and no margined leg
+   * (none expected).
+   */
   riskLegs: { memberId: (string | null)[] | null; seriesId: (string | null)[]; net: (number | null)[]; buy: number[]; sell: number[] };
   riskSeries: { id: string; productId: string; price: string; oi: number }[] | null;
   adjustments: { memberId: string; productId: string; fen: string }[] | null;
@@ -210,17 +213,17 @@ export class OrderBatchRepository {
       risk_pairs AS (
         SELECT DISTINCT x.member, s."productId" AS pid FROM pairs x JOIN lim ON lim.sid = x.sid AND lim.portfolio JOIN series s ON s.id = x.sid
       ),
-      -- Resting quantities come from resting_quantities, kept by triggers on orders (summing
-      -- each member's live orders per series cost a scan of them per pair).
       -- The live series of the products whose portfolios the batch reads, with open interest when
-      -- the product charges a concentration add-on (the batch's own series among them: a product
-      -- with an add-on has portfolio margin, so its series are read here).
+      -- the product charges a concentration add-on. The batch's own series are among them: a
+      -- product with an add-on has portfolio margin.
       risk_series AS MATERIALIZED (
         SELECT s2.id, s2."productId" AS pid, COALESCE(s2."lastSettlementPriceFen", s2."referencePriceFen") AS price,
                CASE WHEN pr."concentrationAddOnBp" > 0 THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s2.id) ELSE 0 END AS oi
         FROM series s2 JOIN products pr ON pr.id = s2."productId"
         WHERE s2."productId" IN (SELECT pid FROM risk_pairs) AND s2.status <> 'SETTLED'
       ),
+      -- Resting quantities come from resting_quantities, kept by triggers on orders (summing
+      -- each member's live orders per series cost a scan of them per pair).
       resting AS (
         SELECT r."seriesId" AS sid, r."memberId" AS member, r."buyQty" AS buy, r."sellQty" AS sell
         FROM pairs JOIN resting_quantities r ON r."memberId" = pairs.member AND r."seriesId" = pairs.sid

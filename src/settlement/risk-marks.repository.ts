@@ -58,8 +58,7 @@ export class RiskMarksRepository {
       SELECT ser.id, ser."productId", ser."marginFen", last."priceFen" AS "lastFen", COALESCE(oi.oi, 0)::int AS oi
       FROM ser
       -- The last trade since the series' last settlement (an older one is no mark: that price is
-      -- newer), looked up per series through its index: a join over every trade was planned as a
-      -- loop over the series scanning all trades each time (6.5 s at 1,000 series, 510k trades).
+      -- newer), looked up per series through (seriesId, seq), newest first.
       LEFT JOIN LATERAL (
         SELECT t."priceFen" FROM trades t
         WHERE t."seriesId" = ser.id AND (ser."lastSettlementDate" IS NULL OR t."businessDate" > ser."lastSettlementDate")
