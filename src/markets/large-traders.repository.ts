@@ -19,13 +19,10 @@ export class LargeTradersRepository {
   exposures(db: Db): Promise<LimitedExposure[]> {
     return db.$queryRaw<LimitedExposure[]>`
       SELECT p."memberId", pr.code AS "productCode", pr."positionLimit", pr."spotMonthLimit", s.code AS "seriesCode", s."deliveryStart",
-             p."longQty" - p."shortQty" AS net, COALESCE(r.buy, 0)::int AS buy, COALESCE(r.sell, 0)::int AS sell
+             p."longQty" - p."shortQty" AS net, COALESCE(r."buyQty", 0) AS buy, COALESCE(r."sellQty", 0) AS sell
       FROM products pr JOIN series s ON s."productId" = pr.id AND s.status IN ('LISTED', 'TRADING')
       JOIN positions p ON p."seriesId" = s.id
-      LEFT JOIN LATERAL (
-        SELECT sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
-        FROM orders o WHERE o."memberId" = p."memberId" AND o."seriesId" = s.id AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
-      ) r ON true
+      LEFT JOIN resting_quantities r ON r."memberId" = p."memberId" AND r."seriesId" = s.id
       WHERE pr."positionLimit" IS NOT NULL OR pr."spotMonthLimit" IS NOT NULL
       ORDER BY pr.code, p."memberId", s.code`;
   }

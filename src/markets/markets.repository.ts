@@ -77,16 +77,13 @@ export class MarketsRepository {
         marginPriceFen: bigint;
       }[]
     >`
-      WITH m AS (SELECT unnest(${memberIds}::uuid[]) AS id),
-      resting AS (
-        SELECT "memberId", sum(quantity - "filledQuantity") FILTER (WHERE side = 'BUY') AS buy, sum(quantity - "filledQuantity") FILTER (WHERE side = 'SELL') AS sell
-        FROM orders WHERE "seriesId" = ${seriesId}::uuid AND status IN ('OPEN', 'PARTIALLY_FILLED') AND "memberId" = ANY(${memberIds}::uuid[])
-        GROUP BY "memberId"
-      )
+      WITH m AS (SELECT unnest(${memberIds}::uuid[]) AS id)
       SELECT m.id AS "memberId", COALESCE(p."longQty", 0) AS "longQty", COALESCE(p."shortQty", 0) AS "shortQty",
              COALESCE(p."marginQty", 0) AS "marginQty",
-             (SELECT COALESCE("lastSettlementPriceFen", "referencePriceFen") FROM series WHERE id = ${seriesId}::uuid) AS "marginPriceFen", COALESCE(r.buy, 0)::bigint AS "restingBuy", COALESCE(r.sell, 0)::bigint AS "restingSell"
-      FROM m LEFT JOIN positions p ON p."memberId" = m.id AND p."seriesId" = ${seriesId}::uuid LEFT JOIN resting r ON r."memberId" = m.id`;
+             (SELECT COALESCE("lastSettlementPriceFen", "referencePriceFen") FROM series WHERE id = ${seriesId}::uuid) AS "marginPriceFen", COALESCE(r."buyQty", 0)::bigint AS "restingBuy", COALESCE(r."sellQty", 0)::bigint AS "restingSell"
+      FROM m LEFT JOIN positions p ON p."memberId" = m.id AND p."seriesId" = ${seriesId}::uuid
+      -- Live order quantities as the triggers on orders keep them (resting_quantities).
+      LEFT JOIN resting_quantities r ON r."memberId" = m.id AND r."seriesId" = ${seriesId}::uuid`;
     return rows.map((r) => ({
       memberId: r.memberId,
       longQty: r.longQty,

@@ -10,14 +10,11 @@ export class PortfolioRepository {
     const rows = await db.$queryRaw<
       { memberId: string; seriesId: string; net: number; buy: number; sell: number; price: bigint; oi: number }[]
     >`
-      SELECT p."memberId", p."seriesId", p."longQty" - p."shortQty" AS net, COALESCE(r.buy, 0)::int AS buy, COALESCE(r.sell, 0)::int AS sell,
+      SELECT p."memberId", p."seriesId", p."longQty" - p."shortQty" AS net, COALESCE(r."buyQty", 0) AS buy, COALESCE(r."sellQty", 0) AS sell,
              COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS price,
              CASE WHEN ${withOpenInterest} THEN (SELECT COALESCE(sum(q."longQty"), 0) FROM positions q WHERE q."seriesId" = s.id) ELSE 0 END::int AS oi
       FROM positions p JOIN series s ON s.id = p."seriesId" AND s."productId" = ${productId}::uuid AND s.status <> 'SETTLED'
-      LEFT JOIN LATERAL (
-        SELECT sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'BUY') AS buy, sum(o.quantity - o."filledQuantity") FILTER (WHERE o.side = 'SELL') AS sell
-        FROM orders o WHERE o."memberId" = p."memberId" AND o."seriesId" = p."seriesId" AND o.status IN ('OPEN', 'PARTIALLY_FILLED')
-      ) r ON true
+      LEFT JOIN resting_quantities r ON r."memberId" = p."memberId" AND r."seriesId" = p."seriesId"
       WHERE p."memberId" = ANY(${memberIds}::uuid[]) AND p."marginQty" > 0`;
     const out = new Map<string, SeriesLeg[]>(memberIds.map((m) => [m, []]));
     for (const r of rows)

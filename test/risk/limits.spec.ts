@@ -98,6 +98,26 @@ describe('position limits and the large-trader report', () => {
     expect(mine.find((i) => i.memberId === m2.id)!.spotMonth).toEqual([{ series: spot, contracts: 4, limit: 4, usageBp: 10_000 }]);
   });
 
+  it('a cancelled resting order frees exactly its own room: cancelling it twice frees nothing more', async () => {
+    const product = await createProduct(t, { feePerContractFen: 0, positionLimit: 5 });
+    const a = await createSeries(t, product, far(60));
+    const [x, y] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    for (const m of [x, y]) await fund(t, m, '1000.00');
+    const three = await order(x, a, 'BUY', '4.00', 3);
+    expect(three.status).toBe(201);
+    // Two of the three fill: the position holds 2, the order rests with 1.
+    expect((await order(y, a, 'SELL', '4.00', 2)).status).toBe(201);
+    expect((await order(x, a, 'BUY', '3.90', 2)).status).toBe(201); // worst case 2 + 1 + 2 = 5
+    expectProblem(await order(x, a, 'BUY', '3.90', 1), 422, 'POSITION_LIMIT');
+
+    expect((await x.client.delete(`/v1/orders/${three.body.id}`)).status).toBe(200);
+    expectProblem(await x.client.delete(`/v1/orders/${three.body.id}`), 409, 'ORDER_NOT_OPEN');
+    // The cancel freed the 1 contract left on the order, once: 1 fits, a second does not.
+    expect((await order(x, a, 'BUY', '3.90', 1)).status).toBe(201);
+    expectProblem(await order(x, a, 'BUY', '3.90', 1), 422, 'POSITION_LIMIT');
+    await expectRestingConsistent(t.prisma);
+  });
+
   it('resting quantities kept for the risk checks equal the live orders', async () => {
     await expectRestingConsistent(t.prisma);
   });
