@@ -1,8 +1,8 @@
 -- The ledger's integrity checks on transfers, per statement instead of per row. A batch of 50,000
 -- transfers ran a plpgsql trigger and two foreign-key checks (each a FOR KEY SHARE lookup of the
 -- account) for every row: without them bench:ledger posted 29.9k transfers/s against 21.0k.
--- The same rules hold, checked over the inserted rows once per statement, in the statement trigger
--- that already claims the idempotency keys; the statement fails whole, as before:
+-- The same rules hold, checked over the inserted rows once per statement; the statement fails
+-- whole, as before:
 -- * amount positive, debit and credit different (check_violation, the same messages). CHECK
 --   constraints would do it in C, but Prisma's schema engine (WASM) cannot introspect them here
 --   and the drift check stops;
@@ -15,11 +15,12 @@ DROP FUNCTION transfers_check_row();
 ALTER TABLE transfers DROP CONSTRAINT "transfers_debitAccountId_fkey";
 ALTER TABLE transfers DROP CONSTRAINT "transfers_creditAccountId_fkey";
 
-CREATE OR REPLACE FUNCTION transfers_claim_keys() RETURNS trigger AS $$
+-- Its own statement trigger beside transfers_keys (both read the one transition table Postgres
+-- captures for the statement); by name it fires first: a refused statement does no key work.
+CREATE FUNCTION transfers_check_statement() RETURNS trigger AS $$
 DECLARE
-  taken text;
-  missing uuid;
   bad transfers;
+  missing uuid;
 BEGIN
   SELECT * INTO bad FROM new_rows n WHERE n."amountFen" <= 0 OR n."debitAccountId" = n."creditAccountId" LIMIT 1;
   IF FOUND THEN
@@ -35,17 +36,10 @@ BEGIN
     RAISE EXCEPTION 'insert or update on table "transfers" violates the ledger: account % does not exist', missing
       USING ERRCODE = 'foreign_key_violation';
   END IF;
-  INSERT INTO transfer_keys ("idempotencyKey", "transferId", "createdAt")
-  SELECT n."idempotencyKey", n.id, n."createdAt" FROM new_rows n
-  ON CONFLICT ("idempotencyKey") DO NOTHING;
-  SELECT n."idempotencyKey" INTO taken FROM new_rows n
-    JOIN transfer_keys k ON k."idempotencyKey" = n."idempotencyKey" AND k."transferId" <> n.id LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'duplicate key value violates unique constraint "transfer_keys_pkey"' USING ERRCODE = 'unique_violation',
-      DETAIL = format('Key ("idempotencyKey")=(%s) already exists.', taken);
-  END IF;
   RETURN NULL;
 END $$ LANGUAGE plpgsql;
+CREATE TRIGGER transfers_check AFTER INSERT ON transfers REFERENCING NEW TABLE AS new_rows
+  FOR EACH STATEMENT EXECUTE FUNCTION transfers_check_statement();
 
 CREATE FUNCTION ledger_accounts_refuse_removal() RETURNS trigger AS $$
 BEGIN
