@@ -202,7 +202,8 @@ async function main(): Promise<void> {
     });
   } finally {
     for (const p of [...extra, app, ...refs]) await stopProcess(p, 3_000);
-    if (!process.env.BENCH_KEEP_DB) await db.drop();
+    if (process.env.BENCH_KEEP_DB === '1') progress(`kept ${db.url}`);
+    else await db.drop();
   }
 }
 

@@ -207,7 +207,7 @@ export class OrderBatcher {
     const deliverable = settledLater(
       Promise.all([...listed.values()].map(async (s) => [s.id, await this.deliverable(s, batch)] as const)).then((e) => new Map(e)),
     );
-    const timed = this.batchTime.startTimer({ portfolio: [...listed.values()].some((s) => hasPortfolioMargin(s.product)) ? 'on' : 'off' });
+    const timed = this.batchTime.startTimer({ portfolio: portfolioLabel(listed) });
     const committed = this.transactions.sql(async (tx, commit) => {
       const [, , snapshot] = await inOrder([
         this.repo.useGenericPlans(tx),
@@ -272,8 +272,7 @@ export class OrderBatcher {
     }
     const initial = new Map([...books].map(([id, b]) => [id, new Map(b.positions)]));
     const now = this.clock.now();
-    const portfolio = [...listed.values()].some((s) => hasPortfolioMargin(s.product)) ? 'on' : 'off';
-    const timed = this.preTrade.startTimer({ portfolio });
+    const timed = this.preTrade.startTimer({ portfolio: portfolioLabel(listed) });
     const result = runBatch(
       {
         now,
@@ -349,6 +348,11 @@ export class OrderBatcher {
       series.product.regions,
     );
   }
+}
+
+/** The metrics' label: "on" when a series of the batch has portfolio margin. */
+function portfolioLabel(listed: Map<string, SeriesWithProduct>): 'on' | 'off' {
+  return [...listed.values()].some((s) => hasPortfolioMargin(s.product)) ? 'on' : 'off';
 }
 
 /** What the batch reads of a series: the most aggressive limits of its orders bound the book read. */

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { PRISMA_DIR, applyMigrations, diffMigrationsToSchema } from '../../src/platform/prisma/migrator.js';
-import { PARTITIONED_KEY_DRIFT, withoutPartitionedKeyDrift } from '../../src/platform/prisma/partitioned-drift.js';
+import { PARTITIONED_KEY_DRIFT, withoutAcceptedDrift } from '../../src/platform/prisma/partitioned-drift.js';
 import { createTestDatabase } from '../harness/databases.js';
 
 describe('migrations (WASM schema engine, no binary)', () => {
@@ -32,9 +32,9 @@ describe('migrations (WASM schema engine, no binary)', () => {
       ...PARTITIONED_KEY_DRIFT.map((s) => `-- Accepted\n${s}`),
       '-- DropIndex\nDROP INDEX "transfers_settlementRunId_idx";',
     ].join('\n\n');
-    expect(withoutPartitionedKeyDrift(script).trim()).toBe('-- DropIndex\nDROP INDEX "transfers_settlementRunId_idx";');
+    expect(withoutAcceptedDrift(script).trim()).toBe('-- DropIndex\nDROP INDEX "transfers_settlementRunId_idx";');
     expect(
-      withoutPartitionedKeyDrift(
+      withoutAcceptedDrift(
         '-- AlterTable\nALTER TABLE "transfers" DROP CONSTRAINT "transfers_pkey",\nADD CONSTRAINT "transfers_pkey" PRIMARY KEY ("seq");',
       ),
     ).toContain('PRIMARY KEY ("seq")');

@@ -9,7 +9,7 @@ import { parse as parseConnectionString } from 'pg-connection-string';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import * as engineBg from '@prisma/schema-engine-wasm/schema_engine_bg';
 import type { MigrationDirectory, SchemaEngine } from '@prisma/schema-engine-wasm';
-import { withoutPartitionedKeyDrift } from './partitioned-drift.js';
+import { withoutAcceptedDrift } from './partitioned-drift.js';
 
 // Prisma's schema engine as WebAssembly: `prisma migrate` needs a native binary that these
 // machines cannot download. The WASM build records migrations in `_prisma_migrations` exactly
@@ -212,7 +212,7 @@ export async function applyMigrations(databaseUrl: string): Promise<string[]> {
 
 /**
  * SQL that would bring the migrations up to schema.prisma (or `schemaText`); empty when they agree.
- * The partitioned tables' key differences are not drift (partitioned-drift.ts).
+ * The partitioned tables' key differences and transfers' foreign keys are not drift (partitioned-drift.ts).
  */
 export async function diffMigrationsToSchema(databaseUrl: string, schemaText?: string): Promise<string> {
   const migrations = await readMigrations();
@@ -227,7 +227,7 @@ export async function diffMigrationsToSchema(databaseUrl: string, schemaText?: s
       exitCode: null,
       filters: NO_FILTERS,
     });
-    const sql = withoutPartitionedKeyDrift(result.stdout ?? '');
+    const sql = withoutAcceptedDrift(result.stdout ?? '');
     return /^\s*(-- This is an empty migration\.)?\s*$/.test(sql) ? '' : sql;
   });
 }

@@ -27,8 +27,8 @@ export const LEDGER_FOREIGN_KEY_DRIFT: readonly string[] = [
 const normalize = (statement: string) => statement.replace(/\s+/g, ' ').trim();
 const ACCEPTED = new Set([...PARTITIONED_KEY_DRIFT, ...LEDGER_FOREIGN_KEY_DRIFT].map(normalize));
 
-/** The diff script without the statements above (each comes as a `-- Comment` line and one statement). */
-export function withoutPartitionedKeyDrift(script: string): string {
+/** The diff script without the accepted statements above (each comes as a `-- Comment` line and one statement). */
+export function withoutAcceptedDrift(script: string): string {
   const blocks = script.split(/\n\s*\n(?=-- )/);
   return blocks
     .filter((block) => {
