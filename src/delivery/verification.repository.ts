@@ -67,7 +67,8 @@ export class VerificationRepository {
    * The re-runs of the originals that have none yet, in one statement: each the original's
    * messages, maxTokens and model class, on its obligation (so views and the trace find it) but
    * reserving nothing. Its seller is the original's until dispatch hands it to the verifying
-   * operator. Answers the new re-runs' ids.
+   * operator. Answers the new re-runs' ids. One re-run per original (a unique index): a
+   * concurrent insert of the same re-run adds nothing.
    */
   async insertReruns(tx: RawSql, originalIds: string[]): Promise<string[]> {
     const rows = await tx.$queryRaw<{ id: string }[]>`
@@ -77,6 +78,7 @@ export class VerificationRepository {
        WHERE o.id = ANY(${originalIds}::uuid[])
          AND NOT EXISTS (SELECT 1 FROM delivery_jobs r WHERE r."verifiesJobId" = o.id)
        ORDER BY o.id
+      ON CONFLICT ("verifiesJobId") WHERE "verifiesJobId" IS NOT NULL DO NOTHING
       RETURNING id`;
     return rows.map((r) => r.id);
   }

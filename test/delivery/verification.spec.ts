@@ -72,6 +72,12 @@ describe('verification re-runs', () => {
     // The creating message delivered again (a relay retry): no second re-run, nothing else moves.
     expect(await t.app.get(VerificationService).create({ jobIds: [original.id] })).toBe('created 0 of 1');
     expect(await t.prisma.deliveryJob.count({ where: { verifiesJobId: original.id } })).toBe(1);
+    // One re-run per original is the database's rule too, whoever writes the second.
+    await expect(
+      t.prisma.$executeRaw`
+        INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", messages, "maxTokens", "reservedTokens", "verifiesJobId")
+        SELECT gen_random_uuid(), "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", messages, "maxTokens", 0, id FROM delivery_jobs WHERE id = ${original.id}::uuid`,
+    ).rejects.toThrow(/delivery_jobs_verifiesJobId_key/);
     expect(rerun.messages).toEqual(original.messages);
     // The seller's own node is never offered its re-run.
     const own = await t
