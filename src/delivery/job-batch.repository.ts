@@ -5,6 +5,7 @@ import {
   toHotJob,
   toObligation,
   type Claim,
+  type ClaimedJob,
   type CompletingJob,
   type DispatchJob,
   type Dispatched,
@@ -181,30 +182,20 @@ export class JobBatchRepository {
     return new Set(moved.map((r) => r.id));
   }
 
-  /** Records the leases of entries taken from a node's queue; entries whose job moved on are left out. */
-  async claim(
-    db: RawSql,
-    nodeId: string,
-    leaseMs: number,
-    claims: Claim[],
-  ): Promise<
-    {
-      id: string;
-      leaseToken: string;
-      leaseExpiresAt: Date;
-      modelClass: string;
-      messages: unknown;
-      maxTokens: number;
-      seriesId: string;
-      verifiesJobId: string | null;
-    }[]
-  > {
-    return db.$queryRaw`
+  /**
+   * Records the leases of entries taken from a node's queue; entries whose job moved on are left
+   * out. Answers each leased job with every column its stream event shows (JobStream.committed).
+   */
+  async claim(db: RawSql, nodeId: string, leaseMs: number, claims: Claim[]): Promise<ClaimedJob[]> {
+    return db.$queryRaw<ClaimedJob[]>`
       UPDATE delivery_jobs j SET status = 'LEASED', "leaseToken" = c.token, "leasedAt" = now(), "updatedAt" = now(),
         "leaseExpiresAt" = now() + ${leaseMs}::int * interval '1 millisecond'
       FROM unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.attempt)}::int[], ${claims.map((c) => c.token)}::text[]) AS c(id, attempt, token)
       WHERE j.id = c.id AND CASE WHEN j.attempt = c.attempt AND j.status = 'DISPATCHED' AND j."nodeId" = ${nodeId}::uuid THEN true ELSE false END
-      RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens", j."seriesId", j."verifiesJobId"`;
+      RETURNING j.id, j."leaseToken", j."leaseExpiresAt", j."modelClass", j.messages, j."maxTokens", j."seriesId", j."verifiesJobId",
+        j."buyerId", j."sellerId", j."obligationId", j.region, j.status::text AS status, j.attempt, j."nodeId", j."failureCode", j."failureReason",
+        j."operatorFault", j."meteringFlagged", j."timingFlagged", j.verification::text AS verification, j."similarityBp", j."verifierNodeId",
+        j."callbackUrl", j."createdAt", j."dispatchedAt", j."leasedAt", j."finishedAt"`;
   }
 
   /** Which of these lease tokens still lease a job (an entry is finished once its token leases none). */
@@ -226,7 +217,9 @@ export class JobBatchRepository {
   ): Promise<{ jobs: CompletingJob[]; obligations: DeliveryObligation[] }> {
     const jobs = tx.$queryRaw<Row[]>`
       SELECT j.id, j.status, j.attempt, j."seriesId", j."sellerId", j."buyerId", j."obligationId", j."modelClass", j.region, j."triedNodes", j."nodeId", j."leaseToken",
-             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl", j."maxTokens", j."leasedAt", j."countedPromptTokens", j."verifiesJobId"
+             j."reservedTokens"::text AS "reservedTokens", j."callbackUrl", j."maxTokens", j."leasedAt", j."countedPromptTokens", j."verifiesJobId",
+             j."createdAt", j."dispatchedAt", j."failureCode", j."failureReason", j."operatorFault", j.verification::text AS verification,
+             j."similarityBp", j."verifierNodeId"
       FROM delivery_jobs j WHERE j.id = ANY(${jobIds}::uuid[]) ORDER BY j.id FOR UPDATE`;
     // obligationId never changes after insert: reading it unlocked is safe.
     const obligations = lock

@@ -1,4 +1,5 @@
 import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
+import type { JobEventRow } from './job-events.repository.js';
 
 // The rows the delivery hot path reads and writes (JobBatchRepository), and their conversion from
 // what pg returns (int8 as text) to the Prisma shapes the views expect.
@@ -27,7 +28,28 @@ export type HotJob = Pick<
 export type DispatchJob = HotJob & { waits: number; verifiesJobId: string | null; verifiesSellerId: string | null };
 
 /** A job as a completion judges it: what the hot paths read, plus its size, lease and counted prompt. */
-export type CompletingJob = HotJob & Pick<DeliveryJob, 'maxTokens' | 'leasedAt' | 'countedPromptTokens' | 'buyerId' | 'verifiesJobId'>;
+export type CompletingJob = HotJob &
+  Pick<
+    DeliveryJob,
+    | 'maxTokens'
+    | 'leasedAt'
+    | 'countedPromptTokens'
+    | 'buyerId'
+    | 'verifiesJobId'
+    // The rest of its stream event's columns: the event is built from the batch's rows (JobStream.committed).
+    | 'createdAt'
+    | 'dispatchedAt'
+    | 'failureCode'
+    | 'failureReason'
+    | 'operatorFault'
+    | 'verification'
+    | 'similarityBp'
+    | 'verifierNodeId'
+  >;
+
+/** A job as its lease recorded it: what the agent is handed, and every column of its stream event. */
+export type ClaimedJob = Omit<JobEventRow['job'], 'leaseExpiresAt'> &
+  Pick<DeliveryJob, 'messages' | 'verifiesJobId'> & { leaseToken: string; leaseExpiresAt: Date };
 
 export function toHotJob(r: Row): HotJob {
   return { ...(r as unknown as HotJob), reservedTokens: BigInt(r.reservedTokens as string) };

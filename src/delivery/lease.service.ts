@@ -118,7 +118,7 @@ export class LeaseService implements OnModuleDestroy {
     const claims = taken.flatMap((e) => e.jobs.map((j) => ({ id: j.jobId, attempt: j.attempt, token: leaseToken(e.entryId, e.lock) })));
     const rows = claims.length > 0 ? await this.batches.claim(this.tx.statements, nodeId, this.config.delivery.leaseMs, claims) : [];
     const claimed = new Map(rows.map((r) => [r.id, r]));
-    this.stream.changed(claimed.keys());
+    this.stream.committed(rows.map((job) => ({ job, usage: null })));
     await Promise.all(
       taken.filter((e) => !e.jobs.some((j) => claimed.has(j.jobId))).map((e) => this.nodes.finish(nodeId, e.entryId, e.lock, 'superseded')),
     );

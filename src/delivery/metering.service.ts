@@ -19,6 +19,7 @@ import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { CompleteJobDto } from './dto/delivery.dto.js';
 import { JobBatchRepository } from './job-batch.repository.js';
 import { JobStream } from './job-stream.js';
+import type { JobEventRow } from './job-events.repository.js';
 import type { CompletingJob, Metered, ObligationDelta, Rerun } from './job-batch.rows.js';
 import { selectedForVerification } from './domain/verification.js';
 import { assertHoldsLease } from './lease.service.js';
@@ -88,7 +89,7 @@ export class MeteringService implements OnApplicationShutdown {
   }
 
   private async transact(items: Completion[], lockFirst: boolean): Promise<PromiseSettledResult<CompletionOutcome>[]> {
-    const outcomes = await this.tx.sql(async (tx, commit) => {
+    const applied = await this.tx.sql(async (tx, commit) => {
       // A batch reads its obligations unlocked and checks them as it writes, so the obligation's
       // row lock is held only for the last round trip (submissions reserve on the same row); one
       // completion alone (how a batch that raced is applied again) locks them up front, as every
@@ -96,10 +97,16 @@ export class MeteringService implements OnApplicationShutdown {
       const { jobs, obligations } = await this.batches.lockForCompletion(tx, [...new Set(items.map((i) => i.jobId))], lockFirst);
       return this.apply(tx, commit, items, new Map(jobs.map((j) => [j.id, j])), new Map(obligations.map((o) => [o.id, o])));
     });
+    const outcomes = applied.results;
     const done = outcomes.flatMap((o, i) =>
       o.status === 'fulfilled' && !o.value.replayed ? [{ node: items[i].node.nodeId, token: items[i].body.leaseToken }] : [],
     );
-    this.stream.changed(outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed ? [items[i].jobId] : [])));
+    // Metered jobs' events from the batch's own rows; verification re-runs are read back.
+    this.stream.committed(applied.events);
+    const published = new Set(applied.events.map((e) => e.job.id));
+    this.stream.changed(
+      outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed && !published.has(items[i].jobId) ? [items[i].jobId] : [])),
+    );
     if (done.length > 0) {
       this.outbox.poke();
       // The entries are done for Postgres already; telling BullMQ need not hold the answer back.
@@ -119,14 +126,17 @@ export class MeteringService implements OnApplicationShutdown {
     );
   }
 
-  /** Judges the batch in arrival order on the locked rows, then writes it all with the COMMIT. */
+  /**
+   * Judges the batch in arrival order on the locked rows, then writes it all with the COMMIT.
+   * Answers each item's outcome and the metered jobs as committed (their stream events).
+   */
   private async apply(
     tx: SqlTx,
     commit: () => Promise<void>,
     items: Completion[],
     jobs: Map<string, CompletingJob>,
     obligations: Map<string, DeliveryObligation>,
-  ): Promise<PromiseSettledResult<CompletionOutcome>[]> {
+  ): Promise<{ results: PromiseSettledResult<CompletionOutcome>[]; events: JobEventRow[] }> {
     const businessDate = this.clock.businessDate();
     const results: PromiseSettledResult<CompletionOutcome>[] = [];
     const metered: Metered[] = [];
@@ -269,12 +279,14 @@ export class MeteringService implements OnApplicationShutdown {
       if (job.callbackUrl) webhooks.push({ payload: { jobId }, jobId: `webhook.${jobId}` });
       results.push(fulfilled({ replayed: false, attempt: job.attempt }));
     }
-    if (metered.length === 0 && reruns.length === 0) return results;
+    if (metered.length === 0 && reruns.length === 0) return { results, events: [] };
     // One round trip to the end: the rows, the money (a refusal fails its statement, and the
     // COMMIT behind it then rolls back), the webhooks and the COMMIT.
     const none = Promise.resolve();
-    await inOrder([
-      metered.length > 0 ? this.batches.recordCompletions(tx, metered, [...deltas.values()]) : none,
+    const [recorded] = await inOrder([
+      metered.length > 0
+        ? this.batches.recordCompletions(tx, metered, [...deltas.values()])
+        : Promise.resolve(new Map<string, { finishedAt: Date }>()),
       reruns.length > 0 ? this.batches.recordReruns(tx, reruns) : none,
       transfers.length > 0 ? this.ledger.postBatch(tx, transfers) : none,
       this.outbox.enqueueMany(tx, 'delivery.webhook', webhooks),
@@ -287,6 +299,59 @@ export class MeteringService implements OnApplicationShutdown {
       toJudge.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-judge', toJudge) : none,
       commit(),
     ]);
-    return results;
+    return { results, events: metered.map((row) => completedEvent(jobs.get(row.jobId)!, row, recorded.get(row.jobId)!.finishedAt)) };
   }
+}
+
+/** A metered job as its completion committed it: its stream event's row, from the batch's rows (no read-back). */
+function completedEvent(job: CompletingJob, row: Metered, finishedAt: Date): JobEventRow {
+  return {
+    job: {
+      id: job.id,
+      buyerId: job.buyerId,
+      sellerId: job.sellerId,
+      seriesId: job.seriesId,
+      obligationId: job.obligationId,
+      modelClass: job.modelClass,
+      region: job.region,
+      maxTokens: job.maxTokens,
+      status: 'COMPLETED',
+      attempt: job.attempt,
+      nodeId: job.nodeId,
+      leaseExpiresAt: null,
+      failureCode: job.failureCode,
+      failureReason: job.failureReason,
+      operatorFault: job.operatorFault,
+      meteringFlagged: row.meteringFlagged,
+      timingFlagged: row.timingFlagged,
+      verification: row.verify ? 'PENDING' : job.verification,
+      similarityBp: job.similarityBp,
+      verifierNodeId: job.verifierNodeId,
+      callbackUrl: job.callbackUrl,
+      createdAt: job.createdAt,
+      dispatchedAt: job.dispatchedAt,
+      leasedAt: job.leasedAt,
+      finishedAt,
+    },
+    usage: {
+      promptTokens: row.promptTokens,
+      completionTokens: row.completionTokens,
+      billableTokens: row.billableTokens,
+      creditedTokens: row.creditedTokens,
+      excessTokens: row.excessTokens,
+      releasedFen: row.releasedFen,
+      ttftMs: row.ttftMs,
+      durationMs: row.durationMs,
+      ttftBreach: row.ttftBreach,
+      rateBreach: row.rateBreach,
+      reportedPromptTokens: BigInt(row.reportedPromptTokens),
+      reportedCompletionTokens: BigInt(row.reportedCompletionTokens),
+      reportedTtftMs: row.reportedTtftMs,
+      reportedDurationMs: row.reportedDurationMs,
+      usageEstimated: row.usageEstimated,
+      tokenizer: row.tokenizer,
+      discrepancyBp: row.discrepancyBp,
+      outputSha256: row.outputSha256,
+    },
+  };
 }

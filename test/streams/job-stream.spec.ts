@@ -59,6 +59,34 @@ describe('jobs on /v1/stream', () => {
     const events = sa.messages.filter((msg) => msg.channel === 'jobs' && msg.type === 'event');
     expect(events.every((e) => (e.data as { id: string }).id === mine)).toBe(true);
     expect(events.map((e) => (e.data as { status: string }).status)).toEqual(expect.arrayContaining(['QUEUED', 'COMPLETED']));
+    // Each event is the job's view as that commit left it (built from the writer's rows, not read
+    // back): the COMPLETED one is what the job's page shows now, less its output and decision log.
+    const {
+      output: _output,
+      decisions: _decisions,
+      ...view
+    } = (await a.client.get<{ timings: Record<string, string | null>; [field: string]: unknown }>(`/v1/delivery/jobs/${mine}`)).body;
+    const completed = events.find((e) => (e.data as { status: string }).status === 'COMPLETED')!;
+    expect(completed.data).toEqual(view);
+    expect(view).toMatchObject({
+      status: 'COMPLETED',
+      usage: { billableTokens: expect.any(Number) },
+      metering: { outputSha256: expect.any(String) },
+    });
+    const leasedEvent = await sa.next((msg) => statusOf(mine)(msg) && (msg.data as { status: string }).status === 'LEASED', 10_000);
+    const lease = leased.find((j) => j.id === mine)!;
+    expect(leasedEvent.data).toMatchObject({
+      nodeId: node.id,
+      leaseExpiresAt: lease.leaseExpiresAt,
+      usage: null,
+      timings: {
+        createdAt: view.timings.createdAt,
+        dispatchedAt: view.timings.dispatchedAt,
+        leasedAt: view.timings.leasedAt,
+        finishedAt: null,
+      },
+    });
+    expect(JSON.stringify(leasedEvent.data)).not.toContain(lease.leaseToken);
     const jobSeqs = sa.messages.filter((msg) => msg.channel === 'jobs').map((msg) => msg.seq);
     expect(jobSeqs).toEqual(jobSeqs.map((_, i) => i + 1));
     // The other buyer saw only its own; the operator delivering both saw both.
