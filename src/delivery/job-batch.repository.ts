@@ -198,10 +198,16 @@ export class JobBatchRepository {
         j."callbackUrl", j."createdAt", j."dispatchedAt", j."leasedAt", j."finishedAt"`;
   }
 
-  /** Which of these lease tokens still lease a job (an entry is finished once its token leases none). */
+  /**
+   * Which of these lease tokens still lease a job (an entry is finished once its token leases
+   * none). Through the index of running leases' tokens: as a plain predicate, `status = 'LEASED'`
+   * lets the planner pick the (status, leaseExpiresAt) index whenever its statistics think few
+   * jobs are leased, and walk every leased job (3.7 ms a call in bench:delivery).
+   */
   async openLeases(db: RawSql, tokens: string[]): Promise<Set<string>> {
     const rows = await db.$queryRaw<{ leaseToken: string }[]>`
-      SELECT DISTINCT "leaseToken" FROM delivery_jobs WHERE "leaseToken" = ANY(${tokens}::text[]) AND status = 'LEASED'`;
+      SELECT DISTINCT "leaseToken" FROM delivery_jobs
+      WHERE "leaseToken" = ANY(${tokens}::text[]) AND "leaseExpiresAt" IS NOT NULL AND CASE WHEN status = 'LEASED' THEN true ELSE false END`;
     return new Set(rows.map((r) => r.leaseToken));
   }
 

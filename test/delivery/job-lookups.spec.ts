@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobBatchRepository } from '../../src/delivery/job-batch.repository.js';
+import { VerificationRepository } from '../../src/delivery/verification.repository.js';
 import { SqlTx } from '../../src/platform/prisma/sql-tx.js';
 import { expire, physicalMarket, submitJob, waitFor, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
@@ -99,6 +100,26 @@ describe('job lookups by id', () => {
     expect(claimed).toHaveLength(64);
     const paths = planOf(`SET status = 'LEASED'`);
     expect([...paths.indexes]).toEqual(['delivery_jobs_pkey']);
+    expect(paths.seqScans).toBe(0);
+  });
+
+  it("whether an entry still leases a job reads the leased jobs' token index, not every LEASED job", async () => {
+    // 64 jobs leased under 'lookup-test' by the claim above, among 1,500 and more jobs of the node.
+    const open = await repo.openLeases(new SqlTx(pool), ['lookup-test', 'no-such-lease']);
+    expect([...open]).toEqual(['lookup-test']);
+    const paths = planOf(`SELECT DISTINCT "leaseToken"`);
+    expect([...paths.indexes]).toEqual(['delivery_jobs_leased_token_idx']);
+    expect(paths.seqScans).toBe(0);
+  });
+
+  it('creating verification re-runs asks whether one exists through its unique index, not a scan of every job', async () => {
+    const ids = (await t.prisma.deliveryJob.findMany({ where: { status: 'COMPLETED' }, select: { id: true }, take: 3 })).map((j) => j.id);
+    const created = await new VerificationRepository().insertReruns(new SqlTx(pool), ids);
+    expect(created).toHaveLength(3);
+    // Again: each already has its re-run, so nothing is added.
+    expect(await new VerificationRepository().insertReruns(new SqlTx(pool), ids)).toEqual([]);
+    const paths = planOf(`"verifiesJobId")`);
+    expect(paths.indexes.has('delivery_jobs_verifiesJobId_key')).toBe(true);
     expect(paths.seqScans).toBe(0);
   });
 
