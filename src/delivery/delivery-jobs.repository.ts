@@ -77,6 +77,8 @@ export class DeliveryJobsRepository {
         operatorFault: true,
         finishedAt: new Date(),
         leaseToken: null,
+        // No lease runs on a finished job (the index of running leases' tokens holds none of these).
+        leaseExpiresAt: null,
         updatedAt: new Date(),
       },
     });
