@@ -38,7 +38,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 // One agent per node; operators share the nodes; each buyer holds its own obligations.
 const OPERATORS = Number(process.env.BENCH_OPERATORS ?? 1);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 1);
-// BENCH_PROFILE=1 runs the server with --cpu-prof (profiles in /tmp/prof).
+// BENCH_PROFILE=1 runs the server and the agents with --cpu-prof (profiles in /tmp/prof and /tmp/prof-agents).
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // The service as N identical processes (API + worker each, like N replicas behind a load
 // balancer), for each N of BENCH_COPIES (default 1,2) in every repetition: agents and submitting
@@ -80,6 +80,8 @@ function spawnAgents(nodes: { id: string; nodeToken: string }[], bases: string[]
     spawn(
       process.execPath,
       [
+        // BENCH_PROFILE=1 profiles the agents too (/tmp/prof-agents).
+        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-agents'] : []),
         'dist/agent/main.js',
         '--api',
         bases[i % bases.length],
