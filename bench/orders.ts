@@ -34,6 +34,7 @@ const COPIES = copiesList();
 const PRETRADE = 'order_batch_pretrade_seconds';
 /** The portfolio-margin load runs at the first count of copies only (issue 23 is about one API). */
 const PM_KEY = `tenPM×${COPIES[0]}`;
+const FASTIFY_KEY = `pingFastify×${COPIES[0]}`;
 
 /** One phase of one repetition: the load, the servers' CPU over it, and what the API's metrics saw. */
 interface Sample extends LoadResult {
@@ -119,6 +120,17 @@ async function main(): Promise<void> {
         ),
       );
     }
+    // The same reference on Fastify (one server, measured at the first count of copies): the HTTP
+    // adapter as a lever, measured instead of guessed.
+    const fastifyBase = `http://127.0.0.1:${await freePort()}`;
+    refs.push(
+      await startServer(
+        ['--import', 'tsx', 'bench/reference-server.ts'],
+        { DATABASE_URL: db.url, PORT: new URL(fastifyBase).port, REFERENCE_ADAPTER: 'fastify' },
+        `${fastifyBase}/ping`,
+      ),
+    );
+    const fastifyPid = refs.at(-1)!.pid!;
     progress(`setting up ${CLIENTS} members; products BENCH (1 + 10 series) and BENCHPM (10 series, portfolio margin)`);
     const market = await setupMarket(poster(base, key), CLIENTS, Number(process.env.BENCH_FEE_FEN ?? 1));
     const ping: Send = () => ({ path: '/ping', method: 'GET' });
@@ -155,6 +167,7 @@ async function main(): Promise<void> {
             false,
           ),
         );
+        if (n === COPIES[0]) record(FASTIFY_KEY, await measure([fastifyBase], [fastifyPid], ping, false));
         record(`one×${n}`, await measure(bases, pids, one, true));
         // Portfolio margin off and on, at the first count of copies: off, on, on, off in odd
         // repetitions and on, off, off, on in even ones (ABBA), so a drift over the repetition
@@ -303,6 +316,17 @@ function rowsOf(samples: Map<string, Sample[]>, commit: string): { rows: Figure[
       );
     }
   }
+  // The HTTP adapter: the SELECT 1 reference on Fastify against the same on Express, same run.
+  const [express, fastify] = [cpu(`ping×${first}`), cpu(FASTIFY_KEY)];
+  rows.push({
+    ...row(FASTIFY_KEY, first, 'SELECT 1 reference on Fastify vs on Express', 'report', errorRule(FASTIFY_KEY), {
+      label: `NestJS SELECT 1 req/s on Express (server CPU ${express.usPerOrder.toFixed(0)} µs a request)`,
+      value: m(`ping×${first}`, 'perSecond'),
+    }),
+    scenario: `NestJS SELECT 1 on @nestjs/platform-fastify vs @nestjs/platform-express (${CLIENTS} clients)`,
+    figure: `req/s on Fastify (p50 ${m(FASTIFY_KEY, 'p50').toFixed(1)} ms, p99 ${m(FASTIFY_KEY, 'p99').toFixed(1)} ms; server CPU ${fastify.usPerOrder.toFixed(0)} µs a request)`,
+    rssOf: 'reference server (bench/reference-server.ts, REFERENCE_ADAPTER=fastify)',
+  });
   const [offK, onK] = [`ten×${first}`, PM_KEY];
   const on = m(onK, 'perSecond');
   const off = m(offK, 'perSecond');
