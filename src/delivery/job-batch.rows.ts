@@ -151,3 +151,56 @@ export interface ObligationDelta {
   excess: bigint;
   releasedFen: bigint;
 }
+
+/** A metered job as its completion committed it: its stream event's row, from the batch's rows (no read-back). */
+export function completedEvent(job: CompletingJob, row: Metered, finishedAt: Date): JobEventRow {
+  return {
+    job: {
+      id: job.id,
+      buyerId: job.buyerId,
+      sellerId: job.sellerId,
+      seriesId: job.seriesId,
+      obligationId: job.obligationId,
+      modelClass: job.modelClass,
+      region: job.region,
+      maxTokens: job.maxTokens,
+      status: 'COMPLETED',
+      attempt: job.attempt,
+      nodeId: job.nodeId,
+      leaseExpiresAt: null,
+      failureCode: job.failureCode,
+      failureReason: job.failureReason,
+      operatorFault: job.operatorFault,
+      meteringFlagged: row.meteringFlagged,
+      timingFlagged: row.timingFlagged,
+      verification: row.verify ? 'PENDING' : job.verification,
+      similarityBp: job.similarityBp,
+      verifierNodeId: job.verifierNodeId,
+      callbackUrl: job.callbackUrl,
+      createdAt: job.createdAt,
+      dispatchedAt: job.dispatchedAt,
+      leasedAt: job.leasedAt,
+      finishedAt,
+    },
+    usage: {
+      promptTokens: row.promptTokens,
+      completionTokens: row.completionTokens,
+      billableTokens: row.billableTokens,
+      creditedTokens: row.creditedTokens,
+      excessTokens: row.excessTokens,
+      releasedFen: row.releasedFen,
+      ttftMs: row.ttftMs,
+      durationMs: row.durationMs,
+      ttftBreach: row.ttftBreach,
+      rateBreach: row.rateBreach,
+      reportedPromptTokens: BigInt(row.reportedPromptTokens),
+      reportedCompletionTokens: BigInt(row.reportedCompletionTokens),
+      reportedTtftMs: row.reportedTtftMs,
+      reportedDurationMs: row.reportedDurationMs,
+      usageEstimated: row.usageEstimated,
+      tokenizer: row.tokenizer,
+      discrepancyBp: row.discrepancyBp,
+      outputSha256: row.outputSha256,
+    },
+  };
+}

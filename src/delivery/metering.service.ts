@@ -20,7 +20,7 @@ import type { CompleteJobDto } from './dto/delivery.dto.js';
 import { JobBatchRepository } from './job-batch.repository.js';
 import { JobStream } from './job-stream.js';
 import type { JobEventRow } from './job-events.repository.js';
-import type { CompletingJob, Metered, ObligationDelta, Rerun } from './job-batch.rows.js';
+import { completedEvent, type CompletingJob, type Metered, type ObligationDelta, type Rerun } from './job-batch.rows.js';
 import { selectedForVerification } from './domain/verification.js';
 import { assertHoldsLease } from './lease.service.js';
 import { NodeQueues } from './node-queues.js';
@@ -301,57 +301,4 @@ export class MeteringService implements OnApplicationShutdown {
     ]);
     return { results, events: metered.map((row) => completedEvent(jobs.get(row.jobId)!, row, recorded.get(row.jobId)!.finishedAt)) };
   }
-}
-
-/** A metered job as its completion committed it: its stream event's row, from the batch's rows (no read-back). */
-function completedEvent(job: CompletingJob, row: Metered, finishedAt: Date): JobEventRow {
-  return {
-    job: {
-      id: job.id,
-      buyerId: job.buyerId,
-      sellerId: job.sellerId,
-      seriesId: job.seriesId,
-      obligationId: job.obligationId,
-      modelClass: job.modelClass,
-      region: job.region,
-      maxTokens: job.maxTokens,
-      status: 'COMPLETED',
-      attempt: job.attempt,
-      nodeId: job.nodeId,
-      leaseExpiresAt: null,
-      failureCode: job.failureCode,
-      failureReason: job.failureReason,
-      operatorFault: job.operatorFault,
-      meteringFlagged: row.meteringFlagged,
-      timingFlagged: row.timingFlagged,
-      verification: row.verify ? 'PENDING' : job.verification,
-      similarityBp: job.similarityBp,
-      verifierNodeId: job.verifierNodeId,
-      callbackUrl: job.callbackUrl,
-      createdAt: job.createdAt,
-      dispatchedAt: job.dispatchedAt,
-      leasedAt: job.leasedAt,
-      finishedAt,
-    },
-    usage: {
-      promptTokens: row.promptTokens,
-      completionTokens: row.completionTokens,
-      billableTokens: row.billableTokens,
-      creditedTokens: row.creditedTokens,
-      excessTokens: row.excessTokens,
-      releasedFen: row.releasedFen,
-      ttftMs: row.ttftMs,
-      durationMs: row.durationMs,
-      ttftBreach: row.ttftBreach,
-      rateBreach: row.rateBreach,
-      reportedPromptTokens: BigInt(row.reportedPromptTokens),
-      reportedCompletionTokens: BigInt(row.reportedCompletionTokens),
-      reportedTtftMs: row.reportedTtftMs,
-      reportedDurationMs: row.reportedDurationMs,
-      usageEstimated: row.usageEstimated,
-      tokenizer: row.tokenizer,
-      discrepancyBp: row.discrepancyBp,
-      outputSha256: row.outputSha256,
-    },
-  };
 }

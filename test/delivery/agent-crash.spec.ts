@@ -32,8 +32,27 @@ describe('kill -9 of an agent holding leases', () => {
     // Only node 0 takes work at first: slow simulated inference (40 tokens at 5 tokens/s = 8 s, so
     // on a loaded machine none of its jobs can finish between the count of its leases and the kill).
     expect((await op.client.patch(`/v1/nodes/${n1.id}`, { status: 'DRAINING' })).status).toBe(200);
+    const since = new Date();
     const victim = startAgent(t, n0, ['--simulate', '--rate', '5', '--concurrency', '4']);
     agents.push(victim);
+    // Node 1's agent runs from the start: DRAINING, it gets no work, but its heartbeats keep it
+    // from being swept OFFLINE while node 0 works (an OFFLINE node cannot be set ONLINE by its
+    // operator, 409 NODE_OFFLINE — on a loaded machine that failed this test).
+    agents.push(startAgent(t, n1));
+    // Both agents heard from before any job exists: a node silent while its agent process starts
+    // (seconds on a loaded machine) is swept OFFLINE, and jobs submitted meanwhile back off
+    // exponentially waiting for one — past this test's patience.
+    await waitFor(
+      'both agents heartbeating',
+      async () => {
+        const nodes = await t.prisma.node.findMany({ where: { id: { in: [n0.id, n1.id] } } });
+        return (
+          nodes.every((n) => n.lastHeartbeatAt !== null && n.lastHeartbeatAt >= since) &&
+          nodes.find((n) => n.id === n0.id)!.status === 'ONLINE'
+        );
+      },
+      20_000,
+    );
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) ids.push((await submitJob(buyer, m.series, 40, `crash ${i}`)).body.id);
     await waitFor(
@@ -48,7 +67,6 @@ describe('kill -9 of an agent holding leases', () => {
     victim.child.kill('SIGKILL');
     await victim.exited;
     expect((await op.client.patch(`/v1/nodes/${n1.id}`, { status: 'ONLINE' })).status).toBe(200);
-    agents.push(startAgent(t, n1));
 
     await waitFor(
       'all jobs completed',
