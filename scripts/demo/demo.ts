@@ -181,7 +181,9 @@ async function main(): Promise<void> {
       feePerContractFen: 5,
       penaltyBp,
       maxTtftMs: 2000,
-      minTokensPerSecond: 1,
+      // A job is refused (DELIVERY_WINDOW_TOO_SHORT) unless maxTokens at this rate fits what is
+      // left of the 30 s window: the buyers' largest job below (5,000 tokens) needs 10 s.
+      minTokensPerSecond: 500,
       regions: ['cn-east-1'],
       inputTokenWeightBp: 2500,
     });
@@ -263,7 +265,7 @@ async function main(): Promise<void> {
         obligationId: o.id,
         modelClass: 'llm-70b-instruct',
         messages: [{ role: 'user', content: `Summarise delivery ${i} of obligation ${o.id.slice(0, 8)}` }],
-        maxTokens: dark ? 20_000 : 2_000,
+        maxTokens: dark ? 5_000 : 2_000,
       });
       jobs.push({ id: job.id, dark });
     }
