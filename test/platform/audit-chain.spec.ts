@@ -88,6 +88,23 @@ describe('the audit chain, written by the database', () => {
     expect((await db0.query(`SELECT 1 FROM audit_events WHERE action LIKE 'undone:%'`)).rowCount).toBe(0);
   }, 60_000);
 
+  it('a forged head left in the session (SET tokenclear.audit_prev) is not trusted: the next events still link to the real last one', async () => {
+    const client = clients[2];
+    const [{ partition }] = (
+      await client.query<{ partition: string }>(`SELECT tableoid::regclass::text AS partition FROM audit_events LIMIT 1`)
+    ).rows;
+    const { rows: txid } = await client.query<{ tx: string }>(`SELECT txid_current()::text AS tx`);
+    // Both forms a dishonest writer might try: a bare hash, and one tagged with a transaction id that has ended.
+    for (const forged of ['f'.repeat(64), `${txid[0].tx}/${'e'.repeat(64)}`]) {
+      await client.query(`SET tokenclear.audit_prev = '${forged}'`);
+      await insert(client, partition, 'forged-direct', 1);
+      await insert(client, 'audit_events', 'forged-parent', 1);
+    }
+    await client.query('RESET tokenclear.audit_prev');
+    expect((await db0.query(`SELECT 1 FROM audit_events WHERE "prevHash" IN ('${'f'.repeat(64)}', '${'e'.repeat(64)}')`)).rowCount).toBe(0);
+    expect(await brokenLinks()).toBe(0);
+  });
+
   it('an edited event breaks the chain where it was edited (the check above is not vacuous)', async () => {
     await db0.query(`ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only`);
     await db0.query(`UPDATE audit_events SET action = 'forged' WHERE seq = (SELECT seq FROM audit_events ORDER BY seq LIMIT 1 OFFSET 10)`);
