@@ -155,31 +155,14 @@ export interface ObligationDelta {
 /** A metered job as its completion committed it: its stream event's row, from the batch's rows (no read-back). */
 export function completedEvent(job: CompletingJob, row: Metered, finishedAt: Date): JobEventRow {
   return {
+    // The locked row's columns, as the completion's statement changed them.
     job: {
-      id: job.id,
-      buyerId: job.buyerId,
-      sellerId: job.sellerId,
-      seriesId: job.seriesId,
-      obligationId: job.obligationId,
-      modelClass: job.modelClass,
-      region: job.region,
-      maxTokens: job.maxTokens,
+      ...job,
       status: 'COMPLETED',
-      attempt: job.attempt,
-      nodeId: job.nodeId,
       leaseExpiresAt: null,
-      failureCode: job.failureCode,
-      failureReason: job.failureReason,
-      operatorFault: job.operatorFault,
       meteringFlagged: row.meteringFlagged,
       timingFlagged: row.timingFlagged,
       verification: row.verify ? 'PENDING' : job.verification,
-      similarityBp: job.similarityBp,
-      verifierNodeId: job.verifierNodeId,
-      callbackUrl: job.callbackUrl,
-      createdAt: job.createdAt,
-      dispatchedAt: job.dispatchedAt,
-      leasedAt: job.leasedAt,
       finishedAt,
     },
     usage: {

@@ -103,10 +103,7 @@ export class MeteringService implements OnApplicationShutdown {
     );
     // Metered jobs' events from the batch's own rows; verification re-runs are read back.
     this.stream.committed(applied.events);
-    const published = new Set(applied.events.map((e) => e.job.id));
-    this.stream.changed(
-      outcomes.flatMap((o, i) => (o.status === 'fulfilled' && !o.value.replayed && !published.has(items[i].jobId) ? [items[i].jobId] : [])),
-    );
+    this.stream.changed(applied.reruns);
     if (done.length > 0) {
       this.outbox.poke();
       // The entries are done for Postgres already; telling BullMQ need not hold the answer back.
@@ -128,7 +125,8 @@ export class MeteringService implements OnApplicationShutdown {
 
   /**
    * Judges the batch in arrival order on the locked rows, then writes it all with the COMMIT.
-   * Answers each item's outcome and the metered jobs as committed (their stream events).
+   * Answers each item's outcome, the metered jobs as committed (their stream events) and the
+   * verification re-runs it completed.
    */
   private async apply(
     tx: SqlTx,
@@ -136,7 +134,7 @@ export class MeteringService implements OnApplicationShutdown {
     items: Completion[],
     jobs: Map<string, CompletingJob>,
     obligations: Map<string, DeliveryObligation>,
-  ): Promise<{ results: PromiseSettledResult<CompletionOutcome>[]; events: JobEventRow[] }> {
+  ): Promise<{ results: PromiseSettledResult<CompletionOutcome>[]; events: JobEventRow[]; reruns: string[] }> {
     const businessDate = this.clock.businessDate();
     const results: PromiseSettledResult<CompletionOutcome>[] = [];
     const metered: Metered[] = [];
@@ -279,7 +277,7 @@ export class MeteringService implements OnApplicationShutdown {
       if (job.callbackUrl) webhooks.push({ payload: { jobId }, jobId: `webhook.${jobId}` });
       results.push(fulfilled({ replayed: false, attempt: job.attempt }));
     }
-    if (metered.length === 0 && reruns.length === 0) return { results, events: [] };
+    if (metered.length === 0 && reruns.length === 0) return { results, events: [], reruns: [] };
     // One round trip to the end: the rows, the money (a refusal fails its statement, and the
     // COMMIT behind it then rolls back), the webhooks and the COMMIT.
     const none = Promise.resolve();
@@ -299,6 +297,10 @@ export class MeteringService implements OnApplicationShutdown {
       toJudge.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-judge', toJudge) : none,
       commit(),
     ]);
-    return { results, events: metered.map((row) => completedEvent(jobs.get(row.jobId)!, row, recorded.get(row.jobId)!.finishedAt)) };
+    return {
+      results,
+      events: metered.map((row) => completedEvent(jobs.get(row.jobId)!, row, recorded.get(row.jobId)!.finishedAt)),
+      reruns: reruns.map((r) => r.jobId),
+    };
   }
 }

@@ -87,6 +87,19 @@ describe('jobs on /v1/stream', () => {
       },
     });
     expect(JSON.stringify(leasedEvent.data)).not.toContain(lease.leaseToken);
+    // The claim now returns the event's columns too (buyer, obligation, seller…): the node is still
+    // handed only what it needs to run the job, and never who bought it.
+    expect(Object.keys(lease).sort()).toEqual([
+      'id',
+      'leaseExpiresAt',
+      'leaseToken',
+      'maxTokens',
+      'messages',
+      'minTokensPerSecond',
+      'modelClass',
+      'seed',
+    ]);
+    expect(JSON.stringify(leased)).not.toContain(a.id);
     const jobSeqs = sa.messages.filter((msg) => msg.channel === 'jobs').map((msg) => msg.seq);
     expect(jobSeqs).toEqual(jobSeqs.map((_, i) => i + 1));
     // The other buyer saw only its own; the operator delivering both saw both.
