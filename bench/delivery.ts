@@ -80,7 +80,6 @@ function spawnAgents(nodes: { id: string; nodeToken: string }[], bases: string[]
     spawn(
       process.execPath,
       [
-        // BENCH_PROFILE=1 profiles the agents too (/tmp/prof-agents).
         ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-agents'] : []),
         'dist/agent/main.js',
         '--api',

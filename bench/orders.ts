@@ -109,27 +109,22 @@ async function main(): Promise<void> {
   const refBases: string[] = [];
   const extra: ChildProcess[] = [];
   try {
-    for (let i = 0; i < Math.max(...COPIES); i++) {
-      const port = await freePort();
-      refBases.push(`http://127.0.0.1:${port}`);
+    /** A reference server (bench/reference-server.ts) on its own port; answers its base URL. */
+    const startReference = async (env: Record<string, string> = {}): Promise<string> => {
+      const refBase = `http://127.0.0.1:${await freePort()}`;
       refs.push(
         await startServer(
           ['--import', 'tsx', 'bench/reference-server.ts'],
-          { DATABASE_URL: db.url, PORT: String(port) },
-          `${refBases[i]}/ping`,
+          { DATABASE_URL: db.url, PORT: new URL(refBase).port, ...env },
+          `${refBase}/ping`,
         ),
       );
-    }
+      return refBase;
+    };
+    for (let i = 0; i < Math.max(...COPIES); i++) refBases.push(await startReference());
     // The same reference on Fastify (one server, measured at the first count of copies): the HTTP
     // adapter as a lever, measured instead of guessed.
-    const fastifyBase = `http://127.0.0.1:${await freePort()}`;
-    refs.push(
-      await startServer(
-        ['--import', 'tsx', 'bench/reference-server.ts'],
-        { DATABASE_URL: db.url, PORT: new URL(fastifyBase).port, REFERENCE_ADAPTER: 'fastify' },
-        `${fastifyBase}/ping`,
-      ),
-    );
+    const fastifyBase = await startReference({ REFERENCE_ADAPTER: 'fastify' });
     const fastifyPid = refs.at(-1)!.pid!;
     progress(`setting up ${CLIENTS} members; products BENCH (1 + 10 series) and BENCHPM (10 series, portfolio margin)`);
     const market = await setupMarket(poster(base, key), CLIENTS, Number(process.env.BENCH_FEE_FEN ?? 1));
