@@ -19,6 +19,10 @@ export interface NettedRow {
   memberId: string;
   vmFen: bigint;
   imFen: bigint;
+  /** Whether the member holds margin in any of the run's series. */
+  margined: boolean;
+  /** Per product of the run's series: the initial margin held after the run (outrights at the new margin prices). */
+  heldFen: Map<string, bigint>;
 }
 
 @Injectable()
@@ -32,25 +36,34 @@ export class DailySettlementRepository {
    *   VM = [net_now × (S_t − S_{t−1}) + Σ_today q × (S_{t−1} − price) − Σ_later q × (S_t − S_{t−1})] × multiplier
    * so positions and trade legs are summed per member separately (parallel scans, no join of
    * trades to positions). ΔIM = im(marginQty, newMargin) − im(marginQty, oldMargin) with
-   * im(q, P) = ⌈q × P × multiplier × bp / 10,000⌉ — `marginForContractsFen` in SQL.
+   * im(q, P) = ⌈q × P × multiplier × bp / 10,000⌉ — `marginForContractsFen` in SQL. The outright
+   * margin held after the run comes back per product too: the maintenance check starts from it.
    * Bigint arithmetic: an overflow raises an error (the run fails), it never wraps.
    */
-  netted(db: Db, legs: SeriesLeg[], businessDate: string, fromMember: string | null, toMember: string): Promise<NettedRow[]> {
+  async netted(db: Db, legs: SeriesLeg[], businessDate: string, fromMember: string | null, toMember: string): Promise<NettedRow[]> {
     const ids = legs.map((l) => l.seriesId);
     const price = legs.map((l) => l.priceFen.toString());
     const prev = legs.map((l) => l.previousFen.toString());
     const mult = legs.map((l) => l.multiplier.toString());
-    return db.$queryRaw<NettedRow[]>`
+    const rows = await db.$queryRaw<
+      { memberId: string; vmFen: bigint; imFen: bigint; margined: boolean | null; products: string[] | null; held: string[] | null }[]
+    >`
       WITH pos AS (
-        SELECT p."memberId" AS member,
+        SELECT p."memberId" AS member, ser."productId" AS product,
                sum((p."longQty" - p."shortQty")::bigint * (s.price - s.prev) * s.mult) AS vm,
-               sum((p."marginQty"::bigint * s.new_margin * s.mult * s.bp + 9999) / 10000 - (p."marginQty"::bigint * s.old_margin * s.mult * s.bp + 9999) / 10000) AS im
+               sum((p."marginQty"::bigint * s.new_margin * s.mult * s.bp + 9999) / 10000) AS held,
+               sum((p."marginQty"::bigint * s.old_margin * s.mult * s.bp + 9999) / 10000) AS was,
+               bool_or(p."marginQty" > 0) AS margined
         FROM positions p
         JOIN unnest(${ids}::uuid[], ${price}::bigint[], ${prev}::bigint[], ${mult}::bigint[], ${legs.map((l) => l.oldMarginFen.toString())}::bigint[],
                     ${legs.map((l) => l.newMarginFen.toString())}::bigint[], ${legs.map((l) => l.initialMarginBp)}::bigint[]) AS s(id, price, prev, mult, old_margin, new_margin, bp)
           ON s.id = p."seriesId"
+        -- The product from the table, not the parameters: its statistics (few products) keep the
+        -- grouping a hash aggregate; from an unnest Postgres guessed 200 per member and sorted a
+        -- million rows on disk (0.8 s against 0.35 s).
+        JOIN series ser ON ser.id = s.id
         WHERE (${fromMember}::uuid IS NULL OR p."memberId" > ${fromMember}::uuid) AND p."memberId" <= ${toMember}::uuid
-        GROUP BY 1
+        GROUP BY 1, 2
       ),
       buys AS (
         SELECT t."buyerId" AS member,
@@ -66,9 +79,19 @@ export class DailySettlementRepository {
         WHERE t."businessDate" >= ${businessDate}::date AND (${fromMember}::uuid IS NULL OR t."sellerId" > ${fromMember}::uuid) AND t."sellerId" <= ${toMember}::uuid
         GROUP BY 1
       )
-      SELECT member AS "memberId", sum(vm)::bigint AS "vmFen", sum(im)::bigint AS "imFen"
-      FROM (SELECT member, vm, im FROM pos UNION ALL SELECT member, vm, 0 FROM buys UNION ALL SELECT member, vm, 0 FROM sells) x
+      SELECT member AS "memberId", sum(vm)::bigint AS "vmFen", sum(held - was)::bigint AS "imFen", bool_or(margined) AS margined,
+             array_agg(product::text) FILTER (WHERE product IS NOT NULL) AS products,
+             array_agg(held::text) FILTER (WHERE product IS NOT NULL) AS held
+      FROM (SELECT member, product, vm, held, was, margined FROM pos
+            UNION ALL SELECT member, NULL, vm, 0, 0, NULL FROM buys UNION ALL SELECT member, NULL, vm, 0, 0, NULL FROM sells) x
       GROUP BY member`;
+    return rows.map((r) => ({
+      memberId: r.memberId,
+      vmFen: BigInt(r.vmFen),
+      imFen: BigInt(r.imFen),
+      margined: r.margined === true,
+      heldFen: new Map((r.products ?? []).map((p, i) => [p, BigInt(r.held![i])])),
+    }));
   }
 
   /** The next range of members, by id: its last id, and how many it holds. */

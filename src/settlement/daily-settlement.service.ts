@@ -65,15 +65,17 @@ export class DailySettlementService {
         this.logger.log({ run: run.id, businessDate: day, series: series.length, members: total }, 'daily settlement run started');
 
         const posted: PostedTransfer[] = [];
+        // Per member holding margin in the run's series: the outrights held after it, per product.
+        const heldFen = new Map<string, Map<string, bigint>>();
         let processed = 0;
         let cursor: string | null = null;
         for (;;) {
           const range = await this.repo.memberRange(tx, cursor, this.config.settlement.chunk);
           if (!range) break;
           const transfers: TransferRequest[] = [];
-          const moves = new Map(
-            (await this.repo.netted(tx, legs, day, cursor, range.last)).map((r) => [r.memberId, { vm: r.vmFen, im: r.imFen }]),
-          );
+          const netted = await this.repo.netted(tx, legs, day, cursor, range.last);
+          const moves = new Map(netted.map((r) => [r.memberId, { vm: r.vmFen, im: r.imFen }]));
+          for (const r of netted) if (r.margined) heldFen.set(r.memberId, r.heldFen);
           if (portfolios.size > 0) {
             for (const [memberId, delta] of await this.portfolio.reprice(tx, { from: cursor, to: range.last }, newMargin, portfolios)) {
               const m = moves.get(memberId) ?? moves.set(memberId, { vm: 0n, im: 0n }).get(memberId)!;
@@ -98,7 +100,8 @@ export class DailySettlementService {
         );
         const single = series.length === 1 ? prices.get(series[0].id)!.priceFen : null;
         const counted = await this.runs.update(tx, run.id, { priceFen: single, processedItems: processed, totalItems: total });
-        const checksum = await this.completion.complete(tx, counted, posted, day);
+        const products = new Map(series.map((s) => [s.product.id, s.product]));
+        const checksum = await this.completion.complete(tx, counted, posted, day, { seriesIds: ids, heldFen, products });
         return { ...counted, status: 'COMPLETED' as const, checksum };
       },
       { timeout: RUN_TIMEOUT_MS, maxWait: 60_000 },

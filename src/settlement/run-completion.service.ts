@@ -9,7 +9,7 @@ import { addDays } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { endOfBusinessDay, transfersChecksum } from './domain/settlement-math.js';
 import { MarginCallsRepository } from './margin-calls.repository.js';
-import { MaintenanceMarginService } from './maintenance-margin.service.js';
+import { MaintenanceMarginService, type RunMargin } from './maintenance-margin.service.js';
 import { SettlementRunsRepository } from './settlement-runs.repository.js';
 import { SettlementSeriesRepository } from './settlement-series.repository.js';
 import { SettlementRepository } from './settlement.repository.js';
@@ -51,7 +51,8 @@ export class RunCompletionService {
     return { status: 'COMPLETED', checksum };
   }
 
-  async complete(tx: Tx, run: SettlementRun, rows: PostedTransfer[], day: string): Promise<string> {
+  /** `margin`: a DAILY run's margin after it, for the maintenance check. */
+  async complete(tx: Tx, run: SettlementRun, rows: PostedTransfer[], day: string, margin?: RunMargin): Promise<string> {
     const vmNet = rows
       .filter((r) => r.key.includes('.vm.'))
       .reduce((s, r) => s + (r.credit === HOUSE.ccpSettlement ? r.amountFen : -r.amountFen), 0n);
@@ -73,7 +74,8 @@ export class RunCompletionService {
     if ((await this.marginCalls.countForRun(tx, run.id)) === 0) {
       await this.marginCalls.openForNegativeCash(tx, members, run.id, day, endOfBusinessDay(addDays(day, 1), this.config.eodCutoff));
       // Negative cash is a VARIATION call already; the others are checked against maintenance.
-      if (run.type === 'DAILY') await this.maintenance.afterDailyRun(tx, members, run.id, await this.marginCalls.negativeCash(tx, members));
+      if (run.type === 'DAILY')
+        await this.maintenance.afterDailyRun(tx, members, run.id, await this.marginCalls.negativeCash(tx, members), margin);
     }
     await this.runs.update(tx, run.id, {
       status: 'COMPLETED',

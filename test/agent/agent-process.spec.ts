@@ -250,6 +250,9 @@ describe('node agent processes against the real API (issue 20, item 6)', () => {
     const huge = await submit(0, 1_000, 'HUGE answer');
     const fine = [await submit(0, 16, 'fine 1'), await submit(0, 16, 'fine 2')];
     const rows = new Map((await settled([huge, ...fine])).map((j) => [j.id, j]));
-    for (const id of [huge, ...fine]) expect(rows.get(id)!.status).toBe('COMPLETED');
+    for (const id of [huge, ...fine]) {
+      const j = rows.get(id)!;
+      expect(j.status, `${j.failureCode}: ${j.failureReason}\n${logOf(running.get(0)!)}`).toBe('COMPLETED');
+    }
   });
 });

@@ -100,6 +100,12 @@ describe('the daily run opens MAINTENANCE calls on equity, at the new margin pri
     expect(await calls(v)).toEqual([expect.objectContaining({ type: 'VARIATION', status: 'OPEN', amount: '4.00' })]);
     // y: the other side of everything, well funded: no call.
     expect(await calls(y)).toEqual([]);
+    // The run starts the check from the margin it struck: that is the worst case's only if every
+    // position's margined contracts are its worst case over its resting orders.
+    const drift = await t.prisma.$queryRaw<{ n: bigint }[]>`
+      SELECT count(*) AS n FROM positions p LEFT JOIN resting_quantities r ON r."memberId" = p."memberId" AND r."seriesId" = p."seriesId"
+      WHERE p."marginQty" <> greatest(0, p."longQty" - p."shortQty" + COALESCE(r."buyQty", 0), COALESCE(r."sellQty", 0) - (p."longQty" - p."shortQty"))`;
+    expect(drift[0].n).toBe(0n);
     await expectLedgerConsistent(t.prisma);
   });
 
