@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Product } from '../generated/prisma/client.js';
-import { multiplier } from '../markets/domain/contract-math.js';
 import { hasPortfolioMargin, productRisk } from '../markets/domain/risk-params.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
@@ -9,11 +8,8 @@ import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import { dateColumn } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { maintenanceShortfallFen, memberRequirement, type ProductRequirement } from '../risk/domain/member-requirement.js';
-import { maintenanceFen, type SeriesLeg } from '../risk/domain/portfolio-margin.js';
-import { RiskMarksRepository, type MarkRow } from './risk-marks.repository.js';
-
-/** How positions are marked: at the last trade price (intraday) or at the margin price (after a daily run). */
-export type MarkAt = 'last' | 'margin';
+import { maintenanceFen, type LegSums } from '../risk/domain/portfolio-margin.js';
+import { RiskMarksRepository, type MarkAt, type RequirementRow } from './risk-marks.repository.js';
 
 /** What the maintenance check compares, per member. */
 type Assessed = Pick<MemberAssessment, 'memberId' | 'maintenanceFen' | 'equityFen'>;
@@ -64,7 +60,7 @@ export class MaintenanceMarginService {
     for (;;) {
       const range = await this.repo.memberRange(this.tx.root, cursor, CHUNK);
       if (!range) break;
-      const rows = await this.repo.exposures(this.tx.root, { from: cursor, to: range.last });
+      const rows = await this.repo.requirementSums(this.tx.root, { from: cursor, to: range.last }, 'last');
       const r = await this.check(this.tx.root, rows, 'last', null, new Set());
       opened += r.opened;
       closed += r.closed;
@@ -86,7 +82,8 @@ export class MaintenanceMarginService {
     if (memberIds.length === 0) return 0;
     const full = run ? await this.repo.marginedOutside(db, memberIds, run.seriesIds) : new Set(memberIds);
     const assessed: Assessed[] = [];
-    if (full.size > 0) assessed.push(...(await this.assess(db, await this.repo.exposures(db, { members: [...full] }), 'margin')));
+    if (full.size > 0)
+      assessed.push(...(await this.assess(db, await this.repo.requirementSums(db, { members: [...full] }, 'margin'), 'margin')));
     const struck = run ? memberIds.filter((m) => !full.has(m) && run.heldFen.has(m)) : [];
     if (struck.length > 0) assessed.push(...(await this.fromRun(db, struck, run!)));
     return (await this.openAndClose(db, assessed, runId, skip)).opened;
@@ -112,7 +109,7 @@ export class MaintenanceMarginService {
   async closeCovered(db: Db, memberId: string): Promise<number> {
     const open = await this.repo.openMaintenance(db, [memberId]);
     if (open.length === 0) return 0;
-    const [a] = await this.assess(db, await this.repo.exposures(db, { members: [memberId] }), 'last', [memberId]);
+    const [a] = await this.assess(db, await this.repo.requirementSums(db, { members: [memberId] }, 'last'), 'last', [memberId]);
     if (a.equityFen < a.maintenanceFen) return 0;
     return this.repo.closeCalls(
       db,
@@ -120,30 +117,16 @@ export class MaintenanceMarginService {
     );
   }
 
-  /** Each member's requirement and equity at the marks. */
-  async assess(db: Db, rows: MarkRow[], at: MarkAt, memberIds?: string[]): Promise<MemberAssessment[]> {
+  /** Each member's requirement (from its legs' sums per product) and equity at the marks. */
+  async assess(db: Db, rows: RequirementRow[], at: MarkAt, memberIds?: string[]): Promise<MemberAssessment[]> {
     const products = new Map<string, Product>(
       (await this.repo.productsByIds(db, [...new Set(rows.map((r) => r.productId))])).map((p) => [p.id, p]),
     );
-    const markOf = (r: MarkRow) => (at === 'last' ? (r.lastFen ?? r.marginFen) : r.marginFen);
-    const byMember = new Map<string, Map<string, SeriesLeg[]>>();
+    const byMember = new Map<string, Map<string, LegSums>>();
     for (const id of memberIds ?? []) byMember.set(id, new Map());
-    const marks = new Map<string, { markFen: bigint; mult: bigint }>();
-    for (const r of rows) {
-      const legs = byMember.get(r.memberId) ?? byMember.set(r.memberId, new Map()).get(r.memberId)!;
-      const list = legs.get(r.productId) ?? legs.set(r.productId, []).get(r.productId)!;
-      list.push({
-        seriesId: r.seriesId,
-        net: r.net,
-        restingBuyQty: r.buy,
-        restingSellQty: r.sell,
-        priceFen: markOf(r),
-        openInterest: r.openInterest,
-      });
-      marks.set(r.seriesId, { markFen: markOf(r), mult: multiplier(products.get(r.productId)!.contractSizeTokens) });
-    }
+    for (const r of rows) (byMember.get(r.memberId) ?? byMember.set(r.memberId, new Map()).get(r.memberId)!).set(r.productId, r.sums);
     const members = [...byMember.keys()];
-    const funds = await this.repo.funds(db, members, marks);
+    const funds = await this.repo.funds(db, members, at);
     return members.map((memberId) => {
       const req = memberRequirement(byMember.get(memberId)!, (id) => productRisk(products.get(id)!));
       const f = funds.get(memberId)!;
@@ -159,7 +142,7 @@ export class MaintenanceMarginService {
 
   private async check(
     db: Db,
-    rows: MarkRow[],
+    rows: RequirementRow[],
     at: MarkAt,
     runId: string | null,
     skip: Set<string>,

@@ -99,7 +99,9 @@ export class StatementsService {
    */
   private async initialMargin(memberId: string) {
     const db = this.tx.root;
-    const [a] = await this.maintenance.assess(db, await this.risk.exposures(db, { members: [memberId] }), 'margin', [memberId]);
+    const [a] = await this.maintenance.assess(db, await this.risk.requirementSums(db, { members: [memberId] }, 'margin'), 'margin', [
+      memberId,
+    ]);
     return {
       total: formatFen(a.imFen),
       maintenance: formatFen(a.maintenanceFen),

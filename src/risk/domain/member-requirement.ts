@@ -1,21 +1,21 @@
-import { maintenanceFen, portfolioMargin, type PortfolioMargin, type ProductRisk, type SeriesLeg } from './portfolio-margin.js';
+import { maintenanceFen, portfolioMarginOf, type LegSums, type PortfolioMargin, type ProductRisk } from './portfolio-margin.js';
 
 export interface ProductRequirement extends PortfolioMargin {
   productId: string;
   maintenanceFen: bigint;
 }
 
-/** A member's initial and maintenance requirement over its products, each product margined as one portfolio. */
+/** A member's initial and maintenance requirement over its products (its legs' sums in each), each margined as one portfolio. */
 export function memberRequirement(
-  legsByProduct: Map<string, SeriesLeg[]>,
+  sumsByProduct: Map<string, LegSums>,
   riskOf: (productId: string) => ProductRisk,
 ): { imFen: bigint; maintenanceFen: bigint; products: ProductRequirement[] } {
   const products: ProductRequirement[] = [];
   let im = 0n;
   let mm = 0n;
-  for (const [productId, legs] of legsByProduct) {
+  for (const [productId, sums] of sumsByProduct) {
     const risk = riskOf(productId);
-    const m = portfolioMargin(legs, risk);
+    const m = portfolioMarginOf(sums, risk);
     const maintenance = maintenanceFen(m.totalFen, risk);
     products.push({ productId, ...m, maintenanceFen: maintenance });
     im += m.totalFen;

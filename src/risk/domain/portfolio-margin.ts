@@ -49,31 +49,66 @@ export function worstCase(l: Pick<SeriesLeg, 'net' | 'restingBuyQty' | 'restingS
 }
 
 /**
- * Loss of each series at a price move, worst case over its resting orders: prices up, every
- * resting sell fills (position net − sell); prices down, every resting buy fills (net + buy).
- * Summed as numerators (fen × 10,000) at a move of initialMarginBp of each price, with the
- * contracts that offset each other (losses against gains) in each move.
+ * What the margin of a member's legs in one product is made of: sums over its legs, so the same
+ * figures can be summed in SQL over a million positions (`RiskMarksRepository.requirementSums`)
+ * and combined here. Each numerator is in fen × 10,000, rounded up once when combined.
  */
-function scanNumerators(legs: readonly SeriesLeg[], p: ProductRisk): { up: bigint; down: bigint; offsetUp: bigint; offsetDown: bigint } {
-  let up = 0n;
-  let down = 0n;
-  let shortUp = 0n;
-  let gainUp = 0n;
-  let longDown = 0n;
-  let gainDown = 0n;
+export interface LegSums {
+  legs: number;
+  /** Σ per series ⌈worst-case contracts × price × multiplier × initialMarginBp / 10,000⌉. */
+  outrightFen: bigint;
+  /** Σ (worstCase − ⌊OI × thresholdBp / 10,000⌋)⁺ × price × multiplier × addOnBp, when the product has an add-on. */
+  concentrationNum: bigint;
+  /** The highest price of a leg at risk (worst case > 0), 0 without one. */
+  maxPriceFen: bigint;
+  /**
+   * Loss of each series at a price move, worst case over its resting orders: prices up, every
+   * resting sell fills (position net − sell); prices down, every resting buy fills (net + buy):
+   * Σ contracts × price × multiplier × initialMarginBp, and the contracts losing and gaining in each move.
+   */
+  up: bigint;
+  down: bigint;
+  shortUp: bigint;
+  gainUp: bigint;
+  longDown: bigint;
+  gainDown: bigint;
+}
+
+/** The sums of `legs`, leg by leg: the rule the SQL sums follow. */
+export function legSums(legs: readonly SeriesLeg[], p: ProductRisk): LegSums {
+  const s: LegSums = {
+    legs: legs.length,
+    outrightFen: 0n,
+    concentrationNum: 0n,
+    maxPriceFen: 0n,
+    up: 0n,
+    down: 0n,
+    shortUp: 0n,
+    gainUp: 0n,
+    longDown: 0n,
+    gainDown: 0n,
+  };
   const bp = BigInt(p.initialMarginBp);
   for (const l of legs) {
+    s.outrightFen += outrightFen(l, p);
+    const wc = worstCase(l);
+    if (wc > 0 && l.priceFen > s.maxPriceFen) s.maxPriceFen = l.priceFen;
+    if (p.concentrationAddOnBp > 0 && wc > 0) {
+      const free = (BigInt(l.openInterest) * BigInt(p.concentrationThresholdBp)) / TEN_K;
+      const excess = BigInt(wc) - free;
+      if (excess > 0n) s.concentrationNum += excess * l.priceFen * p.multiplier * BigInt(p.concentrationAddOnBp);
+    }
     const unit = l.priceFen * p.multiplier * bp;
     const u = BigInt(l.restingSellQty - l.net); // contracts losing when prices rise
     const d = BigInt(l.net + l.restingBuyQty); // contracts losing when prices fall
-    up += u * unit;
-    down += d * unit;
-    if (u > 0n) shortUp += u;
-    else gainUp -= u;
-    if (d > 0n) longDown += d;
-    else gainDown -= d;
+    s.up += u * unit;
+    s.down += d * unit;
+    if (u > 0n) s.shortUp += u;
+    else s.gainUp -= u;
+    if (d > 0n) s.longDown += d;
+    else s.gainDown -= d;
   }
-  return { up, down, offsetUp: min(shortUp, gainUp), offsetDown: min(longDown, gainDown) };
+  return s;
 }
 
 const min = (a: bigint, b: bigint) => (a < b ? a : b);
@@ -94,21 +129,14 @@ export function outrightFen(l: SeriesLeg, p: ProductRisk): bigint {
  * different series (gains against losses in one move) pay the spread charge instead.
  */
 export function portfolioMargin(legs: readonly SeriesLeg[], p: ProductRisk): PortfolioMargin {
-  let outright = 0n;
-  let concentrationNum = 0n;
-  let maxPrice = 0n;
-  for (const l of legs) {
-    outright += outrightFen(l, p);
-    const wc = worstCase(l);
-    if (wc > 0 && l.priceFen > maxPrice) maxPrice = l.priceFen;
-    if (p.concentrationAddOnBp > 0 && wc > 0) {
-      const free = (BigInt(l.openInterest) * BigInt(p.concentrationThresholdBp)) / TEN_K;
-      const excess = BigInt(wc) - free;
-      if (excess > 0n) concentrationNum += excess * l.priceFen * p.multiplier * BigInt(p.concentrationAddOnBp);
-    }
-  }
-  const concentration = ceilDiv(concentrationNum, TEN_K);
-  if (p.spreadChargeBp === null || legs.length < 2) {
+  return portfolioMarginOf(legSums(legs, p), p);
+}
+
+/** The same from the legs' sums. */
+export function portfolioMarginOf(s: LegSums, p: ProductRisk): PortfolioMargin {
+  const outright = s.outrightFen;
+  const concentration = ceilDiv(s.concentrationNum, TEN_K);
+  if (p.spreadChargeBp === null || s.legs < 2) {
     return {
       outrightFen: outright,
       scenarioFen: outright,
@@ -118,12 +146,13 @@ export function portfolioMargin(legs: readonly SeriesLeg[], p: ProductRisk): Por
       totalFen: outright + concentration,
     };
   }
-  const s = scanNumerators(legs, p);
-  const perOffset = maxPrice * p.multiplier * BigInt(p.spreadChargeBp);
-  const up = s.up + s.offsetUp * perOffset;
-  const down = s.down + s.offsetDown * perOffset;
+  const offsetUp = min(s.shortUp, s.gainUp);
+  const offsetDown = min(s.longDown, s.gainDown);
+  const perOffset = s.maxPriceFen * p.multiplier * BigInt(p.spreadChargeBp);
+  const up = s.up + offsetUp * perOffset;
+  const down = s.down + offsetDown * perOffset;
   const scenario = ceilDiv(max(up, down), TEN_K);
-  const spread = ceilDiv(up >= down ? s.offsetUp * perOffset : s.offsetDown * perOffset, TEN_K);
+  const spread = ceilDiv(up >= down ? offsetUp * perOffset : offsetDown * perOffset, TEN_K);
   const core = min(scenario, outright);
   return {
     outrightFen: outright,
