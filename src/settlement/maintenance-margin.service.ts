@@ -89,7 +89,11 @@ export class MaintenanceMarginService {
     return (await this.openAndClose(db, assessed, runId, skip)).opened;
   }
 
-  /** Requirement from the margin a daily run struck; equity at the margin prices. */
+  /**
+   * Requirement from the margin a daily run struck; equity at the margin prices. Exact only because
+   * the run re-priced the portfolio adjustments of every member and product it reaches, in this
+   * transaction, under its locks (PortfolioAdjustmentsService.reprice): a change there is a change here.
+   */
   private async fromRun(db: Db, memberIds: string[], run: RunMargin): Promise<Assessed[]> {
     const adjustments = await this.repo.adjustments(db, memberIds);
     const funds = await this.repo.funds(db, memberIds, 'margin');

@@ -78,6 +78,28 @@ describe('maintenance margin: intraday re-mark, reduce-only, closed by a deposit
     expect((await order(x, series, 'BUY', '3.60', 1)).status).toBe(201);
   });
 
+  it('a loss realised in a series the member no longer holds counts in equity until a run settles it', async () => {
+    const product = await createProduct(t, { feePerContractFen: 0, initialMarginBp: 1_000, maintenanceMarginBp: 750 });
+    const [held, closed] = [await createSeries(t, product), await createSeries(t, product)];
+    const [x, y] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    await fund(t, x, '48.00');
+    await fund(t, y, '1000.00');
+    expect((await order(y, held, 'SELL', '4.00', 10)).status).toBe(201);
+    expect((await order(x, held, 'BUY', '4.00', 10)).status).toBe(201); // IM 40.00, cash 8.00 (the 2 below need 8.00 more)
+    // In and out of the other series: bought 2 at 5.00, sold 2 at 4.00. Both sides are flat there,
+    // so no one holds margin in it, but x's loss of 2 × (400 − 500) × 10 = −20.00 is not settled yet.
+    expect((await order(y, closed, 'SELL', '5.00', 2)).status).toBe(201);
+    expect((await order(x, closed, 'BUY', '5.00', 2)).status).toBe(201);
+    expect((await order(y, closed, 'BUY', '4.00', 2)).status).toBe(201);
+    expect((await order(x, closed, 'SELL', '4.00', 2)).status).toBe(201);
+    expect((await x.client.get(`/v1/members/${x.id}/balances`)).body).toMatchObject({ cash: '8.00', margin: '40.00' });
+    await t.app.get(MaintenanceMarginService).intradayMark();
+    // Equity 8.00 + 40.00 − 20.00 = 28.00 against maintenance 40.00 × 75 % = 30.00.
+    const calls = (await x.client.get<{ items: CallRow[] }>('/v1/margin-calls')).body.items;
+    expect(calls).toEqual([expect.objectContaining({ type: 'MAINTENANCE', status: 'OPEN', amount: '2.00' })]);
+    expect((await y.client.get<{ items: CallRow[] }>('/v1/margin-calls')).body.items).toEqual([]);
+  });
+
   it('resting quantities kept for the risk checks equal the live orders', async () => {
     await expectRestingConsistent(t.prisma);
   });
