@@ -9,7 +9,7 @@ import { dateColumn } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { maintenanceShortfallFen, memberRequirement, type ProductRequirement } from '../risk/domain/member-requirement.js';
 import { maintenanceFen, type LegSums } from '../risk/domain/portfolio-margin.js';
-import { RiskMarksRepository, type MarkAt, type RequirementRow } from './risk-marks.repository.js';
+import { RiskMarksRepository, type RequirementRow, type SeriesMark } from './risk-marks.repository.js';
 
 /** What the maintenance check compares, per member. */
 type Assessed = Pick<MemberAssessment, 'memberId' | 'maintenanceFen' | 'equityFen'>;
@@ -57,11 +57,13 @@ export class MaintenanceMarginService {
     let cursor: string | null = null;
     let opened = 0;
     let closed = 0;
+    // One set of marks for every range: each member valued at the same last prices.
+    const marks = await this.repo.marks(this.tx.root, 'last', null);
     for (;;) {
       const range = await this.repo.memberRange(this.tx.root, cursor, CHUNK);
       if (!range) break;
-      const rows = await this.repo.requirementSums(this.tx.root, { from: cursor, to: range.last }, 'last');
-      const r = await this.check(this.tx.root, rows, 'last', null, new Set());
+      const rows = await this.repo.requirementSums(this.tx.root, { from: cursor, to: range.last }, marks);
+      const r = await this.check(this.tx.root, rows, marks, null, new Set());
       opened += r.opened;
       closed += r.closed;
       cursor = range.last;
@@ -82,8 +84,10 @@ export class MaintenanceMarginService {
     if (memberIds.length === 0) return 0;
     const full = run ? await this.repo.marginedOutside(db, memberIds, run.seriesIds) : new Set(memberIds);
     const assessed: Assessed[] = [];
-    if (full.size > 0)
-      assessed.push(...(await this.assess(db, await this.repo.requirementSums(db, { members: [...full] }, 'margin'), 'margin')));
+    if (full.size > 0) {
+      const marks = await this.repo.marks(db, 'margin', [...full]);
+      assessed.push(...(await this.assess(db, await this.repo.requirementSums(db, { members: [...full] }, marks), marks)));
+    }
     const struck = run ? memberIds.filter((m) => !full.has(m) && run.heldFen.has(m)) : [];
     if (struck.length > 0) assessed.push(...(await this.fromRun(db, struck, run!)));
     return (await this.openAndClose(db, assessed, runId, skip)).opened;
@@ -96,7 +100,7 @@ export class MaintenanceMarginService {
    */
   private async fromRun(db: Db, memberIds: string[], run: RunMargin): Promise<Assessed[]> {
     const adjustments = await this.repo.adjustments(db, memberIds);
-    const funds = await this.repo.funds(db, memberIds, 'margin');
+    const funds = await this.repo.funds(db, memberIds, []); // at the margin prices: no position P&L
     return memberIds.map((memberId) => {
       let maintenance = 0n;
       for (const [productId, held] of run.heldFen.get(memberId)!) {
@@ -113,7 +117,8 @@ export class MaintenanceMarginService {
   async closeCovered(db: Db, memberId: string): Promise<number> {
     const open = await this.repo.openMaintenance(db, [memberId]);
     if (open.length === 0) return 0;
-    const [a] = await this.assess(db, await this.repo.requirementSums(db, { members: [memberId] }, 'last'), 'last', [memberId]);
+    const marks = await this.repo.marks(db, 'last', [memberId]);
+    const [a] = await this.assess(db, await this.repo.requirementSums(db, { members: [memberId] }, marks), marks, [memberId]);
     if (a.equityFen < a.maintenanceFen) return 0;
     return this.repo.closeCalls(
       db,
@@ -122,7 +127,7 @@ export class MaintenanceMarginService {
   }
 
   /** Each member's requirement (from its legs' sums per product) and equity at the marks. */
-  async assess(db: Db, rows: RequirementRow[], at: MarkAt, memberIds?: string[]): Promise<MemberAssessment[]> {
+  async assess(db: Db, rows: RequirementRow[], marks: SeriesMark[], memberIds?: string[]): Promise<MemberAssessment[]> {
     const products = new Map<string, Product>(
       (await this.repo.productsByIds(db, [...new Set(rows.map((r) => r.productId))])).map((p) => [p.id, p]),
     );
@@ -130,7 +135,7 @@ export class MaintenanceMarginService {
     for (const id of memberIds ?? []) byMember.set(id, new Map());
     for (const r of rows) (byMember.get(r.memberId) ?? byMember.set(r.memberId, new Map()).get(r.memberId)!).set(r.productId, r.sums);
     const members = [...byMember.keys()];
-    const funds = await this.repo.funds(db, members, at);
+    const funds = await this.repo.funds(db, members, marks);
     return members.map((memberId) => {
       const req = memberRequirement(byMember.get(memberId)!, (id) => productRisk(products.get(id)!));
       const f = funds.get(memberId)!;
@@ -147,11 +152,11 @@ export class MaintenanceMarginService {
   private async check(
     db: Db,
     rows: RequirementRow[],
-    at: MarkAt,
+    marks: SeriesMark[],
     runId: string | null,
     skip: Set<string>,
   ): Promise<{ opened: number; closed: number }> {
-    return this.openAndClose(db, await this.assess(db, rows, at), runId, skip);
+    return this.openAndClose(db, await this.assess(db, rows, marks), runId, skip);
   }
 
   /** Opens a MAINTENANCE call for each member short (none already open, not skipped); closes those covered again. */

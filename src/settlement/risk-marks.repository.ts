@@ -8,6 +8,15 @@ import type { LegSums } from '../risk/domain/portfolio-margin.js';
 /** How positions are marked: at the last trade price (intraday) or at the margin price (after a daily run). */
 export type MarkAt = 'last' | 'margin';
 
+/** A live series as marking values it: the mark, the margin price P&L runs from, and what the add-on needs. */
+export interface SeriesMark {
+  id: string;
+  priceFen: bigint;
+  baseFen: bigint;
+  mult: bigint;
+  oi: bigint;
+}
+
 /** One member's legs in one product, summed as the portfolio math takes them. */
 export interface RequirementRow {
   memberId: string;
@@ -118,22 +127,16 @@ export class RiskMarksRepository {
   }
 
   /**
-   * Per member (of a range, or listed) and product: the sums of its margined legs (positions with
-   * resting orders, `LegSums`) at the marks, computed where the positions are. Each term is the
-   * per-leg rule of `legSums` (portfolio-margin.ts), written in SQL; requirement-sums.spec checks
-   * the two agree on random books. Reading the legs into node instead cost ~3.5 s of a re-mark at
-   * 1M positions (1.7 s in Postgres, the rest parsing, GC and the per-leg math on the event loop).
+   * Each live series' mark (`at`): its last trade since its last settlement (an older one is no
+   * mark: that price is newer), else its margin price — or the margin price — with the margin
+   * price, multiplier and open interest (for the add-on). Of listed members: the series they hold.
+   * Read once per marking, so a member's requirement and its P&L are valued at the same prices.
    */
-  async requirementSums(db: Db, range: { from: string | null; to: string } | { members: string[] }, at: MarkAt): Promise<RequirementRow[]> {
-    const from = 'members' in range ? null : range.from;
-    const to = 'members' in range ? null : range.to;
-    const members = 'members' in range ? range.members : null;
-    // The marks first, per series (a thousand rows): as a sub-query of the aggregate they were
-    // evaluated per position, and a CTE there would keep Postgres from scanning in parallel.
-    const marks = await db.$queryRaw<{ id: string; price: bigint; oi: bigint }[]>`
+  async marks(db: Db, at: MarkAt, members: string[] | null): Promise<SeriesMark[]> {
+    const rows = await db.$queryRaw<{ id: string; price: bigint; base: bigint; mult: bigint; oi: bigint }[]>`
       WITH ser AS (
         SELECT s.id, COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS margin, s."lastSettlementDate" AS settled,
-               pr."concentrationAddOnBp" AS add_on
+               pr."contractSizeTokens" / ${TOKENS_PER_PRICE_UNIT}::bigint AS mult, pr."concentrationAddOnBp" AS add_on
         FROM series s JOIN products pr ON pr.id = s."productId"
         WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED')
           -- Listed members: the series they hold, read once (an init plan, see exposures).
@@ -143,14 +146,33 @@ export class RiskMarksRepository {
         SELECT q."seriesId", sum(q."longQty")::bigint AS oi FROM positions q JOIN ser ON ser.id = q."seriesId" AND ser.add_on > 0
         GROUP BY q."seriesId"
       )
-      SELECT ser.id, COALESCE(oi.oi, 0)::bigint AS oi,
-             -- The last trade since the series' last settlement (an older one is no mark: that price is newer).
+      SELECT ser.id, ser.margin AS base, ser.mult, COALESCE(oi.oi, 0)::bigint AS oi,
              CASE WHEN ${at}::text = 'last'
                   THEN COALESCE((SELECT t."priceFen" FROM trades t
                                  WHERE t."seriesId" = ser.id AND (ser.settled IS NULL OR t."businessDate" > ser.settled)
                                  ORDER BY t.seq DESC LIMIT 1), ser.margin)
                   ELSE ser.margin END AS price
       FROM ser LEFT JOIN oi ON oi."seriesId" = ser.id`;
+    return rows.map((r) => ({ id: r.id, priceFen: BigInt(r.price), baseFen: BigInt(r.base), mult: BigInt(r.mult), oi: BigInt(r.oi) }));
+  }
+
+  /**
+   * Per member (of a range, or listed) and product: the sums of its margined legs (positions with
+   * resting orders, `LegSums`) at `marks`, computed where the positions are. Each term is the
+   * per-leg rule of `legSums` (portfolio-margin.ts), written in SQL; requirement-sums.spec checks
+   * the two agree on random books. Reading the legs into node instead cost ~3.5 s of a re-mark at
+   * 1M positions (1.7 s in Postgres, the rest parsing, GC and the per-leg math on the event loop).
+   * The marks come as parameters (a thousand rows): as a sub-query of the aggregate they were
+   * evaluated per position, and a CTE there would keep Postgres from scanning in parallel.
+   */
+  async requirementSums(
+    db: Db,
+    range: { from: string | null; to: string } | { members: string[] },
+    marks: SeriesMark[],
+  ): Promise<RequirementRow[]> {
+    const from = 'members' in range ? null : range.from;
+    const to = 'members' in range ? null : range.to;
+    const members = 'members' in range ? range.members : null;
     if (marks.length === 0) return [];
     const rows = await db.$queryRaw<
       {
@@ -174,7 +196,7 @@ export class RiskMarksRepository {
                pr."concentrationThresholdBp"::bigint AS thr, m.oi,
                (p."longQty" - p."shortQty")::bigint AS net, COALESCE(r."buyQty", 0)::bigint AS buy, COALESCE(r."sellQty", 0)::bigint AS sell
         FROM positions p
-        JOIN unnest(${marks.map((m) => m.id)}::uuid[], ${marks.map((m) => String(m.price))}::bigint[], ${marks.map((m) => String(m.oi))}::bigint[]) AS m(id, price, oi)
+        JOIN unnest(${marks.map((m) => m.id)}::uuid[], ${marks.map((m) => String(m.priceFen))}::bigint[], ${marks.map((m) => String(m.oi))}::bigint[]) AS m(id, price, oi)
           ON m.id = p."seriesId"
         -- Product from the tables, not the parameters: their statistics keep the grouping a hash
         -- aggregate (see DailySettlementRepository.netted).
@@ -213,34 +235,20 @@ export class RiskMarksRepository {
   }
 
   /**
-   * Cash, margin and the P&L not yet settled of these members at the marks (`at`, as
-   * `requirementSums`): positions at mark − margin price, and the trades since each series' last
-   * settlement date at margin price − trade price, over every live series (realised P&L in a
-   * series the member no longer holds counts too).
+   * Cash, margin and the P&L not yet settled of these members at `marks`: positions at mark −
+   * margin price, and the trades since each series' last settlement date at margin price − trade
+   * price, over every live series (realised P&L in a series the member no longer holds counts too).
    */
-  async funds(db: Db, memberIds: string[], at: MarkAt): Promise<Map<string, MemberFunds>> {
+  async funds(db: Db, memberIds: string[], marks: SeriesMark[]): Promise<Map<string, MemberFunds>> {
     // The oldest last settlement of the live series bounds the trades to read, as a value the
     // planner sees: through the business-date index that is the trades since then (none after a
     // daily run), where the members' trade history is every trade they made (0.9 s at 1M positions).
     const [bound] = await db.$queryRaw<{ since: Date | null; open: boolean | null }[]>`
       SELECT min("lastSettlementDate") AS since, bool_or("lastSettlementDate" IS NULL) AS open FROM series WHERE status IN ('LISTED', 'TRADING', 'EXPIRED')`;
     const since = bound.open === false && bound.since !== null ? isoDate(bound.since) : null;
-    // At the last trades: the series whose mark moved from the margin price, with the move, first
-    // (a thousand rows; as a lateral join inside the aggregate it kept Postgres from scanning
-    // positions in parallel). At the margin prices no position has P&L and none is read.
-    const moved =
-      at === 'margin'
-        ? []
-        : await db.$queryRaw<{ id: string; move: bigint }[]>`
-            SELECT m.id, (last."priceFen" - m.base) * m.mult AS move FROM (
-              SELECT s.id, COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS base, s."lastSettlementDate" AS settled,
-                     pr."contractSizeTokens" / ${TOKENS_PER_PRICE_UNIT}::bigint AS mult
-              FROM series s JOIN products pr ON pr.id = s."productId" WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED')) m
-            CROSS JOIN LATERAL (
-              SELECT t."priceFen" FROM trades t WHERE t."seriesId" = m.id AND (m.settled IS NULL OR t."businessDate" > m.settled)
-              ORDER BY t.seq DESC LIMIT 1
-            ) last
-            WHERE last."priceFen" <> m.base`;
+    // Only series whose mark moved from the margin price have position P&L: at the margin prices
+    // (after a daily run) none, and no position is read.
+    const moved = marks.filter((m) => m.priceFen !== m.baseFen);
     const rows = await db.$queryRaw<{ memberId: string; cash: bigint | null; margin: bigint | null; pnl: bigint | null }[]>`
       WITH m AS (
         SELECT s.id, COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS base, s."lastSettlementDate" AS settled,
@@ -249,7 +257,8 @@ export class RiskMarksRepository {
       ),
       pnl AS (
         SELECT p."memberId" AS member, (p."longQty" - p."shortQty")::bigint * x.move AS v
-        FROM positions p JOIN unnest(${moved.map((x) => x.id)}::uuid[], ${moved.map((x) => String(x.move))}::bigint[]) AS x(id, move) ON x.id = p."seriesId"
+        FROM positions p JOIN unnest(${moved.map((x) => x.id)}::uuid[], ${moved.map((x) => String((x.priceFen - x.baseFen) * x.mult))}::bigint[]) AS x(id, move)
+          ON x.id = p."seriesId"
         WHERE p."memberId" = ANY(${memberIds}::uuid[])
         UNION ALL
         SELECT t."buyerId", t.quantity::bigint * (m.base - t."priceFen") * m.mult FROM trades t JOIN m ON m.id = t."seriesId"

@@ -99,9 +99,8 @@ export class StatementsService {
    */
   private async initialMargin(memberId: string) {
     const db = this.tx.root;
-    const [a] = await this.maintenance.assess(db, await this.risk.requirementSums(db, { members: [memberId] }, 'margin'), 'margin', [
-      memberId,
-    ]);
+    const marks = await this.risk.marks(db, 'margin', [memberId]);
+    const [a] = await this.maintenance.assess(db, await this.risk.requirementSums(db, { members: [memberId] }, marks), marks, [memberId]);
     return {
       total: formatFen(a.imFen),
       maintenance: formatFen(a.maintenanceFen),

@@ -115,7 +115,7 @@ describe('requirement sums in SQL = legSums in TypeScript (property, real Postgr
         };
         const openInterest = (i: number) => legs.filter((p) => p.series === i).reduce((a, p) => a + p.long, 0);
         for (const at of ['last', 'margin'] as const) {
-          const rows = await repo.requirementSums(db, { members: ids }, at);
+          const rows = await repo.requirementSums(db, { members: ids }, await repo.marks(db, at, ids));
           const expected = new Map<string, SeriesLeg[]>();
           for (const p of legs.filter((x) => x.wc > 0)) {
             const s = book.series[p.series];
