@@ -9,7 +9,7 @@ import { dateColumn } from '../platform/time/business-date.js';
 import { Clock } from '../platform/time/clock.js';
 import { maintenanceShortfallFen, memberRequirement, type ProductRequirement } from '../risk/domain/member-requirement.js';
 import { maintenanceFen, type LegSums } from '../risk/domain/portfolio-margin.js';
-import { RiskMarksRepository, type RequirementRow, type SeriesMark } from './risk-marks.repository.js';
+import { RiskMarksRepository, type MarkAt, type RequirementRow, type SeriesMark } from './risk-marks.repository.js';
 
 /** What the maintenance check compares, per member. */
 type Assessed = Pick<MemberAssessment, 'memberId' | 'maintenanceFen' | 'equityFen'>;
@@ -84,10 +84,7 @@ export class MaintenanceMarginService {
     if (memberIds.length === 0) return 0;
     const full = run ? await this.repo.marginedOutside(db, memberIds, run.seriesIds) : new Set(memberIds);
     const assessed: Assessed[] = [];
-    if (full.size > 0) {
-      const marks = await this.repo.marks(db, 'margin', [...full]);
-      assessed.push(...(await this.assess(db, await this.repo.requirementSums(db, { members: [...full] }, marks), marks)));
-    }
+    if (full.size > 0) assessed.push(...(await this.assessMembers(db, [...full], 'margin')));
     const struck = run ? memberIds.filter((m) => !full.has(m) && run.heldFen.has(m)) : [];
     if (struck.length > 0) assessed.push(...(await this.fromRun(db, struck, run!)));
     return (await this.openAndClose(db, assessed, runId, skip)).opened;
@@ -117,8 +114,7 @@ export class MaintenanceMarginService {
   async closeCovered(db: Db, memberId: string): Promise<number> {
     const open = await this.repo.openMaintenance(db, [memberId]);
     if (open.length === 0) return 0;
-    const marks = await this.repo.marks(db, 'last', [memberId]);
-    const [a] = await this.assess(db, await this.repo.requirementSums(db, { members: [memberId] }, marks), marks, [memberId]);
+    const [a] = await this.assessMembers(db, [memberId], 'last');
     if (a.equityFen < a.maintenanceFen) return 0;
     return this.repo.closeCalls(
       db,
@@ -126,8 +122,14 @@ export class MaintenanceMarginService {
     );
   }
 
+  /** These members' requirement and equity, marked `at` (each listed member is answered for). */
+  async assessMembers(db: Db, memberIds: string[], at: MarkAt): Promise<MemberAssessment[]> {
+    const marks = await this.repo.marks(db, at, memberIds);
+    return this.assess(db, await this.repo.requirementSums(db, { members: memberIds }, marks), marks, memberIds);
+  }
+
   /** Each member's requirement (from its legs' sums per product) and equity at the marks. */
-  async assess(db: Db, rows: RequirementRow[], marks: SeriesMark[], memberIds?: string[]): Promise<MemberAssessment[]> {
+  private async assess(db: Db, rows: RequirementRow[], marks: SeriesMark[], memberIds?: string[]): Promise<MemberAssessment[]> {
     const products = new Map<string, Product>(
       (await this.repo.productsByIds(db, [...new Set(rows.map((r) => r.productId))])).map((p) => [p.id, p]),
     );

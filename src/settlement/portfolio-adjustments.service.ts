@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { Product } from '../generated/prisma/client.js';
 import { productRisk } from '../markets/domain/risk-params.js';
 import type { Db } from '../platform/prisma/prisma.service.js';
-import { portfolioMargin, type SeriesLeg } from '../risk/domain/portfolio-margin.js';
+import { portfolioMarginOf } from '../risk/domain/portfolio-margin.js';
 import { RiskMarksRepository } from './risk-marks.repository.js';
 
 /**
@@ -22,27 +22,18 @@ export class PortfolioAdjustmentsService {
     newMargin: Map<string, bigint>,
     products: Map<string, Product>,
   ): Promise<Map<string, bigint>> {
-    const rows = (await this.repo.exposures(db, range)).filter((r) => products.has(r.productId));
-    const legs = new Map<string, SeriesLeg[]>();
-    for (const r of rows) {
-      const key = `${r.memberId}:${r.productId}`;
-      (legs.get(key) ?? legs.set(key, []).get(key)!).push({
-        seriesId: r.seriesId,
-        net: r.net,
-        restingBuyQty: r.buy,
-        restingSellQty: r.sell,
-        priceFen: newMargin.get(r.seriesId) ?? r.marginFen,
-        openInterest: r.openInterest,
-      });
-    }
-    const members = [...new Set(rows.map((r) => r.memberId))];
-    const held = await this.repo.adjustments(db, members);
+    // Every live series of these products, at the day's price where the run sets one and at its
+    // margin price otherwise (a series of the product outside the run).
+    const marks = (await this.repo.marks(db, 'margin', null))
+      .filter((m) => products.has(m.productId))
+      .map((m) => ({ ...m, priceFen: newMargin.get(m.id) ?? m.priceFen }));
+    const rows = await this.repo.requirementSums(db, range, marks);
+    const held = await this.repo.adjustments(db, [...new Set(rows.map((r) => r.memberId))]);
     const changes: { memberId: string; productId: string; deltaFen: bigint }[] = [];
-    for (const [key, l] of legs) {
-      const [memberId, productId] = key.split(':');
-      const m = portfolioMargin(l, productRisk(products.get(productId)!));
-      const delta = m.totalFen - m.outrightFen - (held.get(key) ?? 0n);
-      if (delta !== 0n) changes.push({ memberId, productId, deltaFen: delta });
+    for (const r of rows) {
+      const m = portfolioMarginOf(r.sums, productRisk(products.get(r.productId)!));
+      const delta = m.totalFen - m.outrightFen - (held.get(`${r.memberId}:${r.productId}`) ?? 0n);
+      if (delta !== 0n) changes.push({ memberId: r.memberId, productId: r.productId, deltaFen: delta });
     }
     await this.repo.addAdjustments(db, changes);
     const byMember = new Map<string, bigint>();

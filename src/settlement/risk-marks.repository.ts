@@ -11,6 +11,7 @@ export type MarkAt = 'last' | 'margin';
 /** A live series as marking values it: the mark, the margin price P&L runs from, and what the add-on needs. */
 export interface SeriesMark {
   id: string;
+  productId: string;
   priceFen: bigint;
   baseFen: bigint;
   mult: bigint;
@@ -24,21 +25,6 @@ export interface RequirementRow {
   sums: LegSums;
 }
 
-/** One member's exposure in one series, with what marking it needs. */
-export interface MarkRow {
-  memberId: string;
-  seriesId: string;
-  productId: string;
-  net: number;
-  buy: number;
-  sell: number;
-  /** Margin price: last settlement price, else reference price. */
-  marginFen: bigint;
-  /** Last trade price of the series since its last settlement; null without one. */
-  lastFen: bigint | null;
-  openInterest: number;
-}
-
 /** Cash, margin held and variation margin not yet settled, per member. */
 export interface MemberFunds {
   cashFen: bigint;
@@ -48,84 +34,12 @@ export interface MemberFunds {
 }
 
 /**
- * The reads of marking (intraday re-mark, daily run, statements, a deposit's check): the
- * requirement sums and funds of a range of members, or of listed ones, in the live series; the
- * legs themselves for the daily run's portfolio adjustments.
+ * The reads of marking (intraday re-mark, daily run and its portfolio adjustments, statements,
+ * a deposit's check): the marks of the live series, and the requirement sums and funds of a range
+ * of members, or of listed ones.
  */
 @Injectable()
 export class RiskMarksRepository {
-  /** Positions (with resting orders) of members in (fromMember, toMember], or of the listed members: the portfolio adjustments' legs. */
-  async exposures(db: Db, range: { from: string | null; to: string } | { members: string[] }): Promise<MarkRow[]> {
-    const from = 'members' in range ? null : range.from;
-    const to = 'members' in range ? null : range.to;
-    const members = 'members' in range ? range.members : null;
-    // What marking needs of each series, once per series: a range's positions (a million in the
-    // daily run) come back as keys and quantities only. With the series' fields on every row,
-    // reading the rows cost ~5 s of a 7 s daily run at 1M positions (node parses every field).
-    const series = await db.$queryRaw<{ id: string; productId: string; marginFen: bigint; lastFen: bigint | null; oi: number }[]>`
-      WITH ser AS (
-        SELECT s.id, s."productId", s."lastSettlementDate", COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS "marginFen",
-               pr."concentrationAddOnBp" AS "addOn"
-        FROM series s JOIN products pr ON pr.id = s."productId"
-        -- Listed members: the series they hold. A range (the daily run, the intraday re-mark):
-        -- every live series (a DISTINCT over a million positions cost 0.46 s).
-        WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED')
-          -- Their series read once (ARRAY(...) is an init plan; an IN (SELECT ...) here was re-run
-          -- for each series: 22 s for the 1,000 members a daily run lists).
-          AND (${members}::uuid[] IS NULL
-               OR s.id = ANY(ARRAY(SELECT DISTINCT "seriesId" FROM positions q WHERE q."memberId" = ANY(${members}::uuid[]))))
-      ), oi AS (
-        SELECT q."seriesId", sum(q."longQty")::int AS oi FROM positions q JOIN ser ON ser.id = q."seriesId" AND ser."addOn" > 0
-        GROUP BY q."seriesId"
-      )
-      SELECT ser.id, ser."productId", ser."marginFen", last."priceFen" AS "lastFen", COALESCE(oi.oi, 0)::int AS oi
-      FROM ser
-      -- The last trade since the series' last settlement (an older one is no mark: that price is
-      -- newer), looked up per series through (seriesId, seq), newest first.
-      LEFT JOIN LATERAL (
-        SELECT t."priceFen" FROM trades t
-        WHERE t."seriesId" = ser.id AND (ser."lastSettlementDate" IS NULL OR t."businessDate" > ser."lastSettlementDate")
-        ORDER BY t.seq DESC LIMIT 1
-      ) last ON true
-      LEFT JOIN oi ON oi."seriesId" = ser.id`;
-    if (series.length === 0) return [];
-    const ids = series.map((x) => x.id);
-    const rows = await db.$queryRaw<{ memberId: string; seriesId: string; net: number; buy: number; sell: number }[]>`
-      -- Positions joined by key to the live order quantities the triggers on orders keep
-      -- (resting_quantities): per-position correlated sub-queries cost ~80 s at 1M positions.
-      WITH pos AS (
-        SELECT p."memberId", p."seriesId", p."longQty" - p."shortQty" AS net FROM positions p
-        WHERE p."marginQty" > 0 AND p."seriesId" = ANY(${ids}::uuid[])
-          AND (${members}::uuid[] IS NULL OR p."memberId" = ANY(${members}::uuid[]))
-          AND (${members}::uuid[] IS NOT NULL OR ((${from}::uuid IS NULL OR p."memberId" > ${from}::uuid) AND p."memberId" <= ${to}::uuid))
-      )
-      SELECT p."memberId", p."seriesId", p.net, COALESCE(r."buyQty", 0) AS buy, COALESCE(r."sellQty", 0) AS sell
-      FROM pos p LEFT JOIN resting_quantities r ON r."memberId" = p."memberId" AND r."seriesId" = p."seriesId"`;
-    // In no particular order: sorting a range's million rows cost 1.2 s in Postgres (and as much
-    // in node for the daily run's listed members), and nothing depends on it. One member's view
-    // (its statement, a deposit's check) lists its series in key order.
-    if (members?.length === 1) rows.sort((a, b) => (a.seriesId < b.seriesId ? -1 : a.seriesId > b.seriesId ? 1 : 0));
-    const bySeries = new Map(
-      series.map((x) => [
-        x.id,
-        {
-          productId: x.productId,
-          marginFen: BigInt(x.marginFen),
-          lastFen: x.lastFen === null ? null : BigInt(x.lastFen),
-          openInterest: x.oi,
-        },
-      ]),
-    );
-    return rows.map((r) => ({
-      memberId: r.memberId,
-      seriesId: r.seriesId,
-      net: r.net,
-      buy: r.buy,
-      sell: r.sell,
-      ...bySeries.get(r.seriesId)!,
-    }));
-  }
-
   /**
    * Each live series' mark (`at`): its last trade since its last settlement (an older one is no
    * mark: that price is newer), else its margin price — or the margin price — with the margin
@@ -133,9 +47,9 @@ export class RiskMarksRepository {
    * Read once per marking, so a member's requirement and its P&L are valued at the same prices.
    */
   async marks(db: Db, at: MarkAt, members: string[] | null): Promise<SeriesMark[]> {
-    const rows = await db.$queryRaw<{ id: string; price: bigint; base: bigint; mult: bigint; oi: bigint }[]>`
+    const rows = await db.$queryRaw<{ id: string; productId: string; price: bigint; base: bigint; mult: bigint; oi: bigint }[]>`
       WITH ser AS (
-        SELECT s.id, COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS margin, s."lastSettlementDate" AS settled,
+        SELECT s.id, s."productId", COALESCE(s."lastSettlementPriceFen", s."referencePriceFen") AS margin, s."lastSettlementDate" AS settled,
                pr."contractSizeTokens" / ${TOKENS_PER_PRICE_UNIT}::bigint AS mult, pr."concentrationAddOnBp" AS add_on
         FROM series s JOIN products pr ON pr.id = s."productId"
         WHERE s.status IN ('LISTED', 'TRADING', 'EXPIRED')
@@ -146,14 +60,21 @@ export class RiskMarksRepository {
         SELECT q."seriesId", sum(q."longQty")::bigint AS oi FROM positions q JOIN ser ON ser.id = q."seriesId" AND ser.add_on > 0
         GROUP BY q."seriesId"
       )
-      SELECT ser.id, ser.margin AS base, ser.mult, COALESCE(oi.oi, 0)::bigint AS oi,
+      SELECT ser.id, ser."productId", ser.margin AS base, ser.mult, COALESCE(oi.oi, 0)::bigint AS oi,
              CASE WHEN ${at}::text = 'last'
                   THEN COALESCE((SELECT t."priceFen" FROM trades t
                                  WHERE t."seriesId" = ser.id AND (ser.settled IS NULL OR t."businessDate" > ser.settled)
                                  ORDER BY t.seq DESC LIMIT 1), ser.margin)
                   ELSE ser.margin END AS price
       FROM ser LEFT JOIN oi ON oi."seriesId" = ser.id`;
-    return rows.map((r) => ({ id: r.id, priceFen: BigInt(r.price), baseFen: BigInt(r.base), mult: BigInt(r.mult), oi: BigInt(r.oi) }));
+    return rows.map((r) => ({
+      id: r.id,
+      productId: r.productId,
+      priceFen: BigInt(r.price),
+      baseFen: BigInt(r.base),
+      mult: BigInt(r.mult),
+      oi: BigInt(r.oi),
+    }));
   }
 
   /**

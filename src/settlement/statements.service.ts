@@ -13,7 +13,6 @@ import { multiplier } from '../markets/domain/contract-math.js';
 import { MarketsRepository, type SeriesWithProduct } from '../markets/markets.repository.js';
 import { DailySettlementRepository } from './daily-settlement.repository.js';
 import { MaintenanceMarginService } from './maintenance-margin.service.js';
-import { RiskMarksRepository } from './risk-marks.repository.js';
 import { variationMarginFen } from './domain/settlement-math.js';
 import { SettlementRepository } from './settlement.repository.js';
 import { StatementsRepository, type TradedPosition } from './statements.repository.js';
@@ -28,7 +27,6 @@ export class StatementsService {
     private readonly settlement: SettlementRepository,
     private readonly dailyRuns: DailySettlementRepository,
     private readonly markets: MarketsRepository,
-    private readonly risk: RiskMarksRepository,
     private readonly maintenance: MaintenanceMarginService,
   ) {}
 
@@ -98,9 +96,7 @@ export class StatementsService {
    * margin price (after a daily run: that run's prices), per product with its components.
    */
   private async initialMargin(memberId: string) {
-    const db = this.tx.root;
-    const marks = await this.risk.marks(db, 'margin', [memberId]);
-    const [a] = await this.maintenance.assess(db, await this.risk.requirementSums(db, { members: [memberId] }, marks), marks, [memberId]);
+    const [a] = await this.maintenance.assessMembers(this.tx.root, [memberId], 'margin');
     return {
       total: formatFen(a.imFen),
       maintenance: formatFen(a.maintenanceFen),
