@@ -130,3 +130,44 @@ describe('the daily run opens MAINTENANCE calls on equity, at the new margin pri
     await expectLedgerConsistent(t.prisma);
   });
 });
+
+describe('the daily check is not dodged by closing out a losing position after the cutoff', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('a loss realised in a series nobody holds any more, after the cutoff, still counts in equity', async () => {
+    const clock = t.app.get(Clock);
+    clock.set(new Date('2026-12-01T06:40:00Z'));
+    const [u, y] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
+    await fund(t, u, '50.00');
+    await fund(t, y, '5000.00');
+    const p = await createProduct(t, { feePerContractFen: 0 });
+    const [A, B] = [await createSeries(t, p, DATES), await createSeries(t, p, DATES)];
+    expect((await order(y, A, 'SELL', '4.00', 10)).status).toBe(201);
+    expect((await order(u, A, 'BUY', '4.00', 10)).status).toBe(201); // IM 40.00, cash 10.00
+    for (const [series, price] of [
+      [A, '3.90'],
+      [B, '4.00'],
+    ])
+      expect((await t.clearing.post(`/v1/series/${series}/settlement-price`, { price, businessDate: DAY })).status).toBe(201);
+    clock.set(new Date('2026-12-01T07:30:00Z')); // business date 12-02
+    // In and out of B at a loss of 2 × (400 − 500) × 10 = −20.00: both sides flat there, so no
+    // one holds margin in B, and the run of 12-01 does not settle trades of 12-02.
+    expect((await order(y, B, 'SELL', '5.00', 2)).status).toBe(201);
+    expect((await order(u, B, 'BUY', '5.00', 2)).status).toBe(201);
+    expect((await order(y, B, 'BUY', '4.00', 2)).status).toBe(201);
+    expect((await order(u, B, 'SELL', '4.00', 2)).status).toBe(201);
+    const started = await t.clearing.post<{ items: { id: string }[] }>('/v1/settlement/runs', { type: 'DAILY', businessDate: DAY });
+    expect(started.status, started.text).toBe(201);
+    await waitForRun(t, started.body.items[0].id);
+    // VM A −10.00, IM 39.00 (release 1.00): cash 1.00. Equity 1.00 + 39.00 − 20.00 = 20.00 against
+    // maintenance ⌈3900 × ¾⌉ = 29.25: a MAINTENANCE call of 9.25 (cash is not negative).
+    expect((await u.client.get(`/v1/members/${u.id}/balances`)).body).toMatchObject({ margin: '39.00', cash: '1.00' });
+    const calls = (await u.client.get<{ items: CallRow[] }>('/v1/margin-calls')).body.items;
+    expect(calls).toEqual([expect.objectContaining({ type: 'MAINTENANCE', status: 'OPEN', amount: '9.25' })]);
+    await expectLedgerConsistent(t.prisma);
+  });
+});
