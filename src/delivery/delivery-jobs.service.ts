@@ -17,7 +17,7 @@ import { jobView, obligationView } from './delivery-views.js';
 import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { ObligationsRepository } from './obligations.repository.js';
-import { SubmissionBatcher } from './submission-batcher.js';
+import { SubmissionBatcher, type BatchSubmission } from './submission-batcher.js';
 import { WebhooksRepository } from './webhooks.repository.js';
 import { MAX_JOB_CHARS, type SubmitJobDto } from './dto/delivery.dto.js';
 import { assertWithinBudget } from '../platform/http/body-limits.js';
@@ -44,9 +44,10 @@ export class DeliveryJobsService {
 
   /**
    * `fromKey`: the id derives from an Idempotency-Key, so a job with it may already exist.
-   * `audited`: the success audit event `audit` was committed with the job.
+   * `audited`: the success audit event `audit` was committed with the job. `submission`: the
+   * batch request it belongs to, whose one audit event (`audit`) covers all its jobs.
    */
-  async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean, audit?: AuditEntry) {
+  async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean, audit?: AuditEntry, submission?: BatchSubmission) {
     if (!body.series && !body.obligationId)
       throw new DomainError('VALIDATION_FAILED', 'give series or obligationId', [
         { field: 'series', message: 'series or obligationId is required' },
@@ -107,6 +108,7 @@ export class DeliveryJobsService {
       callbackUrl: body.callbackUrl ?? null,
       countedPromptTokens,
       audit,
+      submission: submission ?? null,
     });
     return { view: jobView(job, series.code, null), audited };
   }

@@ -117,5 +117,6 @@ export function jobEventView(j: JobViewFields, seriesCode: string, usage: UsageV
 }
 
 export function jobView(j: DeliveryJob, seriesCode: string, usage: UsageRecord | null) {
-  return { ...jobEventView(j, seriesCode, usage), output: j.output, decisions: j.decisions };
+  // submissionId: the batch request that created it (the target of that request's audit event).
+  return { ...jobEventView(j, seriesCode, usage), submissionId: j.submissionId, output: j.output, decisions: j.decisions };
 }

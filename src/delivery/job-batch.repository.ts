@@ -73,13 +73,13 @@ export class JobBatchRepository {
         WHERE o.id = r.id AND o.status = 'OPEN' AND o.tokens - o."deliveredTokens" - o."reservedTokens" >= r.tokens
         RETURNING o.id
       ), j AS (
-        INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, messages, "maxTokens", "reservedTokens", "callbackUrl", decisions, "countedPromptTokens")
-        SELECT id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, counted_prompt
+        INSERT INTO delivery_jobs (id, "buyerId", "seriesId", "obligationId", "sellerId", "modelClass", region, messages, "maxTokens", "reservedTokens", "callbackUrl", decisions, "countedPromptTokens", "submissionId")
+        SELECT id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, counted_prompt, submission
         FROM unnest(${f((j) => j.id)}::uuid[], ${f((j) => j.buyerId)}::uuid[], ${f((j) => j.seriesId)}::uuid[], ${f((j) => j.obligationId)}::uuid[], ${f((j) => j.sellerId)}::uuid[],
                     ${f((j) => j.modelClass)}::text[], ${f((j) => j.region)}::text[], ${f((j) => JSON.stringify(j.messages))}::jsonb[], ${f((j) => j.maxTokens)}::int[],
                     ${str(f((j) => j.reservedTokens))}::bigint[], ${f((j) => j.callbackUrl)}::text[], ${f((j) => JSON.stringify(j.decisions))}::jsonb[],
-                    ${f((j) => j.countedPromptTokens)}::int[]) WITH ORDINALITY
-             AS x(id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, counted_prompt, n)
+                    ${f((j) => j.countedPromptTokens)}::int[], ${f((j) => j.submissionId)}::uuid[]) WITH ORDINALITY
+             AS x(id, buyer, sid, obligation, seller, model, region, messages, max_tokens, reserved, callback, decisions, counted_prompt, submission, n)
         ORDER BY n
         RETURNING id, seq::text AS seq, "createdAt"
       )
@@ -121,6 +121,7 @@ export class JobBatchRepository {
         similarityBp: null,
         verifierNodeId: null,
         verifiesJobId: null,
+        submissionId: j.submissionId,
         createdAt: r.createdAt,
         updatedAt: r.createdAt,
         dispatchedAt: null,

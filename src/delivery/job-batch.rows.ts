@@ -88,6 +88,7 @@ export interface NewJob {
   reservedTokens: bigint;
   callbackUrl: string | null;
   countedPromptTokens: number;
+  submissionId: string | null;
   decisions: unknown[];
 }
 

@@ -33,8 +33,19 @@ export interface Submission {
   callbackUrl: string | null;
   /** Prompt tokens by the clearing house's count (SPEC §6.1). */
   countedPromptTokens: number;
-  /** The request's success audit event, committed with the job (its target filled in here). */
+  /**
+   * The request's success audit event, committed with the job: its target is the job (filled in
+   * here) or, for a batch request, the submission (`submissionId`), one row for all its jobs.
+   */
   audit?: AuditEntry;
+  /** The batch request that submitted it (POST /v1/delivery/jobs/batch), shared by its jobs; else null. */
+  submission: BatchSubmission | null;
+}
+
+/** A batch request's jobs share this: its id, and whether its audit event is committed yet. */
+export interface BatchSubmission {
+  id: string;
+  audited: boolean;
 }
 
 export interface Submitted {
@@ -119,9 +130,16 @@ export class SubmissionBatcher {
     judged: (NewJob | DomainError | 'replayed')[],
   ): Promise<PromiseSettledResult<Submitted>[]> {
     const accepted = judged.flatMap((j) => (j instanceof DomainError || j === 'replayed' ? [] : [j]));
-    const audits = items.flatMap((s, i) =>
-      s.audit && !(judged[i] instanceof DomainError) && judged[i] !== 'replayed' ? [{ ...s.audit, targetId: s.id }] : [],
-    );
+    // A job alone: its own event. A batch request: one event, with the first transaction that
+    // commits any of its jobs (its jobs may be spread over consecutive transactions).
+    const submissions = new Set<BatchSubmission>();
+    const audits = items.flatMap((s, i) => {
+      if (!s.audit || judged[i] instanceof DomainError || judged[i] === 'replayed') return [];
+      if (s.submission === null) return [{ ...s.audit, targetId: s.id }];
+      if (s.submission.audited || submissions.has(s.submission)) return [];
+      submissions.add(s.submission);
+      return [s.audit];
+    });
     // The rows with their reservations, the one message that dispatches them all, the audit
     // last (its chain lock is held only for the commit), and the COMMIT: one round trip.
     const [rows] = await inOrder([
@@ -136,6 +154,7 @@ export class SubmissionBatcher {
       this.audit.appendMany(tx, audits),
       commit(),
     ]);
+    for (const s of submissions) s.audited = true;
     const byId = new Map(rows.map((r) => [r.id, r]));
     const replays = items.filter((_, i) => judged[i] === 'replayed').map((s) => s.id);
     const replayed = new Map((replays.length > 0 ? await this.stored.byIds(this.tx.root, replays) : []).map((r) => [r.id, r]));
@@ -184,6 +203,7 @@ function judge(items: Submission[], locked: DeliveryObligation[], existing: Set<
       reservedTokens: reserve,
       callbackUrl: s.callbackUrl,
       countedPromptTokens: s.countedPromptTokens,
+      submissionId: s.submission?.id ?? null,
       decisions: [{ at: new Date().toISOString(), event: 'RESERVED', obligationId: pick.id, tokens: Number(reserve) }],
     };
   });

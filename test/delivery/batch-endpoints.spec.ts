@@ -83,20 +83,29 @@ describe('delivery batches', () => {
     ]);
     expect(await t.prisma.deliveryJob.count({ where: { seriesId: m.seriesId } })).toBe(3);
     expect((await obligation()).reservedTokens).toBe(1_000_000n);
-    // One success event per stored job, committed with it; one failure per refusal.
-    const audit = await t.prisma.auditEvent.findMany({ where: { actorMemberId: buyer.id, action: 'delivery.job.submit' } });
-    expect(
-      audit
-        .filter((a) => a.outcome === 'SUCCESS')
-        .map((a) => a.targetId ?? '')
-        .sort((x, y) => x.localeCompare(y)),
-    ).toEqual([...ids].sort((x, y) => x.localeCompare(y)));
-    expect(
-      audit
-        .filter((a) => a.outcome === 'FAILURE')
-        .map((a) => a.errorCode ?? '')
-        .sort((x, y) => x.localeCompare(y)),
-    ).toEqual(['NO_ENTITLEMENT', 'NO_ENTITLEMENT']);
+    // One success event for the request, committed with its jobs, naming the submission every
+    // stored job carries (GET /v1/delivery/jobs/:id shows it); one failure per refusal.
+    const views = await Promise.all(ids.map((id) => buyer.client.get<{ submissionId: string | null }>(`/v1/delivery/jobs/${id}`)));
+    const submissionIds = new Set(views.map((v) => v.body.submissionId));
+    expect(submissionIds.size).toBe(1);
+    const [submissionId] = [...submissionIds];
+    expect(submissionId).toMatch(/^[0-9a-f-]{36}$/);
+    expect(rows.every((r) => r.submissionId === submissionId)).toBe(true);
+    const successes = await t.prisma.auditEvent.findMany({ where: { actorMemberId: buyer.id, outcome: 'SUCCESS', action: { startsWith: 'delivery.' } } });
+    expect(successes.map((a) => [a.action, a.targetType, a.targetId, a.httpStatus])).toEqual([
+      ['delivery.job.submit-batch', 'delivery-job-batch', submissionId, 200],
+    ]);
+    const failures = await t.prisma.auditEvent.findMany({ where: { actorMemberId: buyer.id, outcome: 'FAILURE' } });
+    expect(failures.map((a) => [a.action, a.errorCode])).toEqual([
+      ['delivery.job.submit', 'NO_ENTITLEMENT'],
+      ['delivery.job.submit', 'NO_ENTITLEMENT'],
+    ]);
+    // Clearing staff find the request from the job: the submission is the event's target.
+    const staff = await t.clearing.get<{ items: { targetId: string; action: string }[] }>(
+      `/v1/audit-events?targetType=delivery-job-batch&targetId=${submissionId}`,
+    );
+    expect(staff.status, staff.text).toBe(200);
+    expect(staff.body.items.map((a) => [a.action, a.targetId])).toEqual([['delivery.job.submit-batch', submissionId]]);
 
     expectProblem(
       await t.client(m.operators[0].member.key).post('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] }),
@@ -198,6 +207,7 @@ describe('delivery batches', () => {
       reservedTokens: o.tokens,
       callbackUrl: null,
       countedPromptTokens: 0,
+      submissionId: null,
       decisions: [],
     };
     const submit = t.prisma.sqlTransaction((tx) => repo.insertJobs(tx, [tooMuch]));

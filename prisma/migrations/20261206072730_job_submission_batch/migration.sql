@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "delivery_jobs" ADD COLUMN     "submissionId" UUID;
