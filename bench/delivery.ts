@@ -45,8 +45,21 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // clients are spread over them.
 const COPIES = copiesList();
 // BENCH_WORKERS=N: the API processes run the API role only and N worker-role processes run the
-// outbox relay, dispatch and the other queue workers (SPEC §5's split; docker-compose runs it so).
-const WORKERS = Number(process.env.BENCH_WORKERS ?? 0);
+// outbox relay, dispatch and the other queue workers (SPEC §5's split). 1 by default: the service
+// as docker-compose.yml and deploy/k8s run it. Each repetition then also drains once on one
+// process running both roles (the shape `npm start` runs, and this bench's default before), as
+// its own row; BENCH_WORKERS=0 measures that shape only.
+const WORKERS = Number(process.env.BENCH_WORKERS ?? 1);
+/** A phase's shape: `copies` API processes (with the worker processes), or one process running both roles. */
+interface Variant {
+  copies: number;
+  allInOne: boolean;
+}
+const VARIANTS: Variant[] = [
+  ...COPIES.map((copies) => ({ copies, allInOne: false })),
+  ...(WORKERS > 0 ? [{ copies: 1, allInOne: true }] : []),
+];
+const variantKey = (v: Variant) => (v.allInOne ? 'all' : String(v.copies));
 // Jobs each agent runs at once (agent --concurrency); the reference workers get the same in total.
 const AGENT_CONCURRENCY = Number(process.env.BENCH_AGENT_CONCURRENCY ?? 256);
 // How often the bench polls for completion (system: a count in Postgres; reference: BullMQ's counts).
@@ -71,6 +84,8 @@ interface Phase {
   cpuPerJobUs: number;
   /** Cores each API process used over the drain. */
   cores: number[];
+  /** CPU of the worker-role processes per job, µs (0 when the API processes run both roles). */
+  workerCpuPerJobUs: number;
   failed: number;
 }
 
@@ -143,6 +158,7 @@ async function main(): Promise<void> {
   let agents: ChildProcess[] = [];
   let server: ChildProcess | undefined;
   const replicas: ChildProcess[] = [];
+  let workers: ChildProcess[] = [];
   try {
     const key = `tck_bench_${randomBytes(20).toString('hex')}`;
     const port = await freePort();
@@ -162,7 +178,12 @@ async function main(): Promise<void> {
       : ['--max-semi-space-size=64', 'dist/main.js'];
     const apiEnv = WORKERS > 0 ? { ...serverEnv, PROCESS_ROLE: 'api' } : serverEnv;
     server = await startServer(nodeArgs, apiEnv, `${base}/health/ready`);
-    for (let i = 0; i < WORKERS; i++) replicas.push(await startWorker(nodeArgs, { ...serverEnv, PROCESS_ROLE: 'worker', PORT: '0' }));
+    const startWorkers = async () => {
+      workers = [];
+      for (let i = 0; i < WORKERS; i++) workers.push(await startWorker(nodeArgs, { ...serverEnv, PROCESS_ROLE: 'worker', PORT: '0' }));
+      replicas.push(...workers);
+    };
+    await startWorkers();
     const api = client(base, key);
     progress(`setting up: ${OPERATORS} operator(s) with ${AGENTS} nodes, ${BUYERS} buyer(s), a PHYSICAL series expiring in 8 s`);
     const member = async (kind: string) => {
@@ -234,7 +255,7 @@ async function main(): Promise<void> {
 
     const raws: number[] = [];
     const perJobRaws: number[] = [];
-    const phases = new Map<number, Phase[]>(COPIES.map((n) => [n, []]));
+    const phases = new Map<string, Phase[]>(VARIANTS.map((v) => [variantKey(v), []]));
     const started = await rowStart();
     for (let rep = 1; rep <= REPS; rep++) {
       progress(
@@ -243,20 +264,29 @@ async function main(): Promise<void> {
       raws.push(await rawBullmqBatched(SHAPE, JOBS));
       progress(`rep ${rep}/${REPS}: like-for-like raw BullMQ ${raws.at(-1)!.toFixed(0)} jobs/s; old per-job reference`);
       perJobRaws.push(await rawBullmqPerJob(SHAPE, JOBS));
-      for (const copies of COPIES) {
+      for (const variant of VARIANTS) {
+        const { copies, allInOne } = variant;
         progress(
-          `rep ${rep}/${REPS}: per-job raw BullMQ ${perJobRaws.at(-1)!.toFixed(0)} jobs/s; now ${JOBS} delivery jobs from ${SUBMITTERS} clients, ${AGENTS} agents draining, ${copies} API cop${copies === 1 ? 'y' : 'ies'}`,
+          `rep ${rep}/${REPS}: per-job raw BullMQ ${perJobRaws.at(-1)!.toFixed(0)} jobs/s; now ${JOBS} delivery jobs from ${SUBMITTERS} clients, ${AGENTS} agents draining, ${allInOne ? '1 process running the API and worker roles' : `${copies} API cop${copies === 1 ? 'y' : 'ies'}${WORKERS > 0 ? ` and ${WORKERS} worker process(es)` : ''}`}`,
         );
-        // The extra copies and the agents live for this phase only: a 1-copy phase has no second copy taking queue work.
-        const extra = copies > 1 ? await startCopies(copies - 1, nodeArgs, apiEnv) : { bases: [], processes: [] };
+        // The extra copies and the agents live for this phase only: a 1-copy phase has no second
+        // copy taking queue work. One process running both roles: the worker processes stop for
+        // its phase (and the first API process, API role only, gets no traffic).
+        if (allInOne) for (const w of workers) await stopProcess(w);
+        const extra = allInOne
+          ? await startCopies(1, nodeArgs, serverEnv)
+          : copies > 1
+            ? await startCopies(copies - 1, nodeArgs, apiEnv)
+            : { bases: [], processes: [] };
         replicas.push(...extra.processes);
-        const bases = [base, ...extra.bases];
-        const pids = [server.pid!, ...extra.processes.map((p) => p.pid!)];
+        const bases = allInOne ? extra.bases : [base, ...extra.bases];
+        const pids = allInOne ? extra.processes.map((p) => p.pid!) : [server.pid!, ...extra.processes.map((p) => p.pid!)];
+        const workerPids = allInOne ? [] : workers.map((w) => w.pid!);
         agents = spawnAgents(nodes, bases);
         await sleep(1_000);
         // A replica in service is warm: a new copy first serves a few unmeasured batches through
         // the whole path (submission, lease, completion), as the first copy did during setup.
-        if (copies > 1) {
+        if (copies > 1 || allInOne) {
           const { rows: warmMark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
           const warm = bases.length * 4 * PER_REQUEST;
           for (let b = 0; b < warm / PER_REQUEST; b++) {
@@ -280,6 +310,7 @@ async function main(): Promise<void> {
         const { rows: mark } = await client0.query<{ seq: string }>(`SELECT COALESCE(max(seq), 0) AS seq FROM delivery_jobs`);
         const rss = pids.map((pid) => rssPeak(pid));
         const cpu0 = await cpuOf(pids);
+        const workerCpu0 = await cpuOf(workerPids);
         const t0 = performance.now();
         let next = 0;
         const job = (i: number) => ({
@@ -357,6 +388,7 @@ async function main(): Promise<void> {
         const peakRssMiB = Math.max(...(await Promise.all(rss.map((r) => r.stop()))));
         // The API processes' CPU (all their work: HTTP, counting, SQL, queues), whatever else the machine ran.
         const cpu = (await cpuOf(pids)).map((c, i) => c - cpu0[i]);
+        const workerCpu = (await cpuOf(workerPids)).reduce((a, c, i) => a + c - workerCpu0[i], 0);
         const { rows: lat } = await client0.query<{ ms: number }>(
           `SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1 AND "verifiesJobId" IS NULL`,
           [mark[0].seq],
@@ -383,18 +415,20 @@ async function main(): Promise<void> {
           peakRssMiB,
           cpuPerJobUs: (cpu.reduce((a, b) => a + b, 0) * 1e6) / JOBS,
           cores: cpu.map((c) => c / seconds),
+          workerCpuPerJobUs: (workerCpu * 1e6) / JOBS,
           failed,
         };
-        phases.get(copies)!.push(phase);
+        phases.get(variantKey(variant))!.push(phase);
         progress(
-          `rep ${rep}/${REPS}, ${copies} cop${copies === 1 ? 'y' : 'ies'}: ${phase.rate.toFixed(0)} jobs/s end to end seen by the client (${phase.serverSpanRate.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peakRssMiB.toFixed(0)} MiB, API CPU ${phase.cpuPerJobUs.toFixed(0)} µs a job (${phase.cores.map((c) => c.toFixed(2)).join(' + ')} cores)`,
+          `rep ${rep}/${REPS}, ${allInOne ? '1 process, both roles' : `${copies} cop${copies === 1 ? 'y' : 'ies'}`}: ${phase.rate.toFixed(0)} jobs/s end to end seen by the client (${phase.serverSpanRate.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peakRssMiB.toFixed(0)} MiB, API CPU ${phase.cpuPerJobUs.toFixed(0)} µs a job (${phase.cores.map((c) => c.toFixed(2)).join(' + ')} cores)${workerPids.length ? `, worker CPU ${phase.workerCpuPerJobUs.toFixed(0)} µs a job` : ''}`,
         );
         await Promise.all(agents.map((a) => stopProcess(a, 5_000)));
         for (const p of extra.processes) await stopProcess(p);
+        if (allInOne) await startWorkers();
       }
     }
     // The first count of copies (1 by default) keeps the rows this bench always had.
-    const own = phases.get(COPIES[0])!;
+    const own = phases.get(variantKey(VARIANTS[0]))!;
     const rates = own.map((p) => p.rate);
     const serverSpanRates = own.map((p) => p.serverSpanRate);
     const latencies = own.flatMap((p) => p.latencies);
@@ -402,6 +436,7 @@ async function main(): Promise<void> {
     const cpuPerJobUs = own.map((p) => p.cpuPerJobUs);
     const failedJobs = own.reduce((a, p) => a + p.failed, 0);
     const allFailed = [...phases.values()].flat().reduce((a, p) => a + p.failed, 0);
+    const workerCpuPerJobUs = own.map((p) => p.workerCpuPerJobUs);
     const { rows: checks } = await client0.query<{ usage: string; total: string; released: string }>(
       `SELECT (SELECT count(*) FROM usage_records) AS usage, (SELECT sum("balanceFen") FROM ledger_accounts) AS total, (SELECT count(*) FROM transfers WHERE kind = 'ESCROW_RELEASE') AS released`,
     );
@@ -477,7 +512,7 @@ async function main(): Promise<void> {
         ...meta,
       },
       ...COPIES.slice(1).map((n): Figure => {
-        const ps = phases.get(n)!;
+        const ps = phases.get(String(n))!;
         const r = median(ps.map((p) => p.rate));
         const failedHere = ps.reduce((a, p) => a + p.failed, 0);
         return {
@@ -495,6 +530,31 @@ async function main(): Promise<void> {
           rssOf: `largest of ${n} API processes`,
         };
       }),
+      // The same drain on one process running the API and worker roles, against the old per-job
+      // reference too (issue 20's bar is read on it).
+      ...(WORKERS > 0
+        ? [
+            ((): Figure => {
+              const ps = phases.get('all')!;
+              const r = median(ps.map((p) => p.rate));
+              const failedHere = ps.reduce((a, p) => a + p.failed, 0);
+              return {
+                scenario: `${scenario}, 1 process running the API and worker roles`,
+                figure: `completed jobs/s (client-observed; ${(r / rate).toFixed(2)}× the split roles in the same run; ${(r / raw).toFixed(2)}× like-for-like raw; CPU ${median(ps.map((p) => p.cpuPerJobUs)).toFixed(0)} µs a job)`,
+                value: r,
+                reference: 'raw BullMQ one add per call, 1 in-process worker × 16 (old reference), jobs/s',
+                referenceValue: perJobRaw,
+                ratio: r / perJobRaw,
+                goal: 'report (no job FAILED)',
+                met: failedHere === 0,
+                ...(failedHere ? { failReason: `${failedHere} jobs FAILED` } : {}),
+                ...started,
+                peakRssMiB: Math.max(...ps.map((p) => p.peakRssMiB)),
+                rssOf: 'API+worker process',
+              };
+            })(),
+          ]
+        : []),
     ];
     printTable(figures);
     console.log(
@@ -504,19 +564,19 @@ async function main(): Promise<void> {
       machine: await machine(db.url),
       figures,
       notes: [
-        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? 'API role only' : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job`,
+        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job`,
         `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete (server timestamps)`,
         `timing: system and like-for-like reference both from the first submission sent by the bench to the first poll (every ${POLL_MS} ms, by the bench process) that sees every job finished — system: every submission answered and no token left reserved on the series' obligations in Postgres (a job holds its reservation until it completes or fails; the COMPLETED/FAILED count is checked to equal the jobs submitted after the clock stops); reference: BullMQ completed+failed counts of its queues. The old server-side span (first createdAt → last finishedAt) gave ${median(serverSpanRates).toFixed(0)} jobs/s (median), for comparison only`,
         `like-for-like reference: ${SUBMITTERS} clients, addBulk of ${PER_REQUEST} jobs cut in entries of ≤ ${CHUNK} (the dispatcher's CHUNK), round-robin over ${AGENTS} queues, each drained by one worker process (bench/raw-worker.ts) taking ${Math.max(1, Math.ceil(AGENT_CONCURRENCY / CHUNK))} entries at once (≈ ${AGENT_CONCURRENCY} jobs, the agents' --concurrency)`,
         ...COPIES.slice(1).map((n) => {
-          const ps = phases.get(n)!;
+          const ps = phases.get(String(n))!;
           const cores = (qs: Phase[]) => qs.map((p) => p.cores.map((c) => c.toFixed(2)).join(' + ')).join(' | ');
           return `${n} copies ÷ ${COPIES[0]}: ${(median(ps.map((p) => p.rate)) / rate).toFixed(2)}× (medians, same run; by repetition ${ps.map((p, i) => (p.rate / own[i].rate).toFixed(2)).join(', ')}); API CPU per job over all copies ${median(ps.map((p) => p.cpuPerJobUs)).toFixed(0)} µs at ${n}, ${median(cpuPerJobUs).toFixed(0)} µs at ${COPIES[0]}; cores per API process by repetition: ${n} copies ${cores(ps)}; ${COPIES[0]}: ${cores(own)} — 2 cores shared with the agents, the bench's clients, Postgres and Redis; the second copy is started (and the agents restarted, spread over the copies) for its phase and stopped after it`;
         }),
         `${allFailed} delivery jobs FAILED over all repetitions and copies (not counted as delivered)`,
-        `${checks[0].usage} usage records for ${REPS * COPIES.length * JOBS} jobs; ledger total ${checks[0].total}`,
+        `${checks[0].usage} usage records for ${REPS * VARIANTS.length * JOBS} jobs; ledger total ${checks[0].total}`,
         `${inside} (first API process, every phase)`,
-        `each repetition: the two references, then the system at ${COPIES.join(', then ')} API cop(ies); ${WORKERS > 0 ? `API role in each copy and worker role in ${WORKERS} process(es)` : 'API + worker in each copy'} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`,
+        `each repetition: the two references, then the system at ${COPIES.join(', then ')} API cop(ies)${WORKERS > 0 ? ', then on 1 process running both roles' : ''}; ${WORKERS > 0 ? `API role in each copy and worker role in ${WORKERS} process(es), as docker-compose.yml and deploy/k8s run the service (until 2026-12-06 this bench ran the API and worker roles in one process: that shape is the row "1 process running the API and worker roles")` : 'API + worker in each copy'} (dist/main.js), ${AGENTS} agent processes (completions reported in batches), ${SUBMITTERS} submitting clients, ${PER_REQUEST === 1 ? 'one job per POST /v1/delivery/jobs' : `${PER_REQUEST} jobs per POST /v1/delivery/jobs/batch`}`,
       ],
     });
   } finally {
