@@ -29,7 +29,7 @@ const SMOKE: Record<string, string> = {
 };
 if (process.env.BENCH_SMOKE === '1') for (const [k, v] of Object.entries(SMOKE)) process.env[k] ??= v;
 
-const BENCHES = ['ledger', 'orders', 'delivery', 'settlement', 'reconciliation', 'stream'] as const;
+const BENCHES = ['ledger', 'orders', 'delivery', 'release1', 'settlement', 'reconciliation', 'stream'] as const;
 
 interface Result {
   measuredAt: string;

@@ -563,6 +563,8 @@ async function main(): Promise<void> {
     await writeResults('delivery', {
       machine: await machine(db.url),
       figures,
+      // The first shape's medians by both clocks, for bench:release1 (release 1 had only the server's).
+      rates: { clientObserved: rate, serverSpan: median(serverSpanRates) },
       notes: [
         `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job`,
         `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete (server timestamps)`,
