@@ -244,7 +244,7 @@ export class MeteringService implements OnApplicationShutdown {
         // An estimate that says so is not a discrepancy; a report that claims to be a count is.
         meteringFlagged: usage.discrepancy && body.usageEstimated !== true,
         timingFlagged: timings.impossible,
-        verify: selectedForVerification(jobId, product.verificationBp),
+        verify: selectedForVerification(jobId, product.verificationBp, this.config.delivery.verificationSamplingKey),
       };
       metered.push(row);
       if (row.verify) toVerify.push(jobId);

@@ -91,7 +91,9 @@ describe('delivery batches', () => {
     const [submissionId] = [...submissionIds];
     expect(submissionId).toMatch(/^[0-9a-f-]{36}$/);
     expect(rows.every((r) => r.submissionId === submissionId)).toBe(true);
-    const successes = await t.prisma.auditEvent.findMany({ where: { actorMemberId: buyer.id, outcome: 'SUCCESS', action: { startsWith: 'delivery.' } } });
+    const successes = await t.prisma.auditEvent.findMany({
+      where: { actorMemberId: buyer.id, outcome: 'SUCCESS', action: { startsWith: 'delivery.' } },
+    });
     expect(successes.map((a) => [a.action, a.targetType, a.targetId, a.httpStatus])).toEqual([
       ['delivery.job.submit-batch', 'delivery-job-batch', submissionId, 200],
     ]);

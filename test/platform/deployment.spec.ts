@@ -38,14 +38,24 @@ describe('deployment files', () => {
       });
 
     it('validates once the secrets are set', () => {
-      const ok = run({ BOOTSTRAP_CLEARING_KEY: `tck_${'a'.repeat(40)}`, POSTGRES_PASSWORD: 'pw' });
+      const ok = run({
+        BOOTSTRAP_CLEARING_KEY: `tck_${'a'.repeat(40)}`,
+        VERIFICATION_SAMPLING_KEY: 'v'.repeat(40),
+        POSTGRES_PASSWORD: 'pw',
+      });
       expect([ok.status, ok.stderr]).toEqual([0, '']);
     });
 
     it('refuses to start without BOOTSTRAP_CLEARING_KEY', () => {
-      const refused = run({ POSTGRES_PASSWORD: 'pw' });
+      const refused = run({ POSTGRES_PASSWORD: 'pw', VERIFICATION_SAMPLING_KEY: 'v'.repeat(40) });
       expect(refused.status).not.toBe(0);
       expect(refused.stderr).toContain('BOOTSTRAP_CLEARING_KEY');
+    });
+
+    it('refuses to start without VERIFICATION_SAMPLING_KEY', () => {
+      const refused = run({ POSTGRES_PASSWORD: 'pw', BOOTSTRAP_CLEARING_KEY: `tck_${'a'.repeat(40)}` });
+      expect(refused.status).not.toBe(0);
+      expect(refused.stderr).toContain('VERIFICATION_SAMPLING_KEY');
     });
   });
 });

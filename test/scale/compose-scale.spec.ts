@@ -18,7 +18,12 @@ describe.runIf(compose)('docker-compose profile "scale"', () => {
   const config = (...args: string[]) =>
     spawnSync('docker-compose', ['-f', join(ROOT, 'docker-compose.yml'), ...args, 'config'], {
       encoding: 'utf8',
-      env: { PATH: process.env.PATH, BOOTSTRAP_CLEARING_KEY: `tck_${'a'.repeat(40)}`, POSTGRES_PASSWORD: 'pw' },
+      env: {
+        PATH: process.env.PATH,
+        BOOTSTRAP_CLEARING_KEY: `tck_${'a'.repeat(40)}`,
+        VERIFICATION_SAMPLING_KEY: 'v'.repeat(40),
+        POSTGRES_PASSWORD: 'pw',
+      },
     });
 
   it('runs 3 API copies behind nginx and 2 workers, all on the one Postgres and Redis', () => {

@@ -1,15 +1,31 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { seedFor, selectedForVerification, valueAtObligationPrice, verdict, verificationPenaltyFen } from './verification.js';
 
 describe('verification sampling', () => {
-  it('selects about verificationBp of jobs, the same jobs every time', () => {
+  const KEY = 'k'.repeat(32);
+
+  it('selects about verificationBp of jobs, the same jobs every time under one key', () => {
     const ids = Array.from({ length: 20_000 }, () => randomUUID());
-    const chosen = ids.filter((id) => selectedForVerification(id, 200));
+    const chosen = ids.filter((id) => selectedForVerification(id, 200, KEY));
     expect(chosen.length).toBeGreaterThan(300); // 2 % of 20,000 = 400
     expect(chosen.length).toBeLessThan(500);
-    expect(chosen.every((id) => selectedForVerification(id, 200))).toBe(true);
-    expect(ids.some((id) => selectedForVerification(id, 0))).toBe(false);
-    expect(ids.every((id) => selectedForVerification(id, 10_000))).toBe(true);
+    expect(chosen.every((id) => selectedForVerification(id, 200, KEY))).toBe(true);
+    expect(ids.some((id) => selectedForVerification(id, 0, KEY))).toBe(false);
+    expect(ids.every((id) => selectedForVerification(id, 10_000, KEY))).toBe(true);
+  });
+
+  it('cannot be predicted from the job id without the key (a dishonest node knows every id it leases)', () => {
+    const ids = Array.from({ length: 4_000 }, () => randomUUID());
+    // What a node could compute from public code alone: the unkeyed hash the sample once used.
+    const predicted = (id: string) => createHash('sha256').update(`verify:${id}`).digest().readUInt32BE(0) % 10_000 < 5_000;
+    const safe = ids.filter((id) => !predicted(id));
+    const caught = safe.filter((id) => selectedForVerification(id, 5_000, KEY));
+    // The jobs the node would cheat on are sampled like any others: about half of them.
+    expect(caught.length / safe.length).toBeGreaterThan(0.4);
+    expect(caught.length / safe.length).toBeLessThan(0.6);
+    // Another key, another sample.
+    const other = ids.filter((id) => selectedForVerification(id, 5_000, 'o'.repeat(32)) !== selectedForVerification(id, 5_000, KEY));
+    expect(other.length / ids.length).toBeGreaterThan(0.4);
   });
 
   it('derives a stable positive 31-bit seed per job', () => {

@@ -1,18 +1,20 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { basisPoints } from '../../platform/money/money.js';
 
-/**
- * Verification by re-execution (SPEC §6.1). Which completed jobs are re-run is decided by the job
- * id alone, so the choice is reproducible and no node can know in advance which of its jobs will
- * be checked (ids are random UUIDs; the sample is not revealed before completion).
- */
 function idBytes(jobId: string, purpose: string): Buffer {
   return createHash('sha256').update(`${purpose}:${jobId}`).digest();
 }
 
-/** A share of `verificationBp` basis points of jobs, chosen by a hash of the id. */
-export function selectedForVerification(jobId: string, verificationBp: number): boolean {
-  return idBytes(jobId, 'verify').readUInt32BE(0) % 10_000 < verificationBp;
+/**
+ * Verification by re-execution (SPEC §6.1): a share of `verificationBp` basis points of completed
+ * jobs, chosen by an HMAC of the job id under the clearing house's sampling key. A node knows the
+ * id of every job it leases and this code is public: chosen by an unkeyed hash of the id, the
+ * sample was the node's to compute, and a dishonest node could cheat on every job it knew would
+ * not be re-run. Keyed, the choice is reproducible by the clearing house (same key, same sample)
+ * and unknown to the node until the re-run exists.
+ */
+export function selectedForVerification(jobId: string, verificationBp: number, samplingKey: string): boolean {
+  return createHmac('sha256', samplingKey).update(jobId).digest().readUInt32BE(0) % 10_000 < verificationBp;
 }
 
 /**

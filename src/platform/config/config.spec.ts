@@ -70,6 +70,16 @@ describe('loadEnvConfig', () => {
     expect(() => loadEnvConfig({ COUNTING_THREADS: '17' })).toThrow(/COUNTING_THREADS/);
   });
 
+  it('VERIFICATION_SAMPLING_KEY is required in production, random per process elsewhere, and at least 32 characters', () => {
+    expect(() => loadEnvConfig({ NODE_ENV: 'production' })).toThrow(/VERIFICATION_SAMPLING_KEY: required with NODE_ENV=production/);
+    const key = 'v'.repeat(32);
+    expect(loadEnvConfig({ NODE_ENV: 'production', VERIFICATION_SAMPLING_KEY: key }).delivery.verificationSamplingKey).toBe(key);
+    expect(() => loadEnvConfig({ VERIFICATION_SAMPLING_KEY: 'short' })).toThrow(/VERIFICATION_SAMPLING_KEY/);
+    const a = loadEnvConfig({}).delivery.verificationSamplingKey;
+    expect(a).toMatch(/^[0-9a-f]{64}$/);
+    expect(loadEnvConfig({}).delivery.verificationSamplingKey).not.toBe(a);
+  });
+
   it('reports every bad variable at once', () => {
     try {
       loadEnvConfig({ PORT: 'x', EOD_CUTOFF: 'noon' });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 // The only reader of process.env. Everything else receives AppConfig through DI.
@@ -116,6 +117,12 @@ const envSchema = z.object({
   NODE_AUDIT: z.enum(['on', 'off']).default('on'),
   /** Worker threads that count tokens (SPEC §6.1); 0 counts on the event loop. */
   COUNTING_THREADS: intIn(0, 16, 1),
+  /**
+   * The secret that keys which completed jobs are re-run for verification (SPEC §6.1). Required in
+   * production; elsewhere a random one per process. Every copy of a deployment needs the same one
+   * for the sample to be re-derivable in an audit.
+   */
+  VERIFICATION_SAMPLING_KEY: z.string().min(32).optional(),
   /** Hosts a callbackUrl may name over plain http and inside addresses (tests, development). */
   WEBHOOK_ALLOW_HOSTS: z
     .string()
@@ -230,6 +237,8 @@ export type AppConfig = Readonly<{
     auditNodeRequests: boolean;
     /** Worker threads counting prompts and outputs (0: on the event loop). */
     countingThreads: number;
+    /** Keys the verification sample: nodes know job ids, so an unkeyed choice would be theirs to predict. */
+    verificationSamplingKey: string;
   };
   webhooks: { allowHosts: readonly string[]; retryDelayMs: number; maxResponseBytes: number };
   /** Withdrawals above this (fen) need a second person's approval. */
@@ -279,6 +288,8 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   const e = parsed.data;
   if (e.NODE_AUDIT === 'off' && e.NODE_ENV === 'production')
     throw new ConfigError(['NODE_AUDIT: off is for measuring its cost and is refused with NODE_ENV=production']);
+  if (e.VERIFICATION_SAMPLING_KEY === undefined && e.NODE_ENV === 'production')
+    throw new ConfigError(['VERIFICATION_SAMPLING_KEY: required with NODE_ENV=production (32+ random characters, the same in every copy)']);
   const cluster = e.REDIS_CLUSTER_NODES?.map((hp) => {
     const at = hp.lastIndexOf(':');
     return { host: hp.slice(0, at), port: Number(hp.slice(at + 1)) };
@@ -332,6 +343,8 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       maxPlausibleTokensPerSecond: e.METERING_MAX_TOKENS_PER_SECOND,
       auditNodeRequests: e.NODE_AUDIT === 'on',
       countingThreads: e.COUNTING_THREADS,
+      // Unset outside production: random per process, so still unknown to every node.
+      verificationSamplingKey: e.VERIFICATION_SAMPLING_KEY ?? randomBytes(32).toString('hex'),
     },
     webhooks: {
       allowHosts: e.WEBHOOK_ALLOW_HOSTS,
