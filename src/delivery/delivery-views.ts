@@ -58,7 +58,7 @@ export type JobViewFields = Pick<
 /** The usage columns a job's view shows. */
 export type UsageViewFields = Omit<UsageRecord, 'id' | 'jobId' | 'obligationId' | 'nodeId' | 'operatorId' | 'createdAt'>;
 
-/** A job as /v1/stream's `jobs` channel shows it: its view without the output and the decision log. */
+/** A job as /v1/stream's `jobs` channel shows it: its view without the output, the decision log and the submission id. */
 export function jobEventView(j: JobViewFields, seriesCode: string, usage: UsageViewFields | null) {
   return {
     id: j.id,

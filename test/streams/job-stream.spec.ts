@@ -60,10 +60,12 @@ describe('jobs on /v1/stream', () => {
     expect(events.every((e) => (e.data as { id: string }).id === mine)).toBe(true);
     expect(events.map((e) => (e.data as { status: string }).status)).toEqual(expect.arrayContaining(['QUEUED', 'COMPLETED']));
     // Each event is the job's view as that commit left it (built from the writer's rows, not read
-    // back): the COMPLETED one is what the job's page shows now, less its output and decision log.
+    // back): the COMPLETED one is what the job's page shows now, less its output, decision log and
+    // submission id (which never changes after the submission).
     const {
       output: _output,
       decisions: _decisions,
+      submissionId: _submissionId,
       ...view
     } = (await a.client.get<{ timings: Record<string, string | null>; [field: string]: unknown }>(`/v1/delivery/jobs/${mine}`)).body;
     const completed = events.find((e) => (e.data as { status: string }).status === 'COMPLETED')!;
