@@ -100,6 +100,8 @@ async function main(): Promise<void> {
     BOOTSTRAP_CLEARING_KEY: key,
     LOG_LEVEL: 'error',
     NODE_ENV: 'production',
+    // Production requires it (the verification sample's key); every copy shares it.
+    VERIFICATION_SAMPLING_KEY: randomBytes(32).toString('hex'),
     QUEUE_PREFIX: `{bench${randomBytes(3).toString('hex')}}`,
   };
   progress(`starting the API (dist/main.js) and ${Math.max(...COPIES)} reference server(s)`);
