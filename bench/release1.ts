@@ -20,11 +20,22 @@ const RELEASE1 = '580c65c';
 const DIR = process.env.BENCH_RELEASE1_DIR ?? join(homedir(), '.cache', 'tokenclear-release1');
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const ROOT = new URL('..', import.meta.url).pathname;
+/** One bench:delivery run takes about a minute; one that hangs fails the row instead of the whole bench. */
+const RUN_TIMEOUT_MS = 10 * 60_000;
 
 /** Runs a command; rejects with its tail of output when it fails. */
-function sh(cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean }): Promise<string> {
+function sh(
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; quiet?: boolean; timeoutMs?: number },
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs, killSignal: 'SIGKILL' as const } : {}),
+    });
     let out = '';
     const keep = (chunk: Buffer) => {
       out = (out + chunk.toString()).slice(-20_000);
@@ -74,13 +85,22 @@ async function main(): Promise<void> {
   try {
     for (let rep = 1; rep <= REPS; rep++) {
       progress(`rep ${rep}/${REPS}: release 1's bench:delivery`);
-      // Release 1's bench writes its results into its own tree (it has no BENCH_RESULTS_DIR).
-      await sh(process.execPath, ['--import', 'tsx', 'bench/delivery.ts'], { cwd: DIR, env: { BENCH_REPS: '1' } });
-      const r1 = JSON.parse(await readFile(join(DIR, 'bench', 'results', 'delivery.json'), 'utf8')) as { figures: Figure[] };
+      // Release 1's bench writes its results into its own tree (it has no BENCH_RESULTS_DIR), where
+      // a committed file already stands: it goes first, so only this run's figures can be read.
+      // Its shape is pinned, whatever this process was started with.
+      const r1File = join(DIR, 'bench', 'results', 'delivery.json');
+      await rm(r1File, { force: true });
+      await sh(process.execPath, ['--import', 'tsx', 'bench/delivery.ts'], {
+        cwd: DIR,
+        env: { BENCH_REPS: '1', BENCH_WORKERS: '0', BENCH_PROCESSES: '1' },
+        timeoutMs: RUN_TIMEOUT_MS,
+      });
+      const r1 = JSON.parse(await readFile(r1File, 'utf8')) as { figures: Figure[] };
       progress(`rep ${rep}/${REPS}: release 1 ${r1.figures[0].value.toFixed(0)} jobs/s; now this bench:delivery in release 1's shape`);
       await sh(process.execPath, ['--import', 'tsx', 'bench/delivery.ts'], {
         cwd: ROOT,
         env: { BENCH_REPS: '1', BENCH_COPIES: '1', BENCH_WORKERS: '0', BENCH_RESULTS_DIR: out },
+        timeoutMs: RUN_TIMEOUT_MS,
       });
       const now = JSON.parse(await readFile(join(out, 'delivery.json'), 'utf8')) as {
         rates: { clientObserved: number; serverSpan: number };

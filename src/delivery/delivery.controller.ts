@@ -110,7 +110,8 @@ export class DeliveryController {
       const { id, series, obligationId, status, maxTokens, timings } = r.value.view;
       return { status: 201, job: { id, series, obligationId, status, maxTokens, createdAt: timings.createdAt } };
     });
-    // The submission's audit event committed with its jobs; each refusal is recorded here.
+    // The submission's audit event committed with its jobs; each refusal is recorded here, under
+    // the same target, so one lookup finds the whole request.
     await Promise.all(
       items.flatMap((it) =>
         it.problem
@@ -120,6 +121,7 @@ export class DeliveryController {
                 httpStatus: it.status,
                 errorCode: it.problem.code,
                 action: 'delivery.job.submit',
+                targetId: submission.id,
               }),
             ]
           : [],

@@ -88,9 +88,11 @@ export class StreamSnapshots {
       rows.map((r) => r.seriesId),
     );
     return rows.map((r) => {
+      // As the jobs channel's events show a job: no output, decision log or submission id.
       const {
         output: _o,
         decisions: _d,
+        submissionId: _s,
         ...view
       } = jobView({ ...r, messages: null, output: null, decisions: [] }, codes.get(r.seriesId)!, null);
       return view;

@@ -98,16 +98,21 @@ describe('delivery batches', () => {
       ['delivery.job.submit-batch', 'delivery-job-batch', submissionId, 200],
     ]);
     const failures = await t.prisma.auditEvent.findMany({ where: { actorMemberId: buyer.id, outcome: 'FAILURE' } });
-    expect(failures.map((a) => [a.action, a.errorCode])).toEqual([
-      ['delivery.job.submit', 'NO_ENTITLEMENT'],
-      ['delivery.job.submit', 'NO_ENTITLEMENT'],
+    expect(failures.map((a) => [a.action, a.targetType, a.targetId, a.errorCode])).toEqual([
+      ['delivery.job.submit', 'delivery-job-batch', submissionId, 'NO_ENTITLEMENT'],
+      ['delivery.job.submit', 'delivery-job-batch', submissionId, 'NO_ENTITLEMENT'],
     ]);
-    // Clearing staff find the request from the job: the submission is the event's target.
-    const staff = await t.clearing.get<{ items: { targetId: string; action: string }[] }>(
+    // Clearing staff find the whole request from any of its jobs: the submission is the target
+    // of its success event and of each refusal.
+    const staff = await t.clearing.get<{ items: { targetId: string; action: string; outcome: string }[] }>(
       `/v1/audit-events?targetType=delivery-job-batch&targetId=${submissionId}`,
     );
     expect(staff.status, staff.text).toBe(200);
-    expect(staff.body.items.map((a) => [a.action, a.targetId])).toEqual([['delivery.job.submit-batch', submissionId]]);
+    expect(staff.body.items.map((a) => [a.action, a.outcome]).sort()).toEqual([
+      ['delivery.job.submit', 'FAILURE'],
+      ['delivery.job.submit', 'FAILURE'],
+      ['delivery.job.submit-batch', 'SUCCESS'],
+    ]);
 
     expectProblem(
       await t.client(m.operators[0].member.key).post('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] }),
