@@ -138,7 +138,7 @@ export class LeaseService implements OnModuleDestroy {
               messages: r.messages,
               maxTokens: r.maxTokens,
               minTokensPerSecond: floors.get(r.seriesId)!,
-              seed: seedFor(r.verifiesJobId ?? r.id),
+              seed: seedFor(r.verifiesJobId ?? r.id, this.config.delivery.verificationSamplingKey),
             },
           ]
         : [];

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedFor } from '../../src/delivery/domain/verification.js';
 import {
@@ -22,6 +23,8 @@ import { VerificationService } from '../../src/delivery/verification.service.js'
  * (replays answer the same); with no other operator it waits and is dropped NOT_VERIFIED when the
  * window ends — the original back to NONE, no fee, no shortfall.
  */
+const KEY = 'q'.repeat(40);
+
 describe('verification re-runs', () => {
   let t: TestApp;
   let m: PhysicalMarket;
@@ -46,7 +49,7 @@ describe('verification re-runs', () => {
   };
 
   beforeAll(async () => {
-    t = await startTestApp({ env: { DELIVERY_REAP_MS: '200' } });
+    t = await startTestApp({ env: { DELIVERY_REAP_MS: '200', VERIFICATION_SAMPLING_KEY: KEY } });
     m = await physicalMarket(t, {
       operators: 2,
       nodesPerOperator: 1,
@@ -63,12 +66,17 @@ describe('verification re-runs', () => {
     const submitted = await submitJob(m.buyers[0], m.series, 40, 'ok');
     expect(submitted.status, submitted.text).toBe(201);
     const original = await lease(seller.nodes[0]);
-    expect(original.seed).toBe(seedFor(original.id));
+    expect(original.seed).toBe(seedFor(original.id, KEY));
     expect((await complete(seller.nodes[0], original)).status).toBe(200);
     expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: original.id } })).verification).toBe('PENDING');
 
     const rerun = await lease(verifier.nodes[0]);
-    expect(rerun.seed).toBe(seedFor(original.id));
+    expect(rerun.seed).toBe(seedFor(original.id, KEY));
+    // The verifying node cannot tell it is re-running someone else's job: the seed it gets is not
+    // one it could compute from the id it leased, for a re-run or for any job (the seed was the
+    // public hash of the id: a re-run's seed did not match its own id, every other job's did).
+    const publicSeed = (id: string) => createHash('sha256').update(`seed:${id}`).digest().readUInt32BE(0) & 0x7fffffff;
+    expect([original.seed === publicSeed(original.id), rerun.seed === publicSeed(rerun.id)]).toEqual([false, false]);
     // The creating message delivered again (a relay retry): no second re-run, nothing else moves.
     expect(await t.app.get(VerificationService).create({ jobIds: [original.id] })).toBe('created 0 of 1');
     expect(await t.prisma.deliveryJob.count({ where: { verifiesJobId: original.id } })).toBe(1);

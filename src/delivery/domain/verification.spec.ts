@@ -28,12 +28,15 @@ describe('verification sampling', () => {
     expect(other.length / ids.length).toBeGreaterThan(0.4);
   });
 
-  it('derives a stable positive 31-bit seed per job', () => {
+  it('derives a stable positive 31-bit seed per job, which a node cannot compute from the id', () => {
     const id = randomUUID();
-    expect(seedFor(id)).toBe(seedFor(id));
-    expect(seedFor(id)).toBeGreaterThanOrEqual(0);
-    expect(seedFor(id)).toBeLessThan(2 ** 31);
-    expect(seedFor(randomUUID())).not.toBe(seedFor(id));
+    expect(seedFor(id, KEY)).toBe(seedFor(id, KEY));
+    expect(seedFor(id, KEY)).toBeGreaterThanOrEqual(0);
+    expect(seedFor(id, KEY)).toBeLessThan(2 ** 31);
+    expect(seedFor(randomUUID(), KEY)).not.toBe(seedFor(id, KEY));
+    expect(seedFor(id, 'o'.repeat(32))).not.toBe(seedFor(id, KEY));
+    // Not the public hash of the id it once was (a node could check a re-run's seed against it).
+    expect(seedFor(id, KEY)).not.toBe(createHash('sha256').update(`seed:${id}`).digest().readUInt32BE(0) & 0x7fffffff);
   });
 
   it('passes at or above the threshold', () => {

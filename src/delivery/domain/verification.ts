@@ -1,9 +1,5 @@
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { basisPoints } from '../../platform/money/money.js';
-
-function idBytes(jobId: string, purpose: string): Buffer {
-  return createHash('sha256').update(`${purpose}:${jobId}`).digest();
-}
 
 /**
  * Verification by re-execution (SPEC §6.1): a share of `verificationBp` basis points of completed
@@ -18,12 +14,14 @@ export function selectedForVerification(jobId: string, verificationBp: number, s
 }
 
 /**
- * The sampling seed a job runs with, derived from its id: the original and its verification
- * re-run ask the inference server for the same seed (and temperature 0), so an honest node's
- * output can be reproduced. A positive 31-bit integer, which every OpenAI-compatible server takes.
+ * The sampling seed a job runs with, derived from its id under the same key: the original and its
+ * verification re-run ask the inference server for the same seed (and temperature 0), so an honest
+ * node's output can be reproduced. Keyed, so no node can tell a re-run from a job by checking the
+ * seed it was given against its id. A positive 31-bit integer, which every OpenAI-compatible
+ * server takes.
  */
-export function seedFor(jobId: string): number {
-  return idBytes(jobId, 'seed').readUInt32BE(0) & 0x7fffffff;
+export function seedFor(jobId: string, key: string): number {
+  return createHmac('sha256', key).update(`seed:${jobId}`).digest().readUInt32BE(0) & 0x7fffffff;
 }
 
 export type VerificationVerdict = 'PASSED' | 'FAILED';

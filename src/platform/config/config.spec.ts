@@ -75,9 +75,11 @@ describe('loadEnvConfig', () => {
     const key = 'v'.repeat(32);
     expect(loadEnvConfig({ NODE_ENV: 'production', VERIFICATION_SAMPLING_KEY: key }).delivery.verificationSamplingKey).toBe(key);
     expect(() => loadEnvConfig({ VERIFICATION_SAMPLING_KEY: 'short' })).toThrow(/VERIFICATION_SAMPLING_KEY/);
+    // Unset outside production: every copy of one deployment derives the same; another deployment another.
     const a = loadEnvConfig({}).delivery.verificationSamplingKey;
     expect(a).toMatch(/^[0-9a-f]{64}$/);
-    expect(loadEnvConfig({}).delivery.verificationSamplingKey).not.toBe(a);
+    expect(loadEnvConfig({}).delivery.verificationSamplingKey).toBe(a);
+    expect(loadEnvConfig({ QUEUE_PREFIX: '{other}' }).delivery.verificationSamplingKey).not.toBe(a);
   });
 
   it('reports every bad variable at once', () => {

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 // The only reader of process.env. Everything else receives AppConfig through DI.
@@ -118,9 +118,10 @@ const envSchema = z.object({
   /** Worker threads that count tokens (SPEC §6.1); 0 counts on the event loop. */
   COUNTING_THREADS: intIn(0, 16, 1),
   /**
-   * The secret that keys which completed jobs are re-run for verification (SPEC §6.1). Required in
-   * production; elsewhere a random one per process. Every copy of a deployment needs the same one
-   * for the sample to be re-derivable in an audit.
+   * The secret that keys which completed jobs are re-run for verification and the seed each job
+   * runs with (SPEC §6.1). Required in production. Elsewhere derived from the database URL and the
+   * queue prefix, which every copy of one deployment shares: the copies must agree, because a job
+   * and its re-run may be leased from different copies and must carry the same seed.
    */
   VERIFICATION_SAMPLING_KEY: z.string().min(32).optional(),
   /** Hosts a callbackUrl may name over plain http and inside addresses (tests, development). */
@@ -343,8 +344,10 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       maxPlausibleTokensPerSecond: e.METERING_MAX_TOKENS_PER_SECOND,
       auditNodeRequests: e.NODE_AUDIT === 'on',
       countingThreads: e.COUNTING_THREADS,
-      // Unset outside production: random per process, so still unknown to every node.
-      verificationSamplingKey: e.VERIFICATION_SAMPLING_KEY ?? randomBytes(32).toString('hex'),
+      // Unset outside production: the same in every copy of the deployment (see the variable).
+      verificationSamplingKey:
+        e.VERIFICATION_SAMPLING_KEY ??
+        createHash('sha256').update(`tokenclear-dev-sampling|${e.DATABASE_URL}|${e.QUEUE_PREFIX}`).digest('hex'),
     },
     webhooks: {
       allowHosts: e.WEBHOOK_ALLOW_HOSTS,
