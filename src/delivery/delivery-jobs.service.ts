@@ -44,10 +44,10 @@ export class DeliveryJobsService {
 
   /**
    * `fromKey`: the id derives from an Idempotency-Key, so a job with it may already exist.
-   * `audited`: the success audit event `audit` was committed with the job. `submission`: the
-   * batch request it belongs to, whose one audit event (`audit`) covers all its jobs.
+   * `audit`: the request's success event, or the batch submission whose one event covers all its
+   * jobs; `audited`: it was committed with the job.
    */
-  async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean, audit?: AuditEntry, submission?: BatchSubmission) {
+  async submit(p: Principal, body: SubmitJobDto, id: string, fromKey: boolean, audit?: AuditEntry | BatchSubmission) {
     if (!body.series && !body.obligationId)
       throw new DomainError('VALIDATION_FAILED', 'give series or obligationId', [
         { field: 'series', message: 'series or obligationId is required' },
@@ -108,7 +108,6 @@ export class DeliveryJobsService {
       callbackUrl: body.callbackUrl ?? null,
       countedPromptTokens,
       audit,
-      submission: submission ?? null,
     });
     return { view: jobView(job, series.code, null), audited };
   }

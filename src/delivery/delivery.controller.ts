@@ -96,12 +96,13 @@ export class DeliveryController {
     // One success audit event for the request, not one per job (SPEC §6.2: batched audit rows are
     // fine): its target is the submission's id, which every job it created carries. A row per job
     // was the largest single statement of the delivery path (issue 20's throughput).
-    const submission = { id: randomUUID(), audited: false };
-    const entry = this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 200, targetId: submission.id });
+    const submissionId = randomUUID();
+    const entry = this.auditRecorder.entry(req, { outcome: 'SUCCESS', httpStatus: 200, targetId: submissionId });
+    const submission = { id: submissionId, entry, audited: false };
     const results = await Promise.allSettled(
       body.jobs.map((job, i) => {
         const fromKey = idForRequest('delivery-job', p.memberId, key === undefined ? undefined : `${key}#${i}`);
-        return this.jobs.submit(p, job, fromKey ?? randomUUID(), fromKey !== undefined, entry, submission);
+        return this.jobs.submit(p, job, fromKey ?? randomUUID(), fromKey !== undefined, submission);
       }),
     );
     // Each job in short (GET /v1/delivery/jobs/:id has the rest).

@@ -34,19 +34,23 @@ export interface Submission {
   /** Prompt tokens by the clearing house's count (SPEC §6.1). */
   countedPromptTokens: number;
   /**
-   * The request's success audit event, committed with the job: its target is the job (filled in
-   * here) or, for a batch request, the submission (`submissionId`), one row for all its jobs.
+   * How its success is audited, committed with the job: a job alone, by the request's event with
+   * the job as its target (filled in here); a job of a batch request, by the batch's one event.
    */
-  audit?: AuditEntry;
-  /** The batch request that submitted it (POST /v1/delivery/jobs/batch), shared by its jobs; else null. */
-  submission: BatchSubmission | null;
+  audit?: AuditEntry | BatchSubmission;
 }
 
-/** A batch request's jobs share this: its id, and whether its audit event is committed yet. */
+/**
+ * A batch request's jobs share this: its id (each job stores it), the one audit event that covers
+ * them (targeting that id), and whether a committed transaction wrote that event yet.
+ */
 export interface BatchSubmission {
   id: string;
+  entry: AuditEntry;
   audited: boolean;
 }
+
+const isBatch = (a: AuditEntry | BatchSubmission | undefined): a is BatchSubmission => a !== undefined && 'entry' in a;
 
 export interface Submitted {
   job: DeliveryJob;
@@ -135,10 +139,10 @@ export class SubmissionBatcher {
     const submissions = new Set<BatchSubmission>();
     const audits = items.flatMap((s, i) => {
       if (!s.audit || judged[i] instanceof DomainError || judged[i] === 'replayed') return [];
-      if (s.submission === null) return [{ ...s.audit, targetId: s.id }];
-      if (s.submission.audited || submissions.has(s.submission)) return [];
-      submissions.add(s.submission);
-      return [s.audit];
+      if (!isBatch(s.audit)) return [{ ...s.audit, targetId: s.id }];
+      if (s.audit.audited || submissions.has(s.audit)) return [];
+      submissions.add(s.audit);
+      return [s.audit.entry];
     });
     // The rows with their reservations, the one message that dispatches them all, the audit
     // last (its chain lock is held only for the commit), and the COMMIT: one round trip.
@@ -203,7 +207,7 @@ function judge(items: Submission[], locked: DeliveryObligation[], existing: Set<
       reservedTokens: reserve,
       callbackUrl: s.callbackUrl,
       countedPromptTokens: s.countedPromptTokens,
-      submissionId: s.submission?.id ?? null,
+      submissionId: isBatch(s.audit) ? s.audit.id : null,
       decisions: [{ at: new Date().toISOString(), event: 'RESERVED', obligationId: pick.id, tokens: Number(reserve) }],
     };
   });

@@ -10,7 +10,12 @@ import { basisPoints } from '../../platform/money/money.js';
  * and unknown to the node until the re-run exists.
  */
 export function selectedForVerification(jobId: string, verificationBp: number, samplingKey: string): boolean {
-  return createHmac('sha256', samplingKey).update(jobId).digest().readUInt32BE(0) % 10_000 < verificationBp;
+  return keyedWord(samplingKey, jobId) % 10_000 < verificationBp;
+}
+
+/** The first 32 bits of HMAC-SHA256(key, input): what only the holder of the key can compute. */
+function keyedWord(key: string, input: string): number {
+  return createHmac('sha256', key).update(input).digest().readUInt32BE(0);
 }
 
 /**
@@ -21,7 +26,7 @@ export function selectedForVerification(jobId: string, verificationBp: number, s
  * server takes.
  */
 export function seedFor(jobId: string, key: string): number {
-  return createHmac('sha256', key).update(`seed:${jobId}`).digest().readUInt32BE(0) & 0x7fffffff;
+  return keyedWord(key, `seed:${jobId}`) & 0x7fffffff;
 }
 
 export type VerificationVerdict = 'PASSED' | 'FAILED';

@@ -70,7 +70,7 @@ describe('loadEnvConfig', () => {
     expect(() => loadEnvConfig({ COUNTING_THREADS: '17' })).toThrow(/COUNTING_THREADS/);
   });
 
-  it('VERIFICATION_SAMPLING_KEY is required in production, random per process elsewhere, and at least 32 characters', () => {
+  it('VERIFICATION_SAMPLING_KEY is required in production, shared by the copies of a deployment elsewhere, and at least 32 characters', () => {
     expect(() => loadEnvConfig({ NODE_ENV: 'production' })).toThrow(/VERIFICATION_SAMPLING_KEY: required with NODE_ENV=production/);
     const key = 'v'.repeat(32);
     expect(loadEnvConfig({ NODE_ENV: 'production', VERIFICATION_SAMPLING_KEY: key }).delivery.verificationSamplingKey).toBe(key);
