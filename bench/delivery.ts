@@ -487,6 +487,26 @@ async function main(): Promise<void> {
       rssOf: WORKERS > 0 ? 'API process' : 'API+worker process',
     };
     const scenario = `${JOBS} jobs end to end, ${AGENTS} agents × ${AGENT_CONCURRENCY}, ${SUBMITTERS} clients × ${PER_REQUEST}/request`;
+    /** A reported row for the phases of one shape: their median rate against `referenceValue`, failing if any job FAILED. */
+    const variantFigure = (
+      key: string,
+      describe: (rate: number, ps: Phase[]) => Pick<Figure, 'scenario' | 'figure' | 'reference' | 'referenceValue' | 'rssOf'>,
+    ): Figure => {
+      const ps = phases.get(key)!;
+      const r = median(ps.map((p) => p.rate));
+      const failedHere = ps.reduce((a, p) => a + p.failed, 0);
+      const d = describe(r, ps);
+      return {
+        ...d,
+        value: r,
+        ratio: r / d.referenceValue,
+        goal: 'report (no job FAILED)',
+        met: failedHere === 0,
+        ...(failedHere ? { failReason: `${failedHere} jobs FAILED` } : {}),
+        ...started,
+        peakRssMiB: Math.max(...ps.map((p) => p.peakRssMiB)),
+      };
+    };
     const figures: Figure[] = [
       {
         scenario,
@@ -511,48 +531,26 @@ async function main(): Promise<void> {
         met: true,
         ...meta,
       },
-      ...COPIES.slice(1).map((n): Figure => {
-        const ps = phases.get(String(n))!;
-        const r = median(ps.map((p) => p.rate));
-        const failedHere = ps.reduce((a, p) => a + p.failed, 0);
-        return {
+      ...COPIES.slice(1).map((n) =>
+        variantFigure(String(n), (r, ps) => ({
           scenario: `${scenario}, ${n} API copies`,
           figure: `completed jobs/s (client-observed; ${(r / rate).toFixed(2)}× ${COPIES[0]} cop${COPIES[0] === 1 ? 'y' : 'ies'} in the same run; API CPU ${median(ps.map((p) => p.cpuPerJobUs)).toFixed(0)} µs a job over the copies)`,
-          value: r,
           reference: `raw BullMQ like-for-like (addBulk ${PER_REQUEST}, ${CHUNK}/entry, ${AGENTS} worker processes), jobs/s`,
           referenceValue: raw,
-          ratio: r / raw,
-          goal: 'report (no job FAILED)',
-          met: failedHere === 0,
-          ...(failedHere ? { failReason: `${failedHere} jobs FAILED` } : {}),
-          ...started,
-          peakRssMiB: Math.max(...ps.map((p) => p.peakRssMiB)),
           rssOf: `largest of ${n} API processes`,
-        };
-      }),
+        })),
+      ),
       // The same drain on one process running the API and worker roles, against the old per-job
       // reference too (issue 20's bar is read on it).
       ...(WORKERS > 0
         ? [
-            ((): Figure => {
-              const ps = phases.get('all')!;
-              const r = median(ps.map((p) => p.rate));
-              const failedHere = ps.reduce((a, p) => a + p.failed, 0);
-              return {
-                scenario: `${scenario}, 1 process running the API and worker roles`,
-                figure: `completed jobs/s (client-observed; ${(r / rate).toFixed(2)}× the split roles in the same run; ${(r / raw).toFixed(2)}× like-for-like raw; CPU ${median(ps.map((p) => p.cpuPerJobUs)).toFixed(0)} µs a job)`,
-                value: r,
-                reference: 'raw BullMQ one add per call, 1 in-process worker × 16 (old reference), jobs/s',
-                referenceValue: perJobRaw,
-                ratio: r / perJobRaw,
-                goal: 'report (no job FAILED)',
-                met: failedHere === 0,
-                ...(failedHere ? { failReason: `${failedHere} jobs FAILED` } : {}),
-                ...started,
-                peakRssMiB: Math.max(...ps.map((p) => p.peakRssMiB)),
-                rssOf: 'API+worker process',
-              };
-            })(),
+            variantFigure('all', (r, ps) => ({
+              scenario: `${scenario}, 1 process running the API and worker roles`,
+              figure: `completed jobs/s (client-observed; ${(r / rate).toFixed(2)}× the split roles in the same run; ${(r / raw).toFixed(2)}× like-for-like raw; CPU ${median(ps.map((p) => p.cpuPerJobUs)).toFixed(0)} µs a job)`,
+              reference: 'raw BullMQ one add per call, 1 in-process worker × 16 (old reference), jobs/s',
+              referenceValue: perJobRaw,
+              rssOf: 'API+worker process',
+            })),
           ]
         : []),
     ];
