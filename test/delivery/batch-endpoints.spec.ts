@@ -122,6 +122,23 @@ describe('delivery batches', () => {
     expectProblem(await buyer.client.post('/v1/delivery/jobs/batch', { jobs: [] }), 400, 'VALIDATION_FAILED');
   });
 
+  it('a buyer cannot choose the submission its jobs belong to (to hide them under the audit event of another request)', async () => {
+    const [other] = await t.prisma.auditEvent.findMany({ where: { action: 'delivery.job.submit-batch' }, take: 1 });
+    expect(other?.targetId).toBeTruthy();
+    const before = await t.prisma.deliveryJob.count({ where: { seriesId: m.seriesId } });
+    expectProblem(
+      await buyer.client.post('/v1/delivery/jobs/batch', { jobs: [{ ...job(m.series, 1), submissionId: other.targetId }] }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expectProblem(
+      await buyer.client.post('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)], submissionId: other.targetId }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    expect(await t.prisma.deliveryJob.count({ where: { seriesId: m.seriesId } })).toBe(before);
+  });
+
   it('POST /v1/nodes/:id/completions applies each completion once; a duplicate is a replay, a stale lease is refused, others still apply', async () => {
     const leased = await waitFor(
       'three jobs leased',
