@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { simulatedOutput } from '../src/agent/inference/simulated.js';
 import { countCompletionTokens, countPromptTokens } from '../src/delivery/counting/chat-template.js';
+import { CountingPool } from '../src/delivery/counting/counting-pool.js';
 import { loadTokenizer, tokenizerFor } from '../src/delivery/counting/tokenizers.js';
 import { CHUNK } from '../src/delivery/node-queues.js';
 import { copiesList, cpuOf, startCopies, stopProcess } from './copies.js';
@@ -470,7 +471,10 @@ async function main(): Promise<void> {
       ...(failedJobs > 0 ? [`${failedJobs} jobs FAILED`] : []),
     ];
     // The per-job cost of the clearing house's counting alone (SPEC §6.1), on the bench's own
-    // prompts and the agents' simulated outputs, in this process after a warm-up.
+    // prompts and the agents' simulated outputs, in this process after a warm-up: each text
+    // encoded whole (the tokenizer's own cost), and as the service counts — CountingPool on this
+    // event loop, words counted before answered from memory. The simulated outputs draw on 128
+    // words, so after the warm-up their words are all remembered; the prompts are all unseen.
     const encoder = await loadTokenizer(tokenizerFor('llm-70b-instruct'));
     const texts = Array.from({ length: JOBS }, (_, i) => {
       const messages = [{ role: 'user' as const, content: `bench 1.${i}` }];
@@ -479,8 +483,24 @@ async function main(): Promise<void> {
     let countedTokens = 0;
     for (const t of texts.slice(0, 500)) countedTokens += countPromptTokens(encoder, t.messages) + countCompletionTokens(encoder, t.output);
     const c0 = performance.now();
-    for (const t of texts) countedTokens += countPromptTokens(encoder, t.messages) + countCompletionTokens(encoder, t.output);
+    let wholeTokens = 0;
+    for (const t of texts) wholeTokens += countPromptTokens(encoder, t.messages) + countCompletionTokens(encoder, t.output);
     const counting = ((performance.now() - c0) * 1000) / JOBS;
+    countedTokens += wholeTokens;
+    const inline = new CountingPool(0);
+    const poolCount = (t: (typeof texts)[number]) =>
+      Promise.all([inline.prompt('llama3', t.messages), inline.completion('llama3', t.output)]).then(([p, o]) => p + o);
+    let pooledTokens = 0;
+    for (const t of texts.slice(0, 500)) await poolCount(t);
+    const before = inline.stats('llama3');
+    const p0 = performance.now();
+    for (let i = 0; i < texts.length; i += PER_REQUEST)
+      for (const n of await Promise.all(texts.slice(i, i + PER_REQUEST).map(poolCount))) pooledTokens += n;
+    const countingAsServed = ((performance.now() - p0) * 1000) / JOBS;
+    const after = inline.stats('llama3');
+    if (pooledTokens !== wholeTokens) throw new Error(`counting by words gave ${pooledTokens} tokens, whole texts ${wholeTokens}`);
+    const hitRate = (after.hits - before.hits) / Math.max(1, after.hits - before.hits + after.misses - before.misses);
+    await inline.close();
     const meta = {
       ...started,
       peakRssMiB: Math.max(...peaks),
@@ -564,7 +584,7 @@ async function main(): Promise<void> {
       // The first shape's medians by both clocks, for bench:release1 (release 1 had only the server's).
       rates: { clientObserved: rate, serverSpan: median(serverSpanRates) },
       notes: [
-        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job`,
+        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job with every text encoded whole, ${countingAsServed.toFixed(1)} µs as the service counts (words remembered: ${(hitRate * 100).toFixed(0)} % of words answered from memory; ${pooledTokens} tokens)`,
         `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete (server timestamps)`,
         `timing: system and like-for-like reference both from the first submission sent by the bench to the first poll (every ${POLL_MS} ms, by the bench process) that sees every job finished — system: every submission answered and no token left reserved on the series' obligations in Postgres (a job holds its reservation until it completes or fails; the COMPLETED/FAILED count is checked to equal the jobs submitted after the clock stops); reference: BullMQ completed+failed counts of its queues. The old server-side span (first createdAt → last finishedAt) gave ${median(serverSpanRates).toFixed(0)} jobs/s (median), for comparison only`,
         `like-for-like reference: ${SUBMITTERS} clients, addBulk of ${PER_REQUEST} jobs cut in entries of ≤ ${CHUNK} (the dispatcher's CHUNK), round-robin over ${AGENTS} queues, each drained by one worker process (bench/raw-worker.ts) taking ${Math.max(1, Math.ceil(AGENT_CONCURRENCY / CHUNK))} entries at once (≈ ${AGENT_CONCURRENCY} jobs, the agents' --concurrency)`,

@@ -18,30 +18,15 @@ export interface ChatMessageLike {
   content: string;
 }
 
-export function countPromptTokens(encoder: Encoder, messages: readonly ChatMessageLike[]): number {
+/** The rule over counts already made: each message's role and content counts, in order. */
+export function promptTotal(counted: readonly { role: number; content: number }[]): number {
   let n = REPLY_PRIMER_TOKENS;
-  for (const m of messages) n += roleTokens(encoder, m.role) + encoder.encode(m.content).length + FRAMING_TOKENS_PER_MESSAGE;
+  for (const m of counted) n += m.role + m.content + FRAMING_TOKENS_PER_MESSAGE;
   return n;
 }
 
-/**
- * A role's token count, remembered per encoder: roles are a handful of short strings (system,
- * user, assistant, tool), and encoding one costs a call's fixed overhead (~10 µs) every message.
- * Exact — the count of a string never changes; roles longer than a role name are not remembered.
- */
-const roleCounts = new WeakMap<Encoder, Map<string, number>>();
-const MAX_REMEMBERED_ROLE = 32;
-const MAX_REMEMBERED_ROLES = 64;
-
-function roleTokens(encoder: Encoder, role: string): number {
-  let counts = roleCounts.get(encoder);
-  if (!counts) roleCounts.set(encoder, (counts = new Map()));
-  let n = counts.get(role);
-  if (n === undefined) {
-    n = encoder.encode(role).length;
-    if (role.length <= MAX_REMEMBERED_ROLE && counts.size < MAX_REMEMBERED_ROLES) counts.set(role, n);
-  }
-  return n;
+export function countPromptTokens(encoder: Encoder, messages: readonly ChatMessageLike[]): number {
+  return promptTotal(messages.map((m) => ({ role: encoder.encode(m.role).length, content: encoder.encode(m.content).length })));
 }
 
 export function countCompletionTokens(encoder: Encoder, output: string): number {

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { countCompletionTokens, countPromptTokens } from './chat-template.js';
 import { CountingPool } from './counting-pool.js';
-import { loadTokenizer } from './tokenizers.js';
+import { loadTokenizer, type TokenizerName } from './tokenizers.js';
+import { words } from './words.js';
 
 // The compiled worker (npm test builds dist/ first): the thread runs what production runs.
 const WORKER = resolve('dist/delivery/counting/counting.worker.js');
@@ -39,20 +40,49 @@ describe('CountingPool: counting off the event loop, a turn of the event loop pe
       // The two tokenizers differ on these texts: the thread used the one asked for.
       expect(qwenOutputs).not.toEqual(outputs);
       expect(empty).toBe(0);
-      // 361 counts asked in one turn: one task per tokenizer, not one per count.
+      // 361 counts asked in one turn: one task per tokenizer, not one per count or per word.
       expect(pool.tasks - before).toBe(2);
     } finally {
       await pool.close();
     }
   });
 
-  it('a task that fails rejects every count it carried, and the pool goes on', async () => {
+  it('words counted before are answered from memory: the same counts again send no task at all', async () => {
     const pool = new CountingPool(1, WORKER);
     try {
-      const bad = { role: 'user', content: null as unknown as string };
-      const results = await Promise.allSettled([pool.prompt('llama3', [bad]), pool.completion('llama3', 'fine')]);
-      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-      expect(await pool.completion('llama3', ' market')).toBe(1);
+      const llama = await loadTokenizer('llama3');
+      const first = await Promise.all(texts.map((t) => pool.completion('llama3', t.output)));
+      const misses = pool.stats('llama3').misses;
+      // Each distinct word went to the thread once, however many outputs held it.
+      const distinct = new Set(texts.flatMap((t) => words(t.output)).filter((w) => w.length > 0));
+      expect(pool.encoded).toBe(distinct.size);
+      expect(misses).toBeGreaterThan(distinct.size);
+      const tasks = pool.tasks;
+      const again = await Promise.all(texts.map((t) => pool.completion('llama3', t.output)));
+      expect(again).toEqual(first);
+      expect(again).toEqual(texts.map((t) => countCompletionTokens(llama, t.output)));
+      expect(pool.tasks).toBe(tasks);
+      expect(pool.encoded).toBe(distinct.size);
+      expect(pool.stats('llama3').misses).toBe(misses);
+      expect(pool.stats('llama3').hits).toBeGreaterThan(texts.length);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('a task that fails rejects every count it carried, other tokenizers’ counts go on, and so does the pool', async () => {
+    const pool = new CountingPool(1, WORKER);
+    try {
+      const unknown = 'gpt-unknown' as TokenizerName;
+      const results = await Promise.allSettled([
+        pool.completion(unknown, 'fine words'),
+        pool.prompt(unknown, [{ role: 'user', content: 'hello there' }]),
+        pool.completion('llama3', ' market'),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+      // Not a text: refused before any thread is asked.
+      await expect(pool.prompt('llama3', [{ role: 'user', content: null as unknown as string }])).rejects.toThrow(TypeError);
+      expect(await pool.completion('llama3', ' market price')).toBe(2);
     } finally {
       await pool.close();
     }

@@ -1,43 +1,45 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { ChatMessageLike } from './chat-template.js';
-import count, { type CountResult, type CountTask } from './counting.worker.js';
+import { promptTotal, type ChatMessageLike } from './chat-template.js';
+import count, { type CountTask } from './counting.worker.js';
 import type { TokenizerName } from './tokenizers.js';
+import { WordCounts, words } from './words.js';
 
-interface Waiting<I> {
-  input: I;
+interface Waiting {
   resolve: (n: number) => void;
   reject: (err: unknown) => void;
 }
 
-interface Tick {
-  prompts: Waiting<readonly ChatMessageLike[]>[];
-  outputs: Waiting<string>[];
-}
-
 /**
- * Token counting off the API's event loop (SPEC §6.1): bench:delivery measured the pinned
- * tokenizers at ~75 µs a job (prompt and output, ~30 tokens) — a fifth of the API process's CPU a
- * job — all of it on the one thread every request shares. Counts asked for in the same turn of
- * the event loop (a submission batch's prompts, a completion batch's outputs) go to a worker
- * thread as one task per tokenizer (piscina), so the thread hop is paid once a batch, not once a
- * job. The rule is the same code on either side (counting.worker.ts).
+ * The clearing house's token counts, kept off the API's event loop (SPEC §6.1). A text is cut
+ * into words whose counts add up to the text's (words.ts); a word counted before is answered from
+ * memory (WordCounts), and only words not seen yet are encoded — on a worker thread (piscina),
+ * all those asked for in the same turn of the event loop (a submission batch's prompts, a
+ * completion batch's outputs) as one task per tokenizer, so the thread hop is paid once a batch.
+ *
+ * bench:delivery measured the pinned tokenizers at ~50 µs an output and ~25 µs a prompt of
+ * bench size, per call: most of it the library's fixed cost per text, not the words. Remembered
+ * words cost a map lookup each.
  *
  * Without a thread (`threads` 0, or run from the TypeScript sources, as the tests' in-process
  * apps are, where no compiled worker exists) the same task runs on the event loop.
  */
 export class CountingPool {
-  private readonly pool: Piscina<CountTask, CountResult> | undefined;
-  private readonly ticks = new Map<TokenizerName, Tick>();
+  private readonly pool: Piscina<CountTask, number[]> | undefined;
+  private readonly memos = new Map<TokenizerName, WordCounts>();
+  /** This turn's words to encode, per tokenizer: each word once, however many texts hold it. */
+  private readonly asked = new Map<TokenizerName, Map<string, Waiting[]>>();
   private flushing: NodeJS.Immediate | undefined;
   /** Tasks sent (one per tokenizer per turn of the event loop): exposed for tests and metrics. */
   tasks = 0;
+  /** Words sent to be encoded (each distinct word of a turn once): exposed for tests and the bench. */
+  encoded = 0;
 
   constructor(threads: number, workerFile: string | undefined = compiledWorker()) {
     this.pool =
       threads > 0 && workerFile
-        ? new Piscina<CountTask, CountResult>({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 })
+        ? new Piscina<CountTask, number[]>({ filename: workerFile, minThreads: threads, maxThreads: threads, idleTimeout: 60_000 })
         : undefined;
   }
 
@@ -45,56 +47,88 @@ export class CountingPool {
     return this.pool !== undefined;
   }
 
-  prompt(tokenizer: TokenizerName, messages: readonly ChatMessageLike[]): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.tick(tokenizer).prompts.push({ input: messages, resolve, reject });
-    });
+  async prompt(tokenizer: TokenizerName, messages: readonly ChatMessageLike[]): Promise<number> {
+    // Every text asked before any is awaited: they go to the thread together.
+    const counts = await Promise.all(messages.flatMap((m) => [this.text(tokenizer, m.role), this.text(tokenizer, m.content)]));
+    return promptTotal(messages.map((_, i) => ({ role: counts[2 * i], content: counts[2 * i + 1] })));
   }
 
   completion(tokenizer: TokenizerName, output: string): Promise<number> {
-    // Nothing to count: no reason to wait for a thread.
-    if (output.length === 0) return Promise.resolve(0);
-    return new Promise((resolve, reject) => {
-      this.tick(tokenizer).outputs.push({ input: output, resolve, reject });
-    });
+    return this.text(tokenizer, output);
+  }
+
+  /** Words answered from memory and words encoded, per tokenizer (bench, metrics). */
+  stats(tokenizer: TokenizerName): { hits: number; misses: number; remembered: number } {
+    const memo = this.memo(tokenizer);
+    return { hits: memo.hits, misses: memo.misses, remembered: memo.size };
   }
 
   /** Loads a tokenizer in the worker thread ahead of the first job. */
   async preload(tokenizer: TokenizerName): Promise<void> {
-    await this.run({ tokenizer, prompts: [], outputs: [] });
+    await this.run({ tokenizer, texts: [] });
   }
 
   async close(): Promise<void> {
     await this.pool?.destroy();
   }
 
-  private tick(tokenizer: TokenizerName): Tick {
-    let tick = this.ticks.get(tokenizer);
-    if (!tick) this.ticks.set(tokenizer, (tick = { prompts: [], outputs: [] }));
-    // After this turn's callbacks and microtasks: a batch's items have all asked by then.
-    this.flushing ??= setImmediate(() => this.flush());
-    return tick;
+  /** A text's count: the sum of its words' counts, remembered or asked of the thread. */
+  private async text(tokenizer: TokenizerName, text: string): Promise<number> {
+    const memo = this.memo(tokenizer);
+    let n = 0;
+    let pending: Promise<number>[] | undefined;
+    for (const word of words(text)) {
+      if (word.length === 0) continue;
+      const known = memo.get(word);
+      if (known === undefined) (pending ??= []).push(this.ask(tokenizer, word));
+      else n += known;
+    }
+    if (pending) for (const m of await Promise.all(pending)) n += m;
+    return n;
+  }
+
+  private memo(tokenizer: TokenizerName): WordCounts {
+    let memo = this.memos.get(tokenizer);
+    if (!memo) this.memos.set(tokenizer, (memo = new WordCounts()));
+    return memo;
+  }
+
+  private ask(tokenizer: TokenizerName, word: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let words = this.asked.get(tokenizer);
+      if (!words) this.asked.set(tokenizer, (words = new Map()));
+      const waiting = words.get(word);
+      if (waiting) waiting.push({ resolve, reject });
+      else words.set(word, [{ resolve, reject }]);
+      // After this turn's callbacks and microtasks: a batch's texts have all asked by then.
+      this.flushing ??= setImmediate(() => this.flush());
+    });
   }
 
   private flush(): void {
     this.flushing = undefined;
-    const ticks = [...this.ticks];
-    this.ticks.clear();
-    for (const [tokenizer, { prompts, outputs }] of ticks) {
-      this.run({ tokenizer, prompts: prompts.map((p) => p.input as ChatMessageLike[]), outputs: outputs.map((o) => o.input) }).then(
-        (result) => {
-          prompts.forEach((p, i) => p.resolve(result.prompts[i]));
-          outputs.forEach((o, i) => o.resolve(result.outputs[i]));
+    const asked = [...this.asked];
+    this.asked.clear();
+    for (const [tokenizer, waiting] of asked) {
+      const texts = [...waiting.keys()];
+      this.run({ tokenizer, texts }).then(
+        (counts) => {
+          const memo = this.memo(tokenizer);
+          texts.forEach((t, i) => {
+            memo.set(t, counts[i]);
+            for (const w of waiting.get(t)!) w.resolve(counts[i]);
+          });
         },
         (err: unknown) => {
-          for (const w of [...prompts, ...outputs]) w.reject(err);
+          for (const list of waiting.values()) for (const w of list) w.reject(err);
         },
       );
     }
   }
 
-  private run(task: CountTask): Promise<CountResult> {
+  private run(task: CountTask): Promise<number[]> {
     this.tasks++;
+    this.encoded += task.texts.length;
     return this.pool ? this.pool.run(task) : count(task);
   }
 }

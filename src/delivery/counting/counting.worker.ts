@@ -1,23 +1,13 @@
-import { countCompletionTokens, countPromptTokens, type ChatMessageLike } from './chat-template.js';
 import { loadTokenizer, type TokenizerName } from './tokenizers.js';
 
-/** One tick's counting for one tokenizer: the prompts and outputs that arrived together. */
+/** One tick's counting for one tokenizer: the words (src/delivery/counting/words.ts) not yet remembered. */
 export interface CountTask {
   tokenizer: TokenizerName;
-  prompts: ChatMessageLike[][];
-  outputs: string[];
+  texts: string[];
 }
 
-export interface CountResult {
-  prompts: number[];
-  outputs: number[];
-}
-
-/** The worker thread's task (piscina): the same rule as on the event loop, on the thread's own tokenizer. */
-export default async function count(task: CountTask): Promise<CountResult> {
+/** The worker thread's task (piscina): each text's token count, on the thread's own tokenizer. */
+export default async function count(task: CountTask): Promise<number[]> {
   const encoder = await loadTokenizer(task.tokenizer);
-  return {
-    prompts: task.prompts.map((m) => countPromptTokens(encoder, m)),
-    outputs: task.outputs.map((o) => countCompletionTokens(encoder, o)),
-  };
+  return task.texts.map((t) => (t.length === 0 ? 0 : encoder.encode(t).length));
 }
