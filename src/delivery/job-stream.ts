@@ -12,12 +12,17 @@ import { JobEventsRepository, type JobEventRow } from './job-events.repository.j
  * publishes each to its buyer and its delivering operator. One read and publish at a time; ids
  * that arrive meanwhile go together in the next round — at thousands of jobs a second that is one
  * query per round, not per job. Never fails the caller: the database is the record.
+ *
+ * Nothing is built, read or published while no API copy has a subscriber to `jobs`
+ * (StreamPublisher.listening): at thousands of jobs a second, three events a job, that was the
+ * API's biggest cost no client asked for.
  */
 @Injectable()
 export class JobStream {
   private readonly logger = new Logger(JobStream.name);
   private pending = new Set<string>();
   private draining: Promise<void> | undefined;
+  private publishing = Promise.resolve();
 
   constructor(
     private readonly tx: TransactionRunner,
@@ -42,10 +47,12 @@ export class JobStream {
    */
   committed(rows: readonly JobEventRow[]): void {
     if (rows.length === 0) return;
-    this.toEvents(rows).then(
-      (events) => this.publisher.publishAfterCommit(events),
-      (err: Error) => this.logger.warn({ err: err.message, jobs: rows.length }, 'job events not published; the database has them'),
-    );
+    // In call order (commit order), one after the other; built only when someone listens.
+    this.publishing = this.publishing
+      .then(async () => {
+        if (await this.publisher.listening('jobs')) this.publisher.publishAfterCommit(await this.toEvents(rows));
+      })
+      .catch((err: Error) => this.logger.warn({ err: err.message, jobs: rows.length }, 'job events not published; the database has them'));
   }
 
   /** Jobs a commit changed whose rows the writer does not hold: read back, then published. */
@@ -56,6 +63,7 @@ export class JobStream {
 
   /** Resolves once everything handed over so far is published (tests, shutdown). */
   async flushed(): Promise<void> {
+    await this.publishing;
     while (this.draining) await this.draining;
   }
 
@@ -65,7 +73,8 @@ export class JobStream {
         const ids = [...this.pending];
         this.pending = new Set();
         try {
-          this.publisher.publishAfterCommit(await this.events(ids));
+          // Nobody listening: not even read back.
+          if (await this.publisher.listening('jobs')) this.publisher.publishAfterCommit(await this.events(ids));
         } catch (err) {
           this.logger.warn({ err: (err as Error).message, jobs: ids.length }, 'job events not published; the database has them');
         }

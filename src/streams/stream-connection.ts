@@ -38,6 +38,8 @@ export interface ConnectionDeps {
   snapshots: StreamSnapshots;
   limits: AppConfig['streams'];
   logger: Logger;
+  /** Tells every copy's publishers that this channel has a subscriber (StreamPublisher.announce). */
+  announce(channel: Channel): Promise<void>;
   onClosed(conn: StreamConnection): void;
   onSlowConsumer(): void;
 }
@@ -267,6 +269,12 @@ export class StreamConnection {
     const sub = new Subscription(this, channel, series);
     this.subs.set(key, sub);
     this.deps.hub.add(sub);
+    // Announced before the snapshot is read: a publisher that skipped a change because nobody
+    // listened did so before this, so the snapshot shows it. Redis away: nothing is published
+    // either, and the gateway has every connection resnapshot once Redis is back.
+    await this.deps
+      .announce(channel)
+      .catch((err: Error) => this.deps.logger.warn({ err: err.message, channel }, 'stream presence not announced'));
     let snapshot: unknown;
     try {
       snapshot = await this.deps.snapshots.load(channel, series, this.principal);

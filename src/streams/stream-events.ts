@@ -159,6 +159,9 @@ export const subscriptionKey = (channel: Channel, series: string | undefined): s
 /** The Redis pub/sub channel of one deployment; the queue prefix keeps test apps (and stacks) apart. */
 export const redisChannel = (queuePrefix: string): string => `${queuePrefix}:streams:events`;
 
+/** Set while some API copy has a subscription to `channel` (StreamPublisher.announce). */
+export const listeningKey = (queuePrefix: string, channel: Channel): string => `${queuePrefix}:streams:listening:${channel}`;
+
 /** Events travel through Redis as a JSON array; anything else there is ignored, not trusted. */
 export function decodeEvents(payload: string): StreamEvent[] {
   let parsed: unknown;

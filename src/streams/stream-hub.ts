@@ -46,6 +46,11 @@ export class StreamHub {
     }
   }
 
+  /** Channels with at least one subscription on this copy. */
+  channels(): Channel[] {
+    return [...this.byChannel].filter(([, set]) => set.size > 0).map(([channel]) => channel);
+  }
+
   get size(): number {
     let n = 0;
     for (const set of this.byChannel.values()) n += set.size;

@@ -1,7 +1,12 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { createRedis, type RedisClient } from '../platform/redis/redis-factory.js';
-import { redisChannel, type StreamEvent } from './stream-events.js';
+import { listeningKey, redisChannel, type Channel, type StreamEvent } from './stream-events.js';
+
+/** How often a gateway with subscribers to a channel says so again, and how long each saying lasts. */
+export const PRESENCE_REFRESH_MS = 10_000;
+const PRESENCE_TTL_MS = 60_000;
+const HEARD_MS = 1_000;
 
 /**
  * How domains put events on /v1/stream: one Redis PUBLISH per call, received by the gateway of
@@ -18,13 +23,44 @@ export class StreamPublisher implements OnModuleDestroy {
   private readonly logger = new Logger(StreamPublisher.name);
   private readonly redis: RedisClient;
   private readonly channel: string;
+  private readonly prefix: string;
   private failures = 0;
+  /** Until when a channel is known to have a subscriber somewhere (a yes is kept a second; a no never). */
+  private readonly heard = new Map<Channel, number>();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     // Producer options: fail fast while Redis is away instead of queueing events in memory.
     this.redis = createRedis(config, 'producer');
     this.redis.on('error', () => undefined); // reconnects on its own; failures are counted per publish
     this.channel = redisChannel(config.queuePrefix);
+    this.prefix = config.queuePrefix;
+  }
+
+  /**
+   * Presence, for channels whose events are many and costly to build (jobs: every status change
+   * of every delivery job): a gateway announces a channel when a client subscribes to it — before
+   * it reads the snapshot — and again every PRESENCE_REFRESH_MS while any client stays; the key
+   * lapses PRESENCE_TTL_MS after the last announcement.
+   */
+  async announce(channel: Channel): Promise<void> {
+    await this.redis.set(listeningKey(this.prefix, channel), '1', 'PX', PRESENCE_TTL_MS);
+  }
+
+  /**
+   * Whether any API copy has a subscriber to `channel`: asked after the commit, before building the
+   * events. A "no" is always asked of Redis afresh, and that is what makes skipping safe: if the
+   * answer came before a gateway's announcement, the commit came before it too, so the snapshot
+   * that gateway reads after announcing already shows the change. A "yes" may be remembered for a
+   * second (publishing to no one is only waste). Redis away: yes (the publish decides).
+   */
+  async listening(channel: Channel): Promise<boolean> {
+    if ((this.heard.get(channel) ?? 0) > Date.now()) return true;
+    const yes = await this.redis.exists(listeningKey(this.prefix, channel)).then(
+      (n) => n > 0,
+      () => true,
+    );
+    if (yes) this.heard.set(channel, Date.now() + HEARD_MS);
+    return yes;
   }
 
   /** Fire and forget, for a transaction that has committed. Never throws, never waits on Redis. */

@@ -10,6 +10,7 @@ import { StreamAuth } from './stream-auth.js';
 import { StreamConnection } from './stream-connection.js';
 import { decodeEvents, redisChannel } from './stream-events.js';
 import { StreamHub } from './stream-hub.js';
+import { PRESENCE_REFRESH_MS, StreamPublisher } from './stream-publisher.js';
 import { StreamSnapshots } from './stream-snapshots.service.js';
 
 // Client frames are small JSON requests; anything bigger is refused by ws itself (close 1009).
@@ -29,6 +30,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
   private readonly connections = new Set<StreamConnection>();
   private subscriber: RedisClient | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
+  private presence: NodeJS.Timeout | undefined;
   private readonly slowConsumers: Counter;
   private slowConsumersClosed = 0;
 
@@ -36,6 +38,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly auth: StreamAuth,
     private readonly snapshots: StreamSnapshots,
+    private readonly publisher: StreamPublisher,
     metrics: Metrics,
   ) {
     const connections = this.connections;
@@ -80,6 +83,14 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
       for (const conn of this.connections) conn.heartbeat();
     }, this.config.streams.pingIntervalMs);
     this.heartbeat.unref();
+    // While clients stay subscribed, their channels stay announced (the key lapses otherwise).
+    this.presence = setInterval(() => {
+      for (const channel of this.hub.channels())
+        this.publisher
+          .announce(channel)
+          .catch((err: Error) => this.logger.warn({ err: err.message, channel }, 'stream presence not renewed'));
+    }, PRESENCE_REFRESH_MS);
+    this.presence.unref();
   }
 
   handleConnection(ws: WebSocket, req: IncomingMessage): void {
@@ -89,6 +100,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
       snapshots: this.snapshots,
       limits: this.config.streams,
       logger: this.logger,
+      announce: (channel) => this.publisher.announce(channel),
       onClosed: (c) => this.connections.delete(c),
       onSlowConsumer: () => {
         this.slowConsumersClosed++;
@@ -112,6 +124,7 @@ export class StreamGateway implements OnGatewayConnection, OnModuleInit, OnModul
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearInterval(this.presence);
     for (const conn of this.connections) conn.goAway();
     await this.subscriber?.quit().catch(() => this.subscriber?.disconnect());
   }

@@ -8,6 +8,9 @@ import {
   type LeasedJob,
   type PhysicalMarket,
 } from '../harness/delivery-fixtures.js';
+import { Redis } from 'ioredis';
+import { JobStream } from '../../src/delivery/job-stream.js';
+import { listeningKey, redisChannel } from '../../src/streams/stream-events.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 import { StreamClient, type StreamMessage } from './stream-client.js';
 
@@ -110,5 +113,67 @@ describe('jobs on /v1/stream', () => {
     await op.next(statusOf(mine), 10_000);
     await op.next(statusOf(theirs), 10_000);
     expect(JSON.stringify(sa.messages)).not.toContain('memberIds');
+  });
+});
+
+// Job events are the stream's bulk (three a job, thousands of jobs a second): none is built or
+// published while no API copy has a `jobs` subscriber, and the first subscriber loses nothing.
+describe('jobs on /v1/stream: published only while someone listens', () => {
+  let t: TestApp;
+  let m: PhysicalMarket;
+  let redis: Redis;
+  let probe: Redis;
+  const heard: string[] = [];
+  const clients: StreamClient[] = [];
+  beforeAll(async () => {
+    t = await startTestApp();
+    m = await physicalMarket(t, {
+      operators: 1,
+      nodesPerOperator: 1,
+      buyers: 1,
+      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+    });
+    await expire(t, m);
+    // What goes over Redis, heard as another API copy would.
+    redis = new Redis(t.config.redisUrl);
+    redis.on('message', (_channel: string, payload: string) => heard.push(payload));
+    await redis.subscribe(redisChannel(t.config.queuePrefix));
+    probe = new Redis(t.config.redisUrl);
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    redis.disconnect();
+    probe.disconnect();
+    await t.close();
+  });
+
+  const jobEventsHeard = () => heard.filter((p) => p.includes('"channel":"jobs"'));
+
+  it('nobody subscribed: a job change publishes nothing; the first subscriber’s snapshot shows it, and its next change arrives', async () => {
+    const [buyer] = m.buyers;
+    const quiet = (await submitJob(buyer, m.series, 100, 'nobody is listening')).body.id;
+    await waitFor('dispatched', async () => {
+      const res = await buyer.client.get<{ status: string }>(`/v1/delivery/jobs/${quiet}`);
+      return res.body.status === 'DISPATCHED' ? true : undefined;
+    });
+    await t.app.get(JobStream).flushed();
+    expect(await probe.exists(listeningKey(t.config.queuePrefix, 'jobs'))).toBe(0);
+    expect(jobEventsHeard()).toEqual([]);
+
+    const c = await StreamClient.connect(t, { key: buyer.key });
+    clients.push(c);
+    const snapshot = await c.subscribe('jobs');
+    expect(snapshot.type).toBe('snapshot');
+    expect(JSON.stringify(snapshot)).toContain(quiet);
+    // Announced for a while, and renewed while the subscriber stays.
+    const ttl = await probe.pttl(listeningKey(t.config.queuePrefix, 'jobs'));
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+
+    const next = (await submitJob(buyer, m.series, 100, 'someone is listening')).body.id;
+    const event = await c.next((msg) => msg.type === 'event' && (msg.data as { id: string }).id === next, 10_000);
+    expect(event.data).toMatchObject({ id: next, status: 'QUEUED' });
+    expect(jobEventsHeard().some((p) => p.includes(next))).toBe(true);
+    expect(jobEventsHeard().some((p) => p.includes(quiet))).toBe(false);
   });
 });
