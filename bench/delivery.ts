@@ -21,6 +21,7 @@ import {
   machine,
   median,
   printTable,
+  postgresPids,
   progress,
   rowStart,
   rssPeak,
@@ -87,6 +88,10 @@ interface Phase {
   cores: number[];
   /** CPU of the worker-role processes per job, µs (0 when the API processes run both roles). */
   workerCpuPerJobUs: number;
+  /** The agent processes' CPU over the drain, per job. */
+  agentCpuPerJobUs: number;
+  /** Postgres's CPU over the drain (all its processes), per job. */
+  postgresCpuPerJobUs: number;
   failed: number;
 }
 
@@ -312,6 +317,12 @@ async function main(): Promise<void> {
         const rss = pids.map((pid) => rssPeak(pid));
         const cpu0 = await cpuOf(pids);
         const workerCpu0 = await cpuOf(workerPids);
+        // The rest of the machine's work for the same jobs: the agents and Postgres (the processes
+        // it has at the start; one that starts or ends during the drain — an autovacuum worker, a
+        // new backend — is left out, so this is a floor).
+        const agentPids = agents.map((a) => a.pid!);
+        const pgPids = await postgresPids();
+        const [agentCpu0, pgCpu0] = [await cpuOf(agentPids), await cpuOf(pgPids)];
         const t0 = performance.now();
         let next = 0;
         const job = (i: number) => ({
@@ -390,6 +401,8 @@ async function main(): Promise<void> {
         // The API processes' CPU (all their work: HTTP, counting, SQL, queues), whatever else the machine ran.
         const cpu = (await cpuOf(pids)).map((c, i) => c - cpu0[i]);
         const workerCpu = (await cpuOf(workerPids)).reduce((a, c, i) => a + c - workerCpu0[i], 0);
+        const agentCpu = (await cpuOf(agentPids)).reduce((a, c, i) => a + c - agentCpu0[i], 0);
+        const pgCpu = (await cpuOf(pgPids)).reduce((a, c, i) => a + Math.max(0, c - pgCpu0[i]), 0);
         const { rows: lat } = await client0.query<{ ms: number }>(
           `SELECT (extract(epoch FROM "finishedAt" - "createdAt") * 1000)::float8 AS ms FROM delivery_jobs WHERE status = 'COMPLETED' AND seq > $1 AND "verifiesJobId" IS NULL`,
           [mark[0].seq],
@@ -417,11 +430,13 @@ async function main(): Promise<void> {
           cpuPerJobUs: (cpu.reduce((a, b) => a + b, 0) * 1e6) / JOBS,
           cores: cpu.map((c) => c / seconds),
           workerCpuPerJobUs: (workerCpu * 1e6) / JOBS,
+          agentCpuPerJobUs: (agentCpu * 1e6) / JOBS,
+          postgresCpuPerJobUs: (pgCpu * 1e6) / JOBS,
           failed,
         };
         phases.get(variantKey(variant))!.push(phase);
         progress(
-          `rep ${rep}/${REPS}, ${allInOne ? '1 process, both roles' : `${copies} cop${copies === 1 ? 'y' : 'ies'}`}: ${phase.rate.toFixed(0)} jobs/s end to end seen by the client (${phase.serverSpanRate.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peakRssMiB.toFixed(0)} MiB, API CPU ${phase.cpuPerJobUs.toFixed(0)} µs a job (${phase.cores.map((c) => c.toFixed(2)).join(' + ')} cores)${workerPids.length ? `, worker CPU ${phase.workerCpuPerJobUs.toFixed(0)} µs a job` : ''}`,
+          `rep ${rep}/${REPS}, ${allInOne ? '1 process, both roles' : `${copies} cop${copies === 1 ? 'y' : 'ies'}`}: ${phase.rate.toFixed(0)} jobs/s end to end seen by the client (${phase.serverSpanRate.toFixed(0)} by the old createdAt→finishedAt span); API RSS peak ${peakRssMiB.toFixed(0)} MiB, API CPU ${phase.cpuPerJobUs.toFixed(0)} µs a job (${phase.cores.map((c) => c.toFixed(2)).join(' + ')} cores)${workerPids.length ? `, worker CPU ${phase.workerCpuPerJobUs.toFixed(0)} µs a job` : ''}; agents ${phase.agentCpuPerJobUs.toFixed(0)} µs, Postgres ${phase.postgresCpuPerJobUs.toFixed(0)} µs a job`,
         );
         await Promise.all(agents.map((a) => stopProcess(a, 5_000)));
         for (const p of extra.processes) await stopProcess(p);
@@ -584,7 +599,7 @@ async function main(): Promise<void> {
       // The first shape's medians by both clocks, for bench:release1 (release 1 had only the server's).
       rates: { clientObserved: rate, serverSpan: median(serverSpanRates) },
       notes: [
-        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job with every text encoded whole, ${countingAsServed.toFixed(1)} µs as the service counts (words remembered: ${(hitRate * 100).toFixed(0)} % of words answered from memory; ${pooledTokens} tokens)`,
+        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); the agents ${median(own.map((p) => p.agentCpuPerJobUs)).toFixed(0)} µs and Postgres ${median(own.map((p) => p.postgresCpuPerJobUs)).toFixed(0)} µs a job more; counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job with every text encoded whole, ${countingAsServed.toFixed(1)} µs as the service counts (words remembered: ${(hitRate * 100).toFixed(0)} % of words answered from memory; ${pooledTokens} tokens)`,
         `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete (server timestamps)`,
         `timing: system and like-for-like reference both from the first submission sent by the bench to the first poll (every ${POLL_MS} ms, by the bench process) that sees every job finished — system: every submission answered and no token left reserved on the series' obligations in Postgres (a job holds its reservation until it completes or fails; the COMPLETED/FAILED count is checked to equal the jobs submitted after the clock stops); reference: BullMQ completed+failed counts of its queues. The old server-side span (first createdAt → last finishedAt) gave ${median(serverSpanRates).toFixed(0)} jobs/s (median), for comparison only`,
         `like-for-like reference: ${SUBMITTERS} clients, addBulk of ${PER_REQUEST} jobs cut in entries of ≤ ${CHUNK} (the dispatcher's CHUNK), round-robin over ${AGENTS} queues, each drained by one worker process (bench/raw-worker.ts) taking ${Math.max(1, Math.ceil(AGENT_CONCURRENCY / CHUNK))} entries at once (≈ ${AGENT_CONCURRENCY} jobs, the agents' --concurrency)`,
