@@ -50,43 +50,41 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     await this.loop;
   }
 
-  /**
-   * One pass: relays up to BATCH rows; returns how many were sent. Public for tests and tools.
-   * On the pipelined pg path (BEGIN and the claim in one round trip): the relay polls several
-   * times a second, and a Prisma interactive transaction per poll cost the worker more CPU than
-   * the rows it moved.
-   */
+  /** One pass: relays up to BATCH rows; returns how many were sent. Public for tests and tools. */
   async relayOnce(): Promise<number> {
-    return this.tx.sql(async (tx) => {
-      const rows = await this.repo.claimUnsent(tx, BATCH);
-      if (rows.length === 0) return 0;
-      const byQueue = new Map<QueueName, OutboxRow[]>();
-      for (const row of rows) {
-        // Pushed, not copied: a copy per append would be quadratic in the batch.
-        const q = row.queue as QueueName;
-        const list = byQueue.get(q);
-        if (list) list.push(row);
-        else byQueue.set(q, [row]);
-      }
-      for (const [queue, batch] of byQueue) {
-        await this.queues.get(queue).addBulk(
-          batch.map((row) => ({
-            name: row.jobName,
-            data: row.payload,
-            opts: {
-              ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
-              jobId: row.jobId,
-              delay: delayUntil(row.notBefore),
-            },
-          })),
+    return this.tx.run(
+      async (tx) => {
+        const rows = await this.repo.claimUnsent(tx, BATCH);
+        if (rows.length === 0) return 0;
+        const byQueue = new Map<QueueName, OutboxRow[]>();
+        for (const row of rows) {
+          // Pushed, not copied: a copy per append would be quadratic in the batch.
+          const q = row.queue as QueueName;
+          const list = byQueue.get(q);
+          if (list) list.push(row);
+          else byQueue.set(q, [row]);
+        }
+        for (const [queue, batch] of byQueue) {
+          await this.queues.get(queue).addBulk(
+            batch.map((row) => ({
+              name: row.jobName,
+              data: row.payload,
+              opts: {
+                ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
+                jobId: row.jobId,
+                delay: delayUntil(row.notBefore),
+              },
+            })),
+          );
+        }
+        await this.repo.markSent(
+          tx,
+          rows.map((r) => r.seq),
         );
-      }
-      await this.repo.markSent(
-        tx,
-        rows.map((r) => r.seq),
-      );
-      return rows.length;
-    });
+        return rows.length;
+      },
+      { timeout: 30_000 },
+    );
   }
 
   private async run(): Promise<void> {

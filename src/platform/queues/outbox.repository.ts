@@ -1,9 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import type { RawSql } from '../prisma/prisma.service.js';
+import type { RawSql, Tx } from '../prisma/prisma.service.js';
 
 export interface OutboxRow {
-  /** The row's bigint sequence, as text (as pg hands int8). */
-  seq: string;
+  seq: bigint;
   queue: string;
   jobName: string;
   jobId: string;
@@ -26,13 +25,13 @@ export class OutboxRepository {
   }
 
   /** The oldest unsent messages, locked with SKIP LOCKED so any number of relays can work at once. */
-  async claimUnsent(tx: RawSql, limit: number): Promise<OutboxRow[]> {
+  claimUnsent(tx: Tx, limit: number): Promise<OutboxRow[]> {
     return tx.$queryRaw<OutboxRow[]>`
-          SELECT seq::text AS seq, queue, "jobName", "jobId", payload, "notBefore" FROM outbox_messages
+          SELECT seq, queue, "jobName", "jobId", payload, "notBefore" FROM outbox_messages
           WHERE "sentAt" IS NULL ORDER BY seq LIMIT ${limit} FOR UPDATE SKIP LOCKED`;
   }
 
-  async markSent(tx: RawSql, seqs: string[]): Promise<void> {
+  async markSent(tx: Tx, seqs: bigint[]): Promise<void> {
     await tx.$executeRaw`UPDATE outbox_messages SET "sentAt" = now(), attempts = attempts + 1
           WHERE seq = ANY(${seqs}::bigint[])`;
   }
