@@ -40,6 +40,35 @@ describe('GroupCommit', () => {
   });
 });
 
+describe('GroupCommit with gatherTurn', () => {
+  it('an idle group flushes what settles in the same turn together, not the first alone', async () => {
+    const flushes: number[][] = [];
+    const make = (gatherTurn: boolean) =>
+      new GroupCommit<number, number>(
+        async (items) => {
+          flushes.push(items);
+          await new Promise((r) => setTimeout(r, 5));
+          return items.map((i) => fulfilled(i));
+        },
+        { gatherTurn },
+      );
+    // Work that finishes one microtask after another, as an instant engine's jobs do.
+    const finishTogether = (g: GroupCommit<number, number>) =>
+      Promise.all([1, 2, 3, 4].map(async (i) => g.run(await Promise.resolve(i))));
+    expect(await finishTogether(make(false))).toEqual([1, 2, 3, 4]);
+    expect(flushes.splice(0)).toEqual([[1], [2, 3, 4]]);
+    const gathered = make(true);
+    expect(await finishTogether(gathered)).toEqual([1, 2, 3, 4]);
+    expect(flushes.splice(0)).toEqual([[1, 2, 3, 4]]);
+    // While a flush is in flight, arrivals still wait for it and go together after it.
+    const late = [gathered.run(5)];
+    await new Promise((r) => setImmediate(r));
+    late.push(gathered.run(6), gathered.run(7));
+    expect(await Promise.all(late)).toEqual([5, 6, 7]);
+    expect(flushes).toEqual([[5], [6, 7]]);
+  });
+});
+
 describe('batchOrEach', () => {
   it('answers from the batch when it commits, and runs each item alone (in order) when it throws', async () => {
     const runs: number[][] = [];

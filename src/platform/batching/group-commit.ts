@@ -9,6 +9,10 @@ import { statementName } from '../prisma/sql-tx.js';
  *
  * `flush` answers every item, in order, with a PromiseSettledResult; if it throws, every item
  * of that flush fails with the error.
+ *
+ * `gatherTurn`: an idle group waits for the end of the current turn of the event loop before its
+ * first flush, so callers that finish together — their promises settling one after another in
+ * the same turn — go in one flush instead of the first alone and the rest after it.
  */
 export class GroupCommit<I, O> {
   private readonly queue: { item: I; resolve: (value: O) => void; reject: (reason: unknown) => void }[] = [];
@@ -17,20 +21,29 @@ export class GroupCommit<I, O> {
   private readonly maxItems: number;
   private readonly concurrency: number;
   private readonly onFlush?: (size: number) => void;
+  private readonly gatherTurn: boolean;
+  private gathering: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly flush: (items: I[]) => Promise<PromiseSettledResult<O>[]>,
-    options: { maxItems?: number; concurrency?: number; onFlush?: (size: number) => void } = {},
+    options: { maxItems?: number; concurrency?: number; onFlush?: (size: number) => void; gatherTurn?: boolean } = {},
   ) {
     this.maxItems = options.maxItems ?? 500;
     this.concurrency = options.concurrency ?? 1;
     this.onFlush = options.onFlush;
+    this.gatherTurn = options.gatherTurn ?? false;
   }
 
   run(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.flushing < this.concurrency) void this.drain();
+      if (this.flushing >= this.concurrency) return;
+      if (!this.gatherTurn) void this.drain();
+      else
+        this.gathering ??= setImmediate(() => {
+          this.gathering = undefined;
+          if (this.flushing < this.concurrency && this.queue.length > 0) void this.drain();
+        });
     });
   }
 
