@@ -53,8 +53,7 @@ describe('GroupCommit with gatherTurn', () => {
         { gatherTurn },
       );
     // Work that finishes one microtask after another, as an instant engine's jobs do.
-    const finishTogether = (g: GroupCommit<number, number>) =>
-      Promise.all([1, 2, 3, 4].map(async (i) => g.run(await Promise.resolve(i))));
+    const finishTogether = (g: GroupCommit<number, number>) => Promise.all([1, 2, 3, 4].map(async (i) => g.run(await Promise.resolve(i))));
     expect(await finishTogether(make(false))).toEqual([1, 2, 3, 4]);
     expect(flushes.splice(0)).toEqual([[1], [2, 3, 4]]);
     const gathered = make(true);
