@@ -8,7 +8,9 @@ import type { RedisClient } from '../redis/redis-factory.js';
  * The same sliding-window counter the in-process storage used — hits in the current window plus
  * the previous window's hits weighted by how much of it still overlaps the last `ttl` — kept in
  * one Redis hash per tracker and updated by one script, atomically, on Redis's own clock (the
- * copies' clocks need not agree). One round trip per request and throttler; the connection is
+ * copies' clocks need not agree). The previous window's weighted share is rounded up: rounded
+ * down, a burst that straddled a window boundary got one request past the limit (a client's
+ * fifth request 20 ms after its fourth, across the boundary, counted 1 + floor(4 × 0.99) = 4). One round trip per request and throttler; the connection is
  * auto-pipelined.
  *
  * When Redis is away the request is let through (and a warning logged, at most every 10 s):
@@ -33,7 +35,7 @@ end
 c = c + 1
 redis.call('HSET', KEYS[1], 's', s, 'c', c, 'p', p)
 redis.call('PEXPIRE', KEYS[1], 2 * ttl)
-local total = c + math.floor(p * (1 - (now - s) / ttl))
+local total = c + math.ceil(p * (1 - (now - s) / ttl))
 return {total, math.ceil((s + ttl - now) / 1000)}
 `;
 
