@@ -168,8 +168,9 @@ export class DeliveryController {
     res.on('close', () => {
       if (!res.writableEnded) abort.abort();
     });
-    const jobs = await this.leases.lease(req.node, body.maxJobs ?? 1, body.waitSeconds ?? 0, abort.signal);
-    if (jobs.length > 0) await this.nodeAudit.record(req, req.node, 'delivery.lease', { type: 'node', id: req.node.nodeId });
+    // The audit row is committed with the leases it records (none for an empty long-poll).
+    const audit = this.nodeAudit.entry(req, req.node, 'delivery.lease', { type: 'node', id: req.node.nodeId });
+    const jobs = await this.leases.lease(req.node, body.maxJobs ?? 1, body.waitSeconds ?? 0, abort.signal, audit);
     return { jobs };
   }
 
@@ -194,11 +195,12 @@ export class DeliveryController {
   @HttpCode(200)
   async completions(@Req() req: NodeRequest, @Body() body: CompletionsDto) {
     assertWithinBudget(body, MAX_REPORT_CHARS, 'completions', 'PAYLOAD_TOO_LARGE');
+    // One audit row for the report, committed with its first completion (not a transaction of its own after).
+    const entry = this.nodeAudit.entry(req, req.node, 'delivery.completions', { type: 'node', id: req.node.nodeId });
+    const audit = entry ? { entry, audited: false } : undefined;
     const results = await Promise.allSettled(
-      body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion)),
+      body.completions.map(({ jobId: id, ...completion }) => this.metering.complete(req.node, id, completion, audit)),
     );
-    if (results.some((r) => r.status === 'fulfilled' && !r.value.replayed))
-      await this.nodeAudit.record(req, req.node, 'delivery.completions', { type: 'node', id: req.node.nodeId });
     return {
       items: results.map((r, i) => {
         const id = body.completions[i].jobId;

@@ -12,6 +12,9 @@ import { dispatchJobId } from './delivery-jobs.service.js';
 import { DeliveryJobsRepository } from './delivery-jobs.repository.js';
 import { DeliveryRepository } from './delivery.repository.js';
 import { JobBatchRepository } from './job-batch.repository.js';
+import type { Claim, ClaimedJob } from './job-batch.rows.js';
+import { AuditRepository, type AuditEntry } from '../platform/audit/audit.repository.js';
+import { inOrder } from '../platform/prisma/sql-tx.js';
 import { appendDecision } from './dispatch.service.js';
 import { seedFor } from './domain/verification.js';
 import { JobStream } from './job-stream.js';
@@ -59,6 +62,7 @@ export class LeaseService implements OnModuleDestroy {
     private readonly failures: JobFailures,
     private readonly listings: ListingCache,
     private readonly stream: JobStream,
+    private readonly audit: AuditRepository,
     events: CapacityEvents,
   ) {
     this.sub = events.heartbeat.subscribe(
@@ -71,10 +75,11 @@ export class LeaseService implements OnModuleDestroy {
     this.sub.unsubscribe();
   }
 
-  async lease(node: NodePrincipal, maxJobs: number, waitSeconds: number, signal?: AbortSignal): Promise<LeasedJob[]> {
+  /** `audit`: the request's audit row, committed with the leases it records (none when it takes nothing). */
+  async lease(node: NodePrincipal, maxJobs: number, waitSeconds: number, signal?: AbortSignal, audit?: AuditEntry): Promise<LeasedJob[]> {
     const deadline = Date.now() + Math.min(waitSeconds, this.config.delivery.maxLeaseWaitSeconds) * 1000;
     for (;;) {
-      const out = await this.takeMany(node.nodeId, maxJobs, signal);
+      const out = await this.takeMany(node.nodeId, maxJobs, signal, audit);
       const left = deadline - Date.now();
       if (out.length > 0 || left <= 0 || signal?.aborted) return out;
       await this.nodes.waitForWork(node.nodeId, Math.min(POLL_MS, left), signal);
@@ -88,7 +93,7 @@ export class LeaseService implements OnModuleDestroy {
    * that moved on since it was queued is passed over; an entry left with no job leased is
    * finished at once.
    */
-  private async takeMany(nodeId: string, max: number, signal?: AbortSignal): Promise<LeasedJob[]> {
+  private async takeMany(nodeId: string, max: number, signal?: AbortSignal, audit?: AuditEntry): Promise<LeasedJob[]> {
     const taken: { entryId: string; lock: string; jobs: QueuedJob[] }[] = [];
     let wanted = max;
     while (wanted > 0 && !signal?.aborted) {
@@ -116,7 +121,7 @@ export class LeaseService implements OnModuleDestroy {
     }
     if (taken.length === 0) return [];
     const claims = taken.flatMap((e) => e.jobs.map((j) => ({ id: j.jobId, attempt: j.attempt, token: leaseToken(e.entryId, e.lock) })));
-    const rows = claims.length > 0 ? await this.batches.claim(this.tx.statements, nodeId, this.config.delivery.leaseMs, claims) : [];
+    const rows = claims.length > 0 ? await this.claim(nodeId, claims, audit) : [];
     const claimed = new Map(rows.map((r) => [r.id, r]));
     this.stream.committed(rows.map((job) => ({ job, usage: null })));
     await Promise.all(
@@ -142,6 +147,16 @@ export class LeaseService implements OnModuleDestroy {
             },
           ]
         : [];
+    });
+  }
+
+  /** Records the leases; with an audit row, in one transaction with it (written only when a lease was). */
+  private async claim(nodeId: string, claims: Claim[], audit: AuditEntry | undefined): Promise<ClaimedJob[]> {
+    if (!audit) return this.batches.claim(this.tx.statements, nodeId, this.config.delivery.leaseMs, claims);
+    return this.tx.sql(async (tx, commit) => {
+      const rows = await this.batches.claim(tx, nodeId, this.config.delivery.leaseMs, claims);
+      if (rows.length > 0) await inOrder([this.audit.appendMany(tx, [audit]), commit()]);
+      return rows;
     });
   }
 

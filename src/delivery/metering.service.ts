@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import type { DeliveryObligation } from '../generated/prisma/client.js';
 import { LedgerService } from '../ledger/ledger.service.js';
+import { AuditRepository, type SharedAuditEvent } from '../platform/audit/audit.repository.js';
 import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { ListingCache } from '../markets/listing-cache.js';
 import { BatchedTransactions } from '../platform/batching/batched-transactions.js';
@@ -32,6 +33,8 @@ interface Completion {
   node: NodePrincipal;
   jobId: string;
   body: CompleteJobDto;
+  /** The report's audit row (one for all its completions), written with the first that commits. */
+  audit?: SharedAuditEvent;
 }
 
 export interface CompletionOutcome {
@@ -68,6 +71,7 @@ export class MeteringService implements OnApplicationShutdown {
     private readonly clock: Clock,
     private readonly counter: TokenCounter,
     private readonly stream: JobStream,
+    private readonly audit: AuditRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     metrics: Metrics,
   ) {
@@ -80,8 +84,8 @@ export class MeteringService implements OnApplicationShutdown {
     });
   }
 
-  complete(node: NodePrincipal, jobId: string, body: CompleteJobDto): Promise<CompletionOutcome> {
-    return this.completions.run({ node, jobId, body });
+  complete(node: NodePrincipal, jobId: string, body: CompleteJobDto, audit?: SharedAuditEvent): Promise<CompletionOutcome> {
+    return this.completions.run({ node, jobId, body, audit });
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -278,6 +282,13 @@ export class MeteringService implements OnApplicationShutdown {
       results.push(fulfilled({ replayed: false, attempt: job.attempt }));
     }
     if (metered.length === 0 && reruns.length === 0) return { results, events: [], reruns: [] };
+    // The reports with a completion applied here and no audit row yet: theirs goes in this
+    // transaction, last (the audit chain's lock is then held only for the COMMIT).
+    const reports = new Set<SharedAuditEvent>();
+    items.forEach(({ audit }, i) => {
+      const r = results[i];
+      if (audit && !audit.audited && r.status === 'fulfilled' && !r.value.replayed) reports.add(audit);
+    });
     // One round trip to the end: the rows, the money (a refusal fails its statement, and the
     // COMMIT behind it then rolls back), the webhooks and the COMMIT.
     const none = Promise.resolve();
@@ -295,8 +306,13 @@ export class MeteringService implements OnApplicationShutdown {
           ])
         : none,
       toJudge.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-judge', toJudge) : none,
+      this.audit.appendMany(
+        tx,
+        [...reports].map((r) => r.entry),
+      ),
       commit(),
     ]);
+    for (const r of reports) r.audited = true;
     return {
       results,
       events: metered.map((row) => completedEvent(jobs.get(row.jobId)!, row, recorded.get(row.jobId)!.finishedAt)),

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
-import { AuditRepository, type AuditEntry } from '../platform/audit/audit.repository.js';
+import { AuditRepository, type AuditEntry, type SharedAuditEvent } from '../platform/audit/audit.repository.js';
 import { BatchedTransactions } from '../platform/batching/batched-transactions.js';
 import { fulfilled, rejected } from '../platform/batching/group-commit.js';
 import { DomainError } from '../platform/errors/error-codes.js';
@@ -44,10 +44,8 @@ export interface Submission {
  * A batch request's jobs share this: its id (each job stores it), the one audit event that covers
  * them (targeting that id), and whether a committed transaction wrote that event yet.
  */
-export interface BatchSubmission {
+export interface BatchSubmission extends SharedAuditEvent {
   id: string;
-  entry: AuditEntry;
-  audited: boolean;
 }
 
 const isBatch = (a: AuditEntry | BatchSubmission | undefined): a is BatchSubmission => a !== undefined && 'entry' in a;

@@ -60,8 +60,18 @@ describe('node agents in the audit trail', () => {
       outcome: 'SUCCESS',
     });
     expect(await audit('delivery.completions')).toEqual([
-      expect.objectContaining({ targetId: node.id, actorMemberId: m.operators[0].member.id }),
+      expect.objectContaining({
+        targetId: node.id,
+        actorMemberId: m.operators[0].member.id,
+        requestId: report.headers.get('x-request-id'),
+      }),
     ]);
+    // Written with the completions it covers: a report that changes nothing (a replay) writes none.
+    const replay = await client.post<{ items: { replayed: boolean }[] }>(`/v1/nodes/${node.id}/completions`, {
+      completions: [completionOf(done)],
+    });
+    expect(replay.body.items).toEqual([expect.objectContaining({ replayed: true })]);
+    expect(await audit('delivery.completions')).toHaveLength(1);
     if (failed)
       expect(await audit('delivery.fail')).toEqual([expect.objectContaining({ targetType: 'delivery-job', targetId: failed.id })]);
     // Chained like every other event: the reconciliation's AUDIT_CHAIN check stays clean.

@@ -18,6 +18,16 @@ export interface AuditEntry {
   errorCode?: string;
 }
 
+/**
+ * One audit event for a request whose items may commit in several group-committed transactions
+ * (a batch of submissions, a node's completion report): written by the first transaction that
+ * commits any of them, inside it, and marked once that transaction has committed.
+ */
+export interface SharedAuditEvent {
+  entry: AuditEntry;
+  audited: boolean;
+}
+
 /** Append-only: this class has no update or delete, and the table's trigger refuses both. */
 @Injectable()
 export class AuditRepository {
