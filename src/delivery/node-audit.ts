@@ -29,7 +29,12 @@ export class NodeAudit {
    * The row `record` would append, for a caller that writes it in its own transaction (a
    * completion report's, with the completions it covers); none when node requests are not audited.
    */
-  entry(req: TcRequest, node: NodePrincipal, action: string, target: { type: 'node' | 'delivery-job'; id: string }): AuditEntry | undefined {
+  entry(
+    req: TcRequest,
+    node: NodePrincipal,
+    action: string,
+    target: { type: 'node' | 'delivery-job'; id: string },
+  ): AuditEntry | undefined {
     // NODE_AUDIT=off exists only for bench:delivery to measure this row's cost; production refuses it.
     if (!this.config.delivery.auditNodeRequests) return undefined;
     return {
