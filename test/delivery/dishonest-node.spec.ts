@@ -12,6 +12,7 @@ import {
 } from '../harness/delivery-fixtures.js';
 import type { ApiClient } from '../harness/http.js';
 import { expectLedgerConsistent } from '../harness/ledger-checks.js';
+import { loadTokenizer, type TokenizerName } from '../../src/delivery/counting/tokenizers.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
 
 /**
@@ -179,6 +180,35 @@ describe('a dishonest node', () => {
     expect(res.status, res.text).toBe(200);
     expect((await obligation()).deliveredTokens).toBe(counted + 102n);
     expect(await released([...ids, job.id])).toBe((40_000n * (counted + 102n)) / 1_000_000n);
+    await expectLedgerConsistent(t.prisma);
+  });
+
+  it('an output built to split differently at the word cuts is paid on the count of the whole text, its words remembered or not', async () => {
+    // Combining marks, CJK, digits, a special token, a contraction, no-break and double spaces
+    // around the cuts the counter makes (before " " + letter): the count is the whole text's.
+    const crafted = ` token token\u0301 交割 token 12345 token <|eot_id|> token 'll token \u00a0token  token é token`;
+    for (const round of ['first seen', 'every word remembered']) {
+      const submitted = await submitJob(m.buyers[0], m.series, 1_000, `crafted ${round}`);
+      expect(submitted.status, submitted.text).toBe(201);
+      const job = await leaseOne();
+      expect(job.id).toBe(submitted.body.id);
+      const res = await node.post<{ items: { status: number }[] }>(`/v1/nodes/${nodeId}/completions`, {
+        completions: [
+          {
+            jobId: job.id,
+            leaseToken: job.leaseToken,
+            usage: { prompt_tokens: 8, completion_tokens: 1_000 },
+            ttftMs: 1,
+            durationMs: 1_000,
+            output: crafted,
+          },
+        ],
+      });
+      expect(res.body.items, res.text).toEqual([expect.objectContaining({ status: 200 })]);
+      const usage = await t.prisma.usageRecord.findUniqueOrThrow({ where: { jobId: job.id } });
+      const encoder = await loadTokenizer(usage.tokenizer as TokenizerName);
+      expect(usage.completionTokens, round).toBe(BigInt(encoder.encode(crafted).length));
+    }
     await expectLedgerConsistent(t.prisma);
   });
 
