@@ -1,17 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  completionOf,
-  expire,
-  physicalMarket,
-  submitJob,
-  waitFor,
-  type LeasedJob,
-  type PhysicalMarket,
-} from '../harness/delivery-fixtures.js';
+import { completionOf, expiredMarket, submitJob, waitFor, type LeasedJob, type PhysicalMarket } from '../harness/delivery-fixtures.js';
 import { Redis } from 'ioredis';
 import { JobStream } from '../../src/delivery/job-stream.js';
 import { listeningKey, redisChannel } from '../../src/streams/stream-events.js';
-import { startTestApp, type TestApp } from '../harness/test-app.js';
+import type { TestApp } from '../harness/test-app.js';
 import { StreamClient, type StreamMessage } from './stream-client.js';
 
 // SPEC §6.6: the private `jobs` channel — each status change of a delivery job, once committed,
@@ -21,17 +13,18 @@ describe('jobs on /v1/stream', () => {
   let m: PhysicalMarket;
   const clients: StreamClient[] = [];
   beforeAll(async () => {
-    t = await startTestApp();
-    m = await physicalMarket(t, {
-      operators: 1,
-      nodesPerOperator: 1,
-      buyers: 2,
-      trades: [
-        { seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 },
-        { seller: ['op', 0], buyer: ['buyer', 1], quantity: 1 },
-      ],
-    });
-    await expire(t, m);
+    ({ t, m } = await expiredMarket(
+      {},
+      {
+        operators: 1,
+        nodesPerOperator: 1,
+        buyers: 2,
+        trades: [
+          { seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 },
+          { seller: ['op', 0], buyer: ['buyer', 1], quantity: 1 },
+        ],
+      },
+    ));
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -126,14 +119,15 @@ describe('jobs on /v1/stream: published only while someone listens', () => {
   const heard: string[] = [];
   const clients: StreamClient[] = [];
   beforeAll(async () => {
-    t = await startTestApp();
-    m = await physicalMarket(t, {
-      operators: 1,
-      nodesPerOperator: 1,
-      buyers: 1,
-      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
-    });
-    await expire(t, m);
+    ({ t, m } = await expiredMarket(
+      {},
+      {
+        operators: 1,
+        nodesPerOperator: 1,
+        buyers: 1,
+        trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
+      },
+    ));
     // What goes over Redis, heard as another API copy would.
     redis = new Redis(t.config.redisUrl);
     redis.on('message', (_channel: string, payload: string) => heard.push(payload));
