@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import type { NodePrincipal } from '../capacity/node-token.guard.js';
 import type { DeliveryObligation } from '../generated/prisma/client.js';
 import { LedgerService } from '../ledger/ledger.service.js';
-import { AuditRepository, type SharedAuditEvent } from '../platform/audit/audit.repository.js';
+import { AuditRepository, unwritten, type SharedAuditEvent } from '../platform/audit/audit.repository.js';
 import { memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { ListingCache } from '../markets/listing-cache.js';
 import { BatchedTransactions } from '../platform/batching/batched-transactions.js';
@@ -284,11 +284,12 @@ export class MeteringService implements OnApplicationShutdown {
     if (metered.length === 0 && reruns.length === 0) return { results, events: [], reruns: [] };
     // The reports with a completion applied here and no audit row yet: theirs goes in this
     // transaction, last (the audit chain's lock is then held only for the COMMIT).
-    const reports = new Set<SharedAuditEvent>();
-    items.forEach(({ audit }, i) => {
-      const r = results[i];
-      if (audit && !audit.audited && r.status === 'fulfilled' && !r.value.replayed) reports.add(audit);
-    });
+    const reports = unwritten(
+      items.map(({ audit }, i) => {
+        const r = results[i];
+        return r.status === 'fulfilled' && !r.value.replayed ? audit : undefined;
+      }),
+    );
     // One round trip to the end: the rows, the money (a refusal fails its statement, and the
     // COMMIT behind it then rolls back), the webhooks and the COMMIT.
     const none = Promise.resolve();
@@ -308,7 +309,7 @@ export class MeteringService implements OnApplicationShutdown {
       toJudge.length > 0 ? this.outbox.enqueueMany(tx, 'delivery.verification-judge', toJudge) : none,
       this.audit.appendMany(
         tx,
-        [...reports].map((r) => r.entry),
+        reports.map((r) => r.entry),
       ),
       commit(),
     ]);

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DeliveryJob, DeliveryObligation } from '../generated/prisma/client.js';
 import type { SeriesWithProduct } from '../markets/markets.repository.js';
-import { AuditRepository, type AuditEntry, type SharedAuditEvent } from '../platform/audit/audit.repository.js';
+import { AuditRepository, unwritten, type AuditEntry, type SharedAuditEvent } from '../platform/audit/audit.repository.js';
 import { BatchedTransactions } from '../platform/batching/batched-transactions.js';
 import { fulfilled, rejected } from '../platform/batching/group-commit.js';
 import { DomainError } from '../platform/errors/error-codes.js';
@@ -134,13 +134,14 @@ export class SubmissionBatcher {
     const accepted = judged.flatMap((j) => (j instanceof DomainError || j === 'replayed' ? [] : [j]));
     // A job alone: its own event. A batch request: one event, with the first transaction that
     // commits any of its jobs (its jobs may be spread over consecutive transactions).
-    const submissions = new Set<BatchSubmission>();
+    const written = (i: number) => !(judged[i] instanceof DomainError || judged[i] === 'replayed');
+    const submissions = unwritten(items.map((s, i) => (written(i) && isBatch(s.audit) ? s.audit : undefined)));
+    // In arrival order (the chain's order): a batch's event at its first job here.
+    const pending = new Set(submissions);
     const audits = items.flatMap((s, i) => {
-      if (!s.audit || judged[i] instanceof DomainError || judged[i] === 'replayed') return [];
+      if (!written(i) || !s.audit) return [];
       if (!isBatch(s.audit)) return [{ ...s.audit, targetId: s.id }];
-      if (s.audit.audited || submissions.has(s.audit)) return [];
-      submissions.add(s.audit);
-      return [s.audit.entry];
+      return pending.delete(s.audit) ? [s.audit.entry] : [];
     });
     // The rows with their reservations, the one message that dispatches them all, the audit
     // last (its chain lock is held only for the commit), and the COMMIT: one round trip.

@@ -1,3 +1,4 @@
+import { countCompletionTokens } from './chat-template.js';
 import { loadTokenizer, type TokenizerName } from './tokenizers.js';
 
 /** One tick's counting for one tokenizer: the words (src/delivery/counting/words.ts) not yet remembered. */
@@ -9,5 +10,5 @@ export interface CountTask {
 /** The worker thread's task (piscina): each text's token count, on the thread's own tokenizer. */
 export default async function count(task: CountTask): Promise<number[]> {
   const encoder = await loadTokenizer(task.tokenizer);
-  return task.texts.map((t) => (t.length === 0 ? 0 : encoder.encode(t).length));
+  return task.texts.map((t) => countCompletionTokens(encoder, t));
 }

@@ -28,6 +28,13 @@ export interface SharedAuditEvent {
   audited: boolean;
 }
 
+/** The shared events among `events` that no committed transaction wrote yet, each once. */
+export function unwritten(events: Iterable<SharedAuditEvent | undefined>): SharedAuditEvent[] {
+  const out = new Set<SharedAuditEvent>();
+  for (const e of events) if (e && !e.audited) out.add(e);
+  return [...out];
+}
+
 /** Append-only: this class has no update or delete, and the table's trigger refuses both. */
 @Injectable()
 export class AuditRepository {
