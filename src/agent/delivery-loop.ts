@@ -43,12 +43,14 @@ const MAX_COMPLETIONS_PER_REPORT = 256;
 
 /**
  * Leases delivery jobs for this node (long-poll), runs each on the inference engine, and reports
- * completion or failure — never more jobs at once than the configured concurrency. stop() ends
+ * completion or failure — never more jobs on the engine at once than the configured concurrency. stop() ends
  * leasing at once; drained() resolves when the jobs in hand are reported.
  */
 export class DeliveryLoop {
   private running = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Jobs on the inference engine: what the configured concurrency bounds. */
+  private busy = 0;
   /** Lease tokens of the jobs in hand, by job: what the heartbeats keep alive. */
   private readonly held = new Map<string, string>();
   private readonly stopLeasing = new AbortController();
@@ -77,7 +79,11 @@ export class DeliveryLoop {
   async run(): Promise<void> {
     this.running = true;
     while (this.running) {
-      const free = this.config.concurrency - this.inFlight.size;
+      // A job's slot is free once the engine has answered, not once its report is acknowledged:
+      // the next lease travels while the last report does (the engine would otherwise idle for
+      // a report's round trip each cycle). Jobs still in hand, finished or not, stay bounded at
+      // twice the concurrency, so a slow API holds at most one concurrency's worth unreported.
+      const free = Math.min(this.config.concurrency - this.busy, 2 * this.config.concurrency - this.inFlight.size);
       if (free <= 0) {
         await new Promise<void>((r) => (this.freed = r));
         // The jobs of one completion report free their slots together: let them all land, so the
@@ -132,7 +138,9 @@ export class DeliveryLoop {
   }
 
   private async execute(job: LeasedJob): Promise<void> {
+    // Held (its lease kept alive by the heartbeats) until the report is answered.
     this.held.set(job.id, job.leaseToken);
+    this.busy++;
     try {
       await this.deliver(job);
     } finally {
@@ -140,16 +148,24 @@ export class DeliveryLoop {
     }
   }
 
+  /** The engine has answered (or failed) this job: its slot is free for the next lease. */
+  private engineDone(): void {
+    this.busy--;
+    this.freed?.();
+  }
+
   private async deliver(job: LeasedJob): Promise<void> {
     this.log('info', 'job leased', { job: job.id, maxTokens: job.maxTokens, leaseExpiresAt: job.leaseExpiresAt });
     try {
-      const r = await this.engine.complete({
-        modelClass: job.modelClass,
-        messages: job.messages,
-        maxTokens: job.maxTokens,
-        ...(Number.isSafeInteger(job.seed) ? { seed: job.seed } : {}),
-        timeoutMs: jobTimeoutMs(job, this.config.timeouts),
-      });
+      const r = await this.engine
+        .complete({
+          modelClass: job.modelClass,
+          messages: job.messages,
+          maxTokens: job.maxTokens,
+          ...(Number.isSafeInteger(job.seed) ? { seed: job.seed } : {}),
+          timeoutMs: jobTimeoutMs(job, this.config.timeouts),
+        })
+        .finally(() => this.engineDone());
       await this.completions.run({
         jobId: job.id,
         leaseToken: job.leaseToken,

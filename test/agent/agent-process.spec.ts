@@ -118,10 +118,10 @@ describe('node agent processes against the real API (issue 20, item 6)', () => {
     // One attempt: a job the node gives up fails at once, with the node's reason on it.
     t = await startTestApp({ env: { DELIVERY_MAX_ATTEMPTS: '1', DELIVERY_MAX_TOKENS: '100000' } });
     m = await physicalMarket(t, {
-      operators: 6,
+      operators: 7,
       nodesPerOperator: 1,
       buyers: 1,
-      trades: [0, 1, 2, 3, 4, 5].map((op) => ({
+      trades: [0, 1, 2, 3, 4, 5, 6].map((op) => ({
         seller: ['op', op] as ['op', number],
         buyer: ['buyer', 0] as ['buyer', number],
         quantity: 1,
@@ -254,5 +254,24 @@ describe('node agent processes against the real API (issue 20, item 6)', () => {
       const j = rows.get(id)!;
       expect(j.status, `${j.failureCode}: ${j.failureReason}\n${logOf(running.get(0)!)}`).toBe('COMPLETED');
     }
+  });
+
+  it('leases the next jobs while a report is on its way, holding at most twice its concurrency unreported', async () => {
+    const ids = await queuedBigJobs(6, 6, 16);
+    const completions = `/v1/nodes/${node(6).id}/completions`;
+    const release = api.hold(completions);
+    const leasedJobs = () =>
+      api.exchanges
+        .filter((e) => e.path === `/v1/nodes/${node(6).id}/lease` && e.status === 200)
+        .reduce((n, e) => n + (JSON.parse(e.responseBody) as { jobs: unknown[] }).jobs.length, 0);
+    const agent = await startAgent(6, ['--simulate', '--rate', '0', '--concurrency', '2']);
+    // The first two jobs' report waits at the proxy; the engine is free, so two more are leased
+    // meanwhile (a report's round trip no longer idles it) — and then no more: four in hand.
+    await waitFor('a second lease while the first report is held', async () => leasedJobs() >= 4, 15_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(leasedJobs(), logOf(agent)).toBe(4);
+    expect(completionReports(api.exchanges, node(6).id)).toHaveLength(0);
+    release();
+    await expectEachDeliveredOnce(6, ids);
   });
 });

@@ -13,12 +13,14 @@ export interface Exchange {
 /**
  * A pass-through proxy in front of the real API, for agent tests: every request goes to the API
  * and its answer comes back unchanged (so the API, not the test, decides 200, 409 or 413), and
- * each exchange is kept for the test to read. One rewrite, for what the server does not send
+ * each exchange is kept for the test to read; a test may hold one path's requests a while. One rewrite, for what the server does not send
  * yet: `leaseExtras` adds fields (minTokensPerSecond, seed) to the jobs a node's lease returns.
  */
 export async function apiProxy(target: string) {
   const exchanges: Exchange[] = [];
   const leaseExtras = new Map<string, Record<string, unknown>>();
+  /** Requests to these paths wait for the gate to open before they go on to the API. */
+  const gates = new Map<string, Promise<void>>();
   const server = http.createServer((req, res) => {
     // The agent hanging up (stopping) must end its long-poll upstream too, as it would direct:
     // else the API could lease a job to a request nobody reads any more.
@@ -31,6 +33,7 @@ export async function apiProxy(target: string) {
     req.on('end', () => {
       void (async () => {
         const body = Buffer.concat(parts);
+        await gates.get(req.url!);
         try {
           const answer = await fetch(new URL(req.url!, target), {
             method: req.method,
@@ -68,6 +71,15 @@ export async function apiProxy(target: string) {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     exchanges,
     leaseExtras,
+    /** Holds requests to `path` until the returned function is called. */
+    hold(path: string): () => void {
+      let open!: () => void;
+      gates.set(path, new Promise<void>((r) => (open = r)));
+      return () => {
+        gates.delete(path);
+        open();
+      };
+    },
     close: () => {
       server.closeAllConnections();
       return new Promise<void>((r) => server.close(() => r()));
