@@ -21,6 +21,7 @@ import { SubmissionBatcher, type BatchSubmission } from './submission-batcher.js
 import { WebhooksRepository } from './webhooks.repository.js';
 import { MAX_JOB_CHARS, type SubmitJobDto } from './dto/delivery.dto.js';
 import { assertWithinBudget } from '../platform/http/body-limits.js';
+import { fulfilled, rejected } from '../platform/batching/group-commit.js';
 
 export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): string => `dispatch.${jobId}.${attempt}${suffix}`;
 
@@ -91,8 +92,9 @@ export class DeliveryJobsService {
         'DELIVERY_WINDOW_TOO_SHORT',
         `${body.maxTokens} tokens at ${series.product.minTokensPerSecond} tokens/s cannot finish before ${series.code}'s window ends at ${series.deliveryEnd.toISOString()} (latest start ${latestStart.toISOString()})`,
       );
-    // The clearing house's own count of the prompt, once, with the product's pinned tokenizer.
-    const countedPromptTokens = await this.counter.prompt(series.product, body.messages);
+    // The clearing house's own count of the prompt, once, with the product's pinned tokenizer:
+    // counted while the submission waits for its batch (the batch awaits it before writing).
+    const countedPromptTokens = this.counter.prompt(series.product, body.messages).then(fulfilled, rejected);
 
     if (fromKey && (await this.jobs.exists(this.tx.root, id))) return { view: await this.view(id), audited: false };
     const { job, audited } = await this.submissions.submit({

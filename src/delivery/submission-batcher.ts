@@ -31,8 +31,12 @@ export interface Submission {
   messages: unknown;
   maxTokens: number;
   callbackUrl: string | null;
-  /** Prompt tokens by the clearing house's count (SPEC §6.1). */
-  countedPromptTokens: number;
+  /**
+   * Prompt tokens by the clearing house's count (SPEC §6.1), still being counted while the
+   * submission waits for its batch: only the row needs it. Settled, so a failed count is this
+   * submission's refusal, not an unhandled rejection while it waits.
+   */
+  countedPromptTokens: Promise<PromiseSettledResult<number>>;
   /**
    * How its success is audited, committed with the job: a job alone, by the request's event with
    * the job as its target (filled in here); a job of a batch request, by the batch's one event.
@@ -47,6 +51,9 @@ export interface Submission {
 export interface BatchSubmission extends SharedAuditEvent {
   id: string;
 }
+
+/** A submission with its prompt counted. */
+type Counted = Submission & { promptTokens: number };
 
 const isBatch = (a: AuditEntry | BatchSubmission | undefined): a is BatchSubmission => a !== undefined && 'entry' in a;
 
@@ -93,7 +100,19 @@ export class SubmissionBatcher {
     return this.batches.run(s);
   }
 
+  /** The batch's prompts counted first: a submission whose count failed is refused alone. */
   private async transact(items: Submission[], lockFirst: boolean): Promise<PromiseSettledResult<Submitted>[]> {
+    const counts = await Promise.all(items.map((s) => s.countedPromptTokens));
+    const counted = items.flatMap((s, i) => {
+      const c = counts[i];
+      return c.status === 'fulfilled' ? [{ ...s, promptTokens: c.value }] : [];
+    });
+    const written = counted.length > 0 ? await this.transactCounted(counted, lockFirst) : [];
+    let next = 0;
+    return counts.map((c) => (c.status === 'fulfilled' ? written[next++] : c));
+  }
+
+  private async transactCounted(items: Counted[], lockFirst: boolean): Promise<PromiseSettledResult<Submitted>[]> {
     const pairs = [...new Map(items.map((s) => [`${s.buyerId}|${s.series.id}`, { buyerId: s.buyerId, seriesId: s.series.id }])).values()];
     const result = await this.tx.sql(async (tx, commit) => {
       // A batch reads its obligations unlocked and its write checks they still have room, so the
@@ -128,7 +147,7 @@ export class SubmissionBatcher {
   private async write(
     tx: SqlTx,
     commit: () => Promise<void>,
-    items: Submission[],
+    items: Counted[],
     judged: (NewJob | DomainError | 'replayed')[],
   ): Promise<PromiseSettledResult<Submitted>[]> {
     const accepted = judged.flatMap((j) => (j instanceof DomainError || j === 'replayed' ? [] : [j]));
@@ -176,7 +195,7 @@ export class SubmissionBatcher {
  * it; it reserves `maxTokens`, or what is left of the obligation (billing is capped there anyway).
  * Mutates the obligations' reservedTokens as it goes.
  */
-function judge(items: Submission[], locked: DeliveryObligation[], existing: Set<string>): (NewJob | DomainError | 'replayed')[] {
+function judge(items: Counted[], locked: DeliveryObligation[], existing: Set<string>): (NewJob | DomainError | 'replayed')[] {
   const obligations = locked.map((o) => ({ ...o }));
   const seen = new Set<string>();
   return items.map((s) => {
@@ -205,7 +224,7 @@ function judge(items: Submission[], locked: DeliveryObligation[], existing: Set<
       maxTokens: s.maxTokens,
       reservedTokens: reserve,
       callbackUrl: s.callbackUrl,
-      countedPromptTokens: s.countedPromptTokens,
+      countedPromptTokens: s.promptTokens,
       submissionId: isBatch(s.audit) ? s.audit.id : null,
       decisions: [{ at: new Date().toISOString(), event: 'RESERVED', obligationId: pick.id, tokens: Number(reserve) }],
     };
