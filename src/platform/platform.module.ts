@@ -1,8 +1,8 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module, type DynamicModule } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, DiscoveryModule, Reflector } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
+import { ThrottlerGuard, type ThrottlerOptions } from '@nestjs/throttler';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LoggerModule } from 'nestjs-pino';
@@ -10,6 +10,7 @@ import { AuditInterceptor } from './audit/audit.interceptor.js';
 import { AuditRecorder } from './audit/audit-recorder.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { RequestGuard } from './auth/request.guard.js';
 import { ApiKeyRepository } from './auth/api-key.repository.js';
 import { APP_CONFIG, type AppConfig } from './config/config.js';
 import { ProblemFilter } from './errors/problem.filter.js';
@@ -62,6 +63,19 @@ export class PlatformModule {
   static forRoot(config: AppConfig): DynamicModule {
     const redis = new OwnedRedisClients(config);
     const throttlerStorage = new RedisThrottlerStorage(redis.create('producer', { autoPipelining: true }), config.queuePrefix);
+    // Per client address and per credential (API key or node token, by a hash of the bearer so
+    // the tracker needs no database lookup), counted in Redis across all API copies.
+    const throttlers: ThrottlerOptions[] = [
+      // The per-address throttler keeps the name 'default', which @SkipThrottle() and @Throttle({ default }) name.
+      { name: 'default', ttl: config.throttle.ttlMs, limit: config.throttle.limit },
+      {
+        name: 'credential',
+        ttl: config.throttle.ttlMs,
+        limit: config.throttle.keyLimit,
+        skipIf: (ctx) => bearerOf(ctx.switchToHttp().getRequest<IncomingMessage>()) === undefined,
+        getTracker: (req) => credentialTracker(bearerOf(req as unknown as IncomingMessage) ?? ''),
+      },
+    ];
     return {
       module: PlatformModule,
       imports: [
@@ -81,22 +95,6 @@ export class PlatformModule {
             autoLogging: { ignore: (req) => req.url?.startsWith('/health') === true || req.url === '/metrics' },
           },
         }),
-        ThrottlerModule.forRoot({
-          // Per client address and per credential (API key or node token, by a hash of the bearer
-          // so the tracker needs no database lookup), counted in Redis across all API copies.
-          throttlers: [
-            // The per-address throttler keeps the name 'default', which @SkipThrottle() and @Throttle({ default }) name.
-            { name: 'default', ttl: config.throttle.ttlMs, limit: config.throttle.limit },
-            {
-              name: 'credential',
-              ttl: config.throttle.ttlMs,
-              limit: config.throttle.keyLimit,
-              skipIf: (ctx) => bearerOf(ctx.switchToHttp().getRequest<IncomingMessage>()) === undefined,
-              getTracker: (req) => credentialTracker(bearerOf(req as unknown as IncomingMessage) ?? ''),
-            },
-          ],
-          storage: throttlerStorage,
-        }),
         BullModule.forRoot({ connection: redis.create('producer'), prefix: config.queuePrefix }),
         BullModule.registerQueue(...QUEUE_NAMES.map((name) => ({ name }))),
       ],
@@ -113,8 +111,16 @@ export class PlatformModule {
         WorkerHost,
         IdempotencyPurgeHandler,
         PartitionsAheadHandler,
-        { provide: APP_GUARD, useClass: ApiKeyGuard },
-        { provide: APP_GUARD, useClass: ThrottlerGuard },
+        {
+          provide: APP_GUARD,
+          inject: [Reflector, ApiKeyRepository],
+          useFactory: async (reflector: Reflector, keys: ApiKeyRepository) => {
+            // The library's guard, one per throttler, so RequestGuard can run them side by side.
+            const guards = throttlers.map((t) => new ThrottlerGuard({ throttlers: [t] }, throttlerStorage, reflector));
+            for (const g of guards) await g.onModuleInit();
+            return new RequestGuard(new ApiKeyGuard(reflector, keys), guards);
+          },
+        },
         // Audit wraps idempotency: a replay is not a new state change and is not audited again.
         { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
         { provide: APP_INTERCEPTOR, useClass: IdempotencyInterceptor },

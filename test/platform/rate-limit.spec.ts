@@ -63,3 +63,18 @@ describe('rate limits per credential (THROTTLE_KEY_LIMIT)', () => {
     expect((await t.client(other.key).get('/v1/me')).status).toBe(200);
   });
 });
+
+describe('key guessing is rate-limited (the key check and the limits run together)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { THROTTLE_LIMIT: '5', THROTTLE_KEY_LIMIT: '1000', THROTTLE_TTL_MS: '60000' } });
+  });
+  afterAll(() => t.close());
+
+  it('requests with unknown keys are answered 401 and still count against the address: past its limit even a good key is refused', async () => {
+    // An unknown key is refused for what it is (401 comes before 429), however many were tried…
+    for (let i = 0; i < 7; i++) expectProblem(await t.client(`tc_guess_${i}`).get('/v1/me'), 401, 'UNAUTHENTICATED');
+    // …and each guess used the address's allowance: the guesser cannot go on from here.
+    expectProblem(await t.clearing.get('/v1/me'), 429, 'RATE_LIMITED');
+  });
+});
