@@ -97,29 +97,46 @@ interface Phase {
 
 /** One agent per node, each talking to copy i mod N, as the first copy's own agents did before. */
 function spawnAgents(nodes: { id: string; nodeToken: string }[], bases: string[]): ChildProcess[] {
-  return nodes.map((n, i) =>
-    spawn(
-      process.execPath,
-      [
-        ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-agents'] : []),
-        'dist/agent/main.js',
-        '--api',
-        bases[i % bases.length],
-        '--node',
-        n.id,
-        '--simulate',
-        '--rate',
-        '0',
-        '--concurrency',
-        String(AGENT_CONCURRENCY),
-        '--lease-wait',
-        '2',
-        '--heartbeat-ms',
-        '2000',
-      ],
-      { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: 'ignore' },
-    ),
-  );
+  return nodes
+    .map((n, i) =>
+      spawn(
+        process.execPath,
+        [
+          ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof-agents'] : []),
+          'dist/agent/main.js',
+          '--api',
+          bases[i % bases.length],
+          '--node',
+          n.id,
+          '--simulate',
+          '--rate',
+          '0',
+          '--concurrency',
+          String(AGENT_CONCURRENCY),
+          '--lease-wait',
+          '2',
+          '--heartbeat-ms',
+          '2000',
+        ],
+        { env: { ...process.env, TOKENCLEAR_NODE_TOKEN: n.nodeToken }, stdio: ['ignore', 'ignore', 'pipe'] },
+      ),
+    )
+    .map((child) => {
+      // Its last words, for the drain to report should it die (it refuses an unsupported Node.js
+      // with a message, and the drain would otherwise wait for jobs nobody leases).
+      let said = '';
+      child.stderr!.on('data', (d: Buffer) => (said = (said + d.toString()).slice(-2_000)));
+      return Object.assign(child, { said: () => said });
+    });
+}
+
+/** An agent that exited while the drain still needs it: the bench fails now, with what it said. */
+function assertAgentsAlive(agents: ChildProcess[]): void {
+  const dead = agents.find((a) => a.exitCode !== null || a.signalCode !== null);
+  if (dead)
+    throw new Error(
+      `an agent exited (${dead.exitCode ?? dead.signalCode}) during the drain: ${(dead as ChildProcess & { said?: () => string }).said?.() ?? ''}`,
+    );
 }
 
 /** A worker-role process (no HTTP): ready when it says its workers run. */
@@ -380,6 +397,7 @@ async function main(): Promise<void> {
         for (;;) {
           await sleep(POLL_MS);
           if (submitError) throw submitError;
+          assertAgentsAlive(agents);
           const { rows } = await client0.query<{ reserved: string }>(
             `SELECT COALESCE(sum(o."reservedTokens"), 0)::text AS reserved FROM delivery_obligations o JOIN series s ON s.id = o."seriesId" WHERE s.code = 'BDEL-1'`,
           );
