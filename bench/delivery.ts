@@ -492,7 +492,7 @@ async function main(): Promise<void> {
         .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
       return `${path} ${count} requests, mean ${((sum / Math.max(1, count)) * 1000).toFixed(1)} ms`;
     };
-    const inside = `batches: submissions ${mean('submission_batch_size').toFixed(1)} jobs/transaction, completions ${mean('completion_batch_size').toFixed(1)}/transaction, ${metric('submission_batch_fallbacks_total') + metric('completion_batch_fallbacks_total')} run again one by one; ${route('/v1/nodes/:id/lease')}; ${route('/v1/nodes/:id/completions')}; ${route('/v1/delivery/jobs/batch')}`;
+    const inside = `batches: submissions ${mean('submission_batch_size').toFixed(1)} jobs/transaction, completions ${mean('completion_batch_size').toFixed(1)}/transaction, ${metric('submission_batch_races_total') + metric('completion_batch_races_total')} raced and run again whole, ${metric('submission_batch_fallbacks_total') + metric('completion_batch_fallbacks_total')} run again one by one; ${route('/v1/nodes/:id/lease')}; ${route('/v1/nodes/:id/completions')}; ${route('/v1/delivery/jobs/batch')}`;
     progress(inside);
     const rate = median(rates);
     const raw = median(raws);
