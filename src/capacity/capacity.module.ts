@@ -1,11 +1,11 @@
-import { Module } from '@nestjs/common';
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { CapacityViewService } from './capacity-view.service.js';
 import { CapacityController } from './capacity.controller.js';
 import { CapacityEvents } from './capacity.events.js';
 import { CapacityRepository } from './capacity.repository.js';
 import { CapacityService } from './capacity.service.js';
 import { NodeSweepHandler } from './node-sweep.handler.js';
-import { AnyNodeTokenGuard, NodeTokenGuard } from './node-token.guard.js';
+import { AnyNodeTokenGuard, NodeTokenGuard, NodeTokenPrefetch } from './node-token.guard.js';
 
 @Module({
   controllers: [CapacityController],
@@ -17,7 +17,12 @@ import { AnyNodeTokenGuard, NodeTokenGuard } from './node-token.guard.js';
     NodeSweepHandler,
     NodeTokenGuard,
     AnyNodeTokenGuard,
+    NodeTokenPrefetch,
   ],
-  exports: [CapacityViewService, CapacityEvents, CapacityRepository, NodeTokenGuard, AnyNodeTokenGuard, CapacityService],
+  exports: [CapacityViewService, CapacityEvents, CapacityRepository, NodeTokenGuard, AnyNodeTokenGuard, NodeTokenPrefetch, CapacityService],
 })
-export class CapacityModule {}
+export class CapacityModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(NodeTokenPrefetch).forRoutes(CapacityController);
+  }
+}

@@ -1,11 +1,12 @@
 import { TokenCounter } from './counting/token-counter.js';
 import { NodeAudit } from './node-audit.js';
 import { JobStream } from './job-stream.js';
-import { Module } from '@nestjs/common';
+import { Module, type MiddlewareConsumer, type NestModule } from '@nestjs/common';
 import { StreamsModule } from '../streams/streams.module.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { EgressPolicy } from '../platform/egress/egress-policy.js';
 import { CapacityModule } from '../capacity/capacity.module.js';
+import { NodeTokenPrefetch } from '../capacity/node-token.guard.js';
 import { LedgerModule } from '../ledger/ledger.module.js';
 import { MarketsModule } from '../markets/markets.module.js';
 import { AllocationService } from './allocation.service.js';
@@ -61,4 +62,9 @@ import { VerificationService } from './verification.service.js';
   ],
   exports: [AllocationService, WindowCloseService, DeliveryReaper, LeaseService, ObligationsRepository],
 })
-export class DeliveryModule {}
+export class DeliveryModule implements NestModule {
+  /** The node routes' token lookups start as requests arrive (NodeTokenPrefetch). */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(NodeTokenPrefetch).forRoutes(DeliveryController);
+  }
+}

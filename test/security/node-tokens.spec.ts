@@ -3,6 +3,8 @@ import { createDataCenter, createNode } from '../harness/capacity-factories.js';
 import { createMember, expectProblem } from '../harness/factories.js';
 import { wherePlaintext } from '../harness/secrets.js';
 import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { CapacityRepository } from '../../src/capacity/capacity.repository.js';
+import { RedisThrottlerStorage } from '../../src/platform/http/redis-throttler-storage.js';
 
 describe('node tokens: rotated at once, refused for a suspended operator (SPEC ยง6.2)', () => {
   let t: TestApp;
@@ -55,5 +57,31 @@ describe('node tokens: rotated at once, refused for a suspended operator (SPEC ย
     );
     expect((await t.clearing.patch(`/v1/members/${op.id}`, { status: 'ACTIVE' })).status).toBe(200);
     expect((await heartbeat(node.id, node.nodeToken)).status).toBe(200);
+  });
+
+  it("a node token's lookup starts as the request arrives: it runs beside the rate-limit counters, once", async () => {
+    const op = await createMember(t, 'OPERATOR');
+    const node = await createNode(op, await createDataCenter(op));
+    const events: string[] = [];
+    const repo = t.app.get(CapacityRepository) as { findNodeByTokenHash: CapacityRepository['findNodeByTokenHash'] };
+    const storage = t.app.get(RedisThrottlerStorage);
+    const lookup = repo.findNodeByTokenHash;
+    const increment = storage.increment.bind(storage);
+    repo.findNodeByTokenHash = (hash) => (events.push('lookup'), lookup(hash));
+    storage.increment = async (...args) => {
+      events.push('count');
+      const out = await increment(...args);
+      events.push('counted');
+      return out;
+    };
+    try {
+      expect((await heartbeat(node.id, node.nodeToken)).status).toBe(200);
+    } finally {
+      repo.findNodeByTokenHash = lookup;
+      storage.increment = increment;
+    }
+    // Sent before the first counter answered (the guards run after), and not sent again by the guard.
+    expect(events.filter((e) => e === 'lookup')).toHaveLength(1);
+    expect(events.indexOf('lookup')).toBeLessThan(events.indexOf('counted'));
   });
 });

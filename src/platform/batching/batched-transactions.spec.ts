@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Metrics } from '../metrics/metrics.js';
+import { Registry } from 'prom-client';
 import { BatchedTransactions } from './batched-transactions.js';
 import { fulfilled } from './group-commit.js';
 
@@ -10,9 +10,9 @@ describe('BatchedTransactions', () => {
   const setup = (fail: (items: number[], lockFirst: boolean, call: number) => Error | undefined) => {
     const calls: { items: number[]; lockFirst: boolean }[] = [];
     const batches = new BatchedTransactions<number, number>({
-      name: `test_${Math.random().toString(36).slice(2)}`,
+      name: 'test',
       items: 'numbers',
-      metrics: new Metrics(),
+      metrics: { registry: new Registry() },
       maxItems: 100,
       transact: async (items, lockFirst) => {
         calls.push({ items, lockFirst });

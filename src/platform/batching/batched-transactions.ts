@@ -26,7 +26,7 @@ export class BatchedTransactions<I, O> {
     name: string;
     /** What one item is, plural, for the metrics' help and the log ("completions"). */
     items: string;
-    metrics: Metrics;
+    metrics: Pick<Metrics, 'registry'>;
     maxItems: number;
     transact: (items: I[], lockFirst: boolean) => Promise<PromiseSettledResult<O>[]>;
   }) {
