@@ -4,7 +4,7 @@ import { hashApiKey, hashesEqual, parseBearer } from '../platform/auth/api-key.j
 import { Public } from '../platform/auth/auth.decorators.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { TcRequest } from '../platform/http/request-context.js';
-import { fulfilled, rejected } from '../platform/batching/group-commit.js';
+import { settledLater } from '../platform/batching/group-commit.js';
 import { CapacityRepository, type NodeCredential } from './capacity.repository.js';
 
 export interface NodePrincipal {
@@ -15,7 +15,7 @@ export interface NodePrincipal {
 /** A node token's lookup, started as the request arrived (see NodeTokenPrefetch). */
 interface NodeTokenLookup {
   hash: string;
-  node: Promise<PromiseSettledResult<NodeCredential | null>>;
+  node: Promise<NodeCredential | null>;
 }
 
 type NodeAuthRequest = TcRequest & { node?: NodePrincipal; nodeTokenLookup?: NodeTokenLookup };
@@ -24,8 +24,8 @@ type NodeAuthRequest = TcRequest & { node?: NodePrincipal; nodeTokenLookup?: Nod
  * Starts a node token's lookup as the request arrives, so that Postgres answers it while the
  * global guard counts the request against its rate limits in Redis, rather than after: the guards
  * run one after another, and under bench:delivery's load each of those waits is a turn of a busy
- * event loop (15–20 ms). NodeTokenGuard awaits it. Settled, so a failed lookup is the guard's to
- * report, never an unhandled rejection.
+ * event loop (15–20 ms). NodeTokenGuard awaits it; a failed lookup is the guard's to report, never
+ * an unhandled rejection meanwhile.
  */
 @Injectable()
 export class NodeTokenPrefetch implements NestMiddleware {
@@ -35,7 +35,7 @@ export class NodeTokenPrefetch implements NestMiddleware {
     const token = parseBearer(req.header('authorization'));
     if (token?.startsWith('tcn_')) {
       const hash = hashApiKey(token);
-      req.nodeTokenLookup = { hash, node: this.capacity.findNodeByTokenHash(hash).then(fulfilled, rejected) };
+      req.nodeTokenLookup = { hash, node: settledLater(this.capacity.findNodeByTokenHash(hash)) };
     }
     next();
   }
@@ -54,10 +54,8 @@ export class NodeTokenGuard implements CanActivate {
     const token = parseBearer(req.header('authorization'));
     if (!token?.startsWith('tcn_')) throw new DomainError('NODE_TOKEN_INVALID', 'Send Authorization: Bearer <node token>');
     const hash = hashApiKey(token);
-    const started = req.nodeTokenLookup?.hash === hash ? req.nodeTokenLookup.node : undefined;
-    const looked = started ? await started : undefined;
-    if (looked?.status === 'rejected') throw looked.reason;
-    const node = looked ? looked.value : await this.capacity.findNodeByTokenHash(hash);
+    const prefetched = req.nodeTokenLookup?.hash === hash ? req.nodeTokenLookup.node : undefined;
+    const node = await (prefetched ?? this.capacity.findNodeByTokenHash(hash));
     if (!node || !hashesEqual(node.tokenHash, hash)) throw new DomainError('NODE_TOKEN_INVALID');
     // A suspended operator's nodes take no work and report none (its leases go back to dispatch).
     if (node.operatorStatus !== 'ACTIVE') throw new DomainError('MEMBER_SUSPENDED', 'the operator of this node is suspended');

@@ -21,7 +21,7 @@ import { SubmissionBatcher, type BatchSubmission } from './submission-batcher.js
 import { WebhooksRepository } from './webhooks.repository.js';
 import { MAX_JOB_CHARS, type SubmitJobDto } from './dto/delivery.dto.js';
 import { assertWithinBudget } from '../platform/http/body-limits.js';
-import { fulfilled, rejected } from '../platform/batching/group-commit.js';
+import { settledLater } from '../platform/batching/group-commit.js';
 
 export const dispatchJobId = (jobId: string, attempt: number, suffix = ''): string => `dispatch.${jobId}.${attempt}${suffix}`;
 
@@ -94,7 +94,7 @@ export class DeliveryJobsService {
       );
     // The clearing house's own count of the prompt, once, with the product's pinned tokenizer:
     // counted while the submission waits for its batch (the batch awaits it before writing).
-    const countedPromptTokens = this.counter.prompt(series.product, body.messages).then(fulfilled, rejected);
+    const countedPromptTokens = settledLater(this.counter.prompt(series.product, body.messages));
 
     if (fromKey && (await this.jobs.exists(this.tx.root, id))) return { view: await this.view(id), audited: false };
     const { job, audited } = await this.submissions.submit({

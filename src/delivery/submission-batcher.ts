@@ -33,10 +33,10 @@ export interface Submission {
   callbackUrl: string | null;
   /**
    * Prompt tokens by the clearing house's count (SPEC §6.1), still being counted while the
-   * submission waits for its batch: only the row needs it. Settled, so a failed count is this
-   * submission's refusal, not an unhandled rejection while it waits.
+   * submission waits for its batch: only the row needs it. A failed count is this submission's
+   * refusal (settledLater: not an unhandled rejection while it waits).
    */
-  countedPromptTokens: Promise<PromiseSettledResult<number>>;
+  countedPromptTokens: Promise<number>;
   /**
    * How its success is audited, committed with the job: a job alone, by the request's event with
    * the job as its target (filled in here); a job of a batch request, by the batch's one event.
@@ -102,7 +102,7 @@ export class SubmissionBatcher {
 
   /** The batch's prompts counted first: a submission whose count failed is refused alone. */
   private async transact(items: Submission[], lockFirst: boolean): Promise<PromiseSettledResult<Submitted>[]> {
-    const counts = await Promise.all(items.map((s) => s.countedPromptTokens));
+    const counts = await Promise.allSettled(items.map((s) => s.countedPromptTokens));
     const counted = items.flatMap((s, i) => {
       const c = counts[i];
       return c.status === 'fulfilled' ? [{ ...s, promptTokens: c.value }] : [];

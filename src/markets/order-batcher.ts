@@ -4,7 +4,7 @@ import { Counter, Histogram } from 'prom-client';
 import { CapacityViewService } from '../capacity/capacity-view.service.js';
 import { APP_CONFIG, type AppConfig } from '../platform/config/config.js';
 import { AuditRepository } from '../platform/audit/audit.repository.js';
-import { fulfilled, GroupCommit, rejected } from '../platform/batching/group-commit.js';
+import { fulfilled, GroupCommit, rejected, settledLater } from '../platform/batching/group-commit.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Principal } from '../platform/http/request-context.js';
 import { Metrics } from '../platform/metrics/metrics.js';
@@ -369,10 +369,4 @@ function seriesRead(series: SeriesWithProduct, mine: BatchOrder[]): SeriesRead {
     buyQty: buys.reduce((n, o) => n + o.quantity, 0),
     sellQty: sells.reduce((n, o) => n + o.quantity, 0),
   };
-}
-
-/** A promise awaited later, maybe never (the transaction may fail first): its failure is not unhandled. */
-function settledLater<T>(p: Promise<T>): Promise<T> {
-  p.catch(() => undefined);
-  return p;
 }

@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SubmissionBatcher, type Submission } from '../../src/delivery/submission-batcher.js';
 import { ListingCache } from '../../src/markets/listing-cache.js';
-import { fulfilled, rejected } from '../../src/platform/batching/group-commit.js';
-import { expire, physicalMarket, type PhysicalMarket } from '../harness/delivery-fixtures.js';
-import { startTestApp, type TestApp } from '../harness/test-app.js';
+import { settledLater } from '../../src/platform/batching/group-commit.js';
+import { expiredMarket, type PhysicalMarket } from '../harness/delivery-fixtures.js';
+import type { TestApp } from '../harness/test-app.js';
 
 /**
  * A job's prompt is counted while its submission waits for a batch (the row is the only thing
@@ -16,14 +16,10 @@ describe('submissions counted while they wait for their batch', () => {
   let m: PhysicalMarket;
 
   beforeAll(async () => {
-    t = await startTestApp();
-    m = await physicalMarket(t, {
-      operators: 1,
-      nodesPerOperator: 1,
-      buyers: 1,
-      trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }],
-    });
-    await expire(t, m);
+    ({ t, m } = await expiredMarket(
+      {},
+      { operators: 1, nodesPerOperator: 1, buyers: 1, trades: [{ seller: ['op', 0], buyer: ['buyer', 0], quantity: 1 }] },
+    ));
   });
   afterAll(() => t.close());
 
@@ -48,12 +44,8 @@ describe('submissions counted while they wait for their batch', () => {
     const failure = new Error('counting thread lost');
     // The first goes alone; the next three wait for it and form one batch, whose third count
     // finishes only after the batch has formed.
-    const first = submission(100, Promise.resolve(fulfilled(7)));
-    const batch = [
-      submission(200, Promise.resolve(fulfilled(11))),
-      submission(300, Promise.resolve(rejected(failure))),
-      submission(400, late.then(fulfilled)),
-    ];
+    const first = submission(100, Promise.resolve(7));
+    const batch = [submission(200, Promise.resolve(11)), submission(300, settledLater(Promise.reject(failure))), submission(400, late)];
     const results = Promise.allSettled([first, ...batch].map((s) => batcher.submit(s)));
     setTimeout(() => finishLate(13), 50);
     const [a, b, c, d] = await results;

@@ -95,6 +95,16 @@ export const fulfilled = <O>(value: O): PromiseFulfilledResult<O> => ({ status: 
 export const rejected = (reason: unknown): PromiseRejectedResult => ({ status: 'rejected', reason });
 
 /**
+ * A promise awaited later, maybe never (the transaction may fail first, the request may be
+ * refused before it is asked for): its failure is not an unhandled rejection meanwhile, and
+ * still rejects whoever awaits it.
+ */
+export function settledLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/**
  * A group-committed batch's safety net: `run` takes the items as one transaction; if that
  * throws (a lock or unique key raced, a deadlock), each item is run again as a batch of its own,
  * one after another, so one item cannot fail the others and the outcome never depends on batching.
