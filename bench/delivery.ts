@@ -96,7 +96,10 @@ interface Phase {
 }
 
 /** One agent per node, each talking to copy i mod N, as the first copy's own agents did before. */
-function spawnAgents(nodes: { id: string; nodeToken: string }[], bases: string[]): ChildProcess[] {
+/** An agent process, with the tail of what it wrote to stderr. */
+type Agent = ChildProcess & { said: () => string };
+
+function spawnAgents(nodes: { id: string; nodeToken: string }[], bases: string[]): Agent[] {
   return nodes
     .map((n, i) =>
       spawn(
@@ -131,12 +134,9 @@ function spawnAgents(nodes: { id: string; nodeToken: string }[], bases: string[]
 }
 
 /** An agent that exited while the drain still needs it: the bench fails now, with what it said. */
-function assertAgentsAlive(agents: ChildProcess[]): void {
+function assertAgentsAlive(agents: Agent[]): void {
   const dead = agents.find((a) => a.exitCode !== null || a.signalCode !== null);
-  if (dead)
-    throw new Error(
-      `an agent exited (${dead.exitCode ?? dead.signalCode}) during the drain: ${(dead as ChildProcess & { said?: () => string }).said?.() ?? ''}`,
-    );
+  if (dead) throw new Error(`an agent exited (${dead.exitCode ?? dead.signalCode}) during the drain: ${dead.said()}`);
 }
 
 /** A worker-role process (no HTTP): ready when it says its workers run. */
@@ -178,7 +178,7 @@ async function main(): Promise<void> {
   const db = await scratchDatabase(true);
   const client0 = new pg.Client({ connectionString: db.url });
   await client0.connect();
-  let agents: ChildProcess[] = [];
+  let agents: Agent[] = [];
   let server: ChildProcess | undefined;
   const replicas: ChildProcess[] = [];
   let workers: ChildProcess[] = [];

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDataCenter, createNode } from '../harness/capacity-factories.js';
 import { createMember, expectProblem } from '../harness/factories.js';
@@ -57,6 +58,30 @@ describe('node tokens: rotated at once, refused for a suspended operator (SPEC Â
     );
     expect((await t.clearing.patch(`/v1/members/${op.id}`, { status: 'ACTIVE' })).status).toBe(200);
     expect((await heartbeat(node.id, node.nodeToken)).status).toBe(200);
+  });
+
+  it("one node's token on another node's routes (a rival operator's, or its own operator's other node) is refused 404, the token's lookup notwithstanding", async () => {
+    const op = await createMember(t, 'OPERATOR');
+    const rival = await createMember(t, 'OPERATOR');
+    const mine = await createNode(op, await createDataCenter(op));
+    const sibling = await createNode(op, await createDataCenter(op));
+    const theirs = await createNode(rival, await createDataCenter(rival));
+    const completion = {
+      jobId: randomUUID(),
+      leaseToken: 'x'.repeat(16),
+      usage: { prompt_tokens: 1, completion_tokens: 1 },
+      ttftMs: 1,
+      durationMs: 1,
+      output: 'x',
+    };
+    for (const target of [sibling, theirs]) {
+      const asMine = t.client(mine.nodeToken);
+      expectProblem(await asMine.post(`/v1/nodes/${target.id}/lease`, { maxJobs: 1, waitSeconds: 0 }), 404, 'NOT_FOUND');
+      expectProblem(await asMine.post(`/v1/nodes/${target.id}/completions`, { completions: [completion] }), 404, 'NOT_FOUND');
+      expectProblem(await heartbeat(target.id, mine.nodeToken), 404, 'NOT_FOUND');
+    }
+    // A token that was never issued, shaped like one: refused before any route runs.
+    expectProblem(await t.client(`tcn_${'A'.repeat(40)}`).post(`/v1/nodes/${mine.id}/lease`, { maxJobs: 1 }), 401, 'NODE_TOKEN_INVALID');
   });
 
   it("a node token's lookup starts as the request arrives: it runs beside the rate-limit counters, once", async () => {

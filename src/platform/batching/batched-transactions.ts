@@ -11,8 +11,9 @@ import { LockMode, RACED } from './lock-mode.js';
  * run again whole, locking up front, where it cannot race; a batch that still cannot commit is
  * run again item by item (`batchOrEach`); and once a batch raced the batcher locks up front for
  * a while (`LockMode`).
- * `transact` is told whether to lock up front: always for one item alone, otherwise as the
- * LockMode says. `<name>_batch_size` and `<name>_batch_fallbacks_total` go on `/metrics`.
+ * `transact` is told whether to lock up front: always for one item alone and for the retry of a
+ * raced batch, otherwise as the LockMode says. `<name>_batch_size`, `<name>_batch_races_total`
+ * and `<name>_batch_fallbacks_total` go on `/metrics`.
  */
 export class BatchedTransactions<I, O> {
   private readonly logger: Logger;
@@ -21,6 +22,7 @@ export class BatchedTransactions<I, O> {
   private readonly size: Histogram;
   private readonly fallbacks: Counter;
   private readonly retried: Counter;
+  private readonly apply: (items: I[], lockFirst: boolean) => Promise<PromiseSettledResult<O>[]>;
 
   constructor(opts: {
     name: string;
@@ -31,6 +33,7 @@ export class BatchedTransactions<I, O> {
     transact: (items: I[], lockFirst: boolean) => Promise<PromiseSettledResult<O>[]>;
   }) {
     this.logger = new Logger(`${opts.name} batches`);
+    this.apply = opts.transact;
     this.size = new Histogram({
       name: `${opts.name}_batch_size`,
       help: `${opts.items} per transaction`,
@@ -51,7 +54,7 @@ export class BatchedTransactions<I, O> {
       (items) =>
         batchOrEach(
           items,
-          (batch) => this.transact(batch, opts.transact),
+          (batch) => this.transact(batch),
           (err) => {
             this.fallbacks.inc();
             this.locking.failed(err);
@@ -70,18 +73,15 @@ export class BatchedTransactions<I, O> {
    * report's mean went from ~130 to ~385 ms in a run where two batches raced); whole and locked,
    * it is one more.
    */
-  private async transact(
-    batch: I[],
-    transact: (items: I[], lockFirst: boolean) => Promise<PromiseSettledResult<O>[]>,
-  ): Promise<PromiseSettledResult<O>[]> {
+  private async transact(batch: I[]): Promise<PromiseSettledResult<O>[]> {
     const lockFirst = batch.length === 1 || this.locking.lockFirst;
     try {
-      return await transact(batch, lockFirst);
+      return await this.apply(batch, lockFirst);
     } catch (err) {
       if (lockFirst || postgresError(err)?.code !== RACED) throw err;
       this.locking.failed(err);
       this.retried.inc();
-      return transact(batch, true);
+      return this.apply(batch, true);
     }
   }
 
