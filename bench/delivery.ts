@@ -41,6 +41,7 @@ const REPS = Number(process.env.BENCH_REPS ?? 3);
 const OPERATORS = Number(process.env.BENCH_OPERATORS ?? 1);
 const BUYERS = Number(process.env.BENCH_BUYERS ?? 1);
 // BENCH_PROFILE=1 runs the server and the agents with --cpu-prof (profiles in /tmp/prof and /tmp/prof-agents).
+// BENCH_SERVER_LOG=file keeps the servers' logs, at BENCH_LOG_LEVEL (default error).
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 // The service as N identical processes (API + worker each, like N replicas behind a load
 // balancer), for each N of BENCH_COPIES (default 1,2) in every repetition: agents and submitting
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
       PORT: String(port),
       HOST: '127.0.0.1',
       BOOTSTRAP_CLEARING_KEY: key,
-      LOG_LEVEL: 'error',
+      LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error',
       QUEUE_PREFIX: `{bdel${randomBytes(3).toString('hex')}}`,
       THROTTLE_LIMIT: '10000000',
     };

@@ -85,7 +85,14 @@ export class DeliveryJobsRepository {
     return ids;
   }
 
-  /** Another lease period for the node's leases (those named, or all of them); returns the jobs extended. */
+  /**
+   * Another lease period for the node's leases (those named, or all of them); returns the jobs
+   * extended. Rows are locked in id order and a row another transaction holds is passed over, never
+   * waited for: that transaction is completing, failing or reaping the job, which ends its lease
+   * anyway, and the next heartbeat extends it should it still run. Waiting for it, the heartbeat
+   * locked rows in the index's order while a completion batch locked them in id order — a deadlock
+   * Postgres broke only after a second, failing the batch (bench:delivery's slowest runs).
+   */
   extendLeases(
     db: RawSql,
     nodeId: string,
@@ -93,8 +100,13 @@ export class DeliveryJobsRepository {
     leases: string[] | undefined,
   ): PromiseLike<{ id: string; leaseToken: string }[]> {
     return db.$queryRaw<{ id: string; leaseToken: string }[]>`
-      UPDATE delivery_jobs SET "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond'
-      WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' AND (${leases ?? null}::text[] IS NULL OR "leaseToken" = ANY(${leases ?? null}::text[]))
-      RETURNING id, "leaseToken"`;
+      UPDATE delivery_jobs j SET "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond'
+      FROM (
+        SELECT id FROM delivery_jobs
+        WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' AND (${leases ?? null}::text[] IS NULL OR "leaseToken" = ANY(${leases ?? null}::text[]))
+        ORDER BY id FOR UPDATE SKIP LOCKED
+      ) l
+      WHERE j.id = l.id
+      RETURNING j.id, j."leaseToken"`;
   }
 }

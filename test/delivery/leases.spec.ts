@@ -159,6 +159,31 @@ describe('leases and exactly-once metering', () => {
     expectProblem(await node.post(`/v1/nodes/${nodeId}/heartbeat`, { leases: ['x'.repeat(65)] }), 400, 'VALIDATION_FAILED');
   });
 
+  it('a heartbeat never waits for a job another transaction holds (as a completion batch does): it extends the others', async () => {
+    await submitJob(buyer, m.series, 10, 'held by a completion');
+    const [held] = await lease();
+    await submitJob(buyer, m.series, 10, 'free to extend');
+    const [free] = await lease();
+    const expiry = async (id: string) => (await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id } })).leaseExpiresAt!.getTime();
+    const before = { held: await expiry(held.id), free: await expiry(free.id) };
+    // A transaction holds `held` the way a completion batch does (FOR UPDATE) while the heartbeat
+    // comes in. Had the extension waited for it, nothing it extends would be committed before
+    // this transaction ends — in production, a deadlock with the batch, broken after a second.
+    const extendedWhileHeld = await t.prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM delivery_jobs WHERE id = ${held.id}::uuid FOR UPDATE`;
+      expect((await node.post(`/v1/nodes/${nodeId}/heartbeat`, {})).status).toBe(200);
+      for (const deadline = Date.now() + 1_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 25)))
+        if ((await expiry(free.id)) > before.free) return true;
+      return false;
+    });
+    expect(extendedWhileHeld, 'the heartbeat waited for the held job').toBe(true);
+    expect(await expiry(held.id)).toBe(before.held);
+    // The next heartbeat extends the one that was held; both are delivered once.
+    expect((await node.post(`/v1/nodes/${nodeId}/heartbeat`, {})).status).toBe(200);
+    await waitFor('the held lease extended', async () => (await expiry(held.id)) > before.held);
+    for (const job of [held, free]) expect((await complete(job.id, job.leaseToken)).status).toBe(200);
+  });
+
   it('a retryable failure goes back to dispatch; after the last attempt the job FAILS for the operator and its reservation is freed', async () => {
     const job = await submitJob(buyer, m.series, 50, 'doomed');
     for (let attempt = 0; attempt < 3; attempt++) {
