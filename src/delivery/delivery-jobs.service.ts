@@ -59,6 +59,13 @@ export class DeliveryJobsService {
       ]);
     }
     assertWithinBudget(body, MAX_JOB_CHARS, 'messages');
+    // Messages are stored as jsonb, which refuses a lone surrogate (JSON.stringify escapes it
+    // as \udXXX): refused here, naming the message, rather than a 500 at the insert.
+    const malformed = body.messages.findIndex((m) => !m.role.isWellFormed() || !m.content.isWellFormed());
+    if (malformed >= 0)
+      throw new DomainError('VALIDATION_FAILED', `messages[${malformed}]: not valid Unicode (a lone surrogate)`, [
+        { field: `messages[${malformed}]`, message: 'not valid Unicode (a lone surrogate)' },
+      ]);
     if (body.callbackUrl !== undefined) this.checkCallbackUrl(body.callbackUrl);
     if (!this.config.modelClasses.includes(body.modelClass))
       throw new DomainError('UNKNOWN_MODEL_CLASS', `${body.modelClass} is not one of ${this.config.modelClasses.join(', ')}`);

@@ -283,4 +283,18 @@ describe('delivery batches', () => {
     expect(await obligation()).toMatchObject({ deliveredTokens: o.deliveredTokens, reservedTokens: o.reservedTokens });
     expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: leased.id } })).status).toBe('LEASED');
   });
+  it('a prompt with a lone surrogate is refused on its own (400 naming the message), its batch neighbour judged as if alone', async () => {
+    const before = await t.prisma.deliveryJob.count({ where: { seriesId: m.seriesId } });
+    const bad = job(m.series, 1, { messages: [{ role: 'system', content: 'fine' }, { role: 'user', content: 'half an emoji \ud83d' }] });
+    const alone = await buyer.client.post<{ items: { status: number }[] }>('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] });
+    const res = await buyer.client.post<{ items: { status: number; problem?: { code: string; detail: string } }[] }>('/v1/delivery/jobs/batch', {
+      jobs: [job(m.series, 1), bad],
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.items.map((i) => i.status)).toEqual([alone.body.items[0].status, 400]);
+    expect(res.body.items[1].problem).toMatchObject({ code: 'VALIDATION_FAILED', detail: expect.stringContaining('messages[1]') });
+    expectProblem(await buyer.client.post('/v1/delivery/jobs', bad), 400, 'VALIDATION_FAILED');
+    const accepted = [alone, res].filter((r) => r.body.items[0].status === 201).length;
+    expect(await t.prisma.deliveryJob.count({ where: { seriesId: m.seriesId } })).toBe(before + accepted);
+  });
 });

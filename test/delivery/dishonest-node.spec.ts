@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -209,6 +210,33 @@ describe('a dishonest node', () => {
       const encoder = await loadTokenizer(usage.tokenizer as TokenizerName);
       expect(usage.completionTokens, round).toBe(BigInt(encoder.encode(crafted).length));
     }
+    await expectLedgerConsistent(t.prisma);
+  });
+
+  it('an output with a lone surrogate is stored as UTF-8 stores it (U+FFFD) and takes no other completion of its report down', async () => {
+    const jobs = [];
+    for (const name of ['lone surrogate', 'its neighbour']) {
+      expect((await submitJob(m.buyers[0], m.series, 1_000, name)).status).toBe(201);
+      jobs.push(await leaseOne());
+    }
+    const outputs = [' token \ud800 token', honestOutput(5)];
+    const res = await node.post<{ items: { status: number }[] }>(`/v1/nodes/${nodeId}/completions`, {
+      completions: jobs.map((job, i) => ({
+        jobId: job.id,
+        leaseToken: job.leaseToken,
+        usage: { prompt_tokens: 8, completion_tokens: 5 },
+        ttftMs: 1,
+        durationMs: 1_000,
+        output: outputs[i],
+      })),
+    });
+    expect(res.body.items, res.text).toEqual([expect.objectContaining({ status: 200 }), expect.objectContaining({ status: 200 })]);
+    const stored = await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: jobs[0].id } });
+    expect(stored.output).toBe(' token \ufffd token');
+    // The trace's hash is of what was stored.
+    const usage = await t.prisma.usageRecord.findUniqueOrThrow({ where: { jobId: jobs[0].id } });
+    expect(usage.outputSha256).toBe(createHash('sha256').update(stored.output!).digest('hex'));
+    expect((await t.prisma.deliveryJob.findUniqueOrThrow({ where: { id: jobs[1].id } })).status).toBe('COMPLETED');
     await expectLedgerConsistent(t.prisma);
   });
 
