@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MembersRepository } from '../../src/members/members.repository.js';
 import { OutboxRelay } from '../../src/platform/queues/outbox-relay.js';
+import { OutboxRepository } from '../../src/platform/queues/outbox.repository.js';
 import { OutboxService } from '../../src/platform/queues/outbox.service.js';
 import { Queues } from '../../src/platform/queues/queues.js';
 import { RedisProcess } from '../harness/redis-process.js';
@@ -62,5 +63,54 @@ describe('transactional outbox across a Redis outage', () => {
     expect(await relay.relayOnce()).toBe(1);
     const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
+  });
+});
+
+describe('outbox relay wake-ups', () => {
+  let t: TestApp;
+  let repo: OutboxRepository;
+  let outbox: OutboxService;
+  let passes = 0;
+  /** Runs once inside the next pass, after its read: a commit racing the pass. */
+  let duringPass: (() => Promise<void>) | undefined;
+  const enqueue = (id: string) =>
+    t.prisma.$transaction((tx) => outbox.enqueue(tx, 'maintenance.purge-idempotency', { retentionHours: 48 }, { jobId: id }));
+  const sentAt = async (id: string) => (await t.prisma.outboxMessage.findUnique({ where: { jobId: id } }))?.sentAt ?? null;
+
+  beforeAll(async () => {
+    // The relay's own loop (role all), polling only once a minute: only pokes can move rows in time.
+    t = await startTestApp({ env: { OUTBOX_POLL_MS: '60000' } });
+    repo = t.app.get(OutboxRepository);
+    outbox = t.app.get(OutboxService);
+    const claim = repo.claimUnsent.bind(repo);
+    repo.claimUnsent = async (tx, limit) => {
+      passes++;
+      const rows = await claim(tx, limit);
+      const race = duringPass;
+      duringPass = undefined;
+      await race?.();
+      return rows;
+    };
+  });
+  afterAll(() => t.close());
+
+  it('a poke that comes while a pass runs sends its row at once, not at the next poll', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    duringPass = async () => {
+      await enqueue('raced-the-pass');
+      outbox.poke();
+    };
+    outbox.poke(); // starts the pass that the commit above races
+    await waitFor(async () => (await sentAt('raced-the-pass')) !== null, 5_000);
+  });
+
+  it('one poke, one pass: no empty pass after one that sent', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    const before = passes;
+    await enqueue('one-pass');
+    outbox.poke();
+    await waitFor(async () => (await sentAt('one-pass')) !== null, 5_000);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(passes - before).toBe(1);
   });
 });
