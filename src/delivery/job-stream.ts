@@ -23,6 +23,8 @@ export class JobStream {
   private pending = new Set<string>();
   private draining: Promise<void> | undefined;
   private publishing = Promise.resolve();
+  /** Rows committed and handed over since the last round of `committed` took its share. */
+  private unpublished: JobEventRow[] = [];
 
   constructor(
     private readonly tx: TransactionRunner,
@@ -47,12 +49,21 @@ export class JobStream {
    */
   committed(rows: readonly JobEventRow[]): void {
     if (rows.length === 0) return;
-    // In call order (commit order), one after the other; built only when someone listens.
-    this.publishing = this.publishing
-      .then(async () => {
-        if (await this.publisher.listening('jobs')) this.publisher.publishAfterCommit(await this.toEvents(rows));
-      })
-      .catch((err: Error) => this.logger.warn({ err: err.message, jobs: rows.length }, 'job events not published; the database has them'));
+    this.unpublished.push(...rows);
+    // In call order (commit order); built only when someone listens. The rows of every commit
+    // handed over while the last round ran share one question to Redis: asked after all those
+    // commits, its "no" is as safe for each of them (StreamPublisher.listening) — one EXISTS a
+    // round, not one a commit.
+    if (this.unpublished.length === rows.length)
+      this.publishing = this.publishing.then(async () => {
+        const round = this.unpublished;
+        this.unpublished = [];
+        try {
+          if (await this.publisher.listening('jobs')) this.publisher.publishAfterCommit(await this.toEvents(round));
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message, jobs: round.length }, 'job events not published; the database has them');
+        }
+      });
   }
 
   /** Jobs a commit changed whose rows the writer does not hold: read back, then published. */

@@ -285,11 +285,19 @@ describe('delivery batches', () => {
   });
   it('a prompt with a lone surrogate is refused on its own (400 naming the message), its batch neighbour judged as if alone', async () => {
     const before = await t.prisma.deliveryJob.count({ where: { seriesId: m.seriesId } });
-    const bad = job(m.series, 1, { messages: [{ role: 'system', content: 'fine' }, { role: 'user', content: 'half an emoji \ud83d' }] });
-    const alone = await buyer.client.post<{ items: { status: number }[] }>('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] });
-    const res = await buyer.client.post<{ items: { status: number; problem?: { code: string; detail: string } }[] }>('/v1/delivery/jobs/batch', {
-      jobs: [job(m.series, 1), bad],
+    const bad = job(m.series, 1, {
+      messages: [
+        { role: 'system', content: 'fine' },
+        { role: 'user', content: 'half an emoji \ud83d' },
+      ],
     });
+    const alone = await buyer.client.post<{ items: { status: number }[] }>('/v1/delivery/jobs/batch', { jobs: [job(m.series, 1)] });
+    const res = await buyer.client.post<{ items: { status: number; problem?: { code: string; detail: string } }[] }>(
+      '/v1/delivery/jobs/batch',
+      {
+        jobs: [job(m.series, 1), bad],
+      },
+    );
     expect(res.status, res.text).toBe(200);
     expect(res.body.items.map((i) => i.status)).toEqual([alone.body.items[0].status, 400]);
     expect(res.body.items[1].problem).toMatchObject({ code: 'VALIDATION_FAILED', detail: expect.stringContaining('messages[1]') });

@@ -3,6 +3,7 @@ import { completionOf, expiredMarket, submitJob, waitFor, type LeasedJob, type P
 import { Redis } from 'ioredis';
 import { JobStream } from '../../src/delivery/job-stream.js';
 import { listeningKey, redisChannel } from '../../src/streams/stream-events.js';
+import { StreamPublisher } from '../../src/streams/stream-publisher.js';
 import type { TestApp } from '../harness/test-app.js';
 import { StreamClient, type StreamMessage } from './stream-client.js';
 
@@ -142,6 +143,32 @@ describe('jobs on /v1/stream: published only while someone listens', () => {
   });
 
   const jobEventsHeard = () => heard.filter((p) => p.includes('"channel":"jobs"'));
+
+  it('commits handed over while a round runs share one question to Redis (one EXISTS a round, not one a commit)', async () => {
+    const stream = t.app.get(JobStream);
+    const publisher = t.app.get(StreamPublisher);
+    const ask = publisher.listening.bind(publisher);
+    let asked = 0;
+    publisher.listening = (channel) => {
+      asked++;
+      return ask(channel);
+    };
+    try {
+      const [buyer] = m.buyers;
+      const ids = [];
+      for (let i = 0; i < 5; i++) ids.push((await submitJob(buyer, m.series, 100, `round ${i}`)).body.id);
+      await stream.flushed();
+      const rows = await t.prisma.deliveryJob.findMany({ where: { id: { in: ids } } });
+      asked = 0;
+      // Five commits' rows in one turn, as a busy API hands them over: one round, one question.
+      for (const job of rows) stream.committed([{ job, usage: null }]);
+      await stream.flushed();
+      expect(asked).toBe(1);
+      expect(jobEventsHeard()).toEqual([]);
+    } finally {
+      publisher.listening = ask;
+    }
+  });
 
   it('nobody subscribed: a job change publishes nothing; the first subscriber’s snapshot shows it, and its next change arrives', async () => {
     const [buyer] = m.buyers;

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { fastTypes } from './pg-timestamps.js';
 
 /**
  * Tagged-template SQL on one pg connection, with Prisma's `$queryRaw` shape so repositories
@@ -21,14 +22,14 @@ export class SqlTx {
 
   async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
     this.beforeSend();
-    const res = await this.client.query({ ...statement(query), values });
+    const res = await this.client.query({ ...statement(query), values, types: fastTypes });
     await this.begun;
     return res.rows as T;
   }
 
   async $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number> {
     this.beforeSend();
-    const res = await this.client.query({ ...statement(query), values });
+    const res = await this.client.query({ ...statement(query), values, types: fastTypes });
     await this.begun;
     return res.rowCount ?? 0;
   }
