@@ -22,14 +22,14 @@ export class SqlTx {
 
   async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
     this.beforeSend();
-    const res = await this.client.query({ ...statement(query), values, types: fastTypes });
+    const res = await this.client.query({ ...statement(query), values: values.map(textArrays), types: fastTypes });
     await this.begun;
     return res.rows as T;
   }
 
   async $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number> {
     this.beforeSend();
-    const res = await this.client.query({ ...statement(query), values, types: fastTypes });
+    const res = await this.client.query({ ...statement(query), values: values.map(textArrays), types: fastTypes });
     await this.begun;
     return res.rowCount ?? 0;
   }
@@ -64,6 +64,27 @@ export async function inOrder<T extends readonly unknown[]>(statements: { [K in 
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw failed.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<unknown>).value) as unknown as T;
+}
+
+const NEEDS_ESCAPE = /["\\]/;
+
+/**
+ * A list of texts (or nulls) as the array literal pg would make of it, without its two
+ * regular-expression replacements per element: ids and codes hold nothing to escape, and the
+ * hot statements bind tens of thousands of them per second (pg's escaping was 2 % of the API's
+ * time in bench:delivery). Any other value is left to pg.
+ */
+export function textArrays(value: unknown): unknown {
+  if (!Array.isArray(value) || value.length === 0) return value;
+  let literal = '{';
+  for (let i = 0; i < value.length; i++) {
+    const e: unknown = value[i];
+    if (i > 0) literal += ',';
+    if (e === null || e === undefined) literal += 'NULL';
+    else if (typeof e !== 'string') return value;
+    else literal += NEEDS_ESCAPE.test(e) ? `"${e.replace(/[\\"]/g, '\\$&')}"` : `"${e}"`;
+  }
+  return literal + '}';
 }
 
 const statements = new WeakMap<TemplateStringsArray, { name: string; text: string }>();
