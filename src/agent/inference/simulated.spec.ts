@@ -16,6 +16,11 @@ describe('simulated output: a function of (messages, seed)', () => {
     expect((await run('Say hello')).output).not.toBe((await run('Say hello', 0)).output);
   });
 
+  it('is the same function in every agent version: a verifier reproduces an older agent’s answer', () => {
+    // Pinned: an honest simulated node re-run by a verifier on another agent version must pass.
+    expect(simulatedOutput(messages('tell me a story'), 42, 8)).toBe(' car area system money moment member city paper');
+  });
+
   it('is maxTokens plain words, each with its leading space, drawn from the whole list', () => {
     const out = simulatedOutput(messages('tell me a story'), 42, 5_000);
     const words = out.split(' ');
