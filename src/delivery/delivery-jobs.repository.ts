@@ -87,19 +87,23 @@ export class DeliveryJobsRepository {
 
   /**
    * Another lease period for the node's leases (those named, or all of them); returns the jobs
-   * extended. Rows are locked in id order and a row another transaction holds is passed over, never
-   * waited for: that transaction is completing, failing or reaping the job, which ends its lease
-   * anyway, and the next heartbeat extends it should it still run. Waiting for it, the heartbeat
-   * locked rows in the index's order while a completion batch locked them in id order — a deadlock
-   * Postgres broke only after a second, failing the batch (bench:delivery's slowest runs).
+   * extended. Every lock is taken in id order, as a completion batch takes its jobs': waiting in
+   * the index's order instead, the heartbeat deadlocked with completion batches, and Postgres broke
+   * the deadlock only after a second by failing the batch (bench:delivery's slowest runs).
+   *
+   * First the rows free now (SKIP LOCKED), so one held job does not hold back the node's other
+   * leases; then the rows that were held, waiting for each in turn. Passing over those for good
+   * would let anyone who can hold a job's row — any node naming the job in a completion or a
+   * failure, locked before its lease is checked — starve an honest node's lease until it lapsed.
+   * The wait costs the agent nothing: heartbeats answer before their extension runs.
    */
-  extendLeases(
+  async extendLeases(
     db: RawSql,
     nodeId: string,
     leaseMs: number,
     leases: string[] | undefined,
-  ): PromiseLike<{ id: string; leaseToken: string }[]> {
-    return db.$queryRaw<{ id: string; leaseToken: string }[]>`
+  ): Promise<{ id: string; leaseToken: string }[]> {
+    const free = await db.$queryRaw<{ id: string; leaseToken: string }[]>`
       UPDATE delivery_jobs j SET "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond'
       FROM (
         SELECT id FROM delivery_jobs
@@ -108,5 +112,16 @@ export class DeliveryJobsRepository {
       ) l
       WHERE j.id = l.id
       RETURNING j.id, j."leaseToken"`;
+    const held = await db.$queryRaw<{ id: string; leaseToken: string }[]>`
+      UPDATE delivery_jobs j SET "leaseExpiresAt" = now() + ${leaseMs} * interval '1 millisecond'
+      FROM (
+        SELECT id FROM delivery_jobs
+        WHERE "nodeId" = ${nodeId}::uuid AND status = 'LEASED' AND (${leases ?? null}::text[] IS NULL OR "leaseToken" = ANY(${leases ?? null}::text[]))
+          AND NOT (id = ANY(${free.map((r) => r.id)}::uuid[]))
+        ORDER BY id FOR UPDATE
+      ) l
+      WHERE j.id = l.id
+      RETURNING j.id, j."leaseToken"`;
+    return [...free, ...held];
   }
 }

@@ -184,6 +184,9 @@ export class LeaseService implements OnModuleDestroy {
    * as made.
    */
   async fail(node: NodePrincipal, jobId: string, body: FailJobDto): Promise<{ id: string; status: string; attempt: number }> {
+    // The node's words go into the decision log (jsonb), which refuses a lone surrogate: repaired
+    // to U+FFFD as a text column would store it, rather than a 500 that strands the job.
+    const reason = body.reason.toWellFormed();
     const job = await this.tx.run(async (tx) => {
       const current = await this.leased(tx, node, jobId, body.leaseToken);
       const now = new Date();
@@ -194,7 +197,7 @@ export class LeaseService implements OnModuleDestroy {
         attempt: current.attempt,
         event: 'NODE_FAILED',
         nodeId: node.nodeId,
-        reason: body.reason,
+        reason,
         retryable: body.retryable,
         cause,
       };
@@ -217,7 +220,7 @@ export class LeaseService implements OnModuleDestroy {
         ...common,
         status: 'FAILED',
         failureCode: requestCaused ? 'REQUEST_REJECTED' : 'OPERATOR_FAILURE',
-        failureReason: body.reason,
+        failureReason: reason,
         operatorFault: !requestCaused,
         finishedAt: now,
       });

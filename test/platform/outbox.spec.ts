@@ -114,3 +114,38 @@ describe('outbox relay wake-ups', () => {
     expect(passes - before).toBe(1);
   });
 });
+
+describe('outbox relay in a worker-role process', () => {
+  let t: TestApp;
+  let outbox: OutboxService;
+  let duringPass: (() => Promise<void>) | undefined;
+  const enqueue = (id: string) =>
+    t.prisma.$transaction((tx) => outbox.enqueue(tx, 'maintenance.purge-idempotency', { retentionHours: 48 }, { jobId: id }));
+  const sentAt = async (id: string) => (await t.prisma.outboxMessage.findUnique({ where: { jobId: id } }))?.sentAt ?? null;
+
+  beforeAll(async () => {
+    // The API's commits happen in other processes and cannot poke this relay; it polls once a minute.
+    t = await startTestApp({ role: 'worker', env: { OUTBOX_POLL_MS: '60000' } });
+    outbox = t.app.get(OutboxService);
+    const repo = t.app.get(OutboxRepository);
+    const claim = repo.claimUnsent.bind(repo);
+    repo.claimUnsent = async (tx, limit) => {
+      const rows = await claim(tx, limit);
+      const race = duringPass;
+      duringPass = undefined;
+      await race?.();
+      return rows;
+    };
+  });
+  afterAll(() => t.close());
+
+  it('while rows flow it goes round again at once: a row committed elsewhere during a pass that sent is not left for the poll', async () => {
+    await new Promise((r) => setTimeout(r, 300));
+    // Committed as an API process would: no poke reaches this relay.
+    duringPass = () => enqueue('from-another-process').then(() => undefined);
+    await enqueue('poked-here');
+    outbox.poke();
+    await waitFor(async () => (await sentAt('poked-here')) !== null, 5_000);
+    await waitFor(async () => (await sentAt('from-another-process')) !== null, 5_000);
+  });
+});

@@ -107,10 +107,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       }
       // Again at once when a full batch leaves more behind, or when a commit poked during the
       // pass (its wake-up found no one waiting, and its rows may be newer than what the pass
-      // read). Not after every pass that sent something: that pass was one empty transaction
-      // more per poke, half the relay's passes under bench:delivery. Rows committed in other
-      // processes, which cannot poke this one, wait at most OUTBOX_POLL_MS.
-      if (backoff === 0 && (sent === BATCH || this.poked)) continue;
+      // read). In a process that runs the API too, its commits poke: going round after every
+      // pass that sent something was one empty transaction more per poke, half the relay's
+      // passes under bench:delivery. A worker-role process hears none of the API's commits, so
+      // while rows flow it keeps going round rather than sleep OUTBOX_POLL_MS between them.
+      const unheard = this.config.role === 'worker' && sent > 0;
+      if (backoff === 0 && (sent === BATCH || this.poked || unheard)) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff || this.config.outboxPollMs);
         this.wake = () => {
