@@ -14,6 +14,7 @@ export interface NodePrincipal {
 
 /** A node token's lookup, started as the request arrived (see NodeTokenPrefetch). */
 interface NodeTokenLookup {
+  token: string;
   hash: string;
   node: Promise<NodeCredential | null>;
 }
@@ -35,7 +36,7 @@ export class NodeTokenPrefetch implements NestMiddleware {
     const token = parseBearer(req.header('authorization'));
     if (token?.startsWith('tcn_')) {
       const hash = hashApiKey(token);
-      req.nodeTokenLookup = { hash, node: settledLater(this.capacity.findNodeByTokenHash(hash)) };
+      req.nodeTokenLookup = { token, hash, node: settledLater(this.capacity.findNodeByTokenHash(hash)) };
     }
     next();
   }
@@ -53,9 +54,10 @@ export class NodeTokenGuard implements CanActivate {
     const req = ctx.switchToHttp().getRequest<NodeAuthRequest>();
     const token = parseBearer(req.header('authorization'));
     if (!token?.startsWith('tcn_')) throw new DomainError('NODE_TOKEN_INVALID', 'Send Authorization: Bearer <node token>');
-    const hash = hashApiKey(token);
-    const prefetched = req.nodeTokenLookup?.hash === hash ? req.nodeTokenLookup.node : undefined;
-    const node = await (prefetched ?? this.capacity.findNodeByTokenHash(hash));
+    // The prefetch's hash and lookup when it saw this token (hashed once, not again here).
+    const lookup = req.nodeTokenLookup?.token === token ? req.nodeTokenLookup : undefined;
+    const hash = lookup?.hash ?? hashApiKey(token);
+    const node = await (lookup?.node ?? this.capacity.findNodeByTokenHash(hash));
     if (!node || !hashesEqual(node.tokenHash, hash)) throw new DomainError('NODE_TOKEN_INVALID');
     // A suspended operator's nodes take no work and report none (its leases go back to dispatch).
     if (node.operatorStatus !== 'ACTIVE') throw new DomainError('MEMBER_SUSPENDED', 'the operator of this node is suspended');
