@@ -66,86 +66,79 @@ describe('transactional outbox across a Redis outage', () => {
   });
 });
 
-describe('outbox relay wake-ups', () => {
-  let t: TestApp;
-  let repo: OutboxRepository;
-  let outbox: OutboxService;
-  let passes = 0;
-  /** Runs once inside the next pass, after its read: a commit racing the pass. */
-  let duringPass: (() => Promise<void>) | undefined;
-  const enqueue = (id: string) =>
-    t.prisma.$transaction((tx) => outbox.enqueue(tx, 'maintenance.purge-idempotency', { retentionHours: 48 }, { jobId: id }));
-  const sentAt = async (id: string) => (await t.prisma.outboxMessage.findUnique({ where: { jobId: id } }))?.sentAt ?? null;
+/**
+ * An app whose relay polls only once a minute (only pokes move rows in time), its passes counted,
+ * with `duringPass` run once inside the next pass after its read: a commit racing the pass.
+ */
+async function instrumentedRelay(role?: 'worker') {
+  const t = await startTestApp({ ...(role ? { role } : {}), env: { OUTBOX_POLL_MS: '60000' } });
+  const outbox = t.app.get(OutboxService);
+  const repo = t.app.get(OutboxRepository);
+  const relay = {
+    t,
+    outbox,
+    passes: 0,
+    duringPass: undefined as (() => Promise<unknown>) | undefined,
+    enqueue: (id: string) =>
+      t.prisma.$transaction((tx) => outbox.enqueue(tx, 'maintenance.purge-idempotency', { retentionHours: 48 }, { jobId: id })),
+    sentAt: async (id: string) => (await t.prisma.outboxMessage.findUnique({ where: { jobId: id } }))?.sentAt ?? null,
+  };
+  const claim = repo.claimUnsent.bind(repo);
+  repo.claimUnsent = async (tx, limit) => {
+    relay.passes++;
+    const rows = await claim(tx, limit);
+    const race = relay.duringPass;
+    relay.duringPass = undefined;
+    await race?.();
+    return rows;
+  };
+  return relay;
+}
 
+describe('outbox relay wake-ups', () => {
+  let r: Awaited<ReturnType<typeof instrumentedRelay>>;
   beforeAll(async () => {
-    // The relay's own loop (role all), polling only once a minute: only pokes can move rows in time.
-    t = await startTestApp({ env: { OUTBOX_POLL_MS: '60000' } });
-    repo = t.app.get(OutboxRepository);
-    outbox = t.app.get(OutboxService);
-    const claim = repo.claimUnsent.bind(repo);
-    repo.claimUnsent = async (tx, limit) => {
-      passes++;
-      const rows = await claim(tx, limit);
-      const race = duringPass;
-      duringPass = undefined;
-      await race?.();
-      return rows;
-    };
+    // The relay's own loop (role all): this process's commits poke it.
+    r = await instrumentedRelay();
   });
-  afterAll(() => t.close());
+  afterAll(() => r.t.close());
 
   it('a poke that comes while a pass runs sends its row at once, not at the next poll', async () => {
-    await new Promise((r) => setTimeout(r, 300));
-    duringPass = async () => {
-      await enqueue('raced-the-pass');
-      outbox.poke();
+    await new Promise((res) => setTimeout(res, 300));
+    r.duringPass = async () => {
+      await r.enqueue('raced-the-pass');
+      r.outbox.poke();
     };
-    outbox.poke(); // starts the pass that the commit above races
-    await waitFor(async () => (await sentAt('raced-the-pass')) !== null, 5_000);
+    r.outbox.poke(); // starts the pass that the commit above races
+    await waitFor(async () => (await r.sentAt('raced-the-pass')) !== null, 5_000);
   });
 
   it('one poke, one pass: no empty pass after one that sent', async () => {
-    await new Promise((r) => setTimeout(r, 300));
-    const before = passes;
-    await enqueue('one-pass');
-    outbox.poke();
-    await waitFor(async () => (await sentAt('one-pass')) !== null, 5_000);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(passes - before).toBe(1);
+    await new Promise((res) => setTimeout(res, 300));
+    const before = r.passes;
+    await r.enqueue('one-pass');
+    r.outbox.poke();
+    await waitFor(async () => (await r.sentAt('one-pass')) !== null, 5_000);
+    await new Promise((res) => setTimeout(res, 300));
+    expect(r.passes - before).toBe(1);
   });
 });
 
 describe('outbox relay in a worker-role process', () => {
-  let t: TestApp;
-  let outbox: OutboxService;
-  let duringPass: (() => Promise<void>) | undefined;
-  const enqueue = (id: string) =>
-    t.prisma.$transaction((tx) => outbox.enqueue(tx, 'maintenance.purge-idempotency', { retentionHours: 48 }, { jobId: id }));
-  const sentAt = async (id: string) => (await t.prisma.outboxMessage.findUnique({ where: { jobId: id } }))?.sentAt ?? null;
-
+  let r: Awaited<ReturnType<typeof instrumentedRelay>>;
   beforeAll(async () => {
-    // The API's commits happen in other processes and cannot poke this relay; it polls once a minute.
-    t = await startTestApp({ role: 'worker', env: { OUTBOX_POLL_MS: '60000' } });
-    outbox = t.app.get(OutboxService);
-    const repo = t.app.get(OutboxRepository);
-    const claim = repo.claimUnsent.bind(repo);
-    repo.claimUnsent = async (tx, limit) => {
-      const rows = await claim(tx, limit);
-      const race = duringPass;
-      duringPass = undefined;
-      await race?.();
-      return rows;
-    };
+    // The API's commits happen in other processes and cannot poke this relay.
+    r = await instrumentedRelay('worker');
   });
-  afterAll(() => t.close());
+  afterAll(() => r.t.close());
 
   it('while rows flow it goes round again at once: a row committed elsewhere during a pass that sent is not left for the poll', async () => {
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((res) => setTimeout(res, 300));
     // Committed as an API process would: no poke reaches this relay.
-    duringPass = () => enqueue('from-another-process').then(() => undefined);
-    await enqueue('poked-here');
-    outbox.poke();
-    await waitFor(async () => (await sentAt('poked-here')) !== null, 5_000);
-    await waitFor(async () => (await sentAt('from-another-process')) !== null, 5_000);
+    r.duringPass = () => r.enqueue('from-another-process');
+    await r.enqueue('poked-here');
+    r.outbox.poke();
+    await waitFor(async () => (await r.sentAt('poked-here')) !== null, 5_000);
+    await waitFor(async () => (await r.sentAt('from-another-process')) !== null, 5_000);
   });
 });
