@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobBatchRepository } from '../../src/delivery/job-batch.repository.js';
 import { SubmissionBatcher, type Submission } from '../../src/delivery/submission-batcher.js';
 import { ListingCache } from '../../src/markets/listing-cache.js';
 import { settledLater } from '../../src/platform/batching/group-commit.js';
@@ -23,31 +24,44 @@ describe('submissions counted while they wait for their batch', () => {
   });
   afterAll(() => t.close());
 
+  const submission = async (maxTokens: number, count: Submission['countedPromptTokens']): Promise<Submission> => ({
+    id: randomUUID(),
+    fromKey: false,
+    buyerId: m.buyers[0].id,
+    series: (await t.app.get(ListingCache).seriesByCode(m.series))!,
+    obligationId: null,
+    modelClass: 'llm-70b-instruct',
+    region: null,
+    messages: [{ role: 'user', content: 'ok' }],
+    maxTokens,
+    callbackUrl: null,
+    countedPromptTokens: count,
+  });
+
   it('a failed count refuses its submission alone; the batch writes the others with their counts', async () => {
-    const series = await t.app.get(ListingCache).seriesByCode(m.series);
     const batcher = t.app.get(SubmissionBatcher);
     let finishLate!: (n: number) => void;
     const late = new Promise<number>((r) => (finishLate = r));
-    const submission = (maxTokens: number, count: Submission['countedPromptTokens']): Submission => ({
-      id: randomUUID(),
-      fromKey: false,
-      buyerId: m.buyers[0].id,
-      series: series!,
-      obligationId: null,
-      modelClass: 'llm-70b-instruct',
-      region: null,
-      messages: [{ role: 'user', content: 'ok' }],
-      maxTokens,
-      callbackUrl: null,
-      countedPromptTokens: count,
-    });
     const failure = new Error('counting thread lost');
     // The first goes alone; the next three wait for it and form one batch, whose third count
     // finishes only after the batch has formed.
-    const first = submission(100, Promise.resolve(7));
-    const batch = [submission(200, Promise.resolve(11)), submission(300, settledLater(Promise.reject(failure))), submission(400, late)];
-    const results = Promise.allSettled([first, ...batch].map((s) => batcher.submit(s)));
-    setTimeout(() => finishLate(13), 50);
+    const first = await submission(100, Promise.resolve(7));
+    const batch = [
+      await submission(200, Promise.resolve(11)),
+      await submission(300, settledLater(Promise.reject(failure))),
+      await submission(400, late),
+    ];
+    // The late count finishes only once its batch's transaction has read the obligations: the
+    // count overlaps that round trip instead of holding the transaction back. A batch that awaited
+    // its counts before reading would never read, and this test would time out.
+    const repo = t.app.get(JobBatchRepository);
+    const read = repo.obligationsFor.bind(repo);
+    let reads = 0;
+    repo.obligationsFor = (...args) => {
+      if (++reads === 2) setTimeout(() => finishLate(13), 20);
+      return read(...args);
+    };
+    const results = Promise.allSettled([first, ...batch].map((s) => batcher.submit(s))).finally(() => (repo.obligationsFor = read));
     const [a, b, c, d] = await results;
     expect([a.status, b.status, c.status, d.status]).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
     expect((c as PromiseRejectedResult).reason).toBe(failure);
@@ -62,5 +76,20 @@ describe('submissions counted while they wait for their batch', () => {
     ]);
     const o = await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
     expect(o.reservedTokens).toBe(700n);
+  });
+
+  it('a batch whose every count failed refuses each and writes nothing', async () => {
+    const batcher = t.app.get(SubmissionBatcher);
+    const before = await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
+    const failure = new Error('counting thread lost');
+    const doomed = [
+      await submission(10, settledLater(Promise.reject(failure))),
+      await submission(20, settledLater(Promise.reject(failure))),
+    ];
+    const results = await Promise.allSettled(doomed.map((s) => batcher.submit(s)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await t.prisma.deliveryJob.count({ where: { id: { in: doomed.map((s) => s.id) } } })).toBe(0);
+    const after = await t.prisma.deliveryObligation.findFirstOrThrow({ where: { seriesId: m.seriesId } });
+    expect(after.reservedTokens).toBe(before.reservedTokens);
   });
 });
