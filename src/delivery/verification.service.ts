@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { LedgerService } from '../ledger/ledger.service.js';
 import { HOUSE, memberAccount, type TransferRequest } from '../ledger/ledger.types.js';
 import { ListingCache } from '../markets/listing-cache.js';
+import { inOrder } from '../platform/prisma/sql-tx.js';
 import { TransactionRunner } from '../platform/prisma/transaction-runner.js';
 import { JobHandler } from '../platform/queues/job-handler.decorator.js';
 import type { JobPayloads } from '../platform/queues/job-registry.js';
@@ -44,19 +45,24 @@ export class VerificationService {
 
   @JobHandler('delivery.verification-create')
   async create({ jobIds }: JobPayloads['delivery.verification-create']): Promise<string> {
-    const created = await this.tx.run(async (tx) => {
+    // A pg transaction (SqlTx), not a Prisma one: one runs for every completion batch that picked
+    // a job to verify, and Prisma's interactive transaction cost several times its statements.
+    const created = await this.tx.sql(async (tx, commit) => {
       // Locked first, then the re-runs inserted for those still without one: a second delivery of
       // this message (or a judge racing it) waits on the lock and then sees the re-runs.
       const pending = await this.repo.lockPending(tx, jobIds);
       if (pending.length === 0) return [];
       const ids = await this.repo.insertReruns(tx, pending);
       if (ids.length > 0)
-        await this.outbox.enqueue(
-          tx,
-          'delivery.dispatch-batch',
-          { jobs: ids.map((id) => ({ jobId: id, attempt: 0 })) },
-          { jobId: `dispatch-batch.${ids[0]}` },
-        );
+        await inOrder([
+          this.outbox.enqueue(
+            tx,
+            'delivery.dispatch-batch',
+            { jobs: ids.map((id) => ({ jobId: id, attempt: 0 })) },
+            { jobId: `dispatch-batch.${ids[0]}` },
+          ),
+          commit(),
+        ]);
       return ids;
     });
     if (created.length > 0) this.outbox.poke();

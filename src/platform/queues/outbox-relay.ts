@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
+import { inOrder } from '../prisma/sql-tx.js';
 import { TransactionRunner } from '../prisma/transaction-runner.js';
 import { JOBS, jobOptions, type JobName, type QueueName } from './job-registry.js';
 import { OutboxRepository, type OutboxRow } from './outbox.repository.js';
@@ -55,41 +56,45 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
     await this.loop;
   }
 
-  /** One pass: relays up to BATCH rows; returns how many were sent. Public for tests and tools. */
+  /**
+   * One pass: relays up to BATCH rows; returns how many were sent. Public for tests and tools.
+   * A pg transaction (SqlTx), not a Prisma one: a busy process runs a pass per commit that pokes
+   * it, and Prisma's interactive transaction cost several times the CPU of the statements.
+   */
   async relayOnce(): Promise<number> {
-    return this.tx.run(
-      async (tx) => {
-        const rows = await this.repo.claimUnsent(tx, BATCH);
-        if (rows.length === 0) return 0;
-        const byQueue = new Map<QueueName, OutboxRow[]>();
-        for (const row of rows) {
-          // Pushed, not copied: a copy per append would be quadratic in the batch.
-          const q = row.queue as QueueName;
-          const list = byQueue.get(q);
-          if (list) list.push(row);
-          else byQueue.set(q, [row]);
-        }
-        for (const [queue, batch] of byQueue) {
-          await this.queues.get(queue).addBulk(
-            batch.map((row) => ({
-              name: row.jobName,
-              data: row.payload,
-              opts: {
-                ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
-                jobId: row.jobId,
-                delay: delayUntil(row.notBefore),
-              },
-            })),
-          );
-        }
-        await this.repo.markSent(
+    return this.tx.sql(async (tx, commit) => {
+      const rows = await this.repo.claimUnsent(tx, BATCH);
+      if (rows.length === 0) return 0;
+      const byQueue = new Map<QueueName, OutboxRow[]>();
+      for (const row of rows) {
+        // Pushed, not copied: a copy per append would be quadratic in the batch.
+        const q = row.queue as QueueName;
+        const list = byQueue.get(q);
+        if (list) list.push(row);
+        else byQueue.set(q, [row]);
+      }
+      for (const [queue, batch] of byQueue) {
+        await this.queues.get(queue).addBulk(
+          batch.map((row) => ({
+            name: row.jobName,
+            data: row.payload,
+            opts: {
+              ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
+              jobId: row.jobId,
+              delay: delayUntil(row.notBefore),
+            },
+          })),
+        );
+      }
+      await inOrder([
+        this.repo.markSent(
           tx,
           rows.map((r) => r.seq),
-        );
-        return rows.length;
-      },
-      { timeout: 30_000 },
-    );
+        ),
+        commit(),
+      ]);
+      return rows.length;
+    });
   }
 
   private async run(): Promise<void> {

@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { RawSql, Tx } from '../prisma/prisma.service.js';
+import type { RawSql } from '../prisma/prisma.service.js';
 
 export interface OutboxRow {
-  seq: bigint;
+  /** int8, as text (pg's own form: the relay only hands it back). */
+  seq: string;
   queue: string;
   jobName: string;
   jobId: string;
@@ -25,13 +26,13 @@ export class OutboxRepository {
   }
 
   /** The oldest unsent messages, locked with SKIP LOCKED so any number of relays can work at once. */
-  claimUnsent(tx: Tx, limit: number): Promise<OutboxRow[]> {
-    return tx.$queryRaw<OutboxRow[]>`
-          SELECT seq, queue, "jobName", "jobId", payload, "notBefore" FROM outbox_messages
+  async claimUnsent(tx: RawSql, limit: number): Promise<OutboxRow[]> {
+    return await tx.$queryRaw<OutboxRow[]>`
+          SELECT seq::text AS seq, queue, "jobName", "jobId", payload, "notBefore" FROM outbox_messages
           WHERE "sentAt" IS NULL ORDER BY seq LIMIT ${limit} FOR UPDATE SKIP LOCKED`;
   }
 
-  async markSent(tx: Tx, seqs: bigint[]): Promise<void> {
+  async markSent(tx: RawSql, seqs: string[]): Promise<void> {
     await tx.$executeRaw`UPDATE outbox_messages SET "sentAt" = now(), attempts = attempts + 1
           WHERE seq = ANY(${seqs}::bigint[])`;
   }
