@@ -61,21 +61,29 @@ export class TcValidationPipe extends ValidationPipe {
 export const validationPipe = new TcValidationPipe();
 
 /** The path of the first string (value or key) holding U+0000, '' for the value itself; undefined when none does. */
-function nulAt(value: unknown, path = ''): string | undefined {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : undefined;
+export function nulAt(value: unknown): string | undefined {
+  return nulPath(value)?.reduce<string>((path, s) => (typeof s === 'number' ? `${path}[${s}]` : path ? `${path}.${s}` : s), '');
+}
+
+/**
+ * The keys and indexes down to that string, gathered on the way back up once one is found: every
+ * request body passes through here, and a path string built for every element it holds was a
+ * large share of the allocations of a batch submission.
+ */
+function nulPath(value: unknown): (string | number)[] | undefined {
+  if (typeof value === 'string') return value.includes('\u0000') ? [] : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const at = nulAt(value[i], `${path}[${i}]`);
-      if (at !== undefined) return at;
+      const at = nulPath(value[i]);
+      if (at) return [i, ...at];
     }
     return undefined;
   }
   if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const field = path ? `${path}.${k}` : k;
-      if (k.includes('\u0000')) return field;
-      const at = nulAt(v, field);
-      if (at !== undefined) return at;
+    for (const k of Object.keys(value)) {
+      if (k.includes('\u0000')) return [k];
+      const at = nulPath((value as Record<string, unknown>)[k]);
+      if (at) return [k, ...at];
     }
   }
   return undefined;

@@ -20,7 +20,25 @@ describe('textArrays: the literal pg would send for a list of texts', () => {
     );
   });
 
+  it('equals pg’s for numbers, booleans and bigints, mixed with texts and nulls', () => {
+    const scalar = fc.oneof(
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.bigInt(),
+      fc.constantFrom(-0, NaN, Infinity),
+      fc.uuid(),
+      fc.constant(null),
+    );
+    fc.assert(
+      fc.property(fc.array(scalar, { minLength: 1 }), (xs) => {
+        expect(textArrays(xs)).toBe(prepareValue(xs));
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('leaves everything else to pg: other element types, empty lists, non-lists', () => {
-    for (const v of [[1, 2], ['a', 1], [['a']], [], 'text', 3, null, [new Date(0)]]) expect(textArrays(v)).toBe(v);
+    for (const v of [[['a']], ['a', { b: 1 }], [], 'text', 3, null, [new Date(0)], [Buffer.from('x')]]) expect(textArrays(v)).toBe(v);
   });
 });
