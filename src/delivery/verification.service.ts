@@ -77,9 +77,7 @@ export class VerificationService {
       const original = await this.repo.lockOriginal(tx, rerun.verifiesJobId);
       if (!original || original.verification !== 'PENDING') return 'judged';
       const product = (await this.listings.seriesById(original.seriesId))!.product;
-      const encoder = await this.counter.encoder(this.counter.tokenizerOf(product));
-      const a = encoder.encode(original.output ?? '');
-      const b = encoder.encode(rerun.output ?? '');
+      const [a, b] = await this.counter.tokens(product, [original.output ?? '', rerun.output ?? '']);
       // Exact for outputs of usual length; for long ones the search (O((n+m)·D)) stops once the
       // similarity is proved under half the threshold, answering 0: the verdict is the same.
       const floorBp = a.length + b.length <= EXACT_SIMILARITY_TOKENS ? 0 : Math.floor(product.verificationThresholdBp / 2);

@@ -47,6 +47,22 @@ describe('CountingPool: counting off the event loop, a turn of the event loop pe
     }
   });
 
+  it.each([
+    ['a worker thread', 1],
+    ['the event loop (COUNTING_THREADS=0)', 0],
+  ])('on %s: token ids for the judge equal the tokenizer’s own, in one task', async (_, threads) => {
+    const pool = new CountingPool(threads, WORKER);
+    try {
+      const llama = await loadTokenizer('llama3');
+      const before = pool.tasks;
+      const outputs = texts.slice(0, 5).map((t) => t.output);
+      expect(await pool.tokens('llama3', [...outputs, ''])).toEqual([...outputs.map((o) => llama.encode(o)), []]);
+      expect(pool.tasks - before).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('words counted before are answered from memory: the same counts again send no task at all', async () => {
     const pool = new CountingPool(1, WORKER);
     try {

@@ -12,3 +12,9 @@ export default async function count(task: CountTask): Promise<number[]> {
   const encoder = await loadTokenizer(task.tokenizer);
   return task.texts.map((t) => countCompletionTokens(encoder, t));
 }
+
+/** Each text's token ids (no special tokens): what verification's judge compares. */
+export async function tokens(task: CountTask): Promise<number[][]> {
+  const encoder = await loadTokenizer(task.tokenizer);
+  return task.texts.map((t) => encoder.encode(t));
+}

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleD
 import { APP_CONFIG, type AppConfig } from '../../platform/config/config.js';
 import type { ChatMessageLike } from './chat-template.js';
 import { CountingPool } from './counting-pool.js';
-import { loadTokenizer, tokenizerFor, type Encoder, type TokenizerName } from './tokenizers.js';
+import { tokenizerFor, type TokenizerName } from './tokenizers.js';
 
 /** What the counter needs of a product: its model class and the tokenizer it may pin. */
 export interface CountingTerms {
@@ -14,12 +14,11 @@ export interface CountingTerms {
  * The clearing house's own token count (SPEC §6.1). Prompts and outputs are counted on a worker
  * thread (CountingPool; COUNTING_THREADS, 0 = on the event loop), a batch's counts in one task;
  * the API loads its model classes' tokenizers there at start-up, so the first completion does not
- * pay 0.2–0.8 s of loading. Verification's judge compares token ids and encodes on this thread.
+ * pay 0.2–0.8 s of loading. Verification's judge has its token ids encoded there too.
  */
 @Injectable()
 export class TokenCounter implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(TokenCounter.name);
-  private readonly ready = new Map<TokenizerName, Encoder>();
   readonly pool: CountingPool;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
@@ -46,13 +45,9 @@ export class TokenCounter implements OnApplicationBootstrap, OnModuleDestroy {
     return tokenizerFor(terms.modelClass, terms.tokenizer);
   }
 
-  async encoder(name: TokenizerName): Promise<Encoder> {
-    let e = this.ready.get(name);
-    if (!e) {
-      e = await loadTokenizer(name);
-      this.ready.set(name, e);
-    }
-    return e;
+  /** Each text's token ids with the product's tokenizer, on the counting thread (verification's judge). */
+  tokens(terms: CountingTerms, texts: string[]): Promise<number[][]> {
+    return this.pool.tokens(this.tokenizerOf(terms), texts);
   }
 
   prompt(terms: CountingTerms, messages: readonly ChatMessageLike[]): Promise<number> {
