@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MembersRepository } from '../../src/members/members.repository.js';
 import { OutboxRelay } from '../../src/platform/queues/outbox-relay.js';
@@ -63,6 +64,50 @@ describe('transactional outbox across a Redis outage', () => {
     expect(await relay.relayOnce()).toBe(1);
     const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
+  });
+});
+
+describe('outbox relay against a Redis that stops answering', () => {
+  let redis: RedisProcess;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    redis = await RedisProcess.start();
+    t = await startTestApp({ redisUrl: redis.url, role: 'api', env: { OUTBOX_RELAY_TIMEOUT_MS: '500' } });
+  });
+  afterAll(async () => {
+    await t.close();
+    await redis.kill();
+  });
+
+  it('gives the pass up after OUTBOX_RELAY_TIMEOUT_MS, rolled back; the row goes once Redis answers, as one job', async () => {
+    const relay = t.app.get(OutboxRelay);
+    const outbox = t.app.get(OutboxService);
+    const queue = t.app.get(Queues).get('maintenance');
+    const jobId = `purge-paused-${Date.now()}`;
+    await t.prisma.$transaction((tx) => outbox.enqueue(tx, 'maintenance.purge-idempotency', { retentionHours: 12 }, { jobId }));
+
+    // Connected but answering no write for 3 s: the producer's commands wait, they do not fail.
+    const admin = new Redis(redis.url);
+    try {
+      await admin.call('CLIENT', 'PAUSE', '3000', 'WRITE');
+      const started = Date.now();
+      await expect(relay.relayOnce()).rejects.toThrow(/did not answer the outbox relay within 500 ms/);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      // Rolled back: the row is unsent and unlocked (a pass of another relay could take it now).
+      const row = await t.prisma.outboxMessage.findUniqueOrThrow({ where: { jobId } });
+      expect(row.sentAt).toBeNull();
+      expect(row.attempts).toBe(0);
+
+      await waitFor(async () => (await relay.relayOnce().catch(() => -1)) >= 1, 10_000);
+      expect((await t.prisma.outboxMessage.findUniqueOrThrow({ where: { jobId } })).sentAt).not.toBeNull();
+      // The paused pass's add landed too once Redis answered: still one job under the row's id.
+      const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed']);
+      expect(jobs.filter((j) => j.id === jobId)).toHaveLength(1);
+    } finally {
+      await admin.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      admin.disconnect();
+    }
   });
 });
 

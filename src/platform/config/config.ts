@@ -89,6 +89,7 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: intIn(100, 9_000, 8_000),
   WORKER_LOCK_MS: intIn(500, 600_000, 30_000),
   OUTBOX_POLL_MS: intIn(10, 60_000, 200),
+  OUTBOX_RELAY_TIMEOUT_MS: intIn(100, 600_000, 30_000),
   HEARTBEAT_INTERVAL_MS: intIn(100, 3_600_000, 10_000),
   NODE_OFFLINE_AFTER_MS: z
     .string()
@@ -208,6 +209,8 @@ export type AppConfig = Readonly<{
   /** BullMQ job lock; a worker that dies is noticed (and its job retried) after about this long. */
   workerLockMs: number;
   outboxPollMs: number;
+  /** A relay pass whose Redis writes have not answered by then is rolled back (its rows stay for the next). */
+  outboxRelayTimeoutMs: number;
   regions: readonly string[];
   modelClasses: readonly string[];
   capacity: { heartbeatIntervalMs: number; offlineAfterMs: number; utilisationBp: number };
@@ -320,6 +323,7 @@ export function loadEnvConfig(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     workerLockMs: e.WORKER_LOCK_MS,
     outboxPollMs: e.OUTBOX_POLL_MS,
+    outboxRelayTimeoutMs: e.OUTBOX_RELAY_TIMEOUT_MS,
     regions: e.REGIONS,
     modelClasses: e.MODEL_CLASSES,
     capacity: {

@@ -74,16 +74,18 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         else byQueue.set(q, [row]);
       }
       for (const [queue, batch] of byQueue) {
-        await this.queues.get(queue).addBulk(
-          batch.map((row) => ({
-            name: row.jobName,
-            data: row.payload,
-            opts: {
-              ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
-              jobId: row.jobId,
-              delay: delayUntil(row.notBefore),
-            },
-          })),
+        await this.answeredInTime(
+          this.queues.get(queue).addBulk(
+            batch.map((row) => ({
+              name: row.jobName,
+              data: row.payload,
+              opts: {
+                ...(row.jobName in JOBS ? jobOptions(row.jobName as JobName, this.config) : {}),
+                jobId: row.jobId,
+                delay: delayUntil(row.notBefore),
+              },
+            })),
+          ),
         );
       }
       await inOrder([
@@ -95,6 +97,22 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       ]);
       return rows.length;
     });
+  }
+
+  /**
+   * A Redis that is away fails the pass at once (producers keep no offline queue); one that is
+   * connected but does not answer would hold the pass, its pg connection and its claimed rows.
+   * Bounded, the pass rolls back and its rows wait for the next: should the writes land after
+   * all, the row's deterministic job id makes the next pass's add a no-op.
+   */
+  private answeredInTime<T>(work: Promise<T>): Promise<T> {
+    const ms = this.config.outboxRelayTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not answer the outbox relay within ${ms} ms`)), ms);
+    });
+    work.catch(() => undefined);
+    return Promise.race([work, late]).finally(() => clearTimeout(timer));
   }
 
   private async run(): Promise<void> {
