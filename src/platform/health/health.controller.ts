@@ -6,13 +6,10 @@ import { Public } from '../auth/auth.decorators.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { TransactionRunner } from '../prisma/transaction-runner.js';
 import { createRedis, type RedisClient } from '../redis/redis-factory.js';
+import { withTimeout } from '../time/with-timeout.js';
 import { HealthRepository } from './health.repository.js';
 
 const PROBE_TIMEOUT_MS = 1_500;
-
-function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} timed out`)), PROBE_TIMEOUT_MS))]);
-}
 
 @ApiTags('system')
 @Public()
@@ -45,7 +42,7 @@ export class HealthController implements OnModuleDestroy {
       async () => {
         const s = this.indicators.check('postgres');
         try {
-          await withTimeout(this.repo.ping(this.tx.root), 'postgres');
+          await withTimeout(this.repo.ping(this.tx.root), PROBE_TIMEOUT_MS, 'postgres timed out');
           return s.up();
         } catch (err) {
           return s.down({ message: (err as Error).message });
@@ -55,7 +52,7 @@ export class HealthController implements OnModuleDestroy {
         const s = this.indicators.check('redis');
         try {
           if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect().catch(() => undefined);
-          await withTimeout(this.redis.ping(), 'redis');
+          await withTimeout(this.redis.ping(), PROBE_TIMEOUT_MS, 'redis timed out');
           return s.up();
         } catch (err) {
           return s.down({ message: (err as Error).message });

@@ -5,6 +5,7 @@ import { PrismaClient } from '../../generated/prisma/client.js';
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { Metrics } from '../metrics/metrics.js';
 import { PrismaService, type Db } from './prisma.service.js';
+import { withTimeout } from '../time/with-timeout.js';
 
 /** How long one lag reading is trusted: one probe per second per process, whatever the read rate. */
 const LAG_CACHE_MS = 1_000;
@@ -81,10 +82,11 @@ export class ReadDb implements OnModuleDestroy {
     if (!client) return false;
     let broken = false;
     try {
-      const rows = await Promise.race([
+      const rows = await withTimeout(
         client.query<{ lag_ms: number }>(LAG_SQL).then((r) => r.rows),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('lag probe timed out')), PROBE_TIMEOUT_MS).unref()),
-      ]);
+        PROBE_TIMEOUT_MS,
+        'lag probe timed out',
+      );
       const lagMs = rows[0].lag_ms;
       this.metrics.replicaLag(lagMs);
       return lagMs <= this.config.readMaxLagMs;

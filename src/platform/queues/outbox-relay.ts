@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { APP_CONFIG, type AppConfig } from '../config/config.js';
 import { inOrder } from '../prisma/sql-tx.js';
 import { TransactionRunner } from '../prisma/transaction-runner.js';
+import { withTimeout } from '../time/with-timeout.js';
 import { JOBS, jobOptions, type JobName, type QueueName } from './job-registry.js';
 import { OutboxRepository, type OutboxRow } from './outbox.repository.js';
 import { OutboxService } from './outbox.service.js';
@@ -73,8 +74,12 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
         if (list) list.push(row);
         else byQueue.set(q, [row]);
       }
+      // A Redis that is away fails the pass at once (producers keep no offline queue); one that is
+      // connected but does not answer would hold the pass, its pg connection and its claimed rows.
+      // Bounded, the pass rolls back and its rows wait for the next: should the writes land after
+      // all, the row's deterministic job id makes the next pass's add a no-op.
       for (const [queue, batch] of byQueue) {
-        await this.answeredInTime(
+        await withTimeout(
           this.queues.get(queue).addBulk(
             batch.map((row) => ({
               name: row.jobName,
@@ -86,6 +91,8 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
               },
             })),
           ),
+          this.config.outboxRelayTimeoutMs,
+          `Redis did not answer the outbox relay within ${this.config.outboxRelayTimeoutMs} ms`,
         );
       }
       await inOrder([
@@ -97,22 +104,6 @@ export class OutboxRelay implements OnApplicationBootstrap, OnApplicationShutdow
       ]);
       return rows.length;
     });
-  }
-
-  /**
-   * A Redis that is away fails the pass at once (producers keep no offline queue); one that is
-   * connected but does not answer would hold the pass, its pg connection and its claimed rows.
-   * Bounded, the pass rolls back and its rows wait for the next: should the writes land after
-   * all, the row's deterministic job id makes the next pass's add a no-op.
-   */
-  private answeredInTime<T>(work: Promise<T>): Promise<T> {
-    const ms = this.config.outboxRelayTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer the outbox relay within ${ms} ms`)), ms);
-    });
-    work.catch(() => undefined);
-    return Promise.race([work, late]).finally(() => clearTimeout(timer));
   }
 
   private async run(): Promise<void> {
