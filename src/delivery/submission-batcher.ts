@@ -113,23 +113,16 @@ export class SubmissionBatcher {
    */
   private async transact(items: Submission[], lockFirst: boolean): Promise<PromiseSettledResult<Submitted>[]> {
     const counting = Promise.allSettled(items.map((s) => s.countedPromptTokens));
-    let counts: PromiseSettledResult<number>[] = [];
-    const written = await this.transactCounted(items, lockFirst, async () => {
-      counts = await counting;
-      return items.flatMap((s, i) => {
-        const c = counts[i];
-        return c.status === 'fulfilled' ? [{ ...s, promptTokens: c.value }] : [];
-      });
-    });
+    const written = await this.transactCounted(items, lockFirst, counting);
     let next = 0;
-    return counts.map((c) => (c.status === 'fulfilled' ? written[next++] : c));
+    return (await counting).map((c) => (c.status === 'fulfilled' ? written[next++] : c));
   }
 
-  /** `counted`: the batch's submissions whose prompts were counted, awaited once the obligations are read. */
+  /** Writes the submissions of `all` whose count `counting` answers, awaited once the obligations are read. */
   private async transactCounted(
     all: Submission[],
     lockFirst: boolean,
-    counted: () => Promise<Counted[]>,
+    counting: Promise<PromiseSettledResult<number>[]>,
   ): Promise<PromiseSettledResult<Submitted>[]> {
     const pairs = [...new Map(all.map((s) => [`${s.buyerId}|${s.series.id}`, { buyerId: s.buyerId, seriesId: s.series.id }])).values()];
     const result = await this.tx.sql(async (tx, commit) => {
@@ -144,7 +137,11 @@ export class SubmissionBatcher {
           all.filter((s) => s.fromKey).map((s) => s.id),
         ),
       ]);
-      const items = await counted();
+      const counts = await counting;
+      const items = all.flatMap((s, i) => {
+        const c = counts[i];
+        return c.status === 'fulfilled' ? [{ ...s, promptTokens: c.value }] : [];
+      });
       if (items.length === 0) {
         await commit();
         return [];
