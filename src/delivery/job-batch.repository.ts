@@ -25,7 +25,7 @@ const str = (xs: bigint[]) => xs.map((x) => x.toString());
 /**
  * Many JSON values as one JSON array parameter, unpacked in SQL by jsonb_array_elements: one
  * native JSON.stringify, where a jsonb[] of stringified values is escaped again element by element
- * (every JSON text holds quotes; SqlTx's textArrays escapes only what needs it). Texts stay text[]:
+ * (every JSON text holds quotes; SqlTx's arrayLiteral escapes only what needs it). Texts stay text[]:
  * pg's UTF-8 encoding turns a lone surrogate into U+FFFD, which jsonb would refuse.
  */
 const jsonList = (xs: unknown[]) => JSON.stringify(xs);

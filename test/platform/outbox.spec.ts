@@ -16,14 +16,14 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
   }
 }
 
-describe('transactional outbox across a Redis outage', () => {
+describe('transactional outbox across a Redis outage, and a Redis that stops answering', () => {
   let redis: RedisProcess;
   let t: TestApp;
 
   beforeAll(async () => {
     redis = await RedisProcess.start();
     // role api: no relay loop of its own, so the test drives relayOnce() deterministically.
-    t = await startTestApp({ redisUrl: redis.url, role: 'api' });
+    t = await startTestApp({ redisUrl: redis.url, role: 'api', env: { OUTBOX_RELAY_TIMEOUT_MS: '500' } });
   });
   afterAll(async () => {
     await t.close();
@@ -64,20 +64,6 @@ describe('transactional outbox across a Redis outage', () => {
     expect(await relay.relayOnce()).toBe(1);
     const counts = await queue.getJobCounts('waiting', 'delayed', 'active', 'completed', 'failed');
     expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
-  });
-});
-
-describe('outbox relay against a Redis that stops answering', () => {
-  let redis: RedisProcess;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    redis = await RedisProcess.start();
-    t = await startTestApp({ redisUrl: redis.url, role: 'api', env: { OUTBOX_RELAY_TIMEOUT_MS: '500' } });
-  });
-  afterAll(async () => {
-    await t.close();
-    await redis.kill();
   });
 
   it('gives the pass up after OUTBOX_RELAY_TIMEOUT_MS, rolled back; the row goes once Redis answers, as one job', async () => {

@@ -22,14 +22,14 @@ export class SqlTx {
 
   async $queryRaw<T = unknown>(query: TemplateStringsArray, ...values: unknown[]): Promise<T> {
     this.beforeSend();
-    const res = await this.client.query({ ...statement(query), values: values.map(textArrays), types: fastTypes });
+    const res = await this.client.query({ ...statement(query), values: values.map(arrayLiteral), types: fastTypes });
     await this.begun;
     return res.rows as T;
   }
 
   async $executeRaw(query: TemplateStringsArray, ...values: unknown[]): Promise<number> {
     this.beforeSend();
-    const res = await this.client.query({ ...statement(query), values: values.map(textArrays), types: fastTypes });
+    const res = await this.client.query({ ...statement(query), values: values.map(arrayLiteral), types: fastTypes });
     await this.begun;
     return res.rowCount ?? 0;
   }
@@ -74,7 +74,7 @@ const NEEDS_ESCAPE = /["\\]/;
  * escape, and the hot statements bind tens of thousands of them per second (pg's escaping was 2 %
  * of the API's time in bench:delivery). Any other value is left to pg.
  */
-export function textArrays(value: unknown): unknown {
+export function arrayLiteral(value: unknown): unknown {
   if (!Array.isArray(value) || value.length === 0) return value;
   let literal = '{';
   for (let i = 0; i < value.length; i++) {
