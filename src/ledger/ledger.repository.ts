@@ -3,6 +3,7 @@ import type { AccountType, TransferKind } from '../generated/prisma/enums.js';
 import { DomainError } from '../platform/errors/error-codes.js';
 import type { Db, RawSql } from '../platform/prisma/prisma.service.js';
 import { postgresError } from '../platform/prisma/postgres-error.js';
+import { pgArray } from '../platform/prisma/sql-tx.js';
 import { MEMBER_ACCOUNT_TYPES, memberAccount, type PostedTransfer, type TransferRequest } from './ledger.types.js';
 
 interface AccountRow {
@@ -82,27 +83,33 @@ export class LedgerRepository {
    * itself (`ledger_refuse`), so nothing of it can commit.
    */
   async insertAndApply(db: RawSql, rows: TransferRequest[]): Promise<PostOutcome> {
-    const col = <T>(f: (t: TransferRequest) => T) => rows.map(f);
+    // Each column goes as one array literal (see pgArray): a batch of 20,000 transfers is a
+    // dozen strings to bind, not a quarter of a million values.
+    const col = <T extends string | bigint | boolean | null>(f: (t: TransferRequest) => T) => pgArray(rows.map(f));
     const keys = col((t) => t.idempotencyKey);
     const debits = col((t) => t.debit);
     const credits = col((t) => t.credit);
-    const codes = [...new Set([...debits, ...credits])];
-    const amounts = col((t) => t.amountFen.toString());
+    const codes = pgArray([...new Set(rows.flatMap((t) => [t.debit, t.credit]))]);
+    const amounts = col((t) => t.amountFen);
     const kinds = col((t) => t.kind as string);
     const dates = col((t) => t.businessDate);
-    const runs = col((t) => t.refs?.settlementRunId ?? null);
-    const trades = col((t) => t.refs?.tradeId ?? null);
-    const obligations = col((t) => t.refs?.obligationId ?? null);
-    const jobs = col((t) => t.refs?.jobId ?? null);
-    const withdrawals = col((t) => t.refs?.withdrawalId ?? null);
-    const references = col((t) => t.reference ?? null);
-    const forced = col((t) => t.collectByRight === true);
+    // A column that is null in every row goes as one NULL (unnest pads it with nulls): most
+    // batches fill one or two of these, and each array costs its length to send and parse.
+    const optional = (f: (t: TransferRequest) => string | undefined) => (rows.some((t) => f(t) !== undefined) ? col((t) => f(t) ?? null) : null);
+    const runs = optional((t) => t.refs?.settlementRunId);
+    const trades = optional((t) => t.refs?.tradeId);
+    const obligations = optional((t) => t.refs?.obligationId);
+    const jobs = optional((t) => t.refs?.jobId);
+    const withdrawals = optional((t) => t.refs?.withdrawalId);
+    const references = optional((t) => t.reference);
+    // Collecting by right is rare (a default's waterfall): with no such row, one NULL stands for all false.
+    const forced = rows.some((t) => t.collectByRight === true) ? col((t) => t.collectByRight === true) : null;
     const [outcome] = await refusalsAsDomainErrors(db.$queryRaw<PostOutcome[]>`
       WITH locked AS (
         SELECT id, code FROM ledger_accounts WHERE code = ANY(${codes}::text[]) ORDER BY id FOR UPDATE
       ),
       input AS (
-        SELECT gen_random_uuid() AS id, t.key, d.id AS debit, c.id AS credit, t.amount, t.kind, t.bdate, t.run, t.trade, t.obligation, t.job, t.withdrawal, t.reference, t.forced, t.n
+        SELECT gen_random_uuid() AS id, t.key, d.id AS debit, c.id AS credit, t.amount, t.kind, t.bdate, t.run, t.trade, t.obligation, t.job, t.withdrawal, t.reference, coalesce(t.forced, false) AS forced, t.n
         FROM unnest(
           ${keys}::text[], ${debits}::text[], ${credits}::text[], ${amounts}::bigint[], ${kinds}::text[],
           ${dates}::date[], ${runs}::uuid[], ${trades}::uuid[], ${obligations}::uuid[], ${jobs}::uuid[],

@@ -75,6 +75,8 @@ export class LedgerService {
 
 function validate(requests: TransferRequest[]): void {
   const seen = new Set<string>();
+  // A batch carries one or two business dates: each distinct one is checked once.
+  const goodDates = new Set<string>();
   for (const r of requests) {
     // Programming errors of a calling module, not user input: fail loudly.
     if (!r.idempotencyKey || r.idempotencyKey.length > 300) throw new Error(`bad transfer key ${r.idempotencyKey}`);
@@ -82,6 +84,9 @@ function validate(requests: TransferRequest[]): void {
     seen.add(r.idempotencyKey);
     if (r.amountFen <= 0n || r.amountFen > MAX_FEN) throw new Error(`transfer ${r.idempotencyKey}: amount ${r.amountFen} out of range`);
     if (r.debit === r.credit) throw new Error(`transfer ${r.idempotencyKey}: debit and credit are both ${r.debit}`);
-    if (!isValidIsoDate(r.businessDate)) throw new Error(`transfer ${r.idempotencyKey}: bad business date ${r.businessDate}`);
+    if (!goodDates.has(r.businessDate)) {
+      if (!isValidIsoDate(r.businessDate)) throw new Error(`transfer ${r.idempotencyKey}: bad business date ${r.businessDate}`);
+      goodDates.add(r.businessDate);
+    }
   }
 }

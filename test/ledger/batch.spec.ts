@@ -100,4 +100,43 @@ describe('batch posting', () => {
     await expect(t.prisma.$transaction((tx) => ledger.postBatch(tx, batch))).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
     expect(await t.prisma.transfer.count()).toBe(before);
   });
+
+  it('binds every column whole: awkward keys and references, a ref on one row only, on Prisma and on pg transactions', async () => {
+    const [m] = await t.prisma.$queryRaw<{ id: string }[]>`
+      INSERT INTO members (id, name, kind, "updatedAt") VALUES (gen_random_uuid(), 'awkward', 'TRADER', now()) RETURNING id`;
+    await t.prisma.$executeRaw`
+      INSERT INTO ledger_accounts (id, code, "memberId", type, "mustNotGoNegative")
+      VALUES (gen_random_uuid(), ${memberAccount(m.id, 'CASH')}, ${m.id}::uuid, 'CASH', true)`;
+    const ledger = t.app.get(LedgerService);
+    // What an array literal must escape or could mistake: quotes, backslashes, separators,
+    // braces, the word NULL, the empty string, spaces and text beyond ASCII.
+    const awkward = ['q"uote', 'back\\slash', 'com,ma', '{brace}', 'NULL', '', ' spaced ', '元 ☃ 𝄞', 'a"b\\c,d{e}'];
+    const runId = '00000000-0000-4000-8000-000000000001';
+    const batch = (prefix: string): TransferRequest[] =>
+      awkward.map((text, i) => ({
+        idempotencyKey: `${prefix}-${text}-${i}`,
+        debit: HOUSE.bankSettlement,
+        credit: memberAccount(m.id, 'CASH'),
+        amountFen: BigInt(i + 1),
+        kind: 'ADJUSTMENT',
+        businessDate: i % 2 === 0 ? '2026-12-01' : '2026-12-02',
+        // Only the third row names a run, and only every other row a reference.
+        ...(i === 2 ? { refs: { settlementRunId: runId } } : {}),
+        ...(i % 2 === 0 ? { reference: text } : {}),
+      }));
+    const check = (posted: Awaited<ReturnType<LedgerService['post']>>, sent: TransferRequest[]) => {
+      expect(posted.map((p) => [p.idempotencyKey, p.amountFen, p.businessDate, p.reference, p.refs.settlementRunId ?? null])).toEqual(
+        sent.map((r) => [r.idempotencyKey, r.amountFen, r.businessDate, r.reference ?? null, r.refs?.settlementRunId ?? null]),
+      );
+    };
+    const onPrisma = batch('prisma');
+    check(await t.prisma.$transaction((tx) => ledger.post(tx, onPrisma)), onPrisma);
+    const onPg = batch('pg');
+    check(await t.prisma.sqlTransaction((tx) => ledger.post(tx, onPg)), onPg);
+    // Replayed whole on the other kind of transaction: the same keys, nothing moves.
+    const before = await t.prisma.transfer.count();
+    check(await t.prisma.sqlTransaction((tx) => ledger.post(tx, onPrisma)), onPrisma);
+    expect(await t.prisma.transfer.count()).toBe(before);
+    await expectLedgerConsistent(t.prisma);
+  });
 });
