@@ -95,7 +95,8 @@ export class LedgerRepository {
     const dates = col((t) => t.businessDate);
     // A column that is null in every row goes as one NULL (unnest pads it with nulls): most
     // batches fill one or two of these, and each array costs its length to send and parse.
-    const optional = (f: (t: TransferRequest) => string | undefined) => (rows.some((t) => f(t) !== undefined) ? col((t) => f(t) ?? null) : null);
+    const optional = (f: (t: TransferRequest) => string | undefined) =>
+      rows.some((t) => f(t) !== undefined) ? col((t) => f(t) ?? null) : null;
     const runs = optional((t) => t.refs?.settlementRunId);
     const trades = optional((t) => t.refs?.tradeId);
     const obligations = optional((t) => t.refs?.obligationId);
