@@ -36,9 +36,18 @@ describe('connections terminated by the server', () => {
       ),
     );
     await new Promise((r) => setTimeout(r, 300));
-    await admin.query(
-      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    const { rows: dropped } = await admin.query<{ pid: number }>(
+      `SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
     );
+    // pg_terminate_backend only signals: an idle pooled connection learns it was dropped when its
+    // backend has exited and the FATAL message has been read. Wait for the server to finish, then
+    // one turn of the event loop, before asking the pool to serve at once.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await admin.query(`SELECT 1 FROM pg_stat_activity WHERE pid = ANY($1::int[])`, [dropped.map((d) => d.pid)]);
+      if (rows.length === 0) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 20));
     await admin.end();
     const outcomes = await Promise.race([
       Promise.all([...running, ...single]),
