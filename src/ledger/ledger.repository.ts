@@ -74,13 +74,14 @@ export class LedgerRepository {
   }
 
   /**
-   * Locks the touched accounts in id order (first, before anything else of the statement: an
-   * InitPlan reads the whole locked set), inserts the transfers (skipping keys already posted)
-   * and applies their net effect to the balances — one statement. Concurrent postings queue up
-   * instead of deadlocking; the guarded update re-reads a balance another posting changed while
-   * this one waited. A posting that would take an account that must not go negative below zero
-   * (INSUFFICIENT_FUNDS), or names an unknown account (ACCOUNT_NOT_FOUND), fails the statement
-   * itself (`ledger_refuse`), so nothing of it can commit.
+   * Inserts the transfers (skipping keys already posted), then locks the accounts they move in id
+   * order and applies their net effect to the balances — one statement. The locks come last, so
+   * a posting holds its accounts only for the update and its commit, not while its rows are
+   * written: concurrent postings over the same accounts queue for a moment instead of a convoy.
+   * Taken in one order, they never deadlock; the guarded update re-reads a balance another
+   * posting changed while this one waited. A posting that would take an account that must not go
+   * negative below zero (INSUFFICIENT_FUNDS), or names an unknown account (ACCOUNT_NOT_FOUND),
+   * fails the statement itself (`ledger_refuse`), so nothing of it can commit.
    */
   async insertAndApply(db: RawSql, rows: TransferRequest[]): Promise<PostOutcome> {
     // Each column goes as one array literal (see pgArray): a batch of 20,000 transfers is a
@@ -106,21 +107,17 @@ export class LedgerRepository {
     // Collecting by right is rare (a default's waterfall): with no such row, one NULL stands for all false.
     const forced = rows.some((t) => t.collectByRight === true) ? col((t) => t.collectByRight === true) : null;
     const [outcome] = await refusalsAsDomainErrors(db.$queryRaw<PostOutcome[]>`
-      WITH locked AS (
-        SELECT id, code FROM ledger_accounts WHERE code = ANY(${codes}::text[]) ORDER BY id FOR UPDATE
-      ),
-      input AS (
+      WITH input AS (
         SELECT gen_random_uuid() AS id, t.key, d.id AS debit, c.id AS credit, t.amount, t.kind, t.bdate, t.run, t.trade, t.obligation, t.job, t.withdrawal, t.reference, coalesce(t.forced, false) AS forced, t.n
         FROM unnest(
           ${keys}::text[], ${debits}::text[], ${credits}::text[], ${amounts}::bigint[], ${kinds}::text[],
           ${dates}::date[], ${runs}::uuid[], ${trades}::uuid[], ${obligations}::uuid[], ${jobs}::uuid[],
           ${withdrawals}::uuid[], ${references}::text[], ${forced}::boolean[]
         ) WITH ORDINALITY AS t(key, debit_code, credit_code, amount, kind, bdate, run, trade, obligation, job, withdrawal, reference, forced, n)
-        -- Ids by the unique code index (a join with \`locked\` would be planned as a nested loop
-        -- over a CTE: quadratic on large batches).
+        -- Ids by the unique code index, unlocked: accounts are never deleted, and a code that
+        -- names none drops its row here and fails the statement below (\`missing\`).
         JOIN ledger_accounts d ON d.code = t.debit_code
         JOIN ledger_accounts c ON c.code = t.credit_code
-        WHERE (SELECT count(*) FROM locked) >= 0
       ),
       -- transfers is partitioned by month, so its keys are unique in transfer_keys: a key already
       -- there (any month, archived or not) is a replay and posts nothing.
@@ -150,10 +147,16 @@ export class LedgerRepository {
       net AS (
         SELECT account, sum(delta)::bigint AS delta, bool_and(allow) AS allow FROM moves GROUP BY account
       ),
+      -- The accounts moved, locked in id order once the rows are written (LockRows over the sort).
+      locked AS (
+        SELECT a.id FROM ledger_accounts a WHERE a.id IN (SELECT account FROM net) ORDER BY a.id FOR UPDATE
+      ),
       applied AS (
         UPDATE ledger_accounts a SET "balanceFen" = a."balanceFen" + net.delta
         FROM net
-        WHERE a.id = net.account
+        -- An InitPlan: every lock is taken before the update reads its first account.
+        WHERE (SELECT count(*) FROM locked) >= 0
+          AND a.id = net.account
           AND (net.delta >= 0 OR NOT a."mustNotGoNegative" OR a."balanceFen" + net.delta >= 0
                OR (net.allow AND a.type = 'CASH'))
         RETURNING a.id
@@ -166,7 +169,7 @@ export class LedgerRepository {
       FROM (SELECT (SELECT count(*) FROM ins)::int AS inserted,
                    (SELECT array_agg(a.code ORDER BY a.code) FROM net JOIN ledger_accounts a ON a.id = net.account
                      WHERE net.account NOT IN (SELECT id FROM applied)) AS refused,
-                   (SELECT array_agg(x.code ORDER BY x.code) FROM unnest(${codes}::text[]) AS x(code) WHERE x.code NOT IN (SELECT code FROM locked)) AS missing) o`);
+                   (SELECT array_agg(x.code ORDER BY x.code) FROM unnest(${codes}::text[]) AS x(code) WHERE NOT EXISTS (SELECT 1 FROM ledger_accounts a WHERE a.code = x.code)) AS missing) o`);
     return outcome;
   }
 

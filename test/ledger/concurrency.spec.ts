@@ -116,4 +116,77 @@ describe('ledger under concurrency', () => {
     expect((await m.client.get(`/v1/members/${m.id}/balances`)).body).toMatchObject({ cash: '7.00' });
     await expectLedgerConsistent(t.prisma);
   });
+
+  it('16 concurrent batches over the same accounts in shuffled orders, half of them replays racing their originals, and one that must be refused: none deadlocks, each key moves once, balances add up', async () => {
+    const members = await Promise.all(Array.from({ length: 12 }, () => createMember(t, 'TRADER')));
+    const cash = members.map((m) => memberAccount(m.id, 'CASH'));
+    const ledger = t.app.get(LedgerService);
+    const date = '2026-12-01';
+    await t.prisma.$transaction((tx) =>
+      ledger.post(
+        tx,
+        cash.map((c, i) => ({
+          idempotencyKey: `overlap-seed-${i}`,
+          debit: HOUSE.bankSettlement,
+          credit: c,
+          amountFen: 1_000_000n,
+          kind: 'DEPOSIT',
+          businessDate: date,
+        })),
+      ),
+    );
+    // Deterministic shuffles: every batch touches every account, in its own order.
+    let seed = 7;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648);
+    const batch = (b: number) =>
+      Array.from({ length: 60 }, (_, i) => {
+        const from = next() % cash.length;
+        const to = (from + 1 + (next() % (cash.length - 1))) % cash.length;
+        return {
+          idempotencyKey: `overlap-${b}-${i}`,
+          debit: cash[from],
+          credit: cash[to],
+          amountFen: BigInt(1 + (next() % 500)),
+          kind: 'ADJUSTMENT' as const,
+          businessDate: date,
+        };
+      });
+    const originals = Array.from({ length: 8 }, (_, b) => batch(b));
+    // One batch that must fail whole: its last transfer takes more than any account holds.
+    const refused = [
+      ...batch(99),
+      {
+        idempotencyKey: 'overlap-too-much',
+        debit: cash[0],
+        credit: cash[1],
+        amountFen: 50_000_000n,
+        kind: 'ADJUSTMENT' as const,
+        businessDate: date,
+      },
+    ];
+    const before = await t.prisma.transfer.count();
+    const outcomes = await Promise.all(
+      [...originals, ...originals.map((o) => [...o].reverse()), refused].map((reqs) =>
+        t.prisma
+          .$transaction((tx) => ledger.postBatch(tx, reqs))
+          .then(
+            (r) => `ok ${r.inserted}`,
+            (e: { code?: string }) => `failed ${e.code}`,
+          ),
+      ),
+    );
+    expect(outcomes.at(-1)).toBe('failed INSUFFICIENT_FUNDS');
+    // Each original key moved once: by its batch or by the replay that raced it, never both.
+    expect(outcomes.slice(0, -1).every((o) => o.startsWith('ok '))).toBe(true);
+    expect(outcomes.slice(0, -1).reduce((n, o) => n + Number(o.slice(3)), 0)).toBe(8 * 60);
+    expect(await t.prisma.transfer.count()).toBe(before + 8 * 60);
+    const expected = new Map(cash.map((c) => [c, 1_000_000n]));
+    for (const r of originals.flat()) {
+      expected.set(r.debit, expected.get(r.debit)! - r.amountFen);
+      expected.set(r.credit, expected.get(r.credit)! + r.amountFen);
+    }
+    const rows = await t.prisma.ledgerAccount.findMany({ where: { code: { in: cash } }, select: { code: true, balanceFen: true } });
+    expect(new Map(rows.map((r) => [r.code, r.balanceFen]))).toEqual(expected);
+    await expectLedgerConsistent(t.prisma);
+  }, 60_000);
 });
