@@ -74,6 +74,11 @@ describe('reconciliation runs and breaks', () => {
     expect(
       r.checks.filter((c) => !['BANK_STATEMENT', 'INDEX_CHAIN', 'DEFAULT_FUND'].includes(c.name)).every((c) => c.rowsExamined > 0),
     ).toBe(true);
+    // BALANCE_DRIFT read every account and every transfer, counted in the same pass.
+    const [{ n }] = await t.prisma.$queryRaw<
+      { n: bigint }[]
+    >`SELECT (SELECT count(*) FROM ledger_accounts) + (SELECT count(*) FROM transfers) AS n`;
+    expect(r.checks.find((c) => c.name === 'BALANCE_DRIFT')!.rowsExamined).toBe(Number(n));
     expect(await open()).toEqual([]);
   });
 
@@ -233,5 +238,14 @@ describe('reconciliation runs and breaks', () => {
     expect(page1.body.items).toHaveLength(3);
     const page2 = await t.clearing.get<{ items: { seq: string }[] }>(`/v1/audit-events?limit=3&cursor=${page1.body.nextCursor}`);
     expect(BigInt(page2.body.items[0].seq)).toBeLessThan(BigInt(page1.body.items[2].seq));
+  });
+
+  it('a drift past 2^53 fen is reported to the fen (amounts never pass through a JSON number)', async () => {
+    const code = `member:${m.buyers[0].id}:cash`;
+    await sql`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" + 9007199254740993 WHERE code = ${code}`;
+    await run();
+    expect((await open()).find((b) => b.type === 'BALANCE_DRIFT')).toMatchObject({ key: code, difference: '90071992547409.93' });
+    await sql`UPDATE ledger_accounts SET "balanceFen" = "balanceFen" - 9007199254740993 WHERE code = ${code}`;
+    expect((await run()).openBreaks).toBe(0);
   });
 });
