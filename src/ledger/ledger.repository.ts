@@ -123,9 +123,12 @@ export class LedgerRepository {
       -- there (any month, archived or not) is a replay and posts nothing.
       -- The ids are drawn in \`input\` (materialised: each row keeps its id), so the transfer is
       -- found from its key by a semi-join, not a sorted join of the two.
+      -- Keys are claimed in one order (bytewise) whatever the batch's order: a posting that meets
+      -- a key another is writing waits for it, and two that share keys (a replay racing its
+      -- original) would otherwise each hold one the other waits for. No account is locked yet.
       claimed AS (
         INSERT INTO transfer_keys ("idempotencyKey", "transferId", "createdAt")
-        SELECT key, id, now() FROM input ORDER BY n
+        SELECT key, id, now() FROM input ORDER BY key COLLATE "C"
         ON CONFLICT ("idempotencyKey") DO NOTHING
         RETURNING "idempotencyKey"
       ),

@@ -13,6 +13,21 @@ describe('toProblem', () => {
     expect(toProblem(Object.assign(new Error('x'), { code }))).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
   });
 
+  it('answers a deadlock or serialization failure Postgres broke with a retryable 503, from pg or through Prisma raw SQL', () => {
+    const pg = (code: string) => Object.assign(new Error('deadlock detected'), { code });
+    const viaPrisma = (code: string) =>
+      Object.assign(new Error('Raw query failed'), {
+        code: 'P2010',
+        meta: { driverAdapterError: { cause: { originalCode: code, originalMessage: 'x' } } },
+      });
+    for (const code of ['40P01', '40001']) {
+      expect(toProblem(pg(code))).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+      expect(toProblem(viaPrisma(code))).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+    }
+    // Any other refusal of Postgres stays an internal error.
+    expect(toProblem(viaPrisma('23505'))).toMatchObject({ status: 500, code: 'INTERNAL' });
+  });
+
   it('keeps which dependency is down from a readiness failure', () => {
     const p = toProblem(new ServiceUnavailableException({ status: 'error', error: { redis: { status: 'down' } }, details: {} }));
     expect(p).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE', error: { redis: { status: 'down' } } });

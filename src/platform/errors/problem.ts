@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
+import { postgresError } from '../prisma/postgres-error.js';
 import { DomainError, ERROR_CATALOG, type ErrorCode, type FieldError } from './error-codes.js';
 
 export type ProblemCore = {
@@ -49,12 +50,18 @@ interface BodyParserError {
 // Prisma errors that mean "the database was busy or away", not "your request is wrong": the
 // transaction could not start or finish in time, a write conflict/deadlock, a lost connection.
 const RETRYABLE_PRISMA = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028', 'P2034']);
+// The same from Postgres itself, on a hand-written statement (pg, or Prisma's raw P2010): a
+// deadlock it broke or a serialization failure. Either aborted the whole transaction.
+const RETRYABLE_SQLSTATE = new Set(['40P01', '40001']);
 
 /** Maps anything thrown to a problem; unknown failures become INTERNAL with no internals leaked. */
 export function toProblem(exception: unknown): Problem {
   if (exception instanceof DomainError) return build(exception.code, exception.detail, exception.errors);
   const prismaCode = (exception as { code?: unknown } | undefined)?.code;
-  if (typeof prismaCode === 'string' && RETRYABLE_PRISMA.has(prismaCode)) {
+  if (
+    (typeof prismaCode === 'string' && RETRYABLE_PRISMA.has(prismaCode)) ||
+    RETRYABLE_SQLSTATE.has(postgresError(exception)?.code ?? '')
+  ) {
     return build('SERVICE_UNAVAILABLE', 'The database is busy; nothing was changed. Retry with the same Idempotency-Key.');
   }
   if (exception instanceof ThrottlerException) return build('RATE_LIMITED');
