@@ -12,6 +12,27 @@ describe('ledger under concurrency', () => {
   });
   afterAll(() => t.close());
 
+  const date = '2026-12-01';
+  /** n new members' cash accounts, each funded by a deposit posted straight on the ledger. */
+  const fundedCashAccounts = async (n: number, keyPrefix: string, amountFen: bigint): Promise<string[]> => {
+    const members = await Promise.all(Array.from({ length: n }, () => createMember(t, 'TRADER')));
+    const cash = members.map((m) => memberAccount(m.id, 'CASH'));
+    await t.prisma.$transaction((tx) =>
+      t.app.get(LedgerService).post(
+        tx,
+        cash.map((c, i) => ({
+          idempotencyKey: `${keyPrefix}-seed-${i}`,
+          debit: HOUSE.bankSettlement,
+          credit: c,
+          amountFen,
+          kind: 'DEPOSIT',
+          businessDate: date,
+        })),
+      ),
+    );
+    return cash;
+  };
+
   it('200 concurrent 1.00 withdrawals against 100.00: exactly 100 succeed, cash ends at 0.00, never negative, no 5xx', async () => {
     const m = await createMember(t, 'TRADER');
     await verifiedBankAccount(t, m);
@@ -33,7 +54,6 @@ describe('ledger under concurrency', () => {
     const a = await createMember(t, 'OPERATOR');
     const b = await createMember(t, 'OPERATOR');
     const ledger = t.app.get(LedgerService);
-    const date = '2026-12-01';
     await t.prisma.$transaction((tx) =>
       ledger.post(tx, [
         {
@@ -118,23 +138,8 @@ describe('ledger under concurrency', () => {
   });
 
   it('16 concurrent batches over the same accounts in shuffled orders, half of them replays racing their originals, and one that must be refused: none deadlocks, each key moves once, balances add up', async () => {
-    const members = await Promise.all(Array.from({ length: 12 }, () => createMember(t, 'TRADER')));
-    const cash = members.map((m) => memberAccount(m.id, 'CASH'));
+    const cash = await fundedCashAccounts(12, 'overlap', 1_000_000n);
     const ledger = t.app.get(LedgerService);
-    const date = '2026-12-01';
-    await t.prisma.$transaction((tx) =>
-      ledger.post(
-        tx,
-        cash.map((c, i) => ({
-          idempotencyKey: `overlap-seed-${i}`,
-          debit: HOUSE.bankSettlement,
-          credit: c,
-          amountFen: 1_000_000n,
-          kind: 'DEPOSIT',
-          businessDate: date,
-        })),
-      ),
-    );
     // Deterministic shuffles: every batch touches every account, in its own order.
     let seed = 7;
     const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648);
@@ -191,23 +196,8 @@ describe('ledger under concurrency', () => {
   }, 60_000);
 
   it('a batch and its replay with the keys in the opposite order, raced 20 times: one posts, the other replays, never a deadlock', async () => {
-    const members = await Promise.all(Array.from({ length: 4 }, () => createMember(t, 'TRADER')));
-    const cash = members.map((m) => memberAccount(m.id, 'CASH'));
+    const cash = await fundedCashAccounts(4, 'mirror', 10_000_000n);
     const ledger = t.app.get(LedgerService);
-    const date = '2026-12-01';
-    await t.prisma.$transaction((tx) =>
-      ledger.post(
-        tx,
-        cash.map((c, i) => ({
-          idempotencyKey: `mirror-seed-${i}`,
-          debit: HOUSE.bankSettlement,
-          credit: c,
-          amountFen: 10_000_000n,
-          kind: 'DEPOSIT',
-          businessDate: date,
-        })),
-      ),
-    );
     for (let round = 0; round < 20; round++) {
       const reqs = Array.from({ length: 300 }, (_, i) => ({
         idempotencyKey: `mirror-${round}-${i}`,
