@@ -96,7 +96,7 @@ export class LedgerRepository {
     const dates = col((t) => t.businessDate);
     // A column that is null in every row goes as one NULL (unnest pads it with nulls): most
     // batches fill one or two of these, and each array costs its length to send and parse.
-    const optional = (f: (t: TransferRequest) => string | undefined) =>
+    const optional = <T extends string | boolean>(f: (t: TransferRequest) => T | undefined) =>
       rows.some((t) => f(t) !== undefined) ? col((t) => f(t) ?? null) : null;
     const runs = optional((t) => t.refs?.settlementRunId);
     const trades = optional((t) => t.refs?.tradeId);
@@ -104,8 +104,8 @@ export class LedgerRepository {
     const jobs = optional((t) => t.refs?.jobId);
     const withdrawals = optional((t) => t.refs?.withdrawalId);
     const references = optional((t) => t.reference);
-    // Collecting by right is rare (a default's waterfall): with no such row, one NULL stands for all false.
-    const forced = rows.some((t) => t.collectByRight === true) ? col((t) => t.collectByRight === true) : null;
+    // Collected by right (a default's waterfall, settlement) where set; null reads as false.
+    const forced = optional((t) => (t.collectByRight === true ? true : undefined));
     const [outcome] = await refusalsAsDomainErrors(db.$queryRaw<PostOutcome[]>`
       WITH input AS (
         SELECT gen_random_uuid() AS id, t.key, d.id AS debit, c.id AS credit, t.amount, t.kind, t.bdate, t.run, t.trade, t.obligation, t.job, t.withdrawal, t.reference, coalesce(t.forced, false) AS forced, t.n
