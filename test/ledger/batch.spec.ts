@@ -139,4 +139,37 @@ describe('batch posting', () => {
     expect(await t.prisma.transfer.count()).toBe(before);
     await expectLedgerConsistent(t.prisma);
   });
+
+  it('a transfer collected by right cannot carry an ordinary one below zero with it, in the same batch or on the same account', async () => {
+    const [x, y] = await t.prisma.$queryRaw<{ id: string }[]>`
+      INSERT INTO members (id, name, kind, "updatedAt") SELECT gen_random_uuid(), 'forced-' || g, 'TRADER', now() FROM generate_series(1, 2) g RETURNING id`;
+    await t.prisma.$executeRaw`
+      INSERT INTO ledger_accounts (id, code, "memberId", type, "mustNotGoNegative")
+      SELECT gen_random_uuid(), 'member:' || m.id || ':cash', m.id, 'CASH', true FROM members m WHERE m.name LIKE 'forced-%'`;
+    const ledger = t.app.get(LedgerService);
+    const take = (key: string, member: string, fen: bigint, collectByRight: boolean): TransferRequest => ({
+      idempotencyKey: key,
+      debit: memberAccount(member, 'CASH'),
+      credit: HOUSE.ccpSettlement,
+      amountFen: fen,
+      kind: 'VARIATION_MARGIN',
+      businessDate: '2026-12-01',
+      ...(collectByRight ? { collectByRight: true } : {}),
+    });
+    const before = await t.prisma.transfer.count();
+    // x owes by right and may go below zero; y's ordinary debit rides in the same batch.
+    await expect(
+      t.prisma.$transaction((tx) => ledger.postBatch(tx, [take('forced-x', x.id, 5n, true), take('ordinary-y', y.id, 5n, false)])),
+    ).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    // Both on x's account: the ordinary debit is not excused by the forced one beside it.
+    await expect(
+      t.prisma.$transaction((tx) => ledger.postBatch(tx, [take('forced-x2', x.id, 5n, true), take('ordinary-x', x.id, 5n, false)])),
+    ).rejects.toMatchObject({ code: 'INSUFFICIENT_FUNDS' });
+    expect(await t.prisma.transfer.count()).toBe(before);
+    // Alone, the collection by right goes through and leaves x below zero, as it must.
+    await t.prisma.$transaction((tx) => ledger.postBatch(tx, [take('forced-x3', x.id, 5n, true)]));
+    const [cash] = await t.prisma.ledgerAccount.findMany({ where: { code: memberAccount(x.id, 'CASH') } });
+    expect(cash.balanceFen).toBe(-5n);
+    await expectLedgerConsistent(t.prisma);
+  });
 });
