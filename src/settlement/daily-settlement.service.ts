@@ -117,6 +117,7 @@ export class DailySettlementService {
     const reprice = s.lastSettlementDate === null || isoDate(s.lastSettlementDate) <= day;
     return {
       seriesId: s.id,
+      productId: s.product.id,
       priceFen,
       previousFen,
       multiplier: multiplier(s.product.contractSizeTokens),
