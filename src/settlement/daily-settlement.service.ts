@@ -53,6 +53,7 @@ export class DailySettlementService {
       async (tx) => {
         const ids = await this.repo.runSeriesIds(tx, run.id);
         await this.markets.lockSeriesMany(tx, ids);
+        await this.repo.planWithoutJit(tx);
         // Read under the locks: the margin price is what positions' margin is held at now.
         const series = await this.markets.seriesByIds(tx, ids);
         const prices = await this.prices.deriveMany(tx, series, day);
