@@ -72,7 +72,7 @@ export class ReconciliationService {
           );
           return finished;
         },
-        { timeout: 300_000 },
+        { timeout: 300_000, jit: false },
       );
     } catch (err) {
       await this.repo.failRun(this.tx.root, run.id, (err as Error).message.slice(0, 2000));

@@ -117,17 +117,6 @@ export class DailySettlementRepository {
     });
   }
 
-  /**
-   * For the rest of the run's transaction, Postgres plans without JIT. The netting pass is the one
-   * statement over its cost threshold (~100,000); compiling its expressions in the leader and each
-   * parallel worker cost more than it saved: 317 ms with JIT against 286 ms without, over a million
-   * positions (median of 9, alternating, stop 41). SET LOCAL, so a pooler in transaction mode
-   * hands the connection on unchanged.
-   */
-  async planWithoutJit(tx: Tx): Promise<void> {
-    await tx.$executeRaw`SET LOCAL jit = off`;
-  }
-
   /** The next range of members, by id: its last id, and how many it holds. */
   async memberRange(db: Db, afterMember: string | null, size: number): Promise<{ last: string; count: number } | null> {
     const [row] = await db.$queryRaw<{ last: string | null; count: bigint }[]>`

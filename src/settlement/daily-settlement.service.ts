@@ -53,7 +53,6 @@ export class DailySettlementService {
       async (tx) => {
         const ids = await this.repo.runSeriesIds(tx, run.id);
         await this.markets.lockSeriesMany(tx, ids);
-        await this.repo.planWithoutJit(tx);
         // Read under the locks: the margin price is what positions' margin is held at now.
         const series = await this.markets.seriesByIds(tx, ids);
         const prices = await this.prices.deriveMany(tx, series, day);
@@ -105,7 +104,8 @@ export class DailySettlementService {
         const checksum = await this.completion.complete(tx, counted, posted, day, { seriesIds: ids, heldFen, products });
         return { ...counted, status: 'COMPLETED' as const, checksum };
       },
-      { timeout: RUN_TIMEOUT_MS, maxWait: 60_000 },
+      // The netting pass is the statement over the JIT threshold: see TxOptions.jit.
+      { timeout: RUN_TIMEOUT_MS, maxWait: 60_000, jit: false },
     );
   }
 
