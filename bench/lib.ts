@@ -161,6 +161,13 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Busy CPU seconds of the whole machine since boot, all cores (/proc/stat: every state but idle and iowait). */
+export async function machineBusySeconds(): Promise<number> {
+  const [cpu] = (await readFile('/proc/stat', 'utf8')).split('\n');
+  const ticks = cpu.trim().split(/\s+/).slice(1, 9).map(Number);
+  return (ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4]) / 100;
+}
+
 /** The PIDs of this machine's Postgres processes (the server and its backends), for CPU figures. */
 export async function postgresPids(): Promise<number[]> {
   const pids: number[] = [];

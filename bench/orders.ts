@@ -14,7 +14,9 @@ import { load, type LoadResult, type Send } from './http-load.js';
 import {
   freePort,
   machine,
+  machineBusySeconds,
   median,
+  postgresPids,
   printTable,
   progress,
   rowStart,
@@ -40,6 +42,10 @@ const FASTIFY_KEY = `pingFastify×${COPIES[0]}`;
 interface Sample extends LoadResult {
   /** CPU seconds (user + system) of each server process over the phase. */
   cpu: number[];
+  /** CPU seconds of every Postgres process, of this bench process (the clients), and busy seconds of the whole machine, over the phase. */
+  pgCpu: number;
+  benchCpu: number;
+  machineBusy: number;
   preTrade: Buckets;
   preTradeSeconds: number;
   /** Seconds inside batch transactions (BEGIN to COMMIT), summed. */
@@ -48,7 +54,7 @@ interface Sample extends LoadResult {
   batchedOrders: number;
 }
 
-const empty = (): Omit<Sample, keyof LoadResult | 'cpu'> => ({
+const empty = (): Omit<Sample, keyof LoadResult | 'cpu' | 'pgCpu' | 'benchCpu' | 'machineBusy'> => ({
   preTrade: new Map(),
   preTradeSeconds: 0,
   batchSeconds: 0,
@@ -57,7 +63,7 @@ const empty = (): Omit<Sample, keyof LoadResult | 'cpu'> => ({
 });
 
 /** Metrics of one API process's scrape that a phase diffs. */
-function inside(text: string): Omit<Sample, keyof LoadResult | 'cpu'> {
+function inside(text: string): Omit<Sample, keyof LoadResult | 'cpu' | 'pgCpu' | 'benchCpu' | 'machineBusy'> {
   return {
     preTrade: buckets(text, PRETRADE),
     preTradeSeconds: scalar(text, `${PRETRADE}_sum`),
@@ -69,11 +75,20 @@ function inside(text: string): Omit<Sample, keyof LoadResult | 'cpu'> {
 
 async function measure(bases: string[], pids: number[], send: Send, metrics: boolean): Promise<Sample> {
   const before = metrics ? await Promise.all(bases.map(scrape)) : [];
-  const cpu0 = await cpuOf(pids);
+  const pg = await postgresPids();
+  const [cpu0, pg0, busy0, bench0] = [await cpuOf(pids), await cpuOf(pg), await machineBusySeconds(), process.cpuUsage()];
   const r = await load(bases, SECONDS, CLIENTS, send, pids);
-  const cpu1 = await cpuOf(pids);
+  const [cpu1, pg1, busy1, bench1] = [await cpuOf(pids), await cpuOf(pg), await machineBusySeconds(), process.cpuUsage(bench0)];
   const after = metrics ? await Promise.all(bases.map(scrape)) : [];
-  const s: Sample = { ...r, cpu: cpu1.map((c, i) => c - cpu0[i]), ...empty() };
+  const s: Sample = {
+    ...r,
+    cpu: cpu1.map((c, i) => c - cpu0[i]),
+    // A backend that exited over the phase reads 0 at the end: it counts nothing rather than minus its CPU.
+    pgCpu: pg1.reduce((a, c, i) => a + Math.max(0, c - pg0[i]), 0),
+    benchCpu: (bench1.user + bench1.system) / 1e6,
+    machineBusy: busy1 - busy0,
+    ...empty(),
+  };
   for (let i = 0; i < after.length; i++) {
     const [a, b] = [inside(after[i]), inside(before[i])];
     s.preTrade = plus(s.preTrade, minus(a.preTrade, b.preTrade));
@@ -313,6 +328,23 @@ function rowsOf(samples: Map<string, Sample[]>, commit: string): { rows: Figure[
       );
     }
   }
+  // Where the two cores go, per accepted order and per SELECT 1 request: the budget that bounds the
+  // 10-series goal (a load that keeps the machine busy cannot go faster than cores ÷ CPU per order).
+  const budget = (k: string) => {
+    const ss = of(k);
+    const per = 1e6 / Math.max(1, sumOf(ss, 'accepted'));
+    const total = (f: (s: Sample) => number) => ss.reduce((a, s) => a + f(s), 0);
+    const api = total((s) => s.cpu.reduce((x, y) => x + y, 0)) * per;
+    const pg = total((s) => s.pgCpu) * per;
+    const clients = total((s) => s.benchCpu) * per;
+    return { api, pg, clients, all: api + pg + clients, busyCores: total((s) => s.machineBusy) / total((s) => s.elapsedSeconds) };
+  };
+  const [tenB, pingB] = [budget(`ten×${first}`), budget(`ping×${first}`)];
+  const us = (x: number) => x.toFixed(0);
+  const need = (perSecond: number, b: { all: number }) => ((perSecond * b.all) / 1e6).toFixed(2);
+  notes.push(
+    `CPU per accepted order, 10 series, ${first} cop${first === 1 ? 'y' : 'ies'} (user + system, /proc, over each phase): API ${us(tenB.api)} µs, Postgres ${us(tenB.pg)} µs, the bench's clients ${us(tenB.clients)} µs — ${us(tenB.all)} µs in all, with the machine busy ${tenB.busyCores.toFixed(2)} of its 2 cores; at that cost 2,000 orders/s would take ${need(2000, tenB)} cores and 0.6× SELECT 1 (${(0.6 * m(`ping×${first}`, 'perSecond')).toFixed(0)}/s) ${need(0.6 * m(`ping×${first}`, 'perSecond'), tenB)}; the SELECT 1 reference: API ${us(pingB.api)} µs, Postgres ${us(pingB.pg)} µs, clients ${us(pingB.clients)} µs a request (${us(pingB.all)} µs; machine busy ${pingB.busyCores.toFixed(2)} cores)`,
+  );
   // The HTTP adapter: the SELECT 1 reference on Fastify against the same on Express, same run.
   const [express, fastify] = [cpu(`ping×${first}`), cpu(FASTIFY_KEY)];
   rows.push({
