@@ -7,6 +7,7 @@ import { loadEnvConfig } from '../src/platform/config/config.js';
 import { PrismaService } from '../src/platform/prisma/prisma.service.js';
 import {
   machine,
+  machineBusySeconds,
   median,
   pgbenchInit,
   pgbenchTps,
@@ -15,7 +16,10 @@ import {
   rowStart,
   rssPeak,
   scratchDatabase,
+  watchBackends,
+  WATCH_MS,
   writeResults,
+  type BackendStates,
   type Figure,
 } from './lib.js';
 
@@ -93,6 +97,8 @@ async function main(): Promise<void> {
       const reqs = transfers(ids, SMALL_N, false);
       let next = 0;
       let commits = 0;
+      const watch = watchBackends(ledgerDb.url);
+      const busy0 = await machineBusySeconds();
       const t0 = performance.now();
       await Promise.all(
         Array.from({ length: CLIENTS }, async () => {
@@ -105,7 +111,8 @@ async function main(): Promise<void> {
         }),
       );
       const s = (performance.now() - t0) / 1000;
-      return { transfers: SMALL_N / s, tx: commits / s };
+      const busyCores = ((await machineBusySeconds()) - busy0) / s;
+      return { transfers: SMALL_N / s, tx: commits / s, backends: await watch.stop(), busyCores };
     };
     const singleRate = async (hot: boolean) => {
       const reqs = transfers(ids, SINGLE_N, hot);
@@ -122,6 +129,8 @@ async function main(): Promise<void> {
       return SINGLE_N / ((performance.now() - t0) / 1000);
     };
 
+    /** Per repetition of the 8-client phase: what its backends were doing, on average, and the machine's busy cores. */
+    const smallWaits: (BackendStates & { busyCores: number })[] = [];
     const samples: Record<string, number[]> = {
       pgbench: [],
       batchUniform: [],
@@ -155,6 +164,7 @@ async function main(): Promise<void> {
       const small = await timed('small', smallBatchRate);
       samples.smallTransfers.push(small.transfers);
       samples.smallTx.push(small.tx);
+      smallWaits.push({ ...small.backends, busyCores: small.busyCores });
       progress(`rep ${rep}/${REPS}: single uniform (${SINGLE_N}, ${CLIENTS} clients)`);
       samples.singleUniform.push(await timed('singleUniform', () => singleRate(false)));
       progress(`rep ${rep}/${REPS}: single hot-account (${SINGLE_N}, ${CLIENTS} clients)`);
@@ -267,6 +277,7 @@ async function main(): Promise<void> {
       notes: [
         `${REPS} interleaved repetitions, medians; batch ${BATCH_N} in one transaction; ${SMALL_N} transfers as batches of ${SMALL_BATCH} from ${CLIENTS} concurrent clients (one transaction per batch); single ${SINGLE_N} with ${CLIENTS} clients; pgbench -c ${CLIENTS} -j 2 -T ${PGBENCH_SECONDS} scale 10`,
         'a pgbench TPC-B transaction is 3 updates, 1 insert and 1 select, committed; the transfers/s rows compare ledger transfers to those, the transactions/s rows compare commits to commits',
+        `${CLIENTS} clients × batches of ${SMALL_BATCH}, what bounds them (pg_stat_activity sampled every ${WATCH_MS} ms over each phase, the clients' backends on average; by repetition): ${smallWaits.map((w) => `${w.lockWait.toFixed(1)} waiting on a row lock, ${w.running.toFixed(1)} running, ${w.idleInTx.toFixed(1)} idle in transaction (the client's turn), machine busy ${w.busyCores.toFixed(2)} of 2 cores`).join(' | ')}`,
       ],
     });
   } finally {

@@ -168,6 +168,52 @@ export async function machineBusySeconds(): Promise<number> {
   return (ticks.reduce((a, b) => a + b, 0) - ticks[3] - ticks[4]) / 100;
 }
 
+export const WATCH_MS = 10;
+
+/** Average number of a database's client backends in each state over a phase. */
+export interface BackendStates {
+  lockWait: number;
+  running: number;
+  idleInTx: number;
+}
+
+/**
+ * Samples pg_stat_activity of the database at `url` every WATCH_MS ms from its own connection until
+ * stop(): how many client backends wait on a heavyweight lock (a row another transaction holds),
+ * run, or sit idle in a transaction (waiting on their client), on average.
+ */
+export function watchBackends(url: string): { stop: () => Promise<BackendStates> } {
+  const client = new pg.Client({ connectionString: url });
+  const sums = { lockWait: 0, running: 0, idleInTx: 0 };
+  let n = 0;
+  let stopped = false;
+  const loop = (async () => {
+    await client.connect();
+    while (!stopped) {
+      const { rows } = await client.query<{ lock: number; running: number; idle: number }>(
+        `SELECT count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock')::int AS lock,
+                count(*) FILTER (WHERE state = 'active' AND wait_event_type IS DISTINCT FROM 'Lock')::int AS running,
+                count(*) FILTER (WHERE state = 'idle in transaction')::int AS idle
+         FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+      );
+      sums.lockWait += rows[0].lock;
+      sums.running += rows[0].running;
+      sums.idleInTx += rows[0].idle;
+      n++;
+      await new Promise((r) => setTimeout(r, WATCH_MS));
+    }
+    await client.end();
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+      const d = Math.max(1, n);
+      return { lockWait: sums.lockWait / d, running: sums.running / d, idleInTx: sums.idleInTx / d };
+    },
+  };
+}
+
 /** The PIDs of this machine's Postgres processes (the server and its backends), for CPU figures. */
 export async function postgresPids(): Promise<number[]> {
   const pids: number[] = [];
