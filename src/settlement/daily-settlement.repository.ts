@@ -57,11 +57,17 @@ export class DailySettlementRepository {
     // thousand probes of `positions_seriesId_idx` (0.5–0.8 s, one process), where one parallel hash
     // join over a sequential scan takes 0.3 s; the product taken from the parameters instead is
     // guessed at 200 per member and sorted on disk. A run holds few products.
-    const heldByProduct = Prisma.join(
-      products.map((_, k) =>
-        products.length === 1 ? Prisma.sql`sum(${HELD})` : Prisma.sql`sum(${HELD}) FILTER (WHERE s.product = ${Prisma.raw(String(k))})`,
-      ),
-    );
+    // (No series, no sums: Prisma.join refuses an empty list.)
+    const heldByProduct =
+      products.length === 0
+        ? Prisma.empty
+        : Prisma.join(
+            products.map((_, k) =>
+              products.length === 1
+                ? Prisma.sql`sum(${HELD})`
+                : Prisma.sql`sum(${HELD}) FILTER (WHERE s.product = ${Prisma.raw(String(k))})`,
+            ),
+          );
     const rows = await db.$queryRaw<
       { memberId: string; vmFen: bigint; wasFen: bigint | null; margined: boolean | null; held: (string | null)[] | null }[]
     >`

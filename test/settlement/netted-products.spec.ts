@@ -113,6 +113,10 @@ describe('the daily netting pass, series of two products', () => {
     expect(asRecord([...first, ...rest])).toEqual(asRecord(whole));
   });
 
+  it('nets nothing over no series, with no SQL error', async () => {
+    expect(await repo.netted(t.prisma, [], DAY, null, LAST_UUID)).toEqual([]);
+  });
+
   it('gives the same rows with the products listed in the other order', async () => {
     const whole = await repo.netted(t.prisma, legs, DAY, null, LAST_UUID);
     expect(asRecord(await repo.netted(t.prisma, [...legs].reverse(), DAY, null, LAST_UUID))).toEqual(asRecord(whole));
