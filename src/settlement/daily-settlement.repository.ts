@@ -61,13 +61,7 @@ export class DailySettlementRepository {
     const heldByProduct =
       products.length === 0
         ? Prisma.empty
-        : Prisma.join(
-            products.map((_, k) =>
-              products.length === 1
-                ? Prisma.sql`sum(${HELD})`
-                : Prisma.sql`sum(${HELD}) FILTER (WHERE s.product = ${Prisma.raw(String(k))})`,
-            ),
-          );
+        : Prisma.join(products.map((_, k) => Prisma.sql`sum(${HELD}) FILTER (WHERE s.product = ${Prisma.raw(String(k))})`));
     const rows = await db.$queryRaw<
       { memberId: string; vmFen: bigint; wasFen: bigint | null; margined: boolean | null; held: (string | null)[] | null }[]
     >`
