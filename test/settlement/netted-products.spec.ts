@@ -20,6 +20,7 @@ describe('the daily netting pass, series of two products', () => {
   let a: TestMember;
   let b: TestMember;
   let c: TestMember;
+  let d: TestMember;
   let legs: SeriesLeg[];
   const productOf = new Map<string, string>();
 
@@ -27,8 +28,13 @@ describe('the daily netting pass, series of two products', () => {
     t = await startTestApp();
     t.app.get(Clock).set(new Date('2026-12-01T06:40:00Z')); // 14:40 Shanghai, business date 12-01
     repo = t.app.get(DailySettlementRepository);
-    [a, b, c] = [await createMember(t, 'TRADER'), await createMember(t, 'TRADER'), await createMember(t, 'TRADER')];
-    for (const m of [a, b, c]) await fund(t, m, '5000.00');
+    [a, b, c, d] = [
+      await createMember(t, 'TRADER'),
+      await createMember(t, 'TRADER'),
+      await createMember(t, 'TRADER'),
+      await createMember(t, 'TRADER'),
+    ];
+    for (const m of [a, b, c, d]) await fund(t, m, '5000.00');
     const p = await createProduct(t, { feePerContractFen: 0, initialMarginBp: 1_000 });
     const q = await createProduct(t, { feePerContractFen: 0, initialMarginBp: 2_345 });
     const [x, y1, y2] = [await createSeries(t, p, DATES), await createSeries(t, q, DATES), await createSeries(t, q, DATES)];
@@ -41,6 +47,9 @@ describe('the daily netting pass, series of two products', () => {
     await trade(c, b, y2, '3.90', 7);
     await trade(b, a, y1, '4.05', 1); // a now long 1 Y1, b short 3 X, short 7 Y2, long 1 Y1
     // c: long 7 Y2, short 2 Y1 — no position in X, so nothing of product P
+    // d hedges across products: long 4 X (product P), short 4 Y2 (product Q), both at 4.00.
+    await trade(d, b, x, '4.00', 4);
+    await trade(b, d, y2, '4.00', 4);
     const series = await t.prisma.series.findMany({ where: { code: { in: [x, y1, y2] } }, include: { product: true } });
     const newPrice: Record<string, bigint> = { [x]: 421n, [y1]: 397n, [y2]: 403n };
     legs = series.map((s) => {
@@ -104,9 +113,21 @@ describe('the daily netting pass, series of two products', () => {
     expect(rows.reduce((s, r) => s + r.vmFen, 0n)).toBe(0n); // VM sums to zero over the members
   });
 
+  it('a member hedged across two products holds margin on both legs: nothing nets the margin away', async () => {
+    const row = (await repo.netted(t.prisma, legs, DAY, null, LAST_UUID)).find((r) => r.memberId === d.id)!;
+    const [p, q] = [legs.find((l) => l.initialMarginBp === 1_000)!.productId, legs.find((l) => l.initialMarginBp === 2_345)!.productId];
+    // By hand, multiplier 10: X long 4 at 4.21, 10 % → 4 × 421 × 10 × 0.1 = 16.84; Y2 short 4 at 4.03,
+    // 23.45 % → ⌈3780.14⌉ = 37.81. Held before at 4.00: 16.00 + 37.52 = 53.52, so 1.13 more margin.
+    expect(Object.fromEntries(row.heldFen)).toEqual({ [p]: 1_684n, [q]: 3_781n });
+    expect(row.imFen).toBe(113n);
+    // VM does net (one transfer a member): +4 × 0.21 × 10 on X, −4 × 0.03 × 10 on Y2, traded at 4.00.
+    expect(row.vmFen).toBe(720n);
+    expect(row.margined).toBe(true);
+  });
+
   it('gives the same rows range by range as in one pass', async () => {
     const whole = await repo.netted(t.prisma, legs, DAY, null, LAST_UUID);
-    const ids = [a.id, b.id, c.id].sort();
+    const ids = [a.id, b.id, c.id, d.id].sort();
     const first = await repo.netted(t.prisma, legs, DAY, null, ids[0]);
     const rest = await repo.netted(t.prisma, legs, DAY, ids[0], LAST_UUID);
     expect(first.map((r) => r.memberId)).toEqual([ids[0]]);
