@@ -612,22 +612,18 @@ async function main(): Promise<void> {
     console.log(
       `submit → complete latency: p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms; usage records ${checks[0].usage}; ledger total ${checks[0].total}; escrow releases ${checks[0].released}`,
     );
+    // The budget that bounds the like-for-like goal: what every job costs the two cores, against the rate asked.
+    const [agentUs, pgUs] = [median(own.map((p) => p.agentCpuPerJobUs)), median(own.map((p) => p.postgresCpuPerJobUs))];
+    const allUs = median(cpuPerJobUs) + median(workerCpuPerJobUs) + agentUs + pgUs;
+    const budget = `CPU a job in all (API + worker + agents + Postgres, medians; the bench's clients and Redis not counted): ${allUs.toFixed(0)} µs; at that cost 3,000 jobs/s would take ${((3_000 * allUs) / 1e6).toFixed(2)} cores and 0.5× the like-for-like reference (${(raw / 2).toFixed(0)} jobs/s) ${(((raw / 2) * allUs) / 1e6).toFixed(2)} cores, of the machine's 2; Postgres alone ${pgUs.toFixed(0)} µs a job, where the reference finishes a job every ${(1e6 / raw).toFixed(0)} µs of wall time (at most ${(2e6 / raw).toFixed(0)} µs of the two cores' time), its workers touching no database`;
     await writeResults('delivery', {
       machine: await machine(db.url),
       figures,
       // The first shape's medians by both clocks, for bench:release1 (release 1 had only the server's).
       rates: { clientObserved: rate, serverSpan: median(serverSpanRates) },
       notes: [
-        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); the agents ${median(own.map((p) => p.agentCpuPerJobUs)).toFixed(0)} µs and Postgres ${median(own.map((p) => p.postgresCpuPerJobUs)).toFixed(0)} µs a job more; counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job with every text encoded whole, ${countingAsServed.toFixed(1)} µs as the service counts (words remembered: ${(hitRate * 100).toFixed(0)} % of words answered from memory; ${pooledTokens} tokens)`,
-        // The budget that bounds the like-for-like goal: what every job costs the two cores, against the rate asked.
-        (() => {
-          const all =
-            median(cpuPerJobUs) +
-            median(workerCpuPerJobUs) +
-            median(own.map((p) => p.agentCpuPerJobUs)) +
-            median(own.map((p) => p.postgresCpuPerJobUs));
-          return `CPU a job in all (API + worker + agents + Postgres, medians; the bench's clients and Redis not counted): ${all.toFixed(0)} µs; at that cost 3,000 jobs/s would take ${((3_000 * all) / 1e6).toFixed(2)} cores and 0.5× the like-for-like reference (${(raw / 2).toFixed(0)} jobs/s) ${(((raw / 2) * all) / 1e6).toFixed(2)} cores, of the machine's 2; Postgres alone ${median(own.map((p) => p.postgresCpuPerJobUs)).toFixed(0)} µs a job, where the reference finishes a job every ${(1e6 / raw).toFixed(0)} µs of wall time (at most ${(2e6 / raw).toFixed(0)} µs of the two cores' time), its workers touching no database`;
-        })(),
+        `API process CPU per job (user + system, /proc, over the drain; ${WORKERS > 0 ? `API role only; the worker process(es) ${median(workerCpuPerJobUs).toFixed(0)} µs more` : 'API + worker in one process'}): ${median(cpuPerJobUs).toFixed(0)} µs (median); the agents ${agentUs.toFixed(0)} µs and Postgres ${pgUs.toFixed(0)} µs a job more; counting (prompt + output with the pinned tokenizer, measured alone in the bench process on the same texts, ${countedTokens} tokens counted): ${counting.toFixed(1)} µs a job with every text encoded whole, ${countingAsServed.toFixed(1)} µs as the service counts (words remembered: ${(hitRate * 100).toFixed(0)} % of words answered from memory; ${pooledTokens} tokens)`,
+        budget,
         `${REPS} interleaved repetitions, medians; p50 ${percentile(ms, 50).toFixed(0)} ms, p99 ${percentile(ms, 99).toFixed(0)} ms submit → complete (server timestamps)`,
         `timing: system and like-for-like reference both from the first submission sent by the bench to the first poll (every ${POLL_MS} ms, by the bench process) that sees every job finished — system: every submission answered and no token left reserved on the series' obligations in Postgres (a job holds its reservation until it completes or fails; the COMPLETED/FAILED count is checked to equal the jobs submitted after the clock stops); reference: BullMQ completed+failed counts of its queues. The old server-side span (first createdAt → last finishedAt) gave ${median(serverSpanRates).toFixed(0)} jobs/s (median), for comparison only`,
         `like-for-like reference: ${SUBMITTERS} clients, addBulk of ${PER_REQUEST} jobs cut in entries of ≤ ${CHUNK} (the dispatcher's CHUNK), round-robin over ${AGENTS} queues, each drained by one worker process (bench/raw-worker.ts) taking ${Math.max(1, Math.ceil(AGENT_CONCURRENCY / CHUNK))} entries at once (≈ ${AGENT_CONCURRENCY} jobs, the agents' --concurrency)`,

@@ -54,7 +54,10 @@ interface Sample extends LoadResult {
   batchedOrders: number;
 }
 
-const empty = (): Omit<Sample, keyof LoadResult | 'cpu' | 'pgCpu' | 'benchCpu' | 'machineBusy'> => ({
+/** What a phase reads from the API's metrics (the rest of a Sample comes from the load and /proc). */
+type FromMetrics = Omit<Sample, keyof LoadResult | 'cpu' | 'pgCpu' | 'benchCpu' | 'machineBusy'>;
+
+const empty = (): FromMetrics => ({
   preTrade: new Map(),
   preTradeSeconds: 0,
   batchSeconds: 0,
@@ -63,7 +66,7 @@ const empty = (): Omit<Sample, keyof LoadResult | 'cpu' | 'pgCpu' | 'benchCpu' |
 });
 
 /** Metrics of one API process's scrape that a phase diffs. */
-function inside(text: string): Omit<Sample, keyof LoadResult | 'cpu' | 'pgCpu' | 'benchCpu' | 'machineBusy'> {
+function inside(text: string): FromMetrics {
   return {
     preTrade: buckets(text, PRETRADE),
     preTradeSeconds: scalar(text, `${PRETRADE}_sum`),
@@ -334,7 +337,7 @@ function rowsOf(samples: Map<string, Sample[]>, commit: string): { rows: Figure[
     const ss = of(k);
     const per = 1e6 / Math.max(1, sumOf(ss, 'accepted'));
     const total = (f: (s: Sample) => number) => ss.reduce((a, s) => a + f(s), 0);
-    const api = total((s) => s.cpu.reduce((x, y) => x + y, 0)) * per;
+    const api = cpu(k).usPerOrder;
     const pg = total((s) => s.pgCpu) * per;
     const clients = total((s) => s.benchCpu) * per;
     return { api, pg, clients, all: api + pg + clients, busyCores: total((s) => s.machineBusy) / total((s) => s.elapsedSeconds) };
